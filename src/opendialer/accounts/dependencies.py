@@ -1,0 +1,24 @@
+"""Request authentication for the native API."""
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from opendialer.accounts.service import Principal, authenticate_api_key
+from opendialer.db import DbSession
+from opendialer.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer od_...`")
+
+
+def current_principal(
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
+    return authenticate_api_key(session, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

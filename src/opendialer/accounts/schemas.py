@@ -1,0 +1,54 @@
+"""Request and response bodies for the tenant and its API keys."""
+
+from datetime import datetime
+from ipaddress import ip_network
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from opendialer.schemas import InputModel, OutputModel, TimeZoneName
+
+
+def _check_network(value: str) -> str:
+    try:
+        return str(ip_network(value, strict=False))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IP address or network") from exc
+
+
+IpNetwork = Annotated[str, AfterValidator(_check_network)]
+
+
+class TenantRead(OutputModel):
+    id: int
+    name: str
+    account_code: str
+    default_region: str
+    timezone: str
+    calllog_allowed_ips: list[str]
+    created_at: datetime
+
+
+class TenantUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    default_region: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
+    timezone: TimeZoneName | None = None
+    calllog_allowed_ips: list[IpNetwork] | None = Field(
+        default=None, description="Networks allowed to post call logs; empty allows all"
+    )
+
+
+class ApiKeyCreate(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyRead(OutputModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="Shown once; only its hash is stored")

@@ -1,0 +1,5 @@
+"""Native API: agents (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["agents"])

@@ -1,0 +1,63 @@
+"""The ASGI application: built by create_app(), never at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from opendialer import __version__
+from opendialer.accounts.router import router as accounts_router
+from opendialer.agents.router import router as agents_router
+from opendialer.campaigns.router import router as campaigns_router
+from opendialer.config import Settings, get_settings
+from opendialer.contacts.router import router as contacts_router
+from opendialer.db import create_db_engine, create_sessionmaker
+from opendialer.dnc.router import router as dnc_router
+from opendialer.errors import install_error_handlers
+from opendialer.middleware import BodySizeLimit
+
+
+def api_v1_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for domain_router in (
+        accounts_router,
+        campaigns_router,
+        contacts_router,
+        dnc_router,
+        agents_router,
+    ):
+        router.include_router(domain_router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_db_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="opendialer",
+        version=__version__,
+        description="Outbound dialer and contact-center server. Native API under /api/v1.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db_engine = engine
+    app.state.sessions = create_sessionmaker(engine)
+    install_error_handlers(app)
+    app.include_router(api_v1_router())
+    app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_import_bytes=settings.max_import_bytes,
+    )
+    return app
+
+
+def _health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,337 @@
+"""Campaign rules: creation with defaults, unique names and codes, and the campaign's parts."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session
+
+from opendialer.campaigns.schemas import (
+    CampaignCreate,
+    CampaignSettings,
+    CampaignUpdate,
+    FormFieldWrite,
+    ListCreate,
+    ListUpdate,
+    ResultCodeCreate,
+    ResultCodeUpdate,
+    RetryRuleWrite,
+)
+from opendialer.errors import BadRequest, Conflict, NotFound
+from opendialer.models import (
+    AgentGroup,
+    Campaign,
+    CampaignMember,
+    CampaignStatus,
+    ContactList,
+    DialMode,
+    FormField,
+    ResultCode,
+    RetryRule,
+    Tenant,
+    User,
+    UserRole,
+)
+from opendialer.scoping import get_owned
+from opendialer.security import new_token
+
+
+def new_campaign_code() -> str:
+    return new_token(nbytes=24)
+
+
+def _check_settings(session: Session, tenant_id: int, data: CampaignSettings) -> None:
+    if data.agent_group_id is not None:
+        get_owned(session, AgentGroup, tenant_id, data.agent_group_id, "agent_group")
+    if data.begin_at and data.end_at and data.begin_at >= data.end_at:
+        raise BadRequest("begin_at must be before end_at", code="invalid_dates")
+
+
+def _check_name_free(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
+    taken = session.scalar(
+        select(Campaign.id).where(
+            Campaign.tenant_id == tenant_id, Campaign.name == name, Campaign.id != exclude_id
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"A campaign named {name!r} already exists", code="duplicate_name")
+
+
+def create_campaign(session: Session, tenant: Tenant, data: CampaignCreate) -> Campaign:
+    _check_settings(session, tenant.id, data)
+    _check_name_free(session, tenant.id, data.name)
+    values = data.model_dump(exclude_none=True)
+    values.setdefault("timezone", tenant.timezone)
+    campaign = Campaign(tenant_id=tenant.id, code=new_campaign_code(), **values)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def campaigns_query(
+    tenant_id: int,
+    *,
+    status: CampaignStatus | None = None,
+    dial_mode: DialMode | None = None,
+    name: str | None = None,
+) -> Select[Any]:
+    stmt = select(Campaign).where(Campaign.tenant_id == tenant_id)
+    if status is not None:
+        stmt = stmt.where(Campaign.status == status)
+    if dial_mode is not None:
+        stmt = stmt.where(Campaign.dial_mode == dial_mode)
+    if name:
+        stmt = stmt.where(Campaign.name.contains(name, autoescape=True))
+    return stmt
+
+
+def get_campaign(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
+    return get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
+
+
+def get_campaign_by_code(session: Session, code: str) -> Campaign | None:
+    return session.scalar(select(Campaign).where(Campaign.code == code))
+
+
+def get_campaign_by_name(session: Session, tenant_id: int, name: str) -> Campaign:
+    campaign = session.scalar(
+        select(Campaign).where(Campaign.tenant_id == tenant_id, Campaign.name == name)
+    )
+    if campaign is None:
+        raise NotFound("campaign", name)
+    return campaign
+
+
+def update_campaign(
+    session: Session, tenant_id: int, campaign_id: int, data: CampaignUpdate
+) -> Campaign:
+    campaign = get_campaign(session, tenant_id, campaign_id)
+    _check_settings(session, tenant_id, data)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name"):
+        _check_name_free(session, tenant_id, changes["name"], exclude_id=campaign.id)
+    for nullable_off in ("name", "dial_mode", "status", "timezone"):
+        if nullable_off in changes and changes[nullable_off] is None:
+            raise BadRequest(f"{nullable_off} cannot be null", code="invalid_value")
+    for key, value in changes.items():
+        setattr(campaign, key, value)
+    begin, end = campaign.begin_at, campaign.end_at
+    if begin and end and begin >= end:
+        raise BadRequest("begin_at must be before end_at", code="invalid_dates")
+    session.flush()
+    return campaign
+
+
+def delete_campaign(session: Session, tenant_id: int, campaign_id: int) -> None:
+    session.delete(get_campaign(session, tenant_id, campaign_id))
+    session.flush()
+
+
+# Result codes ---------------------------------------------------------------------------
+
+
+def list_result_codes(session: Session, campaign: Campaign) -> list[ResultCode]:
+    stmt = select(ResultCode).where(ResultCode.campaign_id == campaign.id).order_by(ResultCode.id)
+    return list(session.scalars(stmt))
+
+
+def get_result_code(session: Session, campaign: Campaign, code_id: int) -> ResultCode:
+    record = session.get(ResultCode, code_id)
+    if record is None or record.campaign_id != campaign.id:
+        raise NotFound("result_code", code_id)
+    return record
+
+
+def _check_code_free(session: Session, campaign: Campaign, code: str, exclude_id: int = 0) -> None:
+    taken = session.scalar(
+        select(ResultCode.id).where(
+            ResultCode.campaign_id == campaign.id,
+            ResultCode.code == code,
+            ResultCode.id != exclude_id,
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"Result code {code!r} already exists", code="duplicate_code")
+
+
+def create_result_code(session: Session, campaign: Campaign, data: ResultCodeCreate) -> ResultCode:
+    _check_code_free(session, campaign, data.code)
+    values = data.model_dump(exclude_none=True)
+    values.setdefault("text_de", data.text_en)
+    record = ResultCode(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **values)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def update_result_code(
+    session: Session, campaign: Campaign, code_id: int, data: ResultCodeUpdate
+) -> ResultCode:
+    record = get_result_code(session, campaign, code_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("code"):
+        _check_code_free(session, campaign, changes["code"], exclude_id=record.id)
+    for key, value in changes.items():
+        if value is None and key in ("code", "text_en", "text_de", "action", "type_id"):
+            raise BadRequest(f"{key} cannot be null", code="invalid_value")
+        setattr(record, key, value)
+    session.flush()
+    return record
+
+
+def delete_result_code(session: Session, campaign: Campaign, code_id: int) -> None:
+    session.delete(get_result_code(session, campaign, code_id))
+    session.flush()
+
+
+# Retry rules ----------------------------------------------------------------------------
+
+
+def list_retry_rules(session: Session, campaign: Campaign) -> list[RetryRule]:
+    stmt = select(RetryRule).where(RetryRule.campaign_id == campaign.id).order_by(RetryRule.id)
+    return list(session.scalars(stmt))
+
+
+def put_retry_rule(session: Session, campaign: Campaign, data: RetryRuleWrite) -> RetryRule:
+    """Create or replace the rule for one outcome."""
+    rule = session.scalar(
+        select(RetryRule).where(
+            RetryRule.campaign_id == campaign.id, RetryRule.outcome == data.outcome
+        )
+    )
+    if rule is None:
+        rule = RetryRule(campaign_id=campaign.id, outcome=data.outcome)
+        session.add(rule)
+    for key, value in data.model_dump().items():
+        setattr(rule, key, value)
+    session.flush()
+    return rule
+
+
+def delete_retry_rule(session: Session, campaign: Campaign, rule_id: int) -> None:
+    rule = session.get(RetryRule, rule_id)
+    if rule is None or rule.campaign_id != campaign.id:
+        raise NotFound("retry_rule", rule_id)
+    session.delete(rule)
+    session.flush()
+
+
+# Order-form fields ----------------------------------------------------------------------
+
+
+def list_form_fields(session: Session, campaign: Campaign) -> list[FormField]:
+    stmt = (
+        select(FormField)
+        .where(FormField.campaign_id == campaign.id)
+        .order_by(FormField.position, FormField.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def put_form_field(session: Session, campaign: Campaign, data: FormFieldWrite) -> FormField:
+    """Create or replace the field with this name."""
+    field = session.scalar(
+        select(FormField).where(FormField.campaign_id == campaign.id, FormField.name == data.name)
+    )
+    if field is None:
+        field = FormField(campaign_id=campaign.id, name=data.name)
+        session.add(field)
+    for key, value in data.model_dump().items():
+        setattr(field, key, value)
+    session.flush()
+    return field
+
+
+def delete_form_field(session: Session, campaign: Campaign, name: str) -> None:
+    result = session.execute(
+        delete(FormField).where(FormField.campaign_id == campaign.id, FormField.name == name)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound("form_field", name)
+
+
+# Members --------------------------------------------------------------------------------
+
+
+def list_members(session: Session, campaign: Campaign) -> list[CampaignMember]:
+    stmt = (
+        select(CampaignMember)
+        .where(CampaignMember.campaign_id == campaign.id)
+        .order_by(CampaignMember.user_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def add_member(session: Session, campaign: Campaign, user_id: int) -> CampaignMember:
+    user = get_owned(session, User, campaign.tenant_id, user_id, "user")
+    if user.role != UserRole.AGENT:
+        raise BadRequest("Only agents can be campaign members", code="not_an_agent")
+    existing = session.get(CampaignMember, (campaign.id, user_id))
+    if existing is not None:
+        return existing
+    member = CampaignMember(campaign_id=campaign.id, user_id=user_id, created_at=datetime.now(UTC))
+    session.add(member)
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, campaign: Campaign, user_id: int) -> None:
+    member = session.get(CampaignMember, (campaign.id, user_id))
+    if member is None:
+        raise NotFound("campaign_member", user_id)
+    session.delete(member)
+    session.flush()
+
+
+# Lists ----------------------------------------------------------------------------------
+
+
+def create_list(session: Session, campaign: Campaign, data: ListCreate) -> ContactList:
+    taken = session.scalar(
+        select(ContactList.id).where(
+            ContactList.campaign_id == campaign.id, ContactList.name == data.name
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"A list named {data.name!r} already exists", code="duplicate_name")
+    record = ContactList(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **data.model_dump())
+    session.add(record)
+    session.flush()
+    return record
+
+
+def lists_query(tenant_id: int, campaign_id: int | None = None) -> Select[Any]:
+    stmt = select(ContactList).where(ContactList.tenant_id == tenant_id)
+    if campaign_id is not None:
+        stmt = stmt.where(ContactList.campaign_id == campaign_id)
+    return stmt
+
+
+def get_list(session: Session, tenant_id: int, list_id: int) -> ContactList:
+    return get_owned(session, ContactList, tenant_id, list_id, "list")
+
+
+def update_list(session: Session, tenant_id: int, list_id: int, data: ListUpdate) -> ContactList:
+    record = get_list(session, tenant_id, list_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("name") and changes["name"] != record.name:
+        taken = session.scalar(
+            select(ContactList.id).where(
+                ContactList.campaign_id == record.campaign_id, ContactList.name == changes["name"]
+            )
+        )
+        if taken is not None:
+            raise Conflict(
+                f"A list named {changes['name']!r} already exists", code="duplicate_name"
+            )
+    for key, value in changes.items():
+        if value is None and key in ("name", "active"):
+            raise BadRequest(f"{key} cannot be null", code="invalid_value")
+        setattr(record, key, value)
+    session.flush()
+    return record
+
+
+def delete_list(session: Session, tenant_id: int, list_id: int) -> None:
+    session.delete(get_list(session, tenant_id, list_id))
+    session.flush()

@@ -1,0 +1,5 @@
+"""Native API: dnc (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["dnc"])

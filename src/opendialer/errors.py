@@ -1,0 +1,114 @@
+"""One error type for the native API and the handler that renders it.
+
+Body: ``{"error": {"code": "...", "message": "...", "details": ...}}``.
+Dialects catch :class:`OpendialerError` themselves and render their own vocabulary.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class OpendialerError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadRequest(OpendialerError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(OpendialerError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(OpendialerError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(OpendialerError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, resource: str, key: object) -> None:
+        super().__init__(f"{resource} {key} not found", details={"resource": resource, "id": key})
+
+
+class Conflict(OpendialerError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(OpendialerError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidPhoneNumber(OpendialerError):
+    status_code = 422
+    code = "invalid_phone_number"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _render(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=error_body(code, message, details))
+
+
+async def _opendialer_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OpendialerError)
+    return _render(exc.status_code, exc.code, exc.message, exc.details)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return _render(400, "malformed_json", "The request body is not valid JSON", errors)
+    return _render(422, "validation_error", "The request is not valid", errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+        exc.status_code, "http_error"
+    )
+    return _render(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    return _render(500, "internal_error", "An unexpected error occurred")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OpendialerError, _opendialer_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

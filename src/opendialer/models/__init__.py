@@ -1,0 +1,49 @@
+"""All ORM tables on one metadata, so Alembic sees every one of them."""
+
+from opendialer.models.acd import AcdEvent
+from opendialer.models.base import Base
+from opendialer.models.call import CallAttempt, CallOutcome, Recording
+from opendialer.models.campaign import (
+    Campaign,
+    CampaignMember,
+    CampaignStatus,
+    ContactList,
+    DialMode,
+    FormField,
+    ResultAction,
+    ResultCode,
+    RetryRule,
+)
+from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
+from opendialer.models.crm import CrmCallLog
+from opendialer.models.dnc import DncEntry
+from opendialer.models.tenant import AgentGroup, AgentGroupMember, ApiKey, Tenant, User, UserRole
+
+__all__ = [
+    "MAX_PHONES",
+    "AcdEvent",
+    "AgentGroup",
+    "AgentGroupMember",
+    "ApiKey",
+    "Base",
+    "CallAttempt",
+    "CallOutcome",
+    "Campaign",
+    "CampaignMember",
+    "CampaignStatus",
+    "Contact",
+    "ContactList",
+    "ContactPhone",
+    "ContactStatus",
+    "CrmCallLog",
+    "DialMode",
+    "DncEntry",
+    "FormField",
+    "Recording",
+    "ResultAction",
+    "ResultCode",
+    "RetryRule",
+    "Tenant",
+    "User",
+    "UserRole",
+]

@@ -1,0 +1,150 @@
+"""Campaigns and what belongs to one: members, lists, result codes, retry rules, form fields."""
+
+import enum
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
+from opendialer.models.call import CallOutcome
+
+
+class DialMode(enum.StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    PREDICTIVE = "predictive"
+
+
+class CampaignStatus(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class ResultAction(enum.StrEnum):
+    """What a result code does to the contact's number once an agent sets it."""
+
+    RETRY = "retry"
+    DONE = "done"
+    INVALID_NUMBER = "invalid_number"
+    ADD_TO_DNC = "add_to_dnc"
+
+
+def _campaign_fk() -> Mapped[int]:
+    return mapped_column(BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+
+
+class Campaign(IdMixin, TimestampMixin, Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = tenant_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    # Secret code that authorises the Voicenter-style methods for this campaign.
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str | None] = mapped_column(String(1000))
+    dial_mode: Mapped[DialMode] = mapped_column(str_enum(DialMode))
+    status: Mapped[CampaignStatus] = mapped_column(
+        str_enum(CampaignStatus), default=CampaignStatus.DISABLED
+    )
+    agent_group_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("agent_groups.id", ondelete="SET NULL")
+    )
+    # Pacing
+    abandon_target: Mapped[float] = mapped_column(Float, default=0.03)
+    pacing_coefficient: Mapped[float | None] = mapped_column(Float)
+    monitored_queue: Mapped[int | None] = mapped_column(BigId)
+    max_waiting_callers: Mapped[int | None]
+    max_parallel_lines: Mapped[int | None]
+    preview_seconds: Mapped[int] = mapped_column(Integer, default=5)
+    ring_timeout_seconds: Mapped[int] = mapped_column(Integer, default=25)
+    amd_enabled: Mapped[bool] = mapped_column(default=False)
+    record_calls: Mapped[bool] = mapped_column(default=False)
+    abandon_announcement_uri: Mapped[str | None] = mapped_column(String(255))
+    caller_id: Mapped[str | None] = mapped_column(String(32))
+    # Calling window: the campaign's own hours in its time zone; the callee-local hours
+    # (calling_hours_*) are checked in each number's own zone.
+    timezone: Mapped[str] = mapped_column(String(64))
+    calling_hours_start: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    calling_hours_end: Mapped[time] = mapped_column(Time, default=time(20, 0))
+    calling_days: Mapped[list[Any]] = mapped_column(JSON, default=lambda: [1, 2, 3, 4, 5, 6])
+    begin_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    # Default retry rule for outcomes without their own rule.
+    max_tries_per_number: Mapped[int] = mapped_column(Integer, default=3)
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    language_id: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CampaignMember(Base):
+    """An agent allowed to take this campaign's calls."""
+
+    __tablename__ = "campaign_members"
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]
+
+
+class ContactList(IdMixin, TimestampMixin, Base):
+    """mmDial-style list: a named batch of leads inside a campaign."""
+
+    __tablename__ = "contact_lists"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    tenant_id: Mapped[int] = tenant_fk()
+    campaign_id: Mapped[int] = _campaign_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ResultCode(IdMixin, TimestampMixin, Base):
+    __tablename__ = "result_codes"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    tenant_id: Mapped[int] = tenant_fk()
+    campaign_id: Mapped[int] = _campaign_fk()
+    code: Mapped[str] = mapped_column(String(64))
+    text_en: Mapped[str] = mapped_column(String(200))
+    text_de: Mapped[str] = mapped_column(String(200))
+    type_id: Mapped[int] = mapped_column(Integer, default=1)
+    is_success: Mapped[bool] = mapped_column(default=False)
+    action: Mapped[ResultAction] = mapped_column(str_enum(ResultAction), default=ResultAction.DONE)
+    retry_delay_seconds: Mapped[int | None]
+    max_tries: Mapped[int | None]
+
+
+class RetryRule(IdMixin, Base):
+    """How a call outcome (busy, no answer, ...) affects the next try of that number."""
+
+    __tablename__ = "retry_rules"
+    __table_args__ = (UniqueConstraint("campaign_id", "outcome"),)
+
+    campaign_id: Mapped[int] = _campaign_fk()
+    outcome: Mapped[CallOutcome] = mapped_column(str_enum(CallOutcome))
+    retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    max_tries: Mapped[int | None]
+    mark_invalid: Mapped[bool] = mapped_column(default=False)
+    add_to_dnc: Mapped[bool] = mapped_column(default=False)
+    done: Mapped[bool] = mapped_column(default=False)
+
+
+class FormField(IdMixin, Base):
+    """An order-form field (mmDial "Auftragsformularfeld") defined per campaign."""
+
+    __tablename__ = "form_fields"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+
+    campaign_id: Mapped[int] = _campaign_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(200))
+    field_type: Mapped[str] = mapped_column(String(20), default="text")
+    options: Mapped[list[Any] | None] = mapped_column(JSON)
+    required: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)

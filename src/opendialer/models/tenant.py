@@ -1,0 +1,86 @@
+"""Tenants (accounts), their API keys and their users (admins, supervisors, agents)."""
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
+
+
+class Tenant(IdMixin, TimestampMixin, Base):
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(200))
+    # Voicenter's account "Code": authenticates GetCampaignList only.
+    account_code: Mapped[str] = mapped_column(String(64), unique=True)
+    default_region: Mapped[str] = mapped_column(String(2))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # MiniCRM-style call-log key, kept apart from the API keys; stored hashed.
+    calllog_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    calllog_allowed_ips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ApiKey(IdMixin, Base):
+    __tablename__ = "api_keys"
+
+    tenant_id: Mapped[int] = tenant_fk()
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class UserRole(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    """A person who signs in; agents also carry the fields the telephony side needs."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "username"),
+        UniqueConstraint("tenant_id", "extension"),
+    )
+
+    tenant_id: Mapped[int] = tenant_fk()
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[UserRole] = mapped_column(str_enum(UserRole), default=UserRole.AGENT)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    extension: Mapped[str | None] = mapped_column(String(50))
+    sip_uri: Mapped[str | None] = mapped_column(String(255))
+    # Voicenter "Member" code (the agent's SIP user); unique per tenant when set.
+    member_code: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class AgentGroup(IdMixin, TimestampMixin, Base):
+    """An ACD / agent group: routes ACD events and serves campaigns."""
+
+    __tablename__ = "agent_groups"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    tenant_id: Mapped[int] = tenant_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    # jtel: creating an ACD event that duplicates an open one answers with the existing event.
+    no_duplicate_events: Mapped[bool] = mapped_column(default=False)
+
+
+class AgentGroupMember(Base):
+    __tablename__ = "agent_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("agent_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -1,0 +1,141 @@
+"""Fixtures: every database test runs on SQLite and again on a throw-away PostgreSQL database.
+
+Set OPENDIALER_TEST_PG_URL to point at another PostgreSQL server (default: the local one,
+user postgres, trust auth). The schema is built with the real Alembic migrations.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session
+
+from opendialer import migrate
+from opendialer.accounts.service import NewTenant, create_tenant
+from opendialer.app import create_app
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, create_sessionmaker, unit_of_work
+from opendialer.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "OPENDIALER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_admin_dsn() -> str:
+    return make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(False)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("db") / "test.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"opendialer_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url, default_region="DE", default_timezone="Europe/Berlin"
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.db_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_engine(app: FastAPI) -> Engine:
+    engine: Engine = app.state.db_engine
+    return engine
+
+
+@pytest.fixture(scope="session")
+def sessions(app: FastAPI) -> SessionMaker:
+    return create_sessionmaker(app.state.db_engine)
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    uses_db = "database_url" in request.fixturenames
+    engine = request.getfixturevalue("db_engine") if uses_db else None
+    yield
+    if engine is not None:
+        _empty_all_tables(engine)
+
+
+@pytest.fixture
+def session(sessions: SessionMaker) -> Iterator[Session]:
+    """A session for arranging and checking data directly; commits at the end of the test."""
+    with unit_of_work(sessions) as s:
+        yield s
+
+
+def make_tenant(sessions: SessionMaker, name: str, region: str = "DE") -> NewTenant:
+    with unit_of_work(sessions) as s:
+        return create_tenant(s, name, default_region=region, timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def tenant(sessions: SessionMaker) -> NewTenant:
+    return make_tenant(sessions, "Acme")
+
+
+@pytest.fixture
+def other_tenant(sessions: SessionMaker) -> NewTenant:
+    return make_tenant(sessions, "Other Corp")
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(app: FastAPI, tenant: NewTenant) -> Iterator[TestClient]:
+    """A client authenticated as ``tenant``."""
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    with TestClient(app, headers=headers, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def other_api(app: FastAPI, other_tenant: NewTenant) -> Iterator[TestClient]:
+    headers = {"Authorization": f"Bearer {other_tenant.api_key}"}
+    with TestClient(app, headers=headers, raise_server_exceptions=False) as test_client:
+        yield test_client
