@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev lint typecheck pytest clean
+.PHONY: demo test install dev lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) opendialer.db opendialer.db-wal opendialer.db-shm
+
+# Regenerate the initial migration from the models (before the first release only).
+migration: dev
+	rm -f src/opendialer/migrations/versions/*.py /tmp/opendialer-migration.db
+	$(BIN)/python -c "from opendialer.migrate import make_revision; make_revision('sqlite:////tmp/opendialer-migration.db', 'initial schema')"
+	$(BIN)/ruff format src/opendialer/migrations/versions

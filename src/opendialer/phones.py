@@ -1,0 +1,74 @@
+"""Phone numbers: normalisation to E.164 with ``phonenumbers`` and the zones a number rings in."""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
+from phonenumbers import timezone as phone_timezone
+
+MAX_RAW_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    raw: str
+    e164: str | None  # None when the number is not a valid, dialable number
+
+    @property
+    def valid(self) -> bool:
+        return self.e164 is not None
+
+
+def _parse_valid(text: str, region: str | None) -> PhoneNumber | None:
+    """A number of a possible length for its country's numbering plan.
+
+    Numbering plans change faster than library releases (phonenumbers 9 rejects Israel's
+    050-123-4567, the Voicenter example), so an exact-length match is enough; a number that turns
+    out not to exist is marked invalid when the network answers 404/484.
+    """
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number):
+        return number
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    known_country = phonenumbers.region_code_for_number(number) not in (None, "ZZ", "001")
+    plausible = known_country and not number.italian_leading_zero
+    return number if reason == ValidationResult.IS_POSSIBLE and plausible else None
+
+
+def normalize(raw: str, region: str) -> Phone:
+    """Read ``raw`` as the tenant's region would, and fall back to international digits.
+
+    "0501234567" in IL and "+49 89 1234567" anywhere both work; so do digits that already start
+    with a country code but lack the "+" ("972501234567", "49894614950703"), as the Voicenter and
+    jtel examples write them.
+    """
+    text = raw.strip()
+    if not text or len(text) > MAX_RAW_LENGTH:
+        return Phone(raw, None)
+    number = _parse_valid(text, region.upper())
+    if number is None and text.isdigit() and not text.startswith("0"):
+        number = _parse_valid("+" + text, None)
+    if number is None:
+        return Phone(raw, None)
+    return Phone(raw, phonenumbers.format_number(number, PhoneNumberFormat.E164))
+
+
+def e164_or_none(raw: str, region: str) -> str | None:
+    return normalize(raw, region).e164
+
+
+def international_digits(e164: str) -> str:
+    """E.164 without the "+", as the vendor APIs print numbers."""
+    return e164.removeprefix("+")
+
+
+@lru_cache(maxsize=65536)
+def time_zones(e164: str) -> tuple[str, ...]:
+    """Every IANA zone the number may ring in; empty when phonenumbers cannot tell."""
+    number = phonenumbers.parse(e164, None)
+    zones = phone_timezone.time_zones_for_number(number)
+    return tuple(z for z in zones if z != "Etc/Unknown")
