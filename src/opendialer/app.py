@@ -10,6 +10,7 @@ from opendialer.accounts.router import router as accounts_router
 from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.config import Settings, get_settings
+from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.db import create_db_engine, create_sessionmaker
 from opendialer.dnc.router import router as dnc_router
@@ -23,6 +24,7 @@ def api_v1_router() -> APIRouter:
         accounts_router,
         campaigns_router,
         contacts_router,
+        import_router,
         dnc_router,
         agents_router,
     ):
