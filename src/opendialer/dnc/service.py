@@ -2,7 +2,7 @@
 
 from collections.abc import Collection, Iterator
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from opendialer.models import DncEntry
@@ -20,7 +20,7 @@ def blocked_numbers(
     session: Session, tenant_id: int, campaign_id: int | None, numbers: Collection[str]
 ) -> set[str]:
     """The E.164 numbers among ``numbers`` on the tenant's list or on the campaign's list."""
-    scope = DncEntry.campaign_id.is_(None)
+    scope: ColumnElement[bool] = DncEntry.campaign_id.is_(None)
     if campaign_id is not None:
         scope = or_(scope, DncEntry.campaign_id == campaign_id)
     blocked: set[str] = set()
