@@ -28,6 +28,14 @@ DEMO_TENANT = "Demo"
 DEMO_CREDENTIALS = Path("opendialer-demo.json")
 
 
+def require_current_schema(settings: Settings) -> None:
+    try:
+        migrate.check_current(settings.database_url)
+    except migrate.SchemaNotCurrent as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the database schema (OPENDIALER_DATABASE_URL)."""
@@ -65,7 +73,9 @@ def tenant_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Create a tenant with an admin user, an API key and a call-log key (shown once)."""
-    record = _tenant_record(get_settings(), name, region, timezone)
+    settings = get_settings()
+    require_current_schema(settings)
+    record = _tenant_record(settings, name, region, timezone)
     if as_json:
         typer.echo(json.dumps(record))
         return

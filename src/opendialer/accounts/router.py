@@ -14,6 +14,7 @@ from opendialer.accounts.schemas import (
 from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.models import ApiKey, Tenant
+from opendialer.schemas import RecordId
 
 router = APIRouter(tags=["tenant"])
 
@@ -48,5 +49,5 @@ def create_api_key(body: ApiKeyCreate, session: DbSession, who: CurrentPrincipal
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
-def revoke_api_key(key_id: int, session: DbSession, who: CurrentPrincipal) -> ApiKey:
+def revoke_api_key(key_id: RecordId, session: DbSession, who: CurrentPrincipal) -> ApiKey:
     return service.revoke_api_key(session, who.tenant_id, key_id)

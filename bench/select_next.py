@@ -1,0 +1,147 @@
+"""Benchmark: claiming the next eligible contact with 100k, 1M and 10M contacts in a campaign.
+
+Each claim is a whole transaction (find by the dial-queue index, load phones, DNC check,
+compare-and-set, commit). The table must not grow with the campaign: an index seek, not a scan.
+
+    .venv/bin/python -m bench.select_next --sizes 100000,1000000,10000000 --claims 2000
+"""
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from bench.common import print_table, throwaway_database
+from opendialer.accounts.service import create_tenant
+from opendialer.campaigns.schemas import CampaignCreate
+from opendialer.campaigns.service import create_campaign
+from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.engine.selection import claim_next
+from opendialer.models import Campaign
+
+PAST = "2026-01-01 00:00:00.000000"
+DNC_SIZE = 100_000
+
+SQLITE_SERIES = (
+    "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :rows)"
+)
+
+
+def _fill_sql(dialect: str) -> list[str]:
+    """Contacts (10% locked, 10% done, priorities 0-9), one phone each, a 100k-number DNC list."""
+    series, source = (
+        (SQLITE_SERIES, "seq")
+        if dialect == "sqlite"
+        else ("", "generate_series(1, :rows) AS seq(n)")
+    )
+    false, true = ("0", "1") if dialect == "sqlite" else ("false", "true")
+    concat_phone = "'+4930' || (10000000 + id)"
+    return [
+        f"""{series} INSERT INTO contacts (tenant_id, campaign_id, custom_data, form_data, priority,
+            next_try_at, locked, ignore_dnc, status, tries, next_phone_position, created_at,
+            updated_at)
+        SELECT :tenant, :campaign, '{{}}', '{{}}', n % 10, :past,
+            CASE WHEN n % 10 = 3 THEN {true} ELSE {false} END, {false},
+            CASE WHEN n % 10 = 7 THEN 'done' ELSE 'pending' END, 0, 1, :past, :past
+        FROM {source}""",
+        f"""INSERT INTO contact_phones (contact_id, tenant_id, campaign_id, position, raw, e164,
+            invalid, tries)
+        SELECT id, tenant_id, campaign_id, 1, {concat_phone}, {concat_phone}, {false}, 0
+        FROM contacts WHERE campaign_id = :campaign""",
+        f"""INSERT INTO dnc_entries (tenant_id, campaign_id, e164, source, created_at)
+        SELECT :tenant, NULL, {concat_phone}, 'bench', :past FROM contacts
+        WHERE campaign_id = :campaign AND id % 7 = 0 AND id <= :dnc_limit""",
+    ]
+
+
+def _setup(engine: Engine, rows: int) -> int:
+    sessions = create_sessionmaker(engine)
+    with unit_of_work(sessions) as session:
+        tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
+        campaign = create_campaign(
+            session, tenant, CampaignCreate(name="bench", dial_mode="predictive")
+        )
+        campaign.max_tries_per_number = 5
+        ids = {"tenant": tenant.id, "campaign": campaign.id}
+    params = {**ids, "rows": rows, "past": PAST, "dnc_limit": DNC_SIZE * 7}
+    with engine.begin() as conn:
+        for statement in _fill_sql(engine.dialect.name):
+            conn.execute(text(statement), params)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    return ids["campaign"]
+
+
+def _claim_latencies(
+    engine: Engine, campaign_id: int, claims: int
+) -> tuple[list[float], list[float]]:
+    """Per claim: the claim itself (queries and flush), and the whole transaction with commit."""
+    sessions = create_sessionmaker(engine)
+    with sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        session.expunge(campaign)
+    now = datetime.now(UTC)
+    claim_ms, txn_ms = [], []
+    for _ in range(claims):
+        start = time.perf_counter()
+        with unit_of_work(sessions) as session:
+            assert claim_next(session, campaign, now, "bench") is not None
+            claim_ms.append((time.perf_counter() - start) * 1000)
+        txn_ms.append((time.perf_counter() - start) * 1000)
+    return sorted(claim_ms), sorted(txn_ms)
+
+
+def _p(latencies: list[float], q: float) -> str:
+    return f"{latencies[max(0, int(len(latencies) * q) - 1)]:.3f}"
+
+
+def run(backend: str, rows: int, claims: int) -> list[object]:
+    with throwaway_database(backend) as url:
+        engine = create_db_engine(url)
+        start = time.perf_counter()
+        campaign_id = _setup(engine, rows)
+        build = time.perf_counter() - start
+        _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
+        claim, txn = _claim_latencies(engine, campaign_id, claims)
+        engine.dispose()
+    return [
+        backend,
+        f"{rows:,}",
+        claims,
+        f"{build:.0f}",
+        _p(claim, 0.5),
+        _p(claim, 0.99),
+        _p(txn, 0.5),
+        _p(txn, 0.99),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--claims", type=int, default=2000)
+    args = parser.parse_args()
+    results = []
+    for backend in args.backends.split(","):
+        for size in (int(s) for s in args.sizes.split(",")):
+            results.append(run(backend, size, args.claims))
+            print_table("select_next (so far)", COLUMNS, results)
+    print_table("Claiming the next contact: latency per claim (ms)", COLUMNS, results)
+
+
+COLUMNS = [
+    "backend",
+    "contacts",
+    "claims",
+    "build s",
+    "claim p50 ms",
+    "claim p99 ms",
+    "with commit p50",
+    "with commit p99",
+]
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Native API: the caller's tenant and API keys."""
+
+from fastapi.testclient import TestClient
+
+from opendialer.accounts.service import NewTenant
+
+
+def test_get_own_tenant(api: TestClient, tenant: NewTenant) -> None:
+    body = api.get("/api/v1/tenant").json()
+    assert body["id"] == tenant.tenant.id and body["account_code"] == tenant.tenant.account_code
+    assert "calllog_key_hash" not in body
+
+
+def test_update_tenant_validates(api: TestClient) -> None:
+    ok = api.patch(
+        "/api/v1/tenant", json={"default_region": "il", "calllog_allowed_ips": ["10.0.0.0/8"]}
+    )
+    assert ok.status_code == 200
+    assert ok.json()["default_region"] == "IL"
+    assert api.patch("/api/v1/tenant", json={"timezone": "Nowhere/City"}).status_code == 422
+    assert (
+        api.patch("/api/v1/tenant", json={"calllog_allowed_ips": ["not-an-ip"]}).status_code == 422
+    )
+    assert api.patch("/api/v1/tenant", json={"name": None}).status_code == 400
+
+
+def test_api_keys_create_list_revoke(api: TestClient, client: TestClient) -> None:
+    made = api.post("/api/v1/api-keys", json={"name": "crm"})
+    assert made.status_code == 201
+    key = made.json()["key"]
+    assert key.startswith("od_")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/tenant", headers=headers).status_code == 200
+    listed = api.get("/api/v1/api-keys").json()
+    assert {k["name"] for k in listed} == {"default", "crm"}
+    assert all("key" not in k and "key_hash" not in k for k in listed)
+    assert api.delete(f"/api/v1/api-keys/{made.json()['id']}").status_code == 200
+    assert client.get("/api/v1/tenant", headers=headers).status_code == 401
+    assert api.delete(f"/api/v1/api-keys/{made.json()['id']}").status_code == 409
+
+
+def test_cannot_revoke_other_tenants_key(api: TestClient, other_api: TestClient) -> None:
+    theirs = other_api.get("/api/v1/api-keys").json()[0]["id"]
+    assert api.delete(f"/api/v1/api-keys/{theirs}").status_code == 404
+    assert other_api.get("/api/v1/tenant").status_code == 200

@@ -1,0 +1,64 @@
+"""The command line against a real SQLite file database."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from opendialer.cli import app
+from opendialer.config import get_settings
+from opendialer.models import ApiKey, Tenant, User
+from opendialer.security import hash_token, verify_password
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPENDIALER_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_db_upgrade_then_tenant_create_json(db_url: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["tenant", "create", "--name", "Acme", "--json", "--region", "IL"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert set(record) >= {
+        "tenant_id",
+        "api_key",
+        "account_code",
+        "calllog_api_key",
+        "admin_user",
+        "admin_password",
+    }
+    with Session(create_engine(db_url)) as session:
+        tenant = session.get_one(Tenant, record["tenant_id"])
+        assert (tenant.name, tenant.default_region) == ("Acme", "IL")
+        assert tenant.calllog_key_hash == hash_token(record["calllog_api_key"])
+        key = session.scalar(select(ApiKey).where(ApiKey.tenant_id == tenant.id))
+        assert key is not None and key.key_hash == hash_token(record["api_key"])
+        admin = session.scalar(select(User).where(User.username == record["admin_user"]))
+        assert admin is not None and admin.password_hash is not None
+        assert verify_password(record["admin_password"], admin.password_hash)
+
+
+def test_tenant_create_on_missing_schema_fails_clearly(db_url: str) -> None:
+    result = runner.invoke(app, ["tenant", "create", "--name", "Acme", "--json"])
+    assert result.exit_code == 2
+    assert "opendialer db upgrade" in result.output
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "demo", "db", "tenant", "import"):
+        assert command in result.stdout
