@@ -9,6 +9,7 @@ compare-and-set, commit). The table must not grow with the campaign: an index se
 import argparse
 import time
 from datetime import UTC, datetime
+from datetime import time as clock_time
 
 from sqlalchemy import Engine, text
 
@@ -59,9 +60,18 @@ def _setup(engine: Engine, rows: int) -> int:
     sessions = create_sessionmaker(engine)
     with unit_of_work(sessions) as session:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
-        campaign = create_campaign(
-            session, tenant, CampaignCreate(name="bench", dial_mode="predictive")
+        always_open = {
+            "calling_hours_start": clock_time(0),
+            "calling_hours_end": clock_time(23, 59, 59),
+        }
+        settings = CampaignCreate(
+            name="bench",
+            dial_mode="predictive",
+            status="enabled",
+            calling_days=[1, 2, 3, 4, 5, 6, 7],
+            **always_open,
         )
+        campaign = create_campaign(session, tenant, settings)
         campaign.max_tries_per_number = 5
         ids = {"tenant": tenant.id, "campaign": campaign.id}
     params = {**ids, "rows": rows, "past": PAST, "dnc_limit": DNC_SIZE * 7}

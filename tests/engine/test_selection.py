@@ -9,13 +9,24 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.selection import claim_next
-from opendialer.models import Campaign, Contact, ContactPhone, ContactStatus, DncEntry
+from opendialer.models import (
+    Campaign,
+    CampaignStatus,
+    Contact,
+    ContactPhone,
+    ContactStatus,
+    DncEntry,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def _campaign(session: Session, tenant: NewTenant) -> Campaign:
-    return create_campaign(session, tenant.tenant, CampaignCreate(name="C", dial_mode="predictive"))
+    """Enabled, 09:00-20:00 every day; NOW is Monday 11:00 in Berlin."""
+    data = CampaignCreate(
+        name="C", dial_mode="predictive", status="enabled", calling_days=[1, 2, 3, 4, 5, 6, 7]
+    )
+    return create_campaign(session, tenant.tenant, data)
 
 
 def _contact(session: Session, campaign: Campaign, *numbers: str, **fields: object) -> Contact:
@@ -113,3 +124,28 @@ def test_a_claimed_contact_is_not_claimed_again(sessions: SessionMaker, tenant: 
         assert claim_next(second, second.get_one(Campaign, campaign.id), NOW, "b") is None
         contact = second.get_one(Contact, contact_id)
         assert (contact.status, contact.claimed_by) == (ContactStatus.IN_CALL, "a")
+
+
+def test_nothing_is_claimed_outside_the_campaign_window(
+    session: Session, tenant: NewTenant
+) -> None:
+    campaign = _campaign(session, tenant)
+    _contact(session, campaign, "+4930100")
+    campaign.status = CampaignStatus.DISABLED
+    assert claim_next(session, campaign, NOW, "t") is None
+    campaign.status = CampaignStatus.ENABLED
+    assert claim_next(session, campaign, NOW.replace(hour=22), "t") is None  # 23:00 in Berlin
+    assert claim_next(session, campaign, NOW, "t") is not None
+
+
+def test_callee_outside_local_hours_waits_for_the_morning(
+    session: Session, tenant: NewTenant
+) -> None:
+    campaign = _campaign(session, tenant)
+    new_york = _contact(session, campaign, "+12125550100")  # 05:00 in New York
+    assert claim_next(session, campaign, NOW, "t") is None
+    assert new_york.next_try_at == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    assert new_york.status == ContactStatus.PENDING
+    berlin = _contact(session, campaign, "+12125550101", "+4930100")
+    claim = claim_next(session, campaign, NOW, "t")
+    assert claim is not None and (claim.contact_id, claim.e164) == (berlin.id, "+4930100")

@@ -15,11 +15,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from opendialer.dnc.service import blocked_numbers
+from opendialer.engine.compliance import (
+    callee_hours_open,
+    campaign_window_open,
+    next_callee_opening,
+)
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactPhone, ContactStatus
 from opendialer.models.contact import DIAL_QUEUE_WHERE
 
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
-DNC_RECHECK_DELAY = timedelta(days=1)
+RECHECK_DELAY = timedelta(days=1)  # DNC-listed numbers: look again tomorrow
 CANDIDATES_PER_CLAIM = 4
 
 
@@ -47,18 +52,27 @@ def _candidates(session: Session, campaign: Campaign, now: datetime) -> Sequence
     return session.scalars(stmt).all()
 
 
+def _callee_open(phone: ContactPhone, campaign: Campaign, now: datetime) -> bool:
+    return phone.e164 is not None and callee_hours_open(phone.e164, campaign, now)
+
+
 def _in_window(contact: Contact, now: datetime) -> bool:
     return (contact.begin_at is None or contact.begin_at <= now) and (
         contact.end_at is None or now < contact.end_at
     )
 
 
-def _dialable(phone: ContactPhone, campaign: Campaign, now: datetime, blocked: set[str]) -> bool:
+def _usable(phone: ContactPhone, campaign: Campaign, now: datetime, blocked: set[str]) -> bool:
+    """Dialable apart from the callee's local hours."""
     if phone.invalid or phone.e164 is None or phone.tries >= campaign.max_tries_per_number:
         return False
-    if phone.abandoned_at is not None and now - phone.abandoned_at < ABANDON_REDIAL_BLOCK:
+    if _resting(phone, now):
         return False
     return phone.e164 not in blocked
+
+
+def _resting(phone: ContactPhone, now: datetime) -> bool:
+    return phone.abandoned_at is not None and now - phone.abandoned_at < ABANDON_REDIAL_BLOCK
 
 
 def _rotation(contact: Contact) -> list[ContactPhone]:
@@ -84,26 +98,44 @@ def _compare_and_set(session: Session, contact: Contact, now: datetime, engine_i
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _park(contact: Contact, campaign: Campaign, now: datetime) -> None:
-    """A candidate with nothing to dial now: finish it, or look again later."""
+def _next_look(
+    contact: Contact, campaign: Campaign, now: datetime, usable: list[ContactPhone]
+) -> datetime:
+    """When a contact with nothing to dial now is worth looking at again."""
+    if contact.begin_at is not None and now < contact.begin_at:
+        return contact.begin_at
+    openings = [next_callee_opening(p.e164, campaign, now) for p in usable if p.e164]
+    if known := [o for o in openings if o is not None]:
+        return min(known)
+    rests = [
+        p.abandoned_at + ABANDON_REDIAL_BLOCK
+        for p in contact.phones
+        if p.abandoned_at is not None and _resting(p, now)
+    ]
+    return min(rests, default=now + RECHECK_DELAY)
+
+
+def _park(contact: Contact, campaign: Campaign, now: datetime, usable: list[ContactPhone]) -> None:
+    """Finish a contact that has nothing left to dial, or schedule the next look at it."""
     if _exhausted(contact, campaign) or (contact.end_at is not None and now >= contact.end_at):
         contact.status = ContactStatus.DONE
-    elif contact.begin_at is not None and now < contact.begin_at:
-        contact.next_try_at = contact.begin_at
-    else:  # DNC-listed or resting after an abandoned call
-        contact.next_try_at = now + DNC_RECHECK_DELAY
+    else:
+        contact.next_try_at = _next_look(contact, campaign, now, usable)
 
 
 def claim_next(session: Session, campaign: Campaign, now: datetime, engine_id: str) -> Claim | None:
     """Claim the best eligible contact and pick its number; None when nothing is due."""
+    if not campaign_window_open(campaign, now):
+        return None
     while candidates := _candidates(session, campaign, now):
         numbers = [p.e164 for c in candidates if not c.ignore_dnc for p in c.phones if p.e164]
         blocked = blocked_numbers(session, campaign.tenant_id, campaign.id, numbers)
         for contact in candidates:
             dnc = set() if contact.ignore_dnc else blocked
-            phone = next((p for p in _rotation(contact) if _dialable(p, campaign, now, dnc)), None)
+            usable = [p for p in _rotation(contact) if _usable(p, campaign, now, dnc)]
+            phone = next((p for p in usable if _callee_open(p, campaign, now)), None)
             if phone is None or not _in_window(contact, now):
-                _park(contact, campaign, now)
+                _park(contact, campaign, now, usable)
                 continue
             if _compare_and_set(session, contact, now, engine_id):
                 session.flush()
