@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -103,6 +104,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _render(exc.status_code, code, str(exc.detail))
 
 
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A uniqueness race the service checks could not see: the database is the last guard."""
+    return _render(409, "conflict", "The change conflicts with an existing record")
+
+
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    return _render(422, "invalid_value", "A value is out of range for its field")
+
+
 async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     return _render(500, "internal_error", "An unexpected error occurred")
 
@@ -111,4 +121,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpendialerError, _opendialer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)
