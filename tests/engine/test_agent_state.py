@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from opendialer.engine.agent_state import (
     TRANSITIONS,
     AgentEvent,
-    AgentState,
     AgentStatus,
     InvalidTransition,
     apply,
     can,
 )
+from opendialer.models.engine import AgentState
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 E = AgentEvent

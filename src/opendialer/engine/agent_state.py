@@ -13,15 +13,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-
-class AgentState(enum.StrEnum):
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    RESERVED = "reserved"
-    PREVIEW = "preview"
-    ON_CALL = "on_call"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
+from opendialer.models.engine import AgentState
 
 
 class AgentEvent(enum.StrEnum):

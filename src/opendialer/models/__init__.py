@@ -17,6 +17,7 @@ from opendialer.models.campaign import (
 from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
+from opendialer.models.engine import AgentSession, AgentState, PacingDecision
 from opendialer.models.tenant import AgentGroup, AgentGroupMember, ApiKey, Tenant, User, UserRole
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "AcdEvent",
     "AgentGroup",
     "AgentGroupMember",
+    "AgentSession",
+    "AgentState",
     "ApiKey",
     "Base",
     "CallAttempt",
@@ -39,6 +42,7 @@ __all__ = [
     "DialMode",
     "DncEntry",
     "FormField",
+    "PacingDecision",
     "Recording",
     "ResultAction",
     "ResultCode",

@@ -51,12 +51,14 @@ class CallAttempt(IdMixin, Base):
     test_call: Mapped[bool] = mapped_column(default=False)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     alerted_at: Mapped[datetime | None]
-    connected_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]  # the customer picked up
+    connected_at: Mapped[datetime | None]  # the customer was joined to an agent
     ended_at: Mapped[datetime | None]
     outcome: Mapped[CallOutcome | None] = mapped_column(str_enum(CallOutcome))
     sip_status: Mapped[int | None] = mapped_column(Integer)
     cause_code: Mapped[int | None] = mapped_column(Integer)
     caller_hangup: Mapped[bool | None]
+    answered_by_machine: Mapped[bool | None]
     engine_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

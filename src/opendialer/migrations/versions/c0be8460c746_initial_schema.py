@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6706b710c93f
+Revision ID: c0be8460c746
 Revises:
-Create Date: 2026-11-22 23:05:28.691605
+Create Date: 2026-11-22 23:22:59.463814
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import opendialer.models.base
 
 
-revision: str = "6706b710c93f"
+revision: str = "c0be8460c746"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -338,6 +338,43 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "pacing_decisions",
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("decided_at", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.Column("algorithm", sa.String(length=50), nullable=False),
+        sa.Column("dials", sa.Integer(), nullable=False),
+        sa.Column("target_in_flight", sa.Float(), nullable=False),
+        sa.Column("inputs", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_pacing_decisions_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_pacing_decisions_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pacing_decisions")),
+    )
+    with op.batch_alter_table("pacing_decisions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_pacing_decisions_campaign_at", ["campaign_id", "decided_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_pacing_decisions_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
         "result_codes",
         sa.Column(
             "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -653,6 +690,7 @@ def upgrade() -> None:
         sa.Column("test_call", sa.Boolean(), nullable=False),
         sa.Column("started_at", opendialer.models.base.UTCDateTime(), nullable=False),
         sa.Column("alerted_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("answered_at", opendialer.models.base.UTCDateTime(), nullable=True),
         sa.Column("connected_at", opendialer.models.base.UTCDateTime(), nullable=True),
         sa.Column("ended_at", opendialer.models.base.UTCDateTime(), nullable=True),
         sa.Column(
@@ -675,6 +713,7 @@ def upgrade() -> None:
         sa.Column("sip_status", sa.Integer(), nullable=True),
         sa.Column("cause_code", sa.Integer(), nullable=True),
         sa.Column("caller_hangup", sa.Boolean(), nullable=True),
+        sa.Column("answered_by_machine", sa.Boolean(), nullable=True),
         sa.Column("engine_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", opendialer.models.base.UTCDateTime(), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -821,6 +860,82 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_crm_call_logs_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "agent_sessions",
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "logged_out",
+                "ready",
+                "reserved",
+                "preview",
+                "on_call",
+                "wrap_up",
+                "paused",
+                name="agentstate",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("since", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.Column("pause_reason", sa.String(length=100), nullable=True),
+        sa.Column("pause_requested", sa.String(length=100), nullable=True),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "call_attempt_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("logged_in_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("engine_id", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["call_attempt_id"],
+            ["call_attempts.id"],
+            name=op.f("fk_agent_sessions_call_attempt_id_call_attempts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_agent_sessions_campaign_id_campaigns"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_agent_sessions_contact_id_contacts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_agent_sessions_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_agent_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_agent_sessions")),
+    )
+    with op.batch_alter_table("agent_sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agent_sessions_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_agent_sessions_tenant_state_since", ["tenant_id", "state", "since"], unique=False
+        )
+
+    op.create_table(
         "recordings",
         sa.Column(
             "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -886,6 +1001,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_recordings_call_attempt_id"))
 
     op.drop_table("recordings")
+    with op.batch_alter_table("agent_sessions", schema=None) as batch_op:
+        batch_op.drop_index("ix_agent_sessions_tenant_state_since")
+        batch_op.drop_index(batch_op.f("ix_agent_sessions_tenant_id"))
+
+    op.drop_table("agent_sessions")
     with op.batch_alter_table("crm_call_logs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crm_call_logs_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_crm_call_logs_e164"))
@@ -935,6 +1055,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_result_codes_campaign_id"))
 
     op.drop_table("result_codes")
+    with op.batch_alter_table("pacing_decisions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pacing_decisions_tenant_id"))
+        batch_op.drop_index("ix_pacing_decisions_campaign_at")
+
+    op.drop_table("pacing_decisions")
     with op.batch_alter_table("form_fields", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_form_fields_campaign_id"))
 
