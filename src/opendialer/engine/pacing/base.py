@@ -1,0 +1,110 @@
+"""The pacing interface: a policy sees a snapshot of the campaign and decides how many to dial.
+
+Policies are pure and clock-free (times are seconds on whatever clock the caller runs), so the
+engine, ``opendialer simulate`` and ``bench/pacing`` all run the very same code.
+"""
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class DialResult(enum.StrEnum):
+    HUMAN = "human"  # answered by a person (as classified)
+    MACHINE = "machine"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PacingSnapshot:
+    now: float
+    """Seconds on the caller's clock (monotonic, virtual in simulations)."""
+    agents_logged_in: int
+    agents_ready: int
+    """Idle agents, free to take a call now."""
+    busy_agent_ages: tuple[float, ...]
+    """For each agent on a call or in wrap-up: seconds since that call was connected."""
+    dials_in_progress: tuple[float, ...]
+    """For each dial not yet resolved (ringing, or answered and being classified): its age."""
+    waiting_callers: int
+    """Answered people waiting for an agent right now."""
+    abandon_target: float
+    """The campaign's cap on abandoned / live answers, e.g. 0.03."""
+    max_parallel_lines: int | None = None
+    coefficient: float | None = None
+    """Voicenter-style dial ratio cap: at most this many dials in flight per ready agent."""
+    max_waiting_callers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Something that happened, for the policy's online estimates."""
+
+    at: float
+    dial_result: DialResult | None = None
+    ring_seconds: float | None = None
+    """Dial to resolution (answer, busy, no answer) for ``dial_result``."""
+    handle_seconds: float | None = None
+    """Connect to the agent being free again (talk + wrap-up), for a finished human call."""
+    live_answer: bool = False
+    abandoned: bool = False
+    """With ``live_answer``: the person was not given an agent in time (or AMD hung up on them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacingDecision:
+    dials: int
+    """New calls to launch now (0 or more)."""
+    target_in_flight: float
+    """How many dials the policy wants in progress, after this decision."""
+    reason: str
+    inputs: Mapping[str, float] = field(default_factory=dict)
+    """The estimates used (live-answer probability, expected releases, budget left, ...)."""
+
+
+class PacingPolicy(Protocol):
+    name: str
+
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision: ...
+
+    def observe(self, observation: Observation) -> None: ...
+
+
+def line_cap(snapshot: PacingSnapshot, wanted: int) -> int:
+    """Apply the campaign's hard limits (max lines, coefficient, waiting callers) to ``wanted``."""
+    in_flight = len(snapshot.dials_in_progress)
+    dials = max(0, wanted)
+    if snapshot.max_parallel_lines is not None:
+        busy_lines = in_flight + snapshot.waiting_callers + len(snapshot.busy_agent_ages)
+        dials = min(dials, max(0, snapshot.max_parallel_lines - busy_lines))
+    if snapshot.coefficient is not None:
+        ratio_cap = int(snapshot.coefficient * max(snapshot.agents_ready, 0))
+        dials = min(dials, max(0, ratio_cap - in_flight))
+    if snapshot.max_waiting_callers is not None and (
+        snapshot.waiting_callers >= snapshot.max_waiting_callers
+    ):
+        dials = 0
+    return dials
+
+
+class ProgressivePolicy:
+    """One call per free agent: never more dials in flight than ready agents."""
+
+    name = "progressive"
+
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        free = snapshot.agents_ready - snapshot.waiting_callers
+        wanted = free - len(snapshot.dials_in_progress)
+        dials = line_cap(snapshot, wanted)
+        return PacingDecision(
+            dials=dials,
+            target_in_flight=float(max(free, 0)),
+            reason=f"{free} free agent(s), {len(snapshot.dials_in_progress)} dial(s) in flight",
+            inputs={"agents_ready": snapshot.agents_ready, "waiting": snapshot.waiting_callers},
+        )
+
+    def observe(self, observation: Observation) -> None:
+        return None
