@@ -5,42 +5,23 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.campaigns.schemas import CampaignCreate
-from opendialer.campaigns.service import create_campaign
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.selection import claim_next
 from opendialer.models import (
     Campaign,
     CampaignStatus,
     Contact,
-    ContactPhone,
     ContactStatus,
     DncEntry,
 )
-
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+from tests.engine.helpers import NOW, make_campaign, make_contact
 
 
 def _campaign(session: Session, tenant: NewTenant) -> Campaign:
-    """Enabled, 09:00-20:00 every day; NOW is Monday 11:00 in Berlin."""
-    data = CampaignCreate(
-        name="C", dial_mode="predictive", status="enabled", calling_days=[1, 2, 3, 4, 5, 6, 7]
-    )
-    return create_campaign(session, tenant.tenant, data)
+    return make_campaign(session, tenant)
 
 
-def _contact(session: Session, campaign: Campaign, *numbers: str, **fields: object) -> Contact:
-    fields.setdefault("next_try_at", NOW - timedelta(hours=1))
-    contact = Contact(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **fields)
-    contact.phones = [
-        ContactPhone(
-            tenant_id=campaign.tenant_id, campaign_id=campaign.id, position=i, raw=n, e164=n
-        )
-        for i, n in enumerate(numbers, start=1)
-    ]
-    session.add(contact)
-    session.flush()
-    return contact
+_contact = make_contact
 
 
 def test_order_is_priority_then_next_try_then_age(session: Session, tenant: NewTenant) -> None:

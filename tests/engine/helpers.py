@@ -1,0 +1,34 @@
+"""Arranging campaigns and contacts directly in the database for engine tests."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import NewTenant
+from opendialer.campaigns.schemas import CampaignCreate
+from opendialer.campaigns.service import create_campaign
+from opendialer.models import Campaign, Contact, ContactPhone
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 11:00 in Berlin
+
+
+def make_campaign(session: Session, tenant: NewTenant, name: str = "C") -> Campaign:
+    """Enabled, 09:00-20:00 every day."""
+    data = CampaignCreate(
+        name=name, dial_mode="predictive", status="enabled", calling_days=[1, 2, 3, 4, 5, 6, 7]
+    )
+    return create_campaign(session, tenant.tenant, data)
+
+
+def make_contact(session: Session, campaign: Campaign, *numbers: str, **fields: object) -> Contact:
+    fields.setdefault("next_try_at", NOW - timedelta(hours=1))
+    contact = Contact(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **fields)
+    contact.phones = [
+        ContactPhone(
+            tenant_id=campaign.tenant_id, campaign_id=campaign.id, position=i, raw=n, e164=n
+        )
+        for i, n in enumerate(numbers, start=1)
+    ]
+    session.add(contact)
+    session.flush()
+    return contact

@@ -1,0 +1,145 @@
+"""Attempt endings: one terminal state each, and their effect on numbers and contacts."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import NewTenant
+from opendialer.engine.outcomes import Ending, finish_attempt, set_result_code, start_attempt
+from opendialer.engine.selection import claim_next
+from opendialer.models import (
+    CallAttempt,
+    CallOutcome,
+    Campaign,
+    Contact,
+    ContactStatus,
+    DncEntry,
+    ResultAction,
+    ResultCode,
+    RetryRule,
+)
+from tests.engine.helpers import NOW, make_campaign, make_contact
+
+
+def dial(session: Session, campaign: Campaign) -> CallAttempt:
+    claim = claim_next(session, campaign, NOW, "t")
+    assert claim is not None
+    return start_attempt(session, campaign, claim, NOW, "t")
+
+
+def test_busy_retries_later_on_the_next_number(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100", "+4930101")
+    attempt = dial(session, campaign)
+    finish_attempt(session, campaign, attempt, Ending(CallOutcome.BUSY, NOW, 486, 17))
+    session.refresh(contact)
+    assert attempt.outcome is CallOutcome.BUSY and attempt.ended_at == NOW
+    assert contact.status is ContactStatus.PENDING
+    assert contact.next_try_at == NOW + timedelta(minutes=10)
+    assert contact.next_phone_position == 2
+    assert (contact.phones[0].tries, contact.phones[0].last_cause) == (1, 17)
+
+
+def test_an_attempt_ends_once(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100")
+    attempt = dial(session, campaign)
+    finish_attempt(session, campaign, attempt, Ending(CallOutcome.NO_ANSWER, NOW))
+    finish_attempt(session, campaign, attempt, Ending(CallOutcome.BUSY, NOW))
+    assert attempt.outcome is CallOutcome.NO_ANSWER
+    assert contact.phones[0].tries == 1
+
+
+def test_invalid_number_is_flagged_and_last_number_finishes(
+    session: Session, tenant: NewTenant
+) -> None:
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100")
+    finish_attempt(
+        session, campaign, dial(session, campaign), Ending(CallOutcome.INVALID_NUMBER, NOW, 404, 1)
+    )
+    assert contact.phones[0].invalid is True
+    assert contact.status is ContactStatus.DONE
+
+
+def test_abandoned_marks_the_number_for_72_hours(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100")
+    finish_attempt(session, campaign, dial(session, campaign), Ending(CallOutcome.ABANDONED, NOW))
+    assert contact.phones[0].abandoned_at == NOW
+    assert contact.next_try_at == NOW + timedelta(hours=72)
+
+
+def test_out_of_tries_finishes_the_contact(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    campaign.max_tries_per_number = 1
+    contact = make_contact(session, campaign, "+4930100")
+    finish_attempt(session, campaign, dial(session, campaign), Ending(CallOutcome.NO_ANSWER, NOW))
+    assert contact.status is ContactStatus.DONE
+
+
+def test_campaign_retry_rule_overrides_the_default(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    session.add(
+        RetryRule(
+            campaign_id=campaign.id,
+            outcome=CallOutcome.MACHINE,
+            retry_delay_seconds=7200,
+            add_to_dnc=False,
+            done=False,
+        )
+    )
+    contact = make_contact(session, campaign, "+4930100")
+    finish_attempt(session, campaign, dial(session, campaign), Ending(CallOutcome.MACHINE, NOW))
+    assert contact.next_try_at == NOW + timedelta(hours=2)
+    assert contact.last_result_mailbox is True
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "dnc"),
+    [
+        (ResultAction.DONE, ContactStatus.DONE, 0),
+        (ResultAction.RETRY, ContactStatus.PENDING, 0),
+        (ResultAction.ADD_TO_DNC, ContactStatus.DONE, 1),
+    ],
+)
+def test_result_codes_decide_after_a_connect(
+    session: Session, tenant: NewTenant, action: ResultAction, status: ContactStatus, dnc: int
+) -> None:
+    campaign = make_campaign(session, tenant)
+    code = ResultCode(
+        tenant_id=campaign.tenant_id,
+        campaign_id=campaign.id,
+        code="X",
+        text_en="X",
+        text_de="X",
+        action=action,
+        retry_delay_seconds=60,
+    )
+    session.add(code)
+    contact = make_contact(session, campaign, "+4930100")
+    attempt = dial(session, campaign)
+    finish_attempt(session, campaign, attempt, Ending(CallOutcome.CONNECTED, NOW, user_id=None))
+    assert contact.status is ContactStatus.DONE
+    set_result_code(session, campaign, attempt, code, NOW)
+    assert contact.status is status and contact.result_code_id == code.id
+    assert attempt.result_code_id == code.id
+    assert session.scalar(select(func.count()).select_from(DncEntry)) == dnc
+    if status is ContactStatus.PENDING:
+        assert contact.next_try_at == NOW + timedelta(seconds=60)
+
+
+def test_contact_claim_is_released(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    make_contact(session, campaign, "+4930100")
+    attempt = dial(session, campaign)
+    contact = session.get_one(Contact, attempt.contact_id)
+    assert contact.status is ContactStatus.IN_CALL
+    finish_attempt(session, campaign, attempt, Ending(CallOutcome.CANCELLED, NOW))
+    assert (contact.status, contact.claimed_by, contact.next_try_at) == (
+        ContactStatus.PENDING,
+        None,
+        NOW,
+    )
