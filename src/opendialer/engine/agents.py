@@ -1,0 +1,132 @@
+"""Agents' live state in the database: the one path for the agent API, the engine and the sim.
+
+Reserving an agent is a compare-and-set on ``agent_sessions`` (``state = 'ready'``), so with
+several engine processes an agent still gets one call at a time.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from opendialer.engine.agent_state import AgentEvent, AgentStatus, InvalidTransition, apply
+from opendialer.errors import Conflict, NotFound
+from opendialer.models import AgentSession, AgentState, CampaignMember, User, UserRole
+
+
+def _row(session: Session, tenant_id: int, user_id: int) -> AgentSession:
+    row = session.get(AgentSession, user_id)
+    if row is not None:
+        if row.tenant_id != tenant_id:
+            raise NotFound("agent", user_id)
+        return row
+    user = session.get(User, user_id)
+    if user is None or user.tenant_id != tenant_id or user.role != UserRole.AGENT:
+        raise NotFound("agent", user_id)
+    row = AgentSession(user_id=user_id, tenant_id=tenant_id, state=AgentState.LOGGED_OUT)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def agent_session(session: Session, tenant_id: int, user_id: int) -> AgentSession:
+    return _row(session, tenant_id, user_id)
+
+
+def act(
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    event: AgentEvent,
+    at: datetime,
+    reason: str | None = None,
+) -> AgentSession:
+    """Apply one state-machine event; an event the state does not allow is a 409."""
+    row = _row(session, tenant_id, user_id)
+    current = AgentStatus(row.state, row.since, row.pause_reason, row.pause_requested)
+    try:
+        status = apply(current, event, at, reason)
+    except InvalidTransition as exc:
+        raise Conflict(
+            str(exc),
+            code="invalid_agent_transition",
+            details={"state": row.state.value, "event": event.value},
+        ) from exc
+    if status.state != row.state:
+        row.since = at
+    row.state = status.state
+    row.pause_reason = status.pause_reason
+    row.pause_requested = status.pause_requested
+    if event is AgentEvent.LOGIN:
+        row.logged_in_at = at
+    if status.state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
+        row.campaign_id = row.contact_id = row.call_attempt_id = None
+    session.flush()
+    return row
+
+
+def _ready_members(campaign_id: int) -> Select[int]:
+    return (
+        select(AgentSession.user_id)
+        .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
+        .where(CampaignMember.campaign_id == campaign_id, AgentSession.state == AgentState.READY)
+    )
+
+
+def reserve_longest_idle(
+    session: Session,
+    campaign_id: int,
+    at: datetime,
+    engine_id: str,
+    *,
+    attempt_id: int | None = None,
+    contact_id: int | None = None,
+    only_user: int | None = None,
+) -> int | None:
+    """Reserve the campaign member who has been ready longest; None when nobody is ready."""
+    stmt = _ready_members(campaign_id).order_by(AgentSession.since, AgentSession.user_id)
+    if only_user is not None:
+        stmt = stmt.where(AgentSession.user_id == only_user)
+    for user_id in session.scalars(stmt.limit(4)).all():
+        claimed = session.execute(
+            update(AgentSession)
+            .where(AgentSession.user_id == user_id, AgentSession.state == AgentState.READY)
+            .values(
+                state=AgentState.RESERVED,
+                since=at,
+                campaign_id=campaign_id,
+                call_attempt_id=attempt_id,
+                contact_id=contact_id,
+                engine_id=engine_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount:  # type: ignore[attr-defined]
+            session.expire_all()
+            return user_id
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCounts:
+    logged_in: int
+    ready: int
+    busy: int  # reserved, preview, on call or in wrap-up
+    paused: int
+
+
+def campaign_agent_counts(session: Session, campaign_id: int) -> AgentCounts:
+    rows = session.execute(
+        select(AgentSession.state, func.count())
+        .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .group_by(AgentSession.state)
+    ).all()
+    by_state = {AgentState(state): int(n) for state, n in rows}
+    busy = sum(
+        by_state.get(s, 0)
+        for s in (AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL, AgentState.WRAP_UP)
+    )
+    ready, paused = by_state.get(AgentState.READY, 0), by_state.get(AgentState.PAUSED, 0)
+    return AgentCounts(logged_in=ready + busy + paused, ready=ready, busy=busy, paused=paused)

@@ -1,0 +1,390 @@
+"""One campaign inside the engine: pacing ticks, dialling, and connecting answered calls."""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opendialer.db import unit_of_work
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.compliance import campaign_window_open
+from opendialer.engine.live import CampaignTally, LiveCall, Phase
+from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
+from opendialer.engine.pacing.base import (
+    DialResult,
+    Observation,
+    PacingDecision,
+    PacingSnapshot,
+)
+from opendialer.engine.selection import Claim, claim_next
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    CallOutcome,
+    Campaign,
+    DialMode,
+    User,
+)
+from opendialer.models import (
+    PacingDecision as PacingDecisionRow,
+)
+from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
+
+if TYPE_CHECKING:
+    from opendialer.engine.runner import Engine
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALLER_ID = "+10000000000"
+DEFAULT_ANNOUNCEMENT = "announcement:abandoned"
+NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
+
+
+class EngineListener(Protocol):
+    """Told about the engine's moments; the simulator's agent driver is one."""
+
+    def call_connected(self, call: LiveCall) -> None: ...
+
+    def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None: ...
+
+    def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
+
+
+class NullListener:
+    def call_connected(self, call: LiveCall) -> None:
+        return None
+
+    def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
+        return None
+
+    def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        return None
+
+
+def agent_endpoint(user: User) -> AgentEndpoint:
+    uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
+    return AgentEndpoint(id=str(user.id), sip_uri=uri)
+
+
+class CampaignRunner:
+    def __init__(self, engine: "Engine", campaign_id: int) -> None:
+        self.engine = engine
+        self.campaign_id = campaign_id
+        self.tally = CampaignTally()
+        self.state = "starting"
+        self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
+        self._tasks: set[asyncio.Future[None]] = set()
+        with unit_of_work(engine.sessions) as session:
+            campaign = session.get_one(Campaign, campaign_id)
+            self.tenant_id = campaign.tenant_id
+            self.policy = engine.policy_factory(campaign)
+
+    # -- the pacing loop
+
+    async def loop(self, until: datetime | None) -> None:
+        while until is None or self.engine.clock.now() < until:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("campaign %s: tick failed", self.campaign_id)
+            await self.engine.clock.sleep(self.engine.tick_seconds)
+
+    async def tick(self) -> None:
+        await self.serve_waiting()
+        now = self.engine.clock.now()
+        with unit_of_work(self.engine.sessions) as session:
+            campaign = session.get_one(Campaign, self.campaign_id)
+            if not campaign_window_open(campaign, now):
+                self.state = "outside_hours_or_disabled"
+                return
+            counts = agents.campaign_agent_counts(session, self.campaign_id)
+            self._observe_releases(session)
+            if counts.logged_in == 0:
+                self.state = "no_agents"
+                return
+            launches = self._plan(session, campaign, counts.ready, now)
+        self.state = "running" if launches or self.engine.calls else "idle"
+        for launch in launches:
+            await self._launch(*launch)
+
+    def _plan(
+        self, session: Session, campaign: Campaign, ready: int, now: datetime
+    ) -> list[tuple[Campaign, CallAttempt, str, int | None]]:
+        """Claim contacts and open attempts in this transaction; dial after it commits."""
+        if campaign.dial_mode is DialMode.PREDICTIVE:
+            decision = self.policy.decide(self._snapshot(campaign, ready))
+            self._log_decision(session, decision, now)
+            return [
+                (campaign, a, e164, None)
+                for a, e164 in self._claim(session, campaign, decision.dials, now)
+            ]
+        launches: list[tuple[Campaign, CallAttempt, str, int | None]] = []
+        for _ in range(ready):
+            agent_id = agents.reserve_longest_idle(
+                session, self.campaign_id, now, self.engine.engine_id
+            )
+            if agent_id is None:
+                break
+            claimed = self._claim(session, campaign, 1, now)
+            if not claimed:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+                self.state = "no_eligible_contacts"
+                break
+            attempt, e164 = claimed[0]
+            launches.append((campaign, attempt, e164, agent_id))
+        return launches
+
+    def _claim(
+        self, session: Session, campaign: Campaign, count: int, now: datetime
+    ) -> list[tuple[CallAttempt, str]]:
+        claimed: list[tuple[CallAttempt, str]] = []
+        for _ in range(count):
+            claim: Claim | None = claim_next(session, campaign, now, self.engine.engine_id)
+            if claim is None:
+                self.state = "no_eligible_contacts"
+                break
+            attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
+            claimed.append((attempt, claim.e164))
+        return claimed
+
+    def _snapshot(self, campaign: Campaign, ready: int) -> PacingSnapshot:
+        mono = self.engine.clock.monotonic()
+        mine = [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
+        return PacingSnapshot(
+            now=mono,
+            agents_logged_in=ready + len(self.busy_since),
+            agents_ready=ready,
+            busy_agent_ages=tuple(mono - t for t in self.busy_since.values()),
+            dials_in_progress=tuple(mono - c.dialled_at for c in mine if c.phase is Phase.DIALLING),
+            waiting_callers=sum(1 for c in mine if c.phase is Phase.WAITING),
+            abandon_target=campaign.abandon_target,
+            max_parallel_lines=campaign.max_parallel_lines,
+            coefficient=campaign.pacing_coefficient,
+            max_waiting_callers=campaign.max_waiting_callers,
+        )
+
+    def _log_decision(self, session: Session, decision: PacingDecision, now: datetime) -> None:
+        if decision.dials == 0 and not self.engine.calls:
+            return
+        session.add(
+            PacingDecisionRow(
+                tenant_id=self.tenant_id,
+                campaign_id=self.campaign_id,
+                decided_at=now,
+                algorithm=self.policy.name,
+                dials=decision.dials,
+                target_in_flight=decision.target_in_flight,
+                inputs={k: float(v) for k, v in decision.inputs.items()},
+                reason=decision.reason[:500],
+            )
+        )
+
+    def _observe_releases(self, session: Session) -> None:
+        """Agents back to ready since the last tick: their talk + wrap-up time is known now."""
+        if not self.busy_since:
+            return
+        ready = set(
+            session.scalars(
+                select(AgentSession.user_id).where(
+                    AgentSession.user_id.in_(self.busy_since),
+                    AgentSession.state.in_(
+                        [AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT]
+                    ),
+                )
+            )
+        )
+        mono = self.engine.clock.monotonic()
+        for user_id in ready:
+            started = self.busy_since.pop(user_id)
+            self.policy.observe(Observation(at=mono, handle_seconds=mono - started))
+
+    async def _launch(
+        self, campaign: Campaign, attempt: CallAttempt, e164: str, agent_id: int | None
+    ) -> None:
+        request = OriginateRequest(
+            number=e164,
+            caller_id=campaign.caller_id or DEFAULT_CALLER_ID,
+            ring_timeout=float(campaign.ring_timeout_seconds),
+            campaign_id=campaign.id,
+            attempt_id=attempt.id,
+            record=campaign.record_calls,
+            amd=campaign.amd_enabled,
+        )
+        assert attempt.contact_id is not None
+        try:
+            if agent_id is None:
+                call_id = await self.engine.backend.originate(request)
+            else:
+                endpoint = self._endpoint(agent_id)
+                call_id = await self.engine.backend.originate_agent_first(endpoint, request)
+        except Exception as exc:
+            self._launch_failed(attempt, agent_id, exc)
+            return
+        self.tally.attempts += 1
+        self.engine.calls[call_id] = LiveCall(
+            call_id=call_id,
+            campaign_id=self.campaign_id,
+            attempt_id=attempt.id,
+            contact_id=attempt.contact_id,
+            dialled_at=self.engine.clock.monotonic(),
+            agent_id=agent_id,
+            agent_first=agent_id is not None,
+            phase=Phase.DIALLING,
+        )
+
+    def _launch_failed(self, attempt: CallAttempt, agent_id: int | None, exc: Exception) -> None:
+        log.warning("campaign %s: originate failed: %s", self.campaign_id, exc)
+        now = self.engine.clock.now()
+        with unit_of_work(self.engine.sessions) as session:
+            campaign = session.get_one(Campaign, self.campaign_id)
+            ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
+            finish_attempt(session, campaign, session.get_one(CallAttempt, attempt.id), ending)
+            if agent_id is not None:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+        self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
+
+    def _endpoint(self, agent_id: int) -> AgentEndpoint:
+        with unit_of_work(self.engine.sessions) as session:
+            return agent_endpoint(session.get_one(User, agent_id))
+
+    # -- answered calls
+
+    async def on_human(self, call: LiveCall, event: CallEvent) -> None:
+        call.human = True
+        self.tally.live_answers += 1
+        self.policy.observe(
+            Observation(
+                at=self.engine.clock.monotonic(),
+                dial_result=DialResult.HUMAN,
+                ring_seconds=self.engine.clock.monotonic() - call.dialled_at,
+                live_answer=True,
+            )
+        )
+        if call.agent_first:
+            return  # the backend joins the already-ringing agent
+        call.phase = Phase.WAITING
+        call.wait_deadline = self.engine.clock.monotonic() + self.engine.grace_seconds
+        self.engine.clock.call_later(
+            self.engine.grace_seconds, lambda: self._spawn(self._grace_over(call))
+        )
+        await self._connect(call)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def on_machine(self, call: LiveCall, event: CallEvent) -> None:
+        call.human = False
+        self.tally.machines += 1
+        self.policy.observe(
+            Observation(
+                at=self.engine.clock.monotonic(),
+                dial_result=DialResult.MACHINE,
+                ring_seconds=self.engine.clock.monotonic() - call.dialled_at,
+            )
+        )
+        call.phase = Phase.HANGING_UP
+        await self.engine.backend.hangup(call.call_id)
+
+    def on_bridged(self, call: LiveCall, event: CallEvent) -> None:
+        call.phase = Phase.TALKING
+        call.connected_at = event.at
+        self.tally.connects += 1
+        if call.answered_mono is not None:
+            self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
+        if call.agent_id is not None:
+            self.busy_since[call.agent_id] = self.engine.clock.monotonic()
+            with unit_of_work(self.engine.sessions) as session:
+                agents.act(session, self.tenant_id, call.agent_id, AgentEvent.CONNECT, event.at)
+        self.engine.listener.call_connected(call)
+
+    async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
+        agent_id, call.agent_id = call.agent_id, None
+        if agent_id is not None:
+            with unit_of_work(self.engine.sessions) as session:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, event.at)
+                agents.act(
+                    session,
+                    self.tenant_id,
+                    agent_id,
+                    AgentEvent.PAUSE,
+                    event.at,
+                    reason="did not answer",
+                )
+        if not call.agent_first:
+            call.phase = Phase.WAITING
+            await self._connect(call)
+
+    async def serve_waiting(self) -> None:
+        waiting = [
+            c
+            for c in self.engine.calls.values()
+            if c.campaign_id == self.campaign_id and c.phase is Phase.WAITING
+        ]
+        for call in sorted(waiting, key=lambda c: c.wait_deadline or 0.0):
+            if not await self._connect(call):
+                break
+
+    async def _connect(self, call: LiveCall) -> bool:
+        """Reserve the longest-idle member for a waiting caller and bridge; False if none."""
+        now = self.engine.clock.now()
+        with unit_of_work(self.engine.sessions) as session:
+            agent_id = agents.reserve_longest_idle(
+                session,
+                self.campaign_id,
+                now,
+                self.engine.engine_id,
+                attempt_id=call.attempt_id,
+                contact_id=call.contact_id,
+            )
+            endpoint = agent_endpoint(session.get_one(User, agent_id)) if agent_id else None
+        if agent_id is None or endpoint is None:
+            return False
+        call.agent_id, call.phase = agent_id, Phase.CONNECTING
+        await self.engine.backend.bridge(call.call_id, endpoint)
+        return True
+
+    async def _grace_over(self, call: LiveCall) -> None:
+        if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
+            return
+        call.abandoned, call.phase = True, Phase.ANNOUNCING
+        with unit_of_work(self.engine.sessions) as session:
+            campaign = session.get_one(Campaign, self.campaign_id)
+            announcement = campaign.abandon_announcement_uri or DEFAULT_ANNOUNCEMENT
+        self.policy.observe(
+            Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
+        )
+        await self.engine.backend.play_and_hangup(call.call_id, announcement)
+
+    # -- endings
+
+    def release_agent_after(
+        self, session: Session, call: LiveCall, outcome: CallOutcome, at: datetime
+    ) -> None:
+        assert call.agent_id is not None
+        row = agents.agent_session(session, self.tenant_id, call.agent_id)
+        if row.state is AgentState.ON_CALL:
+            agents.act(session, self.tenant_id, call.agent_id, AgentEvent.END_CALL, at)
+            self.engine.listener.agent_wrap_up(self.tenant_id, call.agent_id, self.campaign_id)
+        elif row.state in (AgentState.RESERVED, AgentState.PREVIEW):
+            agents.act(session, self.tenant_id, call.agent_id, AgentEvent.RELEASE, at)
+            self.busy_since.pop(call.agent_id, None)
+
+    def record(self, call: LiveCall, outcome: CallOutcome, mono: float) -> None:
+        key = outcome.value
+        self.tally.outcomes[key] = self.tally.outcomes.get(key, 0) + 1
+        if outcome is CallOutcome.ABANDONED:
+            self.tally.abandoned += 1
+
+    def calls(self) -> list[LiveCall]:
+        return [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
+
+
+__all__ = ["CallId", "CampaignRunner", "EngineListener", "NullListener"]

@@ -1,0 +1,186 @@
+"""The dialing engine: paces campaigns, claims contacts, dials, connects, records outcomes.
+
+One :class:`Engine` per process runs any number of campaigns over one telephony backend and one
+clock (real, or virtual for simulations). It talks to the database in short transactions (claims
+and outcomes), to phones only through the telephony interface, and never imports the web layer.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from opendialer.clock import Clock
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
+from opendialer.engine.live import CampaignTally, LiveCall, Phase
+from opendialer.engine.outcomes import Ending, finish_attempt
+from opendialer.engine.pacing.base import DialResult, Observation, PacingPolicy, ProgressivePolicy
+from opendialer.engine.recovery import recover_engine
+from opendialer.models import CallAttempt, CallOutcome, Campaign
+from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 2.0
+DRAIN_SECONDS = 3600.0
+
+_FINAL_OUTCOMES = {
+    CallEventKind.BUSY: CallOutcome.BUSY,
+    CallEventKind.NO_ANSWER: CallOutcome.NO_ANSWER,
+    CallEventKind.FAILED: CallOutcome.FAILED,
+    CallEventKind.INVALID_NUMBER: CallOutcome.INVALID_NUMBER,
+    CallEventKind.CANCELLED: CallOutcome.CANCELLED,
+}
+_DIAL_RESULTS = {
+    CallOutcome.BUSY: DialResult.BUSY,
+    CallOutcome.NO_ANSWER: DialResult.NO_ANSWER,
+    CallOutcome.FAILED: DialResult.FAILED,
+    CallOutcome.INVALID_NUMBER: DialResult.FAILED,
+}
+
+
+def default_policy(campaign: Campaign) -> PacingPolicy:
+    return ProgressivePolicy()
+
+
+class Engine:
+    def __init__(
+        self,
+        sessions: SessionMaker,
+        backend: TelephonyBackend,
+        clock: Clock,
+        *,
+        engine_id: str | None = None,
+        tick_seconds: float = 0.5,
+        grace_seconds: float = GRACE_SECONDS,
+        policy_factory: Callable[[Campaign], PacingPolicy] = default_policy,
+        listener: EngineListener | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.backend = backend
+        self.clock = clock
+        self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:8]}"
+        self.tick_seconds = tick_seconds
+        self.grace_seconds = grace_seconds
+        self.policy_factory = policy_factory
+        self.listener = listener or NullListener()
+        self.runners: dict[int, CampaignRunner] = {}
+        self.calls: dict[CallId, LiveCall] = {}
+
+    # -- lifecycle
+
+    async def run(self, campaign_ids: Iterable[int], until: datetime | None = None) -> None:
+        """Run the campaigns until ``until`` (or until cancelled), then let live calls end."""
+        with unit_of_work(self.sessions) as session:
+            recover_engine(session, self.engine_id, self.clock.now())
+        for campaign_id in campaign_ids:
+            self.runners[campaign_id] = CampaignRunner(self, campaign_id)
+        await self.backend.start()
+        pump = asyncio.create_task(self._pump())
+        try:
+            await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
+            await self._drain()
+        finally:
+            await self.backend.stop()
+            await pump
+
+    async def _drain(self) -> None:
+        deadline = self.clock.monotonic() + DRAIN_SECONDS
+        while self.calls and self.clock.monotonic() < deadline:
+            for runner in self.runners.values():
+                await runner.serve_waiting()
+            await self.clock.sleep(self.tick_seconds)
+
+    async def _pump(self) -> None:
+        async for event in self.backend.events():
+            try:
+                await self._on_event(event)
+            except Exception:
+                log.exception("engine %s: failed to handle %s", self.engine_id, event)
+
+    def runner_for(self, call: LiveCall) -> CampaignRunner:
+        return self.runners[call.campaign_id]
+
+    async def agent_ready(self, campaign_id: int | None = None) -> None:
+        """An agent became ready: give waiting callers a chance before the grace runs out."""
+        for runner in self.runners.values():
+            if campaign_id is None or runner.campaign_id == campaign_id:
+                await runner.serve_waiting()
+
+    # -- call events
+
+    async def _on_event(self, event: CallEvent) -> None:
+        call = self.calls.get(event.call_id)
+        if call is None:
+            return
+        runner = self.runner_for(call)
+        kind = event.kind
+        if kind is CallEventKind.RINGING:
+            call.alerted_at = call.alerted_at or event.at
+        elif kind is CallEventKind.ANSWERED:
+            call.answered_at, call.answered_mono = event.at, self.clock.monotonic()
+        elif kind is CallEventKind.ANSWERED_HUMAN:
+            await runner.on_human(call, event)
+        elif kind is CallEventKind.ANSWERED_MACHINE:
+            await runner.on_machine(call, event)
+        elif kind is CallEventKind.BRIDGED:
+            runner.on_bridged(call, event)
+        elif kind is CallEventKind.AGENT_NO_ANSWER:
+            await runner.on_agent_no_answer(call, event)
+        elif event.final:
+            await self._on_final(call, event)
+
+    async def _on_final(self, call: LiveCall, event: CallEvent) -> None:
+        del self.calls[call.call_id]
+        runner = self.runner_for(call)
+        outcome = self._final_outcome(call, event)
+        ending = Ending(
+            outcome=outcome,
+            at=event.at,
+            sip_status=event.sip_status,
+            cause_code=event.q850_cause,
+            alerted_at=call.alerted_at,
+            answered_at=call.answered_at,
+            connected_at=call.connected_at,
+            user_id=call.agent_id,
+            caller_hangup=event.kind is CallEventKind.HANGUP_CUSTOMER,
+            answered_by_machine=call.human is False or None,
+        )
+        with unit_of_work(self.sessions) as session:
+            campaign = session.get_one(Campaign, call.campaign_id)
+            finish_attempt(session, campaign, session.get_one(CallAttempt, call.attempt_id), ending)
+            if call.agent_id is not None:
+                runner.release_agent_after(session, call, outcome, event.at)
+        runner.record(call, outcome, self.clock.monotonic())
+        if outcome in _DIAL_RESULTS:
+            runner.policy.observe(
+                Observation(
+                    at=self.clock.monotonic(),
+                    dial_result=_DIAL_RESULTS[outcome],
+                    ring_seconds=self.clock.monotonic() - call.dialled_at,
+                )
+            )
+        self.listener.call_ended(call, outcome)
+
+    @staticmethod
+    def _final_outcome(call: LiveCall, event: CallEvent) -> CallOutcome:
+        if event.kind in _FINAL_OUTCOMES:
+            return _FINAL_OUTCOMES[event.kind]
+        if call.abandoned or call.phase is Phase.WAITING:
+            return CallOutcome.ABANDONED
+        if call.phase is Phase.TALKING:
+            return CallOutcome.CONNECTED
+        if call.human is False:
+            return CallOutcome.MACHINE
+        return CallOutcome.FAILED
+
+    def tally(self, campaign_id: int) -> CampaignTally:
+        return self.runners[campaign_id].tally
+
+    def agent_event(self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int) -> None:
+        with unit_of_work(self.sessions) as session:
+            agents.act(session, tenant_id, user_id, event, at)

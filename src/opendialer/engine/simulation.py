@@ -1,0 +1,237 @@
+"""Run a campaign on the simulated network: ``opendialer simulate`` and ``opendialer demo``.
+
+Simulated agents go through the very agent state machine the agent API drives: after each call
+they wrap up for a time drawn from the scenario, then become ready again.
+"""
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock_time
+
+from sqlalchemy import insert, select
+
+from opendialer.accounts.service import create_tenant
+from opendialer.campaigns.schemas import CampaignCreate
+from opendialer.campaigns.service import add_member, create_campaign
+from opendialer.clock import Clock
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.live import CampaignTally, LiveCall
+from opendialer.engine.pacing.base import PacingPolicy
+from opendialer.engine.pacing.select import policy_for
+from opendialer.engine.runner import Engine
+from opendialer.models import (
+    CallOutcome,
+    Campaign,
+    Contact,
+    ContactPhone,
+    DialMode,
+    User,
+    UserRole,
+)
+from opendialer.telephony.sim import SimNetwork
+from opendialer.telephony.sim_scenario import Scenario
+
+ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
+INSERT_BATCH = 5000
+
+
+@dataclass
+class AgentClock:
+    """Busy time per simulated agent, for occupancy."""
+
+    busy_seconds: float = 0.0
+    connected_at: float | None = None
+
+
+@dataclass
+class SimulationResult:
+    tally: CampaignTally
+    agents: int
+    seconds: float
+    busy_seconds: float
+    decisions: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def occupancy(self) -> float:
+        return self.busy_seconds / (self.agents * self.seconds) if self.seconds else 0.0
+
+    @property
+    def abandonment(self) -> float:
+        live = self.tally.live_answers
+        return self.tally.abandoned / live if live else 0.0
+
+
+class SimulatedAgents:
+    """Plays the agents: wrap-up after each call, then ready again (an engine listener)."""
+
+    def __init__(self, sessions: SessionMaker, clock: Clock, scenario: Scenario, seed: int) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.scenario = scenario
+        self.rng = random.Random(f"opendialer-agents:{seed}")
+        self.engine: Engine | None = None
+        self.clocks: dict[int, AgentClock] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def call_connected(self, call: LiveCall) -> None:
+        if call.agent_id is not None:
+            self.clocks.setdefault(
+                call.agent_id, AgentClock()
+            ).connected_at = self.clock.monotonic()
+
+    def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
+        return None
+
+    def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        wrap = self.scenario.draw_wrap_up(self.rng, self.clock.now())
+        self.clock.call_later(wrap, lambda: self._ready(tenant_id, user_id, campaign_id))
+
+    def _ready(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        with unit_of_work(self.sessions) as session:
+            agents.act(session, tenant_id, user_id, AgentEvent.READY, self.clock.now())
+        state = self.clocks.setdefault(user_id, AgentClock())
+        if state.connected_at is not None:
+            state.busy_seconds += self.clock.monotonic() - state.connected_at
+            state.connected_at = None
+        if self.engine is not None:
+            task = asyncio.ensure_future(self.engine.agent_ready(campaign_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def busy_seconds(self) -> float:
+        now = self.clock.monotonic()
+        return sum(
+            c.busy_seconds + (now - c.connected_at if c.connected_at is not None else 0.0)
+            for c in self.clocks.values()
+        )
+
+
+@dataclass(frozen=True)
+class SimulationSetup:
+    agents: int = 20
+    contacts: int = 20_000
+    dial_mode: DialMode = DialMode.PREDICTIVE
+    abandon_target: float = 0.03
+
+
+def number_for(index: int) -> str:
+    """A valid Berlin number per contact, distinct for every index below 90 million."""
+    return f"+4930{10_000_000 + index}"
+
+
+def prepare_campaign(sessions: SessionMaker, setup: SimulationSetup, start: datetime) -> int:
+    """A tenant, an always-open campaign, its agents (logged in, ready) and contacts."""
+    with unit_of_work(sessions) as session:
+        tenant = create_tenant(session, "Simulation", default_region="DE", timezone="UTC").tenant
+        campaign = create_campaign(
+            session,
+            tenant,
+            CampaignCreate(
+                name="Simulation",
+                dial_mode=setup.dial_mode,
+                status="enabled",
+                abandon_target=setup.abandon_target,
+                calling_days=ALL_DAYS,
+                calling_hours_start=clock_time(0),
+                calling_hours_end=clock_time(23, 59, 59),
+                timezone="Europe/Berlin",
+            ),
+        )
+        campaign.max_tries_per_number = 3
+        for i in range(setup.agents):
+            user = User(
+                tenant_id=tenant.id,
+                username=f"agent{i + 1}",
+                role=UserRole.AGENT,
+                extension=str(100 + i),
+                sip_uri=f"sip:agent{i + 1}@sim",
+            )
+            session.add(user)
+            session.flush()
+            add_member(session, campaign, user.id)
+            agents.act(session, tenant.id, user.id, AgentEvent.LOGIN, start)
+            agents.act(session, tenant.id, user.id, AgentEvent.READY, start)
+        tenant_id, campaign_id = tenant.id, campaign.id
+    _insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
+    return campaign_id
+
+
+def _insert_contacts(
+    sessions: SessionMaker, tenant_id: int, campaign_id: int, count: int, start: datetime
+) -> None:
+    due = start - timedelta(minutes=1)
+    for offset in range(0, count, INSERT_BATCH):
+        indexes = range(offset, min(count, offset + INSERT_BATCH))
+        with unit_of_work(sessions) as session:
+            rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "campaign_id": campaign_id,
+                    "name": f"Contact {i}",
+                    "next_try_at": due,
+                    "custom_data": {},
+                    "form_data": {},
+                }
+                for i in indexes
+            ]
+            ids = session.scalars(
+                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+            ).all()
+            session.execute(
+                insert(ContactPhone),
+                [
+                    {
+                        "contact_id": cid,
+                        "tenant_id": tenant_id,
+                        "campaign_id": campaign_id,
+                        "position": 1,
+                        "raw": number_for(i),
+                        "e164": number_for(i),
+                    }
+                    for cid, i in zip(ids, indexes, strict=True)
+                ],
+            )
+
+
+async def simulate(
+    sessions: SessionMaker,
+    clock: Clock,
+    campaign_id: int,
+    scenario: Scenario,
+    *,
+    seconds: float,
+    seed: int,
+    policy: PacingPolicy | None = None,
+) -> SimulationResult:
+    """Run the campaign for ``seconds`` of (virtual) time on the simulated network."""
+    driver = SimulatedAgents(sessions, clock, scenario, seed)
+    network = SimNetwork(clock, scenario, seed=seed)
+    factory = (lambda _campaign: policy) if policy is not None else policy_for
+    engine = Engine(sessions, network, clock, policy_factory=factory, listener=driver)
+    driver.engine = engine
+    until = clock.now() + timedelta(seconds=seconds)
+    await engine.run([campaign_id], until=until)
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        members = len(
+            list(
+                session.scalars(
+                    select(User.id).where(
+                        User.tenant_id == campaign.tenant_id, User.role == UserRole.AGENT
+                    )
+                )
+            )
+        )
+    tally = engine.tally(campaign_id)
+    return SimulationResult(
+        tally=tally,
+        agents=members,
+        seconds=seconds,
+        busy_seconds=driver.busy_seconds(),
+        outcomes=dict(tally.outcomes),
+    )
