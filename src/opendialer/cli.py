@@ -1,6 +1,8 @@
 """Command line: ``opendialer serve | demo | db upgrade | tenant create | import``."""
 
 import json
+import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,9 +12,15 @@ from rich.console import Console
 
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
+from opendialer.clock import VirtualClock
 from opendialer.config import Settings, get_settings
 from opendialer.contacts.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.engine.report import summary_table
+from opendialer.engine.simulation import SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import simulate as run_simulation
+from opendialer.models import DialMode
+from opendialer.telephony.sim_scenario import Scenario
 
 app = typer.Typer(
     help="opendialer: outbound dialer and contact-center server", no_args_is_help=True
@@ -97,6 +105,45 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
     )
+
+
+@app.command()
+def simulate(
+    agents: Annotated[int, typer.Option(min=1, max=2000, help="Simulated agents")] = 20,
+    contacts: Annotated[int, typer.Option(min=1, help="Contacts in the campaign")] = 20_000,
+    hours: Annotated[float, typer.Option(min=0.01, max=24, help="Virtual hours to run")] = 8.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run")] = 1,
+    dial_mode: Annotated[DialMode, typer.Option(help="Dial mode")] = DialMode.PREDICTIVE,
+    abandon_target: Annotated[float, typer.Option(min=0.001, max=0.5)] = 0.03,
+    scenario: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Scenario TOML/JSON")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database for the run (default: a temporary SQLite file)")
+    ] = None,
+) -> None:
+    """Run a campaign on the simulated network on a virtual clock and print a summary."""
+    loaded = Scenario.load(scenario) if scenario else Scenario()
+    setup = SimulationSetup(agents, contacts, dial_mode, abandon_target)
+    with tempfile.TemporaryDirectory(prefix="opendialer-sim-") as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'simulation.db'}"
+        migrate.upgrade(url)
+        engine = create_db_engine(url)
+        sessions = create_sessionmaker(engine)
+        clock = VirtualClock()
+        with console.status("Preparing contacts and agents"):
+            campaign_id = prepare_campaign(sessions, setup, clock.now())
+        started = time.perf_counter()
+        with console.status(f"Simulating {hours:g} h"):
+            result = clock.run(
+                run_simulation(
+                    sessions, clock, campaign_id, loaded, seconds=hours * 3600, seed=seed
+                )
+            )
+        engine.dispose()
+    wall = time.perf_counter() - started
+    Console().print(summary_table(result, f"Simulation: {dial_mode.value}, seed {seed}"))
+    console.print(f"{hours:g} virtual hours in {wall:.1f} s")
 
 
 @app.command()

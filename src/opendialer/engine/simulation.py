@@ -61,6 +61,10 @@ class SimulationResult:
         return self.busy_seconds / (self.agents * self.seconds) if self.seconds else 0.0
 
     @property
+    def idle_seconds(self) -> float:
+        return max(0.0, self.agents * self.seconds - self.busy_seconds)
+
+    @property
     def abandonment(self) -> float:
         live = self.tally.live_answers
         return self.tally.abandoned / live if live else 0.0

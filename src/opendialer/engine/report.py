@@ -1,0 +1,35 @@
+"""The summary table of a simulation run."""
+
+from rich.table import Table
+
+from opendialer.engine.simulation import SimulationResult
+
+
+def summary_table(result: SimulationResult, title: str) -> Table:
+    tally = result.tally
+    table = Table(title=title)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    connects = tally.connects
+    rows = [
+        ("agents", f"{result.agents}"),
+        ("simulated hours", f"{result.seconds / 3600:.1f}"),
+        ("attempts", f"{tally.attempts:,}"),
+        ("live answers", f"{tally.live_answers:,}"),
+        ("connects", f"{connects:,}"),
+        ("answering machines", f"{tally.machines:,}"),
+        ("abandoned", f"{tally.abandoned:,}"),
+        ("abandonment (abandoned / live)", f"{result.abandonment:.2%}"),
+        ("occupancy (talk + wrap-up)", f"{result.occupancy:.1%}"),
+        ("agent wait per connect (s)", _per(result.idle_seconds, connects)),
+        ("caller wait per connect (s)", _per(tally.wait_seconds, connects)),
+        ("dials per connect", _per(tally.attempts, connects)),
+    ]
+    rows += [(f"outcome: {name}", f"{count:,}") for name, count in sorted(tally.outcomes.items())]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _per(total: float, count: int) -> str:
+    return f"{total / count:.2f}" if count else "-"
