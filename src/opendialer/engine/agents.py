@@ -103,7 +103,9 @@ def reserve_longest_idle(
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount:  # type: ignore[attr-defined]
-            session.expire_all()
+            row = session.identity_map.get(session.identity_key(AgentSession, user_id))
+            if row is not None:
+                session.expire(row)
             return user_id
     return None
 

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,8 @@ from opendialer.models import (
     CallAttempt,
     CallOutcome,
     Campaign,
+    Contact,
+    ContactStatus,
     DialMode,
     User,
 )
@@ -38,6 +41,33 @@ from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequ
 
 if TYPE_CHECKING:
     from opendialer.engine.runner import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """A call to place once its claim has committed (plain values: no ORM objects cross it)."""
+
+    request: OriginateRequest
+    attempt_id: int
+    contact_id: int
+    agent_id: int | None  # agent-first: this agent is rung before the customer
+
+
+def _launch_for(
+    campaign: Campaign, attempt: CallAttempt, e164: str, agent_id: int | None
+) -> Launch:
+    assert attempt.contact_id is not None
+    request = OriginateRequest(
+        number=e164,
+        caller_id=campaign.caller_id or DEFAULT_CALLER_ID,
+        ring_timeout=float(campaign.ring_timeout_seconds),
+        campaign_id=campaign.id,
+        attempt_id=attempt.id,
+        record=campaign.record_calls,
+        amd=campaign.amd_enabled,
+    )
+    return Launch(request, attempt.id, attempt.contact_id, agent_id)
+
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +141,19 @@ class CampaignRunner:
             launches = self._plan(session, campaign, counts.ready, now)
         self.state = "running" if launches or self.engine.calls else "idle"
         for launch in launches:
-            await self._launch(*launch)
+            await self._launch(launch)
 
     def _plan(
         self, session: Session, campaign: Campaign, ready: int, now: datetime
-    ) -> list[tuple[Campaign, CallAttempt, str, int | None]]:
+    ) -> list[Launch]:
         """Claim contacts and open attempts in this transaction; dial after it commits."""
+        launches = self._callbacks(session, campaign, now)
+        ready -= len(launches)
         if campaign.dial_mode is DialMode.PREDICTIVE:
             decision = self.policy.decide(self._snapshot(campaign, ready))
             self._log_decision(session, decision, now)
-            return [
-                (campaign, a, e164, None)
-                for a, e164 in self._claim(session, campaign, decision.dials, now)
-            ]
-        launches: list[tuple[Campaign, CallAttempt, str, int | None]] = []
+            claimed = self._claim(session, campaign, decision.dials, now)
+            return launches + [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
         for _ in range(ready):
             agent_id = agents.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id
@@ -134,18 +163,51 @@ class CampaignRunner:
             claimed = self._claim(session, campaign, 1, now)
             if not claimed:
                 agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
-                self.state = "no_eligible_contacts"
                 break
             attempt, e164 = claimed[0]
-            launches.append((campaign, attempt, e164, agent_id))
+            launches.append(_launch_for(campaign, attempt, e164, agent_id))
+        return launches
+
+    def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
+        """Due personal callbacks: their own agent, when ready, is rung first."""
+        owners = session.scalars(
+            select(Contact.reserved_user_id)
+            .where(
+                Contact.campaign_id == campaign.id,
+                Contact.reserved_user_id.is_not(None),
+                Contact.status == ContactStatus.PENDING,
+                Contact.locked.is_(False),
+                Contact.next_try_at <= now,
+            )
+            .distinct()
+        ).all()
+        launches: list[Launch] = []
+        for owner in owners:
+            agent_id = agents.reserve_longest_idle(
+                session, self.campaign_id, now, self.engine.engine_id, only_user=owner
+            )
+            if agent_id is None:
+                continue
+            claimed = self._claim(session, campaign, 1, now, reserved_for=agent_id)
+            if claimed:
+                launches.append(_launch_for(campaign, claimed[0][0], claimed[0][1], agent_id))
+            else:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
         return launches
 
     def _claim(
-        self, session: Session, campaign: Campaign, count: int, now: datetime
+        self,
+        session: Session,
+        campaign: Campaign,
+        count: int,
+        now: datetime,
+        reserved_for: int | None = None,
     ) -> list[tuple[CallAttempt, str]]:
         claimed: list[tuple[CallAttempt, str]] = []
         for _ in range(count):
-            claim: Claim | None = claim_next(session, campaign, now, self.engine.engine_id)
+            claim: Claim | None = claim_next(
+                session, campaign, now, self.engine.engine_id, reserved_for=reserved_for
+            )
             if claim is None:
                 self.state = "no_eligible_contacts"
                 break
@@ -204,49 +266,37 @@ class CampaignRunner:
             started = self.busy_since.pop(user_id)
             self.policy.observe(Observation(at=mono, handle_seconds=mono - started))
 
-    async def _launch(
-        self, campaign: Campaign, attempt: CallAttempt, e164: str, agent_id: int | None
-    ) -> None:
-        request = OriginateRequest(
-            number=e164,
-            caller_id=campaign.caller_id or DEFAULT_CALLER_ID,
-            ring_timeout=float(campaign.ring_timeout_seconds),
-            campaign_id=campaign.id,
-            attempt_id=attempt.id,
-            record=campaign.record_calls,
-            amd=campaign.amd_enabled,
-        )
-        assert attempt.contact_id is not None
+    async def _launch(self, launch: Launch) -> None:
         try:
-            if agent_id is None:
-                call_id = await self.engine.backend.originate(request)
+            if launch.agent_id is None:
+                call_id = await self.engine.backend.originate(launch.request)
             else:
-                endpoint = self._endpoint(agent_id)
-                call_id = await self.engine.backend.originate_agent_first(endpoint, request)
+                endpoint = self._endpoint(launch.agent_id)
+                call_id = await self.engine.backend.originate_agent_first(endpoint, launch.request)
         except Exception as exc:
-            self._launch_failed(attempt, agent_id, exc)
+            self._launch_failed(launch, exc)
             return
         self.tally.attempts += 1
         self.engine.calls[call_id] = LiveCall(
             call_id=call_id,
             campaign_id=self.campaign_id,
-            attempt_id=attempt.id,
-            contact_id=attempt.contact_id,
+            attempt_id=launch.attempt_id,
+            contact_id=launch.contact_id,
             dialled_at=self.engine.clock.monotonic(),
-            agent_id=agent_id,
-            agent_first=agent_id is not None,
-            phase=Phase.DIALLING,
+            agent_id=launch.agent_id,
+            agent_first=launch.agent_id is not None,
         )
 
-    def _launch_failed(self, attempt: CallAttempt, agent_id: int | None, exc: Exception) -> None:
+    def _launch_failed(self, launch: Launch, exc: Exception) -> None:
         log.warning("campaign %s: originate failed: %s", self.campaign_id, exc)
         now = self.engine.clock.now()
         with unit_of_work(self.engine.sessions) as session:
             campaign = session.get_one(Campaign, self.campaign_id)
             ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
-            finish_attempt(session, campaign, session.get_one(CallAttempt, attempt.id), ending)
-            if agent_id is not None:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+            attempt = session.get_one(CallAttempt, launch.attempt_id)
+            finish_attempt(session, campaign, attempt, ending)
+            if launch.agent_id is not None:
+                agents.act(session, self.tenant_id, launch.agent_id, AgentEvent.RELEASE, now)
         self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
 
     def _endpoint(self, agent_id: int) -> AgentEndpoint:

@@ -36,13 +36,22 @@ class Claim:
     e164: str
 
 
-def _candidates(session: Session, campaign: Campaign, now: datetime) -> Sequence[Contact]:
+def _candidates(
+    session: Session, campaign: Campaign, now: datetime, reserved_for: int | None
+) -> Sequence[Contact]:
+    """Personal callbacks (``reserved_user_id``) go only to their agent, with the agent first."""
+    reserved = (
+        Contact.reserved_user_id.is_(None)
+        if reserved_for is None
+        else Contact.reserved_user_id == reserved_for
+    )
     stmt = (
         select(Contact)
         .where(
             Contact.campaign_id == campaign.id,
             DIAL_QUEUE_WHERE,  # literally the index predicate, so the planner uses the index
             Contact.next_try_at <= now,
+            reserved,
         )
         .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
         .limit(CANDIDATES_PER_CLAIM)
@@ -123,11 +132,21 @@ def _park(contact: Contact, campaign: Campaign, now: datetime, usable: list[Cont
         contact.next_try_at = _next_look(contact, campaign, now, usable)
 
 
-def claim_next(session: Session, campaign: Campaign, now: datetime, engine_id: str) -> Claim | None:
-    """Claim the best eligible contact and pick its number; None when nothing is due."""
+def claim_next(
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    engine_id: str,
+    *,
+    reserved_for: int | None = None,
+) -> Claim | None:
+    """Claim the best eligible contact and pick its number; None when nothing is due.
+
+    With ``reserved_for``, only that agent's personal callbacks are considered.
+    """
     if not campaign_window_open(campaign, now):
         return None
-    while candidates := _candidates(session, campaign, now):
+    while candidates := _candidates(session, campaign, now, reserved_for):
         numbers = [p.e164 for c in candidates if not c.ignore_dnc for p in c.phones if p.e164]
         blocked = blocked_numbers(session, campaign.tenant_id, campaign.id, numbers)
         for contact in candidates:

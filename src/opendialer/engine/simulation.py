@@ -121,6 +121,7 @@ class SimulationSetup:
     contacts: int = 20_000
     dial_mode: DialMode = DialMode.PREDICTIVE
     abandon_target: float = 0.03
+    calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
 
 
 def number_for(index: int) -> str:
@@ -129,7 +130,7 @@ def number_for(index: int) -> str:
 
 
 def prepare_campaign(sessions: SessionMaker, setup: SimulationSetup, start: datetime) -> int:
-    """A tenant, an always-open campaign, its agents (logged in, ready) and contacts."""
+    """A tenant, a campaign open every day, its agents (logged in, ready) and contacts."""
     with unit_of_work(sessions) as session:
         tenant = create_tenant(session, "Simulation", default_region="DE", timezone="UTC").tenant
         campaign = create_campaign(
@@ -141,8 +142,8 @@ def prepare_campaign(sessions: SessionMaker, setup: SimulationSetup, start: date
                 status="enabled",
                 abandon_target=setup.abandon_target,
                 calling_days=ALL_DAYS,
-                calling_hours_start=clock_time(0),
-                calling_hours_end=clock_time(23, 59, 59),
+                calling_hours_start=setup.calling_hours[0],
+                calling_hours_end=setup.calling_hours[1],
                 timezone="Europe/Berlin",
             ),
         )
