@@ -122,7 +122,7 @@ def test_result_codes_decide_after_a_connect(
     contact = make_contact(session, campaign, "+4930100")
     attempt = dial(session, campaign)
     finish_attempt(session, campaign, attempt, Ending(CallOutcome.CONNECTED, NOW, user_id=None))
-    assert contact.status is ContactStatus.DONE
+    assert contact.status == ContactStatus.DONE
     set_result_code(session, campaign, attempt, code, NOW)
     assert contact.status is status and contact.result_code_id == code.id
     assert attempt.result_code_id == code.id
