@@ -127,7 +127,7 @@ def test_result_codes_decide_after_a_connect(
     assert contact.status is status and contact.result_code_id == code.id
     assert attempt.result_code_id == code.id
     assert session.scalar(select(func.count()).select_from(DncEntry)) == dnc
-    if status is ContactStatus.PENDING:
+    if action is ResultAction.RETRY:
         assert contact.next_try_at == NOW + timedelta(seconds=60)
 
 
