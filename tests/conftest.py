@@ -57,7 +57,10 @@ def database_url(
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=database_url, default_region="DE", default_timezone="Europe/Berlin"
+        database_url=database_url,
+        default_region="DE",
+        default_timezone="Europe/Berlin",
+        engine_enabled=False,
     )
 
 

@@ -1,6 +1,7 @@
 """Settings read from the environment (prefix ``OPENDIALER_``) or a ``.env`` file."""
 
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -28,6 +29,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
     log_level: str = "info"
+    engine_enabled: bool = Field(
+        default=True, description="Run the dialing engine inside the server process"
+    )
+    telephony_backend: str = Field(default="sim", description="Entry point name: sim, sip, ...")
+    telephony_options: dict[str, Any] = Field(
+        default_factory=dict, description="Backend options as JSON, e.g. {\"seed\": 1}"
+    )
+    simulate_agents: bool = Field(
+        default=False, description="Play the agents too (demo): wrap up, then ready again"
+    )
 
 
 @lru_cache

@@ -83,8 +83,12 @@ def reserve_longest_idle(
     attempt_id: int | None = None,
     contact_id: int | None = None,
     only_user: int | None = None,
+    as_state: AgentState = AgentState.RESERVED,
 ) -> int | None:
-    """Reserve the campaign member who has been ready longest; None when nobody is ready."""
+    """Reserve the campaign member who has been ready longest; None when nobody is ready.
+
+    ``as_state`` is RESERVED for a call, or PREVIEW when a contact is offered for preview.
+    """
     stmt = _ready_members(campaign_id).order_by(AgentSession.since, AgentSession.user_id)
     if only_user is not None:
         stmt = stmt.where(AgentSession.user_id == only_user)
@@ -93,7 +97,7 @@ def reserve_longest_idle(
             update(AgentSession)
             .where(AgentSession.user_id == user_id, AgentSession.state == AgentState.READY)
             .values(
-                state=AgentState.RESERVED,
+                state=as_state,
                 since=at,
                 campaign_id=campaign_id,
                 call_attempt_id=attempt_id,

@@ -4,7 +4,8 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
@@ -109,7 +110,8 @@ class CampaignRunner:
         self.tally = CampaignTally()
         self.state = "starting"
         self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         with unit_of_work(engine.sessions) as session:
             campaign = session.get_one(Campaign, campaign_id)
             self.tenant_id = campaign.tenant_id
@@ -149,6 +151,9 @@ class CampaignRunner:
         """Claim contacts and open attempts in this transaction; dial after it commits."""
         launches = self._callbacks(session, campaign, now)
         ready -= len(launches)
+        if campaign.dial_mode is DialMode.PREVIEW:
+            self._offer_previews(session, campaign, ready, now)
+            return launches
         if campaign.dial_mode is DialMode.PREDICTIVE:
             decision = self.policy.decide(self._snapshot(campaign, ready))
             self._log_decision(session, decision, now)
@@ -167,6 +172,59 @@ class CampaignRunner:
             attempt, e164 = claimed[0]
             launches.append(_launch_for(campaign, attempt, e164, agent_id))
         return launches
+
+    def _offer_previews(
+        self, session: Session, campaign: Campaign, ready: int, now: datetime
+    ) -> None:
+        """Offer each ready agent a contact; it is dialled when the preview time runs out."""
+        for _ in range(ready):
+            agent_id = agents.reserve_longest_idle(
+                session, self.campaign_id, now, self.engine.engine_id, as_state=AgentState.PREVIEW
+            )
+            if agent_id is None:
+                return
+            claim = claim_next(session, campaign, now, self.engine.engine_id)
+            if claim is None:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+                return
+            agents.agent_session(session, self.tenant_id, agent_id).contact_id = claim.contact_id
+            self.previews[agent_id] = claim
+            dial = partial(self._dial_preview_later, agent_id)
+            self.engine.clock.call_later(campaign.preview_seconds, dial)
+
+    def _dial_preview_later(self, agent_id: int) -> None:
+        self._spawn(self.dial_preview(agent_id))
+
+    async def dial_preview(self, agent_id: int) -> bool:
+        """Dial the contact offered to ``agent_id`` (agent first); False if none is offered."""
+        claim = self.previews.pop(agent_id, None)
+        if claim is None:
+            return False
+        with unit_of_work(self.engine.sessions) as session:
+            campaign = session.get_one(Campaign, self.campaign_id)
+            now = self.engine.clock.now()
+            attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
+            launch = _launch_for(campaign, attempt, claim.e164, agent_id)
+        await self._launch(launch)
+        return True
+
+    def skip_preview(self, agent_id: int) -> bool:
+        """The agent passes: the contact goes back to the queue, the agent is ready again."""
+        claim = self.previews.pop(agent_id, None)
+        if claim is None:
+            return False
+        with unit_of_work(self.engine.sessions) as session:
+            campaign = session.get_one(Campaign, self.campaign_id)
+            now = self.engine.clock.now()
+            contact = session.get_one(Contact, claim.contact_id)
+            contact.status, contact.claimed_by, contact.claimed_at = (
+                ContactStatus.PENDING,
+                None,
+                None,
+            )
+            contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
+            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+        return True
 
     def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
         """Due personal callbacks: their own agent, when ready, is rung first."""
@@ -325,7 +383,7 @@ class CampaignRunner:
         )
         await self._connect(call)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

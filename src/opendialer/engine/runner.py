@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from sqlalchemy import select
+
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine import agents
@@ -20,7 +22,7 @@ from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt
 from opendialer.engine.pacing.base import DialResult, Observation, PacingPolicy, ProgressivePolicy
 from opendialer.engine.recovery import recover_engine
-from opendialer.models import CallAttempt, CallOutcome, Campaign
+from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,32 @@ class Engine:
         finally:
             await self.backend.stop()
             await pump
+
+    async def serve(self, poll_seconds: float = 5.0) -> None:
+        """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
+        with unit_of_work(self.sessions) as session:
+            recover_engine(session, self.engine_id, self.clock.now())
+        await self.backend.start()
+        pump = asyncio.create_task(self._pump())
+        loops: list[asyncio.Task[None]] = []
+        try:
+            while True:
+                for campaign_id in self._newly_enabled():
+                    self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
+                    loops.append(asyncio.create_task(runner.loop(None)))
+                await self.clock.sleep(poll_seconds)
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await self.backend.stop()
+            await pump
+
+    def _newly_enabled(self) -> list[int]:
+        with unit_of_work(self.sessions) as session:
+            enabled = session.scalars(
+                select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED)
+            ).all()
+        return [c for c in enabled if c not in self.runners]
 
     async def _drain(self) -> None:
         deadline = self.clock.monotonic() + DRAIN_SECONDS
@@ -177,6 +205,23 @@ class Engine:
         if call.human is False:
             return CallOutcome.MACHINE
         return CallOutcome.FAILED
+
+    async def dial_preview(self, user_id: int) -> bool:
+        for runner in self.runners.values():
+            if user_id in runner.previews:
+                return await runner.dial_preview(user_id)
+        return False
+
+    def skip_preview(self, user_id: int) -> bool:
+        return any(r.skip_preview(user_id) for r in self.runners.values() if user_id in r.previews)
+
+    async def hang_up_agent_call(self, user_id: int) -> bool:
+        """The agent ends their call from the agent API; False when they have none here."""
+        call = next((c for c in self.calls.values() if c.agent_id == user_id), None)
+        if call is None:
+            return False
+        await self.backend.hangup(call.call_id)
+        return True
 
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally

@@ -1,0 +1,99 @@
+"""Request and response bodies for running campaigns, live state, pacing and agents."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from opendialer.models import AgentState, CampaignStatus
+from opendialer.schemas import InputModel, OutputModel
+
+
+class CampaignRunState(OutputModel):
+    campaign_id: int
+    status: CampaignStatus
+    state: str = Field(
+        description="running | idle | no_members | no_agents_logged_in | no_eligible_contacts "
+        "| outside_hours | disabled"
+    )
+    message: str
+
+
+class ContactCounts(OutputModel):
+    pending: int
+    due: int
+    in_call: int
+    done: int
+    locked: int
+
+
+class CallCounts(OutputModel):
+    dialling: int
+    ringing: int
+    waiting: int
+    talking: int
+
+
+class AgentStateCount(OutputModel):
+    state: AgentState
+    count: int
+
+
+class Rates(OutputModel):
+    attempts: int
+    live_answers: int
+    abandoned: int
+    answer_rate: float | None = Field(description="Live answers ÷ attempts")
+    abandonment: float | None = Field(description="Abandoned ÷ live answers (FTC/Ofcom)")
+
+
+class LiveState(OutputModel):
+    campaign_id: int
+    at: datetime
+    run: CampaignRunState
+    contacts: ContactCounts
+    calls: CallCounts | None = Field(description="Only when the engine runs in this process")
+    agents: list[AgentStateCount]
+    occupancy: float | None = Field(description="Busy agents ÷ logged-in agents, now")
+    today: Rates
+    last_30_days: Rates
+
+
+class PacingDecisionRead(OutputModel):
+    id: int
+    decided_at: datetime
+    algorithm: str
+    dials: int
+    target_in_flight: float
+    inputs: dict[str, Any]
+    reason: str
+
+
+class AgentSessionRead(OutputModel):
+    user_id: int
+    state: AgentState
+    since: datetime
+    pause_reason: str | None
+    pause_requested: str | None
+    campaign_id: int | None
+    contact_id: int | None
+    call_attempt_id: int | None
+    logged_in_at: datetime | None
+
+
+class PauseBody(InputModel):
+    reason: str = Field(default="break", min_length=1, max_length=100)
+
+
+class ResultBody(InputModel):
+    call_attempt_id: int = Field(ge=1)
+    result_code_id: int = Field(ge=1)
+
+
+class CallbackBody(InputModel):
+    contact_id: int = Field(ge=1)
+    at: AwareDatetime
+    personal: bool = Field(
+        default=True, description="True: only this agent gets it; false: anyone in the campaign"
+    )
+    note: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,197 @@
+"""Running campaigns: start/stop with a clear state, live counts, rates, the engine's lifecycle."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from opendialer.clock import RealClock
+from opendialer.config import Settings
+from opendialer.dialing.schemas import (
+    AgentStateCount,
+    CallCounts,
+    CampaignRunState,
+    ContactCounts,
+    LiveState,
+    Rates,
+)
+from opendialer.engine.agents import campaign_agent_counts
+from opendialer.engine.compliance import campaign_window_open, zone
+from opendialer.engine.live import Phase
+from opendialer.engine.pacing.select import policy_for
+from opendialer.engine.runner import Engine
+from opendialer.engine.simulation import SimulatedAgents
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    CallOutcome,
+    Campaign,
+    CampaignMember,
+    CampaignStatus,
+    Contact,
+    ContactStatus,
+)
+from opendialer.telephony import load_backend
+from opendialer.telephony.sim_scenario import Scenario
+
+LIVE_OUTCOMES = (CallOutcome.CONNECTED, CallOutcome.ABANDONED)
+
+
+@contextlib.asynccontextmanager
+async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Build the telephony backend and the engine at start-up, stop them at shutdown.
+
+    A missing or broken backend raises TelephonyConfigError here, so the server does not start.
+    """
+    app.state.engine = None
+    if not settings.engine_enabled:
+        yield
+        return
+    clock = RealClock()
+    backend = load_backend(
+        settings.telephony_backend, clock=clock, options=settings.telephony_options
+    )
+    listener = (
+        SimulatedAgents(app.state.sessions, clock, Scenario(), seed=0)
+        if settings.simulate_agents
+        else None
+    )
+    engine = Engine(
+        app.state.sessions, backend, clock, policy_factory=policy_for, listener=listener
+    )
+    if listener is not None:
+        listener.engine = engine
+    app.state.engine = engine
+    task = asyncio.create_task(engine.serve())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _count(session: Session, stmt: Select[Any]) -> int:
+    return int(session.scalar(stmt) or 0)
+
+
+def run_state(session: Session, campaign: Campaign, now: datetime) -> CampaignRunState:
+    """Why the campaign is or is not dialling right now, in one word and one sentence."""
+
+    def state(name: str, message: str) -> CampaignRunState:
+        return CampaignRunState(
+            campaign_id=campaign.id, status=campaign.status, state=name, message=message
+        )
+
+    if campaign.status is not CampaignStatus.ENABLED:
+        return state("disabled", "The campaign is stopped.")
+    members = _count(
+        session,
+        select(func.count())
+        .select_from(CampaignMember)
+        .where(CampaignMember.campaign_id == campaign.id),
+    )
+    if members == 0:
+        return state("no_members", "Add agents to the campaign: it has no members.")
+    if not campaign_window_open(campaign, now):
+        return state("outside_hours", "Outside the campaign's dates, days or calling hours.")
+    if campaign_agent_counts(session, campaign.id).logged_in == 0:
+        return state("no_agents_logged_in", "No member is logged in.")
+    if contact_counts(session, campaign.id, now).due == 0:
+        return state("no_eligible_contacts", "No contact is due to be dialled now.")
+    return state("running", "Dialling.")
+
+
+def set_status(
+    session: Session, campaign: Campaign, status: CampaignStatus, now: datetime
+) -> CampaignRunState:
+    campaign.status = status
+    session.flush()
+    return run_state(session, campaign, now)
+
+
+def contact_counts(session: Session, campaign_id: int, now: datetime) -> ContactCounts:
+    pending = Contact.status == ContactStatus.PENDING
+    row = session.execute(
+        select(
+            func.count(case((pending & Contact.locked.is_(False), 1))),
+            func.count(
+                case((pending & Contact.locked.is_(False) & (Contact.next_try_at <= now), 1))
+            ),
+            func.count(case((Contact.status == ContactStatus.IN_CALL, 1))),
+            func.count(case((Contact.status == ContactStatus.DONE, 1))),
+            func.count(case((Contact.locked.is_(True), 1))),
+        ).where(Contact.campaign_id == campaign_id)
+    ).one()
+    return ContactCounts(pending=row[0], due=row[1], in_call=row[2], done=row[3], locked=row[4])
+
+
+def rates(session: Session, campaign_id: int, since: datetime) -> Rates:
+    """Abandoned ÷ live answers as FTC/Ofcom count it; live = connected or abandoned."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.count(case((CallAttempt.outcome.in_(LIVE_OUTCOMES), 1))),
+            func.count(case((CallAttempt.outcome == CallOutcome.ABANDONED, 1))),
+        ).where(CallAttempt.campaign_id == campaign_id, CallAttempt.started_at >= since)
+    ).one()
+    attempts, live, abandoned = int(row[0]), int(row[1]), int(row[2])
+    return Rates(
+        attempts=attempts,
+        live_answers=live,
+        abandoned=abandoned,
+        answer_rate=live / attempts if attempts else None,
+        abandonment=abandoned / live if live else None,
+    )
+
+
+def local_midnight(campaign: Campaign, now: datetime) -> datetime:
+    local = now.astimezone(zone(campaign.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def call_counts(engine: Engine | None, campaign_id: int) -> CallCounts | None:
+    if engine is None:
+        return None
+    calls = [c for c in engine.calls.values() if c.campaign_id == campaign_id]
+    dialling = [c for c in calls if c.phase is Phase.DIALLING]
+    return CallCounts(
+        dialling=sum(1 for c in dialling if c.alerted_at is None),
+        ringing=sum(1 for c in dialling if c.alerted_at is not None),
+        waiting=sum(1 for c in calls if c.phase is Phase.WAITING),
+        talking=sum(1 for c in calls if c.phase in (Phase.CONNECTING, Phase.TALKING)),
+    )
+
+
+def agent_states(session: Session, campaign_id: int) -> list[AgentStateCount]:
+    rows = session.execute(
+        select(AgentSession.state, func.count())
+        .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
+        .where(CampaignMember.campaign_id == campaign_id)
+        .group_by(AgentSession.state)
+        .order_by(AgentSession.state)
+    ).all()
+    return [AgentStateCount(state=AgentState(s), count=int(n)) for s, n in rows]
+
+
+def live_state(
+    session: Session, campaign: Campaign, now: datetime, engine: Engine | None
+) -> LiveState:
+    counts = campaign_agent_counts(session, campaign.id)
+    return LiveState(
+        campaign_id=campaign.id,
+        at=now,
+        run=run_state(session, campaign, now),
+        contacts=contact_counts(session, campaign.id, now),
+        calls=call_counts(engine, campaign.id),
+        agents=agent_states(session, campaign.id),
+        occupancy=counts.busy / counts.logged_in if counts.logged_in else None,
+        today=rates(session, campaign.id, local_midnight(campaign, now)),
+        last_30_days=rates(session, campaign.id, now - timedelta(days=30)),
+    )
