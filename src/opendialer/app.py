@@ -13,6 +13,8 @@ from opendialer.config import Settings, get_settings
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.db import create_db_engine, create_sessionmaker
+from opendialer.dialing.router import router as dialing_router
+from opendialer.dialing.service import dialing_engine
 from opendialer.dnc.router import router as dnc_router
 from opendialer.errors import install_error_handlers
 from opendialer.middleware import BodySizeLimit
@@ -27,6 +29,7 @@ def api_v1_router() -> APIRouter:
         import_router,
         dnc_router,
         agents_router,
+        dialing_router,
     ):
         router.include_router(domain_router)
     return router
@@ -37,8 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_db_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with dialing_engine(app, settings):
+            yield
         engine.dispose()
 
     app = FastAPI(

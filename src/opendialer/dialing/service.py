@@ -14,6 +14,7 @@ from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.dialing.schemas import (
     AgentStateCount,
+    CallbackBody,
     CallCounts,
     CampaignRunState,
     ContactCounts,
@@ -23,9 +24,11 @@ from opendialer.dialing.schemas import (
 from opendialer.engine.agents import campaign_agent_counts
 from opendialer.engine.compliance import campaign_window_open, zone
 from opendialer.engine.live import Phase
+from opendialer.engine.outcomes import set_result_code
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents
+from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentSession,
     AgentState,
@@ -36,7 +39,9 @@ from opendialer.models import (
     CampaignStatus,
     Contact,
     ContactStatus,
+    ResultCode,
 )
+from opendialer.scoping import get_owned
 from opendialer.telephony import load_backend
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -195,3 +200,40 @@ def live_state(
         today=rates(session, campaign.id, local_midnight(campaign, now)),
         last_30_days=rates(session, campaign.id, now - timedelta(days=30)),
     )
+
+
+def set_result(
+    session: Session, tenant_id: int, user_id: int, attempt_id: int, code_id: int, now: datetime
+) -> CallAttempt:
+    """The agent's result code for one of their calls; it decides the contact's next step."""
+    attempt = get_owned(session, CallAttempt, tenant_id, attempt_id, "call_attempt")
+    if attempt.user_id != user_id:
+        raise Conflict("That call was not handled by this agent", code="not_your_call")
+    code = session.get(ResultCode, code_id)
+    if code is None or code.campaign_id != attempt.campaign_id:
+        raise NotFound("result_code", code_id)
+    campaign = session.get_one(Campaign, attempt.campaign_id)
+    set_result_code(session, campaign, attempt, code, now)
+    return attempt
+
+
+def schedule_callback(
+    session: Session, tenant_id: int, user_id: int, body: CallbackBody, now: datetime
+) -> Contact:
+    """Call the contact back at ``body.at``: for this agent only, or for anyone in the campaign."""
+    contact = get_owned(session, Contact, tenant_id, body.contact_id, "contact")
+    member = session.get(CampaignMember, (contact.campaign_id, user_id))
+    if member is None:
+        raise Conflict("The agent is not a member of the contact's campaign", code="not_a_member")
+    if contact.status is ContactStatus.IN_CALL:
+        raise Conflict("The contact is in a call right now", code="contact_in_call")
+    if body.at <= now:
+        raise BadRequest("A callback must be in the future", code="callback_in_past")
+    contact.status = ContactStatus.PENDING
+    contact.next_try_at = contact.follow_up_at = body.at
+    contact.follow_up_user_id = user_id
+    contact.reserved_user_id = user_id if body.personal else None
+    if body.note:
+        contact.comment = body.note
+    session.flush()
+    return contact

@@ -1,0 +1,200 @@
+"""Native API: start and stop campaigns, watch them live, read the pacing log, drive agents."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.campaigns.service import get_campaign
+from opendialer.db import DbSession, unit_of_work
+from opendialer.dialing import service
+from opendialer.dialing.schemas import (
+    AgentSessionRead,
+    CallbackBody,
+    CampaignRunState,
+    LiveState,
+    PacingDecisionRead,
+    PauseBody,
+    ResultBody,
+)
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.runner import Engine
+from opendialer.errors import Conflict
+from opendialer.models import AgentSession, CampaignStatus, PacingDecision
+from opendialer.pagination import Page, PageParams, fetch_page
+from opendialer.schemas import RecordId
+
+router = APIRouter(tags=["dialing"])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _engine(request: Request) -> Engine | None:
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine
+
+
+@router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
+def start_campaign(
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+) -> CampaignRunState:
+    """Enable the campaign; the answer says whether it is dialling, and if not, why."""
+    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    return service.set_status(session, campaign, CampaignStatus.ENABLED, _now())
+
+
+@router.post("/campaigns/{campaign_id}:stop", response_model=CampaignRunState)
+def stop_campaign(
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+) -> CampaignRunState:
+    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    return service.set_status(session, campaign, CampaignStatus.DISABLED, _now())
+
+
+@router.get("/campaigns/{campaign_id}/live", response_model=LiveState)
+def live(
+    campaign_id: RecordId, request: Request, session: DbSession, who: CurrentPrincipal
+) -> LiveState:
+    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    return service.live_state(session, campaign, _now(), _engine(request))
+
+
+@router.get("/campaigns/{campaign_id}/live/stream", response_class=StreamingResponse)
+def live_stream(
+    campaign_id: RecordId,
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
+    limit: Annotated[int | None, Query(ge=1, description="Stop after this many events")] = None,
+) -> StreamingResponse:
+    """Server-sent events: one ``live`` event with the LiveState every ``interval`` seconds."""
+    get_campaign(session, who.tenant_id, campaign_id)
+    sessions, tenant_id = request.app.state.sessions, who.tenant_id
+
+    async def events() -> AsyncIterator[str]:
+        sent = 0
+        while limit is None or sent < limit:
+            if await request.is_disconnected():
+                return
+            with unit_of_work(sessions) as s:
+                state = service.live_state(
+                    s, get_campaign(s, tenant_id, campaign_id), _now(), _engine(request)
+                )
+            yield f"event: live\ndata: {json.dumps(state.model_dump(mode='json'))}\n\n"
+            sent += 1
+            if limit is None or sent < limit:
+                await asyncio.sleep(interval)
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@router.get("/campaigns/{campaign_id}/pacing-log", response_model=Page[PacingDecisionRead])
+def pacing_log(
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+) -> Page[PacingDecisionRead]:
+    """Every pacing decision with the estimates behind it (oldest first; page with the cursor)."""
+    get_campaign(session, who.tenant_id, campaign_id)
+    stmt = select(PacingDecision).where(PacingDecision.campaign_id == campaign_id)
+    return fetch_page(session, stmt, PacingDecision.id, page, PacingDecisionRead)
+
+
+# -- agents ---------------------------------------------------------------------------------
+
+
+def _act(
+    session: DbSession,
+    who: CurrentPrincipal,
+    user_id: int,
+    event: AgentEvent,
+    reason: str | None = None,
+) -> AgentSession:
+    return agents.act(session, who.tenant_id, user_id, event, _now(), reason)
+
+
+@router.get("/agents/{user_id}/session", response_model=AgentSessionRead)
+def agent_session(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+    return agents.agent_session(session, who.tenant_id, user_id)
+
+
+@router.post("/agents/{user_id}:login", response_model=AgentSessionRead)
+def login(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+    """Log in: the agent starts paused ("login") until they say ready."""
+    return _act(session, who, user_id, AgentEvent.LOGIN)
+
+
+@router.post("/agents/{user_id}:ready", response_model=AgentSessionRead)
+def ready(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+    """Ready for calls (also: wrap-up finished)."""
+    return _act(session, who, user_id, AgentEvent.READY)
+
+
+@router.post("/agents/{user_id}:pause", response_model=AgentSessionRead)
+def pause(
+    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentPrincipal
+) -> AgentSession:
+    """Pause with a reason; during a call the pause starts when the wrap-up ends."""
+    return _act(session, who, user_id, AgentEvent.PAUSE, body.reason)
+
+
+@router.post("/agents/{user_id}:logout", response_model=AgentSessionRead)
+def logout(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+    return _act(session, who, user_id, AgentEvent.LOGOUT)
+
+
+async def _engine_action(request: Request, ok: bool, what: str) -> None:
+    if _engine(request) is None:
+        raise Conflict("The dialing engine does not run in this process", code="engine_not_here")
+    if not ok:
+        raise Conflict(f"The agent has no {what} right now", code=f"no_{what.replace(' ', '_')}")
+
+
+@router.post("/agents/{user_id}:dial-preview", status_code=204)
+async def dial_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+    """Dial the previewed contact now instead of waiting for the preview time to run out."""
+    engine = _engine(request)
+    await _engine_action(
+        request, engine is not None and await engine.dial_preview(user_id), "preview"
+    )
+
+
+@router.post("/agents/{user_id}:skip-preview", status_code=204)
+async def skip_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+    engine = _engine(request)
+    await _engine_action(request, engine is not None and engine.skip_preview(user_id), "preview")
+
+
+@router.post("/agents/{user_id}:hangup", status_code=204)
+async def hang_up(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+    """End the agent's current call; the agent goes to wrap-up."""
+    engine = _engine(request)
+    await _engine_action(
+        request, engine is not None and await engine.hang_up_agent_call(user_id), "call"
+    )
+
+
+@router.post("/agents/{user_id}:result", status_code=204)
+def set_result(
+    user_id: RecordId, body: ResultBody, session: DbSession, who: CurrentPrincipal
+) -> None:
+    """Set the result code of one of the agent's calls (during or after wrap-up)."""
+    service.set_result(
+        session, who.tenant_id, user_id, body.call_attempt_id, body.result_code_id, _now()
+    )
+
+
+@router.post("/agents/{user_id}:callback", status_code=204)
+def callback(
+    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentPrincipal
+) -> None:
+    """Schedule a callback: personal (only this agent, rung first) or for anyone."""
+    service.schedule_callback(session, who.tenant_id, user_id, body, _now())
