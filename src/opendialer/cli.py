@@ -3,6 +3,8 @@
 import json
 import tempfile
 import time
+from datetime import UTC, datetime
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from rich.console import Console
 
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
+from opendialer.app import create_app
 from opendialer.clock import VirtualClock
 from opendialer.config import Settings, get_settings
 from opendialer.contacts.cli import import_command
@@ -19,7 +22,7 @@ from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.report import summary_table
 from opendialer.engine.simulation import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import simulate as run_simulation
-from opendialer.models import DialMode
+from opendialer.models import DialMode, Tenant
 from opendialer.telephony.sim_scenario import Scenario
 
 app = typer.Typer(
@@ -96,11 +99,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
 ) -> None:
-    """Run the API server."""
-    settings = get_settings()
+    """Run the API server (and the dialing engine, unless OPENDIALER_ENGINE_ENABLED=false)."""
+    run_server(get_settings(), host, port)
+
+
+def run_server(settings: Settings, host: str | None, port: int | None) -> None:
     uvicorn.run(
-        "opendialer.app:create_app",
-        factory=True,
+        create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
@@ -150,20 +155,54 @@ def simulate(
 def demo(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    agents: Annotated[int, typer.Option(min=1, max=200, help="Simulated agents")] = 5,
+    contacts: Annotated[int, typer.Option(min=1, help="Contacts in the demo campaign")] = 2000,
 ) -> None:
-    """Create the database and a demo tenant (once), then run the server."""
-    settings = get_settings()
+    """Create the database, a demo tenant and a live demo campaign (once), then serve.
+
+    The campaign runs in real time on the simulated network, with simulated agents.
+    """
+    settings = get_settings().model_copy(
+        update={"engine_enabled": True, "telephony_backend": "sim", "simulate_agents": True}
+    )
     migrate.upgrade(settings.database_url)
-    if DEMO_CREDENTIALS.exists():
-        record = json.loads(DEMO_CREDENTIALS.read_text())
-    else:
-        record = _tenant_record(settings, DEMO_TENANT, None, None)
-        DEMO_CREDENTIALS.write_text(json.dumps(record, indent=2))
+    record = _demo_tenant(settings, agents, contacts)
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"[bold green]opendialer demo[/bold green] at {url}  (API docs: {url}/docs)")
     console.print(f"Demo tenant credentials (also in {DEMO_CREDENTIALS}):")
     console.print_json(json.dumps(record))
+    auth = f"-H 'Authorization: Bearer {record['api_key']}'"
     console.print(
-        f"Try: curl -H 'Authorization: Bearer {record['api_key']}' {url}/api/v1/campaigns"
+        f"Watch the campaign: curl {auth} {url}/api/v1/campaigns/{record['campaign_id']}/live"
     )
-    serve(host, port)
+    run_server(settings, host, port)
+
+
+def _demo_tenant(settings: Settings, agents: int, contacts: int) -> dict[str, object]:
+    """The demo tenant and campaign, created on the first run and reused afterwards."""
+    if DEMO_CREDENTIALS.exists():
+        record: dict[str, object] = json.loads(DEMO_CREDENTIALS.read_text())
+        if _tenant_exists(settings, record.get("tenant_id")):
+            return record
+    record = _tenant_record(settings, DEMO_TENANT, None, None)
+    sessions = create_sessionmaker(create_db_engine(settings.database_url))
+    # Simulated customers never sleep: the demo campaign may call at any hour.
+    all_day = (clock_time(0), clock_time(23, 59, 59))
+    setup = SimulationSetup(agents=agents, contacts=contacts, calling_hours=all_day)
+    record["campaign_id"] = prepare_campaign(
+        sessions,
+        setup,
+        datetime.now(UTC),
+        tenant_id=int(str(record["tenant_id"])),
+        name="Demo campaign",
+    )
+    DEMO_CREDENTIALS.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _tenant_exists(settings: Settings, tenant_id: object) -> bool:
+    if not isinstance(tenant_id, int):
+        return False
+    sessions = create_sessionmaker(create_db_engine(settings.database_url))
+    with unit_of_work(sessions) as session:
+        return session.get(Tenant, tenant_id) is not None

@@ -1,8 +1,9 @@
 """Settings read from the environment (prefix ``OPENDIALER_``) or a ``.env`` file."""
 
+import socket
 from functools import lru_cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,7 +35,11 @@ class Settings(BaseSettings):
     )
     telephony_backend: str = Field(default="sim", description="Entry point name: sim, sip, ...")
     telephony_options: dict[str, Any] = Field(
-        default_factory=dict, description="Backend options as JSON, e.g. {\"seed\": 1}"
+        default_factory=dict, description='Backend options as JSON, e.g. {"seed": 1}'
+    )
+    engine_id: str = Field(
+        default_factory=socket.gethostname,
+        description="Stable per engine process: after a restart it closes its own lost calls",
     )
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"

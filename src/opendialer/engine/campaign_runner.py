@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CALLER_ID = "+10000000000"
 DEFAULT_ANNOUNCEMENT = "announcement:abandoned"
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
+QUIET_LOG_INTERVAL = timedelta(seconds=15)
 
 
 class EngineListener(Protocol):
@@ -112,6 +113,7 @@ class CampaignRunner:
         self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
+        self._last_logged: datetime | None = None
         with unit_of_work(engine.sessions) as session:
             campaign = session.get_one(Campaign, campaign_id)
             self.tenant_id = campaign.tenant_id
@@ -290,8 +292,11 @@ class CampaignRunner:
         )
 
     def _log_decision(self, session: Session, decision: PacingDecision, now: datetime) -> None:
-        if decision.dials == 0 and not self.engine.calls:
+        """Every decision that dials, and a quiet one every 15 s to show the estimates."""
+        quiet = self._last_logged is not None and now - self._last_logged < QUIET_LOG_INTERVAL
+        if decision.dials == 0 and quiet:
             return
+        self._last_logged = now
         session.add(
             PacingDecisionRow(
                 tenant_id=self.tenant_id,

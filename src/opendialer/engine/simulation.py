@@ -24,11 +24,15 @@ from opendialer.engine.pacing.base import PacingPolicy
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
 from opendialer.models import (
+    AgentState,
     CallOutcome,
     Campaign,
+    CampaignMember,
+    CampaignStatus,
     Contact,
     ContactPhone,
     DialMode,
+    Tenant,
     User,
     UserRole,
 )
@@ -107,6 +111,28 @@ class SimulatedAgents:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def ready_everyone(self) -> None:
+        """Demo start: every simulated agent of an enabled campaign logs in and is ready."""
+        now = self.clock.now()
+        with unit_of_work(self.sessions) as session:
+            rows = session.execute(
+                select(User.tenant_id, User.id)
+                .join(CampaignMember, CampaignMember.user_id == User.id)
+                .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+                .where(Campaign.status == CampaignStatus.ENABLED)
+                .distinct()
+            ).all()
+            for tenant_id, user_id in rows:
+                row = agents.agent_session(session, tenant_id, user_id)
+                row.state, row.since, row.pause_reason, row.pause_requested = (
+                    AgentState.READY,
+                    now,
+                    None,
+                    None,
+                )
+                row.campaign_id = row.contact_id = row.call_attempt_id = None
+                row.logged_in_at = row.logged_in_at or now
+
     def busy_seconds(self) -> float:
         now = self.clock.monotonic()
         return sum(
@@ -129,15 +155,28 @@ def number_for(index: int) -> str:
     return f"+4930{10_000_000 + index}"
 
 
-def prepare_campaign(sessions: SessionMaker, setup: SimulationSetup, start: datetime) -> int:
-    """A tenant, a campaign open every day, its agents (logged in, ready) and contacts."""
+def prepare_campaign(
+    sessions: SessionMaker,
+    setup: SimulationSetup,
+    start: datetime,
+    *,
+    tenant_id: int | None = None,
+    name: str = "Simulation",
+) -> int:
+    """A campaign open every day, its agents (logged in, ready) and contacts.
+
+    In a new tenant unless ``tenant_id`` is given.
+    """
     with unit_of_work(sessions) as session:
-        tenant = create_tenant(session, "Simulation", default_region="DE", timezone="UTC").tenant
+        if tenant_id is None:
+            tenant = create_tenant(session, name, default_region="DE", timezone="UTC").tenant
+        else:
+            tenant = session.get_one(Tenant, tenant_id)
         campaign = create_campaign(
             session,
             tenant,
             CampaignCreate(
-                name="Simulation",
+                name=name,
                 dial_mode=setup.dial_mode,
                 status="enabled",
                 abandon_target=setup.abandon_target,
@@ -151,7 +190,7 @@ def prepare_campaign(sessions: SessionMaker, setup: SimulationSetup, start: date
         for i in range(setup.agents):
             user = User(
                 tenant_id=tenant.id,
-                username=f"agent{i + 1}",
+                username=f"{campaign.code[:6]}-agent{i + 1}",
                 role=UserRole.AGENT,
                 extension=str(100 + i),
                 sip_uri=f"sip:agent{i + 1}@sim",
