@@ -37,6 +37,7 @@ from opendialer.models import (
     DialMode,
     DncEntry,
 )
+from opendialer.telephony import CallId, OriginateRequest, TelephonyError
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -217,3 +218,29 @@ def test_restart_after_a_crash_leaves_nothing_open(sessions: SessionMaker) -> No
     with unit_of_work(sessions) as session:
         outcomes = set(session.scalars(select(CallAttempt.outcome)))
         assert outcomes == {"failed"}
+
+
+class FlakyNetwork(SimNetwork):
+    """The simulated network with a broken trunk for numbers ending in an even digit."""
+
+    async def originate(self, request: OriginateRequest) -> CallId:
+        if int(request.number[-1]) % 2 == 0:
+            raise TelephonyError("trunk down")
+        return await super().originate(request)
+
+
+def test_backend_failures_end_attempts_and_the_campaign_goes_on(sessions: SessionMaker) -> None:
+    start = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
+    clock = VirtualClock(start)
+    campaign_id = prepare_campaign(sessions, SimulationSetup(agents=3, contacts=40), clock.now())
+    driver = SimulatedAgents(sessions, clock, Scenario(), seed=1)
+    engine = Engine(sessions, FlakyNetwork(clock, Scenario(), seed=1), clock, listener=driver)
+    driver.engine = engine
+    clock.run(engine.run([campaign_id], until=clock.now() + timedelta(minutes=20)))
+    with unit_of_work(sessions) as session:
+        attempts = session.scalars(select(CallAttempt)).all()
+    failed = [a for a in attempts if int(a.b_number[-1]) % 2 == 0]
+    placed = [a for a in attempts if int(a.b_number[-1]) % 2 == 1]
+    assert failed and all(a.outcome == "failed" and a.cause_code == 38 for a in failed)
+    assert placed and any(a.outcome == "connected" for a in placed)
+    _check_properties(sessions, campaign_id, set())
