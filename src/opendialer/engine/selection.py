@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from opendialer.dnc.service import blocked_numbers
 from opendialer.engine.compliance import (
@@ -55,10 +55,11 @@ def _candidates(
         )
         .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
         .limit(CANDIDATES_PER_CLAIM)
+        .options(joinedload(Contact.phones))  # one round trip for the contacts and their numbers
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Contact)
-    return session.scalars(stmt).all()
+    return session.scalars(stmt).unique().all()
 
 
 def _callee_open(phone: ContactPhone, campaign: Campaign, now: datetime) -> bool:
