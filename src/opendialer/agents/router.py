@@ -1,5 +1,121 @@
-"""Native API: agents (being built)."""
+"""Native API: users (agents, supervisors, admins), agent groups and group membership."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(tags=["agents"])
+from fastapi import APIRouter, Query
+
+from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.agents import service
+from opendialer.agents.schemas import (
+    GroupCreate,
+    GroupMemberAdd,
+    GroupRead,
+    GroupUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from opendialer.db import DbSession
+from opendialer.models import AgentGroup, User, UserRole
+from opendialer.pagination import Page, PageParams, fetch_page
+from opendialer.schemas import RecordId
+
+router = APIRouter(tags=["users and groups"])
+
+
+@router.post("/users", status_code=201, response_model=UserRead)
+def create_user(body: UserCreate, session: DbSession, who: CurrentPrincipal) -> User:
+    return service.create_user(session, who.tenant_id, body)
+
+
+@router.get("/users", response_model=Page[UserRead])
+def list_users(
+    session: DbSession,
+    who: CurrentPrincipal,
+    page: PageParams,
+    role: UserRole | None = None,
+    active: bool | None = None,
+    extension: Annotated[str | None, Query(max_length=50)] = None,
+    member_code: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[UserRead]:
+    stmt = service.users_query(
+        who.tenant_id, role=role, active=active, extension=extension, member_code=member_code
+    )
+    return fetch_page(session, stmt, User.id, page, UserRead)
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> User:
+    return service.get_user(session, who.tenant_id, user_id)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(
+    user_id: RecordId, body: UserUpdate, session: DbSession, who: CurrentPrincipal
+) -> User:
+    return service.update_user(session, who.tenant_id, user_id, body)
+
+
+@router.delete("/users/{user_id}", status_code=204)
+def delete_user(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+    service.delete_user(session, who.tenant_id, user_id)
+
+
+@router.get("/users/{user_id}/groups", response_model=list[GroupRead])
+def user_groups(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> list[AgentGroup]:
+    return service.user_groups(session, service.get_user(session, who.tenant_id, user_id))
+
+
+@router.post("/groups", status_code=201, response_model=GroupRead)
+def create_group(body: GroupCreate, session: DbSession, who: CurrentPrincipal) -> AgentGroup:
+    return service.create_group(session, who.tenant_id, body)
+
+
+@router.get("/groups", response_model=Page[GroupRead])
+def list_groups(
+    session: DbSession,
+    who: CurrentPrincipal,
+    page: PageParams,
+    name: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
+) -> Page[GroupRead]:
+    return fetch_page(
+        session, service.groups_query(who.tenant_id, name), AgentGroup.id, page, GroupRead
+    )
+
+
+@router.get("/groups/{group_id}", response_model=GroupRead)
+def get_group(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentGroup:
+    return service.get_group(session, who.tenant_id, group_id)
+
+
+@router.patch("/groups/{group_id}", response_model=GroupRead)
+def update_group(
+    group_id: RecordId, body: GroupUpdate, session: DbSession, who: CurrentPrincipal
+) -> AgentGroup:
+    return service.update_group(session, who.tenant_id, group_id, body)
+
+
+@router.delete("/groups/{group_id}", status_code=204)
+def delete_group(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+    service.delete_group(session, who.tenant_id, group_id)
+
+
+@router.get("/groups/{group_id}/members", response_model=list[UserRead])
+def group_members(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> list[User]:
+    return service.group_members(session, service.get_group(session, who.tenant_id, group_id))
+
+
+@router.post("/groups/{group_id}/members", status_code=201, response_model=UserRead)
+def add_group_member(
+    group_id: RecordId, body: GroupMemberAdd, session: DbSession, who: CurrentPrincipal
+) -> User:
+    group = service.get_group(session, who.tenant_id, group_id)
+    return service.add_group_member(session, group, body.user_id)
+
+
+@router.delete("/groups/{group_id}/members/{user_id}", status_code=204)
+def remove_group_member(
+    group_id: RecordId, user_id: RecordId, session: DbSession, who: CurrentPrincipal
+) -> None:
+    group = service.get_group(session, who.tenant_id, group_id)
+    service.remove_group_member(session, group, user_id)

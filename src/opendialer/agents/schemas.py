@@ -1,0 +1,67 @@
+"""Request and response bodies for users (agents, supervisors, admins) and agent groups."""
+
+from datetime import datetime
+
+from pydantic import Field
+
+from opendialer.models import UserRole
+from opendialer.schemas import InputModel, OutputModel
+
+
+class UserFields(InputModel):
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+    extension: str | None = Field(default=None, min_length=1, max_length=50)
+    sip_uri: str | None = Field(default=None, max_length=255, pattern=r"^sips?:")
+    member_code: str | None = Field(default=None, min_length=1, max_length=100)
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class UserCreate(UserFields):
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
+    role: UserRole = UserRole.AGENT
+
+
+class UserUpdate(UserFields):
+    username: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$"
+    )
+    role: UserRole | None = None
+
+
+class UserRead(OutputModel):
+    id: int
+    username: str
+    role: UserRole
+    display_name: str | None
+    email: str | None
+    extension: str | None
+    sip_uri: str | None
+    member_code: str | None
+    active: bool
+    created_at: datetime
+
+
+class GroupCreate(InputModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    no_duplicate_events: bool = False
+
+
+class GroupUpdate(InputModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    no_duplicate_events: bool | None = None
+
+
+class GroupRead(OutputModel):
+    id: int
+    name: str
+    description: str | None
+    no_duplicate_events: bool
+    created_at: datetime
+
+
+class GroupMemberAdd(InputModel):
+    user_id: int = Field(ge=1)

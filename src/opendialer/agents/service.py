@@ -1,0 +1,191 @@
+"""Users with roles and agent fields, agent (ACD) groups and their members."""
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from opendialer.agents.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from opendialer.errors import BadRequest, Conflict
+from opendialer.models import AgentGroup, AgentGroupMember, User, UserRole
+from opendialer.scoping import get_owned
+from opendialer.security import hash_password
+
+UNIQUE_USER_FIELDS = ("username", "extension", "member_code")
+
+
+def _check_unique(
+    session: Session, tenant_id: int, values: dict[str, Any], exclude_id: int = 0
+) -> None:
+    for name in UNIQUE_USER_FIELDS:
+        value = values.get(name)
+        if value is None:
+            continue
+        column: InstrumentedAttribute[Any] = getattr(User, name)
+        taken = session.scalar(
+            select(User.id).where(
+                User.tenant_id == tenant_id, column == value, User.id != exclude_id
+            )
+        )
+        if taken is not None:
+            raise Conflict(f"Another user has {name} {value!r}", code=f"duplicate_{name}")
+
+
+def _with_password(values: dict[str, Any]) -> dict[str, Any]:
+    password = values.pop("password", None)
+    if password is not None:
+        values["password_hash"] = hash_password(password)
+    return values
+
+
+def create_user(session: Session, tenant_id: int, data: UserCreate) -> User:
+    values = data.model_dump(exclude_none=True)
+    _check_unique(session, tenant_id, values)
+    user = User(tenant_id=tenant_id, **_with_password(values))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, tenant_id: int, user_id: int) -> User:
+    return get_owned(session, User, tenant_id, user_id, "user")
+
+
+def update_user(session: Session, tenant_id: int, user_id: int, data: UserUpdate) -> User:
+    user = get_user(session, tenant_id, user_id)
+    values = data.model_dump(exclude_unset=True)
+    for required in ("username", "role", "active"):
+        if required in values and values[required] is None:
+            raise BadRequest(f"{required} cannot be null", code="invalid_value")
+    _check_unique(session, tenant_id, values, exclude_id=user.id)
+    for key, value in _with_password(values).items():
+        setattr(user, key, value)
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, tenant_id: int, user_id: int) -> None:
+    session.delete(get_user(session, tenant_id, user_id))
+    session.flush()
+
+
+def users_query(
+    tenant_id: int,
+    *,
+    role: UserRole | None = None,
+    active: bool | None = None,
+    extension: str | None = None,
+    member_code: str | None = None,
+) -> Select[Any]:
+    stmt = select(User).where(User.tenant_id == tenant_id)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    if extension is not None:
+        stmt = stmt.where(User.extension == extension)
+    if member_code is not None:
+        stmt = stmt.where(User.member_code == member_code)
+    return stmt
+
+
+def get_user_by_extension(session: Session, tenant_id: int, extension: str) -> User | None:
+    user: User | None = session.scalar(users_query(tenant_id, extension=extension))
+    return user
+
+
+def get_user_by_member_code(session: Session, tenant_id: int, code: str) -> User | None:
+    user: User | None = session.scalar(users_query(tenant_id, member_code=code))
+    return user
+
+
+# Groups ----------------------------------------------------------------------------------
+
+
+def _check_group_name(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
+    taken = session.scalar(
+        select(AgentGroup.id).where(
+            AgentGroup.tenant_id == tenant_id, AgentGroup.name == name, AgentGroup.id != exclude_id
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"A group named {name!r} already exists", code="duplicate_name")
+
+
+def create_group(session: Session, tenant_id: int, data: GroupCreate) -> AgentGroup:
+    _check_group_name(session, tenant_id, data.name)
+    group = AgentGroup(tenant_id=tenant_id, **data.model_dump())
+    session.add(group)
+    session.flush()
+    return group
+
+
+def get_group(session: Session, tenant_id: int, group_id: int) -> AgentGroup:
+    return get_owned(session, AgentGroup, tenant_id, group_id, "group")
+
+
+def update_group(session: Session, tenant_id: int, group_id: int, data: GroupUpdate) -> AgentGroup:
+    group = get_group(session, tenant_id, group_id)
+    values = data.model_dump(exclude_unset=True)
+    for required in ("name", "no_duplicate_events"):
+        if required in values and values[required] is None:
+            raise BadRequest(f"{required} cannot be null", code="invalid_value")
+    if values.get("name"):
+        _check_group_name(session, tenant_id, values["name"], exclude_id=group.id)
+    for key, value in values.items():
+        setattr(group, key, value)
+    session.flush()
+    return group
+
+
+def delete_group(session: Session, tenant_id: int, group_id: int) -> None:
+    session.delete(get_group(session, tenant_id, group_id))
+    session.flush()
+
+
+def groups_query(tenant_id: int, name: str | None = None) -> Select[Any]:
+    """jtel's "get by name" is a partial match."""
+    stmt = select(AgentGroup).where(AgentGroup.tenant_id == tenant_id)
+    if name:
+        stmt = stmt.where(AgentGroup.name.contains(name, autoescape=True))
+    return stmt
+
+
+def find_groups_by_name(session: Session, tenant_id: int, part: str) -> list[AgentGroup]:
+    return list(session.scalars(groups_query(tenant_id, part).order_by(AgentGroup.id)))
+
+
+def group_members(session: Session, group: AgentGroup) -> list[User]:
+    stmt = (
+        select(User)
+        .join(AgentGroupMember, AgentGroupMember.user_id == User.id)
+        .where(AgentGroupMember.group_id == group.id)
+        .order_by(User.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def add_group_member(session: Session, group: AgentGroup, user_id: int) -> User:
+    user = get_user(session, group.tenant_id, user_id)
+    if session.get(AgentGroupMember, (group.id, user.id)) is None:
+        session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
+        session.flush()
+    return user
+
+
+def remove_group_member(session: Session, group: AgentGroup, user_id: int) -> None:
+    member = session.get(AgentGroupMember, (group.id, user_id))
+    if member is None:
+        raise Conflict("The user is not a member of the group", code="not_a_member")
+    session.delete(member)
+    session.flush()
+
+
+def user_groups(session: Session, user: User) -> list[AgentGroup]:
+    stmt = (
+        select(AgentGroup)
+        .join(AgentGroupMember, AgentGroupMember.group_id == AgentGroup.id)
+        .where(AgentGroupMember.user_id == user.id)
+        .order_by(AgentGroup.id)
+    )
+    return list(session.scalars(stmt))
