@@ -371,14 +371,7 @@ class CampaignRunner:
     async def on_human(self, call: LiveCall, event: CallEvent) -> None:
         call.human = True
         self.tally.live_answers += 1
-        self.policy.observe(
-            Observation(
-                at=self.engine.clock.monotonic(),
-                dial_result=DialResult.HUMAN,
-                ring_seconds=self.engine.clock.monotonic() - call.dialled_at,
-                live_answer=True,
-            )
-        )
+        self.observe_dial(call, DialResult.HUMAN)
         if call.agent_first:
             return  # the backend joins the already-ringing agent
         call.phase = Phase.WAITING
@@ -388,6 +381,18 @@ class CampaignRunner:
         )
         await self._connect(call)
 
+    def observe_dial(self, call: LiveCall, result: DialResult) -> None:
+        """Tell the pacing policy how a dial resolved and how long it took."""
+        now = self.engine.clock.monotonic()
+        self.policy.observe(
+            Observation(
+                at=now,
+                dial_result=result,
+                ring_seconds=now - call.dialled_at,
+                live_answer=result is DialResult.HUMAN,
+            )
+        )
+
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
@@ -396,13 +401,7 @@ class CampaignRunner:
     async def on_machine(self, call: LiveCall, event: CallEvent) -> None:
         call.human = False
         self.tally.machines += 1
-        self.policy.observe(
-            Observation(
-                at=self.engine.clock.monotonic(),
-                dial_result=DialResult.MACHINE,
-                ring_seconds=self.engine.clock.monotonic() - call.dialled_at,
-            )
-        )
+        self.observe_dial(call, DialResult.MACHINE)
         call.phase = Phase.HANGING_UP
         await self.engine.backend.hangup(call.call_id)
 

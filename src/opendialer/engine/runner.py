@@ -20,7 +20,7 @@ from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt
-from opendialer.engine.pacing.base import DialResult, Observation, PacingPolicy, ProgressivePolicy
+from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
 from opendialer.engine.recovery import recover_engine
 from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
@@ -185,13 +185,7 @@ class Engine:
                 runner.release_agent_after(session, call, outcome, event.at)
         runner.record(call, outcome, self.clock.monotonic())
         if outcome in _DIAL_RESULTS:
-            runner.policy.observe(
-                Observation(
-                    at=self.clock.monotonic(),
-                    dial_result=_DIAL_RESULTS[outcome],
-                    ring_seconds=self.clock.monotonic() - call.dialled_at,
-                )
-            )
+            runner.observe_dial(call, _DIAL_RESULTS[outcome])
         self.listener.call_ended(call, outcome)
 
     @staticmethod

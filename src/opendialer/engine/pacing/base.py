@@ -50,8 +50,10 @@ class Observation:
     handle_seconds: float | None = None
     """Connect to the agent being free again (talk + wrap-up), for a finished human call."""
     live_answer: bool = False
+    """This dial was answered by a person (sent once, with ``dial_result=HUMAN``)."""
     abandoned: bool = False
-    """With ``live_answer``: the person was not given an agent in time (or AMD hung up on them)."""
+    """A separate, later observation: one of the live answers was not given an agent in time
+    (or AMD hung up on a person). Abandonment = abandoned observations ÷ live answers."""
 
 
 @dataclass(frozen=True, slots=True)
