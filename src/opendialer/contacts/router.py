@@ -1,4 +1,10 @@
-"""Native API: contacts, their six numbers, lock/unlock/reset, and their call history."""
+"""Native API: contacts, their six numbers, lock/unlock/reset, and their call history.
+
+Lock, unlock and reset are custom methods in the ``/contacts/{id}:verb`` form (Google AIP-136).
+Only ``POST`` is routed for them, and ``/contacts/{id}`` has no ``POST``, so Starlette always
+picks the verb route; a ``GET``/``PATCH``/``DELETE`` of ``/contacts/{id}:lock`` reaches the plain
+route and fails its integer id validation (422) without touching anything.
+"""
 
 from typing import Annotated
 
@@ -8,7 +14,14 @@ from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts import service
-from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactRead, ContactUpdate
+from opendialer.contacts.schemas import (
+    MAX_ID,
+    NO_NUL,
+    CallAttemptRead,
+    ContactCreate,
+    ContactRead,
+    ContactUpdate,
+)
 from opendialer.db import DbSession
 from opendialer.models import CallAttempt, Contact, ContactStatus
 from opendialer.pagination import Page, PageParams, fetch_page
@@ -16,14 +29,16 @@ from opendialer.schemas import RecordId
 
 router = APIRouter(tags=["contacts"])
 
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
+
 
 @router.post("/campaigns/{campaign_id}/contacts", status_code=201, response_model=ContactRead)
 def create_contact(
     campaign_id: RecordId, body: ContactCreate, session: DbSession, who: CurrentPrincipal
 ) -> Contact:
-    tenant = get_tenant(session, who.tenant_id)
     campaign = get_campaign(session, who.tenant_id, campaign_id)
-    return service.create_contact(session, tenant, campaign, body)
+    return service.create_contact(session, get_tenant(session, who.tenant_id), campaign, body)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])
@@ -31,21 +46,26 @@ def list_contacts(
     session: DbSession,
     who: CurrentPrincipal,
     page: PageParams,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
-    list_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: IdFilter = None,
+    list_id: IdFilter = None,
     status: ContactStatus | None = None,
     locked: bool | None = None,
-    phone: Annotated[str | None, Query(max_length=64, description="Any of the six")] = None,
-    user_data: Annotated[str | None, Query(max_length=255)] = None,
-    external_id: Annotated[str | None, Query(max_length=255)] = None,
+    phone: Annotated[
+        str | None,
+        Query(max_length=64, description="Any of the six numbers, national or international"),
+    ] = None,
+    user_data: TextFilter = None,
+    external_id: TextFilter = None,
 ) -> Page[ContactRead]:
+    region = get_tenant(session, who.tenant_id).default_region if phone is not None else None
     stmt = service.contacts_query(
-        get_tenant(session, who.tenant_id),
+        who.tenant_id,
         campaign_id=campaign_id,
         list_id=list_id,
         status=status,
         locked=locked,
         phone=phone,
+        region=region,
         user_data=user_data,
         external_id=external_id,
     )
@@ -61,7 +81,7 @@ def get_contact(contact_id: RecordId, session: DbSession, who: CurrentPrincipal)
 def update_contact(
     contact_id: RecordId, body: ContactUpdate, session: DbSession, who: CurrentPrincipal
 ) -> Contact:
-    return service.update_contact(session, get_tenant(session, who.tenant_id), contact_id, body)
+    return service.update_contact(session, who.tenant_id, contact_id, body)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
@@ -70,25 +90,27 @@ def delete_contact(contact_id: RecordId, session: DbSession, who: CurrentPrincip
 
 
 @router.post("/contacts/{contact_id}:lock", response_model=ContactRead)
-def lock(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
+def lock_contact(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
     """Never dial this contact until it is unlocked."""
     return service.lock_contact(session, who.tenant_id, contact_id)
 
 
 @router.post("/contacts/{contact_id}:unlock", response_model=ContactRead)
-def unlock(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
+def unlock_contact(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
     return service.unlock_contact(session, who.tenant_id, contact_id)
 
 
 @router.post("/contacts/{contact_id}:reset", response_model=ContactRead)
-def reset(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
-    """As if newly imported: tries and result cleared, due now."""
+def reset_contact(contact_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Contact:
+    """As if newly imported: result code and try counters cleared, due now."""
     return service.reset_contact(session, who.tenant_id, contact_id)
 
 
 @router.get("/contacts/{contact_id}/history", response_model=Page[CallAttemptRead])
-def history(
+def contact_history(
     contact_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
 ) -> Page[CallAttemptRead]:
-    stmt = service.history_query(session, who.tenant_id, contact_id)
+    """The contact's call attempts, oldest first."""
+    service.get_contact(session, who.tenant_id, contact_id)
+    stmt = service.contact_history_query(who.tenant_id, contact_id)
     return fetch_page(session, stmt, CallAttempt.id, page, CallAttemptRead)

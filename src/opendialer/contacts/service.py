@@ -1,13 +1,19 @@
-"""Contact rules: six numbers each, normalised to E.164; lists and order-form fields checked."""
+"""Contact rules: six numbers each, normalised to E.164; lists, users and order-form fields checked.
 
+Every function checks all of its input before it changes anything, so a caller that catches an
+:class:`OpendialerError` (a vendor dialect rendering its own error) never flushes half a change.
+"""
+
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import get_tenant
 from opendialer.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
-from opendialer.errors import BadRequest, InvalidPhoneNumber, NotFound
+from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
     CallAttempt,
     Campaign,
@@ -17,41 +23,174 @@ from opendialer.models import (
     ContactStatus,
     FormField,
     Tenant,
+    User,
 )
 from opendialer.phones import Phone, normalize
 from opendialer.scoping import get_owned
 
 
-def _positions(phones: list[str] | dict[int, str]) -> dict[int, str]:
-    if isinstance(phones, dict):
-        return dict(phones)
-    return {position: raw for position, raw in enumerate(phones, start=1)}
+class InvalidContact(OpendialerError):
+    """The body is well formed but refers to things that do not exist or do not fit."""
+
+    status_code = 422
+    code = "invalid_contact"
 
 
-def _check_numbers(numbers: dict[int, Phone]) -> None:
-    if not any(phone.valid for phone in numbers.values()):
+# Reading -----------------------------------------------------------------------------------
+
+
+def get_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
+    return get_owned(session, Contact, tenant_id, contact_id, "contact")
+
+
+def contacts_query(
+    tenant_id: int,
+    *,
+    campaign_id: int | None = None,
+    list_id: int | None = None,
+    status: ContactStatus | None = None,
+    locked: bool | None = None,
+    phone: str | None = None,
+    region: str | None = None,
+    user_data: str | None = None,
+    external_id: str | None = None,
+) -> Select[Contact]:
+    """The tenant's contacts matching every filter given.
+
+    ``phone`` matches any of the six numbers: it is normalised with ``region`` (the tenant's
+    default region, so national forms like "030 1234567" work; without it only international
+    forms do), and a query that is not a valid number matches nothing.
+    """
+    stmt = select(Contact).where(Contact.tenant_id == tenant_id)
+    equal_to: list[tuple[Any, object]] = [
+        (Contact.campaign_id, campaign_id),
+        (Contact.list_id, list_id),
+        (Contact.status, status),
+        (Contact.locked, locked),
+        (Contact.user_data, user_data),
+        (Contact.external_id, external_id),
+    ]
+    for column, value in equal_to:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if phone is not None:
+        stmt = _with_number(stmt, tenant_id, normalize(phone, region or "ZZ").e164)
+    return stmt
+
+
+def _with_number(stmt: Select[Contact], tenant_id: int, e164: str | None) -> Select[Contact]:
+    """Contacts with ``e164`` at any position, through the (tenant_id, e164) index."""
+    if e164 is None:  # not a number: matches nothing (and never "e164 IS NULL")
+        return stmt.where(false())
+    owners = select(ContactPhone.contact_id).where(
+        ContactPhone.tenant_id == tenant_id, ContactPhone.e164 == e164
+    )
+    return stmt.where(Contact.id.in_(owners))
+
+
+def find_by_user_data(
+    session: Session, tenant_id: int, user_data: str, campaign_id: int | None = None
+) -> list[Contact]:
+    """Oldest first: jtel's "first one found" when UserData is not unique."""
+    stmt = contacts_query(tenant_id, user_data=user_data, campaign_id=campaign_id)
+    return list(session.scalars(stmt.order_by(Contact.id)))
+
+
+def find_by_phone(
+    session: Session, tenant_id: int, e164: str, campaign_id: int | None = None
+) -> list[Contact]:
+    """Contacts with this E.164 number at any position, oldest first."""
+    stmt = _with_number(contacts_query(tenant_id, campaign_id=campaign_id), tenant_id, e164)
+    return list(session.scalars(stmt.order_by(Contact.id)))
+
+
+def contact_history_query(tenant_id: int, contact_id: int) -> Select[CallAttempt]:
+    """The contact's call attempts; page through them with ``fetch_page`` (oldest first)."""
+    return select(CallAttempt).where(
+        CallAttempt.tenant_id == tenant_id, CallAttempt.contact_id == contact_id
+    )
+
+
+def user_data_history_query(tenant_id: int, user_data: str) -> Select[CallAttempt]:
+    """Call attempts of every contact with this UserData (jtel history by UserData)."""
+    owners = select(Contact.id).where(
+        Contact.tenant_id == tenant_id, Contact.user_data == user_data
+    )
+    return select(CallAttempt).where(
+        CallAttempt.tenant_id == tenant_id, CallAttempt.contact_id.in_(owners)
+    )
+
+
+# Checks ------------------------------------------------------------------------------------
+
+
+def _numbers(phones: list[str] | dict[int, str], region: str) -> dict[int, Phone]:
+    """Raw numbers by position: a list fills 1..n, a mapping keeps its positions."""
+    by_position = phones if isinstance(phones, dict) else dict(enumerate(phones, start=1))
+    return {position: normalize(raw, region) for position, raw in sorted(by_position.items())}
+
+
+def _require_dialable(dialable: Mapping[int, bool], raw: Mapping[int, str]) -> None:
+    if not any(dialable.values()):
         raise InvalidPhoneNumber(
-            "The contact has no valid phone number",
-            details={str(p): phone.raw for p, phone in numbers.items()},
+            "The contact needs at least one valid phone number",
+            details={"phones": {str(position): number for position, number in raw.items()}},
         )
 
 
-def _check_references(session: Session, campaign: Campaign, data: ContactFields) -> None:
-    if data.list_id is not None:
-        contact_list = session.get(ContactList, data.list_id)
-        if contact_list is None or contact_list.campaign_id != campaign.id:
-            raise NotFound("list", data.list_id)
-    if data.form_data:
-        known = set(
-            session.scalars(select(FormField.name).where(FormField.campaign_id == campaign.id))
+def _unknown(field: str, value: object) -> InvalidContact:
+    return InvalidContact(
+        f"{field} {value} does not exist here",
+        code="unknown_reference",
+        details={"field": field, "id": value},
+    )
+
+
+def _check_list(session: Session, campaign: Campaign, list_id: int | None) -> None:
+    if list_id is None:
+        return
+    contact_list = session.get(ContactList, list_id)
+    if contact_list is None or contact_list.campaign_id != campaign.id:
+        raise _unknown("list_id", list_id)
+
+
+def _check_form_data(session: Session, campaign: Campaign, form_data: Mapping[str, Any]) -> None:
+    if not form_data:
+        return
+    defined = session.scalars(select(FormField.name).where(FormField.campaign_id == campaign.id))
+    unknown = sorted(set(form_data) - set(defined))
+    if unknown:
+        raise InvalidContact(
+            "These order-form fields are not defined on the campaign",
+            code="unknown_form_fields",
+            details={"fields": unknown},
         )
-        unknown = sorted(set(data.form_data) - known)
-        if unknown:
-            raise BadRequest(
-                "Unknown order-form fields for this campaign",
-                code="unknown_form_fields",
-                details={"fields": unknown},
-            )
+
+
+def _check_users(session: Session, tenant_id: int, values: Mapping[str, Any]) -> None:
+    for field in ("reserved_user_id", "follow_up_user_id"):
+        user_id = values.get(field)
+        if user_id is None:
+            continue
+        user = session.get(User, user_id)
+        if user is None or user.tenant_id != tenant_id:
+            raise _unknown(field, user_id)
+
+
+def _check_dates(begin_at: datetime | None, end_at: datetime | None) -> None:
+    if begin_at is not None and end_at is not None and begin_at >= end_at:
+        raise InvalidContact("begin_at must be before end_at", code="invalid_dates")
+
+
+def _check_fields(session: Session, campaign: Campaign, data: ContactFields) -> None:
+    """The references and form fields given, against the campaign the contact will be in."""
+    given = data.model_dump(exclude_unset=True)
+    _check_list(session, campaign, given.get("list_id"))
+    _check_form_data(session, campaign, given.get("form_data") or {})
+    _check_users(session, campaign.tenant_id, given)
+
+
+# Writing -----------------------------------------------------------------------------------
 
 
 def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
@@ -68,100 +207,165 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
 def create_contact(
     session: Session, tenant: Tenant, campaign: Campaign, data: ContactCreate
 ) -> Contact:
-    numbers = {
-        p: normalize(raw, tenant.default_region) for p, raw in _positions(data.phones).items()
-    }
-    _check_numbers(numbers)
-    _check_references(session, campaign, data)
+    """A new contact, due now unless ``next_try_at`` says otherwise.
+
+    Numbers that do not parse are kept, flagged invalid; if none parses, nothing is written.
+    """
+    if campaign.tenant_id != tenant.id:
+        raise NotFound("campaign", campaign.id)
+    numbers = _numbers(data.phones, tenant.default_region)
+    _require_dialable(
+        {p: phone.valid for p, phone in numbers.items()},
+        {p: phone.raw for p, phone in numbers.items()},
+    )
+    _check_fields(session, campaign, data)
+    _check_dates(data.begin_at, data.end_at)
     values = data.model_dump(exclude_none=True, exclude={"phones"})
     values.setdefault("next_try_at", datetime.now(UTC))
     contact = Contact(tenant_id=tenant.id, campaign_id=campaign.id, **values)
-    contact.phones = [_phone_row(contact, p, phone) for p, phone in sorted(numbers.items())]
+    contact.phones = [_phone_row(contact, p, phone) for p, phone in numbers.items()]
     session.add(contact)
     session.flush()
     return contact
 
 
-def get_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    return get_owned(session, Contact, tenant_id, contact_id, "contact")
-
-
-def _move(session: Session, contact: Contact, campaign_id: int) -> Campaign:
-    campaign = get_owned(session, Campaign, contact.tenant_id, campaign_id, "campaign")
-    contact.campaign_id = campaign.id
-    for phone in contact.phones:
-        phone.campaign_id = campaign.id
+def _target_campaign(session: Session, contact: Contact, campaign_id: int | None) -> Campaign:
+    if campaign_id is None or campaign_id == contact.campaign_id:
+        return session.get_one(Campaign, contact.campaign_id)
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.tenant_id != contact.tenant_id:
+        raise _unknown("campaign_id", campaign_id)
     return campaign
 
 
-def _replace_phones(contact: Contact, changes: dict[int, str | None], region: str) -> None:
-    """Set or clear single positions; a changed number starts afresh (no tries, not invalid)."""
-    by_position = {p.position: p for p in contact.phones}
-    for position, raw in changes.items():
-        current = by_position.get(position)
-        if raw is None:
-            if current is not None:
-                contact.phones.remove(current)
-            continue
-        phone = normalize(raw, region)
-        if current is None:
-            contact.phones.append(_phone_row(contact, position, phone))
-            continue
-        current.raw, current.e164, current.invalid = phone.raw, phone.e164, not phone.valid
-        current.tries, current.last_cause, current.abandoned_at = 0, None, None
-    _check_numbers({p.position: Phone(p.raw, p.e164) for p in contact.phones})
+def _same_number(row: ContactPhone | None, phone: Phone) -> bool:
+    return row is not None and phone.valid and row.e164 == phone.e164
+
+
+def _check_phone_changes(contact: Contact, changes: Mapping[int, Phone | None]) -> None:
+    """The contact keeps at least one number that is neither unparseable nor flagged invalid."""
+    rows = {row.position: row for row in contact.phones}
+    dialable = {position: not row.invalid for position, row in rows.items()}
+    raw = {position: row.raw for position, row in rows.items()}
+    for position, phone in changes.items():
+        if phone is None:
+            dialable.pop(position, None)
+            raw.pop(position, None)
+        elif not _same_number(rows.get(position), phone):
+            dialable[position], raw[position] = phone.valid, phone.raw
+    _require_dialable(dialable, raw)
+
+
+def _renumber(row: ContactPhone, phone: Phone, rested: Mapping[str, datetime]) -> None:
+    """A new number at an existing position starts afresh."""
+    row.raw, row.e164, row.invalid = phone.raw, phone.e164, not phone.valid
+    row.tries, row.last_cause, row.last_end_reason_id, row.last_attempt_at = 0, None, None, None
+    row.abandoned_at = rested.get(phone.e164 or "")
+
+
+def _apply_phone_changes(contact: Contact, changes: Mapping[int, Phone | None]) -> None:
+    """Set or clear positions in place (one row per position); unchanged numbers keep counters.
+
+    A number moved to another position keeps its abandoned-call rest, so the 72-hour rule
+    cannot be dodged by shuffling positions.
+    """
+    rows = {row.position: row for row in contact.phones}
+    rested = {r.e164: r.abandoned_at for r in rows.values() if r.e164 and r.abandoned_at}
+    for position, phone in sorted(changes.items()):
+        row = rows.get(position)
+        if phone is None:
+            if row is not None:
+                contact.phones.remove(row)
+        elif row is None:
+            new_row = _phone_row(contact, position, phone)
+            new_row.abandoned_at = rested.get(phone.e164 or "")
+            contact.phones.append(new_row)
+        elif _same_number(row, phone):
+            row.raw = phone.raw
+        else:
+            _renumber(row, phone, rested)
+
+
+def _phone_changes(
+    session: Session, tenant_id: int, raw: Mapping[int, str | None]
+) -> dict[int, Phone | None]:
+    if not raw:
+        return {}
+    region = get_tenant(session, tenant_id).default_region
+    return {p: None if number is None else normalize(number, region) for p, number in raw.items()}
+
+
+def _move(contact: Contact, campaign: Campaign) -> None:
+    contact.campaign_id = campaign.id
+    for phone in contact.phones:
+        phone.campaign_id = campaign.id
 
 
 def update_contact(
-    session: Session, tenant: Tenant, contact_id: int, data: ContactUpdate
+    session: Session, tenant_id: int, contact_id: int, data: ContactUpdate
 ) -> Contact:
-    """Only the supplied fields change; ``phones`` sets or clears single positions."""
-    contact = get_contact(session, tenant.id, contact_id)
-    values = data.model_dump(exclude_unset=True)
-    campaign_id = values.pop("campaign_id", None)
-    campaign = (
-        _move(session, contact, campaign_id)
-        if campaign_id
-        else session.get_one(Campaign, contact.campaign_id)
-    )
-    _check_references(session, campaign, data)
-    phones = values.pop("phones", None)
-    if phones:
-        _replace_phones(contact, phones, tenant.default_region)
-    for key in ("custom_data", "form_data", "priority", "next_try_at", "ignore_dnc"):
-        if key in values and values[key] is None:
-            raise BadRequest(f"{key} cannot be null", code="invalid_value")
-    for key, value in values.items():
+    """Only the supplied fields change.
+
+    ``phones`` sets or clears single positions; a position given the number it already has keeps
+    its try counter, a new number starts afresh. The contact must keep a valid number. Moving to
+    another campaign of the tenant moves its numbers too and drops its list (a list belongs to
+    one campaign) unless a list of the new campaign is given; its ``form_data`` is kept as is.
+    """
+    contact = get_contact(session, tenant_id, contact_id)
+    changes = data.model_dump(exclude_unset=True)
+    phones = _phone_changes(session, tenant_id, changes.pop("phones", {}))
+    campaign = _target_campaign(session, contact, changes.pop("campaign_id", None))
+    _check_fields(session, campaign, data)
+    _check_dates(changes.get("begin_at", contact.begin_at), changes.get("end_at", contact.end_at))
+    _check_phone_changes(contact, phones)
+    # Everything is checked: from here on nothing raises.
+    _apply_phone_changes(contact, phones)
+    if campaign.id != contact.campaign_id:
+        _move(contact, campaign)
+        changes.setdefault("list_id", None)
+    for key, value in changes.items():
         setattr(contact, key, value)
     session.flush()
     return contact
 
 
 def delete_contact(session: Session, tenant_id: int, contact_id: int) -> None:
+    """The contact and its numbers; its call attempts stay (contact id cleared) for statistics."""
     session.delete(get_contact(session, tenant_id, contact_id))
     session.flush()
 
 
 def lock_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    """A locked contact is never dialled until unlocked."""
-    contact = get_contact(session, tenant_id, contact_id)
-    contact.locked = True
-    session.flush()
-    return contact
+    """A locked contact is never dialled until unlocked (a call in progress is not touched)."""
+    return _set_locked(session, tenant_id, contact_id, locked=True)
 
 
 def unlock_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
+    return _set_locked(session, tenant_id, contact_id, locked=False)
+
+
+def _set_locked(session: Session, tenant_id: int, contact_id: int, *, locked: bool) -> Contact:
     contact = get_contact(session, tenant_id, contact_id)
-    contact.locked = False
+    contact.locked = locked
     session.flush()
     return contact
 
 
 def reset_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    """As if newly imported: tries, last causes and the result code cleared, due now.
+    """As if newly imported (jtel reset): result code and every try counter cleared, due now.
 
-    Numbers flagged invalid stay invalid: the network said they do not exist, and dialling
-    them again would only fail again (an update of the number clears the flag).
+    Cleared: the result code, the contact's and each number's tries, each number's last cause
+    and end reason, the answering-machine flag, the number rotation; status back to pending.
+
+    Kept, on purpose:
+    - invalid flags: a number is flagged because it does not parse or the network said it does
+      not exist, and dialling it again would only fail again; changing the number clears it.
+    - ``abandoned_at``: the 72-hour no-redial rest after an abandoned call is a legal duty the
+      engine enforces from it; a reset must not be a way around it.
+    - ``locked`` (lock and unlock are their own functions), follow-ups, and the history
+      (``last_call_at``, ``last_attempt_at``, the call attempts).
+    - status ``in_call``: an engine owns the contact until its call ends; making it pending
+      would let a second engine dial the same person at the same time.
     """
     contact = get_contact(session, tenant_id, contact_id)
     contact.tries = 0
@@ -172,60 +376,6 @@ def reset_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
     if contact.status is not ContactStatus.IN_CALL:
         contact.status = ContactStatus.PENDING
     for phone in contact.phones:
-        phone.tries, phone.last_cause, phone.abandoned_at = 0, None, None
+        phone.tries, phone.last_cause, phone.last_end_reason_id = 0, None, None
     session.flush()
     return contact
-
-
-def contacts_query(
-    tenant: Tenant,
-    *,
-    campaign_id: int | None = None,
-    list_id: int | None = None,
-    status: ContactStatus | None = None,
-    locked: bool | None = None,
-    phone: str | None = None,
-    user_data: str | None = None,
-    external_id: str | None = None,
-) -> Select[Any]:
-    stmt = select(Contact).where(Contact.tenant_id == tenant.id)
-    filters = {
-        Contact.campaign_id: campaign_id,
-        Contact.list_id: list_id,
-        Contact.status: status,
-        Contact.user_data: user_data,
-        Contact.external_id: external_id,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if locked is not None:
-        stmt = stmt.where(Contact.locked.is_(locked))
-    if phone is not None:
-        e164 = normalize(phone, tenant.default_region).e164 or phone
-        owners = select(ContactPhone.contact_id).where(
-            ContactPhone.tenant_id == tenant.id, ContactPhone.e164 == e164
-        )
-        stmt = stmt.where(Contact.id.in_(owners))
-    return stmt
-
-
-def find_by_user_data(
-    session: Session, tenant: Tenant, user_data: str, campaign_id: int | None = None
-) -> list[Contact]:
-    stmt = contacts_query(tenant, user_data=user_data, campaign_id=campaign_id)
-    return list(session.scalars(stmt.order_by(Contact.id)))
-
-
-def find_by_phone(
-    session: Session, tenant: Tenant, number: str, campaign_id: int | None = None
-) -> list[Contact]:
-    stmt = contacts_query(tenant, phone=number, campaign_id=campaign_id)
-    return list(session.scalars(stmt.order_by(Contact.id)))
-
-
-def history_query(session: Session, tenant_id: int, contact_id: int) -> Select[Any]:
-    get_contact(session, tenant_id, contact_id)
-    return select(CallAttempt).where(
-        CallAttempt.tenant_id == tenant_id, CallAttempt.contact_id == contact_id
-    )
