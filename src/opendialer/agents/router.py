@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.agents import service
@@ -61,9 +61,12 @@ def delete_user(user_id: RecordId, session: DbSession, who: CurrentPrincipal) ->
     service.delete_user(session, who.tenant_id, user_id)
 
 
-@router.get("/users/{user_id}/groups", response_model=list[GroupRead])
-def user_groups(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> list[AgentGroup]:
-    return service.user_groups(session, service.get_user(session, who.tenant_id, user_id))
+@router.get("/users/{user_id}/groups", response_model=Page[GroupRead])
+def user_groups(
+    user_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+) -> Page[GroupRead]:
+    user = service.get_user(session, who.tenant_id, user_id)
+    return fetch_page(session, service.user_groups_query(user), AgentGroup.id, page, GroupRead)
 
 
 @router.post("/groups", status_code=201, response_model=GroupRead)
@@ -100,17 +103,33 @@ def delete_group(group_id: RecordId, session: DbSession, who: CurrentPrincipal) 
     service.delete_group(session, who.tenant_id, group_id)
 
 
-@router.get("/groups/{group_id}/members", response_model=list[UserRead])
-def group_members(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> list[User]:
-    return service.group_members(session, service.get_group(session, who.tenant_id, group_id))
-
-
-@router.post("/groups/{group_id}/members", status_code=201, response_model=UserRead)
-def add_group_member(
-    group_id: RecordId, body: GroupMemberAdd, session: DbSession, who: CurrentPrincipal
-) -> User:
+@router.get("/groups/{group_id}/members", response_model=Page[UserRead])
+def group_members(
+    group_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+) -> Page[UserRead]:
     group = service.get_group(session, who.tenant_id, group_id)
-    return service.add_group_member(session, group, body.user_id)
+    return fetch_page(session, service.group_members_query(group), User.id, page, UserRead)
+
+
+@router.post(
+    "/groups/{group_id}/members",
+    status_code=201,
+    response_model=UserRead,
+    responses={200: {"model": UserRead, "description": "Already a member"}},
+)
+def add_group_member(
+    group_id: RecordId,
+    body: GroupMemberAdd,
+    session: DbSession,
+    who: CurrentPrincipal,
+    response: Response,
+) -> User:
+    """Add the user to the group: 201 when they join, 200 when they were already a member."""
+    group = service.get_group(session, who.tenant_id, group_id)
+    user, joined = service.add_group_member(session, group, body.user_id)
+    if not joined:
+        response.status_code = 200
+    return user
 
 
 @router.delete("/groups/{group_id}/members/{user_id}", status_code=204)

@@ -1,11 +1,15 @@
 """Request and response bodies for users (agents, supervisors, admins) and agent groups."""
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from opendialer.models import UserRole
 from opendialer.schemas import InputModel, OutputModel
+
+# Spaces in a password are part of it: not stripped like the other text fields.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=8, max_length=200)]
 
 
 class UserFields(InputModel):
@@ -15,7 +19,7 @@ class UserFields(InputModel):
     sip_uri: str | None = Field(default=None, max_length=255, pattern=r"^sips?:")
     member_code: str | None = Field(default=None, min_length=1, max_length=100)
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: Password | None = Field(default=None, description="Never returned; stored hashed")
 
 
 class UserCreate(UserFields):
@@ -64,4 +68,4 @@ class GroupRead(OutputModel):
 
 
 class GroupMemberAdd(InputModel):
-    user_id: int = Field(ge=1)
+    user_id: int = Field(ge=1, le=2**63 - 1)

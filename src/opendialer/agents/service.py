@@ -6,8 +6,15 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opendialer.agents.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
-from opendialer.errors import BadRequest, Conflict
-from opendialer.models import AgentGroup, AgentGroupMember, User, UserRole
+from opendialer.errors import BadRequest, Conflict, NotFound
+from opendialer.models import (
+    AgentGroup,
+    AgentGroupMember,
+    AgentSession,
+    AgentState,
+    User,
+    UserRole,
+)
 from opendialer.scoping import get_owned
 from opendialer.security import hash_password
 
@@ -32,9 +39,10 @@ def _check_unique(
 
 
 def _with_password(values: dict[str, Any]) -> dict[str, Any]:
-    password = values.pop("password", None)
-    if password is not None:
-        values["password_hash"] = hash_password(password)
+    """Swap the password for its hash; an explicit ``None`` removes the password (no sign-in)."""
+    if "password" in values:
+        password = values.pop("password")
+        values["password_hash"] = None if password is None else hash_password(password)
     return values
 
 
@@ -65,7 +73,15 @@ def update_user(session: Session, tenant_id: int, user_id: int, data: UserUpdate
 
 
 def delete_user(session: Session, tenant_id: int, user_id: int) -> None:
-    session.delete(get_user(session, tenant_id, user_id))
+    """Delete a user; refused while they are signed in as an agent (the engine may be routing
+    a call to them). Their calls and ACD events keep a NULL user."""
+    user = get_user(session, tenant_id, user_id)
+    agent = session.get(AgentSession, user.id)
+    if agent is not None and agent.state != AgentState.LOGGED_OUT:
+        raise Conflict(
+            "The user is signed in as an agent; sign them out first", code="agent_signed_in"
+        )
+    session.delete(user)
     session.flush()
 
 
@@ -144,48 +160,57 @@ def delete_group(session: Session, tenant_id: int, group_id: int) -> None:
 
 
 def groups_query(tenant_id: int, name: str | None = None) -> Select[Any]:
-    """jtel's "get by name" is a partial match."""
+    """The tenant's groups; ``name`` keeps those whose name contains it, ignoring case
+    (jtel's "get by name" is a partial match; % and _ are plain characters)."""
     stmt = select(AgentGroup).where(AgentGroup.tenant_id == tenant_id)
     if name:
-        stmt = stmt.where(AgentGroup.name.contains(name, autoescape=True))
+        stmt = stmt.where(AgentGroup.name.icontains(name, autoescape=True))
     return stmt
 
 
 def find_groups_by_name(session: Session, tenant_id: int, part: str) -> list[AgentGroup]:
+    """Every group whose name contains ``part`` (any case), in id order."""
     return list(session.scalars(groups_query(tenant_id, part).order_by(AgentGroup.id)))
 
 
-def group_members(session: Session, group: AgentGroup) -> list[User]:
-    stmt = (
+def group_members_query(group: AgentGroup) -> Select[Any]:
+    return (
         select(User)
         .join(AgentGroupMember, AgentGroupMember.user_id == User.id)
         .where(AgentGroupMember.group_id == group.id)
-        .order_by(User.id)
     )
-    return list(session.scalars(stmt))
 
 
-def add_group_member(session: Session, group: AgentGroup, user_id: int) -> User:
+def group_members(session: Session, group: AgentGroup) -> list[User]:
+    return list(session.scalars(group_members_query(group).order_by(User.id)))
+
+
+def add_group_member(session: Session, group: AgentGroup, user_id: int) -> tuple[User, bool]:
+    """Make the tenant's user a member; idempotent. Returns the user and whether they joined
+    just now. Another tenant's user id is a 404."""
     user = get_user(session, group.tenant_id, user_id)
-    if session.get(AgentGroupMember, (group.id, user.id)) is None:
-        session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
-        session.flush()
-    return user
+    if session.get(AgentGroupMember, (group.id, user.id)) is not None:
+        return user, False
+    session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
+    session.flush()
+    return user, True
 
 
 def remove_group_member(session: Session, group: AgentGroup, user_id: int) -> None:
     member = session.get(AgentGroupMember, (group.id, user_id))
     if member is None:
-        raise Conflict("The user is not a member of the group", code="not_a_member")
+        raise NotFound("group_member", user_id)
     session.delete(member)
     session.flush()
 
 
-def user_groups(session: Session, user: User) -> list[AgentGroup]:
-    stmt = (
+def user_groups_query(user: User) -> Select[Any]:
+    return (
         select(AgentGroup)
         .join(AgentGroupMember, AgentGroupMember.group_id == AgentGroup.id)
         .where(AgentGroupMember.user_id == user.id)
-        .order_by(AgentGroup.id)
     )
-    return list(session.scalars(stmt))
+
+
+def user_groups(session: Session, user: User) -> list[AgentGroup]:
+    return list(session.scalars(user_groups_query(user).order_by(AgentGroup.id)))

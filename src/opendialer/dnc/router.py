@@ -9,44 +9,47 @@ from opendialer.accounts.service import get_tenant
 from opendialer.db import DbSession
 from opendialer.dnc import service
 from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers
+from opendialer.errors import InvalidPhoneNumber
 from opendialer.models import DncEntry
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.phones import normalize
+from opendialer.phones import MAX_RAW_LENGTH
 from opendialer.schemas import RecordId
 
 router = APIRouter(tags=["dnc"])
 
+CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+
 
 @router.post("/dnc", response_model=DncBulkResult)
 def add_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) -> DncBulkResult:
-    """Add one or many numbers (up to 10,000) with a per-number outcome."""
-    return service.add_numbers(session, get_tenant(session, who.tenant_id), body)
+    """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
+    tenant = get_tenant(session, who.tenant_id)
+    records = service.add_numbers(
+        session, tenant, body.campaign_id, body.numbers, body.source, body.note
+    )
+    return DncBulkResult.of(records)
 
 
 @router.post("/dnc:remove", response_model=DncBulkResult)
 def remove_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) -> DncBulkResult:
-    """Remove one or many numbers from the tenant-wide list or a campaign's list."""
-    return service.remove_numbers(session, get_tenant(session, who.tenant_id), body)
+    """Remove numbers from the tenant-wide list (or a campaign's); ``source``/``note`` unused."""
+    tenant = get_tenant(session, who.tenant_id)
+    return DncBulkResult.of(service.remove_numbers(session, tenant, body.campaign_id, body.numbers))
 
 
 @router.get("/dnc/check", response_model=DncCheck)
 def check(
     session: DbSession,
     who: CurrentPrincipal,
-    number: Annotated[str, Query(min_length=1, max_length=64)],
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    number: Annotated[str, Query(min_length=1, max_length=MAX_RAW_LENGTH)],
+    campaign_id: CampaignFilter = None,
 ) -> DncCheck:
-    """Is the number blocked for the campaign (or tenant-wide), and by which entries?"""
-    phone = normalize(number, get_tenant(session, who.tenant_id).default_region)
-    entries = (
-        service.entries_for(session, who.tenant_id, campaign_id, phone.e164) if phone.e164 else []
-    )
-    return DncCheck(
-        number=number,
-        e164=phone.e164,
-        blocked=bool(entries),
-        entries=[DncEntryRead.model_validate(e) for e in entries],
-    )
+    """Is the number blocked for the campaign (or, without one, tenant-wide), and by what?"""
+    tenant = get_tenant(session, who.tenant_id)
+    [result] = service.check_numbers(session, tenant, campaign_id, [number])
+    if result.e164 is None:
+        raise InvalidPhoneNumber(f"{number!r} is not a valid phone number")
+    return result
 
 
 @router.get("/dnc", response_model=Page[DncEntryRead])
@@ -54,13 +57,21 @@ def list_entries(
     session: DbSession,
     who: CurrentPrincipal,
     page: PageParams,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: CampaignFilter = None,
     tenant_wide: Annotated[bool, Query(description="Only the tenant-wide list")] = False,
-    number: Annotated[str | None, Query(max_length=20, description="Digits to look for")] = None,
+    number: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            pattern=r"^[+\d\s\-./()]*\d[+\d\s\-./()]*$",
+            description="Digits the E.164 number contains, e.g. 4930123",
+        ),
+    ] = None,
 ) -> Page[DncEntryRead]:
     stmt = service.dnc_query(
         who.tenant_id, campaign_id=campaign_id, tenant_wide=tenant_wide, number=number
     )
+    service.check_campaign(session, who.tenant_id, campaign_id)
     return fetch_page(session, stmt, DncEntry.id, page, DncEntryRead)
 
 

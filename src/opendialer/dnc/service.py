@@ -1,35 +1,60 @@
-"""Do-not-call rules: which numbers a campaign must never dial, and keeping the lists."""
+"""Do-not-call rules: which numbers a campaign must never dial, and keeping the lists.
 
-from collections import Counter
-from collections.abc import Collection, Iterator
+A tenant has one tenant-wide list (``campaign_id`` NULL) that blocks every campaign, and each
+campaign may have its own list that blocks only that campaign. The same number may be on both.
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
-from opendialer.dnc.schemas import DncBulkResult, DncNumbers, DncOutcome, DncRecordOutcome
+from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
+from opendialer.errors import BadRequest
 from opendialer.models import Campaign, DncEntry, Tenant
-from opendialer.phones import normalize
+from opendialer.phones import Phone, normalize
 from opendialer.scoping import get_owned
 
 # Keeps IN (...) lists under every database's bind-parameter limit.
 LOOKUP_CHUNK = 5000
+FUZZY_DIGITS = 7
+FUZZY_MIN_DIGITS = 4
+
+T = TypeVar("T")
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _scope(campaign_id: int | None) -> ColumnElement[bool]:
-    """The tenant-wide list, plus the campaign's own list when a campaign is given."""
+def _blocking_lists(campaign_id: int | None) -> ColumnElement[bool]:
+    """The lists that block a campaign: the tenant-wide one, plus the campaign's own."""
     tenant_wide: ColumnElement[bool] = DncEntry.campaign_id.is_(None)
-    return (
-        tenant_wide
-        if campaign_id is None
-        else or_(tenant_wide, DncEntry.campaign_id == campaign_id)
-    )
+    if campaign_id is None:
+        return tenant_wide
+    return or_(tenant_wide, DncEntry.campaign_id == campaign_id)
+
+
+def _exact_list(campaign_id: int | None) -> ColumnElement[bool]:
+    """Exactly one list: the tenant-wide one, or the campaign's own."""
+    if campaign_id is None:
+        return DncEntry.campaign_id.is_(None)
+    return DncEntry.campaign_id == campaign_id
+
+
+def _entries(
+    session: Session, tenant_id: int, numbers: Collection[str], lists: ColumnElement[bool]
+) -> Iterator[DncEntry]:
+    for chunk in _chunks(sorted(set(numbers)), LOOKUP_CHUNK):
+        stmt = select(DncEntry).where(
+            DncEntry.tenant_id == tenant_id, DncEntry.e164.in_(chunk), lists
+        )
+        yield from session.scalars(stmt.order_by(DncEntry.id))
 
 
 def blocked_numbers(
@@ -39,7 +64,9 @@ def blocked_numbers(
     blocked: set[str] = set()
     for chunk in _chunks(sorted(set(numbers)), LOOKUP_CHUNK):
         stmt = select(DncEntry.e164).where(
-            DncEntry.tenant_id == tenant_id, DncEntry.e164.in_(chunk), _scope(campaign_id)
+            DncEntry.tenant_id == tenant_id,
+            DncEntry.e164.in_(chunk),
+            _blocking_lists(campaign_id),
         )
         blocked.update(session.scalars(stmt))
     return blocked
@@ -49,104 +76,155 @@ def is_blocked(session: Session, tenant_id: int, campaign_id: int | None, e164: 
     return bool(blocked_numbers(session, tenant_id, campaign_id, [e164]))
 
 
-def _check_campaign(session: Session, tenant_id: int, campaign_id: int | None) -> None:
+def check_campaign(session: Session, tenant_id: int, campaign_id: int | None) -> None:
+    """A campaign id must name one of the tenant's campaigns (404 otherwise)."""
     if campaign_id is not None:
         get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
 
 
-def _result(records: list[DncRecordOutcome]) -> DncBulkResult:
-    counts = Counter(r.outcome for r in records)
-    return DncBulkResult(counts={o: counts.get(o, 0) for o in DncOutcome}, records=records)
+def _normalize_all(tenant: Tenant, raws: Sequence[str]) -> list[Phone]:
+    return [normalize(raw, tenant.default_region) for raw in raws]
 
 
-def _existing(
-    session: Session, tenant_id: int, campaign_id: int | None, numbers: list[str]
-) -> dict[str, DncEntry]:
-    """Entries on exactly this list (tenant-wide, or the campaign's own)."""
-    scope = (
-        DncEntry.campaign_id.is_(None)
-        if campaign_id is None
-        else DncEntry.campaign_id == campaign_id
-    )
-    found: dict[str, DncEntry] = {}
-    for chunk in _chunks(sorted(set(numbers)), LOOKUP_CHUNK):
-        stmt = select(DncEntry).where(
-            DncEntry.tenant_id == tenant_id, DncEntry.e164.in_(chunk), scope
-        )
-        found.update({e.e164: e for e in session.scalars(stmt)})
-    return found
+def _valid_e164s(phones: list[Phone]) -> list[str]:
+    return [p.e164 for p in phones if p.e164 is not None]
 
 
-def add_numbers(session: Session, tenant: Tenant, data: DncNumbers) -> DncBulkResult:
-    """Put numbers on a list; each record says added, exists or invalid_number."""
-    _check_campaign(session, tenant.id, data.campaign_id)
-    phones = [normalize(raw, tenant.default_region) for raw in data.numbers]
-    existing = set(
-        _existing(session, tenant.id, data.campaign_id, [p.e164 for p in phones if p.e164])
-    )
-    now = datetime.now(UTC)
-    records = []
+def add_numbers(
+    session: Session,
+    tenant: Tenant,
+    campaign_id: int | None,
+    raws: Sequence[str],
+    source: str = "api",
+    note: str | None = None,
+) -> list[DncRecordOutcome]:
+    """Put numbers on one list; each record says ``added``, ``exists`` or ``invalid_number``.
+
+    Adding is idempotent: a number already on that list (or earlier in ``raws``, in any format)
+    is ``exists`` and keeps its original source and note.
+    """
+    check_campaign(session, tenant.id, campaign_id)
+    phones = _normalize_all(tenant, raws)
+    lists = _exact_list(campaign_id)
+    on_list = {e.e164 for e in _entries(session, tenant.id, _valid_e164s(phones), lists)}
+    records, new_numbers = [], []
     for phone in phones:
         if phone.e164 is None:
             outcome = DncOutcome.INVALID_NUMBER
-        elif phone.e164 in existing:
+        elif phone.e164 in on_list:
             outcome = DncOutcome.EXISTS
         else:
-            existing.add(phone.e164)
-            session.add(
-                DncEntry(
-                    tenant_id=tenant.id,
-                    campaign_id=data.campaign_id,
-                    e164=phone.e164,
-                    source=data.source,
-                    note=data.note,
-                    created_at=now,
-                )
-            )
+            on_list.add(phone.e164)
+            new_numbers.append(phone.e164)
             outcome = DncOutcome.ADDED
         records.append(DncRecordOutcome(number=phone.raw, e164=phone.e164, outcome=outcome))
-    session.flush()
-    return _result(records)
+    _insert(session, tenant.id, campaign_id, new_numbers, source, note)
+    return records
 
 
-def remove_numbers(session: Session, tenant: Tenant, data: DncNumbers) -> DncBulkResult:
-    """Take numbers off a list; each record says removed, not_found or invalid_number."""
-    _check_campaign(session, tenant.id, data.campaign_id)
-    phones = [normalize(raw, tenant.default_region) for raw in data.numbers]
-    existing = _existing(session, tenant.id, data.campaign_id, [p.e164 for p in phones if p.e164])
-    records = []
+def _insert(
+    session: Session,
+    tenant_id: int,
+    campaign_id: int | None,
+    numbers: list[str],
+    source: str,
+    note: str | None,
+) -> None:
+    """A bulk INSERT: several times faster than one ORM object per number at 10,000 numbers."""
+    if not numbers:
+        return
+    now = datetime.now(UTC)
+    shared: dict[str, object] = {"tenant_id": tenant_id, "campaign_id": campaign_id}
+    shared |= {"source": source, "note": note, "created_at": now}
+    rows = [{**shared, "e164": e164} for e164 in numbers]
+    session.execute(insert(DncEntry), rows)
+
+
+def remove_numbers(
+    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+) -> list[DncRecordOutcome]:
+    """Take numbers off one list; each record says ``removed``, ``not_found`` or
+    ``invalid_number``. Removing from the tenant-wide list leaves campaign lists alone, and
+    the other way round."""
+    check_campaign(session, tenant.id, campaign_id)
+    phones = _normalize_all(tenant, raws)
+    lists = _exact_list(campaign_id)
+    on_list = {e.e164: e.id for e in _entries(session, tenant.id, _valid_e164s(phones), lists)}
+    records, removed_ids = [], []
     for phone in phones:
-        entry = existing.pop(phone.e164, None) if phone.e164 else None
+        entry_id = on_list.pop(phone.e164, None) if phone.e164 else None
         if phone.e164 is None:
             outcome = DncOutcome.INVALID_NUMBER
-        elif entry is None:
+        elif entry_id is None:
             outcome = DncOutcome.NOT_FOUND
         else:
-            session.delete(entry)
+            removed_ids.append(entry_id)
             outcome = DncOutcome.REMOVED
         records.append(DncRecordOutcome(number=phone.raw, e164=phone.e164, outcome=outcome))
-    session.flush()
-    return _result(records)
+    for chunk in _chunks(removed_ids, LOOKUP_CHUNK):
+        session.execute(delete(DncEntry).where(DncEntry.id.in_(chunk)))
+    return records
 
 
-def entries_for(
-    session: Session, tenant_id: int, campaign_id: int | None, e164: str
-) -> list[DncEntry]:
-    """The entries that block ``e164`` for the campaign (tenant-wide and the campaign's own)."""
-    _check_campaign(session, tenant_id, campaign_id)
-    stmt = select(DncEntry).where(
-        DncEntry.tenant_id == tenant_id, DncEntry.e164 == e164, _scope(campaign_id)
+def _check_result(phone: Phone, entries: list[DncEntry]) -> DncCheck:
+    return DncCheck(
+        number=phone.raw,
+        e164=phone.e164,
+        blocked=bool(entries),
+        on_tenant_list=any(e.campaign_id is None for e in entries),
+        on_campaign_list=any(e.campaign_id is not None for e in entries),
+        entries=[DncEntryRead.model_validate(e) for e in entries],
     )
-    return list(session.scalars(stmt.order_by(DncEntry.id)))
 
 
-def fuzzy_entries(session: Session, tenant_id: int, e164: str, digits: int = 7) -> list[DncEntry]:
-    """Entries whose number ends in the same ``digits`` digits (mmDial's ``fuzzy`` check).
+def check_numbers(
+    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+) -> list[DncCheck]:
+    """For each number: is it blocked for the campaign, and by which entries?
 
-    A suffix match cannot use the E.164 index, so this one scans the tenant's list.
+    Without a campaign only the tenant-wide list counts. An invalid number is reported with
+    ``e164`` None and ``blocked`` False (it cannot be dialled anyway).
     """
+    check_campaign(session, tenant.id, campaign_id)
+    phones = _normalize_all(tenant, raws)
+    by_number: dict[str, list[DncEntry]] = defaultdict(list)
+    for entry in _entries(session, tenant.id, _valid_e164s(phones), _blocking_lists(campaign_id)):
+        by_number[entry.e164].append(entry)
+    return [_check_result(p, by_number.get(p.e164, []) if p.e164 else []) for p in phones]
+
+
+def fuzzy_entries(
+    session: Session,
+    tenant_id: int,
+    number: str,
+    campaign_id: int | None = None,
+    digits: int = FUZZY_DIGITS,
+) -> list[DncEntry]:
+    """Entries whose number ends in the same last ``digits`` digits as ``number`` (mmDial's
+    ``dnccheck`` with ``fuzzy=yes``, "also finds partial numbers").
+
+    The rule: keep only the digits of ``number`` (any format: "+49 30 1234567", "030/1234567",
+    "0049301234567", or a partial number such as "1234567"), take the last ``digits`` of them,
+    and match every entry whose E.164 number ends in those digits. For any number whose national
+    (significant) number has at least ``digits`` digits, those are national digits, so the
+    country code, a trunk "0" and the format do not matter. A query shorter than ``digits`` uses
+    all its digits, but needs at least ``FUZZY_MIN_DIGITS`` (else ``BadRequest``). Without a
+    campaign only the tenant-wide list is searched; with one, its own list too.
+
+    Cost: a suffix match cannot use the B-tree on (tenant_id, e164, campaign_id) beyond its
+    tenant_id prefix, so this reads every entry of the tenant (never other tenants' rows).
+    Making it an index lookup needs a column holding the reversed number, with its own index.
+    """
+    query_digits = re.sub(r"\D", "", number)
+    suffix = query_digits[-digits:]
+    if len(suffix) < FUZZY_MIN_DIGITS:
+        raise BadRequest(
+            f"A fuzzy search needs at least {FUZZY_MIN_DIGITS} digits", code="number_too_short"
+        )
     stmt = select(DncEntry).where(
-        DncEntry.tenant_id == tenant_id, DncEntry.e164.endswith(e164[-digits:], autoescape=True)
+        DncEntry.tenant_id == tenant_id,
+        _blocking_lists(campaign_id),
+        DncEntry.e164.endswith(suffix, autoescape=True),
     )
     return list(session.scalars(stmt.order_by(DncEntry.id)))
 
@@ -158,13 +236,20 @@ def dnc_query(
     tenant_wide: bool = False,
     number: str | None = None,
 ) -> Select[Any]:
+    """The tenant's entries: all, one campaign's own list, or the tenant-wide list only;
+    ``number`` keeps entries whose E.164 form contains its digits."""
+    if tenant_wide and campaign_id is not None:
+        raise BadRequest(
+            "Filter by campaign_id or by tenant_wide, not both", code="conflicting_filters"
+        )
     stmt = select(DncEntry).where(DncEntry.tenant_id == tenant_id)
     if tenant_wide:
         stmt = stmt.where(DncEntry.campaign_id.is_(None))
     elif campaign_id is not None:
         stmt = stmt.where(DncEntry.campaign_id == campaign_id)
-    if number:
-        stmt = stmt.where(DncEntry.e164.contains(number.lstrip("+"), autoescape=True))
+    search_digits = re.sub(r"\D", "", number or "")
+    if search_digits:
+        stmt = stmt.where(DncEntry.e164.contains(search_digits, autoescape=True))
     return stmt
 
 
