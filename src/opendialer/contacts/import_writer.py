@@ -1,0 +1,256 @@
+"""Bulk writes for the contact import: thousands of rows per statement, no ORM objects.
+
+SQLite: one ``executemany`` per table in the import's transaction; the contacts' ids are the
+contiguous block that ends at ``last_insert_rowid()`` (SQLite gives each new row max(id) + 1, and
+the transaction holds the only write lock), checked by counting the block.
+PostgreSQL: the ids are reserved from the table's sequence, then both tables are filled with COPY.
+Changes to existing contacts (duplicates with ``overwrite``) use ordinary batched UPDATEs.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, select, text, update
+from sqlalchemy.orm import Session
+
+from opendialer.contacts.import_schemas import DATETIME_FIELDS, DECIMAL_FIELDS
+from opendialer.models import Campaign, Contact, ContactPhone, ContactStatus
+
+CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+PHONES: Table = ContactPhone.__table__  # type: ignore[assignment]
+PHONE_COLUMNS = ("contact_id", "tenant_id", "campaign_id", "position", "raw", "e164", "invalid")
+FIXED_COLUMNS = (
+    *("tenant_id", "campaign_id", "list_id", "status", "locked", "ignore_dnc", "tries"),
+    *("next_phone_position", "next_try_at", "created_at", "updated_at"),
+)
+PER_ROW_COLUMNS = ("priority", "custom_data", "form_data")
+STATISTICS_MIN_ROWS = 100_000
+RESET_PHONE = {
+    "tries": 0,
+    "last_cause": None,
+    "last_end_reason_id": None,
+    "last_attempt_at": None,
+    "abandoned_at": None,
+}
+
+
+@dataclass(slots=True)
+class Pending:
+    """A contact to insert (``contact_id`` None) or the changes to an existing one."""
+
+    line: int
+    fields: dict[str, Any]
+    phones: dict[int, tuple[str, str | None]]  # position → (raw, E.164 or None when invalid)
+    extra: dict[str, dict[str, Any]]  # custom_data / form_data keys
+    contact_id: int | None
+    campaign_id: int
+
+
+def _literal(value: Any) -> str:
+    """An SQL literal for one of the writer's own constants (ids, flags, a timestamp)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _json(values: dict[str, Any] | None) -> str:
+    return json.dumps(values, ensure_ascii=False, default=str) if values else "{}"
+
+
+class ContactWriter:
+    def __init__(self, session: Session, campaign: Campaign, list_id: int | None) -> None:
+        self.conn: Connection = session.connection()
+        self.sqlite = self.conn.dialect.name == "sqlite"
+        self._analyzed = self.sqlite or self._has_statistics()
+        self.tenant_id, self.campaign_id, self.list_id = campaign.tenant_id, campaign.id, list_id
+        self._stored = {name: self._converter(name) for name in (*DATETIME_FIELDS, *DECIMAL_FIELDS)}
+
+    def _converter(self, name: str) -> Callable[[Any], Any]:
+        """How a datetime or decimal value is bound: as SQLAlchemy would store it (SQLite), or
+        naive UTC (PostgreSQL COPY into ``timestamp without time zone``)."""
+        if not self.sqlite:
+            if name in DATETIME_FIELDS:
+                return lambda value: value.astimezone(UTC).replace(tzinfo=None)
+            return lambda value: value
+        column_type = CONTACTS.c[name].type
+        process = column_type.dialect_impl(self.conn.dialect).bind_processor(self.conn.dialect)
+        return process or (lambda value: value)
+
+    def _fixed(self) -> tuple[Any, ...]:
+        stamp = self._stored["begin_at"](datetime.now(UTC))
+        status = ContactStatus.PENDING.value
+        return (self.tenant_id, self.campaign_id, self.list_id, status, False, False, 0, 1) + (
+            (stamp,) * 3
+        )
+
+    # Inserts ----------------------------------------------------------------------------
+
+    def insert(self, contacts: list[Pending]) -> None:
+        if not contacts:
+            return
+        names = sorted({name for c in contacts for name in c.fields} - {"priority"})
+        rows = [
+            (
+                c.fields.get("priority", 0),
+                _json(c.extra.get("custom_data")) if c.extra else "{}",
+                _json(c.extra.get("form_data")) if c.extra else "{}",
+                *map(c.fields.get, names),
+            )
+            for c in contacts
+        ]
+        self._convert(rows, names)
+        ids = self._insert_contacts((*PER_ROW_COLUMNS, *names), rows)
+        self._analyze("contacts")
+        phones = [
+            (contact_id, c.campaign_id, position, raw, e164, e164 is None)
+            for c, contact_id in zip(contacts, ids, strict=True)
+            for position, (raw, e164) in c.phones.items()
+        ]
+        self._insert_phones(phones)
+        self._analyze("contact_phones")
+        self._analyzed = True
+
+    def _has_statistics(self) -> bool:
+        """Whether PostgreSQL has planner statistics for a contacts table of a real size."""
+        query = "SELECT reltuples FROM pg_class WHERE oid = 'contacts'::regclass"
+        return float(self.conn.exec_driver_sql(query).scalar_one()) >= STATISTICS_MIN_ROWS
+
+    def _analyze(self, table: str) -> None:
+        """Statistics for a new or small table, once: without them PostgreSQL checks each
+        phone's foreign key by walking the (campaign_id, id) index instead of the primary key,
+        which makes a large first import quadratic."""
+        if not self._analyzed:
+            self.conn.exec_driver_sql(f"ANALYZE {table}")
+
+    def _convert(self, rows: list[tuple[Any, ...]], names: list[str]) -> None:
+        """Datetimes and amounts in the form the database stores them (rare columns)."""
+        offset = len(PER_ROW_COLUMNS)
+        convert = [(offset + i, self._stored[n]) for i, n in enumerate(names) if n in self._stored]
+        if not convert:
+            return
+        for number, row in enumerate(rows):
+            values = list(row)
+            for index, conv in convert:
+                if values[index] is not None:
+                    values[index] = conv(values[index])
+            rows[number] = tuple(values)
+
+    def _insert_contacts(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[int]:
+        fixed = self._fixed()
+        if not self.sqlite:
+            reserve = "SELECT nextval(pg_get_serial_sequence('contacts', 'id'))"
+            ids = list(
+                self.conn.scalars(text(f"{reserve} FROM generate_series(1, :n)"), {"n": len(rows)})
+            )
+            full = [(i, *fixed, *row) for i, row in zip(ids, rows, strict=True)]
+            self._copy("contacts", ("id", *FIXED_COLUMNS, *columns), full)
+            return ids
+        # The per-import constants are written into the statement: fewer values to bind per row.
+        values = ", ".join([*map(_literal, fixed), *("?" * len(columns))])
+        names = ", ".join((*FIXED_COLUMNS, *columns))
+        self.conn.exec_driver_sql(f"INSERT INTO contacts ({names}) VALUES ({values})", rows)
+        last = int(self.conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+        first = last - len(rows) + 1
+        block = self.conn.exec_driver_sql(
+            "SELECT count(*) FROM contacts WHERE id BETWEEN ? AND ? AND campaign_id = ?",
+            (first, last, self.campaign_id),
+        ).scalar_one()
+        if block != len(rows):
+            raise RuntimeError("SQLite did not give the imported contacts contiguous ids")
+        return list(range(first, last + 1))
+
+    def _insert_phones(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of (contact_id, campaign_id, position, raw, e164, invalid)."""
+        if not rows:
+            return
+        if not self.sqlite:
+            full = [(r[0], self.tenant_id, *r[1:], 0) for r in rows]
+            self._copy("contact_phones", (*PHONE_COLUMNS, "tries"), full)
+            return
+        self.conn.exec_driver_sql(
+            f"INSERT INTO contact_phones ({', '.join(PHONE_COLUMNS)}, tries)"
+            f" VALUES (?, {int(self.tenant_id)}, ?, ?, ?, ?, ?, 0)",
+            rows,
+        )
+
+    def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        dbapi: Any = self.conn.connection.dbapi_connection
+        with (
+            dbapi.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    # Updates ----------------------------------------------------------------------------
+
+    def update(self, contacts: list[Pending]) -> None:
+        if not contacts:
+            return
+        self._update_fields(contacts)
+        self._update_phones(contacts)
+
+    def _update_fields(self, contacts: list[Pending]) -> None:
+        with_extra = [c.contact_id for c in contacts if c.extra]
+        stored: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        if with_extra:
+            query = select(Contact.id, Contact.custom_data, Contact.form_data).where(
+                Contact.id.in_(with_extra)
+            )
+            stored = {row.id: (row.custom_data, row.form_data) for row in self.conn.execute(query)}
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        moment = datetime.now(UTC)
+        for c in contacts:
+            assert c.contact_id is not None
+            values = dict(c.fields, updated_at=moment)
+            custom, form = stored.get(c.contact_id, ({}, {}))
+            if "custom_data" in c.extra:
+                values["custom_data"] = {**custom, **c.extra["custom_data"]}
+            if "form_data" in c.extra:
+                values["form_data"] = {**form, **c.extra["form_data"]}
+            params = {f"v_{k}": v for k, v in values.items()}
+            groups.setdefault(tuple(sorted(values)), []).append({"_id": c.contact_id, **params})
+        for names, batch in groups.items():
+            stmt = (
+                update(CONTACTS)
+                .where(CONTACTS.c.id == bindparam("_id"))
+                .values({name: bindparam(f"v_{name}") for name in names})
+            )
+            self.conn.execute(stmt, batch)
+
+    def _update_phones(self, contacts: list[Pending]) -> None:
+        ids = [c.contact_id for c in contacts]
+        query = select(
+            ContactPhone.id,
+            ContactPhone.contact_id,
+            ContactPhone.position,
+            ContactPhone.raw,
+            ContactPhone.e164,
+        ).where(ContactPhone.contact_id.in_(ids))
+        old = {(r.contact_id, r.position): r for r in self.conn.execute(query)}
+        inserts: list[tuple[Any, ...]] = []
+        changes: list[dict[str, Any]] = []
+        for c in contacts:
+            for position, (raw, e164) in c.phones.items():
+                before = old.get((c.contact_id, position))
+                if before is None:
+                    inserts.append((c.contact_id, c.campaign_id, position, raw, e164, e164 is None))
+                elif before.e164 != e164 or e164 is None or before.raw != raw:
+                    keep = before.e164 == e164 and e164 is not None
+                    reset = {} if keep else {f"v_{k}": v for k, v in RESET_PHONE.items()}
+                    change = {"v_raw": raw, "v_e164": e164, "v_invalid": e164 is None}
+                    changes.append({"_id": before.id, **change, **reset})
+        self._insert_phones(inserts)
+        for keys in {tuple(sorted(c)) for c in changes}:
+            names = [k.removeprefix("v_") for k in keys if k != "_id"]
+            stmt = (
+                update(PHONES)
+                .where(PHONES.c.id == bindparam("_id"))
+                .values({name: bindparam(f"v_{name}") for name in names})
+            )
+            self.conn.execute(stmt, [p for p in changes if tuple(sorted(p)) == keys])

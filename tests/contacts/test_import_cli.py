@@ -1,0 +1,150 @@
+"""``opendialer import`` against a real SQLite file database."""
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from opendialer import migrate
+from opendialer.accounts.service import create_tenant
+from opendialer.campaigns.schemas import CampaignCreate
+from opendialer.campaigns.service import create_campaign
+from opendialer.cli import app
+from opendialer.config import get_settings
+from opendialer.models import Contact
+
+runner = CliRunner()
+LEADS = "Nachname;Telefon;Kundennr\nMüller;030 1234567;K1\nX;12;K2\nWeber;030 1234567;K3\n"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("OPENDIALER_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def database(db_url: str) -> str:
+    migrate.upgrade(db_url)
+    add_tenant(db_url, "Acme", "Spring")
+    return db_url
+
+
+def add_tenant(url: str, name: str, campaign: str) -> int:
+    engine = create_engine(url)
+    with Session(engine) as session:
+        tenant = create_tenant(session, name, default_region="DE", timezone="Europe/Berlin").tenant
+        data = CampaignCreate(name=campaign, dial_mode="predictive")
+        create_campaign(session, tenant, data)
+        session.commit()
+        tenant_id = tenant.id
+    engine.dispose()
+    return tenant_id
+
+
+def contacts(url: str) -> list[tuple[str | None, str | None]]:
+    engine = create_engine(url)
+    with Session(engine) as session:
+        rows = session.execute(select(Contact.name, Contact.user_data).order_by(Contact.id)).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def count(url: str) -> int:
+    engine = create_engine(url)
+    with Session(engine) as session:
+        number = session.scalar(select(func.count()).select_from(Contact)) or 0
+    engine.dispose()
+    return number
+
+
+def test_import_prints_a_summary(database: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(LEADS, encoding="utf-8")
+    mapping = json.dumps({"Kundennr": "user_data"})
+    result = runner.invoke(
+        app, ["import", str(leads), "--campaign", "Spring", "--mapping", mapping]
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported" in result.stdout and "invalid_number" in result.stdout
+    assert "3 rows in" in result.stdout
+    assert contacts(database) == [("Müller", "K1")]
+
+
+def test_report_file_lists_the_rows_not_imported(database: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(LEADS.encode("windows-1252"))
+    mapping_file = tmp_path / "mapping.json"
+    mapping_file.write_text(json.dumps({"Kundennr": "user_data"}))
+    report = tmp_path / "report.csv"
+    args = ["import", str(leads), "--campaign", "Spring", "--encoding", "windows-1252"]
+    args += ["--mapping", f"@{mapping_file}", "--report", str(report), "--workers", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with report.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["line", "outcome", "message", "Nachname", "Telefon", "Kundennr"]
+    assert [r[:2] for r in rows[1:]] == [["3", "invalid_number"], ["4", "duplicate"]]
+    assert rows[2][3:] == ["Weber", "030 1234567", "K3"]
+    assert contacts(database) == [("Müller", "K1")]
+
+
+def test_json_report_has_a_data_column(database: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.ndjson"
+    leads.write_text('{"name": "A", "phone1": "030 1234567"}\n{"name": "B"}\n')
+    report = tmp_path / "report.csv"
+    args = ["import", str(leads), "--campaign", "Spring", "--report", str(report)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with report.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["line", "outcome", "message", "data"]
+    assert json.loads(rows[1][3]) == {"name": "B"}
+
+
+def test_tenant_is_needed_when_there_are_several(database: str, tmp_path: Path) -> None:
+    other = add_tenant(database, "Other", "Spring")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(LEADS)
+    result = runner.invoke(app, ["import", str(leads), "--campaign", "Spring"])
+    assert result.exit_code == 2 and "--tenant" in result.output
+    result = runner.invoke(
+        app, ["import", str(leads), "--campaign", "Spring", "--tenant", str(other)]
+    )
+    assert result.exit_code == 0, result.output
+    assert count(database) == 1
+
+
+def test_fatal_errors_exit_non_zero_and_write_nothing(database: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(LEADS)
+    result = runner.invoke(app, ["import", str(leads), "--campaign", "Winter"])
+    assert result.exit_code == 1 and "no campaign 'Winter'" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("Straße;Telefon\nA;030 1234567\n".encode("latin-1"))
+    result = runner.invoke(app, ["import", str(bad), "--campaign", "Spring"])
+    assert result.exit_code == 1
+    assert "not valid utf-8" in result.output and "nothing was imported" in result.output
+    result = runner.invoke(app, ["import", str(leads), "--campaign", "Spring", "--mapping", "{x"])
+    assert result.exit_code == 2 and "mapping" in result.output
+    unknown = tmp_path / "leads.xlsx"
+    unknown.write_text(LEADS)
+    result = runner.invoke(app, ["import", str(unknown), "--campaign", "Spring"])
+    assert result.exit_code == 2 and "--format" in result.output
+    assert count(database) == 0
+
+
+def test_missing_schema_is_explained(db_url: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(LEADS)
+    result = runner.invoke(app, ["import", str(leads), "--campaign", "Spring"])
+    assert result.exit_code == 2 and "opendialer db upgrade" in result.output
