@@ -289,6 +289,7 @@ class CampaignRunner:
             max_parallel_lines=campaign.max_parallel_lines,
             coefficient=campaign.pacing_coefficient,
             max_waiting_callers=campaign.max_waiting_callers,
+            grace_seconds=self.engine.grace_seconds,
         )
 
     def _log_decision(self, session: Session, decision: PacingDecision, now: datetime) -> None:

@@ -37,6 +37,15 @@ class PacingSnapshot:
     coefficient: float | None = None
     """Voicenter-style dial ratio cap: at most this many dials in flight per ready agent."""
     max_waiting_callers: int | None = None
+    grace_seconds: float = 2.0
+    """How long an answered person may wait for an agent before the call counts as abandoned."""
+    amd_false_positive_rate: float = 0.0
+    """With AMD on: the reasoned estimate (Ofcom) of the share of live answers that AMD judges a
+    machine and hangs up on. They count as abandoned but are never observed one by one."""
+    period_live_answers: int | None = None
+    """Live answers in the campaign's 30-day period (FTC), when the caller keeps that tally."""
+    period_abandoned: int | None = None
+    """Abandoned calls in the same 30-day period."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,239 @@
+"""Online estimates for pacing: proportions, duration distributions and the abandonment ledger.
+
+Every estimate forgets exponentially in *time* (a half-life in seconds), so it follows answer
+rates and talk times that drift during the day, and starts from a weak prior so the first
+decisions of a campaign are cautious rather than blind. Pure Python, no clock: callers pass the
+time of each observation in seconds.
+"""
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+LN2 = math.log(2.0)
+
+
+def decay(elapsed: float, half_life: float) -> float:
+    """The weight left after ``elapsed`` seconds with the given half-life."""
+    return math.exp(-LN2 * max(elapsed, 0.0) / half_life)
+
+
+class DecayingProportion:
+    """The share of successes among recent trials, with a prior worth ``prior_weight`` trials."""
+
+    def __init__(self, prior: float, prior_weight: float, half_life: float) -> None:
+        self.prior = prior
+        self.prior_weight = prior_weight
+        self.half_life = half_life
+        self._successes = 0.0
+        self._trials = 0.0
+        self._at: float | None = None
+
+    def add(self, at: float, success: bool, weight: float = 1.0) -> None:
+        self._age_to(at)
+        self._trials += weight
+        if success:
+            self._successes += weight
+
+    def _age_to(self, at: float) -> None:
+        if self._at is not None and at > self._at:
+            kept = decay(at - self._at, self.half_life)
+            self._successes *= kept
+            self._trials *= kept
+        if self._at is None or at > self._at:
+            self._at = at
+
+    @property
+    def trials(self) -> float:
+        """The effective number of (decayed) trials behind the estimate, prior excluded."""
+        return self._trials
+
+    @property
+    def mean(self) -> float:
+        return (self._successes + self.prior * self.prior_weight) / (
+            self._trials + self.prior_weight
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SurvivalTable:
+    """A distribution on a grid: ``cdf[i]`` = P(X <= i * step); nothing lies past the grid."""
+
+    step: float
+    cdf: FloatArray
+    mean: float
+
+    def at(self, x: float) -> float:
+        """P(X <= x)."""
+        index = int(x / self.step) if x > 0 else 0
+        return float(self.cdf[index]) if index < len(self.cdf) else 1.0
+
+    def survival(self, x: float) -> float:
+        return 1.0 - self.at(x)
+
+    def at_many(self, x: FloatArray) -> FloatArray:
+        """P(X <= x) for each element of ``x``."""
+        index = (np.maximum(x, 0.0) / self.step).astype(np.intp)
+        np.minimum(index, len(self.cdf) - 1, out=index)
+        return self.cdf[index]
+
+    def quantile(self, q: float) -> float:
+        index = int(np.searchsorted(self.cdf, q))
+        return min(index, len(self.cdf) - 1) * self.step
+
+
+class DecayingDistribution:
+    """An empirical distribution of recent durations, time-weighted, with prior pseudo-samples.
+
+    ``table()`` returns a :class:`SurvivalTable`, rebuilt once a tenth of the samples (at least
+    ``min_rebuild``, at most ``rebuild_every``) is new.
+    """
+
+    def __init__(
+        self,
+        prior: Sequence[float],
+        *,
+        prior_weight: float,
+        half_life: float,
+        step: float,
+        horizon: float,
+        rebuild_every: int = 100,
+        min_rebuild: int = 5,
+        max_samples: int = 3000,
+    ) -> None:
+        self.prior = np.array(prior, dtype=np.float64)
+        self.prior_weight = prior_weight
+        self.half_life = half_life
+        self.step = step
+        self.size = int(horizon / step) + 1
+        self.rebuild_every = rebuild_every
+        self.min_rebuild = min_rebuild
+        self._at = np.zeros(max_samples)
+        self._value = np.zeros(max_samples)
+        self._count = 0
+        self._fresh = 0
+        self._table: SurvivalTable | None = None
+        self._latest = 0.0
+
+    def add(self, at: float, value: float) -> None:
+        slot = self._count % len(self._at)
+        self._at[slot] = at
+        self._value[slot] = max(value, 0.0)
+        self._count += 1
+        self._latest = max(self._latest, at)
+        self._fresh += 1
+        due = min(self.rebuild_every, max(self.min_rebuild, self.count // 10))
+        if self._fresh >= due:
+            self._table = None
+
+    @property
+    def count(self) -> int:
+        return min(self._count, len(self._at))
+
+    def table(self) -> SurvivalTable:
+        if self._table is None:
+            self._table = self._build()
+            self._fresh = 0
+        return self._table
+
+    def _build(self) -> SurvivalTable:
+        n = self.count
+        each_prior = self.prior_weight / len(self.prior) if len(self.prior) else 0.0
+        values = np.concatenate([self.prior, self._value[:n]])
+        ages = self._latest - self._at[:n]
+        weights = np.concatenate(
+            [np.full(len(self.prior), each_prior), np.exp(-LN2 * ages / self.half_life)]
+        )
+        total = float(weights.sum())
+        if total <= 0:
+            return SurvivalTable(self.step, np.ones(self.size), 0.0)
+        index = np.minimum((values / self.step).astype(np.intp), self.size - 1)
+        mass = np.bincount(index, weights=weights, minlength=self.size)
+        cdf = np.minimum(np.cumsum(mass) / total, 1.0)
+        cdf[-1] = 1.0
+        return SurvivalTable(self.step, cdf, float(np.dot(values, weights)) / total)
+
+
+class AbandonLedger:
+    """Live answers and abandoned calls in a rolling window (Ofcom: 24 h; FTC: 30 days)."""
+
+    def __init__(self, window: float = 86_400.0) -> None:
+        self.window = window
+        self._live: deque[float] = deque()
+        self._abandoned: deque[float] = deque()
+
+    def live_answer(self, at: float) -> None:
+        self._live.append(at)
+
+    def abandoned(self, at: float) -> None:
+        self._abandoned.append(at)
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """(live answers, abandoned) in the window ending at ``now``."""
+        start = now - self.window
+        for times in (self._live, self._abandoned):
+            while times and times[0] < start:
+                times.popleft()
+        return len(self._live), len(self._abandoned)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    """Where a campaign stands against its abandonment cap in one window."""
+
+    live: int
+    """Live answers seen (classified as a person)."""
+    abandoned: int
+    """Abandoned calls seen (not counting the unseen AMD false positives)."""
+    target: float
+    amd_false_positive: float
+
+    @property
+    def persons(self) -> float:
+        """Live answers including the estimated persons AMD hung up on."""
+        return self.live / (1.0 - self.amd_false_positive)
+
+    @property
+    def left(self) -> float:
+        """Abandoned calls still allowed if the window closed now (AMD estimate included)."""
+        f = self.amd_false_positive
+        return (self.target - f) * self.persons - self.abandoned
+
+    @property
+    def rate(self) -> float:
+        """Abandonment rate so far, AMD estimate included."""
+        persons = self.persons
+        return (self.abandoned + self.amd_false_positive * persons) / persons if persons else 0.0
+
+
+def allowed_rate(
+    budget: BudgetState,
+    *,
+    confidence: float,
+    amd_confidence: float,
+    lookahead: float,
+    max_factor: float,
+) -> float:
+    """The abandonment rate (per live answer seen) the next answers may have.
+
+    The budget is spread over the next ``H = max(live, lookahead)`` live answers, keeping ``z``
+    standard deviations of margin for the unseen AMD false positives over the whole window
+    (``amd_confidence``) and for the randomness of the abandons still to come (``confidence``).
+    Zero when nothing is left.
+    """
+    f, z = budget.amd_false_positive, confidence
+    ahead = max(float(budget.live), lookahead)
+    persons = (budget.live + ahead) / (1.0 - f)
+    unseen = amd_confidence * math.sqrt(persons * f * (1.0 - f))
+    spare = (budget.target - f) * persons - unseen - budget.abandoned
+    if spare <= 0:
+        return 0.0
+    root = (-z * math.sqrt(ahead) + math.sqrt(z * z * ahead + 4.0 * ahead * spare)) / (2 * ahead)
+    steady = (budget.target - f) / (1.0 - f)
+    return min(root * root, max_factor * steady)

@@ -1,0 +1,328 @@
+"""Predictive pacing under an abandonment cap: a model of the next half minute, and a budget.
+
+Each decision predicts, for one more dial launched now, the probability that it is answered by
+a person who then finds no agent within the grace period: the calls ahead of it (waiting
+callers, and answers from the dials already in flight, each weighted by its age) against the
+agents free now plus those whose calls are about to end (from each busy agent's age and the
+handle-time distribution). The n-th extra dial is launched while that risk stays below a
+threshold; the threshold follows the abandonment rate the campaign may still spend (its
+budget over the rolling 24 h, and over 30 days when the caller keeps that tally), which
+shrinks to nothing as the budget runs out. See ``docs/pacing.md``.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from opendialer.engine.pacing.base import (
+    DialResult,
+    Observation,
+    PacingDecision,
+    PacingSnapshot,
+    line_cap,
+)
+from opendialer.engine.pacing.estimators import (
+    AbandonLedger,
+    BudgetState,
+    DecayingDistribution,
+    DecayingProportion,
+    FloatArray,
+    SurvivalTable,
+    allowed_rate,
+    decay,
+)
+
+SQRT2 = math.sqrt(2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictiveSettings:
+    """One set of defaults for every campaign; only the abandonment target comes from it."""
+
+    answer_prior: float = 0.4
+    answer_prior_weight: float = 20.0
+    answer_half_life: float = 1800.0
+    ring_half_life: float = 1800.0
+    handle_half_life: float = 2700.0
+    handle_prior: tuple[float, ...] = (60.0, 120.0, 180.0, 240.0, 300.0, 420.0, 600.0)
+    handle_prior_weight: float = 3.0
+    quantiles: int = 6
+    confidence: float = 1.5
+    """z for the margin on the budget for the randomness of the abandons still to come."""
+    amd_confidence: float = 1.5
+    """z for the margin for AMD's false positives, which are never seen one by one."""
+    lookahead: float = 300.0
+    """The budget is spread over at least this many more live answers (or as many as so far)."""
+    max_rate_factor: float = 2.0
+    """Never plan more than this times the campaign's steady abandonment rate."""
+    brake_risk: float = 0.001
+    """With no budget left, a dial is launched only if its abandonment risk is below this."""
+    shape_prior: float = 0.5
+    shape_gain: float = 0.01
+    calibration_prior: float = 5.0
+    """Weight, in predicted abandons, of the prior ratio of observed to predicted abandons."""
+    calibration_start: float = 2.0
+    """The prior ratio: one dial's risk, taken alone, misses the dials launched after it."""
+    calibration_half_life: float = 7200.0
+    max_new_per_decision: int = 500
+
+
+class Pool(NamedTuple):
+    """What the next ``tau`` seconds hold, at a few answer times ``tau``."""
+
+    taus: tuple[float, ...]
+    demand_mean: tuple[float, ...]
+    """Waiting callers plus expected answers (needing an agent) from dials in flight by tau."""
+    demand_var: tuple[float, ...]
+    new_answer: tuple[float, ...]
+    """P(a dial launched now has been answered by a person by tau)."""
+    releases: tuple[float, ...]
+    """Expected agents freed by tau + grace."""
+    releases_var: tuple[float, ...]
+
+
+def _tail(mean: float, var: float, free: float) -> float:
+    """P(integer Y >= free) for Y with this mean and variance, by a normal approximation."""
+    if var < 1e-12:
+        return 1.0 if mean >= free - 0.5 else 0.0
+    z = (free - 0.5 - mean) / math.sqrt(var)
+    return 0.5 * math.erfc(z / SQRT2)
+
+
+def _ring_times(prior: tuple[float, ...], half_life: float) -> DecayingDistribution:
+    return DecayingDistribution(
+        prior, prior_weight=2.0, half_life=half_life, step=0.25, horizon=180.0
+    )
+
+
+class PredictivePolicy:
+    name = "predictive"
+
+    def __init__(self, settings: PredictiveSettings | None = None) -> None:
+        s = self.settings = settings or PredictiveSettings()
+        self.answer = DecayingProportion(s.answer_prior, s.answer_prior_weight, s.answer_half_life)
+        self.human_ring = _ring_times((4.0, 6.0, 8.0, 10.0, 13.0, 17.0), s.ring_half_life)
+        self.other_ring = _ring_times((4.0, 12.0, 25.0, 30.0), s.ring_half_life)
+        self.handle = DecayingDistribution(
+            s.handle_prior,
+            prior_weight=s.handle_prior_weight,
+            half_life=s.handle_half_life,
+            step=1.0,
+            horizon=4 * 3600.0,
+        )
+        self.day = AbandonLedger(86_400.0)
+        self.shape = s.shape_prior
+        self._realized = 0.0
+        self._predicted = 0.0
+        self._calibrated_at = 0.0
+        self._taus: tuple[SurvivalTable, FloatArray] | None = None
+
+    # -- observations
+
+    def observe(self, observation: Observation) -> None:
+        at = observation.at
+        if observation.dial_result is not None:
+            human = observation.dial_result is DialResult.HUMAN
+            self.answer.add(at, human)
+            if observation.ring_seconds is not None:
+                ring = self.human_ring if human else self.other_ring
+                ring.add(at, observation.ring_seconds)
+        if observation.live_answer:
+            self.day.live_answer(at)
+        if observation.handle_seconds is not None:
+            self.handle.add(at, observation.handle_seconds)
+        if observation.abandoned:
+            self.day.abandoned(at)
+            self._age_calibration(at)
+            self._realized += 1.0
+
+    def _age_calibration(self, now: float) -> None:
+        kept = decay(now - self._calibrated_at, self.settings.calibration_half_life)
+        self._realized *= kept
+        self._predicted *= kept
+        self._calibrated_at = max(now, self._calibrated_at)
+
+    @property
+    def calibration(self) -> float:
+        """Observed ÷ predicted abandons (with a prior), within [0.5, 4]."""
+        s = self.settings
+        ratio = (self._realized + s.calibration_prior * s.calibration_start) / (
+            self._predicted + s.calibration_prior
+        )
+        return min(max(ratio, 0.5), 4.0)
+
+    # -- the decision
+
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        now = snapshot.now
+        self._age_calibration(now)
+        p = self.answer.mean
+        budget = self._budget(snapshot)
+        rate = self._allowed(budget)
+        kappa = self.calibration
+        threshold = rate / self.shape if rate > 0 else self.settings.brake_risk
+        pool = self._pool(snapshot, p)
+        free = snapshot.agents_ready
+        dials, risks = self._count_dials(pool, free, threshold, kappa)
+        capped = line_cap(snapshot, dials)
+        self._learn_launched(risks[:capped], threshold, p)
+        next_risk = risks[capped] if capped < len(risks) else 1.0
+        mid = len(pool.taus) // 2
+        inputs = {
+            "p_live": p,
+            "expected_releases": pool.releases[mid],
+            "expected_answers": pool.demand_mean[mid] - snapshot.waiting_callers,
+            "answer_delay": pool.taus[mid],
+            "handle_mean": self.handle.table().mean,
+            "budget_left": budget.left,
+            "allowed_rate": rate,
+            "risk_threshold": threshold,
+            "next_dial_risk": next_risk * kappa,
+            "calibration": kappa,
+            "day_live": float(budget.live),
+            "day_abandoned": float(budget.abandoned),
+        }
+        in_flight = len(snapshot.dials_in_progress)
+        return PacingDecision(
+            dials=capped,
+            target_in_flight=float(in_flight + capped),
+            reason=self._reason(snapshot, capped, dials, inputs),
+            inputs=inputs,
+        )
+
+    def _budget(self, snapshot: PacingSnapshot) -> BudgetState:
+        live, abandoned = self.day.counts(snapshot.now)
+        target, fp = snapshot.abandon_target, snapshot.amd_false_positive_rate
+        day = BudgetState(live, abandoned, target, fp)
+        if snapshot.period_live_answers is None or snapshot.period_abandoned is None:
+            return day
+        period = BudgetState(snapshot.period_live_answers, snapshot.period_abandoned, target, fp)
+        return min(day, period, key=self._allowed)
+
+    def _allowed(self, budget: BudgetState) -> float:
+        s = self.settings
+        return allowed_rate(
+            budget,
+            confidence=s.confidence,
+            amd_confidence=s.amd_confidence,
+            lookahead=s.lookahead,
+            max_factor=s.max_rate_factor,
+        )
+
+    def _count_dials(
+        self, pool: Pool, free: int, threshold: float, kappa: float
+    ) -> tuple[int, list[float]]:
+        """Launch the k-th new dial while its predicted risk (times calibration) <= threshold."""
+        risks: list[float] = []
+        count = len(pool.taus)
+        limit = self.settings.max_new_per_decision
+        while len(risks) <= limit:
+            ahead = len(risks)
+            total = 0.0
+            for i in range(count):
+                n = pool.new_answer[i]
+                mean = pool.demand_mean[i] + ahead * n - pool.releases[i]
+                var = pool.demand_var[i] + ahead * n * (1 - n) + pool.releases_var[i]
+                total += _tail(mean, var, free)
+            risk = total / count
+            risks.append(risk)
+            if risk * kappa > threshold:
+                return ahead, risks
+        return limit, risks
+
+    def _learn_launched(self, risks: list[float], threshold: float, p: float) -> None:
+        if threshold <= 0:
+            return
+        gain = self.settings.shape_gain
+        for risk in risks:
+            ratio = min(max(risk * self.calibration / threshold, 0.05), 1.0)
+            self.shape += gain * (ratio - self.shape)
+            self._predicted += p * risk
+
+    def _pool(self, snapshot: PacingSnapshot, p: float) -> Pool:
+        human = self.human_ring.table()
+        taus = self._answer_times(human)
+        demand, demand_var = self._in_flight(snapshot, p, human, taus)
+        releases, releases_var = self._releases(snapshot, taus)
+        return Pool(
+            taus=tuple(taus.tolist()),
+            demand_mean=tuple((demand + snapshot.waiting_callers).tolist()),
+            demand_var=tuple(demand_var.tolist()),
+            new_answer=tuple((p * human.at_many(taus)).tolist()),
+            releases=tuple(releases.tolist()),
+            releases_var=tuple(releases_var.tolist()),
+        )
+
+    def _answer_times(self, human: SurvivalTable) -> FloatArray:
+        """Answer times at evenly spaced quantiles (cached with the table they come from)."""
+        if self._taus is None or self._taus[0] is not human:
+            count = self.settings.quantiles
+            taus = np.array([human.quantile((i + 0.5) / count) for i in range(count)])
+            self._taus = (human, taus)
+        return self._taus[1]
+
+    def _in_flight(
+        self, snapshot: PacingSnapshot, p: float, human: SurvivalTable, taus: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Expected answers (and their variance) by each tau from the dials in flight.
+
+        A dial of age ``a`` is still unresolved with probability ``S(a)``; it is answered by a
+        person within ``tau`` with probability ``p (G(a + tau) - G(a)) / S(a)``.
+        """
+        if not snapshot.dials_in_progress:
+            return np.zeros(len(taus)), np.zeros(len(taus))
+        ages = np.array(snapshot.dials_in_progress, dtype=np.float64)
+        answered = human.at_many(ages)
+        other = self.other_ring.table().at_many(ages)
+        alive = np.maximum(p * (1.0 - answered) + (1.0 - p) * (1.0 - other), 1e-9)
+        later = human.at_many(ages[:, None] + taus[None, :])
+        chance = np.clip(p * (later - answered[:, None]) / alive[:, None], 0.0, 1.0)
+        return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
+
+    def _releases(
+        self, snapshot: PacingSnapshot, taus: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """Expected agents freed (and variance) by each tau + grace, from busy agents' ages.
+
+        An agent busy for ``a`` seconds is free by ``a + h`` with probability
+        ``1 - S_H(a + h) / S_H(a)``; past the longest handle time seen, ``h / mean``.
+        """
+        if not snapshot.busy_agent_ages:
+            return np.zeros(len(taus)), np.zeros(len(taus))
+        handle = self.handle.table()
+        ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
+        horizons = taus + snapshot.grace_seconds
+        alive = 1.0 - handle.at_many(ages)
+        later = 1.0 - handle.at_many(ages[:, None] + horizons[None, :])
+        known = alive > 1e-9
+        fallback = np.minimum(horizons / max(handle.mean, 1.0), 1.0)
+        chance = np.where(
+            known[:, None],
+            1.0 - later / np.where(known, alive, 1.0)[:, None],
+            fallback[None, :],
+        )
+        chance = np.clip(chance, 0.0, 1.0)
+        return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
+
+    def _reason(
+        self, snapshot: PacingSnapshot, dials: int, wanted: int, inputs: dict[str, float]
+    ) -> str:
+        state = (
+            f"{snapshot.agents_ready} ready, {len(snapshot.dials_in_progress)} in flight "
+            f"(~{inputs['expected_answers']:.1f} answers due), "
+            f"~{inputs['expected_releases']:.1f} agents freeing, p_live {inputs['p_live']:.3f}"
+        )
+        risk = (
+            f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
+            f"{inputs['risk_threshold']:.2%} allowed"
+        )
+        if inputs["allowed_rate"] <= 0:
+            head = "brake: abandonment budget spent"
+        elif dials == 0:
+            head = "hold"
+        else:
+            head = f"dial {dials}"
+        capped = f" (wanted {wanted}, line limits)" if wanted > dials else ""
+        return f"{head}{capped}: {state}; {risk}; budget left {inputs['budget_left']:.1f}"

@@ -1,0 +1,72 @@
+import random
+
+import pytest
+
+from opendialer.engine.pacing.estimators import (
+    AbandonLedger,
+    BudgetState,
+    DecayingDistribution,
+    DecayingProportion,
+    allowed_rate,
+)
+
+
+def test_proportion_converges_and_forgets() -> None:
+    rng = random.Random(1)
+    share = DecayingProportion(prior=0.5, prior_weight=20, half_life=600)
+    for i in range(4000):
+        share.add(i * 0.5, rng.random() < 0.2)
+    assert share.mean == pytest.approx(0.2, abs=0.03)
+    for i in range(4000, 8000):  # the answer rate drifts to 0.35
+        share.add(i * 0.5, rng.random() < 0.35)
+    assert share.mean == pytest.approx(0.35, abs=0.03)
+
+
+def test_distribution_matches_known_gamma() -> None:
+    rng = random.Random(2)
+    durations = DecayingDistribution(
+        (100.0,), prior_weight=1, half_life=3600, step=1.0, horizon=3600
+    )
+    for i in range(2000):
+        durations.add(i * 5.0, rng.gammavariate(4.0, 45.0))  # mean 180, sd 90
+    table = durations.table()
+    assert table.mean == pytest.approx(180, rel=0.05)
+    assert table.quantile(0.5) == pytest.approx(165, rel=0.06)  # gamma(4, 45) median ~165
+    assert table.at(0) < 0.01
+    assert table.at(10_000) == 1.0
+
+
+def test_distribution_follows_drift() -> None:
+    durations = DecayingDistribution((), prior_weight=0, half_life=300, step=0.25, horizon=120)
+    for i in range(600):
+        durations.add(float(i), 10.0)
+    for i in range(600, 3000):
+        durations.add(float(i), 20.0)
+    assert durations.table().mean == pytest.approx(20.0, abs=0.5)
+
+
+def test_ledger_rolls_over_the_window() -> None:
+    ledger = AbandonLedger(window=100)
+    for t in range(10):
+        ledger.live_answer(float(t))
+    ledger.abandoned(5.0)
+    assert ledger.counts(50) == (10, 1)
+    assert ledger.counts(106) == (4, 0)
+
+
+def test_budget_counts_amd_false_positives() -> None:
+    budget = BudgetState(live=980, abandoned=5, target=0.03, amd_false_positive=0.02)
+    assert budget.persons == pytest.approx(1000)
+    assert budget.rate == pytest.approx((5 + 20) / 1000)
+    assert budget.left == pytest.approx(30 - 20 - 5)
+
+
+def test_allowed_rate_shrinks_to_zero_as_the_budget_is_spent() -> None:
+    def rate(abandoned: int) -> float:
+        budget = BudgetState(live=1000, abandoned=abandoned, target=0.03, amd_false_positive=0.0)
+        return allowed_rate(budget, confidence=1.5, amd_confidence=1.5, lookahead=300, max_factor=2)
+
+    rates = [rate(a) for a in (0, 20, 40, 55, 60, 80)]
+    assert rates == sorted(rates, reverse=True)
+    assert 0.03 < rates[0] <= 0.06  # spends the saved budget, at most twice the steady rate
+    assert rates[-1] == 0.0

@@ -1,0 +1,159 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from opendialer.engine.pacing.base import (
+    DialResult,
+    Observation,
+    PacingPolicy,
+    PacingSnapshot,
+    ProgressivePolicy,
+)
+from opendialer.engine.pacing.baselines import (
+    DropRule,
+    FixedRatioPolicy,
+    VicidialAdaptivePolicy,
+)
+from opendialer.engine.pacing.predictive import PredictivePolicy
+
+
+def snapshot(**fields: object) -> PacingSnapshot:
+    base: dict[str, object] = {
+        "now": 1000.0,
+        "agents_logged_in": 10,
+        "agents_ready": 10,
+        "busy_agent_ages": (),
+        "dials_in_progress": (),
+        "waiting_callers": 0,
+        "abandon_target": 0.03,
+    }
+    base.update(fields)
+    return PacingSnapshot(**base)  # type: ignore[arg-type]
+
+
+def trained(policy: PredictivePolicy, abandoned: int = 0) -> PredictivePolicy:
+    """A policy that has seen an hour of a p = 0.2 campaign."""
+    for i in range(2000):
+        at = i * 1.8
+        human = i % 5 == 0
+        policy.observe(
+            Observation(
+                at=at,
+                dial_result=DialResult.HUMAN if human else DialResult.NO_ANSWER,
+                ring_seconds=8.0 if human else 25.0,
+                live_answer=human,
+            )
+        )
+        if human:
+            policy.observe(Observation(at=at, handle_seconds=150.0 + (i % 7) * 10))
+    for _ in range(abandoned):
+        policy.observe(Observation(at=3599.0, abandoned=True))
+    return policy
+
+
+def test_predictive_dials_ahead_when_agents_are_free() -> None:
+    decision = trained(PredictivePolicy()).decide(snapshot(now=3600.0))
+    assert 10 < decision.dials <= 60  # about ready / p, less a margin
+    for key in ("p_live", "expected_releases", "budget_left", "allowed_rate"):
+        assert key in decision.inputs
+    assert decision.inputs["p_live"] == pytest.approx(0.2, abs=0.02)
+    assert decision.reason.startswith("dial")
+
+
+def test_predictive_stops_when_budget_spent_and_nobody_frees() -> None:
+    policy = trained(PredictivePolicy(), abandoned=40)  # 40 of 400 live answers: 10 %
+    busy = snapshot(
+        now=3600.0,
+        agents_ready=0,
+        busy_agent_ages=tuple(5.0 + i for i in range(10)),  # all just started 150 s calls
+        dials_in_progress=(1.0, 2.0),
+    )
+    decision = policy.decide(busy)
+    assert decision.dials == 0
+    assert decision.inputs["allowed_rate"] == 0.0
+    assert decision.inputs["budget_left"] < 0
+    assert decision.reason.startswith("brake")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ready=st.integers(0, 30),
+    busy=st.integers(0, 30),
+    flight=st.integers(0, 40),
+    waiting=st.integers(0, 3),
+    lines=st.none() | st.integers(0, 80),
+    coefficient=st.none() | st.floats(0.5, 4.0),
+    max_waiting=st.none() | st.integers(0, 3),
+)
+def test_no_policy_exceeds_the_line_limits(
+    ready: int,
+    busy: int,
+    flight: int,
+    waiting: int,
+    lines: int | None,
+    coefficient: float | None,
+    max_waiting: int | None,
+) -> None:
+    snap = snapshot(
+        agents_logged_in=ready + busy,
+        agents_ready=ready,
+        busy_agent_ages=tuple(float(30 * i) for i in range(busy)),
+        dials_in_progress=tuple(float(i % 20) for i in range(flight)),
+        waiting_callers=waiting,
+        max_parallel_lines=lines,
+        coefficient=coefficient,
+        max_waiting_callers=max_waiting,
+    )
+    policies: list[PacingPolicy] = [PredictivePolicy(), ProgressivePolicy(), FixedRatioPolicy(2.5)]
+    for policy in policies:
+        dials = policy.decide(snap).dials
+        assert dials >= 0
+        if lines is not None:
+            assert flight + waiting + busy + dials <= max(lines, flight + waiting + busy)
+        if coefficient is not None:
+            assert flight + dials <= max(int(coefficient * ready), flight)
+        if max_waiting is not None and waiting >= max_waiting:
+            assert dials == 0
+
+
+@given(
+    ready=st.integers(0, 30),
+    busy=st.integers(0, 30),
+    flight=st.integers(0, 40),
+    waiting=st.integers(0, 3),
+)
+def test_progressive_never_has_more_in_flight_than_ready_agents(
+    ready: int, busy: int, flight: int, waiting: int
+) -> None:
+    snap = snapshot(
+        agents_ready=ready,
+        busy_agent_ages=(10.0,) * busy,
+        dials_in_progress=(3.0,) * flight,
+        waiting_callers=waiting,
+    )
+    dials = ProgressivePolicy().decide(snap).dials
+    assert dials == 0 or flight + dials <= ready - waiting
+
+
+def test_fixed_ratio_keeps_level_times_working_agents_up() -> None:
+    snap = snapshot(agents_ready=2, busy_agent_ages=(10.0,) * 8, dials_in_progress=(1.0,) * 3)
+    # 1.5 x 10 agents = 15 lines: 8 on calls, 3 ringing, so 4 more
+    assert FixedRatioPolicy(1.5).decide(snap).dials == 4
+    assert FixedRatioPolicy(1.0).decide(snap).dials == 0  # 10 lines: 8 + 3 already
+    with pytest.raises(ValueError):
+        FixedRatioPolicy(0.5)
+
+
+def test_vicidial_raises_its_level_while_agents_idle_and_drops_it_over_target() -> None:
+    policy = VicidialAdaptivePolicy(rule=DropRule.HARD_LIMIT)
+    for t in range(0, 61):
+        policy.decide(snapshot(now=float(t), agents_ready=5, busy_agent_ages=(1.0,) * 5))
+    assert policy.level > 1.5  # (5 ready / 10 agents): x1.5 every 15 s, capped at 3
+    assert policy.level <= 3.0
+    for i in range(60):
+        policy.observe(Observation(at=61.0, dial_result=DialResult.HUMAN, live_answer=True))
+        if i % 10 == 0:
+            policy.observe(Observation(at=61.0, abandoned=True))
+    for t in range(61, 80):
+        policy.decide(snapshot(now=float(t), agents_ready=5, busy_agent_ages=(1.0,) * 5))
+    assert policy.level == 1.0
