@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.dnc.service import add_numbers
 from opendialer.engine.selection import ABANDON_REDIAL_BLOCK, Claim
 from opendialer.models import (
     MAX_PHONES,
@@ -20,10 +21,10 @@ from opendialer.models import (
     Contact,
     ContactPhone,
     ContactStatus,
-    DncEntry,
     ResultAction,
     ResultCode,
     RetryRule,
+    Tenant,
 )
 
 BUSY_RETRY = timedelta(minutes=10)
@@ -143,7 +144,7 @@ def apply_rule(
 ) -> None:
     """Schedule the contact's next try, or finish it; add the number to the DNC list if asked."""
     if rule.add_to_dnc and phone is not None and phone.e164 is not None:
-        _add_to_dnc(session, campaign, phone.e164, at)
+        _add_to_dnc(session, campaign, phone.e164)
     limit = min(rule.max_tries or campaign.max_tries_per_number, campaign.max_tries_per_number)
     dialable = [
         p
@@ -162,18 +163,10 @@ def apply_rule(
     contact.next_try_at = at + rule.delay
 
 
-def _add_to_dnc(session: Session, campaign: Campaign, e164: str, at: datetime) -> None:
-    exists = session.scalar(
-        select(DncEntry.id).where(
-            DncEntry.tenant_id == campaign.tenant_id,
-            DncEntry.campaign_id.is_(None),
-            DncEntry.e164 == e164,
-        )
-    )
-    if exists is None:
-        session.add(
-            DncEntry(tenant_id=campaign.tenant_id, e164=e164, source="result_code", created_at=at)
-        )
+def _add_to_dnc(session: Session, campaign: Campaign, e164: str) -> None:
+    """The tenant-wide list, through the DNC service (idempotent: an existing entry stays)."""
+    tenant = session.get_one(Tenant, campaign.tenant_id)
+    add_numbers(session, tenant, None, [e164], source="result_code")
 
 
 def finish_attempt(
