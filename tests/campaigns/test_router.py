@@ -169,3 +169,14 @@ def test_lists(api: TestClient, other_api: TestClient) -> None:
     assert other_api.get(f"/api/v1/lists/{list_id}").status_code == 404
     assert api.patch(f"/api/v1/lists/{list_id}", json={"active": False}).json()["active"] is False
     assert api.delete(f"/api/v1/lists/{list_id}").status_code == 204
+
+
+def test_amd_false_positive_estimate_is_a_share_below_one(api: TestClient) -> None:
+    assert create(api)["amd_false_positive_rate"] == 0.0
+    campaign = create(api, name="AMD", amd_enabled=True, amd_false_positive_rate=0.02)
+    assert campaign["amd_false_positive_rate"] == 0.02
+    for bad in (-0.1, 1.0):
+        response = api.patch(
+            f"/api/v1/campaigns/{campaign['id']}", json={"amd_false_positive_rate": bad}
+        )
+        assert response.status_code == 422

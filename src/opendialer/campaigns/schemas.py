@@ -26,6 +26,13 @@ class CampaignSettings(InputModel):
     preview_seconds: int | None = Field(default=None, ge=0, le=3600)
     ring_timeout_seconds: int | None = Field(default=None, ge=1, le=300)
     amd_enabled: bool | None = None
+    amd_false_positive_rate: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Reasoned estimate of the share of people AMD takes for a machine (Ofcom): "
+        "they count as abandoned, so pacing spends budget on them. Used only with AMD on.",
+    )
     record_calls: bool | None = None
     abandon_announcement_uri: str | None = Field(default=None, max_length=255)
     caller_id: str | None = Field(default=None, max_length=32)
@@ -73,6 +80,7 @@ class CampaignRead(OutputModel):
     preview_seconds: int
     ring_timeout_seconds: int
     amd_enabled: bool
+    amd_false_positive_rate: float
     record_calls: bool
     abandon_announcement_uri: str | None
     caller_id: str | None

@@ -23,6 +23,7 @@ from opendialer.engine.pacing.base import (
     PacingDecision,
     PacingSnapshot,
 )
+from opendialer.engine.period import PeriodTally
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.models import (
     AgentSession,
@@ -70,6 +71,10 @@ def _launch_for(
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
 
 
+def _amd_false_positive_rate(campaign: Campaign) -> float:
+    return campaign.amd_false_positive_rate if campaign.amd_enabled else 0.0
+
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CALLER_ID = "+10000000000"
@@ -109,6 +114,7 @@ class CampaignRunner:
         self.engine = engine
         self.campaign_id = campaign_id
         self.tally = CampaignTally()
+        self.period = PeriodTally()
         self.state = "starting"
         self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -157,6 +163,8 @@ class CampaignRunner:
             self._offer_previews(session, campaign, ready, now)
             return launches
         if campaign.dial_mode is DialMode.PREDICTIVE:
+            if self.period.due(now):
+                self.period.recount(session, self.campaign_id, now, self.tally)
             decision = self.policy.decide(self._snapshot(campaign, ready))
             self._log_decision(session, decision, now)
             claimed = self._claim(session, campaign, decision.dials, now)
@@ -278,6 +286,7 @@ class CampaignRunner:
     def _snapshot(self, campaign: Campaign, ready: int) -> PacingSnapshot:
         mono = self.engine.clock.monotonic()
         mine = [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
+        period_live, period_abandoned = self.period.current(self.tally)
         return PacingSnapshot(
             now=mono,
             agents_logged_in=ready + len(self.busy_since),
@@ -290,6 +299,9 @@ class CampaignRunner:
             coefficient=campaign.pacing_coefficient,
             max_waiting_callers=campaign.max_waiting_callers,
             grace_seconds=self.engine.grace_seconds,
+            amd_false_positive_rate=_amd_false_positive_rate(campaign),
+            period_live_answers=period_live,
+            period_abandoned=period_abandoned,
         )
 
     def _log_decision(self, session: Session, decision: PacingDecision, now: datetime) -> None:

@@ -1,7 +1,8 @@
 """Run a campaign on the simulated network: ``opendialer simulate`` and ``opendialer demo``.
 
 Simulated agents go through the very agent state machine the agent API drives: after each call
-they wrap up for a time drawn from the scenario, then become ready again.
+they wrap up for a time drawn from the scenario, then become ready again, or take a break (paused)
+when the scenario gives them breaks and one is due.
 """
 
 import asyncio
@@ -45,10 +46,14 @@ INSERT_BATCH = 5000
 
 @dataclass
 class AgentClock:
-    """Busy time per simulated agent, for occupancy."""
+    """Busy and break time per simulated agent, for occupancy."""
 
     busy_seconds: float = 0.0
     connected_at: float | None = None
+    break_seconds: float = 0.0
+    on_break_since: float | None = None
+    next_break_at: float | None = None
+    """Monotonic time from which the agent takes a break after the current call."""
 
 
 @dataclass
@@ -57,16 +62,23 @@ class SimulationResult:
     agents: int
     seconds: float
     busy_seconds: float
+    break_seconds: float = 0.0
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
+    def available_seconds(self) -> float:
+        """Agent time on duty: logged in and not on a break."""
+        return max(0.0, self.agents * self.seconds - self.break_seconds)
+
+    @property
     def occupancy(self) -> float:
-        return self.busy_seconds / (self.agents * self.seconds) if self.seconds else 0.0
+        available = self.available_seconds
+        return self.busy_seconds / available if available else 0.0
 
     @property
     def idle_seconds(self) -> float:
-        return max(0.0, self.agents * self.seconds - self.busy_seconds)
+        return max(0.0, self.available_seconds - self.busy_seconds)
 
     @property
     def abandonment(self) -> float:
@@ -100,12 +112,46 @@ class SimulatedAgents:
         self.clock.call_later(wrap, lambda: self._ready(tenant_id, user_id, campaign_id))
 
     def _ready(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        state = self.clocks.setdefault(user_id, AgentClock())
+        now = self.clock.monotonic()
+        if state.connected_at is not None:
+            state.busy_seconds += now - state.connected_at
+            state.connected_at = None
+        if self._break_due(state, now):
+            self._start_break(tenant_id, user_id, campaign_id, state)
+            return
         with unit_of_work(self.sessions) as session:
             agents.act(session, tenant_id, user_id, AgentEvent.READY, self.clock.now())
-        state = self.clocks.setdefault(user_id, AgentClock())
-        if state.connected_at is not None:
-            state.busy_seconds += self.clock.monotonic() - state.connected_at
-            state.connected_at = None
+        self._tell_engine(campaign_id)
+
+    def _break_due(self, state: AgentClock, now: float) -> bool:
+        if state.next_break_at is None:
+            gap = self.scenario.draw_break_every(self.rng, self.clock.now())
+            if gap is None:
+                return False
+            state.next_break_at = now + gap
+        return now >= state.next_break_at
+
+    def _start_break(
+        self, tenant_id: int, user_id: int, campaign_id: int, state: AgentClock
+    ) -> None:
+        with unit_of_work(self.sessions) as session:
+            agents.act(session, tenant_id, user_id, AgentEvent.PAUSE, self.clock.now(), "break")
+        state.on_break_since = self.clock.monotonic()
+        length = self.scenario.draw_break_length(self.rng, self.clock.now())
+        self.clock.call_later(length, lambda: self._end_break(tenant_id, user_id, campaign_id))
+
+    def _end_break(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        state = self.clocks[user_id]
+        now = self.clock.monotonic()
+        if state.on_break_since is not None:
+            state.break_seconds += now - state.on_break_since
+        state.on_break_since = state.next_break_at = None
+        with unit_of_work(self.sessions) as session:
+            agents.act(session, tenant_id, user_id, AgentEvent.READY, self.clock.now())
+        self._tell_engine(campaign_id)
+
+    def _tell_engine(self, campaign_id: int) -> None:
         if self.engine is not None:
             task = asyncio.ensure_future(self.engine.agent_ready(campaign_id))
             self._tasks.add(task)
@@ -137,6 +183,13 @@ class SimulatedAgents:
         now = self.clock.monotonic()
         return sum(
             c.busy_seconds + (now - c.connected_at if c.connected_at is not None else 0.0)
+            for c in self.clocks.values()
+        )
+
+    def break_seconds(self) -> float:
+        now = self.clock.monotonic()
+        return sum(
+            c.break_seconds + (now - c.on_break_since if c.on_break_since is not None else 0.0)
             for c in self.clocks.values()
         )
 
@@ -277,5 +330,6 @@ async def simulate(
         agents=members,
         seconds=seconds,
         busy_seconds=driver.busy_seconds(),
+        break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
     )

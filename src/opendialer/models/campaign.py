@@ -60,6 +60,7 @@ class Campaign(IdMixin, TimestampMixin, Base):
     preview_seconds: Mapped[int] = mapped_column(Integer, default=5)
     ring_timeout_seconds: Mapped[int] = mapped_column(Integer, default=25)
     amd_enabled: Mapped[bool] = mapped_column(default=False)
+    amd_false_positive_rate: Mapped[float] = mapped_column(Float, default=0.0)
     record_calls: Mapped[bool] = mapped_column(default=False)
     abandon_announcement_uri: Mapped[str | None] = mapped_column(String(255))
     caller_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c0be8460c746
+Revision ID: 9aa5d374e2b5
 Revises:
-Create Date: 2026-11-22 23:22:59.463814
+Create Date: 2026-11-23 02:17:38.944536
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import opendialer.models.base
 
 
-revision: str = "c0be8460c746"
+revision: str = "9aa5d374e2b5"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -177,6 +177,7 @@ def upgrade() -> None:
         sa.Column("preview_seconds", sa.Integer(), nullable=False),
         sa.Column("ring_timeout_seconds", sa.Integer(), nullable=False),
         sa.Column("amd_enabled", sa.Boolean(), nullable=False),
+        sa.Column("amd_false_positive_rate", sa.Float(), nullable=False),
         sa.Column("record_calls", sa.Boolean(), nullable=False),
         sa.Column("abandon_announcement_uri", sa.String(length=255), nullable=True),
         sa.Column("caller_id", sa.String(length=32), nullable=True),
