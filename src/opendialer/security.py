@@ -33,3 +33,23 @@ def verify_password(password: str, stored: str) -> bool:
         password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
     )
     return hmac.compare_digest(candidate.hex(), digest)
+
+
+def sign_path(secret: str, path: str, expires: int) -> str:
+    """The query string that lets anyone holding it GET ``path`` until ``expires`` (epoch s).
+
+    Used for links a CRM fetches without credentials (recordings, exports). The signature
+    covers the path and the expiry, so neither can be changed.
+    """
+    return f"expires={expires}&signature={_path_signature(secret, path, expires)}"
+
+
+def verify_signed_path(secret: str, path: str, expires: int, signature: str, now: float) -> bool:
+    if now > expires:
+        return False
+    return hmac.compare_digest(_path_signature(secret, path, expires), signature)
+
+
+def _path_signature(secret: str, path: str, expires: int) -> str:
+    message = f"{path}\n{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
