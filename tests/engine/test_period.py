@@ -105,7 +105,7 @@ def _simulate_after(
 def _mean_allowed_rate(sessions: SessionMaker, campaign_id: int) -> float:
     with unit_of_work(sessions) as session:
         rates = [
-            row.inputs["allowed_rate"]
+            float(row.inputs["allowed_rate"])
             for row in session.scalars(
                 select(PacingDecision).where(PacingDecision.campaign_id == campaign_id)
             )

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -64,6 +65,33 @@ def test_dnc_numbers_are_never_claimed_unless_ignored(session: Session, tenant: 
     second = claim_next(session, campaign, NOW, "t")
     assert second is not None and (second.contact_id, second.e164) == (allowed.id, "+4930100")
     assert claim_next(session, campaign, NOW, "t") is None
+
+
+def test_a_claim_is_one_read_and_one_write(sessions: SessionMaker, tenant: NewTenant) -> None:
+    """The engine's way (arranged earlier, claimed in a new transaction): the contacts, their
+    numbers and their DNC state come in one query, then the compare-and-set."""
+    with unit_of_work(sessions) as session:
+        campaign = _campaign(session, tenant)
+        session.add(DncEntry(tenant_id=campaign.tenant_id, e164="+4930100"))
+        session.add(
+            DncEntry(tenant_id=campaign.tenant_id, campaign_id=campaign.id, e164="+4930101")
+        )
+        two = _contact(session, campaign, "+4930100", "+4930101", "+4930102")
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign.id)
+        bind = session.connection().engine
+        event.listen(bind, "before_cursor_execute", record)
+        try:
+            claim = claim_next(session, campaign, NOW, "t")
+        finally:
+            event.remove(bind, "before_cursor_execute", record)
+    assert claim is not None and (claim.contact_id, claim.e164) == (two.id, "+4930102")
+    assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
 
 
 def test_numbers_rotate_and_exhausted_contacts_finish(session: Session, tenant: NewTenant) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, insert, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
@@ -70,6 +70,20 @@ def blocked_numbers(
         )
         blocked.update(session.scalars(stmt))
     return blocked
+
+
+def blocked_clause(
+    tenant_id: int, campaign_id: int | None, e164: ColumnExpressionArgument[str | None]
+) -> ColumnElement[bool]:
+    """SQL truth of "``e164`` is on the tenant's list or on the campaign's list".
+
+    For reading the DNC state together with the numbers in one query (the engine's claim).
+    """
+    return (
+        select(DncEntry.id)
+        .where(DncEntry.tenant_id == tenant_id, DncEntry.e164 == e164, _blocking_lists(campaign_id))
+        .exists()
+    )
 
 
 def is_blocked(session: Session, tenant_id: int, campaign_id: int | None, e164: str) -> bool:

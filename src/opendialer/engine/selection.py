@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
-from opendialer.dnc.service import blocked_numbers
+from opendialer.dnc.service import blocked_clause, blocked_numbers
 from opendialer.engine.compliance import (
     callee_hours_open,
     campaign_window_open,
@@ -55,11 +55,31 @@ def _candidates(
         )
         .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
         .limit(CANDIDATES_PER_CLAIM)
-        .options(joinedload(Contact.phones))  # one round trip for the contacts and their numbers
+        # One round trip for the contacts, their numbers and whether each number is on a DNC list.
+        .options(
+            joinedload(Contact.phones).with_expression(
+                ContactPhone.dnc_blocked,
+                blocked_clause(campaign.tenant_id, campaign.id, ContactPhone.e164),
+            )
+        )
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Contact)
     return session.scalars(stmt).unique().all()
+
+
+def _dnc_blocked(session: Session, campaign: Campaign, candidates: Sequence[Contact]) -> set[str]:
+    """The candidates' numbers on a DNC list.
+
+    The candidates query marks them; numbers loaded earlier in the session (so not refreshed by
+    that query) are looked up.
+    """
+    phones = [p for c in candidates if not c.ignore_dnc for p in c.phones if p.e164]
+    blocked = {p.e164 for p in phones if p.dnc_blocked and p.e164}
+    unknown = [p.e164 for p in phones if p.dnc_blocked is None and p.e164]
+    if unknown:
+        blocked |= blocked_numbers(session, campaign.tenant_id, campaign.id, unknown)
+    return blocked
 
 
 def _callee_open(phone: ContactPhone, campaign: Campaign, now: datetime) -> bool:
@@ -148,8 +168,7 @@ def claim_next(
     if not campaign_window_open(campaign, now):
         return None
     while candidates := _candidates(session, campaign, now, reserved_for):
-        numbers = [p.e164 for c in candidates if not c.ignore_dnc for p in c.phones if p.e164]
-        blocked = blocked_numbers(session, campaign.tenant_id, campaign.id, numbers)
+        blocked = _dnc_blocked(session, campaign, candidates)
         for contact in candidates:
             dnc = set() if contact.ignore_dnc else blocked
             usable = [p for p in _rotation(contact) if _usable(p, campaign, now, dnc)]
