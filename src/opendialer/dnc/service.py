@@ -10,7 +10,16 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, delete, insert, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ColumnExpressionArgument,
+    Select,
+    delete,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
@@ -32,7 +41,7 @@ def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
         yield items[start : start + size]
 
 
-def _blocking_lists(campaign_id: int | None) -> ColumnElement[bool]:
+def _blocking_lists(campaign_id: int | BindParameter[int] | None) -> ColumnElement[bool]:
     """The lists that block a campaign: the tenant-wide one, plus the campaign's own."""
     tenant_wide: ColumnElement[bool] = DncEntry.campaign_id.is_(None)
     if campaign_id is None:
@@ -73,7 +82,9 @@ def blocked_numbers(
 
 
 def blocked_clause(
-    tenant_id: int, campaign_id: int | None, e164: ColumnExpressionArgument[str | None]
+    tenant_id: int | BindParameter[int],
+    campaign_id: int | BindParameter[int] | None,
+    e164: ColumnExpressionArgument[str | None],
 ) -> ColumnElement[bool]:
     """SQL truth of "``e164`` is on the tenant's list or on the campaign's list".
 

@@ -10,8 +10,9 @@ PostgreSQL as the final guard. Either way a contact is never in two calls at onc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from opendialer.dnc.service import blocked_clause, blocked_numbers
@@ -36,36 +37,46 @@ class Claim:
     e164: str
 
 
-def _candidates(
-    session: Session, campaign: Campaign, now: datetime, reserved_for: int | None
-) -> Sequence[Contact]:
-    """Personal callbacks (``reserved_user_id``) go only to their agent, with the agent first."""
-    reserved = (
-        Contact.reserved_user_id.is_(None)
-        if reserved_for is None
-        else Contact.reserved_user_id == reserved_for
+@cache
+def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Contact]:
+    """The candidates query, built once per shape (building it costs more than running it).
+
+    Personal callbacks (``reserved_user_id``) go only to their agent, with the agent first.
+    """
+    reserved_user = (
+        Contact.reserved_user_id == bindparam("reserved_for")
+        if reserved
+        else Contact.reserved_user_id.is_(None)
     )
+    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), ContactPhone.e164)
     stmt = (
         select(Contact)
         .where(
-            Contact.campaign_id == campaign.id,
+            Contact.campaign_id == bindparam("campaign_id"),
             DIAL_QUEUE_WHERE,  # literally the index predicate, so the planner uses the index
-            Contact.next_try_at <= now,
-            reserved,
+            Contact.next_try_at <= bindparam("now", type_=Contact.next_try_at.type),
+            reserved_user,
         )
         .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
         .limit(CANDIDATES_PER_CLAIM)
         # One round trip for the contacts, their numbers and whether each number is on a DNC list.
-        .options(
-            joinedload(Contact.phones).with_expression(
-                ContactPhone.dnc_blocked,
-                blocked_clause(campaign.tenant_id, campaign.id, ContactPhone.e164),
-            )
-        )
+        .options(joinedload(Contact.phones).with_expression(ContactPhone.dnc_blocked, blocked))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=Contact)
-    return session.scalars(stmt).unique().all()
+    return stmt.with_for_update(skip_locked=True, of=Contact) if postgresql else stmt
+
+
+def _candidates(
+    session: Session, campaign: Campaign, now: datetime, reserved_for: int | None
+) -> Sequence[Contact]:
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    stmt = _candidates_statement(postgresql, reserved_for is not None)
+    params = {
+        "campaign_id": campaign.id,
+        "tenant_id": campaign.tenant_id,
+        "now": now,
+        "reserved_for": reserved_for,
+    }
+    return session.scalars(stmt, params).unique().all()
 
 
 def _dnc_blocked(session: Session, campaign: Campaign, candidates: Sequence[Contact]) -> set[str]:
@@ -118,13 +129,23 @@ def _exhausted(contact: Contact, campaign: Campaign) -> bool:
     )
 
 
-def _compare_and_set(session: Session, contact: Contact, now: datetime, engine_id: str) -> bool:
-    result = session.execute(
+@cache
+def _compare_and_set_statement() -> Update:
+    return (
         update(Contact)
-        .where(Contact.id == contact.id, Contact.status == ContactStatus.PENDING)
-        .values(status=ContactStatus.IN_CALL, claimed_at=now, claimed_by=engine_id)
+        .where(Contact.id == bindparam("contact_id"), Contact.status == ContactStatus.PENDING)
+        .values(
+            status=ContactStatus.IN_CALL,
+            claimed_at=bindparam("now", type_=Contact.claimed_at.type),
+            claimed_by=bindparam("engine_id"),
+        )
         .execution_options(synchronize_session=False)
     )
+
+
+def _compare_and_set(session: Session, contact: Contact, now: datetime, engine_id: str) -> bool:
+    params = {"contact_id": contact.id, "now": now, "engine_id": engine_id}
+    result = session.execute(_compare_and_set_statement(), params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
