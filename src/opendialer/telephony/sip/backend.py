@@ -1,0 +1,300 @@
+"""The ``sip`` telephony backend: the engine's interface on top of RFC 3725 call control.
+
+The asyncio side (this module) validates commands against what the engine has already been
+told, and hands them to the SIP thread; the SIP thread reports back with
+``loop.call_soon_threadsafe``. A call's phase here moves only when its event is delivered, so a
+command can never be judged against news the engine has not seen yet.
+"""
+
+import asyncio
+import itertools
+import logging
+import socket
+from collections.abc import AsyncIterator, Mapping
+from functools import partial
+from typing import Any, ClassVar
+
+from opendialer.clock import Clock
+from opendialer.telephony.base import (
+    AgentEndpoint,
+    CallEvent,
+    CallEventKind,
+    CallId,
+    CallStateError,
+    OriginateRequest,
+    TelephonyError,
+    UnknownCallError,
+)
+from opendialer.telephony.sip.call import Phase, Target, Timers
+from opendialer.telephony.sip.controller import SipController
+from opendialer.telephony.sip.options import (
+    SipOptions,
+    load_options,
+    parse_sip_uri,
+    split_host_port,
+)
+from opendialer.telephony.sip.stack import SipThread
+
+log = logging.getLogger(__name__)
+
+CALL_ID_PREFIX = "sip-"
+_STOP_LINGER_SECONDS = 0.5  # after the last final: its BYE or CANCEL gets answered and ACKed
+_PHASE_AFTER = {
+    CallEventKind.AGENT_ANSWERED: Phase.DIALLING,
+    CallEventKind.ANSWERED: Phase.ANSWERED,
+    CallEventKind.AGENT_NO_ANSWER: Phase.ANSWERED,
+    CallEventKind.BRIDGED: Phase.BRIDGED,
+}
+_BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
+
+
+class SipBackend:
+    """A :class:`~opendialer.telephony.base.TelephonyBackend` speaking SIP through sippy."""
+
+    _running_in_process: ClassVar["SipBackend | None"] = None
+
+    def __init__(self, clock: Clock, options: SipOptions) -> None:
+        self.clock = clock
+        self.options = options
+        self.port: int | None = None
+        self._phases: dict[CallId, Phase] = {}
+        self._queue: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        self._ids = itertools.count()
+        self._issued = 0
+        self._addresses: dict[str, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_final = float("-inf")
+        self._thread: SipThread | None = None
+        self._controller: SipController | None = None
+
+    @classmethod
+    def running_in_process(cls) -> "SipBackend | None":
+        """The started backend of this process, if any (sippy allows one per process)."""
+        return cls._running_in_process
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        if self._controller is not None:
+            return
+        if SipBackend._running_in_process is not None:
+            raise TelephonyError("a sip backend is already running in this process (one only)")
+        self._loop = asyncio.get_running_loop()
+        self._thread = await asyncio.to_thread(SipThread.shared)
+        controller = SipController(self._thread, self.options, self._from_sip_thread)
+        for trunk in {self.options.trunk, *(r.trunk for r in self.options.routes)}:
+            await self._address(split_host_port(trunk)[0], startup=True)
+        try:
+            self.port = await asyncio.to_thread(self._thread.call_sync, controller.open)
+        except OSError as exc:
+            raise TelephonyError(f"sip backend cannot start: {exc}") from exc
+        self._controller = controller
+        SipBackend._running_in_process = self
+        log.info("sip backend listening on %s:%s", self.options.bind_address, self.port)
+
+    async def stop(self) -> None:
+        controller, thread = self._controller, self._thread
+        if controller is None or thread is None:
+            return
+        await asyncio.to_thread(thread.call_sync, controller.hangup_all)
+        await asyncio.sleep(0)  # the finals were queued before call_sync returned
+        assert self._loop is not None
+        linger = self._last_final + _STOP_LINGER_SECONDS - self._loop.time()
+        if linger > 0:
+            await asyncio.sleep(linger)
+        await asyncio.to_thread(thread.call_sync, controller.close)
+        self._controller = None
+        SipBackend._running_in_process = None
+        self._queue.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[CallEvent]:
+        while (event := await self._queue.get()) is not None:
+            yield event
+
+    # -- calls
+
+    async def originate(self, request: OriginateRequest) -> CallId:
+        controller, call_id = self._running(), self._new_id()
+        customer = await self._customer_target(request)
+        self._phases[call_id] = Phase.DIALLING
+        args = (customer, self._from_user(request), _headers(request), self._timers(request))
+        self._send(controller.originate, call_id, *args, request.amd, None)
+        return call_id
+
+    async def originate_agent_first(
+        self, agent: AgentEndpoint, request: OriginateRequest
+    ) -> CallId:
+        controller, call_id = self._running(), self._new_id()
+        customer = await self._customer_target(request)
+        self._phases[call_id] = Phase.AGENT_RINGING
+        target, problem = await self._agent_target(agent)
+        if target is None:
+            self._deliver(call_id, CallEventKind.AGENT_NO_ANSWER, None, None, problem, agent.id)
+            self._deliver(call_id, CallEventKind.CANCELLED, None, None, problem, agent.id)
+            return call_id
+        args = (customer, self._from_user(request), _headers(request), self._timers(request))
+        self._send(controller.originate, call_id, *args, request.amd, (target, agent.id))
+        return call_id
+
+    async def cancel(self, call_id: CallId) -> None:
+        phase = self._phase(call_id)
+        if phase in _BEFORE_ANSWER:
+            self._send(self._running().cancel, call_id)
+
+    async def bridge(self, call_id: CallId, agent: AgentEndpoint) -> None:
+        phase = self._phase(call_id)
+        if phase is None:
+            return
+        if phase is not Phase.ANSWERED:
+            raise CallStateError(f"cannot bridge {call_id} while {phase.name.lower()}")
+        self._phases[call_id] = Phase.CONNECTING
+        target, problem = await self._agent_target(agent)
+        self._send(self._running().bridge, call_id, target, agent.id, problem)
+
+    async def play_and_hangup(self, call_id: CallId, announcement: str) -> None:
+        phase = self._phase(call_id)
+        if phase is None:
+            return
+        if phase in _BEFORE_ANSWER:
+            raise CallStateError(f"cannot play to {call_id}: not answered")
+        self._phases[call_id] = Phase.ANNOUNCING
+        target = await self._announcement_target(announcement)
+        self._send(self._running().announce, call_id, target, announcement)
+
+    async def hangup(self, call_id: CallId) -> None:
+        if self._phase(call_id) is not None:
+            self._send(self._running().hangup, call_id)
+
+    # -- the way back from the SIP thread
+
+    def _from_sip_thread(
+        self,
+        call_id: CallId,
+        kind: CallEventKind,
+        status: int | None,
+        cause: int | None,
+        detail: str,
+        agent_id: str | None,
+    ) -> None:
+        assert self._loop is not None
+        deliver = partial(self._deliver, call_id, kind, status, cause, detail, agent_id)
+        self._loop.call_soon_threadsafe(deliver)
+
+    def _deliver(
+        self,
+        call_id: CallId,
+        kind: CallEventKind,
+        status: int | None,
+        cause: int | None,
+        detail: str,
+        agent_id: str | None,
+    ) -> None:
+        if call_id not in self._phases:
+            return
+        event = CallEvent(call_id, kind, self.clock.now(), status, cause, agent_id, detail)
+        if event.final:
+            del self._phases[call_id]
+            self._last_final = asyncio.get_running_loop().time()
+            log.info("sip %s ended: %s sip=%s q850=%s %s", call_id, kind, status, cause, detail)
+        elif kind in _PHASE_AFTER:
+            self._phases[call_id] = _PHASE_AFTER[kind]
+        if kind is CallEventKind.AGENT_NO_ANSWER:
+            log.warning("sip %s: agent %s did not answer: %s", call_id, agent_id, detail)
+        self._queue.put_nowait(event)
+
+    # -- helpers
+
+    def _running(self) -> SipController:
+        if self._controller is None:
+            raise CallStateError("the sip telephony backend is not running")
+        return self._controller
+
+    def _send(self, work: Any, *args: object) -> None:
+        assert self._thread is not None
+        self._thread.call(work, *args)
+
+    def _new_id(self) -> CallId:
+        self._issued = next(self._ids) + 1
+        return CallId(f"{CALL_ID_PREFIX}{self._issued - 1}")
+
+    def _phase(self, call_id: CallId) -> Phase | None:
+        phase = self._phases.get(call_id)
+        if phase is None and not self._was_issued(call_id):
+            raise UnknownCallError(f"no call {call_id!r} on this sip backend")
+        return phase
+
+    def _was_issued(self, call_id: str) -> bool:
+        number = call_id.removeprefix(CALL_ID_PREFIX)
+        is_ours = call_id.startswith(CALL_ID_PREFIX) and number.isdigit()
+        return is_ours and int(number) < self._issued
+
+    def _from_user(self, request: OriginateRequest) -> str:
+        return self.options.caller_id or request.caller_id
+
+    def _timers(self, request: OriginateRequest) -> Timers:
+        options = self.options
+        return Timers(
+            ring_timeout=max(request.ring_timeout, options.min_ring_timeout),
+            agent_ring_timeout=options.agent_ring_timeout,
+            trunk_response_timeout=options.trunk_response_timeout,
+            keepalive_interval=options.keepalive_interval,
+            keepalive_timeout=options.keepalive_timeout,
+            announcement_max_seconds=options.announcement_max_seconds,
+        )
+
+    async def _customer_target(self, request: OriginateRequest) -> Target:
+        host, port = self.options.trunk_for(request.number)
+        address = await self._address(host)
+        user = self.options.dialled_user(request.number)
+        return Target(user, host, port, (address or host, port))
+
+    async def _agent_target(self, agent: AgentEndpoint) -> tuple[Target | None, str]:
+        uri = self.options.agents.get(agent.id, agent.sip_uri)
+        try:
+            user, host, port = parse_sip_uri(uri)
+        except ValueError as exc:
+            return None, f"agent {agent.id}: {exc}"
+        hop_host, hop_port = host, port
+        if self.options.agent_proxy is not None:
+            hop_host, hop_port = split_host_port(self.options.agent_proxy)
+        address = await self._address(hop_host)
+        if address is None:
+            return None, f"agent {agent.id}: cannot resolve {hop_host!r} ({uri})"
+        return Target(user, host, port, (address, hop_port)), ""
+
+    async def _announcement_target(self, announcement: str) -> Target | None:
+        if not announcement.startswith(("sip:", "sips:")):
+            return None
+        try:
+            user, host, port = parse_sip_uri(announcement)
+        except ValueError:
+            return None
+        address = await self._address(host)
+        return Target(user, host, port, (address, port)) if address is not None else None
+
+    async def _address(self, host: str, *, startup: bool = False) -> str | None:
+        """The IPv4 address of ``host`` (cached); ``None``, or at start-up an error, if none."""
+        if host in self._addresses:
+            return self._addresses[host]
+        assert self._loop is not None
+        try:
+            infos = await self._loop.getaddrinfo(host, None, family=socket.AF_INET)
+        except OSError as exc:
+            if startup:
+                raise TelephonyError(f"sip backend: cannot resolve trunk {host!r}: {exc}") from exc
+            log.warning("sip backend: cannot resolve %r: %s", host, exc)
+            return None
+        address = str(infos[0][4][0])
+        self._addresses[host] = address
+        return address
+
+
+def _headers(request: OriginateRequest) -> dict[str, str]:
+    if request.attempt_id is None:
+        return {}
+    return {"X-Opendialer-Attempt": str(request.attempt_id)}
+
+
+def create_backend(clock: Clock, options: Mapping[str, Any]) -> SipBackend:
+    """Entry point ``sip``: options as :class:`~opendialer.telephony.sip.options.SipOptions`."""
+    return SipBackend(clock, load_options(options))

@@ -1,0 +1,401 @@
+"""One dialler call as RFC 3725 third-party call control: the state machine of its SIP legs.
+
+Customer-first (flow I): INVITE the customer without SDP; its 200 carries the offer and its ACK
+is held back; ``bridge`` INVITEs the agent with that offer and ACKs the customer with the
+agent's answer, so media flows customer <-> agent directly.
+
+Agent-first: INVITE the agent with an inactive (hold) offer; when it answers, dial the customer
+as above; when the customer answers, re-INVITE the agent with the customer's offer and ACK the
+customer with the agent's answer.
+
+Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit`` reports.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, auto
+from functools import partial
+from typing import Protocol
+
+from opendialer.telephony.base import CallEventKind
+from opendialer.telephony.causes import NO_ANSWER_FROM_USER, NORMAL_CLEARING, failure_kind
+from opendialer.telephony.causes import q850_for_sip as _q850_for_sip
+
+log = logging.getLogger(__name__)
+
+NETWORK_OUT_OF_ORDER = 38
+TEMPORARY_FAILURE = 41
+TIMER_EXPIRY = 102
+INTERWORKING = 127
+
+
+class LegEventLike(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def q850(self) -> int | None: ...
+    @property
+    def sdp(self) -> str | None: ...
+
+
+class LegLike(Protocol):
+    closed: bool
+
+    def invite(self, from_user: str, sdp: str | None, headers: dict[str, str]) -> None: ...
+    def acknowledge(self, sdp: str) -> None: ...
+    def reinvite(self, sdp: str) -> None: ...
+    def answer_update(self, sdp: str) -> None: ...
+    def end(self) -> None: ...
+    def ping(self, done: Callable[[int], None]) -> None: ...
+
+
+class TimerLike(Protocol):
+    def cancel(self) -> None: ...
+
+
+Listener = Callable[[LegLike, LegEventLike], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a leg goes: its R-URI (user@host:port) and the next hop the INVITE is sent to."""
+
+    user: str | None
+    host: str
+    port: int
+    next_hop: tuple[str, int]
+
+
+class Net(Protocol):
+    def leg(self, listener: Listener, target: Target) -> LegLike: ...
+    def timer(self, delay: float, callback: Callable[[], None]) -> TimerLike: ...
+    def hold_offer(self) -> str: ...
+    def rejecting_answer(self, offer: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    ring_timeout: float
+    agent_ring_timeout: float
+    trunk_response_timeout: float
+    keepalive_interval: float
+    keepalive_timeout: float
+    announcement_max_seconds: float
+
+
+Emit = Callable[[CallEventKind, int | None, int | None, str, str | None], None]
+"""(kind, sip_status, q850_cause, detail, agent_id)"""
+
+
+class Phase(Enum):
+    AGENT_RINGING = auto()
+    DIALLING = auto()
+    ANSWERED = auto()  # the customer's 200 is in, its ACK held back: waiting for an agent
+    CONNECTING = auto()  # the agent (or, agent-first, its re-INVITE) is being asked
+    BRIDGED = auto()
+    ANNOUNCING = auto()
+    ENDED = auto()
+
+
+_BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
+
+
+def q850_for(status: int | None, cause: int | None) -> int | None:
+    if status is None or status < 300:
+        return cause
+    return _q850_for_sip(status, cause)
+
+
+class ThirdPartyCall:
+    def __init__(
+        self,
+        net: Net,
+        timers: Timers,
+        emit: Emit,
+        on_done: Callable[["ThirdPartyCall"], None],
+        *,
+        customer: Target,
+        from_user: str,
+        headers: dict[str, str],
+        amd_requested: bool,
+    ) -> None:
+        self.net, self.timers, self._emit, self._on_done = net, timers, emit, on_done
+        self.customer_target, self.from_user, self.headers = customer, from_user, headers
+        self.amd_requested = amd_requested
+        self.phase = Phase.DIALLING
+        self.agent_first = False
+        self.customer: LegLike | None = None
+        self.agent: LegLike | None = None
+        self.agent_id: str | None = None
+        self.announcer: LegLike | None = None
+        self.announcement = ""
+        self.offer: str | None = None
+        self.acked = False
+        self.alerted = False
+        self._timers: dict[str, TimerLike] = {}
+
+    # -- commands (from the backend, on the SIP thread)
+
+    def start_customer_first(self) -> None:
+        self._dial_customer()
+
+    def start_agent_first(self, agent: Target, agent_id: str) -> None:
+        self.agent_first, self.phase, self.agent_id = True, Phase.AGENT_RINGING, agent_id
+        self.agent = self.net.leg(self._on_agent, agent)
+        self.agent.invite(self.from_user, self.net.hold_offer(), self.headers)
+        self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
+
+    def bridge(self, agent: Target, agent_id: str) -> None:
+        if self.phase is not Phase.ANSWERED or self.offer is None:
+            log.info("bridge ignored: call is %s", self.phase.name)
+            return
+        self.phase, self.agent_id = Phase.CONNECTING, agent_id
+        self.agent = self.net.leg(self._on_agent, agent)
+        self.agent.invite(self.from_user, self.offer, self.headers)
+        self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
+
+    def agent_unreachable(self, agent_id: str, detail: str) -> None:
+        """``bridge`` to an agent whose address could not be resolved."""
+        if self.phase is Phase.ANSWERED:
+            self._emit(CallEventKind.AGENT_NO_ANSWER, None, None, detail, agent_id)
+
+    def announce(self, target: Target | None, announcement: str) -> None:
+        if self.phase is Phase.ENDED:
+            return
+        if self.phase not in (Phase.ANSWERED, Phase.CONNECTING) or self.offer is None:
+            self.hangup()
+            return
+        self._drop_agent()
+        self.announcement = announcement
+        if target is None:
+            detail = f"hung up: {announcement!r} is not a SIP URI to play"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
+            return
+        self.phase = Phase.ANNOUNCING
+        self.announcer = self.net.leg(self._on_announcer, target)
+        self.announcer.invite(self.from_user, self.offer, self.headers)
+        self._start_timer("announce", self.timers.announcement_max_seconds, self._announce_cut)
+
+    def cancel(self) -> None:
+        if self.phase in _BEFORE_ANSWER:
+            self._finish(CallEventKind.CANCELLED, 487, NORMAL_CLEARING, "cancelled by the dialer")
+
+    def hangup(self) -> None:
+        if self.phase is Phase.ENDED:
+            return
+        if self.phase in _BEFORE_ANSWER:
+            self._finish(CallEventKind.CANCELLED, 487, NORMAL_CLEARING, "hung up by the dialer")
+        else:
+            self._finish(
+                CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, "hung up by the dialer"
+            )
+
+    # -- the customer's leg
+
+    def _dial_customer(self) -> None:
+        self.phase = Phase.DIALLING
+        self.customer = self.net.leg(self._on_customer, self.customer_target)
+        self.customer.invite(self.from_user, None, self.headers)
+        self._start_timer("ring", self.timers.ring_timeout, self._ring_timeout)
+        self._start_timer("silence", self.timers.trunk_response_timeout, self._trunk_silent)
+
+    def _on_customer(self, leg: LegLike, event: LegEventLike) -> None:
+        if leg is not self.customer or self.phase is Phase.ENDED:
+            return
+        if event.kind == "progress":
+            self._stop_timer("silence")
+            if event.status in (180, 183) and not self.alerted:
+                self.alerted = True
+                self._emit(CallEventKind.RINGING, event.status, None, event.reason, self.agent_id)
+        elif event.kind == "answered" and self.phase is Phase.DIALLING:
+            self._customer_answered(event)
+        elif event.kind == "failed" and self.phase is Phase.DIALLING:
+            kind = failure_kind(event.status, event.q850)
+            cause = q850_for(event.status, event.q850)
+            self._finish(kind, event.status, cause, f"{event.status} {event.reason}".strip())
+        elif event.kind in ("bye", "failed"):
+            cause = event.q850 or NORMAL_CLEARING
+            self._finish(CallEventKind.HANGUP_CUSTOMER, None, cause, "customer hung up")
+        elif event.kind == "update" and self.acked and self.agent is not None:
+            leg.answer_update(self._agent_sdp or self.net.hold_offer())
+
+    _agent_sdp: str | None = None
+
+    def _customer_answered(self, event: LegEventLike) -> None:
+        self._stop_timer("ring")
+        self._stop_timer("silence")
+        if event.sdp is None:
+            detail = "customer answered without an SDP offer (late offer expected)"
+            self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
+            return
+        self.offer, self.phase = event.sdp, Phase.ANSWERED
+        self._emit(CallEventKind.ANSWERED, 200, None, "", self.agent_id)
+        detail = "amd unavailable: no media path (RFC 3725)" if self.amd_requested else "amd off"
+        self._emit(CallEventKind.ANSWERED_HUMAN, 200, None, detail, self.agent_id)
+        if self.agent_first and self.agent is not None and self.phase is Phase.ANSWERED:
+            self.phase = Phase.CONNECTING
+            self.agent.reinvite(self.offer)
+            self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
+
+    def _ring_timeout(self) -> None:
+        if self.phase is Phase.DIALLING:
+            detail = f"ring timeout after {self.timers.ring_timeout:g} s: CANCEL sent"
+            self._finish(CallEventKind.NO_ANSWER, 487, NO_ANSWER_FROM_USER, detail)
+
+    def _trunk_silent(self) -> None:
+        if self.phase is Phase.DIALLING:
+            hop = "{}:{}".format(*self.customer_target.next_hop)
+            detail = f"no response from {hop} within {self.timers.trunk_response_timeout:g} s"
+            self._finish(CallEventKind.FAILED, None, NETWORK_OUT_OF_ORDER, detail)
+
+    # -- the agent's leg
+
+    def _on_agent(self, leg: LegLike, event: LegEventLike) -> None:
+        if leg is not self.agent or self.phase is Phase.ENDED:
+            return
+        if event.kind == "answered":
+            self._agent_answered(event)
+        elif event.kind == "failed" and not leg.closed and self.phase is Phase.BRIDGED:
+            return  # a mid-call re-INVITE failed; the call is still up
+        elif event.kind == "failed":
+            self._agent_failed(event.status, f"{event.status} {event.reason}".strip())
+        elif event.kind == "bye":
+            self._agent_hung_up(event.q850)
+        elif event.kind == "update" and self.acked and self.offer is not None:
+            leg.answer_update(self.offer)
+
+    def _agent_answered(self, event: LegEventLike) -> None:
+        if self.phase is Phase.AGENT_RINGING:
+            self._stop_timer("agent")
+            self._emit(CallEventKind.AGENT_ANSWERED, 200, None, "", self.agent_id)
+            self._dial_customer()
+        elif self.phase is Phase.CONNECTING:
+            self._stop_timer("agent")
+            if event.sdp is None:
+                self._agent_failed(event.status, "agent answered without SDP")
+                return
+            self._acknowledge_customer(event.sdp)
+            self.phase = Phase.BRIDGED
+            self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
+            self._schedule_keepalive()
+
+    def _agent_timeout(self) -> None:
+        if self.phase in (Phase.AGENT_RINGING, Phase.CONNECTING):
+            limit = self.timers.agent_ring_timeout
+            self._agent_failed(None, f"agent did not answer within {limit:g} s")
+
+    def _agent_failed(self, status: int | None, detail: str) -> None:
+        agent_id = self.agent_id
+        if self.phase is Phase.AGENT_RINGING:
+            self._emit(CallEventKind.AGENT_NO_ANSWER, status, None, detail, agent_id)
+            self._finish(CallEventKind.CANCELLED, status, NORMAL_CLEARING, f"agent: {detail}")
+        elif self.phase is Phase.CONNECTING and not self.agent_first:
+            self._drop_agent()
+            self.phase = Phase.ANSWERED
+            self._emit(CallEventKind.AGENT_NO_ANSWER, status, None, detail, agent_id)
+        elif self.phase is not Phase.ENDED:
+            self._finish(CallEventKind.HANGUP_AGENT, None, NORMAL_CLEARING, f"agent: {detail}")
+
+    def _agent_hung_up(self, cause: int | None) -> None:
+        if self.phase is Phase.DIALLING:
+            detail = "the agent hung up while the customer rang"
+            self._finish(CallEventKind.CANCELLED, 487, NORMAL_CLEARING, detail)
+        elif self.phase is Phase.CONNECTING and not self.agent_first:
+            self._agent_failed(None, "agent hung up before the bridge")
+        else:
+            cause = cause or NORMAL_CLEARING
+            self._finish(CallEventKind.HANGUP_AGENT, None, cause, "agent hung up")
+
+    def _drop_agent(self) -> None:
+        self._stop_timer("agent")
+        if self.agent is not None:
+            self.agent.end()
+        self.agent = None
+
+    # -- the announcement's leg
+
+    def _on_announcer(self, leg: LegLike, event: LegEventLike) -> None:
+        if leg is not self.announcer or self.phase is not Phase.ANNOUNCING:
+            return
+        if event.kind == "answered" and event.sdp is not None and not self.acked:
+            self._acknowledge_customer(event.sdp)
+        elif event.kind in ("failed", "bye"):
+            what = "played" if event.kind == "bye" else f"announcement failed ({event.status})"
+            detail = f"{what} {self.announcement}"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
+
+    def _announce_cut(self) -> None:
+        if self.phase is Phase.ANNOUNCING:
+            detail = f"announcement {self.announcement} cut after the maximum length"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
+
+    # -- keep-alive: in-dialog OPTIONS on both legs of a bridged call
+
+    def _schedule_keepalive(self) -> None:
+        if self.timers.keepalive_interval > 0:
+            self._start_timer("keepalive", self.timers.keepalive_interval, self._ping)
+
+    def _ping(self) -> None:
+        if self.phase is not Phase.BRIDGED:
+            return
+        legs = {"customer": self.customer, "agent": self.agent}
+        for side, leg in legs.items():
+            if leg is not None:
+                leg.ping(partial(self._pong, side, leg))
+                deadline = self.timers.keepalive_timeout
+                self._start_timer(f"pong-{side}", deadline, partial(self._dead, side, None))
+        self._schedule_keepalive()
+
+    def _pong(self, side: str, leg: LegLike, status: int) -> None:
+        if self.phase is not Phase.BRIDGED or leg not in (self.customer, self.agent):
+            return
+        self._stop_timer(f"pong-{side}")
+        if status in (408, 481):
+            self._dead(side, status)
+
+    def _dead(self, side: str, status: int | None) -> None:
+        if self.phase is not Phase.BRIDGED:
+            return
+        cause = TIMER_EXPIRY if status is None else TEMPORARY_FAILURE
+        answer = "no answer" if status is None else str(status)
+        detail = f"keep-alive: {side} leg is gone (OPTIONS: {answer})"
+        kind = CallEventKind.HANGUP_CUSTOMER if side == "customer" else CallEventKind.HANGUP_AGENT
+        self._finish(kind, status, cause, detail)
+
+    # -- endings
+
+    def _acknowledge_customer(self, answer: str) -> None:
+        if self.customer is not None and not self.acked:
+            self.acked, self._agent_sdp = True, answer
+            self.customer.acknowledge(answer)
+
+    def _finish(
+        self, kind: CallEventKind, status: int | None, cause: int | None, detail: str
+    ) -> None:
+        if self.phase is Phase.ENDED:
+            return
+        self.phase = Phase.ENDED
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self.customer is not None and self.offer is not None and not self.acked:
+            self._acknowledge_customer(self.net.rejecting_answer(self.offer))
+        for leg in (self.customer, self.agent, self.announcer):
+            if leg is not None:
+                leg.end()
+        self._emit(kind, status, cause, detail, self.agent_id)
+        self._on_done(self)
+
+    def _start_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
+        self._stop_timer(name)
+        self._timers[name] = self.net.timer(delay, callback)
+
+    def _stop_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()

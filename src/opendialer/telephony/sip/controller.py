@@ -1,0 +1,166 @@
+"""The SIP thread's side of the ``sip`` backend: our endpoint, and the live calls by id.
+
+Every method here runs on the SIP thread (the backend hands them in with ``SipThread.call``);
+``deliver`` is the backend's thread-safe way back to asyncio.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from opendialer.telephony.base import CallEventKind, CallId
+from opendialer.telephony.sip.call import (
+    Emit,
+    LegLike,
+    Listener,
+    Net,
+    Target,
+    ThirdPartyCall,
+    Timers,
+)
+from opendialer.telephony.sip.options import SipOptions
+from opendialer.telephony.sip.stack import SipThread
+
+log = logging.getLogger(__name__)
+
+NO_CIRCUIT_AVAILABLE = 34
+NETWORK_OUT_OF_ORDER = 38
+
+Deliver = Callable[[CallId, CallEventKind, int | None, int | None, str, str | None], None]
+
+
+class SipController(Net):
+    def __init__(self, thread: SipThread, options: SipOptions, deliver: Deliver) -> None:
+        self.thread, self.options, self.deliver = thread, options, deliver
+        self.endpoint: Any = None
+        self.calls: dict[CallId, ThirdPartyCall] = {}
+
+    # -- lifecycle
+
+    def open(self) -> int:
+        """Bind our SIP port (in the configured network namespace); returns the port."""
+        self.thread.enter_network_namespace(self.options.network_namespace)
+        try:
+            self.endpoint = self.thread.glue.Endpoint(
+                self.options.bind_address,
+                self.options.port_range,
+                self.options.user_agent,
+            )
+        finally:
+            self.thread.enter_network_namespace(None)
+        port: int = self.endpoint.port
+        return port
+
+    def close(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.shutdown()
+            self.endpoint = None
+
+    def hangup_all(self) -> int:
+        live = list(self.calls.values())
+        for call in live:
+            call.hangup()
+        return len(live)
+
+    # -- Net, for the calls
+
+    def leg(self, listener: Listener, target: Target) -> LegLike:
+        leg: LegLike = self.thread.glue.Leg(
+            self.endpoint,
+            listener,
+            user=target.user,
+            host=target.host,
+            port=target.port,
+            next_hop=target.next_hop,
+        )
+        return leg
+
+    def timer(self, delay: float, callback: Callable[[], None]) -> Any:
+        return self.thread.glue.timer(delay, callback)
+
+    def hold_offer(self) -> str:
+        offer: str = self.thread.glue.hold_offer(self.options.bind_address)
+        return offer
+
+    def rejecting_answer(self, offer: str) -> str:
+        answer: str = self.thread.glue.rejecting_answer(offer)
+        return answer
+
+    # -- commands
+
+    def originate(
+        self,
+        call_id: CallId,
+        customer: Target,
+        from_user: str,
+        headers: dict[str, str],
+        timers: Timers,
+        amd: bool,
+        agent: tuple[Target, str] | None,
+    ) -> None:
+        if len(self.calls) >= self.options.max_calls:
+            detail = f"no free call slot: {self.options.max_calls} calls up (max_calls)"
+            log.warning("sip %s: %s", call_id, detail)
+            self.deliver(call_id, CallEventKind.FAILED, None, NO_CIRCUIT_AVAILABLE, detail, None)
+            return
+        call = ThirdPartyCall(
+            self,
+            timers,
+            self._emitter(call_id),
+            lambda done: self._forget(call_id, done),
+            customer=customer,
+            from_user=from_user,
+            headers=headers,
+            amd_requested=amd,
+        )
+        self.calls[call_id] = call
+        try:
+            if agent is None:
+                call.start_customer_first()
+            else:
+                call.start_agent_first(*agent)
+        except Exception as exc:
+            log.exception("sip %s: could not place the call", call_id)
+            self.calls.pop(call_id, None)
+            detail = f"could not place the call: {type(exc).__name__}: {exc}"
+            self.deliver(call_id, CallEventKind.FAILED, None, NETWORK_OUT_OF_ORDER, detail, None)
+
+    def bridge(self, call_id: CallId, agent: Target | None, agent_id: str, problem: str) -> None:
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        if agent is None:
+            call.agent_unreachable(agent_id, problem)
+        else:
+            call.bridge(agent, agent_id)
+
+    def announce(self, call_id: CallId, target: Target | None, announcement: str) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.announce(target, announcement)
+
+    def cancel(self, call_id: CallId) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.cancel()
+
+    def hangup(self, call_id: CallId) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.hangup()
+
+    def _emitter(self, call_id: CallId) -> Emit:
+        def emit(
+            kind: CallEventKind,
+            status: int | None,
+            cause: int | None,
+            detail: str,
+            agent_id: str | None,
+        ) -> None:
+            self.deliver(call_id, kind, status, cause, detail, agent_id)
+
+        return emit
+
+    def _forget(self, call_id: CallId, call: ThirdPartyCall) -> None:
+        if self.calls.get(call_id) is call:
+            del self.calls[call_id]
