@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-pytest: dev
+# SIPp plays customers and agents in the SIP backend tests (Debian package sip-tester).
+sipp:
+	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
+
+pytest: dev sipp
 	$(BIN)/pytest
 
 test: lint typecheck pytest
