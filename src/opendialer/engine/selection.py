@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, Update, bindparam, select, update
+from sqlalchemy import Select, Update, bindparam, literal, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from opendialer.dnc.service import blocked_clause, blocked_numbers
@@ -58,7 +58,7 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Contact]:
             reserved_user,
         )
         .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
-        .limit(CANDIDATES_PER_CLAIM)
+        .limit(literal(CANDIDATES_PER_CLAIM, literal_execute=True))
         # One round trip for the contacts, their numbers and whether each number is on a DNC list.
         .options(joinedload(Contact.phones).with_expression(ContactPhone.dnc_blocked, blocked))
     )
