@@ -2,7 +2,12 @@ from datetime import datetime
 
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker
-from opendialer.engine.simulation import SimulationResult, SimulationSetup, prepare_campaign, simulate
+from opendialer.engine.simulation import (
+    SimulationResult,
+    SimulationSetup,
+    prepare_campaign,
+    simulate,
+)
 from opendialer.models import DialMode
 from opendialer.telephony.sim_scenario import Scenario
 
