@@ -7,17 +7,27 @@ from fastapi import APIRouter, FastAPI
 
 from opendialer import __version__
 from opendialer.accounts.router import router as accounts_router
+from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.config import Settings, get_settings
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
+from opendialer.crm.router import router as crm_router
+from opendialer.crm.sender import outbox_sender
 from opendialer.db import create_db_engine, create_sessionmaker
+from opendialer.dialects.jtel.router import router as jtel_router
+from opendialer.dialects.minicrm.router import router as minicrm_router
+from opendialer.dialects.mmdial.router import router as mmdial_router
+from opendialer.dialects.voicenter.router import PREFIX as VOICENTER_PREFIX
+from opendialer.dialects.voicenter.router import router as voicenter_router
 from opendialer.dialing.router import router as dialing_router
 from opendialer.dialing.service import dialing_engine
 from opendialer.dnc.router import router as dnc_router
 from opendialer.errors import install_error_handlers
+from opendialer.exports.router import router as exports_router
 from opendialer.middleware import BodySizeLimit
+from opendialer.recordings.router import router as recordings_router
 
 
 def api_v1_router() -> APIRouter:
@@ -30,6 +40,10 @@ def api_v1_router() -> APIRouter:
         dnc_router,
         agents_router,
         dialing_router,
+        crm_router,
+        acd_router,
+        recordings_router,
+        exports_router,
     ):
         router.include_router(domain_router)
     return router
@@ -41,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with dialing_engine(app, settings):
+        async with dialing_engine(app, settings), outbox_sender(app, settings):
             yield
         engine.dispose()
 
@@ -55,12 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_engine = engine
     app.state.sessions = create_sessionmaker(engine)
     install_error_handlers(app)
+    # First: routes are matched in order, and AddCall is the hottest path of all.
+    app.include_router(voicenter_router)
     app.include_router(api_v1_router())
+    app.include_router(minicrm_router)
+    app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
+    app.include_router(jtel_router, prefix=settings.jtel_base_path)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         max_import_bytes=settings.max_import_bytes,
+        path_limits={"/Api/CallLog": settings.max_calllog_bytes},
+        own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
     return app
 

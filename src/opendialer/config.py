@@ -44,6 +44,58 @@ class Settings(BaseSettings):
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"
     )
+    # CRM call logs and webhooks (crm/, dialects/minicrm/)
+    max_calllog_bytes: int = Field(
+        default=16_777_216, description="Largest body of POST /Api/CallLog (10,000 items ~1.5 MB)"
+    )
+    outbox_enabled: bool | None = Field(
+        default=None,
+        description="Run the CRM/webhook sender in the server; unset: when the engine runs",
+    )
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, description="Sender idle poll")
+    outbox_max_attempts: int = Field(default=10, ge=1, description="Failures before dead-letter")
+    outbox_retry_base_seconds: float = Field(default=10.0, gt=0, description="First back-off")
+    outbox_retry_max_seconds: float = Field(default=3600.0, gt=0, description="Back-off ceiling")
+    outbox_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    outbox_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A delivery not finished by then is retried (crash)"
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="How CRMs reach this server: recording links are built on it",
+    )
+    recording_link_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Recordings and CSV exports (recordings/, exports/, dialects/mmdial/)
+    recordings_dir: Path = Field(
+        default=Path("recordings"), description="Where call recordings (WAV files) are stored"
+    )
+    recording_retention_days: int = Field(
+        default=0, ge=0, description="Delete recordings older than this; 0 keeps them forever"
+    )
+    exports_dir: Path = Field(default=Path("exports"), description="Where CSV exports are built")
+    export_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    export_background_rows: int = Field(
+        default=20_000, ge=0, description="Exports with more leads are built in the background"
+    )
+    mmdial_base_path: str = Field(
+        default="/mmdial/api", description="Where the mmDial functions live: <path>/<function>"
+    )
+    # Voicenter Forward Dialer API (dialects/voicenter/)
+    voicenter_max_bulk_bytes: int = Field(
+        default=16_777_216,
+        description="Largest AddCallsBulk body (10,000 full targets are ~3 MB); the other "
+        "Voicenter methods use max_body_bytes",
+    )
+    # jtel-style Dialler & ACD REST API (dialects/jtel/)
+    jtel_base_path: str = Field(
+        default="/jtel",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="Where the jtel {baseURL} paths live, e.g. /jtel/dialler/contacts",
+    )
+
+    @property
+    def outbox_active(self) -> bool:
+        return self.engine_enabled if self.outbox_enabled is None else self.outbox_enabled
 
 
 @lru_cache

@@ -14,17 +14,30 @@ class _TooLarge(Exception):
 class BodySizeLimit:
     """Counts the bytes actually received, so chunked uploads are limited too."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_import_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_import_bytes: int,
+        path_limits: dict[str, int] | None = None,
+        own_limit_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_import_bytes = max_import_bytes
+        self.path_limits = path_limits or {}  # exact paths with their own limit
+        # Routes under these prefixes limit their bodies themselves (to answer in their own
+        # vocabulary, e.g. the Voicenter envelope), so they pass through untouched.
+        self.own_limit_prefixes = own_limit_prefixes
 
     def _limit(self, scope: Scope) -> int:
         path: str = scope.get("path", "")
+        if path in self.path_limits:
+            return self.path_limits[path]
         return self.max_import_bytes if path.endswith(":import") else self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path", "").startswith(self.own_limit_prefixes):
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope)

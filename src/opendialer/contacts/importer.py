@@ -429,8 +429,12 @@ def import_contacts(
     size: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    region: str | None = None,
 ) -> ImportReport:
-    """Import ``file`` into ``campaign``; the caller commits (or rolls back) the session."""
+    """Import ``file`` into ``campaign``; the caller commits (or rolls back) the session.
+
+    National numbers are read in ``region`` (default: the tenant's default region).
+    """
     started = perf_counter()
     tenant = session.get_one(Tenant, campaign.tenant_id)
     _check_list(session, campaign, options.list_id)
@@ -447,7 +451,7 @@ def import_contacts(
         count = default_workers(size) if workers is None else workers
         with relaxed_gc(), _executor(count) as executor:
             chunks = _chunks(_items(source.records(), mapper))
-            region = tenant.default_region
+            region = region or tenant.default_region
             _pipeline(chunks, executor, region, processor, 2 * max(count, 1), progress, source)
     except BaseException:
         report.close()

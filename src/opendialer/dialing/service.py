@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.clock import RealClock
 from opendialer.config import Settings
+from opendialer.crm import service as crm
 from opendialer.dialing.schemas import (
     AgentStateCount,
     CallbackBody,
@@ -41,6 +42,7 @@ from opendialer.models import (
     ContactStatus,
     ResultCode,
 )
+from opendialer.recordings.service import CallRecorder
 from opendialer.scoping import get_owned
 from opendialer.telephony import load_backend
 from opendialer.telephony.sim_scenario import Scenario
@@ -67,8 +69,17 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
         if settings.simulate_agents
         else None
     )
+    recorder = CallRecorder(settings.recordings_dir)
+    set_recording_hook = getattr(backend, "set_recording_hook", None)
+    if callable(set_recording_hook):  # backends that leave the audio to the dialer (sim)
+        set_recording_hook(recorder)
     engine = Engine(
-        app.state.sessions, backend, clock, policy_factory=policy_for, listener=listener
+        app.state.sessions,
+        backend,
+        clock,
+        policy_factory=policy_for,
+        listener=listener,
+        recorder=recorder,
     )
     if listener is not None:
         listener.engine = engine
@@ -116,7 +127,10 @@ def run_state(session: Session, campaign: Campaign, now: datetime) -> CampaignRu
 def set_status(
     session: Session, campaign: Campaign, status: CampaignStatus, now: datetime
 ) -> CampaignRunState:
+    changed = campaign.status is not status
     campaign.status = status
+    if changed:
+        crm.enqueue_campaign_status(session, campaign, status is CampaignStatus.ENABLED, now)
     session.flush()
     return run_state(session, campaign, now)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.crm import service as crm
 from opendialer.dnc.service import add_numbers
 from opendialer.engine.selection import ABANDON_REDIAL_BLOCK, Claim
 from opendialer.models import (
@@ -157,6 +158,8 @@ def apply_rule(
     contact.claimed_at = None
     contact.claimed_by = None
     if rule.done or not dialable:
+        if contact.status is not ContactStatus.DONE:
+            crm.enqueue_contact_done(session, contact, at)
         contact.status = ContactStatus.DONE
         return
     contact.status = ContactStatus.PENDING
@@ -190,6 +193,7 @@ def finish_attempt(
         if value is not None:
             setattr(attempt, name, value)
     attempt.ended_at = ending.at
+    crm.enqueue_call_finished(session, attempt)
     contact = session.get(Contact, attempt.contact_id) if attempt.contact_id else None
     if contact is None:
         session.flush()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
+from opendialer.engine import acd_delivery, agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
@@ -23,6 +23,7 @@ from opendialer.engine.outcomes import Ending, finish_attempt
 from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
 from opendialer.engine.recovery import recover_engine
 from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
+from opendialer.recordings.service import CallRecorder
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,10 @@ class Engine:
         grace_seconds: float = GRACE_SECONDS,
         policy_factory: Callable[[Campaign], PacingPolicy] = default_policy,
         listener: EngineListener | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.sessions = sessions
+        self.recorder = recorder  # links recorded files to their attempts (backend's hook)
         self.backend = backend
         self.clock = clock
         self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:8]}"
@@ -83,10 +86,12 @@ class Engine:
             self.runners[campaign_id] = CampaignRunner(self, campaign_id)
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
+        acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
         try:
             await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
             await self._drain()
         finally:
+            await acd_delivery.stop(acd)
             await self.backend.stop()
             await pump
 
@@ -96,7 +101,7 @@ class Engine:
             recover_engine(session, self.engine_id, self.clock.now())
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        loops: list[asyncio.Task[None]] = []
+        loops: list[asyncio.Task[None]] = [acd_delivery.start(self, None)]
         try:
             while True:
                 for campaign_id in self._newly_enabled():
@@ -180,7 +185,10 @@ class Engine:
         )
         with unit_of_work(self.sessions) as session:
             campaign = session.get_one(Campaign, call.campaign_id)
-            finish_attempt(session, campaign, session.get_one(CallAttempt, call.attempt_id), ending)
+            attempt = session.get_one(CallAttempt, call.attempt_id)
+            finish_attempt(session, campaign, attempt, ending)
+            if self.recorder is not None:
+                self.recorder.attach(session, call.call_id, attempt)
             if call.agent_id is not None:
                 runner.release_agent_after(session, call, outcome, event.at)
         runner.record(call, outcome, self.clock.monotonic())

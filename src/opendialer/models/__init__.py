@@ -18,6 +18,13 @@ from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, Contact
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
 from opendialer.models.engine import AgentSession, AgentState, PacingDecision
+from opendialer.models.outbox import (
+    CrmEndpoint,
+    EndpointKind,
+    OutboxMessage,
+    OutboxStatus,
+    UserExtensionPolicy,
+)
 from opendialer.models.tenant import AgentGroup, AgentGroupMember, ApiKey, Tenant, User, UserRole
 
 __all__ = [
@@ -39,9 +46,13 @@ __all__ = [
     "ContactPhone",
     "ContactStatus",
     "CrmCallLog",
+    "CrmEndpoint",
     "DialMode",
     "DncEntry",
+    "EndpointKind",
     "FormField",
+    "OutboxMessage",
+    "OutboxStatus",
     "PacingDecision",
     "Recording",
     "ResultAction",
@@ -49,5 +60,6 @@ __all__ = [
     "RetryRule",
     "Tenant",
     "User",
+    "UserExtensionPolicy",
     "UserRole",
 ]

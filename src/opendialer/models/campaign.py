@@ -76,6 +76,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
     max_tries_per_number: Mapped[int] = mapped_column(Integer, default=3)
     retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     language_id: Mapped[int] = mapped_column(Integer, default=1)
+    # jtel DiallerCampaigns.UserData: free text for the owner's systems (set by clone).
+    user_data: Mapped[str | None] = mapped_column(String(255))
 
 
 class CampaignMember(Base):

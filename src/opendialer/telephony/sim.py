@@ -112,6 +112,10 @@ class SimNetwork:
         self._queue: asyncio.Queue[CallEvent | None] = asyncio.Queue()
         self._running = False
 
+    def set_recording_hook(self, hook: RecordingHook | None) -> None:
+        """Who writes the audio of recorded calls (the server sets it after loading us)."""
+        self._recording_hook = hook
+
     def agent_rng(self, agent_id: str) -> random.Random:
         """A stream for the engine's driver of simulated agents (wrap-up, breaks)."""
         return random.Random(f"opendialer-sim:{self.seed}:agent:{agent_id}")

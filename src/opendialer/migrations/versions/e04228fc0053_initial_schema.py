@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9aa5d374e2b5
+Revision ID: e04228fc0053
 Revises:
-Create Date: 2026-11-23 02:17:38.944536
+Create Date: 2026-11-23 03:18:47.814856
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import opendialer.models.base
 
 
-revision: str = "9aa5d374e2b5"
+revision: str = "e04228fc0053"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -81,6 +81,48 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "crm_endpoints",
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "minicrm_calllog", "webhook", name="endpointkind", native_enum=False, length=32
+            ),
+            nullable=False,
+        ),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("api_key", sa.String(length=255), nullable=True),
+        sa.Column(
+            "user_extension_policy",
+            sa.Enum("agent", "fixed", name="userextensionpolicy", native_enum=False, length=32),
+            nullable=False,
+        ),
+        sa.Column("default_user_extension", sa.String(length=64), nullable=True),
+        sa.Column("batch_interval_seconds", sa.Integer(), nullable=False),
+        sa.Column("recording_url_template", sa.String(length=2000), nullable=True),
+        sa.Column("recording_token", sa.String(length=64), nullable=False),
+        sa.Column("secret", sa.String(length=255), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_crm_endpoints_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_endpoints")),
+        sa.UniqueConstraint("recording_token", name=op.f("uq_crm_endpoints_recording_token")),
+    )
+    with op.batch_alter_table("crm_endpoints", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_crm_endpoints_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "users",
@@ -190,6 +232,7 @@ def upgrade() -> None:
         sa.Column("max_tries_per_number", sa.Integer(), nullable=False),
         sa.Column("retry_delay_seconds", sa.Integer(), nullable=False),
         sa.Column("language_id", sa.Integer(), nullable=False),
+        sa.Column("user_data", sa.String(length=255), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("created_at", opendialer.models.base.UTCDateTime(), nullable=False),
         sa.Column("updated_at", opendialer.models.base.UTCDateTime(), nullable=False),
@@ -631,6 +674,12 @@ def upgrade() -> None:
         sa.Column("user_data", sa.String(length=255), nullable=True),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("appointment_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column(
+            "offered_user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("offered_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("done_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("created_at", opendialer.models.base.UTCDateTime(), nullable=False),
         sa.Column("updated_at", opendialer.models.base.UTCDateTime(), nullable=False),
@@ -653,6 +702,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
+            ["offered_user_id"],
+            ["users.id"],
+            name=op.f("fk_acd_events_offered_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_acd_events_tenant_id_tenants"),
@@ -665,6 +720,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("acd_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_acd_events_group_id"), ["group_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_acd_events_offered_user_id"), ["offered_user_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_acd_events_status_appointment", ["status_id", "appointment_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_acd_events_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_acd_events_user_data"), ["user_data"], unique=False)
         batch_op.create_index(batch_op.f("ix_acd_events_user_id"), ["user_id"], unique=False)
@@ -937,6 +998,71 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "outbox_messages",
+        sa.Column(
+            "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "endpoint_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column(
+            "call_attempt_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("delivery_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "delivering",
+                "delivered",
+                "dead",
+                name="outboxstatus",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.Column("locked_until", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("created_at", opendialer.models.base.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", opendialer.models.base.UTCDateTime(), nullable=True),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["call_attempt_id"],
+            ["call_attempts.id"],
+            name=op.f("fk_outbox_messages_call_attempt_id_call_attempts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["crm_endpoints.id"],
+            name=op.f("fk_outbox_messages_endpoint_id_crm_endpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_outbox_messages_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
+        sa.UniqueConstraint("delivery_id", name=op.f("uq_outbox_messages_delivery_id")),
+    )
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_messages_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_messages_endpoint_status", ["endpoint_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_outbox_messages_tenant_id"), ["tenant_id"], unique=False
+        )
+
+    op.create_table(
         "recordings",
         sa.Column(
             "tenant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -1002,6 +1128,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_recordings_call_attempt_id"))
 
     op.drop_table("recordings")
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_messages_tenant_id"))
+        batch_op.drop_index("ix_outbox_messages_endpoint_status")
+        batch_op.drop_index("ix_outbox_messages_due")
+
+    op.drop_table("outbox_messages")
     with op.batch_alter_table("agent_sessions", schema=None) as batch_op:
         batch_op.drop_index("ix_agent_sessions_tenant_state_since")
         batch_op.drop_index(batch_op.f("ix_agent_sessions_tenant_id"))
@@ -1031,6 +1163,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_acd_events_user_id"))
         batch_op.drop_index(batch_op.f("ix_acd_events_user_data"))
         batch_op.drop_index(batch_op.f("ix_acd_events_tenant_id"))
+        batch_op.drop_index("ix_acd_events_status_appointment")
+        batch_op.drop_index(batch_op.f("ix_acd_events_offered_user_id"))
         batch_op.drop_index(batch_op.f("ix_acd_events_group_id"))
 
     op.drop_table("acd_events")
@@ -1097,6 +1231,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_tenant_id"))
 
     op.drop_table("users")
+    with op.batch_alter_table("crm_endpoints", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crm_endpoints_tenant_id"))
+
+    op.drop_table("crm_endpoints")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_tenant_id"))
 

@@ -1,0 +1,116 @@
+"""ACD events: creation (with the group's no-duplicates rule), reading, status transitions.
+
+Delivery (which due event goes to which agent, and how a callback gets dialled) lives in
+:mod:`opendialer.acd.delivery`; the engine calls it on its clock.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from opendialer.acd.schemas import CLOSED_STATUSES, AcdEventCreate, AcdStatus
+from opendialer.errors import Conflict, NotFound
+from opendialer.models import AcdEvent, AgentGroup, Campaign, Contact, User
+from opendialer.scoping import get_owned
+
+OPEN_STATUSES = tuple(s for s in AcdStatus if s not in CLOSED_STATUSES)
+MAX_COMMENT = 100_000
+
+
+def events_query(tenant_id: int) -> Select[AcdEvent]:
+    return select(AcdEvent).where(AcdEvent.tenant_id == tenant_id)
+
+
+def list_events(session: Session, tenant_id: int) -> list[AcdEvent]:
+    return list(session.scalars(events_query(tenant_id).order_by(AcdEvent.id)))
+
+
+def get_event(session: Session, tenant_id: int, event_id: int) -> AcdEvent:
+    return get_owned(session, AcdEvent, tenant_id, event_id, "acd_event")
+
+
+def _check_references(session: Session, tenant_id: int, data: AcdEventCreate) -> None:
+    get_owned(session, AgentGroup, tenant_id, data.group_id, "acd_group")
+    if data.user_id is not None:
+        get_owned(session, User, tenant_id, data.user_id, "user")
+    if data.contact_id is not None:
+        get_owned(session, Contact, tenant_id, data.contact_id, "contact")
+    if data.campaign_id is not None:
+        get_owned(session, Campaign, tenant_id, data.campaign_id, "campaign")
+
+
+def find_open_duplicate(session: Session, tenant_id: int, data: AcdEventCreate) -> AcdEvent | None:
+    """The oldest open event of the same type from the same sender in the same group."""
+    stmt = events_query(tenant_id).where(
+        AcdEvent.group_id == data.group_id,
+        AcdEvent.type_id == int(data.type_id),
+        AcdEvent.sender == data.sender,
+        AcdEvent.status_id.in_([int(s) for s in OPEN_STATUSES]),
+    )
+    return session.scalars(stmt.order_by(AcdEvent.id).limit(1)).first()
+
+
+def _note(event: AcdEvent, text: str) -> None:
+    combined = f"{event.comment}\n{text}" if event.comment else text
+    event.comment = combined[-MAX_COMMENT:]
+
+
+def create_event(
+    session: Session, tenant_id: int, data: AcdEventCreate, now: datetime
+) -> tuple[AcdEvent, bool]:
+    """The new event and True; or, when the group allows no duplicates and an open one exists,
+    that event with a comment added and False."""
+    _check_references(session, tenant_id, data)
+    group = session.get_one(AgentGroup, data.group_id)
+    if group.no_duplicate_events:
+        existing = find_open_duplicate(session, tenant_id, data)
+        if existing is not None:
+            _note(existing, f"{now.isoformat(timespec='seconds')} duplicate: {data.subject}")
+            session.flush()
+            return existing, False
+    values = data.model_dump()
+    values["type_id"] = int(data.type_id)
+    event = AcdEvent(tenant_id=tenant_id, status_id=int(AcdStatus.NEW), **values)
+    session.add(event)
+    session.flush()
+    return event, True
+
+
+def offer(session: Session, event: AcdEvent, user_id: int, at: datetime) -> None:
+    """New -> Seen: the event is now with ``user_id``."""
+    event.status_id = int(AcdStatus.SEEN)
+    event.offered_user_id = user_id
+    event.offered_at = at
+    session.flush()
+
+
+def complete(session: Session, event: AcdEvent, at: datetime) -> AcdEvent:
+    """-> Done. Idempotent for a done event; a failed or closed one cannot be completed."""
+    if event.status_id == AcdStatus.DONE:
+        return event
+    if event.status_id in (AcdStatus.ERROR, AcdStatus.CHAT_CLOSED):
+        raise Conflict(
+            "The event is closed", code="event_closed", details={"status": event.status_id}
+        )
+    event.status_id = int(AcdStatus.DONE)
+    event.done_at = at
+    session.flush()
+    return event
+
+
+def complete_event(
+    session: Session, tenant_id: int, event_id: int, at: datetime, user_id: int | None = None
+) -> AcdEvent:
+    """The agent finished the event; with ``user_id``, only the agent it was offered to may."""
+    event = get_event(session, tenant_id, event_id)
+    if user_id is not None and event.offered_user_id not in (None, user_id):
+        raise NotFound("acd_event", event_id)
+    return complete(session, event, at)
+
+
+def fail(session: Session, event: AcdEvent, at: datetime, reason: str) -> None:
+    event.status_id = int(AcdStatus.ERROR)
+    event.done_at = at
+    _note(event, f"{at.isoformat(timespec='seconds')} {reason}")
+    session.flush()

@@ -1,0 +1,193 @@
+"""How a jtel request runs: Basic auth, one transaction, and every failure in the jtel envelope.
+
+The routes own their transaction instead of using the ``DbSession`` dependency: the native error
+handlers would otherwise answer for them, and an error turned into a response inside the route
+would let that dependency commit. Here the transaction is rolled back first, then the error is
+rendered ``{"status": <code>, "message": ...}`` with the same HTTP code.
+"""
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from opendialer.accounts.service import authenticate_user
+from opendialer.db import unit_of_work
+from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
+from opendialer.dialects.jtel.schemas import jtel_message
+from opendialer.errors import OpendialerError
+from opendialer.models import Tenant, UserRole
+
+log = logging.getLogger(__name__)
+
+ALLOWED_ROLES = frozenset({UserRole.ADMIN, UserRole.SUPERVISOR})
+MAX_INT = 2**63 - 1
+
+
+@dataclass
+class Call:
+    """One request, parsed: the tenant it acts for and its inputs."""
+
+    session: Session
+    tenant: Tenant
+    user_id: int | None
+    path: dict[str, str]
+    query: dict[str, str]  # names lower-cased: jtel renamed them over time (G9)
+    body: Any
+    now: datetime
+
+    @property
+    def tenant_id(self) -> int:
+        return self.tenant.id
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tenant.timezone)
+
+    def path_id(self, name: str) -> int:
+        return parse_id(self.path[name], name)
+
+    def query_text(self, name: str, *, required: bool = True) -> str | None:
+        value = self.query.get(name.lower())
+        if value is None and required:
+            raise bad_request(f"The query parameter {name} is missing")
+        if value is not None and "\x00" in value:
+            raise bad_request(f"{name} must not contain NUL characters")
+        return value
+
+    def query_int(self, name: str, *, required: bool = True) -> int | None:
+        value = self.query_text(name, required=required)
+        return None if value is None else parse_id(value, name)
+
+    def query_bool(self, name: str) -> bool | None:
+        value = self.query_text(name, required=False)
+        if value is None or value == "":
+            return None
+        lowered = value.lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise bad_request(f"{name} must be true or false")
+        return lowered in ("true", "1")
+
+    def json_object(self) -> dict[str, Any]:
+        if not isinstance(self.body, dict):
+            raise bad_request("The request body must be a JSON object")
+        return self.body
+
+
+def parse_id(text: str, name: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_INT:
+        raise bad_request(f"{name} must be a positive integer")
+    return int(text)
+
+
+Handler = Callable[[Call], Record]
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise JtelError(401, "Send HTTP Basic credentials of a portal user", "unauthorized")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise JtelError(401, "Malformed Basic credentials", "unauthorized") from None
+    username, colon, password = decoded.partition(":")
+    if not colon or not username:
+        raise JtelError(401, "Malformed Basic credentials", "unauthorized")
+    return username, password
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise bad_request("The request body is not valid JSON") from None
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+        parts.append(f"{where}: {error.get('msg')}")
+    return "; ".join(parts)
+
+
+def _as_jtel(exc: Exception) -> JtelError:
+    if isinstance(exc, JtelError):
+        return exc
+    if isinstance(exc, OpendialerError):
+        return JtelError(exc.status_code, exc.message, exc.code)
+    if isinstance(exc, ValidationError):
+        return bad_request(jtel_message(_validation_message(exc)))
+    if isinstance(exc, IntegrityError):
+        return JtelError(409, "The change conflicts with an existing record", "conflict")
+    if isinstance(exc, DataError):
+        return bad_request("A value is out of range for its field")
+    log.exception("jtel request failed", exc_info=exc)
+    return JtelError(500, "An unexpected error occurred", "internal_error")
+
+
+def _run(request: Request, handler: Handler, body: Any, credentials: tuple[str, str]) -> Record:
+    with unit_of_work(request.app.state.sessions) as session:
+        principal = authenticate_user(session, *credentials)
+        if principal.role not in ALLOWED_ROLES:
+            raise JtelError(403, "Only administrators and supervisors may use this API")
+        call = Call(
+            session=session,
+            tenant=session.get_one(Tenant, principal.tenant_id),
+            user_id=principal.user_id,
+            path=dict(request.path_params),
+            query={k.lower(): v for k, v in request.query_params.items()},
+            body=body,
+            now=datetime.now(UTC),
+        )
+        return handler(call)
+
+
+def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[..., Any]:
+    async def route(request: Request) -> JSONResponse:
+        try:
+            credentials = _credentials(request)
+            body = await _body(request) if reads_body else None
+            answer = await run_in_threadpool(_run, request, handler, body, credentials)
+        except ClientDisconnect:
+            return JtelError(400, "The client disconnected").response()
+        except Exception as exc:
+            return _as_jtel(exc).response()
+        return JSONResponse(answer)
+
+    route.__name__ = handler.__name__
+    route.__doc__ = handler.__doc__
+    return route
+
+
+def add(
+    router: APIRouter, method: str, path: str, handler: Handler, *, reads_body: bool = False
+) -> None:
+    """Register ``handler``; literal paths must be added before ``{id}`` ones (spec §3 note)."""
+    router.add_api_route(
+        path,
+        endpoint(handler, reads_body=reads_body),
+        methods=[method],
+        summary=(handler.__doc__ or handler.__name__).strip().splitlines()[0],
+    )
+
+
+def not_routed(request: Request) -> JSONResponse:
+    return JtelError(404, f"No jtel function at {request.url.path}", "not_found").response()

@@ -1,0 +1,1 @@
+"""MiniCRM dialect: the Call log API (POST /Api/CallLog) and its recording links."""

@@ -1,0 +1,95 @@
+"""MiniCRM dialect: ``POST /Api/CallLog`` (a PBX posts its call history) and the recording
+resolver behind the URL template a tenant gives MiniCRM (``...?Rec={%RefereceId%}``).
+
+Errors are MiniCRM-style: an HTTP 4xx with ``{"error": "<description>", "code": "<code>"}``.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from opendialer.config import Settings
+from opendialer.crm import calllog, service
+from opendialer.db import DbSession
+from opendialer.dialects.minicrm import schemas
+from opendialer.errors import OpendialerError
+from opendialer.models import Recording
+from opendialer.recordings.service import download_url as recording_download_url
+
+router = APIRouter(tags=["minicrm"])
+
+MAX_REPORTED_ERRORS = 100
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message, "code": code})
+
+
+@router.post(
+    "/Api/CallLog",
+    responses={
+        200: {"description": 'Statistics: {"Skipped", "Processed", "Exists", "Missing", ...}'},
+        400: {"description": "Malformed JSON, or ApiKey / UserExtension / Data missing"},
+        401: {"description": "Unknown ApiKey"},
+        403: {"description": "The sender's IP is not on the tenant's allow-list"},
+        404: {"description": "No user has this UserExtension"},
+    },
+)
+def post_call_log(
+    request: Request, body: Annotated[bytes, Depends(raw_body)], session: DbSession
+) -> JSONResponse:
+    """Store a PBX's call history, counting each item's outcome (docs/dialects/minicrm.md)."""
+    client_ip = request.client.host if request.client else None
+    try:
+        return JSONResponse(_store(session, body, client_ip))
+    except OpendialerError as exc:
+        return _error(exc.status_code, exc.code, exc.message)
+
+
+def _store(session: Session, raw: bytes, client_ip: str | None) -> dict[str, Any]:
+    body = schemas.parse_envelope(raw)
+    tenant = calllog.tenant_for_calllog_key(session, schemas.api_key(body))
+    calllog.check_sender_ip(tenant, client_ip)
+    envelope = schemas.envelope(body)
+    user = calllog.find_user(session, tenant, envelope.user_extension)
+    stats = schemas.Stats()
+    items: list[calllog.CallLogItem] = []
+    for index, raw_item in enumerate(envelope.data):
+        try:
+            items.append(schemas.parse_item(raw_item))
+        except schemas.Invalid as exc:
+            stats.add_invalid(index, exc)
+    for outcome in calllog.store_call_logs(session, tenant, user, envelope.user_extension, items):
+        stats.add(outcome)
+    answer: dict[str, Any] = stats.body()
+    if stats.errors:
+        answer["Errors"] = stats.errors[:MAX_REPORTED_ERRORS]
+    return answer
+
+
+@router.get(
+    "/Api/Recordings/{token}",
+    response_class=Response,
+    responses={302: {"description": "To the signed download link"}, 404: {}},
+)
+def recording(
+    token: str,
+    request: Request,
+    session: DbSession,
+    rec: Annotated[str, Query(alias="Rec", max_length=255)],
+) -> Response:
+    """The endpoint's recording template resolved: redirect to the recording's signed link."""
+    settings: Settings = request.app.state.settings
+    endpoint = service.endpoint_by_recording_token(session, token)
+    record = session.get(Recording, int(rec)) if rec.isdigit() and len(rec) < 19 else None
+    if endpoint is None or record is None or record.tenant_id != endpoint.tenant_id:
+        return _error(404, "not_found", "No such recording")
+    if record.deleted_at is not None:
+        return _error(404, "not_found", "The recording was deleted")
+    return RedirectResponse(recording_download_url(settings, record, settings.public_base_url), 302)

@@ -1,0 +1,1 @@
+"""mmDial dialect: the sixteen functions of the mmDial API (docs/dialects/mmdial.md)."""

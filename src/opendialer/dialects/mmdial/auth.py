@@ -1,0 +1,51 @@
+"""mmDial's "standard HTTP authentication": HTTP Basic as an admin user of the tenant."""
+
+import base64
+import binascii
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import Principal, authenticate_user
+from opendialer.errors import Unauthorized
+from opendialer.models import UserRole
+
+REALM = 'Basic realm="mmDial API", charset="UTF-8"'
+
+
+class AuthFailed(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": REALM} if self.status == 401 else None
+        body = {"status": "error", "reason": self.reason}
+        return JSONResponse(status_code=self.status, content=body, headers=headers)
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise AuthFailed(401, "HTTP Basic authentication required")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthFailed(401, "Malformed Basic credentials") from None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        raise AuthFailed(401, "Malformed Basic credentials")
+    return user, password
+
+
+def authenticate(session: Session, request: Request) -> Principal:
+    """The admin calling; 401 for bad credentials, 403 for a user who is not an admin."""
+    user, password = _credentials(request)
+    try:
+        principal = authenticate_user(session, user, password)
+    except Unauthorized:
+        raise AuthFailed(401, "Invalid credentials") from None
+    if principal.role is not UserRole.ADMIN:
+        raise AuthFailed(403, "Only admin users may use the API")
+    return principal

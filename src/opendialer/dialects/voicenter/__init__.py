@@ -1,0 +1,1 @@
+"""Voicenter Forward Dialer API dialect (spec 003)."""

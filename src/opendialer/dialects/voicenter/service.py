@@ -1,0 +1,353 @@
+"""The fourteen Forward Dialer methods: Voicenter parameters in, domain services, envelope out.
+
+Every function takes the request's session (it flushes, the router commits) and returns the
+envelope; a request-level problem raises :class:`VoicenterError`, which rolls everything back.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from opendialer.agents.service import get_user_by_extension, get_user_by_member_code
+from opendialer.campaigns.schemas import CampaignUpdate
+from opendialer.campaigns.service import (
+    add_member,
+    campaigns_query,
+    get_campaign_by_code,
+    member_users,
+    remove_member,
+    update_campaign,
+)
+from opendialer.contacts import queue
+from opendialer.dialects.voicenter import schemas
+from opendialer.dialects.voicenter.errors import (
+    ACCOUNT_MISSING,
+    CAMPAIGN_MISSING,
+    GENERIC,
+    INTERNAL_ERROR,
+    INVALID_ACCOUNT,
+    INVALID_CAMPAIGN,
+    MEMBER_MISSING,
+    VoicenterError,
+    ok,
+)
+from opendialer.dialects.voicenter.params import Params, invalid
+from opendialer.dialects.voicenter.schemas import CampaignRef
+from opendialer.dialing.service import set_status
+from opendialer.errors import OpendialerError
+from opendialer.models import Campaign, CampaignMember, CampaignStatus, Tenant, User
+
+CODE_LENGTH = 64
+MEMBER_LENGTH = 100
+MAX_LISTED_CALLS = 10_000
+INT32 = 2**31 - 1
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignErrors:
+    """How one method reports a missing or an unknown campaign code."""
+
+    code: int
+    missing: str
+    unknown: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def missing_error(self) -> VoicenterError:
+        return VoicenterError(self.code, self.missing, **self.extra)
+
+    def unknown_error(self) -> VoicenterError:
+        return VoicenterError(self.code, self.unknown, **self.extra)
+
+
+TARGET_METHODS = CampaignErrors(1, CAMPAIGN_MISSING, INVALID_CAMPAIGN)
+CONTROL_METHODS = CampaignErrors(1, INVALID_CAMPAIGN, INVALID_CAMPAIGN)
+CLEAR_ERRORS = CampaignErrors(4, INTERNAL_ERROR, INTERNAL_ERROR)
+PENDING_ERRORS = CampaignErrors(2, INTERNAL_ERROR, INTERNAL_ERROR)
+ADD_MEMBER_ERRORS = CampaignErrors(
+    1, INVALID_CAMPAIGN, INVALID_CAMPAIGN, {"Data": {"TotalAdded": -1}}
+)
+REMOVE_MEMBER_ERRORS = CampaignErrors(
+    1, INVALID_CAMPAIGN, INVALID_CAMPAIGN, {"Data": {"TotalRemoved": 0}}
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def campaign_code(params: Params, errors: CampaignErrors, name: str = "Campaign") -> str:
+    value = params.raw(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise errors.missing_error()
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise errors.unknown_error()
+    code = str(value).strip()  # the vendor's own example has a leading space (V4)
+    if len(code) > CODE_LENGTH or "\x00" in code:
+        raise errors.unknown_error()
+    return code
+
+
+def _campaign(session: Session, params: Params, errors: CampaignErrors) -> Campaign:
+    campaign = get_campaign_by_code(session, campaign_code(params, errors))
+    if campaign is None:
+        raise errors.unknown_error()
+    return campaign
+
+
+@cache
+def _refs_statement() -> Select[Any]:
+    """Built once: the look-up runs for every added target, so its construction counts."""
+    return (
+        select(Campaign.code, Campaign.id, Campaign.tenant_id, Tenant.default_region)
+        .add_columns(Tenant.timezone)
+        .join(Tenant, Tenant.id == Campaign.tenant_id)
+        .where(Campaign.code.in_(bindparam("codes", expanding=True)))
+    )
+
+
+def campaign_refs(session: Session, codes: Iterable[str]) -> dict[str, CampaignRef]:
+    """The campaigns with these codes and their tenants' region and zone, in one query per
+    thousand codes."""
+    wanted = sorted(set(codes))
+    found: dict[str, CampaignRef] = {}
+    conn = session.connection()
+    for start in range(0, len(wanted), 1000):
+        rows = conn.execute(_refs_statement(), {"codes": wanted[start : start + 1000]})
+        for code, campaign_id, tenant_id, region, timezone in rows:
+            found[code] = CampaignRef(campaign_id, tenant_id, region, timezone)
+    return found
+
+
+def _target_campaign(session: Session, params: Params) -> CampaignRef:
+    code = campaign_code(params, TARGET_METHODS)
+    ref = campaign_refs(session, [code]).get(code)
+    if ref is None:
+        raise TARGET_METHODS.unknown_error()
+    return ref
+
+
+# Account ------------------------------------------------------------------------------------
+
+
+def get_campaign_list(session: Session, params: Params) -> dict[str, Any]:
+    errors = CampaignErrors(1, ACCOUNT_MISSING, INVALID_ACCOUNT)
+    code = campaign_code(params, errors, name="Code")
+    tenant = session.scalar(select(Tenant).where(Tenant.account_code == code))
+    if tenant is None:
+        raise errors.unknown_error()
+    campaigns = list(session.scalars(campaigns_query(tenant.id).order_by(Campaign.id)))
+    summaries = queue.queue_summaries(session, [c.id for c in campaigns], _now())
+    return ok(Data=[schemas.campaign_item(c, summaries[c.id]) for c in campaigns])
+
+
+# Targets ------------------------------------------------------------------------------------
+
+
+def add_call(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _target_campaign(session, params)
+    fields = schemas.target_fields(params, campaign, dnc_flag=True)
+    queue.add_targets(session, [fields.new_target(campaign)])
+    return ok()
+
+
+def _bulk_element(params: Params | None, refs: dict[str, CampaignRef]) -> queue.NewTarget:
+    if params is None:
+        raise invalid("target", "each element must be a JSON object")
+    code = campaign_code(params, TARGET_METHODS)
+    campaign = refs.get(code)
+    if campaign is None:
+        raise TARGET_METHODS.unknown_error()
+    return schemas.target_fields(params, campaign, dnc_flag=True).new_target(campaign)
+
+
+def _echo_target(params: Params | None) -> str:
+    value = params.raw("Target") if params is not None else None
+    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _element_params(element: Any) -> Params | None:
+    return Params.from_json(element) if isinstance(element, dict) else None
+
+
+def _code_or_none(params: Params | None) -> str | None:
+    if params is None:
+        return None
+    value = params.raw("Campaign")
+    return value.strip() if isinstance(value, str) else None
+
+
+def add_calls_bulk(session: Session, body: Any) -> dict[str, Any]:
+    """Each element on its own, results in request order; the valid ones inserted together."""
+    if not isinstance(body, list):
+        raise VoicenterError(GENERIC, "The body must be a JSON array of targets", AddResult=[])
+    elements = [_element_params(e) for e in body]
+    refs = campaign_refs(session, filter(None, map(_code_or_none, elements)))
+    new: list[queue.NewTarget] = []
+    results: list[dict[str, Any]] = []
+    for params in elements:
+        try:
+            new.append(_bulk_element(params, refs))
+            result = ok()
+        except VoicenterError as error:
+            result = error.envelope()
+        results.append(
+            {"Target": _echo_target(params), **result, "CustomData": _echo_custom(params)}
+        )
+    queue.add_targets(session, new)
+    return ok(AddResult=results)
+
+
+def _echo_custom(params: Params | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    try:
+        return params.custom_data() or {}
+    except VoicenterError:
+        return {}
+
+
+def remove_call(session: Session, params: Params) -> dict[str, Any]:
+    """Every queued occurrence of the number goes; a number not queued is fine (OK)."""
+    campaign = _target_campaign(session, params)
+    try:
+        _raw, e164 = schemas.target_number(params, campaign.region)
+    except VoicenterError as error:
+        if error.error_code == 2:
+            raise
+        return ok()  # not a valid number, so it cannot be in the campaign
+    queue.remove_number(session, campaign.id, e164)
+    return ok()
+
+
+def update_call(session: Session, params: Params) -> dict[str, Any]:
+    """The supplied fields of every queued occurrence; the target is added when absent."""
+    campaign = _target_campaign(session, params)
+    fields = schemas.target_fields(params, campaign, dnc_flag=False)  # V12: not for UpdateCall
+    occurrences = queue.queued_with_number(session, campaign.id, fields.e164)
+    if occurrences:
+        queue.update_targets(session, occurrences, fields.changes())
+    else:
+        queue.add_targets(session, [fields.new_target(campaign)])
+    return ok()
+
+
+def clear_campaign_calls(session: Session, params: Params) -> dict[str, Any]:
+    queue.clear_queue(session, _campaign(session, params, CLEAR_ERRORS).id)
+    return ok()
+
+
+# Campaigns ----------------------------------------------------------------------------------
+
+
+def _set_status(session: Session, params: Params, status: CampaignStatus) -> dict[str, Any]:
+    set_status(session, _campaign(session, params, CONTROL_METHODS), status, _now())
+    return ok()
+
+
+def stop_campaign(session: Session, params: Params) -> dict[str, Any]:
+    return _set_status(session, params, CampaignStatus.DISABLED)
+
+
+def start_campaign(session: Session, params: Params) -> dict[str, Any]:
+    return _set_status(session, params, CampaignStatus.ENABLED)
+
+
+def get_campaign_details(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _campaign(session, params, CONTROL_METHODS)
+    summary = queue.queue_summaries(session, [campaign.id], _now())[campaign.id]
+    return ok(Data=schemas.campaign_item(campaign, summary))
+
+
+def get_campaign_pending_calls(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _campaign(session, params, PENDING_ERRORS)
+    summary = queue.queue_summaries(session, [campaign.id], _now())[campaign.id]
+    calls = queue.queued_targets(session, campaign.id, MAX_LISTED_CALLS)
+    data = {
+        "Campaign": schemas.pending_campaign(campaign, summary),
+        "Calls": [schemas.pending_call(c) for c in calls],
+    }
+    return ok(Data=data)
+
+
+def _setting(params: Params, read: Callable[[], Any], name: str) -> Any:
+    """A required setting; a missing or badly typed one is code 2 (V3)."""
+    if not params.given(name):
+        raise VoicenterError(2, f"{name} missing")
+    try:
+        return read()
+    except VoicenterError as error:
+        raise VoicenterError(2, error.description) from None
+
+
+def update_campaign_settings(session: Session, params: Params) -> dict[str, Any]:
+    """The unnamed method of §3.14: monitored queue, waiting-caller cap, pacing coefficient."""
+    campaign = _campaign(session, params, CONTROL_METHODS)
+    queue_id = _setting(
+        params, lambda: params.integer("setQueueForMonitoring", 1, MAX_ID), "setQueueForMonitoring"
+    )
+    max_callers = _setting(
+        params,
+        lambda: params.integer("setQueueMaximumCallers", 1, INT32),
+        "setQueueMaximumCallers",
+    )
+    coefficient = _setting(params, lambda: params.number("setCoefficient"), "setCoefficient")
+    if coefficient <= 1:
+        raise VoicenterError(2, "Invalid setCoefficient: must be greater than 1")
+    data = CampaignUpdate(
+        monitored_queue=queue_id, max_waiting_callers=max_callers, pacing_coefficient=coefficient
+    )
+    update_campaign(session, campaign.tenant_id, campaign.id, data)
+    return ok()
+
+
+# Members ------------------------------------------------------------------------------------
+
+
+def get_members_list(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _campaign(session, params, CONTROL_METHODS)
+    return ok(Data=[schemas.member_item(u) for u in member_users(session, campaign)])
+
+
+def _member(session: Session, params: Params, campaign: Campaign, errors: CampaignErrors) -> User:
+    if not schemas.is_agent_dialer(campaign):
+        raise VoicenterError(2, "Members belong to agent-dialer campaigns only", **errors.extra)
+    value = params.raw("Member")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise VoicenterError(2, MEMBER_MISSING, **errors.extra)
+    code = str(value).strip() if isinstance(value, str | int) else ""
+    user = None
+    if code and len(code) <= MEMBER_LENGTH and "\x00" not in code and not isinstance(value, bool):
+        tenant_id = campaign.tenant_id
+        user = get_user_by_member_code(session, tenant_id, code) or get_user_by_extension(
+            session, tenant_id, code
+        )
+    if user is None:
+        raise VoicenterError(2, "Invalid member", **errors.extra)
+    return user
+
+
+def add_member_call(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _campaign(session, params, ADD_MEMBER_ERRORS)
+    user = _member(session, params, campaign, ADD_MEMBER_ERRORS)
+    already = session.get(CampaignMember, (campaign.id, user.id)) is not None
+    try:
+        add_member(session, campaign, user.id)
+    except OpendialerError:
+        raise VoicenterError(2, "Invalid member: not an agent", **ADD_MEMBER_ERRORS.extra) from None
+    return ok(Data={"TotalAdded": 0 if already else 1})
+
+
+def remove_member_call(session: Session, params: Params) -> dict[str, Any]:
+    campaign = _campaign(session, params, REMOVE_MEMBER_ERRORS)
+    user = _member(session, params, campaign, REMOVE_MEMBER_ERRORS)
+    try:
+        remove_member(session, campaign, user.id)
+    except OpendialerError:
+        return ok(Data={"TotalRemoved": 0})
+    return ok(Data={"TotalRemoved": 1})

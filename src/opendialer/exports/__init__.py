@@ -1,0 +1,1 @@
+"""CSV exports of leads (native API and mmDial exportbystatus)."""

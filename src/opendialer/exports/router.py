@@ -1,0 +1,99 @@
+"""Native API: ``/api/v1/exports``: build a CSV export, watch it, download it by signed link."""
+
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.service import get_tenant
+from opendialer.campaigns.service import get_campaign
+from opendialer.config import Settings
+from opendialer.db import DbSession
+from opendialer.errors import BadRequest, Forbidden
+from opendialer.exports import service
+from opendialer.exports.schemas import ExportCreate, ExportRead
+
+router = APIRouter(tags=["exports"])
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def export_read(settings: Settings, file_id: str, meta: dict[str, Any]) -> ExportRead:
+    ready = meta.get("state") == "ready"
+    url = service.download_url(settings, file_id, settings.public_base_url) if ready else None
+    return ExportRead(
+        file_id=file_id,
+        state=meta.get("state", "failed"),
+        rows=meta.get("rows"),
+        size=meta.get("size"),
+        encoding=meta.get("encoding", service.DEFAULT_ENCODING),
+        url=url,
+        error=meta.get("error"),
+    )
+
+
+@router.post("/exports", response_model=ExportRead, status_code=201)
+def create_export(
+    request: Request, body: ExportCreate, session: DbSession, who: CurrentPrincipal
+) -> ExportRead:
+    """Export a campaign's leads as CSV; large exports are built in the background."""
+    tenant = get_tenant(session, who.tenant_id)
+    campaign = get_campaign(session, tenant.id, body.campaign_id)
+    for moment in (body.start, body.end):
+        if moment is not None and moment.tzinfo is None:
+            raise BadRequest("start and end need a time zone offset", code="naive_datetime")
+    spec = service.ExportSpec(
+        campaign_id=campaign.id,
+        columns=service.parse_columns(
+            body.fields, service.campaign_form_fields(session, campaign.id)
+        ),
+        statuses=tuple(body.statuses),
+        date_types=service.check_date_types(body.date_types),
+        start=body.start,
+        end=body.end,
+        encoding=service.encoding_name(body.encoding),
+    )
+    settings = _settings(request)
+    result = service.start_export(
+        session, request.app.state.sessions, settings, campaign, spec, ZoneInfo(tenant.timezone)
+    )
+    return export_read(settings, result.file_id, service.read_meta(settings, result.file_id))
+
+
+@router.get("/exports/{file_id}", response_model=ExportRead)
+def get_export(request: Request, file_id: str, who: CurrentPrincipal) -> ExportRead:
+    settings = _settings(request)
+    return export_read(settings, file_id, service.read_meta(settings, file_id, who.tenant_id))
+
+
+@router.get(
+    "/exports/{file_id}/file",
+    response_class=StreamingResponse,
+    responses={403: {"description": "Bad or expired link"}, 409: {"description": "Not ready"}},
+)
+def download_export(
+    request: Request,
+    file_id: str,
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """The CSV file, for anyone holding a signed link (no credentials)."""
+    settings = _settings(request)
+    if not service.check_link(settings, file_id, expires, signature):
+        raise Forbidden("The link is invalid or has expired", code="invalid_link")
+    meta = service.read_meta(settings, file_id)
+    if meta.get("state") != "ready":
+        message = "The export is not ready"
+        body = {"error": {"code": "not_ready", "message": message, "details": meta}}
+        return JSONResponse(status_code=409, content=body, headers={"Retry-After": "5"})
+    charset = meta.get("encoding", service.DEFAULT_ENCODING)
+    return StreamingResponse(
+        service.iter_file(service.export_file(settings, file_id)),
+        media_type=f"text/csv; charset={charset}",
+        headers={"Content-Disposition": f'attachment; filename="export-{file_id}.csv"'},
+    )

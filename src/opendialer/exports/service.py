@@ -1,0 +1,371 @@
+"""CSV exports of a campaign's leads: filters, chosen fields, encodings, background builds.
+
+An export is a file ``<exports_dir>/<file_id>.csv`` with a small JSON sidecar (owner, state,
+size). Rows are streamed from the database into the file, so memory stays flat at any size;
+exports of more than ``export_background_rows`` leads are built in a thread after the request.
+"""
+
+import codecs
+import csv
+import json
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.errors import BadRequest, NotFound
+from opendialer.exports import fields as lead
+from opendialer.models import Campaign, Contact, FormField, ResultCode
+from opendialer.security import sign_path, verify_signed_path
+
+log = logging.getLogger(__name__)
+
+LEAD_PREFIX = "customerfield_"
+FORM_PREFIX = "webformfield_"
+ENCODINGS = {"iso8859-1": "iso-8859-1", "cp1252": "windows-1252", "utf-8": "utf-8"}
+DEFAULT_ENCODING = "iso-8859-1"
+DEFAULT_DATE_TYPE = "last_phone"
+DELIMITER = ";"
+FETCH_ROWS = 5000
+FILE_PATH = "/api/v1/exports/{file_id}/file"
+FALLBACK_ERRORS = "opendialer-transliterate"
+_FILE_ID = re.compile(r"^[0-9a-f]{32}$")
+# A cell a spreadsheet would read as a formula ...
+_FORMULA_START = frozenset("=+-@\t\r")
+# ... unless it is a plain (phone) number such as "+49 89 1234567" or "-5".
+_NUMBER_LIKE = re.compile(r"^[+-]?[0-9][0-9 ()/.-]*$")
+
+
+class ExportError(BadRequest):
+    code = "invalid_export"
+
+
+# The request ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    header: str
+    lead_field: str | None = None  # one of fields.LEAD_FIELDS
+    form_field: str | None = None  # an order-form field of the campaign
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSpec:
+    campaign_id: int
+    columns: tuple[Column, ...]
+    statuses: tuple[str, ...] = ()
+    date_types: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    encoding: str = DEFAULT_ENCODING
+
+
+def encoding_name(value: str | None) -> str:
+    """``ISO-8859-1`` (default), ``Windows-1252`` or ``UTF-8``, in any spelling Python knows."""
+    if value is None or not value.strip():
+        return DEFAULT_ENCODING
+    try:
+        name = codecs.lookup(value.strip()).name
+    except LookupError:
+        name = ""
+    if name not in ENCODINGS:
+        raise ExportError(
+            f"Unknown encoding {value!r}: use ISO-8859-1, Windows-1252 or UTF-8",
+            code="unknown_encoding",
+        )
+    return ENCODINGS[name]
+
+
+def parse_columns(selected: list[str], form_fields: set[str]) -> tuple[Column, ...]:
+    """``customerfield_<lead field>`` and ``webformfield_<order-form field>`` selectors."""
+    if not selected:
+        raise ExportError("Select at least one field", code="no_fields")
+    columns, unknown = [], []
+    for name in selected:
+        if name.startswith(LEAD_PREFIX) and name[len(LEAD_PREFIX) :] in lead.LEAD_FIELDS:
+            columns.append(Column(name, lead_field=name[len(LEAD_PREFIX) :]))
+        elif name.startswith(FORM_PREFIX) and name[len(FORM_PREFIX) :] in form_fields:
+            columns.append(Column(name, form_field=name[len(FORM_PREFIX) :]))
+        else:
+            unknown.append(name)
+    if unknown:
+        raise ExportError(f"Unknown fields: {', '.join(unknown)}", code="unknown_fields")
+    return tuple(columns)
+
+
+def campaign_form_fields(session: Session, campaign_id: int) -> set[str]:
+    return set(session.scalars(select(FormField.name).where(FormField.campaign_id == campaign_id)))
+
+
+def check_date_types(date_types: list[str]) -> tuple[str, ...]:
+    unknown = [d for d in date_types if d not in lead.DATE_FIELDS]
+    if unknown:
+        raise ExportError(
+            f"Unknown datetype {unknown[0]!r}: use last_phone, last_edit or imported_date",
+            code="unknown_datetype",
+        )
+    return tuple(dict.fromkeys(date_types))
+
+
+# The query --------------------------------------------------------------------------------
+
+
+def _needs_status(spec: ExportSpec) -> bool:
+    return bool(spec.statuses) or any(c.lead_field == lead.STATUS_FIELD for c in spec.columns)
+
+
+def _filtered(stmt: Select[Any], tenant_id: int, spec: ExportSpec) -> Select[Any]:
+    stmt = stmt.where(Contact.tenant_id == tenant_id, Contact.campaign_id == spec.campaign_id)
+    if _needs_status(spec):
+        stmt = stmt.outerjoin(ResultCode, ResultCode.id == Contact.result_code_id)
+    if spec.statuses:
+        stmt = stmt.where(lead.status_expression().in_(spec.statuses))
+    if spec.start is not None or spec.end is not None:
+        date_types = spec.date_types or (DEFAULT_DATE_TYPE,)
+        stmt = stmt.where(or_(*(_in_range(lead.DATE_FIELDS[d], spec) for d in date_types)))
+    return stmt
+
+
+def _in_range(column: Any, spec: ExportSpec) -> ColumnElement[bool]:
+    bounds = []
+    if spec.start is not None:
+        bounds.append(column >= spec.start)
+    if spec.end is not None:
+        bounds.append(column <= spec.end)
+    return and_(*bounds)
+
+
+def _expression(name: str) -> Any:
+    if name in lead.TEXT_FIELDS:
+        return lead.TEXT_FIELDS[name]
+    if name in lead.ID_FIELDS:
+        return lead.ID_FIELDS[name]
+    if name in lead.DATE_FIELDS:
+        return lead.DATE_FIELDS[name]
+    if name in lead.PHONE_FIELDS:
+        return lead.PHONE_ALIASES[lead.PHONE_FIELDS[name]].raw
+    return lead.status_expression()
+
+
+def _column_expression(column: Column) -> Any:
+    if column.form_field is not None:  # read in SQL: no JSON decoding per row in Python
+        return Contact.form_data[column.form_field].as_string()
+    assert column.lead_field is not None
+    return _expression(column.lead_field)
+
+
+def rows_query(tenant_id: int, spec: ExportSpec) -> Select[Any]:
+    """One row per lead, one value per chosen column, in lead id order."""
+    selected = [_column_expression(c).label(f"c{i}") for i, c in enumerate(spec.columns)]
+    stmt = select(*selected).select_from(Contact)
+    names = {c.lead_field for c in spec.columns}
+    for name, position in lead.PHONE_FIELDS.items():
+        if name in names:
+            phone = lead.PHONE_ALIASES[position]
+            stmt = stmt.outerjoin(
+                phone, and_(phone.contact_id == Contact.id, phone.position == position)
+            )
+    return _filtered(stmt, tenant_id, spec).order_by(Contact.id)
+
+
+def count_rows(session: Session, tenant_id: int, spec: ExportSpec) -> int:
+    stmt = _filtered(select(func.count()).select_from(Contact), tenant_id, spec)
+    return int(session.scalar(stmt) or 0)
+
+
+# Cells ------------------------------------------------------------------------------------
+
+
+def safe_cell(text: str) -> str:
+    """Neutralise spreadsheet formulas (a leading ``'``), but leave numbers like ``+4989...``."""
+    if text and text[0] in _FORMULA_START and not _NUMBER_LIKE.match(text):
+        return "'" + text
+    return text
+
+
+def _transliterate(error: UnicodeError) -> tuple[str, int]:
+    """Characters the encoding lacks: their unaccented letter ("ő" → "o"), else "?"."""
+    assert isinstance(error, UnicodeEncodeError)
+    out = []
+    for char in error.object[error.start : error.end]:
+        base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        out.append(base or "?")
+    return "".join(out), error.end
+
+
+@lru_cache(maxsize=1)
+def _register_fallback() -> str:
+    codecs.register_error(FALLBACK_ERRORS, _transliterate)
+    return FALLBACK_ERRORS
+
+
+def _formatter(spec: ExportSpec, tz: ZoneInfo) -> Callable[[Any], list[str]]:
+    """A function turning one database row into the CSV cells."""
+    dates = [c.lead_field in lead.DATE_FIELDS for c in spec.columns]
+
+    def cells(row: Any) -> list[str]:
+        out = []
+        for value, is_date in zip(row, dates, strict=True):
+            if value is None:
+                out.append("")
+                continue
+            if is_date:
+                value = value.astimezone(tz).strftime("%d.%m.%Y %H:%M:%S")
+            text = str(value)
+            out.append(safe_cell(text) if text[:1] in _FORMULA_START else text)
+        return out
+
+    return cells
+
+
+# Files ------------------------------------------------------------------------------------
+
+
+def new_file_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _paths(settings: Settings, file_id: str) -> tuple[Path, Path]:
+    if not _FILE_ID.match(file_id):
+        raise NotFound("export", file_id)
+    root = settings.exports_dir
+    return root / f"{file_id}.csv", root / f"{file_id}.json"
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    partial = path.with_suffix(".json.part")
+    partial.write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_meta(settings: Settings, file_id: str, tenant_id: int | None = None) -> dict[str, Any]:
+    """The export's state; ``NotFound`` for unknown ids and other tenants' exports."""
+    _csv, meta_path = _paths(settings, file_id)
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise NotFound("export", file_id) from None
+    if tenant_id is not None and meta.get("tenant_id") != tenant_id:
+        raise NotFound("export", file_id)
+    return meta
+
+
+def export_file(settings: Settings, file_id: str) -> Path:
+    return _paths(settings, file_id)[0]
+
+
+def write_csv(session: Session, tenant_id: int, spec: ExportSpec, tz: ZoneInfo, path: Path) -> int:
+    """Stream the rows into ``path`` (via a ``.part`` file); returns the number of rows."""
+    partial = path.with_suffix(".csv.part")
+    cells = _formatter(spec, tz)
+    count = 0
+    errors = _register_fallback()
+    stmt = rows_query(tenant_id, spec).execution_options(yield_per=FETCH_ROWS)
+    with partial.open("w", encoding=spec.encoding, errors=errors, newline="") as out:
+        writer = csv.writer(out, delimiter=DELIMITER, lineterminator="\r\n")
+        writer.writerow([c.header for c in spec.columns])
+        for batch in session.execute(stmt).partitions():
+            writer.writerows(map(cells, batch))
+            count += len(batch)
+    os.replace(partial, path)
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    file_id: str
+    ready: bool
+    size: int | None
+    rows: int
+
+
+def start_export(
+    session: Session,
+    sessions: SessionMaker,
+    settings: Settings,
+    campaign: Campaign,
+    spec: ExportSpec,
+    tz: ZoneInfo,
+) -> ExportResult:
+    """Build the file now (small exports) or in a background thread (large ones)."""
+    settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    file_id = new_file_id()
+    path, meta_path = _paths(settings, file_id)
+    rows = count_rows(session, campaign.tenant_id, spec)
+    meta: dict[str, Any] = {
+        "tenant_id": campaign.tenant_id,
+        "campaign_id": campaign.id,
+        "rows": rows,
+    }
+    meta |= {"created_at": datetime.now(UTC).isoformat(), "encoding": spec.encoding}
+    if rows <= settings.export_background_rows:
+        written = write_csv(session, campaign.tenant_id, spec, tz, path)
+        size = path.stat().st_size
+        _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})
+        return ExportResult(file_id, True, size, written)
+    _write_meta(meta_path, meta | {"state": "building", "size": None})
+    worker = threading.Thread(
+        target=_build,
+        args=(sessions, campaign.tenant_id, spec, tz, path, meta_path, meta),
+        name=f"export-{file_id[:8]}",
+        daemon=True,
+    )
+    worker.start()
+    return ExportResult(file_id, False, None, rows)
+
+
+def _build(
+    sessions: SessionMaker,
+    tenant_id: int,
+    spec: ExportSpec,
+    tz: ZoneInfo,
+    path: Path,
+    meta_path: Path,
+    meta: dict[str, Any],
+) -> None:
+    try:
+        with unit_of_work(sessions) as session:
+            written = write_csv(session, tenant_id, spec, tz, path)
+        size = path.stat().st_size
+        _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})
+    except Exception as exc:
+        log.exception("export %s failed", path.stem)
+        _write_meta(meta_path, meta | {"state": "failed", "size": None, "error": str(exc)})
+
+
+# Links ------------------------------------------------------------------------------------
+
+
+def download_url(settings: Settings, file_id: str, base_url: str) -> str:
+    path = FILE_PATH.format(file_id=file_id)
+    expires = int(time.time()) + settings.export_link_ttl_seconds
+    query = sign_path(settings.secret_key.get_secret_value(), path, expires)
+    return f"{base_url.rstrip('/')}{path}?{query}"
+
+
+def check_link(settings: Settings, file_id: str, expires: int, signature: str) -> bool:
+    secret = settings.secret_key.get_secret_value()
+    path = FILE_PATH.format(file_id=file_id)
+    return verify_signed_path(secret, path, expires, signature, time.time())
+
+
+def iter_file(path: Path, chunk: int = 1 << 16) -> Iterator[bytes]:
+    with path.open("rb") as data:
+        while block := data.read(chunk):
+            yield block

@@ -1,0 +1,1 @@
+"""Call recordings: storage, metadata, signed download links, retention."""

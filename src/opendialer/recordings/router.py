@@ -1,0 +1,127 @@
+"""Native API: ``/api/v1/recordings``: search, PBX upload, metadata, signed download, purge."""
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.service import get_tenant
+from opendialer.config import Settings
+from opendialer.db import DbSession
+from opendialer.errors import BadRequest, Forbidden
+from opendialer.models import Recording, UserRole
+from opendialer.phones import normalize
+from opendialer.recordings import service
+from opendialer.recordings.schemas import PurgeResult, RecordingRead
+from opendialer.schemas import RecordId
+
+router = APIRouter(tags=["recordings"])
+
+OptionalId = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def read(settings: Settings, recording: Recording) -> RecordingRead:
+    available = service.is_available(settings, recording)
+    url = service.download_url(settings, recording, settings.public_base_url) if available else None
+    return RecordingRead.model_validate({**_columns(recording), "available": available, "url": url})
+
+
+def _columns(recording: Recording) -> dict[str, object]:
+    names = (
+        *("id", "call_attempt_id", "contact_id", "user_id", "voice_id", "recorded_at"),
+        *("duration_seconds", "size_bytes", "deleted_at"),
+    )
+    return {name: getattr(recording, name) for name in names}
+
+
+@router.get("/recordings", response_model=list[RecordingRead])
+def search_recordings(
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    contact_id: OptionalId = None,
+    user_id: OptionalId = None,
+    phone: Annotated[str | None, Query(max_length=64)] = None,
+    day: Annotated[date | None, Query(description="Calendar day in the tenant's zone")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RecordingRead]:
+    """Recordings by lead (contact), agent, the customer's phone number and day."""
+    tenant = get_tenant(session, who.tenant_id)
+    e164 = None
+    if phone is not None:
+        e164 = normalize(phone, tenant.default_region).e164
+        if e164 is None:
+            raise BadRequest(f"{phone!r} is not a valid phone number", code="invalid_phone")
+    found = service.RecordingFilter(contact_id=contact_id, e164=e164, user_id=user_id, day=day)
+    records = service.search(session, tenant.id, found, ZoneInfo(tenant.timezone), limit)
+    settings = _settings(request)
+    return [read(settings, r) for r in records]
+
+
+@router.post("/recordings", response_model=RecordingRead, status_code=201)
+def upload_recording(
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    file: Annotated[UploadFile, File(description="A WAV file")],
+    call_attempt_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
+    contact_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
+    user_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
+    recorded_at: Annotated[datetime | None, Form()] = None,
+) -> RecordingRead:
+    """A PBX uploads a recording (multipart), linked to a call attempt, lead and agent."""
+    if recorded_at is not None and recorded_at.tzinfo is None:
+        raise BadRequest("recorded_at needs a time zone offset", code="naive_datetime")
+    refs = service.UploadRefs(call_attempt_id, contact_id, user_id, recorded_at)
+    settings = _settings(request)
+    recording = service.store_upload(session, settings, who.tenant_id, file.file, refs)
+    return read(settings, recording)
+
+
+@router.get("/recordings/{recording_id}", response_model=RecordingRead)
+def get_recording(
+    request: Request, recording_id: RecordId, session: DbSession, who: CurrentPrincipal
+) -> RecordingRead:
+    return read(_settings(request), service.get_recording(session, who.tenant_id, recording_id))
+
+
+@router.get(
+    "/recordings/{recording_id}/audio",
+    response_class=FileResponse,
+    responses={403: {"description": "Bad or expired link"}, 410: {"description": "Deleted"}},
+)
+def download(
+    request: Request,
+    recording_id: RecordId,
+    session: DbSession,
+    expires: Annotated[int, Query()],
+    signature: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """The WAV file, for anyone holding a signed link (no credentials)."""
+    settings = _settings(request)
+    if not service.check_link(settings, recording_id, expires, signature):
+        raise Forbidden("The link is invalid or has expired", code="invalid_link")
+    recording = session.get(Recording, recording_id)
+    if recording is None or not service.is_available(settings, recording):
+        body = {"error": {"code": "gone", "message": "The recording was deleted", "details": None}}
+        return JSONResponse(status_code=410, content=body)
+    path = service.file_path(settings, recording)
+    return FileResponse(path, media_type="audio/wav", filename=f"{recording.voice_id}.wav")
+
+
+@router.post("/recordings:purge", response_model=PurgeResult)
+def purge(request: Request, session: DbSession, who: CurrentPrincipal) -> PurgeResult:
+    """Apply the retention setting to the tenant's recordings now (admins only)."""
+    if who.role is not UserRole.ADMIN:
+        raise Forbidden("Only admins can purge recordings")
+    settings = _settings(request)
+    deleted = service.purge_expired(session, settings, datetime.now(UTC), who.tenant_id)
+    return PurgeResult(deleted=deleted, retention_days=settings.recording_retention_days)
