@@ -383,11 +383,13 @@ class ThirdPartyCall:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+        legs = [leg for leg in (self.customer, self.agent, self.announcer) if leg is not None]
         if self.customer is not None and self.offer is not None and not self.acked:
             self._acknowledge_customer(self.net.rejecting_answer(self.offer))
-        for leg in (self.customer, self.agent, self.announcer):
-            if leg is not None:
-                leg.end()
+            # sippy sends that ACK from its event loop: a BYE sent at once could overtake it.
+            self.net.timer(_BYE_AFTER_ACK_SECONDS, partial(_end_all, legs))
+        else:
+            _end_all(legs)
         self._emit(kind, status, cause, detail, self.agent_id)
         self._on_done(self)
 
@@ -399,3 +401,11 @@ class ThirdPartyCall:
         handle = self._timers.pop(name, None)
         if handle is not None:
             handle.cancel()
+
+
+_BYE_AFTER_ACK_SECONDS = 0.05
+
+
+def _end_all(legs: list[LegLike]) -> None:
+    for leg in legs:
+        leg.end()
