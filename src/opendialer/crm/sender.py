@@ -23,6 +23,7 @@ from opendialer.config import Settings
 from opendialer.crm import service
 from opendialer.crm.payloads import Outgoing, Plan, plan_requests
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.tasks import running
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +162,5 @@ async def outbox_sender(app: FastAPI, settings: Settings) -> AsyncIterator[None]
         return
     sender = OutboxSender(app.state.sessions, settings, RealClock())
     app.state.outbox_sender = sender
-    task = asyncio.create_task(sender.serve())
-    try:
+    async with running(sender.serve()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

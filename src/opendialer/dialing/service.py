@@ -1,6 +1,5 @@
 """Running campaigns: start/stop with a clear state, live counts, rates, the engine's lifecycle."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ from opendialer.models import (
 )
 from opendialer.recordings.service import CallRecorder
 from opendialer.scoping import get_owned
+from opendialer.tasks import running
 from opendialer.telephony import load_backend
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -84,13 +84,8 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
     if listener is not None:
         listener.engine = engine
     app.state.engine = engine
-    task = asyncio.create_task(engine.serve())
-    try:
+    async with running(engine.serve()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def _count(session: Session, stmt: Select[Any]) -> int:

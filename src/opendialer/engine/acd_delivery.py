@@ -7,7 +7,6 @@ there is no second way to place a call.
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -50,9 +49,3 @@ async def deliver_loop(
 
 def start(engine: "Engine", until: datetime | None) -> "asyncio.Task[None]":
     return asyncio.ensure_future(deliver_loop(engine, until))
-
-
-async def stop(task: "asyncio.Task[None]") -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

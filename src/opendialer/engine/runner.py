@@ -24,6 +24,7 @@ from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressiveP
 from opendialer.engine.recovery import recover_engine
 from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
 from opendialer.recordings.service import CallRecorder
+from opendialer.tasks import cancel_and_wait
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class Engine:
             await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
             await self._drain()
         finally:
-            await acd_delivery.stop(acd)
+            await cancel_and_wait(acd)
             await self.backend.stop()
             await pump
 
