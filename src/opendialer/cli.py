@@ -109,6 +109,9 @@ def run_server(settings: Settings, host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        # Not uvloop: with the loop saturated it served some connections 0.5 s late
+        # (docs/dialects/voicenter.md, Performance).
+        loop="asyncio",
     )
 
 

@@ -67,5 +67,6 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def tenant_fk() -> Mapped[int]:
-    return mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+def tenant_fk(*, index: bool = True) -> Mapped[int]:
+    """The owning tenant; ``index=False`` where a composite index already starts with it."""
+    return mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=index)

@@ -28,7 +28,7 @@ class Contact(IdMixin, TimestampMixin, Base):
         Index("ix_contacts_campaign_id", "campaign_id", "id"),
     )
 
-    tenant_id: Mapped[int] = tenant_fk()
+    tenant_id: Mapped[int] = tenant_fk(index=False)  # the two indexes above start with it
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id", ondelete="CASCADE"))
     list_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("contact_lists.id", ondelete="SET NULL"), index=True

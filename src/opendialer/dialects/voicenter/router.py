@@ -7,9 +7,7 @@ neither the body-size middleware nor the native error handlers answer for it.
 
 import json
 import logging
-import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,10 +15,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from opendialer.db import SessionMaker, unit_of_work
+from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import GENERIC, INTERNAL_ERROR, VoicenterError
 from opendialer.dialects.voicenter.params import Params
@@ -29,7 +26,6 @@ PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
 
 log = logging.getLogger(__name__)
-_SQLITE_WRITER = threading.Lock()
 router = APIRouter(tags=["voicenter"])
 
 
@@ -40,6 +36,7 @@ class Method:
     get: bool = True  # also accepts GET with the parameters in the query string
     bulk: bool = False  # the body is a JSON array, allowed to be large
     writes: bool = True
+    quick: bool = True  # small enough to run on the event loop (see run_unit_of_work)
 
 
 METHODS = {
@@ -47,7 +44,7 @@ METHODS = {
     for m in (
         Method("GetCampaignList", service.get_campaign_list, writes=False),
         Method("AddCall", service.add_call),
-        Method("AddCallsBulk", service.add_calls_bulk, get=False, bulk=True),
+        Method("AddCallsBulk", service.add_calls_bulk, get=False, bulk=True, quick=False),
         Method("RemoveCall", service.remove_call),
         Method("ClearCampaignCalls", service.clear_campaign_calls),
         Method("GetMembersList", service.get_members_list, writes=False),
@@ -60,6 +57,7 @@ METHODS = {
             service.get_campaign_pending_calls,
             get=False,
             writes=False,
+            quick=False,  # lists up to 10,000 calls
         ),
         Method("UpdateCall", service.update_call),
         Method("GetCampaignDetails", service.get_campaign_details, writes=False),
@@ -122,17 +120,15 @@ async def _payload(request: Request, method: Method) -> Any:
     return Params([*query, *decoded.items()])
 
 
-def _run(sessions: SessionMaker, method: Method, payload: Any) -> dict[str, Any]:
-    """One transaction: committed when the method answers, rolled back when it raises.
-
-    SQLite takes one writer at a time; threads that queue on this lock instead of SQLite's
-    busy handler (which sleeps up to 100 ms between retries) keep the latency low.
-    """
-    sqlite = _is_sqlite(sessions)
-    writer = _SQLITE_WRITER if sqlite and method.writes else nullcontext()
+async def _run(sessions: SessionMaker, method: Method, payload: Any) -> dict[str, Any]:
+    """The method in one transaction: committed when it answers, rolled back when it raises."""
     try:
-        with writer, unit_of_work(sessions) as session:
-            return method.handler(session, payload)
+        return await run_unit_of_work(
+            sessions,
+            lambda session: method.handler(session, payload),
+            writes=method.writes,
+            quick=method.quick,
+        )
     except VoicenterError as error:
         return error.envelope()
     except Exception:
@@ -151,12 +147,8 @@ async def forward_dialer(request: Request) -> JSONResponse:
         return JSONResponse(error.envelope())
     except ClientDisconnect:
         return JSONResponse({"ErrorCode": GENERIC, "Description": "The client disconnected"})
-    answer = await run_in_threadpool(_run, request.app.state.sessions, method, payload)
+    answer = await _run(request.app.state.sessions, method, payload)
     return JSONResponse(answer)
-
-
-def _is_sqlite(sessions: SessionMaker) -> bool:
-    return bool(sessions.kw["bind"].dialect.name == "sqlite")
 
 
 # A plain Starlette route: the parameters are read by hand anyway, and skipping FastAPI's

@@ -100,15 +100,24 @@ def _campaign(session: Session, params: Params, errors: CampaignErrors) -> Campa
     return campaign
 
 
-@cache
-def _refs_statement() -> Select[Any]:
-    """Built once: the look-up runs for every added target, so its construction counts."""
+def _ref_columns() -> Select[Any]:
     return (
         select(Campaign.code, Campaign.id, Campaign.tenant_id, Tenant.default_region)
         .add_columns(Tenant.timezone)
         .join(Tenant, Tenant.id == Campaign.tenant_id)
-        .where(Campaign.code.in_(bindparam("codes", expanding=True)))
     )
+
+
+# Built once: the look-ups run for every added target, so their construction counts.
+@cache
+def _refs_statement() -> Select[Any]:
+    return _ref_columns().where(Campaign.code.in_(bindparam("codes", expanding=True)))
+
+
+@cache
+def _ref_statement() -> Select[Any]:
+    # Not the IN form with one code: an expanding parameter is re-rendered on every call.
+    return _ref_columns().where(Campaign.code == bindparam("code"))
 
 
 def campaign_refs(session: Session, codes: Iterable[str]) -> dict[str, CampaignRef]:
@@ -126,10 +135,10 @@ def campaign_refs(session: Session, codes: Iterable[str]) -> dict[str, CampaignR
 
 def _target_campaign(session: Session, params: Params) -> CampaignRef:
     code = campaign_code(params, TARGET_METHODS)
-    ref = campaign_refs(session, [code]).get(code)
-    if ref is None:
+    row = session.connection().execute(_ref_statement(), {"code": code}).first()
+    if row is None:
         raise TARGET_METHODS.unknown_error()
-    return ref
+    return CampaignRef(row.id, row.tenant_id, row.default_region, row.timezone)
 
 
 # Account ------------------------------------------------------------------------------------
