@@ -63,11 +63,6 @@ def normalise_numbers(raws: list[str], region: str) -> list[str | None]:
 
 
 def _init_worker() -> None:
-    from phonenumbers import re_util
-
-    enable = getattr(re_util, "enable_pattern_cache", None)  # phonenumbers >= 9: ~10% faster
-    if enable is not None:
-        enable()
     # The importing process does the serial part (reading, writing); let it go first.
     os.nice(5)
 
