@@ -113,36 +113,10 @@ def test_other_tenants_lists_and_campaigns_do_not_count(
     theirs = _campaign(session, other_tenant.tenant)
     service.add_numbers(session, other_tenant.tenant, None, [WIDE])
     assert service.blocked_numbers(session, tenant.tenant.id, None, [WIDE]) == set()
-    assert service.fuzzy_entries(session, tenant.tenant.id, WIDE) == []
     with pytest.raises(NotFound):
         service.add_numbers(session, tenant.tenant, theirs, [OWN])
     with pytest.raises(NotFound):
         service.check_numbers(session, tenant.tenant, theirs, [OWN])
-
-
-def test_fuzzy_matches_the_last_national_digits_in_any_format(
-    session: Session, tenant: NewTenant
-) -> None:
-    campaign = _campaign(session, tenant.tenant)
-    service.add_numbers(session, tenant.tenant, None, ["+49301234567", "+4989991234567"])
-    service.add_numbers(session, tenant.tenant, None, ["+49301234568"])
-    service.add_numbers(session, tenant.tenant, campaign, ["+49401234567"])
-    tid = tenant.tenant.id
-
-    def found(number: str, campaign_id: int | None = None) -> list[str]:
-        return [e.e164 for e in service.fuzzy_entries(session, tid, number, campaign_id)]
-
-    both = ["+49301234567", "+4989991234567"]
-    assert found("030 1234567") == both
-    assert found("0049 (0)40 123-4567") == both  # another area code, same last 7 digits
-    assert found("1234567") == both  # a partial number
-    assert found("34567") == both
-    assert found("1234567", campaign) == [*both, "+49401234567"]
-    assert found("7654321") == []
-    ten = service.fuzzy_entries(session, tid, "+49301234567", digits=10)
-    assert [e.e164 for e in ten] == ["+49301234567"]
-    with pytest.raises(BadRequest):
-        found("+-567")
 
 
 def test_dnc_query_filters(session: Session, tenant: NewTenant) -> None:

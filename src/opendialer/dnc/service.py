@@ -30,8 +30,6 @@ from opendialer.scoping import get_owned
 
 # Keeps IN (...) lists under every database's bind-parameter limit.
 LOOKUP_CHUNK = 5000
-FUZZY_DIGITS = 7
-FUZZY_MIN_DIGITS = 4
 
 T = TypeVar("T")
 
@@ -216,42 +214,6 @@ def check_numbers(
     for entry in _entries(session, tenant.id, _valid_e164s(phones), _blocking_lists(campaign_id)):
         by_number[entry.e164].append(entry)
     return [_check_result(p, by_number.get(p.e164, []) if p.e164 else []) for p in phones]
-
-
-def fuzzy_entries(
-    session: Session,
-    tenant_id: int,
-    number: str,
-    campaign_id: int | None = None,
-    digits: int = FUZZY_DIGITS,
-) -> list[DncEntry]:
-    """Entries whose number ends in the same last ``digits`` digits as ``number`` (mmDial's
-    ``dnccheck`` with ``fuzzy=yes``, "also finds partial numbers").
-
-    The rule: keep only the digits of ``number`` (any format: "+49 30 1234567", "030/1234567",
-    "0049301234567", or a partial number such as "1234567"), take the last ``digits`` of them,
-    and match every entry whose E.164 number ends in those digits. For any number whose national
-    (significant) number has at least ``digits`` digits, those are national digits, so the
-    country code, a trunk "0" and the format do not matter. A query shorter than ``digits`` uses
-    all its digits, but needs at least ``FUZZY_MIN_DIGITS`` (else ``BadRequest``). Without a
-    campaign only the tenant-wide list is searched; with one, its own list too.
-
-    Cost: a suffix match cannot use the B-tree on (tenant_id, e164, campaign_id) beyond its
-    tenant_id prefix, so this reads every entry of the tenant (never other tenants' rows).
-    Making it an index lookup needs a column holding the reversed number, with its own index.
-    """
-    query_digits = re.sub(r"\D", "", number)
-    suffix = query_digits[-digits:]
-    if len(suffix) < FUZZY_MIN_DIGITS:
-        raise BadRequest(
-            f"A fuzzy search needs at least {FUZZY_MIN_DIGITS} digits", code="number_too_short"
-        )
-    stmt = select(DncEntry).where(
-        DncEntry.tenant_id == tenant_id,
-        _blocking_lists(campaign_id),
-        DncEntry.e164.endswith(suffix, autoescape=True),
-    )
-    return list(session.scalars(stmt.order_by(DncEntry.id)))
 
 
 def dnc_query(
