@@ -166,7 +166,7 @@ def main() -> None:
     load_after = os.getloadavg()
     rows = [
         (
-            f"AddCall ×{args.clients}, {args.seconds:.0f} s",
+            f"AddCall, {args.clients} conn., {args.seconds:.0f} s",
             f"{load.requests}",
             f"{load.requests / args.seconds:.0f} req/s",
             f"{load.p50_ms:.1f} ms",
