@@ -61,6 +61,7 @@ def settings(database_url: str) -> Settings:
         default_region="DE",
         default_timezone="Europe/Berlin",
         engine_enabled=False,
+        housekeeping_enabled=False,  # tests/test_housekeeping.py runs it on purpose
     )
 
 

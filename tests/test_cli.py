@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,28 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for command in ("serve", "demo", "db", "tenant", "import"):
         assert command in result.stdout
+
+
+def test_housekeeping_applies_the_retention(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENDIALER_EXPORT_RETENTION_DAYS", "7")
+    exports = Path("exports")
+    exports.mkdir()
+    created = datetime.now(UTC) - timedelta(days=8)
+    (exports / f"{'a' * 32}.json").write_text(json.dumps({"created_at": created.isoformat()}))
+    (exports / f"{'a' * 32}.csv").write_text("x\r\n")
+    (exports / f"{'b' * 32}.json").write_text(json.dumps({"created_at": _now_iso()}))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["housekeeping"])
+    assert result.exit_code == 0, result.output
+    assert "0 recording files" in result.output and "1 exports" in result.output
+    assert sorted(p.name for p in exports.iterdir()) == [f"{'b' * 32}.json"]
+
+
+def test_housekeeping_on_missing_schema_fails_clearly(db_url: str) -> None:
+    result = runner.invoke(app, ["housekeeping"])
+    assert result.exit_code == 2
+    assert "opendialer db upgrade" in result.output
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()

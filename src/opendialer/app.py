@@ -26,6 +26,7 @@ from opendialer.dialing.service import dialing_engine
 from opendialer.dnc.router import router as dnc_router
 from opendialer.errors import install_error_handlers
 from opendialer.exports.router import router as exports_router
+from opendialer.housekeeping import housekeeping
 from opendialer.middleware import BodySizeLimit
 from opendialer.recordings.router import router as recordings_router
 
@@ -55,7 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with dialing_engine(app, settings), outbox_sender(app, settings):
+        async with (
+            dialing_engine(app, settings),
+            outbox_sender(app, settings),
+            housekeeping(app, settings),
+        ):
             yield
         engine.dispose()
 

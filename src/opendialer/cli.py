@@ -1,4 +1,5 @@
-"""Command line: ``opendialer serve | demo | db upgrade | tenant create | import``."""
+"""Command line: ``opendialer serve | demo | db upgrade | tenant create | import |
+housekeeping | simulate``."""
 
 import json
 import tempfile
@@ -22,6 +23,7 @@ from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.report import summary_table
 from opendialer.engine.simulation import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import simulate as run_simulation
+from opendialer.housekeeping import sweep
 from opendialer.models import DialMode, Tenant
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -112,6 +114,23 @@ def run_server(settings: Settings, host: str | None, port: int | None) -> None:
         # Not uvloop: with the loop saturated it served some connections 0.5 s late
         # (docs/dialects/voicenter.md, Performance).
         loop="asyncio",
+    )
+
+
+@app.command("housekeeping")
+def housekeeping_command() -> None:
+    """Apply the recording and export retention now (the server also does, every hour)."""
+    settings = get_settings()
+    require_current_schema(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        swept = sweep(create_sessionmaker(engine), settings, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    console.print(
+        f"Deleted {swept.recordings} recording files (retention "
+        f"{settings.recording_retention_days or 'off'}) and {swept.exports} exports "
+        f"(retention {settings.export_retention_days or 'off'})"
     )
 
 

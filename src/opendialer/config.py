@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Delete recordings older than this; 0 keeps them forever"
     )
     exports_dir: Path = Field(default=Path("exports"), description="Where CSV exports are built")
+    export_retention_days: int = Field(
+        default=7, ge=0, description="Delete exports older than this; 0 keeps them forever"
+    )
+    housekeeping_enabled: bool = Field(
+        default=True, description="Apply the recording and export retention in the server"
+    )
+    housekeeping_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds between two retention passes"
+    )
     export_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     export_background_rows: int = Field(
         default=20_000, ge=0, description="Exports with more leads are built in the background"

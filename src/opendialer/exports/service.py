@@ -17,7 +17,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -347,6 +347,34 @@ def _build(
     except Exception as exc:
         log.exception("export %s failed", path.stem)
         _write_meta(meta_path, meta | {"state": "failed", "size": None, "error": str(exc)})
+
+
+# Retention --------------------------------------------------------------------------------
+
+
+def purge_expired_exports(settings: Settings, now: datetime) -> int:
+    """Delete exports created more than ``export_retention_days`` ago (their CSV, sidecar and
+    any half-built file); afterwards their links answer 404. A build still running after a
+    whole retention period has crashed, so it goes too."""
+    if settings.export_retention_days <= 0 or not settings.exports_dir.is_dir():
+        return 0
+    cutoff = now - timedelta(days=settings.export_retention_days)
+    deleted = 0
+    for meta_path in settings.exports_dir.glob("*.json"):
+        if _created_before(meta_path, cutoff):
+            for path in (meta_path.with_suffix(".csv"), meta_path.with_suffix(".csv.part")):
+                path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
+def _created_before(meta_path: Path, cutoff: datetime) -> bool:
+    try:
+        created = datetime.fromisoformat(json.loads(meta_path.read_text("utf-8"))["created_at"])
+    except (OSError, ValueError, KeyError, TypeError):  # gone meanwhile, or not an export's
+        return False
+    return created < cutoff
 
 
 # Links ------------------------------------------------------------------------------------

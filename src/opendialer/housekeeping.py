@@ -1,0 +1,60 @@
+"""Housekeeping: the recording and export retention, applied by the server on a timer and by
+``opendialer housekeeping`` on demand."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.exports.service import purge_expired_exports
+from opendialer.recordings.service import purge_expired
+from opendialer.tasks import running
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    recordings: int  # recording files deleted (their rows stay, with available "no")
+    exports: int  # export files deleted
+
+
+def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
+    """One pass over every tenant: recordings past their retention, then exports."""
+    with unit_of_work(sessions) as session:
+        recordings = purge_expired(session, settings, now)
+    return Swept(recordings, purge_expired_exports(settings, now))
+
+
+async def serve(sessions: SessionMaker, settings: Settings) -> None:
+    """A pass at start-up and every ``housekeeping_interval_seconds``; a failed pass is logged
+    and the next one runs as planned."""
+    while True:
+        try:
+            swept = await asyncio.to_thread(sweep, sessions, settings, datetime.now(UTC))
+        except Exception:
+            log.exception("housekeeping pass failed")
+        else:
+            if swept.recordings or swept.exports:
+                log.info(
+                    "housekeeping deleted %d recording files and %d exports",
+                    swept.recordings,
+                    swept.exports,
+                )
+        await asyncio.sleep(settings.housekeeping_interval_seconds)
+
+
+@contextlib.asynccontextmanager
+async def housekeeping(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Run :func:`serve` for the app's lifetime unless ``housekeeping_enabled`` is off."""
+    if not settings.housekeeping_enabled:
+        yield
+        return
+    async with running(serve(app.state.sessions, settings)):
+        yield
