@@ -50,4 +50,4 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[obje
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(*(str(cell) for cell in row))
-    Console().print(table)
+    Console(width=160).print(table)
