@@ -4,6 +4,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import time
 import uuid
 import wave
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from opendialer.accounts.service import NewTenant
 from opendialer.app import create_app
-from opendialer.config import Settings
+from opendialer.cli import app as cli
+from opendialer.config import Settings, get_settings
 from opendialer.db import SessionMaker
 from opendialer.housekeeping import Swept, serve, sweep
 from opendialer.models import Recording
@@ -71,6 +75,20 @@ def _age(settings: Settings, file_id: str, days: int, state: str | None = None) 
     meta_path.write_text(json.dumps(meta | ({"state": state} if state else {})))
 
 
+def _half_built(settings: Settings, file_id: str, days: int) -> Path:
+    """The ``.part`` file of a build that last wrote to it ``days`` ago; no CSV yet."""
+    (settings.exports_dir / f"{file_id}.csv").unlink()
+    part = settings.exports_dir / f"{file_id}.csv.part"
+    part.write_text("Vorname\r\n")
+    written = time.time() - days * 86400
+    os.utime(part, (written, written))
+    return part
+
+
+def _sweep(sessions: SessionMaker, settings: Settings) -> Swept:
+    return asyncio.run(sweep(sessions, settings, datetime.now(UTC)))
+
+
 def _recording_file(settings: Settings, session: Session, recording_id: object) -> Path:
     recording = session.get_one(Recording, recording_id)
     session.refresh(recording)
@@ -84,10 +102,9 @@ def test_sweep_deletes_what_is_past_retention_and_keeps_the_rest(
     old_export, new_export, crashed = _export(api), _export(api), _export(api)
     _age(storage, old_export["file_id"], days=8)
     _age(storage, crashed["file_id"], days=8, state="building")
-    half_built = storage.exports_dir / f"{crashed['file_id']}.csv.part"
-    half_built.write_text("Vorname\r\n")
+    crashed_part = _half_built(storage, crashed["file_id"], days=8)
 
-    assert sweep(sessions, storage, datetime.now(UTC)) == Swept(recordings=1, exports=2)
+    assert _sweep(sessions, storage) == Swept(recordings=1, exports=2)
 
     assert not _recording_file(storage, session, old["id"]).exists()
     assert _recording_file(storage, session, new["id"]).exists()
@@ -96,10 +113,43 @@ def test_sweep_deletes_what_is_past_retention_and_keeps_the_rest(
     assert listed == {old["id"]: False, new["id"]: True}
     for gone in (old_export, crashed):
         assert api.get(f"/api/v1/exports/{gone['file_id']}").status_code == 404
-        assert api.get(gone["url"], headers={"Authorization": ""}).status_code == 404
-    assert not half_built.exists()
+        response = api.get(gone["url"], headers={"Authorization": ""})
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    assert not crashed_part.exists()
     assert api.get(new_export["url"], headers={"Authorization": ""}).status_code == 200
-    assert sweep(sessions, storage, datetime.now(UTC)) == Swept(0, 0)  # nothing twice
+    assert _sweep(sessions, storage) == Swept(0, 0)  # nothing twice
+
+
+def test_builds_in_progress_are_kept(
+    api: TestClient, sessions: SessionMaker, storage: Settings
+) -> None:
+    young, old_but_writing = _export(api), _export(api)
+    _age(storage, young["file_id"], days=0, state="building")
+    young_part = _half_built(storage, young["file_id"], days=0)
+    _age(storage, old_but_writing["file_id"], days=30, state="building")
+    writing_part = _half_built(storage, old_but_writing["file_id"], days=1)
+
+    assert _sweep(sessions, storage) == Swept(0, 0)
+
+    assert young_part.exists() and writing_part.exists()
+    for building in (young, old_but_writing):
+        response = api.get(f"/api/v1/exports/{building['file_id']}")
+        assert response.json()["state"] == "building"
+
+
+def test_a_pass_cut_short_is_finished_by_the_next(
+    api: TestClient, sessions: SessionMaker, storage: Settings
+) -> None:
+    export = _export(api)
+    _age(storage, export["file_id"], days=8)
+    (storage.exports_dir / f"{export['file_id']}.csv").unlink()  # the sidecar is left
+
+    response = api.get(export["url"], headers={"Authorization": ""})
+    assert response.status_code == 404, response.text
+
+    assert _sweep(sessions, storage) == Swept(recordings=0, exports=1)
+    assert list(storage.exports_dir.iterdir()) == []
 
 
 def test_retention_zero_keeps_everything(
@@ -109,7 +159,43 @@ def test_retention_zero_keeps_everything(
     monkeypatch.setattr(storage, "export_retention_days", 0)
     _upload(api, recorded_at=OLD)
     _age(storage, _export(api)["file_id"], days=400)
-    assert sweep(sessions, storage, datetime.now(UTC)) == Swept(0, 0)
+    assert _sweep(sessions, storage) == Swept(0, 0)
+
+
+def test_the_command_line_runs_one_pass(
+    api: TestClient,
+    session: Session,
+    storage: Settings,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = _upload(api, recorded_at=OLD)
+    export = _export(api)
+    _age(storage, export["file_id"], days=8)
+    environment = {
+        "DATABASE_URL": database_url,
+        "RECORDINGS_DIR": str(storage.recordings_dir),
+        "EXPORTS_DIR": str(storage.exports_dir),
+        "RECORDING_RETENTION_DAYS": "30",
+        "EXPORT_RETENTION_DAYS": "7",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(f"OPENDIALER_{name}", value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["housekeeping"])
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 recording files" in result.output and "1 exports" in result.output
+    assert not _recording_file(storage, session, old["id"]).exists()
+    assert api.get(f"/api/v1/exports/{export['file_id']}").status_code == 404
+
+
+def test_the_interval_is_at_least_a_minute() -> None:
+    with pytest.raises(ValidationError, match="housekeeping_interval_seconds"):
+        Settings(housekeeping_interval_seconds=1)
 
 
 def test_the_server_sweeps_by_itself(

@@ -1,6 +1,7 @@
 """Command line: ``opendialer serve | demo | db upgrade | tenant create | import |
 housekeeping | simulate``."""
 
+import asyncio
 import json
 import tempfile
 import time
@@ -124,7 +125,7 @@ def housekeeping_command() -> None:
     require_current_schema(settings)
     engine = create_db_engine(settings.database_url)
     try:
-        swept = sweep(create_sessionmaker(engine), settings, datetime.now(UTC))
+        swept = asyncio.run(sweep(create_sessionmaker(engine), settings, datetime.now(UTC)))
     finally:
         engine.dispose()
     console.print(

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=True, description="Apply the recording and export retention in the server"
     )
     housekeeping_interval_seconds: float = Field(
-        default=3600.0, gt=0, description="Seconds between two retention passes"
+        default=3600.0, ge=60, description="Seconds between two retention passes"
     )
     export_link_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     export_background_rows: int = Field(

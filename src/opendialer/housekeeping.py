@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from opendialer.config import Settings
-from opendialer.db import SessionMaker, unit_of_work
+from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.exports.service import purge_expired_exports
 from opendialer.recordings.service import purge_expired
 from opendialer.tasks import running
@@ -25,11 +25,15 @@ class Swept:
     exports: int  # export files deleted
 
 
-def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
-    """One pass over every tenant: recordings past their retention, then exports."""
-    with unit_of_work(sessions) as session:
-        recordings = purge_expired(session, settings, now)
-    return Swept(recordings, purge_expired_exports(settings, now))
+async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
+    """One pass over every tenant, in worker threads: recordings past their retention, then
+    exports. The recordings are purged as a writer (``run_unit_of_work``), so on SQLite the
+    requests that run on the event loop wait in a thread meanwhile, not on the loop."""
+    recordings = await run_unit_of_work(
+        sessions, lambda session: purge_expired(session, settings, now), writes=True, quick=False
+    )
+    exports = await asyncio.to_thread(purge_expired_exports, settings, now)
+    return Swept(recordings, exports)
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:
@@ -37,7 +41,7 @@ async def serve(sessions: SessionMaker, settings: Settings) -> None:
     and the next one runs as planned."""
     while True:
         try:
-            swept = await asyncio.to_thread(sweep, sessions, settings, datetime.now(UTC))
+            swept = await sweep(sessions, settings, datetime.now(UTC))
         except Exception:
             log.exception("housekeeping pass failed")
         else:

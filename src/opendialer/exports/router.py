@@ -74,7 +74,11 @@ def get_export(request: Request, file_id: str, who: CurrentPrincipal) -> ExportR
 @router.get(
     "/exports/{file_id}/file",
     response_class=StreamingResponse,
-    responses={403: {"description": "Bad or expired link"}, 409: {"description": "Not ready"}},
+    responses={
+        403: {"description": "Bad or expired link"},
+        404: {"description": "Unknown, or deleted by the export retention"},
+        409: {"description": "Not ready"},
+    },
 )
 def download_export(
     request: Request,
@@ -93,7 +97,7 @@ def download_export(
         return JSONResponse(status_code=409, content=body, headers={"Retry-After": "5"})
     charset = meta.get("encoding", service.DEFAULT_ENCODING)
     return StreamingResponse(
-        service.iter_file(service.export_file(settings, file_id)),
+        service.iter_file(service.open_export(settings, file_id)),
         media_type=f"text/csv; charset={charset}",
         headers={"Content-Disposition": f'attachment; filename="export-{file_id}.csv"'},
     )

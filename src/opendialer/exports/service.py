@@ -6,6 +6,7 @@ exports of more than ``export_background_rows`` leads are built in a thread afte
 """
 
 import codecs
+import contextlib
 import csv
 import json
 import logging
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -353,15 +354,15 @@ def _build(
 
 
 def purge_expired_exports(settings: Settings, now: datetime) -> int:
-    """Delete exports created more than ``export_retention_days`` ago (their CSV, sidecar and
-    any half-built file); afterwards their links answer 404. A build still running after a
-    whole retention period has crashed, so it goes too."""
+    """Delete exports created more than ``export_retention_days`` ago: the CSV and any
+    half-built file first, the sidecar last, so a pass cut short is finished by the next one.
+    Afterwards their ``file_id`` and links answer 404."""
     if settings.export_retention_days <= 0 or not settings.exports_dir.is_dir():
         return 0
     cutoff = now - timedelta(days=settings.export_retention_days)
     deleted = 0
     for meta_path in settings.exports_dir.glob("*.json"):
-        if _created_before(meta_path, cutoff):
+        if _FILE_ID.match(meta_path.stem) and _expired(meta_path, cutoff):
             for path in (meta_path.with_suffix(".csv"), meta_path.with_suffix(".csv.part")):
                 path.unlink(missing_ok=True)
             meta_path.unlink(missing_ok=True)
@@ -369,12 +370,26 @@ def purge_expired_exports(settings: Settings, now: datetime) -> int:
     return deleted
 
 
-def _created_before(meta_path: Path, cutoff: datetime) -> bool:
+def _expired(meta_path: Path, cutoff: datetime) -> bool:
+    """Created before ``cutoff``; a build still ``building`` also has to have stopped writing
+    before it (then it crashed), so a running builder never loses its files."""
     try:
-        created = datetime.fromisoformat(json.loads(meta_path.read_text("utf-8"))["created_at"])
+        meta = json.loads(meta_path.read_text("utf-8"))
+        last_active = datetime.fromisoformat(meta["created_at"])
+        if meta.get("state") == "building":
+            last_active = max(last_active, _last_written(meta_path))
+        return last_active < cutoff
     except (OSError, ValueError, KeyError, TypeError):  # gone meanwhile, or not an export's
         return False
-    return created < cutoff
+
+
+def _last_written(meta_path: Path) -> datetime:
+    """When the builder last wrote its file: the half-built one, or the CSV it became."""
+    newest = 0.0
+    for path in (meta_path.with_suffix(".csv.part"), meta_path.with_suffix(".csv")):
+        with contextlib.suppress(OSError):
+            newest = max(newest, path.stat().st_mtime)
+    return datetime.fromtimestamp(newest, UTC)
 
 
 # Links ------------------------------------------------------------------------------------
@@ -393,7 +408,15 @@ def check_link(settings: Settings, file_id: str, expires: int, signature: str) -
     return verify_signed_path(secret, path, expires, signature, time.time())
 
 
-def iter_file(path: Path, chunk: int = 1 << 16) -> Iterator[bytes]:
-    with path.open("rb") as data:
+def open_export(settings: Settings, file_id: str) -> BinaryIO:
+    """The export's CSV, opened now: ``NotFound`` once housekeeping has deleted it."""
+    try:
+        return export_file(settings, file_id).open("rb")
+    except FileNotFoundError:
+        raise NotFound("export", file_id) from None
+
+
+def iter_file(data: BinaryIO, chunk: int = 1 << 16) -> Iterator[bytes]:
+    with data:
         while block := data.read(chunk):
             yield block

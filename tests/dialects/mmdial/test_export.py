@@ -3,7 +3,7 @@
 import csv
 import io
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from opendialer.config import Settings
+from opendialer.exports.service import purge_expired_exports
 from opendialer.models import Contact, ContactStatus
 from tests.dialects.mmdial.helpers import add_lead, add_list, campaign
 
@@ -182,3 +183,16 @@ def test_large_exports_are_built_in_the_background(
         time.sleep(0.05)
     assert response.status_code == 200
     assert len(_rows(response.content, "iso-8859-1")) == 4
+
+
+def test_an_export_past_its_retention_is_gone(
+    mm: TestClient, leads: tuple[int, list[int]], settings: Settings
+) -> None:
+    campaign_id, _ids = leads
+    body = mm.get("exportbystatus", params={"campaign_id": campaign_id, "selectedfields": FIELDS})
+    url = body.json()["url"]
+    a_week_later = datetime.now(UTC) + timedelta(days=settings.export_retention_days, seconds=1)
+    assert purge_expired_exports(settings, a_week_later) == 1
+    response = mm.get(url, auth=None)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
