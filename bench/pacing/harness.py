@@ -1,11 +1,12 @@
 """One simulated call-centre day driving a pacing policy through ``PacingPolicy``.
 
-A heap of timed events (seconds as floats): pacing ticks, dial resolutions, grace periods and
-agents coming free. The policy sees exactly what the engine shows it (``PacingSnapshot``) and
-hears exactly what the engine tells it (``Observation``): with AMD off a machine is "human" to
-the dialer, and the people AMD hangs up on are never reported. The truth is kept apart for the
-measurements. Common random numbers: the n-th dial of a day under a seed meets the same customer
-(outcome, delays, talk and wrap-up) whatever the dialer.
+A heap of timed events (seconds as floats): pacing ticks, dial resolutions, grace periods, calls
+ending (the agent's wrap-up begins) and agents coming free. The policy sees exactly what the
+engine shows it (``PacingSnapshot``) and hears exactly what the engine tells it
+(``Observation``): with AMD off a machine is "human" to the dialer, and the people AMD hangs up
+on are never reported. The truth is kept apart for the measurements. Common random numbers: the
+n-th dial of a day under a seed meets the same customer (outcome, delays, talk and wrap-up)
+whatever the dialer.
 """
 
 import heapq
@@ -25,7 +26,7 @@ from opendialer.engine.pacing.base import (
 from opendialer.telephony.sim_scenario import Reach
 
 MIN_RING = 15.0
-_TICK, _RESOLVE, _GRACE, _FREE = range(4)
+_TICK, _RESOLVE, _GRACE, _FREE, _HANG_UP = range(5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class Customer:
     """What the dialer is told."""
     handle: float
     """Seconds an agent is busy with it (talk or machine message, plus wrap-up)."""
+    wrap_up: float = 0.0
+    """The wrap-up part of ``handle``."""
 
 
 def draw_customer(
@@ -58,7 +61,7 @@ def draw_customer(
     machine = customers.machine_handling.draw(rng, second)
     wrap = sim.agents.wrap_up.draw(rng, second)
     reach = customers.reach(u_reach, second)
-    return _customer(scenario, reach, answer, amd_delay, u_amd, talk + wrap, machine + wrap, second)
+    return _customer(scenario, reach, answer, amd_delay, u_amd, (talk, machine, wrap), second)
 
 
 def _customer(
@@ -67,15 +70,17 @@ def _customer(
     answer: dict[Reach, float],
     amd_delay: float,
     u_amd: float,
-    talk: float,
-    machine: float,
+    agent_times: tuple[float, float, float],
     second: float,
 ) -> Customer:
+    """``agent_times``: talk with a person, with a machine, and the wrap-up after either."""
     timeout = scenario.ring_timeout
     if reach in (Reach.PERSON, Reach.MACHINE) and answer[reach] < timeout:
         classify = answer[reach] + (amd_delay if scenario.amd else 0.0)
         heard = _heard(scenario, reach, u_amd, second)
-        return Customer(reach, classify, heard, talk if reach is Reach.PERSON else machine)
+        talk, machine, wrap = agent_times
+        spoken = talk if reach is Reach.PERSON else machine
+        return Customer(reach, classify, heard, spoken + wrap, wrap)
     if reach is Reach.BUSY and answer[Reach.BUSY] < timeout:
         return Customer(reach, answer[Reach.BUSY], DialResult.BUSY, 0.0)
     if reach in (Reach.INVALID, Reach.FAILED):
@@ -157,6 +162,7 @@ class DaySim:
         self._queue: deque[int] = deque()
         self._ready: deque[int] = deque()
         self._busy: dict[int, float] = {}
+        self._wrapping: dict[int, float] = {}
         self._next_agent = 0
         self._leaving = 0
         self._logged_in = 0
@@ -165,7 +171,7 @@ class DaySim:
 
     def run(self) -> DayResult:
         self._push(0.0, _TICK, 0)
-        handlers = (self._tick, self._resolve, self._grace_over, self._free)
+        handlers = (self._tick, self._resolve, self._grace_over, self._free, self._hang_up)
         while self._heap:
             at, _, kind, key = heapq.heappop(self._heap)
             handlers[kind](at, key)
@@ -200,6 +206,9 @@ class DaySim:
             agents_logged_in=len(self._ready) + len(self._busy),
             agents_ready=len(self._ready),
             busy_agent_ages=tuple(now - t for t in self._busy.values()),
+            wrap_up_ages=tuple(
+                (now - self._wrapping[a]) if a in self._wrapping else None for a in self._busy
+            ),
             dials_in_progress=tuple(now - t for t in self._in_flight.values()),
             waiting_callers=len(self._waiting),
             abandon_target=self.s.abandon_target,
@@ -233,9 +242,15 @@ class DaySim:
                 self._leaving += 1
             self._logged_in -= 1
 
+    def _hang_up(self, now: float, agent: int) -> None:
+        self._wrapping[agent] = now
+
     def _free(self, now: float, agent: int) -> None:
         started = self._busy.pop(agent)
-        self._observe(Observation(at=self.t0 + now, handle_seconds=now - started))
+        wrap = now - self._wrapping.pop(agent, now)
+        self._observe(
+            Observation(at=self.t0 + now, handle_seconds=now - started, wrap_up_seconds=wrap)
+        )
         if self._leaving:
             self._leaving -= 1
             return
@@ -250,6 +265,7 @@ class DaySim:
     def _connect(self, now: float, dial: int, agent: int) -> None:
         customer = self._customers.pop(dial)
         self._busy[agent] = now
+        self._push(now + customer.handle - customer.wrap_up, _HANG_UP, agent)
         self._push(now + customer.handle, _FREE, agent)
         self.result.connects += 1
         if now < self.end:

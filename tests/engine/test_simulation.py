@@ -1,14 +1,17 @@
 from datetime import datetime
 
+from sqlalchemy import select
+
 from opendialer.clock import VirtualClock
-from opendialer.db import SessionMaker
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.pacing.predictive import PredictivePolicy
 from opendialer.engine.simulation import (
     SimulationResult,
     SimulationSetup,
     prepare_campaign,
     simulate,
 )
-from opendialer.models import DialMode
+from opendialer.models import DialMode, PacingDecision
 from opendialer.telephony.sim_scenario import Scenario
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")
@@ -34,3 +37,26 @@ def test_simulated_agents_take_their_breaks(sessions: SessionMaker) -> None:
     # Occupancy is measured over time on duty, so breaks do not count as idle time.
     assert with_breaks.available_seconds == 2 * HALF_HOUR - with_breaks.break_seconds
     assert 0 < with_breaks.occupancy <= 1
+
+
+def test_pacing_sees_agents_in_wrap_up_and_learns_their_wrap_up_time(
+    sessions: SessionMaker,
+) -> None:
+    clock = VirtualClock(START)
+    setup = SimulationSetup(agents=4, contacts=600, dial_mode=DialMode.PREDICTIVE)
+    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="WrapUp")
+    scenario = Scenario.model_validate({"agents": {"wrap_up": 30.0}})
+    policy = PredictivePolicy()
+    clock.run(
+        simulate(sessions, clock, campaign_id, scenario, seconds=HALF_HOUR, seed=3, policy=policy)
+    )
+
+    # Every wrap-up lasted 30 s; the engine reports it when it sees the agent ready (ticks).
+    assert policy.wrap.count > 10
+    assert 30.0 <= policy.wrap.table().quantile(0.5) <= 31.0
+    with unit_of_work(sessions) as session:
+        rows = session.scalars(
+            select(PacingDecision).where(PacingDecision.campaign_id == campaign_id)
+        ).all()
+    wrapping = [row for row in rows if row.inputs.get("agents_in_wrap_up", 0) >= 1]
+    assert wrapping and all("in wrap-up" in row.reason for row in rows)

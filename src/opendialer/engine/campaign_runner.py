@@ -117,6 +117,7 @@ class CampaignRunner:
         self.period = PeriodTally()
         self.state = "starting"
         self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
+        self.wrap_up_since: dict[int, float] = {}  # agent id -> when their call ended
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         self._last_logged: datetime | None = None
@@ -292,6 +293,10 @@ class CampaignRunner:
             agents_logged_in=ready + len(self.busy_since),
             agents_ready=ready,
             busy_agent_ages=tuple(mono - t for t in self.busy_since.values()),
+            wrap_up_ages=tuple(
+                mono - self.wrap_up_since[a] if a in self.wrap_up_since else None
+                for a in self.busy_since
+            ),
             dials_in_progress=tuple(mono - c.dialled_at for c in mine if c.phase is Phase.DIALLING),
             waiting_callers=sum(1 for c in mine if c.phase is Phase.WAITING),
             abandon_target=campaign.abandon_target,
@@ -324,7 +329,7 @@ class CampaignRunner:
         )
 
     def _observe_releases(self, session: Session) -> None:
-        """Agents back to ready since the last tick: their talk + wrap-up time is known now."""
+        """Agents back to ready since the last tick: their talk and wrap-up times are known now."""
         if not self.busy_since:
             return
         ready = set(
@@ -340,7 +345,10 @@ class CampaignRunner:
         mono = self.engine.clock.monotonic()
         for user_id in ready:
             started = self.busy_since.pop(user_id)
-            self.policy.observe(Observation(at=mono, handle_seconds=mono - started))
+            wrap_up = mono - self.wrap_up_since.pop(user_id, mono)
+            self.policy.observe(
+                Observation(at=mono, handle_seconds=mono - started, wrap_up_seconds=wrap_up)
+            )
 
     async def _launch(self, launch: Launch) -> None:
         try:
@@ -426,6 +434,7 @@ class CampaignRunner:
             self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
         if call.agent_id is not None:
             self.busy_since[call.agent_id] = self.engine.clock.monotonic()
+            self.wrap_up_since.pop(call.agent_id, None)
             with unit_of_work(self.engine.sessions) as session:
                 agents.act(session, self.tenant_id, call.agent_id, AgentEvent.CONNECT, event.at)
         self.engine.listener.call_connected(call)
@@ -497,6 +506,7 @@ class CampaignRunner:
         row = agents.agent_session(session, self.tenant_id, call.agent_id)
         if row.state is AgentState.ON_CALL:
             agents.act(session, self.tenant_id, call.agent_id, AgentEvent.END_CALL, at)
+            self.wrap_up_since[call.agent_id] = self.engine.clock.monotonic()
             self.engine.listener.agent_wrap_up(self.tenant_id, call.agent_id, self.campaign_id)
         elif row.state in (AgentState.RESERVED, AgentState.PREVIEW):
             agents.act(session, self.tenant_id, call.agent_id, AgentEvent.RELEASE, at)

@@ -1,5 +1,7 @@
+import math
 import random
 
+import numpy as np
 import pytest
 
 from opendialer.engine.pacing.estimators import (
@@ -7,6 +9,7 @@ from opendialer.engine.pacing.estimators import (
     BudgetState,
     DecayingDistribution,
     DecayingProportion,
+    SurvivalTable,
     allowed_rate,
 )
 
@@ -45,6 +48,42 @@ def test_distribution_follows_drift() -> None:
     assert durations.table().mean == pytest.approx(20.0, abs=0.5)
 
 
+def exponential(mean: float, step: float = 0.25, horizon: float = 2000.0) -> SurvivalTable:
+    grid = np.arange(int(horizon / step) + 1) * step
+    return SurvivalTable(step, 1.0 - np.exp(-(grid + step) / mean), mean)
+
+
+def point_mass(value: float, step: float = 0.25, horizon: float = 2000.0) -> SurvivalTable:
+    grid = np.arange(int(horizon / step) + 1) * step
+    return SurvivalTable(step, (grid >= value).astype(np.float64), value)
+
+
+def test_ends_within_is_memoryless_for_an_exponential() -> None:
+    table = exponential(100.0)
+    chance = table.ends_within(np.array([0.0, 50.0, 300.0]), np.array([10.0, 30.0]))
+    expected = [1.0 - math.exp(-h / 100.0) for h in (10.0, 30.0)]
+    for row in chance:
+        assert row == pytest.approx(expected, abs=0.005)
+
+
+def test_ends_within_past_the_longest_duration_seen_falls_back_to_the_mean() -> None:
+    table = point_mass(60.0)  # every call lasted exactly 60 s
+    chance = table.ends_within(np.array([30.0, 90.0]), np.array([20.0, 40.0]))
+    assert chance[0] == pytest.approx([0.0, 1.0])  # at 30 s: ends at 60 s, 30 s from now
+    assert chance[1] == pytest.approx([20 / 60, 40 / 60])  # longer than ever: h / mean
+
+
+def test_ends_within_then_adds_the_second_duration() -> None:
+    talk, wrap = exponential(100.0), point_mass(20.0)
+    ages, horizons = np.array([0.0, 120.0]), np.array([10.0, 25.0, 60.0])
+    chance = talk.ends_within(ages, horizons, then=wrap)
+    # The call must end within h - 20 s: never for h = 10 s, then memoryless.
+    expected = [0.0, 1.0 - math.exp(-5 / 100.0), 1.0 - math.exp(-40 / 100.0)]
+    for row in chance:
+        assert row == pytest.approx(expected, abs=0.005)
+    assert np.all(chance <= talk.ends_within(ages, horizons) + 1e-12)
+
+
 def test_ledger_rolls_over_the_window() -> None:
     ledger = AbandonLedger(window=100)
     for t in range(10):
@@ -64,9 +103,26 @@ def test_budget_counts_amd_false_positives() -> None:
 def test_allowed_rate_shrinks_to_zero_as_the_budget_is_spent() -> None:
     def rate(abandoned: int) -> float:
         budget = BudgetState(live=1000, abandoned=abandoned, target=0.03, amd_false_positive=0.0)
-        return allowed_rate(budget, confidence=1.5, amd_confidence=1.5, lookahead=300, max_factor=2)
+        return allowed_rate(budget, confidence=1.5, lookahead=300, max_factor=2)
 
     rates = [rate(a) for a in (0, 20, 40, 55, 60, 80)]
     assert rates == sorted(rates, reverse=True)
     assert 0.03 < rates[0] <= 0.06  # spends the saved budget, at most twice the steady rate
     assert rates[-1] == 0.0
+
+
+def test_allowed_rate_keeps_a_margin_for_unseen_amd_false_positives() -> None:
+    def rate(amd_false_positive: float, confidence: float) -> float:
+        budget = BudgetState(
+            live=2000, abandoned=0, target=0.03, amd_false_positive=amd_false_positive
+        )
+        return allowed_rate(budget, confidence=confidence, lookahead=300, max_factor=10)
+
+    # Without AMD and without a margin, the whole window's 3 % goes to the next answers.
+    assert rate(0.0, 0.0) == pytest.approx(0.03 * 4000 / 2000)
+    # With 2 % of people hung up on by AMD, only the 1 % left can be spent, less a margin
+    # that grows with the confidence asked for.
+    assert rate(0.02, 0.0) == pytest.approx(0.01 * 4000 / 0.98 / 2000)
+    margins = [rate(0.02, z) for z in (0.0, 1.0, 2.0, 3.0)]
+    assert margins == sorted(margins, reverse=True)
+    assert margins[-1] < margins[0] - 0.005

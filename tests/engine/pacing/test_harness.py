@@ -13,8 +13,10 @@ class Script:
     def __init__(self, first: int) -> None:
         self.first = first
         self.seen: list[Observation] = []
+        self.snapshots: list[PacingSnapshot] = []
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        self.snapshots.append(snapshot)
         dials, self.first = self.first, 0
         return PacingDecision(dials, float(dials), "script")
 
@@ -52,6 +54,21 @@ def test_second_answer_waits_the_grace_then_is_abandoned() -> None:
     assert len(abandoned) == 1 and abandoned[0].at == day_start(sure_answers()) + 5 + 2
     handled = [o.handle_seconds for o in policy.seen if o.handle_seconds is not None]
     assert handled == [100.0]
+
+
+def test_the_policy_sees_who_is_in_wrap_up_and_hears_how_long_it_took() -> None:
+    customers = {"p_live": 1.0, "p_machine": 0.0, "live_answer_after": 5.0, "talk_time": 100.0}
+    scenario = sure_answers(sim={"customers": customers, "agents": {"wrap_up": 20.0}})
+    policy = Script(1)
+    day = DaySim(scenario, policy, seed=1).run()
+    assert day.occupancy == 120 / 3600  # 100 s talk + 20 s wrap-up
+    start = day_start(scenario)
+    by_time = {s.now - start: s for s in policy.snapshots}
+    assert by_time[50.0].busy_agent_ages == (45.0,) and by_time[50.0].wrap_up_ages == (None,)
+    assert by_time[115.0].busy_agent_ages == (110.0,) and by_time[115.0].wrap_up_ages == (10.0,)
+    assert by_time[130.0].busy_agent_ages == () and by_time[130.0].wrap_up_ages == ()
+    handled = [(o.handle_seconds, o.wrap_up_seconds) for o in policy.seen if o.handle_seconds]
+    assert handled == [(120.0, 20.0)]
 
 
 def test_amd_false_positives_count_as_abandoned_but_are_not_reported() -> None:

@@ -60,6 +60,31 @@ def test_predictive_dials_ahead_when_agents_are_free() -> None:
     assert decision.reason.startswith("dial")
 
 
+def trained_with_wrap_up(policy: PredictivePolicy) -> PredictivePolicy:
+    """An hour of p = 0.2, calls of 150-210 s talk then exactly 30 s of wrap-up."""
+    trained(policy)
+    for i in range(400):
+        talk = 150.0 + (i % 7) * 10
+        policy.observe(Observation(at=i * 9.0, handle_seconds=talk + 30.0, wrap_up_seconds=30.0))
+    return policy
+
+
+def test_predictive_counts_agents_in_wrap_up_as_about_to_free() -> None:
+    policy = trained_with_wrap_up(PredictivePolicy())
+    ages = (190.0,) * 8  # eight agents 190 s into their calls, none ready
+    busy = {"now": 3600.0, "agents_ready": 0, "busy_agent_ages": ages}
+    unknown = policy.decide(snapshot(**busy))
+    talking = policy.decide(snapshot(**busy, wrap_up_ages=(None,) * 8))
+    wrapping = policy.decide(snapshot(**busy, wrap_up_ages=(25.0,) * 8))
+    # 25 s into a 30 s wrap-up every agent frees within seconds; still talking, none can.
+    assert wrapping.inputs["expected_releases"] > 6
+    assert talking.inputs["expected_releases"] < 0.5
+    assert talking.inputs["expected_releases"] < unknown.inputs["expected_releases"]
+    assert wrapping.dials > unknown.dials >= talking.dials
+    assert wrapping.inputs["agents_in_wrap_up"] == 8
+    assert "8 in wrap-up" in wrapping.reason
+
+
 def test_predictive_stops_when_budget_spent_and_nobody_frees() -> None:
     policy = trained(PredictivePolicy(), abandoned=40)  # 40 of 400 live answers: 10 %
     busy = snapshot(

@@ -46,6 +46,9 @@ class PacingSnapshot:
     """Live answers in the campaign's 30-day period (FTC), when the caller keeps that tally."""
     period_abandoned: int | None = None
     """Abandoned calls in the same 30-day period."""
+    wrap_up_ages: tuple[float | None, ...] | None = None
+    """Aligned with ``busy_agent_ages``, when the caller knows: seconds since that agent's call
+    ended (in wrap-up), or None while the call goes on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class Observation:
     """Dial to resolution (answer, busy, no answer) for ``dial_result``."""
     handle_seconds: float | None = None
     """Connect to the agent being free again (talk + wrap-up), for a finished human call."""
+    wrap_up_seconds: float | None = None
+    """The wrap-up part of ``handle_seconds``, when the caller knows it."""
     live_answer: bool = False
     """This dial was answered by a person (sent once, with ``dial_result=HUMAN``)."""
     abandoned: bool = False

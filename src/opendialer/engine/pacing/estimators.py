@@ -83,6 +83,30 @@ class SurvivalTable:
         np.minimum(index, len(self.cdf) - 1, out=index)
         return self.cdf[index]
 
+    def ends_within(
+        self, ages: FloatArray, horizons: FloatArray, then: "SurvivalTable | None" = None
+    ) -> FloatArray:
+        """P(X <= a + h | X > a) for each age ``a`` (rows) and horizon ``h`` (columns).
+
+        With ``then``, a second duration Y must follow X: P(X + Y <= a + h | X > a), summing
+        ``P(Y = u) P(a < X <= a + h - u)`` over Y's grid. Past the longest duration seen (the
+        condition has no mass), ``h`` over the mean duration.
+        """
+        alive = 1.0 - self.at_many(ages)
+        if then is None:
+            ended = self.at_many(ages[:, None] + horizons[None, :]) - (1.0 - alive)[:, None]
+            mean = self.mean
+        else:
+            u = np.arange(int(horizons.max() / then.step) + 1) * then.step
+            mass = np.diff(then.cdf[: len(u)], prepend=0.0) * (u[None, :] <= horizons[:, None])
+            ends = self.at_many(ages[:, None, None] + horizons[None, :, None] - u[None, None, :])
+            ended = np.einsum("ahu,hu->ah", ends - (1.0 - alive)[:, None, None], mass)
+            mean = self.mean + then.mean
+        known = alive > 1e-9
+        chance = ended / np.where(known, alive, 1.0)[:, None]
+        fallback = np.minimum(horizons / max(mean, 1.0), 1.0)
+        return np.clip(np.where(known[:, None], chance, fallback[None, :]), 0.0, 1.0)
+
     def quantile(self, q: float) -> float:
         index = int(np.searchsorted(self.cdf, q))
         return min(index, len(self.cdf) - 1) * self.step
@@ -216,24 +240,25 @@ def allowed_rate(
     budget: BudgetState,
     *,
     confidence: float,
-    amd_confidence: float,
     lookahead: float,
     max_factor: float,
 ) -> float:
     """The abandonment rate (per live answer seen) the next answers may have.
 
-    The budget is spread over the next ``H = max(live, lookahead)`` live answers, keeping ``z``
-    standard deviations of margin for the unseen AMD false positives over the whole window
-    (``amd_confidence``) and for the randomness of the abandons still to come (``confidence``).
-    Zero when nothing is left.
+    The budget is spread over the next ``H = max(live, lookahead)`` live answers: the abandons
+    planned for them, ``x``, plus ``z`` standard deviations of what is still random (the unseen
+    AMD false positives of the whole window, binomial with variance ``V``, and the planned
+    abandons themselves, Poisson) must fit in what the window allows:
+    ``x + z sqrt(V + x) = spare``. Zero when nothing is left.
     """
     f, z = budget.amd_false_positive, confidence
     ahead = max(float(budget.live), lookahead)
     persons = (budget.live + ahead) / (1.0 - f)
-    unseen = amd_confidence * math.sqrt(persons * f * (1.0 - f))
-    spare = (budget.target - f) * persons - unseen - budget.abandoned
-    if spare <= 0:
+    unseen = persons * f * (1.0 - f)
+    spare = (budget.target - f) * persons - budget.abandoned
+    root = (-z + math.sqrt(z * z + 4.0 * max(spare + unseen, 0.0))) / 2.0
+    planned = root * root - unseen
+    if planned <= 0:
         return 0.0
-    root = (-z * math.sqrt(ahead) + math.sqrt(z * z * ahead + 4.0 * ahead * spare)) / (2 * ahead)
     steady = (budget.target - f) / (1.0 - f)
-    return min(root * root, max_factor * steady)
+    return min(planned / ahead, max_factor * steady)

@@ -47,12 +47,13 @@ class PredictiveSettings:
     ring_half_life: float = 1800.0
     handle_half_life: float = 2700.0
     handle_prior: tuple[float, ...] = (60.0, 120.0, 180.0, 240.0, 300.0, 420.0, 600.0)
+    wrap_prior: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 45.0, 60.0)
+    """Wrap-up times, when the caller tells them from talk time."""
     handle_prior_weight: float = 3.0
     quantiles: int = 6
-    confidence: float = 1.5
-    """z for the margin on the budget for the randomness of the abandons still to come."""
-    amd_confidence: float = 1.5
-    """z for the margin for AMD's false positives, which are never seen one by one."""
+    confidence: float = 3.0
+    """z for the margin on the budget for what is still random: the abandons to come and the
+    AMD false positives, which are never seen one by one."""
     lookahead: float = 300.0
     """The budget is spread over at least this many more live answers (or as many as so far)."""
     max_rate_factor: float = 2.0
@@ -97,6 +98,17 @@ def _ring_times(prior: tuple[float, ...], half_life: float) -> DecayingDistribut
     )
 
 
+def _durations(prior: tuple[float, ...], s: PredictiveSettings) -> DecayingDistribution:
+    """Handle, talk or wrap-up times of the recent past."""
+    return DecayingDistribution(
+        prior,
+        prior_weight=s.handle_prior_weight,
+        half_life=s.handle_half_life,
+        step=1.0,
+        horizon=4 * 3600.0,
+    )
+
+
 class PredictivePolicy:
     name = "predictive"
 
@@ -105,13 +117,9 @@ class PredictivePolicy:
         self.answer = DecayingProportion(s.answer_prior, s.answer_prior_weight, s.answer_half_life)
         self.human_ring = _ring_times((4.0, 6.0, 8.0, 10.0, 13.0, 17.0), s.ring_half_life)
         self.other_ring = _ring_times((4.0, 12.0, 25.0, 30.0), s.ring_half_life)
-        self.handle = DecayingDistribution(
-            s.handle_prior,
-            prior_weight=s.handle_prior_weight,
-            half_life=s.handle_half_life,
-            step=1.0,
-            horizon=4 * 3600.0,
-        )
+        self.handle = _durations(s.handle_prior, s)
+        self.talk = _durations(s.handle_prior, s)
+        self.wrap = _durations(s.wrap_prior, s)
         self.day = AbandonLedger(86_400.0)
         self.shape = s.shape_prior
         self._realized = 0.0
@@ -133,6 +141,10 @@ class PredictivePolicy:
             self.day.live_answer(at)
         if observation.handle_seconds is not None:
             self.handle.add(at, observation.handle_seconds)
+            if observation.wrap_up_seconds is not None:
+                wrap = observation.wrap_up_seconds
+                self.talk.add(at, observation.handle_seconds - wrap)
+                self.wrap.add(at, wrap)
         if observation.abandoned:
             self.day.abandoned(at)
             self._age_calibration(at)
@@ -173,13 +185,14 @@ class PredictivePolicy:
         inputs = {
             "p_live": p,
             "expected_releases": pool.releases[mid],
+            "agents_in_wrap_up": float(sum(w is not None for w in snapshot.wrap_up_ages or ())),
             "expected_answers": pool.demand_mean[mid] - snapshot.waiting_callers,
             "answer_delay": pool.taus[mid],
             "handle_mean": self.handle.table().mean,
             "budget_left": budget.left,
             "allowed_rate": rate,
             "risk_threshold": threshold,
-            "next_dial_risk": next_risk * kappa,
+            "next_dial_risk": min(next_risk * kappa, 1.0),
             "calibration": kappa,
             "day_live": float(budget.live),
             "day_abandoned": float(budget.abandoned),
@@ -206,7 +219,6 @@ class PredictivePolicy:
         return allowed_rate(
             budget,
             confidence=s.confidence,
-            amd_confidence=s.amd_confidence,
             lookahead=s.lookahead,
             max_factor=s.max_rate_factor,
         )
@@ -287,23 +299,24 @@ class PredictivePolicy:
         """Expected agents freed (and variance) by each tau + grace, from busy agents' ages.
 
         An agent busy for ``a`` seconds is free by ``a + h`` with probability
-        ``1 - S_H(a + h) / S_H(a)``; past the longest handle time seen, ``h / mean``.
+        ``1 - S_H(a + h) / S_H(a)``. When the caller tells talk from wrap-up, an agent in
+        wrap-up for ``w`` seconds is free with probability ``1 - S_W(w + h) / S_W(w)``, and one
+        still talking after ``a`` seconds must end the call and then the wrap-up.
         """
         if not snapshot.busy_agent_ages:
             return np.zeros(len(taus)), np.zeros(len(taus))
-        handle = self.handle.table()
-        ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
         horizons = taus + snapshot.grace_seconds
-        alive = 1.0 - handle.at_many(ages)
-        later = 1.0 - handle.at_many(ages[:, None] + horizons[None, :])
-        known = alive > 1e-9
-        fallback = np.minimum(horizons / max(handle.mean, 1.0), 1.0)
-        chance = np.where(
-            known[:, None],
-            1.0 - later / np.where(known, alive, 1.0)[:, None],
-            fallback[None, :],
-        )
-        chance = np.clip(chance, 0.0, 1.0)
+        ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
+        phases = snapshot.wrap_up_ages
+        if phases is None or len(phases) != len(ages):
+            chance = self.handle.table().ends_within(ages, horizons)
+        else:
+            wrapping = np.array([w is not None for w in phases], dtype=bool)
+            wrap_ages = np.array([w or 0.0 for w in phases], dtype=np.float64)
+            talk, wrap = self.talk.table(), self.wrap.table()
+            chance = np.empty((len(ages), len(horizons)))
+            chance[wrapping] = wrap.ends_within(wrap_ages[wrapping], horizons)
+            chance[~wrapping] = talk.ends_within(ages[~wrapping], horizons, then=wrap)
         return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
 
     def _reason(
@@ -312,7 +325,8 @@ class PredictivePolicy:
         state = (
             f"{snapshot.agents_ready} ready, {len(snapshot.dials_in_progress)} in flight "
             f"(~{inputs['expected_answers']:.1f} answers due), "
-            f"~{inputs['expected_releases']:.1f} agents freeing, p_live {inputs['p_live']:.3f}"
+            f"~{inputs['expected_releases']:.1f} agents freeing "
+            f"({inputs['agents_in_wrap_up']:.0f} in wrap-up), p_live {inputs['p_live']:.3f}"
         )
         risk = (
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
