@@ -332,8 +332,10 @@ class PredictivePolicy:
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
             f"{inputs['risk_threshold']:.2%} allowed"
         )
-        if inputs["allowed_rate"] <= 0:
+        if inputs["allowed_rate"] <= 0 and inputs["budget_left"] <= 0:
             head = "brake: abandonment budget spent"
+        elif inputs["allowed_rate"] <= 0:
+            head = "brake: what is left of the budget is the margin for chance"
         elif dials == 0:
             head = "hold"
         else:
