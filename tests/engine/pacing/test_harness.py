@@ -1,3 +1,4 @@
+import pytest
 from bench.pacing.harness import DaySim, draw_customer
 from bench.pacing.scenario import BenchScenario
 
@@ -107,3 +108,28 @@ def test_a_short_day_is_reproducible_and_customers_are_shared() -> None:
     second = scenario.start_second
     assert draw_customer(scenario, 7, 0, 42, second) == draw_customer(scenario, 7, 0, 42, second)
     assert draw_customer(scenario, 7, 0, 42, second) != draw_customer(scenario, 8, 0, 42, second)
+
+
+def test_predictive_follows_a_day_whose_answer_rate_and_talk_times_drift() -> None:
+    scenario = BenchScenario.model_validate(
+        {
+            "name": "drift",
+            "agents": 10,
+            "hours": 3.0,
+            "sim": {
+                "customers": {
+                    "p_live": {"09:00": 0.1, "10:00": 0.3},
+                    "p_machine": 0.0,
+                    "talk_time": {"dist": "gamma", "mean": {"09:00": 60.0, "10:00": 240.0}},
+                },
+                "agents": {"wrap_up": 10.0},
+            },
+        }
+    )
+    policy = PredictivePolicy()
+    day = DaySim(scenario, policy, seed=3).run()
+    # Two hours after the drift stopped, the estimates are those of the afternoon.
+    assert policy.answer.mean == pytest.approx(0.3, abs=0.04)
+    assert policy.talk.table().mean == pytest.approx(240.0, rel=0.15)
+    assert policy.wrap.table().quantile(0.5) == pytest.approx(10.0, abs=1.0)
+    assert day.abandon_rate <= 0.03 and day.short_rings == 0

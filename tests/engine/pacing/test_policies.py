@@ -100,6 +100,26 @@ def test_predictive_stops_when_budget_spent_and_nobody_frees() -> None:
     assert decision.reason.startswith("brake")
 
 
+def test_predictive_with_the_budget_spent_dials_only_for_ready_agents() -> None:
+    spent = trained_with_wrap_up(PredictivePolicy())
+    for _ in range(40):  # 40 abandons of 400 live answers: 10 %
+        spent.observe(Observation(at=3599.0, abandoned=True))
+    fresh = trained_with_wrap_up(PredictivePolicy())
+    state = {
+        "now": 3600.0,
+        "agents_ready": 6,
+        "dials_in_progress": (1.0, 2.0),
+        "waiting_callers": 1,
+        "busy_agent_ages": (200.0,) * 10,
+        "wrap_up_ages": (28.0,) * 10,  # ten agents about to free
+    }
+    assert fresh.decide(snapshot(**state)).dials > 3  # the model dials for them too
+    decision = spent.decide(snapshot(**state))
+    assert decision.dials == 6 - 1 - 2  # ready agents not yet spoken for
+    assert decision.inputs["budget_left"] < 0
+    assert decision.reason.startswith("brake: abandonment budget spent")
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     ready=st.integers(0, 30),

@@ -3,11 +3,12 @@
 Each decision predicts, for one more dial launched now, the probability that it is answered by
 a person who then finds no agent within the grace period: the calls ahead of it (waiting
 callers, and answers from the dials already in flight, each weighted by its age) against the
-agents free now plus those whose calls are about to end (from each busy agent's age and the
-handle-time distribution). The n-th extra dial is launched while that risk stays below a
-threshold; the threshold follows the abandonment rate the campaign may still spend (its
-budget over the rolling 24 h, and over 30 days when the caller keeps that tally), which
-shrinks to nothing as the budget runs out. See ``docs/pacing.md``.
+agents free now plus those whose calls are about to end (from each busy agent's age, whether
+the agent is in wrap-up, and the talk and wrap-up time distributions). The n-th extra dial is
+launched while that risk stays below a threshold; the threshold follows the abandonment rate
+the campaign may still spend (its budget over the rolling 24 h, and over 30 days when the
+caller keeps that tally), which shrinks to nothing as the budget runs out; once the budget is
+spent, only dials an agent is ready for are launched. See ``docs/pacing.md``.
 """
 
 import math
@@ -59,7 +60,8 @@ class PredictiveSettings:
     max_rate_factor: float = 2.0
     """Never plan more than this times the campaign's steady abandonment rate."""
     brake_risk: float = 0.001
-    """With no budget left, a dial is launched only if its abandonment risk is below this."""
+    """With no budget to plan with, a dial is launched only if its abandonment risk is below
+    this; with the budget spent, also only if an agent is ready for it."""
     shape_prior: float = 0.5
     shape_gain: float = 0.01
     calibration_prior: float = 5.0
@@ -96,6 +98,12 @@ def _ring_times(prior: tuple[float, ...], half_life: float) -> DecayingDistribut
     return DecayingDistribution(
         prior, prior_weight=2.0, half_life=half_life, step=0.25, horizon=180.0
     )
+
+
+def guaranteed_dials(snapshot: PacingSnapshot) -> int:
+    """Dials that cannot be abandoned: no more in flight than agents ready for them."""
+    in_flight = len(snapshot.dials_in_progress)
+    return max(0, snapshot.agents_ready - snapshot.waiting_callers - in_flight)
 
 
 def _durations(prior: tuple[float, ...], s: PredictiveSettings) -> DecayingDistribution:
@@ -178,6 +186,8 @@ class PredictivePolicy:
         pool = self._pool(snapshot, p)
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
+        if budget.left <= 0:  # over the cap now: the model may be what got us here
+            dials = min(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
         self._learn_launched(risks[:capped], threshold, p)
         next_risk = risks[capped] if capped < len(risks) else 1.0
@@ -332,8 +342,8 @@ class PredictivePolicy:
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
             f"{inputs['risk_threshold']:.2%} allowed"
         )
-        if inputs["allowed_rate"] <= 0 and inputs["budget_left"] <= 0:
-            head = "brake: abandonment budget spent"
+        if inputs["budget_left"] <= 0:
+            head = "brake: abandonment budget spent, dialling only for ready agents"
         elif inputs["allowed_rate"] <= 0:
             head = "brake: what is left of the budget is the margin for chance"
         elif dials == 0:
