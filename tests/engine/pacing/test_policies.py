@@ -100,6 +100,13 @@ def test_predictive_stops_when_budget_spent_and_nobody_frees() -> None:
     assert decision.reason.startswith("brake")
 
 
+def test_a_fresh_campaign_has_nothing_spent_and_dials_ahead() -> None:
+    decision = PredictivePolicy().decide(snapshot(now=0.0))
+    assert decision.inputs["budget_left"] == 0.0
+    assert decision.dials > 10  # more than the ten ready agents: not the spent-budget brake
+    assert decision.reason.startswith("dial")
+
+
 def test_predictive_with_the_budget_spent_dials_only_for_ready_agents() -> None:
     spent = trained_with_wrap_up(PredictivePolicy())
     for _ in range(40):  # 40 abandons of 400 live answers: 10 %

@@ -186,7 +186,7 @@ class PredictivePolicy:
         pool = self._pool(snapshot, p)
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
-        if budget.left <= 0:  # over the cap now: the model may be what got us here
+        if budget.left < 0:  # over the cap now: the model may be what got us here
             dials = min(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
         self._learn_launched(risks[:capped], threshold, p)
@@ -342,7 +342,7 @@ class PredictivePolicy:
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
             f"{inputs['risk_threshold']:.2%} allowed"
         )
-        if inputs["budget_left"] <= 0:
+        if inputs["budget_left"] < 0:
             head = "brake: abandonment budget spent, dialling only for ready agents"
         elif inputs["allowed_rate"] <= 0:
             head = "brake: what is left of the budget is the margin for chance"
