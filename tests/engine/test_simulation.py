@@ -58,5 +58,5 @@ def test_pacing_sees_agents_in_wrap_up_and_learns_their_wrap_up_time(
         rows = session.scalars(
             select(PacingDecision).where(PacingDecision.campaign_id == campaign_id)
         ).all()
-    wrapping = [row for row in rows if row.inputs.get("agents_in_wrap_up", 0) >= 1]
-    assert wrapping and all("in wrap-up" in row.reason for row in rows)
+    in_wrap_up = [row.inputs["agents_in_wrap_up"] for row in rows]
+    assert max(in_wrap_up) >= 1 and max(in_wrap_up) <= 4  # four agents

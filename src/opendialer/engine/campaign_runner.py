@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from opendialer.db import unit_of_work
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.busy_agents import BusyAgents
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
@@ -26,7 +27,6 @@ from opendialer.engine.pacing.base import (
 from opendialer.engine.period import PeriodTally
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.models import (
-    AgentSession,
     AgentState,
     CallAttempt,
     CallOutcome,
@@ -116,8 +116,7 @@ class CampaignRunner:
         self.tally = CampaignTally()
         self.period = PeriodTally()
         self.state = "starting"
-        self.busy_since: dict[int, float] = {}  # agent id -> when their current call connected
-        self.wrap_up_since: dict[int, float] = {}  # agent id -> when their call ended
+        self.busy = BusyAgents(campaign_id)
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         self._last_logged: datetime | None = None
@@ -288,15 +287,13 @@ class CampaignRunner:
         mono = self.engine.clock.monotonic()
         mine = [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
         period_live, period_abandoned = self.period.current(self.tally)
+        busy_ages, wrap_up_ages = self.busy.ages(mono)
         return PacingSnapshot(
             now=mono,
-            agents_logged_in=ready + len(self.busy_since),
+            agents_logged_in=ready + len(self.busy),
             agents_ready=ready,
-            busy_agent_ages=tuple(mono - t for t in self.busy_since.values()),
-            wrap_up_ages=tuple(
-                mono - self.wrap_up_since[a] if a in self.wrap_up_since else None
-                for a in self.busy_since
-            ),
+            busy_agent_ages=busy_ages,
+            wrap_up_ages=wrap_up_ages,
             dials_in_progress=tuple(mono - c.dialled_at for c in mine if c.phase is Phase.DIALLING),
             waiting_callers=sum(1 for c in mine if c.phase is Phase.WAITING),
             abandon_target=campaign.abandon_target,
@@ -329,26 +326,9 @@ class CampaignRunner:
         )
 
     def _observe_releases(self, session: Session) -> None:
-        """Agents back to ready since the last tick: their talk and wrap-up times are known now."""
-        if not self.busy_since:
-            return
-        ready = set(
-            session.scalars(
-                select(AgentSession.user_id).where(
-                    AgentSession.user_id.in_(self.busy_since),
-                    AgentSession.state.in_(
-                        [AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT]
-                    ),
-                )
-            )
-        )
-        mono = self.engine.clock.monotonic()
-        for user_id in ready:
-            started = self.busy_since.pop(user_id)
-            wrap_up = mono - self.wrap_up_since.pop(user_id, mono)
-            self.policy.observe(
-                Observation(at=mono, handle_seconds=mono - started, wrap_up_seconds=wrap_up)
-            )
+        """Agents free of their call since the last tick: their talk and wrap-up are known now."""
+        for observation in self.busy.releases(session, self.engine.clock.monotonic()):
+            self.policy.observe(observation)
 
     async def _launch(self, launch: Launch) -> None:
         try:
@@ -433,8 +413,9 @@ class CampaignRunner:
         if call.answered_mono is not None:
             self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
         if call.agent_id is not None:
-            self.busy_since[call.agent_id] = self.engine.clock.monotonic()
-            self.wrap_up_since.pop(call.agent_id, None)
+            earlier = self.busy.connected(call.agent_id, self.engine.clock.monotonic())
+            if earlier is not None:
+                self.policy.observe(earlier)
             with unit_of_work(self.engine.sessions) as session:
                 agents.act(session, self.tenant_id, call.agent_id, AgentEvent.CONNECT, event.at)
         self.engine.listener.call_connected(call)
@@ -506,11 +487,11 @@ class CampaignRunner:
         row = agents.agent_session(session, self.tenant_id, call.agent_id)
         if row.state is AgentState.ON_CALL:
             agents.act(session, self.tenant_id, call.agent_id, AgentEvent.END_CALL, at)
-            self.wrap_up_since[call.agent_id] = self.engine.clock.monotonic()
+            self.busy.call_ended(call.agent_id, self.engine.clock.monotonic())
             self.engine.listener.agent_wrap_up(self.tenant_id, call.agent_id, self.campaign_id)
         elif row.state in (AgentState.RESERVED, AgentState.PREVIEW):
             agents.act(session, self.tenant_id, call.agent_id, AgentEvent.RELEASE, at)
-            self.busy_since.pop(call.agent_id, None)
+            self.busy.forget(call.agent_id)
 
     def record(self, call: LiveCall, outcome: CallOutcome, mono: float) -> None:
         key = outcome.value

@@ -84,6 +84,12 @@ def test_ends_within_then_adds_the_second_duration() -> None:
     assert np.all(chance <= talk.ends_within(ages, horizons) + 1e-12)
 
 
+def test_ends_within_then_past_the_longest_call_falls_back_to_both_means() -> None:
+    talk, wrap = point_mass(60.0), point_mass(20.0)
+    chance = talk.ends_within(np.array([90.0]), np.array([40.0]), then=wrap)
+    assert chance[0] == pytest.approx([40 / 80])
+
+
 def test_ledger_rolls_over_the_window() -> None:
     ledger = AbandonLedger(window=100)
     for t in range(10):
@@ -123,6 +129,11 @@ def test_allowed_rate_keeps_a_margin_for_unseen_amd_false_positives() -> None:
     # With 2 % of people hung up on by AMD, only the 1 % left can be spent, less a margin
     # that grows with the confidence asked for.
     assert rate(0.02, 0.0) == pytest.approx(0.01 * 4000 / 0.98 / 2000)
+    # What is planned plus z standard deviations of what is random fills the spare budget.
+    planned = rate(0.02, 3.0) * 2000
+    persons = 4000 / 0.98
+    spare, unseen = 0.01 * persons, persons * 0.02 * 0.98
+    assert planned + 3.0 * math.sqrt(unseen + planned) == pytest.approx(spare)
     margins = [rate(0.02, z) for z in (0.0, 1.0, 2.0, 3.0)]
     assert margins == sorted(margins, reverse=True)
     assert margins[-1] < margins[0] - 0.005

@@ -107,11 +107,15 @@ def test_a_fresh_campaign_has_nothing_spent_and_dials_ahead() -> None:
     assert decision.reason.startswith("dial")
 
 
-def test_predictive_with_the_budget_spent_dials_only_for_ready_agents() -> None:
-    spent = trained_with_wrap_up(PredictivePolicy())
+def spent(policy: PredictivePolicy) -> PredictivePolicy:
     for _ in range(40):  # 40 abandons of 400 live answers: 10 %
-        spent.observe(Observation(at=3599.0, abandoned=True))
+        policy.observe(Observation(at=3599.0, abandoned=True))
+    return policy
+
+
+def test_predictive_with_the_budget_spent_dials_only_for_ready_agents() -> None:
     fresh = trained_with_wrap_up(PredictivePolicy())
+    over = spent(trained_with_wrap_up(PredictivePolicy()))
     state = {
         "now": 3600.0,
         "agents_ready": 6,
@@ -121,10 +125,44 @@ def test_predictive_with_the_budget_spent_dials_only_for_ready_agents() -> None:
         "wrap_up_ages": (28.0,) * 10,  # ten agents about to free
     }
     assert fresh.decide(snapshot(**state)).dials > 3  # the model dials for them too
-    decision = spent.decide(snapshot(**state))
+    decision = over.decide(snapshot(**state))
     assert decision.dials == 6 - 1 - 2  # ready agents not yet spoken for
     assert decision.inputs["budget_left"] < 0
     assert decision.reason.startswith("brake: abandonment budget spent")
+    # Agents about to free add uncertainty, never fewer dials than there are ready agents.
+    quiet = {**state, "dials_in_progress": (), "waiting_callers": 0, "agents_ready": 2}
+    assert over.decide(snapshot(**{**quiet, "wrap_up_ages": (10.0,) * 10})).dials == 2
+
+
+def test_predictive_never_dials_fewer_than_the_ready_agents_not_spoken_for() -> None:
+    policy = trained_with_wrap_up(PredictivePolicy())
+    for answered in range(400):  # a day hit by AMD errors: the budget left is all margin
+        policy.observe(Observation(at=3000.0 + answered, live_answer=True))
+    state = {"now": 3600.0, "agents_ready": 2, "amd_false_positive_rate": 0.025}
+    busy = {"busy_agent_ages": (200.0,) * 8, "wrap_up_ages": (10.0,) * 8}  # freeing, or not
+    decision = policy.decide(snapshot(**state, **busy))
+    assert decision.inputs["allowed_rate"] == 0.0 and decision.inputs["budget_left"] > 0
+    assert decision.dials >= 2
+
+
+def test_a_30_day_period_over_the_cap_brakes_even_when_today_is_fine() -> None:
+    policy = trained_with_wrap_up(PredictivePolicy())  # today: 400 live answers, none abandoned
+    state = {
+        "now": 3600.0,
+        "agents_ready": 3,
+        "amd_false_positive_rate": 0.02,
+        "period_live_answers": 10_000,
+        "period_abandoned": 200,  # 2 % seen + 2 % AMD estimate: over 3 %
+    }
+    decision = policy.decide(snapshot(**state))
+    assert decision.inputs["budget_left"] < 0
+    assert decision.dials == 3
+    assert decision.reason.startswith("brake: abandonment budget spent")
+
+
+def test_wrap_up_ages_must_match_the_busy_agents() -> None:
+    with pytest.raises(ValueError, match="one entry per busy agent"):
+        snapshot(busy_agent_ages=(1.0, 2.0), wrap_up_ages=(None,))
 
 
 @settings(max_examples=60, deadline=None)

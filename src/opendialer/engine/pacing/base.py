@@ -50,6 +50,10 @@ class PacingSnapshot:
     """Aligned with ``busy_agent_ages``, when the caller knows: seconds since that agent's call
     ended (in wrap-up), or None while the call goes on."""
 
+    def __post_init__(self) -> None:
+        if self.wrap_up_ages is not None and len(self.wrap_up_ages) != len(self.busy_agent_ages):
+            raise ValueError("wrap_up_ages must have one entry per busy agent")
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:

@@ -63,7 +63,8 @@ class DecayingProportion:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SurvivalTable:
-    """A distribution on a grid: ``cdf[i]`` = P(X <= i * step); nothing lies past the grid."""
+    """A distribution on a grid: a value ``x`` lies in bin ``floor(x / step)`` and ``cdf[i]`` =
+    P(X < (i + 1) * step), so ``at(x)`` counts x's whole bin; nothing lies past the grid."""
 
     step: float
     cdf: FloatArray
@@ -89,15 +90,15 @@ class SurvivalTable:
         """P(X <= a + h | X > a) for each age ``a`` (rows) and horizon ``h`` (columns).
 
         With ``then``, a second duration Y must follow X: P(X + Y <= a + h | X > a), summing
-        ``P(Y = u) P(a < X <= a + h - u)`` over Y's grid. Past the longest duration seen (the
-        condition has no mass), ``h`` over the mean duration.
+        ``P(Y = u) P(a < X <= a + h - u)`` over Y's bins, each taken at its middle ``u``. Past
+        the longest duration seen (the condition has no mass), ``h`` over the mean duration.
         """
         alive = 1.0 - self.at_many(ages)
         if then is None:
             ended = self.at_many(ages[:, None] + horizons[None, :]) - (1.0 - alive)[:, None]
             mean = self.mean
         else:
-            u = np.arange(int(horizons.max() / then.step) + 1) * then.step
+            u = (np.arange(int(horizons.max() / then.step) + 1) + 0.5) * then.step
             mass = np.diff(then.cdf[: len(u)], prepend=0.0) * (u[None, :] <= horizons[:, None])
             ends = self.at_many(ages[:, None, None] + horizons[None, :, None] - u[None, None, :])
             ended = np.einsum("ahu,hu->ah", ends - (1.0 - alive)[:, None, None], mass)

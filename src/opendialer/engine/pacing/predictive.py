@@ -179,18 +179,19 @@ class PredictivePolicy:
         now = snapshot.now
         self._age_calibration(now)
         p = self.answer.mean
-        budget = self._budget(snapshot)
-        rate = self._allowed(budget)
+        budget, rate = self._budget(snapshot)
         kappa = self.calibration
         threshold = rate / self.shape if rate > 0 else self.settings.brake_risk
         pool = self._pool(snapshot, p)
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
         if budget.left < 0:  # over the cap now: the model may be what got us here
-            dials = min(dials, guaranteed_dials(snapshot))
+            dials = guaranteed_dials(snapshot)
+        else:  # never fewer than progressive: those dials cannot be abandoned
+            dials = max(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
         self._learn_launched(risks[:capped], threshold, p)
-        next_risk = risks[capped] if capped < len(risks) else 1.0
+        next_risk = risks[min(capped, len(risks) - 1)]
         mid = len(pool.taus) // 2
         inputs = {
             "p_live": p,
@@ -215,14 +216,16 @@ class PredictivePolicy:
             inputs=inputs,
         )
 
-    def _budget(self, snapshot: PacingSnapshot) -> BudgetState:
+    def _budget(self, snapshot: PacingSnapshot) -> tuple[BudgetState, float]:
+        """The binding window, the day or the 30-day period, and the rate it allows."""
         live, abandoned = self.day.counts(snapshot.now)
         target, fp = snapshot.abandon_target, snapshot.amd_false_positive_rate
-        day = BudgetState(live, abandoned, target, fp)
-        if snapshot.period_live_answers is None or snapshot.period_abandoned is None:
-            return day
-        period = BudgetState(snapshot.period_live_answers, snapshot.period_abandoned, target, fp)
-        return min(day, period, key=self._allowed)
+        windows = [BudgetState(live, abandoned, target, fp)]
+        if snapshot.period_live_answers is not None and snapshot.period_abandoned is not None:
+            period_live, period_abandoned = snapshot.period_live_answers, snapshot.period_abandoned
+            windows.append(BudgetState(period_live, period_abandoned, target, fp))
+        # Least room first; with none in either, the one that is over the cap (if one is).
+        return min(((w, self._allowed(w)) for w in windows), key=lambda wr: (wr[1], wr[0].left))
 
     def _allowed(self, budget: BudgetState) -> float:
         s = self.settings
@@ -318,7 +321,7 @@ class PredictivePolicy:
         horizons = taus + snapshot.grace_seconds
         ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
         phases = snapshot.wrap_up_ages
-        if phases is None or len(phases) != len(ages):
+        if phases is None:
             chance = self.handle.table().ends_within(ages, horizons)
         else:
             wrapping = np.array([w is not None for w in phases], dtype=bool)

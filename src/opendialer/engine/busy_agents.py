@@ -1,0 +1,88 @@
+"""A campaign's agents on a call or in wrap-up, as pacing sees them.
+
+Pacing needs, for each busy agent, how long ago their call was connected and, once it has ended,
+how long ago that was (the wrap-up so far); and, when an agent is free again, how long the call
+and the wrap-up took. An agent is free of this campaign's call once their session is no longer on
+a call or in wrap-up for this campaign: ready, paused, logged out, or already reserved for the
+next call (which can happen between two ticks, when a caller was waiting).
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opendialer.engine.pacing.base import Observation
+from opendialer.models import AgentSession, AgentState
+
+BUSY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP)
+
+
+@dataclass(slots=True)
+class BusyAgent:
+    connected_at: float
+    ended_at: float | None = None
+    pausing: bool = False
+    """The agent asked for a pause: they will not be free when the wrap-up ends."""
+
+
+class BusyAgents:
+    def __init__(self, campaign_id: int) -> None:
+        self.campaign_id = campaign_id
+        self._agents: dict[int, BusyAgent] = {}
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    def connected(self, agent_id: int, now: float) -> Observation | None:
+        """The agent took a call; returns the release of their previous call if not yet seen."""
+        earlier = self._release(agent_id, now)
+        self._agents[agent_id] = BusyAgent(connected_at=now)
+        return earlier
+
+    def call_ended(self, agent_id: int, now: float) -> None:
+        busy = self._agents.get(agent_id)
+        if busy is not None:
+            busy.ended_at = now
+
+    def forget(self, agent_id: int) -> None:
+        self._agents.pop(agent_id, None)
+
+    def ages(self, now: float) -> tuple[tuple[float, ...], tuple[float | None, ...]]:
+        """(seconds since connect, seconds since the call ended or None) per agent who will be
+        free again; agents who asked for a pause are left out."""
+        coming_back = [b for b in self._agents.values() if not b.pausing]
+        return (
+            tuple(now - b.connected_at for b in coming_back),
+            tuple(None if b.ended_at is None else now - b.ended_at for b in coming_back),
+        )
+
+    def releases(self, session: Session, now: float) -> list[Observation]:
+        """The agents free of their call since the last look, with their handle and wrap-up."""
+        if not self._agents:
+            return []
+        rows = session.execute(
+            select(
+                AgentSession.user_id,
+                AgentSession.state,
+                AgentSession.campaign_id,
+                AgentSession.pause_requested,
+            ).where(AgentSession.user_id.in_(self._agents))
+        ).all()
+        for gone in self._agents.keys() - {row.user_id for row in rows}:
+            self.forget(gone)  # the user was deleted
+        released: list[Observation] = []
+        for user_id, state, campaign_id, pause_requested in rows:
+            if state in BUSY_STATES and campaign_id == self.campaign_id:
+                self._agents[user_id].pausing = pause_requested is not None
+            elif (observation := self._release(user_id, now)) is not None:
+                released.append(observation)
+        return released
+
+    def _release(self, agent_id: int, now: float) -> Observation | None:
+        busy = self._agents.pop(agent_id, None)
+        if busy is None:
+            return None
+        ended = busy.ended_at if busy.ended_at is not None else now
+        handle, wrap_up = now - busy.connected_at, now - ended
+        return Observation(at=now, handle_seconds=handle, wrap_up_seconds=wrap_up)

@@ -1,0 +1,111 @@
+import pytest
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import NewTenant
+from opendialer.campaigns.service import add_member
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.busy_agents import BusyAgents
+from opendialer.models import Campaign, User, UserRole
+from tests.engine.helpers import NOW, make_campaign
+
+E = AgentEvent
+
+
+def _agent(session: Session, tenant: NewTenant, name: str, *campaigns: Campaign) -> int:
+    user = User(tenant_id=tenant.tenant.id, username=name, role=UserRole.AGENT)
+    session.add(user)
+    session.flush()
+    for campaign in campaigns:
+        add_member(session, campaign, user.id)
+    for event in (E.LOGIN, E.READY):
+        agents.act(session, tenant.tenant.id, user.id, event, NOW)
+    return user.id
+
+
+def _on_call(session: Session, tenant: NewTenant, campaign: Campaign, agent_id: int) -> None:
+    assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent_id
+    agents.act(session, tenant.tenant.id, agent_id, E.CONNECT, NOW)
+
+
+@pytest.fixture
+def campaign(session: Session, tenant: NewTenant) -> Campaign:
+    return make_campaign(session, tenant)
+
+
+def test_a_call_then_wrap_up_then_ready(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    agent = _agent(session, tenant, "a", campaign)
+    busy = BusyAgents(campaign.id)
+    _on_call(session, tenant, campaign, agent)
+    assert busy.connected(agent, now=100.0) is None
+    assert busy.ages(130.0) == ((30.0,), (None,))
+    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    busy.call_ended(agent, now=160.0)
+    assert busy.ages(170.0) == ((70.0,), (10.0,))
+    assert busy.releases(session, now=175.0) == []  # still in wrap-up
+    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    [released] = busy.releases(session, now=180.5)
+    assert (released.handle_seconds, released.wrap_up_seconds) == (80.5, 20.5)
+    assert len(busy) == 0 and busy.releases(session, now=181.0) == []
+
+
+def test_an_agent_reserved_again_between_two_looks_is_free_of_the_first_call(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    agent = _agent(session, tenant, "a", campaign)
+    busy = BusyAgents(campaign.id)
+    _on_call(session, tenant, campaign, agent)
+    busy.connected(agent, now=0.0)
+    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    busy.call_ended(agent, now=100.0)
+    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent
+    [released] = busy.releases(session, now=112.0)  # reserved for a waiting caller
+    assert (released.handle_seconds, released.wrap_up_seconds) == (112.0, 12.0)
+
+
+def test_a_second_call_before_the_next_look_reports_the_first(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    busy = BusyAgents(campaign.id)
+    busy.connected(7, now=0.0)
+    busy.call_ended(7, now=90.0)
+    earlier = busy.connected(7, now=101.0)
+    assert earlier is not None
+    assert (earlier.handle_seconds, earlier.wrap_up_seconds) == (101.0, 11.0)
+    assert busy.ages(111.0) == ((10.0,), (None,))
+
+
+def test_a_call_of_another_campaign_ends_this_one(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    other = make_campaign(session, tenant, "Other")
+    agent = _agent(session, tenant, "a", campaign, other)
+    busy = BusyAgents(campaign.id)
+    _on_call(session, tenant, campaign, agent)
+    busy.connected(agent, now=0.0)
+    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    busy.call_ended(agent, now=60.0)
+    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    _on_call(session, tenant, other, agent)
+    [released] = busy.releases(session, now=75.0)
+    assert (released.handle_seconds, released.wrap_up_seconds) == (75.0, 15.0)
+
+
+def test_an_agent_who_asked_for_a_pause_is_not_expected_back(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    staying, leaving = (
+        _agent(session, tenant, "a", campaign),
+        _agent(session, tenant, "b", campaign),
+    )
+    busy = BusyAgents(campaign.id)
+    for agent in (staying, leaving):
+        _on_call(session, tenant, campaign, agent)
+        busy.connected(agent, now=0.0)
+    agents.act(session, tenant.tenant.id, leaving, E.PAUSE, NOW, reason="lunch")
+    assert busy.releases(session, now=30.0) == []
+    assert len(busy) == 2  # both still busy
+    assert busy.ages(40.0) == ((40.0,), (None,))  # only one will be free again
