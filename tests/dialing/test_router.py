@@ -2,12 +2,16 @@
 
 import itertools
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
+from opendialer.dialing.router import wall_clock
 from opendialer.models import (
     CallAttempt,
     CallOutcome,
@@ -22,8 +26,16 @@ from opendialer.models import (
     UserRole,
 )
 
-NOW = datetime.now(UTC)
+NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
+"""A Wednesday morning: far from any midnight, so "today" and calling hours never flicker."""
 _names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(app: FastAPI) -> Iterator[None]:
+    app.dependency_overrides[wall_clock] = lambda: lambda: NOW
+    yield
+    app.dependency_overrides.pop(wall_clock)
 
 
 def _campaign(api: TestClient, **fields: object) -> dict[str, object]:

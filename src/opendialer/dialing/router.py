@@ -2,16 +2,17 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.campaigns.service import get_campaign
+from opendialer.clock import RealClock
 from opendialer.db import DbSession, unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
@@ -34,8 +35,12 @@ from opendialer.schemas import RecordId
 router = APIRouter(tags=["dialing"])
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def wall_clock() -> Callable[[], datetime]:
+    """Where these endpoints read the time; tests pin it through ``dependency_overrides``."""
+    return RealClock().now
+
+
+WallClock = Annotated[Callable[[], datetime], Depends(wall_clock)]
 
 
 def _engine(request: Request) -> Engine | None:
@@ -45,27 +50,31 @@ def _engine(request: Request) -> Engine | None:
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
 def start_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
 ) -> CampaignRunState:
     """Enable the campaign; the answer says whether it is dialling, and if not, why."""
     campaign = get_campaign(session, who.tenant_id, campaign_id)
-    return service.set_status(session, campaign, CampaignStatus.ENABLED, _now())
+    return service.set_status(session, campaign, CampaignStatus.ENABLED, now())
 
 
 @router.post("/campaigns/{campaign_id}:stop", response_model=CampaignRunState)
 def stop_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
 ) -> CampaignRunState:
     campaign = get_campaign(session, who.tenant_id, campaign_id)
-    return service.set_status(session, campaign, CampaignStatus.DISABLED, _now())
+    return service.set_status(session, campaign, CampaignStatus.DISABLED, now())
 
 
 @router.get("/campaigns/{campaign_id}/live", response_model=LiveState)
 def live(
-    campaign_id: RecordId, request: Request, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId,
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    now: WallClock,
 ) -> LiveState:
     campaign = get_campaign(session, who.tenant_id, campaign_id)
-    return service.live_state(session, campaign, _now(), _engine(request))
+    return service.live_state(session, campaign, now(), _engine(request))
 
 
 @router.get("/campaigns/{campaign_id}/live/stream", response_class=StreamingResponse)
@@ -74,6 +83,7 @@ def live_stream(
     request: Request,
     session: DbSession,
     who: CurrentPrincipal,
+    now: WallClock,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
     limit: Annotated[int | None, Query(ge=1, description="Stop after this many events")] = None,
 ) -> StreamingResponse:
@@ -88,7 +98,7 @@ def live_stream(
                 return
             with unit_of_work(sessions) as s:
                 state = service.live_state(
-                    s, get_campaign(s, tenant_id, campaign_id), _now(), _engine(request)
+                    s, get_campaign(s, tenant_id, campaign_id), now(), _engine(request)
                 )
             yield f"event: live\ndata: {json.dumps(state.model_dump(mode='json'))}\n\n"
             sent += 1
@@ -116,9 +126,10 @@ def _act(
     who: CurrentPrincipal,
     user_id: int,
     event: AgentEvent,
+    now: datetime,
     reason: str | None = None,
 ) -> AgentSession:
-    return agents.act(session, who.tenant_id, user_id, event, _now(), reason)
+    return agents.act(session, who.tenant_id, user_id, event, now, reason)
 
 
 @router.get("/agents/{user_id}/session", response_model=AgentSessionRead)
@@ -127,28 +138,34 @@ def agent_session(user_id: RecordId, session: DbSession, who: CurrentPrincipal) 
 
 
 @router.post("/agents/{user_id}:login", response_model=AgentSessionRead)
-def login(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+def login(
+    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+) -> AgentSession:
     """Log in: the agent starts paused ("login") until they say ready."""
-    return _act(session, who, user_id, AgentEvent.LOGIN)
+    return _act(session, who, user_id, AgentEvent.LOGIN, now())
 
 
 @router.post("/agents/{user_id}:ready", response_model=AgentSessionRead)
-def ready(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+def ready(
+    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+) -> AgentSession:
     """Ready for calls (also: wrap-up finished)."""
-    return _act(session, who, user_id, AgentEvent.READY)
+    return _act(session, who, user_id, AgentEvent.READY, now())
 
 
 @router.post("/agents/{user_id}:pause", response_model=AgentSessionRead)
 def pause(
-    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentPrincipal
+    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentPrincipal, now: WallClock
 ) -> AgentSession:
     """Pause with a reason; during a call the pause starts when the wrap-up ends."""
-    return _act(session, who, user_id, AgentEvent.PAUSE, body.reason)
+    return _act(session, who, user_id, AgentEvent.PAUSE, now(), body.reason)
 
 
 @router.post("/agents/{user_id}:logout", response_model=AgentSessionRead)
-def logout(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
-    return _act(session, who, user_id, AgentEvent.LOGOUT)
+def logout(
+    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+) -> AgentSession:
+    return _act(session, who, user_id, AgentEvent.LOGOUT, now())
 
 
 async def _engine_action(request: Request, ok: bool, what: str) -> None:
@@ -184,17 +201,17 @@ async def hang_up(user_id: RecordId, request: Request, who: CurrentPrincipal) ->
 
 @router.post("/agents/{user_id}:result", status_code=204)
 def set_result(
-    user_id: RecordId, body: ResultBody, session: DbSession, who: CurrentPrincipal
+    user_id: RecordId, body: ResultBody, session: DbSession, who: CurrentPrincipal, now: WallClock
 ) -> None:
     """Set the result code of one of the agent's calls (during or after wrap-up)."""
     service.set_result(
-        session, who.tenant_id, user_id, body.call_attempt_id, body.result_code_id, _now()
+        session, who.tenant_id, user_id, body.call_attempt_id, body.result_code_id, now()
     )
 
 
 @router.post("/agents/{user_id}:callback", status_code=204)
 def callback(
-    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentPrincipal
+    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentPrincipal, now: WallClock
 ) -> None:
     """Schedule a callback: personal (only this agent, rung first) or for anyone."""
-    service.schedule_callback(session, who.tenant_id, user_id, body, _now())
+    service.schedule_callback(session, who.tenant_id, user_id, body, now())
