@@ -163,6 +163,8 @@ class DaySim:
         self._ready: deque[int] = deque()
         self._busy: dict[int, float] = {}
         self._wrapping: dict[int, float] = {}
+        self._on_machine: set[int] = set()
+        """Agents whose call is an answering machine (AMD off or wrong): they will say so."""
         self._next_agent = 0
         self._leaving = 0
         self._logged_in = 0
@@ -251,6 +253,9 @@ class DaySim:
         self._observe(
             Observation(at=self.t0 + now, handle_seconds=now - started, wrap_up_seconds=wrap)
         )
+        if agent in self._on_machine:
+            self._on_machine.remove(agent)
+            self._observe(Observation(at=self.t0 + now, answering_machine=True))
         if self._leaving:
             self._leaving -= 1
             return
@@ -265,6 +270,8 @@ class DaySim:
     def _connect(self, now: float, dial: int, agent: int) -> None:
         customer = self._customers.pop(dial)
         self._busy[agent] = now
+        if customer.reach is Reach.MACHINE:
+            self._on_machine.add(agent)
         self._push(now + customer.handle - customer.wrap_up, _HANG_UP, agent)
         self._push(now + customer.handle, _FREE, agent)
         self.result.connects += 1

@@ -128,8 +128,12 @@ def test_result_codes_crud(api: TestClient) -> None:
     assert made.status_code == 201
     assert api.post(base, json={"code": "SALE", "text_en": "Again"}).status_code == 409
     code_id = made.json()["id"]
+    assert made.json()["answering_machine"] is False
     changed = api.patch(f"{base}/{code_id}", json={"action": "add_to_dnc"})
     assert changed.json()["action"] == "add_to_dnc"
+    machine = api.post(base, json={"code": "AM", "text_en": "Machine", "answering_machine": True})
+    assert machine.json()["answering_machine"] is True
+    assert api.delete(f"{base}/{machine.json()['id']}").status_code == 204
     assert [c["code"] for c in api.get(base).json()] == ["SALE"]
     assert api.delete(f"{base}/{code_id}").status_code == 204
     assert api.get(base).json() == []

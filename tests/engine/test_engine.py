@@ -19,6 +19,7 @@ from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.compliance import callee_hours_open
 from opendialer.engine.outcomes import start_attempt
+from opendialer.engine.pacing.predictive import PredictivePolicy
 from opendialer.engine.recovery import recover_engine
 from opendialer.engine.runner import Engine
 from opendialer.engine.selection import claim_next
@@ -244,3 +245,23 @@ def test_backend_failures_end_attempts_and_the_campaign_goes_on(sessions: Sessio
     assert failed and all(a.outcome == "failed" and a.cause_code == 38 for a in failed)
     assert placed and any(a.outcome == "connected" for a in placed)
     _check_properties(sessions, campaign_id, set())
+
+
+def test_an_agent_finding_a_machine_reaches_the_pacing_policy(sessions: SessionMaker) -> None:
+    clock = VirtualClock(datetime.fromisoformat("2026-11-23T15:00:00+00:00"))
+    campaign_id = prepare_campaign(sessions, SimulationSetup(agents=2, contacts=20), clock.now())
+    policy = PredictivePolicy()
+    engine = Engine(
+        sessions, SimNetwork(clock, Scenario(), seed=2), clock, policy_factory=lambda _: policy
+    )
+
+    async def main() -> None:
+        run = asyncio.ensure_future(engine.run([campaign_id], clock.now() + timedelta(minutes=5)))
+        await clock.sleep(60)
+        # From a worker thread, as the agent API's request does; an unknown campaign is ignored.
+        await asyncio.to_thread(engine.answering_machine_found, campaign_id)
+        await asyncio.to_thread(engine.answering_machine_found, campaign_id + 1)
+        await run
+
+    clock.run(main())
+    assert policy.day.counts(clock.monotonic())[2] == 1

@@ -102,6 +102,11 @@ class ResultCodeFields(InputModel):
     text_de: str | None = Field(default=None, min_length=1, max_length=200)
     type_id: int | None = None
     is_success: bool | None = None
+    answering_machine: bool | None = Field(
+        default=None,
+        description="The agent reached an answering machine: pacing counts only people, so "
+        "this code tells it which live answers were none (campaigns without AMD).",
+    )
     action: ResultAction | None = None
     retry_delay_seconds: int | None = Field(default=None, ge=0)
     max_tries: int | None = Field(default=None, ge=1)
@@ -124,6 +129,7 @@ class ResultCodeRead(OutputModel):
     text_de: str
     type_id: int
     is_success: bool
+    answering_machine: bool
     action: ResultAction
     retry_delay_seconds: int | None
     max_tries: int | None

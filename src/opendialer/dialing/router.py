@@ -201,12 +201,19 @@ async def hang_up(user_id: RecordId, request: Request, who: CurrentPrincipal) ->
 
 @router.post("/agents/{user_id}:result", status_code=204)
 def set_result(
-    user_id: RecordId, body: ResultBody, session: DbSession, who: CurrentPrincipal, now: WallClock
+    user_id: RecordId,
+    body: ResultBody,
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    now: WallClock,
 ) -> None:
     """Set the result code of one of the agent's calls (during or after wrap-up)."""
-    service.set_result(
-        session, who.tenant_id, user_id, body.call_attempt_id, body.result_code_id, now()
-    )
+    attempt_id, code_id = body.call_attempt_id, body.result_code_id
+    machine_in = service.set_result(session, who.tenant_id, user_id, attempt_id, code_id, now())
+    engine = _engine(request)
+    if machine_in is not None and engine is not None:
+        engine.answering_machine_found(machine_in)
 
 
 @router.post("/agents/{user_id}:callback", status_code=204)

@@ -213,17 +213,23 @@ def live_state(
 
 def set_result(
     session: Session, tenant_id: int, user_id: int, attempt_id: int, code_id: int, now: datetime
-) -> CallAttempt:
-    """The agent's result code for one of their calls; it decides the contact's next step."""
+) -> int | None:
+    """The agent's result code for one of their calls; it decides the contact's next step.
+
+    Returns the campaign when the code newly says the call reached an answering machine: that
+    campaign's pacing counts only people, so it wants to know.
+    """
     attempt = get_owned(session, CallAttempt, tenant_id, attempt_id, "call_attempt")
     if attempt.user_id != user_id:
         raise Conflict("That call was not handled by this agent", code="not_your_call")
     code = session.get(ResultCode, code_id)
     if code is None or code.campaign_id != attempt.campaign_id:
         raise NotFound("result_code", code_id)
+    before = session.get(ResultCode, attempt.result_code_id) if attempt.result_code_id else None
     campaign = session.get_one(Campaign, attempt.campaign_id)
     set_result_code(session, campaign, attempt, code, now)
-    return attempt
+    newly = code.answering_machine and not (before is not None and before.answering_machine)
+    return campaign.id if newly else None
 
 
 def schedule_callback(

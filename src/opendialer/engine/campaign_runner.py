@@ -394,6 +394,10 @@ class CampaignRunner:
             )
         )
 
+    def answering_machine_found(self) -> None:
+        """Pacing counts only people: tell it a live answer was a machine (agent's result)."""
+        self.policy.observe(Observation(at=self.engine.clock.monotonic(), answering_machine=True))
+
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)

@@ -76,11 +76,13 @@ class Engine:
         self.listener = listener or NullListener()
         self.runners: dict[int, CampaignRunner] = {}
         self.calls: dict[CallId, LiveCall] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle
 
     async def run(self, campaign_ids: Iterable[int], until: datetime | None = None) -> None:
         """Run the campaigns until ``until`` (or until cancelled), then let live calls end."""
+        self._loop = asyncio.get_running_loop()
         with unit_of_work(self.sessions) as session:
             recover_engine(session, self.engine_id, self.clock.now())
         for campaign_id in campaign_ids:
@@ -98,6 +100,7 @@ class Engine:
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
         """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
+        self._loop = asyncio.get_running_loop()
         with unit_of_work(self.sessions) as session:
             recover_engine(session, self.engine_id, self.clock.now())
         await self.backend.start()
@@ -225,6 +228,12 @@ class Engine:
             return False
         await self.backend.hangup(call.call_id)
         return True
+
+    def answering_machine_found(self, campaign_id: int) -> None:
+        """From any thread: an agent says one of the campaign's live answers was a machine."""
+        runner = self.runners.get(campaign_id)
+        if runner is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(runner.answering_machine_found)
 
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Time, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
@@ -118,6 +118,8 @@ class ResultCode(IdMixin, TimestampMixin, Base):
     text_de: Mapped[str] = mapped_column(String(200))
     type_id: Mapped[int] = mapped_column(Integer, default=1)
     is_success: Mapped[bool] = mapped_column(default=False)
+    answering_machine: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The agent reached an answering machine, not a person: pacing counts only people."""
     action: Mapped[ResultAction] = mapped_column(str_enum(ResultAction), default=ResultAction.DONE)
     retry_delay_seconds: Mapped[int | None]
     max_tries: Mapped[int | None]

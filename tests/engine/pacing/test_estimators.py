@@ -11,6 +11,7 @@ from opendialer.engine.pacing.estimators import (
     DecayingProportion,
     SurvivalTable,
     allowed_rate,
+    person_share,
 )
 
 
@@ -95,8 +96,18 @@ def test_ledger_rolls_over_the_window() -> None:
     for t in range(10):
         ledger.live_answer(float(t))
     ledger.abandoned(5.0)
-    assert ledger.counts(50) == (10, 1)
-    assert ledger.counts(106) == (4, 0)
+    ledger.answering_machine(8.0)
+    assert ledger.counts(50) == (10, 1, 1)
+    assert ledger.counts(106) == (4, 0, 1)
+    assert ledger.counts(109) == (1, 0, 0)
+
+
+def test_person_share_from_the_calls_agents_heard() -> None:
+    assert person_share(live=0, abandoned=0, machines=0) == 1.0
+    assert person_share(live=1, abandoned=0, machines=1) == pytest.approx(0.5)
+    # 100 answers: 10 abandoned (never heard), 54 of the 90 heard were machines: 40 % people.
+    assert person_share(live=100, abandoned=10, machines=54) == pytest.approx(37 / 91)
+    assert person_share(live=2, abandoned=2, machines=3) == pytest.approx(1 / 4)
 
 
 def test_budget_counts_amd_false_positives() -> None:
@@ -115,6 +126,38 @@ def test_allowed_rate_shrinks_to_zero_as_the_budget_is_spent() -> None:
     assert rates == sorted(rates, reverse=True)
     assert 0.03 < rates[0] <= 0.06  # spends the saved budget, at most twice the steady rate
     assert rates[-1] == 0.0
+
+
+def test_budget_in_people_when_some_live_answers_were_machines() -> None:
+    budget = BudgetState(
+        live=1000, abandoned=20, target=0.03, amd_false_positive=0.0, person_share=0.4
+    )
+    assert budget.persons == pytest.approx(400)
+    assert budget.rate == pytest.approx(20 / 1000)  # the same rate, counted in people
+    assert budget.left == pytest.approx(12 - 8)
+
+
+def test_allowed_rate_keeps_a_margin_for_which_abandons_were_people() -> None:
+    def rate(share: float) -> float:
+        budget = BudgetState(
+            live=1000, abandoned=10, target=0.03, amd_false_positive=0.0, person_share=share
+        )
+        return allowed_rate(budget, confidence=3.0, lookahead=300, max_factor=10)
+
+    # Fewer people behind the same answers: the same rate is a smaller count, more at chance.
+    rates = [rate(q) for q in (1.0, 0.7, 0.4, 0.2)]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < rates[0] - 0.003
+    # The planned people plus 3 standard deviations (planned, and which of the 10 abandons
+    # were people) fill what 3 % of the people allows.
+    planned = rate(0.4) * 1000 * 0.4
+    spare = 0.03 * 0.4 * 2000 - 0.4 * 10
+    assert planned + 3.0 * math.sqrt(10 * 0.4 * 0.6 + planned) == pytest.approx(spare)
+    assert rate(1.0) == allowed_rate(
+        BudgetState(live=1000, abandoned=10, target=0.03, amd_false_positive=0.0),
+        confidence=3.0,
+        lookahead=300,
+        max_factor=10,
+    )
 
 
 def test_allowed_rate_keeps_a_margin_for_unseen_amd_false_positives() -> None:

@@ -87,6 +87,23 @@ def test_amd_false_positives_count_as_abandoned_but_are_not_reported() -> None:
     assert all(o.ring_seconds == 7.5 for o in policy.seen if o.dial_result is not None)
 
 
+def test_without_amd_a_machine_reaches_an_agent_who_says_so_when_done() -> None:
+    customers = {
+        "p_live": 0.0,
+        "p_machine": 1.0,
+        "machine_answer_after": 5.0,
+        "machine_handling": 12.0,
+    }
+    scenario = sure_answers(sim={"customers": customers, "agents": {"wrap_up": 0.0}})
+    policy = Script(1)
+    day = DaySim(scenario, policy, seed=1).run()
+    assert (day.live, day.connects, day.abandoned) == (0, 1, 0)
+    [answer] = [o for o in policy.seen if o.dial_result is not None]
+    assert answer.live_answer  # the dialer cannot tell it from a person yet
+    [machine] = [o for o in policy.seen if o.answering_machine]
+    assert machine.at == day_start(scenario) + 5 + 12
+
+
 def day_start(scenario: BenchScenario) -> float:
     return scenario.start_second
 

@@ -107,6 +107,18 @@ def test_a_fresh_campaign_has_nothing_spent_and_dials_ahead() -> None:
     assert decision.reason.startswith("dial")
 
 
+def test_predictive_counts_its_budget_in_people_when_agents_find_machines() -> None:
+    people, machines = trained(PredictivePolicy(), 5), trained(PredictivePolicy(), 5)
+    for i in range(240):  # agents found 240 of the 395 answers they took were machines
+        machines.observe(Observation(at=3000.0 + i, answering_machine=True))
+    plain, thinned = (p.decide(snapshot(now=3600.0)).inputs for p in (people, machines))
+    assert plain["person_share"] == 1.0
+    assert thinned["person_share"] == pytest.approx(156 / 396)
+    # The same rate, fewer people behind it: a smaller count left, more of it left to chance.
+    assert thinned["budget_left"] == pytest.approx(plain["budget_left"] * 156 / 396)
+    assert 0 < thinned["allowed_rate"] < plain["allowed_rate"]
+
+
 def spent(policy: PredictivePolicy) -> PredictivePolicy:
     for _ in range(40):  # 40 abandons of 400 live answers: 10 %
         policy.observe(Observation(at=3599.0, abandoned=True))

@@ -72,6 +72,10 @@ class Observation:
     abandoned: bool = False
     """A separate, later observation: one of the live answers was not given an agent in time
     (or AMD hung up on a person). Abandonment = abandoned observations ÷ live answers."""
+    answering_machine: bool = False
+    """A separate, later observation: an agent found that one of the live answers was an
+    answering machine (its result code says so). Only people count for the abandonment rate,
+    so this tells the policy what share of its live answers the law counts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,12 +186,14 @@ class DecayingDistribution:
 
 
 class AbandonLedger:
-    """Live answers and abandoned calls in a rolling window (Ofcom: 24 h; FTC: 30 days)."""
+    """Live answers, abandoned calls and the answers agents found were machines, in a rolling
+    window (Ofcom: 24 h; FTC: 30 days)."""
 
     def __init__(self, window: float = 86_400.0) -> None:
         self.window = window
         self._live: deque[float] = deque()
         self._abandoned: deque[float] = deque()
+        self._machines: deque[float] = deque()
 
     def live_answer(self, at: float) -> None:
         self._live.append(at)
@@ -199,13 +201,27 @@ class AbandonLedger:
     def abandoned(self, at: float) -> None:
         self._abandoned.append(at)
 
-    def counts(self, now: float) -> tuple[int, int]:
-        """(live answers, abandoned) in the window ending at ``now``."""
+    def answering_machine(self, at: float) -> None:
+        self._machines.append(at)
+
+    def counts(self, now: float) -> tuple[int, int, int]:
+        """(live answers, abandoned, found to be machines) in the window ending at ``now``."""
         start = now - self.window
-        for times in (self._live, self._abandoned):
+        for times in (self._live, self._abandoned, self._machines):
             while times and times[0] < start:
                 times.popleft()
-        return len(self._live), len(self._abandoned)
+        return len(self._live), len(self._abandoned), len(self._machines)
+
+
+def person_share(live: int, abandoned: int, machines: int) -> float:
+    """The share of live answers that were people, from the ones agents talked to.
+
+    Without AMD every machine counts as a live answer until an agent hears it; the abandoned
+    ones are never heard, so they are people in the same share as the connected ones. One
+    imagined person is added to both counts so that the first machine does not read as 100 %.
+    """
+    connected = max(live - abandoned, machines)
+    return (connected - machines + 1) / (connected + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,28 +229,32 @@ class BudgetState:
     """Where a campaign stands against its abandonment cap in one window."""
 
     live: int
-    """Live answers seen (classified as a person)."""
+    """Live answers seen (classified as a person, machines agents found included)."""
     abandoned: int
     """Abandoned calls seen (not counting the unseen AMD false positives)."""
     target: float
     amd_false_positive: float
+    person_share: float = 1.0
+    """The share of ``live`` that were people (see :func:`person_share`)."""
 
     @property
     def persons(self) -> float:
-        """Live answers including the estimated persons AMD hung up on."""
-        return self.live / (1.0 - self.amd_false_positive)
+        """People who answered, including the estimated ones AMD hung up on."""
+        return self.person_share * self.live / (1.0 - self.amd_false_positive)
 
     @property
     def left(self) -> float:
-        """Abandoned calls still allowed if the window closed now (AMD estimate included)."""
+        """Abandoned people still allowed if the window closed now (AMD estimate included)."""
         f = self.amd_false_positive
-        return (self.target - f) * self.persons - self.abandoned
+        return (self.target - f) * self.persons - self.person_share * self.abandoned
 
     @property
     def rate(self) -> float:
         """Abandonment rate so far, AMD estimate included."""
         persons = self.persons
-        return (self.abandoned + self.amd_false_positive * persons) / persons if persons else 0.0
+        if not persons:
+            return 0.0
+        return (self.person_share * self.abandoned + self.amd_false_positive * persons) / persons
 
 
 def allowed_rate(
@@ -246,20 +266,22 @@ def allowed_rate(
 ) -> float:
     """The abandonment rate (per live answer seen) the next answers may have.
 
-    The budget is spread over the next ``H = max(live, lookahead)`` live answers: the abandons
-    planned for them, ``x``, plus ``z`` standard deviations of what is still random (the unseen
-    AMD false positives of the whole window, binomial with variance ``V``, and the planned
-    abandons themselves, Poisson) must fit in what the window allows:
-    ``x + z sqrt(V + x) = spare``. Zero when nothing is left.
+    The budget is spread over the next ``H = max(live, lookahead)`` live answers and counted
+    in people, a share ``q`` of the live answers: the abandoned people planned for them,
+    ``y = q x`` (Poisson), plus ``z`` standard deviations of what is still random must fit in
+    what the window allows: ``y + z sqrt(V + y) = spare``. ``V`` holds the unseen AMD false
+    positives of the whole window (binomial) and, when some answers are machines, how many of
+    the calls already abandoned were people (binomial, ``q (1 - q)`` each). Zero when nothing
+    is left.
     """
-    f, z = budget.amd_false_positive, confidence
+    f, z, q = budget.amd_false_positive, confidence, budget.person_share
     ahead = max(float(budget.live), lookahead)
-    persons = (budget.live + ahead) / (1.0 - f)
-    unseen = persons * f * (1.0 - f)
-    spare = (budget.target - f) * persons - budget.abandoned
+    persons = q * (budget.live + ahead) / (1.0 - f)
+    unseen = persons * f * (1.0 - f) + budget.abandoned * q * (1.0 - q)
+    spare = (budget.target - f) * persons - q * budget.abandoned
     root = (-z + math.sqrt(z * z + 4.0 * max(spare + unseen, 0.0))) / 2.0
     planned = root * root - unseen
     if planned <= 0:
         return 0.0
     steady = (budget.target - f) / (1.0 - f)
-    return min(planned / ahead, max_factor * steady)
+    return min(planned / q / ahead, max_factor * steady)

@@ -33,6 +33,7 @@ from opendialer.engine.pacing.estimators import (
     SurvivalTable,
     allowed_rate,
     decay,
+    person_share,
 )
 
 SQRT2 = math.sqrt(2.0)
@@ -153,6 +154,8 @@ class PredictivePolicy:
                 wrap = observation.wrap_up_seconds
                 self.talk.add(at, observation.handle_seconds - wrap)
                 self.wrap.add(at, wrap)
+        if observation.answering_machine:
+            self.day.answering_machine(at)
         if observation.abandoned:
             self.day.abandoned(at)
             self._age_calibration(at)
@@ -201,6 +204,7 @@ class PredictivePolicy:
             "answer_delay": pool.taus[mid],
             "handle_mean": self.handle.table().mean,
             "budget_left": budget.left,
+            "person_share": budget.person_share,
             "allowed_rate": rate,
             "risk_threshold": threshold,
             "next_dial_risk": min(next_risk * kappa, 1.0),
@@ -218,12 +222,13 @@ class PredictivePolicy:
 
     def _budget(self, snapshot: PacingSnapshot) -> tuple[BudgetState, float]:
         """The binding window, the day or the 30-day period, and the rate it allows."""
-        live, abandoned = self.day.counts(snapshot.now)
+        live, abandoned, machines = self.day.counts(snapshot.now)
         target, fp = snapshot.abandon_target, snapshot.amd_false_positive_rate
-        windows = [BudgetState(live, abandoned, target, fp)]
+        share = person_share(live, abandoned, machines)  # the period's is not kept: today's
+        windows = [BudgetState(live, abandoned, target, fp, share)]
         if snapshot.period_live_answers is not None and snapshot.period_abandoned is not None:
             period_live, period_abandoned = snapshot.period_live_answers, snapshot.period_abandoned
-            windows.append(BudgetState(period_live, period_abandoned, target, fp))
+            windows.append(BudgetState(period_live, period_abandoned, target, fp, share))
         # Least room first; with none in either, the one that is over the cap (if one is).
         return min(((w, self._allowed(w)) for w in windows), key=lambda wr: (wr[1], wr[0].left))
 
