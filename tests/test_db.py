@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.db import SessionMaker, _sqlite_writer, run_unit_of_work
+from opendialer.db import SessionMaker, _sqlite_writer, after_commit, run_unit_of_work, unit_of_work
 from opendialer.models import Tenant
 
 
@@ -95,3 +95,18 @@ def test_a_failing_unit_writes_nothing(sessions: SessionMaker, tenant: NewTenant
         with pytest.raises(ValueError, match="late failure"):
             asyncio.run(run_unit_of_work(sessions, work, writes=True, quick=quick))
     assert _name(sessions, tenant.tenant.id) == tenant.tenant.name
+
+
+def test_after_commit_runs_once_the_commit_is_done_and_never_on_rollback(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    seen: list[str] = []
+    with unit_of_work(sessions) as session:
+        session.get_one(Tenant, tenant.tenant.id).name = "Committed"
+        after_commit(session, lambda: seen.append(_name(sessions, tenant.tenant.id)))
+        assert seen == []
+    assert seen == ["Committed"]  # it saw the committed row
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+        after_commit(session, lambda: seen.append("rolled back"))
+        raise RuntimeError("the request failed")
+    assert seen == ["Committed"]

@@ -53,6 +53,11 @@ def unit_of_work(sessions: SessionMaker) -> Iterator[Session]:
             raise
 
 
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run ``action`` once the session's transaction has committed; never if it rolls back."""
+    event.listen(session, "after_commit", lambda _: action(), once=True)
+
+
 def _sqlite_writer(sessions: SessionMaker) -> "threading.Lock | None":
     """The lock that lets one writer at a time into a SQLite database; None for other
     databases. Writers queue on it instead of in SQLite's busy handler, which sleeps up to

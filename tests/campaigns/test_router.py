@@ -133,6 +133,8 @@ def test_result_codes_crud(api: TestClient) -> None:
     assert changed.json()["action"] == "add_to_dnc"
     machine = api.post(base, json={"code": "AM", "text_en": "Machine", "answering_machine": True})
     assert machine.json()["answering_machine"] is True
+    unset = api.patch(f"{base}/{machine.json()['id']}", json={"answering_machine": None})
+    assert unset.status_code == 400 and unset.json()["error"]["code"] == "invalid_value"
     assert api.delete(f"{base}/{machine.json()['id']}").status_code == 204
     assert [c["code"] for c in api.get(base).json()] == ["SALE"]
     assert api.delete(f"{base}/{code_id}").status_code == 204

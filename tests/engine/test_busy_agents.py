@@ -109,3 +109,16 @@ def test_an_agent_who_asked_for_a_pause_is_not_expected_back(
     assert busy.releases(session, now=30.0) == []
     assert len(busy) == 2  # both still busy
     assert busy.ages(40.0) == ((40.0,), (None,))  # only one will be free again
+
+
+def test_an_agent_freed_before_the_call_end_was_seen_has_no_wrap_up(
+    session: Session, tenant: NewTenant, campaign: Campaign
+) -> None:
+    agent = _agent(session, tenant, "a", campaign)
+    busy = BusyAgents(campaign.id)
+    _on_call(session, tenant, campaign, agent)
+    busy.connected(agent, now=0.0)
+    for event in (E.END_CALL, E.READY):  # the call's end reached the database, not the tracker
+        agents.act(session, tenant.tenant.id, agent, event, NOW)
+    [released] = busy.releases(session, now=50.0)
+    assert (released.handle_seconds, released.wrap_up_seconds) == (50.0, None)

@@ -265,3 +265,4 @@ def test_an_agent_finding_a_machine_reaches_the_pacing_policy(sessions: SessionM
 
     clock.run(main())
     assert policy.day.counts(clock.monotonic())[2] == 1
+    engine.answering_machine_found(campaign_id)  # after the engine's loop closed: nothing to tell

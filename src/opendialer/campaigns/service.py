@@ -164,6 +164,11 @@ def create_result_code(session: Session, campaign: Campaign, data: ResultCodeCre
     return record
 
 
+NOT_NULL_RESULT_FIELDS = frozenset(
+    {"code", "text_en", "text_de", "action", "type_id", "is_success", "answering_machine"}
+)
+
+
 def update_result_code(
     session: Session, campaign: Campaign, code_id: int, data: ResultCodeUpdate
 ) -> ResultCode:
@@ -172,7 +177,7 @@ def update_result_code(
     if changes.get("code"):
         _check_code_free(session, campaign, changes["code"], exclude_id=record.id)
     for key, value in changes.items():
-        if value is None and key in ("code", "text_en", "text_de", "action", "type_id"):
+        if value is None and key in NOT_NULL_RESULT_FIELDS:
             raise BadRequest(f"{key} cannot be null", code="invalid_value")
         setattr(record, key, value)
     session.flush()

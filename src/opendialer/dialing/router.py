@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.campaigns.service import get_campaign
 from opendialer.clock import RealClock
-from opendialer.db import DbSession, unit_of_work
+from opendialer.db import DbSession, after_commit, unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
     AgentSessionRead,
@@ -213,7 +214,7 @@ def set_result(
     machine_in = service.set_result(session, who.tenant_id, user_id, attempt_id, code_id, now())
     engine = _engine(request)
     if machine_in is not None and engine is not None:
-        engine.answering_machine_found(machine_in)
+        after_commit(session, partial(engine.answering_machine_found, machine_in))
 
 
 @router.post("/agents/{user_id}:callback", status_code=204)

@@ -83,6 +83,7 @@ class BusyAgents:
         busy = self._agents.pop(agent_id, None)
         if busy is None:
             return None
-        ended = busy.ended_at if busy.ended_at is not None else now
-        handle, wrap_up = now - busy.connected_at, now - ended
+        handle = now - busy.connected_at
+        # An agent freed before their call's end was seen (logged out mid-call): no wrap-up known.
+        wrap_up = None if busy.ended_at is None else now - busy.ended_at
         return Observation(at=now, handle_seconds=handle, wrap_up_seconds=wrap_up)

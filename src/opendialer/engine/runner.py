@@ -6,6 +6,7 @@ and outcomes), to phones only through the telephony interface, and never imports
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -231,9 +232,15 @@ class Engine:
 
     def answering_machine_found(self, campaign_id: int) -> None:
         """From any thread: an agent says one of the campaign's live answers was a machine."""
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody left to tell
+            self._loop.call_soon_threadsafe(self._machine_found, campaign_id)
+
+    def _machine_found(self, campaign_id: int) -> None:
         runner = self.runners.get(campaign_id)
-        if runner is not None and self._loop is not None:
-            self._loop.call_soon_threadsafe(runner.answering_machine_found)
+        if runner is not None:
+            runner.answering_machine_found()
 
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally

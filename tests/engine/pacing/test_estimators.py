@@ -113,7 +113,6 @@ def test_person_share_from_the_calls_agents_heard() -> None:
 def test_budget_counts_amd_false_positives() -> None:
     budget = BudgetState(live=980, abandoned=5, target=0.03, amd_false_positive=0.02)
     assert budget.persons == pytest.approx(1000)
-    assert budget.rate == pytest.approx((5 + 20) / 1000)
     assert budget.left == pytest.approx(30 - 20 - 5)
 
 
@@ -133,7 +132,6 @@ def test_budget_in_people_when_some_live_answers_were_machines() -> None:
         live=1000, abandoned=20, target=0.03, amd_false_positive=0.0, person_share=0.4
     )
     assert budget.persons == pytest.approx(400)
-    assert budget.rate == pytest.approx(20 / 1000)  # the same rate, counted in people
     assert budget.left == pytest.approx(12 - 8)
 
 

@@ -248,14 +248,6 @@ class BudgetState:
         f = self.amd_false_positive
         return (self.target - f) * self.persons - self.person_share * self.abandoned
 
-    @property
-    def rate(self) -> float:
-        """Abandonment rate so far, AMD estimate included."""
-        persons = self.persons
-        if not persons:
-            return 0.0
-        return (self.person_share * self.abandoned + self.amd_false_positive * persons) / persons
-
 
 def allowed_rate(
     budget: BudgetState,
@@ -276,9 +268,10 @@ def allowed_rate(
     """
     f, z, q = budget.amd_false_positive, confidence, budget.person_share
     ahead = max(float(budget.live), lookahead)
-    persons = q * (budget.live + ahead) / (1.0 - f)
+    coming = q * ahead / (1.0 - f)  # people behind the next H live answers
+    persons = budget.persons + coming
     unseen = persons * f * (1.0 - f) + budget.abandoned * q * (1.0 - q)
-    spare = (budget.target - f) * persons - q * budget.abandoned
+    spare = budget.left + (budget.target - f) * coming
     root = (-z + math.sqrt(z * z + 4.0 * max(spare + unseen, 0.0))) / 2.0
     planned = root * root - unseen
     if planned <= 0:
