@@ -28,6 +28,21 @@ def _on_call(session: Session, tenant: NewTenant, campaign: Campaign, agent_id: 
     agents.act(session, tenant.tenant.id, agent_id, E.CONNECT, NOW)
 
 
+def _call_then_ready(
+    session: Session, tenant: NewTenant, campaign: Campaign, agent: int, ended_at: float | None
+) -> BusyAgents:
+    """The agent's call connected at 0 s and ended (the tracker told at ``ended_at``, if at all);
+    the agent is ready again in the database."""
+    busy = BusyAgents(campaign.id)
+    _on_call(session, tenant, campaign, agent)
+    busy.connected(agent, now=0.0)
+    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    if ended_at is not None:
+        busy.call_ended(agent, now=ended_at)
+    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    return busy
+
+
 @pytest.fixture
 def campaign(session: Session, tenant: NewTenant) -> Campaign:
     return make_campaign(session, tenant)
@@ -55,12 +70,7 @@ def test_an_agent_reserved_again_between_two_looks_is_free_of_the_first_call(
     session: Session, tenant: NewTenant, campaign: Campaign
 ) -> None:
     agent = _agent(session, tenant, "a", campaign)
-    busy = BusyAgents(campaign.id)
-    _on_call(session, tenant, campaign, agent)
-    busy.connected(agent, now=0.0)
-    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
-    busy.call_ended(agent, now=100.0)
-    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    busy = _call_then_ready(session, tenant, campaign, agent, ended_at=100.0)
     assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent
     [released] = busy.releases(session, now=112.0)  # reserved for a waiting caller
     assert (released.handle_seconds, released.wrap_up_seconds) == (112.0, 12.0)
@@ -83,12 +93,7 @@ def test_a_call_of_another_campaign_ends_this_one(
 ) -> None:
     other = make_campaign(session, tenant, "Other")
     agent = _agent(session, tenant, "a", campaign, other)
-    busy = BusyAgents(campaign.id)
-    _on_call(session, tenant, campaign, agent)
-    busy.connected(agent, now=0.0)
-    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
-    busy.call_ended(agent, now=60.0)
-    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    busy = _call_then_ready(session, tenant, campaign, agent, ended_at=60.0)
     _on_call(session, tenant, other, agent)
     [released] = busy.releases(session, now=75.0)
     assert (released.handle_seconds, released.wrap_up_seconds) == (75.0, 15.0)
@@ -115,10 +120,7 @@ def test_an_agent_freed_before_the_call_end_was_seen_has_no_wrap_up(
     session: Session, tenant: NewTenant, campaign: Campaign
 ) -> None:
     agent = _agent(session, tenant, "a", campaign)
-    busy = BusyAgents(campaign.id)
-    _on_call(session, tenant, campaign, agent)
-    busy.connected(agent, now=0.0)
-    for event in (E.END_CALL, E.READY):  # the call's end reached the database, not the tracker
-        agents.act(session, tenant.tenant.id, agent, event, NOW)
+    # The call's end reached the database, not the tracker.
+    busy = _call_then_ready(session, tenant, campaign, agent, ended_at=None)
     [released] = busy.releases(session, now=50.0)
     assert (released.handle_seconds, released.wrap_up_seconds) == (50.0, None)

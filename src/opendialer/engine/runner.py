@@ -83,9 +83,7 @@ class Engine:
 
     async def run(self, campaign_ids: Iterable[int], until: datetime | None = None) -> None:
         """Run the campaigns until ``until`` (or until cancelled), then let live calls end."""
-        self._loop = asyncio.get_running_loop()
-        with unit_of_work(self.sessions) as session:
-            recover_engine(session, self.engine_id, self.clock.now())
+        self._take_over()
         for campaign_id in campaign_ids:
             self.runners[campaign_id] = CampaignRunner(self, campaign_id)
         await self.backend.start()
@@ -101,9 +99,7 @@ class Engine:
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
         """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
-        self._loop = asyncio.get_running_loop()
-        with unit_of_work(self.sessions) as session:
-            recover_engine(session, self.engine_id, self.clock.now())
+        self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         loops: list[asyncio.Task[None]] = [acd_delivery.start(self, None)]
@@ -118,6 +114,12 @@ class Engine:
                 loop.cancel()
             await self.backend.stop()
             await pump
+
+    def _take_over(self) -> None:
+        """Start on the running loop: close what a crash of this engine left open."""
+        self._loop = asyncio.get_running_loop()  # where other threads send their news
+        with unit_of_work(self.sessions) as session:
+            recover_engine(session, self.engine_id, self.clock.now())
 
     def _newly_enabled(self) -> list[int]:
         with unit_of_work(self.sessions) as session:
