@@ -5,17 +5,23 @@ so a claim costs the same with 1,000 or 10,000,000 contacts. On PostgreSQL, ``FO
 LOCKED`` lets several engine processes claim side by side; on SQLite (one writer at a time) the
 claim is a compare-and-set ``UPDATE ... WHERE status = 'pending'``, which is also kept on
 PostgreSQL as the final guard. Either way a contact is never in two calls at once.
+
+A claim runs once per dial, so it reads plain rows (the few columns it decides on, not ORM
+objects): one query for the candidates, their numbers and each number's DNC state, then the
+compare-and-set.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, Update, bindparam, literal, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from opendialer.dnc.service import blocked_clause, blocked_numbers
+from opendialer.dnc.service import blocked_clause
 from opendialer.engine.compliance import (
     callee_hours_open,
     campaign_window_open,
@@ -37,9 +43,48 @@ class Claim:
     e164: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Phone:
+    id: int
+    position: int
+    e164: str | None
+    invalid: bool
+    tries: int
+    abandoned_at: datetime | None
+    dnc_blocked: bool
+
+
+@dataclass(slots=True)
+class _Candidate:
+    id: int
+    begin_at: datetime | None
+    end_at: datetime | None
+    ignore_dnc: bool
+    next_phone_position: int
+    phones: list[_Phone] = field(default_factory=list)
+
+
+CANDIDATE_COLUMNS = (
+    Contact.id,
+    Contact.begin_at,
+    Contact.end_at,
+    Contact.ignore_dnc,
+    Contact.next_phone_position,
+)
+PHONE_COLUMNS = (
+    ContactPhone.id,
+    ContactPhone.position,
+    ContactPhone.e164,
+    ContactPhone.invalid,
+    ContactPhone.tries,
+    ContactPhone.abandoned_at,
+)
+
+
 @cache
-def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Contact]:
-    """The candidates query, built once per shape (building it costs more than running it).
+def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
+    """The candidates with their numbers and whether each number is on a DNC list, built once
+    per shape (building it costs more than running it).
 
     Personal callbacks (``reserved_user_id``) go only to their agent, with the agent first.
     """
@@ -48,26 +93,42 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Contact]:
         if reserved
         else Contact.reserved_user_id.is_(None)
     )
-    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), ContactPhone.e164)
-    stmt = (
-        select(Contact)
+    order = (Contact.priority.desc(), Contact.next_try_at, Contact.id)
+    queue = (
+        select(*CANDIDATE_COLUMNS, Contact.priority, Contact.next_try_at)
         .where(
             Contact.campaign_id == bindparam("campaign_id"),
             DIAL_QUEUE_WHERE,  # literally the index predicate, so the planner uses the index
             Contact.next_try_at <= bindparam("now", type_=Contact.next_try_at.type),
             reserved_user,
         )
-        .order_by(Contact.priority.desc(), Contact.next_try_at, Contact.id)
+        .order_by(*order)
         .limit(literal(CANDIDATES_PER_CLAIM, literal_execute=True))
-        # One round trip for the contacts, their numbers and whether each number is on a DNC list.
-        .options(joinedload(Contact.phones).with_expression(ContactPhone.dnc_blocked, blocked))
     )
-    return stmt.with_for_update(skip_locked=True, of=Contact) if postgresql else stmt
+    if postgresql:
+        queue = queue.with_for_update(skip_locked=True)
+    candidates = queue.subquery("candidates")
+    phones = ContactPhone.__table__.alias("phones")
+    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164)
+    return (
+        select(
+            *(candidates.c[c.key] for c in CANDIDATE_COLUMNS),
+            *(phones.c[c.key] for c in PHONE_COLUMNS),
+            blocked.label("dnc_blocked"),
+        )
+        .outerjoin(phones, phones.c.contact_id == candidates.c.id)
+        .order_by(
+            candidates.c.priority.desc(),
+            candidates.c.next_try_at,
+            candidates.c.id,
+            phones.c.position,
+        )
+    )
 
 
 def _candidates(
     session: Session, campaign: Campaign, now: datetime, reserved_for: int | None
-) -> Sequence[Contact]:
+) -> list[_Candidate]:
     postgresql = session.get_bind().dialect.name == "postgresql"
     stmt = _candidates_statement(postgresql, reserved_for is not None)
     params = {
@@ -76,57 +137,62 @@ def _candidates(
         "now": now,
         "reserved_for": reserved_for,
     }
-    return session.scalars(stmt, params).unique().all()
+    return _grouped(session.execute(stmt, params))
 
 
-def _dnc_blocked(session: Session, campaign: Campaign, candidates: Sequence[Contact]) -> set[str]:
-    """The candidates' numbers on a DNC list.
-
-    The candidates query marks them; numbers loaded earlier in the session (so not refreshed by
-    that query) are looked up.
-    """
-    phones = [p for c in candidates if not c.ignore_dnc for p in c.phones if p.e164]
-    blocked = {p.e164 for p in phones if p.dnc_blocked and p.e164}
-    unknown = [p.e164 for p in phones if p.dnc_blocked is None and p.e164]
-    if unknown:
-        blocked |= blocked_numbers(session, campaign.tenant_id, campaign.id, unknown)
-    return blocked
+def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
+    """Rows of (contact columns, phone columns, DNC flag), a contact's rows together."""
+    candidates: list[_Candidate] = []
+    split = len(CANDIDATE_COLUMNS)
+    for row in rows:
+        if not candidates or candidates[-1].id != row[0]:
+            candidates.append(_Candidate(*row[:split]))
+        if row[split] is not None:  # a contact without numbers has one row of NULLs
+            candidates[-1].phones.append(_Phone(*row[split:]))
+    return candidates
 
 
-def _callee_open(phone: ContactPhone, campaign: Campaign, now: datetime) -> bool:
+def _callee_open(phone: _Phone, campaign: Campaign, now: datetime) -> bool:
     return phone.e164 is not None and callee_hours_open(phone.e164, campaign, now)
 
 
-def _in_window(contact: Contact, now: datetime) -> bool:
+def _in_window(contact: _Candidate, now: datetime) -> bool:
     return (contact.begin_at is None or contact.begin_at <= now) and (
         contact.end_at is None or now < contact.end_at
     )
 
 
-def _usable(phone: ContactPhone, campaign: Campaign, now: datetime, blocked: set[str]) -> bool:
+def _usable(phone: _Phone, campaign: Campaign, now: datetime, check_dnc: bool) -> bool:
     """Dialable apart from the callee's local hours."""
     if phone.invalid or phone.e164 is None or phone.tries >= campaign.max_tries_per_number:
         return False
     if _resting(phone, now):
         return False
-    return phone.e164 not in blocked
+    return not (check_dnc and phone.dnc_blocked)
 
 
-def _resting(phone: ContactPhone, now: datetime) -> bool:
+def _resting(phone: _Phone, now: datetime) -> bool:
     return phone.abandoned_at is not None and now - phone.abandoned_at < ABANDON_REDIAL_BLOCK
 
 
-def _rotation(contact: Contact) -> list[ContactPhone]:
+def _rotation(contact: _Candidate) -> list[_Phone]:
     """Phones in dialling order, starting at the contact's next position (1..6 rotate)."""
     start = contact.next_phone_position
     return sorted(contact.phones, key=lambda p: (p.position - start) % MAX_PHONES)
 
 
-def _exhausted(contact: Contact, campaign: Campaign) -> bool:
+def _exhausted(contact: _Candidate, campaign: Campaign) -> bool:
     return all(
         p.invalid or p.e164 is None or p.tries >= campaign.max_tries_per_number
         for p in contact.phones
     )
+
+
+def _expire_loaded(session: Session, contact_id: int, names: Iterable[str]) -> None:
+    """Contact objects the session already holds must not keep the values a claim changed."""
+    loaded = session.identity_map.get(identity_key(Contact, contact_id))
+    if loaded is not None:
+        session.expire(loaded, [*names, "updated_at"])
 
 
 @cache
@@ -143,14 +209,15 @@ def _compare_and_set_statement() -> Update:
     )
 
 
-def _compare_and_set(session: Session, contact: Contact, now: datetime, engine_id: str) -> bool:
+def _compare_and_set(session: Session, contact: _Candidate, now: datetime, engine_id: str) -> bool:
     params = {"contact_id": contact.id, "now": now, "engine_id": engine_id}
     result = session.execute(_compare_and_set_statement(), params)
+    _expire_loaded(session, contact.id, ["status", "claimed_at", "claimed_by"])
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _next_look(
-    contact: Contact, campaign: Campaign, now: datetime, usable: list[ContactPhone]
+    contact: _Candidate, campaign: Campaign, now: datetime, usable: list[_Phone]
 ) -> datetime:
     """When a contact with nothing to dial now is worth looking at again."""
     if contact.begin_at is not None and now < contact.begin_at:
@@ -166,12 +233,28 @@ def _next_look(
     return min(rests, default=now + RECHECK_DELAY)
 
 
-def _park(contact: Contact, campaign: Campaign, now: datetime, usable: list[ContactPhone]) -> None:
+def _park(
+    session: Session, contact: _Candidate, campaign: Campaign, now: datetime, usable: list[_Phone]
+) -> None:
     """Finish a contact that has nothing left to dial, or schedule the next look at it."""
+    values: dict[str, Any]
     if _exhausted(contact, campaign) or (contact.end_at is not None and now >= contact.end_at):
-        contact.status = ContactStatus.DONE
+        values = {"status": ContactStatus.DONE}
     else:
-        contact.next_try_at = _next_look(contact, campaign, now, usable)
+        values = {"next_try_at": _next_look(contact, campaign, now, usable)}
+    stmt = update(Contact).where(Contact.id == contact.id).values(values)
+    session.execute(stmt.execution_options(synchronize_session=False))
+    _expire_loaded(session, contact.id, values)
+
+
+def _pick(
+    contact: _Candidate, campaign: Campaign, now: datetime
+) -> tuple[_Phone | None, list[_Phone]]:
+    """The number to dial now (None if none), and every number usable apart from the hour."""
+    check_dnc = not contact.ignore_dnc
+    usable = [p for p in _rotation(contact) if _usable(p, campaign, now, check_dnc)]
+    phone = next((p for p in usable if _callee_open(p, campaign, now)), None)
+    return (phone if _in_window(contact, now) else None), usable
 
 
 def claim_next(
@@ -189,18 +272,11 @@ def claim_next(
     if not campaign_window_open(campaign, now):
         return None
     while candidates := _candidates(session, campaign, now, reserved_for):
-        blocked = _dnc_blocked(session, campaign, candidates)
         for contact in candidates:
-            dnc = set() if contact.ignore_dnc else blocked
-            usable = [p for p in _rotation(contact) if _usable(p, campaign, now, dnc)]
-            phone = next((p for p in usable if _callee_open(p, campaign, now)), None)
-            if phone is None or not _in_window(contact, now):
-                _park(contact, campaign, now, usable)
-                continue
-            if _compare_and_set(session, contact, now, engine_id):
-                session.flush()
-                session.expire(contact, ["status", "claimed_at", "claimed_by"])
+            phone, usable = _pick(contact, campaign, now)
+            if phone is None:
+                _park(session, contact, campaign, now, usable)
+            elif _compare_and_set(session, contact, now, engine_id):
                 assert phone.e164 is not None
                 return Claim(contact.id, phone.id, phone.position, phone.e164)
-        session.flush()
     return None

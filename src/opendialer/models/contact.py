@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, SmallInteger, String, text
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk, utcnow
 
@@ -157,7 +157,5 @@ class ContactPhone(IdMixin, Base):
     last_end_reason_id: Mapped[int | None]
     last_attempt_at: Mapped[datetime | None]
     abandoned_at: Mapped[datetime | None]
-    # Filled by queries that ask for it (the engine's claim reads DNC state with the numbers).
-    dnc_blocked: Mapped[bool | None] = query_expression()
 
     contact: Mapped[Contact] = relationship(back_populates="phones")
