@@ -4,12 +4,24 @@ import asyncio
 import threading
 from collections.abc import Callable
 
+import psycopg
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.db import SessionMaker, _sqlite_writer, after_commit, run_unit_of_work, unit_of_work
+from opendialer.db import (
+    SessionMaker,
+    _sqlite_writer,
+    after_commit,
+    create_db_engine,
+    is_sqlite,
+    run_unit_of_work,
+    unit_of_work,
+)
 from opendialer.models import Tenant
+from tests.conftest import _pg_admin_dsn
 
 
 def _is_sqlite(sessions: SessionMaker) -> bool:
@@ -110,3 +122,42 @@ def test_after_commit_runs_once_the_commit_is_done_and_never_on_rollback(
         after_commit(session, lambda: seen.append("rolled back"))
         raise RuntimeError("the request failed")
     assert seen == ["Committed"]
+
+
+def _pooled_backend_killed(url: str, ping_after_idle: float) -> Engine:
+    """An engine whose only pooled connection's server process has been terminated."""
+    engine = create_db_engine(url, ping_after_idle=ping_after_idle, pool_size=1, max_overflow=0)
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    return engine
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_an_idle_pooled_connection_is_checked_and_replaced(database_url: str) -> None:
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has no server connections")
+    engine = _pooled_backend_killed(database_url, ping_after_idle=0.0)
+    try:
+        assert _backend_pid(engine) > 0
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_used_moments_ago_is_not_pinged(database_url: str) -> None:
+    """The converse, which shows the check above is the idle ping's doing: without it the
+    dead connection is handed out (the pool drops it once the error is seen)."""
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has no server connections")
+    engine = _pooled_backend_killed(database_url, ping_after_idle=3600.0)
+    try:
+        with pytest.raises(OperationalError):
+            _backend_pid(engine)
+        assert _backend_pid(engine) > 0
+    finally:
+        engine.dispose()

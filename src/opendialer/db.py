@@ -1,6 +1,7 @@
 """Database engine, sessions and the request-scoped unit of work."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Annotated, Any, TypeVar
@@ -8,11 +9,15 @@ from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.concurrency import run_in_threadpool
 
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
+PING_AFTER_IDLE = 1.0  # seconds
+IDLE_SINCE = "opendialer_idle_since"
 _sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
@@ -29,12 +34,40 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
+def create_db_engine(
+    url: str, *, ping_after_idle: float = PING_AFTER_IDLE, **kwargs: Any
+) -> Engine:
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **{"pool_size": 10, "max_overflow": 20, **kwargs})
+    _ping_idle_connections(engine, ping_after_idle)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use when it has been idle for ``idle_seconds``.
+
+    A database restart leaves the pool with dead connections; pinging finds them before a
+    request or a claim does. SQLAlchemy's ``pool_pre_ping`` pings on every checkout, a round
+    trip that is a tenth of a claim; a connection handed back moments ago is checked by the
+    work it just did. Raising ``DisconnectionError`` makes the pool replace the connection.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("the pooled connection is gone") from error
 
 
 def create_sessionmaker(engine: Engine) -> SessionMaker:
