@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, literal, select, update
+from sqlalchemy import Select, Table, Update, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -30,6 +30,8 @@ from opendialer.engine.compliance import (
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactPhone, ContactStatus
 from opendialer.models.contact import DIAL_QUEUE_WHERE
 
+CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+PHONES: Table = ContactPhone.__table__  # type: ignore[assignment]
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
 RECHECK_DELAY = timedelta(days=1)  # DNC-listed numbers: look again tomorrow
 CANDIDATES_PER_CLAIM = 4
@@ -64,56 +66,46 @@ class _Candidate:
     phones: list[_Phone] = field(default_factory=list)
 
 
-CANDIDATE_COLUMNS = (
-    Contact.id,
-    Contact.begin_at,
-    Contact.end_at,
-    Contact.ignore_dnc,
-    Contact.next_phone_position,
-)
-PHONE_COLUMNS = (
-    ContactPhone.id,
-    ContactPhone.position,
-    ContactPhone.e164,
-    ContactPhone.invalid,
-    ContactPhone.tries,
-    ContactPhone.abandoned_at,
-)
+CANDIDATE_COLUMNS = ("id", "begin_at", "end_at", "ignore_dnc", "next_phone_position")
+PHONE_COLUMNS = ("id", "position", "e164", "invalid", "tries", "abandoned_at")
 
 
 @cache
 def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
     """The candidates with their numbers and whether each number is on a DNC list, built once
-    per shape (building it costs more than running it).
+    per shape (building it costs more than running it). Table columns, not ORM attributes:
+    a plain Core statement costs less to run.
 
     Personal callbacks (``reserved_user_id``) go only to their agent, with the agent first.
     """
+    contact = CONTACTS.c
     reserved_user = (
-        Contact.reserved_user_id == bindparam("reserved_for")
+        contact.reserved_user_id == bindparam("reserved_for")
         if reserved
-        else Contact.reserved_user_id.is_(None)
+        else contact.reserved_user_id.is_(None)
     )
-    order = (Contact.priority.desc(), Contact.next_try_at, Contact.id)
     queue = (
-        select(*CANDIDATE_COLUMNS, Contact.priority, Contact.next_try_at)
+        select(
+            *(contact[name] for name in CANDIDATE_COLUMNS), contact.priority, contact.next_try_at
+        )
         .where(
-            Contact.campaign_id == bindparam("campaign_id"),
+            contact.campaign_id == bindparam("campaign_id"),
             DIAL_QUEUE_WHERE,  # literally the index predicate, so the planner uses the index
-            Contact.next_try_at <= bindparam("now", type_=Contact.next_try_at.type),
+            contact.next_try_at <= bindparam("now", type_=contact.next_try_at.type),
             reserved_user,
         )
-        .order_by(*order)
+        .order_by(contact.priority.desc(), contact.next_try_at, contact.id)
         .limit(literal(CANDIDATES_PER_CLAIM, literal_execute=True))
     )
     if postgresql:
         queue = queue.with_for_update(skip_locked=True)
     candidates = queue.subquery("candidates")
-    phones = ContactPhone.__table__.alias("phones")
+    phones = PHONES.alias("phones")
     blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164)
     return (
         select(
-            *(candidates.c[c.key] for c in CANDIDATE_COLUMNS),
-            *(phones.c[c.key] for c in PHONE_COLUMNS),
+            *(candidates.c[name] for name in CANDIDATE_COLUMNS),
+            *(phones.c[name] for name in PHONE_COLUMNS),
             blocked.label("dnc_blocked"),
         )
         .outerjoin(phones, phones.c.contact_id == candidates.c.id)
@@ -197,15 +189,15 @@ def _expire_loaded(session: Session, contact_id: int, names: Iterable[str]) -> N
 
 @cache
 def _compare_and_set_statement() -> Update:
+    contact = CONTACTS.c
     return (
-        update(Contact)
-        .where(Contact.id == bindparam("contact_id"), Contact.status == ContactStatus.PENDING)
+        update(CONTACTS)
+        .where(contact.id == bindparam("contact_id"), contact.status == ContactStatus.PENDING)
         .values(
             status=ContactStatus.IN_CALL,
-            claimed_at=bindparam("now", type_=Contact.claimed_at.type),
+            claimed_at=bindparam("now", type_=contact.claimed_at.type),
             claimed_by=bindparam("engine_id"),
         )
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -242,8 +234,7 @@ def _park(
         values = {"status": ContactStatus.DONE}
     else:
         values = {"next_try_at": _next_look(contact, campaign, now, usable)}
-    stmt = update(Contact).where(Contact.id == contact.id).values(values)
-    session.execute(stmt.execution_options(synchronize_session=False))
+    session.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(values))
     _expire_loaded(session, contact.id, values)
 
 
