@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from opendialer.contacts.import_schemas import DATETIME_FIELDS, DECIMAL_FIELDS
 from opendialer.models import Campaign, Contact, ContactPhone, ContactStatus
+from opendialer.models.contact import CONTACTS, PHONES
 
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
-PHONES: Table = ContactPhone.__table__  # type: ignore[assignment]
 PHONE_COLUMNS = ("contact_id", "tenant_id", "campaign_id", "position", "raw", "e164", "invalid")
 FIXED_COLUMNS = (
     *("tenant_id", "campaign_id", "list_id", "status", "locked", "ignore_dnc", "tries"),

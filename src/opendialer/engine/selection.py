@@ -12,12 +12,12 @@ compare-and-set.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, literal, select, update
+from sqlalchemy import Select, Update, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -27,11 +27,9 @@ from opendialer.engine.compliance import (
     campaign_window_open,
     next_callee_opening,
 )
-from opendialer.models import MAX_PHONES, Campaign, Contact, ContactPhone, ContactStatus
-from opendialer.models.contact import DIAL_QUEUE_WHERE
+from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
+from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
-PHONES: Table = ContactPhone.__table__  # type: ignore[assignment]
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
 RECHECK_DELAY = timedelta(days=1)  # DNC-listed numbers: look again tomorrow
 CANDIDATES_PER_CLAIM = 4
@@ -66,8 +64,9 @@ class _Candidate:
     phones: list[_Phone] = field(default_factory=list)
 
 
-CANDIDATE_COLUMNS = ("id", "begin_at", "end_at", "ignore_dnc", "next_phone_position")
-PHONE_COLUMNS = ("id", "position", "e164", "invalid", "tries", "abandoned_at")
+# The columns read, in the order of the fields they fill.
+CANDIDATE_COLUMNS = tuple(f.name for f in fields(_Candidate) if f.name != "phones")
+PHONE_COLUMNS = tuple(f.name for f in fields(_Phone) if f.name != "dnc_blocked")
 
 
 @cache
