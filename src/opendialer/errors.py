@@ -4,13 +4,16 @@ Body: ``{"error": {"code": "...", "message": "...", "details": ...}}``.
 Dialects catch :class:`OpendialerError` themselves and render their own vocabulary.
 """
 
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+RETRY_AFTER_SECONDS = 1
 
 
 class OpendialerError(Exception):
@@ -117,10 +120,30 @@ async def _unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     return _render(500, "internal_error", "An unexpected error occurred")
 
 
+def _unavailable(exc: DBAPIError) -> bool:
+    """The database server was lost or cannot be reached: worth retrying, unlike a bug.
+
+    SQLite reports mistakes in SQL as operational errors too, so only a server's count.
+    """
+    from_server = not isinstance(exc.orig, sqlite3.Error)
+    return exc.connection_invalidated or (from_server and isinstance(exc, OperationalError))
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not _unavailable(exc):
+        return await _unexpected_error(request, exc)
+    message = "The database cannot be reached right now; retry in a moment"
+    response = _render(503, "database_unavailable", message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpendialerError, _opendialer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
