@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.campaigns.service import get_campaign
-from opendialer.clock import RealClock
 from opendialer.db import DbSession, after_commit, unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
@@ -30,6 +29,7 @@ from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict
 from opendialer.models import AgentSession, CampaignStatus, PacingDecision
+from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.schemas import RecordId
 
@@ -38,7 +38,7 @@ router = APIRouter(tags=["dialing"])
 
 def wall_clock() -> Callable[[], datetime]:
     """Where these endpoints read the time; tests pin it through ``dependency_overrides``."""
-    return RealClock().now
+    return utcnow
 
 
 WallClock = Annotated[Callable[[], datetime], Depends(wall_clock)]

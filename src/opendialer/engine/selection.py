@@ -153,11 +153,14 @@ def _in_window(contact: _Candidate, now: datetime) -> bool:
     )
 
 
+def _spent(phone: _Phone, campaign: Campaign) -> bool:
+    """Never dialable again: invalid, or out of tries."""
+    return phone.invalid or phone.e164 is None or phone.tries >= campaign.max_tries_per_number
+
+
 def _usable(phone: _Phone, campaign: Campaign, now: datetime, check_dnc: bool) -> bool:
     """Dialable apart from the callee's local hours."""
-    if phone.invalid or phone.e164 is None or phone.tries >= campaign.max_tries_per_number:
-        return False
-    if _resting(phone, now):
+    if _spent(phone, campaign) or _resting(phone, now):
         return False
     return not (check_dnc and phone.dnc_blocked)
 
@@ -173,10 +176,7 @@ def _rotation(contact: _Candidate) -> list[_Phone]:
 
 
 def _exhausted(contact: _Candidate, campaign: Campaign) -> bool:
-    return all(
-        p.invalid or p.e164 is None or p.tries >= campaign.max_tries_per_number
-        for p in contact.phones
-    )
+    return all(_spent(p, campaign) for p in contact.phones)
 
 
 def _expire_loaded(session: Session, contact_id: int, names: Iterable[str]) -> None:
