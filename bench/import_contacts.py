@@ -4,8 +4,9 @@ Generates a German lead list deterministically (two valid numbers per row in mix
 2% duplicates, 1% rows without a valid number, 0.1% malformed rows, 5% of rows with a landline on
 the do-not-call list and 0.5% with both numbers on it), puts a 100,000-number tenant-wide DNC list
 in a throw-away database, imports the file with the default options (skip duplicates by phone in
-the campaign) and prints rows, seconds, rows/s and peak RSS (this process and the normalisation
-workers, each case in a fresh process so the peaks are its own).
+the campaign) and prints rows, seconds, rows/s, CPU time and peak RSS (this process, and the
+reading process with the forkserver that starts it; each case in a fresh process so the peaks
+are its own).
 
     .venv/bin/python -m bench.import_contacts                       # 100k and 1M, both databases
     .venv/bin/python -m bench.import_contacts --rows 20000 --backends sqlite
@@ -124,20 +125,32 @@ def _rss_mib(pid: int) -> float:
 
 
 def _descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [root]
+    """Children, grandchildren, ... of ``root``, from the kernel's per-thread children lists."""
+    found: list[int] = []
+    frontier = [root]
     while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
+        children: list[int] = []
+        for pid in frontier:
+            for tasks in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    children += [int(child) for child in tasks.read_text().split()]
+                except OSError:
+                    continue
         found += children
         frontier = children
     return found
+
+
+def _reset_peak_rss() -> None:
+    """Start this process's high-water mark (VmHWM) afresh (Linux: clear_refs 5)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -148,25 +161,24 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-class RssSampler(threading.Thread):
-    """Peak resident memory and CPU time of this process's descendants (the normalisation
-    workers, which a forkserver starts as grandchildren, so RUSAGE_CHILDREN would not see them),
-    and the peak resident memory of this process."""
+class HelperSampler(threading.Thread):
+    """Peak resident memory and CPU time of this process's descendants (the reading process,
+    which a forkserver starts as a grandchild, so RUSAGE_CHILDREN would not see it). Twice a
+    second and from a few small files, so it takes next to nothing from the import it watches."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.stop = threading.Event()
-        self.own = self.workers = 0.0
-        self.worker_cpu: dict[int, float] = {}
+        self.rss = 0.0
+        self.cpu: dict[int, float] = {}
 
     def run(self) -> None:
         me = os.getpid()
-        while not self.stop.wait(0.2):
-            self.own = max(self.own, _rss_mib(me))
+        while not self.stop.wait(0.5):
             others = _descendants(me)
-            self.workers = max(self.workers, sum(_rss_mib(p) for p in others))
+            self.rss = max(self.rss, sum(_rss_mib(p) for p in others))
             for pid in others:
-                self.worker_cpu[pid] = max(self.worker_cpu.get(pid, 0.0), _cpu_seconds(pid))
+                self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
 
 
 @dataclass
@@ -174,10 +186,11 @@ class Result:
     backend: str
     rows: int
     seconds: float
-    cpu_seconds: float  # this process and the workers: what the import costs on an idle machine
+    cpu_seconds: float  # this process and its helpers: what the import costs on an idle machine
+    importer_cpu_seconds: float  # this process alone
     rss_before: float  # after setup, before the import
     rss_peak: float  # during the import
-    worker_rss_peak: float  # all normalisation workers together
+    helper_rss_peak: float  # the reading process and the forkserver together
     counts: dict[str, int]
     contacts: int
     phones: int
@@ -195,15 +208,16 @@ def _setup(sessions: SessionMaker, rows: int) -> int:
     return campaign_id
 
 
-def run_case(backend: str, path: Path, rows: int, workers: int | None) -> Result:
+def run_case(backend: str, path: Path, rows: int, parallel: bool | None) -> Result:
     """One import into a fresh database (call in a fresh process for a clean peak RSS)."""
     with throwaway_database(backend) as url:
         engine = create_db_engine(url)
         sessions = create_sessionmaker(engine)
         campaign_id = _setup(sessions, rows)
         gc.collect()
-        sampler = RssSampler()
+        sampler = HelperSampler()
         rss_before = _rss_mib(os.getpid())
+        _reset_peak_rss()
         sampler.start()
         cpu_before = time.process_time()
         started = time.perf_counter()
@@ -216,13 +230,13 @@ def run_case(backend: str, path: Path, rows: int, workers: int | None) -> Result
                 ImportOptions(mapping=MAPPING),
                 ImportFormat.CSV,
                 size=path.stat().st_size,
-                workers=workers,
+                parallel=parallel,
             )
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
+        peak = _peak_rss_mib()
         sampler.stop.set()
         sampler.join()
-        sampler.own = max(sampler.own, _rss_mib(os.getpid()))
         with sessions() as session:
             contacts = session.scalar(select(func.count()).select_from(Contact)) or 0
             phones = session.scalar(select(func.count()).select_from(ContactPhone)) or 0
@@ -233,26 +247,30 @@ def run_case(backend: str, path: Path, rows: int, workers: int | None) -> Result
         backend,
         rows,
         seconds,
-        cpu + sum(sampler.worker_cpu.values()),
+        cpu + sum(sampler.cpu.values()),
+        cpu,
         rss_before,
-        sampler.own,
-        sampler.workers,
+        peak,
+        sampler.rss,
         counts,
         contacts,
         phones,
     )
 
 
-def _run_in_child(backend: str, path: Path, rows: int, workers: int | None) -> Result:
+def _run_in_child(backend: str, path: Path, rows: int, parallel: bool | None) -> Result:
     command = [sys.executable, "-m", "bench.import_contacts", "--case", backend, str(path)]
-    command += ["--rows", str(rows)] + (["--workers", str(workers)] if workers is not None else [])
+    command += ["--rows", str(rows)]
+    if parallel is not None:
+        command += ["--parallel" if parallel else "--no-parallel"]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def _table(results: list[Result]) -> None:
-    columns = ["database", "rows", "seconds", "rows/s", "CPU s", "RSS before MiB", "peak RSS MiB"]
-    columns += ["workers' RSS MiB", "imported", "duplicate", "invalid", "dnc", "malformed"]
+    columns = ["database", "rows", "seconds", "rows/s", "CPU s", "importer CPU s"]
+    columns += ["RSS before MiB", "peak RSS MiB", "helpers' RSS MiB"]
+    columns += ["imported", "duplicate", "invalid", "dnc", "malformed"]
     outcomes = ("imported", "duplicate", "invalid_number", "dnc", "malformed")
     table = Table(
         title="Contact import: CSV, 2 numbers per row, 100k-number DNC list, skip duplicates"
@@ -266,9 +284,10 @@ def _table(results: list[Result]) -> None:
             f"{r.seconds:.1f}",
             f"{r.rows / r.seconds:,.0f}",
             f"{r.cpu_seconds:.1f}",
+            f"{r.importer_cpu_seconds:.1f}",
             f"{r.rss_before:.0f}",
             f"{r.rss_peak:.0f}",
-            f"{r.worker_rss_peak:.0f}",
+            f"{r.helper_rss_peak:.0f}",
             *(f"{r.counts[k]:,}" for k in outcomes),
         ]
         for r in results
@@ -281,12 +300,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--workers", type=int, default=None, help="normalisation processes")
+    parser.add_argument(
+        "--parallel",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read the file in a second process (default: the importer decides by size)",
+    )
     parser.add_argument("--case", nargs=2, metavar=("BACKEND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         backend, file = args.case
-        result = run_case(backend, Path(file), int(args.rows), args.workers)
+        result = run_case(backend, Path(file), int(args.rows), args.parallel)
         print(json.dumps(asdict(result)))
         return
     results = []
@@ -295,7 +319,7 @@ def main() -> None:
             path = Path(tmp) / f"leads-{rows}.csv"
             generate(path, rows)
             for backend in args.backends.split(","):
-                results.append(_run_in_child(backend, path, rows, args.workers))
+                results.append(_run_in_child(backend, path, rows, args.parallel))
                 print(json.dumps(asdict(results[-1])), file=sys.stderr)
     _table(results)
 

@@ -87,7 +87,7 @@ def test_report_file_lists_the_rows_not_imported(database: str, tmp_path: Path) 
     mapping_file.write_text(json.dumps({"Kundennr": "user_data"}))
     report = tmp_path / "report.csv"
     args = ["import", str(leads), "--campaign", "Spring", "--encoding", "windows-1252"]
-    args += ["--mapping", f"@{mapping_file}", "--report", str(report), "--workers", "0"]
+    args += ["--mapping", f"@{mapping_file}", "--report", str(report), "--no-parallel"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     with report.open(encoding="utf-8", newline="") as file:

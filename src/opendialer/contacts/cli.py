@@ -200,8 +200,9 @@ def import_command(
     report: Annotated[
         Path | None, typer.Option(help="Write the rows not imported cleanly to this CSV file")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Phone normalisation processes (0: none; default: auto)")
+    parallel: Annotated[
+        bool | None,
+        typer.Option(help="Read and check the file in a second process (default: over 4 MiB)"),
     ] = None,
 ) -> None:
     """Import contacts from a CSV, JSON or NDJSON file into a campaign."""
@@ -219,7 +220,7 @@ def import_command(
             "list_id": list_id,
         }
     )
-    result = _run(file, campaign, tenant, options, workers=workers)
+    result = _run(file, campaign, tenant, options, parallel=parallel)
     try:
         out.print(_summary(result))
         rate = result.total / result.seconds if result.seconds else 0.0

@@ -132,6 +132,13 @@ def _object(value: Any) -> dict[str, Any]:
     return value
 
 
+def describe(columns: list[str] | None, values: Any) -> Any:
+    """A record's values for the report: CSV values by column name when they line up."""
+    if isinstance(values, list) and columns and len(values) == len(columns):
+        return dict(zip(columns, values, strict=True))
+    return values
+
+
 class RowMapper:
     """Turns records into rows with the explicit mapping, the default names and the options."""
 
@@ -196,10 +203,7 @@ class RowMapper:
         return plan
 
     def describe(self, values: Any) -> Any:
-        """A record's values for the report: CSV values by column name when they line up."""
-        if isinstance(values, list) and self.columns and len(values) == len(self.columns):
-            return dict(zip(self.columns, values, strict=True))
-        return values
+        return describe(self.columns, values)
 
     def row(self, record: Record) -> Row | str:
         """The row, or why the record is malformed."""

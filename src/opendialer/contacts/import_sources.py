@@ -7,10 +7,13 @@ that does not decode stops the import.
 
 import codecs
 import csv
+import io
 import json
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain
 from pathlib import PurePath
 from typing import IO, Any
 
@@ -145,7 +148,7 @@ class CsvSource:
         if first is None:
             raise fatal("empty_file", "The file is empty; a CSV import needs a header row", 1)
         self.delimiter = delimiter or sniff_delimiter(first)
-        self._reader = csv.reader(_chain(first, lines), delimiter=self.delimiter)
+        self._reader = csv.reader(chain([first], lines), delimiter=self.delimiter)
         self._skipped = self._lines.number - 1  # blank lines before the header
         self.columns = self._header()
 
@@ -192,11 +195,6 @@ class CsvSource:
                     yield Record(start, None, message, raw=values)
             elif any(values):
                 yield Record(start, values)
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest
 
 
 class NdjsonSource:
@@ -315,6 +313,28 @@ class JsonArraySource:
             self._skip_space()
 
 
+class BlockStream(io.RawIOBase):
+    """A file read from blocks of bytes; it ends where they do. Wrap it in a BufferedReader."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._pending = memoryview(block)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
 Source = CsvSource | NdjsonSource | JsonArraySource
 
 
@@ -330,5 +350,5 @@ def open_source(file: IO[bytes], fmt: ImportFormat, encoding: str, delimiter: st
         raise fatal("empty_file", "The file is empty", 1)
     if start != b"{":
         raise fatal("malformed_json", "A JSON import must be an array of objects or NDJSON", 1)
-    file.seek(file.tell() - len(head))
-    return NdjsonSource(file, encoding)
+    rest = iter(partial(file.read, JSON_BLOCK), b"")  # the file need not seek back
+    return NdjsonSource(io.BufferedReader(BlockStream(chain([head], rest))), encoding)

@@ -281,7 +281,7 @@ def add_lead(session: Session, tenant: Tenant, request: AddLead) -> LeadStats:
                 io.BytesIO(_record(request)),
                 _options(request),
                 ImportFormat.NDJSON,
-                workers=0,
+                parallel=False,
                 region=request.region,
             )
     except sa_exc.SQLAlchemyError as exc:

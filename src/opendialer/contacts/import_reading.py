@@ -1,0 +1,379 @@
+"""The reading side of a contact import: records read, mapped, normalised and checked.
+
+A chunk of rows leaves here with its phone numbers in E.164, do-not-call numbers dropped, its
+duplicate keys and the report entries of the rows that failed. The importing side (``importer``)
+then looks up duplicates, writes and reports. For a big file the reading side runs in a second
+process, so the two halves share the machine's cores: the file's bytes stream to it through a
+pipe and each chunk comes back as plain values.
+"""
+
+import gc
+import io
+import multiprocessing
+import queue
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import IO, Any, NamedTuple, Protocol
+from zoneinfo import ZoneInfo
+
+from opendialer.contacts.import_mapping import Row, RowMapper
+from opendialer.contacts.import_schemas import DuplicateKey, ImportFormat, ImportOptions, Outcome
+from opendialer.contacts.import_sources import BlockStream, Record, open_source
+from opendialer.errors import OpendialerError
+from opendialer.phones import e164_or_none
+
+CHUNK_ROWS = 5000
+PIPE_BLOCK = 1 << 20
+LOOKAHEAD = 4  # chunks the reading process may be ahead of the importing one
+POLL_SECONDS = 1.0
+JOIN_SECONDS = 10.0
+Issue = tuple[int, Outcome, str, Any]  # line, outcome, message, the row as the file gave it
+Blocked = Callable[[set[str]], set[str]]  # the do-not-call numbers among some numbers
+
+
+# A row with at least one dialable number: line, fields, phones (position → (raw, E.164 or None
+# when invalid)), extra (custom_data / form_data keys), its duplicate keys, notes for the report,
+# and the row as the file gave it. A plain tuple: a million of them cross to the importing
+# process, and a named tuple pickles at half the speed.
+CheckedRow = tuple[
+    int,
+    dict[str, Any],
+    dict[int, tuple[str, str | None]],
+    dict[str, dict[str, Any]],
+    list[str],
+    list[str] | None,
+    Any,
+]
+
+
+class CheckedChunk(NamedTuple):
+    rows: list[CheckedRow]
+    issues: list[Issue]  # the rows that failed (malformed, no valid number, do-not-call)
+    bytes_read: int  # of the file, when the chunk was complete
+
+
+class SourceInfo(NamedTuple):
+    delimiter: str | None
+    line_kind: str
+    columns: list[str] | None
+
+
+class Mapped(NamedTuple):
+    """How the columns (or JSON keys) were mapped, known once the whole file is read."""
+
+    mapping: dict[str, str]
+    unmapped: list[str]
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """What the reading side needs to know; it travels to the reading process."""
+
+    fmt: ImportFormat
+    options: ImportOptions
+    timezone: str
+    form_fields: frozenset[str]
+    region: str  # national numbers are read in this region
+    chunk_rows: int = field(default_factory=lambda: CHUNK_ROWS)
+
+
+class Reader(Protocol):
+    info: SourceInfo
+
+    def chunks(self) -> Iterator[CheckedChunk]: ...
+
+    def mapped(self) -> Mapped: ...
+
+
+# Garbage collection -----------------------------------------------------------------------
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] = gc.get_threshold()
+RELAXED_GC = (50_000, 50, 100)
+
+
+@contextmanager
+def relaxed_gc() -> Iterator[None]:
+    """Rarer cyclic-GC passes while an import runs: with the default thresholds the collector
+    keeps re-scanning the chunks in flight and more than doubles the time spent per row."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(*RELAXED_GC)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+# Checking rows ----------------------------------------------------------------------------
+
+
+def normalise_numbers(raws: list[str], region: str) -> list[str | None]:
+    """E.164 for each raw number (None when invalid)."""
+    seen: dict[str, str | None] = {}  # a number repeated in the chunk is parsed once
+    out: list[str | None] = []
+    for raw in raws:
+        if raw in seen:
+            out.append(seen[raw])
+        else:
+            out.append(seen.setdefault(raw, e164_or_none(raw, region)))
+    return out
+
+
+def duplicate_keys(key: DuplicateKey, row: Row, kept: list[str]) -> list[str]:
+    if key is DuplicateKey.PHONE:
+        return kept
+    value = row.fields.get(key.value)
+    return [value] if value else []
+
+
+class RowChecker:
+    def __init__(self, mapper: RowMapper, key: DuplicateKey, blocked: Blocked) -> None:
+        self.mapper, self.key, self.blocked = mapper, key, blocked
+
+    def check(
+        self, items: list[Row | Record], numbers: list[str | None], bytes_read: int
+    ) -> CheckedChunk:
+        valid = {n for n in numbers if n is not None}
+        blocked = self.blocked(valid) if valid else set()
+        chunk = CheckedChunk([], [], bytes_read)
+        position = 0
+        for item in items:
+            if isinstance(item, Record):
+                data = self.mapper.describe(item.raw)
+                chunk.issues.append((item.line, Outcome.MALFORMED, item.error or "", data))
+                continue
+            count = len(item.phones)
+            self._check(chunk, item, numbers[position : position + count], blocked)
+            position += count
+        return chunk
+
+    def _check(
+        self, chunk: CheckedChunk, row: Row, numbers: list[str | None], blocked: set[str]
+    ) -> None:
+        phones: dict[int, tuple[str, str | None]] = {}
+        kept: list[str] = []
+        notes: list[str] = []
+        dropped: list[str] = []
+        for (position, raw), e164 in zip(row.phones, numbers, strict=True):
+            if e164 is not None and e164 not in blocked and e164 not in kept:
+                phones[position] = (raw, e164)
+                kept.append(e164)
+            elif e164 is None:
+                phones[position] = (raw, None)
+                notes.append(f"phone{position} {raw!r} is not a valid number (kept as invalid)")
+            elif e164 in blocked:
+                dropped.append(f"phone{position} {e164}")
+            else:
+                notes.append(f"phone{position} {e164} repeats another number of the row; dropped")
+        if not kept:
+            chunk.issues.append(self._rejected(row, dropped))
+            return
+        if dropped:
+            notes.append("on the do-not-call list, dropped: " + ", ".join(dropped))
+        keys = duplicate_keys(self.key, row, kept)
+        fields, extra, source = row.fields, row.extra, row.source
+        chunk.rows.append((row.line, fields, phones, extra, keys, notes or None, source))
+
+    def _rejected(self, row: Row, dropped: list[str]) -> Issue:
+        data = self.mapper.describe(row.source)
+        if dropped:
+            message = "every valid number is on the do-not-call list: " + ", ".join(dropped)
+            return (row.line, Outcome.DNC, message, data)
+        invalid = ", ".join(f"phone{p} {raw!r}" for p, raw in row.phones) or "none given"
+        return (row.line, Outcome.INVALID_NUMBER, f"no valid number: {invalid}", data)
+
+
+# Reading a file ---------------------------------------------------------------------------
+
+
+def _items(source: Iterable[Record], mapper: RowMapper) -> Iterator[Row | Record]:
+    for record in source:
+        if record.error is not None:
+            yield record
+            continue
+        row = mapper.row(record)
+        yield row if isinstance(row, Row) else Record(record.line, None, row, raw=record.values)
+
+
+def _chunks(
+    items: Iterator[Row | Record], size: int
+) -> Iterator[tuple[list[Row | Record], list[str]]]:
+    """Chunks of ``size`` rows with the raw numbers to normalise, in row order."""
+    chunk: list[Row | Record] = []
+    raws: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if isinstance(item, Row):
+            raws.extend([raw for _position, raw in item.phones])
+        if len(chunk) >= size:
+            yield chunk, raws
+            chunk, raws = [], []
+    if chunk:
+        yield chunk, raws
+
+
+class FileReader:
+    """Reads a file in this process; errors that stop the import are raised on opening."""
+
+    def __init__(self, file: IO[bytes], job: ReadJob, blocked: Blocked) -> None:
+        options = job.options
+        self.source = open_source(file, job.fmt, options.encoding, options.delimiter)
+        columns = self.source.columns
+        self.mapper = RowMapper(options, ZoneInfo(job.timezone), columns, job.form_fields)
+        self.checker = RowChecker(self.mapper, options.duplicate_key, blocked)
+        self.region, self.chunk_rows = job.region, job.chunk_rows
+        self.info = SourceInfo(self.source.delimiter, self.source.line_kind, columns)
+
+    def chunks(self) -> Iterator[CheckedChunk]:
+        for items, raws in _chunks(_items(self.source.records(), self.mapper), self.chunk_rows):
+            numbers = normalise_numbers(raws, self.region)
+            yield self.checker.check(items, numbers, self.source.bytes_read)
+
+    def mapped(self) -> Mapped:
+        return Mapped(self.mapper.mapping, self.mapper.unmapped)
+
+
+# The reading process ----------------------------------------------------------------------
+
+
+class _Failed(NamedTuple):
+    error: Exception
+
+
+def _received(connection: Connection) -> Iterator[bytes]:
+    """The blocks of the file the importing process sends, until it closes the pipe."""
+    while True:
+        try:
+            yield connection.recv_bytes()
+        except EOFError:
+            return
+
+
+def _read_in_process(
+    connection: Connection, results: "multiprocessing.Queue[object]", job: ReadJob, dnc: set[str]
+) -> None:
+    """The reading process: everything it learns goes to ``results``, errors included."""
+    gc.set_threshold(*RELAXED_GC)
+    try:
+        file = io.BufferedReader(BlockStream(_received(connection)), PIPE_BLOCK)
+        reader = FileReader(file, job, dnc.intersection)
+        results.put(reader.info)
+        for chunk in reader.chunks():
+            results.put(chunk)
+        results.put(reader.mapped())
+    except OpendialerError as exc:
+        results.put(_Failed(exc))
+    except BaseException:  # anything else is a bug; the importing process shows where
+        results.put(_Failed(RuntimeError("the reading process failed:\n" + traceback.format_exc())))
+
+
+def _context() -> Any:
+    # Not fork(): the API server runs threads, and forking a threaded process is unsafe.
+    try:
+        context: Any = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+    except ValueError:  # no forkserver on this platform
+        context = multiprocessing.get_context("spawn")
+    return context
+
+
+class ReadingProcess:
+    """Reads a file in a second process: a thread here streams the file's bytes to it."""
+
+    def __init__(self, file: IO[bytes], job: ReadJob, dnc: set[str]) -> None:
+        context = _context()
+        receiving, self._sending = context.Pipe(duplex=False)
+        self._results: multiprocessing.Queue[object] = context.Queue(LOOKAHEAD)
+        self._process = context.Process(
+            target=_read_in_process,
+            args=(receiving, self._results, job, dnc),
+            name="opendialer-import-reader",
+            daemon=True,
+        )
+        self._process.start()
+        receiving.close()
+        self._feed_error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, args=(file,), daemon=True)
+        self._feeder.start()
+        self._mapped: Mapped | None = None
+        try:
+            self.info: SourceInfo = self._next()
+        except BaseException:
+            self.close(aborted=True)
+            raise
+
+    def __enter__(self) -> "ReadingProcess":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(aborted=kind is not None)
+
+    def _feed(self, file: IO[bytes]) -> None:
+        try:
+            while block := file.read(PIPE_BLOCK):
+                self._sending.send_bytes(block)
+        except BrokenPipeError:
+            pass  # the reading process stopped early: it says why, or it was stopped
+        except BaseException as exc:  # the file could not be read: the import must not finish
+            self._feed_error = exc
+        finally:
+            self._sending.close()
+
+    def _next(self) -> Any:
+        while True:
+            try:
+                message = self._results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if self._process.is_alive():
+                    continue
+                try:  # it may have exited right after its last message
+                    message = self._results.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    code = self._process.exitcode
+                    raise RuntimeError(f"the reading process ended (exit code {code})") from None
+            if isinstance(message, _Failed | Mapped):
+                self._check_feed()
+            if isinstance(message, _Failed):
+                raise message.error
+            return message
+
+    def _check_feed(self) -> None:
+        """Once the reading process is done: if this side could not read the file, that is the
+        error (the other side saw the file end early, and took it for the end)."""
+        self._feeder.join()
+        if self._feed_error is not None:
+            raise self._feed_error
+
+    def chunks(self) -> Iterator[CheckedChunk]:
+        while isinstance(message := self._next(), CheckedChunk):
+            yield message
+        self._mapped = message
+
+    def mapped(self) -> Mapped:
+        if self._mapped is None:
+            raise RuntimeError("the file has not been read to its end")
+        return self._mapped
+
+    def close(self, aborted: bool) -> None:
+        if not aborted:
+            self._process.join(JOIN_SECONDS)  # it ends on its own once everything is sent
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._feeder.join()
+        self._results.close()
