@@ -49,25 +49,26 @@ def _parse_valid(text: str, region: str | None) -> PhoneNumber | None:
 
 
 def normalize(raw: str, region: str) -> Phone:
-    """Read ``raw`` as the tenant's region would, and fall back to international digits.
+    return Phone(raw, e164_or_none(raw, region))
+
+
+def e164_or_none(raw: str, region: str) -> str | None:
+    """``raw`` in E.164, read as the tenant's region would, else as international digits.
 
     "0501234567" in IL and "+49 89 1234567" anywhere both work; so do digits that already start
     with a country code but lack the "+" ("972501234567", "49894614950703"), as the Voicenter and
-    jtel examples write them.
+    jtel examples write them. None when it is not a valid, dialable number.
     """
     text = raw.strip()
     if not text or len(text) > MAX_RAW_LENGTH:
-        return Phone(raw, None)
+        return None
     number = _parse_valid(text, region.upper())
     if number is None and text.isdigit() and not text.startswith("0"):
         number = _parse_valid("+" + text, None)
     if number is None:
-        return Phone(raw, None)
-    return Phone(raw, rphonenumbers.format_number(number, rphonenumbers.PhoneNumberFormat.E164))
-
-
-def e164_or_none(raw: str, region: str) -> str | None:
-    return normalize(raw, region).e164
+        return None
+    e164: str = rphonenumbers.format_number(number, rphonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def international_digits(e164: str) -> str:
