@@ -23,8 +23,15 @@ from typing import IO, Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from opendialer.contacts.import_mapping import Row, RowMapper
-from opendialer.contacts.import_schemas import DuplicateKey, ImportFormat, ImportOptions, Outcome
+from opendialer.contacts.import_schemas import (
+    DuplicateKey,
+    DuplicatePolicy,
+    ImportFormat,
+    ImportOptions,
+    Outcome,
+)
 from opendialer.contacts.import_sources import BlockStream, Record, open_source
+from opendialer.contacts.import_writer import contact_row, field_names
 from opendialer.errors import OpendialerError
 from opendialer.phones import e164_or_none
 
@@ -36,24 +43,27 @@ Issue = tuple[int, Outcome, str, Any]  # line, outcome, message, the row as the 
 Blocked = Callable[[set[str]], set[str]]  # the do-not-call numbers among some numbers
 
 
-# A row with at least one dialable number: line, fields, phones (position → (raw, E.164 or None
-# when invalid)), extra (custom_data / form_data keys), its duplicate keys, notes for the report,
-# and the row as the file gave it. A plain tuple: a million of them cross to the importing
-# process, and a named tuple pickles at half the speed.
+# A row with at least one dialable number, as a new contact: line, its values (in the order of
+# ``import_writer.contact_row`` with the chunk's ``names``), phones (position → (raw, E.164 or
+# None when invalid)), its duplicate keys, notes for the report, the row as the file gave it, and
+# only when the import may merge it into another contact (``overwrite``) its fields and
+# custom_data / form_data keys. A plain tuple, and no more than needed: a million of them cross
+# to the importing process, and every value costs on both sides.
 CheckedRow = tuple[
     int,
-    dict[str, Any],
+    tuple[Any, ...],
     dict[int, tuple[str, str | None]],
-    dict[str, dict[str, Any]],
     list[str],
     list[str] | None,
     Any,
+    tuple[dict[str, Any], dict[str, dict[str, Any]]] | None,
 ]
 
 
 class CheckedChunk(NamedTuple):
     rows: list[CheckedRow]
     issues: list[Issue]  # the rows that failed (malformed, no valid number, do-not-call)
+    names: list[str]  # the contact fields the rows fill
     bytes_read: int  # of the file, when the chunk was complete
 
 
@@ -139,29 +149,45 @@ def duplicate_keys(key: DuplicateKey, row: Row, kept: list[str]) -> list[str]:
     return [value] if value else []
 
 
+_Passed = tuple[Row, dict[int, tuple[str, str | None]], list[str], list[str]]  # phones, keys, notes
+
+
 class RowChecker:
-    def __init__(self, mapper: RowMapper, key: DuplicateKey, blocked: Blocked) -> None:
-        self.mapper, self.key, self.blocked = mapper, key, blocked
+    def __init__(self, mapper: RowMapper, options: ImportOptions, blocked: Blocked) -> None:
+        self.mapper, self.key, self.blocked = mapper, options.duplicate_key, blocked
+        self.merging = options.duplicates is DuplicatePolicy.OVERWRITE
 
     def check(
         self, items: list[Row | Record], numbers: list[str | None], bytes_read: int
     ) -> CheckedChunk:
         valid = {n for n in numbers if n is not None}
         blocked = self.blocked(valid) if valid else set()
-        chunk = CheckedChunk([], [], bytes_read)
+        passed: list[_Passed] = []
+        issues: list[Issue] = []
         position = 0
         for item in items:
             if isinstance(item, Record):
                 data = self.mapper.describe(item.raw)
-                chunk.issues.append((item.line, Outcome.MALFORMED, item.error or "", data))
+                issues.append((item.line, Outcome.MALFORMED, item.error or "", data))
                 continue
             count = len(item.phones)
-            self._check(chunk, item, numbers[position : position + count], blocked)
+            self._check(item, numbers[position : position + count], blocked, passed, issues)
             position += count
-        return chunk
+        names = field_names(row.fields for row, *_ in passed)
+        rows: list[CheckedRow] = []
+        for row, phones, keys, notes in passed:
+            values = contact_row(row.fields, row.extra, names)
+            merge = (row.fields, row.extra) if self.merging else None
+            rows.append((row.line, values, phones, keys, notes or None, row.source, merge))
+        return CheckedChunk(rows, issues, names, bytes_read)
 
     def _check(
-        self, chunk: CheckedChunk, row: Row, numbers: list[str | None], blocked: set[str]
+        self,
+        row: Row,
+        numbers: list[str | None],
+        blocked: set[str],
+        passed: list[_Passed],
+        issues: list[Issue],
     ) -> None:
         phones: dict[int, tuple[str, str | None]] = {}
         kept: list[str] = []
@@ -179,13 +205,11 @@ class RowChecker:
             else:
                 notes.append(f"phone{position} {e164} repeats another number of the row; dropped")
         if not kept:
-            chunk.issues.append(self._rejected(row, dropped))
+            issues.append(self._rejected(row, dropped))
             return
         if dropped:
             notes.append("on the do-not-call list, dropped: " + ", ".join(dropped))
-        keys = duplicate_keys(self.key, row, kept)
-        fields, extra, source = row.fields, row.extra, row.source
-        chunk.rows.append((row.line, fields, phones, extra, keys, notes or None, source))
+        passed.append((row, phones, duplicate_keys(self.key, row, kept), notes))
 
     def _rejected(self, row: Row, dropped: list[str]) -> Issue:
         data = self.mapper.describe(row.source)
@@ -233,7 +257,7 @@ class FileReader:
         self.source = open_source(file, job.fmt, options.encoding, options.delimiter)
         columns = self.source.columns
         self.mapper = RowMapper(options, ZoneInfo(job.timezone), columns, job.form_fields)
-        self.checker = RowChecker(self.mapper, options.duplicate_key, blocked)
+        self.checker = RowChecker(self.mapper, options, blocked)
         self.region, self.chunk_rows = job.region, job.chunk_rows
         self.info = SourceInfo(self.source.delimiter, self.source.line_kind, columns)
 

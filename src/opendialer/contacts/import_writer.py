@@ -8,7 +8,7 @@ Changes to existing contacts (duplicates with ``overwrite``) use ordinary batche
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ class Pending:
     extra: dict[str, dict[str, Any]]  # custom_data / form_data keys
     contact_id: int | None
     campaign_id: int
+    values: tuple[Any, ...] | None = None  # a new contact's row, made ahead; None once merged
 
 
 def _literal(value: Any) -> str:
@@ -59,6 +60,23 @@ def _literal(value: Any) -> str:
 
 def _json(values: dict[str, Any] | None) -> str:
     return json.dumps(values, ensure_ascii=False, default=str) if values else "{}"
+
+
+def field_names(fields: Iterable[dict[str, Any]]) -> list[str]:
+    """The columns that rows with these fields fill, beside ``PER_ROW_COLUMNS``."""
+    return sorted({name for given in fields for name in given} - {"priority"})
+
+
+def contact_row(
+    fields: dict[str, Any], extra: dict[str, dict[str, Any]], names: list[str]
+) -> tuple[Any, ...]:
+    """A new contact's values for ``PER_ROW_COLUMNS`` and then ``names``."""
+    return (
+        fields.get("priority", 0),
+        _json(extra.get("custom_data")) if extra else "{}",
+        _json(extra.get("form_data")) if extra else "{}",
+        *map(fields.get, names),
+    )
 
 
 class ContactWriter:
@@ -89,17 +107,12 @@ class ContactWriter:
 
     # Inserts ----------------------------------------------------------------------------
 
-    def insert(self, contacts: list[Pending]) -> None:
+    def insert(self, contacts: list[Pending], names: list[str]) -> None:
+        """New contacts whose fields are among ``names`` (see ``field_names``)."""
         if not contacts:
             return
-        names = sorted({name for c in contacts for name in c.fields} - {"priority"})
         rows = [
-            (
-                c.fields.get("priority", 0),
-                _json(c.extra.get("custom_data")) if c.extra else "{}",
-                _json(c.extra.get("form_data")) if c.extra else "{}",
-                *map(c.fields.get, names),
-            )
+            c.values if c.values is not None else contact_row(c.fields, c.extra, names)
             for c in contacts
         ]
         self._convert(rows, names)

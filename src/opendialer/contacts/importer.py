@@ -127,6 +127,7 @@ class _Plan:
 
 
 def _merge(target: Pending, source: Pending) -> None:
+    target.values = None
     target.fields.update(source.fields)
     target.phones.update(source.phones)
     for name, values in source.extra.items():
@@ -153,7 +154,7 @@ class ChunkImporter:
 
     def process(self, chunk: CheckedChunk) -> None:
         self._issues.extend(chunk.issues)
-        self._decide(chunk.rows)
+        self._decide(chunk.rows, chunk.names)
         for entry in sorted(self._issues, key=lambda issue: issue[0]):
             self.report.add(*entry)
         self._issues.clear()
@@ -161,19 +162,19 @@ class ChunkImporter:
     def _log(self, line: int, outcome: Outcome, message: str, source: Any) -> None:
         self._issues.append((line, outcome, message, describe(self.columns, source)))
 
-    def _decide(self, rows: list[CheckedRow]) -> None:
+    def _decide(self, rows: list[CheckedRow], names: list[str]) -> None:
         existing: dict[str, tuple[int, int]] = {}
         if self.options.duplicates is not DuplicatePolicy.ALLOW:
-            keys = {key for row in rows for key in row[4]}
+            keys = {key for row in rows for key in row[3]}
             existing = self.duplicates.existing(keys) if keys else {}
         plan = _Plan()
         for row in rows:
             self._place(plan, row, existing)
-        self.writer.insert(plan.inserts)
+        self.writer.insert(plan.inserts, names)
         self.writer.update(list(plan.updates.values()))
 
     def _place(self, plan: _Plan, row: CheckedRow, existing: dict[str, tuple[int, int]]) -> None:
-        line, fields, phones, extra, keys, notes, source = row
+        line, values, phones, keys, notes, source, merge = row
         policy = self.options.duplicates
         earlier: Pending | None = None
         stored: tuple[int, int] | None = None
@@ -187,7 +188,8 @@ class ChunkImporter:
             message = f"same {self.duplicates.key.value} {match} as {what}"
             self._log(line, Outcome.DUPLICATE, message, source)
             return
-        pending = Pending(line, fields, phones, extra, None, self.campaign_id)
+        fields, extra = merge or ({}, {})
+        pending = Pending(line, fields, phones, extra, None, self.campaign_id, values)
         outcome = Outcome.IMPORTED
         if earlier is not None:
             _merge(earlier, pending)
