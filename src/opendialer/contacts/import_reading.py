@@ -173,7 +173,7 @@ class RowChecker:
             count = len(item.phones)
             self._check(item, numbers[position : position + count], blocked, passed, issues)
             position += count
-        names = field_names(row.fields for row, *_ in passed)
+        names = field_names([entry[0].fields for entry in passed])
         rows: list[CheckedRow] = []
         for row, phones, keys, notes in passed:
             values = contact_row(row.fields, row.extra, names)

@@ -64,7 +64,9 @@ def _json(values: dict[str, Any] | None) -> str:
 
 def field_names(fields: Iterable[dict[str, Any]]) -> list[str]:
     """The columns that rows with these fields fill, beside ``PER_ROW_COLUMNS``."""
-    return sorted({name for given in fields for name in given} - {"priority"})
+    names: set[str] = set().union(*fields)
+    names.discard("priority")
+    return sorted(names)
 
 
 def contact_row(
