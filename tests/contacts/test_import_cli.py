@@ -2,7 +2,12 @@
 
 import csv
 import json
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +153,51 @@ def test_missing_schema_is_explained(db_url: str, tmp_path: Path) -> None:
     leads.write_text(LEADS)
     result = runner.invoke(app, ["import", str(leads), "--campaign", "Spring"])
     assert result.exit_code == 2 and "opendialer db upgrade" in result.output
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of a process group (field 5 of /proc/PID/stat)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    rows = "".join(f"N{i};030 {1_000_000 + i};K{i}\n" for i in range(100_000))
+    leads.write_text("Nachname;Telefon;Kundennr\n" + rows)
+    executable = Path(sys.executable).with_name("opendialer")  # the installed command
+    command = [str(executable), "import", str(leads), "--campaign", "Spring"]
+    cli = subprocess.Popen(
+        [*command, "--parallel"],
+        env={**os.environ, "OPENDIALER_DATABASE_URL": database},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal would give it
+    )
+    try:
+        # The command, the forkserver and its resource tracker, and the reading process.
+        assert _wait_for(lambda: len(_group(cli.pid)) >= 4, 30), _group(cli.pid)
+        os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C sends
+        output, _ = cli.communicate(timeout=30)
+    finally:
+        cli.kill()
+    assert cli.returncode == 130, output
+    assert b"Traceback" not in output  # the reading process leaves Ctrl-C to the command
+    assert _wait_for(lambda: not _group(cli.pid), 10), _group(cli.pid)
+    assert count(database) == 0

@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -294,6 +295,7 @@ def _send(connection: Connection, message: object) -> None:
 
 def _read_in_process(file: Connection, results: Connection, job: ReadJob, dnc: set[str]) -> None:
     """The reading process: everything it learns goes to ``results``, errors included."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importing process's to handle
     gc.set_threshold(*RELAXED_GC)
     try:
         stream = io.BufferedReader(BlockStream(_received(file)), PIPE_BLOCK)
