@@ -18,13 +18,13 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from opendialer.contacts.import_mapping import describe
+from opendialer.contacts.import_process import ReadingProcess
 from opendialer.contacts.import_reading import (
     CheckedChunk,
     CheckedRow,
     FileReader,
     Issue,
     Reader,
-    ReadingProcess,
     ReadJob,
     relaxed_gc,
 )
