@@ -155,17 +155,24 @@ def test_missing_schema_is_explained(db_url: str, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "opendialer db upgrade" in result.output
 
 
-def _group(pgid: int) -> list[int]:
-    """The processes of a process group (field 5 of /proc/PID/stat)."""
-    members = []
+def _group(pgid: int) -> dict[int, int]:
+    """The processes of a process group, each with its parent (fields 4 and 5 of its stat)."""
+    members = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
+            members[int(stat.parent.name)] = int(fields[1])
     return members
+
+
+def _reader_started(pgid: int) -> bool:
+    """Whether the command's grandchild is there: the reading process, which its forkserver
+    starts."""
+    group = _group(pgid)
+    return any(parent in group and parent != pgid for parent in group.values())
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
@@ -191,8 +198,7 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
         start_new_session=True,  # its own process group, as a terminal would give it
     )
     try:
-        # The command, the forkserver and its resource tracker, and the reading process.
-        assert _wait_for(lambda: len(_group(cli.pid)) >= 4, 30), _group(cli.pid)
+        assert _wait_for(lambda: _reader_started(cli.pid), 30), _group(cli.pid)
         os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C sends
         output, _ = cli.communicate(timeout=30)
     finally:

@@ -127,7 +127,7 @@ class _Plan:
 
 
 def _merge(target: Pending, source: Pending) -> None:
-    target.values = None
+    target.values = None  # the writer makes its row again, from the merged fields
     target.fields.update(source.fields)
     target.phones.update(source.phones)
     for name, values in source.extra.items():
@@ -165,7 +165,7 @@ class ChunkImporter:
     def _decide(self, rows: list[CheckedRow], names: list[str]) -> None:
         existing: dict[str, tuple[int, int]] = {}
         if self.options.duplicates is not DuplicatePolicy.ALLOW:
-            keys = {key for row in rows for key in row[3]}
+            keys = {key for row in rows for key in row[3]}  # each row's duplicate keys
             existing = self.duplicates.existing(keys) if keys else {}
         plan = _Plan()
         for row in rows:
