@@ -77,6 +77,7 @@ class ReadJob:
     timezone: str
     form_fields: frozenset[str]
     region: str  # national numbers are read in this region
+    # Read from the module when the job is made, so a changed size travels with it.
     chunk_rows: int = field(default_factory=lambda: CHUNK_ROWS)
 
 
