@@ -269,18 +269,19 @@ def racing_writer(sessions: SessionMaker) -> Iterator[list[str]]:
     event.remove(Session, "do_orm_execute", before_insert)
 
 
-def test_a_failed_request_leaves_nothing_half_written(
+def test_a_number_added_by_a_simultaneous_request_is_exists_not_a_conflict(
     api: TestClient, session: Session, racing_writer: list[str]
 ) -> None:
     racing_writer.append(OWN)
-    response = api.post("/api/v1/dnc", json={"numbers": [WIDE, OWN]})
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "conflict"
-    assert [e["e164"] for e in api.get("/api/v1/dnc").json()["items"]] == [OWN]  # not WIDE
-    assert _add(api, WIDE, OWN)["counts"] == {
+    body = _add(api, WIDE, OWN)
+    assert body["counts"] == {
         "added": 1,
         "exists": 1,
         "removed": 0,
         "not_found": 0,
         "invalid_number": 0,
     }
+    outcomes = {r["e164"]: r["outcome"] for r in body["records"]}
+    assert outcomes == {WIDE: "added", OWN: "exists"}
+    entries = session.scalars(select(DncEntry).order_by(DncEntry.e164)).all()
+    assert sorted((e.e164, e.source) for e in entries) == sorted([(OWN, "race"), (WIDE, "api")])

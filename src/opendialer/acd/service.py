@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opendialer.acd.schemas import CLOSED_STATUSES, AcdEventCreate, AcdStatus
+from opendialer.dedupe import exclusive
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AcdEvent, AgentGroup, Campaign, Contact, User
 from opendialer.scoping import get_owned
@@ -64,6 +65,7 @@ def create_event(
     _check_references(session, tenant_id, data)
     group = session.get_one(AgentGroup, data.group_id)
     if group.no_duplicate_events:
+        exclusive(session, "acd_events", group.id)  # simultaneous duplicates: one event
         existing = find_open_duplicate(session, tenant_id, data)
         if existing is not None:
             _note(existing, f"{now.isoformat(timespec='seconds')} duplicate: {data.subject}")

@@ -6,6 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opendialer.agents.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
+from opendialer.dedupe import insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
@@ -189,11 +190,9 @@ def add_group_member(session: Session, group: AgentGroup, user_id: int) -> tuple
     """Make the tenant's user a member; idempotent. Returns the user and whether they joined
     just now. Another tenant's user id is a 404."""
     user = get_user(session, group.tenant_id, user_id)
-    if session.get(AgentGroupMember, (group.id, user.id)) is not None:
-        return user, False
-    session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
-    session.flush()
-    return user, True
+    row = {"group_id": group.id, "user_id": user.id}
+    joined = insert_new(session, AgentGroupMember, [row], AgentGroupMember.user_id)
+    return user, bool(joined)
 
 
 def remove_group_member(session: Session, group: AgentGroup, user_id: int) -> None:

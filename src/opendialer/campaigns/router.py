@@ -180,7 +180,7 @@ def add_member(
     campaign_id: RecordId, body: MemberAdd, session: DbSession, who: CurrentPrincipal
 ) -> CampaignMember:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
-    return service.add_member(session, campaign, body.user_id)
+    return service.add_member(session, campaign, body.user_id)[0]
 
 
 @router.delete("/campaigns/{campaign_id}/members/{user_id}", status_code=204)

@@ -17,6 +17,7 @@ from opendialer.campaigns.schemas import (
     ResultCodeUpdate,
     RetryRuleWrite,
 )
+from opendialer.dedupe import insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
@@ -267,17 +268,16 @@ def list_members(session: Session, campaign: Campaign) -> list[CampaignMember]:
     return list(session.scalars(stmt))
 
 
-def add_member(session: Session, campaign: Campaign, user_id: int) -> CampaignMember:
+def add_member(session: Session, campaign: Campaign, user_id: int) -> tuple[CampaignMember, bool]:
+    """Make the tenant's agent a member; idempotent, also when the same member is added by
+    simultaneous requests. Returns the member and whether they joined just now."""
     user = get_owned(session, User, campaign.tenant_id, user_id, "user")
     if user.role != UserRole.AGENT:
         raise BadRequest("Only agents can be campaign members", code="not_an_agent")
-    existing = session.get(CampaignMember, (campaign.id, user_id))
-    if existing is not None:
-        return existing
-    member = CampaignMember(campaign_id=campaign.id, user_id=user_id, created_at=datetime.now(UTC))
-    session.add(member)
-    session.flush()
-    return member
+    row = {"campaign_id": campaign.id, "user_id": user_id, "created_at": datetime.now(UTC)}
+    joined = bool(insert_new(session, CampaignMember, [row], CampaignMember.user_id))
+    member = session.get_one(CampaignMember, (campaign.id, user_id))
+    return member, joined
 
 
 def remove_member(session: Session, campaign: Campaign, user_id: int) -> None:

@@ -38,6 +38,7 @@ from opendialer.contacts.import_schemas import (
     Outcome,
 )
 from opendialer.contacts.import_writer import ContactWriter, Pending
+from opendialer.contacts.service import guard_duplicates
 from opendialer.dnc.service import blocked_numbers
 from opendialer.errors import NotFound
 from opendialer.models import Campaign, ContactList, DncEntry, FormField, Tenant
@@ -256,6 +257,8 @@ def import_contacts(
     at least 4 MiB). National numbers are read in ``region`` (default: the tenant's).
     """
     started = perf_counter()
+    if options.duplicates is not DuplicatePolicy.ALLOW:
+        guard_duplicates(session, campaign.tenant_id)
     tenant = session.get_one(Tenant, campaign.tenant_id)
     _check_list(session, campaign, options.list_id)
     form_fields = session.scalars(

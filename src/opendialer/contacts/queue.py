@@ -16,6 +16,7 @@ from sqlalchemy import Insert, Select, Table, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
+from opendialer.contacts.service import guard_duplicates
 from opendialer.models import Contact, ContactPhone, ContactStatus
 
 LOOKUP_CHUNK = 1000
@@ -127,6 +128,17 @@ def add_targets(session: Session, targets: Sequence[NewTarget]) -> list[int]:
     ]
     conn.execute(_insert_phones(), phones)
     return ids
+
+
+def update_or_add(session: Session, target: NewTarget, changes: TargetChanges) -> None:
+    """The supplied fields of every queued target with the number; the target is added when
+    none is queued. Simultaneous calls for one new number add it once."""
+    guard_duplicates(session, target.tenant_id)
+    occurrences = queued_with_number(session, target.campaign_id, target.e164)
+    if occurrences:
+        update_targets(session, occurrences, changes)
+    else:
+        add_targets(session, [target])
 
 
 def _with_number(campaign_id: int, e164: str) -> Select[Any]:

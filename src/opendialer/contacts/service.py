@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import get_tenant
 from opendialer.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
+from opendialer.dedupe import exclusive
 from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
     CallAttempt,
@@ -34,6 +35,20 @@ class InvalidContact(OpendialerError):
 
     status_code = 422
     code = "invalid_contact"
+
+
+# Duplicates --------------------------------------------------------------------------------
+
+
+def guard_duplicates(session: Session, tenant_id: int) -> None:
+    """Take before looking for a new contact's duplicates in order to create it when there are
+    none: until this transaction ends, other such creates of the tenant wait, so simultaneous
+    identical requests store one contact (the later ones find it). Every rule that skips,
+    merges or updates duplicates (jtel overwriteDuplicates, Voicenter UpdateCall, the
+    importer's duplicate policies, mmDial's doublet checks) goes through it; creates that allow
+    duplicates need not.
+    """
+    exclusive(session, "contacts", tenant_id)
 
 
 # Reading -----------------------------------------------------------------------------------

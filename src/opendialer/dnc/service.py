@@ -17,12 +17,12 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     delete,
-    insert,
     or_,
     select,
 )
 from sqlalchemy.orm import Session
 
+from opendialer.dedupe import insert_new
 from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
 from opendialer.errors import BadRequest
 from opendialer.models import Campaign, DncEntry, Tenant
@@ -140,18 +140,19 @@ def add_numbers(
     phones = _normalize_all(tenant, raws)
     lists = _exact_list(campaign_id)
     on_list = {e.e164 for e in _entries(session, tenant.id, _valid_e164s(phones), lists)}
-    records, new_numbers = [], []
+    new_numbers = list(dict.fromkeys(n for n in _valid_e164s(phones) if n not in on_list))
+    # A number another request put on the list meanwhile is not inserted again: "exists".
+    added = _insert(session, tenant.id, campaign_id, new_numbers, source, note)
+    records = []
     for phone in phones:
         if phone.e164 is None:
             outcome = DncOutcome.INVALID_NUMBER
-        elif phone.e164 in on_list:
-            outcome = DncOutcome.EXISTS
-        else:
-            on_list.add(phone.e164)
-            new_numbers.append(phone.e164)
+        elif phone.e164 in added:
+            added.discard(phone.e164)  # a repeat later in ``raws`` is "exists"
             outcome = DncOutcome.ADDED
+        else:
+            outcome = DncOutcome.EXISTS
         records.append(DncRecordOutcome(number=phone.raw, e164=phone.e164, outcome=outcome))
-    _insert(session, tenant.id, campaign_id, new_numbers, source, note)
     return records
 
 
@@ -162,15 +163,13 @@ def _insert(
     numbers: list[str],
     source: str,
     note: str | None,
-) -> None:
-    """A bulk INSERT: several times faster than one ORM object per number at 10,000 numbers."""
-    if not numbers:
-        return
+) -> set[str]:
+    """The numbers inserted, in batched INSERTs that skip numbers already on the list."""
     now = datetime.now(UTC)
     shared: dict[str, object] = {"tenant_id": tenant_id, "campaign_id": campaign_id}
     shared |= {"source": source, "note": note, "created_at": now}
     rows = [{**shared, "e164": e164} for e164 in numbers]
-    session.execute(insert(DncEntry), rows)
+    return insert_new(session, DncEntry, rows, DncEntry.e164)
 
 
 def remove_numbers(

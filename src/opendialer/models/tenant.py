@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
@@ -47,6 +47,14 @@ class User(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "username"),
         UniqueConstraint("tenant_id", "extension"),
+        Index(
+            "uq_users_tenant_member_code",
+            "tenant_id",
+            "member_code",
+            unique=True,
+            sqlite_where=text("member_code IS NOT NULL"),
+            postgresql_where=text("member_code IS NOT NULL"),
+        ),
     )
 
     tenant_id: Mapped[int] = tenant_fk()

@@ -156,11 +156,10 @@ def import_contact(call: Call) -> Record:
     campaign = _import_campaign(call, body)
     values, phones = _import_values(call, body)
     user_data = values.get("user_data")
-    duplicates = (
-        service.find_by_user_data(call.session, call.tenant_id, user_data, campaign.id)
-        if overwrite and user_data
-        else []
-    )
+    duplicates: list[Contact] = []
+    if overwrite and user_data:
+        service.guard_duplicates(call.session, call.tenant_id)
+        duplicates = service.find_by_user_data(call.session, call.tenant_id, user_data, campaign.id)
     if duplicates:
         contact = _overwrite(call, duplicates[0], values, phones)
         if reset:

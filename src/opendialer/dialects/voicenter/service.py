@@ -40,7 +40,7 @@ from opendialer.dialects.voicenter.params import Params, invalid
 from opendialer.dialects.voicenter.schemas import CampaignRef
 from opendialer.dialing.service import set_status
 from opendialer.errors import OpendialerError
-from opendialer.models import Campaign, CampaignMember, CampaignStatus, Tenant, User
+from opendialer.models import Campaign, CampaignStatus, Tenant, User
 
 CODE_LENGTH = 64
 MEMBER_LENGTH = 100
@@ -238,11 +238,7 @@ def update_call(session: Session, params: Params) -> dict[str, Any]:
     """The supplied fields of every queued occurrence; the target is added when absent."""
     campaign = _target_campaign(session, params)
     fields = schemas.target_fields(params, campaign, dnc_flag=False)  # V12: not for UpdateCall
-    occurrences = queue.queued_with_number(session, campaign.id, fields.e164)
-    if occurrences:
-        queue.update_targets(session, occurrences, fields.changes())
-    else:
-        queue.add_targets(session, [fields.new_target(campaign)])
+    queue.update_or_add(session, fields.new_target(campaign), fields.changes())
     return ok()
 
 
@@ -344,12 +340,11 @@ def _member(session: Session, params: Params, campaign: Campaign, errors: Campai
 def add_member_call(session: Session, params: Params) -> dict[str, Any]:
     campaign = _campaign(session, params, ADD_MEMBER_ERRORS)
     user = _member(session, params, campaign, ADD_MEMBER_ERRORS)
-    already = session.get(CampaignMember, (campaign.id, user.id)) is not None
     try:
-        add_member(session, campaign, user.id)
+        joined = add_member(session, campaign, user.id)[1]
     except OpendialerError:
         raise VoicenterError(2, "Invalid member: not an agent", **ADD_MEMBER_ERRORS.extra) from None
-    return ok(Data={"TotalAdded": 0 if already else 1})
+    return ok(Data={"TotalAdded": 1 if joined else 0})
 
 
 def remove_member_call(session: Session, params: Params) -> dict[str, Any]:

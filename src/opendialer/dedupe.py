@@ -1,0 +1,71 @@
+"""Creates that must not store one thing twice, even when identical requests arrive together.
+
+Two mechanisms, one per kind of rule, both guaranteed by the database on SQLite and PostgreSQL:
+
+- When a unique key states the rule (a campaign's member, a number on a do-not-call list),
+  :func:`insert_new` lets the database decide with ``INSERT ... ON CONFLICT DO NOTHING``: the
+  loser of a race learns "already there" instead of raising an ``IntegrityError``.
+- When no key can (a contact is a duplicate only under the caller's options: jtel's
+  ``overwriteDuplicates``, Voicenter's "while queued", mmDial's doublet checks, an ACD group's
+  no-duplicates flag), :func:`exclusive` makes the transactions that look up and then insert
+  under one key run one after the other, each until it commits or rolls back.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from opendialer.models import Base
+
+T = TypeVar("T")
+
+# A write that changes nothing: SQLite gives a transaction its one write lock at the first
+# write statement, and keeps it until the end of the transaction.
+_TAKE_SQLITE_WRITE_LOCK = text("UPDATE tenants SET id = id WHERE 0")
+_PG_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def lock_key(parts: Sequence[str | int]) -> int:
+    """A stable signed 64-bit number for ``parts`` (PostgreSQL's advisory lock space)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def exclusive(session: Session, *parts: str | int) -> None:
+    """Until this transaction ends, no other transaction passes ``exclusive`` with the same
+    parts; call it before the look-up that decides whether to insert.
+
+    PostgreSQL: a transaction-scoped advisory lock on the parts (released at commit or
+    rollback; read committed, so the look-up after it sees what the previous holder wrote).
+    SQLite: the database's single write lock, taken before the look-up, so the look-up sees
+    every committed write and no other writer starts until this one ends (a coarser lock
+    than the parts; SQLite has no finer one). A transaction that already wrote holds it.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_XACT_LOCK, {"key": lock_key(parts)})
+    else:
+        connection.execute(_TAKE_SQLITE_WRITE_LOCK)
+
+
+def insert_new(
+    session: Session,
+    model: type[Base],
+    rows: list[dict[str, Any]],
+    returning: InstrumentedAttribute[T],
+) -> set[T]:
+    """Insert the rows that break none of ``table``'s unique keys; the ``returning`` values
+    of those inserted. Rows already stored, by an earlier request or one running right now,
+    are left out without an error; the caller reads them if it needs them.
+    """
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(model).on_conflict_do_nothing().returning(returning)
+    # Many rows go as batched multi-row INSERTs (SQLAlchemy's "insertmanyvalues").
+    return set(session.execute(stmt, rows).scalars())
