@@ -30,6 +30,8 @@ from opendialer.models import (
     Contact,
     ContactList,
     DncEntry,
+    FormField,
+    RetryRule,
     Tenant,
     User,
     UserRole,
@@ -132,7 +134,12 @@ def test_jtel_imports_with_overwrite_store_one_contact(
     live: str, sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     campaign_id = _campaign(sessions, tenant.tenant.id).id
-    body = {"DiallerCampaignsID": campaign_id, "UserData": "u-1", "Name": "M", "PhoneNumber1": NUMBER}
+    body = {
+        "DiallerCampaignsID": campaign_id,
+        "UserData": "u-1",
+        "Name": "M",
+        "PhoneNumber1": NUMBER,
+    }
 
     def send(client: httpx.Client) -> httpx.Response:
         url = "/jtel/dialler/contacts/import?overwriteDuplicates=true"
@@ -286,3 +293,25 @@ def test_users_with_one_member_code_store_one(
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [201] + [409] * (N - 1), [a.text for a in answers]
     assert _count(sessions, User, User.member_code == "SIPSIP9") == 1
+
+
+def test_simultaneous_puts_of_one_form_field_and_retry_rule_all_succeed(
+    live: str, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    campaign_id = _campaign(sessions, tenant.tenant.id).id
+    base = f"/api/v1/campaigns/{campaign_id}"
+
+    def field(client: httpx.Client) -> httpx.Response:
+        body = {"name": "product", "label": "Product"}
+        return client.put(f"{base}/form-fields", json=body, headers=_bearer(tenant))
+
+    def rule(client: httpx.Client) -> httpx.Response:
+        body = {"outcome": "busy", "retry_delay_seconds": 60}
+        return client.put(f"{base}/retry-rules", json=body, headers=_bearer(tenant))
+
+    for send in (field, rule):
+        answers = together(N, send, live)
+        assert [a.status_code for a in answers] == [200] * N, [a.text for a in answers]
+        assert len({a.json()["id"] for a in answers}) == 1
+    assert _count(sessions, FormField, FormField.campaign_id == campaign_id) == 1
+    assert _count(sessions, RetryRule, RetryRule.campaign_id == campaign_id) == 1

@@ -1,7 +1,7 @@
 """Campaign rules: creation with defaults, unique names and codes, and the campaign's parts."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ from opendialer.models import (
 )
 from opendialer.scoping import get_owned
 from opendialer.security import new_token
+
+Keyed = TypeVar("Keyed", RetryRule, FormField)
+_PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
 
 
 def new_campaign_code() -> str:
@@ -193,6 +196,20 @@ def delete_result_code(session: Session, campaign: Campaign, code_id: int) -> No
 # Retry rules ----------------------------------------------------------------------------
 
 
+def _put(
+    session: Session, model: type[Keyed], parent: dict[str, int], values: dict[str, Any]
+) -> Keyed:
+    """Create or replace the row whose unique key is ``parent`` plus the key in ``values``;
+    simultaneous identical PUTs all succeed and leave one row."""
+    insert_new(session, model, [{**parent, **values}], model.id)
+    key = {name: values[name] for name in _PUT_KEYS[model]}
+    row = session.scalars(select(model).filter_by(**parent, **key)).one()
+    for name, value in values.items():
+        setattr(row, name, value)
+    session.flush()
+    return row
+
+
 def list_retry_rules(session: Session, campaign: Campaign) -> list[RetryRule]:
     stmt = select(RetryRule).where(RetryRule.campaign_id == campaign.id).order_by(RetryRule.id)
     return list(session.scalars(stmt))
@@ -200,18 +217,7 @@ def list_retry_rules(session: Session, campaign: Campaign) -> list[RetryRule]:
 
 def put_retry_rule(session: Session, campaign: Campaign, data: RetryRuleWrite) -> RetryRule:
     """Create or replace the rule for one outcome."""
-    rule = session.scalar(
-        select(RetryRule).where(
-            RetryRule.campaign_id == campaign.id, RetryRule.outcome == data.outcome
-        )
-    )
-    if rule is None:
-        rule = RetryRule(campaign_id=campaign.id, outcome=data.outcome)
-        session.add(rule)
-    for key, value in data.model_dump().items():
-        setattr(rule, key, value)
-    session.flush()
-    return rule
+    return _put(session, RetryRule, {"campaign_id": campaign.id}, data.model_dump())
 
 
 def delete_retry_rule(session: Session, campaign: Campaign, rule_id: int) -> None:
@@ -236,16 +242,7 @@ def list_form_fields(session: Session, campaign: Campaign) -> list[FormField]:
 
 def put_form_field(session: Session, campaign: Campaign, data: FormFieldWrite) -> FormField:
     """Create or replace the field with this name."""
-    field = session.scalar(
-        select(FormField).where(FormField.campaign_id == campaign.id, FormField.name == data.name)
-    )
-    if field is None:
-        field = FormField(campaign_id=campaign.id, name=data.name)
-        session.add(field)
-    for key, value in data.model_dump().items():
-        setattr(field, key, value)
-    session.flush()
-    return field
+    return _put(session, FormField, {"campaign_id": campaign.id}, data.model_dump())
 
 
 def delete_form_field(session: Session, campaign: Campaign, name: str) -> None:
