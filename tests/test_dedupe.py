@@ -289,10 +289,31 @@ def test_users_with_one_member_code_store_one(
         body = {"username": name, "role": "agent", "member_code": "SIPSIP9"}
         return client.post("/api/v1/users", json=body, headers=_bearer(tenant))
 
-    answers = together(N, send, live)
-    statuses = sorted(a.status_code for a in answers)
-    assert statuses == [201] + [409] * (N - 1), [a.text for a in answers]
+    answers = sorted(together(N, send, live), key=lambda a: a.status_code)
+    assert [a.status_code for a in answers] == [201] + [409] * (N - 1), [a.text for a in answers]
+    # The later requests get the service's own answer, as if they had found the first user.
+    assert {a.json()["error"]["code"] for a in answers[1:]} == {"duplicate_member_code"}
     assert _count(sessions, User, User.member_code == "SIPSIP9") == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/campaigns", {"name": "Spring", "dial_mode": "preview"}),
+        ("/api/v1/groups", {"name": "Sales"}),
+        ("/api/v1/users", {"username": "anna", "role": "agent"}),
+    ],
+)
+def test_simultaneous_creates_of_one_name_make_one_and_name_the_duplicate(
+    live: str, sessions: SessionMaker, tenant: NewTenant, path: str, body: dict[str, str]
+) -> None:
+    def send(client: httpx.Client) -> httpx.Response:
+        return client.post(path, json=body, headers=_bearer(tenant))
+
+    answers = sorted(together(N, send, live), key=lambda a: a.status_code)
+    assert [a.status_code for a in answers] == [201] + [409] * (N - 1), [a.text for a in answers]
+    assert len({a.json()["error"]["code"] for a in answers[1:]}) == 1
+    assert all(a.json()["error"]["code"].startswith("duplicate_") for a in answers[1:])
 
 
 def test_simultaneous_puts_of_one_form_field_and_retry_rule_all_succeed(

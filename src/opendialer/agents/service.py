@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opendialer.agents.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
-from opendialer.dedupe import insert_new
+from opendialer.dedupe import exclusive, insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
@@ -25,6 +25,9 @@ UNIQUE_USER_FIELDS = ("username", "extension", "member_code")
 def _check_unique(
     session: Session, tenant_id: int, values: dict[str, Any], exclude_id: int = 0
 ) -> None:
+    # The write that follows takes the keys: checks run one at a time per tenant, so the later
+    # of simultaneous requests gets this Conflict too (not the database's IntegrityError).
+    exclusive(session, "users", tenant_id)
     for name in UNIQUE_USER_FIELDS:
         value = values.get(name)
         if value is None:
@@ -120,6 +123,7 @@ def get_user_by_member_code(session: Session, tenant_id: int, code: str) -> User
 
 
 def _check_group_name(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
+    exclusive(session, "agent_groups", tenant_id)
     taken = session.scalar(
         select(AgentGroup.id).where(
             AgentGroup.tenant_id == tenant_id, AgentGroup.name == name, AgentGroup.id != exclude_id

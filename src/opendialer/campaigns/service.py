@@ -17,7 +17,7 @@ from opendialer.campaigns.schemas import (
     ResultCodeUpdate,
     RetryRuleWrite,
 )
-from opendialer.dedupe import insert_new
+from opendialer.dedupe import exclusive, insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
@@ -52,6 +52,9 @@ def _check_settings(session: Session, tenant_id: int, data: CampaignSettings) ->
 
 
 def _check_name_free(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
+    # Every check of a unique key is followed by the write that takes the key: checks of one
+    # key run one at a time, so the later of simultaneous requests gets this Conflict too.
+    exclusive(session, "campaigns", tenant_id)
     taken = session.scalar(
         select(Campaign.id).where(
             Campaign.tenant_id == tenant_id, Campaign.name == name, Campaign.id != exclude_id
@@ -147,6 +150,7 @@ def get_result_code(session: Session, campaign: Campaign, code_id: int) -> Resul
 
 
 def _check_code_free(session: Session, campaign: Campaign, code: str, exclude_id: int = 0) -> None:
+    exclusive(session, "result_codes", campaign.id)
     taken = session.scalar(
         select(ResultCode.id).where(
             ResultCode.campaign_id == campaign.id,
@@ -299,14 +303,19 @@ def member_users(session: Session, campaign: Campaign) -> list[User]:
 # Lists ----------------------------------------------------------------------------------
 
 
-def create_list(session: Session, campaign: Campaign, data: ListCreate) -> ContactList:
+def _check_list_name_free(session: Session, campaign_id: int, name: str) -> None:
+    exclusive(session, "contact_lists", campaign_id)
     taken = session.scalar(
         select(ContactList.id).where(
-            ContactList.campaign_id == campaign.id, ContactList.name == data.name
+            ContactList.campaign_id == campaign_id, ContactList.name == name
         )
     )
     if taken is not None:
-        raise Conflict(f"A list named {data.name!r} already exists", code="duplicate_name")
+        raise Conflict(f"A list named {name!r} already exists", code="duplicate_name")
+
+
+def create_list(session: Session, campaign: Campaign, data: ListCreate) -> ContactList:
+    _check_list_name_free(session, campaign.id, data.name)
     record = ContactList(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **data.model_dump())
     session.add(record)
     session.flush()
@@ -328,15 +337,7 @@ def update_list(session: Session, tenant_id: int, list_id: int, data: ListUpdate
     record = get_list(session, tenant_id, list_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") and changes["name"] != record.name:
-        taken = session.scalar(
-            select(ContactList.id).where(
-                ContactList.campaign_id == record.campaign_id, ContactList.name == changes["name"]
-            )
-        )
-        if taken is not None:
-            raise Conflict(
-                f"A list named {changes['name']!r} already exists", code="duplicate_name"
-            )
+        _check_list_name_free(session, record.campaign_id, changes["name"])
     for key, value in changes.items():
         if value is None and key in ("name", "active"):
             raise BadRequest(f"{key} cannot be null", code="invalid_value")
