@@ -68,4 +68,4 @@ def insert_new(
     module: Any = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(model).on_conflict_do_nothing().returning(returning)
     # Many rows go as batched multi-row INSERTs (SQLAlchemy's "insertmanyvalues").
-    return set(session.execute(stmt, rows).scalars())
+    return set(session.connection().execute(stmt, rows).scalars())

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import Engine, Insert, event, func, select
+from sqlalchemy.orm import Session
 
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import DncEntry
@@ -244,19 +244,18 @@ def test_unknown_campaign_writes_nothing(api: TestClient, session: Session) -> N
 
 
 @pytest.fixture
-def racing_writer(sessions: SessionMaker) -> Iterator[list[str]]:
+def racing_writer(sessions: SessionMaker, db_engine: Engine) -> Iterator[list[str]]:
     """Commits the numbers put in the list from another transaction just before the next
     INSERT of DNC entries: a concurrent request that added the same number between our read
     and our write."""
     pending: list[str] = []
 
-    def before_insert(state: ORMExecuteState) -> None:
-        mapper = state.bind_mapper
-        if not pending or not state.is_insert or mapper is None or mapper.class_ is not DncEntry:
+    def before_insert(_conn: Any, statement: Any, multiparams: Any, *_rest: Any) -> None:
+        ours = isinstance(statement, Insert) and statement.table.name == "dnc_entries"
+        if not pending or not ours:
             return
-        params = state.parameters
-        assert params is not None
-        first = params if isinstance(params, Mapping) else params[0]
+        rows = multiparams[0] if multiparams else [{}]
+        first = rows if isinstance(rows, Mapping) else rows[0]
         numbers = list(pending)
         pending.clear()
         with unit_of_work(sessions) as other:
@@ -264,9 +263,9 @@ def racing_writer(sessions: SessionMaker) -> Iterator[list[str]]:
                 DncEntry(tenant_id=first["tenant_id"], e164=n, source="race") for n in numbers
             )
 
-    event.listen(Session, "do_orm_execute", before_insert)
+    event.listen(db_engine, "before_execute", before_insert)
     yield pending
-    event.remove(Session, "do_orm_execute", before_insert)
+    event.remove(db_engine, "before_execute", before_insert)
 
 
 def test_a_number_added_by_a_simultaneous_request_is_exists_not_a_conflict(
