@@ -29,6 +29,7 @@ from opendialer.models import (
     CampaignMember,
     Contact,
     ContactList,
+    CrmCallLog,
     DncEntry,
     FormField,
     RetryRule,
@@ -209,6 +210,25 @@ def test_native_imports_skipping_duplicates_store_one_contact(
     answers = together(N, send, live)
     assert [a.status_code for a in answers] == [200] * N, [a.text for a in answers]
     assert _count(sessions, Contact, Contact.campaign_id == campaign_id) == 1
+
+
+def test_minicrm_call_logs_store_one_entry(
+    live: str, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as s:
+        s.add(User(tenant_id=tenant.tenant.id, username="anna", extension="001"))
+    item = {"Date": "2024-05-01 08:00:00", "Number": NUMBER, "CallType": 1, "Duration": 5}
+    body = {"ApiKey": tenant.calllog_api_key, "UserExtension": "001", "Data": [item]}
+
+    def send(client: httpx.Client) -> httpx.Response:
+        return client.post("/Api/CallLog", json=body)
+
+    answers = together(N, send, live)
+    assert [a.status_code for a in answers] == [200] * N, [a.text for a in answers]
+    stored = sorted(a.json()["Processed"] + a.json()["NotFound"] for a in answers)
+    assert stored == [0] * (N - 1) + [1]
+    assert sum(a.json()["Exists"] for a in answers) == N - 1  # MiniCRM's duplicate answer
+    assert _count(sessions, CrmCallLog, CrmCallLog.tenant_id == tenant.tenant.id) == 1
 
 
 # Members, do-not-call, ACD events, users -----------------------------------------------------
