@@ -22,7 +22,7 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.dedupe import exclusive, insert_new, lock_key
+from opendialer.dedupe import exclusive, insert_new, insert_new_keys, lock_key
 from opendialer.models import (
     AcdEvent,
     AgentGroupMember,
@@ -126,6 +126,22 @@ def test_insert_new_skips_rows_already_stored(
     assert insert_new(session, DncEntry, rows, DncEntry.e164) == {"+4930901821"}
     assert insert_new(session, DncEntry, [], DncEntry.e164) == set()
     assert _dnc_count(session) == 2
+
+
+def test_insert_new_keys_inserts_the_new_keys_once_with_the_shared_values(
+    database_url: str, session: Session, tenant: NewTenant
+) -> None:
+    shared = {"tenant_id": tenant.tenant.id, "campaign_id": None, "source": "t", "note": "n"}
+    first = insert_new_keys(session, DncEntry, shared, DncEntry.e164, [NUMBER])
+    keys = ["+4930901821", NUMBER, "+4930901821"]
+    assert first == {NUMBER}
+    assert insert_new_keys(session, DncEntry, shared, DncEntry.e164, keys) == {"+4930901821"}
+    assert insert_new_keys(session, DncEntry, shared, DncEntry.e164, []) == set()
+    entries = session.scalars(select(DncEntry).order_by(DncEntry.e164)).all()
+    assert [(e.e164, e.source, e.note, e.campaign_id) for e in entries] == [
+        (NUMBER, "t", "n", None),
+        ("+4930901821", "t", "n", None),
+    ]
 
 
 # Contacts on each face -----------------------------------------------------------------------

@@ -12,11 +12,13 @@ Two mechanisms, one per kind of rule, both guaranteed by the database on SQLite 
 """
 
 import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import String, Table, bindparam, func, select, text, true, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opendialer.models import Base
@@ -69,3 +71,34 @@ def insert_new(
     stmt = module.insert(model).on_conflict_do_nothing().returning(returning)
     # Many rows go as batched multi-row INSERTs (SQLAlchemy's "insertmanyvalues").
     return set(session.connection().execute(stmt, rows).scalars())
+
+
+def insert_new_keys(
+    session: Session,
+    model: type[Base],
+    shared: dict[str, Any],
+    column: InstrumentedAttribute[str],
+    keys: list[str],
+) -> set[str]:
+    """:func:`insert_new` for rows that differ only in the text ``column``: one statement
+    whatever the number of ``keys`` (an array parameter on PostgreSQL, a JSON one on SQLite),
+    where one row per key costs PostgreSQL's client a parse of every batch."""
+    if not keys:
+        return set()
+    table: Table = model.__table__  # type: ignore[assignment]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        array = bindparam("keys", keys, type_=ARRAY(String))
+        source = func.unnest(array).table_valued("value").render_derived()
+    else:
+        source = func.json_each(bindparam("keys", json.dumps(keys))).table_valued("value")
+    values = [
+        type_coerce(bindparam(n, v, type_=table.c[n].type), table.c[n].type)
+        for n, v in shared.items()
+    ]
+    # The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
+    rows = select(*values, source.c.value).select_from(source).where(true())
+    module: Any = postgresql if postgres else sqlite
+    stmt = module.insert(table).from_select([*shared, column.key], rows)
+    stmt = stmt.on_conflict_do_nothing().returning(table.c[column.key])
+    return set(session.connection().execute(stmt).scalars())

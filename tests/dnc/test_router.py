@@ -1,6 +1,6 @@
 """Native API: do-not-call lists, tenant-wide and per campaign, over HTTP."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Insert, event, func, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import NewTenant
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import DncEntry
 
@@ -244,23 +245,23 @@ def test_unknown_campaign_writes_nothing(api: TestClient, session: Session) -> N
 
 
 @pytest.fixture
-def racing_writer(sessions: SessionMaker, db_engine: Engine) -> Iterator[list[str]]:
+def racing_writer(
+    sessions: SessionMaker, db_engine: Engine, tenant: NewTenant
+) -> Iterator[list[str]]:
     """Commits the numbers put in the list from another transaction just before the next
     INSERT of DNC entries: a concurrent request that added the same number between our read
     and our write."""
     pending: list[str] = []
 
-    def before_insert(_conn: Any, statement: Any, multiparams: Any, *_rest: Any) -> None:
+    def before_insert(_conn: Any, statement: Any, *_rest: Any) -> None:
         ours = isinstance(statement, Insert) and statement.table.name == "dnc_entries"
         if not pending or not ours:
             return
-        rows = multiparams[0] if multiparams else [{}]
-        first = rows if isinstance(rows, Mapping) else rows[0]
         numbers = list(pending)
         pending.clear()
         with unit_of_work(sessions) as other:
             other.add_all(
-                DncEntry(tenant_id=first["tenant_id"], e164=n, source="race") for n in numbers
+                DncEntry(tenant_id=tenant.tenant.id, e164=n, source="race") for n in numbers
             )
 
     event.listen(db_engine, "before_execute", before_insert)

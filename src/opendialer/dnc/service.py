@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from opendialer.dedupe import insert_new
+from opendialer.dedupe import insert_new_keys
 from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
 from opendialer.errors import BadRequest
 from opendialer.models import Campaign, DncEntry, Tenant
@@ -164,12 +164,10 @@ def _insert(
     source: str,
     note: str | None,
 ) -> set[str]:
-    """The numbers inserted, in batched INSERTs that skip numbers already on the list."""
-    now = datetime.now(UTC)
+    """The numbers inserted, in one INSERT that skips numbers already on the list."""
     shared: dict[str, object] = {"tenant_id": tenant_id, "campaign_id": campaign_id}
-    shared |= {"source": source, "note": note, "created_at": now}
-    rows = [{**shared, "e164": e164} for e164 in numbers]
-    return insert_new(session, DncEntry, rows, DncEntry.e164)
+    shared |= {"source": source, "note": note, "created_at": datetime.now(UTC)}
+    return insert_new_keys(session, DncEntry, shared, DncEntry.e164, numbers)
 
 
 def remove_numbers(
