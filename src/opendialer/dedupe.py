@@ -3,8 +3,9 @@
 Two mechanisms, one per kind of rule, both guaranteed by the database on SQLite and PostgreSQL:
 
 - When a unique key states the rule (a campaign's member, a number on a do-not-call list),
-  :func:`insert_new` lets the database decide with ``INSERT ... ON CONFLICT DO NOTHING``: the
-  loser of a race learns "already there" instead of raising an ``IntegrityError``.
+  :func:`insert_new` (and :func:`insert_new_keys` for many rows) lets the database decide with
+  ``INSERT ... ON CONFLICT DO NOTHING``: the loser of a race waits for the winner's commit, then
+  learns "already there" instead of raising an ``IntegrityError``.
 - When no key can (a contact is a duplicate only under the caller's options: jtel's
   ``overwriteDuplicates``, Voicenter's "while queued", mmDial's doublet checks, an ACD group's
   no-duplicates flag), :func:`exclusive` makes the transactions that look up and then insert
@@ -16,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import String, Table, bindparam, func, select, text, true, type_coerce
+from sqlalchemy import String, Table, bindparam, func, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -92,10 +93,7 @@ def insert_new_keys(
         source = func.unnest(array).table_valued("value").render_derived()
     else:
         source = func.json_each(bindparam("keys", json.dumps(keys))).table_valued("value")
-    values = [
-        type_coerce(bindparam(n, v, type_=table.c[n].type), table.c[n].type)
-        for n, v in shared.items()
-    ]
+    values = [bindparam(name, value, type_=table.c[name].type) for name, value in shared.items()]
     # The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
     rows = select(*values, source.c.value).select_from(source).where(true())
     module: Any = postgresql if postgres else sqlite
