@@ -4,6 +4,8 @@ import csv
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from fastapi.testclient import TestClient
 
 from opendialer.exports import service
@@ -74,3 +76,44 @@ def test_native_export(api: TestClient, other_api: TestClient) -> None:
         "/api/v1/exports", json={"campaign_id": campaign["id"], "fields": ["customerfield_x"]}
     )
     assert bad.status_code == 400
+
+
+FULL_WIDTH_FORMULAS = ['＝HYPERLINK("http://x")', "＋1+2", "－2+3", "＠SUM(1)", "﹦1+1"]
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-1", "windows-1252"])
+@pytest.mark.parametrize("cell", FULL_WIDTH_FORMULAS)
+def test_formula_made_by_transliteration_is_neutralised(cell: str, encoding: str) -> None:
+    out = service.encoded_cell(cell, encoding)
+    out.encode(encoding)  # representable: the file writer keeps it as it is
+    assert out.startswith("'"), out
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=12), encoding=st.sampled_from(sorted(set(service.ENCODINGS.values()))))
+def test_no_cell_starts_a_formula_in_any_encoding(text: str, encoding: str) -> None:
+    out = service.encoded_cell(text, encoding)
+    assert out[:1] not in "=+-@\t\r" or service.safe_cell(out) == out
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "Windows-1252"])
+def test_export_file_neutralises_full_width_formulas(api: TestClient, encoding: str) -> None:
+    campaign = api.post("/api/v1/campaigns", json={"name": "F", "dial_mode": "preview"}).json()
+    for number, name in enumerate(FULL_WIDTH_FORMULAS):
+        created = api.post(
+            f"/api/v1/campaigns/{campaign['id']}/contacts",
+            json={"phones": [f"030 123456{number}"], "first_name": name},
+        )
+        assert created.status_code == 201, created.text
+    body = api.post(
+        "/api/v1/exports",
+        json={
+            "campaign_id": campaign["id"],
+            "fields": ["customerfield_first_name"],
+            "encoding": encoding,
+        },
+    ).json()
+    data = api.get(body["url"], headers={"Authorization": ""}).content.decode(encoding)
+    names = [row[0] for row in csv.reader(io.StringIO(data), delimiter=";")][1:]
+    assert len(names) == len(FULL_WIDTH_FORMULAS)
+    assert all(name.startswith("'") for name in names), names

@@ -216,9 +216,21 @@ def _register_fallback() -> str:
     return FALLBACK_ERRORS
 
 
+def encoded_cell(text: str, encoding: str) -> str:
+    """The cell as the file will hold it: transliterated into ``encoding``, then neutralised.
+
+    In that order, because transliteration can make a formula: "＝1+1" becomes "=1+1" in
+    ISO-8859-1 and Windows-1252.
+    """
+    if not text.isascii():
+        text = text.encode(encoding, _register_fallback()).decode(encoding)
+    return safe_cell(text) if text[:1] in _FORMULA_START else text
+
+
 def _formatter(spec: ExportSpec, tz: ZoneInfo) -> Callable[[Any], list[str]]:
-    """A function turning one database row into the CSV cells."""
+    """A function turning one database row into the CSV cells, already in the file's encoding."""
     dates = [c.lead_field in lead.DATE_FIELDS for c in spec.columns]
+    encoding = spec.encoding
 
     def cells(row: Any) -> list[str]:
         out = []
@@ -228,8 +240,7 @@ def _formatter(spec: ExportSpec, tz: ZoneInfo) -> Callable[[Any], list[str]]:
                 continue
             if is_date:
                 value = value.astimezone(tz).strftime("%d.%m.%Y %H:%M:%S")
-            text = str(value)
-            out.append(safe_cell(text) if text[:1] in _FORMULA_START else text)
+            out.append(encoded_cell(str(value), encoding))
         return out
 
     return cells
