@@ -4,9 +4,9 @@ import csv
 import io
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from fastapi.testclient import TestClient
 
 from opendialer.exports import service
 
@@ -78,7 +78,14 @@ def test_native_export(api: TestClient, other_api: TestClient) -> None:
     assert bad.status_code == 400
 
 
-FULL_WIDTH_FORMULAS = ['＝HYPERLINK("http://x")', "＋1+2", "－2+3", "＠SUM(1)", "﹦1+1"]
+# Full-width = + - @ and the small equals sign: NFKD folds each to its ASCII formula start.
+FULL_WIDTH_FORMULAS = [
+    '\uff1dHYPERLINK("http://x")',
+    "\uff0b1+2",
+    "\uff0d2+3",
+    "\uff20SUM(1)",
+    "\ufe661+1",
+]
 
 
 @pytest.mark.parametrize("encoding", ["iso-8859-1", "windows-1252"])

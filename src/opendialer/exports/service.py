@@ -219,8 +219,8 @@ def _register_fallback() -> str:
 def encoded_cell(text: str, encoding: str) -> str:
     """The cell as the file will hold it: transliterated into ``encoding``, then neutralised.
 
-    In that order, because transliteration can make a formula: "＝1+1" becomes "=1+1" in
-    ISO-8859-1 and Windows-1252.
+    In that order, because transliteration can make a formula: a full-width "=" (U+FF1D)
+    becomes "=" in ISO-8859-1 and Windows-1252.
     """
     if not text.isascii():
         text = text.encode(encoding, _register_fallback()).decode(encoding)
