@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
@@ -32,7 +33,29 @@ def verify_password(password: str, stored: str) -> bool:
     candidate = hashlib.scrypt(
         password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
     )
-    return hmac.compare_digest(candidate.hex(), digest)
+    return same_secret(candidate.hex(), digest)
+
+
+def dummy_password_check(password: str) -> None:
+    """Spend the time of one password check, for a user name that does not exist."""
+    verify_password(password, _dummy_hash())
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that is False, not TypeError, for any text the client sent
+    (non-ASCII characters, lone surrogates)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
+def link_key(secret: str, tenant_id: int, generation: int) -> str:
+    """A tenant's link-signing key: rotating it (``generation + 1``) voids all older links."""
+    message = f"links\n{tenant_id}\n{generation}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def sign_path(secret: str, path: str, expires: int) -> str:
@@ -47,7 +70,7 @@ def sign_path(secret: str, path: str, expires: int) -> str:
 def verify_signed_path(secret: str, path: str, expires: int, signature: str, now: float) -> bool:
     if now > expires:
         return False
-    return hmac.compare_digest(_path_signature(secret, path, expires), signature)
+    return same_secret(_path_signature(secret, path, expires), signature)
 
 
 def _path_signature(secret: str, path: str, expires: int) -> str:
