@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
 from opendialer.accounts.router import router as accounts_router
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={"/Api/CallLog": settings.max_calllog_bytes},
         own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
+    if settings.trusted_proxies:  # outermost: everything inside sees the real client address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 
