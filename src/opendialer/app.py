@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
+from opendialer.accounts.guard import AuthGuard
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db_engine = engine
     app.state.sessions = create_sessionmaker(engine)
+    app.state.auth_guard = AuthGuard(settings, app.state.sessions)
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)

@@ -35,6 +35,12 @@ def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentPrincipal)
     return tenant
 
 
+@router.post("/tenant:rotate-link-key", response_model=TenantRead)
+def rotate_link_key(session: DbSession, who: CurrentPrincipal) -> Tenant:
+    """Void every recording and export link handed out so far; new links work again."""
+    return service.rotate_link_key(session, who.tenant_id)
+
+
 @router.get("/api-keys", response_model=list[ApiKeyRead])
 def list_api_keys(session: DbSession, who: CurrentPrincipal) -> list[ApiKey]:
     return service.list_api_keys(session, who.tenant_id)

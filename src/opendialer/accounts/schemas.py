@@ -26,6 +26,9 @@ class TenantRead(OutputModel):
     default_region: str
     timezone: str
     calllog_allowed_ips: list[str]
+    link_key_generation: int = Field(
+        description="Signed links carry a key of this generation; rotating it voids older ones"
+    )
     created_at: datetime
 
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import BadRequest, NotFound
@@ -406,17 +407,30 @@ def _last_written(meta_path: Path) -> datetime:
 # Links ------------------------------------------------------------------------------------
 
 
-def download_url(settings: Settings, file_id: str, base_url: str) -> str:
+def _link_secret(session: Session, settings: Settings, file_id: str) -> str | None:
+    tenant_id = read_meta(settings, file_id).get("tenant_id")
+    if not isinstance(tenant_id, int):
+        return None
+    return link_secret(session, settings.secret_key.get_secret_value(), tenant_id)
+
+
+def download_url(session: Session, settings: Settings, file_id: str, base_url: str) -> str:
+    """The expiring link anyone holding it can GET, signed with the tenant's link key."""
     path = FILE_PATH.format(file_id=file_id)
     expires = int(time.time()) + settings.export_link_ttl_seconds
-    query = sign_path(settings.secret_key.get_secret_value(), path, expires)
-    return f"{base_url.rstrip('/')}{path}?{query}"
+    secret = _link_secret(session, settings, file_id)
+    if secret is None:
+        raise NotFound("export", file_id)
+    return f"{base_url.rstrip('/')}{path}?{sign_path(secret, path, expires)}"
 
 
-def check_link(settings: Settings, file_id: str, expires: int, signature: str) -> bool:
-    secret = settings.secret_key.get_secret_value()
+def check_link(
+    session: Session, settings: Settings, file_id: str, expires: int, signature: str
+) -> bool:
+    """``NotFound`` for an export that is gone (its tenant, hence its key, is unknown)."""
+    secret = _link_secret(session, settings, file_id)
     path = FILE_PATH.format(file_id=file_id)
-    return verify_signed_path(secret, path, expires, signature, time.time())
+    return secret is not None and verify_signed_path(secret, path, expires, signature, time.time())
 
 
 def open_export(settings: Settings, file_id: str) -> BinaryIO:

@@ -33,6 +33,7 @@ from opendialer.dialects.voicenter.errors import (
     INVALID_ACCOUNT,
     INVALID_CAMPAIGN,
     MEMBER_MISSING,
+    UnknownCode,
     VoicenterError,
     ok,
 )
@@ -62,7 +63,7 @@ class CampaignErrors:
         return VoicenterError(self.code, self.missing, **self.extra)
 
     def unknown_error(self) -> VoicenterError:
-        return VoicenterError(self.code, self.unknown, **self.extra)
+        return UnknownCode(self.code, self.unknown, **self.extra)
 
 
 TARGET_METHODS = CampaignErrors(1, CAMPAIGN_MISSING, INVALID_CAMPAIGN)
