@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from opendialer.accounts.dependencies import CurrentPrincipal
-from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address, secret_prefix
+from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.config import Settings
@@ -98,7 +98,7 @@ def download_export(
 ) -> Response:
     """The CSV file, for anyone holding a signed link (no credentials)."""
     settings = _settings(request)
-    with auth_guard(request).attempt(Face.LINK, secret_prefix(signature), client_address(request)):
+    with auth_guard(request).attempt(Face.LINK, request.url.path, client_address(request)):
         if not service.check_link(session, settings, file_id, expires, signature):
             raise InvalidLink("The link is invalid or has expired", code="invalid_link")
     meta = service.read_meta(settings, file_id)

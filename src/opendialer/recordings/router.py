@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from opendialer.accounts.dependencies import CurrentPrincipal
-from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address, secret_prefix
+from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
 from opendialer.db import DbSession
@@ -112,7 +112,7 @@ def download(
 ) -> Response:
     """The WAV file, for anyone holding a signed link (no credentials)."""
     settings = _settings(request)
-    with auth_guard(request).attempt(Face.LINK, secret_prefix(signature), client_address(request)):
+    with auth_guard(request).attempt(Face.LINK, request.url.path, client_address(request)):
         if not service.check_link(session, settings, recording_id, expires, signature):
             raise InvalidLink("The link is invalid or has expired", code="invalid_link")
     recording = session.get(Recording, recording_id)
