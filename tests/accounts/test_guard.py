@@ -51,9 +51,7 @@ def audit_rows(sessions: SessionMaker) -> list[AuthFailure]:
         return rows
 
 
-def refuse_after_failures(
-    send: Callable[[str], Any], wrong: str, right: str, failures: int
-) -> Any:
+def refuse_after_failures(send: Callable[[str], Any], wrong: str, right: str, failures: int) -> Any:
     """``failures`` wrong attempts (each refused), then the right one: its answer."""
     for _ in range(failures):
         assert send(wrong).status_code != 429
