@@ -124,3 +124,16 @@ def test_export_file_neutralises_full_width_formulas(api: TestClient, encoding: 
     names = [row[0] for row in csv.reader(io.StringIO(data), delimiter=";")][1:]
     assert len(names) == len(FULL_WIDTH_FORMULAS)
     assert all(name.startswith("'") for name in names), names
+
+
+def test_rotating_the_link_key_voids_export_links(api: TestClient) -> None:
+    campaign = api.post("/api/v1/campaigns", json={"name": "R", "dial_mode": "preview"}).json()
+    body = api.post(
+        "/api/v1/exports",
+        json={"campaign_id": campaign["id"], "fields": ["customerfield_leadid"]},
+    ).json()
+    assert api.get(body["url"], headers={"Authorization": ""}).status_code == 200
+    assert api.post("/api/v1/tenant:rotate-link-key").status_code == 200
+    assert api.get(body["url"], headers={"Authorization": ""}).status_code == 403
+    fresh = api.get(f"/api/v1/exports/{body['file_id']}").json()["url"]
+    assert api.get(fresh, headers={"Authorization": ""}).status_code == 200
