@@ -75,7 +75,7 @@ def _tenant_record(
             "tenant_id": created.tenant.id,
             "name": created.tenant.name,
             "api_key": created.api_key,
-            "account_code": created.tenant.account_code,
+            "account_code": created.account_code,
             "calllog_api_key": created.calllog_api_key,
             "admin_user": created.admin_user,
             "admin_password": created.admin_password,

@@ -22,7 +22,6 @@ IpNetwork = Annotated[str, AfterValidator(_check_network)]
 class TenantRead(OutputModel):
     id: int
     name: str
-    account_code: str
     default_region: str
     timezone: str
     calllog_allowed_ips: list[str]
@@ -39,6 +38,10 @@ class TenantUpdate(InputModel):
     calllog_allowed_ips: list[IpNetwork] | None = Field(
         default=None, description="Networks allowed to post call logs; empty allows all"
     )
+
+
+class AccountCode(OutputModel):
+    account_code: str = Field(description="Shown once; only its hash is stored")
 
 
 class ApiKeyCreate(InputModel):

@@ -37,6 +37,7 @@ class Principal:
 class NewTenant:
     tenant: Tenant
     api_key: str
+    account_code: str
     calllog_api_key: str
     admin_user: str
     admin_password: str
@@ -72,9 +73,10 @@ def create_tenant(
     admin_password: str | None = None,
 ) -> NewTenant:
     calllog_key = new_token("cl_", 24)
+    account_code = new_token(nbytes=16)
     tenant = Tenant(
         name=name,
-        account_code=new_token(nbytes=16),
+        account_code_hash=hash_token(account_code),
         default_region=default_region.upper(),
         timezone=timezone,
         calllog_key_hash=hash_token(calllog_key),
@@ -93,7 +95,7 @@ def create_tenant(
         )
     )
     api_key = create_api_key(session, tenant.id, "default")
-    return NewTenant(tenant, api_key.key, calllog_key, admin_username, password)
+    return NewTenant(tenant, api_key.key, account_code, calllog_key, admin_username, password)
 
 
 def get_tenant(session: Session, tenant_id: int) -> Tenant:
@@ -144,6 +146,22 @@ def link_secret(session: Session, server_secret: str, tenant_id: int) -> str:
     if generation is None:
         raise NotFound("tenant", tenant_id)
     return link_key(server_secret, tenant_id, generation)
+
+
+def tenant_by_account_code(session: Session, code: str) -> Tenant | None:
+    tenant: Tenant | None = session.scalar(
+        select(Tenant).where(Tenant.account_code_hash == hash_token(code))
+    )
+    return tenant
+
+
+def new_account_code(session: Session, tenant_id: int) -> str:
+    """Replace the tenant's Voicenter account code; the new one is returned once."""
+    tenant = get_tenant(session, tenant_id)
+    code = new_token(nbytes=16)
+    tenant.account_code_hash = hash_token(code)
+    session.flush()
+    return code
 
 
 def rotate_link_key(session: Session, tenant_id: int) -> Tenant:

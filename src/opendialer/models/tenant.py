@@ -14,8 +14,8 @@ class Tenant(IdMixin, TimestampMixin, Base):
     __tablename__ = "tenants"
 
     name: Mapped[str] = mapped_column(String(200))
-    # Voicenter's account "Code": authenticates GetCampaignList only.
-    account_code: Mapped[str] = mapped_column(String(64), unique=True)
+    # Voicenter's account "Code" (authenticates GetCampaignList only): its SHA-256, like API keys.
+    account_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     default_region: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
     # MiniCRM-style call-log key, kept apart from the API keys; stored hashed.

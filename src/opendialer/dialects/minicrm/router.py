@@ -19,7 +19,8 @@ from opendialer.accounts.guard import (
     secret_prefix,
 )
 from opendialer.config import Settings
-from opendialer.crm import calllog, service
+from opendialer.crm import calllog
+from opendialer.crm.links import endpoint_by_recording_token
 from opendialer.db import DbSession
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import OpendialerError
@@ -103,7 +104,7 @@ def recording(
         guard.check(Face.MINICRM, credential, address)
     except TooManyAttempts as exc:
         return _error(exc.status_code, exc.code, exc.message)
-    endpoint = service.endpoint_by_recording_token(session, token)
+    endpoint = endpoint_by_recording_token(session, settings, token)
     if endpoint is None:
         guard.failed(Face.MINICRM, credential, address)
     record = session.get(Recording, int(rec)) if rec.isdigit() and len(rec) < 19 else None

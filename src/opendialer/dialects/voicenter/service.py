@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import tenant_by_account_code
 from opendialer.agents.service import get_user_by_extension, get_user_by_member_code
 from opendialer.campaigns.schemas import CampaignUpdate
 from opendialer.campaigns.service import (
@@ -148,7 +149,7 @@ def _target_campaign(session: Session, params: Params) -> CampaignRef:
 def get_campaign_list(session: Session, params: Params) -> dict[str, Any]:
     errors = CampaignErrors(1, ACCOUNT_MISSING, INVALID_ACCOUNT)
     code = campaign_code(params, errors, name="Code")
-    tenant = session.scalar(select(Tenant).where(Tenant.account_code == code))
+    tenant = tenant_by_account_code(session, code)
     if tenant is None:
         raise errors.unknown_error()
     campaigns = list(session.scalars(campaigns_query(tenant.id).order_by(Campaign.id)))
