@@ -2,6 +2,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from opendialer.crm.payloads import sign_body, verify_signature
 from opendialer.security import (
     dummy_password_check,
     hash_password,
@@ -51,3 +52,10 @@ def test_password_checks() -> None:
     assert not verify_password("wrong", stored)
     assert not verify_password("right", "scrypt$bad")
     dummy_password_check("anything")  # runs a real scrypt and returns nothing
+
+
+@pytest.mark.parametrize("v1", ["é" * 64, "\ud800", ""])
+def test_webhook_signature_check_refuses_any_text(v1: str) -> None:
+    header = sign_body("k" * 32, b"{}", 1_000).split("v1=")[0] + f"v1={v1}"
+    assert not verify_signature("k" * 32, b"{}", header, 1_000, 300)
+    assert not verify_signature("k" * 32, b"{}", "t=\u00b2,v1=00", 1_000, 300)
