@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     auth_max_failures_per_address: int = Field(
         default=50, ge=1, description="Failures from one client address before it is locked out"
     )
+    auth_failure_retention_days: int = Field(
+        default=90, ge=0, description="Delete auth_failures rows older than this; 0 keeps them"
+    )
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
     log_level: str = "info"

@@ -13,12 +13,14 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
@@ -129,6 +131,15 @@ class AuthGuard:
 
     def reset(self) -> None:
         self._storage.reset()
+
+
+def prune_failures(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete audit rows past ``auth_failure_retention_days`` (housekeeping); how many."""
+    if not settings.auth_failure_retention_days:
+        return 0
+    cutoff = now - timedelta(days=settings.auth_failure_retention_days)
+    result = session.execute(delete(AuthFailure).where(AuthFailure.occurred_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def auth_guard(request: Request) -> AuthGuard:
