@@ -4,6 +4,7 @@ audit row that never holds the secret. Real HTTP (TestClient) on both databases.
 
 import base64
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,13 +22,15 @@ PER_CREDENTIAL, PER_ADDRESS = 3, 6
 
 
 @pytest.fixture
-def strict_app(settings: Settings) -> Iterator[FastAPI]:
+def strict_app(settings: Settings, tmp_path: Path) -> Iterator[FastAPI]:
     """The test server with small limits, so a test reaches them in a few requests."""
     app = create_app(
         settings.model_copy(
             update={
                 "auth_max_failures_per_credential": PER_CREDENTIAL,
                 "auth_max_failures_per_address": PER_ADDRESS,
+                "exports_dir": tmp_path / "exports",
+                "recordings_dir": tmp_path / "recordings",
             }
         )
     )
