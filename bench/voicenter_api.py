@@ -18,6 +18,7 @@ Prints a table and the load average before and after (other processes share the 
 
 import argparse
 import os
+import secrets
 import shutil
 import socket
 import statistics
@@ -82,6 +83,7 @@ def server(url: str, port: int) -> Iterator[str]:
         "OPENDIALER_ENGINE_ENABLED": "false",
         "OPENDIALER_OUTBOX_ENABLED": "false",
         "OPENDIALER_LOG_LEVEL": "warning",
+        "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(48),  # serve refuses to start without
     }
     opendialer = Path(sys.executable).with_name("opendialer")
     command = [str(opendialer), "serve", "--host", "127.0.0.1", "--port", str(port)]

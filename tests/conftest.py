@@ -102,6 +102,14 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
         _empty_all_tables(engine)
 
 
+@pytest.fixture(autouse=True)
+def _forget_failed_logins(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The app lives for the whole session; each test starts with no failed attempts counted."""
+    yield
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").state.auth_guard.reset()
+
+
 @pytest.fixture
 def session(sessions: SessionMaker) -> Iterator[Session]:
     """A session for arranging and checking data directly; commits at the end of the test."""

@@ -10,8 +10,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from opendialer.cli import app
-from opendialer.config import get_settings
+from opendialer.cli import app, demo_secret_key, server_config
+from opendialer.config import Settings, get_settings
 from opendialer.models import ApiKey, Tenant, User
 from opendialer.security import hash_token, verify_password
 
@@ -88,3 +88,34 @@ def test_housekeeping_on_missing_schema_fails_clearly(db_url: str) -> None:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("key", "message"), [(None, "is not set"), ("short-key", "shorter than 32 characters")]
+)
+def test_serve_refuses_a_weak_secret_key(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, key: str | None, message: str
+) -> None:
+    if key is None:
+        monkeypatch.delenv("OPENDIALER_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("OPENDIALER_SECRET_KEY", key)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert message in result.output and "OPENDIALER_SECRET_KEY" in result.output
+
+
+def test_demo_makes_its_own_secret_key_once(db_url: str) -> None:
+    first = demo_secret_key(Settings(database_url=db_url)).secret_key.get_secret_value()
+    again = demo_secret_key(Settings(database_url=db_url)).secret_key.get_secret_value()
+    assert first == again and len(first) >= 32
+    assert first != Settings().secret_key.get_secret_value()
+    assert Path("opendialer-demo-secret.key").stat().st_mode & 0o077 == 0
+    configured = Settings(database_url=db_url, secret_key="x" * 40)
+    assert demo_secret_key(configured).secret_key.get_secret_value() == "x" * 40
+
+
+def test_server_does_not_trust_forwarded_headers_by_itself(db_url: str) -> None:
+    config = server_config(Settings(database_url=db_url, engine_enabled=False), None, None)
+    assert config.proxy_headers is False

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -21,9 +22,9 @@ from opendialer.accounts.service import NewTenant
 from opendialer.app import create_app
 from opendialer.cli import app as cli
 from opendialer.config import Settings, get_settings
-from opendialer.db import SessionMaker
+from opendialer.db import SessionMaker, unit_of_work
 from opendialer.housekeeping import Swept, serve, sweep
-from opendialer.models import Recording
+from opendialer.models import AuthFailure, Recording
 
 OLD = "2020-01-01T00:00:00+00:00"
 
@@ -249,3 +250,16 @@ def test_a_failed_pass_is_logged_and_the_next_one_runs(
         asyncio.run(run())
     listed = {r["id"]: r["available"] for r in api.get("/api/v1/recordings").json()}
     assert listed == {old["id"]: False}
+
+
+def test_old_failed_login_rows_are_pruned(sessions: SessionMaker, storage: Settings) -> None:
+    now = datetime.now(UTC)
+    with unit_of_work(sessions) as s:
+        for days in (storage.auth_failure_retention_days + 1, 1):
+            s.add(
+                AuthFailure(occurred_at=now - timedelta(days=days), face="jtel", credential="admin")
+            )
+    assert _sweep(sessions, storage).auth_failures == 1
+    with unit_of_work(sessions) as s:
+        kept = s.scalars(select(AuthFailure.occurred_at)).all()
+    assert len(kept) == 1 and kept[0] > now - timedelta(days=2)

@@ -1,10 +1,25 @@
 """The Alembic migrations build exactly the schema the models describe, on both databases."""
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy.orm import Session
 
+from opendialer import migrate
+from opendialer.accounts.service import tenant_by_account_code
+from opendialer.config import Settings
+from opendialer.crm.links import endpoint_by_recording_token, recording_token
+from opendialer.db import create_db_engine
 from opendialer.models import Base
+from opendialer.security import hash_token
+from tests.conftest import PG_ADMIN_URL, _pg_admin_dsn
 
 
 def test_migrated_schema_matches_models(database_url: str, db_engine: Engine) -> None:
@@ -17,3 +32,64 @@ def test_migrated_schema_matches_models(database_url: str, db_engine: Engine) ->
 def test_dial_queue_index_is_partial(database_url: str, db_engine: Engine) -> None:
     indexes = {i["name"]: i for i in inspect(db_engine).get_indexes("contacts")}
     assert "ix_contacts_dial_queue" in indexes
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"opendialer_mig_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
+    finally:
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_credentials_are_hashed_in_place_and_still_work(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "17b0d0b1e002")
+    engine = create_db_engine(fresh_url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO tenants (id, name, account_code, default_region, timezone,"
+                    " calllog_key_hash, calllog_allowed_ips, created_at, updated_at) VALUES"
+                    " (1, 'T', 'acct-clear', 'DE', 'Europe/Berlin', 'h', '[]', :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO crm_endpoints (id, tenant_id, name, kind, url,"
+                    " user_extension_policy, batch_interval_seconds, recording_token, secret,"
+                    " events, active, created_at,"
+                    " updated_at) VALUES (1, 1, 'm', 'webhook', 'https://x', 'agent', 0,"
+                    " 'tok-clear', 's', '[]', :true, :now, :now)"
+                ),
+                {"now": now, "true": True},
+            )
+        migrate.upgrade(fresh_url)
+        with engine.connect() as conn:
+            dump = str(conn.execute(text("SELECT * FROM tenants")).all())
+            dump += str(conn.execute(text("SELECT * FROM crm_endpoints")).all())
+        assert "acct-clear" not in dump and "tok-clear" not in dump
+        settings = Settings(database_url=fresh_url)
+        with Session(engine) as session:
+            tenant = tenant_by_account_code(session, "acct-clear")
+            assert tenant is not None and tenant.id == 1
+            assert tenant_by_account_code(session, hash_token("acct-clear")) is None
+            endpoint = endpoint_by_recording_token(session, settings, "tok-clear")
+            assert endpoint is not None and endpoint.id == 1
+            derived = recording_token(session, settings, endpoint)
+            assert endpoint_by_recording_token(session, settings, derived) is endpoint
+            forged = derived.split(".")[0] + "." + "0" * 32
+            assert endpoint_by_recording_token(session, settings, forged) is None
+        migrate.downgrade(fresh_url, "17b0d0b1e002")
+        migrate.upgrade(fresh_url)
+    finally:
+        engine.dispose()

@@ -4,8 +4,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
+from opendialer.accounts.guard import AuthGuard
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db_engine = engine
     app.state.sessions = create_sessionmaker(engine)
+    app.state.auth_guard = AuthGuard(settings, app.state.sessions)
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={"/Api/CallLog": settings.max_calllog_bytes},
         own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
+    if settings.trusted_proxies:  # outermost: everything inside sees the real client address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

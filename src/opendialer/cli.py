@@ -3,6 +3,7 @@ housekeeping | simulate``."""
 
 import asyncio
 import json
+import secrets
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 from rich.console import Console
 
 from opendialer import migrate
@@ -40,6 +42,7 @@ console = Console(stderr=True)
 
 DEMO_TENANT = "Demo"
 DEMO_CREDENTIALS = Path("opendialer-demo.json")
+DEMO_SECRET_KEY = Path("opendialer-demo-secret.key")
 
 
 def require_current_schema(settings: Settings) -> None:
@@ -72,7 +75,7 @@ def _tenant_record(
             "tenant_id": created.tenant.id,
             "name": created.tenant.name,
             "api_key": created.api_key,
-            "account_code": created.tenant.account_code,
+            "account_code": created.account_code,
             "calllog_api_key": created.calllog_api_key,
             "admin_user": created.admin_user,
             "admin_password": created.admin_password,
@@ -103,11 +106,33 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
 ) -> None:
     """Run the API server (and the dialing engine, unless OPENDIALER_ENGINE_ENABLED=false)."""
-    run_server(get_settings(), host, port)
+    settings = get_settings()
+    require_strong_secret(settings)
+    run_server(settings, host, port)
 
 
-def run_server(settings: Settings, host: str | None, port: int | None) -> None:
-    uvicorn.run(
+def require_strong_secret(settings: Settings) -> None:
+    problem = settings.secret_key_problem()
+    if problem is not None:
+        console.print(
+            f"[red]{problem}.[/red] Set it to a long random value, e.g. "
+            '[bold]export OPENDIALER_SECRET_KEY="$(openssl rand -base64 48)"[/bold]'
+        )
+        raise typer.Exit(code=2)
+
+
+def demo_secret_key(settings: Settings) -> Settings:
+    """The demo signs links with the configured key, else with one made on its first run."""
+    if settings.secret_key_problem() is None:
+        return settings
+    if not DEMO_SECRET_KEY.exists():
+        DEMO_SECRET_KEY.touch(mode=0o600)
+        DEMO_SECRET_KEY.write_text(secrets.token_urlsafe(48))
+    return settings.model_copy(update={"secret_key": SecretStr(DEMO_SECRET_KEY.read_text())})
+
+
+def server_config(settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+    return uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
@@ -115,7 +140,14 @@ def run_server(settings: Settings, host: str | None, port: int | None) -> None:
         # Not uvloop: with the loop saturated it served some connections 0.5 s late
         # (docs/dialects/voicenter.md, Performance).
         loop="asyncio",
+        # Forwarded headers are believed only from OPENDIALER_TRUSTED_PROXIES (create_app);
+        # uvicorn's own default would believe any process on this host.
+        proxy_headers=False,
     )
+
+
+def run_server(settings: Settings, host: str | None, port: int | None) -> None:
+    uvicorn.Server(server_config(settings, host, port)).run()
 
 
 @app.command("housekeeping")
@@ -185,7 +217,7 @@ def demo(
 
     The campaign runs in real time on the simulated network, with simulated agents.
     """
-    settings = get_settings().model_copy(
+    settings = demo_secret_key(get_settings()).model_copy(
         update={"engine_enabled": True, "telephony_backend": "sim", "simulate_agents": True}
     )
     migrate.upgrade(settings.database_url)

@@ -8,6 +8,9 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
 
 def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'opendialer.db'}"
@@ -24,8 +27,27 @@ class Settings(BaseSettings):
     )
     default_timezone: str = "Europe/Berlin"
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-insecure-change-me"),
-        description="Signs recording URLs and other tokens; set a long random value in production",
+        default=SecretStr(DEFAULT_SECRET_KEY),
+        description="Signs recording and export links and keys the stored codes; `serve` refuses "
+        f"to start without one of at least {MIN_SECRET_KEY_LENGTH} characters",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses/networks of reverse proxies whose X-Forwarded-For is believed; "
+        'none by default, e.g. ["127.0.0.1", "10.0.0.0/8"]',
+    )
+    # Failed credential checks (security.py, accounts/guard.py): per credential and per address.
+    auth_failure_window_seconds: int = Field(
+        default=900, ge=1, description="Failed attempts count for this long"
+    )
+    auth_max_failures_per_credential: int = Field(
+        default=10, ge=1, description="Failures on one user name / key / code before it is locked"
+    )
+    auth_max_failures_per_address: int = Field(
+        default=50, ge=1, description="Failures from one client address before it is locked out"
+    )
+    auth_failure_retention_days: int = Field(
+        default=90, ge=0, description="Delete auth_failures rows older than this; 0 keeps them"
     )
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
@@ -101,6 +123,16 @@ class Settings(BaseSettings):
         pattern=r"^(/[A-Za-z0-9._~-]+)+$",
         description="Where the jtel {baseURL} paths live, e.g. /jtel/dialler/contacts",
     )
+
+    def secret_key_problem(self) -> str | None:
+        """Why the secret key is unfit for a real server, or None. Checked by `serve`, not here,
+        so that tests and tools can build Settings freely."""
+        key = self.secret_key.get_secret_value()
+        if key == DEFAULT_SECRET_KEY:
+            return "OPENDIALER_SECRET_KEY is not set (the public default signs nothing safely)"
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            return f"OPENDIALER_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+        return None
 
     @property
     def outbox_active(self) -> bool:

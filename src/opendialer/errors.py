@@ -19,6 +19,7 @@ RETRY_AFTER_SECONDS = 1
 class OpendialerError(Exception):
     status_code = 400
     code = "bad_request"
+    headers: dict[str, str] | None = None  # e.g. Retry-After on a 429
 
     def __init__(
         self,
@@ -79,13 +80,20 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _render(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=error_body(code, message, details))
+def _render(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = error_body(code, message, details)
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 async def _opendialer_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OpendialerError)
-    return _render(exc.status_code, exc.code, exc.message, exc.details)
+    return _render(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from opendialer.accounts.guard import prune_failures
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.exports.service import purge_expired_exports
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 class Swept:
     recordings: int  # recording files deleted (their rows stay, with available "no")
     exports: int  # export files deleted
+    auth_failures: int = 0  # audit rows of failed credential checks deleted
 
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
@@ -33,7 +35,10 @@ async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Sw
         sessions, lambda session: purge_expired(session, settings, now), writes=True, quick=False
     )
     exports = await asyncio.to_thread(purge_expired_exports, settings, now)
-    return Swept(recordings, exports)
+    failures = await run_unit_of_work(
+        sessions, lambda session: prune_failures(session, settings, now), writes=True, quick=False
+    )
+    return Swept(recordings, exports, failures)
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:

@@ -32,7 +32,31 @@ def verify_password(password: str, stored: str) -> bool:
     candidate = hashlib.scrypt(
         password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
     )
-    return hmac.compare_digest(candidate.hex(), digest)
+    return same_secret(candidate.hex(), digest)
+
+
+# The hash of a random password nobody kept: checking against it costs what a real check does.
+_DUMMY_HASH = (
+    "scrypt$16384$8$1$f8ee4a6df3987547043d2c932258281b$077fcc9d162783c4105d11f38db67337eb3117cc"
+    "c55c9a06fb04ff8f424c3602c392d6b90b9edca9c847b4897a16094027fda98254a2524ed7bd0a06155458df"
+)
+
+
+def dummy_password_check(password: str) -> None:
+    """Spend the time of one password check, for a user name that does not exist."""
+    verify_password(password, _DUMMY_HASH)
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that is False, not TypeError, for any text the client sent
+    (non-ASCII characters, lone surrogates)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
+def link_key(secret: str, tenant_id: int, generation: int) -> str:
+    """A tenant's link-signing key: rotating it (``generation + 1``) voids all older links."""
+    message = f"links\n{tenant_id}\n{generation}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def sign_path(secret: str, path: str, expires: int) -> str:
@@ -47,7 +71,7 @@ def sign_path(secret: str, path: str, expires: int) -> str:
 def verify_signed_path(secret: str, path: str, expires: int, signature: str, now: float) -> bool:
     if now > expires:
         return False
-    return hmac.compare_digest(_path_signature(secret, path, expires), signature)
+    return same_secret(_path_signature(secret, path, expires), signature)
 
 
 def _path_signature(secret: str, path: str, expires: int) -> str:

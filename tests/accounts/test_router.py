@@ -7,8 +7,8 @@ from opendialer.accounts.service import NewTenant
 
 def test_get_own_tenant(api: TestClient, tenant: NewTenant) -> None:
     body = api.get("/api/v1/tenant").json()
-    assert body["id"] == tenant.tenant.id and body["account_code"] == tenant.tenant.account_code
-    assert "calllog_key_hash" not in body
+    assert body["id"] == tenant.tenant.id
+    assert not {"calllog_key_hash", "account_code", "account_code_hash"} & set(body)
 
 
 def test_update_tenant_validates(api: TestClient) -> None:
@@ -43,3 +43,20 @@ def test_cannot_revoke_other_tenants_key(api: TestClient, other_api: TestClient)
     theirs = other_api.get("/api/v1/api-keys").json()[0]["id"]
     assert api.delete(f"/api/v1/api-keys/{theirs}").status_code == 404
     assert other_api.get("/api/v1/tenant").status_code == 200
+
+
+def test_a_new_account_code_is_shown_once_and_replaces_the_old(
+    api: TestClient, tenant: NewTenant
+) -> None:
+    def campaign_list(code: str) -> int:
+        body = api.get("/ForwardDialer/Dialer/GetCampaignList", params={"Code": code}).json()
+        error_code: int = body["ErrorCode"]
+        return error_code
+
+    assert campaign_list(tenant.account_code) == 0
+    created = api.post("/api/v1/tenant:new-account-code")
+    assert created.status_code == 200
+    new_code = created.json()["account_code"]
+    assert campaign_list(new_code) == 0
+    assert campaign_list(tenant.account_code) == 1
+    assert new_code not in api.get("/api/v1/tenant").text

@@ -142,3 +142,33 @@ def test_retention_purge(
     assert row.deleted_at is not None
     assert not (settings.recordings_dir / row.path).exists()
     assert session.query(ContactPhone).count() == 0
+
+
+def test_rotating_the_tenants_link_key_voids_its_links_only(
+    api: TestClient, other_api: TestClient
+) -> None:
+    mine, theirs = _upload(api), _upload(other_api)
+    assert api.get(str(mine["url"])).status_code == 200
+    rotated = api.post("/api/v1/tenant:rotate-link-key")
+    assert rotated.status_code == 200 and rotated.json()["link_key_generation"] == 1
+    assert api.get(str(mine["url"])).status_code == 403
+    assert other_api.get(str(theirs["url"])).status_code == 200
+    fresh = api.get(f"/api/v1/recordings/{mine['id']}").json()["url"]
+    assert fresh != mine["url"] and api.get(fresh).status_code == 200
+
+
+def test_the_server_secret_alone_signs_no_tenants_link(api: TestClient, settings: Settings) -> None:
+    body = _upload(api)
+    path = f"/api/v1/recordings/{body['id']}/audio"
+    forged = sign_path(settings.secret_key.get_secret_value(), path, int(time.time()) + 60)
+    assert api.get(f"{path}?{forged}").status_code == 403
+    assert api.get(str(body["url"])).status_code == 200
+
+
+@pytest.mark.parametrize("signature", ["%C3%A9" * 32, "%ED%A0%80", "%EF%AC%81"])
+def test_any_signature_text_is_403_not_500(api: TestClient, signature: str) -> None:
+    body = _upload(api)
+    url = str(body["url"]).rsplit("signature=", 1)[0] + f"signature={signature}"
+    response = api.get(url)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_link"

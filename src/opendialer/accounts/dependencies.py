@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
 from opendialer.accounts.service import Principal, authenticate_api_key
 from opendialer.db import DbSession
 from opendialer.errors import Unauthorized
@@ -13,12 +14,15 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 def current_principal(
+    request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
-    return authenticate_api_key(session, credentials.credentials)
+    key = credentials.credentials
+    with auth_guard(request).attempt(Face.NATIVE, secret_prefix(key), client_address(request)):
+        return authenticate_api_key(session, key)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from opendialer.accounts import service
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.accounts.schemas import (
+    AccountCode,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
@@ -33,6 +34,18 @@ def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentPrincipal)
         setattr(tenant, key, value.upper() if key == "default_region" else value)
     session.flush()
     return tenant
+
+
+@router.post("/tenant:rotate-link-key", response_model=TenantRead)
+def rotate_link_key(session: DbSession, who: CurrentPrincipal) -> Tenant:
+    """Void every recording and export link handed out so far; new links work again."""
+    return service.rotate_link_key(session, who.tenant_id)
+
+
+@router.post("/tenant:new-account-code", response_model=AccountCode)
+def new_account_code(session: DbSession, who: CurrentPrincipal) -> AccountCode:
+    """A new Voicenter account code (GetCampaignList); the old one stops working."""
+    return AccountCode(account_code=service.new_account_code(session, who.tenant_id))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])

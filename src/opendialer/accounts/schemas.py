@@ -22,10 +22,12 @@ IpNetwork = Annotated[str, AfterValidator(_check_network)]
 class TenantRead(OutputModel):
     id: int
     name: str
-    account_code: str
     default_region: str
     timezone: str
     calllog_allowed_ips: list[str]
+    link_key_generation: int = Field(
+        description="Signed links carry a key of this generation; rotating it voids older ones"
+    )
     created_at: datetime
 
 
@@ -36,6 +38,10 @@ class TenantUpdate(InputModel):
     calllog_allowed_ips: list[IpNetwork] | None = Field(
         default=None, description="Networks allowed to post call logs; empty allows all"
     )
+
+
+class AccountCode(OutputModel):
+    account_code: str = Field(description="Shown once; only its hash is stored")
 
 
 class ApiKeyCreate(InputModel):

@@ -1,5 +1,6 @@
 """Tenants, API keys and authentication."""
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -8,9 +9,18 @@ from sqlalchemy.orm import Session
 
 from opendialer.errors import Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, Tenant, User, UserRole
-from opendialer.security import hash_password, hash_token, new_token, verify_password
+from opendialer.security import (
+    dummy_password_check,
+    hash_password,
+    hash_token,
+    link_key,
+    new_token,
+    verify_password,
+)
 
 API_KEY_PREFIX = "od_"
+INVALID_LOGIN = "Invalid credentials (a name in several accounts needs @<tenant id>)"
+_TENANT_ID = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class Principal:
 class NewTenant:
     tenant: Tenant
     api_key: str
+    account_code: str
     calllog_api_key: str
     admin_user: str
     admin_password: str
@@ -62,9 +73,10 @@ def create_tenant(
     admin_password: str | None = None,
 ) -> NewTenant:
     calllog_key = new_token("cl_", 24)
+    account_code = new_token(nbytes=16)
     tenant = Tenant(
         name=name,
-        account_code=new_token(nbytes=16),
+        account_code_hash=hash_token(account_code),
         default_region=default_region.upper(),
         timezone=timezone,
         calllog_key_hash=hash_token(calllog_key),
@@ -83,7 +95,7 @@ def create_tenant(
         )
     )
     api_key = create_api_key(session, tenant.id, "default")
-    return NewTenant(tenant, api_key.key, calllog_key, admin_username, password)
+    return NewTenant(tenant, api_key.key, account_code, calllog_key, admin_username, password)
 
 
 def get_tenant(session: Session, tenant_id: int) -> Tenant:
@@ -101,19 +113,63 @@ def authenticate_api_key(session: Session, key: str) -> Principal:
 
 
 def authenticate_user(session: Session, username: str, password: str) -> Principal:
-    """HTTP Basic for the vendor dialects: ``username`` is ``user`` or ``user@<tenant id>``."""
-    name, _, tenant_part = username.partition("@")
-    query = select(User).where(User.username == name, User.active.is_(True))
-    if tenant_part:
-        if not tenant_part.isdigit():
-            raise Unauthorized("Invalid credentials")
-        query = query.where(User.tenant_id == int(tenant_part))
-    users = session.scalars(query).all()
-    matches = [u for u in users if u.password_hash and verify_password(password, u.password_hash)]
-    if len(matches) != 1:
-        raise Unauthorized("Invalid credentials")
-    user = matches[0]
+    """HTTP Basic for the vendor dialects: ``username`` is ``user`` or ``user@<tenant id>``.
+
+    The name resolves to one user before any password is hashed, and a name that resolves to
+    none (unknown, or in several tenants without ``@<tenant id>``) costs one dummy hash, so the
+    time tells nothing and a wrong password costs one hash however many tenants there are.
+    """
+    user = user_for_login(session, username)
+    if user is None or user.password_hash is None:
+        dummy_password_check(password)
+        raise Unauthorized(INVALID_LOGIN)
+    if not verify_password(password, user.password_hash):
+        raise Unauthorized(INVALID_LOGIN)
     return Principal(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
+
+
+def user_for_login(session: Session, username: str) -> User | None:
+    """The one active user a login name means, or None."""
+    name, at, tenant_part = username.rpartition("@")
+    query = select(User).where(User.active.is_(True))
+    if at and _TENANT_ID.fullmatch(tenant_part):
+        query = query.where(User.username == name, User.tenant_id == int(tenant_part))
+    else:
+        query = query.where(User.username == username)
+    users = session.scalars(query.limit(2)).all()
+    return users[0] if len(users) == 1 else None
+
+
+def link_secret(session: Session, server_secret: str, tenant_id: int) -> str:
+    """The key that signs and checks this tenant's links (recordings, exports)."""
+    generation = session.scalar(select(Tenant.link_key_generation).where(Tenant.id == tenant_id))
+    if generation is None:
+        raise NotFound("tenant", tenant_id)
+    return link_key(server_secret, tenant_id, generation)
+
+
+def tenant_by_account_code(session: Session, code: str) -> Tenant | None:
+    tenant: Tenant | None = session.scalar(
+        select(Tenant).where(Tenant.account_code_hash == hash_token(code))
+    )
+    return tenant
+
+
+def new_account_code(session: Session, tenant_id: int) -> str:
+    """Replace the tenant's Voicenter account code; the new one is returned once."""
+    tenant = get_tenant(session, tenant_id)
+    code = new_token(nbytes=16)
+    tenant.account_code_hash = hash_token(code)
+    session.flush()
+    return code
+
+
+def rotate_link_key(session: Session, tenant_id: int) -> Tenant:
+    """Every link signed for this tenant so far stops working."""
+    tenant = get_tenant(session, tenant_id)
+    tenant.link_key_generation += 1
+    session.flush()
+    return tenant
 
 
 def list_api_keys(session: Session, tenant_id: int) -> list[ApiKey]:

@@ -8,6 +8,7 @@ recording written later in the same transaction (or afterwards) still becomes th
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from opendialer.models import (
     UserExtensionPolicy,
 )
 from opendialer.recordings.service import download_url as recording_download_url
+from opendialer.security import same_secret
 
 MINICRM_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_BATCH_ITEMS = 100  # MiniCRM documents no limit; its spec advises a few hundred at most
@@ -222,13 +224,13 @@ def sign_body(secret: str, body: bytes, timestamp: int) -> str:
 def verify_signature(secret: str, body: bytes, header: str, now: float, tolerance: float) -> bool:
     """What a receiver does (documented in docs/webhooks.md); used by the tests."""
     parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    if not parts.get("t", "").isdigit() or "v1" not in parts:
+    if not re.fullmatch(r"[0-9]{1,12}", parts.get("t", "")) or "v1" not in parts:
         return False
     timestamp = int(parts["t"])
     if abs(now - timestamp) > tolerance:
         return False
     expected = sign_body(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts["v1"])
+    return same_secret(expected, parts["v1"])
 
 
 def _json(value: dict[str, Any]) -> bytes:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import object_session
 
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.config import Settings
@@ -32,10 +33,11 @@ IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 def _read(request: Request, endpoint: CrmEndpoint) -> EndpointRead:
     settings: Settings = request.app.state.settings
+    session = object_session(endpoint)
+    assert session is not None  # every endpoint shown was just read or written
     read = EndpointRead.model_validate(endpoint)
-    return read.model_copy(
-        update={"recording_url_template": recording_template(settings, endpoint)}
-    )
+    template = recording_template(session, settings, endpoint)
+    return read.model_copy(update={"recording_url_template": template})
 
 
 def _now() -> datetime:

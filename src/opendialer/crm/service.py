@@ -56,7 +56,6 @@ class RetryPolicy:
 def create_endpoint(session: Session, tenant_id: int, body: EndpointCreate) -> CrmEndpoint:
     endpoint = CrmEndpoint(
         tenant_id=tenant_id,
-        recording_token=secrets.token_urlsafe(24),
         secret=body.secret or secrets.token_urlsafe(32),
         **body.model_dump(exclude={"secret"}),
     )
@@ -101,10 +100,6 @@ def endpoints_query(tenant_id: int) -> Select[CrmEndpoint]:
 def delete_endpoint(session: Session, tenant_id: int, endpoint_id: int) -> None:
     session.delete(get_endpoint(session, tenant_id, endpoint_id))
     session.flush()
-
-
-def endpoint_by_recording_token(session: Session, token: str) -> CrmEndpoint | None:
-    return session.scalar(select(CrmEndpoint).where(CrmEndpoint.recording_token == token))
 
 
 # Enqueueing (called by the engine and the services, inside their transaction) ---------------

@@ -27,11 +27,12 @@ from opendialer.dialing.schemas import (
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
-from opendialer.errors import Conflict
-from opendialer.models import AgentSession, CampaignStatus, PacingDecision
+from opendialer.errors import Conflict, NotFound
+from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.schemas import RecordId
+from opendialer.scoping import get_owned
 
 router = APIRouter(tags=["dialing"])
 
@@ -169,6 +170,17 @@ def logout(
     return _act(session, who, user_id, AgentEvent.LOGOUT, now())
 
 
+def owned_agent(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> int:
+    """The path's agent, resolved in the caller's tenant before the engine is asked (404)."""
+    user = get_owned(session, User, who.tenant_id, user_id, "agent")
+    if user.role is not UserRole.AGENT:
+        raise NotFound("agent", user_id)
+    return user.id
+
+
+OwnedAgent = Annotated[int, Depends(owned_agent)]
+
+
 async def _engine_action(request: Request, ok: bool, what: str) -> None:
     if _engine(request) is None:
         raise Conflict("The dialing engine does not run in this process", code="engine_not_here")
@@ -177,7 +189,7 @@ async def _engine_action(request: Request, ok: bool, what: str) -> None:
 
 
 @router.post("/agents/{user_id}:dial-preview", status_code=204)
-async def dial_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def dial_preview(user_id: OwnedAgent, request: Request) -> None:
     """Dial the previewed contact now instead of waiting for the preview time to run out."""
     engine = _engine(request)
     await _engine_action(
@@ -186,13 +198,13 @@ async def dial_preview(user_id: RecordId, request: Request, who: CurrentPrincipa
 
 
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
-async def skip_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def skip_preview(user_id: OwnedAgent, request: Request) -> None:
     engine = _engine(request)
     await _engine_action(request, engine is not None and engine.skip_preview(user_id), "preview")
 
 
 @router.post("/agents/{user_id}:hangup", status_code=204)
-async def hang_up(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def hang_up(user_id: OwnedAgent, request: Request) -> None:
     """End the agent's current call; the agent goes to wrap-up."""
     engine = _engine(request)
     await _engine_action(

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.config import Settings
 from opendialer.db import DbSession
-from opendialer.errors import BadRequest, Forbidden
+from opendialer.errors import BadRequest
 from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
 
@@ -23,9 +24,12 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def export_read(settings: Settings, file_id: str, meta: dict[str, Any]) -> ExportRead:
+def export_read(
+    session: DbSession, settings: Settings, file_id: str, meta: dict[str, Any]
+) -> ExportRead:
     ready = meta.get("state") == "ready"
-    url = service.download_url(settings, file_id, settings.public_base_url) if ready else None
+    base = settings.public_base_url
+    url = service.download_url(session, settings, file_id, base) if ready else None
     return ExportRead(
         file_id=file_id,
         state=meta.get("state", "failed"),
@@ -62,13 +66,17 @@ def create_export(
     result = service.start_export(
         session, request.app.state.sessions, settings, campaign, spec, ZoneInfo(tenant.timezone)
     )
-    return export_read(settings, result.file_id, service.read_meta(settings, result.file_id))
+    meta = service.read_meta(settings, result.file_id)
+    return export_read(session, settings, result.file_id, meta)
 
 
 @router.get("/exports/{file_id}", response_model=ExportRead)
-def get_export(request: Request, file_id: str, who: CurrentPrincipal) -> ExportRead:
+def get_export(
+    request: Request, file_id: str, session: DbSession, who: CurrentPrincipal
+) -> ExportRead:
     settings = _settings(request)
-    return export_read(settings, file_id, service.read_meta(settings, file_id, who.tenant_id))
+    meta = service.read_meta(settings, file_id, who.tenant_id)
+    return export_read(session, settings, file_id, meta)
 
 
 @router.get(
@@ -78,18 +86,21 @@ def get_export(request: Request, file_id: str, who: CurrentPrincipal) -> ExportR
         403: {"description": "Bad or expired link"},
         404: {"description": "Unknown, or deleted by the export retention"},
         409: {"description": "Not ready"},
+        429: {"description": "Too many bad links from this address"},
     },
 )
 def download_export(
     request: Request,
     file_id: str,
+    session: DbSession,
     expires: Annotated[int, Query()],
     signature: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """The CSV file, for anyone holding a signed link (no credentials)."""
     settings = _settings(request)
-    if not service.check_link(settings, file_id, expires, signature):
-        raise Forbidden("The link is invalid or has expired", code="invalid_link")
+    with auth_guard(request).attempt(Face.LINK, request.url.path, client_address(request)):
+        if not service.check_link(session, settings, file_id, expires, signature):
+            raise InvalidLink("The link is invalid or has expired", code="invalid_link")
     meta = service.read_meta(settings, file_id)
     if meta.get("state") != "ready":
         message = "The export is not ready"

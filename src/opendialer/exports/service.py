@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import BadRequest, NotFound
@@ -216,9 +217,21 @@ def _register_fallback() -> str:
     return FALLBACK_ERRORS
 
 
+def encoded_cell(text: str, encoding: str) -> str:
+    """The cell as the file will hold it: transliterated into ``encoding``, then neutralised.
+
+    In that order, because transliteration can make a formula: a full-width "=" (U+FF1D)
+    becomes "=" in ISO-8859-1 and Windows-1252.
+    """
+    if not text.isascii():
+        text = text.encode(encoding, _register_fallback()).decode(encoding)
+    return safe_cell(text) if text[:1] in _FORMULA_START else text
+
+
 def _formatter(spec: ExportSpec, tz: ZoneInfo) -> Callable[[Any], list[str]]:
-    """A function turning one database row into the CSV cells."""
+    """A function turning one database row into the CSV cells, already in the file's encoding."""
     dates = [c.lead_field in lead.DATE_FIELDS for c in spec.columns]
+    encoding = spec.encoding
 
     def cells(row: Any) -> list[str]:
         out = []
@@ -228,8 +241,7 @@ def _formatter(spec: ExportSpec, tz: ZoneInfo) -> Callable[[Any], list[str]]:
                 continue
             if is_date:
                 value = value.astimezone(tz).strftime("%d.%m.%Y %H:%M:%S")
-            text = str(value)
-            out.append(safe_cell(text) if text[:1] in _FORMULA_START else text)
+            out.append(encoded_cell(str(value), encoding))
         return out
 
     return cells
@@ -395,17 +407,30 @@ def _last_written(meta_path: Path) -> datetime:
 # Links ------------------------------------------------------------------------------------
 
 
-def download_url(settings: Settings, file_id: str, base_url: str) -> str:
+def _link_secret(session: Session, settings: Settings, file_id: str) -> str | None:
+    tenant_id = read_meta(settings, file_id).get("tenant_id")
+    if not isinstance(tenant_id, int):
+        return None
+    return link_secret(session, settings.secret_key.get_secret_value(), tenant_id)
+
+
+def download_url(session: Session, settings: Settings, file_id: str, base_url: str) -> str:
+    """The expiring link anyone holding it can GET, signed with the tenant's link key."""
     path = FILE_PATH.format(file_id=file_id)
     expires = int(time.time()) + settings.export_link_ttl_seconds
-    query = sign_path(settings.secret_key.get_secret_value(), path, expires)
-    return f"{base_url.rstrip('/')}{path}?{query}"
+    secret = _link_secret(session, settings, file_id)
+    if secret is None:
+        raise NotFound("export", file_id)
+    return f"{base_url.rstrip('/')}{path}?{sign_path(secret, path, expires)}"
 
 
-def check_link(settings: Settings, file_id: str, expires: int, signature: str) -> bool:
-    secret = settings.secret_key.get_secret_value()
+def check_link(
+    session: Session, settings: Settings, file_id: str, expires: int, signature: str
+) -> bool:
+    """``NotFound`` for an export that is gone (its tenant, hence its key, is unknown)."""
+    secret = _link_secret(session, settings, file_id)
     path = FILE_PATH.format(file_id=file_id)
-    return verify_signed_path(secret, path, expires, signature, time.time())
+    return secret is not None and verify_signed_path(secret, path, expires, signature, time.time())
 
 
 def open_export(settings: Settings, file_id: str) -> BinaryIO:

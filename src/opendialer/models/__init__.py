@@ -25,7 +25,15 @@ from opendialer.models.outbox import (
     OutboxStatus,
     UserExtensionPolicy,
 )
-from opendialer.models.tenant import AgentGroup, AgentGroupMember, ApiKey, Tenant, User, UserRole
+from opendialer.models.tenant import (
+    AgentGroup,
+    AgentGroupMember,
+    ApiKey,
+    AuthFailure,
+    Tenant,
+    User,
+    UserRole,
+)
 
 __all__ = [
     "MAX_PHONES",
@@ -35,6 +43,7 @@ __all__ = [
     "AgentSession",
     "AgentState",
     "ApiKey",
+    "AuthFailure",
     "Base",
     "CallAttempt",
     "CallOutcome",

@@ -42,7 +42,9 @@ class CrmEndpoint(IdMixin, TimestampMixin, Base):
     default_user_extension: Mapped[str | None] = mapped_column(String(64))
     batch_interval_seconds: Mapped[int] = mapped_column(Integer, default=0)
     recording_url_template: Mapped[str | None] = mapped_column(String(2000))
-    recording_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The resolver's token is derived from the tenant's link key (crm/links.py); only tokens
+    # made before that are kept, as their SHA-256, so their old templates keep working.
+    legacy_recording_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     secret: Mapped[str] = mapped_column(String(255))  # HMAC-SHA256 key for webhook signatures
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: every event
     active: Mapped[bool] = mapped_column(default=True)

@@ -14,13 +14,15 @@ class Tenant(IdMixin, TimestampMixin, Base):
     __tablename__ = "tenants"
 
     name: Mapped[str] = mapped_column(String(200))
-    # Voicenter's account "Code": authenticates GetCampaignList only.
-    account_code: Mapped[str] = mapped_column(String(64), unique=True)
+    # Voicenter's account "Code" (authenticates GetCampaignList only): its SHA-256, like API keys.
+    account_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     default_region: Mapped[str] = mapped_column(String(2))
     timezone: Mapped[str] = mapped_column(String(64))
     # MiniCRM-style call-log key, kept apart from the API keys; stored hashed.
     calllog_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     calllog_allowed_ips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Signed links (recordings, exports) use a key derived from this; +1 voids all older links.
+    link_key_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ApiKey(IdMixin, Base):
@@ -92,3 +94,15 @@ class AgentGroupMember(Base):
     user_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class AuthFailure(IdMixin, Base):
+    """One failed credential check (audit): never the secret, only a name or a short prefix."""
+
+    __tablename__ = "auth_failures"
+
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    face: Mapped[str] = mapped_column(String(20))
+    credential: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(String(64))
+    locked: Mapped[bool] = mapped_column(default=False)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
 from opendialer.db import DbSession
@@ -96,7 +97,11 @@ def get_recording(
 @router.get(
     "/recordings/{recording_id}/audio",
     response_class=FileResponse,
-    responses={403: {"description": "Bad or expired link"}, 410: {"description": "Deleted"}},
+    responses={
+        403: {"description": "Bad or expired link"},
+        410: {"description": "Deleted"},
+        429: {"description": "Too many bad links from this address"},
+    },
 )
 def download(
     request: Request,
@@ -107,8 +112,9 @@ def download(
 ) -> Response:
     """The WAV file, for anyone holding a signed link (no credentials)."""
     settings = _settings(request)
-    if not service.check_link(settings, recording_id, expires, signature):
-        raise Forbidden("The link is invalid or has expired", code="invalid_link")
+    with auth_guard(request).attempt(Face.LINK, request.url.path, client_address(request)):
+        if not service.check_link(session, settings, recording_id, expires, signature):
+            raise InvalidLink("The link is invalid or has expired", code="invalid_link")
     recording = session.get(Recording, recording_id)
     if recording is None or not service.is_available(settings, recording):
         body = {"error": {"code": "gone", "message": "The recording was deleted", "details": None}}

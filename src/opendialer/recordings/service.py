@@ -18,8 +18,9 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.errors import BadRequest, NotFound
 from opendialer.models import CallAttempt, Contact, ContactPhone, Recording, User
@@ -105,15 +106,24 @@ def audio_path(recording_id: int) -> str:
 
 
 def download_url(settings: Settings, recording: Recording, base_url: str) -> str:
-    """The expiring link anyone holding it can GET (no credentials in it, HMAC-signed)."""
+    """The expiring link anyone holding it can GET (no credentials in it, HMAC-signed with the
+    tenant's link key). ``recording`` must belong to a session: it reads the key's generation."""
+    session = object_session(recording)
+    if session is None:
+        raise RuntimeError("download_url needs a recording loaded in a session")
     path = audio_path(recording.id)
     expires = int(time.time()) + settings.recording_link_ttl_seconds
-    query = sign_path(settings.secret_key.get_secret_value(), path, expires)
-    return f"{base_url.rstrip('/')}{path}?{query}"
+    secret = link_secret(session, settings.secret_key.get_secret_value(), recording.tenant_id)
+    return f"{base_url.rstrip('/')}{path}?{sign_path(secret, path, expires)}"
 
 
-def check_link(settings: Settings, recording_id: int, expires: int, signature: str) -> bool:
-    secret = settings.secret_key.get_secret_value()
+def check_link(
+    session: Session, settings: Settings, recording_id: int, expires: int, signature: str
+) -> bool:
+    recording = session.get(Recording, recording_id)
+    if recording is None:
+        return False
+    secret = link_secret(session, settings.secret_key.get_secret_value(), recording.tenant_id)
     return verify_signed_path(secret, audio_path(recording_id), expires, signature, time.time())
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
+from opendialer.app import create_app
+from opendialer.config import Settings
 from opendialer.db import SessionMaker
 from opendialer.models import CrmCallLog, Tenant
 from tests.conftest import make_tenant
@@ -295,3 +297,23 @@ def test_ten_thousand_items(
     result = counts(client.post("/Api/CallLog", content=raw))
     assert result == {"Skipped": 0, "Processed": 5000, "Exists": 0, "Missing": 0, "NotFound": 5000}
     assert session.scalar(select(func.count()).select_from(CrmCallLog)) == 10_000
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    app: FastAPI, settings: Settings, hu_tenant: NewTenant, contact_id: int, hu_api: TestClient
+) -> None:
+    assert hu_api.patch("/api/v1/tenant", json={"calllog_allowed_ips": ["10.1.0.0/16"]}).is_success
+    body = {"ApiKey": hu_tenant.calllog_api_key, "UserExtension": "001", "Data": []}
+    spoofed = {"X-Forwarded-For": "10.1.2.3"}
+    with TestClient(app, client=("127.0.0.1", 5000), raise_server_exceptions=False) as local:
+        assert local.post("/Api/CallLog", json=body, headers=spoofed).status_code == 403
+    behind_proxy = create_app(settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8"]}))
+    try:
+        with TestClient(behind_proxy, client=("127.0.0.1", 5000)) as proxy:
+            assert proxy.post("/Api/CallLog", json=body, headers=spoofed).status_code == 200
+            assert proxy.post("/Api/CallLog", json=body).status_code == 403
+        with TestClient(behind_proxy, client=("10.9.9.9", 5000)) as direct:
+            # Not a trusted proxy: its header is ignored like anyone else's.
+            assert direct.post("/Api/CallLog", json=body, headers=spoofed).status_code == 403
+    finally:
+        behind_proxy.state.db_engine.dispose()

@@ -67,7 +67,7 @@ def israel(sessions: SessionMaker) -> NewTenant:
 def account(sessions: SessionMaker, israel: NewTenant) -> Account:
     agent_id, agent = add_campaign(sessions, israel.tenant.id, "Campaign1", DialMode.PROGRESSIVE)
     smart_id, smart = add_campaign(sessions, israel.tenant.id, "Campaign2", DialMode.PREDICTIVE)
-    return Account(israel.tenant.id, israel.tenant.account_code, agent, smart, agent_id, smart_id)
+    return Account(israel.tenant.id, israel.account_code, agent, smart, agent_id, smart_id)
 
 
 def call(client: TestClient, method: str, body: Any = None, **query: Any) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from opendialer.accounts.guard import Face, auth_guard, client_address
 from opendialer.accounts.service import authenticate_user
 from opendialer.db import unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
@@ -145,7 +146,10 @@ def _as_jtel(exc: Exception) -> JtelError:
 
 def _run(request: Request, handler: Handler, body: Any, credentials: tuple[str, str]) -> Record:
     with unit_of_work(request.app.state.sessions) as session:
-        principal = authenticate_user(session, *credentials)
+        name, password = credentials
+        guard = auth_guard(request)
+        with guard.attempt(Face.JTEL, name, client_address(request)):
+            principal = authenticate_user(session, name, password)
         if principal.role not in ALLOWED_ROLES:
             raise JtelError(403, "Only administrators and supervisors may use this API")
         call = Call(

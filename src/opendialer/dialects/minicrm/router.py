@@ -10,8 +10,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.guard import (
+    AuthGuard,
+    Face,
+    TooManyAttempts,
+    auth_guard,
+    client_address,
+    secret_prefix,
+)
 from opendialer.config import Settings
-from opendialer.crm import calllog, service
+from opendialer.crm import calllog
+from opendialer.crm.links import endpoint_by_recording_token
 from opendialer.db import DbSession
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import OpendialerError
@@ -45,16 +54,20 @@ def post_call_log(
     request: Request, body: Annotated[bytes, Depends(raw_body)], session: DbSession
 ) -> JSONResponse:
     """Store a PBX's call history, counting each item's outcome (docs/dialects/minicrm.md)."""
-    client_ip = request.client.host if request.client else None
+    client_ip = client_address(request)
     try:
-        return JSONResponse(_store(session, body, client_ip))
+        return JSONResponse(_store(session, body, client_ip, auth_guard(request)))
     except OpendialerError as exc:
-        return _error(exc.status_code, exc.code, exc.message)
+        response = _error(exc.status_code, exc.code, exc.message)
+        response.headers.update(exc.headers or {})
+        return response
 
 
-def _store(session: Session, raw: bytes, client_ip: str | None) -> dict[str, Any]:
+def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard) -> dict[str, Any]:
     body = schemas.parse_envelope(raw)
-    tenant = calllog.tenant_for_calllog_key(session, schemas.api_key(body))
+    key = schemas.api_key(body)
+    with guard.attempt(Face.MINICRM, secret_prefix(key), client_ip):
+        tenant = calllog.tenant_for_calllog_key(session, key)
     calllog.check_sender_ip(tenant, client_ip)
     envelope = schemas.envelope(body)
     user = calllog.find_user(session, tenant, envelope.user_extension)
@@ -86,7 +99,14 @@ def recording(
 ) -> Response:
     """The endpoint's recording template resolved: redirect to the recording's signed link."""
     settings: Settings = request.app.state.settings
-    endpoint = service.endpoint_by_recording_token(session, token)
+    guard, address, credential = auth_guard(request), client_address(request), secret_prefix(token)
+    try:
+        guard.check(Face.MINICRM, credential, address)
+    except TooManyAttempts as exc:
+        return _error(exc.status_code, exc.code, exc.message)
+    endpoint = endpoint_by_recording_token(session, settings, token)
+    if endpoint is None:
+        guard.failed(Face.MINICRM, credential, address)
     record = session.get(Recording, int(rec)) if rec.isdigit() and len(rec) < 19 else None
     if endpoint is None or record is None or record.tenant_id != endpoint.tenant_id:
         return _error(404, "not_found", "No such recording")

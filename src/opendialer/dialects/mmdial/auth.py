@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.guard import Face, TooManyAttempts, auth_guard, client_address
 from opendialer.accounts.service import Principal, authenticate_user
 from opendialer.errors import Unauthorized
 from opendialer.models import UserRole
@@ -15,12 +16,12 @@ REALM = 'Basic realm="mmDial API", charset="UTF-8"'
 
 
 class AuthFailed(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
-        self.status, self.reason = status, reason
+        self.status, self.reason, self.headers = status, reason, headers
 
     def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": REALM} if self.status == 401 else None
+        headers = {"WWW-Authenticate": REALM} if self.status == 401 else self.headers
         body = {"status": "error", "reason": self.reason}
         return JSONResponse(status_code=self.status, content=body, headers=headers)
 
@@ -43,9 +44,12 @@ def authenticate(session: Session, request: Request) -> Principal:
     """The admin calling; 401 for bad credentials, 403 for a user who is not an admin."""
     user, password = _credentials(request)
     try:
-        principal = authenticate_user(session, user, password)
+        with auth_guard(request).attempt(Face.MMDIAL, user, client_address(request)):
+            principal = authenticate_user(session, user, password)
     except Unauthorized:
         raise AuthFailed(401, "Invalid credentials") from None
+    except TooManyAttempts as exc:
+        raise AuthFailed(429, exc.message, exc.headers) from None
     if principal.role is not UserRole.ADMIN:
         raise AuthFailed(403, "Only admin users may use the API")
     return principal

@@ -193,7 +193,7 @@ def export_by_status(
         "status": "ok",
         "file_id": result.file_id,
         "size": result.size,
-        "url": exports.download_url(settings, result.file_id, settings.public_base_url),
+        "url": exports.download_url(session, settings, result.file_id, settings.public_base_url),
         "ready": "yes" if result.ready else "no",
         "rows": result.rows,
     }

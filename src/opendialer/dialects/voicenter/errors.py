@@ -37,3 +37,7 @@ class VoicenterError(Exception):
 
 def ok(**payload: Any) -> dict[str, Any]:
     return {**payload, "ErrorCode": OK, "Description": OK_TEXT}
+
+
+class UnknownCode(VoicenterError):
+    """An account or campaign code that matches none: a failed credential check."""

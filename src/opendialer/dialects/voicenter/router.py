@@ -15,11 +15,24 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from opendialer.accounts.guard import (
+    Face,
+    TooManyAttempts,
+    auth_guard,
+    client_address,
+    secret_prefix,
+)
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.dialects.voicenter import service
-from opendialer.dialects.voicenter.errors import GENERIC, INTERNAL_ERROR, VoicenterError
+from opendialer.dialects.voicenter.errors import (
+    GENERIC,
+    INTERNAL_ERROR,
+    UnknownCode,
+    VoicenterError,
+)
 from opendialer.dialects.voicenter.params import Params
 
 PREFIX = "/ForwardDialer/Dialer"
@@ -121,7 +134,9 @@ async def _payload(request: Request, method: Method) -> Any:
 
 
 async def _run(sessions: SessionMaker, method: Method, payload: Any) -> dict[str, Any]:
-    """The method in one transaction: committed when it answers, rolled back when it raises."""
+    """The method in one transaction: committed when it answers, rolled back when it raises.
+
+    An unknown account or campaign code propagates (``UnknownCode``): the caller counts it."""
     try:
         return await run_unit_of_work(
             sessions,
@@ -129,11 +144,34 @@ async def _run(sessions: SessionMaker, method: Method, payload: Any) -> dict[str
             writes=method.writes,
             quick=method.quick,
         )
+    except UnknownCode:
+        raise
     except VoicenterError as error:
         return error.envelope()
     except Exception:
         log.exception("Voicenter %s failed", method.name)
         return {"ErrorCode": GENERIC, "Description": INTERNAL_ERROR}
+
+
+def _credential(payload: Any) -> str:
+    """The code the request authenticates with, as far as it may be kept (bulk: none)."""
+    if not isinstance(payload, Params):
+        return "-"
+    value = payload.raw("Campaign") or payload.raw("Code")
+    return secret_prefix(str(value).strip()) if value is not None else "-"
+
+
+async def _guarded_run(request: Request, method: Method, payload: Any) -> dict[str, Any]:
+    guard, address = auth_guard(request), client_address(request)
+    credential = _credential(payload)
+    try:
+        guard.check(Face.VOICENTER, credential, address)
+        return await _run(request.app.state.sessions, method, payload)
+    except TooManyAttempts as exc:
+        return {"ErrorCode": GENERIC, "Description": exc.message}
+    except UnknownCode as error:
+        await run_in_threadpool(guard.failed, Face.VOICENTER, credential, address)
+        return error.envelope()
 
 
 async def forward_dialer(request: Request) -> JSONResponse:
@@ -147,8 +185,7 @@ async def forward_dialer(request: Request) -> JSONResponse:
         return JSONResponse(error.envelope())
     except ClientDisconnect:
         return JSONResponse({"ErrorCode": GENERIC, "Description": "The client disconnected"})
-    answer = await _run(request.app.state.sessions, method, payload)
-    return JSONResponse(answer)
+    return JSONResponse(await _guarded_run(request, method, payload))
 
 
 # A plain Starlette route: the parameters are read by hand anyway, and skipping FastAPI's

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from opendialer.accounts.service import tenant_by_account_code
 from opendialer.agents.service import get_user_by_extension, get_user_by_member_code
 from opendialer.campaigns.schemas import CampaignUpdate
 from opendialer.campaigns.service import (
@@ -33,6 +34,7 @@ from opendialer.dialects.voicenter.errors import (
     INVALID_ACCOUNT,
     INVALID_CAMPAIGN,
     MEMBER_MISSING,
+    UnknownCode,
     VoicenterError,
     ok,
 )
@@ -62,7 +64,7 @@ class CampaignErrors:
         return VoicenterError(self.code, self.missing, **self.extra)
 
     def unknown_error(self) -> VoicenterError:
-        return VoicenterError(self.code, self.unknown, **self.extra)
+        return UnknownCode(self.code, self.unknown, **self.extra)
 
 
 TARGET_METHODS = CampaignErrors(1, CAMPAIGN_MISSING, INVALID_CAMPAIGN)
@@ -147,7 +149,7 @@ def _target_campaign(session: Session, params: Params) -> CampaignRef:
 def get_campaign_list(session: Session, params: Params) -> dict[str, Any]:
     errors = CampaignErrors(1, ACCOUNT_MISSING, INVALID_ACCOUNT)
     code = campaign_code(params, errors, name="Code")
-    tenant = session.scalar(select(Tenant).where(Tenant.account_code == code))
+    tenant = tenant_by_account_code(session, code)
     if tenant is None:
         raise errors.unknown_error()
     campaigns = list(session.scalars(campaigns_query(tenant.id).order_by(Campaign.id)))
