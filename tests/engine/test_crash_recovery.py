@@ -10,9 +10,9 @@ before it, and the campaign dials again. ``bench/crash_recovery.py`` does the sa
 import random
 from pathlib import Path
 
+from bench.crash_harness import DemoServer, KillResult, kill_and_restart
 from sqlalchemy import create_engine
 
-from bench.crash_harness import DemoServer, KillResult, kill_and_restart
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import EngineLease
 
