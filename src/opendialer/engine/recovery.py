@@ -115,10 +115,16 @@ def renew_lease(session: Session, engine_id: str, now: datetime, seconds: float)
     return False
 
 
-def dead_engines(session: Session, now: datetime) -> list[str]:
-    """Engines whose lease ran out, and engines with open work but no lease at all."""
+def dead_engines(session: Session, now: datetime, unleased_too: bool = True) -> list[str]:
+    """Engines whose lease ran out, and (``unleased_too``) engines with open work but no lease.
+
+    Engines without a lease come from before leases existed: looking for them reads every open
+    attempt, so an engine does it at start, not at each renewal.
+    """
     leased = select(EngineLease.engine_id)
     expired = session.scalars(leased.where(EngineLease.lease_until < now)).all()
+    if not unleased_too:
+        return sorted(expired)
     unleased = (
         select(CallAttempt.engine_id)
         .where(CallAttempt.outcome.is_(None), CallAttempt.engine_id.not_in(leased))
@@ -135,10 +141,12 @@ def dead_engines(session: Session, now: datetime) -> list[str]:
     return sorted(set(expired) | set(orphans))
 
 
-def take_over_dead(session: Session, engine_id: str, now: datetime) -> Recovered:
+def take_over_dead(
+    session: Session, engine_id: str, now: datetime, unleased_too: bool = True
+) -> Recovered:
     """Close what dead engines left open; each dead lease is taken by one engine only."""
     done = Recovered()
-    for dead in dead_engines(session, now):
+    for dead in dead_engines(session, now, unleased_too):
         if dead == engine_id:
             continue
         row = session.get(EngineLease, dead)

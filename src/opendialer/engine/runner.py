@@ -154,7 +154,7 @@ class Engine:
                     "engine %s: its lease had run out; another engine may have closed its calls",
                     self.engine_id,
                 )
-            freed = take_over_dead(session, self.engine_id, now)
+            freed = take_over_dead(session, self.engine_id, now, unleased_too=False)
         self._freed(freed)
 
     def _freed(self, freed: Recovered) -> None:

@@ -29,9 +29,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("engine_leases") as batch:
         batch.create_index(batch.f("ix_engine_leases_lease_until"), ["lease_until"], unique=False)
+    # Partial indexes: recovery finds a dead engine's open attempts and contacts in call at once.
+    open_attempt = sa.text("outcome IS NULL")
+    op.create_index(
+        "ix_call_attempts_open",
+        "call_attempts",
+        ["engine_id"],
+        sqlite_where=open_attempt,
+        postgresql_where=open_attempt,
+    )
+    in_call = sa.text("status = 'in_call'")
+    op.create_index(
+        "ix_contacts_in_call",
+        "contacts",
+        ["claimed_by"],
+        sqlite_where=in_call,
+        postgresql_where=in_call,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_in_call", table_name="contacts")
+    op.drop_index("ix_call_attempts_open", table_name="call_attempts")
     with op.batch_alter_table("engine_leases") as batch:
         batch.drop_index(batch.f("ix_engine_leases_lease_until"))
     op.drop_table("engine_leases")
