@@ -131,11 +131,7 @@ def test_an_attempt_whose_campaign_was_deleted_is_closed(
         _busy_engine(session, tenant, "crashed")
         attempt_id = session.scalars(select(CallAttempt.id)).one()
     with unit_of_work(sessions) as session:  # as a delete that raced a dial would leave it
-        session.execute(
-            CallAttempt.__table__.update()
-            .where(CallAttempt.id == attempt_id)
-            .values(campaign_id=None)
-        )
+        session.get_one(CallAttempt, attempt_id).campaign_id = None
     with unit_of_work(sessions) as session:
         assert recover_engine(session, "crashed", NOW).attempts == 1
         attempt = session.get_one(CallAttempt, attempt_id)
