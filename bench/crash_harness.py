@@ -136,6 +136,7 @@ class KillResult:
     left_open: int  # attempts open at the moment of the kill
     stuck: Stuck  # after recovery (or at its deadline)
     seconds_to_dial: float | None  # from the restart's spawn to its first new attempt
+    seconds_to_recover: float  # from the restart's spawn until nothing is stuck (or the deadline)
 
 
 def kill_and_restart(
@@ -156,10 +157,12 @@ def kill_and_restart(
     left_open = open_attempts(db)
     restart = datetime.now(UTC)
     server.start(next_engine_id)
+    began = time.monotonic()
     wait_for(lambda: stuck_since(db, restart).recovered, deadline_seconds)
+    recovered_after = time.monotonic() - began
     first = first_attempt_after(db, restart)
     seconds = (first - restart).total_seconds() if first is not None else None
-    return KillResult(left_open, stuck_since(db, restart), seconds)
+    return KillResult(left_open, stuck_since(db, restart), seconds, recovered_after)
 
 
 def database_engine(url: str) -> Engine:

@@ -68,6 +68,7 @@ def _rows(database: str, results: list[tuple[str, KillResult]]) -> list[list[obj
                 sum(1 for r in mine if r.stuck.new_attempts == 0),
                 f"{statistics.median(seconds):.1f}" if seconds else "-",
                 f"{max(seconds):.1f}" if seconds else "-",
+                f"{max(r.seconds_to_recover for r in mine):.1f}",
             ]
         )
     return rows
@@ -93,6 +94,7 @@ def main() -> None:
         "no dialling",
         "s to dial (median)",
         "s to dial (max)",
+        "s until nothing stuck (max)",
     ]
     print_table("Crash recovery: SIGKILL, restart, invariants", columns, rows)
 
