@@ -117,9 +117,12 @@ class Engine:
         loops = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
         try:
             while True:
-                for campaign_id in self._newly_enabled():
-                    self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
-                    loops.append(asyncio.create_task(runner.loop(None)))
+                try:  # a failed look (database down, campaign deleted meanwhile) is retried
+                    for campaign_id in self._newly_enabled():
+                        self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
+                        loops.append(asyncio.create_task(runner.loop(None)))
+                except Exception:
+                    log.exception("engine %s: starting enabled campaigns failed", self.engine_id)
                 await self.clock.sleep(poll_seconds)
         finally:
             for loop in loops:
