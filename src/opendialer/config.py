@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default_factory=socket.gethostname,
         description="Stable per engine process: after a restart it closes its own lost calls",
     )
+    engine_lease_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        le=3600,
+        description="An engine that has not renewed its lease for this long is dead: another "
+        "engine closes its calls and frees its contacts and agents",
+    )
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"
     )

@@ -1,6 +1,9 @@
 """Native API: campaigns and their parts, over HTTP through the ASGI app."""
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from opendialer.models import CallAttempt, CallOutcome, Campaign
 
 
 def create(api: TestClient, **body: object) -> dict[str, object]:
@@ -186,3 +189,20 @@ def test_amd_false_positive_estimate_is_a_share_below_one(api: TestClient) -> No
             f"/api/v1/campaigns/{campaign['id']}", json={"amd_false_positive_rate": bad}
         )
         assert response.status_code == 422
+
+
+def test_delete_is_refused_while_calls_are_up(api: TestClient, session: Session) -> None:
+    campaign = create(api)
+    campaign_id = int(str(campaign["id"]))
+    tenant_id = session.get_one(Campaign, campaign_id).tenant_id
+    attempt = CallAttempt(tenant_id=tenant_id, campaign_id=campaign_id, b_number="+4930123456")
+    session.add(attempt)
+    session.commit()
+    refused = api.delete(f"/api/v1/campaigns/{campaign_id}")
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["code"], error["details"]) == ("campaign_has_calls", {"calls_in_progress": 1})
+    attempt.outcome = CallOutcome.FAILED
+    session.commit()
+    assert api.delete(f"/api/v1/campaigns/{campaign_id}").status_code == 204
+    assert api.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.dialing.router import wall_clock
 from opendialer.models import (
+    AgentSession,
+    AgentState,
     CallAttempt,
     CallOutcome,
     CampaignMember,
@@ -123,6 +125,31 @@ def test_agent_state_machine_over_http(
     paused = api.post(f"{base}:pause", json={"reason": "coffee"}).json()
     assert (paused["state"], paused["pause_reason"]) == ("paused", "coffee")
     assert api.post(f"{base}:logout").json()["state"] == "logged_out"
+
+
+def test_force_logout_frees_an_agent_stuck_on_a_call(
+    api: TestClient, other_api: TestClient, session: Session, tenant: NewTenant
+) -> None:
+    """An agent on a call no engine knows (its engine died) can be forced out by an admin."""
+    user = _agent(session, tenant)
+    base = f"/api/v1/agents/{user.id}"
+    api.post(f"{base}:login")
+    api.post(f"{base}:ready")
+    row = session.get_one(AgentSession, user.id)
+    row.state, row.engine_id = AgentState.ON_CALL, "dead-engine"
+    session.commit()
+    refused = api.post(f"{base}:logout")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"] == {"state": "on_call", "event": "logout"}
+    assert other_api.post(f"{base}:logout", json={"force": True}).status_code == 404
+    assert api.post(f"{base}:logout", json={"force": False}).status_code == 409
+    forced = api.post(f"{base}:logout", json={"force": True})
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["state"] == "logged_out"
+    session.expire_all()
+    assert session.get_one(AgentSession, user.id).engine_id is None
+    assert api.post(f"{base}:login").json()["state"] == "paused"  # usable again
+    assert api.post(f"{base}:logout", json={"forced": True}).status_code == 422
 
 
 def test_agents_of_other_tenants_are_invisible(

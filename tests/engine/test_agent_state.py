@@ -79,10 +79,21 @@ def test_only_listed_transitions_change_state(events: list[AgentEvent]) -> None:
         if not can(status, event):
             continue
         after = apply(status, event, T0)
-        if event is not E.PAUSE or status.state not in {
+        if event is E.FORCE_LOGOUT:
+            assert after == AgentStatus(AgentState.LOGGED_OUT, T0)
+        elif event is not E.PAUSE or status.state not in {
             AgentState.RESERVED,
             AgentState.PREVIEW,
             AgentState.ON_CALL,
         }:
             assert after.state in {TRANSITIONS[(status.state, event)], AgentState.PAUSED}
         status = after
+
+
+@pytest.mark.parametrize("state", list(AgentState))
+def test_force_logout_from_every_state(state: AgentState) -> None:
+    stuck = AgentStatus(state, T0, pause_reason="x", pause_requested="y")
+    assert can(stuck, E.FORCE_LOGOUT)
+    assert apply(stuck, E.FORCE_LOGOUT, T0 + timedelta(1)) == AgentStatus(
+        AgentState.LOGGED_OUT, T0 + timedelta(1)
+    )

@@ -214,7 +214,7 @@ def test_restart_after_a_crash_leaves_nothing_open(sessions: SessionMaker) -> No
             assert claim is not None
             start_attempt(session, campaign, claim, start, "crashed")
     with unit_of_work(sessions) as session:
-        assert recover_engine(session, "crashed", start + timedelta(minutes=5)) == 3
+        assert recover_engine(session, "crashed", start + timedelta(minutes=5)).attempts == 3
     _check_properties(sessions, campaign_id, set())
     with unit_of_work(sessions) as session:
         outcomes = set(session.scalars(select(CallAttempt.outcome)))

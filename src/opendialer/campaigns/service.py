@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from opendialer.campaigns.schemas import (
@@ -21,10 +21,13 @@ from opendialer.dedupe import exclusive, insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
+    CallAttempt,
     Campaign,
     CampaignMember,
     CampaignStatus,
+    Contact,
     ContactList,
+    ContactStatus,
     DialMode,
     FormField,
     ResultCode,
@@ -130,8 +133,36 @@ def update_campaign(
 
 
 def delete_campaign(session: Session, tenant_id: int, campaign_id: int) -> None:
-    session.delete(get_campaign(session, tenant_id, campaign_id))
+    """Delete the campaign with its contacts; refused (409) while any of its calls is up.
+
+    The engine stops a deleted campaign's runner at its next tick; a call that raced the
+    delete still ends with a terminal state (its attempt outlives the campaign).
+    """
+    campaign = get_campaign(session, tenant_id, campaign_id)
+    calls_up = calls_in_progress(session, campaign.id)
+    if calls_up:
+        raise Conflict(
+            "The campaign has calls in progress: stop it, then delete it once they have ended",
+            code="campaign_has_calls",
+            details={"calls_in_progress": calls_up},
+        )
+    session.delete(campaign)
     session.flush()
+
+
+def calls_in_progress(session: Session, campaign_id: int) -> int:
+    """Open attempts, and contacts claimed for a call (a preview shown to an agent)."""
+    attempts = session.scalar(
+        select(func.count())
+        .select_from(CallAttempt)
+        .where(CallAttempt.campaign_id == campaign_id, CallAttempt.outcome.is_(None))
+    )
+    claimed = session.scalar(
+        select(func.count())
+        .select_from(Contact)
+        .where(Contact.campaign_id == campaign_id, Contact.status == ContactStatus.IN_CALL)
+    )
+    return max(int(attempts or 0), int(claimed or 0))
 
 
 # Result codes ---------------------------------------------------------------------------

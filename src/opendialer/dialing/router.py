@@ -20,6 +20,7 @@ from opendialer.dialing.schemas import (
     CallbackBody,
     CampaignRunState,
     LiveState,
+    LogoutBody,
     PacingDecisionRead,
     PauseBody,
     ResultBody,
@@ -27,7 +28,7 @@ from opendialer.dialing.schemas import (
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
-from opendialer.errors import Conflict, NotFound
+from opendialer.errors import Conflict, Forbidden, NotFound
 from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
@@ -165,9 +166,25 @@ def pause(
 
 @router.post("/agents/{user_id}:logout", response_model=AgentSessionRead)
 def logout(
-    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+    user_id: RecordId,
+    request: Request,
+    session: DbSession,
+    who: CurrentPrincipal,
+    now: WallClock,
+    body: LogoutBody | None = None,
 ) -> AgentSession:
-    return _act(session, who, user_id, AgentEvent.LOGOUT, now())
+    """Log out (ready, paused or in wrap-up). ``{"force": true}``: a supervisor or admin logs
+    the agent out from any state; a call they are on is ended, a preview goes back to the queue.
+    """
+    if body is None or not body.force:
+        return _act(session, who, user_id, AgentEvent.LOGOUT, now())
+    if who.role not in (UserRole.ADMIN, UserRole.SUPERVISOR):
+        raise Forbidden("Only a supervisor or an admin can force an agent out")
+    row = _act(session, who, user_id, AgentEvent.FORCE_LOGOUT, now())
+    engine = _engine(request)
+    if engine is not None:
+        after_commit(session, partial(engine.agent_forced_out, user_id))
+    return row
 
 
 def owned_agent(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> int:

@@ -85,6 +85,14 @@ class PauseBody(InputModel):
     reason: str = Field(default="break", min_length=1, max_length=100)
 
 
+class LogoutBody(InputModel):
+    force: bool = Field(
+        default=False,
+        description="Log the agent out whatever their state, ending their call if they are on "
+        "one (supervisors and admins only)",
+    )
+
+
 class ResultBody(InputModel):
     call_attempt_id: int = Field(ge=1)
     result_code_id: int = Field(ge=1)

@@ -77,12 +77,15 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
         app.state.sessions,
         backend,
         clock,
+        engine_id=settings.engine_id,
+        lease_seconds=settings.engine_lease_seconds,
         policy_factory=policy_for,
         listener=listener,
         recorder=recorder,
     )
     if listener is not None:
         listener.engine = engine
+        listener.ready_idle()  # agents left paused or in wrap-up by a crash (their timers died)
     app.state.engine = engine
     async with running(engine.serve()):
         yield

@@ -4,6 +4,7 @@
     ready --offer_preview--> preview --connect--> on_call     reserved/preview --release--> ready
     on_call --end_call--> wrap_up --ready--> ready   (or paused, when a pause was asked for)
     ready/wrap_up --pause--> paused (with a reason)          (most states) --logout--> logged_out
+    (any state) --force_logout--> logged_out    (a supervisor's action; also frees a stuck agent)
 
 A pause asked for while reserved or on a call is remembered and taken when the call's wrap-up
 ends, so an agent is never pulled out of a call.
@@ -26,6 +27,7 @@ class AgentEvent(enum.StrEnum):
     RELEASE = "release"
     END_CALL = "end_call"
     LOGOUT = "logout"
+    FORCE_LOGOUT = "force_logout"
 
 
 S, E = AgentState, AgentEvent
@@ -74,6 +76,8 @@ def apply(
     """The status after ``event`` at ``at``; raises InvalidTransition when not allowed."""
     if event is E.PAUSE and status.state in DEFERRED_PAUSE_STATES:
         return replace(status, pause_requested=reason or "break")
+    if event is E.FORCE_LOGOUT:
+        return AgentStatus(S.LOGGED_OUT, at)
     target = TRANSITIONS.get((status.state, event))
     if target is None:
         raise InvalidTransition(status.state, event)
@@ -85,6 +89,6 @@ def apply(
 
 
 def can(status: AgentStatus, event: AgentEvent) -> bool:
-    if event is E.PAUSE and status.state in DEFERRED_PAUSE_STATES:
+    if event is E.FORCE_LOGOUT or (event is E.PAUSE and status.state in DEFERRED_PAUSE_STATES):
         return True
     return (status.state, event) in TRANSITIONS

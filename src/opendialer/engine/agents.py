@@ -62,6 +62,8 @@ def act(
         row.logged_in_at = at
     if status.state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
         row.campaign_id = row.contact_id = row.call_attempt_id = None
+    if status.state is AgentState.LOGGED_OUT:
+        row.engine_id = None  # no engine holds a reservation on them any more
     session.flush()
     return row
 

@@ -133,13 +133,19 @@ class CampaignRunner:
                 await self.tick()
             except Exception:
                 log.exception("campaign %s: tick failed", self.campaign_id)
+            if self.state == "deleted":
+                log.info("campaign %s was deleted: its runner stops", self.campaign_id)
+                return
             await self.engine.clock.sleep(self.engine.tick_seconds)
 
     async def tick(self) -> None:
         await self.serve_waiting()
         now = self.engine.clock.now()
         with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get_one(Campaign, self.campaign_id)
+            campaign = session.get(Campaign, self.campaign_id)
+            if campaign is None:
+                self.state = "deleted"
+                return
             if not campaign_window_open(campaign, now):
                 self.state = "outside_hours_or_disabled"
                 return
@@ -220,6 +226,13 @@ class CampaignRunner:
 
     def skip_preview(self, agent_id: int) -> bool:
         """The agent passes: the contact goes back to the queue, the agent is ready again."""
+        return self._end_preview(agent_id, release_agent=True)
+
+    def drop_preview(self, agent_id: int) -> None:
+        """The agent was forced out: the contact offered to them goes back to the queue."""
+        self._end_preview(agent_id, release_agent=False)
+
+    def _end_preview(self, agent_id: int, release_agent: bool) -> bool:
         claim = self.previews.pop(agent_id, None)
         if claim is None:
             return False
@@ -233,7 +246,8 @@ class CampaignRunner:
                 None,
             )
             contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
-            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+            if release_agent:
+                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
         return True
 
     def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
@@ -475,8 +489,9 @@ class CampaignRunner:
             return
         call.abandoned, call.phase = True, Phase.ANNOUNCING
         with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get_one(Campaign, self.campaign_id)
-            announcement = campaign.abandon_announcement_uri or DEFAULT_ANNOUNCEMENT
+            campaign = session.get(Campaign, self.campaign_id)
+            uri = campaign.abandon_announcement_uri if campaign is not None else None
+            announcement = uri or DEFAULT_ANNOUNCEMENT
         self.policy.observe(
             Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
         )

@@ -1,8 +1,16 @@
-"""After a crash: nothing stays claimed, and every open attempt gets a terminal state."""
+"""After a crash: nothing stays claimed, and every open attempt gets a terminal state.
 
-from datetime import datetime
+Every engine holds a lease (``engine_leases``) that it renews while it lives. At start an engine
+closes what its own previous run left open (same ``engine_id``); while it runs it also closes what
+engines whose lease ran out left open. Taking over a dead engine is a conditional delete of its
+lease row, so when several engines notice at once exactly one of them does the work.
+"""
 
-from sqlalchemy import select
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.engine.outcomes import Ending, finish_attempt
@@ -14,37 +22,152 @@ from opendialer.models import (
     Campaign,
     Contact,
     ContactStatus,
+    EngineLease,
 )
 
+log = logging.getLogger(__name__)
+
 LOST_CALL_CAUSE = 41  # Q.850 temporary failure: the engine lost the call
+BUSY_STATES = (AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL)
 
 
-def recover_engine(session: Session, engine_id: str, now: datetime) -> int:
-    """Close this engine's open attempts as failed and free its contacts and agents.
+@dataclass(frozen=True, slots=True)
+class FreedAgent:
+    tenant_id: int
+    user_id: int
+    campaign_id: int | None
 
-    Returns how many attempts were closed. Safe to run at every start.
+
+@dataclass(slots=True)
+class Recovered:
+    """What one recovery pass closed and freed."""
+
+    attempts: int = 0
+    contacts: int = 0
+    agents: list[FreedAgent] = field(default_factory=list)
+
+    def add(self, other: "Recovered") -> None:
+        self.attempts += other.attempts
+        self.contacts += other.contacts
+        self.agents.extend(other.agents)
+
+
+def close_attempt(session: Session, attempt: CallAttempt, ending: Ending) -> None:
+    """Close an attempt, also one whose campaign was deleted meanwhile (no retry rules then)."""
+    campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+    if campaign is not None:
+        finish_attempt(session, campaign, attempt, ending)
+        return
+    if attempt.outcome is not None:
+        return
+    attempt.outcome, attempt.ended_at = ending.outcome, ending.at
+    attempt.cause_code = ending.cause_code
+    session.flush()
+
+
+def recover_engine(session: Session, engine_id: str, now: datetime) -> Recovered:
+    """Close ``engine_id``'s open attempts as failed and free its contacts and agents.
+
+    Idempotent; rows another transaction is recovering right now are skipped (PostgreSQL's
+    ``SKIP LOCKED``; SQLite has one writer at a time anyway).
     """
+    done = Recovered()
     open_attempts = session.scalars(
-        select(CallAttempt).where(CallAttempt.engine_id == engine_id, CallAttempt.outcome.is_(None))
+        select(CallAttempt)
+        .where(CallAttempt.engine_id == engine_id, CallAttempt.outcome.is_(None))
+        .with_for_update(skip_locked=True)
     ).all()
     for attempt in open_attempts:
-        campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
-        if campaign is not None:
-            ending = Ending(CallOutcome.FAILED, now, cause_code=LOST_CALL_CAUSE)
-            finish_attempt(session, campaign, attempt, ending)
+        close_attempt(session, attempt, Ending(CallOutcome.FAILED, now, cause_code=LOST_CALL_CAUSE))
+    done.attempts = len(open_attempts)
     for contact in session.scalars(
-        select(Contact).where(
-            Contact.claimed_by == engine_id, Contact.status == ContactStatus.IN_CALL
-        )
+        select(Contact)
+        .where(Contact.claimed_by == engine_id, Contact.status == ContactStatus.IN_CALL)
+        .with_for_update(skip_locked=True)
     ):
         contact.status, contact.claimed_by, contact.claimed_at = ContactStatus.PENDING, None, None
+        done.contacts += 1
     for row in session.scalars(
-        select(AgentSession).where(
-            AgentSession.engine_id == engine_id,
-            AgentSession.state.in_([AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL]),
-        )
+        select(AgentSession)
+        .where(AgentSession.engine_id == engine_id, AgentSession.state.in_(BUSY_STATES))
+        .with_for_update(skip_locked=True)
     ):
+        done.agents.append(FreedAgent(row.tenant_id, row.user_id, row.campaign_id))
         row.state, row.since = AgentState.WRAP_UP, now
         row.campaign_id = row.contact_id = row.call_attempt_id = None
     session.flush()
-    return len(open_attempts)
+    return done
+
+
+def renew_lease(session: Session, engine_id: str, now: datetime, seconds: float) -> bool:
+    """Extend this engine's lease; False when its row was gone (first start, or taken over)."""
+    until = now + timedelta(seconds=seconds)
+    renewed = session.execute(
+        update(EngineLease)
+        .where(EngineLease.engine_id == engine_id)
+        .values(renewed_at=now, lease_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount:  # type: ignore[attr-defined]
+        return True
+    session.add(EngineLease(engine_id=engine_id, started_at=now, renewed_at=now, lease_until=until))
+    session.flush()
+    return False
+
+
+def dead_engines(session: Session, now: datetime, unleased_too: bool = True) -> list[str]:
+    """Engines whose lease ran out, and (``unleased_too``) engines with open work but no lease.
+
+    Engines without a lease come from before leases existed: looking for them reads every open
+    attempt, so an engine does it at start, not at each renewal.
+    """
+    leased = select(EngineLease.engine_id)
+    expired = session.scalars(leased.where(EngineLease.lease_until < now)).all()
+    if not unleased_too:
+        return sorted(expired)
+    unleased = (
+        select(CallAttempt.engine_id)
+        .where(CallAttempt.outcome.is_(None), CallAttempt.engine_id.not_in(leased))
+        .union(
+            select(Contact.claimed_by).where(
+                Contact.status == ContactStatus.IN_CALL, Contact.claimed_by.not_in(leased)
+            ),
+            select(AgentSession.engine_id).where(
+                AgentSession.state.in_(BUSY_STATES), AgentSession.engine_id.not_in(leased)
+            ),
+        )
+    )
+    orphans = [e for e in session.scalars(unleased).all() if e is not None]
+    return sorted(set(expired) | set(orphans))
+
+
+def take_over_dead(
+    session: Session, engine_id: str, now: datetime, unleased_too: bool = True
+) -> Recovered:
+    """Close what dead engines left open; each dead lease is taken by one engine only."""
+    done = Recovered()
+    for dead in dead_engines(session, now, unleased_too):
+        if dead == engine_id:
+            continue
+        row = session.get(EngineLease, dead)
+        if row is not None:
+            taken = session.execute(
+                delete(EngineLease)
+                .where(EngineLease.engine_id == dead, EngineLease.lease_until < now)
+                .execution_options(synchronize_session=False)
+            )
+            session.expunge(row)
+            if not taken.rowcount:  # type: ignore[attr-defined]
+                continue  # renewed meanwhile, or another engine took it first
+        freed = recover_engine(session, dead, now)
+        log.warning(
+            "engine %s took over dead engine %s: %d attempts closed, %d contacts and %d agents "
+            "freed",
+            engine_id,
+            dead,
+            freed.attempts,
+            freed.contacts,
+            len(freed.agents),
+        )
+        done.add(freed)
+    return done

@@ -20,9 +20,15 @@ from opendialer.engine import acd_delivery, agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
-from opendialer.engine.outcomes import Ending, finish_attempt
+from opendialer.engine.outcomes import Ending
 from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
-from opendialer.engine.recovery import recover_engine
+from opendialer.engine.recovery import (
+    Recovered,
+    close_attempt,
+    recover_engine,
+    renew_lease,
+    take_over_dead,
+)
 from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
 from opendialer.recordings.service import CallRecorder
 from opendialer.tasks import cancel_and_wait
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 2.0
 DRAIN_SECONDS = 3600.0
+LEASE_SECONDS = 30.0
 
 _FINAL_OUTCOMES = {
     CallEventKind.BUSY: CallOutcome.BUSY,
@@ -65,6 +72,7 @@ class Engine:
         policy_factory: Callable[[Campaign], PacingPolicy] = default_policy,
         listener: EngineListener | None = None,
         recorder: CallRecorder | None = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.recorder = recorder  # links recorded files to their attempts (backend's hook)
@@ -72,12 +80,14 @@ class Engine:
         self.clock = clock
         self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:8]}"
         self.tick_seconds = tick_seconds
+        self.lease_seconds = lease_seconds
         self.grace_seconds = grace_seconds
         self.policy_factory = policy_factory
         self.listener = listener or NullListener()
         self.runners: dict[int, CampaignRunner] = {}
         self.calls: dict[CallId, LiveCall] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._forced: set[asyncio.Future[None]] = set()
 
     # -- lifecycle
 
@@ -89,10 +99,12 @@ class Engine:
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
+        heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
             await self._drain()
         finally:
+            await cancel_and_wait(heartbeat)
             await cancel_and_wait(acd)
             await self.backend.stop()
             await pump
@@ -102,12 +114,15 @@ class Engine:
         self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        loops: list[asyncio.Task[None]] = [acd_delivery.start(self, None)]
+        loops = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
         try:
             while True:
-                for campaign_id in self._newly_enabled():
-                    self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
-                    loops.append(asyncio.create_task(runner.loop(None)))
+                try:  # a failed look (database down, campaign deleted meanwhile) is retried
+                    for campaign_id in self._newly_enabled():
+                        self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
+                        loops.append(asyncio.create_task(runner.loop(None)))
+                except Exception:
+                    log.exception("engine %s: starting enabled campaigns failed", self.engine_id)
                 await self.clock.sleep(poll_seconds)
         finally:
             for loop in loops:
@@ -116,10 +131,47 @@ class Engine:
             await pump
 
     def _take_over(self) -> None:
-        """Start on the running loop: close what a crash of this engine left open."""
+        """Start on the running loop: close what a crash of this engine (or a dead one) left."""
         self._loop = asyncio.get_running_loop()  # where other threads send their news
+        now = self.clock.now()
         with unit_of_work(self.sessions) as session:
-            recover_engine(session, self.engine_id, self.clock.now())
+            renew_lease(session, self.engine_id, now, self.lease_seconds)
+            freed = recover_engine(session, self.engine_id, now)
+            freed.add(take_over_dead(session, self.engine_id, now))
+        self._freed(freed)
+
+    async def _heartbeat(self) -> None:
+        """Renew this engine's lease and take over engines whose lease ran out."""
+        while True:
+            await self.clock.sleep(self.lease_seconds / 3)
+            try:
+                self._renew_and_take_over()
+            except Exception:
+                log.exception("engine %s: lease renewal failed", self.engine_id)
+
+    def _renew_and_take_over(self) -> None:
+        now = self.clock.now()
+        with unit_of_work(self.sessions) as session:
+            if not renew_lease(session, self.engine_id, now, self.lease_seconds):
+                log.error(
+                    "engine %s: its lease had run out; another engine may have closed its calls",
+                    self.engine_id,
+                )
+            freed = take_over_dead(session, self.engine_id, now, unleased_too=False)
+        self._freed(freed)
+
+    def _freed(self, freed: Recovered) -> None:
+        if freed.attempts or freed.contacts or freed.agents:
+            log.warning(
+                "engine %s recovered %d open attempts, %d contacts, %d agents",
+                self.engine_id,
+                freed.attempts,
+                freed.contacts,
+                len(freed.agents),
+            )
+        for agent in freed.agents:  # now in wrap-up, as after any call
+            if agent.campaign_id is not None:
+                self.listener.agent_wrap_up(agent.tenant_id, agent.user_id, agent.campaign_id)
 
     def _newly_enabled(self) -> list[int]:
         with unit_of_work(self.sessions) as session:
@@ -191,9 +243,8 @@ class Engine:
             answered_by_machine=call.human is False or None,
         )
         with unit_of_work(self.sessions) as session:
-            campaign = session.get_one(Campaign, call.campaign_id)
             attempt = session.get_one(CallAttempt, call.attempt_id)
-            finish_attempt(session, campaign, attempt, ending)
+            close_attempt(session, attempt, ending)  # its campaign may have been deleted
             if self.recorder is not None:
                 self.recorder.attach(session, call.call_id, attempt)
             if call.agent_id is not None:
@@ -238,6 +289,23 @@ class Engine:
             return
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody left to tell
             self._loop.call_soon_threadsafe(self._machine_found, campaign_id)
+
+    def agent_forced_out(self, user_id: int) -> None:
+        """From any thread: a supervisor logged the agent out; drop their preview and call."""
+        if self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to end
+            self._loop.call_soon_threadsafe(self._forced_out, user_id)
+
+    def _forced_out(self, user_id: int) -> None:
+        for runner in self.runners.values():
+            runner.drop_preview(user_id)
+        for call in self.calls.values():
+            if call.agent_id == user_id:
+                call.agent_id = None  # logged out: nothing to release when the call ends
+                task = asyncio.ensure_future(self.backend.hangup(call.call_id))
+                self._forced.add(task)
+                task.add_done_callback(self._forced.discard)
 
     def _machine_found(self, campaign_id: int) -> None:
         runner = self.runners.get(campaign_id)

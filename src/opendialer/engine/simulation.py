@@ -23,6 +23,7 @@ from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.live import CampaignTally, LiveCall
 from opendialer.engine.pacing.base import PacingPolicy
 from opendialer.engine.pacing.select import policy_for
+from opendialer.engine.recovery import BUSY_STATES
 from opendialer.engine.runner import Engine
 from opendialer.models import (
     AgentState,
@@ -157,8 +158,19 @@ class SimulatedAgents:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def ready_idle(self) -> None:
+        """Demo start: simulated agents not on a call are ready (a crash lost their timers).
+
+        Agents the crash left on a call are freed by the engine's recovery, which then tells
+        this listener they are in wrap-up, like after any call.
+        """
+        self._set_ready(busy_too=False)
+
     def ready_everyone(self) -> None:
-        """Demo start: every simulated agent of an enabled campaign logs in and is ready."""
+        """Simulation start: every simulated agent of an enabled campaign logs in and is ready."""
+        self._set_ready(busy_too=True)
+
+    def _set_ready(self, busy_too: bool) -> None:
         now = self.clock.now()
         with unit_of_work(self.sessions) as session:
             rows = session.execute(
@@ -170,6 +182,8 @@ class SimulatedAgents:
             ).all()
             for tenant_id, user_id in rows:
                 row = agents.agent_session(session, tenant_id, user_id)
+                if not busy_too and row.state in BUSY_STATES:
+                    continue
                 row.state, row.since, row.pause_reason, row.pause_requested = (
                     AgentState.READY,
                     now,

@@ -17,7 +17,7 @@ from opendialer.models.campaign import (
 from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
-from opendialer.models.engine import AgentSession, AgentState, PacingDecision
+from opendialer.models.engine import AgentSession, AgentState, EngineLease, PacingDecision
 from opendialer.models.outbox import (
     CrmEndpoint,
     EndpointKind,
@@ -59,6 +59,7 @@ __all__ = [
     "DialMode",
     "DncEntry",
     "EndpointKind",
+    "EngineLease",
     "FormField",
     "OutboxMessage",
     "OutboxStatus",

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, str_enum, tenant_fk, utcnow
@@ -22,6 +22,9 @@ class CallOutcome(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+OPEN_ATTEMPT = text("outcome IS NULL")
+
+
 class CallAttempt(IdMixin, Base):
     """One dial of one number (jtel DiallerContactsHistory)."""
 
@@ -29,6 +32,13 @@ class CallAttempt(IdMixin, Base):
     __table_args__ = (
         Index("ix_call_attempts_campaign_started", "campaign_id", "started_at"),
         Index("ix_call_attempts_contact_started", "contact_id", "started_at"),
+        # Open attempts only (a handful per engine): recovery and take-over find them at once.
+        Index(
+            "ix_call_attempts_open",
+            "engine_id",
+            sqlite_where=OPEN_ATTEMPT,
+            postgresql_where=OPEN_ATTEMPT,
+        ),
     )
 
     tenant_id: Mapped[int] = tenant_fk()

@@ -161,6 +161,15 @@ class ContactPhone(IdMixin, Base):
     contact: Mapped[Contact] = relationship(back_populates="phones")
 
 
+# Contacts in a call, by the engine that claimed them: recovery frees a dead engine's at once.
+IN_CALL_WHERE = text("status = 'in_call'")
+Index(
+    "ix_contacts_in_call",
+    Contact.claimed_by,
+    sqlite_where=IN_CALL_WHERE,
+    postgresql_where=IN_CALL_WHERE,
+)
+
 # The tables, for Core statements where ORM objects would cost more than the work (bulk import,
 # the engine's claim).
 CONTACTS: Table = Contact.__table__  # type: ignore[assignment]

@@ -47,6 +47,17 @@ class AgentSession(Base):
     engine_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class EngineLease(Base):
+    """A running engine's lease: renewed while it lives; once expired, others close its calls."""
+
+    __tablename__ = "engine_leases"
+
+    engine_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime] = mapped_column(index=True)
+
+
 class PacingDecision(IdMixin, Base):
     """One pacing decision with the estimates behind it, so a supervisor can read why."""
 
