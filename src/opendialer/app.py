@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from opendialer import __version__
 from opendialer.accounts.router import router as accounts_router
@@ -29,10 +29,11 @@ from opendialer.exports.router import router as exports_router
 from opendialer.housekeeping import housekeeping
 from opendialer.middleware import BodySizeLimit
 from opendialer.recordings.router import router as recordings_router
+from opendialer.schemas import refuse_unstorable_parameters
 
 
 def api_v1_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_unstorable_parameters)])
     for domain_router in (
         accounts_router,
         campaigns_router,

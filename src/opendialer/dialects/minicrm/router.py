@@ -15,6 +15,7 @@ from opendialer.crm import calllog, service
 from opendialer.db import DbSession
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import OpendialerError
+from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.models import Recording
 from opendialer.recordings.service import download_url as recording_download_url
 
@@ -73,6 +74,14 @@ def _store(session: Session, raw: bytes, client_ip: str | None) -> dict[str, Any
     return answer
 
 
+def _record_id(text: str) -> int:
+    """The ``Rec`` parameter as a record id; 0 (no such record) when it is not one."""
+    try:
+        return parse_int(text, 1, MAX_DB_INT)
+    except InputRejected:
+        return 0
+
+
 @router.get(
     "/Api/Recordings/{token}",
     response_class=Response,
@@ -86,8 +95,10 @@ def recording(
 ) -> Response:
     """The endpoint's recording template resolved: redirect to the recording's signed link."""
     settings: Settings = request.app.state.settings
-    endpoint = service.endpoint_by_recording_token(session, token)
-    record = session.get(Recording, int(rec)) if rec.isdigit() and len(rec) < 19 else None
+    # A token the database cannot even compare (NUL) is just as unknown as a wrong one.
+    known = text_problem(token) is None
+    endpoint = service.endpoint_by_recording_token(session, token) if known else None
+    record = session.get(Recording, _record_id(rec))
     if endpoint is None or record is None or record.tenant_id != endpoint.tenant_id:
         return _error(404, "not_found", "No such recording")
     if record.deleted_at is not None:
