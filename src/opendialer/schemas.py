@@ -1,13 +1,13 @@
 """Reusable Pydantic building blocks for request and response schemas."""
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from fastapi import Path, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, field_validator
 
-from opendialer.errors import BadRequest
+from opendialer.errors import OpendialerError
 from opendialer.inputs import MAX_DB_INT, check_date, check_int, check_text, text_problem
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
@@ -20,6 +20,28 @@ def _check_timezone(value: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a time of day without an offset (it is read in the zone it applies in)")
+    return value
+
+
+# JSON Schema's "time" format is RFC 3339's full-time, which requires an offset ("09:00:00Z"):
+# a wall-clock time is documented by its pattern instead, so answers match the OpenAPI.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "A wall-clock time, HH:MM or HH:MM:SS, without an offset",
+            "examples": ["09:00", "20:30:00"],
+        }
+    ),
+]
 
 
 class InputModel(BaseModel):
@@ -54,12 +76,23 @@ def check_storable(value: Any) -> None:
 
 
 def refuse_unstorable_parameters(request: Request) -> None:
-    """Router dependency: no query or path parameter carries text the database refuses."""
-    params = [*request.query_params.multi_items(), *request.path_params.items()]
-    for name, value in params:
-        problem = text_problem(str(value))
-        if problem is not None:
-            raise BadRequest(f"The parameter {name} {problem}", code="invalid_parameter")
+    """Router dependency: no query or path parameter carries text the database refuses.
+
+    Answered like any other invalid parameter (422 ``validation_error``).
+    """
+    params = [
+        *(("query", name, value) for name, value in request.query_params.multi_items()),
+        *(("path", name, str(value)) for name, value in request.path_params.items()),
+    ]
+    errors = [
+        {"loc": [where, name], "type": "value_error", "msg": f"Value error, text {problem}"}
+        for where, name, value in params
+        if (problem := text_problem(value)) is not None
+    ]
+    if errors:
+        raise OpendialerError(
+            "The request is not valid", code="validation_error", status_code=422, details=errors
+        )
 
 
 class OutputModel(BaseModel):

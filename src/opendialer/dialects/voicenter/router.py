@@ -93,7 +93,7 @@ def _decode(body: bytes, content_type: str) -> Any:
             raise VoicenterError(GENERIC, f"Malformed form body: {exc}") from None
     try:
         return loads_json(body)
-    except InputRejected as exc:
+    except InputRejected:
         raise VoicenterError(GENERIC, "Malformed JSON body") from None
 
 
