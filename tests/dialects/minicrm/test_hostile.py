@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.models import CrmCallLog
-from tests.dialects.minicrm.test_router import contact_id, hu_api, hu_tenant  # noqa: F401
 from tests.hostile import HOSTILE, assert_rows_storable, count, deep_json, hostile_scalar
 
 GOOD = {"Date": "2016-03-02 16:00:12", "Number": "0620123456", "CallType": "2", "Duration": "9"}
