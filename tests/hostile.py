@@ -58,9 +58,13 @@ EDGE_DATES = (
 HUGE = (2**63, -(2**63) - 1, 2**64, 10**33, 10**300)
 
 
-def hostile_text(max_pieces: int = 5) -> st.SearchStrategy[str]:
+def hostile_text(max_pieces: int = 4) -> st.SearchStrategy[str]:
+    """Text holding at least one nasty piece, among other pieces and plain text."""
     pieces = st.sampled_from(NASTY_PIECES) | st.text(max_size=4)
-    return st.lists(pieces, max_size=max_pieces).map("".join)
+    nasty = st.sampled_from(NASTY_PIECES)
+    return st.tuples(st.lists(pieces, max_size=max_pieces), nasty, st.text(max_size=4)).map(
+        lambda parts: "".join(parts[0]) + parts[1] + parts[2]
+    )
 
 
 def hostile_digits() -> st.SearchStrategy[str]:
