@@ -118,7 +118,8 @@ def test_the_issues_cases(api: TestClient, campaign_id: int, session: Session) -
 
 def test_deep_json_without_credentials(client: TestClient) -> None:
     response = checked(client.post("/api/v1/campaigns", content=deep_json(100_000)))
-    assert response.status_code in (400, 401)
+    assert response.status_code == 400  # before the credentials are even looked at
+    assert response.json()["error"]["code"] == "malformed_json"
 
 
 def test_times_render_as_documented(api: TestClient) -> None:
@@ -129,3 +130,11 @@ def test_times_render_as_documented(api: TestClient) -> None:
     assert "format" not in schema["properties"]["calling_hours_start"]
     offset = {"name": "U", "dial_mode": "preview", "calling_hours_start": "08:30+02:00"}
     assert checked(api.post("/api/v1/campaigns", json=offset)).status_code == 422
+
+
+def test_json_nested_under_the_recursion_limit_is_refused_first(client: TestClient) -> None:
+    """Deep enough to strain every recursive walk after parsing, shallow enough to parse."""
+    for depth in (65, 900, 100_000):
+        response = checked(client.post("/api/v1/campaigns", content=deep_json(depth)))
+        assert response.status_code == 400, depth
+        assert response.json()["error"]["code"] == "malformed_json"
