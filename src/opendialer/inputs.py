@@ -94,11 +94,14 @@ def json_depth(raw: bytes, limit: int) -> int:
     return 0
 
 
-def loads_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def loads_json(
+    raw: bytes | str, max_depth: int = MAX_JSON_DEPTH, *, item_checks: bool = False
+) -> Any:
     """JSON with nesting limited to ``max_depth``; any failure is an :class:`InputRejected`.
 
-    Lone surrogates inside strings are refused too (``"\\ud800"`` is valid JSON syntax).
-    NaN and Infinity are not JSON and are refused.
+    Lone surrogates inside strings are refused too (``"\\ud800"`` is valid JSON syntax), unless
+    ``item_checks``: the caller checks every text it keeps, item by item, so that one bad item
+    does not refuse a whole batch. NaN and Infinity are not JSON and are refused.
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     if json_depth(data, max_depth) > max_depth:
@@ -107,7 +110,7 @@ def loads_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
         value = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise InputRejected(f"the body is not valid JSON: {exc}") from None
-    if _SURROGATE_ESCAPE.search(data) is not None:
+    if not item_checks and _SURROGATE_ESCAPE.search(data) is not None:
         _refuse_surrogates(value)
     return value
 

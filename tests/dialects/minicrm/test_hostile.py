@@ -86,3 +86,12 @@ def test_recording_link_with_hostile_parameters_is_a_404(client: TestClient) -> 
         response = client.get(f"/Api/Recordings/{token}", params={"Rec": rec})
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "not_found"
+
+
+def test_lone_surrogate_item_is_skipped_alone(
+    client: TestClient, hu_tenant: NewTenant, contact_id: int
+) -> None:
+    items = [{**GOOD, "ReferenceId": "a\ud800"}, {**GOOD, "Number": "\udfff"}, GOOD]
+    body = {"ApiKey": hu_tenant.calllog_api_key, "UserExtension": "001", "Data": items}
+    answer = send(client, body).json()
+    assert (answer["Skipped"], answer["Processed"]) == (2, 1)

@@ -74,7 +74,7 @@ class Stats:
 def parse_envelope(raw: bytes) -> dict[str, Any]:
     """The body as JSON, whatever the Content-Type (curl -d sends a form type)."""
     try:
-        body = loads_json(raw)
+        body = loads_json(raw, item_checks=True)  # one bad item must not refuse the batch
     except InputRejected as exc:
         raise BadRequest(str(exc), code="malformed_json") from None
     if not isinstance(body, dict):
