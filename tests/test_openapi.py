@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
+from opendialer.inputs import MAX_DB_INT
 
 EXAMPLES_PER_OPERATION = 4
 DIALECT_PREFIXES = ("/jtel", "/mmdial")
@@ -84,3 +85,21 @@ def test_every_operation_answers_within_its_schema(
             failures.append(f"{operation.label}: {exc}")
     assert len(operations) > 100
     assert not failures, "\n\n".join(failures)
+
+
+def _integer_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    options = schema.get("anyOf", [schema])
+    return [option for option in options if option.get("type") == "integer"]
+
+
+def test_every_integer_parameter_fits_a_64_bit_column(app: FastAPI) -> None:
+    """A query or path integer without a maximum reaches the database as 2**64 (OverflowError
+    on SQLite); request bodies are bounded by InputModel instead."""
+    unbounded = []
+    for path, methods in app.openapi()["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                for schema in _integer_schemas(parameter.get("schema", {})):
+                    if not schema.get("maximum", MAX_DB_INT + 1) <= MAX_DB_INT:
+                        unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+    assert unbounded == []

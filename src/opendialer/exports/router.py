@@ -14,6 +14,7 @@ from opendialer.db import DbSession
 from opendialer.errors import BadRequest, Forbidden
 from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
+from opendialer.inputs import MAX_DB_INT
 
 router = APIRouter(tags=["exports"])
 
@@ -83,7 +84,7 @@ def get_export(request: Request, file_id: str, who: CurrentPrincipal) -> ExportR
 def download_export(
     request: Request,
     file_id: str,
-    expires: Annotated[int, Query()],
+    expires: Annotated[int, Query(le=MAX_DB_INT)],
     signature: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """The CSV file, for anyone holding a signed link (no credentials)."""
