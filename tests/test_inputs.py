@@ -12,6 +12,7 @@ from opendialer.inputs import (
     MIN_DB_INT,
     InputRejected,
     check_text,
+    declared_length,
     decode_form,
     json_depth,
     loads_json,
@@ -127,3 +128,10 @@ def test_declared_charsets() -> None:
         decode_form(b"a=1", "x; charset=klingon")
     with pytest.raises(InputRejected, match="not valid utf-8"):
         decode_form(b"a=%FC", "x; charset=UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("header", "length"), [("12", 12), ("²", 0), ("9" * 5000, 0), ("-1", 0), ("", 0)]
+)
+def test_declared_length(header: str, length: int) -> None:
+    assert declared_length(header) == length

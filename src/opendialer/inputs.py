@@ -49,6 +49,14 @@ def check_int(value: int, low: int = MIN_DB_INT, high: int = MAX_DB_INT) -> int:
     return value
 
 
+def declared_length(header: str) -> int:
+    """A Content-Length header's value; 0 when it is not a length (the body is counted anyway)."""
+    try:
+        return parse_int(header, 0)
+    except InputRejected:
+        return 0
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text on every database, or None when it can.
 

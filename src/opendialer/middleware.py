@@ -6,7 +6,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendialer.errors import error_body
-from opendialer.inputs import json_depth
+from opendialer.inputs import declared_length, json_depth
 
 
 class _TooLarge(Exception):
@@ -43,8 +43,8 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared_length(declared.decode("latin-1")) > limit:
             await _reject(send, limit)
             return
         received = 0

@@ -19,7 +19,7 @@ from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import GENERIC, INTERNAL_ERROR, VoicenterError
 from opendialer.dialects.voicenter.params import Params
-from opendialer.inputs import InputRejected, decode_form, loads_json
+from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
 
 PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
@@ -72,8 +72,7 @@ def _limit(request: Request, method: Method) -> int:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     too_large = VoicenterError(GENERIC, f"The request body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared_length(request.headers.get("content-length", "")) > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
