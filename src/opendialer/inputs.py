@@ -23,9 +23,9 @@ MAX_YEAR = 2999
 
 _ASCII_INT = re.compile(r"[+-]?[0-9]{1,19}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 # A JSON string (its escapes included) or a bracket: strings are skipped whole, so brackets
 # inside them do not count towards the depth.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
@@ -38,7 +38,7 @@ def parse_int(text: str, low: int = MIN_DB_INT, high: int = MAX_DB_INT) -> int:
     within ``[low, high]`` (by default the range of a 64-bit database integer)."""
     stripped = text.strip()
     if _ASCII_INT.fullmatch(stripped) is None:
-        raise InputRejected(f"{text!r} is not an integer written in the digits 0-9")
+        raise InputRejected(f"{text[:40]!r} is not an integer written in the digits 0-9")
     return check_int(int(stripped), low, high)
 
 
