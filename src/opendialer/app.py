@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
@@ -29,12 +29,14 @@ from opendialer.dnc.router import router as dnc_router
 from opendialer.errors import install_error_handlers
 from opendialer.exports.router import router as exports_router
 from opendialer.housekeeping import housekeeping
-from opendialer.middleware import BodySizeLimit
+from opendialer.inputs import MAX_JSON_DEPTH
+from opendialer.middleware import BodySizeLimit, JsonDepthLimit
 from opendialer.recordings.router import router as recordings_router
+from opendialer.schemas import refuse_unstorable_parameters
 
 
 def api_v1_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_unstorable_parameters)])
     for domain_router in (
         accounts_router,
         campaigns_router,
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    # Added first so it runs inside BodySizeLimit: it only ever holds a bounded body.
+    app.add_middleware(JsonDepthLimit, max_depth=MAX_JSON_DEPTH, prefixes=("/api/v1/",))
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

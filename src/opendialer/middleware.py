@@ -1,10 +1,12 @@
-"""ASGI middleware: refuse request bodies over the configured size with a 413 error body."""
+"""ASGI middleware: refuse request bodies over the configured size with a 413 error body, and
+native JSON bodies nested too deep with a 400, before any route, dependency or credential check."""
 
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opendialer.errors import error_body
+from opendialer.inputs import declared_length, json_depth
 
 
 class _TooLarge(Exception):
@@ -41,8 +43,8 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared_length(declared.decode("latin-1")) > limit:
             await _reject(send, limit)
             return
         received = 0
@@ -68,14 +70,67 @@ class BodySizeLimit:
                 await _reject(send, limit)
 
 
+class JsonDepthLimit:
+    """Refuse a JSON body nested deeper than ``max_depth`` under ``prefixes`` (the native API).
+
+    FastAPI parses a body before the route's dependencies run, credentials included, so the
+    limit has to come first. Dialects parse their bodies themselves with the same limit
+    (opendialer.inputs.loads_json) to answer in their own vocabulary. Sits inside
+    :class:`BodySizeLimit`, so the body it holds is already bounded.
+    """
+
+    def __init__(self, app: ASGIApp, max_depth: int, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_depth = max_depth
+        self.prefixes = prefixes
+
+    def _applies(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(self.prefixes):
+            return False
+        # FastAPI reads a body without a Content-Type as JSON too.
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        return not content_type or b"json" in content_type.lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._applies(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        message: Message = {"type": "http.request", "more_body": True}
+        while message["type"] == "http.request" and message.get("more_body", False):
+            message = await receive()
+            chunks.append(message.get("body", b""))
+        body = b"".join(chunks)
+        if message["type"] == "http.request":
+            if json_depth(body, self.max_depth) > self.max_depth:
+                text = f"The JSON body nests deeper than {self.max_depth} levels"
+                await _send_error(send, 400, "malformed_json", text)
+                return
+            message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replaying(message, receive), send)
+
+
+def _replaying(first: Message, receive: Receive) -> Receive:
+    """``first`` (the whole body, or the client's disconnect), then the real channel."""
+    pending = [first]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
 async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps(
-        error_body("payload_too_large", f"The request body is larger than {limit} bytes")
-    ).encode()
+    message = f"The request body is larger than {limit} bytes"
+    await _send_error(send, 413, "payload_too_large", message)
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

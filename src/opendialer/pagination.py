@@ -7,6 +7,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from opendialer.inputs import MAX_DB_INT
+
 
 class PageQuery(BaseModel):
     limit: int = 100
@@ -16,7 +18,7 @@ class PageQuery(BaseModel):
 def page_query(
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page")] = 100,
     cursor: Annotated[
-        int | None, Query(ge=0, description="`next_cursor` of the previous page")
+        int | None, Query(ge=0, le=MAX_DB_INT, description="`next_cursor` of the previous page")
     ] = None,
 ) -> PageQuery:
     return PageQuery(limit=limit, cursor=cursor)

@@ -1,12 +1,16 @@
 """Reusable Pydantic building blocks for request and response schemas."""
 
-from typing import Annotated
+from datetime import date, time
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from fastapi import Path, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, field_validator
 
-RecordId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Record id")]
+from opendialer.errors import OpendialerError
+from opendialer.inputs import MAX_DB_INT, check_date, check_int, check_text, text_problem
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
 
 
 def _check_timezone(value: str) -> str:
@@ -18,10 +22,77 @@ def _check_timezone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a time of day without an offset (it is read in the zone it applies in)")
+    return value
+
+
+# JSON Schema's "time" format is RFC 3339's full-time, which requires an offset ("09:00:00Z"):
+# a wall-clock time is documented by its pattern instead, so answers match the OpenAPI.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "A wall-clock time, HH:MM or HH:MM:SS, without an offset",
+            "examples": ["09:00", "20:30:00"],
+        }
+    ),
+]
+
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are errors, so typos do not pass silently."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        """Every field of every request body fits the database (opendialer.inputs)."""
+        check_storable(value)
+        return value
+
+
+def check_storable(value: Any) -> None:
+    """Text without NUL or lone surrogates, 64-bit integers, dates within the supported years,
+    also inside lists and maps; raises :class:`opendialer.inputs.InputRejected` (a ValueError)."""
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, int):
+        check_int(value)
+    elif isinstance(value, date):
+        check_date(value)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key)
+            check_storable(item)
+
+
+def refuse_unstorable_parameters(request: Request) -> None:
+    """Router dependency: no query or path parameter carries text the database refuses.
+
+    Answered like any other invalid parameter (422 ``validation_error``).
+    """
+    params = [
+        *(("query", name, value) for name, value in request.query_params.multi_items()),
+        *(("path", name, str(value)) for name, value in request.path_params.items()),
+    ]
+    errors = [
+        {"loc": [where, name], "type": "value_error", "msg": f"Value error, text {problem}"}
+        for where, name, value in params
+        if (problem := text_problem(value)) is not None
+    ]
+    if errors:
+        raise OpendialerError(
+            "The request is not valid", code="validation_error", status_code=422, details=errors
+        )
 
 
 class OutputModel(BaseModel):

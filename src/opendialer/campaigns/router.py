@@ -25,6 +25,7 @@ from opendialer.campaigns.schemas import (
     RetryRuleWrite,
 )
 from opendialer.db import DbSession
+from opendialer.inputs import MAX_DB_INT
 from opendialer.models import (
     Campaign,
     CampaignMember,
@@ -204,7 +205,7 @@ def list_lists(
     session: DbSession,
     who: CurrentPrincipal,
     page: PageParams,
-    campaign_id: Annotated[int | None, Query(ge=1)] = None,
+    campaign_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> Page[ListRead]:
     stmt = service.lists_query(who.tenant_id, campaign_id)
     return fetch_page(session, stmt, ContactList.id, page, ListRead)

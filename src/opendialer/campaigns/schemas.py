@@ -1,12 +1,12 @@
 """Request and response bodies for campaigns and their parts."""
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, field_validator
 
 from opendialer.models import CallOutcome, CampaignStatus, DialMode, ResultAction
-from opendialer.schemas import InputModel, OutputModel, TimeZoneName
+from opendialer.schemas import InputModel, LocalTime, OutputModel, TimeZoneName
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 WeekDays = Annotated[list[int], Field(min_length=0, max_length=7)]
@@ -37,8 +37,8 @@ class CampaignSettings(InputModel):
     abandon_announcement_uri: str | None = Field(default=None, max_length=255)
     caller_id: str | None = Field(default=None, max_length=32)
     timezone: TimeZoneName | None = None
-    calling_hours_start: time | None = None
-    calling_hours_end: time | None = None
+    calling_hours_start: LocalTime | None = None
+    calling_hours_end: LocalTime | None = None
     calling_days: WeekDays | None = Field(default=None, description="ISO weekdays, 1 = Monday")
     begin_at: AwareDatetime | None = None
     end_at: AwareDatetime | None = None
@@ -85,8 +85,8 @@ class CampaignRead(OutputModel):
     abandon_announcement_uri: str | None
     caller_id: str | None
     timezone: str
-    calling_hours_start: time
-    calling_hours_end: time
+    calling_hours_start: LocalTime
+    calling_hours_end: LocalTime
     calling_days: list[int]
     begin_at: datetime | None
     end_at: datetime | None

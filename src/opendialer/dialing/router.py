@@ -29,6 +29,7 @@ from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict, Forbidden, NotFound
+from opendialer.inputs import MAX_DB_INT
 from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
@@ -88,7 +89,9 @@ def live_stream(
     who: CurrentPrincipal,
     now: WallClock,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
-    limit: Annotated[int | None, Query(ge=1, description="Stop after this many events")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_INT, description="Stop after this many events")
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events: one ``live`` event with the LiveState every ``interval`` seconds."""
     get_campaign(session, who.tenant_id, campaign_id)

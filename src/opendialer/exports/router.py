@@ -15,6 +15,7 @@ from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
+from opendialer.inputs import MAX_DB_INT
 
 router = APIRouter(tags=["exports"])
 
@@ -93,7 +94,7 @@ def download_export(
     request: Request,
     file_id: str,
     session: DbSession,
-    expires: Annotated[int, Query()],
+    expires: Annotated[int, Query(le=MAX_DB_INT)],
     signature: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """The CSV file, for anyone holding a signed link (no credentials)."""

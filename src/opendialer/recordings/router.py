@@ -13,6 +13,7 @@ from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
 from opendialer.db import DbSession
 from opendialer.errors import BadRequest, Forbidden
+from opendialer.inputs import MAX_DB_INT
 from opendialer.models import Recording, UserRole
 from opendialer.phones import normalize
 from opendialer.recordings import service
@@ -107,7 +108,7 @@ def download(
     request: Request,
     recording_id: RecordId,
     session: DbSession,
-    expires: Annotated[int, Query()],
+    expires: Annotated[int, Query(le=MAX_DB_INT)],
     signature: Annotated[str, Query(max_length=128)],
 ) -> Response:
     """The WAV file, for anyone holding a signed link (no credentials)."""

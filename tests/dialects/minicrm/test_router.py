@@ -2,7 +2,6 @@
 bad bodies and a 10,000-item batch, over real HTTP (TestClient) on both databases."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +14,7 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.app import create_app
 from opendialer.config import Settings
-from opendialer.db import SessionMaker
 from opendialer.models import CrmCallLog, Tenant
-from tests.conftest import make_tenant
 
 EXAMPLE_1 = """
 {
@@ -61,34 +58,6 @@ EXAMPLE_2 = """
      }
     ]
  }"""
-
-
-@pytest.fixture
-def hu_tenant(sessions: SessionMaker) -> NewTenant:
-    """The examples' numbers are Hungarian national numbers."""
-    return make_tenant(sessions, "Budapest Kft", region="HU")
-
-
-@pytest.fixture
-def hu_api(app: FastAPI, hu_tenant: NewTenant) -> Iterator[TestClient]:
-    headers = {"Authorization": f"Bearer {hu_tenant.api_key}"}
-    with TestClient(app, headers=headers, raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def contact_id(hu_api: TestClient) -> int:
-    """An agent with extension 001 and a contact holding the examples' number (2nd position)."""
-    user = hu_api.post("/api/v1/users", json={"username": "anna", "extension": "001"})
-    assert user.status_code == 201, user.text
-    campaign = hu_api.post("/api/v1/campaigns", json={"name": "C", "dial_mode": "progressive"})
-    assert campaign.status_code == 201, campaign.text
-    contact = hu_api.post(
-        f"/api/v1/campaigns/{campaign.json()['id']}/contacts",
-        json={"phones": ["+36 1 234 5678", "06 20 123 456"]},
-    )
-    assert contact.status_code == 201, contact.text
-    return int(contact.json()["id"])
 
 
 def post(client: TestClient, tenant: NewTenant, text: str) -> Any:

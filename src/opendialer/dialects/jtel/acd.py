@@ -19,11 +19,12 @@ from opendialer.dialects.jtel import routing
 from opendialer.dialects.jtel.envelope import Record, bad_request, listing, records
 from opendialer.dialects.jtel.records import event_record, group_record
 from opendialer.dialects.jtel.routing import Call
+from opendialer.inputs import MAX_DB_INT, check_date, text_problem
 
 router = APIRouter(tags=["jtel acd"])
 
-_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
-_TIME = re.compile(r"^(\d{2}):?(\d{2})$")
+_DATE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})\Z")
+_TIME = re.compile(r"([0-9]{2}):?([0-9]{2})\Z")
 
 
 # Groups --------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def _parse_date(value: str) -> date:
     try:
         if match is None:
             raise ValueError
-        return date(int(match[1]), int(match[2]), int(match[3]))
+        return check_date(date(int(match[1]), int(match[2]), int(match[3])))
     except ValueError:
         raise bad_request("dtAppointmentDate must be yyyy-mm-dd or yyyymmdd") from None
 
@@ -99,6 +100,9 @@ def _optional_text(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise bad_request(f"{key} must be a string")
+    problem = None if value is None else text_problem(value)
+    if problem is not None:
+        raise bad_request(f"{key} {problem}")
     return value or None
 
 
@@ -110,6 +114,8 @@ def _int(body: dict[str, Any], key: str) -> int | None:
         raise bad_request(f"{key} must be an integer")
     if isinstance(value, str):
         return routing.parse_id(value, key)
+    if not 1 <= value <= MAX_DB_INT:
+        raise bad_request(f"{key} must be a positive integer")
     return value
 
 

@@ -8,7 +8,6 @@ rendered ``{"status": <code>, "message": ...}`` with the same HTTP code.
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from opendialer.db import unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
 from opendialer.dialects.jtel.schemas import jtel_message
 from opendialer.errors import OpendialerError
+from opendialer.inputs import MAX_DB_INT, InputRejected, loads_json, parse_int, text_problem
 from opendialer.models import Tenant, UserRole
 
 log = logging.getLogger(__name__)
 
 ALLOWED_ROLES = frozenset({UserRole.ADMIN, UserRole.SUPERVISOR})
-MAX_INT = 2**63 - 1
 
 
 @dataclass
@@ -65,8 +64,9 @@ class Call:
         value = self.query.get(name.lower())
         if value is None and required:
             raise bad_request(f"The query parameter {name} is missing")
-        if value is not None and "\x00" in value:
-            raise bad_request(f"{name} must not contain NUL characters")
+        problem = None if value is None else text_problem(value)
+        if problem is not None:
+            raise bad_request(f"{name} {problem}")
         return value
 
     def query_int(self, name: str, *, required: bool = True) -> int | None:
@@ -89,9 +89,10 @@ class Call:
 
 
 def parse_id(text: str, name: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_INT:
-        raise bad_request(f"{name} must be a positive integer")
-    return int(text)
+    try:
+        return parse_int(text, 1, MAX_DB_INT)
+    except InputRejected:
+        raise bad_request(f"{name} must be a positive integer") from None
 
 
 Handler = Callable[[Call], Record]
@@ -116,9 +117,9 @@ async def _body(request: Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise bad_request("The request body is not valid JSON") from None
+        return loads_json(raw)
+    except InputRejected as exc:
+        raise bad_request(f"The request body is not valid JSON: {exc}") from None
 
 
 def _validation_message(exc: ValidationError) -> str:

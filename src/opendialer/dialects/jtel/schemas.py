@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opendialer.dialects.jtel.envelope import bad_request
+from opendialer.inputs import InputRejected, check_date
 from opendialer.models import MAX_PHONES
 
 # jtel field -> native contact field, for the text and number fields both import and update take.
@@ -68,8 +69,10 @@ def parse_local(value: Any, field: str, zone: ZoneInfo) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise bad_request(f"{field} must be a date-time like 2020-01-01T00:00:00") from None
-    if not 1900 <= parsed.year <= 9998:
-        raise bad_request(f"{field} must be between the years 1900 and 9998")
+    try:
+        check_date(parsed)
+    except InputRejected as exc:
+        raise bad_request(f"{field}: {exc}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 

@@ -24,6 +24,7 @@ from opendialer.crm.links import endpoint_by_recording_token
 from opendialer.db import DbSession
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import OpendialerError
+from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.models import Recording
 from opendialer.recordings.service import download_url as recording_download_url
 
@@ -86,6 +87,14 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
     return answer
 
 
+def _record_id(text: str) -> int:
+    """The ``Rec`` parameter as a record id; 0 (no such record) when it is not one."""
+    try:
+        return parse_int(text, 1, MAX_DB_INT)
+    except InputRejected:
+        return 0
+
+
 @router.get(
     "/Api/Recordings/{token}",
     response_class=Response,
@@ -104,10 +113,12 @@ def recording(
         guard.check(Face.MINICRM, credential, address)
     except TooManyAttempts as exc:
         return _error(exc.status_code, exc.code, exc.message)
-    endpoint = endpoint_by_recording_token(session, settings, token)
+    # A token the database cannot even compare (NUL) is just as unknown as a wrong one.
+    known = text_problem(token) is None
+    endpoint = endpoint_by_recording_token(session, settings, token) if known else None
     if endpoint is None:
         guard.failed(Face.MINICRM, credential, address)
-    record = session.get(Recording, int(rec)) if rec.isdigit() and len(rec) < 19 else None
+    record = session.get(Recording, _record_id(rec))
     if endpoint is None or record is None or record.tenant_id != endpoint.tenant_id:
         return _error(404, "not_found", "No such recording")
     if record.deleted_at is not None:

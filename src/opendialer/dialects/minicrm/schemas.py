@@ -4,20 +4,18 @@ Written by hand rather than as Pydantic models because MiniCRM's answer tells a 
 field from a *malformed* one, item by item, and one bad item must not reject the batch.
 """
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from opendialer.crm.calllog import CallLogItem, CallType, ItemOutcome
 from opendialer.errors import BadRequest
+from opendialer.inputs import InputRejected, check_date, loads_json, parse_int, text_problem
 
 REQUIRED_ITEM_KEYS = ("Date", "Number", "CallType", "Duration")
 MAX_TEXT = 255
 MAX_NUMBER = 64
 MAX_DURATION = 2**31 - 1
-_DIGITS = re.compile(r"^\s*\d+\s*$")
 
 
 class Invalid(Exception):
@@ -76,9 +74,9 @@ class Stats:
 def parse_envelope(raw: bytes) -> dict[str, Any]:
     """The body as JSON, whatever the Content-Type (curl -d sends a form type)."""
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}", code="malformed_json") from exc
+        body = loads_json(raw, item_checks=True)  # one bad item must not refuse the batch
+    except InputRejected as exc:
+        raise BadRequest(str(exc), code="malformed_json") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object", code="invalid_body")
     return body
@@ -92,6 +90,9 @@ def _text(body: dict[str, Any], key: str) -> str:
         raise BadRequest(f"{key} is required (a non-empty string)", code=f"missing_{key.lower()}")
     if len(value) > MAX_TEXT:
         raise BadRequest(f"{key} is longer than {MAX_TEXT} characters", code="invalid_body")
+    problem = text_problem(value)
+    if problem is not None:
+        raise BadRequest(f"{key} {problem}", code="invalid_body")
     return value.strip()
 
 
@@ -127,8 +128,11 @@ def _integer(item: dict[str, Any], key: str) -> int:
         raise Invalid(f"{key} must be an integer")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and _DIGITS.match(value):
-        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = parse_int(value, 0, MAX_DURATION)
+        except InputRejected:
+            raise Invalid(f"{key} must be a non-negative integer, got {value[:40]!r}") from None
     if not isinstance(value, int) or not 0 <= value <= MAX_DURATION:
         raise Invalid(f"{key} must be a non-negative integer, got {value!r}")
     return value
@@ -140,9 +144,11 @@ def _date(item: dict[str, Any]) -> datetime:
     if not isinstance(value, str):
         raise Invalid("Date must be a string like '2016-03-02 16:00:12'")
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise Invalid(f"Date {value!r} is not 'YYYY-MM-DD HH:MM:SS'") from exc
+        parsed = check_date(datetime.fromisoformat(value.strip()))
+    except InputRejected as exc:
+        raise Invalid(f"Date {value[:40]!r}: {exc}") from None
+    except ValueError:
+        raise Invalid(f"Date {value[:40]!r} is not 'YYYY-MM-DD HH:MM:SS'") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -152,7 +158,7 @@ def _number(item: dict[str, Any]) -> str:
         value = str(value)
     if not isinstance(value, str) or len(value.strip()) > MAX_NUMBER:
         raise Invalid(f"Number must be a phone number of at most {MAX_NUMBER} characters")
-    return value.strip()
+    return _storable("Number", value.strip())
 
 
 def _reference_id(item: dict[str, Any]) -> str | None:
@@ -163,6 +169,13 @@ def _reference_id(item: dict[str, Any]) -> str | None:
         value = str(value)
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise Invalid(f"ReferenceId must be a string of at most {MAX_TEXT} characters")
+    return _storable("ReferenceId", value)
+
+
+def _storable(key: str, value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise Invalid(f"{key} {problem}")
     return value
 
 

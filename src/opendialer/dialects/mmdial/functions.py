@@ -25,6 +25,7 @@ from opendialer.dialects.mmdial.params import ParamError, Params
 from opendialer.dnc import service as dnc
 from opendialer.dnc.schemas import DncOutcome
 from opendialer.exports import service as exports
+from opendialer.inputs import check_date
 from opendialer.models import Contact, DncEntry, Recording, Tenant, User
 from opendialer.phones import international_digits, normalize
 from opendialer.recordings import service as recordings
@@ -34,7 +35,7 @@ MAX_LEADS = 1000
 MAX_FUZZY_RESULTS = 1000
 FUZZY_MIN_DIGITS = 3
 MAX_DNC_NUMBERS = 10_000
-_TIMESTAMP = re.compile(r"^\d{14}$")
+_TIMESTAMP = re.compile(r"[0-9]{14}\Z")
 
 
 # Recordings -------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def _day(params: Params) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+        return check_date(date.fromisoformat(value)) if len(value) == 10 else _bad_date(value)
     except ValueError:
         return _bad_date(value)
 
@@ -77,7 +78,7 @@ def _moment(params: Params, tz: ZoneInfo) -> datetime | None:
     try:
         if not _TIMESTAMP.match(value):
             raise ValueError
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=tz)
+        return check_date(datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=tz))
     except ValueError:
         raise ParamError(f"timestamp {value!r} is not YYYYMMDDHHIISS") from None
 
@@ -143,7 +144,7 @@ def fields_by_campaign(session: Session, settings: Settings, tenant: Tenant, p: 
 
 def _date_part(value: str, name: str) -> date:
     try:
-        return datetime.strptime(value, "%d.%m.%Y").date()
+        return check_date(datetime.strptime(value, "%d.%m.%Y").date())
     except ValueError:
         raise ParamError(f"{name} {value!r} is not d.m.Y (e.g. 02.03.2016)") from None
 

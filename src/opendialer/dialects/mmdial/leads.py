@@ -30,6 +30,7 @@ from opendialer.contacts.service import update_contact
 from opendialer.dialects.mmdial.params import ParamError, Params
 from opendialer.exports import fields as lead
 from opendialer.exports.service import campaign_form_fields
+from opendialer.inputs import MAX_DB_INT, InputRejected, check_date, parse_int
 from opendialer.models import (
     Campaign,
     Contact,
@@ -52,9 +53,9 @@ EDITLEAD_FIELDS = ADDLEAD_FIELDS | {"rotation", "status"}
 YES_NO = ("yes", "no")
 STATS = ("success", "error", "sqlerror", "formaterror", "doubleterror", "invaliderror")
 _BIRTHDATE = (
-    (re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$"), "%d.%m.%Y"),
+    (re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}\Z"), "%d.%m.%Y"),
     (
-        re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+        re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"),
         "%Y-%m-%d",
     ),
 )
@@ -141,7 +142,10 @@ def region_for(country_phone_code: str) -> str:
     """``49``, ``+49`` or ``0049`` → ``DE`` (the main region of that calling code)."""
     digits = country_phone_code.strip().removeprefix("+")
     digits = digits[2:] if digits.startswith("00") else digits
-    region = phonenumbers.region_code_for_country_code(int(digits)) if digits.isdigit() else "ZZ"
+    try:
+        region = phonenumbers.region_code_for_country_code(parse_int(digits, 1, 999))
+    except InputRejected:
+        region = "ZZ"
     if region in ("ZZ", "001"):
         raise ParamError(f"Unknown country_phone_code {country_phone_code!r}")
     return region
@@ -165,7 +169,7 @@ def _bad_birthdate(value: str | None) -> bool:
     for pattern, fmt in _BIRTHDATE:
         if pattern.match(value):
             try:
-                datetime.strptime(value, fmt)
+                check_date(datetime.strptime(value, fmt))
             except ValueError:
                 return True
             return False
@@ -217,9 +221,10 @@ def parse_addlead(session: Session, tenant: Tenant, params: Params) -> AddLead:
 
 
 def parse_id(value: str, name: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 2**63:
-        raise ParamError(f"{name} must be a positive whole number")
-    return int(value)
+    try:
+        return parse_int(value, 1, MAX_DB_INT)
+    except InputRejected:
+        raise ParamError(f"{name} must be a positive whole number") from None
 
 
 def campaign_of(session: Session, tenant: Tenant, value: str) -> Campaign:
@@ -348,9 +353,10 @@ def _status_change(session: Session, contact: Contact, status: str) -> dict[str,
 
 
 def _rotation(value: str) -> dict[str, Any]:
-    if not value.isdigit() or int(value) >= 2**31:
-        raise ParamError("rotation must be a whole number >= 0")
-    return {"tries": int(value)}
+    try:
+        return {"tries": parse_int(value, 0, 2**31 - 1)}
+    except InputRejected:
+        raise ParamError("rotation must be a whole number >= 0") from None
 
 
 def _update_body(contact: Contact, leaddata: dict[str, str], formfields: dict[str, str]) -> Any:

@@ -1,16 +1,19 @@
 """mmDial request arguments: GET and POST merged (POST wins), PHP-style arrays.
 
 ``status[]=A&status[]=B`` is a list, ``leaddata[phone]=...`` a map; a JSON object body is
-accepted too. A form body is read as UTF-8, falling back to ISO-8859-1 (the spec's A24).
+accepted too. A form body is read in its ``charset=``, else as UTF-8, falling back to
+Windows-1252 / ISO-8859-1 (the spec's A24; opendialer.inputs.decode_form). Every name and value
+is text the database can store (no NUL, no lone surrogate), or the request is refused.
 """
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+
+from opendialer.inputs import InputRejected, decode_form, loads_json, text_problem
 
 MAX_FIELDS = 1000
 _BRACKETS = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
@@ -27,6 +30,8 @@ class Params:
     maps: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def add(self, key: str, value: str) -> None:
+        _storable(key, key)
+        _storable(key, value)
         match = _BRACKETS.match(key)
         if match is None:
             self.values[key] = value
@@ -64,11 +69,11 @@ class Params:
         return dict(self.maps.get(name, {}))
 
 
-def _decode(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("iso-8859-1")
+def _storable(name: str, text: str) -> str:
+    problem = text_problem(text)
+    if problem is not None:
+        raise ParamError(f"The argument {name[:40]!r} {problem}")
+    return text
 
 
 def _from_pairs(pairs: list[tuple[str, str]]) -> Params:
@@ -82,19 +87,21 @@ def _from_pairs(pairs: list[tuple[str, str]]) -> Params:
 
 def _from_json(body: bytes) -> Params:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParamError(f"The body is not valid JSON: {exc}") from exc
+        data = loads_json(body)
+    except InputRejected as exc:
+        raise ParamError(f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParamError("A JSON body must be an object")
     params = Params()
     for key, value in data.items():
         if isinstance(value, list):
-            params.lists[key] = [_scalar(v) for v in value]
+            params.lists[key] = [_storable(key, _scalar(v)) for v in value]
         elif isinstance(value, dict):
-            params.maps[key] = {str(k): _scalar(v) for k, v in value.items()}
+            params.maps[key] = {
+                _storable(key, k): _storable(k, _scalar(v)) for k, v in value.items()
+            }
         else:
-            params.values[key] = _scalar(value)
+            params.values[_storable(key, key)] = _storable(key, _scalar(value))
     return params
 
 
@@ -121,5 +128,8 @@ async def read_params(request: Request) -> Params:
     if content_type == "application/json" or body.lstrip().startswith(b"{"):
         params.merge(_from_json(body))
     elif body:
-        params.merge(_from_pairs(parse_qsl(_decode(body), keep_blank_values=True)))
+        try:
+            params.merge(_from_pairs(decode_form(body, request.headers.get("content-type", ""))))
+        except InputRejected as exc:
+            raise ParamError(f"The form body cannot be read: {exc}") from None
     return params

@@ -52,6 +52,7 @@ class Function:
     methods: tuple[str, ...]
     error_field: str = "reason"
     extra: tuple[tuple[str, Any], ...] = ()  # members of the error body besides the message
+    csv: bool = False  # answers a CSV file when it succeeds (its errors are JSON)
 
 
 def _message(exc: Exception) -> str:
@@ -127,7 +128,7 @@ FUNCTIONS = (
     Function("exportbystatus", _export, BOTH),
     Function("dncadd", functions.dnc_add, BOTH, "message"),
     Function("dncdel", functions.dnc_del, BOTH, "message"),
-    Function("dncget", functions.dnc_get, BOTH),
+    Function("dncget", functions.dnc_get, BOTH, csv=True),
     Function("dnccheck", functions.dnc_check, BOTH),
     Function("getleadbyid", functions.lead_by_id, BOTH),
     Function("getleadbyphonenumber", functions.lead_by_phone, BOTH),
@@ -138,6 +139,13 @@ FUNCTIONS = (
     Function("getagentbyid", functions.agent_by_id, BOTH),
 )
 
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The numbers as CSV, or a JSON error",
+        "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
+    }
+}
+
 for _function in FUNCTIONS:
     for _method in _function.methods:
         router.add_api_route(
@@ -147,4 +155,5 @@ for _function in FUNCTIONS:
             response_class=JSONResponse,
             summary=_function.name,
             operation_id=f"mmdial_{_function.name}_{_method.lower()}",
+            responses=_CSV_RESPONSE if _function.csv else None,
         )

@@ -5,16 +5,15 @@ reader accepts the JSON type and its text form. A value of the wrong type raises
 :class:`VoicenterError` with the generic code and a description naming the parameter.
 """
 
-import json
 import math
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from opendialer.dialects.voicenter.errors import GENERIC, VoicenterError
+from opendialer.inputs import InputRejected, loads_json, parse_int, text_problem
+from opendialer.schemas import check_storable
 
 CUSTOM_PREFIX = "var_"
-INTEGER_TEXT = re.compile(r"^[+-]?\d{1,19}$")
 TRUE_TEXT = frozenset({"true", "1", "yes", "on"})
 FALSE_TEXT = frozenset({"false", "0", "no", "off"})
 
@@ -55,8 +54,9 @@ class Params:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise invalid(name, "must be a string")
         text = str(value).strip()
-        if "\x00" in text:
-            raise invalid(name, "must not contain NUL characters")
+        problem = text_problem(text)
+        if problem is not None:
+            raise invalid(name, problem)
         if len(text) > max_length:
             raise invalid(name, f"at most {max_length} characters")
         return text or None
@@ -67,8 +67,11 @@ class Params:
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and INTEGER_TEXT.match(value.strip()):
-            value = int(value)
+        if isinstance(value, str):
+            try:
+                value = parse_int(value)
+            except InputRejected:
+                raise invalid(name, "must be an integer") from None
         if isinstance(value, bool) or not isinstance(value, int):
             raise invalid(name, "must be an integer")
         if not low <= value <= high:
@@ -110,8 +113,8 @@ class Params:
         value = self.raw("CustomData")
         if isinstance(value, str) and value.strip():
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = loads_json(value)
+            except InputRejected:
                 raise invalid("CustomData", "must be a JSON object") from None
         if value in (None, ""):
             value = {}
@@ -120,6 +123,8 @@ class Params:
         if not value and not self.custom:
             return None
         merged = {**value, **self.custom}
-        if any("\x00" in key for key in merged):
-            raise invalid("CustomData", "keys must not contain NUL characters")
+        try:
+            check_storable(merged)
+        except InputRejected as exc:
+            raise invalid("CustomData", str(exc)) from None
         return merged

@@ -5,12 +5,10 @@ went wrong (spec V2): the route reads and limits the body itself and owns its tr
 neither the body-size middleware nor the native error handlers answer for it.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -34,6 +32,7 @@ from opendialer.dialects.voicenter.errors import (
     VoicenterError,
 )
 from opendialer.dialects.voicenter.params import Params
+from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
 
 PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
@@ -79,10 +78,6 @@ METHODS = {
 }
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _limit(request: Request, method: Method) -> int:
     settings = request.app.state.settings
     return int(settings.voicenter_max_bulk_bytes if method.bulk else settings.max_body_bytes)
@@ -90,8 +85,7 @@ def _limit(request: Request, method: Method) -> int:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     too_large = VoicenterError(GENERIC, f"The request body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared_length(request.headers.get("content-length", "")) > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
@@ -106,12 +100,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _decode(body: bytes, content_type: str) -> Any:
     if content_type.startswith("application/x-www-form-urlencoded"):
         try:
-            return dict(parse_qsl(body.decode(), keep_blank_values=True))
-        except UnicodeDecodeError:
-            raise VoicenterError(GENERIC, "The form body is not UTF-8") from None
+            return dict(decode_form(body, content_type))
+        except InputRejected as exc:
+            raise VoicenterError(GENERIC, f"Malformed form body: {exc}") from None
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        return loads_json(body)
+    except InputRejected:
         raise VoicenterError(GENERIC, "Malformed JSON body") from None
 
 
