@@ -13,8 +13,11 @@ def new_token(prefix: str = "", nbytes: int = 32) -> str:
 
 
 def hash_token(token: str) -> str:
-    """API keys are long random strings, so one SHA-256 is enough to store them safely."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """API keys are long random strings, so one SHA-256 is enough to store them safely.
+
+    Total over any text a client sent: a lone surrogate (JSON ``"\\udcff"``) hashes too, so it
+    matches nothing instead of raising."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def hash_password(password: str) -> str:

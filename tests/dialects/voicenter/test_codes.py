@@ -12,7 +12,7 @@ from opendialer.crm.service import create_endpoint
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import Campaign, CampaignStatus, OutboxMessage
 from opendialer.security import hash_token
-from tests.dialects.voicenter.conftest import Account, add_agent, call
+from tests.dialects.voicenter.conftest import BASE, Account, add_agent, call
 from tests.dialects.voicenter.test_examples import targets
 
 OLD_CODE = "cNnBe03V3A9LdNIRXVslapVNhEKG75GO"  # the shape codes had before they were derived
@@ -142,3 +142,22 @@ def test_no_campaign_code_in_a_database_dump(
     assert session.query(OutboxMessage).count() == 1  # campaign.started, without the code
     for code in (account.agent, account.smart):
         assert code not in dump and code.split(".")[1] not in dump
+
+
+def _raw(client: TestClient, method: str, body: str) -> Any:
+    response = client.post(BASE + method, content=body.encode())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_code_with_a_lone_surrogate_is_an_unknown_code(
+    client: TestClient, account: Account
+) -> None:
+    """JSON can carry ``"\\udcff"``: hashing it for the old-code look-up must not raise."""
+    text = '"\\udcff"'
+    target = f'{{"Campaign": {text}, "Target": "0501234567"}}'
+    assert _raw(client, "AddCall", target) == INVALID
+    assert _raw(client, "StartCampaign", f'{{"Campaign": {text}}}') == INVALID
+    assert _raw(client, "AddCallsBulk", f"[{target}]")["AddResult"][0]["ErrorCode"] == 1
+    listed = _raw(client, "GetCampaignList", f'{{"Code": {text}}}')
+    assert listed == {"ErrorCode": 1, "Description": "Invalid account code"}
