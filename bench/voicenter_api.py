@@ -34,6 +34,7 @@ import httpx
 
 from bench.common import print_table, throwaway_database
 from opendialer.accounts.service import create_tenant
+from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
@@ -63,27 +64,29 @@ def free_port() -> int:
         return port
 
 
-def prepare(url: str) -> str:
+def prepare(url: str, secret: str) -> str:
     """One account (region IL) with one smart-dialer campaign; its campaign code."""
     engine = create_db_engine(url)
     try:
         with unit_of_work(create_sessionmaker(engine)) as session:
             tenant = create_tenant(session, "Bench", default_region="IL", timezone="Asia/Jerusalem")
             data = CampaignCreate(name="Bench", dial_mode=DialMode.PREDICTIVE)
-            return create_campaign(session, tenant.tenant, data).code
+            code = CodeKey(secret).of(create_campaign(session, tenant.tenant, data))
+            assert code is not None
+            return code
     finally:
         engine.dispose()
 
 
 @contextmanager
-def server(url: str, port: int) -> Iterator[str]:
+def server(url: str, port: int, secret: str) -> Iterator[str]:
     env = {
         **os.environ,
         "OPENDIALER_DATABASE_URL": url,
         "OPENDIALER_ENGINE_ENABLED": "false",
         "OPENDIALER_OUTBOX_ENABLED": "false",
         "OPENDIALER_LOG_LEVEL": "warning",
-        "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(48),  # serve refuses to start without
+        "OPENDIALER_SECRET_KEY": secret,  # serve refuses to start without one
     }
     opendialer = Path(sys.executable).with_name("opendialer")
     command = [str(opendialer), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -161,8 +164,9 @@ def main() -> None:
         sys.exit("This benchmark drives AddCall with wrk: apt-get install wrk")
     load_before = os.getloadavg()
     with throwaway_database("sqlite") as url:
-        code = prepare(url)
-        with server(url, free_port()) as base:
+        secret = secrets.token_urlsafe(48)
+        code = prepare(url, secret)
+        with server(url, free_port(), secret) as base:
             load = add_call_load(base, code, args.clients, args.seconds)
             bulk = bulk_rounds(base, code, args.bulk_rounds)
     load_after = os.getloadavg()

@@ -2,22 +2,23 @@
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from opendialer import migrate
 from opendialer.accounts.service import tenant_by_account_code
+from opendialer.campaigns.codes import CodeKey, campaign_by_code
 from opendialer.config import Settings
 from opendialer.crm.links import endpoint_by_recording_token, recording_token
 from opendialer.db import create_db_engine
-from opendialer.models import Base
+from opendialer.models import Base, OutboxMessage
 from opendialer.security import hash_token
 from tests.conftest import PG_ADMIN_URL, _pg_admin_dsn
 
@@ -89,6 +90,70 @@ def test_credentials_are_hashed_in_place_and_still_work(fresh_url: str) -> None:
             assert endpoint_by_recording_token(session, settings, derived) is endpoint
             forged = derived.split(".")[0] + "." + "0" * 32
             assert endpoint_by_recording_token(session, settings, forged) is None
+        migrate.downgrade(fresh_url, "17b0d0b1e002")
+        migrate.upgrade(fresh_url)
+    finally:
+        engine.dispose()
+
+
+_PLACEHOLDERS: dict[type, object] = {str: "x", int: 0, float: 0.0, bool: False}
+
+
+def _insert_row(conn: Connection, table: str, **values: object) -> None:
+    """A row with ``values`` and a placeholder in every other required column, whatever the
+    schema at this revision has."""
+    reflected = Table(table, MetaData(), autoload_with=conn)
+    row = dict(values)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for column in reflected.columns:
+        if column.name in row or column.nullable or column.server_default is not None:
+            continue
+        if isinstance(column.type, JSON):
+            row[column.name] = {}
+        elif column.type.python_type is datetime:
+            row[column.name] = now
+        elif column.type.python_type is time:
+            row[column.name] = time(9)
+        else:
+            row[column.name] = _PLACEHOLDERS[column.type.python_type]
+    conn.execute(reflected.insert().values(row))
+
+
+def test_campaign_codes_are_hashed_in_place_and_still_work(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "17b0d0b1e002")
+    engine = create_db_engine(fresh_url)
+    event = {"campaign_id": 1, "code": "camp-clear", "name": "C", "status": "enabled"}
+    try:
+        with engine.begin() as conn:
+            _insert_row(conn, "tenants", id=1, account_code="a", calllog_allowed_ips=[])
+            _insert_row(
+                conn, "campaigns", id=1, tenant_id=1, code="camp-clear", dial_mode="predictive",
+                status="enabled", calling_days=[1, 2, 3],
+            )  # fmt: skip
+            _insert_row(conn, "contacts", id=1, tenant_id=1, campaign_id=1, status="waiting")
+            _insert_row(
+                conn, "crm_endpoints", id=1, tenant_id=1, kind="webhook", recording_token="t",
+                user_extension_policy="agent", events=[],
+            )  # fmt: skip
+            _insert_row(
+                conn, "outbox_messages", id=1, tenant_id=1, endpoint_id=1, payload=event,
+                event_type="campaign.started", status="pending",
+            )  # fmt: skip
+        migrate.upgrade(fresh_url)
+        with engine.connect() as conn:
+            dump = str(conn.execute(text("SELECT * FROM campaigns")).all())
+            dump += str(conn.execute(text("SELECT * FROM outbox_messages")).all())
+            contacts = conn.execute(text("SELECT count(*) FROM contacts")).scalar()
+        assert "camp-clear" not in dump
+        assert contacts == 1  # rebuilding the campaigns table deleted none of its children
+        key = CodeKey(Settings().secret_key.get_secret_value())
+        with Session(engine) as session:
+            campaign = campaign_by_code(session, key, "camp-clear")
+            assert campaign is not None and campaign.id == 1
+            assert key.of(campaign) is None  # an old code works but cannot be shown
+            assert campaign_by_code(session, key, hash_token("camp-clear")) is None
+            outbox = session.get_one(OutboxMessage, 1)
+            assert outbox.payload == {k: v for k, v in event.items() if k != "code"}
         migrate.downgrade(fresh_url, "17b0d0b1e002")
         migrate.upgrade(fresh_url)
     finally:

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Berlin"
     secret_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SECRET_KEY),
-        description="Signs recording and export links and keys the stored codes; `serve` refuses "
-        f"to start without one of at least {MIN_SECRET_KEY_LENGTH} characters",
+        description="Signs recording and export links and makes the Voicenter campaign codes; "
+        f"`serve` refuses to start without one of at least {MIN_SECRET_KEY_LENGTH} characters",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

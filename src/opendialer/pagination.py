@@ -1,5 +1,6 @@
 """Keyset (cursor) pagination shared by every list endpoint of the native API."""
 
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -44,11 +45,13 @@ def fetch_page(
     id_column: InstrumentedAttribute[int],
     page: PageQuery,
     schema: type[S],
+    render: Callable[[Any], S] | None = None,
 ) -> Page[S]:
-    """Rows after the cursor in id order, rendered with ``schema``; next_cursor None at the end."""
+    """Rows after the cursor in id order, rendered with ``render`` (default:
+    ``schema.model_validate``); next_cursor None at the end."""
     if page.cursor is not None:
         stmt = stmt.where(id_column > page.cursor)
     rows = session.scalars(stmt.order_by(id_column).limit(page.limit + 1)).all()
     cursor = int(rows[page.limit - 1].id) if len(rows) > page.limit else None
-    items = [schema.model_validate(row) for row in rows[: page.limit]]
+    items = [(render or schema.model_validate)(row) for row in rows[: page.limit]]
     return Page[schema](items=items, next_cursor=cursor)  # type: ignore[valid-type]

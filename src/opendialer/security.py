@@ -1,5 +1,6 @@
 """Secrets: generating, hashing and checking API keys and passwords."""
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -12,8 +13,11 @@ def new_token(prefix: str = "", nbytes: int = 32) -> str:
 
 
 def hash_token(token: str) -> str:
-    """API keys are long random strings, so one SHA-256 is enough to store them safely."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    """API keys are long random strings, so one SHA-256 is enough to store them safely.
+
+    Total over any text a client sent: a lone surrogate (JSON ``"\\udcff"``) hashes too, so it
+    matches nothing instead of raising."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -57,6 +61,13 @@ def link_key(secret: str, tenant_id: int, generation: int) -> str:
     """A tenant's link-signing key: rotating it (``generation + 1``) voids all older links."""
     message = f"links\n{tenant_id}\n{generation}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def campaign_code_signature(secret: str, campaign_id: int, salt: str) -> str:
+    """32 URL-safe characters only the server secret can make for this campaign and salt."""
+    key = hmac.new(secret.encode(), b"campaign-codes", hashlib.sha256).digest()
+    message = f"{campaign_id}\n{salt}".encode()
+    return base64.urlsafe_b64encode(hmac.new(key, message, hashlib.sha256).digest()[:24]).decode()
 
 
 def sign_path(secret: str, path: str, expires: int) -> str:

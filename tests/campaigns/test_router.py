@@ -31,6 +31,30 @@ def test_codes_are_unique(api: TestClient) -> None:
     assert first["code"] != second["code"]
 
 
+def _voicenter_start(client: TestClient, code: object) -> int:
+    answer = client.post("/ForwardDialer/Dialer/StartCampaign", json={"Campaign": code})
+    error_code: int = answer.json()["ErrorCode"]
+    return error_code
+
+
+def test_every_read_shows_the_same_code_and_new_code_replaces_it(
+    api: TestClient, other_api: TestClient
+) -> None:
+    campaign = create(api)
+    base = f"/api/v1/campaigns/{campaign['id']}"
+    code = campaign["code"]
+    assert api.get(base).json()["code"] == code
+    assert api.patch(base, json={"description": "d"}).json()["code"] == code
+    assert [c["code"] for c in api.get("/api/v1/campaigns").json()["items"]] == [code]
+    assert other_api.post(f"{base}:new-code").status_code == 404
+    assert _voicenter_start(api, code) == 0  # the other tenant changed nothing
+    replaced = api.post(f"{base}:new-code")
+    assert replaced.status_code == 200, replaced.text
+    new = replaced.json()["code"]
+    assert new != code and api.get(base).json()["code"] == new
+    assert (_voicenter_start(api, code), _voicenter_start(api, new)) == (1, 0)
+
+
 def test_duplicate_name_is_409(api: TestClient) -> None:
     create(api)
     response = api.post("/api/v1/campaigns", json={"name": "Spring", "dial_mode": "preview"})

@@ -6,7 +6,9 @@ from fastapi import APIRouter, Path, Query
 
 from opendialer.accounts.dependencies import CurrentPrincipal
 from opendialer.accounts.service import get_tenant
-from opendialer.campaigns import service
+from opendialer.campaigns import codes, service
+from opendialer.campaigns.codes import CodeKey
+from opendialer.campaigns.dependencies import CampaignCodeKey
 from opendialer.campaigns.schemas import (
     CampaignCreate,
     CampaignRead,
@@ -42,9 +44,15 @@ from opendialer.schemas import RecordId
 router = APIRouter(tags=["campaigns"])
 
 
+def _read(key: CodeKey, campaign: Campaign) -> CampaignRead:
+    return CampaignRead.model_validate(campaign).model_copy(update={"code": key.of(campaign)})
+
+
 @router.post("/campaigns", status_code=201, response_model=CampaignRead)
-def create_campaign(body: CampaignCreate, session: DbSession, who: CurrentPrincipal) -> Campaign:
-    return service.create_campaign(session, get_tenant(session, who.tenant_id), body)
+def create_campaign(
+    body: CampaignCreate, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+) -> CampaignRead:
+    return _read(key, service.create_campaign(session, get_tenant(session, who.tenant_id), body))
 
 
 @router.get("/campaigns", response_model=Page[CampaignRead])
@@ -52,24 +60,39 @@ def list_campaigns(
     session: DbSession,
     who: CurrentPrincipal,
     page: PageParams,
+    key: CampaignCodeKey,
     status: CampaignStatus | None = None,
     dial_mode: DialMode | None = None,
     name: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
 ) -> Page[CampaignRead]:
     stmt = service.campaigns_query(who.tenant_id, status=status, dial_mode=dial_mode, name=name)
-    return fetch_page(session, stmt, Campaign.id, page, CampaignRead)
+    return fetch_page(session, stmt, Campaign.id, page, CampaignRead, lambda c: _read(key, c))
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-def get_campaign(campaign_id: RecordId, session: DbSession, who: CurrentPrincipal) -> Campaign:
-    return service.get_campaign(session, who.tenant_id, campaign_id)
+def get_campaign(
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+) -> CampaignRead:
+    return _read(key, service.get_campaign(session, who.tenant_id, campaign_id))
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignRead)
 def update_campaign(
-    campaign_id: RecordId, body: CampaignUpdate, session: DbSession, who: CurrentPrincipal
-) -> Campaign:
-    return service.update_campaign(session, who.tenant_id, campaign_id, body)
+    campaign_id: RecordId,
+    body: CampaignUpdate,
+    session: DbSession,
+    who: CurrentPrincipal,
+    key: CampaignCodeKey,
+) -> CampaignRead:
+    return _read(key, service.update_campaign(session, who.tenant_id, campaign_id, body))
+
+
+@router.post("/campaigns/{campaign_id}:new-code", response_model=CampaignRead)
+def new_campaign_code(
+    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+) -> CampaignRead:
+    """A new Voicenter campaign code; the old one stops working."""
+    return _read(key, codes.new_code(session, who.tenant_id, campaign_id))
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)

@@ -67,7 +67,12 @@ class CampaignUpdate(CampaignSettings):
 class CampaignRead(OutputModel):
     id: int
     name: str
-    code: str
+    code: str | None = Field(
+        default=None,
+        description="Voicenter campaign code, derived from the server secret (not stored). "
+        "null for a code made before codes were derived: it still works but cannot be shown; "
+        "POST /campaigns/{id}:new-code replaces it.",
+    )
     description: str | None
     dial_mode: DialMode
     status: CampaignStatus

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from opendialer.campaigns.codes import new_salt
 from opendialer.campaigns.schemas import (
     CampaignCreate,
     CampaignSettings,
@@ -37,14 +38,9 @@ from opendialer.models import (
     UserRole,
 )
 from opendialer.scoping import get_owned
-from opendialer.security import new_token
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
 _PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
-
-
-def new_campaign_code() -> str:
-    return new_token(nbytes=24)
 
 
 def _check_settings(session: Session, tenant_id: int, data: CampaignSettings) -> None:
@@ -72,7 +68,7 @@ def create_campaign(session: Session, tenant: Tenant, data: CampaignCreate) -> C
     _check_name_free(session, tenant.id, data.name)
     values = data.model_dump(exclude_none=True)
     values.setdefault("timezone", tenant.timezone)
-    campaign = Campaign(tenant_id=tenant.id, code=new_campaign_code(), **values)
+    campaign = Campaign(tenant_id=tenant.id, code_salt=new_salt(), **values)
     session.add(campaign)
     session.flush()
     return campaign
@@ -97,10 +93,6 @@ def campaigns_query(
 
 def get_campaign(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
     return get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
-
-
-def get_campaign_by_code(session: Session, code: str) -> Campaign | None:
-    return session.scalar(select(Campaign).where(Campaign.code == code))
 
 
 def get_campaign_by_name(session: Session, tenant_id: int, name: str) -> Campaign:
@@ -393,7 +385,9 @@ def find_campaigns_by_name(session: Session, tenant_id: int, part: str) -> list[
     return list(session.scalars(stmt.order_by(Campaign.id)))
 
 
-_NOT_CLONED = frozenset({"id", "tenant_id", "name", "code", "status", "user_data"})
+_NOT_CLONED = frozenset(
+    {"id", "tenant_id", "name", "code_salt", "legacy_code_hash", "status", "user_data"}
+)
 
 
 def _copy_rows(session: Session, model: Any, source_id: int, target: Campaign) -> None:
@@ -426,7 +420,7 @@ def clone_campaign(
     clone = Campaign(
         tenant_id=tenant_id,
         name=name,
-        code=new_campaign_code(),
+        code_salt=new_salt(),
         status=CampaignStatus.DISABLED,
         user_data=user_data,
         **values,

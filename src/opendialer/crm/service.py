@@ -177,7 +177,6 @@ def enqueue_campaign_status(
 ) -> list[OutboxMessage]:
     payload = {
         "campaign_id": campaign.id,
-        "code": campaign.code,
         "name": campaign.name,
         "status": campaign.status.value,
         "at": at.isoformat(),

@@ -257,7 +257,7 @@ def prepare_campaign(
         for i in range(setup.agents):
             user = User(
                 tenant_id=tenant.id,
-                username=f"{campaign.code[:6]}-agent{i + 1}",
+                username=f"c{campaign.id}-agent{i + 1}",
                 role=UserRole.AGENT,
                 extension=str(100 + i),
                 sip_uri=f"sip:agent{i + 1}@sim",

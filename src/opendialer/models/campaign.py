@@ -41,8 +41,11 @@ class Campaign(IdMixin, TimestampMixin, Base):
 
     tenant_id: Mapped[int] = tenant_fk()
     name: Mapped[str] = mapped_column(String(200))
-    # Secret code that authorises the Voicenter-style methods for this campaign.
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The Voicenter campaign code is derived from the server secret, this salt and the id
+    # (campaigns/codes.py), so no code is stored. A code made before that is kept as its
+    # SHA-256 (its salt is null) and still authenticates.
+    code_salt: Mapped[str | None] = mapped_column(String(32))
+    legacy_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     description: Mapped[str | None] = mapped_column(String(1000))
     dial_mode: Mapped[DialMode] = mapped_column(str_enum(DialMode))
     status: Mapped[CampaignStatus] = mapped_column(

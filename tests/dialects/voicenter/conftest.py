@@ -7,8 +7,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opendialer.accounts.service import NewTenant
+from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
+from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import DialMode, Tenant, User, UserRole
 from tests.conftest import make_tenant
@@ -27,7 +29,7 @@ class Account:
 
 
 def add_campaign(
-    sessions: SessionMaker, tenant_id: int, name: str, mode: DialMode
+    sessions: SessionMaker, tenant_id: int, name: str, mode: DialMode, key: CodeKey
 ) -> tuple[int, str]:
     with unit_of_work(sessions) as s:
         tenant = s.get_one(Tenant, tenant_id)
@@ -36,7 +38,9 @@ def add_campaign(
             tenant,
             CampaignCreate(name=name, dial_mode=mode, calling_days=[1, 2, 3, 4, 5, 6, 7]),
         )
-        return campaign.id, campaign.code
+        code = key.of(campaign)
+        assert code is not None
+        return campaign.id, code
 
 
 def add_agent(sessions: SessionMaker, tenant_id: int, sip: str, name: str) -> int:
@@ -64,9 +68,16 @@ def israel(sessions: SessionMaker) -> NewTenant:
 
 
 @pytest.fixture
-def account(sessions: SessionMaker, israel: NewTenant) -> Account:
-    agent_id, agent = add_campaign(sessions, israel.tenant.id, "Campaign1", DialMode.PROGRESSIVE)
-    smart_id, smart = add_campaign(sessions, israel.tenant.id, "Campaign2", DialMode.PREDICTIVE)
+def code_key(settings: Settings) -> CodeKey:
+    """The key the app under test makes campaign codes with."""
+    return CodeKey(settings.secret_key.get_secret_value())
+
+
+@pytest.fixture
+def account(sessions: SessionMaker, israel: NewTenant, code_key: CodeKey) -> Account:
+    tenant_id = israel.tenant.id
+    agent_id, agent = add_campaign(sessions, tenant_id, "Campaign1", DialMode.PROGRESSIVE, code_key)
+    smart_id, smart = add_campaign(sessions, tenant_id, "Campaign2", DialMode.PREDICTIVE, code_key)
     return Account(israel.tenant.id, israel.account_code, agent, smart, agent_id, smart_id)
 
 

@@ -3,6 +3,7 @@
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from opendialer.campaigns.codes import CodeKey
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import Campaign, CampaignStatus, ContactStatus, DialMode, User, UserRole
 from tests.conftest import make_tenant
@@ -11,10 +12,10 @@ from tests.dialects.voicenter.test_examples import targets
 
 
 def test_list_shows_only_the_account_campaigns_with_live_counts(
-    client: TestClient, account: Account, sessions: SessionMaker
+    client: TestClient, account: Account, sessions: SessionMaker, code_key: CodeKey
 ) -> None:
     other = make_tenant(sessions, "Other", region="IL")
-    add_campaign(sessions, other.tenant.id, "Theirs", DialMode.PREDICTIVE)
+    add_campaign(sessions, other.tenant.id, "Theirs", DialMode.PREDICTIVE, code_key)
     call(client, "StartCampaign", Campaign=account.smart)
     future = 4_102_444_800  # 2100-01-01
     for priority in (3, 8):

@@ -23,6 +23,8 @@ from opendialer.accounts.guard import (
     client_address,
     secret_prefix,
 )
+from opendialer.campaigns.codes import CodeKey
+from opendialer.campaigns.dependencies import code_key
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import (
@@ -44,7 +46,7 @@ router = APIRouter(tags=["voicenter"])
 @dataclass(frozen=True, slots=True)
 class Method:
     name: str
-    handler: Callable[[Session, Any], dict[str, Any]]
+    handler: Callable[[Session, Any, CodeKey], dict[str, Any]]
     get: bool = True  # also accepts GET with the parameters in the query string
     bulk: bool = False  # the body is a JSON array, allowed to be large
     writes: bool = True
@@ -127,14 +129,16 @@ async def _payload(request: Request, method: Method) -> Any:
     return Params([*query, *decoded.items()])
 
 
-async def _run(sessions: SessionMaker, method: Method, payload: Any) -> dict[str, Any]:
+async def _run(
+    sessions: SessionMaker, key: CodeKey, method: Method, payload: Any
+) -> dict[str, Any]:
     """The method in one transaction: committed when it answers, rolled back when it raises.
 
     An unknown account or campaign code propagates (``UnknownCode``): the caller counts it."""
     try:
         return await run_unit_of_work(
             sessions,
-            lambda session: method.handler(session, payload),
+            lambda session: method.handler(session, payload, key),
             writes=method.writes,
             quick=method.quick,
         )
@@ -160,7 +164,7 @@ async def _guarded_run(request: Request, method: Method, payload: Any) -> dict[s
     credential = _credential(payload)
     try:
         guard.check(Face.VOICENTER, credential, address)
-        return await _run(request.app.state.sessions, method, payload)
+        return await _run(request.app.state.sessions, code_key(request), method, payload)
     except TooManyAttempts as exc:
         return {"ErrorCode": GENERIC, "Description": exc.message}
     except UnknownCode as error:

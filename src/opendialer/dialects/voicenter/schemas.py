@@ -141,24 +141,25 @@ def _priorities(summary: QueueSummary) -> dict[str, int]:
     return {"MaxPriority": summary.max_priority or 0, "MinPriority": summary.min_priority or 0}
 
 
-def campaign_item(campaign: Campaign, summary: QueueSummary) -> dict[str, Any]:
-    """A campaign as GetCampaignList and GetCampaignDetails show it."""
+def campaign_item(campaign: Campaign, summary: QueueSummary, code: str | None) -> dict[str, Any]:
+    """A campaign as GetCampaignList and GetCampaignDetails show it; ``code`` is null for a
+    code made before codes were derived (it works but cannot be shown)."""
     return {
         "Name": campaign.name,
         "StatusName": status_name(campaign),
         "TotalPendingCalls": summary.queued,
         **_priorities(summary),
         "TotalAwaitingCalls": None if is_agent_dialer(campaign) else summary.due,
-        "Code": campaign.code,
+        "Code": code,
     }
 
 
-def pending_campaign(campaign: Campaign, summary: QueueSummary) -> dict[str, Any]:
+def pending_campaign(campaign: Campaign, summary: QueueSummary, code: str | None) -> dict[str, Any]:
     return {
         "ID": campaign.id,
         "Name": campaign.name,
         "Status": status_number(campaign),
-        "Code": campaign.code,
+        "Code": code,
         "StatusName": status_name(campaign),
         "TotalPendingCalls": summary.queued,
         **_priorities(summary),

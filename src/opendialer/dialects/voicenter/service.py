@@ -1,7 +1,8 @@
 """The fourteen Forward Dialer methods: Voicenter parameters in, domain services, envelope out.
 
-Every function takes the request's session (it flushes, the router commits) and returns the
-envelope; a request-level problem raises :class:`VoicenterError`, which rolls everything back.
+Every function takes the request's session (it flushes, the router commits) and the key that
+makes and checks campaign codes (``campaigns/codes.py``), and returns the envelope; a
+request-level problem raises :class:`VoicenterError`, which rolls everything back.
 """
 
 from collections.abc import Callable, Iterable
@@ -10,16 +11,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import tenant_by_account_code
 from opendialer.agents.service import get_user_by_extension, get_user_by_member_code
+from opendialer.campaigns.codes import CodeKey, campaign_by_code, code_id
 from opendialer.campaigns.schemas import CampaignUpdate
 from opendialer.campaigns.service import (
     add_member,
     campaigns_query,
-    get_campaign_by_code,
     member_users,
     remove_member,
     update_campaign,
@@ -43,6 +44,7 @@ from opendialer.dialects.voicenter.schemas import CampaignRef
 from opendialer.dialing.service import set_status
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, CampaignStatus, Tenant, User
+from opendialer.security import hash_token
 
 CODE_LENGTH = 64
 MEMBER_LENGTH = 100
@@ -95,8 +97,8 @@ def campaign_code(params: Params, errors: CampaignErrors, name: str = "Campaign"
     return code
 
 
-def _campaign(session: Session, params: Params, errors: CampaignErrors) -> Campaign:
-    campaign = get_campaign_by_code(session, campaign_code(params, errors))
+def _campaign(session: Session, key: CodeKey, params: Params, errors: CampaignErrors) -> Campaign:
+    campaign = campaign_by_code(session, key, campaign_code(params, errors))
     if campaign is None:
         raise errors.unknown_error()
     return campaign
@@ -104,8 +106,8 @@ def _campaign(session: Session, params: Params, errors: CampaignErrors) -> Campa
 
 def _ref_columns() -> Select[Any]:
     return (
-        select(Campaign.code, Campaign.id, Campaign.tenant_id, Tenant.default_region)
-        .add_columns(Tenant.timezone)
+        select(Campaign.id, Campaign.tenant_id, Campaign.code_salt, Campaign.legacy_code_hash)
+        .add_columns(Tenant.default_region, Tenant.timezone)
         .join(Tenant, Tenant.id == Campaign.tenant_id)
     )
 
@@ -113,40 +115,66 @@ def _ref_columns() -> Select[Any]:
 # Built once: the look-ups run for every added target, so their construction counts.
 @cache
 def _refs_statement() -> Select[Any]:
-    return _ref_columns().where(Campaign.code.in_(bindparam("codes", expanding=True)))
+    return _ref_columns().where(
+        or_(
+            Campaign.id.in_(bindparam("ids", expanding=True)),
+            Campaign.legacy_code_hash.in_(bindparam("hashes", expanding=True)),
+        )
+    )
 
 
 @cache
 def _ref_statement() -> Select[Any]:
-    # Not the IN form with one code: an expanding parameter is re-rendered on every call.
-    return _ref_columns().where(Campaign.code == bindparam("code"))
+    # Not the IN form with one id: an expanding parameter is re-rendered on every call.
+    return _ref_columns().where(Campaign.id == bindparam("id"))
 
 
-def campaign_refs(session: Session, codes: Iterable[str]) -> dict[str, CampaignRef]:
+@cache
+def _legacy_ref_statement() -> Select[Any]:
+    return _ref_columns().where(Campaign.legacy_code_hash == bindparam("hash"))
+
+
+def _ref(row: Any) -> CampaignRef:
+    return CampaignRef(row.id, row.tenant_id, row.default_region, row.timezone)
+
+
+def campaign_refs(session: Session, key: CodeKey, codes: Iterable[str]) -> dict[str, CampaignRef]:
     """The campaigns with these codes and their tenants' region and zone, in one query per
     thousand codes."""
     wanted = sorted(set(codes))
     found: dict[str, CampaignRef] = {}
     conn = session.connection()
     for start in range(0, len(wanted), 1000):
-        rows = conn.execute(_refs_statement(), {"codes": wanted[start : start + 1000]})
-        for code, campaign_id, tenant_id, region, timezone in rows:
-            found[code] = CampaignRef(campaign_id, tenant_id, region, timezone)
+        chunk = wanted[start : start + 1000]
+        ids = [i for i in map(code_id, chunk) if i is not None]
+        hashes = {hash_token(code): code for code in chunk if code_id(code) is None}
+        rows = conn.execute(_refs_statement(), {"ids": ids, "hashes": list(hashes)})
+        for row in rows:
+            derived = key.code(row.id, row.code_salt)
+            if derived is not None:
+                found[derived] = _ref(row)
+            if row.legacy_code_hash in hashes:
+                found[hashes[row.legacy_code_hash]] = _ref(row)
     return found
 
 
-def _target_campaign(session: Session, params: Params) -> CampaignRef:
+def _target_campaign(session: Session, key: CodeKey, params: Params) -> CampaignRef:
     code = campaign_code(params, TARGET_METHODS)
-    row = session.connection().execute(_ref_statement(), {"code": code}).first()
-    if row is None:
+    campaign_id = code_id(code)
+    conn = session.connection()
+    if campaign_id is None:
+        row = conn.execute(_legacy_ref_statement(), {"hash": hash_token(code)}).first()
+    else:
+        row = conn.execute(_ref_statement(), {"id": campaign_id}).first()
+    if row is None or not key.matches(code, row.id, row.code_salt, row.legacy_code_hash):
         raise TARGET_METHODS.unknown_error()
-    return CampaignRef(row.id, row.tenant_id, row.default_region, row.timezone)
+    return _ref(row)
 
 
 # Account ------------------------------------------------------------------------------------
 
 
-def get_campaign_list(session: Session, params: Params) -> dict[str, Any]:
+def get_campaign_list(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     errors = CampaignErrors(1, ACCOUNT_MISSING, INVALID_ACCOUNT)
     code = campaign_code(params, errors, name="Code")
     tenant = tenant_by_account_code(session, code)
@@ -154,14 +182,14 @@ def get_campaign_list(session: Session, params: Params) -> dict[str, Any]:
         raise errors.unknown_error()
     campaigns = list(session.scalars(campaigns_query(tenant.id).order_by(Campaign.id)))
     summaries = queue.queue_summaries(session, [c.id for c in campaigns], _now())
-    return ok(Data=[schemas.campaign_item(c, summaries[c.id]) for c in campaigns])
+    return ok(Data=[schemas.campaign_item(c, summaries[c.id], key.of(c)) for c in campaigns])
 
 
 # Targets ------------------------------------------------------------------------------------
 
 
-def add_call(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _target_campaign(session, params)
+def add_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _target_campaign(session, key, params)
     fields = schemas.target_fields(params, campaign, dnc_flag=True)
     queue.add_targets(session, [fields.new_target(campaign)])
     return ok()
@@ -193,12 +221,12 @@ def _code_or_none(params: Params | None) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
-def add_calls_bulk(session: Session, body: Any) -> dict[str, Any]:
+def add_calls_bulk(session: Session, body: Any, key: CodeKey) -> dict[str, Any]:
     """Each element on its own, results in request order; the valid ones inserted together."""
     if not isinstance(body, list):
         raise VoicenterError(GENERIC, "The body must be a JSON array of targets", AddResult=[])
     elements = [_element_params(e) for e in body]
-    refs = campaign_refs(session, filter(None, map(_code_or_none, elements)))
+    refs = campaign_refs(session, key, filter(None, map(_code_or_none, elements)))
     new: list[queue.NewTarget] = []
     results: list[dict[str, Any]] = []
     for params in elements:
@@ -223,9 +251,9 @@ def _echo_custom(params: Params | None) -> dict[str, Any]:
         return {}
 
 
-def remove_call(session: Session, params: Params) -> dict[str, Any]:
+def remove_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     """Every queued occurrence of the number goes; a number not queued is fine (OK)."""
-    campaign = _target_campaign(session, params)
+    campaign = _target_campaign(session, key, params)
     try:
         _raw, e164 = schemas.target_number(params, campaign.region)
     except VoicenterError as error:
@@ -236,47 +264,49 @@ def remove_call(session: Session, params: Params) -> dict[str, Any]:
     return ok()
 
 
-def update_call(session: Session, params: Params) -> dict[str, Any]:
+def update_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     """The supplied fields of every queued occurrence; the target is added when absent."""
-    campaign = _target_campaign(session, params)
+    campaign = _target_campaign(session, key, params)
     fields = schemas.target_fields(params, campaign, dnc_flag=False)  # V12: not for UpdateCall
     queue.update_or_add(session, fields.new_target(campaign), fields.changes())
     return ok()
 
 
-def clear_campaign_calls(session: Session, params: Params) -> dict[str, Any]:
-    queue.clear_queue(session, _campaign(session, params, CLEAR_ERRORS).id)
+def clear_campaign_calls(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    queue.clear_queue(session, _campaign(session, key, params, CLEAR_ERRORS).id)
     return ok()
 
 
 # Campaigns ----------------------------------------------------------------------------------
 
 
-def _set_status(session: Session, params: Params, status: CampaignStatus) -> dict[str, Any]:
-    set_status(session, _campaign(session, params, CONTROL_METHODS), status, _now())
+def _set_status(
+    session: Session, key: CodeKey, params: Params, status: CampaignStatus
+) -> dict[str, Any]:
+    set_status(session, _campaign(session, key, params, CONTROL_METHODS), status, _now())
     return ok()
 
 
-def stop_campaign(session: Session, params: Params) -> dict[str, Any]:
-    return _set_status(session, params, CampaignStatus.DISABLED)
+def stop_campaign(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    return _set_status(session, key, params, CampaignStatus.DISABLED)
 
 
-def start_campaign(session: Session, params: Params) -> dict[str, Any]:
-    return _set_status(session, params, CampaignStatus.ENABLED)
+def start_campaign(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    return _set_status(session, key, params, CampaignStatus.ENABLED)
 
 
-def get_campaign_details(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _campaign(session, params, CONTROL_METHODS)
+def get_campaign_details(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _campaign(session, key, params, CONTROL_METHODS)
     summary = queue.queue_summaries(session, [campaign.id], _now())[campaign.id]
-    return ok(Data=schemas.campaign_item(campaign, summary))
+    return ok(Data=schemas.campaign_item(campaign, summary, key.of(campaign)))
 
 
-def get_campaign_pending_calls(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _campaign(session, params, PENDING_ERRORS)
+def get_campaign_pending_calls(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _campaign(session, key, params, PENDING_ERRORS)
     summary = queue.queue_summaries(session, [campaign.id], _now())[campaign.id]
     calls = queue.queued_targets(session, campaign.id, MAX_LISTED_CALLS)
     data = {
-        "Campaign": schemas.pending_campaign(campaign, summary),
+        "Campaign": schemas.pending_campaign(campaign, summary, key.of(campaign)),
         "Calls": [schemas.pending_call(c) for c in calls],
     }
     return ok(Data=data)
@@ -292,9 +322,9 @@ def _setting(params: Params, read: Callable[[], Any], name: str) -> Any:
         raise VoicenterError(2, error.description) from None
 
 
-def update_campaign_settings(session: Session, params: Params) -> dict[str, Any]:
+def update_campaign_settings(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     """The unnamed method of §3.14: monitored queue, waiting-caller cap, pacing coefficient."""
-    campaign = _campaign(session, params, CONTROL_METHODS)
+    campaign = _campaign(session, key, params, CONTROL_METHODS)
     queue_id = _setting(
         params, lambda: params.integer("setQueueForMonitoring", 1, MAX_ID), "setQueueForMonitoring"
     )
@@ -316,8 +346,8 @@ def update_campaign_settings(session: Session, params: Params) -> dict[str, Any]
 # Members ------------------------------------------------------------------------------------
 
 
-def get_members_list(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _campaign(session, params, CONTROL_METHODS)
+def get_members_list(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _campaign(session, key, params, CONTROL_METHODS)
     return ok(Data=[schemas.member_item(u) for u in member_users(session, campaign)])
 
 
@@ -339,8 +369,8 @@ def _member(session: Session, params: Params, campaign: Campaign, errors: Campai
     return user
 
 
-def add_member_call(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _campaign(session, params, ADD_MEMBER_ERRORS)
+def add_member_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _campaign(session, key, params, ADD_MEMBER_ERRORS)
     user = _member(session, params, campaign, ADD_MEMBER_ERRORS)
     try:
         joined = add_member(session, campaign, user.id)[1]
@@ -349,8 +379,8 @@ def add_member_call(session: Session, params: Params) -> dict[str, Any]:
     return ok(Data={"TotalAdded": 1 if joined else 0})
 
 
-def remove_member_call(session: Session, params: Params) -> dict[str, Any]:
-    campaign = _campaign(session, params, REMOVE_MEMBER_ERRORS)
+def remove_member_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
+    campaign = _campaign(session, key, params, REMOVE_MEMBER_ERRORS)
     user = _member(session, params, campaign, REMOVE_MEMBER_ERRORS)
     try:
         remove_member(session, campaign, user.id)

@@ -1,8 +1,13 @@
-"""credentials at rest: account codes and recording tokens hashed in place, failed-login
-audit rows, per-tenant link key generation
+"""credentials at rest: account codes, recording tokens and campaign codes hashed in place,
+failed-login audit rows, per-tenant link key generation
 
-The clear account codes and recording tokens cannot come back: a downgrade leaves their hashes
-in the old columns (new codes are made with ``POST /api/v1/tenant:new-account-code``).
+Campaign codes become derived (campaigns/codes.py: a salt per row, nothing secret stored); the
+existing ones are kept as their SHA-256 so they keep working, and campaign events waiting in the
+outbox lose the ``code`` their payload carried.
+
+The clear account codes, recording tokens and campaign codes cannot come back: a downgrade
+leaves their hashes (a derived code: its salt) in the old columns (new codes are made with
+``POST /api/v1/tenant:new-account-code`` and ``POST /api/v1/campaigns/{id}:new-code``).
 
 Revision ID: 17c5ec7e0003
 Revises: 17b0d0b1e002
@@ -10,6 +15,7 @@ Create Date: 2026-12-06 09:15:00.000000
 """
 
 import hashlib
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -68,6 +74,27 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("link_key_generation", sa.Integer(), nullable=False, server_default="0")
         )
+    _replace_column("campaigns", "code", "legacy_code_hash", nullable=True)
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("code_salt", sa.String(length=32), nullable=True))
+    _drop_code_from_campaign_events(op.get_bind())
+
+
+def _drop_code_from_campaign_events(conn: Connection) -> None:
+    rows = conn.execute(
+        sa.text(
+            "SELECT id, payload FROM outbox_messages"
+            " WHERE event_type IN ('campaign.started', 'campaign.stopped')"
+        )
+    ).all()
+    update = sa.text("UPDATE outbox_messages SET payload = :payload WHERE id = :id").bindparams(
+        sa.bindparam("payload", type_=sa.JSON)
+    )
+    for row_id, stored in rows:
+        payload = json.loads(stored) if isinstance(stored, str) else stored
+        if isinstance(payload, dict) and "code" in payload:
+            del payload["code"]
+            conn.execute(update, {"payload": payload, "id": row_id})
 
 
 def _restore_column(table: str, hashed: str, old: str) -> None:
@@ -88,3 +115,12 @@ def downgrade() -> None:
     with op.batch_alter_table("auth_failures") as batch:
         batch.drop_index(batch.f("ix_auth_failures_occurred_at"))
     op.drop_table("auth_failures")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("code", sa.String(length=64), nullable=True))
+    op.execute("UPDATE campaigns SET code = COALESCE(legacy_code_hash, code_salt)")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_constraint("uq_campaigns_legacy_code_hash", type_="unique")
+        batch.drop_column("legacy_code_hash")
+        batch.drop_column("code_salt")
+        batch.alter_column("code", existing_type=sa.String(length=64), nullable=False)
+        batch.create_unique_constraint("uq_campaigns_code", ["code"])

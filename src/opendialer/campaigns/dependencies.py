@@ -1,0 +1,14 @@
+"""The key that makes and checks campaign codes, from the app's settings."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from opendialer.campaigns.codes import CodeKey
+
+
+def code_key(request: Request) -> CodeKey:
+    return CodeKey(request.app.state.settings.secret_key.get_secret_value())
+
+
+CampaignCodeKey = Annotated[CodeKey, Depends(code_key)]
