@@ -150,14 +150,16 @@ def _raw(client: TestClient, method: str, body: str) -> Any:
     return response.json()
 
 
-def test_a_code_with_a_lone_surrogate_is_an_unknown_code(
+def test_a_code_with_a_lone_surrogate_is_refused_as_malformed(
     client: TestClient, account: Account
 ) -> None:
-    """JSON can carry ``"\\udcff"``: hashing it for the old-code look-up must not raise."""
+    """JSON can carry ``"\\udcff"``: the shared body rule refuses it before any code is looked
+    up (never the internal error it once was); ``hash_token`` is total all the same."""
     text = '"\\udcff"'
     target = f'{{"Campaign": {text}, "Target": "0501234567"}}'
-    assert _raw(client, "AddCall", target) == INVALID
-    assert _raw(client, "StartCampaign", f'{{"Campaign": {text}}}') == INVALID
-    assert _raw(client, "AddCallsBulk", f"[{target}]")["AddResult"][0]["ErrorCode"] == 1
-    listed = _raw(client, "GetCampaignList", f'{{"Code": {text}}}')
-    assert listed == {"ErrorCode": 1, "Description": "Invalid account code"}
+    malformed = {"ErrorCode": -1, "Description": "Malformed JSON body"}
+    assert _raw(client, "AddCall", target) == malformed
+    assert _raw(client, "StartCampaign", f'{{"Campaign": {text}}}') == malformed
+    assert _raw(client, "AddCallsBulk", f"[{target}]") == malformed
+    assert _raw(client, "GetCampaignList", f'{{"Code": {text}}}') == malformed
+    assert hash_token("\udcff") != hash_token("\udcfe")
