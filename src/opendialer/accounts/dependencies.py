@@ -6,7 +6,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from opendialer.accounts.service import Principal, authenticate_api_key
-from opendialer.db import DbSession
+from opendialer.db import DbSession, ReadSession
 from opendialer.errors import Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer od_...`")
@@ -22,3 +22,16 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def read_principal(
+    session: ReadSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """As :func:`current_principal`, from a read-only transaction: for routes that then wait on
+    work that writes (the engine, an import's own transaction), so the request does not hold the
+    SQLite writer while it waits."""
+    return current_principal(session, credentials)
+
+
+ReadPrincipal = Annotated[Principal, Depends(read_principal)]

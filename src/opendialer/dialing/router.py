@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentPrincipal, ReadPrincipal
 from opendialer.campaigns.service import get_campaign
-from opendialer.db import DbSession, after_commit, unit_of_work
+from opendialer.db import DbSession, after_commit, run_unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
     AgentSessionRead,
@@ -97,10 +97,13 @@ def live_stream(
         while limit is None or sent < limit:
             if await request.is_disconnected():
                 return
-            with unit_of_work(sessions) as s:
-                state = service.live_state(
+            state = await run_unit_of_work(
+                sessions,
+                lambda s: service.live_state(
                     s, get_campaign(s, tenant_id, campaign_id), now(), _engine(request)
-                )
+                ),
+                writes=False,
+            )
             yield f"event: live\ndata: {json.dumps(state.model_dump(mode='json'))}\n\n"
             sent += 1
             if limit is None or sent < limit:
@@ -177,7 +180,7 @@ async def _engine_action(request: Request, ok: bool, what: str) -> None:
 
 
 @router.post("/agents/{user_id}:dial-preview", status_code=204)
-async def dial_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def dial_preview(user_id: RecordId, request: Request, who: ReadPrincipal) -> None:
     """Dial the previewed contact now instead of waiting for the preview time to run out."""
     engine = _engine(request)
     await _engine_action(
@@ -186,13 +189,15 @@ async def dial_preview(user_id: RecordId, request: Request, who: CurrentPrincipa
 
 
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
-async def skip_preview(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def skip_preview(user_id: RecordId, request: Request, who: ReadPrincipal) -> None:
     engine = _engine(request)
-    await _engine_action(request, engine is not None and engine.skip_preview(user_id), "preview")
+    await _engine_action(
+        request, engine is not None and await engine.skip_preview(user_id), "preview"
+    )
 
 
 @router.post("/agents/{user_id}:hangup", status_code=204)
-async def hang_up(user_id: RecordId, request: Request, who: CurrentPrincipal) -> None:
+async def hang_up(user_id: RecordId, request: Request, who: ReadPrincipal) -> None:
     """End the agent's current call; the agent goes to wrap-up."""
     engine = _engine(request)
     await _engine_action(

@@ -10,21 +10,25 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from opendialer.clock import Clock
-from opendialer.db import SessionMaker, unit_of_work
+from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery, agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
+from opendialer.engine.database import EngineDatabase, runs_inline
+from opendialer.engine.lateness import TickLateness
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt
 from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
 from opendialer.engine.recovery import recover_engine
-from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
-from opendialer.recordings.service import CallRecorder
+from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign, CampaignStatus
+from opendialer.recordings.service import CallRecorder, RecordedFile, link_recording
 from opendialer.tasks import cancel_and_wait
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
@@ -67,6 +71,7 @@ class Engine:
         recorder: CallRecorder | None = None,
     ) -> None:
         self.sessions = sessions
+        self.db = EngineDatabase(sessions, inline=runs_inline(clock))  # its only way to the DB
         self.recorder = recorder  # links recorded files to their attempts (backend's hook)
         self.backend = backend
         self.clock = clock
@@ -77,15 +82,17 @@ class Engine:
         self.listener = listener or NullListener()
         self.runners: dict[int, CampaignRunner] = {}
         self.calls: dict[CallId, LiveCall] = {}
+        self.tick_lateness = TickLateness()
+        self._unwritten: list[_Unwritten] = []  # endings whose write failed: tried each tick
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle
 
     async def run(self, campaign_ids: Iterable[int], until: datetime | None = None) -> None:
         """Run the campaigns until ``until`` (or until cancelled), then let live calls end."""
-        self._take_over()
+        await self._take_over()
         for campaign_id in campaign_ids:
-            self.runners[campaign_id] = CampaignRunner(self, campaign_id)
+            self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
@@ -96,17 +103,20 @@ class Engine:
             await cancel_and_wait(acd)
             await self.backend.stop()
             await pump
+            await self.db.close()
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
         """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
-        self._take_over()
+        await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         loops: list[asyncio.Task[None]] = [acd_delivery.start(self, None)]
         try:
             while True:
-                for campaign_id in self._newly_enabled():
-                    self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
+                for campaign_id in await self._newly_enabled():
+                    self.runners[campaign_id] = runner = await CampaignRunner.start(
+                        self, campaign_id
+                    )
                     loops.append(asyncio.create_task(runner.loop(None)))
                 await self.clock.sleep(poll_seconds)
         finally:
@@ -114,18 +124,21 @@ class Engine:
                 loop.cancel()
             await self.backend.stop()
             await pump
+            await self.db.close()
 
-    def _take_over(self) -> None:
+    async def _take_over(self) -> None:
         """Start on the running loop: close what a crash of this engine left open."""
         self._loop = asyncio.get_running_loop()  # where other threads send their news
-        with unit_of_work(self.sessions) as session:
-            recover_engine(session, self.engine_id, self.clock.now())
+        now = self.clock.now()
+        await self.db.run(lambda session: recover_engine(session, self.engine_id, now))
 
-    def _newly_enabled(self) -> list[int]:
-        with unit_of_work(self.sessions) as session:
-            enabled = session.scalars(
+    async def _newly_enabled(self) -> list[int]:
+        enabled = await self.db.run(
+            lambda session: session.scalars(
                 select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED)
-            ).all()
+            ).all(),
+            writes=False,
+        )
         return [c for c in enabled if c not in self.runners]
 
     async def _drain(self) -> None:
@@ -168,7 +181,7 @@ class Engine:
         elif kind is CallEventKind.ANSWERED_MACHINE:
             await runner.on_machine(call, event)
         elif kind is CallEventKind.BRIDGED:
-            runner.on_bridged(call, event)
+            await runner.on_bridged(call, event)
         elif kind is CallEventKind.AGENT_NO_ANSWER:
             await runner.on_agent_no_answer(call, event)
         elif event.final:
@@ -190,14 +203,8 @@ class Engine:
             caller_hangup=event.kind is CallEventKind.HANGUP_CUSTOMER,
             answered_by_machine=call.human is False or None,
         )
-        with unit_of_work(self.sessions) as session:
-            campaign = session.get_one(Campaign, call.campaign_id)
-            attempt = session.get_one(CallAttempt, call.attempt_id)
-            finish_attempt(session, campaign, attempt, ending)
-            if self.recorder is not None:
-                self.recorder.attach(session, call.call_id, attempt)
-            if call.agent_id is not None:
-                runner.release_agent_after(session, call, outcome, event.at)
+        recorded = self.recorder.take(call.call_id) if self.recorder is not None else None
+        await self._close_attempt(_Unwritten(runner, call, ending, recorded))
         runner.record(call, outcome, self.clock.monotonic())
         if outcome in _DIAL_RESULTS:
             runner.observe_dial(call, _DIAL_RESULTS[outcome])
@@ -215,14 +222,43 @@ class Engine:
             return CallOutcome.MACHINE
         return CallOutcome.FAILED
 
+    async def _close_attempt(self, job: "_Unwritten") -> None:
+        """Write the call's ending (retried while the failure is transient); if it still
+        fails, keep it and try again at the next tick, so no attempt is left open."""
+        try:
+            prior = await self.db.run(job.write)
+        except Exception:
+            log.exception(
+                "engine %s: attempt %s not closed yet; trying again at the next tick",
+                self.engine_id,
+                job.call.attempt_id,
+            )
+            self._unwritten.append(job)
+            return
+        if job.call.agent_id is not None:
+            job.runner.after_release(job.call.agent_id, prior)
+
+    async def close_unwritten(self) -> None:
+        """Another try for the endings whose write failed."""
+        pending, self._unwritten = self._unwritten, []
+        for job in pending:
+            await self._close_attempt(job)
+
+    @property
+    def unwritten(self) -> int:
+        return len(self._unwritten)
+
     async def dial_preview(self, user_id: int) -> bool:
         for runner in self.runners.values():
             if user_id in runner.previews:
                 return await runner.dial_preview(user_id)
         return False
 
-    def skip_preview(self, user_id: int) -> bool:
-        return any(r.skip_preview(user_id) for r in self.runners.values() if user_id in r.previews)
+    async def skip_preview(self, user_id: int) -> bool:
+        for runner in self.runners.values():
+            if user_id in runner.previews:
+                return await runner.skip_preview(user_id)
+        return False
 
     async def hang_up_agent_call(self, user_id: int) -> bool:
         """The agent ends their call from the agent API; False when they have none here."""
@@ -247,6 +283,27 @@ class Engine:
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally
 
-    def agent_event(self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int) -> None:
-        with unit_of_work(self.sessions) as session:
-            agents.act(session, tenant_id, user_id, event, at)
+    async def agent_event(
+        self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int
+    ) -> None:
+        await self.db.run(lambda session: agents.act(session, tenant_id, user_id, event, at))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unwritten:
+    """A call's ending to write: the attempt closed, its recording linked, its agent freed."""
+
+    runner: CampaignRunner
+    call: LiveCall
+    ending: Ending
+    recorded: RecordedFile | None
+
+    def write(self, session: Session) -> AgentState | None:
+        """In the engine's database thread: plain values in, the agent's prior state out."""
+        campaign = session.get_one(Campaign, self.call.campaign_id)
+        attempt = session.get_one(CallAttempt, self.call.attempt_id)
+        finish_attempt(session, campaign, attempt, self.ending)
+        link_recording(session, self.recorded, attempt)
+        if self.call.agent_id is None:
+            return None
+        return self.runner.release_agent(session, self.call.agent_id, self.ending.at)
