@@ -99,7 +99,8 @@ def _server(url: str, port: int, log_path: Path) -> Iterator[subprocess.Popen[by
         "OPENDIALER_SIMULATE_AGENTS": "true",
         "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(32),
     }
-    command = [sys.executable, "-m", "opendialer.cli", "serve", "--host", "127.0.0.1"]
+    opendialer = str(Path(sys.executable).parent / "opendialer")
+    command = [opendialer, "serve", "--host", "127.0.0.1"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -135,7 +136,9 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
 
 
 async def _setup_target(client: httpx.AsyncClient, target: Target) -> None:
-    spare = await client.post("/api/v1/campaigns", json={"name": "Load spare"})
+    spare = await client.post(
+        "/api/v1/campaigns", json={"name": "Load spare", "dial_mode": "progressive"}
+    )
     spare.raise_for_status()
     target.spare_id, target.spare_code = spare.json()["id"], spare.json()["code"]
     page = await client.get(
