@@ -83,7 +83,8 @@ def test_work_runs_off_the_loop_in_order(sessions: SessionMaker, tenant: NewTena
 def test_a_lost_postgresql_connection_is_retried(sessions: SessionMaker, tenant: NewTenant) -> None:
     if _is_sqlite(sessions):
         pytest.skip("a server connection to lose")
-    rename = _rename(tenant.tenant.id, "After the fault", tries := [])
+    tries: list[int] = []
+    rename = _rename(tenant.tenant.id, "After the fault", tries)
 
     def work(session: Session) -> int:
         if not tries:
