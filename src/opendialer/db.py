@@ -360,15 +360,22 @@ async def _request_session(request: Request) -> AsyncIterator[Session]:
         session = _session(sessions, HELD if writes else None)
         try:
             yield session
-            await run_in_threadpool(session.commit)
         except BaseException:
-            await run_in_threadpool(session.rollback)
+            await run_in_threadpool(_end, session, False)
             raise
-        finally:
-            await run_in_threadpool(session.close)
+        await run_in_threadpool(_end, session, True)  # a GET may write too (it commits)
     finally:
         if gate is not None:
             gate.release()
+
+
+def _end(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and close in one trip to a worker thread."""
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
 
 
 async def _read_session(request: Request) -> AsyncIterator[Session]:
