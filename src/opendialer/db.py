@@ -178,20 +178,27 @@ def _gate_of(conn: Connection) -> "WriterGate":
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get(WRITES)
+    mode = conn.get_execution_options().get(WRITES, LAZY)
     if mode == IMMEDIATE:
         _take_gate(conn)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode in (IMMEDIATE, HELD) else "BEGIN")
+    if mode in (IMMEDIATE, HELD):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif mode == READ:
+        conn.exec_driver_sql("BEGIN")  # one snapshot for the reads
+    # LAZY: reads run outside a transaction (always fresh, as pysqlite did); the first write
+    # takes the gate and begins IMMEDIATE, so there is no read snapshot to go stale.
 
 
 _READ_STATEMENTS = ("SELECT", "PRAGMA", "BEGIN", "EXPLAIN", "WITH")
 
 
-def _gate_first_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+def _gate_first_write(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
     if conn.get_execution_options().get(WRITES, LAZY) != LAZY or GATE_INFO in conn.info:
         return
     if not statement.lstrip()[:7].upper().startswith(_READ_STATEMENTS):
         _take_gate(conn)
+        if not cursor.connection.in_transaction:
+            cursor.execute("BEGIN IMMEDIATE")
 
 
 def _take_gate(conn: Connection) -> None:
