@@ -82,7 +82,7 @@ def db_engine(app: FastAPI) -> Engine:
 def sessions(database_url: str) -> Iterator[SessionMaker]:
     """For arranging and checking data, from async test code too: the app's own engine refuses
     connections on an event loop (``forbid_on_loop``). Same database, same SQLite writer gate."""
-    engine = create_db_engine(database_url)
+    engine = create_db_engine(database_url, ping_after_idle=0.0)  # some tests kill backends
     yield create_sessionmaker(engine)
     engine.dispose()
 

@@ -272,6 +272,8 @@ def racing_writer(sessions: SessionMaker) -> Iterator[list[str]]:
 def test_a_failed_request_leaves_nothing_half_written(
     api: TestClient, session: Session, racing_writer: list[str]
 ) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        pytest.skip("a SQLite write request holds the write lock from BEGIN IMMEDIATE: no race")
     racing_writer.append(OWN)
     response = api.post("/api/v1/dnc", json={"numbers": [WIDE, OWN]})
     assert response.status_code == 409
