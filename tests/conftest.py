@@ -20,7 +20,7 @@ from opendialer import migrate
 from opendialer.accounts.service import NewTenant, create_tenant
 from opendialer.app import create_app
 from opendialer.config import Settings
-from opendialer.db import SessionMaker, create_sessionmaker, unit_of_work
+from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import Base
 
 PG_ADMIN_URL = os.environ.get(
@@ -79,8 +79,12 @@ def db_engine(app: FastAPI) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def sessions(app: FastAPI) -> SessionMaker:
-    return create_sessionmaker(app.state.db_engine)
+def sessions(database_url: str) -> Iterator[SessionMaker]:
+    """For arranging and checking data, from async test code too: the app's own engine refuses
+    connections on an event loop (``forbid_on_loop``). Same database, same SQLite writer gate."""
+    engine = create_db_engine(database_url, ping_after_idle=0.0)  # some tests kill backends
+    yield create_sessionmaker(engine)
+    engine.dispose()
 
 
 def _empty_all_tables(engine: Engine) -> None:

@@ -1,6 +1,7 @@
-"""run_unit_of_work: where the work runs, and that it is one transaction."""
+"""The unit of work: where it runs, that it is one transaction, and SQLite's writer discipline."""
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Callable
 
@@ -12,13 +13,17 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.db import (
+    LoopBlocked,
     SessionMaker,
-    _sqlite_writer,
+    WriterBusy,
+    WriterGate,
     after_commit,
     create_db_engine,
+    create_sessionmaker,
     is_sqlite,
     run_unit_of_work,
     unit_of_work,
+    writer_gate,
 )
 from opendialer.models import Tenant
 from tests.conftest import _pg_admin_dsn
@@ -42,51 +47,37 @@ def _name(sessions: SessionMaker, tenant_id: int) -> str:
         return session.get_one(Tenant, tenant_id).name
 
 
-def test_a_quick_write_runs_on_the_loop_thread_on_sqlite_only(
-    sessions: SessionMaker, tenant: NewTenant
-) -> None:
-    async def main() -> tuple[int, int]:
-        ran_on = await run_unit_of_work(
-            sessions, _rename(tenant.tenant.id, "Renamed"), writes=True, quick=True
+def test_every_unit_runs_in_a_worker_thread(sessions: SessionMaker, tenant: NewTenant) -> None:
+    async def main() -> tuple[int, int, int]:
+        wrote_on = await run_unit_of_work(sessions, _rename(tenant.tenant.id, "Long"), writes=True)
+        read_on = await run_unit_of_work(
+            sessions, lambda _session: threading.get_ident(), writes=False
         )
-        return ran_on, threading.get_ident()
+        return wrote_on, read_on, threading.get_ident()
 
-    ran_on, loop_thread = asyncio.run(main())
-    assert (ran_on == loop_thread) is _is_sqlite(sessions)
-    assert _name(sessions, tenant.tenant.id) == "Renamed"
-
-
-def test_a_long_unit_runs_in_a_worker_thread(sessions: SessionMaker, tenant: NewTenant) -> None:
-    async def main() -> tuple[int, int]:
-        ran_on = await run_unit_of_work(
-            sessions, _rename(tenant.tenant.id, "Long"), writes=True, quick=False
-        )
-        return ran_on, threading.get_ident()
-
-    ran_on, loop_thread = asyncio.run(main())
-    assert ran_on != loop_thread
+    wrote_on, read_on, loop_thread = asyncio.run(main())
+    assert loop_thread not in (wrote_on, read_on)
     assert _name(sessions, tenant.tenant.id) == "Long"
 
 
-def test_a_quick_write_waits_for_another_writer_off_the_loop(
+def test_a_write_waits_for_another_writer_off_the_loop(
     sessions: SessionMaker, tenant: NewTenant
 ) -> None:
-    if not _is_sqlite(sessions):
-        pytest.skip("the writer lock is SQLite's")
-    writer = _sqlite_writer(sessions)
-    assert writer is not None
+    gate = writer_gate(sessions)
+    if gate is None:
+        pytest.skip("the writer gate is SQLite's")
 
     async def main() -> tuple[int, int, int]:
-        writer.acquire()  # another thread's long write holds the writer
+        gate.acquire()  # another thread's long write holds the writer
         ticks = 0
         task = asyncio.create_task(
-            run_unit_of_work(sessions, _rename(tenant.tenant.id, "After"), writes=True, quick=True)
+            run_unit_of_work(sessions, _rename(tenant.tenant.id, "After"), writes=True)
         )
         for _ in range(5):  # the loop keeps running while the write waits
             await asyncio.sleep(0.01)
             ticks += 1
         assert not task.done()
-        writer.release()
+        gate.release()
         ran_on = await asyncio.wait_for(task, timeout=10)
         return ran_on, threading.get_ident(), ticks
 
@@ -94,6 +85,7 @@ def test_a_quick_write_waits_for_another_writer_off_the_loop(
     assert ticks == 5
     assert ran_on != loop_thread
     assert _name(sessions, tenant.tenant.id) == "After"
+    assert not gate.held
 
 
 def test_a_failing_unit_writes_nothing(sessions: SessionMaker, tenant: NewTenant) -> None:
@@ -103,10 +95,141 @@ def test_a_failing_unit_writes_nothing(sessions: SessionMaker, tenant: NewTenant
         rename(session)
         raise ValueError("late failure")
 
-    for quick in (True, False):
-        with pytest.raises(ValueError, match="late failure"):
-            asyncio.run(run_unit_of_work(sessions, work, writes=True, quick=quick))
+    with pytest.raises(ValueError, match="late failure"):
+        asyncio.run(run_unit_of_work(sessions, work, writes=True))
     assert _name(sessions, tenant.tenant.id) == tenant.tenant.name
+    gate = writer_gate(sessions)
+    assert gate is None or not gate.held
+
+
+def _sqlite_path(sessions: SessionMaker) -> str:
+    database = sessions.kw["bind"].url.database
+    assert database
+    return str(database)
+
+
+def _other_connection_can_write(path: str) -> bool:
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as error:
+        assert "locked" in str(error)
+        return False
+    finally:
+        other.close()
+
+
+def test_an_immediate_writer_holds_the_write_lock_from_its_first_statement(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """BEGIN IMMEDIATE: a writer never has to upgrade a read snapshot (and fail) later on."""
+    if not _is_sqlite(sessions):
+        pytest.skip("SQLite's locking")
+    path = _sqlite_path(sessions)
+    gate = writer_gate(sessions)
+    assert gate is not None
+    with unit_of_work(sessions, immediate=True) as session:
+        session.get_one(Tenant, tenant.tenant.id)  # reads only, so far
+        assert gate.held and not _other_connection_can_write(path)
+    assert not gate.held
+
+    def check(session: Session) -> bool:
+        session.get_one(Tenant, tenant.tenant.id)
+        return _other_connection_can_write(path)
+
+    assert asyncio.run(run_unit_of_work(sessions, check, writes=True)) is False
+    assert asyncio.run(run_unit_of_work(sessions, check, writes=False)) is True
+    assert not gate.held
+
+
+def test_a_plain_writer_takes_the_gate_at_its_first_write(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    gate = writer_gate(sessions)
+    if gate is None:
+        pytest.skip("the writer gate is SQLite's")
+    with unit_of_work(sessions) as session:
+        row = session.get_one(Tenant, tenant.tenant.id)
+        assert not gate.held  # reads take no gate
+        row.name = "Written"
+        session.flush()
+        assert gate.held
+    assert not gate.held
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+        session.get_one(Tenant, tenant.tenant.id).name = "Rolled back"
+        session.flush()
+        raise RuntimeError("failed")
+    assert not gate.held
+    assert _name(sessions, tenant.tenant.id) == "Written"
+
+
+def test_the_gate_is_first_come_first_served_and_skips_a_cancelled_waiter() -> None:
+    gate = WriterGate()
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        await gate.acquire_async()
+        order.append(name)
+        await asyncio.sleep(0)
+        gate.release()
+
+    async def main() -> None:
+        gate.acquire()
+        first = asyncio.create_task(writer("first"))
+        left = asyncio.create_task(writer("left"))
+        second = asyncio.create_task(writer("second"))
+        await asyncio.sleep(0.01)
+        left.cancel()
+        await asyncio.sleep(0.01)
+        gate.release()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
+
+    asyncio.run(main())
+    assert order == ["first", "second"]
+    assert not gate.held
+
+
+def test_a_waiter_gives_up_with_a_clear_error_and_leaves_the_queue() -> None:
+    gate = WriterGate()
+    gate.acquire()
+    with pytest.raises(WriterBusy, match="busy"):
+        gate.acquire(timeout=0.05)
+
+    async def wait_on_the_loop() -> None:
+        await gate.acquire_async(timeout=0.05)
+
+    with pytest.raises(WriterBusy, match="busy"):
+        asyncio.run(wait_on_the_loop())
+    gate.release()
+    assert not gate.held
+
+
+def test_the_server_refuses_database_work_on_the_event_loop(database_url: str) -> None:
+    """The class of the freeze: any path that would wait for the database on the loop fails
+    loudly in tests instead of stalling the server in production."""
+    engine = create_db_engine(database_url, forbid_on_loop=True)
+    sessions = create_sessionmaker(engine)
+
+    def read(session: Session) -> int:
+        return int(session.execute(text("SELECT 1")).scalar_one())
+
+    async def on_the_loop() -> int:
+        with unit_of_work(sessions, writes=False) as session:
+            return read(session)
+
+    async def off_the_loop() -> int:
+        return await run_unit_of_work(sessions, read, writes=False)
+
+    try:
+        with pytest.raises(LoopBlocked):
+            asyncio.run(on_the_loop())
+        assert asyncio.run(off_the_loop()) == 1
+        with unit_of_work(sessions, writes=False) as session:  # no loop at all: fine
+            assert read(session) == 1
+    finally:
+        engine.dispose()
 
 
 def test_after_commit_runs_once_the_commit_is_done_and_never_on_rollback(

@@ -1,14 +1,33 @@
-"""Database engine, sessions and the request-scoped unit of work."""
+"""Database engine, sessions and the unit of work, with one writer discipline for SQLite.
 
+SQLite lets one connection write at a time. Writers in this process never meet inside SQLite's
+busy handler (which sleeps, and can leave a writer waiting on a writer that waits on it): each
+write transaction takes the database's :class:`WriterGate` (one first-come-first-served queue per
+database file, waited on in a thread or, without holding a thread, on the event loop).
+
+- Async code (requests, the Voicenter and jtel faces, imports, housekeeping) never waits for the
+  database on the loop: it awaits :func:`run_unit_of_work` (or the request's session), which
+  queues for the gate on the loop, then runs the transaction in a worker thread with
+  ``BEGIN IMMEDIATE``, so it never has to upgrade a read snapshot to a writer half-way.
+- The engine's thread uses ``unit_of_work(..., immediate=True)``: the gate and ``BEGIN IMMEDIATE``
+  at the transaction's first statement.
+- Other synchronous code (CLI, tests, the CRM sender's threads) takes the gate at its first write
+  statement, keeping the reads before it lock-free.
+- Reads (``writes=False``) take no gate: WAL snapshots do not block writers or each other.
+"""
+
+import asyncio
+import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -17,32 +36,209 @@ from starlette.concurrency import run_in_threadpool
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
 PING_AFTER_IDLE = 1.0  # seconds
+BUSY_TIMEOUT_MS = 30_000
+GATE_TIMEOUT = 60.0  # seconds a thread waits for the writer before it gives up
 IDLE_SINCE = "opendialer_idle_since"
-_sqlite_writers: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+WRITES = "opendialer_writes"  # execution option: how this connection's transactions write
+# The gate at the first write (the default, for any connection) | at BEGIN | held by the caller;
+# READ: reads only, no gate.
+LAZY, IMMEDIATE, HELD, READ = "lazy", "immediate", "held", "read"
+GATE_INFO = "opendialer_gate"  # connection info: the gate this transaction took itself
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
+_writer_binds: WeakKeyDictionary[Engine, dict[str, Engine]] = WeakKeyDictionary()
+
+
+_on_loop_ok: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "opendialer_db_on_loop_ok", default=False
+)
+
+
+class LoopBlocked(RuntimeError):
+    """Database work was started on the event loop's thread, where it would stop the loop."""
+
+
+@contextmanager
+def on_loop_allowed() -> Iterator[None]:
+    """Let the block use the database on the loop (a simulation under a jumping virtual clock,
+    where the loop standing still costs nothing)."""
+    token = _on_loop_ok.set(True)
+    try:
+        yield
+    finally:
+        _on_loop_ok.reset(token)
+
+
+def _refuse_on_loop(*_args: Any) -> None:
+    if _on_loop_ok.get():
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # a worker thread, or synchronous code with no loop: fine
+    raise LoopBlocked("database work on the event loop: await run_unit_of_work(...) instead")
+
+
+class WriterBusy(RuntimeError):
+    """A writer waited too long for the SQLite writer gate (a client sees 503)."""
+
+
+class WriterGate:
+    """One writer at a time, first come first served, for threads and event loops alike.
+
+    ``release`` hands the gate straight to the next waiter, so no one overtakes a waiter. A loop
+    waiter holds no thread while it waits, which is what keeps a request that holds the gate
+    across a hop through the event loop from waiting on threads that wait on it.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[Callable[[], None]] = deque()
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def acquire(self, timeout: float = GATE_TIMEOUT) -> None:
+        granted = threading.Event()
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            self._waiters.append(granted.set)
+        if granted.wait(timeout):
+            return
+        with self._mutex:
+            if granted.set in self._waiters:
+                self._waiters.remove(granted.set)
+                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s")
+        # granted between the timeout and the mutex: we hold it after all
+
+    async def acquire_async(self, timeout: float = GATE_TIMEOUT) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            self._waiters.append(lambda: self._grant_soon(loop, future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except (asyncio.CancelledError, TimeoutError) as error:
+            if future.done() and not future.cancelled():
+                self.release()  # granted, then cancelled before it resumed
+            else:
+                future.cancel()  # a grant that comes later passes the gate on
+            if isinstance(error, TimeoutError):
+                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s") from None
+            raise
+
+    def _grant_soon(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
+        try:
+            loop.call_soon_threadsafe(self._grant, future)
+        except RuntimeError:  # that loop has closed: pass the gate on
+            self.release()
+
+    def _grant(self, future: "asyncio.Future[None]") -> None:
+        if future.cancelled():
+            self.release()  # the waiter left
+        else:
+            future.set_result(None)
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._waiters:
+                self._held = False
+                return
+            grant = self._waiters.popleft()
+        grant()  # outside the mutex: a grant that finds its waiter gone releases again
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_connect(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        # We emit BEGIN ourselves (SQLAlchemy's pysqlite recipe), so writers can BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return connect
+
+
+def _gate_of(conn: Connection) -> "WriterGate":
+    return _gate_for_url(conn.engine.url.render_as_string(hide_password=False))
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(WRITES, LAZY)
+    if mode == IMMEDIATE:
+        _take_gate(conn)
+    if mode in (IMMEDIATE, HELD):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif mode == READ:
+        conn.exec_driver_sql("BEGIN")  # one snapshot for the reads
+    # LAZY: reads run outside a transaction (always fresh, as pysqlite did); the first write
+    # takes the gate and begins IMMEDIATE, so there is no read snapshot to go stale.
+
+
+_READ_STATEMENTS = ("SELECT", "PRAGMA", "BEGIN", "EXPLAIN", "WITH")
+
+
+def _gate_first_write(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
+    if conn.get_execution_options().get(WRITES, LAZY) != LAZY or GATE_INFO in conn.info:
+        return
+    if not statement.lstrip()[:7].upper().startswith(_READ_STATEMENTS):
+        _take_gate(conn)
+        if not cursor.connection.in_transaction:
+            cursor.execute("BEGIN IMMEDIATE")
+
+
+def _take_gate(conn: Connection) -> None:
+    if GATE_INFO in conn.info:
+        return  # a later transaction on the same checked-out connection: still ours
+    gate = _gate_of(conn)
+    gate.acquire()
+    conn.info[GATE_INFO] = gate
+
+
+def _give_gate_back(_dbapi_connection: Any, record: ConnectionPoolEntry, *_: Any) -> None:
+    """When the connection goes back to the pool (or is thrown away): after its COMMIT or
+    ROLLBACK has run, unlike the engine's commit event, which fires before it."""
+    gate = record.info.pop(GATE_INFO, None)
+    if gate is not None:
+        gate.release()
 
 
 def create_db_engine(
-    url: str, *, ping_after_idle: float = PING_AFTER_IDLE, **kwargs: Any
+    url: str,
+    *,
+    ping_after_idle: float = PING_AFTER_IDLE,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    forbid_on_loop: bool = False,
+    **kwargs: Any,
 ) -> Engine:
+    """The engine for ``url``. ``forbid_on_loop``: taking a connection on an event loop's
+    thread raises :class:`LoopBlocked` (the server turns it on, so no path can freeze it)."""
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _set_sqlite_pragmas)
-        return engine
-    engine = create_engine(url, **{"pool_size": 10, "max_overflow": 20, **kwargs})
-    _ping_idle_connections(engine, ping_after_idle)
+        event.listen(engine, "connect", _sqlite_connect(busy_timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _gate_first_write)
+        for returned in ("checkin", "invalidate"):
+            event.listen(engine, returned, _give_gate_back)
+    else:
+        engine = create_engine(url, **{"pool_size": 10, "max_overflow": 20, **kwargs})
+        _ping_idle_connections(engine, ping_after_idle)
+    if forbid_on_loop:
+        event.listen(engine, "checkout", _refuse_on_loop)
     return engine
 
 
@@ -74,10 +270,38 @@ def create_sessionmaker(engine: Engine) -> SessionMaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def writer_gate(sessions: SessionMaker) -> WriterGate | None:
+    """The gate every writer of this SQLite database passes; None for other databases."""
+    engine: Engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return None
+    return _gate_for_url(engine.url.render_as_string(hide_password=False))
+
+
+def _gate_for_url(url: str) -> WriterGate:
+    gate = _gates.get(url)
+    return gate if gate is not None else _gates.setdefault(url, WriterGate())
+
+
+def _session(sessions: SessionMaker, mode: str | None) -> Session:
+    """A session whose SQLite transactions write the ``mode`` way (None: reads only). Its
+    connection is taken on first use: where the work runs, not where the session is made."""
+    engine: Engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return sessions()
+    mode = mode or READ
+    binds = _writer_binds.get(engine)
+    if binds is None:
+        binds = _writer_binds.setdefault(engine, {})
+    bind = binds.get(mode)
+    if bind is None:
+        bind = binds.setdefault(mode, engine.execution_options(**{WRITES: mode}))
+    return sessions(bind=bind)
+
+
 @contextmanager
-def unit_of_work(sessions: SessionMaker) -> Iterator[Session]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
-    with sessions() as session:
+def _transaction(session: Session) -> Iterator[Session]:
+    with session:
         try:
             yield session
             session.commit()
@@ -86,58 +310,92 @@ def unit_of_work(sessions: SessionMaker) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def unit_of_work(
+    sessions: SessionMaker, *, writes: bool = True, immediate: bool = False
+) -> Iterator[Session]:
+    """One transaction: commit when the block succeeds, roll back when it raises.
+
+    For synchronous code (a worker thread, the CLI), never on the event loop. On SQLite a
+    writing unit waits its turn at the database's writer gate at its first write statement, or
+    with ``immediate`` at its first statement (``BEGIN IMMEDIATE``: nothing read in the
+    transaction can go stale). ``writes=False`` reads from a snapshot and must not write.
+    """
+    mode = (IMMEDIATE if immediate else LAZY) if writes else None
+    with _transaction(_session(sessions, mode)) as session:
+        yield session
+
+
 def after_commit(session: Session, action: Callable[[], object]) -> None:
     """Run ``action`` once the session's transaction has committed; never if it rolls back."""
     event.listen(session, "after_commit", lambda _: action(), once=True)
 
 
-def _sqlite_writer(sessions: SessionMaker) -> "threading.Lock | None":
-    """The lock that lets one writer at a time into a SQLite database; None for other
-    databases. Writers queue on it instead of in SQLite's busy handler, which sleeps up to
-    100 ms between retries."""
-    engine: Engine = sessions.kw["bind"]
-    if engine.dialect.name != "sqlite":
-        return None
-    return _sqlite_writers.setdefault(engine, threading.Lock())
-
-
 async def run_unit_of_work(
-    sessions: SessionMaker, work: Callable[[Session], T], *, writes: bool, quick: bool
+    sessions: SessionMaker, work: Callable[[Session], T], *, writes: bool
 ) -> T:
-    """``work`` in one transaction, from async code.
+    """``work`` in one transaction, from async code: in a worker thread, never on the loop.
 
-    A quick unit on SQLite runs right here on the event loop when no other thread is writing:
-    SQLite work is CPU under the GIL, and handing it to a worker thread costs a third of a
-    small request in GIL hand-offs. Anything else runs in a worker thread, so the loop never
-    waits for the network, a long unit, or another writer.
+    A writer on SQLite queues for the gate on the loop first, so no worker thread is held while
+    it waits.
     """
-    writer = _sqlite_writer(sessions)
-    if writer is not None and quick:
-        if not writes:
-            return _in_transaction(sessions, work, nullcontext())
-        if writer.acquire(blocking=False):
-            try:
-                return _in_transaction(sessions, work, nullcontext())
-            finally:
-                writer.release()
-    guard = writer if writer is not None and writes else nullcontext()
-    return await run_in_threadpool(_in_transaction, sessions, work, guard)
+    gate = writer_gate(sessions) if writes else None
+    if gate is not None:
+        await gate.acquire_async()
+    try:
+        mode = HELD if writes else None
+        return await run_in_threadpool(_in_transaction, sessions, work, mode)
+    finally:
+        if gate is not None:
+            gate.release()
 
 
-def _in_transaction(
-    sessions: SessionMaker,
-    work: Callable[[Session], T],
-    guard: AbstractContextManager[Any],
-) -> T:
-    with guard, unit_of_work(sessions) as session:
+def _in_transaction(sessions: SessionMaker, work: Callable[[Session], T], mode: str | None) -> T:
+    with _transaction(_session(sessions, mode)) as session:
         return work(session)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with unit_of_work(request.app.state.sessions) as session:
+async def _request_session(request: Request) -> AsyncIterator[Session]:
+    """The request's transaction. A writing request on SQLite holds the writer gate from here
+    to its commit; it queued for it on the loop, and its SQL runs in worker threads."""
+    sessions: SessionMaker = request.app.state.sessions
+    writes = request.method not in READ_METHODS
+    gate = writer_gate(sessions) if writes else None
+    if gate is not None:
+        await gate.acquire_async()
+    try:
+        session = _session(sessions, HELD if writes else None)
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(_end, session, False)
+            raise
+        await run_in_threadpool(_end, session, True)  # a GET may write too (it commits)
+    finally:
+        if gate is not None:
+            gate.release()
+
+
+def _end(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and close in one trip to a worker thread."""
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
+
+
+async def _read_session(request: Request) -> AsyncIterator[Session]:
+    """A read-only transaction for routes that wait on the engine, which writes meanwhile."""
+    session = _session(request.app.state.sessions, None)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
+get_session = _request_session
 # "function" scope: the commit happens before the response is sent, so a failed commit
 # becomes an error response instead of a silently lost write.
-DbSession = Annotated[Session, Depends(get_session, scope="function")]
+DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]

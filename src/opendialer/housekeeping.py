@@ -29,14 +29,14 @@ class Swept:
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
     """One pass over every tenant, in worker threads: recordings past their retention, then
-    exports. The recordings are purged as a writer (``run_unit_of_work``), so on SQLite the
-    requests that run on the event loop wait in a thread meanwhile, not on the loop."""
+    exports. The recordings are purged as a writer (``run_unit_of_work``): on SQLite it queues
+    for the writer gate like every other writer."""
     recordings = await run_unit_of_work(
-        sessions, lambda session: purge_expired(session, settings, now), writes=True, quick=False
+        sessions, lambda session: purge_expired(session, settings, now), writes=True
     )
     exports = await asyncio.to_thread(purge_expired_exports, settings, now)
     failures = await run_unit_of_work(
-        sessions, lambda session: prune_failures(session, settings, now), writes=True, quick=False
+        sessions, lambda session: prune_failures(session, settings, now), writes=True
     )
     return Swept(recordings, exports, failures)
 

@@ -272,6 +272,8 @@ def racing_writer(
 def test_a_number_added_by_a_simultaneous_request_is_exists_not_a_conflict(
     api: TestClient, session: Session, racing_writer: list[str]
 ) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        pytest.skip("a SQLite write request holds the write lock from BEGIN IMMEDIATE: no race")
     racing_writer.append(OWN)
     body = _add(api, WIDE, OWN)
     assert body["counts"] == {

@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
 from opendialer.accounts.service import Principal, authenticate_api_key
-from opendialer.db import DbSession
+from opendialer.db import DbSession, ReadSession
 from opendialer.errors import Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer od_...`")
@@ -26,3 +26,17 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def read_principal(
+    request: Request,
+    session: ReadSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """As :func:`current_principal`, from a read-only transaction: for routes that then wait on
+    work that writes (the engine, an import's own transaction), so the request does not hold the
+    SQLite writer while it waits."""
+    return current_principal(request, session, credentials)
+
+
+ReadPrincipal = Annotated[Principal, Depends(read_principal)]

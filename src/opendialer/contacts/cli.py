@@ -143,7 +143,10 @@ def _run(
     columns: list[ProgressColumn] = [TextColumn("{task.description}"), BarColumn()]
     columns += [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
     try:
-        with unit_of_work(create_sessionmaker(engine)) as session, file.open("rb") as stream:
+        with (
+            unit_of_work(create_sessionmaker(engine), immediate=True) as session,
+            file.open("rb") as stream,
+        ):
             campaign = _campaign(session, _tenant(session, tenant_id), campaign_name)
             with Progress(*columns, console=err, transient=False) as progress:
                 task = progress.add_task(f"Importing {file.name}", total=size)

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import ReadPrincipal
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
@@ -30,7 +31,7 @@ from opendialer.contacts.import_schemas import (
 )
 from opendialer.contacts.import_sources import format_for, spool
 from opendialer.contacts.importer import import_contacts
-from opendialer.db import DbSession
+from opendialer.db import ReadSession, run_unit_of_work
 from opendialer.errors import BadRequest
 from opendialer.schemas import RecordId
 
@@ -151,18 +152,22 @@ async def import_contacts_endpoint(
     campaign_id: RecordId,
     request: Request,
     options: Annotated[ImportOptions, Depends(import_options)],
-    session: DbSession,
-    who: CurrentPrincipal,
+    session: ReadSession,
+    who: ReadPrincipal,
 ) -> StreamingResponse:
     """Import contacts from a CSV, JSON-array or NDJSON file into the campaign."""
-    campaign = await run_in_threadpool(get_campaign, session, who.tenant_id, campaign_id)
+    await run_in_threadpool(get_campaign, session, who.tenant_id, campaign_id)
     file, fmt = await _upload(request, options)
+
+    def work(writer: Session) -> ImportReport:
+        campaign = get_campaign(writer, who.tenant_id, campaign_id)
+        return import_contacts(writer, campaign, file, options, fmt, size=size)
+
     try:
         size = file.seek(0, 2)
         file.seek(0)
-        report = await run_in_threadpool(
-            import_contacts, session, campaign, file, options, fmt, size=size
-        )
+        # Its own write transaction, begun once the upload is in: a slow upload holds no writer.
+        report = await run_unit_of_work(request.app.state.sessions, work, writes=True)
     finally:
         file.close()
     return StreamingResponse(_render(report), media_type="application/json")

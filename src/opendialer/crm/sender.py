@@ -102,7 +102,7 @@ class OutboxSender:
 
     def _claim_and_plan(self) -> tuple[int, Plan]:
         lease = timedelta(seconds=self.settings.outbox_lease_seconds)
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.sessions, immediate=True) as session:
             messages = service.claim_due(session, self.clock.now(), self.batch_size, lease)
         if not messages:
             return 0, Plan()
@@ -110,7 +110,7 @@ class OutboxSender:
             return len(messages), plan_requests(session, self.settings, messages)
 
     def _dead_letter(self, unsendable: dict[int, str]) -> None:
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.sessions, immediate=True) as session:
             for message_id, reason in unsendable.items():
                 service.mark_failed(
                     session,
@@ -141,7 +141,7 @@ class OutboxSender:
 
     def _record(self, results: list[Result]) -> None:
         now = self.clock.now()
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.sessions, immediate=True) as session:
             for result in results:
                 ids = result.request.message_ids
                 if result.error is None:

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentPrincipal, ReadPrincipal
 from opendialer.campaigns.service import get_campaign
-from opendialer.db import DbSession, after_commit, unit_of_work
+from opendialer.db import DbSession, ReadSession, after_commit, run_unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
     AgentSessionRead,
@@ -102,10 +102,13 @@ def live_stream(
         while limit is None or sent < limit:
             if await request.is_disconnected():
                 return
-            with unit_of_work(sessions) as s:
-                state = service.live_state(
+            state = await run_unit_of_work(
+                sessions,
+                lambda s: service.live_state(
                     s, get_campaign(s, tenant_id, campaign_id), now(), _engine(request)
-                )
+                ),
+                writes=False,
+            )
             yield f"event: live\ndata: {json.dumps(state.model_dump(mode='json'))}\n\n"
             sent += 1
             if limit is None or sent < limit:
@@ -190,7 +193,7 @@ def logout(
     return row
 
 
-def owned_agent(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> int:
+def owned_agent(user_id: RecordId, session: ReadSession, who: ReadPrincipal) -> int:
     """The path's agent, resolved in the caller's tenant before the engine is asked (404)."""
     user = get_owned(session, User, who.tenant_id, user_id, "agent")
     if user.role is not UserRole.AGENT:
@@ -220,7 +223,9 @@ async def dial_preview(user_id: OwnedAgent, request: Request) -> None:
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
 async def skip_preview(user_id: OwnedAgent, request: Request) -> None:
     engine = _engine(request)
-    await _engine_action(request, engine is not None and engine.skip_preview(user_id), "preview")
+    await _engine_action(
+        request, engine is not None and await engine.skip_preview(user_id), "preview"
+    )
 
 
 @router.post("/agents/{user_id}:hangup", status_code=204)

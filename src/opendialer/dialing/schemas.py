@@ -34,6 +34,19 @@ class CallCounts(OutputModel):
     talking: int
 
 
+class EngineHealth(OutputModel):
+    """How the engine in this process keeps up: how late its recent pacing ticks ran (the
+    last 120 ticks of all its campaigns) and how many call endings wait to be written."""
+
+    ticks: int = Field(description="Pacing ticks since the engine started")
+    tick_lateness_p50_ms: float | None
+    tick_lateness_p99_ms: float | None
+    tick_lateness_max_ms: float | None
+    unwritten_endings: int = Field(
+        description="Ended calls whose write failed; tried again at every tick"
+    )
+
+
 class AgentStateCount(OutputModel):
     state: AgentState
     count: int
@@ -53,6 +66,9 @@ class LiveState(OutputModel):
     run: CampaignRunState
     contacts: ContactCounts
     calls: CallCounts | None = Field(description="Only when the engine runs in this process")
+    engine: EngineHealth | None = Field(
+        default=None, description="Only when the engine runs in this process"
+    )
     agents: list[AgentStateCount]
     occupancy: float | None = Field(description="Busy agents ÷ logged-in agents, now")
     today: Rates

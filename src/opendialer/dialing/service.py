@@ -18,6 +18,7 @@ from opendialer.dialing.schemas import (
     CallCounts,
     CampaignRunState,
     ContactCounts,
+    EngineHealth,
     LiveState,
     Rates,
 )
@@ -176,13 +177,32 @@ def local_midnight(campaign: Campaign, now: datetime) -> datetime:
 def call_counts(engine: Engine | None, campaign_id: int) -> CallCounts | None:
     if engine is None:
         return None
-    calls = [c for c in engine.calls.values() if c.campaign_id == campaign_id]
+    # list() copies in one step: the loop changes the dict while this runs in a worker thread.
+    calls = [c for c in list(engine.calls.values()) if c.campaign_id == campaign_id]
     dialling = [c for c in calls if c.phase is Phase.DIALLING]
     return CallCounts(
         dialling=sum(1 for c in dialling if c.alerted_at is None),
         ringing=sum(1 for c in dialling if c.alerted_at is not None),
         waiting=sum(1 for c in calls if c.phase is Phase.WAITING),
         talking=sum(1 for c in calls if c.phase in (Phase.CONNECTING, Phase.TALKING)),
+    )
+
+
+def engine_health(engine: Engine | None) -> EngineHealth | None:
+    if engine is None:
+        return None
+    lateness = engine.tick_lateness
+
+    def ms(fraction: float) -> float | None:
+        seconds = lateness.percentile(fraction)
+        return None if seconds is None else round(seconds * 1000, 1)
+
+    return EngineHealth(
+        ticks=lateness.ticks,
+        tick_lateness_p50_ms=ms(0.50),
+        tick_lateness_p99_ms=ms(0.99),
+        tick_lateness_max_ms=ms(1.0),
+        unwritten_endings=engine.unwritten,
     )
 
 
@@ -207,6 +227,7 @@ def live_state(
         run=run_state(session, campaign, now),
         contacts=contact_counts(session, campaign.id, now),
         calls=call_counts(engine, campaign.id),
+        engine=engine_health(engine),
         agents=agent_states(session, campaign.id),
         occupancy=counts.busy / counts.logged_in if counts.logged_in else None,
         today=rates(session, campaign.id, local_midnight(campaign, now)),

@@ -11,8 +11,9 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session
+
 from opendialer.acd.delivery import Offer, deliver_due, settle_dialled
-from opendialer.db import unit_of_work
 
 if TYPE_CHECKING:
     from opendialer.engine.runner import Engine
@@ -22,15 +23,19 @@ log = logging.getLogger(__name__)
 DELIVERY_INTERVAL_SECONDS = 5.0
 
 
-def deliver_once(engine: "Engine") -> list[Offer]:
+async def deliver_once(engine: "Engine") -> list[Offer]:
     """One delivery pass now; the offers made."""
     tenant_ids = {runner.tenant_id for runner in engine.runners.values()}
     if not tenant_ids:
         return []
     now = engine.clock.now()
-    with unit_of_work(engine.sessions) as session:
+    campaign_ids = set(engine.runners)
+
+    def deliver(session: Session) -> list[Offer]:
         settle_dialled(session, now, tenant_ids)
-        offers = deliver_due(session, now, tenant_ids, set(engine.runners))
+        return deliver_due(session, now, tenant_ids, campaign_ids)
+
+    offers = await engine.db.run(deliver)
     for offer in offers:
         log.info("acd event %s offered to agent %s", offer.event_id, offer.user_id)
     return offers
@@ -41,7 +46,7 @@ async def deliver_loop(
 ) -> None:
     while until is None or engine.clock.now() < until:
         try:
-            deliver_once(engine)
+            await deliver_once(engine)
         except Exception:
             log.exception("engine %s: ACD delivery pass failed", engine.engine_id)
         await engine.clock.sleep(interval)

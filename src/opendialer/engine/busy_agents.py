@@ -8,6 +8,7 @@ next call (which can happen between two ticks, when a caller was waiting).
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,28 @@ class BusyAgent:
     ended_at: float | None = None
     pausing: bool = False
     """The agent asked for a pause: they will not be free when the wrap-up ends."""
+
+
+class BusyRow(NamedTuple):
+    user_id: int
+    state: AgentState
+    campaign_id: int | None
+    pause_requested: str | None
+
+
+def busy_rows(session: Session, user_ids: list[int]) -> list[BusyRow]:
+    """The agent sessions pacing needs to see who is free again (read in any thread)."""
+    if not user_ids:
+        return []
+    rows = session.execute(
+        select(
+            AgentSession.user_id,
+            AgentSession.state,
+            AgentSession.campaign_id,
+            AgentSession.pause_requested,
+        ).where(AgentSession.user_id.in_(user_ids))
+    ).all()
+    return [BusyRow(*row) for row in rows]
 
 
 class BusyAgents:
@@ -57,22 +80,24 @@ class BusyAgents:
             tuple(None if b.ended_at is None else now - b.ended_at for b in coming_back),
         )
 
+    def ids(self) -> list[int]:
+        return list(self._agents)
+
     def releases(self, session: Session, now: float) -> list[Observation]:
         """The agents free of their call since the last look, with their handle and wrap-up."""
+        asked = self.ids()
+        return self.apply(busy_rows(session, asked), asked, now)
+
+    def apply(self, rows: list[BusyRow], asked: list[int], now: float) -> list[Observation]:
+        """:meth:`releases` from the rows :func:`busy_rows` read for ``asked`` a moment ago."""
         if not self._agents:
             return []
-        rows = session.execute(
-            select(
-                AgentSession.user_id,
-                AgentSession.state,
-                AgentSession.campaign_id,
-                AgentSession.pause_requested,
-            ).where(AgentSession.user_id.in_(self._agents))
-        ).all()
-        for gone in self._agents.keys() - {row.user_id for row in rows}:
+        for gone in (set(asked) & self._agents.keys()) - {row.user_id for row in rows}:
             self.forget(gone)  # the user was deleted
         released: list[Observation] = []
         for user_id, state, campaign_id, pause_requested in rows:
+            if user_id not in self._agents:
+                continue  # released since the rows were read
             if state in BUSY_STATES and campaign_id == self.campaign_id:
                 self._agents[user_id].pausing = pause_requested is not None
             elif (observation := self._release(user_id, now)) is not None:

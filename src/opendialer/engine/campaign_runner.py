@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opendialer.db import unit_of_work
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.busy_agents import BusyAgents
+from opendialer.engine.agents import AgentCounts
+from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
@@ -22,9 +22,10 @@ from opendialer.engine.pacing.base import (
     DialResult,
     Observation,
     PacingDecision,
+    PacingPolicy,
     PacingSnapshot,
 )
-from opendialer.engine.period import PeriodTally
+from opendialer.engine.period import PeriodTally, count_period
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.models import (
     AgentState,
@@ -71,8 +72,51 @@ def _launch_for(
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
 
 
+def _announcement_uri(session: Session, campaign_id: int) -> str | None:
+    """The campaign's message for abandoned callers (none once it has been deleted)."""
+    campaign = session.get(Campaign, campaign_id)
+    return campaign.abandon_announcement_uri if campaign is not None else None
+
+
 def _amd_false_positive_rate(campaign: Campaign) -> float:
     return campaign.amd_false_positive_rate if campaign.amd_enabled else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PacingParams:
+    """The campaign's pacing settings, read in the tick's transaction."""
+
+    abandon_target: float
+    max_parallel_lines: int | None
+    coefficient: float | None
+    max_waiting_callers: int | None
+    amd_false_positive_rate: float
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> "PacingParams":
+        return cls(
+            campaign.abandon_target,
+            campaign.max_parallel_lines,
+            campaign.pacing_coefficient,
+            campaign.max_waiting_callers,
+            _amd_false_positive_rate(campaign),
+        )
+
+
+@dataclass(slots=True)
+class TickPlan:
+    """What the tick's first transaction found and did (plain values for the loop)."""
+
+    deleted: bool = False
+    window_open: bool = True
+    counts: AgentCounts | None = None
+    busy: list[BusyRow] = field(default_factory=list)
+    busy_asked: list[int] = field(default_factory=list)
+    launches: list[Launch] = field(default_factory=list)
+    previews: list[tuple[int, Claim]] = field(default_factory=list)
+    preview_seconds: float = 0.0
+    pacing: PacingParams | None = None  # predictive: the loop decides, a second one claims
+    period: tuple[int, int] | None = None
 
 
 log = logging.getLogger(__name__)
@@ -110,9 +154,13 @@ def agent_endpoint(user: User) -> AgentEndpoint:
 
 
 class CampaignRunner:
-    def __init__(self, engine: "Engine", campaign_id: int) -> None:
+    def __init__(
+        self, engine: "Engine", campaign_id: int, tenant_id: int, policy: PacingPolicy
+    ) -> None:
         self.engine = engine
         self.campaign_id = campaign_id
+        self.tenant_id = tenant_id
+        self.policy = policy
         self.tally = CampaignTally()
         self.period = PeriodTally()
         self.state = "starting"
@@ -120,15 +168,21 @@ class CampaignRunner:
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         self._last_logged: datetime | None = None
-        with unit_of_work(engine.sessions) as session:
+
+    @classmethod
+    async def start(cls, engine: "Engine", campaign_id: int) -> "CampaignRunner":
+        def load(session: Session) -> tuple[int, PacingPolicy]:
             campaign = session.get_one(Campaign, campaign_id)
-            self.tenant_id = campaign.tenant_id
-            self.policy = engine.policy_factory(campaign)
+            return campaign.tenant_id, engine.policy_factory(campaign)
+
+        tenant_id, policy = await engine.db.run(load, writes=False)
+        return cls(engine, campaign_id, tenant_id, policy)
 
     # -- the pacing loop
 
     async def loop(self, until: datetime | None) -> None:
-        while until is None or self.engine.clock.now() < until:
+        clock = self.engine.clock
+        while until is None or clock.now() < until:
             try:
                 await self.tick()
             except Exception:
@@ -136,45 +190,89 @@ class CampaignRunner:
             if self.state == "deleted":
                 log.info("campaign %s was deleted: its runner stops", self.campaign_id)
                 return
-            await self.engine.clock.sleep(self.engine.tick_seconds)
+            due = clock.monotonic() + self.engine.tick_seconds
+            await clock.sleep(self.engine.tick_seconds)
+            self.engine.tick_lateness.record(due, clock.monotonic())
 
     async def tick(self) -> None:
+        await self.engine.close_unwritten()
         await self.serve_waiting()
         now = self.engine.clock.now()
-        with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get(Campaign, self.campaign_id)
-            if campaign is None:
-                self.state = "deleted"
-                return
-            if not campaign_window_open(campaign, now):
-                self.state = "outside_hours_or_disabled"
-                return
-            counts = agents.campaign_agent_counts(session, self.campaign_id)
-            self._observe_releases(session)
-            if counts.logged_in == 0:
-                self.state = "no_agents"
-                return
-            launches = self._plan(session, campaign, counts.ready, now)
+        busy_ids = self.busy.ids()
+        recount = self.period.due(now)
+        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, recount))
+        if plan.deleted:
+            self.state = "deleted"
+            return
+        if not plan.window_open or plan.counts is None:
+            self.state = "outside_hours_or_disabled"
+            return
+        self._observe_releases(plan.busy, plan.busy_asked)
+        if plan.counts.logged_in == 0:
+            self.state = "no_agents"
+            return
+        launches = plan.launches + await self._predictive(plan, now)
+        self._remember_previews(plan)
         self.state = "running" if launches or self.engine.calls else "idle"
         for launch in launches:
             await self._launch(launch)
 
-    def _plan(
+    def _first_pass(
+        self, session: Session, now: datetime, busy_ids: list[int], recount: bool
+    ) -> TickPlan:
+        """In the engine's database thread: the campaign's state, and every claim that needs no
+        pacing decision (callbacks, progressive, previews). Dialled after it commits."""
+        campaign = session.get(Campaign, self.campaign_id)
+        if campaign is None:
+            return TickPlan(deleted=True, window_open=False)
+        if not campaign_window_open(campaign, now):
+            return TickPlan(window_open=False)
+        counts = agents.campaign_agent_counts(session, self.campaign_id)
+        plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
+        if counts.logged_in == 0:
+            return plan
+        plan.launches = self._callbacks(session, campaign, now)
+        ready = counts.ready - len(plan.launches)
+        if campaign.dial_mode is DialMode.PREVIEW:
+            plan.previews = self._offer_previews(session, campaign, ready, now)
+            plan.preview_seconds = campaign.preview_seconds
+        elif campaign.dial_mode is DialMode.PREDICTIVE:
+            plan.pacing = PacingParams.of(campaign)
+            if recount:
+                plan.period = count_period(session, self.campaign_id, now)
+        else:
+            plan.launches += self._progressive(session, campaign, ready, now)
+        return plan
+
+    async def _predictive(self, plan: TickPlan, now: datetime) -> list[Launch]:
+        """Decide on the loop (the policy is the loop's), then claim in a second transaction."""
+        if plan.pacing is None or plan.counts is None:
+            return []
+        if plan.period is not None:
+            self.period.set_counts(*plan.period, now, self.tally)
+        ready = plan.counts.ready - len(plan.launches)
+        decision = self.policy.decide(self._snapshot(plan.pacing, ready))
+        row = self._decision_row(decision, now)
+
+        def claim(session: Session) -> list[Launch]:
+            if row is not None:
+                session.add(row)
+            campaign = session.get_one(Campaign, self.campaign_id)
+            claimed = self._claim(session, campaign, decision.dials, now)
+            return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
+
+        return await self.engine.db.run(claim)
+
+    def _remember_previews(self, plan: TickPlan) -> None:
+        for agent_id, claim in plan.previews:
+            self.previews[agent_id] = claim
+            dial = partial(self._dial_preview_later, agent_id)
+            self.engine.clock.call_later(plan.preview_seconds, dial)
+
+    def _progressive(
         self, session: Session, campaign: Campaign, ready: int, now: datetime
     ) -> list[Launch]:
-        """Claim contacts and open attempts in this transaction; dial after it commits."""
-        launches = self._callbacks(session, campaign, now)
-        ready -= len(launches)
-        if campaign.dial_mode is DialMode.PREVIEW:
-            self._offer_previews(session, campaign, ready, now)
-            return launches
-        if campaign.dial_mode is DialMode.PREDICTIVE:
-            if self.period.due(now):
-                self.period.recount(session, self.campaign_id, now, self.tally)
-            decision = self.policy.decide(self._snapshot(campaign, ready))
-            self._log_decision(session, decision, now)
-            claimed = self._claim(session, campaign, decision.dials, now)
-            return launches + [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
+        launches: list[Launch] = []
         for _ in range(ready):
             agent_id = agents.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id
@@ -191,22 +289,22 @@ class CampaignRunner:
 
     def _offer_previews(
         self, session: Session, campaign: Campaign, ready: int, now: datetime
-    ) -> None:
+    ) -> list[tuple[int, Claim]]:
         """Offer each ready agent a contact; it is dialled when the preview time runs out."""
+        offers: list[tuple[int, Claim]] = []
         for _ in range(ready):
             agent_id = agents.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id, as_state=AgentState.PREVIEW
             )
             if agent_id is None:
-                return
+                break
             claim = claim_next(session, campaign, now, self.engine.engine_id)
             if claim is None:
                 agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
-                return
+                break
             agents.agent_session(session, self.tenant_id, agent_id).contact_id = claim.contact_id
-            self.previews[agent_id] = claim
-            dial = partial(self._dial_preview_later, agent_id)
-            self.engine.clock.call_later(campaign.preview_seconds, dial)
+            offers.append((agent_id, claim))
+        return offers
 
     def _dial_preview_later(self, agent_id: int) -> None:
         self._spawn(self.dial_preview(agent_id))
@@ -216,39 +314,47 @@ class CampaignRunner:
         claim = self.previews.pop(agent_id, None)
         if claim is None:
             return False
-        with unit_of_work(self.engine.sessions) as session:
+        now = self.engine.clock.now()
+
+        def start(session: Session) -> Launch:
             campaign = session.get_one(Campaign, self.campaign_id)
-            now = self.engine.clock.now()
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
-            launch = _launch_for(campaign, attempt, claim.e164, agent_id)
-        await self._launch(launch)
+            return _launch_for(campaign, attempt, claim.e164, agent_id)
+
+        await self._launch(await self.engine.db.run(start))
         return True
 
-    def skip_preview(self, agent_id: int) -> bool:
+    async def skip_preview(self, agent_id: int) -> bool:
         """The agent passes: the contact goes back to the queue, the agent is ready again."""
-        return self._end_preview(agent_id, release_agent=True)
+        return await self._end_preview(agent_id, release_agent=True)
 
-    def drop_preview(self, agent_id: int) -> None:
+    async def drop_preview(self, agent_id: int) -> None:
         """The agent was forced out: the contact offered to them goes back to the queue."""
-        self._end_preview(agent_id, release_agent=False)
+        await self._end_preview(agent_id, release_agent=False)
 
-    def _end_preview(self, agent_id: int, release_agent: bool) -> bool:
+    async def _end_preview(self, agent_id: int, release_agent: bool) -> bool:
         claim = self.previews.pop(agent_id, None)
         if claim is None:
             return False
-        with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get_one(Campaign, self.campaign_id)
-            now = self.engine.clock.now()
-            contact = session.get_one(Contact, claim.contact_id)
-            contact.status, contact.claimed_by, contact.claimed_at = (
-                ContactStatus.PENDING,
-                None,
-                None,
-            )
-            contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
-            if release_agent:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+        now = self.engine.clock.now()
+        await self.engine.db.run(
+            lambda session: self._unclaim(session, claim, agent_id, now, release_agent)
+        )
         return True
+
+    def _unclaim(
+        self, session: Session, claim: Claim, agent_id: int, now: datetime, release_agent: bool
+    ) -> None:
+        campaign = session.get_one(Campaign, self.campaign_id)
+        contact = session.get_one(Contact, claim.contact_id)
+        contact.status, contact.claimed_by, contact.claimed_at = (
+            ContactStatus.PENDING,
+            None,
+            None,
+        )
+        contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
+        if release_agent:
+            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
 
     def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
         """Due personal callbacks: their own agent, when ready, is rung first."""
@@ -291,13 +397,12 @@ class CampaignRunner:
                 session, campaign, now, self.engine.engine_id, reserved_for=reserved_for
             )
             if claim is None:
-                self.state = "no_eligible_contacts"
                 break
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
             claimed.append((attempt, claim.e164))
         return claimed
 
-    def _snapshot(self, campaign: Campaign, ready: int) -> PacingSnapshot:
+    def _snapshot(self, campaign: PacingParams, ready: int) -> PacingSnapshot:
         mono = self.engine.clock.monotonic()
         mine = [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
         period_live, period_abandoned = self.period.current(self.tally)
@@ -312,36 +417,34 @@ class CampaignRunner:
             waiting_callers=sum(1 for c in mine if c.phase is Phase.WAITING),
             abandon_target=campaign.abandon_target,
             max_parallel_lines=campaign.max_parallel_lines,
-            coefficient=campaign.pacing_coefficient,
+            coefficient=campaign.coefficient,
             max_waiting_callers=campaign.max_waiting_callers,
             grace_seconds=self.engine.grace_seconds,
-            amd_false_positive_rate=_amd_false_positive_rate(campaign),
+            amd_false_positive_rate=campaign.amd_false_positive_rate,
             period_live_answers=period_live,
             period_abandoned=period_abandoned,
         )
 
-    def _log_decision(self, session: Session, decision: PacingDecision, now: datetime) -> None:
+    def _decision_row(self, decision: PacingDecision, now: datetime) -> PacingDecisionRow | None:
         """Every decision that dials, and a quiet one every 15 s to show the estimates."""
         quiet = self._last_logged is not None and now - self._last_logged < QUIET_LOG_INTERVAL
         if decision.dials == 0 and quiet:
-            return
+            return None
         self._last_logged = now
-        session.add(
-            PacingDecisionRow(
-                tenant_id=self.tenant_id,
-                campaign_id=self.campaign_id,
-                decided_at=now,
-                algorithm=self.policy.name,
-                dials=decision.dials,
-                target_in_flight=decision.target_in_flight,
-                inputs={k: float(v) for k, v in decision.inputs.items()},
-                reason=decision.reason[:500],
-            )
+        return PacingDecisionRow(
+            tenant_id=self.tenant_id,
+            campaign_id=self.campaign_id,
+            decided_at=now,
+            algorithm=self.policy.name,
+            dials=decision.dials,
+            target_in_flight=decision.target_in_flight,
+            inputs={k: float(v) for k, v in decision.inputs.items()},
+            reason=decision.reason[:500],
         )
 
-    def _observe_releases(self, session: Session) -> None:
+    def _observe_releases(self, rows: list[BusyRow], asked: list[int]) -> None:
         """Agents free of their call since the last tick: their talk and wrap-up are known now."""
-        for observation in self.busy.releases(session, self.engine.clock.monotonic()):
+        for observation in self.busy.apply(rows, asked, self.engine.clock.monotonic()):
             self.policy.observe(observation)
 
     async def _launch(self, launch: Launch) -> None:
@@ -349,10 +452,10 @@ class CampaignRunner:
             if launch.agent_id is None:
                 call_id = await self.engine.backend.originate(launch.request)
             else:
-                endpoint = self._endpoint(launch.agent_id)
+                endpoint = await self._endpoint(launch.agent_id)
                 call_id = await self.engine.backend.originate_agent_first(endpoint, launch.request)
         except Exception as exc:
-            self._launch_failed(launch, exc)
+            await self._launch_failed(launch, exc)
             return
         self.tally.attempts += 1
         self.engine.calls[call_id] = LiveCall(
@@ -365,21 +468,24 @@ class CampaignRunner:
             agent_first=launch.agent_id is not None,
         )
 
-    def _launch_failed(self, launch: Launch, exc: Exception) -> None:
+    async def _launch_failed(self, launch: Launch, exc: Exception) -> None:
         log.warning("campaign %s: originate failed: %s", self.campaign_id, exc)
         now = self.engine.clock.now()
-        with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get_one(Campaign, self.campaign_id)
-            ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
-            attempt = session.get_one(CallAttempt, launch.attempt_id)
-            finish_attempt(session, campaign, attempt, ending)
-            if launch.agent_id is not None:
-                agents.act(session, self.tenant_id, launch.agent_id, AgentEvent.RELEASE, now)
+        await self.engine.db.run(lambda session: self._failed(session, launch, now))
         self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
 
-    def _endpoint(self, agent_id: int) -> AgentEndpoint:
-        with unit_of_work(self.engine.sessions) as session:
-            return agent_endpoint(session.get_one(User, agent_id))
+    def _failed(self, session: Session, launch: Launch, now: datetime) -> None:
+        campaign = session.get_one(Campaign, self.campaign_id)
+        ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
+        attempt = session.get_one(CallAttempt, launch.attempt_id)
+        finish_attempt(session, campaign, attempt, ending)
+        if launch.agent_id is not None:
+            agents.act(session, self.tenant_id, launch.agent_id, AgentEvent.RELEASE, now)
+
+    async def _endpoint(self, agent_id: int) -> AgentEndpoint:
+        return await self.engine.db.run(
+            lambda session: agent_endpoint(session.get_one(User, agent_id)), writes=False
+        )
 
     # -- answered calls
 
@@ -424,7 +530,7 @@ class CampaignRunner:
         call.phase = Phase.HANGING_UP
         await self.engine.backend.hangup(call.call_id)
 
-    def on_bridged(self, call: LiveCall, event: CallEvent) -> None:
+    async def on_bridged(self, call: LiveCall, event: CallEvent) -> None:
         call.phase = Phase.TALKING
         call.connected_at = event.at
         self.tally.connects += 1
@@ -434,14 +540,19 @@ class CampaignRunner:
             earlier = self.busy.connected(call.agent_id, self.engine.clock.monotonic())
             if earlier is not None:
                 self.policy.observe(earlier)
-            with unit_of_work(self.engine.sessions) as session:
-                agents.act(session, self.tenant_id, call.agent_id, AgentEvent.CONNECT, event.at)
+            agent_id = call.agent_id
+            await self.engine.db.run(
+                lambda session: agents.act(
+                    session, self.tenant_id, agent_id, AgentEvent.CONNECT, event.at
+                )
+            )
         self.engine.listener.call_connected(call)
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
         agent_id, call.agent_id = call.agent_id, None
         if agent_id is not None:
-            with unit_of_work(self.engine.sessions) as session:
+
+            def release_and_pause(session: Session) -> None:
                 agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, event.at)
                 agents.act(
                     session,
@@ -451,6 +562,8 @@ class CampaignRunner:
                     event.at,
                     reason="did not answer",
                 )
+
+            await self.engine.db.run(release_and_pause)
         if not call.agent_first:
             call.phase = Phase.WAITING
             await self._connect(call)
@@ -468,16 +581,21 @@ class CampaignRunner:
     async def _connect(self, call: LiveCall) -> bool:
         """Reserve the longest-idle member for a waiting caller and bridge; False if none."""
         now = self.engine.clock.now()
-        with unit_of_work(self.engine.sessions) as session:
+        attempt_id, contact_id = call.attempt_id, call.contact_id
+
+        def reserve(session: Session) -> tuple[int | None, AgentEndpoint | None]:
             agent_id = agents.reserve_longest_idle(
                 session,
                 self.campaign_id,
                 now,
                 self.engine.engine_id,
-                attempt_id=call.attempt_id,
-                contact_id=call.contact_id,
+                attempt_id=attempt_id,
+                contact_id=contact_id,
             )
             endpoint = agent_endpoint(session.get_one(User, agent_id)) if agent_id else None
+            return agent_id, endpoint
+
+        agent_id, endpoint = await self.engine.db.run(reserve)
         if agent_id is None or endpoint is None:
             return False
         call.agent_id, call.phase = agent_id, Phase.CONNECTING
@@ -488,29 +606,34 @@ class CampaignRunner:
         if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
             return
         call.abandoned, call.phase = True, Phase.ANNOUNCING
-        with unit_of_work(self.engine.sessions) as session:
-            campaign = session.get(Campaign, self.campaign_id)
-            uri = campaign.abandon_announcement_uri if campaign is not None else None
-            announcement = uri or DEFAULT_ANNOUNCEMENT
+        announcement = await self.engine.db.run(
+            lambda session: _announcement_uri(session, self.campaign_id), writes=False
+        )
         self.policy.observe(
             Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
         )
-        await self.engine.backend.play_and_hangup(call.call_id, announcement)
+        await self.engine.backend.play_and_hangup(
+            call.call_id, announcement or DEFAULT_ANNOUNCEMENT
+        )
 
     # -- endings
 
-    def release_agent_after(
-        self, session: Session, call: LiveCall, outcome: CallOutcome, at: datetime
-    ) -> None:
-        assert call.agent_id is not None
-        row = agents.agent_session(session, self.tenant_id, call.agent_id)
-        if row.state is AgentState.ON_CALL:
-            agents.act(session, self.tenant_id, call.agent_id, AgentEvent.END_CALL, at)
-            self.busy.call_ended(call.agent_id, self.engine.clock.monotonic())
-            self.engine.listener.agent_wrap_up(self.tenant_id, call.agent_id, self.campaign_id)
-        elif row.state in (AgentState.RESERVED, AgentState.PREVIEW):
-            agents.act(session, self.tenant_id, call.agent_id, AgentEvent.RELEASE, at)
-            self.busy.forget(call.agent_id)
+    def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState:
+        """In the call's closing transaction: free the agent; their state before."""
+        prior = agents.agent_session(session, self.tenant_id, agent_id).state
+        if prior is AgentState.ON_CALL:
+            agents.act(session, self.tenant_id, agent_id, AgentEvent.END_CALL, at)
+        elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
+            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, at)
+        return prior
+
+    def after_release(self, agent_id: int, prior: AgentState | None) -> None:
+        """On the loop, once the release has committed: pacing's and the listener's part."""
+        if prior is AgentState.ON_CALL:
+            self.busy.call_ended(agent_id, self.engine.clock.monotonic())
+            self.engine.listener.agent_wrap_up(self.tenant_id, agent_id, self.campaign_id)
+        elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
+            self.busy.forget(agent_id)
 
     def record(self, call: LiveCall, outcome: CallOutcome, mono: float) -> None:
         key = outcome.value

@@ -46,7 +46,13 @@ class PeriodTally:
     def recount(
         self, session: Session, campaign_id: int, now: datetime, tally: CampaignTally
     ) -> None:
-        self.live_answers, self.abandoned = count_period(session, campaign_id, now)
+        self.set_counts(*count_period(session, campaign_id, now), now, tally)
+
+    def set_counts(
+        self, live_answers: int, abandoned: int, now: datetime, tally: CampaignTally
+    ) -> None:
+        """The history's counts at ``now`` (read by :func:`count_period`)."""
+        self.live_answers, self.abandoned = live_answers, abandoned
         self.counted_at = now
         self._base_live, self._base_abandoned = tally.live_answers, tally.abandoned
 

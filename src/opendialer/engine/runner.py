@@ -10,15 +10,19 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from opendialer.clock import Clock
-from opendialer.db import SessionMaker, unit_of_work
+from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery, agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
+from opendialer.engine.database import EngineDatabase, runs_inline
+from opendialer.engine.lateness import TickLateness
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending
 from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
@@ -29,8 +33,8 @@ from opendialer.engine.recovery import (
     renew_lease,
     take_over_dead,
 )
-from opendialer.models import CallAttempt, CallOutcome, Campaign, CampaignStatus
-from opendialer.recordings.service import CallRecorder
+from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign, CampaignStatus
+from opendialer.recordings.service import CallRecorder, RecordedFile, link_recording
 from opendialer.tasks import cancel_and_wait
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
@@ -75,6 +79,7 @@ class Engine:
         lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.sessions = sessions
+        self.db = EngineDatabase(sessions, inline=runs_inline(clock))  # its only way to the DB
         self.recorder = recorder  # links recorded files to their attempts (backend's hook)
         self.backend = backend
         self.clock = clock
@@ -86,6 +91,8 @@ class Engine:
         self.listener = listener or NullListener()
         self.runners: dict[int, CampaignRunner] = {}
         self.calls: dict[CallId, LiveCall] = {}
+        self.tick_lateness = TickLateness()
+        self._unwritten: list[_Unwritten] = []  # endings whose write failed: tried each tick
         self._loop: asyncio.AbstractEventLoop | None = None
         self._forced: set[asyncio.Future[None]] = set()
 
@@ -93,9 +100,9 @@ class Engine:
 
     async def run(self, campaign_ids: Iterable[int], until: datetime | None = None) -> None:
         """Run the campaigns until ``until`` (or until cancelled), then let live calls end."""
-        self._take_over()
+        await self._take_over()
         for campaign_id in campaign_ids:
-            self.runners[campaign_id] = CampaignRunner(self, campaign_id)
+            self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
@@ -108,18 +115,21 @@ class Engine:
             await cancel_and_wait(acd)
             await self.backend.stop()
             await pump
+            await self.db.close()
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
         """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
-        self._take_over()
+        await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
         loops = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
         try:
             while True:
                 try:  # a failed look (database down, campaign deleted meanwhile) is retried
-                    for campaign_id in self._newly_enabled():
-                        self.runners[campaign_id] = runner = CampaignRunner(self, campaign_id)
+                    for campaign_id in await self._newly_enabled():
+                        self.runners[campaign_id] = runner = await CampaignRunner.start(
+                            self, campaign_id
+                        )
                         loops.append(asyncio.create_task(runner.loop(None)))
                 except Exception:
                     log.exception("engine %s: starting enabled campaigns failed", self.engine_id)
@@ -129,35 +139,43 @@ class Engine:
                 loop.cancel()
             await self.backend.stop()
             await pump
+            await self.db.close()
 
-    def _take_over(self) -> None:
+    async def _take_over(self) -> None:
         """Start on the running loop: close what a crash of this engine (or a dead one) left."""
         self._loop = asyncio.get_running_loop()  # where other threads send their news
         now = self.clock.now()
-        with unit_of_work(self.sessions) as session:
+
+        def take_over(session: Session) -> Recovered:
             renew_lease(session, self.engine_id, now, self.lease_seconds)
             freed = recover_engine(session, self.engine_id, now)
             freed.add(take_over_dead(session, self.engine_id, now))
-        self._freed(freed)
+            return freed
+
+        self._freed(await self.db.run(take_over))
 
     async def _heartbeat(self) -> None:
         """Renew this engine's lease and take over engines whose lease ran out."""
         while True:
             await self.clock.sleep(self.lease_seconds / 3)
             try:
-                self._renew_and_take_over()
+                await self._renew_and_take_over()
             except Exception:
                 log.exception("engine %s: lease renewal failed", self.engine_id)
 
-    def _renew_and_take_over(self) -> None:
+    async def _renew_and_take_over(self) -> None:
         now = self.clock.now()
-        with unit_of_work(self.sessions) as session:
-            if not renew_lease(session, self.engine_id, now, self.lease_seconds):
-                log.error(
-                    "engine %s: its lease had run out; another engine may have closed its calls",
-                    self.engine_id,
-                )
-            freed = take_over_dead(session, self.engine_id, now, unleased_too=False)
+
+        def renew(session: Session) -> tuple[bool, Recovered]:
+            renewed = renew_lease(session, self.engine_id, now, self.lease_seconds)
+            return renewed, take_over_dead(session, self.engine_id, now, unleased_too=False)
+
+        renewed, freed = await self.db.run(renew)
+        if not renewed:
+            log.error(
+                "engine %s: its lease had run out; another engine may have closed its calls",
+                self.engine_id,
+            )
         self._freed(freed)
 
     def _freed(self, freed: Recovered) -> None:
@@ -173,11 +191,13 @@ class Engine:
             if agent.campaign_id is not None:
                 self.listener.agent_wrap_up(agent.tenant_id, agent.user_id, agent.campaign_id)
 
-    def _newly_enabled(self) -> list[int]:
-        with unit_of_work(self.sessions) as session:
-            enabled = session.scalars(
+    async def _newly_enabled(self) -> list[int]:
+        enabled = await self.db.run(
+            lambda session: session.scalars(
                 select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED)
-            ).all()
+            ).all(),
+            writes=False,
+        )
         return [c for c in enabled if c not in self.runners]
 
     async def _drain(self) -> None:
@@ -220,7 +240,7 @@ class Engine:
         elif kind is CallEventKind.ANSWERED_MACHINE:
             await runner.on_machine(call, event)
         elif kind is CallEventKind.BRIDGED:
-            runner.on_bridged(call, event)
+            await runner.on_bridged(call, event)
         elif kind is CallEventKind.AGENT_NO_ANSWER:
             await runner.on_agent_no_answer(call, event)
         elif event.final:
@@ -242,13 +262,8 @@ class Engine:
             caller_hangup=event.kind is CallEventKind.HANGUP_CUSTOMER,
             answered_by_machine=call.human is False or None,
         )
-        with unit_of_work(self.sessions) as session:
-            attempt = session.get_one(CallAttempt, call.attempt_id)
-            close_attempt(session, attempt, ending)  # its campaign may have been deleted
-            if self.recorder is not None:
-                self.recorder.attach(session, call.call_id, attempt)
-            if call.agent_id is not None:
-                runner.release_agent_after(session, call, outcome, event.at)
+        recorded = self.recorder.take(call.call_id) if self.recorder is not None else None
+        await self._close_attempt(_Unwritten(runner, call, ending, recorded))
         runner.record(call, outcome, self.clock.monotonic())
         if outcome in _DIAL_RESULTS:
             runner.observe_dial(call, _DIAL_RESULTS[outcome])
@@ -266,14 +281,43 @@ class Engine:
             return CallOutcome.MACHINE
         return CallOutcome.FAILED
 
+    async def _close_attempt(self, job: "_Unwritten") -> None:
+        """Write the call's ending (retried while the failure is transient); if it still
+        fails, keep it and try again at the next tick, so no attempt is left open."""
+        try:
+            prior = await self.db.run(job.write)
+        except Exception:
+            log.exception(
+                "engine %s: attempt %s not closed yet; trying again at the next tick",
+                self.engine_id,
+                job.call.attempt_id,
+            )
+            self._unwritten.append(job)
+            return
+        if job.call.agent_id is not None:
+            job.runner.after_release(job.call.agent_id, prior)
+
+    async def close_unwritten(self) -> None:
+        """Another try for the endings whose write failed."""
+        pending, self._unwritten = self._unwritten, []
+        for job in pending:
+            await self._close_attempt(job)
+
+    @property
+    def unwritten(self) -> int:
+        return len(self._unwritten)
+
     async def dial_preview(self, user_id: int) -> bool:
         for runner in self.runners.values():
             if user_id in runner.previews:
                 return await runner.dial_preview(user_id)
         return False
 
-    def skip_preview(self, user_id: int) -> bool:
-        return any(r.skip_preview(user_id) for r in self.runners.values() if user_id in r.previews)
+    async def skip_preview(self, user_id: int) -> bool:
+        for runner in self.runners.values():
+            if user_id in runner.previews:
+                return await runner.skip_preview(user_id)
+        return False
 
     async def hang_up_agent_call(self, user_id: int) -> bool:
         """The agent ends their call from the agent API; False when they have none here."""
@@ -298,14 +342,18 @@ class Engine:
             self._loop.call_soon_threadsafe(self._forced_out, user_id)
 
     def _forced_out(self, user_id: int) -> None:
-        for runner in self.runners.values():
-            runner.drop_preview(user_id)
-        for call in self.calls.values():
-            if call.agent_id == user_id:
-                call.agent_id = None  # logged out: nothing to release when the call ends
-                task = asyncio.ensure_future(self.backend.hangup(call.call_id))
-                self._forced.add(task)
-                task.add_done_callback(self._forced.discard)
+        calls = [c.call_id for c in self.calls.values() if c.agent_id == user_id]
+        for call_id in calls:
+            self.calls[call_id].agent_id = None  # logged out: nothing to release at its end
+        task = asyncio.ensure_future(self._end_forced_out(user_id, calls))
+        self._forced.add(task)
+        task.add_done_callback(self._forced.discard)
+
+    async def _end_forced_out(self, user_id: int, calls: list[CallId]) -> None:
+        for runner in list(self.runners.values()):
+            await runner.drop_preview(user_id)
+        for call_id in calls:
+            await self.backend.hangup(call_id)
 
     def _machine_found(self, campaign_id: int) -> None:
         runner = self.runners.get(campaign_id)
@@ -315,6 +363,26 @@ class Engine:
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally
 
-    def agent_event(self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int) -> None:
-        with unit_of_work(self.sessions) as session:
-            agents.act(session, tenant_id, user_id, event, at)
+    async def agent_event(
+        self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int
+    ) -> None:
+        await self.db.run(lambda session: agents.act(session, tenant_id, user_id, event, at))
+
+
+@dataclass(frozen=True, slots=True)
+class _Unwritten:
+    """A call's ending to write: the attempt closed, its recording linked, its agent freed."""
+
+    runner: CampaignRunner
+    call: LiveCall
+    ending: Ending
+    recorded: RecordedFile | None
+
+    def write(self, session: Session) -> AgentState | None:
+        """In the engine's database thread: plain values in, the agent's prior state out."""
+        attempt = session.get_one(CallAttempt, self.call.attempt_id)
+        close_attempt(session, attempt, self.ending)  # its campaign may have been deleted
+        link_recording(session, self.recorded, attempt)
+        if self.call.agent_id is None:
+            return None
+        return self.runner.release_agent(session, self.call.agent_id, self.ending.at)

@@ -7,11 +7,13 @@ when the scenario gives them breaks and one is due.
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import create_tenant
 from opendialer.campaigns.schemas import CampaignCreate
@@ -121,8 +123,8 @@ class SimulatedAgents:
         if self._break_due(state, now):
             self._start_break(tenant_id, user_id, campaign_id, state)
             return
-        with unit_of_work(self.sessions) as session:
-            agents.act(session, tenant_id, user_id, AgentEvent.READY, self.clock.now())
+        at = self.clock.now()
+        self._write(lambda session: agents.act(session, tenant_id, user_id, AgentEvent.READY, at))
         self._tell_engine(campaign_id)
 
     def _break_due(self, state: AgentClock, now: float) -> bool:
@@ -136,8 +138,10 @@ class SimulatedAgents:
     def _start_break(
         self, tenant_id: int, user_id: int, campaign_id: int, state: AgentClock
     ) -> None:
-        with unit_of_work(self.sessions) as session:
-            agents.act(session, tenant_id, user_id, AgentEvent.PAUSE, self.clock.now(), "break")
+        at = self.clock.now()
+        self._write(
+            lambda session: agents.act(session, tenant_id, user_id, AgentEvent.PAUSE, at, "break")
+        )
         state.on_break_since = self.clock.monotonic()
         length = self.scenario.draw_break_length(self.rng, self.clock.now())
         self.clock.call_later(length, lambda: self._end_break(tenant_id, user_id, campaign_id))
@@ -148,9 +152,17 @@ class SimulatedAgents:
         if state.on_break_since is not None:
             state.break_seconds += now - state.on_break_since
         state.on_break_since = state.next_break_at = None
-        with unit_of_work(self.sessions) as session:
-            agents.act(session, tenant_id, user_id, AgentEvent.READY, self.clock.now())
+        at = self.clock.now()
+        self._write(lambda session: agents.act(session, tenant_id, user_id, AgentEvent.READY, at))
         self._tell_engine(campaign_id)
+
+    def _write(self, work: Callable[[Session], object]) -> None:
+        """Through the engine's database queue: in order with its own writes, off the loop."""
+        if self.engine is not None:
+            self.engine.db.submit(work)
+            return
+        with unit_of_work(self.sessions) as session:
+            work(session)
 
     def _tell_engine(self, campaign_id: int) -> None:
         if self.engine is not None:
@@ -172,26 +184,7 @@ class SimulatedAgents:
 
     def _set_ready(self, busy_too: bool) -> None:
         now = self.clock.now()
-        with unit_of_work(self.sessions) as session:
-            rows = session.execute(
-                select(User.tenant_id, User.id)
-                .join(CampaignMember, CampaignMember.user_id == User.id)
-                .join(Campaign, Campaign.id == CampaignMember.campaign_id)
-                .where(Campaign.status == CampaignStatus.ENABLED)
-                .distinct()
-            ).all()
-            for tenant_id, user_id in rows:
-                row = agents.agent_session(session, tenant_id, user_id)
-                if not busy_too and row.state in BUSY_STATES:
-                    continue
-                row.state, row.since, row.pause_reason, row.pause_requested = (
-                    AgentState.READY,
-                    now,
-                    None,
-                    None,
-                )
-                row.campaign_id = row.contact_id = row.call_attempt_id = None
-                row.logged_in_at = row.logged_in_at or now
+        self._write(lambda session: _ready_members(session, now, busy_too))
 
     def busy_seconds(self) -> float:
         now = self.clock.monotonic()
@@ -327,9 +320,10 @@ async def simulate(
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)
     await engine.run([campaign_id], until=until)
-    with unit_of_work(sessions) as session:
+
+    def count_members(session: Session) -> int:
         campaign = session.get_one(Campaign, campaign_id)
-        members = len(
+        return len(
             list(
                 session.scalars(
                     select(User.id).where(
@@ -338,6 +332,8 @@ async def simulate(
                 )
             )
         )
+
+    members = await engine.db.run(count_members, writes=False)
     tally = engine.tally(campaign_id)
     return SimulationResult(
         tally=tally,
@@ -347,3 +343,27 @@ async def simulate(
         break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
     )
+
+
+def _ready_members(session: Session, now: datetime, busy_too: bool) -> None:
+    """Every simulated agent of an enabled campaign logs in and is ready (``busy_too``: also
+    those the database shows reserved or on a call)."""
+    rows = session.execute(
+        select(User.tenant_id, User.id)
+        .join(CampaignMember, CampaignMember.user_id == User.id)
+        .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+        .where(Campaign.status == CampaignStatus.ENABLED)
+        .distinct()
+    ).all()
+    for tenant_id, user_id in rows:
+        row = agents.agent_session(session, tenant_id, user_id)
+        if not busy_too and row.state in BUSY_STATES:
+            continue
+        row.state, row.since, row.pause_reason, row.pause_requested = (
+            AgentState.READY,
+            now,
+            None,
+            None,
+        )
+        row.campaign_id = row.contact_id = row.call_attempt_id = None
+        row.logged_in_at = row.logged_in_at or now

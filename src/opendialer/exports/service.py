@@ -353,7 +353,7 @@ def _build(
     meta: dict[str, Any],
 ) -> None:
     try:
-        with unit_of_work(sessions) as session:
+        with unit_of_work(sessions, writes=False) as session:
             written = write_csv(session, tenant_id, spec, tz, path)
         size = path.stat().st_size
         _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})

@@ -192,10 +192,19 @@ class CallRecorder:
     def attach(self, session: Session, call_id: CallId, attempt: CallAttempt) -> Recording | None:
         """The metadata row for the call's file, if it was recorded (in the caller's
         transaction, the one that finishes the attempt)."""
-        recorded = self._files.pop(call_id, None)
-        if recorded is None:
-            return None
-        return add_recording(session, attempt.tenant_id, recorded, attempt=attempt)
+        return link_recording(session, self.take(call_id), attempt)
+
+    def take(self, call_id: CallId) -> RecordedFile | None:
+        """The call's recorded file, once (for :func:`link_recording` in a later transaction)."""
+        return self._files.pop(call_id, None)
+
+
+def link_recording(
+    session: Session, recorded: RecordedFile | None, attempt: CallAttempt
+) -> Recording | None:
+    if recorded is None:
+        return None
+    return add_recording(session, attempt.tenant_id, recorded, attempt=attempt)
 
 
 # Uploads ----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The API drives the real engine: targets added here are dialled on the simulated network,
 Start/Stop start and stop the dialling, and the settings method changes the pacing."""
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.campaign_runner import CampaignRunner
+from opendialer.engine.campaign_runner import CampaignRunner, PacingParams
 from opendialer.engine.live import LiveCall, Phase
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
@@ -102,7 +103,8 @@ def _planned_dials(
     """Dials the engine's planner launches now; the claims are rolled back afterwards."""
     with sessions() as session:
         campaign = session.get_one(Campaign, runner.campaign_id)
-        launches = runner._plan(session, campaign, ready, now)
+        decision = runner.policy.decide(runner._snapshot(PacingParams.of(campaign), ready))
+        launches = runner._claim(session, campaign, decision.dials, now)
         session.rollback()
     return len(launches)
 
@@ -127,7 +129,7 @@ def test_settings_change_what_the_engine_dials(
     engine = Engine(
         sessions, SimNetwork(clock, Scenario(), seed=1), clock, policy_factory=policy_for
     )
-    runner = CampaignRunner(engine, account.smart_id)
+    runner = asyncio.run(CampaignRunner.start(engine, account.smart_id))
     engine.calls[CallId("waiting-1")] = LiveCall(
         call_id=CallId("waiting-1"),
         campaign_id=account.smart_id,

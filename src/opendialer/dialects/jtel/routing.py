@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,12 +21,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from opendialer.accounts.guard import Face, auth_guard, client_address
 from opendialer.accounts.service import authenticate_user
-from opendialer.db import unit_of_work
+from opendialer.db import READ_METHODS, run_unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
 from opendialer.dialects.jtel.schemas import jtel_message
 from opendialer.errors import OpendialerError
@@ -145,24 +145,24 @@ def _as_jtel(exc: Exception) -> JtelError:
     return JtelError(500, "An unexpected error occurred", "internal_error")
 
 
-def _run(request: Request, handler: Handler, body: Any, credentials: tuple[str, str]) -> Record:
-    with unit_of_work(request.app.state.sessions) as session:
-        name, password = credentials
-        guard = auth_guard(request)
-        with guard.attempt(Face.JTEL, name, client_address(request)):
-            principal = authenticate_user(session, name, password)
-        if principal.role not in ALLOWED_ROLES:
-            raise JtelError(403, "Only administrators and supervisors may use this API")
-        call = Call(
-            session=session,
-            tenant=session.get_one(Tenant, principal.tenant_id),
-            user_id=principal.user_id,
-            path=dict(request.path_params),
-            query={k.lower(): v for k, v in request.query_params.items()},
-            body=body,
-            now=datetime.now(UTC),
-        )
-        return handler(call)
+def _run(
+    session: Session, *, request: Request, handler: Handler, body: Any, credentials: tuple[str, str]
+) -> Record:
+    name, password = credentials
+    with auth_guard(request).attempt(Face.JTEL, name, client_address(request)):
+        principal = authenticate_user(session, name, password)
+    if principal.role not in ALLOWED_ROLES:
+        raise JtelError(403, "Only administrators and supervisors may use this API")
+    call = Call(
+        session=session,
+        tenant=session.get_one(Tenant, principal.tenant_id),
+        user_id=principal.user_id,
+        path=dict(request.path_params),
+        query={k.lower(): v for k, v in request.query_params.items()},
+        body=body,
+        now=datetime.now(UTC),
+    )
+    return handler(call)
 
 
 def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[..., Any]:
@@ -170,7 +170,11 @@ def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[..., Any
         try:
             credentials = _credentials(request)
             body = await _body(request) if reads_body else None
-            answer = await run_in_threadpool(_run, request, handler, body, credentials)
+            answer = await run_unit_of_work(
+                request.app.state.sessions,
+                partial(_run, request=request, handler=handler, body=body, credentials=credentials),
+                writes=request.method not in READ_METHODS,
+            )
         except ClientDisconnect:
             return JtelError(400, "The client disconnected").response()
         except Exception as exc:

@@ -50,7 +50,6 @@ class Method:
     get: bool = True  # also accepts GET with the parameters in the query string
     bulk: bool = False  # the body is a JSON array, allowed to be large
     writes: bool = True
-    quick: bool = True  # small enough to run on the event loop (see run_unit_of_work)
 
 
 METHODS = {
@@ -58,7 +57,7 @@ METHODS = {
     for m in (
         Method("GetCampaignList", service.get_campaign_list, writes=False),
         Method("AddCall", service.add_call),
-        Method("AddCallsBulk", service.add_calls_bulk, get=False, bulk=True, quick=False),
+        Method("AddCallsBulk", service.add_calls_bulk, get=False, bulk=True),
         Method("RemoveCall", service.remove_call),
         Method("ClearCampaignCalls", service.clear_campaign_calls),
         Method("GetMembersList", service.get_members_list, writes=False),
@@ -71,7 +70,6 @@ METHODS = {
             service.get_campaign_pending_calls,
             get=False,
             writes=False,
-            quick=False,  # lists up to 10,000 calls
         ),
         Method("UpdateCall", service.update_call),
         Method("GetCampaignDetails", service.get_campaign_details, writes=False),
@@ -140,7 +138,6 @@ async def _run(
             sessions,
             lambda session: method.handler(session, payload, key),
             writes=method.writes,
-            quick=method.quick,
         )
     except UnknownCode:
         raise

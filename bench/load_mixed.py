@@ -1,0 +1,331 @@
+"""Benchmark: a dialling campaign under a realistic mix of API clients, on SQLite and PostgreSQL.
+
+Starts a real ``opendialer serve`` (sim backend, simulated agents, a predictive campaign that
+dials all the time, like the demo) on a throw-away database, measures the engine alone for a
+while, then runs ``--clients`` concurrent clients for the same while: native GET, PATCH and list
+of contacts, the live view, DNC adds, Voicenter AddCall, and a 1,000-row import now and then.
+Prints requests, errors, timeouts, latency percentiles, the engine's attempts per minute with and
+without the load, and how late the engine's pacing ticks ran (p99) with and without it.
+
+    .venv/bin/python -m bench.load_mixed --backend both --seconds 60 --clients 32
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as clock_time
+from pathlib import Path
+
+import httpx
+
+from bench.common import print_table, throwaway_database
+from opendialer.accounts.service import create_tenant
+from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.engine.simulation import SimulationSetup, prepare_campaign
+from opendialer.models import DialMode
+
+TIMEOUT = 10.0  # seconds: a request slower than this counts as a timed-out request
+IMPORT_EVERY = 15.0  # seconds between two 1,000-row imports
+IMPORT_ROWS = 1000
+WARM_UP = 10.0  # seconds of dialling before the first measurement
+
+
+@dataclass
+class Target:
+    base: str
+    api_key: str
+    campaign_id: int  # the dialling campaign
+    spare_id: int = 0  # imports and AddCalls go here, so the dialling campaign stays the same
+    spare_code: str = ""
+    contact_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    timeouts: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class EngineSample:
+    attempts: int
+    tick_p99_ms: float | None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _prepare(url: str, agents: int, contacts: int) -> tuple[str, int]:
+    sessions = create_sessionmaker(create_db_engine(url))
+    with unit_of_work(sessions) as session:
+        created = create_tenant(session, "Load", default_region="DE", timezone="UTC")
+        tenant_id, api_key = created.tenant.id, created.api_key
+    setup = SimulationSetup(
+        agents=agents,
+        contacts=contacts,
+        dial_mode=DialMode.PREDICTIVE,
+        calling_hours=(clock_time(0), clock_time(23, 59, 59)),
+    )
+    campaign_id = prepare_campaign(
+        sessions, setup, datetime.now(UTC), tenant_id=tenant_id, name="Load"
+    )
+    sessions.kw["bind"].dispose()
+    return api_key, campaign_id
+
+
+@contextmanager
+def _server(url: str, port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "OPENDIALER_DATABASE_URL": url,
+        "OPENDIALER_ENGINE_ENABLED": "true",
+        "OPENDIALER_TELEPHONY_BACKEND": "sim",
+        "OPENDIALER_SIMULATE_AGENTS": "true",
+        "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(32),
+    }
+    opendialer = str(Path(sys.executable).parent / "opendialer")
+    command = [opendialer, "serve", "--host", "127.0.0.1"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _wait_ready(client: httpx.AsyncClient, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSample:
+    live = await client.get(f"/api/v1/campaigns/{target.campaign_id}/live")
+    live.raise_for_status()
+    body = live.json()
+    engine = body.get("engine") or {}
+    return EngineSample(body["today"]["attempts"], engine.get("tick_lateness_p99_ms"))
+
+
+async def _setup_target(client: httpx.AsyncClient, target: Target) -> None:
+    spare = await client.post(
+        "/api/v1/campaigns", json={"name": "Load spare", "dial_mode": "progressive"}
+    )
+    spare.raise_for_status()
+    target.spare_id, target.spare_code = spare.json()["id"], spare.json()["code"]
+    page = await client.get(
+        "/api/v1/contacts", params={"campaign_id": target.campaign_id, "limit": 1000}
+    )
+    page.raise_for_status()
+    target.contact_ids = [item["id"] for item in page.json()["items"]]
+
+
+def _import_body(rng: random.Random) -> bytes:
+    start = rng.randrange(10_000_000, 80_000_000)
+    lines = ["name,phone"] + [f"Import {i},+4940{start + i}" for i in range(IMPORT_ROWS)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+Action = Callable[[httpx.AsyncClient, Target, random.Random], Awaitable[httpx.Response]]
+
+
+async def _get_contact(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    return await c.get(f"/api/v1/contacts/{rng.choice(t.contact_ids)}")
+
+
+async def _patch_contact(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    body = {"user_data": f"load {rng.randrange(10**6)}"}
+    return await c.patch(f"/api/v1/contacts/{rng.choice(t.contact_ids)}", json=body)
+
+
+async def _list_contacts(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    params = {"campaign_id": t.campaign_id, "limit": 50}
+    return await c.get("/api/v1/contacts", params=params)
+
+
+async def _live(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    return await c.get(f"/api/v1/campaigns/{t.campaign_id}/live")
+
+
+async def _dnc_add(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    return await c.post("/api/v1/dnc", json={"numbers": [f"+4989{rng.randrange(10**7, 10**8)}"]})
+
+
+async def _add_call(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    body = {"Campaign": t.spare_code, "Target": f"+4969{rng.randrange(10**7, 10**8)}"}
+    return await c.post("/ForwardDialer/Dialer/AddCall", json=body)
+
+
+MIX: list[tuple[str, Action, int]] = [
+    ("get_contact", _get_contact, 30),
+    ("patch_contact", _patch_contact, 20),
+    ("list_contacts", _list_contacts, 15),
+    ("live_view", _live, 10),
+    ("dnc_add", _dnc_add, 10),
+    ("voicenter_addcall", _add_call, 15),
+]
+
+
+async def _import(c: httpx.AsyncClient, t: Target, rng: random.Random) -> httpx.Response:
+    files = {"file": ("load.csv", _import_body(rng), "text/csv")}
+    return await c.post(f"/api/v1/campaigns/{t.spare_id}/contacts:import", files=files)
+
+
+def _failed(kind: str, response: httpx.Response) -> str | None:
+    if response.status_code >= 400:
+        return f"{kind}:{response.status_code}"
+    if kind == "voicenter_addcall" and response.json().get("ErrorCode") != 0:
+        return f"{kind}:{response.json().get('ErrorCode')}"
+    return None
+
+
+async def _client(
+    client: httpx.AsyncClient, target: Target, seed: int, until: float, tally: Tally, importer: bool
+) -> None:
+    rng = random.Random(seed)
+    kinds, actions, weights = zip(*MIX, strict=True)
+    next_import = time.monotonic() + IMPORT_EVERY / 2
+    while time.monotonic() < until:
+        if importer and time.monotonic() >= next_import:
+            kind, action = "import_1000", _import
+            next_import += IMPORT_EVERY
+        else:
+            index = rng.choices(range(len(kinds)), weights)[0]
+            kind, action = kinds[index], actions[index]
+        started = time.perf_counter()
+        try:
+            response = await action(client, target, rng)
+        except httpx.TimeoutException:
+            tally.timeouts += 1
+            continue
+        except httpx.TransportError as error:
+            tally.errors[f"{kind}:{type(error).__name__}"] += 1
+            continue
+        tally.latencies.append(time.perf_counter() - started)
+        tally.by_kind[kind] += 1
+        if (failure := _failed(kind, response)) is not None:
+            tally.errors[failure] += 1
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+async def _measure(
+    base: str, target: Target, seconds: float, clients: int
+) -> tuple[Tally, EngineSample, EngineSample, EngineSample]:
+    headers = {"Authorization": f"Bearer {target.api_key}"}
+    limits = httpx.Limits(max_connections=clients + 4)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=TIMEOUT, limits=limits
+    ) as client:
+        await _wait_ready(client, time.monotonic() + 60)
+        await _setup_target(client, target)
+        await asyncio.sleep(WARM_UP)
+        quiet_start = await _engine_sample(client, target)
+        await asyncio.sleep(seconds)
+        quiet_end = await _engine_sample(client, target)
+        tally = Tally()
+        until = time.monotonic() + seconds
+        await asyncio.gather(
+            *(_client(client, target, i, until, tally, importer=i == 0) for i in range(clients))
+        )
+        loaded_end = await _engine_sample(client, target)
+    return tally, quiet_start, quiet_end, loaded_end
+
+
+def run(backend: str, seconds: float, clients: int, agents: int, contacts: int) -> list[object]:
+    with throwaway_database(backend) as url:
+        api_key, campaign_id = _prepare(url, agents, contacts)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_path = Path(f"/tmp/opendialer-load-{backend}.log")
+        with _server(url, port, log_path):
+            target = Target(base, api_key, campaign_id)
+            tally, start, quiet, loaded = asyncio.run(_measure(base, target, seconds, clients))
+    minutes = seconds / 60
+    quiet_rate = (quiet.attempts - start.attempts) / minutes
+    loaded_rate = (loaded.attempts - quiet.attempts) / minutes
+    lat = tally.latencies
+    print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
+    return [
+        backend,
+        clients,
+        f"{seconds:.0f}",
+        len(lat),
+        sum(tally.errors.values()),
+        tally.timeouts,
+        f"{_percentile(lat, 0.50) * 1000:.0f}",
+        f"{_percentile(lat, 0.95) * 1000:.0f}",
+        f"{_percentile(lat, 0.99) * 1000:.0f}",
+        f"{quiet_rate:.0f}",
+        f"{loaded_rate:.0f}",
+        f"{(loaded_rate / quiet_rate - 1) * 100:+.1f}%" if quiet_rate else "-",
+        quiet.tick_p99_ms,
+        loaded.tick_p99_ms,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--contacts", type=int, default=20_000)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rows = [run(b, args.seconds, args.clients, args.agents, args.contacts) for b in backends]
+    print_table(
+        "Mixed API load while a campaign dials",
+        [
+            "database",
+            "clients",
+            "seconds",
+            "requests",
+            "errors",
+            "timeouts",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "attempts/min quiet",
+            "attempts/min loaded",
+            "change",
+            "tick late p99 ms quiet",
+            "tick late p99 ms loaded",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The engine's way to the database: off the loop, in order, and no write lost to a passing
+fault (a real one: a terminated PostgreSQL backend, a SQLite database locked by another
+process's connection)."""
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import NewTenant
+from opendialer.clock import RealClock
+from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.engine.campaign_runner import CampaignRunner
+from opendialer.engine.database import EngineDatabase
+from opendialer.engine.live import LiveCall
+from opendialer.engine.outcomes import Ending, start_attempt
+from opendialer.engine.runner import Engine, _Unwritten
+from opendialer.engine.selection import claim_next
+from opendialer.models import CallAttempt, CallOutcome, Tenant
+from opendialer.telephony import CallId
+from opendialer.telephony.sim import SimNetwork
+from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import NOW, make_campaign, make_contact
+
+
+def _is_sqlite(sessions: SessionMaker) -> bool:
+    return bool(sessions.kw["bind"].dialect.name == "sqlite")
+
+
+def _rename(tenant_id: int, name: str, tries: list[int]) -> Callable[[Session], int]:
+    def work(session: Session) -> int:
+        tries.append(threading.get_ident())
+        session.get_one(Tenant, tenant_id).name = name
+        session.flush()
+        return threading.get_ident()
+
+    return work
+
+
+def _name(sessions: SessionMaker, tenant_id: int) -> str:
+    with unit_of_work(sessions, writes=False) as session:
+        return session.get_one(Tenant, tenant_id).name
+
+
+@contextmanager
+def _locked_by_another_process(path: str) -> Iterator[None]:
+    """SQLite's write lock held by a connection outside our gate (as another process would)."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def _short_busy_sessions(sessions: SessionMaker) -> SessionMaker:
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    return create_sessionmaker(create_db_engine(url, busy_timeout_ms=20))
+
+
+def test_work_runs_off_the_loop_in_order(sessions: SessionMaker, tenant: NewTenant) -> None:
+    db = EngineDatabase(sessions, inline=False)
+    tries: list[int] = []
+
+    async def main() -> tuple[list[int], int]:
+        ran_on = await asyncio.gather(
+            *(db.run(_rename(tenant.tenant.id, f"Name {i}", tries)) for i in range(5))
+        )
+        await db.close()
+        return list(ran_on), threading.get_ident()
+
+    ran_on, loop_thread = asyncio.run(main())
+    assert loop_thread not in ran_on and len(set(ran_on)) == 1  # one engine thread
+    assert _name(sessions, tenant.tenant.id) == "Name 4"  # submitted last, written last
+
+
+def test_a_lost_postgresql_connection_is_retried(sessions: SessionMaker, tenant: NewTenant) -> None:
+    if _is_sqlite(sessions):
+        pytest.skip("a server connection to lose")
+    tries: list[int] = []
+    rename = _rename(tenant.tenant.id, "After the fault", tries)
+
+    def work(session: Session) -> int:
+        if not tries:
+            tries.append(0)
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return rename(session)
+
+    db = EngineDatabase(sessions, inline=False, retry_delays=(0.01, 0.05))
+    asyncio.run(db.run(work))
+    assert len(tries) == 2  # the failed try, then the one that wrote
+    assert _name(sessions, tenant.tenant.id) == "After the fault"
+
+
+def test_a_locked_sqlite_database_is_waited_out(sessions: SessionMaker, tenant: NewTenant) -> None:
+    if not _is_sqlite(sessions):
+        pytest.skip("SQLite's file lock")
+    short = _short_busy_sessions(sessions)
+    db = EngineDatabase(short, inline=False, retry_delays=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6))
+    tries: list[int] = []
+
+    async def main() -> None:
+        with _locked_by_another_process(str(short.kw["bind"].url.database)):
+            task = asyncio.ensure_future(db.run(_rename(tenant.tenant.id, "Waited", tries)))
+            while len(tries) < 2:  # a try failed on the lock and another began
+                await asyncio.sleep(0.01)
+            assert not task.done()
+        await asyncio.wait_for(task, timeout=30)
+        await db.close()
+
+    asyncio.run(main())
+    assert len(tries) >= 2
+    assert _name(sessions, tenant.tenant.id) == "Waited"
+
+
+def test_an_ending_that_cannot_be_written_is_closed_at_the_next_chance(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    if not _is_sqlite(sessions):
+        pytest.skip("SQLite's file lock keeps the fault on for as long as the test wants")
+    with unit_of_work(sessions) as session:
+        campaign = make_campaign(session, tenant)
+        make_contact(session, campaign, "+4930100")
+        claim = claim_next(session, campaign, NOW, "t")
+        assert claim is not None
+        attempt_id, campaign_id = start_attempt(session, campaign, claim, NOW, "t").id, campaign.id
+        contact_id = claim.contact_id
+    short = _short_busy_sessions(sessions)
+    clock = RealClock()
+    engine = Engine(short, SimNetwork(clock, Scenario(), seed=1), clock, engine_id="t")
+    engine.db.retry_delays = (0.01, 0.01)
+    call = LiveCall(CallId("c1"), campaign_id, attempt_id, contact_id, dialled_at=0.0)
+    ending = Ending(CallOutcome.NO_ANSWER, NOW, 480, 19)
+
+    async def main() -> None:
+        runner = await CampaignRunner.start(engine, campaign_id)
+        with _locked_by_another_process(str(short.kw["bind"].url.database)):
+            await engine._close_attempt(_Unwritten(runner, call, ending, None))
+            assert engine.unwritten == 1  # kept, not lost
+        await engine.close_unwritten()  # the next tick's try
+        assert engine.unwritten == 0
+        await engine.db.close()
+
+    asyncio.run(main())
+    with unit_of_work(sessions, writes=False) as session:
+        attempt = session.get_one(CallAttempt, attempt_id)
+        assert attempt.outcome is CallOutcome.NO_ANSWER and attempt.ended_at is not None
