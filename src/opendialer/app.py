@@ -1,5 +1,6 @@
 """The ASGI application: built by create_app(), never at import time."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             housekeeping(app, settings),
         ):
             yield
+        await asyncio.to_thread(app.state.auth_guard.written)
         engine.dispose()
 
     app = FastAPI(

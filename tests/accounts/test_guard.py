@@ -47,7 +47,8 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def audit_rows(sessions: SessionMaker) -> list[AuthFailure]:
+def audit_rows(app: FastAPI, sessions: SessionMaker) -> list[AuthFailure]:
+    app.state.auth_guard.written()
     with unit_of_work(sessions) as session:
         rows = list(session.scalars(select(AuthFailure).order_by(AuthFailure.id)))
         session.expunge_all()
@@ -78,7 +79,7 @@ def test_jtel_user_is_locked_even_with_the_right_password(
     with client(strict_app, "192.0.2.99") as elsewhere:
         again = elsewhere.get("/jtel/dialler/campaigns", headers=basic(user, tenant.admin_password))
     assert again.status_code == 429
-    rows = audit_rows(sessions)
+    rows = audit_rows(strict_app, sessions)
     assert [(r.face, r.credential, r.address) for r in rows] == [
         ("jtel", user, "192.0.2.1")
     ] * PER_CREDENTIAL
@@ -119,7 +120,7 @@ def test_native_api_keys_are_limited_per_address(
             "/api/v1/tenant", headers={"Authorization": f"Bearer {tenant.api_key}"}
         )
     assert ok.status_code == 200
-    rows = audit_rows(sessions)
+    rows = audit_rows(strict_app, sessions)
     assert len(rows) == PER_ADDRESS and {r.face for r in rows} == {"native"}
     assert all(len(r.credential) <= 8 for r in rows)  # a prefix, never the key
 
@@ -203,3 +204,20 @@ def test_failures_are_forgotten_by_reset(strict_app: FastAPI, tenant: NewTenant)
         strict_app.state.auth_guard.reset()
         ok = http.get("/jtel/dialler/campaigns", headers=basic(user, tenant.admin_password))
     assert ok.status_code == 200
+
+
+def test_a_failed_check_inside_a_writing_request_answers_at_once(
+    strict_app: FastAPI, tenant: NewTenant, sessions: SessionMaker
+) -> None:
+    """A writing request holds the SQLite writer gate from its start: the audit row of its
+    failed credential check is written after it, not inside it (where it would wait for the
+    gate the request holds, then fail with 503 after a minute)."""
+    with client(strict_app) as http:
+        answer = http.post(
+            "/api/v1/campaigns",
+            headers={"Authorization": "Bearer od_wrong"},
+            json={"name": "Spring"},
+        )
+    assert answer.status_code == 401
+    rows = audit_rows(strict_app, sessions)
+    assert [(r.face, r.address) for r in rows] == [("native", "192.0.2.1")]

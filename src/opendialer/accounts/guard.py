@@ -5,6 +5,10 @@ a credential or an address with too many recent failures is refused (``TooManyAt
 or the face's own error) even when the credential is right; after a failed check the failure is
 counted and written to ``auth_failures``. Counts live in this process's memory (``limits``
 moving windows): one server process, one count; several processes each count their own.
+
+Audit rows are written by the guard's own thread, after the failing request: that request may
+hold the SQLite writer gate (every writing request does), so a row written from inside it would
+wait for the gate the request itself holds.
 """
 
 import enum
@@ -12,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -82,6 +87,7 @@ class AuthGuard:
         self._storage = MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._sessions = sessions
+        self._audit = ThreadPoolExecutor(max_workers=1, thread_name_prefix="auth-audit")
 
     def _keys(
         self, face: Face, credential: str, address: str | None
@@ -107,16 +113,28 @@ class AuthGuard:
             "failed credential check",
             extra={"face": face.value, "credential": credential, "address": address},
         )
-        with unit_of_work(self._sessions) as session:
-            session.add(
-                AuthFailure(
-                    occurred_at=datetime.now(UTC),
-                    face=face.value,
-                    credential=_storable(credential, 100),
-                    address=_storable(address, 64) if address else None,
-                    locked=locked,
-                )
-            )
+        failure = AuthFailure(
+            occurred_at=datetime.now(UTC),
+            face=face.value,
+            credential=_storable(credential, 100),
+            address=_storable(address, 64) if address else None,
+            locked=locked,
+        )
+        self._audit.submit(self._write, failure)
+
+    def _write(self, failure: AuthFailure) -> None:
+        try:
+            with unit_of_work(self._sessions) as session:
+                session.add(failure)
+        except Exception:
+            log.exception("the audit row of a failed credential check was not written")
+
+    def written(self) -> None:
+        """Wait until the audit rows of every failure so far are written."""
+        self._audit.submit(lambda: None).result()
+
+    def close(self) -> None:
+        self._audit.shutdown(wait=True)
 
     @contextmanager
     def attempt(self, face: Face, credential: str, address: str | None) -> Iterator[None]:
