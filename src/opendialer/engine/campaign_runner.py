@@ -168,6 +168,7 @@ class CampaignRunner:
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         self._last_logged: datetime | None = None
+        self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
 
     @classmethod
     async def start(cls, engine: "Engine", campaign_id: int) -> "CampaignRunner":
@@ -595,12 +596,27 @@ class CampaignRunner:
             endpoint = agent_endpoint(session.get_one(User, agent_id)) if agent_id else None
             return agent_id, endpoint
 
-        agent_id, endpoint = await self.engine.db.run(reserve)
+        if call.call_id in self._reserving:
+            return True  # another task is finding this caller an agent
+        self._reserving.add(call.call_id)
+        try:
+            agent_id, endpoint = await self.engine.db.run(reserve)
+        finally:
+            self._reserving.discard(call.call_id)
         if agent_id is None or endpoint is None:
             return False
+        if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
+            await self._unreserve(agent_id)  # the caller hung up or was given up meanwhile
+            return True
         call.agent_id, call.phase = agent_id, Phase.CONNECTING
         await self.engine.backend.bridge(call.call_id, endpoint)
         return True
+
+    async def _unreserve(self, agent_id: int) -> None:
+        at = self.engine.clock.now()
+        await self.engine.db.run(
+            lambda session: agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, at)
+        )
 
     async def _grace_over(self, call: LiveCall) -> None:
         if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
