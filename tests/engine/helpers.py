@@ -7,7 +7,13 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
+from opendialer.clock import VirtualClock
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.runner import Engine
+from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
 from opendialer.models import Campaign, Contact, ContactPhone
+from opendialer.telephony.sim import SimNetwork
+from opendialer.telephony.sim_scenario import Scenario
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 11:00 in Berlin
 
@@ -32,3 +38,22 @@ def make_contact(session: Session, campaign: Campaign, *numbers: str, **fields: 
     session.add(contact)
     session.flush()
     return contact
+
+
+def dialling_engine(
+    sessions: SessionMaker, clock: VirtualClock, *, agents: int, contacts: int, seed: int
+) -> tuple[int, Engine]:
+    """A simulated predictive campaign with ``contacts`` to dial and its engine (not started)."""
+    campaign_id = prepare_campaign(
+        sessions, SimulationSetup(agents=agents, contacts=0), clock.now()
+    )
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        for i in range(contacts):
+            make_contact(session, campaign, f"+4930123{i:04d}")
+    listener = SimulatedAgents(sessions, clock, Scenario(), seed=seed)
+    engine = Engine(
+        sessions, SimNetwork(clock, Scenario(), seed=seed), clock, engine_id="e", listener=listener
+    )
+    listener.engine = engine
+    return campaign_id, engine

@@ -10,13 +10,9 @@ from sqlalchemy import func, select
 from opendialer.campaigns.service import delete_campaign
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
 from opendialer.errors import Conflict
 from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, CampaignStatus
-from opendialer.telephony.sim import SimNetwork
-from opendialer.telephony.sim_scenario import Scenario
-from tests.engine.helpers import make_contact
+from tests.engine.helpers import dialling_engine
 
 START = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
 UNTIL = START + timedelta(hours=2)
@@ -51,16 +47,7 @@ def test_a_dialling_campaign_is_deleted_once_its_calls_end(
     sessions: SessionMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = VirtualClock(START)
-    campaign_id = prepare_campaign(sessions, SimulationSetup(agents=3, contacts=0), clock.now())
-    with unit_of_work(sessions) as session:
-        campaign = session.get_one(Campaign, campaign_id)
-        for i in range(60):
-            make_contact(session, campaign, f"+4930123{i:04d}")
-    agents = SimulatedAgents(sessions, clock, Scenario(), seed=1)
-    engine = Engine(
-        sessions, SimNetwork(clock, Scenario(), seed=1), clock, engine_id="e", listener=agents
-    )
-    agents.engine = engine
+    campaign_id, engine = dialling_engine(sessions, clock, agents=3, contacts=60, seed=1)
 
     async def main() -> None:
         run = asyncio.create_task(engine.run([campaign_id], until=UNTIL))

@@ -12,11 +12,8 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
-from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign
-from opendialer.telephony.sim import SimNetwork
-from opendialer.telephony.sim_scenario import Scenario
-from tests.engine.helpers import make_contact
+from opendialer.models import AgentSession, AgentState, CallAttempt
+from tests.engine.helpers import dialling_engine
 
 START = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
 UNTIL = START + timedelta(hours=1)
@@ -51,16 +48,7 @@ def test_forced_logout_ends_the_agents_call(
     sessions: SessionMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = VirtualClock(START)
-    campaign_id = prepare_campaign(sessions, SimulationSetup(agents=1, contacts=0), clock.now())
-    with unit_of_work(sessions) as session:
-        campaign = session.get_one(Campaign, campaign_id)
-        for i in range(30):
-            make_contact(session, campaign, f"+4930123{i:04d}")
-    listener = SimulatedAgents(sessions, clock, Scenario(), seed=2)
-    engine = Engine(
-        sessions, SimNetwork(clock, Scenario(), seed=2), clock, engine_id="e", listener=listener
-    )
-    listener.engine = engine
+    campaign_id, engine = dialling_engine(sessions, clock, agents=1, contacts=30, seed=2)
 
     async def main() -> tuple[int, datetime]:
         run = asyncio.create_task(engine.run([campaign_id], until=UNTIL))

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
-from opendialer.engine import acd_delivery, agents
-from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine import acd_delivery
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
 from opendialer.engine.lateness import TickLateness
@@ -362,11 +361,6 @@ class Engine:
 
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally
-
-    async def agent_event(
-        self, user_id: int, event: AgentEvent, at: datetime, tenant_id: int
-    ) -> None:
-        await self.db.run(lambda session: agents.act(session, tenant_id, user_id, event, at))
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,15 +176,8 @@ class SimulatedAgents:
         Agents the crash left on a call are freed by the engine's recovery, which then tells
         this listener they are in wrap-up, like after any call.
         """
-        self._set_ready(busy_too=False)
-
-    def ready_everyone(self) -> None:
-        """Simulation start: every simulated agent of an enabled campaign logs in and is ready."""
-        self._set_ready(busy_too=True)
-
-    def _set_ready(self, busy_too: bool) -> None:
         now = self.clock.now()
-        self._write(lambda session: _ready_members(session, now, busy_too))
+        self._write(lambda session: _ready_idle_members(session, now))
 
     def busy_seconds(self) -> float:
         now = self.clock.monotonic()
@@ -345,9 +338,9 @@ async def simulate(
     )
 
 
-def _ready_members(session: Session, now: datetime, busy_too: bool) -> None:
-    """Every simulated agent of an enabled campaign logs in and is ready (``busy_too``: also
-    those the database shows reserved or on a call)."""
+def _ready_idle_members(session: Session, now: datetime) -> None:
+    """Every simulated agent of an enabled campaign not reserved or on a call logs in and is
+    ready."""
     rows = session.execute(
         select(User.tenant_id, User.id)
         .join(CampaignMember, CampaignMember.user_id == User.id)
@@ -357,7 +350,7 @@ def _ready_members(session: Session, now: datetime, busy_too: bool) -> None:
     ).all()
     for tenant_id, user_id in rows:
         row = agents.agent_session(session, tenant_id, user_id)
-        if not busy_too and row.state in BUSY_STATES:
+        if row.state in BUSY_STATES:
             continue
         row.state, row.since, row.pause_reason, row.pause_requested = (
             AgentState.READY,
