@@ -1,10 +1,23 @@
 """Tenant scoping: every record is read through its owner, so other tenants' ids are 404."""
 
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
 from opendialer.errors import NotFound
+from opendialer.models import UserRole
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is calling: the tenant every query is scoped to, and the acting user or API key and
+    its role."""
+
+    tenant_id: int
+    role: UserRole
+    user_id: int | None = None
+    api_key_id: int | None = None
 
 
 class TenantOwned(Protocol):

@@ -6,9 +6,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
-from opendialer.accounts.service import Principal, authenticate_api_key
+from opendialer.accounts.service import authenticate_api_key
 from opendialer.db import DbSession, ReadSession
 from opendialer.errors import Unauthorized
+from opendialer.scoping import Scope
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer od_...`")
 
@@ -17,7 +18,7 @@ def current_principal(
     request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+) -> Scope:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
     key = credentials.credentials
@@ -25,18 +26,18 @@ def current_principal(
         return authenticate_api_key(session, key)
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentScope = Annotated[Scope, Depends(current_principal)]
 
 
 def read_principal(
     request: Request,
     session: ReadSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+) -> Scope:
     """As :func:`current_principal`, from a read-only transaction: for routes that then wait on
     work that writes (the engine, an import's own transaction), so the request does not hold the
     SQLite writer while it waits."""
     return current_principal(request, session, credentials)
 
 
-ReadPrincipal = Annotated[Principal, Depends(read_principal)]
+ReadScope = Annotated[Scope, Depends(read_principal)]

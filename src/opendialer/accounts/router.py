@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from opendialer.accounts import service
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.schemas import (
     AccountCode,
     ApiKeyCreate,
@@ -21,12 +21,12 @@ router = APIRouter(tags=["tenant"])
 
 
 @router.get("/tenant", response_model=TenantRead)
-def get_tenant(session: DbSession, who: CurrentPrincipal) -> Tenant:
+def get_tenant(session: DbSession, who: CurrentScope) -> Tenant:
     return service.get_tenant(session, who.tenant_id)
 
 
 @router.patch("/tenant", response_model=TenantRead)
-def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentPrincipal) -> Tenant:
+def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentScope) -> Tenant:
     tenant = service.get_tenant(session, who.tenant_id)
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is None:
@@ -37,24 +37,24 @@ def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentPrincipal)
 
 
 @router.post("/tenant:rotate-link-key", response_model=TenantRead)
-def rotate_link_key(session: DbSession, who: CurrentPrincipal) -> Tenant:
+def rotate_link_key(session: DbSession, who: CurrentScope) -> Tenant:
     """Void every recording and export link handed out so far; new links work again."""
     return service.rotate_link_key(session, who.tenant_id)
 
 
 @router.post("/tenant:new-account-code", response_model=AccountCode)
-def new_account_code(session: DbSession, who: CurrentPrincipal) -> AccountCode:
+def new_account_code(session: DbSession, who: CurrentScope) -> AccountCode:
     """A new Voicenter account code (GetCampaignList); the old one stops working."""
     return AccountCode(account_code=service.new_account_code(session, who.tenant_id))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
-def list_api_keys(session: DbSession, who: CurrentPrincipal) -> list[ApiKey]:
+def list_api_keys(session: DbSession, who: CurrentScope) -> list[ApiKey]:
     return service.list_api_keys(session, who.tenant_id)
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
-def create_api_key(body: ApiKeyCreate, session: DbSession, who: CurrentPrincipal) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, session: DbSession, who: CurrentScope) -> ApiKeyCreated:
     created = service.create_api_key(session, who.tenant_id, body.name)
     return ApiKeyCreated.model_validate(
         {**ApiKeyRead.model_validate(created.record).model_dump(), "key": created.key}
@@ -62,5 +62,5 @@ def create_api_key(body: ApiKeyCreate, session: DbSession, who: CurrentPrincipal
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
-def revoke_api_key(key_id: RecordId, session: DbSession, who: CurrentPrincipal) -> ApiKey:
+def revoke_api_key(key_id: RecordId, session: DbSession, who: CurrentScope) -> ApiKey:
     return service.revoke_api_key(session, who.tenant_id, key_id)

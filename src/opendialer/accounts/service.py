@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.errors import Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, Tenant, User, UserRole
+from opendialer.scoping import Scope
 from opendialer.security import (
     dummy_password_check,
     hash_password,
@@ -21,16 +22,6 @@ from opendialer.security import (
 API_KEY_PREFIX = "od_"
 INVALID_LOGIN = "Invalid credentials (a name in several accounts needs @<tenant id>)"
 _TENANT_ID = re.compile(r"[0-9]{1,18}")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: every query is scoped to ``tenant_id``."""
-
-    tenant_id: int
-    role: UserRole
-    user_id: int | None = None
-    api_key_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,14 +96,14 @@ def get_tenant(session: Session, tenant_id: int) -> Tenant:
     return tenant
 
 
-def authenticate_api_key(session: Session, key: str) -> Principal:
+def authenticate_api_key(session: Session, key: str) -> Scope:
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(key)))
     if record is None or record.revoked_at is not None:
         raise Unauthorized("Invalid or revoked API key")
-    return Principal(tenant_id=record.tenant_id, role=UserRole.ADMIN, api_key_id=record.id)
+    return Scope(tenant_id=record.tenant_id, role=UserRole.ADMIN, api_key_id=record.id)
 
 
-def authenticate_user(session: Session, username: str, password: str) -> Principal:
+def authenticate_user(session: Session, username: str, password: str) -> Scope:
     """HTTP Basic for the vendor dialects: ``username`` is ``user`` or ``user@<tenant id>``.
 
     The name resolves to one user before any password is hashed, and a name that resolves to
@@ -125,7 +116,7 @@ def authenticate_user(session: Session, username: str, password: str) -> Princip
         raise Unauthorized(INVALID_LOGIN)
     if not verify_password(password, user.password_hash):
         raise Unauthorized(INVALID_LOGIN)
-    return Principal(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
+    return Scope(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
 
 
 def user_for_login(session: Session, username: str) -> User | None:

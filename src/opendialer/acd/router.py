@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.acd import service
 from opendialer.acd.schemas import AcdEventCreate, AcdEventCreated, AcdEventRead
 from opendialer.db import DbSession
@@ -17,7 +17,7 @@ router = APIRouter(tags=["acd events"])
 
 @router.post("/acd/events", status_code=201, response_model=AcdEventCreated)
 def create_event(
-    body: AcdEventCreate, session: DbSession, who: CurrentPrincipal, response: Response
+    body: AcdEventCreate, session: DbSession, who: CurrentScope, response: Response
 ) -> AcdEventCreated:
     """201 with a new event; 200 with the open one when the group allows no duplicates."""
     event, created = service.create_event(session, who.tenant_id, body, datetime.now(UTC))
@@ -29,16 +29,16 @@ def create_event(
 
 
 @router.get("/acd/events", response_model=Page[AcdEventRead])
-def list_events(session: DbSession, who: CurrentPrincipal, page: PageParams) -> Page[AcdEventRead]:
+def list_events(session: DbSession, who: CurrentScope, page: PageParams) -> Page[AcdEventRead]:
     return fetch_page(session, service.events_query(who.tenant_id), AcdEvent.id, page, AcdEventRead)
 
 
 @router.get("/acd/events/{event_id}", response_model=AcdEventRead)
-def get_event(event_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AcdEvent:
+def get_event(event_id: RecordId, session: DbSession, who: CurrentScope) -> AcdEvent:
     return service.get_event(session, who.tenant_id, event_id)
 
 
 @router.post("/acd/events/{event_id}:complete", response_model=AcdEventRead)
-def complete_event(event_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AcdEvent:
+def complete_event(event_id: RecordId, session: DbSession, who: CurrentScope) -> AcdEvent:
     """The agent finished the event (Done); completing a done event again changes nothing."""
     return service.complete_event(session, who.tenant_id, event_id, datetime.now(UTC))

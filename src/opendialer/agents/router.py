@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.agents import service
 from opendialer.agents.schemas import (
     GroupCreate,
@@ -24,14 +24,14 @@ router = APIRouter(tags=["users and groups"])
 
 
 @router.post("/users", status_code=201, response_model=UserRead)
-def create_user(body: UserCreate, session: DbSession, who: CurrentPrincipal) -> User:
+def create_user(body: UserCreate, session: DbSession, who: CurrentScope) -> User:
     return service.create_user(session, who.tenant_id, body)
 
 
 @router.get("/users", response_model=Page[UserRead])
 def list_users(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     role: UserRole | None = None,
     active: bool | None = None,
@@ -45,39 +45,37 @@ def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserRead)
-def get_user(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> User:
+def get_user(user_id: RecordId, session: DbSession, who: CurrentScope) -> User:
     return service.get_user(session, who.tenant_id, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserRead)
-def update_user(
-    user_id: RecordId, body: UserUpdate, session: DbSession, who: CurrentPrincipal
-) -> User:
+def update_user(user_id: RecordId, body: UserUpdate, session: DbSession, who: CurrentScope) -> User:
     return service.update_user(session, who.tenant_id, user_id, body)
 
 
 @router.delete("/users/{user_id}", status_code=204)
-def delete_user(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_user(user_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_user(session, who.tenant_id, user_id)
 
 
 @router.get("/users/{user_id}/groups", response_model=Page[GroupRead])
 def user_groups(
-    user_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+    user_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
 ) -> Page[GroupRead]:
     user = service.get_user(session, who.tenant_id, user_id)
     return fetch_page(session, service.user_groups_query(user), AgentGroup.id, page, GroupRead)
 
 
 @router.post("/groups", status_code=201, response_model=GroupRead)
-def create_group(body: GroupCreate, session: DbSession, who: CurrentPrincipal) -> AgentGroup:
+def create_group(body: GroupCreate, session: DbSession, who: CurrentScope) -> AgentGroup:
     return service.create_group(session, who.tenant_id, body)
 
 
 @router.get("/groups", response_model=Page[GroupRead])
 def list_groups(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     name: Annotated[str | None, Query(max_length=200, description="Part of the name")] = None,
 ) -> Page[GroupRead]:
@@ -87,25 +85,25 @@ def list_groups(
 
 
 @router.get("/groups/{group_id}", response_model=GroupRead)
-def get_group(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentGroup:
+def get_group(group_id: RecordId, session: DbSession, who: CurrentScope) -> AgentGroup:
     return service.get_group(session, who.tenant_id, group_id)
 
 
 @router.patch("/groups/{group_id}", response_model=GroupRead)
 def update_group(
-    group_id: RecordId, body: GroupUpdate, session: DbSession, who: CurrentPrincipal
+    group_id: RecordId, body: GroupUpdate, session: DbSession, who: CurrentScope
 ) -> AgentGroup:
     return service.update_group(session, who.tenant_id, group_id, body)
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-def delete_group(group_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_group(group_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_group(session, who.tenant_id, group_id)
 
 
 @router.get("/groups/{group_id}/members", response_model=Page[UserRead])
 def group_members(
-    group_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+    group_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
 ) -> Page[UserRead]:
     group = service.get_group(session, who.tenant_id, group_id)
     return fetch_page(session, service.group_members_query(group), User.id, page, UserRead)
@@ -121,7 +119,7 @@ def add_group_member(
     group_id: RecordId,
     body: GroupMemberAdd,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     response: Response,
 ) -> User:
     """Add the user to the group: 201 when they join, 200 when they were already a member."""
@@ -134,7 +132,7 @@ def add_group_member(
 
 @router.delete("/groups/{group_id}/members/{user_id}", status_code=204)
 def remove_group_member(
-    group_id: RecordId, user_id: RecordId, session: DbSession, who: CurrentPrincipal
+    group_id: RecordId, user_id: RecordId, session: DbSession, who: CurrentScope
 ) -> None:
     group = service.get_group(session, who.tenant_id, group_id)
     service.remove_group_member(session, group, user_id)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns import codes, service
 from opendialer.campaigns.codes import CodeKey
@@ -50,7 +50,7 @@ def _read(key: CodeKey, campaign: Campaign) -> CampaignRead:
 
 @router.post("/campaigns", status_code=201, response_model=CampaignRead)
 def create_campaign(
-    body: CampaignCreate, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+    body: CampaignCreate, session: DbSession, who: CurrentScope, key: CampaignCodeKey
 ) -> CampaignRead:
     return _read(key, service.create_campaign(session, get_tenant(session, who.tenant_id), body))
 
@@ -58,7 +58,7 @@ def create_campaign(
 @router.get("/campaigns", response_model=Page[CampaignRead])
 def list_campaigns(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     key: CampaignCodeKey,
     status: CampaignStatus | None = None,
@@ -71,7 +71,7 @@ def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
 def get_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+    campaign_id: RecordId, session: DbSession, who: CurrentScope, key: CampaignCodeKey
 ) -> CampaignRead:
     return _read(key, service.get_campaign(session, who.tenant_id, campaign_id))
 
@@ -81,7 +81,7 @@ def update_campaign(
     campaign_id: RecordId,
     body: CampaignUpdate,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     key: CampaignCodeKey,
 ) -> CampaignRead:
     return _read(key, service.update_campaign(session, who.tenant_id, campaign_id, body))
@@ -89,20 +89,20 @@ def update_campaign(
 
 @router.post("/campaigns/{campaign_id}:new-code", response_model=CampaignRead)
 def new_campaign_code(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, key: CampaignCodeKey
+    campaign_id: RecordId, session: DbSession, who: CurrentScope, key: CampaignCodeKey
 ) -> CampaignRead:
     """A new Voicenter campaign code; the old one stops working."""
     return _read(key, codes.new_code(session, who.tenant_id, campaign_id))
 
 
 @router.delete("/campaigns/{campaign_id}", status_code=204)
-def delete_campaign(campaign_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_campaign(campaign_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_campaign(session, who.tenant_id, campaign_id)
 
 
 @router.get("/campaigns/{campaign_id}/result-codes", response_model=list[ResultCodeRead])
 def list_result_codes(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentScope
 ) -> list[ResultCode]:
     return service.list_result_codes(
         session, service.get_campaign(session, who.tenant_id, campaign_id)
@@ -113,7 +113,7 @@ def list_result_codes(
     "/campaigns/{campaign_id}/result-codes", status_code=201, response_model=ResultCodeRead
 )
 def create_result_code(
-    campaign_id: RecordId, body: ResultCodeCreate, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, body: ResultCodeCreate, session: DbSession, who: CurrentScope
 ) -> ResultCode:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.create_result_code(session, campaign, body)
@@ -125,7 +125,7 @@ def update_result_code(
     code_id: RecordId,
     body: ResultCodeUpdate,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
 ) -> ResultCode:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.update_result_code(session, campaign, code_id, body)
@@ -133,7 +133,7 @@ def update_result_code(
 
 @router.delete("/campaigns/{campaign_id}/result-codes/{code_id}", status_code=204)
 def delete_result_code(
-    campaign_id: RecordId, code_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, code_id: RecordId, session: DbSession, who: CurrentScope
 ) -> None:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     service.delete_result_code(session, campaign, code_id)
@@ -141,7 +141,7 @@ def delete_result_code(
 
 @router.get("/campaigns/{campaign_id}/retry-rules", response_model=list[RetryRuleRead])
 def list_retry_rules(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentScope
 ) -> list[RetryRule]:
     return service.list_retry_rules(
         session, service.get_campaign(session, who.tenant_id, campaign_id)
@@ -150,7 +150,7 @@ def list_retry_rules(
 
 @router.put("/campaigns/{campaign_id}/retry-rules", response_model=RetryRuleRead)
 def put_retry_rule(
-    campaign_id: RecordId, body: RetryRuleWrite, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, body: RetryRuleWrite, session: DbSession, who: CurrentScope
 ) -> RetryRule:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.put_retry_rule(session, campaign, body)
@@ -158,7 +158,7 @@ def put_retry_rule(
 
 @router.delete("/campaigns/{campaign_id}/retry-rules/{rule_id}", status_code=204)
 def delete_retry_rule(
-    campaign_id: RecordId, rule_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, rule_id: RecordId, session: DbSession, who: CurrentScope
 ) -> None:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     service.delete_retry_rule(session, campaign, rule_id)
@@ -166,7 +166,7 @@ def delete_retry_rule(
 
 @router.get("/campaigns/{campaign_id}/form-fields", response_model=list[FormFieldRead])
 def list_form_fields(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentScope
 ) -> list[FormField]:
     return service.list_form_fields(
         session, service.get_campaign(session, who.tenant_id, campaign_id)
@@ -175,7 +175,7 @@ def list_form_fields(
 
 @router.put("/campaigns/{campaign_id}/form-fields", response_model=FormFieldRead)
 def put_form_field(
-    campaign_id: RecordId, body: FormFieldWrite, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, body: FormFieldWrite, session: DbSession, who: CurrentScope
 ) -> FormField:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.put_form_field(session, campaign, body)
@@ -186,7 +186,7 @@ def delete_form_field(
     campaign_id: RecordId,
     name: Annotated[str, Path(max_length=100)],
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
 ) -> None:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     service.delete_form_field(session, campaign, name)
@@ -194,14 +194,14 @@ def delete_form_field(
 
 @router.get("/campaigns/{campaign_id}/members", response_model=list[MemberRead])
 def list_members(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, session: DbSession, who: CurrentScope
 ) -> list[CampaignMember]:
     return service.list_members(session, service.get_campaign(session, who.tenant_id, campaign_id))
 
 
 @router.post("/campaigns/{campaign_id}/members", status_code=201, response_model=MemberRead)
 def add_member(
-    campaign_id: RecordId, body: MemberAdd, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, body: MemberAdd, session: DbSession, who: CurrentScope
 ) -> CampaignMember:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.add_member(session, campaign, body.user_id)[0]
@@ -209,7 +209,7 @@ def add_member(
 
 @router.delete("/campaigns/{campaign_id}/members/{user_id}", status_code=204)
 def remove_member(
-    campaign_id: RecordId, user_id: RecordId, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, user_id: RecordId, session: DbSession, who: CurrentScope
 ) -> None:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     service.remove_member(session, campaign, user_id)
@@ -217,7 +217,7 @@ def remove_member(
 
 @router.post("/campaigns/{campaign_id}/lists", status_code=201, response_model=ListRead)
 def create_list(
-    campaign_id: RecordId, body: ListCreate, session: DbSession, who: CurrentPrincipal
+    campaign_id: RecordId, body: ListCreate, session: DbSession, who: CurrentScope
 ) -> ContactList:
     campaign = service.get_campaign(session, who.tenant_id, campaign_id)
     return service.create_list(session, campaign, body)
@@ -226,7 +226,7 @@ def create_list(
 @router.get("/lists", response_model=Page[ListRead])
 def list_lists(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     campaign_id: Annotated[int | None, Query(ge=1, le=MAX_DB_INT)] = None,
 ) -> Page[ListRead]:
@@ -235,17 +235,17 @@ def list_lists(
 
 
 @router.get("/lists/{list_id}", response_model=ListRead)
-def get_list(list_id: RecordId, session: DbSession, who: CurrentPrincipal) -> ContactList:
+def get_list(list_id: RecordId, session: DbSession, who: CurrentScope) -> ContactList:
     return service.get_list(session, who.tenant_id, list_id)
 
 
 @router.patch("/lists/{list_id}", response_model=ListRead)
 def update_list(
-    list_id: RecordId, body: ListUpdate, session: DbSession, who: CurrentPrincipal
+    list_id: RecordId, body: ListUpdate, session: DbSession, who: CurrentScope
 ) -> ContactList:
     return service.update_list(session, who.tenant_id, list_id, body)
 
 
 @router.delete("/lists/{list_id}", status_code=204)
-def delete_list(list_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_list(list_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_list(session, who.tenant_id, list_id)

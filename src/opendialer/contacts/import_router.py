@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from opendialer.accounts.dependencies import ReadPrincipal
+from opendialer.accounts.dependencies import ReadScope
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
@@ -153,7 +153,7 @@ async def import_contacts_endpoint(
     request: Request,
     options: Annotated[ImportOptions, Depends(import_options)],
     session: ReadSession,
-    who: ReadPrincipal,
+    who: ReadScope,
 ) -> StreamingResponse:
     """Import contacts from a CSV, JSON-array or NDJSON file into the campaign."""
     await run_in_threadpool(get_campaign, session, who.tenant_id, campaign_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import object_session
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.config import Settings
 from opendialer.crm import calllog, service
 from opendialer.crm.links import recording_template
@@ -46,22 +46,20 @@ def _now() -> datetime:
 
 @router.post("/crm/endpoints", status_code=201, response_model=EndpointRead)
 def create_endpoint(
-    body: EndpointCreate, request: Request, session: DbSession, who: CurrentPrincipal
+    body: EndpointCreate, request: Request, session: DbSession, who: CurrentScope
 ) -> EndpointRead:
     return _read(request, service.create_endpoint(session, who.tenant_id, body))
 
 
 @router.get("/crm/endpoints", response_model=list[EndpointRead])
-def list_endpoints(
-    request: Request, session: DbSession, who: CurrentPrincipal
-) -> list[EndpointRead]:
+def list_endpoints(request: Request, session: DbSession, who: CurrentScope) -> list[EndpointRead]:
     stmt = service.endpoints_query(who.tenant_id).order_by(CrmEndpoint.id)
     return [_read(request, e) for e in session.scalars(stmt)]
 
 
 @router.get("/crm/endpoints/{endpoint_id}", response_model=EndpointRead)
 def get_endpoint(
-    endpoint_id: RecordId, request: Request, session: DbSession, who: CurrentPrincipal
+    endpoint_id: RecordId, request: Request, session: DbSession, who: CurrentScope
 ) -> EndpointRead:
     return _read(request, service.get_endpoint(session, who.tenant_id, endpoint_id))
 
@@ -72,20 +70,20 @@ def update_endpoint(
     body: EndpointUpdate,
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
 ) -> EndpointRead:
     return _read(request, service.update_endpoint(session, who.tenant_id, endpoint_id, body))
 
 
 @router.delete("/crm/endpoints/{endpoint_id}", status_code=204)
-def delete_endpoint(endpoint_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_endpoint(endpoint_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_endpoint(session, who.tenant_id, endpoint_id)
 
 
 @router.get("/crm/outbox", response_model=Page[OutboxMessageRead])
 def list_outbox(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     status: OutboxStatus | None = None,
     endpoint_id: IdFilter = None,
@@ -96,7 +94,7 @@ def list_outbox(
 
 
 @router.post("/crm/outbox:retrigger", response_model=RetriggerResult)
-def retrigger(body: RetriggerBody, session: DbSession, who: CurrentPrincipal) -> RetriggerResult:
+def retrigger(body: RetriggerBody, session: DbSession, who: CurrentScope) -> RetriggerResult:
     """Send again now: the named messages, or every dead letter (of one endpoint)."""
     messages = service.retrigger(
         session,
@@ -111,7 +109,7 @@ def retrigger(body: RetriggerBody, session: DbSession, who: CurrentPrincipal) ->
 @router.get("/crm/call-logs", response_model=Page[CallLogRead])
 def list_call_logs(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     contact_id: IdFilter = None,
     unmatched: Annotated[bool | None, Query(description="Only calls matching no contact")] = None,
@@ -122,7 +120,7 @@ def list_call_logs(
 
 @router.get("/contacts/{contact_id}/call-logs", response_model=Page[CallLogRead])
 def contact_call_logs(
-    contact_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+    contact_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
 ) -> Page[CallLogRead]:
     """The calls PBXs reported for this contact (its dialler attempts are under /history)."""
     get_owned(session, Contact, who.tenant_id, contact_id, "contact")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from opendialer.accounts.dependencies import CurrentPrincipal, ReadPrincipal
+from opendialer.accounts.dependencies import CurrentScope, ReadScope
 from opendialer.campaigns.service import get_campaign
 from opendialer.db import DbSession, ReadSession, after_commit, run_unit_of_work
 from opendialer.dialing import service
@@ -54,7 +54,7 @@ def _engine(request: Request) -> Engine | None:
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
 def start_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+    campaign_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock
 ) -> CampaignRunState:
     """Enable the campaign; the answer says whether it is dialling, and if not, why."""
     campaign = get_campaign(session, who.tenant_id, campaign_id)
@@ -63,7 +63,7 @@ def start_campaign(
 
 @router.post("/campaigns/{campaign_id}:stop", response_model=CampaignRunState)
 def stop_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
+    campaign_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock
 ) -> CampaignRunState:
     campaign = get_campaign(session, who.tenant_id, campaign_id)
     return service.set_status(session, campaign, CampaignStatus.DISABLED, now())
@@ -74,7 +74,7 @@ def live(
     campaign_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     now: WallClock,
 ) -> LiveState:
     campaign = get_campaign(session, who.tenant_id, campaign_id)
@@ -86,7 +86,7 @@ def live_stream(
     campaign_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     now: WallClock,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
     limit: Annotated[
@@ -119,7 +119,7 @@ def live_stream(
 
 @router.get("/campaigns/{campaign_id}/pacing-log", response_model=Page[PacingDecisionRead])
 def pacing_log(
-    campaign_id: RecordId, session: DbSession, who: CurrentPrincipal, page: PageParams
+    campaign_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
 ) -> Page[PacingDecisionRead]:
     """Every pacing decision with the estimates behind it (oldest first; page with the cursor)."""
     get_campaign(session, who.tenant_id, campaign_id)
@@ -132,7 +132,7 @@ def pacing_log(
 
 def _act(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     user_id: int,
     event: AgentEvent,
     now: datetime,
@@ -142,29 +142,25 @@ def _act(
 
 
 @router.get("/agents/{user_id}/session", response_model=AgentSessionRead)
-def agent_session(user_id: RecordId, session: DbSession, who: CurrentPrincipal) -> AgentSession:
+def agent_session(user_id: RecordId, session: DbSession, who: CurrentScope) -> AgentSession:
     return agents.agent_session(session, who.tenant_id, user_id)
 
 
 @router.post("/agents/{user_id}:login", response_model=AgentSessionRead)
-def login(
-    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
-) -> AgentSession:
+def login(user_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock) -> AgentSession:
     """Log in: the agent starts paused ("login") until they say ready."""
     return _act(session, who, user_id, AgentEvent.LOGIN, now())
 
 
 @router.post("/agents/{user_id}:ready", response_model=AgentSessionRead)
-def ready(
-    user_id: RecordId, session: DbSession, who: CurrentPrincipal, now: WallClock
-) -> AgentSession:
+def ready(user_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock) -> AgentSession:
     """Ready for calls (also: wrap-up finished)."""
     return _act(session, who, user_id, AgentEvent.READY, now())
 
 
 @router.post("/agents/{user_id}:pause", response_model=AgentSessionRead)
 def pause(
-    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentPrincipal, now: WallClock
+    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentScope, now: WallClock
 ) -> AgentSession:
     """Pause with a reason; during a call the pause starts when the wrap-up ends."""
     return _act(session, who, user_id, AgentEvent.PAUSE, now(), body.reason)
@@ -175,7 +171,7 @@ def logout(
     user_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     now: WallClock,
     body: LogoutBody | None = None,
 ) -> AgentSession:
@@ -193,7 +189,7 @@ def logout(
     return row
 
 
-def owned_agent(user_id: RecordId, session: ReadSession, who: ReadPrincipal) -> int:
+def owned_agent(user_id: RecordId, session: ReadSession, who: ReadScope) -> int:
     """The path's agent, resolved in the caller's tenant before the engine is asked (404)."""
     user = get_owned(session, User, who.tenant_id, user_id, "agent")
     if user.role is not UserRole.AGENT:
@@ -243,7 +239,7 @@ def set_result(
     body: ResultBody,
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     now: WallClock,
 ) -> None:
     """Set the result code of one of the agent's calls (during or after wrap-up)."""
@@ -256,7 +252,7 @@ def set_result(
 
 @router.post("/agents/{user_id}:callback", status_code=204)
 def callback(
-    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentPrincipal, now: WallClock
+    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentScope, now: WallClock
 ) -> None:
     """Schedule a callback: personal (only this agent, rung first) or for anyone."""
     service.schedule_callback(session, who.tenant_id, user_id, body, now())

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.service import get_tenant
 from opendialer.db import DbSession
 from opendialer.dnc import service
@@ -21,7 +21,7 @@ CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
 @router.post("/dnc", response_model=DncBulkResult)
-def add_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) -> DncBulkResult:
+def add_numbers(body: DncNumbers, session: DbSession, who: CurrentScope) -> DncBulkResult:
     """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
     tenant = get_tenant(session, who.tenant_id)
     records = service.add_numbers(
@@ -31,7 +31,7 @@ def add_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) -> 
 
 
 @router.post("/dnc:remove", response_model=DncBulkResult)
-def remove_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) -> DncBulkResult:
+def remove_numbers(body: DncNumbers, session: DbSession, who: CurrentScope) -> DncBulkResult:
     """Remove numbers from the tenant-wide list (or a campaign's); ``source``/``note`` unused."""
     tenant = get_tenant(session, who.tenant_id)
     return DncBulkResult.of(service.remove_numbers(session, tenant, body.campaign_id, body.numbers))
@@ -40,7 +40,7 @@ def remove_numbers(body: DncNumbers, session: DbSession, who: CurrentPrincipal) 
 @router.get("/dnc/check", response_model=DncCheck)
 def check(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     number: Annotated[str, Query(min_length=1, max_length=MAX_RAW_LENGTH)],
     campaign_id: CampaignFilter = None,
 ) -> DncCheck:
@@ -55,7 +55,7 @@ def check(
 @router.get("/dnc", response_model=Page[DncEntryRead])
 def list_entries(
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     page: PageParams,
     campaign_id: CampaignFilter = None,
     tenant_wide: Annotated[bool, Query(description="Only the tenant-wide list")] = False,
@@ -76,5 +76,5 @@ def list_entries(
 
 
 @router.delete("/dnc/{entry_id}", status_code=204)
-def delete_entry(entry_id: RecordId, session: DbSession, who: CurrentPrincipal) -> None:
+def delete_entry(entry_id: RecordId, session: DbSession, who: CurrentScope) -> None:
     service.delete_entry(session, who.tenant_id, entry_id)

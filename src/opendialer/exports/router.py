@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
@@ -44,7 +44,7 @@ def export_read(
 
 @router.post("/exports", response_model=ExportRead, status_code=201)
 def create_export(
-    request: Request, body: ExportCreate, session: DbSession, who: CurrentPrincipal
+    request: Request, body: ExportCreate, session: DbSession, who: CurrentScope
 ) -> ExportRead:
     """Export a campaign's leads as CSV; large exports are built in the background."""
     tenant = get_tenant(session, who.tenant_id)
@@ -72,9 +72,7 @@ def create_export(
 
 
 @router.get("/exports/{file_id}", response_model=ExportRead)
-def get_export(
-    request: Request, file_id: str, session: DbSession, who: CurrentPrincipal
-) -> ExportRead:
+def get_export(request: Request, file_id: str, session: DbSession, who: CurrentScope) -> ExportRead:
     settings = _settings(request)
     meta = service.read_meta(settings, file_id, who.tenant_id)
     return export_read(session, settings, file_id, meta)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from opendialer.accounts.dependencies import CurrentPrincipal
+from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
@@ -48,7 +48,7 @@ def _columns(recording: Recording) -> dict[str, object]:
 def search_recordings(
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     contact_id: OptionalId = None,
     user_id: OptionalId = None,
     phone: Annotated[str | None, Query(max_length=64)] = None,
@@ -72,7 +72,7 @@ def search_recordings(
 def upload_recording(
     request: Request,
     session: DbSession,
-    who: CurrentPrincipal,
+    who: CurrentScope,
     file: Annotated[UploadFile, File(description="A WAV file")],
     call_attempt_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
     contact_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
@@ -90,7 +90,7 @@ def upload_recording(
 
 @router.get("/recordings/{recording_id}", response_model=RecordingRead)
 def get_recording(
-    request: Request, recording_id: RecordId, session: DbSession, who: CurrentPrincipal
+    request: Request, recording_id: RecordId, session: DbSession, who: CurrentScope
 ) -> RecordingRead:
     return read(_settings(request), service.get_recording(session, who.tenant_id, recording_id))
 
@@ -125,7 +125,7 @@ def download(
 
 
 @router.post("/recordings:purge", response_model=PurgeResult)
-def purge(request: Request, session: DbSession, who: CurrentPrincipal) -> PurgeResult:
+def purge(request: Request, session: DbSession, who: CurrentScope) -> PurgeResult:
     """Apply the retention setting to the tenant's recordings now (admins only)."""
     if who.role is not UserRole.ADMIN:
         raise Forbidden("Only admins can purge recordings")

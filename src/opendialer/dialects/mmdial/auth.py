@@ -8,9 +8,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import Face, TooManyAttempts, auth_guard, client_address
-from opendialer.accounts.service import Principal, authenticate_user
+from opendialer.accounts.service import authenticate_user
 from opendialer.errors import Unauthorized
 from opendialer.models import UserRole
+from opendialer.scoping import Scope
 
 REALM = 'Basic realm="mmDial API", charset="UTF-8"'
 
@@ -40,7 +41,7 @@ def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-def authenticate(session: Session, request: Request) -> Principal:
+def authenticate(session: Session, request: Request) -> Scope:
     """The admin calling; 401 for bad credentials, 403 for a user who is not an admin."""
     user, password = _credentials(request)
     try:
