@@ -7,6 +7,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from opendialer.errors import Forbidden
+from opendialer.models import UserRole
+from opendialer.scoping import Scope, require_role
+
 # Links signed for anyone holding them; they take no credentials (tests/recordings, exports).
 NO_CREDENTIALS = {"/api/v1/recordings/{recording_id}/audio", "/api/v1/exports/{file_id}/file"}
 
@@ -144,3 +148,26 @@ def test_engine_actions_check_the_agent_first(
     assert response.json()["error"]["code"] == "not_found"
     # The owner gets past the check (this test server runs no engine: 409, not 404).
     assert api.post(f"/api/v1/agents/{agent['id']}:{action}").status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("acting", "needed", "allowed"),
+    [
+        (UserRole.AGENT, UserRole.AGENT, True),
+        (UserRole.AGENT, UserRole.SUPERVISOR, False),
+        (UserRole.SUPERVISOR, UserRole.AGENT, True),
+        (UserRole.SUPERVISOR, UserRole.ADMIN, False),
+        (UserRole.ADMIN, UserRole.SUPERVISOR, True),
+    ],
+)
+def test_roles_nest_and_a_missing_role_is_forbidden(
+    acting: UserRole, needed: UserRole, allowed: bool
+) -> None:
+    scope = Scope(tenant_id=1, role=acting)
+    assert scope.may_act_as(needed) is allowed
+    if allowed:
+        require_role(scope, needed)
+    else:
+        with pytest.raises(Forbidden) as refused:
+            require_role(scope, needed)
+        assert refused.value.status_code == 403

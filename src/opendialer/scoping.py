@@ -5,7 +5,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
-from opendialer.errors import NotFound
+from opendialer.errors import Forbidden, NotFound
 from opendialer.models import UserRole
 
 
@@ -18,6 +18,19 @@ class Scope:
     role: UserRole
     user_id: int | None = None
     api_key_id: int | None = None
+
+    def may_act_as(self, role: UserRole) -> bool:
+        """Roles nest: an admin may do what a supervisor may, a supervisor what an agent may."""
+        return _ROLE_RANK[self.role] >= _ROLE_RANK[role]
+
+
+_ROLE_RANK = {UserRole.AGENT: 0, UserRole.SUPERVISOR: 1, UserRole.ADMIN: 2}
+
+
+def require_role(scope: Scope, role: UserRole) -> None:
+    """The one role check: a forbidden action is a 403 in the one error body."""
+    if not scope.may_act_as(role):
+        raise Forbidden(f"This needs the {role.value} role; you act as {scope.role.value}")
 
 
 class TenantOwned(Protocol):
