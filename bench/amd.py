@@ -34,8 +34,9 @@ SWEEPS: dict[str, Sequence[int]] = {
     "min_word_ms": (60, 100, 140, 180),
 }
 BEEP_SWEEPS: dict[str, Sequence[Any]] = {
-    "beep_min_ms": (120, 160, 200, 240),
-    "beep_tonality": (0.8, 0.85, 0.9, 0.95),
+    "beep_min_ms": (120, 160, 240),
+    "beep_tonality": (0.7, 0.8, 0.9),
+    "beep_max_level_spread_db": (0.5, 1.0, 2.0, 4.0),
 }
 
 

@@ -206,6 +206,16 @@ def test_a_tone_too_short_is_no_beep() -> None:
     assert not [f for f in frames_of(pcm) if detector.feed(f)]
 
 
+def test_a_tone_whose_level_moves_is_no_beep() -> None:
+    swelling = tone(1000.0, 600) * np.linspace(0.01, 0.3, 4800)
+    pcm = through_line(np.concatenate([silence(300), swelling, silence(300)]), True, "u-law")
+    detector = BeepDetector()
+    assert not [f for f in frames_of(pcm.astype("<i2").tobytes()) if detector.feed(f)]
+    steady = replace(DEFAULTS, beep_max_level_spread_db=20.0)
+    detector = BeepDetector(steady)
+    assert [f for f in frames_of(pcm.astype("<i2").tobytes()) if detector.feed(f)]
+
+
 def test_speech_has_no_beep(greetings: dict[str, Greeting]) -> None:
     for name in ("hello", "mueller", "machine-short"):
         detector = BeepDetector()
@@ -260,6 +270,7 @@ def test_any_audio_is_decided_once_at_a_whole_frame(frames: list[bytes]) -> None
         ({"vad_aggressiveness": 4}, "vad_aggressiveness must be 0..3"),
         ({"beep_min_hz": 3500.0, "beep_max_hz": 3000.0}, "beep_min_hz < beep_max_hz"),
         ({"beep_tonality": 1.0}, "beep_tonality must lie between 0 and 1"),
+        ({"beep_max_level_spread_db": 0.0}, "beep_max_level_spread_db must be positive"),
     ],
 )
 def test_settings_out_of_range_are_refused(change: dict[str, Any], message: str) -> None:

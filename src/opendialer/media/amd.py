@@ -74,7 +74,8 @@ class AmdSettings:
     beep_min_hz: float = 300.0
     beep_max_hz: float = 3400.0
     # share of a frame's in-band energy that must sit at one frequency for it to count as tone
-    beep_tonality: float = 0.9
+    beep_tonality: float = 0.8
+    beep_max_level_spread_db: float = 1.0
 
     def __post_init__(self) -> None:
         durations = {
@@ -98,6 +99,8 @@ class AmdSettings:
             )
         if not 100 <= self.beep_min_hz < self.beep_max_hz <= 3800:
             raise ValueError("AmdSettings needs 100 <= beep_min_hz < beep_max_hz <= 3800")
+        if self.beep_max_level_spread_db <= 0:
+            raise ValueError("AmdSettings.beep_max_level_spread_db must be positive")
         if not 0 < self.beep_tonality < 1:
             raise ValueError("AmdSettings.beep_tonality must lie between 0 and 1")
 
@@ -126,10 +129,17 @@ def _window() -> "np.ndarray[tuple[int], np.dtype[np.float64]]":
     return np.hanning(FRAME_SAMPLES)
 
 
-def _tone_frequency(frame: bytes, settings: AmdSettings) -> float | None:
-    """The frequency of the frame's steady tone, or None if it is not one."""
+@dataclass(frozen=True)
+class _ToneFrame:
+    frequency_hz: float
+    level_db: float
+
+
+def _tone_in(frame: bytes, settings: AmdSettings) -> _ToneFrame | None:
+    """The frame's single tone (its frequency and level), or None if it is not one."""
     samples = np.frombuffer(bytes(frame), dtype="<i2").astype(np.float64)
-    if float(np.sqrt(np.mean(samples * samples))) < _MIN_TONE_RMS:
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    if rms < _MIN_TONE_RMS:
         return None
     power = np.abs(np.fft.rfft(samples * _window(), _FFT_SIZE)) ** 2
     low, high = int(settings.beep_min_hz / _BIN_HZ), int(settings.beep_max_hz / _BIN_HZ)
@@ -138,28 +148,32 @@ def _tone_frequency(frame: bytes, settings: AmdSettings) -> float | None:
     in_band = power[low - _PEAK_HALF_WIDTH : high + _PEAK_HALF_WIDTH + 1]
     if float(np.sum(around)) < settings.beep_tonality * float(np.sum(in_band)):
         return None
-    return peak * _BIN_HZ
+    return _ToneFrame(peak * _BIN_HZ, 20 * float(np.log10(rms)))
 
 
 class BeepDetector:
-    """Finds a steady tone of at least ``beep_min_ms``; reports it when the tone ends."""
+    """Finds a tone steady in pitch and level for ``beep_min_ms``; reports it when it ends.
+
+    A voice's vowel can hold one strong harmonic for a few frames too, but its level moves; a
+    beep's level spreads by less than ``beep_max_level_spread_db`` (standard deviation).
+    """
 
     def __init__(self, settings: AmdSettings | None = None) -> None:
         self.settings = settings or AmdSettings()
         self._elapsed_ms = 0
-        self._tone_start_ms: int | None = None
-        self._tone_hz: list[float] = []
+        self._tone_start_ms = 0
+        self._tone: list[_ToneFrame] = []
 
     def feed(self, frame: bytes) -> Beep | None:
         check_frame(frame)
-        frequency = _tone_frequency(frame, self.settings)
+        tone = _tone_in(frame, self.settings)
         beep = None
-        if frequency is not None and self._continues_tone(frequency):
-            self._tone_hz.append(frequency)
+        if tone is not None and self._continues_tone(tone):
+            self._tone.append(tone)
         else:
             beep = self._tone_ended()
-            if frequency is not None:
-                self._tone_start_ms, self._tone_hz = self._elapsed_ms, [frequency]
+            if tone is not None:
+                self._tone_start_ms, self._tone = self._elapsed_ms, [tone]
         self._elapsed_ms += FRAME_MS
         return beep
 
@@ -167,17 +181,23 @@ class BeepDetector:
         """The tone still sounding when the audio ends, if long enough."""
         return self._tone_ended()
 
-    def _continues_tone(self, frequency: float) -> bool:
-        if not self._tone_hz:
+    def _continues_tone(self, tone: _ToneFrame) -> bool:
+        if not self._tone:
             return False
-        return abs(frequency - float(np.median(self._tone_hz))) <= _MAX_DRIFT_HZ
+        pitch = float(np.median([frame.frequency_hz for frame in self._tone]))
+        return abs(tone.frequency_hz - pitch) <= _MAX_DRIFT_HZ
 
     def _tone_ended(self) -> Beep | None:
-        start, tones = self._tone_start_ms, self._tone_hz
-        self._tone_start_ms, self._tone_hz = None, []
-        if start is None or len(tones) * FRAME_MS < self.settings.beep_min_ms:
+        tone, self._tone = self._tone, []
+        if len(tone) * FRAME_MS < self.settings.beep_min_ms:
             return None
-        return Beep(start, self._elapsed_ms, float(np.median(tones)))
+        if (
+            float(np.std([frame.level_db for frame in tone]))
+            > self.settings.beep_max_level_spread_db
+        ):
+            return None
+        pitch = float(np.median([frame.frequency_hz for frame in tone]))
+        return Beep(self._tone_start_ms, self._elapsed_ms, pitch)
 
 
 class AmdDetector:
