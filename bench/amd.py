@@ -69,6 +69,8 @@ class Figures:
     unknown: float
     mean_ms: float
     p95_ms: float
+    person_mean_ms: float
+    machine_mean_ms: float
 
 
 def figures(outcomes: Sequence[Outcome]) -> Figures:
@@ -92,10 +94,27 @@ def figures(outcomes: Sequence[Outcome]) -> Figures:
         unknown=share(sum(o.result.verdict == AmdVerdict.UNKNOWN for o in outcomes), len(outcomes)),
         mean_ms=float(times.mean()) if times.size else 0.0,
         p95_ms=float(np.percentile(times, 95)) if times.size else 0.0,
+        person_mean_ms=mean_decision_ms(people),
+        machine_mean_ms=mean_decision_ms(machines),
     )
 
 
-FIGURE_COLUMNS = ("n", "accuracy", "false pos.", "false neg.", "unknown", "mean ms", "p95 ms")
+def mean_decision_ms(outcomes: Sequence[Outcome]) -> float:
+    return float(np.mean([o.result.decided_after_ms for o in outcomes])) if outcomes else 0.0
+
+
+FIGURE_COLUMNS = (
+    "n",
+    "accuracy",
+    "false pos.",
+    "false neg.",
+    "unknown",
+    "mean ms",
+    "p95 ms",
+    "person mean ms",
+    "machine mean ms",
+)
+BEEP_COLUMNS = ("set", "with beep", "found", "mean error ms", "max error ms", "false beeps")
 
 
 def figure_row(found: Figures) -> list[object]:
@@ -107,6 +126,8 @@ def figure_row(found: Figures) -> list[object]:
         f"{found.unknown:.1%}",
         f"{found.mean_ms:.0f}",
         f"{found.p95_ms:.0f}",
+        f"{found.person_mean_ms:.0f}",
+        f"{found.machine_mean_ms:.0f}",
     ]
 
 
@@ -169,6 +190,23 @@ def split(greetings: Sequence[Greeting], keep: Callable[[Greeting], bool]) -> li
     return [greeting for greeting in greetings if keep(greeting)]
 
 
+def report_defaults(tune: Sequence[Greeting], held_out: Sequence[Greeting]) -> None:
+    settings = AmdSettings()
+    started = time.perf_counter()
+    parts = {"tuning voices": run(tune, settings), "held-out voices": run(held_out, settings)}
+    seconds = time.perf_counter() - started
+    audio_s = sum(len(g.pcm()) for g in [*tune, *held_out]) / 16000
+    rows = [[name, *figure_row(figures(outcomes))] for name, outcomes in parts.items()]
+    rows.append(["all", *figure_row(figures([o for part in parts.values() for o in part]))])
+    print_table("AMD with the default thresholds", ("set", *FIGURE_COLUMNS), rows)
+    beep_rows = [beep_row(name, outcomes) for name, outcomes in parts.items()]
+    print_table("Beep after a machine's greeting", BEEP_COLUMNS, beep_rows)
+    for name, outcomes in parts.items():
+        print(f"mistakes, {name}: {dict(mistakes(outcomes))}")
+    speed = f"{audio_s / seconds:.0f}x real time"
+    print(f"classified {audio_s:.0f} s of audio in {seconds:.1f} s ({speed}, one core)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=420)
@@ -177,26 +215,12 @@ def main() -> None:
     greetings = build(args.count)
     tune = split(greetings, lambda g: g.spec.language in TUNE_LANGUAGES)
     held_out = split(greetings, lambda g: g.spec.language not in TUNE_LANGUAGES)
-    settings = AmdSettings()
-    started = time.perf_counter()
-    parts = {"tuning voices": run(tune, settings), "held-out voices": run(held_out, settings)}
-    seconds = time.perf_counter() - started
-    audio_s = sum(len(g.pcm()) for g in greetings) / 16000
-    rows = [[name, *figure_row(figures(outcomes))] for name, outcomes in parts.items()]
-    rows.append(["all", *figure_row(figures([o for part in parts.values() for o in part]))])
-    print_table("AMD with the default thresholds", ("set", *FIGURE_COLUMNS), rows)
-    beep_rows = [beep_row(name, outcomes) for name, outcomes in parts.items()]
-    columns = ("set", "with beep", "found", "mean error ms", "max error ms", "false beeps")
-    print_table("Beep after a machine's greeting", columns, beep_rows)
-    for name, outcomes in parts.items():
-        print(f"mistakes, {name}: {dict(mistakes(outcomes))}")
-    speed = f"{audio_s / seconds:.0f}x real time"
-    print(f"classified {audio_s:.0f} s of audio in {seconds:.1f} s ({speed}, one core)")
+    report_defaults(tune, held_out)
     if not args.no_sweep:
+        title = "One threshold at a time (tuning voices)"
+        print_table(title, ("setting", *FIGURE_COLUMNS), sweep(tune, AmdSettings()))
         print_table(
-            "One threshold at a time (tuning voices)",
-            ("setting", *FIGURE_COLUMNS),
-            sweep(tune, settings),
+            f"Beep: {title}", ("setting", *BEEP_COLUMNS[1:]), beep_sweep(tune, AmdSettings())
         )
 
 
