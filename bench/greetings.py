@@ -99,11 +99,16 @@ class Greeting:
 
     spec: GreetingSpec
     path: Path
-    speech_ms: int
+    spoken_ms: tuple[tuple[int, int], ...]  # (start, end) of each spoken segment
     beep_at_ms: int | None
 
     def pcm(self) -> bytes:
         return self.path.read_bytes()
+
+    @property
+    def speech_ms(self) -> int:
+        """Where the last spoken segment ends."""
+        return self.spoken_ms[-1][1]
 
 
 def _run(command: Sequence[str], data: bytes | None = None) -> bytes:
@@ -187,17 +192,19 @@ def through_line(samples: Samples, band_pass: bool, codec: Codec) -> Samples:
     )
 
 
-def render(spec: GreetingSpec) -> tuple[bytes, int, int | None]:
-    """The greeting's PCM, the end of its speech and the start of its beep (ms)."""
-    parts = [silence(spec.lead_ms)]
+def render(spec: GreetingSpec) -> tuple[bytes, tuple[tuple[int, int], ...], int | None]:
+    """The greeting's PCM, the spans of its spoken segments and the start of its beep (ms)."""
+    parts, spoken, at = [silence(spec.lead_ms)], [], spec.lead_ms
     for text, pause_ms in spec.segments:
-        parts += [speak(text, spec.voice, spec.speed_wpm, spec.pitch), silence(pause_ms)]
-    speech = np.concatenate(parts[:-1])
-    level = 10 ** (spec.level_dbfs / 20) * 32768 / max(_rms(speech), 1.0)
-    audio = [speech * level, silence(spec.segments[-1][1])]
+        said = speak(text, spec.voice, spec.speed_wpm, spec.pitch)
+        spoken.append((at, at + said.size * 1000 // RATE))
+        parts += [said, silence(pause_ms)]
+        at = spoken[-1][1] + pause_ms
+    speech = np.concatenate(parts)
+    audio = [speech * 10 ** (spec.level_dbfs / 20) * 32768 / max(_rms(speech), 1.0)]
     beep_at = None
     if spec.beep_hz is not None:
-        beep_at = sum(part.size for part in audio) * 1000 // RATE
+        beep_at = speech.size * 1000 // RATE
         beep = tone(spec.beep_hz, spec.beep_ms)
         audio += [beep * 10 ** (spec.level_dbfs / 20) * 32768 / _rms(beep), silence(1000)]
     mixed = np.concatenate(audio)
@@ -206,7 +213,7 @@ def render(spec: GreetingSpec) -> tuple[bytes, int, int | None]:
         background = noise(spec.noise, mixed.size, zlib.crc32(spec.key.encode()))
         mixed = mixed + background * floor / max(_rms(background), 1.0)
     line = through_line(mixed, spec.band_pass, spec.codec)
-    return _to_pcm(line), speech.size * 1000 // RATE, beep_at
+    return _to_pcm(line), tuple(spoken), beep_at
 
 
 def _person(rng: random.Random) -> tuple[tuple[tuple[str, int], ...], int]:
@@ -266,16 +273,17 @@ def specs(count: int, seed: int = 20) -> list[GreetingSpec]:
 def materialise(spec: GreetingSpec, folder: Path) -> Greeting:
     """Render the greeting into ``folder`` unless it is already there (same spec)."""
     path, meta = folder / f"{spec.key}.raw", folder / f"{spec.key}.json"
-    description = json.dumps(asdict(spec), sort_keys=True)
+    description = json.loads(json.dumps(asdict(spec)))
     if path.exists() and meta.exists():
         stored = json.loads(meta.read_text())
-        if stored["spec"] == json.loads(description):
-            return Greeting(spec, path, stored["speech_ms"], stored["beep_at_ms"])
-    pcm, speech_ms, beep_at = render(spec)
+        if stored["spec"] == description and "spoken_ms" in stored:
+            spans = tuple((start, end) for start, end in stored["spoken_ms"])
+            return Greeting(spec, path, spans, stored["beep_at_ms"])
+    pcm, spoken, beep_at = render(spec)
     path.write_bytes(pcm)
-    record = {"spec": json.loads(description), "speech_ms": speech_ms, "beep_at_ms": beep_at}
+    record = {"spec": description, "spoken_ms": spoken, "beep_at_ms": beep_at}
     meta.write_text(json.dumps(record, indent=1))
-    return Greeting(spec, path, speech_ms, beep_at)
+    return Greeting(spec, path, spoken, beep_at)
 
 
 def build(count: int, folder: Path = CACHE, workers: int = 2) -> list[Greeting]:
