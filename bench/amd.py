@@ -156,26 +156,24 @@ def run(
     return [judge(greeting, settings, with_beep) for greeting in greetings]
 
 
-def sweep(tune: Sequence[Greeting], base: AmdSettings) -> list[list[object]]:
-    rows: list[list[object]] = []
-    for name, values in SWEEPS.items():
+def sweep(
+    tune: Sequence[Greeting],
+    sweeps: dict[str, Sequence[Any]],
+    row: Callable[[str, list[Outcome]], list[object]],
+    with_beep: bool,
+) -> list[list[object]]:
+    """One row per value of each threshold, the others at their defaults."""
+    base, rows = AmdSettings(), []
+    for name, values in sweeps.items():
         for value in values:
-            settings = replace(base, **{name: value})
             marker = " (default)" if getattr(base, name) == value else ""
-            rows.append(
-                [f"{name}={value}{marker}", *figure_row(figures(run(tune, settings, False)))]
-            )
+            outcomes = run(tune, replace(base, **{name: value}), with_beep)
+            rows.append(row(f"{name}={value}{marker}", outcomes))
     return rows
 
 
-def beep_sweep(tune: Sequence[Greeting], base: AmdSettings) -> list[list[object]]:
-    rows: list[list[object]] = []
-    for name, values in BEEP_SWEEPS.items():
-        for value in values:
-            settings = replace(base, **{name: value})
-            marker = " (default)" if getattr(base, name) == value else ""
-            rows.append(beep_row(f"{name}={value}{marker}", run(tune, settings)))
-    return rows
+def labelled_figure_row(label: str, outcomes: list[Outcome]) -> list[object]:
+    return [label, *figure_row(figures(outcomes))]
 
 
 def mistakes(outcomes: Sequence[Outcome]) -> Counter[str]:
@@ -196,7 +194,7 @@ def report_defaults(tune: Sequence[Greeting], held_out: Sequence[Greeting]) -> N
     parts = {"tuning voices": run(tune, settings), "held-out voices": run(held_out, settings)}
     seconds = time.perf_counter() - started
     audio_s = sum(len(g.pcm()) for g in [*tune, *held_out]) / 16000
-    rows = [[name, *figure_row(figures(outcomes))] for name, outcomes in parts.items()]
+    rows = [labelled_figure_row(name, outcomes) for name, outcomes in parts.items()]
     rows.append(["all", *figure_row(figures([o for part in parts.values() for o in part]))])
     print_table("AMD with the default thresholds", ("set", *FIGURE_COLUMNS), rows)
     beep_rows = [beep_row(name, outcomes) for name, outcomes in parts.items()]
@@ -218,10 +216,10 @@ def main() -> None:
     report_defaults(tune, held_out)
     if not args.no_sweep:
         title = "One threshold at a time (tuning voices)"
-        print_table(title, ("setting", *FIGURE_COLUMNS), sweep(tune, AmdSettings()))
-        print_table(
-            f"Beep: {title}", ("setting", *BEEP_COLUMNS[1:]), beep_sweep(tune, AmdSettings())
-        )
+        rows = sweep(tune, SWEEPS, labelled_figure_row, with_beep=False)
+        print_table(title, ("setting", *FIGURE_COLUMNS), rows)
+        rows = sweep(tune, BEEP_SWEEPS, beep_row, with_beep=True)
+        print_table(f"Beep: {title}", ("setting", *BEEP_COLUMNS[1:]), rows)
 
 
 if __name__ == "__main__":

@@ -123,13 +123,15 @@ def _to_pcm(samples: Samples) -> bytes:
     return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
 
 
+# -R: sox's dither and noise repeat from run to run, so a greeting is the same every time
+_SOX = ("sox", "-R")
 _RAW = ("-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1")
 
 
 def speak(text: str, voice: str, speed_wpm: int, pitch: int) -> Samples:
     """espeak-ng's speech, resampled by sox to 8 kHz."""
     wav = _run(["espeak-ng", "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "--stdout", text])
-    return _trimmed(_to_samples(_run(["sox", "-t", "wav", "-", *_RAW, "-"], wav)))
+    return _trimmed(_to_samples(_run([*_SOX, "-t", "wav", "-", *_RAW, "-"], wav)))
 
 
 def _trimmed(samples: Samples) -> Samples:
@@ -141,13 +143,13 @@ def _trimmed(samples: Samples) -> Samples:
 def tone(frequency_hz: float, duration_ms: int) -> Samples:
     """A sine beep from sox (its level is set with the rest of the greeting)."""
     seconds = f"{duration_ms / 1000:.3f}"
-    command = ["sox", "-n", *_RAW, "-", "synth", seconds, "sine", str(frequency_hz)]
+    command = [*_SOX, "-n", *_RAW, "-", "synth", seconds, "sine", str(frequency_hz)]
     return _to_samples(_run(command))
 
 
 def noise(kind: Noise, samples: int, seed: int) -> Samples:
     seconds = f"{samples / RATE:.3f}"
-    generated = _to_samples(_run(["sox", "-R", "-n", *_RAW, "-", "synth", seconds, kind]))
+    generated = _to_samples(_run([*_SOX, "-n", *_RAW, "-", "synth", seconds, kind]))
     generated = np.resize(generated, samples)
     # sox's generator is the same for every call with -R; a random shift makes them differ
     return np.roll(generated, seed % max(samples, 1))
@@ -167,29 +169,10 @@ def through_line(samples: Samples, band_pass: bool, codec: Codec) -> Samples:
     effects = ["sinc", "300-3400"] if band_pass else []
     pcm = _to_pcm(samples)
     if codec == "none":
-        return _to_samples(_run(["sox", *_RAW, "-", *_RAW, "-", *effects], pcm) if effects else pcm)
-    encoded = _run(["sox", *_RAW, "-", "-t", "raw", "-e", codec, "-b", "8", "-", *effects], pcm)
-    return _to_samples(
-        _run(
-            [
-                "sox",
-                "-t",
-                "raw",
-                "-r",
-                str(RATE),
-                "-e",
-                codec,
-                "-b",
-                "8",
-                "-c",
-                "1",
-                "-",
-                *_RAW,
-                "-",
-            ],
-            encoded,
-        )
-    )
+        return _to_samples(_run([*_SOX, *_RAW, "-", *_RAW, "-", *effects], pcm) if effects else pcm)
+    g711 = ("-t", "raw", "-r", str(RATE), "-e", codec, "-b", "8", "-c", "1")
+    encoded = _run([*_SOX, *_RAW, "-", *g711, "-", *effects], pcm)
+    return _to_samples(_run([*_SOX, *g711, "-", *_RAW, "-"], encoded))
 
 
 def render(spec: GreetingSpec) -> tuple[bytes, tuple[tuple[int, int], ...], int | None]:
