@@ -26,12 +26,13 @@ from opendialer.media.amd import AmdDetector, AmdResult, AmdSettings, AmdVerdict
 
 TUNE_LANGUAGES = frozenset({"en-us", "en-gb-scotland", "de"})
 SWEEPS: dict[str, Sequence[int]] = {
-    "greeting_ms": (1200, 1500, 1800, 2100, 2500),
+    "greeting_ms": (1200, 1500, 1750, 2000, 2500),
     "after_greeting_silence_ms": (500, 600, 700, 800, 1000),
     "max_words": (2, 3, 4, 5, 6),
     "vad_aggressiveness": (0, 1, 2, 3),
     "initial_silence_ms": (1500, 2500, 3500),
     "min_word_ms": (60, 100, 140, 180),
+    "voice_above_floor_db": (0, 3, 6, 10),
 }
 BEEP_SWEEPS: dict[str, Sequence[Any]] = {
     "beep_min_ms": (120, 160, 240),

@@ -3,9 +3,10 @@
 People answer with a short hello ("Hello?", "Yes, Müller speaking") and wait, sometimes saying
 "Hello?" again after a pause; machines speak a 4 to 20 s greeting, half of them followed by a
 beep. Each greeting varies voice, speed, pitch, loudness, background noise and the line (a
-300-3400 Hz band-pass and a G.711 mu-law or A-law round trip), drawn from a seeded generator,
-and is stored as 8 kHz 16-bit mono PCM (``.raw``) with a JSON manifest beside it, so a second run
-reads the cache instead of synthesising again.
+300-3400 Hz band-pass and a G.711 mu-law or A-law round trip; a third start with the click of
+the line going off-hook), drawn from a seeded generator, and is stored as 8 kHz 16-bit mono PCM
+(``.raw``) with a JSON manifest beside it, so a second run reads the cache instead of
+synthesising again.
 
     .venv/bin/python -m bench.greetings --count 420      # fills bench/out/greetings/
 """
@@ -87,6 +88,7 @@ class GreetingSpec:
     snr_db: float
     codec: Codec
     band_pass: bool
+    click_ms: int = 0  # an off-hook click (a burst of noise) right at the answer, if > 0
 
     @property
     def voice(self) -> str:
@@ -191,6 +193,9 @@ def render(spec: GreetingSpec) -> tuple[bytes, tuple[tuple[int, int], ...], int 
         beep = tone(spec.beep_hz, spec.beep_ms)
         audio += [beep * 10 ** (spec.level_dbfs / 20) * 32768 / _rms(beep), silence(1000)]
     mixed = np.concatenate(audio)
+    if spec.click_ms:
+        burst = noise("whitenoise", RATE * spec.click_ms // 1000, zlib.crc32(spec.key.encode()))
+        mixed[: burst.size] += burst * 10 ** (spec.level_dbfs / 20) * 32768 / _rms(burst) * 2
     if spec.noise != "none":
         floor = 10 ** ((spec.level_dbfs - spec.snr_db) / 20) * 32768
         background = noise(spec.noise, mixed.size, zlib.crc32(spec.key.encode()))
@@ -220,7 +225,7 @@ def _machine(speed_wpm: int, rng: random.Random) -> tuple[tuple[str, int], ...]:
     return tuple(sentences)
 
 
-def draw(index: int, rng: random.Random) -> GreetingSpec:
+def draw(index: int, rng: random.Random, seed: int) -> GreetingSpec:
     """The index-th greeting: even ones people, odd ones machines."""
     label: Label = "person" if index % 2 == 0 else "machine"
     speed = rng.randint(130, 200)
@@ -245,12 +250,19 @@ def draw(index: int, rng: random.Random) -> GreetingSpec:
         snr_db=rng.uniform(15, 35),
         codec=rng.choice(("none", "u-law", "a-law")),
         band_pass=rng.random() < 0.8,
+        click_ms=_click(index, seed),
     )
+
+
+def _click(index: int, seed: int) -> int:
+    """A third of the answers start with a click: drawn apart so the other draws stay put."""
+    rng = random.Random(f"click-{seed}-{index}")
+    return rng.choice((10, 20, 40)) if rng.random() < 1 / 3 else 0
 
 
 def specs(count: int, seed: int = 20) -> list[GreetingSpec]:
     rng = random.Random(seed)
-    return [draw(index, rng) for index in range(count)]
+    return [draw(index, rng, seed) for index in range(count)]
 
 
 def materialise(spec: GreetingSpec, folder: Path) -> Greeting:

@@ -180,6 +180,26 @@ def test_silence_is_unknown_after_the_initial_silence() -> None:
     assert result == AmdResult(AmdVerdict.UNKNOWN, "initial-silence", DEFAULTS.initial_silence_ms)
 
 
+def test_a_click_on_the_line_is_no_word() -> None:
+    click = noise("whitenoise", 320, seed=1) * 0.5
+    samples = np.concatenate([silence(1000), click, silence(5000)])
+    pcm = through_line(samples, True, "u-law").astype("<i2").tobytes()
+    result = classify(frames_of(pcm))
+    assert (result.verdict, result.reason) == (AmdVerdict.UNKNOWN, "initial-silence")
+    # webrtcvad hears the click and ~80 ms after it as voice: those frames are not silence
+    limit = DEFAULTS.initial_silence_ms
+    assert limit < result.decided_after_ms <= limit + 200
+    unguarded = replace(DEFAULTS, voice_above_floor_db=0.0)
+    assert classify(frames_of(pcm), unguarded).reason == "after-greeting-silence"
+
+
+def test_words_are_counted(greetings: dict[str, Greeting]) -> None:
+    pcm = greetings["mueller"].pcm()
+    few_words = replace(DEFAULTS, max_words=2)
+    assert classify(frames_of(pcm), few_words).reason == "max-words"
+    assert classify(frames_of(pcm)).verdict == AmdVerdict.PERSON
+
+
 def test_a_beep_right_after_the_answer_is_a_machine() -> None:
     pcm = tone_after_silence(1400.0, 600, 400)
     result = classify(frames_of(pcm))
@@ -267,6 +287,7 @@ def test_any_audio_is_decided_once_at_a_whole_frame(frames: list[bytes]) -> None
     [
         ({"greeting_ms": 0}, "greeting_ms must be positive"),
         ({"max_words": 0}, "max_words must be at least 1"),
+        ({"voice_above_floor_db": -1.0}, "voice_above_floor_db must not be negative"),
         ({"vad_aggressiveness": 4}, "vad_aggressiveness must be 0..3"),
         ({"beep_min_hz": 3500.0, "beep_max_hz": 3000.0}, "beep_min_hz < beep_max_hz"),
         ({"beep_tonality": 1.0}, "beep_tonality must lie between 0 and 1"),

@@ -17,6 +17,7 @@ A beep after a machine's greeting marks where a message may start: ``BeepDetecto
 and ``AmdDetector`` keeps one running after its verdict (``AmdDetector.beep``).
 """
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,7 +62,7 @@ class AmdSettings:
     """Every threshold of the detector, in milliseconds unless named otherwise."""
 
     initial_silence_ms: int = 2500
-    greeting_ms: int = 1800
+    greeting_ms: int = 1750
     after_greeting_silence_ms: int = 700
     total_analysis_ms: int = 5000
     min_word_ms: int = 100
@@ -70,6 +71,9 @@ class AmdSettings:
     max_word_ms: int = 3000
     # webrtcvad's mode: 0 (lets most audio through as voice) .. 3 (strictest)
     vad_aggressiveness: int = 3
+    # a word needs min_word_ms of voice this much louder than the line's quietest frame of the
+    # last second: webrtcvad keeps saying "voice" for ~80 ms after any burst (a click, a pop)
+    voice_above_floor_db: float = 3.0
     beep_min_ms: int = 160
     beep_min_hz: float = 300.0
     beep_max_hz: float = 3400.0
@@ -91,6 +95,8 @@ class AmdSettings:
         for name, value in durations.items():
             if value <= 0:
                 raise ValueError(f"AmdSettings.{name} must be positive, got {value}")
+        if self.voice_above_floor_db < 0:
+            raise ValueError("AmdSettings.voice_above_floor_db must not be negative")
         if self.max_words < 1:
             raise ValueError(f"AmdSettings.max_words must be at least 1, got {self.max_words}")
         if self.vad_aggressiveness not in (0, 1, 2, 3):
@@ -129,6 +135,16 @@ def _window() -> "np.ndarray[tuple[int], np.dtype[np.float64]]":
     return np.hanning(FRAME_SAMPLES)
 
 
+def _samples(frame: bytes) -> "np.ndarray[tuple[int], np.dtype[np.float64]]":
+    return np.frombuffer(bytes(frame), dtype="<i2").astype(np.float64)
+
+
+def _level_db(frame: bytes) -> float:
+    """The frame's RMS level in dB above one quantisation step (0 for digital silence)."""
+    samples = _samples(frame)
+    return 10 * float(np.log10(float(np.mean(samples * samples)) + 1.0))
+
+
 @dataclass(frozen=True)
 class _ToneFrame:
     frequency_hz: float
@@ -137,7 +153,7 @@ class _ToneFrame:
 
 def _tone_in(frame: bytes, settings: AmdSettings) -> _ToneFrame | None:
     """The frame's single tone (its frequency and level), or None if it is not one."""
-    samples = np.frombuffer(bytes(frame), dtype="<i2").astype(np.float64)
+    samples = _samples(frame)
     rms = float(np.sqrt(np.mean(samples * samples)))
     if rms < _MIN_TONE_RMS:
         return None
@@ -210,12 +226,15 @@ class AmdDetector:
     def __init__(self, settings: AmdSettings | None = None) -> None:
         self.settings = settings or AmdSettings()
         self._vad = webrtcvad.Vad(self.settings.vad_aggressiveness)
+        self._levels: deque[float] = deque(maxlen=1000 // FRAME_MS)
         self._beeps = BeepDetector(self.settings)
         self.result: AmdResult | None = None
         self.beep: Beep | None = None
         self._elapsed_ms = 0
-        self._silence_ms = 0
+        self._silence_ms = 0  # silence frames since the last word (short blips do not reset it)
+        self._gap_ms = 0  # the current run of silence frames
         self._voice_run_ms = 0
+        self._loud_run_ms = 0  # frames of the voice run above the line's noise floor
         self._voice_total_ms = 0
         self._words = 0
         self._in_word = False
@@ -231,8 +250,9 @@ class AmdDetector:
         self._elapsed_ms += FRAME_MS
         if self.beep is not None:
             return self._decide(AmdVerdict.MACHINE, "beep")
+        loud = self._loudness(frame)
         if self._vad.is_speech(bytes(frame), SAMPLE_RATE):
-            decision = self._on_voice()
+            decision = self._on_voice(loud)
         else:
             decision = self._on_silence()
         if decision is None and self._elapsed_ms >= self.settings.total_analysis_ms:
@@ -252,11 +272,19 @@ class AmdDetector:
         self.result = AmdResult(verdict, reason, self._elapsed_ms, beep_at)
         return self.result
 
-    def _on_voice(self) -> tuple[AmdVerdict, str] | None:
+    def _loudness(self, frame: bytes) -> bool:
+        """Whether the frame stands ``voice_above_floor_db`` above the last second's quietest."""
+        level = _level_db(frame)
+        self._levels.append(level)
+        return level >= min(self._levels) + self.settings.voice_above_floor_db
+
+    def _on_voice(self, loud: bool) -> tuple[AmdVerdict, str] | None:
         settings = self.settings
+        self._gap_ms = 0
         self._voice_run_ms += FRAME_MS
         self._voice_total_ms += FRAME_MS
-        if self._voice_run_ms >= settings.min_word_ms:
+        self._loud_run_ms += FRAME_MS if loud else 0
+        if self._loud_run_ms >= settings.min_word_ms:
             self._silence_ms = 0
             self._in_greeting = True
             if not self._in_word:
@@ -273,9 +301,10 @@ class AmdDetector:
     def _on_silence(self) -> tuple[AmdVerdict, str] | None:
         settings = self.settings
         self._silence_ms += FRAME_MS
-        if self._silence_ms >= settings.between_words_silence_ms:
+        self._gap_ms += FRAME_MS
+        if self._gap_ms >= settings.between_words_silence_ms:
             self._in_word = False
-            self._voice_run_ms = 0
+            self._voice_run_ms = self._loud_run_ms = 0
         if not self._in_greeting and self._silence_ms >= settings.initial_silence_ms:
             return AmdVerdict.UNKNOWN, "initial-silence"
         if self._in_greeting and self._silence_ms >= settings.after_greeting_silence_ms:
