@@ -196,7 +196,10 @@ def report_defaults(tune: Sequence[Greeting], held_out: Sequence[Greeting]) -> N
     seconds = time.perf_counter() - started
     audio_s = sum(len(g.pcm()) for g in [*tune, *held_out]) / 16000
     rows = [labelled_figure_row(name, outcomes) for name, outcomes in parts.items()]
-    rows.append(["all", *figure_row(figures([o for part in parts.values() for o in part]))])
+    everything = [o for part in parts.values() for o in part]
+    rows.append(["all", *figure_row(figures(everything))])
+    clicked = [o for o in everything if o.greeting.spec.click_ms]
+    rows.append(["all, with a click", *figure_row(figures(clicked))])
     print_table("AMD with the default thresholds", ("set", *FIGURE_COLUMNS), rows)
     beep_rows = [beep_row(name, outcomes) for name, outcomes in parts.items()]
     print_table("Beep after a machine's greeting", BEEP_COLUMNS, beep_rows)
