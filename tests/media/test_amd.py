@@ -19,16 +19,15 @@ from bench.greetings import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opendialer.media.amd import (
-    FRAME_BYTES,
+from opendialer.media import (
     AmdDetector,
     AmdResult,
     AmdSettings,
     AmdVerdict,
     BeepDetector,
-    classify,
-    frames_of,
+    PcmFramer,
 )
+from opendialer.media.amd import FRAME_BYTES, classify, frames_of
 
 DEFAULTS = AmdSettings()
 PLAIN = GreetingSpec(
@@ -280,6 +279,20 @@ def test_any_audio_is_decided_once_at_a_whole_frame(frames: list[bytes]) -> None
         assert final.verdict == AmdVerdict.UNKNOWN
         assert final.decided_after_ms == len(frames) * 20
     assert final.decided_after_ms <= DEFAULTS.total_analysis_ms
+
+
+@given(
+    st.binary(max_size=20 * FRAME_BYTES),
+    st.lists(st.integers(min_value=0, max_value=3 * FRAME_BYTES), max_size=30),
+)
+def test_the_framer_cuts_any_chunking_into_the_same_frames(pcm: bytes, cuts: list[int]) -> None:
+    framer, frames, start = PcmFramer(), [], 0
+    for size in cuts:
+        frames += framer.push(pcm[start : start + size])
+        start += size
+    frames += framer.push(pcm[start:])
+    assert frames == list(frames_of(pcm))
+    assert all(len(frame) == FRAME_BYTES for frame in frames)
 
 
 @pytest.mark.parametrize(

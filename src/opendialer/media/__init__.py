@@ -7,6 +7,15 @@ from opendialer.media.amd import (
     AmdVerdict,
     Beep,
     BeepDetector,
+    PcmFramer,
 )
 
-__all__ = ["AmdDetector", "AmdResult", "AmdSettings", "AmdVerdict", "Beep", "BeepDetector"]
+__all__ = [
+    "AmdDetector",
+    "AmdResult",
+    "AmdSettings",
+    "AmdVerdict",
+    "Beep",
+    "BeepDetector",
+    "PcmFramer",
+]

@@ -322,6 +322,20 @@ def classify(frames: Iterable[bytes], settings: AmdSettings | None = None) -> Am
     return detector.finish()
 
 
+class PcmFramer:
+    """Cuts a stream of PCM chunks of any size (RTP packets of 10, 20 or 30 ms) into frames."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def push(self, pcm: bytes) -> list[bytes]:
+        """The whole 20 ms frames now available; the remainder waits for the next chunk."""
+        data = self._pending + bytes(pcm)
+        whole = len(data) - len(data) % FRAME_BYTES
+        self._pending = data[whole:]
+        return list(frames_of(data[:whole]))
+
+
 def frames_of(pcm: bytes) -> Iterator[bytes]:
     """Split 8 kHz 16-bit mono PCM into whole 20 ms frames (a trailing partial frame is dropped)."""
     for start in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
