@@ -177,6 +177,16 @@ def labelled_figure_row(label: str, outcomes: list[Outcome]) -> list[object]:
     return [label, *figure_row(figures(outcomes))]
 
 
+def by_language(outcomes: Sequence[Outcome]) -> list[list[object]]:
+    languages = sorted({o.greeting.spec.language for o in outcomes})
+    rows: list[list[object]] = []
+    for language in languages:
+        spoken = [o for o in outcomes if o.greeting.spec.language == language]
+        part = "tuning" if language in TUNE_LANGUAGES else "held out"
+        rows.append([f"{language} ({part})", *figure_row(figures(spoken))])
+    return rows
+
+
 def mistakes(outcomes: Sequence[Outcome]) -> Counter[str]:
     return Counter(
         f"{o.greeting.spec.label} -> {o.result.verdict} ({o.result.reason})"
@@ -201,6 +211,7 @@ def report_defaults(tune: Sequence[Greeting], held_out: Sequence[Greeting]) -> N
     clicked = [o for o in everything if o.greeting.spec.click_ms]
     rows.append(["all, with a click", *figure_row(figures(clicked))])
     print_table("AMD with the default thresholds", ("set", *FIGURE_COLUMNS), rows)
+    print_table("By language of the voice", ("language", *FIGURE_COLUMNS), by_language(everything))
     beep_rows = [beep_row(name, outcomes) for name, outcomes in parts.items()]
     print_table("Beep after a machine's greeting", BEEP_COLUMNS, beep_rows)
     for name, outcomes in parts.items():
