@@ -2,7 +2,8 @@
 
 A pure classifier, independent of SIP: the media layer feeds it the customer's audio from the
 answer on. Each frame is judged voice or silence by WebRTC's voice-activity detector
-(``webrtcvad``); the classic timing rules of Asterisk's ``AMD()`` then decide:
+(``webrtcvad``); a word needs ``min_word_ms`` of voice above the line's noise floor (so a click
+is no word); the classic timing rules of Asterisk's ``AMD()`` then decide:
 
 * silence longer than ``initial_silence_ms`` before anyone speaks: ``unknown`` (Asterisk says
   machine; a silent line is as often a hesitant person or a dead line, and ``unknown`` is
@@ -59,7 +60,10 @@ class Beep:
 
 @dataclass(frozen=True)
 class AmdSettings:
-    """Every threshold of the detector, in milliseconds unless named otherwise."""
+    """Every threshold of the detector, in milliseconds unless named otherwise.
+
+    The defaults are tuned with ``bench/amd.py`` (docs/telephony.md has its tables).
+    """
 
     initial_silence_ms: int = 2500
     greeting_ms: int = 1750
