@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp audio-tools lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ typecheck: dev
 sipp:
 	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 
-pytest: dev sipp
+# espeak-ng and sox make the speech that the answering-machine detection tests and bench hear.
+audio-tools:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng sox)
+
+pytest: dev sipp audio-tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
