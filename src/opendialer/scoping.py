@@ -19,6 +19,11 @@ class Scope:
     user_id: int | None = None
     api_key_id: int | None = None
 
+    @classmethod
+    def system(cls, tenant_id: int) -> "Scope":
+        """The tenant's own scope when no person acts: the engine, housekeeping, the CLI."""
+        return cls(tenant_id=tenant_id, role=UserRole.ADMIN)
+
     def may_act_as(self, role: UserRole) -> bool:
         """Roles nest: an admin may do what a supervisor may, a supervisor what an agent may."""
         return _ROLE_RANK[self.role] >= _ROLE_RANK[role]
@@ -31,6 +36,13 @@ def require_role(scope: Scope, role: UserRole) -> None:
     """The one role check: a forbidden action is a 403 in the one error body."""
     if not scope.may_act_as(role):
         raise Forbidden(f"This needs the {role.value} role; you act as {scope.role.value}")
+
+
+def require_self(scope: Scope, user_id: int) -> None:
+    """An agent acts only for themselves; a supervisor or an admin for any of the tenant's
+    agents. A 403 (the agent is the tenant's, so its existence is no secret to the caller)."""
+    if not scope.may_act_as(UserRole.SUPERVISOR) and scope.user_id != user_id:
+        raise Forbidden("An agent acts only on their own session, contacts and calls")
 
 
 class TenantOwned(Protocol):

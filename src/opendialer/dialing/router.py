@@ -208,28 +208,30 @@ async def _engine_action(request: Request, ok: bool, what: str) -> None:
 
 
 @router.post("/agents/{user_id}:dial-preview", status_code=204)
-async def dial_preview(user_id: OwnedAgent, request: Request) -> None:
+async def dial_preview(user_id: OwnedAgent, who: ReadScope, request: Request) -> None:
     """Dial the previewed contact now instead of waiting for the preview time to run out."""
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.dial_preview(user_id), "preview"
+        request, engine is not None and await engine.dial_preview(who, user_id=user_id), "preview"
     )
 
 
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
-async def skip_preview(user_id: OwnedAgent, request: Request) -> None:
+async def skip_preview(user_id: OwnedAgent, who: ReadScope, request: Request) -> None:
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.skip_preview(user_id), "preview"
+        request, engine is not None and await engine.skip_preview(who, user_id=user_id), "preview"
     )
 
 
 @router.post("/agents/{user_id}:hangup", status_code=204)
-async def hang_up(user_id: OwnedAgent, request: Request) -> None:
+async def hang_up(user_id: OwnedAgent, who: ReadScope, request: Request) -> None:
     """End the agent's current call; the agent goes to wrap-up."""
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.hang_up_agent_call(user_id), "call"
+        request,
+        engine is not None and await engine.hang_up_agent_call(who, user_id=user_id),
+        "call",
     )
 
 
