@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opendialer.errors import Forbidden, NotFound
@@ -53,8 +54,16 @@ class TenantOwned(Protocol):
 M = TypeVar("M", bound=TenantOwned)
 
 
-def get_owned(session: Session, model: type[M], tenant_id: int, record_id: Any, resource: str) -> M:
+def owned(model: type[M], scope: Scope) -> Select[M]:
+    """The scoped select of a tenant-owned model: the one way to list or find the tenant's rows
+    (as polar's ``get_readable_statement``)."""
+    column: Any = model.tenant_id  # the mapped column of the class
+    return select(model).where(column == scope.tenant_id)
+
+
+def get_owned(session: Session, model: type[M], scope: Scope, record_id: Any, resource: str) -> M:
+    """The scope's record by primary key; missing or another tenant's is the same 404."""
     record = session.get(model, record_id)
-    if record is None or record.tenant_id != tenant_id:
+    if record is None or record.tenant_id != scope.tenant_id:
         raise NotFound(resource, record_id)
     return record

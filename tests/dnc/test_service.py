@@ -11,6 +11,7 @@ from opendialer.dnc import service
 from opendialer.dnc.schemas import DncOutcome, DncRecordOutcome
 from opendialer.errors import BadRequest, NotFound
 from opendialer.models import DialMode, DncEntry, Tenant
+from opendialer.scoping import Scope
 
 WIDE = "+49301111111"
 OWN = "+49302222222"
@@ -66,7 +67,9 @@ def test_same_number_on_the_tenant_list_and_a_campaign_list(
     assert _outcomes(added) == [DncOutcome.ADDED]
     removed = service.remove_numbers(session, tenant.tenant, campaign, [WIDE, WIDE])
     assert _outcomes(removed) == [DncOutcome.REMOVED, DncOutcome.NOT_FOUND]
-    assert service.is_blocked(session, tenant.tenant.id, campaign, WIDE)  # tenant list stays
+    assert service.is_blocked(
+        session, Scope.system(tenant.tenant.id), campaign, WIDE
+    )  # tenant list stays
 
 
 def test_remove_reports_each_number(session: Session, tenant: NewTenant) -> None:
@@ -102,9 +105,9 @@ def test_blocked_numbers_by_scope_over_many_chunks(session: Session, tenant: New
     service.add_numbers(session, tenant.tenant, campaign, [OWN, last])
     asked = [f"+4930{9_000_000 + i}" for i in range(service.LOOKUP_CHUNK + 20)] + [WIDE, OWN]
     tid = tenant.tenant.id
-    assert service.blocked_numbers(session, tid, campaign, asked) == {WIDE, OWN, last}
-    assert service.blocked_numbers(session, tid, None, asked) == {WIDE}
-    assert not service.is_blocked(session, tid, None, OWN)
+    assert service.blocked_numbers(session, Scope.system(tid), campaign, asked) == {WIDE, OWN, last}
+    assert service.blocked_numbers(session, Scope.system(tid), None, asked) == {WIDE}
+    assert not service.is_blocked(session, Scope.system(tid), None, OWN)
 
 
 def test_other_tenants_lists_and_campaigns_do_not_count(
@@ -112,7 +115,7 @@ def test_other_tenants_lists_and_campaigns_do_not_count(
 ) -> None:
     theirs = _campaign(session, other_tenant.tenant)
     service.add_numbers(session, other_tenant.tenant, None, [WIDE])
-    assert service.blocked_numbers(session, tenant.tenant.id, None, [WIDE]) == set()
+    assert service.blocked_numbers(session, Scope.system(tenant.tenant.id), None, [WIDE]) == set()
     with pytest.raises(NotFound):
         service.add_numbers(session, tenant.tenant, theirs, [OWN])
     with pytest.raises(NotFound):
@@ -129,7 +132,7 @@ def test_dnc_query_filters(session: Session, tenant: NewTenant) -> None:
         campaign_id: int | None = None, tenant_wide: bool = False, number: str | None = None
     ) -> list[str]:
         stmt = service.dnc_query(
-            tid, campaign_id=campaign_id, tenant_wide=tenant_wide, number=number
+            Scope.system(tid), campaign_id=campaign_id, tenant_wide=tenant_wide, number=number
         )
         return [e.e164 for e in session.scalars(stmt.order_by(DncEntry.id))]
 

@@ -29,6 +29,7 @@ from opendialer.inputs import check_date
 from opendialer.models import Contact, DncEntry, Recording, Tenant, User
 from opendialer.phones import international_digits, normalize
 from opendialer.recordings import service as recordings
+from opendialer.scoping import Scope
 
 MAX_VOICES = 1000
 MAX_LEADS = 1000
@@ -87,7 +88,7 @@ def _voices(
     session: Session, settings: Settings, tenant: Tenant, found: recordings.RecordingFilter
 ) -> dict[str, Any]:
     tz = ZoneInfo(tenant.timezone)
-    records = recordings.search(session, tenant.id, found, tz, MAX_VOICES)
+    records = recordings.search(session, Scope.system(tenant.id), found, tz, MAX_VOICES)
     return {"status": "ok", "voices": [_voice(settings, r, tz) for r in records]}
 
 
@@ -284,7 +285,9 @@ def dnc_check(session: Session, settings: Settings, tenant: Tenant, p: Params) -
         if result.e164 is None:
             raise ParamError(f"{number!r} is not a valid phone number")
         return {"status": "exists" if result.blocked else "notfound"}
-    stmt = dnc.dnc_query(tenant.id, tenant_wide=True, number=_fuzzy_digits(tenant, number))
+    stmt = dnc.dnc_query(
+        Scope.system(tenant.id), tenant_wide=True, number=_fuzzy_digits(tenant, number)
+    )
     entries = session.scalars(stmt.order_by(DncEntry.id).limit(MAX_FUZZY_RESULTS))
     results = [international_digits(e.e164) for e in entries]
     return {"status": "exists" if results else "notfound", "results": results}
@@ -329,13 +332,17 @@ def lead_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Param
     e164 = normalize(raw, tenant.default_region).e164
     if e164 is None:
         raise ParamError(f"{raw!r} is not a valid phone number")
-    contacts = find_by_phone(session, tenant.id, e164)[:MAX_LEADS]
+    contacts = find_by_phone(session, Scope.system(tenant.id), e164)[:MAX_LEADS]
     return _leads(session, tenant, contacts, f"number {raw}")
 
 
 def lead_by_external_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     external = p.required("leadid")
-    stmt = contacts_query(tenant.id, external_id=external).order_by(Contact.id).limit(MAX_LEADS)
+    stmt = (
+        contacts_query(Scope.system(tenant.id), external_id=external)
+        .order_by(Contact.id)
+        .limit(MAX_LEADS)
+    )
     return _leads(session, tenant, list(session.scalars(stmt)), f"external id {external}")
 
 

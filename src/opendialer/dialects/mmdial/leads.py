@@ -41,6 +41,7 @@ from opendialer.models import (
     Tenant,
 )
 from opendialer.phones import normalize
+from opendialer.scoping import Scope
 
 ADDLEAD_FIELDS = frozenset(
     {
@@ -396,7 +397,7 @@ def edit_lead(session: Session, tenant: Tenant, params: Params) -> Contact:
     if "rotation" in leaddata:
         extra |= _rotation(leaddata["rotation"].strip())
     body = _update_body(contact, leaddata, formfields)
-    contact = update_contact(session, tenant.id, contact.id, body)
+    contact = update_contact(session, Scope.system(tenant.id), contact.id, body)
     for name, value in extra.items():
         setattr(contact, name, value)
     session.flush()
