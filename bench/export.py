@@ -74,7 +74,7 @@ def _setup(engine: Engine, rows: int) -> tuple[int, int]:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
         campaign = create_campaign(
             session,
-            tenant,
+            Scope.system(tenant.id),
             CampaignCreate(
                 name="bench",
                 dial_mode="predictive",

@@ -60,7 +60,7 @@ def _count(sessions: SessionMaker, model: Any, *where: Any) -> int:
 def _campaign(sessions: SessionMaker, tenant_id: int, mode: str = "progressive") -> Any:
     with unit_of_work(sessions) as s:
         data = CampaignCreate(name=f"C{mode}", dial_mode=mode, calling_days=[1, 2, 3, 4, 5, 6, 7])
-        return create_campaign(s, s.get_one(Tenant, tenant_id), data)
+        return create_campaign(s, Scope.system(s.get_one(Tenant, tenant_id).id), data)
 
 
 def _code(settings: Settings, campaign: Any) -> str | None:

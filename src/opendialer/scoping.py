@@ -7,7 +7,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opendialer.errors import Forbidden, NotFound
-from opendialer.models import UserRole
+from opendialer.models import Tenant, UserRole
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,18 @@ def owned(model: type[M], scope: Scope) -> Select[M]:
 def get_owned(session: Session, model: type[M], scope: Scope, record_id: Any, resource: str) -> M:
     """The scope's record by primary key; missing or another tenant's is the same 404."""
     record = session.get(model, record_id)
-    if record is None or record.tenant_id != scope.tenant_id:
+    if record is None:
         raise NotFound(resource, record_id)
+    require_owner(scope, record.tenant_id, resource, record_id)
     return record
+
+
+def require_owner(scope: Scope, owner: object, resource: str, key: object) -> None:
+    """Something owned by ``owner`` (a tenant id): another tenant's is a 404, never a 403."""
+    if owner != scope.tenant_id:
+        raise NotFound(resource, key)
+
+
+def tenant_of(session: Session, scope: Scope) -> Tenant:
+    """The scope's tenant row, for its settings (region, time zone, ...)."""
+    return session.get_one(Tenant, scope.tenant_id)

@@ -165,7 +165,7 @@ def _campaign_with(
     session: Session, tenant: NewTenant, group: AgentGroup, user_id: int
 ) -> Campaign:
     data = CampaignCreate(name="C", dial_mode="progressive", status="enabled")
-    campaign = create_campaign(session, tenant.tenant, data)
+    campaign = create_campaign(session, Scope.system(tenant.tenant.id), data)
     campaign.agent_group_id = group.id
     add_member(session, campaign, user_id)
     return campaign

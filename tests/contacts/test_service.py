@@ -42,7 +42,9 @@ def campaign(session: Session, acme: Tenant) -> Campaign:
 
 
 def _campaign(session: Session, tenant: Tenant, name: str) -> Campaign:
-    return create_campaign(session, tenant, CampaignCreate(name=name, dial_mode=DialMode.PREVIEW))
+    return create_campaign(
+        session, Scope.system(tenant.id), CampaignCreate(name=name, dial_mode=DialMode.PREVIEW)
+    )
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def new_contact(session: Session, acme: Tenant, campaign: Campaign) -> NewContac
         phones: Any = ("0301234567",), target: Campaign | None = None, **values: Any
     ) -> Contact:
         data = ContactCreate(phones=list(phones) if isinstance(phones, tuple) else phones, **values)
-        return service.create_contact(session, acme, target or campaign, data)
+        return service.create_contact(session, Scope.system(acme.id), target or campaign, data)
 
     return make
 
@@ -69,7 +71,10 @@ def test_numbers_are_read_in_the_tenant_region(sessions: SessionMaker, session: 
     israel = session.get_one(Tenant, make_tenant(sessions, "Voicenter", region="IL").tenant.id)
     campaign = _campaign(session, israel, "IL")
     contact = service.create_contact(
-        session, israel, campaign, ContactCreate(phones=["0501234567", "972521234567"])
+        session,
+        Scope.system(israel.id),
+        campaign,
+        ContactCreate(phones=["0501234567", "972521234567"]),
     )
     assert [p.e164 for p in contact.phones] == ["+972501234567", "+972521234567"]
     assert {(p.tenant_id, p.campaign_id) for p in contact.phones} == {(israel.id, campaign.id)}
@@ -101,7 +106,9 @@ def test_create_refuses_a_campaign_of_another_tenant(
     other = session.get_one(Tenant, other_tenant.tenant.id)
     foreign = _campaign(session, other, "Theirs")
     with pytest.raises(NotFound):
-        service.create_contact(session, acme, foreign, ContactCreate(phones=["0301234567"]))
+        service.create_contact(
+            session, Scope.system(acme.id), foreign, ContactCreate(phones=["0301234567"])
+        )
 
 
 def test_next_try_defaults_to_now(new_contact: NewContact) -> None:
@@ -198,7 +205,7 @@ def test_find_by_user_data_is_oldest_first_and_scoped(
     new_contact(user_data="K-2")
     other = session.get_one(Tenant, other_tenant.tenant.id)
     data = ContactCreate(phones=["0301234567"], user_data="K-1")
-    service.create_contact(session, other, _campaign(session, other, "X"), data)
+    service.create_contact(session, Scope.system(other.id), _campaign(session, other, "X"), data)
     assert service.find_by_user_data(session, Scope.system(acme.id), "K-1") == [first, second]
     assert service.find_by_user_data(
         session, Scope.system(acme.id), "K-1", campaign_id=autumn.id
@@ -214,7 +221,7 @@ def test_find_by_phone_matches_any_position_within_the_tenant(
     new_contact(("0308888888",))
     other = session.get_one(Tenant, other_tenant.tenant.id)
     data = ContactCreate(phones=["0301234567"])
-    service.create_contact(session, other, _campaign(session, other, "X"), data)
+    service.create_contact(session, Scope.system(other.id), _campaign(session, other, "X"), data)
     assert service.find_by_phone(session, Scope.system(acme.id), "+49301234567") == [first, second]
     assert service.find_by_phone(session, Scope.system(acme.id), "0301234567") == []  # E.164 only
     assert (

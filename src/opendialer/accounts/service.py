@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.errors import Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, Tenant, User, UserRole
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, get_owned, owned
 from opendialer.security import (
     dummy_password_check,
     hash_password,
@@ -169,13 +169,11 @@ def rotate_link_key(session: Session, scope: Scope) -> Tenant:
 
 
 def list_api_keys(session: Session, scope: Scope) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.tenant_id == scope.tenant_id)))
+    return list(session.scalars(owned(ApiKey, scope)))
 
 
 def revoke_api_key(session: Session, scope: Scope, key_id: int) -> ApiKey:
-    record = session.get(ApiKey, key_id)
-    if record is None or record.tenant_id != scope.tenant_id:
-        raise NotFound("api_key", key_id)
+    record = get_owned(session, ApiKey, scope, key_id, "api_key")
     if record.revoked_at is not None:
         raise Conflict("API key already revoked")
     record.revoked_at = datetime.now(UTC)

@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
-from opendialer.accounts.service import get_tenant
 from opendialer.campaigns import codes, service
 from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.dependencies import CampaignCodeKey
@@ -52,7 +51,7 @@ def _read(key: CodeKey, campaign: Campaign) -> CampaignRead:
 def create_campaign(
     body: CampaignCreate, session: DbSession, who: AdminScope, key: CampaignCodeKey
 ) -> CampaignRead:
-    return _read(key, service.create_campaign(session, get_tenant(session, who), body))
+    return _read(key, service.create_campaign(session, who, body))
 
 
 @router.get("/campaigns", response_model=Page[CampaignRead])

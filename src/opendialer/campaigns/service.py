@@ -33,11 +33,10 @@ from opendialer.models import (
     FormField,
     ResultCode,
     RetryRule,
-    Tenant,
     User,
     UserRole,
 )
-from opendialer.scoping import Scope, get_owned
+from opendialer.scoping import Scope, get_owned, tenant_of
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
 _PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
@@ -63,9 +62,10 @@ def _check_name_free(session: Session, scope: Scope, name: str, exclude_id: int 
         raise Conflict(f"A campaign named {name!r} already exists", code="duplicate_name")
 
 
-def create_campaign(session: Session, tenant: Tenant, data: CampaignCreate) -> Campaign:
-    _check_settings(session, Scope.system(tenant.id), data)
-    _check_name_free(session, Scope.system(tenant.id), data.name)
+def create_campaign(session: Session, scope: Scope, data: CampaignCreate) -> Campaign:
+    tenant = tenant_of(session, scope)
+    _check_settings(session, scope, data)
+    _check_name_free(session, scope, data.name)
     values = data.model_dump(exclude_none=True)
     values.setdefault("timezone", tenant.timezone)
     campaign = Campaign(tenant_id=tenant.id, code_salt=new_salt(), **values)

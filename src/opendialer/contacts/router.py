@@ -38,7 +38,7 @@ def create_contact(
     campaign_id: RecordId, body: ContactCreate, session: DbSession, who: AdminScope
 ) -> Contact:
     campaign = get_campaign(session, who, campaign_id)
-    return service.create_contact(session, get_tenant(session, who), campaign, body)
+    return service.create_contact(session, who, campaign, body)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])

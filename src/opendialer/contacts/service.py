@@ -24,12 +24,11 @@ from opendialer.models import (
     ContactPhone,
     ContactStatus,
     FormField,
-    Tenant,
     User,
     UserRole,
 )
 from opendialer.phones import Phone, normalize
-from opendialer.scoping import Scope, get_owned, owned
+from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 
 class InvalidContact(OpendialerError):
@@ -207,9 +206,10 @@ def _check_users(session: Session, scope: Scope, values: Mapping[str, Any]) -> N
         user_id = values.get(field)
         if user_id is None:
             continue
-        user = session.get(User, user_id)
-        if user is None or user.tenant_id != scope.tenant_id:
-            raise _unknown(field, user_id)
+        try:
+            get_owned(session, User, scope, user_id, "user")
+        except NotFound:
+            raise _unknown(field, user_id) from None
 
 
 def _check_dates(begin_at: datetime | None, end_at: datetime | None) -> None:
@@ -240,14 +240,14 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
 
 
 def create_contact(
-    session: Session, tenant: Tenant, campaign: Campaign, data: ContactCreate
+    session: Session, scope: Scope, campaign: Campaign, data: ContactCreate
 ) -> Contact:
     """A new contact, due now unless ``next_try_at`` says otherwise.
 
     Numbers that do not parse are kept, flagged invalid; if none parses, nothing is written.
     """
-    if campaign.tenant_id != tenant.id:
-        raise NotFound("campaign", campaign.id)
+    tenant = tenant_of(session, scope)
+    get_owned(session, Campaign, scope, campaign.id, "campaign")  # the caller's campaign
     numbers = _numbers(data.phones, tenant.default_region)
     _require_dialable(
         {p: phone.valid for p, phone in numbers.items()},
@@ -264,13 +264,15 @@ def create_contact(
     return contact
 
 
-def _target_campaign(session: Session, contact: Contact, campaign_id: int | None) -> Campaign:
+def _target_campaign(
+    session: Session, scope: Scope, contact: Contact, campaign_id: int | None
+) -> Campaign:
     if campaign_id is None or campaign_id == contact.campaign_id:
         return session.get_one(Campaign, contact.campaign_id)
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.tenant_id != contact.tenant_id:
-        raise _unknown("campaign_id", campaign_id)
-    return campaign
+    try:
+        return get_owned(session, Campaign, scope, campaign_id, "campaign")
+    except NotFound:
+        raise _unknown("campaign_id", campaign_id) from None
 
 
 def _same_number(row: ContactPhone | None, phone: Phone) -> bool:
@@ -347,7 +349,7 @@ def update_contact(session: Session, scope: Scope, contact_id: int, data: Contac
     contact = get_contact(session, scope, contact_id)
     changes = data.model_dump(exclude_unset=True)
     phones = _phone_changes(session, scope, changes.pop("phones", {}))
-    campaign = _target_campaign(session, contact, changes.pop("campaign_id", None))
+    campaign = _target_campaign(session, scope, contact, changes.pop("campaign_id", None))
     _check_fields(session, campaign, data)
     _check_dates(changes.get("begin_at", contact.begin_at), changes.get("end_at", contact.end_at))
     _check_phone_changes(contact, phones)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from opendialer.errors import Forbidden, NotFound, Unauthorized
 from opendialer.models import ContactPhone, CrmCallLog, Tenant, User
 from opendialer.phones import e164_or_none, normalize
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, tenant_of
 from opendialer.security import hash_token
 
 CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
@@ -80,9 +80,10 @@ def check_sender_ip(tenant: Tenant, client_ip: str | None) -> None:
         )
 
 
-def find_user(session: Session, tenant: Tenant, extension: str) -> User:
+def find_user(session: Session, scope: Scope, extension: str) -> User:
     """The user with this extension (compared as text, "001" is not "1"), or whose extension is
     the same phone number as ``extension`` when the PBX sends full numbers."""
+    tenant = tenant_of(session, scope)
     users = session.scalars(
         select(User).where(User.tenant_id == tenant.id, User.extension.is_not(None))
     ).all()
@@ -158,17 +159,18 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 def store_call_logs(
-    session: Session, tenant: Tenant, user: User, extension: str, items: Sequence[CallLogItem]
+    session: Session, scope: Scope, user: User, extension: str, items: Sequence[CallLogItem]
 ) -> list[ItemOutcome]:
     """Store each new call once; one outcome per item, in order."""
+    tenant = tenant_of(session, scope)
     region = tenant.default_region
     e164s = [normalize(item.number, region).e164 for item in items]
-    contacts = contacts_by_number(session, Scope.system(tenant.id), (e for e in e164s if e))
+    contacts = contacts_by_number(session, scope, (e for e in e164s if e))
     keys = [
         dedupe_key(user.id, e164 or item.number.strip(), item)
         for item, e164 in zip(items, e164s, strict=True)
     ]
-    existing = _existing_keys(session, Scope.system(tenant.id), keys)
+    existing = _existing_keys(session, scope, keys)
     rows: dict[str, dict[str, Any]] = {}
     for item, e164, key in zip(items, e164s, keys, strict=True):
         if key in existing or key in rows:

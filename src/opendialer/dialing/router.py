@@ -34,7 +34,7 @@ from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.schemas import RecordId
-from opendialer.scoping import get_owned
+from opendialer.scoping import get_owned, require_self
 
 router = APIRouter(tags=["dialing"])
 
@@ -188,10 +188,12 @@ def logout(
 
 
 def owned_agent(user_id: RecordId, session: ReadSession, who: AgentReadScope) -> int:
-    """The path's agent, resolved in the caller's tenant before the engine is asked (404)."""
+    """The path's agent, resolved in the caller's tenant before the engine is asked (404), and
+    for an agent scope their own (403, as the engine itself would answer)."""
     user = get_owned(session, User, who, user_id, "agent")
     if user.role is not UserRole.AGENT:
         raise NotFound("agent", user_id)
+    require_self(who, user.id)
     return user.id
 
 

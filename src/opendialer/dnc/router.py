@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
-from opendialer.accounts.service import get_tenant
 from opendialer.db import DbSession
 from opendialer.dnc import service
 from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers
@@ -23,9 +22,8 @@ CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 @router.post("/dnc", response_model=DncBulkResult)
 def add_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
-    tenant = get_tenant(session, who)
     records = service.add_numbers(
-        session, tenant, body.campaign_id, body.numbers, body.source, body.note
+        session, who, body.campaign_id, body.numbers, body.source, body.note
     )
     return DncBulkResult.of(records)
 
@@ -33,8 +31,7 @@ def add_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBul
 @router.post("/dnc:remove", response_model=DncBulkResult)
 def remove_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Remove numbers from the tenant-wide list (or a campaign's); ``source``/``note`` unused."""
-    tenant = get_tenant(session, who)
-    return DncBulkResult.of(service.remove_numbers(session, tenant, body.campaign_id, body.numbers))
+    return DncBulkResult.of(service.remove_numbers(session, who, body.campaign_id, body.numbers))
 
 
 @router.get("/dnc/check", response_model=DncCheck)
@@ -45,8 +42,7 @@ def check(
     campaign_id: CampaignFilter = None,
 ) -> DncCheck:
     """Is the number blocked for the campaign (or, without one, tenant-wide), and by what?"""
-    tenant = get_tenant(session, who)
-    [result] = service.check_numbers(session, tenant, campaign_id, [number])
+    [result] = service.check_numbers(session, who, campaign_id, [number])
     if result.e164 is None:
         raise InvalidPhoneNumber(f"{number!r} is not a valid phone number")
     return result

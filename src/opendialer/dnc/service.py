@@ -27,7 +27,7 @@ from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecord
 from opendialer.errors import BadRequest
 from opendialer.models import Campaign, DncEntry, Tenant
 from opendialer.phones import Phone, normalize
-from opendialer.scoping import Scope, get_owned
+from opendialer.scoping import Scope, get_owned, tenant_of
 
 # Keeps IN (...) lists under every database's bind-parameter limit.
 LOOKUP_CHUNK = 5000
@@ -125,7 +125,7 @@ def _valid_e164s(phones: list[Phone]) -> list[str]:
 
 def add_numbers(
     session: Session,
-    tenant: Tenant,
+    scope: Scope,
     campaign_id: int | None,
     raws: Sequence[str],
     source: str = "api",
@@ -136,15 +136,14 @@ def add_numbers(
     Adding is idempotent: a number already on that list (or earlier in ``raws``, in any format)
     is ``exists`` and keeps its original source and note.
     """
-    check_campaign(session, Scope.system(tenant.id), campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     lists = _exact_list(campaign_id)
-    on_list = {
-        e.e164 for e in _entries(session, Scope.system(tenant.id), _valid_e164s(phones), lists)
-    }
+    on_list = {e.e164 for e in _entries(session, scope, _valid_e164s(phones), lists)}
     new_numbers = list(dict.fromkeys(n for n in _valid_e164s(phones) if n not in on_list))
     # A number another request put on the list meanwhile is not inserted again: "exists".
-    added = _insert(session, Scope.system(tenant.id), campaign_id, new_numbers, source, note)
+    added = _insert(session, scope, campaign_id, new_numbers, source, note)
     records = []
     for phone in phones:
         if phone.e164 is None:
@@ -173,18 +172,16 @@ def _insert(
 
 
 def remove_numbers(
-    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+    session: Session, scope: Scope, campaign_id: int | None, raws: Sequence[str]
 ) -> list[DncRecordOutcome]:
     """Take numbers off one list; each record says ``removed``, ``not_found`` or
     ``invalid_number``. Removing from the tenant-wide list leaves campaign lists alone, and
     the other way round."""
-    check_campaign(session, Scope.system(tenant.id), campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     lists = _exact_list(campaign_id)
-    on_list = {
-        e.e164: e.id
-        for e in _entries(session, Scope.system(tenant.id), _valid_e164s(phones), lists)
-    }
+    on_list = {e.e164: e.id for e in _entries(session, scope, _valid_e164s(phones), lists)}
     records, removed_ids = [], []
     for phone in phones:
         entry_id = on_list.pop(phone.e164, None) if phone.e164 else None
@@ -213,19 +210,18 @@ def _check_result(phone: Phone, entries: list[DncEntry]) -> DncCheck:
 
 
 def check_numbers(
-    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+    session: Session, scope: Scope, campaign_id: int | None, raws: Sequence[str]
 ) -> list[DncCheck]:
     """For each number: is it blocked for the campaign, and by which entries?
 
     Without a campaign only the tenant-wide list counts. An invalid number is reported with
     ``e164`` None and ``blocked`` False (it cannot be dialled anyway).
     """
-    check_campaign(session, Scope.system(tenant.id), campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     by_number: dict[str, list[DncEntry]] = defaultdict(list)
-    for entry in _entries(
-        session, Scope.system(tenant.id), _valid_e164s(phones), _blocking_lists(campaign_id)
-    ):
+    for entry in _entries(session, scope, _valid_e164s(phones), _blocking_lists(campaign_id)):
         by_number[entry.e164].append(entry)
     return [_check_result(p, by_number.get(p.e164, []) if p.e164 else []) for p in phones]
 

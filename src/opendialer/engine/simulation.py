@@ -243,7 +243,7 @@ def prepare_campaign(
             tenant = session.get_one(Tenant, tenant_id)
         campaign = create_campaign(
             session,
-            tenant,
+            Scope.system(tenant.id),
             CampaignCreate(
                 name=name,
                 dial_mode=setup.dial_mode,

@@ -16,7 +16,6 @@ from opendialer.errors import BadRequest
 from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
 from opendialer.inputs import MAX_DB_INT
-from opendialer.scoping import Scope
 
 router = APIRouter(tags=["exports"])
 
@@ -49,7 +48,7 @@ def create_export(
 ) -> ExportRead:
     """Export a campaign's leads as CSV; large exports are built in the background."""
     tenant = get_tenant(session, who)
-    campaign = get_campaign(session, Scope.system(tenant.id), body.campaign_id)
+    campaign = get_campaign(session, who, body.campaign_id)
     for moment in (body.start, body.end):
         if moment is not None and moment.tzinfo is None:
             raise BadRequest("start and end need a time zone offset", code="naive_datetime")

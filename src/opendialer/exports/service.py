@@ -33,7 +33,7 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import BadRequest, NotFound
 from opendialer.exports import fields as lead
 from opendialer.models import Campaign, Contact, FormField, ResultCode
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, require_owner
 from opendialer.security import sign_path, verify_signed_path
 
 log = logging.getLogger(__name__)
@@ -276,8 +276,8 @@ def read_meta(settings: Settings, file_id: str, scope: Scope | None = None) -> d
         meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise NotFound("export", file_id) from None
-    if scope is not None and meta.get("tenant_id") != scope.tenant_id:
-        raise NotFound("export", file_id)
+    if scope is not None:
+        require_owner(scope, meta.get("tenant_id"), "export", file_id)
     return meta
 
 
@@ -322,7 +322,8 @@ def start_export(
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     file_id = new_file_id()
     path, meta_path = _paths(settings, file_id)
-    rows = count_rows(session, Scope.system(campaign.tenant_id), spec)
+    scope = Scope.system(campaign.tenant_id)
+    rows = count_rows(session, scope, spec)
     meta: dict[str, Any] = {
         "tenant_id": campaign.tenant_id,
         "campaign_id": campaign.id,
@@ -330,14 +331,14 @@ def start_export(
     }
     meta |= {"created_at": datetime.now(UTC).isoformat(), "encoding": spec.encoding}
     if rows <= settings.export_background_rows:
-        written = write_csv(session, Scope.system(campaign.tenant_id), spec, tz, path)
+        written = write_csv(session, scope, spec, tz, path)
         size = path.stat().st_size
         _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})
         return ExportResult(file_id, True, size, written)
     _write_meta(meta_path, meta | {"state": "building", "size": None})
     worker = threading.Thread(
         target=_build,
-        args=(sessions, campaign.tenant_id, spec, tz, path, meta_path, meta),
+        args=(sessions, scope, spec, tz, path, meta_path, meta),
         name=f"export-{file_id[:8]}",
         daemon=True,
     )

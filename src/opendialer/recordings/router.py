@@ -19,7 +19,6 @@ from opendialer.phones import normalize
 from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
 from opendialer.schemas import RecordId
-from opendialer.scoping import Scope
 
 router = APIRouter(tags=["recordings"])
 
@@ -64,9 +63,7 @@ def search_recordings(
         if e164 is None:
             raise BadRequest(f"{phone!r} is not a valid phone number", code="invalid_phone")
     found = service.RecordingFilter(contact_id=contact_id, e164=e164, user_id=user_id, day=day)
-    records = service.search(
-        session, Scope.system(tenant.id), found, ZoneInfo(tenant.timezone), limit
-    )
+    records = service.search(session, who, found, ZoneInfo(tenant.timezone), limit)
     settings = _settings(request)
     return [read(settings, r) for r in records]
 

@@ -17,7 +17,7 @@ NUMBERS = [f"+4989461495{700 + i}" for i in range(6)]
 
 def campaign(session: Session, tenant: NewTenant, name: str = "Campaign 1000") -> Campaign:
     data = CampaignCreate(name=name, dial_mode="progressive", language_id=2)
-    return create_campaign(session, tenant.tenant, data)
+    return create_campaign(session, Scope.system(tenant.tenant.id), data)
 
 
 def result_code(session: Session, camp: Campaign, code: str, en: str, de: str) -> None:

@@ -26,6 +26,7 @@ from opendialer.dialects.jtel.schemas import (
     user_uids,
 )
 from opendialer.models import CallAttempt, Campaign, Contact, ResultCode, User
+from opendialer.scoping import Scope
 
 router = APIRouter(tags=["jtel dialler contacts"])
 
@@ -166,7 +167,7 @@ def import_contact(call: Call) -> Record:
             service.unlock_contact(call.session, call.scope, contact.id)
     else:
         data = ContactCreate(**values, phones=phones)
-        contact = service.create_contact(call.session, call.tenant, campaign, data)
+        contact = service.create_contact(call.session, Scope.system(call.tenant.id), campaign, data)
     return records(_render(call, [contact]))
 
 

@@ -15,15 +15,17 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.agents.service import get_user
 from opendialer.campaigns.schemas import ListCreate
 from opendialer.campaigns.service import create_list, list_form_fields
 from opendialer.config import Settings
-from opendialer.contacts.service import contacts_query, find_by_phone
+from opendialer.contacts.service import contacts_query, find_by_phone, get_contact
 from opendialer.db import SessionMaker
 from opendialer.dialects.mmdial.leads import campaign_of, form_data, lead_data, parse_id
-from opendialer.dialects.mmdial.params import ParamError, Params
+from opendialer.dialects.mmdial.params import ParamError, Params, unknown
 from opendialer.dnc import service as dnc
 from opendialer.dnc.schemas import DncOutcome
+from opendialer.errors import NotFound
 from opendialer.exports import service as exports
 from opendialer.inputs import check_date
 from opendialer.models import Contact, DncEntry, Recording, Tenant, User
@@ -94,9 +96,8 @@ def _voices(
 
 def search_by_lead(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.tenant_id != tenant.id:
-        raise ParamError(f"Unknown lead {contact_id}")
+    with unknown(f"Unknown lead {contact_id}"):
+        get_contact(session, Scope.system(tenant.id), contact_id)
     return _voices(session, settings, tenant, recordings.RecordingFilter(contact_id=contact_id))
 
 
@@ -112,10 +113,8 @@ def search_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Par
 
 def _agent(session: Session, tenant: Tenant, value: str) -> User:
     user_id = parse_id(value, "agentid")
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant.id:
-        raise ParamError(f"Unknown agent {user_id}")
-    return user
+    with unknown(f"Unknown agent {user_id}"):
+        return get_user(session, Scope.system(tenant.id), user_id)
 
 
 def search_by_agent(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
@@ -219,7 +218,7 @@ def _failed(records: list[Any], outcomes: tuple[DncOutcome, ...]) -> list[str]:
 
 def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     """All or nothing: one invalid number and no number is added."""
-    records = dnc.add_numbers(session, tenant, None, _numbers(p), source="mmdial")
+    records = dnc.add_numbers(session, Scope.system(tenant.id), None, _numbers(p), source="mmdial")
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -231,7 +230,7 @@ def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> 
 
 def dnc_del(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     """All or nothing: an invalid number, or one not on the list, and none is removed."""
-    records = dnc.remove_numbers(session, tenant, None, _numbers(p))
+    records = dnc.remove_numbers(session, Scope.system(tenant.id), None, _numbers(p))
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -281,7 +280,7 @@ def _fuzzy_digits(tenant: Tenant, number: str) -> str:
 def dnc_check(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     number = p.required("number")
     if not _yes(p, "fuzzy"):
-        [result] = dnc.check_numbers(session, tenant, None, [number])
+        [result] = dnc.check_numbers(session, Scope.system(tenant.id), None, [number])
         if result.e164 is None:
             raise ParamError(f"{number!r} is not a valid phone number")
         return {"status": "exists" if result.blocked else "notfound"}
@@ -305,8 +304,9 @@ def _yes(p: Params, name: str) -> bool:
 
 def lead_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.tenant_id != tenant.id:
+    try:
+        contact = get_contact(session, Scope.system(tenant.id), contact_id)
+    except NotFound:
         return {"status": "notfound", "reason": f"Unknown lead {contact_id}"}
     tz = ZoneInfo(tenant.timezone)
     return {
@@ -348,8 +348,9 @@ def lead_by_external_id(session: Session, settings: Settings, tenant: Tenant, p:
 
 def agent_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     user_id = parse_id(p.required("agentid"), "agentid")
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant.id:
+    try:
+        user = get_user(session, Scope.system(tenant.id), user_id)
+    except NotFound:
         return {"status": "notfound", "reason": f"Unknown agent {user_id}"}
     info = {
         "agentid": user.id,
