@@ -40,6 +40,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
@@ -215,7 +216,7 @@ class SimulationSetup:
     agents: int = 20
     contacts: int = 20_000
     dial_mode: DialMode = DialMode.PREDICTIVE
-    abandon_target: float = 0.03
+    abandon_target: float = DEFAULT_ABANDON_TARGET
     calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
 
 
