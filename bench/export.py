@@ -23,6 +23,7 @@ from opendialer.campaigns.schemas import CampaignCreate, FormFieldWrite
 from opendialer.campaigns.service import create_campaign, put_form_field
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.exports import service
+from opendialer.scoping import Scope
 
 PAST = "2026-01-01 00:00:00.000000"
 FIELDS = [
@@ -73,7 +74,7 @@ def _setup(engine: Engine, rows: int) -> tuple[int, int]:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
         campaign = create_campaign(
             session,
-            tenant,
+            Scope.system(tenant.id),
             CampaignCreate(
                 name="bench",
                 dial_mode="predictive",
@@ -123,7 +124,9 @@ def _measure(
         _reset_peak()
         start = time.perf_counter()
         with unit_of_work(sessions) as session:
-            written = service.write_csv(session, tenant_id, spec, ZoneInfo("UTC"), path)
+            written = service.write_csv(
+                session, Scope.system(tenant_id), spec, ZoneInfo("UTC"), path
+            )
         seconds = time.perf_counter() - start
         peak = _status_kb("VmHWM")
         size = path.stat().st_size

@@ -37,6 +37,7 @@ from opendialer.contacts.import_schemas import ImportFormat, ImportOptions
 from opendialer.contacts.importer import import_contacts
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import Campaign, Contact, ContactPhone, DncEntry
+from opendialer.scoping import Scope
 
 DNC_SIZE = 100_000
 HEADER = [
@@ -200,7 +201,7 @@ def _setup(sessions: SessionMaker, rows: int) -> int:
     with unit_of_work(sessions) as session:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
         data = CampaignCreate(name="Bench", dial_mode="predictive")
-        campaign_id = create_campaign(session, tenant, data).id
+        campaign_id = create_campaign(session, Scope.system(tenant.id), data).id
         entries = [
             {"tenant_id": tenant.id, "e164": n, "source": "bench"} for n in dnc_numbers(rows)
         ]

@@ -22,6 +22,7 @@ from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.selection import claim_next
 from opendialer.models import Campaign
+from opendialer.scoping import Scope
 
 PAST = "2026-01-01 00:00:00.000000"
 TICK_CLAIMS = 5
@@ -74,7 +75,7 @@ def _setup(engine: Engine, rows: int) -> int:
             calling_days=[1, 2, 3, 4, 5, 6, 7],
             **always_open,
         )
-        campaign = create_campaign(session, tenant, settings)
+        campaign = create_campaign(session, Scope.system(tenant.id), settings)
         campaign.max_tries_per_number = 5
         ids = {"tenant": tenant.id, "campaign": campaign.id}
     params = {**ids, "rows": rows, "past": PAST, "dnc_limit": DNC_SIZE * 7}

@@ -39,6 +39,7 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import DialMode
+from opendialer.scoping import Scope
 
 BASE = "/ForwardDialer/Dialer/"
 BULK_SIZE = 10_000
@@ -71,7 +72,9 @@ def prepare(url: str, secret: str) -> str:
         with unit_of_work(create_sessionmaker(engine)) as session:
             tenant = create_tenant(session, "Bench", default_region="IL", timezone="Asia/Jerusalem")
             data = CampaignCreate(name="Bench", dial_mode=DialMode.PREDICTIVE)
-            code = CodeKey(secret).of(create_campaign(session, tenant.tenant, data))
+            code = CodeKey(secret).of(
+                create_campaign(session, Scope.system(tenant.tenant.id), data)
+            )
             assert code is not None
             return code
     finally:

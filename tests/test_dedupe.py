@@ -38,6 +38,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.scoping import Scope
 from tests.conftest import make_tenant
 from tests.live import serve, together
 
@@ -59,7 +60,7 @@ def _count(sessions: SessionMaker, model: Any, *where: Any) -> int:
 def _campaign(sessions: SessionMaker, tenant_id: int, mode: str = "progressive") -> Any:
     with unit_of_work(sessions) as s:
         data = CampaignCreate(name=f"C{mode}", dial_mode=mode, calling_days=[1, 2, 3, 4, 5, 6, 7])
-        return create_campaign(s, s.get_one(Tenant, tenant_id), data)
+        return create_campaign(s, Scope.system(s.get_one(Tenant, tenant_id).id), data)
 
 
 def _code(settings: Settings, campaign: Any) -> str | None:
@@ -281,7 +282,7 @@ def test_native_campaign_and_group_member_adds_add_one(
     campaign_id = _campaign(sessions, tenant.tenant.id).id
     user_id = _agent(sessions, tenant.tenant.id)
     with unit_of_work(sessions) as s:
-        group_id = create_group(s, tenant.tenant.id, GroupCreate(name="G")).id
+        group_id = create_group(s, Scope.system(tenant.tenant.id), GroupCreate(name="G")).id
 
     def member(client: httpx.Client) -> httpx.Response:
         url = f"/api/v1/campaigns/{campaign_id}/members"
@@ -314,7 +315,7 @@ def test_jtel_acd_events_in_a_no_duplicates_group_make_one(
 ) -> None:
     with unit_of_work(sessions) as s:
         data = GroupCreate(name="Callbacks", no_duplicate_events=True)
-        group_id = create_group(s, tenant.tenant.id, data).id
+        group_id = create_group(s, Scope.system(tenant.tenant.id), data).id
     body = {"AcdGroupsID": group_id, "AcdEventTypesID": 1, "Sender": NUMBER, "Subject": "Call"}
 
     def send(client: httpx.Client) -> httpx.Response:

@@ -13,12 +13,12 @@ from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, make_
 from sqlalchemy.orm import Session
 
 from opendialer import migrate
-from opendialer.accounts.service import tenant_by_account_code
+from opendialer.accounts.service import authenticate_api_key, tenant_by_account_code
 from opendialer.campaigns.codes import CodeKey, campaign_by_code
 from opendialer.config import Settings
 from opendialer.crm.links import endpoint_by_recording_token, recording_token
 from opendialer.db import create_db_engine
-from opendialer.models import Base, OutboxMessage
+from opendialer.models import Base, OutboxMessage, UserRole
 from opendialer.security import hash_token
 from tests.conftest import PG_ADMIN_URL, _pg_admin_dsn
 
@@ -155,6 +155,23 @@ def test_campaign_codes_are_hashed_in_place_and_still_work(fresh_url: str) -> No
             outbox = session.get_one(OutboxMessage, 1)
             assert outbox.payload == {k: v for k, v in event.items() if k != "code"}
         migrate.downgrade(fresh_url, "17b0d0b1e002")
+        migrate.upgrade(fresh_url)
+    finally:
+        engine.dispose()
+
+
+def test_existing_api_keys_become_admins_and_keep_working(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url, "19c0501e0002")
+    engine = create_db_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            _insert_row(conn, "tenants", id=1, name="T")
+            _insert_row(conn, "api_keys", id=1, tenant_id=1, key_hash=hash_token("od_old"))
+        migrate.upgrade(fresh_url)
+        with Session(engine) as session:
+            scope = authenticate_api_key(session, "od_old")
+        assert (scope.tenant_id, scope.role, scope.api_key_id) == (1, UserRole.ADMIN, 1)
+        migrate.downgrade(fresh_url, "19c0501e0002")
         migrate.upgrade(fresh_url)
     finally:
         engine.dispose()

@@ -28,6 +28,7 @@ from opendialer.engine.simulation import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
 from opendialer.models import DialMode, Tenant
+from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.telephony.sim_scenario import Scenario
 
 app = typer.Typer(
@@ -174,7 +175,7 @@ def simulate(
     hours: Annotated[float, typer.Option(min=0.01, max=24, help="Virtual hours to run")] = 8.0,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run")] = 1,
     dial_mode: Annotated[DialMode, typer.Option(help="Dial mode")] = DialMode.PREDICTIVE,
-    abandon_target: Annotated[float, typer.Option(min=0.001, max=0.5)] = 0.03,
+    abandon_target: Annotated[float, typer.Option(min=0.001, max=0.5)] = DEFAULT_ABANDON_TARGET,
     scenario: Annotated[
         Path | None, typer.Option(exists=True, dir_okay=False, help="Scenario TOML/JSON")
     ] = None,

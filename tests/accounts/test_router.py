@@ -60,3 +60,19 @@ def test_a_new_account_code_is_shown_once_and_replaces_the_old(
     assert campaign_list(new_code) == 0
     assert campaign_list(tenant.account_code) == 1
     assert new_code not in api.get("/api/v1/tenant").text
+
+
+def test_api_keys_carry_a_role(api: TestClient, client: TestClient) -> None:
+    default = api.post("/api/v1/api-keys", json={"name": "integration"}).json()
+    made = api.post("/api/v1/api-keys", json={"name": "wallboard", "role": "supervisor"})
+    assert made.status_code == 201 and made.json()["role"] == "supervisor"
+    assert default["role"] == "admin"
+    roles = {k["name"]: k["role"] for k in api.get("/api/v1/api-keys").json()}
+    assert roles == {"default": "admin", "integration": "admin", "wallboard": "supervisor"}
+    headers = {"Authorization": f"Bearer {made.json()['key']}"}
+    assert client.get("/api/v1/campaigns", headers=headers).status_code == 200
+    refused = client.post("/api/v1/campaigns", headers=headers, json={"name": "x"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    bad = api.post("/api/v1/api-keys", json={"name": "x", "role": "owner"})
+    assert bad.status_code == 422

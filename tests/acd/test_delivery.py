@@ -25,6 +25,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.scoping import Scope
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -44,9 +45,21 @@ def _agent(
     session.add(user)
     session.flush()
     session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
-    agents.act(session, tenant.tenant.id, user.id, AgentEvent.LOGIN, NOW - timedelta(hours=1))
+    agents.act(
+        session,
+        Scope.system(tenant.tenant.id),
+        user_id=user.id,
+        event=AgentEvent.LOGIN,
+        at=NOW - timedelta(hours=1),
+    )
     if ready_since is not None:
-        agents.act(session, tenant.tenant.id, user.id, AgentEvent.READY, ready_since)
+        agents.act(
+            session,
+            Scope.system(tenant.tenant.id),
+            user_id=user.id,
+            event=AgentEvent.READY,
+            at=ready_since,
+        )
     return user.id
 
 
@@ -58,7 +71,9 @@ def _event(session: Session, tenant: NewTenant, group: AgentGroup, **kw: object)
         "subject": "Something",
     }
     values.update(kw)
-    event, _ = service.create_event(session, tenant.tenant.id, AcdEventCreate(**values), NOW)
+    event, _ = service.create_event(
+        session, Scope.system(tenant.tenant.id), AcdEventCreate(**values), NOW
+    )
     return event
 
 
@@ -119,10 +134,10 @@ def test_no_duplicates_folds_a_repeat_into_the_open_event(
     data = AcdEventCreate(
         type_id=AcdEventType.TICKET, group_id=group.id, sender="customer@example.com", subject="2nd"
     )
-    again, created = service.create_event(session, tenant.tenant.id, data, NOW)
+    again, created = service.create_event(session, Scope.system(tenant.tenant.id), data, NOW)
     assert not created and again.id == first.id and "2nd" in (again.comment or "")
     service.complete(session, first, NOW)
-    fresh, created = service.create_event(session, tenant.tenant.id, data, NOW)
+    fresh, created = service.create_event(session, Scope.system(tenant.tenant.id), data, NOW)
     assert created and fresh.id != first.id  # a done event is no longer a duplicate
 
 
@@ -132,23 +147,25 @@ def test_status_transitions(session: Session, tenant: NewTenant) -> None:
     assert event.status_id == AcdStatus.NEW
     service.offer(session, event, _agent(session, tenant, group, "a", NOW), NOW)
     assert event.status_id == AcdStatus.SEEN
-    service.complete_event(session, tenant.tenant.id, event.id, NOW)
+    service.complete_event(session, Scope.system(tenant.tenant.id), event.id, NOW)
     assert event.status_id == AcdStatus.DONE and event.done_at == NOW
-    service.complete_event(session, tenant.tenant.id, event.id, NOW + timedelta(hours=1))
+    service.complete_event(
+        session, Scope.system(tenant.tenant.id), event.id, NOW + timedelta(hours=1)
+    )
     assert event.done_at == NOW  # idempotent
     failed = _event(session, tenant, group)
     service.fail(session, failed, NOW, "gave up")
     with pytest.raises(Conflict):
         service.complete(session, failed, NOW)
     with pytest.raises(NotFound):
-        service.complete_event(session, tenant.tenant.id + 1000, event.id, NOW)
+        service.complete_event(session, Scope.system(tenant.tenant.id + 1000), event.id, NOW)
 
 
 def _campaign_with(
     session: Session, tenant: NewTenant, group: AgentGroup, user_id: int
 ) -> Campaign:
     data = CampaignCreate(name="C", dial_mode="progressive", status="enabled")
-    campaign = create_campaign(session, tenant.tenant, data)
+    campaign = create_campaign(session, Scope.system(tenant.tenant.id), data)
     campaign.agent_group_id = group.id
     add_member(session, campaign, user_id)
     return campaign

@@ -22,6 +22,7 @@ from opendialer.campaigns.service import create_campaign
 from opendialer.cli import app
 from opendialer.config import get_settings
 from opendialer.models import Contact
+from opendialer.scoping import Scope
 
 runner = CliRunner()
 LEADS = "Nachname;Telefon;Kundennr\nMüller;030 1234567;K1\nX;12;K2\nWeber;030 1234567;K3\n"
@@ -49,7 +50,7 @@ def add_tenant(url: str, name: str, campaign: str) -> int:
     with Session(engine) as session:
         tenant = create_tenant(session, name, default_region="DE", timezone="Europe/Berlin").tenant
         data = CampaignCreate(name=campaign, dial_mode="predictive")
-        create_campaign(session, tenant, data)
+        create_campaign(session, Scope.system(tenant.id), data)
         session.commit()
         tenant_id = tenant.id
     engine.dispose()

@@ -17,6 +17,7 @@ from opendialer.contacts.importer import import_contacts
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, Contact, ContactPhone, DncEntry, Tenant
+from opendialer.scoping import Scope
 
 HEADER = "Name;Vorname;Tel;Notiz;UserData\n"
 
@@ -38,7 +39,7 @@ def new_campaign(sessions: SessionMaker, tenant_id: int, name: str) -> int:
     with unit_of_work(sessions) as s:
         owner = s.get_one(Tenant, tenant_id)
         data = CampaignCreate(name=name, dial_mode="predictive")
-        return create_campaign(s, owner, data).id
+        return create_campaign(s, Scope.system(owner.id), data).id
 
 
 def run(

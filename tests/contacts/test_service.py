@@ -25,6 +25,7 @@ from opendialer.models import (
     Tenant,
 )
 from opendialer.pagination import PageQuery, fetch_page
+from opendialer.scoping import Scope
 from tests.conftest import make_tenant
 
 NewContact = Callable[..., Contact]
@@ -41,7 +42,9 @@ def campaign(session: Session, acme: Tenant) -> Campaign:
 
 
 def _campaign(session: Session, tenant: Tenant, name: str) -> Campaign:
-    return create_campaign(session, tenant, CampaignCreate(name=name, dial_mode=DialMode.PREVIEW))
+    return create_campaign(
+        session, Scope.system(tenant.id), CampaignCreate(name=name, dial_mode=DialMode.PREVIEW)
+    )
 
 
 @pytest.fixture
@@ -50,14 +53,14 @@ def new_contact(session: Session, acme: Tenant, campaign: Campaign) -> NewContac
         phones: Any = ("0301234567",), target: Campaign | None = None, **values: Any
     ) -> Contact:
         data = ContactCreate(phones=list(phones) if isinstance(phones, tuple) else phones, **values)
-        return service.create_contact(session, acme, target or campaign, data)
+        return service.create_contact(session, Scope.system(acme.id), target or campaign, data)
 
     return make
 
 
 def _update(session: Session, contact: Contact, **values: Any) -> Contact:
     return service.update_contact(
-        session, contact.tenant_id, contact.id, ContactUpdate.model_validate(values)
+        session, Scope.system(contact.tenant_id), contact.id, ContactUpdate.model_validate(values)
     )
 
 
@@ -68,7 +71,10 @@ def test_numbers_are_read_in_the_tenant_region(sessions: SessionMaker, session: 
     israel = session.get_one(Tenant, make_tenant(sessions, "Voicenter", region="IL").tenant.id)
     campaign = _campaign(session, israel, "IL")
     contact = service.create_contact(
-        session, israel, campaign, ContactCreate(phones=["0501234567", "972521234567"])
+        session,
+        Scope.system(israel.id),
+        campaign,
+        ContactCreate(phones=["0501234567", "972521234567"]),
     )
     assert [p.e164 for p in contact.phones] == ["+972501234567", "+972521234567"]
     assert {(p.tenant_id, p.campaign_id) for p in contact.phones} == {(israel.id, campaign.id)}
@@ -100,7 +106,9 @@ def test_create_refuses_a_campaign_of_another_tenant(
     other = session.get_one(Tenant, other_tenant.tenant.id)
     foreign = _campaign(session, other, "Theirs")
     with pytest.raises(NotFound):
-        service.create_contact(session, acme, foreign, ContactCreate(phones=["0301234567"]))
+        service.create_contact(
+            session, Scope.system(acme.id), foreign, ContactCreate(phones=["0301234567"])
+        )
 
 
 def test_next_try_defaults_to_now(new_contact: NewContact) -> None:
@@ -197,10 +205,12 @@ def test_find_by_user_data_is_oldest_first_and_scoped(
     new_contact(user_data="K-2")
     other = session.get_one(Tenant, other_tenant.tenant.id)
     data = ContactCreate(phones=["0301234567"], user_data="K-1")
-    service.create_contact(session, other, _campaign(session, other, "X"), data)
-    assert service.find_by_user_data(session, acme.id, "K-1") == [first, second]
-    assert service.find_by_user_data(session, acme.id, "K-1", campaign_id=autumn.id) == [second]
-    assert service.find_by_user_data(session, acme.id, "K-3") == []
+    service.create_contact(session, Scope.system(other.id), _campaign(session, other, "X"), data)
+    assert service.find_by_user_data(session, Scope.system(acme.id), "K-1") == [first, second]
+    assert service.find_by_user_data(
+        session, Scope.system(acme.id), "K-1", campaign_id=autumn.id
+    ) == [second]
+    assert service.find_by_user_data(session, Scope.system(acme.id), "K-3") == []
 
 
 def test_find_by_phone_matches_any_position_within_the_tenant(
@@ -211,10 +221,12 @@ def test_find_by_phone_matches_any_position_within_the_tenant(
     new_contact(("0308888888",))
     other = session.get_one(Tenant, other_tenant.tenant.id)
     data = ContactCreate(phones=["0301234567"])
-    service.create_contact(session, other, _campaign(session, other, "X"), data)
-    assert service.find_by_phone(session, acme.id, "+49301234567") == [first, second]
-    assert service.find_by_phone(session, acme.id, "0301234567") == []  # E.164 only
-    assert service.find_by_phone(session, acme.id, "+49301234567", campaign_id=0) == []
+    service.create_contact(session, Scope.system(other.id), _campaign(session, other, "X"), data)
+    assert service.find_by_phone(session, Scope.system(acme.id), "+49301234567") == [first, second]
+    assert service.find_by_phone(session, Scope.system(acme.id), "0301234567") == []  # E.164 only
+    assert (
+        service.find_by_phone(session, Scope.system(acme.id), "+49301234567", campaign_id=0) == []
+    )
 
 
 def test_phone_filter_never_matches_invalid_numbers(
@@ -224,7 +236,7 @@ def test_phone_filter_never_matches_invalid_numbers(
     new_contact(("0301234567", "garbage"))
 
     def found(phone: str, region: str | None) -> list[Contact]:
-        stmt = service.contacts_query(acme.id, phone=phone, region=region)
+        stmt = service.contacts_query(Scope.system(acme.id), phone=phone, region=region)
         return list(session.scalars(stmt))
 
     assert found("garbage", "DE") == [] and found("030 1234567", None) == []
@@ -236,10 +248,10 @@ def test_phone_filter_never_matches_invalid_numbers(
 
 def test_lock_unlock(session: Session, acme: Tenant, new_contact: NewContact) -> None:
     contact = new_contact()
-    assert service.lock_contact(session, acme.id, contact.id).locked is True
-    assert service.unlock_contact(session, acme.id, contact.id).locked is False
+    assert service.lock_contact(session, Scope.system(acme.id), contact.id).locked is True
+    assert service.unlock_contact(session, Scope.system(acme.id), contact.id).locked is False
     with pytest.raises(NotFound):
-        service.lock_contact(session, acme.id + 1000, contact.id)
+        service.lock_contact(session, Scope.system(acme.id + 1000), contact.id)
 
 
 def test_reset_leaves_a_contact_in_a_call_to_its_engine(
@@ -247,10 +259,13 @@ def test_reset_leaves_a_contact_in_a_call_to_its_engine(
 ) -> None:
     contact = new_contact()
     contact.status, contact.tries, contact.phones[0].tries = ContactStatus.IN_CALL, 2, 2
-    reset = service.reset_contact(session, acme.id, contact.id)
+    reset = service.reset_contact(session, Scope.system(acme.id), contact.id)
     assert (reset.status, reset.tries, reset.phones[0].tries) == (ContactStatus.IN_CALL, 0, 0)
     reset.status = ContactStatus.DONE
-    assert service.reset_contact(session, acme.id, contact.id).status is ContactStatus.PENDING
+    assert (
+        service.reset_contact(session, Scope.system(acme.id), contact.id).status
+        is ContactStatus.PENDING
+    )
 
 
 def test_delete_and_history(session: Session, acme: Tenant, new_contact: NewContact) -> None:
@@ -260,17 +275,27 @@ def test_delete_and_history(session: Session, acme: Tenant, new_contact: NewCont
     session.flush()
     page = fetch_page(
         session,
-        service.contact_history_query(acme.id, contact.id),
+        service.contact_history_query(Scope.system(acme.id), contact.id),
         CallAttempt.id,
         PageQuery(limit=10),
         CallAttemptRead,
     )
     assert [row.contact_id for row in page.items] == [contact.id, contact.id]
-    assert session.scalars(service.contact_history_query(acme.id + 1000, contact.id)).all() == []
-    by_user_data = session.scalars(service.user_data_history_query(acme.id, "K")).all()
+    assert (
+        session.scalars(
+            service.contact_history_query(Scope.system(acme.id + 1000), contact.id)
+        ).all()
+        == []
+    )
+    by_user_data = session.scalars(
+        service.user_data_history_query(Scope.system(acme.id), "K")
+    ).all()
     assert len(by_user_data) == 3
-    service.delete_contact(session, acme.id, contact.id)
+    service.delete_contact(session, Scope.system(acme.id), contact.id)
     session.expire_all()
     assert session.get(Contact, contact.id) is None
-    assert session.scalars(service.contact_history_query(acme.id, contact.id)).all() == []
+    assert (
+        session.scalars(service.contact_history_query(Scope.system(acme.id), contact.id)).all()
+        == []
+    )
     assert len(session.scalars(select(CallAttempt)).all()) == 3

@@ -23,6 +23,7 @@ from opendialer.crm.schemas import EndpointCreate
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CrmEndpoint, OutboxMessage, OutboxStatus
+from opendialer.scoping import Scope
 from tests.crm.helpers import (
     ManualClock,
     Receiver,
@@ -60,7 +61,7 @@ def closed_port() -> int:
 
 def add_endpoint(session: Session, tenant: NewTenant, **fields: object) -> CrmEndpoint:
     body = EndpointCreate.model_validate({"name": "crm", **fields})
-    return service.create_endpoint(session, tenant.tenant.id, body)
+    return service.create_endpoint(session, Scope.system(tenant.tenant.id), body)
 
 
 def messages(sessions: SessionMaker) -> list[OutboxMessage]:

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.dialing.service import set_result
 from opendialer.models import CallAttempt, CallOutcome, ResultCode, User, UserRole
+from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign, make_contact
 
 
@@ -39,7 +40,14 @@ def test_a_machine_result_is_reported_once_per_call(session: Session, tenant: Ne
     session.flush()
 
     def result(code: ResultCode) -> int | None:
-        return set_result(session, tenant.tenant.id, agent.id, attempt.id, code.id, NOW)
+        return set_result(
+            session,
+            Scope.system(tenant.tenant.id),
+            user_id=agent.id,
+            attempt_id=attempt.id,
+            code_id=code.id,
+            now=NOW,
+        )
 
     assert result(sale) is None
     assert result(machine) == campaign.id

@@ -12,6 +12,7 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
 from opendialer.models import Campaign, Contact, ContactPhone
+from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -23,7 +24,7 @@ def make_campaign(session: Session, tenant: NewTenant, name: str = "C") -> Campa
     data = CampaignCreate(
         name=name, dial_mode="predictive", status="enabled", calling_days=[1, 2, 3, 4, 5, 6, 7]
     )
-    return create_campaign(session, tenant.tenant, data)
+    return create_campaign(session, Scope.system(tenant.tenant.id), data)
 
 
 def make_contact(session: Session, campaign: Campaign, *numbers: str, **fields: object) -> Contact:

@@ -20,6 +20,7 @@ from opendialer.models import (
     DialMode,
     User,
 )
+from opendialer.scoping import Scope
 from opendialer.telephony.sim_scenario import Customers, Distribution, Scenario
 
 START = datetime.fromisoformat("2026-11-23T10:00:00+00:00")  # Monday 11:00 in Berlin
@@ -62,7 +63,7 @@ def _callback(sessions: SessionMaker, campaign_id: int, group_id: int, user_id: 
             user_data="CB-1",
             appointment_at=APPOINTMENT,
         )
-        event, created = create_event(session, tenant_id, data, START)
+        event, created = create_event(session, Scope.system(tenant_id), data, START)
         assert created
         return event.id
 

@@ -7,6 +7,7 @@ from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.busy_agents import BusyAgents
 from opendialer.models import Campaign, User, UserRole
+from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign
 
 E = AgentEvent
@@ -19,13 +20,13 @@ def _agent(session: Session, tenant: NewTenant, name: str, *campaigns: Campaign)
     for campaign in campaigns:
         add_member(session, campaign, user.id)
     for event in (E.LOGIN, E.READY):
-        agents.act(session, tenant.tenant.id, user.id, event, NOW)
+        agents.act(session, Scope.system(tenant.tenant.id), user_id=user.id, event=event, at=NOW)
     return user.id
 
 
 def _on_call(session: Session, tenant: NewTenant, campaign: Campaign, agent_id: int) -> None:
     assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent_id
-    agents.act(session, tenant.tenant.id, agent_id, E.CONNECT, NOW)
+    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent_id, event=E.CONNECT, at=NOW)
 
 
 def _call_then_ready(
@@ -36,10 +37,10 @@ def _call_then_ready(
     busy = BusyAgents(campaign.id)
     _on_call(session, tenant, campaign, agent)
     busy.connected(agent, now=0.0)
-    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW)
     if ended_at is not None:
         busy.call_ended(agent, now=ended_at)
-    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW)
     return busy
 
 
@@ -56,11 +57,11 @@ def test_a_call_then_wrap_up_then_ready(
     _on_call(session, tenant, campaign, agent)
     assert busy.connected(agent, now=100.0) is None
     assert busy.ages(130.0) == ((30.0,), (None,))
-    agents.act(session, tenant.tenant.id, agent, E.END_CALL, NOW)
+    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW)
     busy.call_ended(agent, now=160.0)
     assert busy.ages(170.0) == ((70.0,), (10.0,))
     assert busy.releases(session, now=175.0) == []  # still in wrap-up
-    agents.act(session, tenant.tenant.id, agent, E.READY, NOW)
+    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW)
     [released] = busy.releases(session, now=180.5)
     assert (released.handle_seconds, released.wrap_up_seconds) == (80.5, 20.5)
     assert len(busy) == 0 and busy.releases(session, now=181.0) == []
@@ -110,7 +111,14 @@ def test_an_agent_who_asked_for_a_pause_is_not_expected_back(
     for agent in (staying, leaving):
         _on_call(session, tenant, campaign, agent)
         busy.connected(agent, now=0.0)
-    agents.act(session, tenant.tenant.id, leaving, E.PAUSE, NOW, reason="lunch")
+    agents.act(
+        session,
+        Scope.system(tenant.tenant.id),
+        reason="lunch",
+        user_id=leaving,
+        event=E.PAUSE,
+        at=NOW,
+    )
     assert busy.releases(session, now=30.0) == []
     assert len(busy) == 2  # both still busy
     assert busy.ages(40.0) == ((40.0,), (None,))  # only one will be free again

@@ -12,6 +12,7 @@ from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import Conflict
 from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, CampaignStatus
+from opendialer.scoping import Scope
 from tests.engine.helpers import dialling_engine
 
 START = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
@@ -26,7 +27,7 @@ def _open_attempts(sessions: SessionMaker) -> int:
 def _delete(sessions: SessionMaker, campaign_id: int) -> None:
     with unit_of_work(sessions) as session:
         tenant_id = session.get_one(Campaign, campaign_id).tenant_id
-        delete_campaign(session, tenant_id, campaign_id)
+        delete_campaign(session, Scope.system(tenant_id), campaign_id)
 
 
 async def _operator(sessions: SessionMaker, clock: VirtualClock, campaign_id: int) -> None:

@@ -13,6 +13,7 @@ from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.models import AgentSession, AgentState, CallAttempt
+from opendialer.scoping import Scope
 from tests.engine.helpers import dialling_engine
 
 START = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
@@ -39,7 +40,13 @@ async def _force_out_during_a_call(
     assert agent is not None
     forced_at = clock.now()
     with unit_of_work(sessions) as session:
-        agents.act(session, agent.tenant_id, agent.user_id, AgentEvent.FORCE_LOGOUT, forced_at)
+        agents.act(
+            session,
+            Scope.system(agent.tenant_id),
+            user_id=agent.user_id,
+            event=AgentEvent.FORCE_LOGOUT,
+            at=forced_at,
+        )
     engine.agent_forced_out(agent.user_id)
     return agent.user_id, forced_at
 

@@ -31,6 +31,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign, make_contact
 
 LEASE = 30.0
@@ -47,13 +48,19 @@ def _busy_engine(session: Session, tenant: NewTenant, engine_id: str) -> Campaig
     session.add(agent)
     session.flush()
     session.add(CampaignMember(campaign_id=campaign.id, user_id=agent.id, created_at=NOW))
-    agents.act(session, tenant.tenant.id, agent.id, AgentEvent.LOGIN, NOW)
-    agents.act(session, tenant.tenant.id, agent.id, AgentEvent.READY, NOW)
+    agents.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.LOGIN, at=NOW
+    )
+    agents.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.READY, at=NOW
+    )
     reserved = agents.reserve_longest_idle(
         session, campaign.id, NOW, engine_id, attempt_id=attempt.id
     )
     assert reserved == agent.id
-    agents.act(session, tenant.tenant.id, agent.id, AgentEvent.CONNECT, NOW)
+    agents.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.CONNECT, at=NOW
+    )
     return campaign
 
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from opendialer.accounts import service
-from opendialer.accounts.dependencies import CurrentScope
+from opendialer.accounts.roles import AdminScope
 from opendialer.accounts.schemas import (
     AccountCode,
     ApiKeyCreate,
@@ -21,13 +21,13 @@ router = APIRouter(tags=["tenant"])
 
 
 @router.get("/tenant", response_model=TenantRead)
-def get_tenant(session: DbSession, who: CurrentScope) -> Tenant:
-    return service.get_tenant(session, who.tenant_id)
+def get_tenant(session: DbSession, who: AdminScope) -> Tenant:
+    return service.get_tenant(session, who)
 
 
 @router.patch("/tenant", response_model=TenantRead)
-def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentScope) -> Tenant:
-    tenant = service.get_tenant(session, who.tenant_id)
+def update_tenant(body: TenantUpdate, session: DbSession, who: AdminScope) -> Tenant:
+    tenant = service.get_tenant(session, who)
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is None:
             raise BadRequest(f"{key} cannot be null", code="invalid_value")
@@ -37,30 +37,30 @@ def update_tenant(body: TenantUpdate, session: DbSession, who: CurrentScope) -> 
 
 
 @router.post("/tenant:rotate-link-key", response_model=TenantRead)
-def rotate_link_key(session: DbSession, who: CurrentScope) -> Tenant:
+def rotate_link_key(session: DbSession, who: AdminScope) -> Tenant:
     """Void every recording and export link handed out so far; new links work again."""
-    return service.rotate_link_key(session, who.tenant_id)
+    return service.rotate_link_key(session, who)
 
 
 @router.post("/tenant:new-account-code", response_model=AccountCode)
-def new_account_code(session: DbSession, who: CurrentScope) -> AccountCode:
+def new_account_code(session: DbSession, who: AdminScope) -> AccountCode:
     """A new Voicenter account code (GetCampaignList); the old one stops working."""
-    return AccountCode(account_code=service.new_account_code(session, who.tenant_id))
+    return AccountCode(account_code=service.new_account_code(session, who))
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
-def list_api_keys(session: DbSession, who: CurrentScope) -> list[ApiKey]:
-    return service.list_api_keys(session, who.tenant_id)
+def list_api_keys(session: DbSession, who: AdminScope) -> list[ApiKey]:
+    return service.list_api_keys(session, who)
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
-def create_api_key(body: ApiKeyCreate, session: DbSession, who: CurrentScope) -> ApiKeyCreated:
-    created = service.create_api_key(session, who.tenant_id, body.name)
+def create_api_key(body: ApiKeyCreate, session: DbSession, who: AdminScope) -> ApiKeyCreated:
+    created = service.create_api_key(session, who, body.name, body.role)
     return ApiKeyCreated.model_validate(
         {**ApiKeyRead.model_validate(created.record).model_dump(), "key": created.key}
     )
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
-def revoke_api_key(key_id: RecordId, session: DbSession, who: CurrentScope) -> ApiKey:
-    return service.revoke_api_key(session, who.tenant_id, key_id)
+def revoke_api_key(key_id: RecordId, session: DbSession, who: AdminScope) -> ApiKey:
+    return service.revoke_api_key(session, who, key_id)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from opendialer.models import UserRole
 from opendialer.schemas import InputModel, OutputModel, TimeZoneName
 
 
@@ -46,12 +47,16 @@ class AccountCode(OutputModel):
 
 class ApiKeyCreate(InputModel):
     name: str = Field(min_length=1, max_length=100)
+    role: UserRole = Field(
+        default=UserRole.ADMIN, description="What the key may do: agent < supervisor < admin"
+    )
 
 
 class ApiKeyRead(OutputModel):
     id: int
     name: str
     prefix: str
+    role: UserRole
     created_at: datetime
     revoked_at: datetime | None
 

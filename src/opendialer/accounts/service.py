@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.errors import Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, Tenant, User, UserRole
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, get_owned, owned
 from opendialer.security import (
     dummy_password_check,
     hash_password,
@@ -40,11 +40,14 @@ class NewApiKey:
     key: str
 
 
-def create_api_key(session: Session, tenant_id: int, name: str) -> NewApiKey:
+def create_api_key(
+    session: Session, scope: Scope, name: str, role: UserRole = UserRole.ADMIN
+) -> NewApiKey:
     key = new_token(API_KEY_PREFIX)
     record = ApiKey(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         name=name,
+        role=role,
         prefix=key[:8],
         key_hash=hash_token(key),
         created_at=datetime.now(UTC),
@@ -85,14 +88,14 @@ def create_tenant(
             display_name="Administrator",
         )
     )
-    api_key = create_api_key(session, tenant.id, "default")
+    api_key = create_api_key(session, Scope.system(tenant.id), "default")
     return NewTenant(tenant, api_key.key, account_code, calllog_key, admin_username, password)
 
 
-def get_tenant(session: Session, tenant_id: int) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
+def get_tenant(session: Session, scope: Scope) -> Tenant:
+    tenant = session.get(Tenant, scope.tenant_id)
     if tenant is None:
-        raise NotFound("tenant", tenant_id)
+        raise NotFound("tenant", scope.tenant_id)
     return tenant
 
 
@@ -100,7 +103,7 @@ def authenticate_api_key(session: Session, key: str) -> Scope:
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(key)))
     if record is None or record.revoked_at is not None:
         raise Unauthorized("Invalid or revoked API key")
-    return Scope(tenant_id=record.tenant_id, role=UserRole.ADMIN, api_key_id=record.id)
+    return Scope(tenant_id=record.tenant_id, role=record.role, api_key_id=record.id)
 
 
 def authenticate_user(session: Session, username: str, password: str) -> Scope:
@@ -131,12 +134,14 @@ def user_for_login(session: Session, username: str) -> User | None:
     return users[0] if len(users) == 1 else None
 
 
-def link_secret(session: Session, server_secret: str, tenant_id: int) -> str:
+def link_secret(session: Session, server_secret: str, scope: Scope) -> str:
     """The key that signs and checks this tenant's links (recordings, exports)."""
-    generation = session.scalar(select(Tenant.link_key_generation).where(Tenant.id == tenant_id))
+    generation = session.scalar(
+        select(Tenant.link_key_generation).where(Tenant.id == scope.tenant_id)
+    )
     if generation is None:
-        raise NotFound("tenant", tenant_id)
-    return link_key(server_secret, tenant_id, generation)
+        raise NotFound("tenant", scope.tenant_id)
+    return link_key(server_secret, scope.tenant_id, generation)
 
 
 def tenant_by_account_code(session: Session, code: str) -> Tenant | None:
@@ -146,31 +151,29 @@ def tenant_by_account_code(session: Session, code: str) -> Tenant | None:
     return tenant
 
 
-def new_account_code(session: Session, tenant_id: int) -> str:
+def new_account_code(session: Session, scope: Scope) -> str:
     """Replace the tenant's Voicenter account code; the new one is returned once."""
-    tenant = get_tenant(session, tenant_id)
+    tenant = get_tenant(session, scope)
     code = new_token(nbytes=16)
     tenant.account_code_hash = hash_token(code)
     session.flush()
     return code
 
 
-def rotate_link_key(session: Session, tenant_id: int) -> Tenant:
+def rotate_link_key(session: Session, scope: Scope) -> Tenant:
     """Every link signed for this tenant so far stops working."""
-    tenant = get_tenant(session, tenant_id)
+    tenant = get_tenant(session, scope)
     tenant.link_key_generation += 1
     session.flush()
     return tenant
 
 
-def list_api_keys(session: Session, tenant_id: int) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant_id)))
+def list_api_keys(session: Session, scope: Scope) -> list[ApiKey]:
+    return list(session.scalars(owned(ApiKey, scope)))
 
 
-def revoke_api_key(session: Session, tenant_id: int, key_id: int) -> ApiKey:
-    record = session.get(ApiKey, key_id)
-    if record is None or record.tenant_id != tenant_id:
-        raise NotFound("api_key", key_id)
+def revoke_api_key(session: Session, scope: Scope, key_id: int) -> ApiKey:
+    record = get_owned(session, ApiKey, scope, key_id, "api_key")
     if record.revoked_at is not None:
         raise Conflict("API key already revoked")
     record.revoked_at = datetime.now(UTC)

@@ -37,6 +37,7 @@ from opendialer.models import (
     Tenant,
 )
 from opendialer.phones import normalize
+from opendialer.scoping import Scope
 
 PASS_LIMIT = 200  # events looked at per pass; the rest wait for the next one
 
@@ -141,7 +142,7 @@ def _callback_contact(
         follow_up_user_id=user_id,
         follow_up_at=now,
     )
-    contact = create_contact(session, session.get_one(Tenant, event.tenant_id), campaign, data)
+    contact = create_contact(session, Scope.system(event.tenant_id), campaign, data)
     event.contact_id, event.campaign_id = contact.id, campaign.id
     return contact
 

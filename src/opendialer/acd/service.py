@@ -13,37 +13,37 @@ from opendialer.acd.schemas import CLOSED_STATUSES, AcdEventCreate, AcdStatus
 from opendialer.dedupe import exclusive
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AcdEvent, AgentGroup, Campaign, Contact, User
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned
 
 OPEN_STATUSES = tuple(s for s in AcdStatus if s not in CLOSED_STATUSES)
 MAX_COMMENT = 100_000
 
 
-def events_query(tenant_id: int) -> Select[AcdEvent]:
-    return select(AcdEvent).where(AcdEvent.tenant_id == tenant_id)
+def events_query(scope: Scope) -> Select[AcdEvent]:
+    return select(AcdEvent).where(AcdEvent.tenant_id == scope.tenant_id)
 
 
-def list_events(session: Session, tenant_id: int) -> list[AcdEvent]:
-    return list(session.scalars(events_query(tenant_id).order_by(AcdEvent.id)))
+def list_events(session: Session, scope: Scope) -> list[AcdEvent]:
+    return list(session.scalars(events_query(scope).order_by(AcdEvent.id)))
 
 
-def get_event(session: Session, tenant_id: int, event_id: int) -> AcdEvent:
-    return get_owned(session, AcdEvent, tenant_id, event_id, "acd_event")
+def get_event(session: Session, scope: Scope, event_id: int) -> AcdEvent:
+    return get_owned(session, AcdEvent, scope, event_id, "acd_event")
 
 
-def _check_references(session: Session, tenant_id: int, data: AcdEventCreate) -> None:
-    get_owned(session, AgentGroup, tenant_id, data.group_id, "acd_group")
+def _check_references(session: Session, scope: Scope, data: AcdEventCreate) -> None:
+    get_owned(session, AgentGroup, scope, data.group_id, "acd_group")
     if data.user_id is not None:
-        get_owned(session, User, tenant_id, data.user_id, "user")
+        get_owned(session, User, scope, data.user_id, "user")
     if data.contact_id is not None:
-        get_owned(session, Contact, tenant_id, data.contact_id, "contact")
+        get_owned(session, Contact, scope, data.contact_id, "contact")
     if data.campaign_id is not None:
-        get_owned(session, Campaign, tenant_id, data.campaign_id, "campaign")
+        get_owned(session, Campaign, scope, data.campaign_id, "campaign")
 
 
-def find_open_duplicate(session: Session, tenant_id: int, data: AcdEventCreate) -> AcdEvent | None:
+def find_open_duplicate(session: Session, scope: Scope, data: AcdEventCreate) -> AcdEvent | None:
     """The oldest open event of the same type from the same sender in the same group."""
-    stmt = events_query(tenant_id).where(
+    stmt = events_query(scope).where(
         AcdEvent.group_id == data.group_id,
         AcdEvent.type_id == int(data.type_id),
         AcdEvent.sender == data.sender,
@@ -58,22 +58,22 @@ def _note(event: AcdEvent, text: str) -> None:
 
 
 def create_event(
-    session: Session, tenant_id: int, data: AcdEventCreate, now: datetime
+    session: Session, scope: Scope, data: AcdEventCreate, now: datetime
 ) -> tuple[AcdEvent, bool]:
     """The new event and True; or, when the group allows no duplicates and an open one exists,
     that event with a comment added and False."""
-    _check_references(session, tenant_id, data)
+    _check_references(session, scope, data)
     group = session.get_one(AgentGroup, data.group_id)
     if group.no_duplicate_events:
         exclusive(session, "acd_events", group.id)  # simultaneous duplicates: one event
-        existing = find_open_duplicate(session, tenant_id, data)
+        existing = find_open_duplicate(session, scope, data)
         if existing is not None:
             _note(existing, f"{now.isoformat(timespec='seconds')} duplicate: {data.subject}")
             session.flush()
             return existing, False
     values = data.model_dump()
     values["type_id"] = int(data.type_id)
-    event = AcdEvent(tenant_id=tenant_id, status_id=int(AcdStatus.NEW), **values)
+    event = AcdEvent(tenant_id=scope.tenant_id, status_id=int(AcdStatus.NEW), **values)
     session.add(event)
     session.flush()
     return event, True
@@ -102,10 +102,10 @@ def complete(session: Session, event: AcdEvent, at: datetime) -> AcdEvent:
 
 
 def complete_event(
-    session: Session, tenant_id: int, event_id: int, at: datetime, user_id: int | None = None
+    session: Session, scope: Scope, event_id: int, at: datetime, user_id: int | None = None
 ) -> AcdEvent:
     """The agent finished the event; with ``user_id``, only the agent it was offered to may."""
-    event = get_event(session, tenant_id, event_id)
+    event = get_event(session, scope, event_id)
     if user_id is not None and event.offered_user_id not in (None, user_id):
         raise NotFound("acd_event", event_id)
     return complete(session, event, at)

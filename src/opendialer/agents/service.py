@@ -16,18 +16,18 @@ from opendialer.models import (
     User,
     UserRole,
 )
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned
 from opendialer.security import hash_password
 
 UNIQUE_USER_FIELDS = ("username", "extension", "member_code")
 
 
 def _check_unique(
-    session: Session, tenant_id: int, values: dict[str, Any], exclude_id: int = 0
+    session: Session, scope: Scope, values: dict[str, Any], exclude_id: int = 0
 ) -> None:
     # The write that follows takes the keys: checks run one at a time per tenant, so the later
     # of simultaneous requests gets this Conflict too (not the database's IntegrityError).
-    exclusive(session, "users", tenant_id)
+    exclusive(session, "users", scope.tenant_id)
     for name in UNIQUE_USER_FIELDS:
         value = values.get(name)
         if value is None:
@@ -35,7 +35,7 @@ def _check_unique(
         column: InstrumentedAttribute[Any] = getattr(User, name)
         taken = session.scalar(
             select(User.id).where(
-                User.tenant_id == tenant_id, column == value, User.id != exclude_id
+                User.tenant_id == scope.tenant_id, column == value, User.id != exclude_id
             )
         )
         if taken is not None:
@@ -50,36 +50,36 @@ def _with_password(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def create_user(session: Session, tenant_id: int, data: UserCreate) -> User:
+def create_user(session: Session, scope: Scope, data: UserCreate) -> User:
     values = data.model_dump(exclude_none=True)
-    _check_unique(session, tenant_id, values)
-    user = User(tenant_id=tenant_id, **_with_password(values))
+    _check_unique(session, scope, values)
+    user = User(tenant_id=scope.tenant_id, **_with_password(values))
     session.add(user)
     session.flush()
     return user
 
 
-def get_user(session: Session, tenant_id: int, user_id: int) -> User:
-    return get_owned(session, User, tenant_id, user_id, "user")
+def get_user(session: Session, scope: Scope, user_id: int) -> User:
+    return get_owned(session, User, scope, user_id, "user")
 
 
-def update_user(session: Session, tenant_id: int, user_id: int, data: UserUpdate) -> User:
-    user = get_user(session, tenant_id, user_id)
+def update_user(session: Session, scope: Scope, user_id: int, data: UserUpdate) -> User:
+    user = get_user(session, scope, user_id)
     values = data.model_dump(exclude_unset=True)
     for required in ("username", "role", "active"):
         if required in values and values[required] is None:
             raise BadRequest(f"{required} cannot be null", code="invalid_value")
-    _check_unique(session, tenant_id, values, exclude_id=user.id)
+    _check_unique(session, scope, values, exclude_id=user.id)
     for key, value in _with_password(values).items():
         setattr(user, key, value)
     session.flush()
     return user
 
 
-def delete_user(session: Session, tenant_id: int, user_id: int) -> None:
+def delete_user(session: Session, scope: Scope, user_id: int) -> None:
     """Delete a user; refused while they are signed in as an agent (the engine may be routing
     a call to them). Their calls and ACD events keep a NULL user."""
-    user = get_user(session, tenant_id, user_id)
+    user = get_user(session, scope, user_id)
     agent = session.get(AgentSession, user.id)
     if agent is not None and agent.state != AgentState.LOGGED_OUT:
         raise Conflict(
@@ -90,14 +90,14 @@ def delete_user(session: Session, tenant_id: int, user_id: int) -> None:
 
 
 def users_query(
-    tenant_id: int,
+    scope: Scope,
     *,
     role: UserRole | None = None,
     active: bool | None = None,
     extension: str | None = None,
     member_code: str | None = None,
 ) -> Select[Any]:
-    stmt = select(User).where(User.tenant_id == tenant_id)
+    stmt = select(User).where(User.tenant_id == scope.tenant_id)
     if role is not None:
         stmt = stmt.where(User.role == role)
     if active is not None:
@@ -109,73 +109,75 @@ def users_query(
     return stmt
 
 
-def get_user_by_extension(session: Session, tenant_id: int, extension: str) -> User | None:
-    user: User | None = session.scalar(users_query(tenant_id, extension=extension))
+def get_user_by_extension(session: Session, scope: Scope, extension: str) -> User | None:
+    user: User | None = session.scalar(users_query(scope, extension=extension))
     return user
 
 
-def get_user_by_member_code(session: Session, tenant_id: int, code: str) -> User | None:
-    user: User | None = session.scalar(users_query(tenant_id, member_code=code))
+def get_user_by_member_code(session: Session, scope: Scope, code: str) -> User | None:
+    user: User | None = session.scalar(users_query(scope, member_code=code))
     return user
 
 
 # Groups ----------------------------------------------------------------------------------
 
 
-def _check_group_name(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
-    exclusive(session, "agent_groups", tenant_id)
+def _check_group_name(session: Session, scope: Scope, name: str, exclude_id: int = 0) -> None:
+    exclusive(session, "agent_groups", scope.tenant_id)
     taken = session.scalar(
         select(AgentGroup.id).where(
-            AgentGroup.tenant_id == tenant_id, AgentGroup.name == name, AgentGroup.id != exclude_id
+            AgentGroup.tenant_id == scope.tenant_id,
+            AgentGroup.name == name,
+            AgentGroup.id != exclude_id,
         )
     )
     if taken is not None:
         raise Conflict(f"A group named {name!r} already exists", code="duplicate_name")
 
 
-def create_group(session: Session, tenant_id: int, data: GroupCreate) -> AgentGroup:
-    _check_group_name(session, tenant_id, data.name)
-    group = AgentGroup(tenant_id=tenant_id, **data.model_dump())
+def create_group(session: Session, scope: Scope, data: GroupCreate) -> AgentGroup:
+    _check_group_name(session, scope, data.name)
+    group = AgentGroup(tenant_id=scope.tenant_id, **data.model_dump())
     session.add(group)
     session.flush()
     return group
 
 
-def get_group(session: Session, tenant_id: int, group_id: int) -> AgentGroup:
-    return get_owned(session, AgentGroup, tenant_id, group_id, "group")
+def get_group(session: Session, scope: Scope, group_id: int) -> AgentGroup:
+    return get_owned(session, AgentGroup, scope, group_id, "group")
 
 
-def update_group(session: Session, tenant_id: int, group_id: int, data: GroupUpdate) -> AgentGroup:
-    group = get_group(session, tenant_id, group_id)
+def update_group(session: Session, scope: Scope, group_id: int, data: GroupUpdate) -> AgentGroup:
+    group = get_group(session, scope, group_id)
     values = data.model_dump(exclude_unset=True)
     for required in ("name", "no_duplicate_events"):
         if required in values and values[required] is None:
             raise BadRequest(f"{required} cannot be null", code="invalid_value")
     if values.get("name"):
-        _check_group_name(session, tenant_id, values["name"], exclude_id=group.id)
+        _check_group_name(session, scope, values["name"], exclude_id=group.id)
     for key, value in values.items():
         setattr(group, key, value)
     session.flush()
     return group
 
 
-def delete_group(session: Session, tenant_id: int, group_id: int) -> None:
-    session.delete(get_group(session, tenant_id, group_id))
+def delete_group(session: Session, scope: Scope, group_id: int) -> None:
+    session.delete(get_group(session, scope, group_id))
     session.flush()
 
 
-def groups_query(tenant_id: int, name: str | None = None) -> Select[Any]:
+def groups_query(scope: Scope, name: str | None = None) -> Select[Any]:
     """The tenant's groups; ``name`` keeps those whose name contains it, ignoring case
     (jtel's "get by name" is a partial match; % and _ are plain characters)."""
-    stmt = select(AgentGroup).where(AgentGroup.tenant_id == tenant_id)
+    stmt = select(AgentGroup).where(AgentGroup.tenant_id == scope.tenant_id)
     if name:
         stmt = stmt.where(AgentGroup.name.icontains(name, autoescape=True))
     return stmt
 
 
-def find_groups_by_name(session: Session, tenant_id: int, part: str) -> list[AgentGroup]:
+def find_groups_by_name(session: Session, scope: Scope, part: str) -> list[AgentGroup]:
     """Every group whose name contains ``part`` (any case), in id order."""
-    return list(session.scalars(groups_query(tenant_id, part).order_by(AgentGroup.id)))
+    return list(session.scalars(groups_query(scope, part).order_by(AgentGroup.id)))
 
 
 def group_members_query(group: AgentGroup) -> Select[Any]:
@@ -193,7 +195,7 @@ def group_members(session: Session, group: AgentGroup) -> list[User]:
 def add_group_member(session: Session, group: AgentGroup, user_id: int) -> tuple[User, bool]:
     """Make the tenant's user a member; idempotent. Returns the user and whether they joined
     just now. Another tenant's user id is a 404."""
-    user = get_user(session, group.tenant_id, user_id)
+    user = get_user(session, Scope.system(group.tenant_id), user_id)
     row = {"group_id": group.id, "user_id": user.id}
     joined = insert_new(session, AgentGroupMember, [row], AgentGroupMember.user_id)
     return user, bool(joined)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.models import Campaign
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned
 from opendialer.security import campaign_code_signature, hash_token, new_token, same_secret
 
 _DERIVED = re.compile(r"([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{32})")
@@ -66,9 +66,9 @@ def campaign_by_code(session: Session, key: CodeKey, code: str) -> Campaign | No
     return found
 
 
-def new_code(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
+def new_code(session: Session, scope: Scope, campaign_id: int) -> Campaign:
     """A new code for the campaign: the old one, derived or not, stops working."""
-    campaign = get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
+    campaign = get_owned(session, Campaign, scope, campaign_id, "campaign")
     campaign.code_salt = new_salt()
     campaign.legacy_code_hash = None
     session.flush()

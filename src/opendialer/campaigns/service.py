@@ -33,39 +33,39 @@ from opendialer.models import (
     FormField,
     ResultCode,
     RetryRule,
-    Tenant,
     User,
     UserRole,
 )
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned, tenant_of
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
 _PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
 
 
-def _check_settings(session: Session, tenant_id: int, data: CampaignSettings) -> None:
+def _check_settings(session: Session, scope: Scope, data: CampaignSettings) -> None:
     if data.agent_group_id is not None:
-        get_owned(session, AgentGroup, tenant_id, data.agent_group_id, "agent_group")
+        get_owned(session, AgentGroup, scope, data.agent_group_id, "agent_group")
     if data.begin_at and data.end_at and data.begin_at >= data.end_at:
         raise BadRequest("begin_at must be before end_at", code="invalid_dates")
 
 
-def _check_name_free(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:
+def _check_name_free(session: Session, scope: Scope, name: str, exclude_id: int = 0) -> None:
     # Every check of a unique key is followed by the write that takes the key: checks of one
     # key run one at a time, so the later of simultaneous requests gets this Conflict too.
-    exclusive(session, "campaigns", tenant_id)
+    exclusive(session, "campaigns", scope.tenant_id)
     taken = session.scalar(
         select(Campaign.id).where(
-            Campaign.tenant_id == tenant_id, Campaign.name == name, Campaign.id != exclude_id
+            Campaign.tenant_id == scope.tenant_id, Campaign.name == name, Campaign.id != exclude_id
         )
     )
     if taken is not None:
         raise Conflict(f"A campaign named {name!r} already exists", code="duplicate_name")
 
 
-def create_campaign(session: Session, tenant: Tenant, data: CampaignCreate) -> Campaign:
-    _check_settings(session, tenant.id, data)
-    _check_name_free(session, tenant.id, data.name)
+def create_campaign(session: Session, scope: Scope, data: CampaignCreate) -> Campaign:
+    tenant = tenant_of(session, scope)
+    _check_settings(session, scope, data)
+    _check_name_free(session, scope, data.name)
     values = data.model_dump(exclude_none=True)
     values.setdefault("timezone", tenant.timezone)
     campaign = Campaign(tenant_id=tenant.id, code_salt=new_salt(), **values)
@@ -75,13 +75,13 @@ def create_campaign(session: Session, tenant: Tenant, data: CampaignCreate) -> C
 
 
 def campaigns_query(
-    tenant_id: int,
+    scope: Scope,
     *,
     status: CampaignStatus | None = None,
     dial_mode: DialMode | None = None,
     name: str | None = None,
 ) -> Select[Any]:
-    stmt = select(Campaign).where(Campaign.tenant_id == tenant_id)
+    stmt = select(Campaign).where(Campaign.tenant_id == scope.tenant_id)
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
     if dial_mode is not None:
@@ -91,13 +91,13 @@ def campaigns_query(
     return stmt
 
 
-def get_campaign(session: Session, tenant_id: int, campaign_id: int) -> Campaign:
-    return get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
+def get_campaign(session: Session, scope: Scope, campaign_id: int) -> Campaign:
+    return get_owned(session, Campaign, scope, campaign_id, "campaign")
 
 
-def get_campaign_by_name(session: Session, tenant_id: int, name: str) -> Campaign:
+def get_campaign_by_name(session: Session, scope: Scope, name: str) -> Campaign:
     campaign = session.scalar(
-        select(Campaign).where(Campaign.tenant_id == tenant_id, Campaign.name == name)
+        select(Campaign).where(Campaign.tenant_id == scope.tenant_id, Campaign.name == name)
     )
     if campaign is None:
         raise NotFound("campaign", name)
@@ -105,13 +105,13 @@ def get_campaign_by_name(session: Session, tenant_id: int, name: str) -> Campaig
 
 
 def update_campaign(
-    session: Session, tenant_id: int, campaign_id: int, data: CampaignUpdate
+    session: Session, scope: Scope, campaign_id: int, data: CampaignUpdate
 ) -> Campaign:
-    campaign = get_campaign(session, tenant_id, campaign_id)
-    _check_settings(session, tenant_id, data)
+    campaign = get_campaign(session, scope, campaign_id)
+    _check_settings(session, scope, data)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name"):
-        _check_name_free(session, tenant_id, changes["name"], exclude_id=campaign.id)
+        _check_name_free(session, scope, changes["name"], exclude_id=campaign.id)
     for nullable_off in ("name", "dial_mode", "status", "timezone"):
         if nullable_off in changes and changes[nullable_off] is None:
             raise BadRequest(f"{nullable_off} cannot be null", code="invalid_value")
@@ -124,13 +124,13 @@ def update_campaign(
     return campaign
 
 
-def delete_campaign(session: Session, tenant_id: int, campaign_id: int) -> None:
+def delete_campaign(session: Session, scope: Scope, campaign_id: int) -> None:
     """Delete the campaign with its contacts; refused (409) while any of its calls is up.
 
     The engine stops a deleted campaign's runner at its next tick; a call that raced the
     delete still ends with a terminal state (its attempt outlives the campaign).
     """
-    campaign = get_campaign(session, tenant_id, campaign_id)
+    campaign = get_campaign(session, scope, campaign_id)
     calls_up = calls_in_progress(session, campaign.id)
     if calls_up:
         raise Conflict(
@@ -295,7 +295,7 @@ def list_members(session: Session, campaign: Campaign) -> list[CampaignMember]:
 def add_member(session: Session, campaign: Campaign, user_id: int) -> tuple[CampaignMember, bool]:
     """Make the tenant's agent a member; idempotent, also when the same member is added by
     simultaneous requests. Returns the member and whether they joined just now."""
-    user = get_owned(session, User, campaign.tenant_id, user_id, "user")
+    user = get_owned(session, User, Scope.system(campaign.tenant_id), user_id, "user")
     if user.role != UserRole.AGENT:
         raise BadRequest("Only agents can be campaign members", code="not_an_agent")
     row = {"campaign_id": campaign.id, "user_id": user_id, "created_at": datetime.now(UTC)}
@@ -345,19 +345,19 @@ def create_list(session: Session, campaign: Campaign, data: ListCreate) -> Conta
     return record
 
 
-def lists_query(tenant_id: int, campaign_id: int | None = None) -> Select[Any]:
-    stmt = select(ContactList).where(ContactList.tenant_id == tenant_id)
+def lists_query(scope: Scope, campaign_id: int | None = None) -> Select[Any]:
+    stmt = select(ContactList).where(ContactList.tenant_id == scope.tenant_id)
     if campaign_id is not None:
         stmt = stmt.where(ContactList.campaign_id == campaign_id)
     return stmt
 
 
-def get_list(session: Session, tenant_id: int, list_id: int) -> ContactList:
-    return get_owned(session, ContactList, tenant_id, list_id, "list")
+def get_list(session: Session, scope: Scope, list_id: int) -> ContactList:
+    return get_owned(session, ContactList, scope, list_id, "list")
 
 
-def update_list(session: Session, tenant_id: int, list_id: int, data: ListUpdate) -> ContactList:
-    record = get_list(session, tenant_id, list_id)
+def update_list(session: Session, scope: Scope, list_id: int, data: ListUpdate) -> ContactList:
+    record = get_list(session, scope, list_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("name") and changes["name"] != record.name:
         _check_list_name_free(session, record.campaign_id, changes["name"])
@@ -369,18 +369,18 @@ def update_list(session: Session, tenant_id: int, list_id: int, data: ListUpdate
     return record
 
 
-def delete_list(session: Session, tenant_id: int, list_id: int) -> None:
-    session.delete(get_list(session, tenant_id, list_id))
+def delete_list(session: Session, scope: Scope, list_id: int) -> None:
+    session.delete(get_list(session, scope, list_id))
     session.flush()
 
 
 # Lookup by partial name and cloning (jtel Dialler Campaigns) ----------------------------------
 
 
-def find_campaigns_by_name(session: Session, tenant_id: int, part: str) -> list[Campaign]:
+def find_campaigns_by_name(session: Session, scope: Scope, part: str) -> list[Campaign]:
     """Every campaign whose name contains ``part`` (any case; % and _ are plain), by id."""
     stmt = select(Campaign).where(
-        Campaign.tenant_id == tenant_id, Campaign.name.icontains(part, autoescape=True)
+        Campaign.tenant_id == scope.tenant_id, Campaign.name.icontains(part, autoescape=True)
     )
     return list(session.scalars(stmt.order_by(Campaign.id)))
 
@@ -405,20 +405,20 @@ def _copy_rows(session: Session, model: Any, source_id: int, target: Campaign) -
 
 
 def clone_campaign(
-    session: Session, tenant_id: int, source_name: str, name: str, user_data: str | None = None
+    session: Session, scope: Scope, source_name: str, name: str, user_data: str | None = None
 ) -> Campaign:
     """A copy of the campaign named ``source_name`` with its settings, result codes, retry
     rules, order-form fields, members and (empty) lists, but no contacts. The copy is disabled
     until someone enables it. Unknown source: 404; ``name`` taken: 409."""
-    source = get_campaign_by_name(session, tenant_id, source_name)
-    _check_name_free(session, tenant_id, name)
+    source = get_campaign_by_name(session, scope, source_name)
+    _check_name_free(session, scope, name)
     values = {
         c.key: getattr(source, c.key)
         for c in Campaign.__table__.columns
         if c.key not in _NOT_CLONED and c.key not in ("created_at", "updated_at")
     }
     clone = Campaign(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         name=name,
         code_salt=new_salt(),
         status=CampaignStatus.DISABLED,

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from opendialer.accounts.dependencies import ReadScope
+from opendialer.accounts.roles import AdminReadScope
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
@@ -153,14 +153,14 @@ async def import_contacts_endpoint(
     request: Request,
     options: Annotated[ImportOptions, Depends(import_options)],
     session: ReadSession,
-    who: ReadScope,
+    who: AdminReadScope,
 ) -> StreamingResponse:
     """Import contacts from a CSV, JSON-array or NDJSON file into the campaign."""
-    await run_in_threadpool(get_campaign, session, who.tenant_id, campaign_id)
+    await run_in_threadpool(get_campaign, session, who, campaign_id)
     file, fmt = await _upload(request, options)
 
     def work(writer: Session) -> ImportReport:
-        campaign = get_campaign(writer, who.tenant_id, campaign_id)
+        campaign = get_campaign(writer, who, campaign_id)
         return import_contacts(writer, campaign, file, options, fmt, size=size)
 
     try:

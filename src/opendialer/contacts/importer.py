@@ -42,6 +42,7 @@ from opendialer.contacts.service import guard_duplicates
 from opendialer.dnc.service import blocked_numbers
 from opendialer.errors import NotFound
 from opendialer.models import Campaign, ContactList, DncEntry, FormField, Tenant
+from opendialer.scoping import Scope
 
 LOOKUP_CHUNK = 50_000
 PARALLEL_MIN_BYTES = 4 << 20  # smaller files are read in the importing process
@@ -55,10 +56,10 @@ Progress = Callable[[int], None]
 class DncFilter:
     """The tenant's and the campaign's do-not-call numbers: a set, or queries for huge lists."""
 
-    def __init__(self, session: Session, tenant_id: int, campaign_id: int) -> None:
-        self.session, self.tenant_id, self.campaign_id = session, tenant_id, campaign_id
-        scope = or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id)
-        where = (DncEntry.tenant_id == tenant_id, scope)
+    def __init__(self, session: Session, scope: Scope, campaign_id: int) -> None:
+        self.session, self.tenant_id, self.campaign_id = session, scope.tenant_id, campaign_id
+        lists = or_(DncEntry.campaign_id.is_(None), DncEntry.campaign_id == campaign_id)
+        where = (DncEntry.tenant_id == scope.tenant_id, lists)
         size = session.scalar(select(func.count()).select_from(DncEntry).where(*where)) or 0
         self.numbers: set[str] | None = None
         if size <= DNC_SET_LIMIT:
@@ -67,7 +68,9 @@ class DncFilter:
     def blocked(self, numbers: set[str]) -> set[str]:
         if self.numbers is not None:
             return numbers & self.numbers
-        return blocked_numbers(self.session, self.tenant_id, self.campaign_id, numbers)
+        return blocked_numbers(
+            self.session, Scope.system(self.tenant_id), self.campaign_id, numbers
+        )
 
 
 class DuplicateIndex:
@@ -258,7 +261,7 @@ def import_contacts(
     """
     started = perf_counter()
     if options.duplicates is not DuplicatePolicy.ALLOW:
-        guard_duplicates(session, campaign.tenant_id)
+        guard_duplicates(session, Scope.system(campaign.tenant_id))
     tenant = session.get_one(Tenant, campaign.tenant_id)
     _check_list(session, campaign, options.list_id)
     form_fields = session.scalars(
@@ -266,7 +269,7 @@ def import_contacts(
     )
     region = region or tenant.default_region
     job = ReadJob(fmt, options, tenant.timezone, frozenset(form_fields), region)
-    dnc = DncFilter(session, campaign.tenant_id, campaign.id)
+    dnc = DncFilter(session, Scope.system(campaign.tenant_id), campaign.id)
     if parallel is None:
         parallel = size is None or size >= PARALLEL_MIN_BYTES
     with relaxed_gc(), _open_reader(file, job, dnc, parallel) as reader:

@@ -18,6 +18,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from opendialer.contacts.service import guard_duplicates
 from opendialer.models import Contact, ContactPhone, ContactStatus
+from opendialer.scoping import Scope
 
 LOOKUP_CHUNK = 1000
 CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
@@ -133,7 +134,7 @@ def add_targets(session: Session, targets: Sequence[NewTarget]) -> list[int]:
 def update_or_add(session: Session, target: NewTarget, changes: TargetChanges) -> None:
     """The supplied fields of every queued target with the number; the target is added when
     none is queued. Simultaneous calls for one new number add it once."""
-    guard_duplicates(session, target.tenant_id)
+    guard_duplicates(session, Scope.system(target.tenant_id))
     occurrences = queued_with_number(session, target.campaign_id, target.e164)
     if occurrences:
         update_targets(session, occurrences, changes)

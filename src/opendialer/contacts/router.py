@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from opendialer.accounts.dependencies import CurrentScope
+from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts import service
@@ -35,16 +35,16 @@ TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
 
 @router.post("/campaigns/{campaign_id}/contacts", status_code=201, response_model=ContactRead)
 def create_contact(
-    campaign_id: RecordId, body: ContactCreate, session: DbSession, who: CurrentScope
+    campaign_id: RecordId, body: ContactCreate, session: DbSession, who: AdminScope
 ) -> Contact:
-    campaign = get_campaign(session, who.tenant_id, campaign_id)
-    return service.create_contact(session, get_tenant(session, who.tenant_id), campaign, body)
+    campaign = get_campaign(session, who, campaign_id)
+    return service.create_contact(session, who, campaign, body)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])
 def list_contacts(
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     page: PageParams,
     campaign_id: IdFilter = None,
     list_id: IdFilter = None,
@@ -57,9 +57,9 @@ def list_contacts(
     user_data: TextFilter = None,
     external_id: TextFilter = None,
 ) -> Page[ContactRead]:
-    region = get_tenant(session, who.tenant_id).default_region if phone is not None else None
+    region = get_tenant(session, who).default_region if phone is not None else None
     stmt = service.contacts_query(
-        who.tenant_id,
+        who,
         campaign_id=campaign_id,
         list_id=list_id,
         status=status,
@@ -73,44 +73,44 @@ def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactRead)
-def get_contact(contact_id: RecordId, session: DbSession, who: CurrentScope) -> Contact:
-    return service.get_contact(session, who.tenant_id, contact_id)
+def get_contact(contact_id: RecordId, session: DbSession, who: AgentScope) -> Contact:
+    return service.get_contact(session, who, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactRead)
 def update_contact(
-    contact_id: RecordId, body: ContactUpdate, session: DbSession, who: CurrentScope
+    contact_id: RecordId, body: ContactUpdate, session: DbSession, who: AdminScope
 ) -> Contact:
-    return service.update_contact(session, who.tenant_id, contact_id, body)
+    return service.update_contact(session, who, contact_id, body)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def delete_contact(contact_id: RecordId, session: DbSession, who: CurrentScope) -> None:
-    service.delete_contact(session, who.tenant_id, contact_id)
+def delete_contact(contact_id: RecordId, session: DbSession, who: AdminScope) -> None:
+    service.delete_contact(session, who, contact_id)
 
 
 @router.post("/contacts/{contact_id}:lock", response_model=ContactRead)
-def lock_contact(contact_id: RecordId, session: DbSession, who: CurrentScope) -> Contact:
+def lock_contact(contact_id: RecordId, session: DbSession, who: AdminScope) -> Contact:
     """Never dial this contact until it is unlocked."""
-    return service.lock_contact(session, who.tenant_id, contact_id)
+    return service.lock_contact(session, who, contact_id)
 
 
 @router.post("/contacts/{contact_id}:unlock", response_model=ContactRead)
-def unlock_contact(contact_id: RecordId, session: DbSession, who: CurrentScope) -> Contact:
-    return service.unlock_contact(session, who.tenant_id, contact_id)
+def unlock_contact(contact_id: RecordId, session: DbSession, who: AdminScope) -> Contact:
+    return service.unlock_contact(session, who, contact_id)
 
 
 @router.post("/contacts/{contact_id}:reset", response_model=ContactRead)
-def reset_contact(contact_id: RecordId, session: DbSession, who: CurrentScope) -> Contact:
+def reset_contact(contact_id: RecordId, session: DbSession, who: AdminScope) -> Contact:
     """As if newly imported: result code and try counters cleared, due now."""
-    return service.reset_contact(session, who.tenant_id, contact_id)
+    return service.reset_contact(session, who, contact_id)
 
 
 @router.get("/contacts/{contact_id}/history", response_model=Page[CallAttemptRead])
 def contact_history(
-    contact_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
+    contact_id: RecordId, session: DbSession, who: AgentScope, page: PageParams
 ) -> Page[CallAttemptRead]:
     """The contact's call attempts, oldest first."""
-    service.get_contact(session, who.tenant_id, contact_id)
-    stmt = service.contact_history_query(who.tenant_id, contact_id)
+    service.get_contact(session, who, contact_id)
+    stmt = service.contact_history_query(who, contact_id)
     return fetch_page(session, stmt, CallAttempt.id, page, CallAttemptRead)

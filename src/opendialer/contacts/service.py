@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import get_tenant
 from opendialer.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
 from opendialer.dedupe import exclusive
-from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
+from opendialer.errors import Forbidden, InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
+    AgentSession,
     CallAttempt,
     Campaign,
     Contact,
@@ -23,11 +24,11 @@ from opendialer.models import (
     ContactPhone,
     ContactStatus,
     FormField,
-    Tenant,
     User,
+    UserRole,
 )
 from opendialer.phones import Phone, normalize
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 
 class InvalidContact(OpendialerError):
@@ -40,7 +41,7 @@ class InvalidContact(OpendialerError):
 # Duplicates --------------------------------------------------------------------------------
 
 
-def guard_duplicates(session: Session, tenant_id: int) -> None:
+def guard_duplicates(session: Session, scope: Scope) -> None:
     """Take before looking for a new contact's duplicates in order to create it when there are
     none: until this transaction ends, other such creates of the tenant wait, so simultaneous
     identical requests store one contact (the later ones find it). Every rule that skips,
@@ -48,18 +49,36 @@ def guard_duplicates(session: Session, tenant_id: int) -> None:
     importer's duplicate policies, mmDial's doublet checks) goes through it; creates that allow
     duplicates need not.
     """
-    exclusive(session, "contacts", tenant_id)
+    exclusive(session, "contacts", scope.tenant_id)
 
 
 # Reading -----------------------------------------------------------------------------------
 
 
-def get_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    return get_owned(session, Contact, tenant_id, contact_id, "contact")
+def get_contact(session: Session, scope: Scope, contact_id: int) -> Contact:
+    """The scope's contact; an agent sees only the contact of their current or previewed
+    call (403 otherwise)."""
+    contact = get_owned(session, Contact, scope, contact_id, "contact")
+    require_agents_contact(session, scope, contact.id)
+    return contact
+
+
+def require_agents_contact(session: Session, scope: Scope, contact_id: int) -> None:
+    """Supervisors and admins pass; an agent only for the contact of their own call, preview
+    or wrap-up."""
+    if scope.may_act_as(UserRole.SUPERVISOR):
+        return
+    current = session.scalar(
+        owned(AgentSession, scope)
+        .where(AgentSession.user_id == scope.user_id)
+        .with_only_columns(AgentSession.contact_id)
+    )
+    if scope.user_id is None or current != contact_id:
+        raise Forbidden("An agent sees only the contact of their own current call")
 
 
 def contacts_query(
-    tenant_id: int,
+    scope: Scope,
     *,
     campaign_id: int | None = None,
     list_id: int | None = None,
@@ -76,7 +95,7 @@ def contacts_query(
     default region, so national forms like "030 1234567" work; without it only international
     forms do), and a query that is not a valid number matches nothing.
     """
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id)
+    stmt = select(Contact).where(Contact.tenant_id == scope.tenant_id)
     equal_to: list[tuple[Any, object]] = [
         (Contact.campaign_id, campaign_id),
         (Contact.list_id, list_id),
@@ -89,50 +108,50 @@ def contacts_query(
         if value is not None:
             stmt = stmt.where(column == value)
     if phone is not None:
-        stmt = _with_number(stmt, tenant_id, normalize(phone, region or "ZZ").e164)
+        stmt = _with_number(stmt, scope, normalize(phone, region or "ZZ").e164)
     return stmt
 
 
-def _with_number(stmt: Select[Contact], tenant_id: int, e164: str | None) -> Select[Contact]:
+def _with_number(stmt: Select[Contact], scope: Scope, e164: str | None) -> Select[Contact]:
     """Contacts with ``e164`` at any position, through the (tenant_id, e164) index."""
     if e164 is None:  # not a number: matches nothing (and never "e164 IS NULL")
         return stmt.where(false())
     owners = select(ContactPhone.contact_id).where(
-        ContactPhone.tenant_id == tenant_id, ContactPhone.e164 == e164
+        ContactPhone.tenant_id == scope.tenant_id, ContactPhone.e164 == e164
     )
     return stmt.where(Contact.id.in_(owners))
 
 
 def find_by_user_data(
-    session: Session, tenant_id: int, user_data: str, campaign_id: int | None = None
+    session: Session, scope: Scope, user_data: str, campaign_id: int | None = None
 ) -> list[Contact]:
     """Oldest first: jtel's "first one found" when UserData is not unique."""
-    stmt = contacts_query(tenant_id, user_data=user_data, campaign_id=campaign_id)
+    stmt = contacts_query(scope, user_data=user_data, campaign_id=campaign_id)
     return list(session.scalars(stmt.order_by(Contact.id)))
 
 
 def find_by_phone(
-    session: Session, tenant_id: int, e164: str, campaign_id: int | None = None
+    session: Session, scope: Scope, e164: str, campaign_id: int | None = None
 ) -> list[Contact]:
     """Contacts with this E.164 number at any position, oldest first."""
-    stmt = _with_number(contacts_query(tenant_id, campaign_id=campaign_id), tenant_id, e164)
+    stmt = _with_number(contacts_query(scope, campaign_id=campaign_id), scope, e164)
     return list(session.scalars(stmt.order_by(Contact.id)))
 
 
-def contact_history_query(tenant_id: int, contact_id: int) -> Select[CallAttempt]:
+def contact_history_query(scope: Scope, contact_id: int) -> Select[CallAttempt]:
     """The contact's call attempts; page through them with ``fetch_page`` (oldest first)."""
     return select(CallAttempt).where(
-        CallAttempt.tenant_id == tenant_id, CallAttempt.contact_id == contact_id
+        CallAttempt.tenant_id == scope.tenant_id, CallAttempt.contact_id == contact_id
     )
 
 
-def user_data_history_query(tenant_id: int, user_data: str) -> Select[CallAttempt]:
+def user_data_history_query(scope: Scope, user_data: str) -> Select[CallAttempt]:
     """Call attempts of every contact with this UserData (jtel history by UserData)."""
     owners = select(Contact.id).where(
-        Contact.tenant_id == tenant_id, Contact.user_data == user_data
+        Contact.tenant_id == scope.tenant_id, Contact.user_data == user_data
     )
     return select(CallAttempt).where(
-        CallAttempt.tenant_id == tenant_id, CallAttempt.contact_id.in_(owners)
+        CallAttempt.tenant_id == scope.tenant_id, CallAttempt.contact_id.in_(owners)
     )
 
 
@@ -182,14 +201,15 @@ def _check_form_data(session: Session, campaign: Campaign, form_data: Mapping[st
         )
 
 
-def _check_users(session: Session, tenant_id: int, values: Mapping[str, Any]) -> None:
+def _check_users(session: Session, scope: Scope, values: Mapping[str, Any]) -> None:
     for field in ("reserved_user_id", "follow_up_user_id"):
         user_id = values.get(field)
         if user_id is None:
             continue
-        user = session.get(User, user_id)
-        if user is None or user.tenant_id != tenant_id:
-            raise _unknown(field, user_id)
+        try:
+            get_owned(session, User, scope, user_id, "user")
+        except NotFound:
+            raise _unknown(field, user_id) from None
 
 
 def _check_dates(begin_at: datetime | None, end_at: datetime | None) -> None:
@@ -202,7 +222,7 @@ def _check_fields(session: Session, campaign: Campaign, data: ContactFields) -> 
     given = data.model_dump(exclude_unset=True)
     _check_list(session, campaign, given.get("list_id"))
     _check_form_data(session, campaign, given.get("form_data") or {})
-    _check_users(session, campaign.tenant_id, given)
+    _check_users(session, Scope.system(campaign.tenant_id), given)
 
 
 # Writing -----------------------------------------------------------------------------------
@@ -220,14 +240,14 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
 
 
 def create_contact(
-    session: Session, tenant: Tenant, campaign: Campaign, data: ContactCreate
+    session: Session, scope: Scope, campaign: Campaign, data: ContactCreate
 ) -> Contact:
     """A new contact, due now unless ``next_try_at`` says otherwise.
 
     Numbers that do not parse are kept, flagged invalid; if none parses, nothing is written.
     """
-    if campaign.tenant_id != tenant.id:
-        raise NotFound("campaign", campaign.id)
+    tenant = tenant_of(session, scope)
+    get_owned(session, Campaign, scope, campaign.id, "campaign")  # the caller's campaign
     numbers = _numbers(data.phones, tenant.default_region)
     _require_dialable(
         {p: phone.valid for p, phone in numbers.items()},
@@ -244,13 +264,15 @@ def create_contact(
     return contact
 
 
-def _target_campaign(session: Session, contact: Contact, campaign_id: int | None) -> Campaign:
+def _target_campaign(
+    session: Session, scope: Scope, contact: Contact, campaign_id: int | None
+) -> Campaign:
     if campaign_id is None or campaign_id == contact.campaign_id:
         return session.get_one(Campaign, contact.campaign_id)
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.tenant_id != contact.tenant_id:
-        raise _unknown("campaign_id", campaign_id)
-    return campaign
+    try:
+        return get_owned(session, Campaign, scope, campaign_id, "campaign")
+    except NotFound:
+        raise _unknown("campaign_id", campaign_id) from None
 
 
 def _same_number(row: ContactPhone | None, phone: Phone) -> bool:
@@ -302,11 +324,11 @@ def _apply_phone_changes(contact: Contact, changes: Mapping[int, Phone | None]) 
 
 
 def _phone_changes(
-    session: Session, tenant_id: int, raw: Mapping[int, str | None]
+    session: Session, scope: Scope, raw: Mapping[int, str | None]
 ) -> dict[int, Phone | None]:
     if not raw:
         return {}
-    region = get_tenant(session, tenant_id).default_region
+    region = get_tenant(session, scope).default_region
     return {p: None if number is None else normalize(number, region) for p, number in raw.items()}
 
 
@@ -316,9 +338,7 @@ def _move(contact: Contact, campaign: Campaign) -> None:
         phone.campaign_id = campaign.id
 
 
-def update_contact(
-    session: Session, tenant_id: int, contact_id: int, data: ContactUpdate
-) -> Contact:
+def update_contact(session: Session, scope: Scope, contact_id: int, data: ContactUpdate) -> Contact:
     """Only the supplied fields change.
 
     ``phones`` sets or clears single positions; a position given the number it already has keeps
@@ -326,10 +346,10 @@ def update_contact(
     another campaign of the tenant moves its numbers too and drops its list (a list belongs to
     one campaign) unless a list of the new campaign is given; its ``form_data`` is kept as is.
     """
-    contact = get_contact(session, tenant_id, contact_id)
+    contact = get_contact(session, scope, contact_id)
     changes = data.model_dump(exclude_unset=True)
-    phones = _phone_changes(session, tenant_id, changes.pop("phones", {}))
-    campaign = _target_campaign(session, contact, changes.pop("campaign_id", None))
+    phones = _phone_changes(session, scope, changes.pop("phones", {}))
+    campaign = _target_campaign(session, scope, contact, changes.pop("campaign_id", None))
     _check_fields(session, campaign, data)
     _check_dates(changes.get("begin_at", contact.begin_at), changes.get("end_at", contact.end_at))
     _check_phone_changes(contact, phones)
@@ -344,29 +364,29 @@ def update_contact(
     return contact
 
 
-def delete_contact(session: Session, tenant_id: int, contact_id: int) -> None:
+def delete_contact(session: Session, scope: Scope, contact_id: int) -> None:
     """The contact and its numbers; its call attempts stay (contact id cleared) for statistics."""
-    session.delete(get_contact(session, tenant_id, contact_id))
+    session.delete(get_contact(session, scope, contact_id))
     session.flush()
 
 
-def lock_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
+def lock_contact(session: Session, scope: Scope, contact_id: int) -> Contact:
     """A locked contact is never dialled until unlocked (a call in progress is not touched)."""
-    return _set_locked(session, tenant_id, contact_id, locked=True)
+    return _set_locked(session, scope, contact_id, locked=True)
 
 
-def unlock_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
-    return _set_locked(session, tenant_id, contact_id, locked=False)
+def unlock_contact(session: Session, scope: Scope, contact_id: int) -> Contact:
+    return _set_locked(session, scope, contact_id, locked=False)
 
 
-def _set_locked(session: Session, tenant_id: int, contact_id: int, *, locked: bool) -> Contact:
-    contact = get_contact(session, tenant_id, contact_id)
+def _set_locked(session: Session, scope: Scope, contact_id: int, *, locked: bool) -> Contact:
+    contact = get_contact(session, scope, contact_id)
     contact.locked = locked
     session.flush()
     return contact
 
 
-def reset_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
+def reset_contact(session: Session, scope: Scope, contact_id: int) -> Contact:
     """As if newly imported (jtel reset): result code and every try counter cleared, due now.
 
     Cleared: the result code, the contact's and each number's tries, each number's last cause
@@ -382,7 +402,7 @@ def reset_contact(session: Session, tenant_id: int, contact_id: int) -> Contact:
     - status ``in_call``: an engine owns the contact until its call ends; making it pending
       would let a second engine dial the same person at the same time.
     """
-    contact = get_contact(session, tenant_id, contact_id)
+    contact = get_contact(session, scope, contact_id)
     contact.tries = 0
     contact.result_code_id = None
     contact.last_result_mailbox = None

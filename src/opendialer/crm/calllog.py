@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from opendialer.errors import Forbidden, NotFound, Unauthorized
 from opendialer.models import ContactPhone, CrmCallLog, Tenant, User
 from opendialer.phones import e164_or_none, normalize
+from opendialer.scoping import Scope, tenant_of
 from opendialer.security import hash_token
 
 CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
@@ -79,9 +80,10 @@ def check_sender_ip(tenant: Tenant, client_ip: str | None) -> None:
         )
 
 
-def find_user(session: Session, tenant: Tenant, extension: str) -> User:
+def find_user(session: Session, scope: Scope, extension: str) -> User:
     """The user with this extension (compared as text, "001" is not "1"), or whose extension is
     the same phone number as ``extension`` when the PBX sends full numbers."""
+    tenant = tenant_of(session, scope)
     users = session.scalars(
         select(User).where(User.tenant_id == tenant.id, User.extension.is_not(None))
     ).all()
@@ -112,26 +114,26 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + CHUNK]
 
 
-def contacts_by_number(session: Session, tenant_id: int, numbers: Iterable[str]) -> dict[str, int]:
+def contacts_by_number(session: Session, scope: Scope, numbers: Iterable[str]) -> dict[str, int]:
     """E.164 -> the newest contact holding it at any of its six positions."""
     found: dict[str, int] = {}
     for chunk in _chunks(sorted(set(numbers))):
         rows = session.execute(
             select(ContactPhone.e164, func.max(ContactPhone.contact_id))
-            .where(ContactPhone.tenant_id == tenant_id, ContactPhone.e164.in_(chunk))
+            .where(ContactPhone.tenant_id == scope.tenant_id, ContactPhone.e164.in_(chunk))
             .group_by(ContactPhone.e164)
         )
         found.update({str(e164): int(contact_id) for e164, contact_id in rows})
     return found
 
 
-def _existing_keys(session: Session, tenant_id: int, keys: Sequence[str]) -> set[str]:
+def _existing_keys(session: Session, scope: Scope, keys: Sequence[str]) -> set[str]:
     existing: set[str] = set()
     for chunk in _chunks(keys):
         existing.update(
             session.scalars(
                 select(CrmCallLog.dedupe_key).where(
-                    CrmCallLog.tenant_id == tenant_id, CrmCallLog.dedupe_key.in_(chunk)
+                    CrmCallLog.tenant_id == scope.tenant_id, CrmCallLog.dedupe_key.in_(chunk)
                 )
             )
         )
@@ -157,17 +159,18 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 def store_call_logs(
-    session: Session, tenant: Tenant, user: User, extension: str, items: Sequence[CallLogItem]
+    session: Session, scope: Scope, user: User, extension: str, items: Sequence[CallLogItem]
 ) -> list[ItemOutcome]:
     """Store each new call once; one outcome per item, in order."""
+    tenant = tenant_of(session, scope)
     region = tenant.default_region
     e164s = [normalize(item.number, region).e164 for item in items]
-    contacts = contacts_by_number(session, tenant.id, (e for e in e164s if e))
+    contacts = contacts_by_number(session, scope, (e for e in e164s if e))
     keys = [
         dedupe_key(user.id, e164 or item.number.strip(), item)
         for item, e164 in zip(items, e164s, strict=True)
     ]
-    existing = _existing_keys(session, tenant.id, keys)
+    existing = _existing_keys(session, scope, keys)
     rows: dict[str, dict[str, Any]] = {}
     for item, e164, key in zip(items, e164s, keys, strict=True):
         if key in existing or key in rows:
@@ -202,9 +205,9 @@ def store_call_logs(
 
 
 def call_logs_query(
-    tenant_id: int, contact_id: int | None = None, unmatched: bool | None = None
+    scope: Scope, contact_id: int | None = None, unmatched: bool | None = None
 ) -> Select[CrmCallLog]:
-    stmt = select(CrmCallLog).where(CrmCallLog.tenant_id == tenant_id)
+    stmt = select(CrmCallLog).where(CrmCallLog.tenant_id == scope.tenant_id)
     if contact_id is not None:
         stmt = stmt.where(CrmCallLog.contact_id == contact_id)
     if unmatched is True:

@@ -12,6 +12,7 @@ from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.crm.schemas import RECORDING_PLACEHOLDER
 from opendialer.models import CrmEndpoint
+from opendialer.scoping import Scope
 from opendialer.security import hash_token, same_secret
 
 _ENDPOINT_ID = re.compile(r"[0-9]{1,18}")
@@ -20,7 +21,9 @@ _ENDPOINT_ID = re.compile(r"[0-9]{1,18}")
 def recording_token(session: Session, settings: Settings, endpoint: CrmEndpoint) -> str:
     """``<endpoint id>.<HMAC>`` under the tenant's link key: nothing secret is stored, and
     rotating the link key revokes it with the tenant's other links."""
-    secret = link_secret(session, settings.secret_key.get_secret_value(), endpoint.tenant_id)
+    secret = link_secret(
+        session, settings.secret_key.get_secret_value(), Scope.system(endpoint.tenant_id)
+    )
     return f"{endpoint.id}.{_token_signature(secret, endpoint.id)}"
 
 
@@ -37,7 +40,9 @@ def endpoint_by_recording_token(
     endpoint = session.get(CrmEndpoint, int(endpoint_id))
     if endpoint is None:
         return None
-    secret = link_secret(session, settings.secret_key.get_secret_value(), endpoint.tenant_id)
+    secret = link_secret(
+        session, settings.secret_key.get_secret_value(), Scope.system(endpoint.tenant_id)
+    )
     return endpoint if same_secret(_token_signature(secret, endpoint.id), signature) else None
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import object_session
 
-from opendialer.accounts.dependencies import CurrentScope
+from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.config import Settings
 from opendialer.crm import calllog, service
 from opendialer.crm.links import recording_template
@@ -46,22 +46,22 @@ def _now() -> datetime:
 
 @router.post("/crm/endpoints", status_code=201, response_model=EndpointRead)
 def create_endpoint(
-    body: EndpointCreate, request: Request, session: DbSession, who: CurrentScope
+    body: EndpointCreate, request: Request, session: DbSession, who: AdminScope
 ) -> EndpointRead:
-    return _read(request, service.create_endpoint(session, who.tenant_id, body))
+    return _read(request, service.create_endpoint(session, who, body))
 
 
 @router.get("/crm/endpoints", response_model=list[EndpointRead])
-def list_endpoints(request: Request, session: DbSession, who: CurrentScope) -> list[EndpointRead]:
-    stmt = service.endpoints_query(who.tenant_id).order_by(CrmEndpoint.id)
+def list_endpoints(request: Request, session: DbSession, who: AdminScope) -> list[EndpointRead]:
+    stmt = service.endpoints_query(who).order_by(CrmEndpoint.id)
     return [_read(request, e) for e in session.scalars(stmt)]
 
 
 @router.get("/crm/endpoints/{endpoint_id}", response_model=EndpointRead)
 def get_endpoint(
-    endpoint_id: RecordId, request: Request, session: DbSession, who: CurrentScope
+    endpoint_id: RecordId, request: Request, session: DbSession, who: AdminScope
 ) -> EndpointRead:
-    return _read(request, service.get_endpoint(session, who.tenant_id, endpoint_id))
+    return _read(request, service.get_endpoint(session, who, endpoint_id))
 
 
 @router.patch("/crm/endpoints/{endpoint_id}", response_model=EndpointRead)
@@ -70,35 +70,35 @@ def update_endpoint(
     body: EndpointUpdate,
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: AdminScope,
 ) -> EndpointRead:
-    return _read(request, service.update_endpoint(session, who.tenant_id, endpoint_id, body))
+    return _read(request, service.update_endpoint(session, who, endpoint_id, body))
 
 
 @router.delete("/crm/endpoints/{endpoint_id}", status_code=204)
-def delete_endpoint(endpoint_id: RecordId, session: DbSession, who: CurrentScope) -> None:
-    service.delete_endpoint(session, who.tenant_id, endpoint_id)
+def delete_endpoint(endpoint_id: RecordId, session: DbSession, who: AdminScope) -> None:
+    service.delete_endpoint(session, who, endpoint_id)
 
 
 @router.get("/crm/outbox", response_model=Page[OutboxMessageRead])
 def list_outbox(
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     page: PageParams,
     status: OutboxStatus | None = None,
     endpoint_id: IdFilter = None,
 ) -> Page[OutboxMessageRead]:
     """Deliveries, oldest first; ``status=dead`` lists the dead letters."""
-    stmt = service.outbox_query(who.tenant_id, status, endpoint_id)
+    stmt = service.outbox_query(who, status, endpoint_id)
     return fetch_page(session, stmt, OutboxMessage.id, page, OutboxMessageRead)
 
 
 @router.post("/crm/outbox:retrigger", response_model=RetriggerResult)
-def retrigger(body: RetriggerBody, session: DbSession, who: CurrentScope) -> RetriggerResult:
+def retrigger(body: RetriggerBody, session: DbSession, who: AdminScope) -> RetriggerResult:
     """Send again now: the named messages, or every dead letter (of one endpoint)."""
     messages = service.retrigger(
         session,
-        who.tenant_id,
+        who,
         _now(),
         message_ids=body.message_ids,
         endpoint_id=body.endpoint_id,
@@ -109,20 +109,20 @@ def retrigger(body: RetriggerBody, session: DbSession, who: CurrentScope) -> Ret
 @router.get("/crm/call-logs", response_model=Page[CallLogRead])
 def list_call_logs(
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     page: PageParams,
     contact_id: IdFilter = None,
     unmatched: Annotated[bool | None, Query(description="Only calls matching no contact")] = None,
 ) -> Page[CallLogRead]:
-    stmt = calllog.call_logs_query(who.tenant_id, contact_id, unmatched)
+    stmt = calllog.call_logs_query(who, contact_id, unmatched)
     return fetch_page(session, stmt, CrmCallLog.id, page, CallLogRead)
 
 
 @router.get("/contacts/{contact_id}/call-logs", response_model=Page[CallLogRead])
 def contact_call_logs(
-    contact_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
+    contact_id: RecordId, session: DbSession, who: SupervisorScope, page: PageParams
 ) -> Page[CallLogRead]:
     """The calls PBXs reported for this contact (its dialler attempts are under /history)."""
-    get_owned(session, Contact, who.tenant_id, contact_id, "contact")
-    stmt = calllog.call_logs_query(who.tenant_id, contact_id)
+    get_owned(session, Contact, who, contact_id, "contact")
+    stmt = calllog.call_logs_query(who, contact_id)
     return fetch_page(session, stmt, CrmCallLog.id, page, CallLogRead)

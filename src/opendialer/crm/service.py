@@ -27,7 +27,7 @@ from opendialer.models import (
     OutboxMessage,
     OutboxStatus,
 )
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned
 
 CALL_FINISHED = "call.finished"
 CONTACT_DONE = "contact.done"
@@ -53,9 +53,9 @@ class RetryPolicy:
 # Endpoints ---------------------------------------------------------------------------------
 
 
-def create_endpoint(session: Session, tenant_id: int, body: EndpointCreate) -> CrmEndpoint:
+def create_endpoint(session: Session, scope: Scope, body: EndpointCreate) -> CrmEndpoint:
     endpoint = CrmEndpoint(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         secret=body.secret or secrets.token_urlsafe(32),
         **body.model_dump(exclude={"secret"}),
     )
@@ -66,9 +66,9 @@ def create_endpoint(session: Session, tenant_id: int, body: EndpointCreate) -> C
 
 
 def update_endpoint(
-    session: Session, tenant_id: int, endpoint_id: int, body: EndpointUpdate
+    session: Session, scope: Scope, endpoint_id: int, body: EndpointUpdate
 ) -> CrmEndpoint:
-    endpoint = get_endpoint(session, tenant_id, endpoint_id)
+    endpoint = get_endpoint(session, scope, endpoint_id)
     for name, value in body.model_dump(exclude_unset=True).items():
         setattr(endpoint, name, value)
     _check_endpoint(endpoint)
@@ -89,25 +89,27 @@ def _check_endpoint(endpoint: CrmEndpoint) -> None:
         )
 
 
-def get_endpoint(session: Session, tenant_id: int, endpoint_id: int) -> CrmEndpoint:
-    return get_owned(session, CrmEndpoint, tenant_id, endpoint_id, "crm_endpoint")
+def get_endpoint(session: Session, scope: Scope, endpoint_id: int) -> CrmEndpoint:
+    return get_owned(session, CrmEndpoint, scope, endpoint_id, "crm_endpoint")
 
 
-def endpoints_query(tenant_id: int) -> Select[CrmEndpoint]:
-    return select(CrmEndpoint).where(CrmEndpoint.tenant_id == tenant_id)
+def endpoints_query(scope: Scope) -> Select[CrmEndpoint]:
+    return select(CrmEndpoint).where(CrmEndpoint.tenant_id == scope.tenant_id)
 
 
-def delete_endpoint(session: Session, tenant_id: int, endpoint_id: int) -> None:
-    session.delete(get_endpoint(session, tenant_id, endpoint_id))
+def delete_endpoint(session: Session, scope: Scope, endpoint_id: int) -> None:
+    session.delete(get_endpoint(session, scope, endpoint_id))
     session.flush()
 
 
 # Enqueueing (called by the engine and the services, inside their transaction) ---------------
 
 
-def _subscribed(session: Session, tenant_id: int, event_type: str) -> list[CrmEndpoint]:
+def _subscribed(session: Session, scope: Scope, event_type: str) -> list[CrmEndpoint]:
     endpoints = session.scalars(
-        select(CrmEndpoint).where(CrmEndpoint.tenant_id == tenant_id, CrmEndpoint.active.is_(True))
+        select(CrmEndpoint).where(
+            CrmEndpoint.tenant_id == scope.tenant_id, CrmEndpoint.active.is_(True)
+        )
     )
     return [
         e
@@ -128,7 +130,7 @@ def _due_at(endpoint: CrmEndpoint, at: datetime) -> datetime:
 
 def _enqueue(
     session: Session,
-    tenant_id: int,
+    scope: Scope,
     event_type: str,
     at: datetime,
     payload: dict[str, Any],
@@ -136,7 +138,7 @@ def _enqueue(
 ) -> list[OutboxMessage]:
     messages = [
         OutboxMessage(
-            tenant_id=tenant_id,
+            tenant_id=scope.tenant_id,
             endpoint_id=endpoint.id,
             event_type=event_type,
             call_attempt_id=attempt_id,
@@ -147,7 +149,7 @@ def _enqueue(
             next_attempt_at=_due_at(endpoint, at),
             created_at=at,
         )
-        for endpoint in _subscribed(session, tenant_id, event_type)
+        for endpoint in _subscribed(session, scope, event_type)
     ]
     session.add_all(messages)
     return messages
@@ -156,7 +158,7 @@ def _enqueue(
 def enqueue_call_finished(session: Session, attempt: CallAttempt) -> list[OutboxMessage]:
     """One delivery per subscribed endpoint; the body is built when it is sent."""
     at = attempt.ended_at or attempt.started_at
-    return _enqueue(session, attempt.tenant_id, CALL_FINISHED, at, {}, attempt.id)
+    return _enqueue(session, Scope.system(attempt.tenant_id), CALL_FINISHED, at, {}, attempt.id)
 
 
 def enqueue_contact_done(session: Session, contact: Contact, at: datetime) -> list[OutboxMessage]:
@@ -169,7 +171,7 @@ def enqueue_contact_done(session: Session, contact: Contact, at: datetime) -> li
         "result_code_id": contact.result_code_id,
         "done_at": at.isoformat(),
     }
-    return _enqueue(session, contact.tenant_id, CONTACT_DONE, at, payload)
+    return _enqueue(session, Scope.system(contact.tenant_id), CONTACT_DONE, at, payload)
 
 
 def enqueue_campaign_status(
@@ -182,7 +184,7 @@ def enqueue_campaign_status(
         "at": at.isoformat(),
     }
     event_type = CAMPAIGN_STARTED if started else CAMPAIGN_STOPPED
-    return _enqueue(session, campaign.tenant_id, event_type, at, payload)
+    return _enqueue(session, Scope.system(campaign.tenant_id), event_type, at, payload)
 
 
 # Claiming and results (called by the sender) --------------------------------------------
@@ -271,9 +273,9 @@ def mark_failed(
 
 
 def outbox_query(
-    tenant_id: int, status: OutboxStatus | None = None, endpoint_id: int | None = None
+    scope: Scope, status: OutboxStatus | None = None, endpoint_id: int | None = None
 ) -> Select[OutboxMessage]:
-    stmt = select(OutboxMessage).where(OutboxMessage.tenant_id == tenant_id)
+    stmt = select(OutboxMessage).where(OutboxMessage.tenant_id == scope.tenant_id)
     if status is not None:
         stmt = stmt.where(OutboxMessage.status == status)
     if endpoint_id is not None:
@@ -283,7 +285,7 @@ def outbox_query(
 
 def retrigger(
     session: Session,
-    tenant_id: int,
+    scope: Scope,
     now: datetime,
     *,
     message_ids: Sequence[int] | None = None,
@@ -294,7 +296,7 @@ def retrigger(
     Without ``message_ids`` every dead message (of ``endpoint_id``, if given) is retriggered.
     Delivered messages are sent again only when named explicitly.
     """
-    stmt = outbox_query(tenant_id, endpoint_id=endpoint_id)
+    stmt = outbox_query(scope, endpoint_id=endpoint_id)
     if message_ids is None:
         stmt = stmt.where(OutboxMessage.status == OutboxStatus.DEAD)
     else:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from opendialer.accounts.dependencies import CurrentScope, ReadScope
+from opendialer.accounts.roles import AgentReadScope, AgentScope, SupervisorScope
 from opendialer.campaigns.service import get_campaign
 from opendialer.db import DbSession, ReadSession, after_commit, run_unit_of_work
 from opendialer.dialing import service
@@ -28,13 +28,13 @@ from opendialer.dialing.schemas import (
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
-from opendialer.errors import Conflict, Forbidden, NotFound
+from opendialer.errors import Conflict, NotFound
 from opendialer.inputs import MAX_DB_INT
 from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.schemas import RecordId
-from opendialer.scoping import get_owned
+from opendialer.scoping import get_owned, require_self
 
 router = APIRouter(tags=["dialing"])
 
@@ -54,18 +54,18 @@ def _engine(request: Request) -> Engine | None:
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
 def start_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock
+    campaign_id: RecordId, session: DbSession, who: SupervisorScope, now: WallClock
 ) -> CampaignRunState:
     """Enable the campaign; the answer says whether it is dialling, and if not, why."""
-    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    campaign = get_campaign(session, who, campaign_id)
     return service.set_status(session, campaign, CampaignStatus.ENABLED, now())
 
 
 @router.post("/campaigns/{campaign_id}:stop", response_model=CampaignRunState)
 def stop_campaign(
-    campaign_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock
+    campaign_id: RecordId, session: DbSession, who: SupervisorScope, now: WallClock
 ) -> CampaignRunState:
-    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    campaign = get_campaign(session, who, campaign_id)
     return service.set_status(session, campaign, CampaignStatus.DISABLED, now())
 
 
@@ -74,10 +74,10 @@ def live(
     campaign_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     now: WallClock,
 ) -> LiveState:
-    campaign = get_campaign(session, who.tenant_id, campaign_id)
+    campaign = get_campaign(session, who, campaign_id)
     return service.live_state(session, campaign, now(), _engine(request))
 
 
@@ -86,7 +86,7 @@ def live_stream(
     campaign_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     now: WallClock,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
     limit: Annotated[
@@ -94,8 +94,8 @@ def live_stream(
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events: one ``live`` event with the LiveState every ``interval`` seconds."""
-    get_campaign(session, who.tenant_id, campaign_id)
-    sessions, tenant_id = request.app.state.sessions, who.tenant_id
+    get_campaign(session, who, campaign_id)
+    sessions = request.app.state.sessions
 
     async def events() -> AsyncIterator[str]:
         sent = 0
@@ -105,7 +105,7 @@ def live_stream(
             state = await run_unit_of_work(
                 sessions,
                 lambda s: service.live_state(
-                    s, get_campaign(s, tenant_id, campaign_id), now(), _engine(request)
+                    s, get_campaign(s, who, campaign_id), now(), _engine(request)
                 ),
                 writes=False,
             )
@@ -119,10 +119,10 @@ def live_stream(
 
 @router.get("/campaigns/{campaign_id}/pacing-log", response_model=Page[PacingDecisionRead])
 def pacing_log(
-    campaign_id: RecordId, session: DbSession, who: CurrentScope, page: PageParams
+    campaign_id: RecordId, session: DbSession, who: SupervisorScope, page: PageParams
 ) -> Page[PacingDecisionRead]:
     """Every pacing decision with the estimates behind it (oldest first; page with the cursor)."""
-    get_campaign(session, who.tenant_id, campaign_id)
+    get_campaign(session, who, campaign_id)
     stmt = select(PacingDecision).where(PacingDecision.campaign_id == campaign_id)
     return fetch_page(session, stmt, PacingDecision.id, page, PacingDecisionRead)
 
@@ -132,35 +132,35 @@ def pacing_log(
 
 def _act(
     session: DbSession,
-    who: CurrentScope,
+    who: AgentScope,
     user_id: int,
     event: AgentEvent,
     now: datetime,
     reason: str | None = None,
 ) -> AgentSession:
-    return agents.act(session, who.tenant_id, user_id, event, now, reason)
+    return agents.act(session, who, user_id=user_id, event=event, at=now, reason=reason)
 
 
 @router.get("/agents/{user_id}/session", response_model=AgentSessionRead)
-def agent_session(user_id: RecordId, session: DbSession, who: CurrentScope) -> AgentSession:
-    return agents.agent_session(session, who.tenant_id, user_id)
+def agent_session(user_id: RecordId, session: DbSession, who: AgentScope) -> AgentSession:
+    return agents.agent_session(session, who, user_id=user_id)
 
 
 @router.post("/agents/{user_id}:login", response_model=AgentSessionRead)
-def login(user_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock) -> AgentSession:
+def login(user_id: RecordId, session: DbSession, who: AgentScope, now: WallClock) -> AgentSession:
     """Log in: the agent starts paused ("login") until they say ready."""
     return _act(session, who, user_id, AgentEvent.LOGIN, now())
 
 
 @router.post("/agents/{user_id}:ready", response_model=AgentSessionRead)
-def ready(user_id: RecordId, session: DbSession, who: CurrentScope, now: WallClock) -> AgentSession:
+def ready(user_id: RecordId, session: DbSession, who: AgentScope, now: WallClock) -> AgentSession:
     """Ready for calls (also: wrap-up finished)."""
     return _act(session, who, user_id, AgentEvent.READY, now())
 
 
 @router.post("/agents/{user_id}:pause", response_model=AgentSessionRead)
 def pause(
-    user_id: RecordId, body: PauseBody, session: DbSession, who: CurrentScope, now: WallClock
+    user_id: RecordId, body: PauseBody, session: DbSession, who: AgentScope, now: WallClock
 ) -> AgentSession:
     """Pause with a reason; during a call the pause starts when the wrap-up ends."""
     return _act(session, who, user_id, AgentEvent.PAUSE, now(), body.reason)
@@ -171,7 +171,7 @@ def logout(
     user_id: RecordId,
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: AgentScope,
     now: WallClock,
     body: LogoutBody | None = None,
 ) -> AgentSession:
@@ -180,8 +180,6 @@ def logout(
     """
     if body is None or not body.force:
         return _act(session, who, user_id, AgentEvent.LOGOUT, now())
-    if who.role not in (UserRole.ADMIN, UserRole.SUPERVISOR):
-        raise Forbidden("Only a supervisor or an admin can force an agent out")
     row = _act(session, who, user_id, AgentEvent.FORCE_LOGOUT, now())
     engine = _engine(request)
     if engine is not None:
@@ -189,11 +187,13 @@ def logout(
     return row
 
 
-def owned_agent(user_id: RecordId, session: ReadSession, who: ReadScope) -> int:
-    """The path's agent, resolved in the caller's tenant before the engine is asked (404)."""
-    user = get_owned(session, User, who.tenant_id, user_id, "agent")
+def owned_agent(user_id: RecordId, session: ReadSession, who: AgentReadScope) -> int:
+    """The path's agent, resolved in the caller's tenant before the engine is asked (404), and
+    for an agent scope their own (403, as the engine itself would answer)."""
+    user = get_owned(session, User, who, user_id, "agent")
     if user.role is not UserRole.AGENT:
         raise NotFound("agent", user_id)
+    require_self(who, user.id)
     return user.id
 
 
@@ -208,28 +208,30 @@ async def _engine_action(request: Request, ok: bool, what: str) -> None:
 
 
 @router.post("/agents/{user_id}:dial-preview", status_code=204)
-async def dial_preview(user_id: OwnedAgent, request: Request) -> None:
+async def dial_preview(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
     """Dial the previewed contact now instead of waiting for the preview time to run out."""
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.dial_preview(user_id), "preview"
+        request, engine is not None and await engine.dial_preview(who, user_id=user_id), "preview"
     )
 
 
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
-async def skip_preview(user_id: OwnedAgent, request: Request) -> None:
+async def skip_preview(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.skip_preview(user_id), "preview"
+        request, engine is not None and await engine.skip_preview(who, user_id=user_id), "preview"
     )
 
 
 @router.post("/agents/{user_id}:hangup", status_code=204)
-async def hang_up(user_id: OwnedAgent, request: Request) -> None:
+async def hang_up(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
     """End the agent's current call; the agent goes to wrap-up."""
     engine = _engine(request)
     await _engine_action(
-        request, engine is not None and await engine.hang_up_agent_call(user_id), "call"
+        request,
+        engine is not None and await engine.hang_up_agent_call(who, user_id=user_id),
+        "call",
     )
 
 
@@ -239,12 +241,14 @@ def set_result(
     body: ResultBody,
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: AgentScope,
     now: WallClock,
 ) -> None:
     """Set the result code of one of the agent's calls (during or after wrap-up)."""
     attempt_id, code_id = body.call_attempt_id, body.result_code_id
-    machine_in = service.set_result(session, who.tenant_id, user_id, attempt_id, code_id, now())
+    machine_in = service.set_result(
+        session, who, user_id=user_id, attempt_id=attempt_id, code_id=code_id, now=now()
+    )
     engine = _engine(request)
     if machine_in is not None and engine is not None:
         after_commit(session, partial(engine.answering_machine_found, machine_in))
@@ -252,7 +256,7 @@ def set_result(
 
 @router.post("/agents/{user_id}:callback", status_code=204)
 def callback(
-    user_id: RecordId, body: CallbackBody, session: DbSession, who: CurrentScope, now: WallClock
+    user_id: RecordId, body: CallbackBody, session: DbSession, who: AgentScope, now: WallClock
 ) -> None:
     """Schedule a callback: personal (only this agent, rung first) or for anyone."""
-    service.schedule_callback(session, who.tenant_id, user_id, body, now())
+    service.schedule_callback(session, who, body, user_id=user_id, now=now())

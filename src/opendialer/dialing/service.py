@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.clock import RealClock
 from opendialer.config import Settings
+from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
 from opendialer.dialing.schemas import (
     AgentStateCount,
@@ -43,7 +44,7 @@ from opendialer.models import (
     ResultCode,
 )
 from opendialer.recordings.service import CallRecorder
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned, require_self
 from opendialer.tasks import running
 from opendialer.telephony import load_backend
 from opendialer.telephony.sim_scenario import Scenario
@@ -236,14 +237,15 @@ def live_state(
 
 
 def set_result(
-    session: Session, tenant_id: int, user_id: int, attempt_id: int, code_id: int, now: datetime
+    session: Session, scope: Scope, *, user_id: int, attempt_id: int, code_id: int, now: datetime
 ) -> int | None:
     """The agent's result code for one of their calls; it decides the contact's next step.
 
     Returns the campaign when the code newly says the call reached an answering machine: that
     campaign's pacing counts only people, so it wants to know.
     """
-    attempt = get_owned(session, CallAttempt, tenant_id, attempt_id, "call_attempt")
+    require_self(scope, user_id)
+    attempt = get_owned(session, CallAttempt, scope, attempt_id, "call_attempt")
     if attempt.user_id != user_id:
         raise Conflict("That call was not handled by this agent", code="not_your_call")
     code = session.get(ResultCode, code_id)
@@ -257,10 +259,12 @@ def set_result(
 
 
 def schedule_callback(
-    session: Session, tenant_id: int, user_id: int, body: CallbackBody, now: datetime
+    session: Session, scope: Scope, body: CallbackBody, *, user_id: int, now: datetime
 ) -> Contact:
     """Call the contact back at ``body.at``: for this agent only, or for anyone in the campaign."""
-    contact = get_owned(session, Contact, tenant_id, body.contact_id, "contact")
+    require_self(scope, user_id)
+    contact = get_owned(session, Contact, scope, body.contact_id, "contact")
+    require_agents_contact(session, scope, contact.id)
     member = session.get(CampaignMember, (contact.campaign_id, user_id))
     if member is None:
         raise Conflict("The agent is not a member of the contact's campaign", code="not_a_member")

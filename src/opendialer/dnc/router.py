@@ -4,8 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from opendialer.accounts.dependencies import CurrentScope
-from opendialer.accounts.service import get_tenant
+from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.db import DbSession
 from opendialer.dnc import service
 from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers
@@ -21,32 +20,29 @@ CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
 @router.post("/dnc", response_model=DncBulkResult)
-def add_numbers(body: DncNumbers, session: DbSession, who: CurrentScope) -> DncBulkResult:
+def add_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
-    tenant = get_tenant(session, who.tenant_id)
     records = service.add_numbers(
-        session, tenant, body.campaign_id, body.numbers, body.source, body.note
+        session, who, body.campaign_id, body.numbers, body.source, body.note
     )
     return DncBulkResult.of(records)
 
 
 @router.post("/dnc:remove", response_model=DncBulkResult)
-def remove_numbers(body: DncNumbers, session: DbSession, who: CurrentScope) -> DncBulkResult:
+def remove_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Remove numbers from the tenant-wide list (or a campaign's); ``source``/``note`` unused."""
-    tenant = get_tenant(session, who.tenant_id)
-    return DncBulkResult.of(service.remove_numbers(session, tenant, body.campaign_id, body.numbers))
+    return DncBulkResult.of(service.remove_numbers(session, who, body.campaign_id, body.numbers))
 
 
 @router.get("/dnc/check", response_model=DncCheck)
 def check(
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     number: Annotated[str, Query(min_length=1, max_length=MAX_RAW_LENGTH)],
     campaign_id: CampaignFilter = None,
 ) -> DncCheck:
     """Is the number blocked for the campaign (or, without one, tenant-wide), and by what?"""
-    tenant = get_tenant(session, who.tenant_id)
-    [result] = service.check_numbers(session, tenant, campaign_id, [number])
+    [result] = service.check_numbers(session, who, campaign_id, [number])
     if result.e164 is None:
         raise InvalidPhoneNumber(f"{number!r} is not a valid phone number")
     return result
@@ -55,7 +51,7 @@ def check(
 @router.get("/dnc", response_model=Page[DncEntryRead])
 def list_entries(
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     page: PageParams,
     campaign_id: CampaignFilter = None,
     tenant_wide: Annotated[bool, Query(description="Only the tenant-wide list")] = False,
@@ -68,13 +64,11 @@ def list_entries(
         ),
     ] = None,
 ) -> Page[DncEntryRead]:
-    stmt = service.dnc_query(
-        who.tenant_id, campaign_id=campaign_id, tenant_wide=tenant_wide, number=number
-    )
-    service.check_campaign(session, who.tenant_id, campaign_id)
+    stmt = service.dnc_query(who, campaign_id=campaign_id, tenant_wide=tenant_wide, number=number)
+    service.check_campaign(session, who, campaign_id)
     return fetch_page(session, stmt, DncEntry.id, page, DncEntryRead)
 
 
 @router.delete("/dnc/{entry_id}", status_code=204)
-def delete_entry(entry_id: RecordId, session: DbSession, who: CurrentScope) -> None:
-    service.delete_entry(session, who.tenant_id, entry_id)
+def delete_entry(entry_id: RecordId, session: DbSession, who: AdminScope) -> None:
+    service.delete_entry(session, who, entry_id)

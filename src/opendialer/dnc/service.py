@@ -27,7 +27,7 @@ from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecord
 from opendialer.errors import BadRequest
 from opendialer.models import Campaign, DncEntry, Tenant
 from opendialer.phones import Phone, normalize
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned, tenant_of
 
 # Keeps IN (...) lists under every database's bind-parameter limit.
 LOOKUP_CHUNK = 5000
@@ -59,23 +59,23 @@ def _exact_list(campaign_id: int | None) -> ColumnElement[bool]:
 
 
 def _entries(
-    session: Session, tenant_id: int, numbers: Collection[str], lists: ColumnElement[bool]
+    session: Session, scope: Scope, numbers: Collection[str], lists: ColumnElement[bool]
 ) -> Iterator[DncEntry]:
     for chunk in _chunks(sorted(set(numbers)), LOOKUP_CHUNK):
         stmt = select(DncEntry).where(
-            DncEntry.tenant_id == tenant_id, DncEntry.e164.in_(chunk), lists
+            DncEntry.tenant_id == scope.tenant_id, DncEntry.e164.in_(chunk), lists
         )
         yield from session.scalars(stmt.order_by(DncEntry.id))
 
 
 def blocked_numbers(
-    session: Session, tenant_id: int, campaign_id: int | None, numbers: Collection[str]
+    session: Session, scope: Scope, campaign_id: int | None, numbers: Collection[str]
 ) -> set[str]:
     """The E.164 numbers among ``numbers`` on the tenant's list or on the campaign's list."""
     blocked: set[str] = set()
     for chunk in _chunks(sorted(set(numbers)), LOOKUP_CHUNK):
         stmt = select(DncEntry.e164).where(
-            DncEntry.tenant_id == tenant_id,
+            DncEntry.tenant_id == scope.tenant_id,
             DncEntry.e164.in_(chunk),
             _blocking_lists(campaign_id),
         )
@@ -105,14 +105,14 @@ def blocked_clause(
     )
 
 
-def is_blocked(session: Session, tenant_id: int, campaign_id: int | None, e164: str) -> bool:
-    return bool(blocked_numbers(session, tenant_id, campaign_id, [e164]))
+def is_blocked(session: Session, scope: Scope, campaign_id: int | None, e164: str) -> bool:
+    return bool(blocked_numbers(session, scope, campaign_id, [e164]))
 
 
-def check_campaign(session: Session, tenant_id: int, campaign_id: int | None) -> None:
+def check_campaign(session: Session, scope: Scope, campaign_id: int | None) -> None:
     """A campaign id must name one of the tenant's campaigns (404 otherwise)."""
     if campaign_id is not None:
-        get_owned(session, Campaign, tenant_id, campaign_id, "campaign")
+        get_owned(session, Campaign, scope, campaign_id, "campaign")
 
 
 def _normalize_all(tenant: Tenant, raws: Sequence[str]) -> list[Phone]:
@@ -125,7 +125,7 @@ def _valid_e164s(phones: list[Phone]) -> list[str]:
 
 def add_numbers(
     session: Session,
-    tenant: Tenant,
+    scope: Scope,
     campaign_id: int | None,
     raws: Sequence[str],
     source: str = "api",
@@ -136,13 +136,14 @@ def add_numbers(
     Adding is idempotent: a number already on that list (or earlier in ``raws``, in any format)
     is ``exists`` and keeps its original source and note.
     """
-    check_campaign(session, tenant.id, campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     lists = _exact_list(campaign_id)
-    on_list = {e.e164 for e in _entries(session, tenant.id, _valid_e164s(phones), lists)}
+    on_list = {e.e164 for e in _entries(session, scope, _valid_e164s(phones), lists)}
     new_numbers = list(dict.fromkeys(n for n in _valid_e164s(phones) if n not in on_list))
     # A number another request put on the list meanwhile is not inserted again: "exists".
-    added = _insert(session, tenant.id, campaign_id, new_numbers, source, note)
+    added = _insert(session, scope, campaign_id, new_numbers, source, note)
     records = []
     for phone in phones:
         if phone.e164 is None:
@@ -158,28 +159,29 @@ def add_numbers(
 
 def _insert(
     session: Session,
-    tenant_id: int,
+    scope: Scope,
     campaign_id: int | None,
     numbers: list[str],
     source: str,
     note: str | None,
 ) -> set[str]:
     """The numbers inserted, in one INSERT that skips numbers already on the list."""
-    shared: dict[str, object] = {"tenant_id": tenant_id, "campaign_id": campaign_id}
+    shared: dict[str, object] = {"tenant_id": scope.tenant_id, "campaign_id": campaign_id}
     shared |= {"source": source, "note": note, "created_at": datetime.now(UTC)}
     return insert_new_keys(session, DncEntry, shared, DncEntry.e164, numbers)
 
 
 def remove_numbers(
-    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+    session: Session, scope: Scope, campaign_id: int | None, raws: Sequence[str]
 ) -> list[DncRecordOutcome]:
     """Take numbers off one list; each record says ``removed``, ``not_found`` or
     ``invalid_number``. Removing from the tenant-wide list leaves campaign lists alone, and
     the other way round."""
-    check_campaign(session, tenant.id, campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     lists = _exact_list(campaign_id)
-    on_list = {e.e164: e.id for e in _entries(session, tenant.id, _valid_e164s(phones), lists)}
+    on_list = {e.e164: e.id for e in _entries(session, scope, _valid_e164s(phones), lists)}
     records, removed_ids = [], []
     for phone in phones:
         entry_id = on_list.pop(phone.e164, None) if phone.e164 else None
@@ -208,23 +210,24 @@ def _check_result(phone: Phone, entries: list[DncEntry]) -> DncCheck:
 
 
 def check_numbers(
-    session: Session, tenant: Tenant, campaign_id: int | None, raws: Sequence[str]
+    session: Session, scope: Scope, campaign_id: int | None, raws: Sequence[str]
 ) -> list[DncCheck]:
     """For each number: is it blocked for the campaign, and by which entries?
 
     Without a campaign only the tenant-wide list counts. An invalid number is reported with
     ``e164`` None and ``blocked`` False (it cannot be dialled anyway).
     """
-    check_campaign(session, tenant.id, campaign_id)
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
     phones = _normalize_all(tenant, raws)
     by_number: dict[str, list[DncEntry]] = defaultdict(list)
-    for entry in _entries(session, tenant.id, _valid_e164s(phones), _blocking_lists(campaign_id)):
+    for entry in _entries(session, scope, _valid_e164s(phones), _blocking_lists(campaign_id)):
         by_number[entry.e164].append(entry)
     return [_check_result(p, by_number.get(p.e164, []) if p.e164 else []) for p in phones]
 
 
 def dnc_query(
-    tenant_id: int,
+    scope: Scope,
     *,
     campaign_id: int | None = None,
     tenant_wide: bool = False,
@@ -236,7 +239,7 @@ def dnc_query(
         raise BadRequest(
             "Filter by campaign_id or by tenant_wide, not both", code="conflicting_filters"
         )
-    stmt = select(DncEntry).where(DncEntry.tenant_id == tenant_id)
+    stmt = select(DncEntry).where(DncEntry.tenant_id == scope.tenant_id)
     if tenant_wide:
         stmt = stmt.where(DncEntry.campaign_id.is_(None))
     elif campaign_id is not None:
@@ -247,6 +250,6 @@ def dnc_query(
     return stmt
 
 
-def delete_entry(session: Session, tenant_id: int, entry_id: int) -> None:
-    session.delete(get_owned(session, DncEntry, tenant_id, entry_id, "dnc_entry"))
+def delete_entry(session: Session, scope: Scope, entry_id: int) -> None:
+    session.delete(get_owned(session, DncEntry, scope, entry_id, "dnc_entry"))
     session.flush()

@@ -13,37 +13,40 @@ from sqlalchemy.orm import Session
 from opendialer.engine.agent_state import AgentEvent, AgentStatus, InvalidTransition, apply
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, AgentState, CampaignMember, User, UserRole
+from opendialer.scoping import Scope, get_owned, owned, require_role, require_self
 
 
-def _row(session: Session, tenant_id: int, user_id: int) -> AgentSession:
-    row = session.get(AgentSession, user_id)
+def agent_session(session: Session, scope: Scope, *, user_id: int) -> AgentSession:
+    """The agent's live row in the scope's tenant (made on first use); another tenant's user
+    or a user who is no agent is a 404, another agent's row for an agent scope a 403."""
+    row = session.scalar(owned(AgentSession, scope).where(AgentSession.user_id == user_id))
     if row is not None:
-        if row.tenant_id != tenant_id:
-            raise NotFound("agent", user_id)
+        require_self(scope, user_id)
         return row
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant_id or user.role != UserRole.AGENT:
+    user = get_owned(session, User, scope, user_id, "agent")
+    if user.role != UserRole.AGENT:
         raise NotFound("agent", user_id)
-    row = AgentSession(user_id=user_id, tenant_id=tenant_id, state=AgentState.LOGGED_OUT)
+    require_self(scope, user_id)
+    row = AgentSession(user_id=user_id, tenant_id=scope.tenant_id, state=AgentState.LOGGED_OUT)
     session.add(row)
     session.flush()
     return row
 
 
-def agent_session(session: Session, tenant_id: int, user_id: int) -> AgentSession:
-    return _row(session, tenant_id, user_id)
-
-
 def act(
     session: Session,
-    tenant_id: int,
-    user_id: int,
+    scope: Scope,
     event: AgentEvent,
+    *,
+    user_id: int,
     at: datetime,
     reason: str | None = None,
 ) -> AgentSession:
-    """Apply one state-machine event; an event the state does not allow is a 409."""
-    row = _row(session, tenant_id, user_id)
+    """Apply one state-machine event; an event the state does not allow is a 409. Forcing an
+    agent out takes a supervisor (403)."""
+    if event is AgentEvent.FORCE_LOGOUT:
+        require_role(scope, UserRole.SUPERVISOR)
+    row = agent_session(session, scope, user_id=user_id)
     current = AgentStatus(row.state, row.since, row.pause_reason, row.pause_requested)
     try:
         status = apply(current, event, at, reason)

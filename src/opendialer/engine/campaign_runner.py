@@ -40,6 +40,7 @@ from opendialer.models import (
 from opendialer.models import (
     PacingDecision as PacingDecisionRow,
 )
+from opendialer.scoping import Scope
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class CampaignRunner:
         self.engine = engine
         self.campaign_id = campaign_id
         self.tenant_id = tenant_id
+        self.scope = Scope.system(tenant_id)
         self.policy = policy
         self.tally = CampaignTally()
         self.period = PeriodTally()
@@ -282,7 +284,7 @@ class CampaignRunner:
                 break
             claimed = self._claim(session, campaign, 1, now)
             if not claimed:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
                 break
             attempt, e164 = claimed[0]
             launches.append(_launch_for(campaign, attempt, e164, agent_id))
@@ -301,9 +303,11 @@ class CampaignRunner:
                 break
             claim = claim_next(session, campaign, now, self.engine.engine_id)
             if claim is None:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
                 break
-            agents.agent_session(session, self.tenant_id, agent_id).contact_id = claim.contact_id
+            agents.agent_session(
+                session, self.scope, user_id=agent_id
+            ).contact_id = claim.contact_id
             offers.append((agent_id, claim))
         return offers
 
@@ -355,7 +359,7 @@ class CampaignRunner:
         )
         contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
         if release_agent:
-            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
 
     def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
         """Due personal callbacks: their own agent, when ready, is rung first."""
@@ -381,7 +385,7 @@ class CampaignRunner:
             if claimed:
                 launches.append(_launch_for(campaign, claimed[0][0], claimed[0][1], agent_id))
             else:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
+                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
         return launches
 
     def _claim(
@@ -481,7 +485,9 @@ class CampaignRunner:
         attempt = session.get_one(CallAttempt, launch.attempt_id)
         finish_attempt(session, campaign, attempt, ending)
         if launch.agent_id is not None:
-            agents.act(session, self.tenant_id, launch.agent_id, AgentEvent.RELEASE, now)
+            agents.act(
+                session, self.scope, user_id=launch.agent_id, event=AgentEvent.RELEASE, at=now
+            )
 
     async def _endpoint(self, agent_id: int) -> AgentEndpoint:
         return await self.engine.db.run(
@@ -544,7 +550,7 @@ class CampaignRunner:
             agent_id = call.agent_id
             await self.engine.db.run(
                 lambda session: agents.act(
-                    session, self.tenant_id, agent_id, AgentEvent.CONNECT, event.at
+                    session, self.scope, user_id=agent_id, event=AgentEvent.CONNECT, at=event.at
                 )
             )
         self.engine.listener.call_connected(call)
@@ -554,14 +560,16 @@ class CampaignRunner:
         if agent_id is not None:
 
             def release_and_pause(session: Session) -> None:
-                agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, event.at)
+                agents.act(
+                    session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=event.at
+                )
                 agents.act(
                     session,
-                    self.tenant_id,
-                    agent_id,
-                    AgentEvent.PAUSE,
-                    event.at,
+                    self.scope,
                     reason="did not answer",
+                    user_id=agent_id,
+                    event=AgentEvent.PAUSE,
+                    at=event.at,
                 )
 
             await self.engine.db.run(release_and_pause)
@@ -615,7 +623,9 @@ class CampaignRunner:
     async def _unreserve(self, agent_id: int) -> None:
         at = self.engine.clock.now()
         await self.engine.db.run(
-            lambda session: agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, at)
+            lambda session: agents.act(
+                session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
+            )
         )
 
     async def _grace_over(self, call: LiveCall) -> None:
@@ -636,11 +646,11 @@ class CampaignRunner:
 
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState:
         """In the call's closing transaction: free the agent; their state before."""
-        prior = agents.agent_session(session, self.tenant_id, agent_id).state
+        prior = agents.agent_session(session, self.scope, user_id=agent_id).state
         if prior is AgentState.ON_CALL:
-            agents.act(session, self.tenant_id, agent_id, AgentEvent.END_CALL, at)
+            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.END_CALL, at=at)
         elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
-            agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, at)
+            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at)
         return prior
 
     def after_release(self, agent_id: int, prior: AgentState | None) -> None:

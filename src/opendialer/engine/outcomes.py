@@ -27,6 +27,7 @@ from opendialer.models import (
     RetryRule,
     Tenant,
 )
+from opendialer.scoping import Scope
 
 BUSY_RETRY = timedelta(minutes=10)
 
@@ -169,7 +170,7 @@ def apply_rule(
 def _add_to_dnc(session: Session, campaign: Campaign, e164: str) -> None:
     """The tenant-wide list, through the DNC service (idempotent: an existing entry stays)."""
     tenant = session.get_one(Tenant, campaign.tenant_id)
-    add_numbers(session, tenant, None, [e164], source="result_code")
+    add_numbers(session, Scope.system(tenant.id), None, [e164], source="result_code")
 
 
 def finish_attempt(

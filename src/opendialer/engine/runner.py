@@ -34,6 +34,7 @@ from opendialer.engine.recovery import (
 )
 from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign, CampaignStatus
 from opendialer.recordings.service import CallRecorder, RecordedFile, link_recording
+from opendialer.scoping import Scope, require_self
 from opendialer.tasks import cancel_and_wait
 from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBackend
 
@@ -306,21 +307,34 @@ class Engine:
     def unwritten(self) -> int:
         return len(self._unwritten)
 
-    async def dial_preview(self, user_id: int) -> bool:
-        for runner in self.runners.values():
-            if user_id in runner.previews:
-                return await runner.dial_preview(user_id)
-        return False
+    def _tenant_runners(self, scope: Scope) -> list[CampaignRunner]:
+        return [r for r in self.runners.values() if r.tenant_id == scope.tenant_id]
 
-    async def skip_preview(self, user_id: int) -> bool:
-        for runner in self.runners.values():
-            if user_id in runner.previews:
-                return await runner.skip_preview(user_id)
-        return False
+    def _preview_runner(self, scope: Scope, user_id: int) -> CampaignRunner | None:
+        require_self(scope, user_id)
+        return next((r for r in self._tenant_runners(scope) if user_id in r.previews), None)
 
-    async def hang_up_agent_call(self, user_id: int) -> bool:
-        """The agent ends their call from the agent API; False when they have none here."""
-        call = next((c for c in self.calls.values() if c.agent_id == user_id), None)
+    async def dial_preview(self, scope: Scope, *, user_id: int) -> bool:
+        runner = self._preview_runner(scope, user_id)
+        return runner is not None and await runner.dial_preview(user_id)
+
+    async def skip_preview(self, scope: Scope, *, user_id: int) -> bool:
+        runner = self._preview_runner(scope, user_id)
+        return runner is not None and await runner.skip_preview(user_id)
+
+    async def hang_up_agent_call(self, scope: Scope, *, user_id: int) -> bool:
+        """The agent ends their call from the agent API; False when they have none here in
+        the scope's tenant (another tenant's call is never found, whatever the id)."""
+        require_self(scope, user_id)
+        campaigns = {r.campaign_id for r in self._tenant_runners(scope)}
+        call = next(
+            (
+                c
+                for c in self.calls.values()
+                if c.agent_id == user_id and c.campaign_id in campaigns
+            ),
+            None,
+        )
         if call is None:
             return False
         await self.backend.hangup(call.call_id)

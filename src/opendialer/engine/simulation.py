@@ -40,6 +40,8 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
+from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -124,7 +126,11 @@ class SimulatedAgents:
             self._start_break(tenant_id, user_id, campaign_id, state)
             return
         at = self.clock.now()
-        self._write(lambda session: agents.act(session, tenant_id, user_id, AgentEvent.READY, at))
+        self._write(
+            lambda session: agents.act(
+                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
+            )
+        )
         self._tell_engine(campaign_id)
 
     def _break_due(self, state: AgentClock, now: float) -> bool:
@@ -140,7 +146,14 @@ class SimulatedAgents:
     ) -> None:
         at = self.clock.now()
         self._write(
-            lambda session: agents.act(session, tenant_id, user_id, AgentEvent.PAUSE, at, "break")
+            lambda session: agents.act(
+                session,
+                Scope.system(tenant_id),
+                user_id=user_id,
+                event=AgentEvent.PAUSE,
+                at=at,
+                reason="break",
+            )
         )
         state.on_break_since = self.clock.monotonic()
         length = self.scenario.draw_break_length(self.rng, self.clock.now())
@@ -153,7 +166,11 @@ class SimulatedAgents:
             state.break_seconds += now - state.on_break_since
         state.on_break_since = state.next_break_at = None
         at = self.clock.now()
-        self._write(lambda session: agents.act(session, tenant_id, user_id, AgentEvent.READY, at))
+        self._write(
+            lambda session: agents.act(
+                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
+            )
+        )
         self._tell_engine(campaign_id)
 
     def _write(self, work: Callable[[Session], object]) -> None:
@@ -199,7 +216,7 @@ class SimulationSetup:
     agents: int = 20
     contacts: int = 20_000
     dial_mode: DialMode = DialMode.PREDICTIVE
-    abandon_target: float = 0.03
+    abandon_target: float = DEFAULT_ABANDON_TARGET
     calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
 
 
@@ -227,7 +244,7 @@ def prepare_campaign(
             tenant = session.get_one(Tenant, tenant_id)
         campaign = create_campaign(
             session,
-            tenant,
+            Scope.system(tenant.id),
             CampaignCreate(
                 name=name,
                 dial_mode=setup.dial_mode,
@@ -251,8 +268,12 @@ def prepare_campaign(
             session.add(user)
             session.flush()
             add_member(session, campaign, user.id)
-            agents.act(session, tenant.id, user.id, AgentEvent.LOGIN, start)
-            agents.act(session, tenant.id, user.id, AgentEvent.READY, start)
+            agents.act(
+                session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.LOGIN, at=start
+            )
+            agents.act(
+                session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.READY, at=start
+            )
         tenant_id, campaign_id = tenant.id, campaign.id
     _insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
     return campaign_id
@@ -349,7 +370,7 @@ def _ready_idle_members(session: Session, now: datetime) -> None:
         .distinct()
     ).all()
     for tenant_id, user_id in rows:
-        row = agents.agent_session(session, tenant_id, user_id)
+        row = agents.agent_session(session, Scope.system(tenant_id), user_id=user_id)
         if row.state in BUSY_STATES:
             continue
         row.state, row.since, row.pause_reason, row.pause_requested = (

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
+from opendialer.accounts.roles import SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.config import Settings
@@ -44,11 +44,11 @@ def export_read(
 
 @router.post("/exports", response_model=ExportRead, status_code=201)
 def create_export(
-    request: Request, body: ExportCreate, session: DbSession, who: CurrentScope
+    request: Request, body: ExportCreate, session: DbSession, who: SupervisorScope
 ) -> ExportRead:
     """Export a campaign's leads as CSV; large exports are built in the background."""
-    tenant = get_tenant(session, who.tenant_id)
-    campaign = get_campaign(session, tenant.id, body.campaign_id)
+    tenant = get_tenant(session, who)
+    campaign = get_campaign(session, who, body.campaign_id)
     for moment in (body.start, body.end):
         if moment is not None and moment.tzinfo is None:
             raise BadRequest("start and end need a time zone offset", code="naive_datetime")
@@ -72,9 +72,11 @@ def create_export(
 
 
 @router.get("/exports/{file_id}", response_model=ExportRead)
-def get_export(request: Request, file_id: str, session: DbSession, who: CurrentScope) -> ExportRead:
+def get_export(
+    request: Request, file_id: str, session: DbSession, who: SupervisorScope
+) -> ExportRead:
     settings = _settings(request)
-    meta = service.read_meta(settings, file_id, who.tenant_id)
+    meta = service.read_meta(settings, file_id, who)
     return export_read(session, settings, file_id, meta)
 
 

@@ -33,6 +33,7 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import BadRequest, NotFound
 from opendialer.exports import fields as lead
 from opendialer.models import Campaign, Contact, FormField, ResultCode
+from opendialer.scoping import Scope, require_owner
 from opendialer.security import sign_path, verify_signed_path
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,8 @@ def _needs_status(spec: ExportSpec) -> bool:
     return bool(spec.statuses) or any(c.lead_field == lead.STATUS_FIELD for c in spec.columns)
 
 
-def _filtered(stmt: Select[Any], tenant_id: int, spec: ExportSpec) -> Select[Any]:
-    stmt = stmt.where(Contact.tenant_id == tenant_id, Contact.campaign_id == spec.campaign_id)
+def _filtered(stmt: Select[Any], scope: Scope, spec: ExportSpec) -> Select[Any]:
+    stmt = stmt.where(Contact.tenant_id == scope.tenant_id, Contact.campaign_id == spec.campaign_id)
     if _needs_status(spec):
         stmt = stmt.outerjoin(ResultCode, ResultCode.id == Contact.result_code_id)
     if spec.statuses:
@@ -172,7 +173,7 @@ def _column_expression(column: Column) -> Any:
     return _expression(column.lead_field)
 
 
-def rows_query(tenant_id: int, spec: ExportSpec) -> Select[Any]:
+def rows_query(scope: Scope, spec: ExportSpec) -> Select[Any]:
     """One row per lead, one value per chosen column, in lead id order."""
     selected = [_column_expression(c).label(f"c{i}") for i, c in enumerate(spec.columns)]
     stmt = select(*selected).select_from(Contact)
@@ -183,11 +184,11 @@ def rows_query(tenant_id: int, spec: ExportSpec) -> Select[Any]:
             stmt = stmt.outerjoin(
                 phone, and_(phone.contact_id == Contact.id, phone.position == position)
             )
-    return _filtered(stmt, tenant_id, spec).order_by(Contact.id)
+    return _filtered(stmt, scope, spec).order_by(Contact.id)
 
 
-def count_rows(session: Session, tenant_id: int, spec: ExportSpec) -> int:
-    stmt = _filtered(select(func.count()).select_from(Contact), tenant_id, spec)
+def count_rows(session: Session, scope: Scope, spec: ExportSpec) -> int:
+    stmt = _filtered(select(func.count()).select_from(Contact), scope, spec)
     return int(session.scalar(stmt) or 0)
 
 
@@ -267,15 +268,16 @@ def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
-def read_meta(settings: Settings, file_id: str, tenant_id: int | None = None) -> dict[str, Any]:
-    """The export's state; ``NotFound`` for unknown ids and other tenants' exports."""
+def read_meta(settings: Settings, file_id: str, scope: Scope | None = None) -> dict[str, Any]:
+    """The export's state; ``NotFound`` for unknown ids and exports of a tenant other than the
+    scope's (no scope: a signed link already names the file)."""
     _csv, meta_path = _paths(settings, file_id)
     try:
         meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise NotFound("export", file_id) from None
-    if tenant_id is not None and meta.get("tenant_id") != tenant_id:
-        raise NotFound("export", file_id)
+    if scope is not None:
+        require_owner(scope, meta.get("tenant_id"), "export", file_id)
     return meta
 
 
@@ -283,13 +285,13 @@ def export_file(settings: Settings, file_id: str) -> Path:
     return _paths(settings, file_id)[0]
 
 
-def write_csv(session: Session, tenant_id: int, spec: ExportSpec, tz: ZoneInfo, path: Path) -> int:
+def write_csv(session: Session, scope: Scope, spec: ExportSpec, tz: ZoneInfo, path: Path) -> int:
     """Stream the rows into ``path`` (via a ``.part`` file); returns the number of rows."""
     partial = path.with_suffix(".csv.part")
     cells = _formatter(spec, tz)
     count = 0
     errors = _register_fallback()
-    stmt = rows_query(tenant_id, spec).execution_options(yield_per=FETCH_ROWS)
+    stmt = rows_query(scope, spec).execution_options(yield_per=FETCH_ROWS)
     with partial.open("w", encoding=spec.encoding, errors=errors, newline="") as out:
         writer = csv.writer(out, delimiter=DELIMITER, lineterminator="\r\n")
         writer.writerow([c.header for c in spec.columns])
@@ -320,7 +322,8 @@ def start_export(
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     file_id = new_file_id()
     path, meta_path = _paths(settings, file_id)
-    rows = count_rows(session, campaign.tenant_id, spec)
+    scope = Scope.system(campaign.tenant_id)
+    rows = count_rows(session, scope, spec)
     meta: dict[str, Any] = {
         "tenant_id": campaign.tenant_id,
         "campaign_id": campaign.id,
@@ -328,14 +331,14 @@ def start_export(
     }
     meta |= {"created_at": datetime.now(UTC).isoformat(), "encoding": spec.encoding}
     if rows <= settings.export_background_rows:
-        written = write_csv(session, campaign.tenant_id, spec, tz, path)
+        written = write_csv(session, scope, spec, tz, path)
         size = path.stat().st_size
         _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})
         return ExportResult(file_id, True, size, written)
     _write_meta(meta_path, meta | {"state": "building", "size": None})
     worker = threading.Thread(
         target=_build,
-        args=(sessions, campaign.tenant_id, spec, tz, path, meta_path, meta),
+        args=(sessions, scope, spec, tz, path, meta_path, meta),
         name=f"export-{file_id[:8]}",
         daemon=True,
     )
@@ -345,7 +348,7 @@ def start_export(
 
 def _build(
     sessions: SessionMaker,
-    tenant_id: int,
+    scope: Scope,
     spec: ExportSpec,
     tz: ZoneInfo,
     path: Path,
@@ -354,7 +357,7 @@ def _build(
 ) -> None:
     try:
         with unit_of_work(sessions, writes=False) as session:
-            written = write_csv(session, tenant_id, spec, tz, path)
+            written = write_csv(session, scope, spec, tz, path)
         size = path.stat().st_size
         _write_meta(meta_path, meta | {"state": "ready", "rows": written, "size": size})
     except Exception as exc:
@@ -411,7 +414,7 @@ def _link_secret(session: Session, settings: Settings, file_id: str) -> str | No
     tenant_id = read_meta(settings, file_id).get("tenant_id")
     if not isinstance(tenant_id, int):
         return None
-    return link_secret(session, settings.secret_key.get_secret_value(), tenant_id)
+    return link_secret(session, settings.secret_key.get_secret_value(), Scope.system(tenant_id))
 
 
 def download_url(session: Session, settings: Settings, file_id: str, base_url: str) -> str:

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
 from opendialer.models.call import CallOutcome
 
+# Abandoned calls per live answer a campaign may cause (US TSR/TCPA, Ofcom: 3%).
+DEFAULT_ABANDON_TARGET = 0.03
+
 
 class DialMode(enum.StrEnum):
     PREVIEW = "preview"
@@ -55,7 +58,7 @@ class Campaign(IdMixin, TimestampMixin, Base):
         BigId, ForeignKey("agent_groups.id", ondelete="SET NULL")
     )
     # Pacing
-    abandon_target: Mapped[float] = mapped_column(Float, default=0.03)
+    abandon_target: Mapped[float] = mapped_column(Float, default=DEFAULT_ABANDON_TARGET)
     pacing_coefficient: Mapped[float | None] = mapped_column(Float)
     monitored_queue: Mapped[int | None] = mapped_column(BigId)
     max_waiting_callers: Mapped[int | None]

@@ -25,6 +25,12 @@ class Tenant(IdMixin, TimestampMixin, Base):
     link_key_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
+class UserRole(enum.StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+
+
 class ApiKey(IdMixin, Base):
     __tablename__ = "api_keys"
 
@@ -34,12 +40,9 @@ class ApiKey(IdMixin, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
-
-
-class UserRole(enum.StrEnum):
-    ADMIN = "admin"
-    SUPERVISOR = "supervisor"
-    AGENT = "agent"
+    role: Mapped[UserRole] = mapped_column(
+        str_enum(UserRole), default=UserRole.ADMIN, server_default=UserRole.ADMIN.value
+    )
 
 
 class User(IdMixin, TimestampMixin, Base):

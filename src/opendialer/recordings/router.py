@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
+from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
 from opendialer.db import DbSession
-from opendialer.errors import BadRequest, Forbidden
+from opendialer.errors import BadRequest
 from opendialer.inputs import MAX_DB_INT
-from opendialer.models import Recording, UserRole
+from opendialer.models import Recording
 from opendialer.phones import normalize
 from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
@@ -48,7 +48,7 @@ def _columns(recording: Recording) -> dict[str, object]:
 def search_recordings(
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: SupervisorScope,
     contact_id: OptionalId = None,
     user_id: OptionalId = None,
     phone: Annotated[str | None, Query(max_length=64)] = None,
@@ -56,14 +56,14 @@ def search_recordings(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RecordingRead]:
     """Recordings by lead (contact), agent, the customer's phone number and day."""
-    tenant = get_tenant(session, who.tenant_id)
+    tenant = get_tenant(session, who)
     e164 = None
     if phone is not None:
         e164 = normalize(phone, tenant.default_region).e164
         if e164 is None:
             raise BadRequest(f"{phone!r} is not a valid phone number", code="invalid_phone")
     found = service.RecordingFilter(contact_id=contact_id, e164=e164, user_id=user_id, day=day)
-    records = service.search(session, tenant.id, found, ZoneInfo(tenant.timezone), limit)
+    records = service.search(session, who, found, ZoneInfo(tenant.timezone), limit)
     settings = _settings(request)
     return [read(settings, r) for r in records]
 
@@ -72,7 +72,7 @@ def search_recordings(
 def upload_recording(
     request: Request,
     session: DbSession,
-    who: CurrentScope,
+    who: AdminScope,
     file: Annotated[UploadFile, File(description="A WAV file")],
     call_attempt_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
     contact_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
@@ -84,15 +84,15 @@ def upload_recording(
         raise BadRequest("recorded_at needs a time zone offset", code="naive_datetime")
     refs = service.UploadRefs(call_attempt_id, contact_id, user_id, recorded_at)
     settings = _settings(request)
-    recording = service.store_upload(session, settings, who.tenant_id, file.file, refs)
+    recording = service.store_upload(session, settings, who, file.file, refs)
     return read(settings, recording)
 
 
 @router.get("/recordings/{recording_id}", response_model=RecordingRead)
 def get_recording(
-    request: Request, recording_id: RecordId, session: DbSession, who: CurrentScope
+    request: Request, recording_id: RecordId, session: DbSession, who: SupervisorScope
 ) -> RecordingRead:
-    return read(_settings(request), service.get_recording(session, who.tenant_id, recording_id))
+    return read(_settings(request), service.get_recording(session, who, recording_id))
 
 
 @router.get(
@@ -125,10 +125,8 @@ def download(
 
 
 @router.post("/recordings:purge", response_model=PurgeResult)
-def purge(request: Request, session: DbSession, who: CurrentScope) -> PurgeResult:
+def purge(request: Request, session: DbSession, who: AdminScope) -> PurgeResult:
     """Apply the retention setting to the tenant's recordings now (admins only)."""
-    if who.role is not UserRole.ADMIN:
-        raise Forbidden("Only admins can purge recordings")
     settings = _settings(request)
-    deleted = service.purge_expired(session, settings, datetime.now(UTC), who.tenant_id)
+    deleted = service.purge_expired(session, settings, datetime.now(UTC), who)
     return PurgeResult(deleted=deleted, retention_days=settings.recording_retention_days)

@@ -24,7 +24,7 @@ from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.errors import BadRequest, NotFound
 from opendialer.models import CallAttempt, Contact, ContactPhone, Recording, User
-from opendialer.scoping import get_owned
+from opendialer.scoping import Scope, get_owned
 from opendialer.security import sign_path, verify_signed_path
 from opendialer.telephony import CallId
 
@@ -113,7 +113,9 @@ def download_url(settings: Settings, recording: Recording, base_url: str) -> str
         raise RuntimeError("download_url needs a recording loaded in a session")
     path = audio_path(recording.id)
     expires = int(time.time()) + settings.recording_link_ttl_seconds
-    secret = link_secret(session, settings.secret_key.get_secret_value(), recording.tenant_id)
+    secret = link_secret(
+        session, settings.secret_key.get_secret_value(), Scope.system(recording.tenant_id)
+    )
     return f"{base_url.rstrip('/')}{path}?{sign_path(secret, path, expires)}"
 
 
@@ -123,7 +125,9 @@ def check_link(
     recording = session.get(Recording, recording_id)
     if recording is None:
         return False
-    secret = link_secret(session, settings.secret_key.get_secret_value(), recording.tenant_id)
+    secret = link_secret(
+        session, settings.secret_key.get_secret_value(), Scope.system(recording.tenant_id)
+    )
     return verify_signed_path(secret, audio_path(recording_id), expires, signature, time.time())
 
 
@@ -143,7 +147,7 @@ class RecordedFile:
 
 def add_recording(
     session: Session,
-    tenant_id: int,
+    scope: Scope,
     recorded: RecordedFile,
     *,
     attempt: CallAttempt | None = None,
@@ -151,7 +155,7 @@ def add_recording(
     user_id: int | None = None,
 ) -> Recording:
     recording = Recording(
-        tenant_id=tenant_id,
+        tenant_id=scope.tenant_id,
         call_attempt_id=attempt.id if attempt else None,
         contact_id=contact_id if contact_id is not None else (attempt and attempt.contact_id),
         user_id=user_id if user_id is not None else (attempt and attempt.user_id),
@@ -204,7 +208,7 @@ def link_recording(
 ) -> Recording | None:
     if recorded is None:
         return None
-    return add_recording(session, attempt.tenant_id, recorded, attempt=attempt)
+    return add_recording(session, Scope.system(attempt.tenant_id), recorded, attempt=attempt)
 
 
 # Uploads ----------------------------------------------------------------------------------
@@ -218,25 +222,25 @@ class UploadRefs:
     recorded_at: datetime | None = None
 
 
-def _check_refs(session: Session, tenant_id: int, refs: UploadRefs) -> CallAttempt | None:
+def _check_refs(session: Session, scope: Scope, refs: UploadRefs) -> CallAttempt | None:
     attempt = None
     if refs.call_attempt_id is not None:
-        attempt = get_owned(session, CallAttempt, tenant_id, refs.call_attempt_id, "call_attempt")
+        attempt = get_owned(session, CallAttempt, scope, refs.call_attempt_id, "call_attempt")
     if refs.contact_id is not None:
-        get_owned(session, Contact, tenant_id, refs.contact_id, "contact")
+        get_owned(session, Contact, scope, refs.contact_id, "contact")
     if refs.user_id is not None:
-        get_owned(session, User, tenant_id, refs.user_id, "user")
+        get_owned(session, User, scope, refs.user_id, "user")
     return attempt
 
 
 def store_upload(
-    session: Session, settings: Settings, tenant_id: int, file: IO[bytes], refs: UploadRefs
+    session: Session, settings: Settings, scope: Scope, file: IO[bytes], refs: UploadRefs
 ) -> Recording:
     """A PBX's recording: checked (references, WAV), copied into storage, then its row.
 
     A failure removes the copied file, so nothing half-written stays behind.
     """
-    attempt = _check_refs(session, tenant_id, refs)
+    attempt = _check_refs(session, scope, refs)
     started = refs.recorded_at or (attempt.answered_at if attempt else None) or datetime.now(UTC)
     voice_id = new_voice_id()
     relative = relative_path(voice_id, started)
@@ -249,7 +253,7 @@ def store_upload(
         recorded = RecordedFile(voice_id, relative, started, seconds, target.stat().st_size)
         return add_recording(
             session,
-            tenant_id,
+            scope,
             recorded,
             attempt=attempt,
             contact_id=refs.contact_id,
@@ -272,15 +276,15 @@ class RecordingFilter:
     moment: datetime | None = None  # recordings that started within this second
 
 
-def recordings_query(tenant_id: int, found: RecordingFilter, tz: ZoneInfo) -> Select[Recording]:
+def recordings_query(scope: Scope, found: RecordingFilter, tz: ZoneInfo) -> Select[Recording]:
     """The tenant's recordings matching every filter; ``day`` is a calendar day in ``tz``."""
-    stmt = select(Recording).where(Recording.tenant_id == tenant_id)
+    stmt = select(Recording).where(Recording.tenant_id == scope.tenant_id)
     if found.contact_id is not None:
         stmt = stmt.where(Recording.contact_id == found.contact_id)
     if found.user_id is not None:
         stmt = stmt.where(Recording.user_id == found.user_id)
     if found.e164 is not None:
-        stmt = stmt.where(_with_number(tenant_id, found.e164))
+        stmt = stmt.where(_with_number(scope, found.e164))
     if found.day is not None:
         start = datetime.combine(found.day, datetime.min.time(), tz)
         stmt = stmt.where(
@@ -294,33 +298,33 @@ def recordings_query(tenant_id: int, found: RecordingFilter, tz: ZoneInfo) -> Se
     return stmt
 
 
-def _with_number(tenant_id: int, e164: str) -> ColumnElement[bool]:
+def _with_number(scope: Scope, e164: str) -> ColumnElement[bool]:
     """Recordings of a call to the number, or of a contact who has the number."""
     attempts = select(CallAttempt.id).where(
-        CallAttempt.tenant_id == tenant_id, CallAttempt.b_number == e164
+        CallAttempt.tenant_id == scope.tenant_id, CallAttempt.b_number == e164
     )
     owners = select(ContactPhone.contact_id).where(
-        ContactPhone.tenant_id == tenant_id, ContactPhone.e164 == e164
+        ContactPhone.tenant_id == scope.tenant_id, ContactPhone.e164 == e164
     )
     return or_(Recording.call_attempt_id.in_(attempts), Recording.contact_id.in_(owners))
 
 
 def search(
-    session: Session, tenant_id: int, found: RecordingFilter, tz: ZoneInfo, limit: int = 1000
+    session: Session, scope: Scope, found: RecordingFilter, tz: ZoneInfo, limit: int = 1000
 ) -> list[Recording]:
-    stmt = recordings_query(tenant_id, found, tz).order_by(Recording.recorded_at, Recording.id)
+    stmt = recordings_query(scope, found, tz).order_by(Recording.recorded_at, Recording.id)
     return list(session.scalars(stmt.limit(limit)))
 
 
-def get_recording(session: Session, tenant_id: int, recording_id: int) -> Recording:
-    return get_owned(session, Recording, tenant_id, recording_id, "recording")
+def get_recording(session: Session, scope: Scope, recording_id: int) -> Recording:
+    return get_owned(session, Recording, scope, recording_id, "recording")
 
 
 # Retention --------------------------------------------------------------------------------
 
 
 def purge_expired(
-    session: Session, settings: Settings, now: datetime, tenant_id: int | None = None
+    session: Session, settings: Settings, now: datetime, scope: Scope | None = None
 ) -> int:
     """Delete the files of recordings older than the retention period (one tenant's, or all);
     the rows stay, marked deleted, so searches still list them with ``available`` no."""
@@ -328,8 +332,8 @@ def purge_expired(
         return 0
     cutoff = now - timedelta(days=settings.recording_retention_days)
     stmt = select(Recording).where(Recording.deleted_at.is_(None), Recording.recorded_at < cutoff)
-    if tenant_id is not None:
-        stmt = stmt.where(Recording.tenant_id == tenant_id)
+    if scope is not None:
+        stmt = stmt.where(Recording.tenant_id == scope.tenant_id)
     count = 0
     for recording in session.scalars(stmt).all():
         delete_file(settings, recording, now)

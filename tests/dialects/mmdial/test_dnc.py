@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.dnc.service import is_blocked
 from opendialer.models import Tenant
+from opendialer.scoping import Scope
 
 
 def test_dncadd_blocks_every_campaign(mm: TestClient, session: Session) -> None:
@@ -12,8 +13,8 @@ def test_dncadd_blocks_every_campaign(mm: TestClient, session: Session) -> None:
     assert body["status"] == "ok" and body["message"]
     tenant_id = session.query(Tenant.id).scalar()
     assert tenant_id is not None
-    assert is_blocked(session, tenant_id, None, "+49301234567")
-    assert is_blocked(session, tenant_id, None, "+49897654321")
+    assert is_blocked(session, Scope.system(tenant_id), None, "+49301234567")
+    assert is_blocked(session, Scope.system(tenant_id), None, "+49897654321")
 
 
 def test_dncadd_doublet_and_all_or_nothing(mm: TestClient) -> None:

@@ -13,6 +13,7 @@ from opendialer.campaigns.service import create_campaign
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import DialMode, Tenant, User, UserRole
+from opendialer.scoping import Scope
 from tests.conftest import make_tenant
 
 BASE = "/ForwardDialer/Dialer/"
@@ -35,7 +36,7 @@ def add_campaign(
         tenant = s.get_one(Tenant, tenant_id)
         campaign = create_campaign(
             s,
-            tenant,
+            Scope.system(tenant.id),
             CampaignCreate(name=name, dial_mode=mode, calling_days=[1, 2, 3, 4, 5, 6, 7]),
         )
         code = key.of(campaign)

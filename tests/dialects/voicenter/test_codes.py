@@ -11,6 +11,7 @@ from opendialer.crm.schemas import EndpointCreate
 from opendialer.crm.service import create_endpoint
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import Campaign, CampaignStatus, OutboxMessage
+from opendialer.scoping import Scope
 from opendialer.security import hash_token
 from tests.dialects.voicenter.conftest import BASE, Account, add_agent, call
 from tests.dialects.voicenter.test_examples import targets
@@ -121,7 +122,7 @@ def test_a_new_code_replaces_the_old_one(
     for old in (account.agent, OLD_CODE):
         campaign_id = account.agent_id if old == account.agent else account.smart_id
         with unit_of_work(sessions) as s:
-            new = code_key.of(new_code(s, account.tenant_id, campaign_id))
+            new = code_key.of(new_code(s, Scope.system(account.tenant_id), campaign_id))
         assert new is not None and new != old
         assert call(client, "AddCall", {"Campaign": old, "Target": "0501234567"}) == INVALID
         assert call(client, "AddCall", {"Campaign": new, "Target": "0501234567"}) == OK
@@ -133,7 +134,7 @@ def test_no_campaign_code_in_a_database_dump(
 ) -> None:
     with unit_of_work(sessions) as s:
         body = EndpointCreate(name="crm", kind="webhook", url="https://crm.example/hook")
-        create_endpoint(s, account.tenant_id, body)
+        create_endpoint(s, Scope.system(account.tenant_id), body)
     assert call(client, "StartCampaign", {"Campaign": account.agent}) == OK
     assert session.get_one(Campaign, account.agent_id).status is CampaignStatus.ENABLED
     dump = ""

@@ -18,6 +18,7 @@ from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import simulate
 from opendialer.models import CallAttempt, Campaign, CampaignMember, DncEntry
+from opendialer.scoping import Scope
 from opendialer.telephony import CallId
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
@@ -36,8 +37,12 @@ def virtual_start() -> datetime:
 def log_in(sessions: SessionMaker, tenant_id: int, user_ids: list[int], at: datetime) -> None:
     with unit_of_work(sessions) as session:
         for user_id in user_ids:
-            agents.act(session, tenant_id, user_id, AgentEvent.LOGIN, at)
-            agents.act(session, tenant_id, user_id, AgentEvent.READY, at)
+            agents.act(
+                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.LOGIN, at=at
+            )
+            agents.act(
+                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
+            )
 
 
 def attempts(sessions: SessionMaker, campaign_id: int) -> list[str]:

@@ -32,7 +32,7 @@ _TIME = re.compile(r"([0-9]{2}):?([0-9]{2})\Z")
 
 def get_acd_group(call: Call) -> Record:
     """Retrieve a specific ACD Group by ID."""
-    group = get_group(call.session, call.tenant_id, call.path_id("AcdGroupsID"))
+    group = get_group(call.session, call.scope, call.path_id("AcdGroupsID"))
     return records([group_record(group)])
 
 
@@ -41,9 +41,7 @@ def get_acd_groups_by_name(call: Call) -> Record:
     name = call.query_text("name")
     if not name:
         raise bad_request("The query parameter name is empty")
-    return records(
-        [group_record(g) for g in find_groups_by_name(call.session, call.tenant_id, name)]
-    )
+    return records([group_record(g) for g in find_groups_by_name(call.session, call.scope, name)])
 
 
 # Events --------------------------------------------------------------------------------------
@@ -51,13 +49,13 @@ def get_acd_groups_by_name(call: Call) -> Record:
 
 def list_events(call: Call) -> Record:
     """Retrieve all AcdEvents of the account (by ID)."""
-    events = service.list_events(call.session, call.tenant_id)
+    events = service.list_events(call.session, call.scope)
     return listing([event_record(e, call.zone) for e in events], "ID")
 
 
 def get_event(call: Call) -> Record:
     """Retrieve an AcdEvent by ID."""
-    event = service.get_event(call.session, call.tenant_id, call.path_id("AcdEventsID"))
+    event = service.get_event(call.session, call.scope, call.path_id("AcdEventsID"))
     return records([event_record(event, call.zone)])
 
 
@@ -128,7 +126,7 @@ def _group_id(call: Call, body: dict[str, Any]) -> int:
     configuration, agents = _int(body, "AcdConfigurationGroupsID"), _int(body, "AcdAgentGroupsID")
     if configuration is None or agents is None:
         raise bad_request("Give AcdGroupsID, or both AcdConfigurationGroupsID and AcdAgentGroupsID")
-    get_group(call.session, call.tenant_id, configuration)
+    get_group(call.session, call.scope, configuration)
     return agents
 
 
@@ -173,7 +171,7 @@ def create_event(call: Call) -> Record:
             call.zone,
         ),
     )
-    event, created = service.create_event(call.session, call.tenant_id, data, call.now)
+    event, created = service.create_event(call.session, call.scope, data, call.now)
     return records([event_record(event, call.zone, "CREATED" if created else "UPDATED")])
 
 

@@ -19,16 +19,14 @@ NAME_LIMIT, USER_DATA_LIMIT = 200, 255
 
 def list_campaigns(call: Call) -> Record:
     """Retrieve all Dialler Campaigns (by name)."""
-    stmt = service.campaigns_query(call.tenant_id).order_by(Campaign.name, Campaign.id)
+    stmt = service.campaigns_query(call.scope).order_by(Campaign.name, Campaign.id)
     rows = call.session.scalars(stmt).all()
     return listing([campaign_record(c, call.zone) for c in rows], "Name")
 
 
 def get_campaign(call: Call) -> Record:
     """Retrieve a specific Dialler Campaign by ID."""
-    campaign = service.get_campaign(
-        call.session, call.tenant_id, call.path_id("DiallerCampaignsID")
-    )
+    campaign = service.get_campaign(call.session, call.scope, call.path_id("DiallerCampaignsID"))
     return records([campaign_record(campaign, call.zone)])
 
 
@@ -37,7 +35,7 @@ def get_by_name(call: Call) -> Record:
     name = call.query_text("name")
     if not name:
         raise bad_request("The query parameter name is empty")
-    found = service.find_campaigns_by_name(call.session, call.tenant_id, name)
+    found = service.find_campaigns_by_name(call.session, call.scope, name)
     return records([campaign_record(c, call.zone) for c in found])
 
 
@@ -46,9 +44,7 @@ def result_codes(call: Call) -> Record:
     language_id = call.query_int("languagesID", required=False) or 1
     if language_id not in LANGUAGES:
         raise bad_request("languagesID must be 1 (English) or 2 (German)")
-    campaign = service.get_campaign(
-        call.session, call.tenant_id, call.path_id("DiallerCampaignsID")
-    )
+    campaign = service.get_campaign(call.session, call.scope, call.path_id("DiallerCampaignsID"))
     codes = service.list_result_codes(call.session, campaign)
     return records([result_code_record(code, language_id) for code in codes])
 
@@ -71,13 +67,13 @@ def clone_campaign(call: Call) -> Record:
     destination = _text(body, "destination", NAME_LIMIT, required=True)
     user_data = _text(body, "userData", USER_DATA_LIMIT, required=False)
     assert source is not None and destination is not None
-    clone = service.clone_campaign(call.session, call.tenant_id, source, destination, user_data)
+    clone = service.clone_campaign(call.session, call.scope, source, destination, user_data)
     return records([campaign_record(clone, call.zone)])
 
 
 def delete_by_id(call: Call) -> Record:
     """Delete a Dialler Campaign by ID, with its contacts and everything else of it."""
-    service.delete_campaign(call.session, call.tenant_id, call.path_id("DiallerCampaignsID"))
+    service.delete_campaign(call.session, call.scope, call.path_id("DiallerCampaignsID"))
     return status_only()
 
 
@@ -85,8 +81,8 @@ def delete_by_name(call: Call) -> Record:
     """Delete a Dialler Campaign by Name (exact name: a partial match could delete several)."""
     name = call.query_text("name")
     assert name is not None
-    campaign = service.get_campaign_by_name(call.session, call.tenant_id, name)
-    service.delete_campaign(call.session, call.tenant_id, campaign.id)
+    campaign = service.get_campaign_by_name(call.session, call.scope, name)
+    service.delete_campaign(call.session, call.scope, campaign.id)
     return status_only()
 
 

@@ -26,6 +26,7 @@ from opendialer.dialects.jtel.schemas import (
     user_uids,
 )
 from opendialer.models import CallAttempt, Campaign, Contact, ResultCode, User
+from opendialer.scoping import Scope
 
 router = APIRouter(tags=["jtel dialler contacts"])
 
@@ -49,14 +50,14 @@ def _first_by_user_data(call: Call) -> Contact:
     """The lowest-id contact with the UserData given: jtel's "first one found" (G10)."""
     user_data = call.query_text("userData")
     assert user_data is not None
-    matches = service.find_by_user_data(call.session, call.tenant_id, user_data)
+    matches = service.find_by_user_data(call.session, call.scope, user_data)
     if not matches:
         raise not_found(f"No dialler contact has UserData {user_data!r}")
     return matches[0]
 
 
 def _contact_by_id(call: Call) -> Contact:
-    return service.get_contact(call.session, call.tenant_id, call.path_id("diallerContactsID"))
+    return service.get_contact(call.session, call.scope, call.path_id("diallerContactsID"))
 
 
 def _resolve_users(call: Call, body: dict[str, Any]) -> tuple[dict[str, int], dict[str, str]]:
@@ -84,8 +85,8 @@ def list_contacts(call: Call) -> Record:
     """Retrieve Dialler Contacts (all of the account, or of one campaign)."""
     campaign_id = call.query_int("diallerCampaignsID", required=False)
     if campaign_id is not None:
-        get_campaign(call.session, call.tenant_id, campaign_id)
-    stmt = service.contacts_query(call.tenant_id, campaign_id=campaign_id)
+        get_campaign(call.session, call.scope, campaign_id)
+    stmt = service.contacts_query(call.scope, campaign_id=campaign_id)
     rows = call.session.scalars(stmt.order_by(Contact.name.asc().nulls_first(), Contact.id))
     return listing(_render(call, rows.all()), "Name")
 
@@ -99,9 +100,7 @@ def get_by_user_data(call: Call) -> Record:
     """Retrieve Dialler Contacts by User Data (every match, lowest ID first)."""
     user_data = call.query_text("userData")
     assert user_data is not None
-    return records(
-        _render(call, service.find_by_user_data(call.session, call.tenant_id, user_data))
-    )
+    return records(_render(call, service.find_by_user_data(call.session, call.scope, user_data)))
 
 
 # Import and update ---------------------------------------------------------------------------
@@ -114,11 +113,11 @@ def _import_campaign(call: Call, body: dict[str, Any]) -> Campaign:
         if isinstance(campaign_id, bool) or not isinstance(campaign_id, int | str):
             raise bad_request("DiallerCampaignsID must be an integer")
         return get_campaign(
-            call.session, call.tenant_id, routing.parse_id(str(campaign_id), "DiallerCampaignsID")
+            call.session, call.scope, routing.parse_id(str(campaign_id), "DiallerCampaignsID")
         )
     name = body.get("DiallerCampaignsName")
     if isinstance(name, str) and name.strip():
-        return get_campaign_by_name(call.session, call.tenant_id, name.strip())
+        return get_campaign_by_name(call.session, call.scope, name.strip())
     raise bad_request("Give DiallerCampaignsID or DiallerCampaignsName")
 
 
@@ -144,7 +143,7 @@ def _overwrite(
     if "custom_data" in values:
         changes["custom_data"] = {**contact.custom_data, **values["custom_data"]}
     data = ContactUpdate(**changes, phones=phones)
-    return service.update_contact(call.session, call.tenant_id, contact.id, data)
+    return service.update_contact(call.session, call.scope, contact.id, data)
 
 
 def import_contact(call: Call) -> Record:
@@ -158,17 +157,17 @@ def import_contact(call: Call) -> Record:
     user_data = values.get("user_data")
     duplicates: list[Contact] = []
     if overwrite and user_data:
-        service.guard_duplicates(call.session, call.tenant_id)
-        duplicates = service.find_by_user_data(call.session, call.tenant_id, user_data, campaign.id)
+        service.guard_duplicates(call.session, call.scope)
+        duplicates = service.find_by_user_data(call.session, call.scope, user_data, campaign.id)
     if duplicates:
         contact = _overwrite(call, duplicates[0], values, phones)
         if reset:
-            service.reset_contact(call.session, call.tenant_id, contact.id)
+            service.reset_contact(call.session, call.scope, contact.id)
         if unlock is not False:  # before 3.39 a duplicate was always unlocked
-            service.unlock_contact(call.session, call.tenant_id, contact.id)
+            service.unlock_contact(call.session, call.scope, contact.id)
     else:
         data = ContactCreate(**values, phones=phones)
-        contact = service.create_contact(call.session, call.tenant, campaign, data)
+        contact = service.create_contact(call.session, Scope.system(call.tenant.id), campaign, data)
     return records(_render(call, [contact]))
 
 
@@ -181,10 +180,10 @@ def update_contact(call: Call) -> Record:
         if isinstance(contact_id, bool) or not isinstance(contact_id, int | str):
             raise bad_request("ID must be an integer")
         contact = service.get_contact(
-            call.session, call.tenant_id, routing.parse_id(str(contact_id), "ID")
+            call.session, call.scope, routing.parse_id(str(contact_id), "ID")
         )
     elif isinstance(body.get("UserData"), str) and body["UserData"]:
-        matches = service.find_by_user_data(call.session, call.tenant_id, body["UserData"])
+        matches = service.find_by_user_data(call.session, call.scope, body["UserData"])
         if not matches:
             raise not_found(f"No dialler contact has UserData {body['UserData']!r}")
         contact = matches[0]
@@ -193,7 +192,7 @@ def update_contact(call: Call) -> Record:
         raise bad_request("Give ID or UserData")
     phones = phone_fields(body)
     data = ContactUpdate(**changes, **({"phones": phones} if phones else {}))
-    updated = service.update_contact(call.session, call.tenant_id, contact.id, data)
+    updated = service.update_contact(call.session, call.scope, contact.id, data)
     return records(_render(call, [updated]))
 
 
@@ -202,49 +201,49 @@ def update_contact(call: Call) -> Record:
 
 def delete_by_id(call: Call) -> Record:
     """Delete a Dialler Contact by ID."""
-    service.delete_contact(call.session, call.tenant_id, call.path_id("diallerContactsID"))
+    service.delete_contact(call.session, call.scope, call.path_id("diallerContactsID"))
     return status_only()
 
 
 def delete_by_user_data(call: Call) -> Record:
     """Delete a Dialler Contact by UserData (the lowest ID)."""
-    service.delete_contact(call.session, call.tenant_id, _first_by_user_data(call).id)
+    service.delete_contact(call.session, call.scope, _first_by_user_data(call).id)
     return status_only()
 
 
 def lock_by_id(call: Call) -> Record:
     """Lock a Dialler Contact by ID: the dialler never dials it until unlocked."""
-    service.lock_contact(call.session, call.tenant_id, call.path_id("diallerContactsID"))
+    service.lock_contact(call.session, call.scope, call.path_id("diallerContactsID"))
     return status_only()
 
 
 def lock_by_user_data(call: Call) -> Record:
     """Lock a Dialler Contact by UserData (the lowest ID)."""
-    service.lock_contact(call.session, call.tenant_id, _first_by_user_data(call).id)
+    service.lock_contact(call.session, call.scope, _first_by_user_data(call).id)
     return status_only()
 
 
 def unlock_by_id(call: Call) -> Record:
     """Unlock a Dialler Contact by ID."""
-    service.unlock_contact(call.session, call.tenant_id, call.path_id("diallerContactsID"))
+    service.unlock_contact(call.session, call.scope, call.path_id("diallerContactsID"))
     return status_only()
 
 
 def unlock_by_user_data(call: Call) -> Record:
     """Unlock a Dialler Contact by UserData (the lowest ID)."""
-    service.unlock_contact(call.session, call.tenant_id, _first_by_user_data(call).id)
+    service.unlock_contact(call.session, call.scope, _first_by_user_data(call).id)
     return status_only()
 
 
 def reset_by_id(call: Call) -> Record:
     """Reset a Dialler Contact by ID: tries and result cleared, as if newly imported."""
-    service.reset_contact(call.session, call.tenant_id, call.path_id("diallerContactsID"))
+    service.reset_contact(call.session, call.scope, call.path_id("diallerContactsID"))
     return status_only()
 
 
 def reset_by_user_data(call: Call) -> Record:
     """Reset a Dialler Contact by UserData (the lowest ID)."""
-    service.reset_contact(call.session, call.tenant_id, _first_by_user_data(call).id)
+    service.reset_contact(call.session, call.scope, _first_by_user_data(call).id)
     return status_only()
 
 
@@ -277,7 +276,7 @@ def history_by_user_data(call: Call) -> Record:
     """Retrieve Dialler Contact History by UserData (every contact with it)."""
     user_data = call.query_text("userData")
     assert user_data is not None
-    contacts = service.find_by_user_data(call.session, call.tenant_id, user_data)
+    contacts = service.find_by_user_data(call.session, call.scope, user_data)
     if not contacts:
         raise not_found(f"No dialler contact has UserData {user_data!r}")
     return _history(call, contacts)

@@ -31,10 +31,9 @@ from opendialer.dialects.jtel.schemas import jtel_message
 from opendialer.errors import OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, loads_json, parse_int, text_problem
 from opendialer.models import Tenant, UserRole
+from opendialer.scoping import Scope, require_role
 
 log = logging.getLogger(__name__)
-
-ALLOWED_ROLES = frozenset({UserRole.ADMIN, UserRole.SUPERVISOR})
 
 
 @dataclass
@@ -43,7 +42,7 @@ class Call:
 
     session: Session
     tenant: Tenant
-    user_id: int | None
+    scope: Scope
     path: dict[str, str]
     query: dict[str, str]  # names lower-cased: jtel renamed them over time (G9)
     body: Any
@@ -151,12 +150,11 @@ def _run(
     name, password = credentials
     with auth_guard(request).attempt(Face.JTEL, name, client_address(request)):
         principal = authenticate_user(session, name, password)
-    if principal.role not in ALLOWED_ROLES:
-        raise JtelError(403, "Only administrators and supervisors may use this API")
+    require_role(principal, UserRole.SUPERVISOR)  # jtel's portal API: supervisors and admins
     call = Call(
         session=session,
         tenant=session.get_one(Tenant, principal.tenant_id),
-        user_id=principal.user_id,
+        scope=principal,
         path=dict(request.path_params),
         query={k.lower(): v for k, v in request.query_params.items()},
         body=body,

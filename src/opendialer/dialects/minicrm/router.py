@@ -23,10 +23,11 @@ from opendialer.crm import calllog
 from opendialer.crm.links import endpoint_by_recording_token
 from opendialer.db import DbSession
 from opendialer.dialects.minicrm import schemas
-from opendialer.errors import OpendialerError
+from opendialer.errors import NotFound, OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
-from opendialer.models import Recording
 from opendialer.recordings.service import download_url as recording_download_url
+from opendialer.recordings.service import get_recording
+from opendialer.scoping import Scope
 
 router = APIRouter(tags=["minicrm"])
 
@@ -71,7 +72,7 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
         tenant = calllog.tenant_for_calllog_key(session, key)
     calllog.check_sender_ip(tenant, client_ip)
     envelope = schemas.envelope(body)
-    user = calllog.find_user(session, tenant, envelope.user_extension)
+    user = calllog.find_user(session, Scope.system(tenant.id), envelope.user_extension)
     stats = schemas.Stats()
     items: list[calllog.CallLogItem] = []
     for index, raw_item in enumerate(envelope.data):
@@ -79,7 +80,9 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
             items.append(schemas.parse_item(raw_item))
         except schemas.Invalid as exc:
             stats.add_invalid(index, exc)
-    for outcome in calllog.store_call_logs(session, tenant, user, envelope.user_extension, items):
+    for outcome in calllog.store_call_logs(
+        session, Scope.system(tenant.id), user, envelope.user_extension, items
+    ):
         stats.add(outcome)
     answer: dict[str, Any] = stats.body()
     if stats.errors:
@@ -118,8 +121,11 @@ def recording(
     endpoint = endpoint_by_recording_token(session, settings, token) if known else None
     if endpoint is None:
         guard.failed(Face.MINICRM, credential, address)
-    record = session.get(Recording, _record_id(rec))
-    if endpoint is None or record is None or record.tenant_id != endpoint.tenant_id:
+    try:
+        if endpoint is None:
+            raise NotFound("recording", rec)
+        record = get_recording(session, Scope.system(endpoint.tenant_id), _record_id(rec))
+    except NotFound:
         return _error(404, "not_found", "No such recording")
     if record.deleted_at is not None:
         return _error(404, "not_found", "The recording was deleted")

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import Face, TooManyAttempts, auth_guard, client_address
 from opendialer.accounts.service import authenticate_user
-from opendialer.errors import Unauthorized
+from opendialer.errors import Forbidden, Unauthorized
 from opendialer.models import UserRole
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, require_role
 
 REALM = 'Basic realm="mmDial API", charset="UTF-8"'
 
@@ -51,6 +51,8 @@ def authenticate(session: Session, request: Request) -> Scope:
         raise AuthFailed(401, "Invalid credentials") from None
     except TooManyAttempts as exc:
         raise AuthFailed(429, exc.message, exc.headers) from None
-    if principal.role is not UserRole.ADMIN:
-        raise AuthFailed(403, "Only admin users may use the API")
+    try:
+        require_role(principal, UserRole.ADMIN)
+    except Forbidden:
+        raise AuthFailed(403, "Only admin users may use the API") from None
     return principal

@@ -15,20 +15,23 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.agents.service import get_user
 from opendialer.campaigns.schemas import ListCreate
 from opendialer.campaigns.service import create_list, list_form_fields
 from opendialer.config import Settings
-from opendialer.contacts.service import contacts_query, find_by_phone
+from opendialer.contacts.service import contacts_query, find_by_phone, get_contact
 from opendialer.db import SessionMaker
 from opendialer.dialects.mmdial.leads import campaign_of, form_data, lead_data, parse_id
-from opendialer.dialects.mmdial.params import ParamError, Params
+from opendialer.dialects.mmdial.params import ParamError, Params, unknown
 from opendialer.dnc import service as dnc
 from opendialer.dnc.schemas import DncOutcome
+from opendialer.errors import NotFound
 from opendialer.exports import service as exports
 from opendialer.inputs import check_date
 from opendialer.models import Contact, DncEntry, Recording, Tenant, User
 from opendialer.phones import international_digits, normalize
 from opendialer.recordings import service as recordings
+from opendialer.scoping import Scope
 
 MAX_VOICES = 1000
 MAX_LEADS = 1000
@@ -87,15 +90,14 @@ def _voices(
     session: Session, settings: Settings, tenant: Tenant, found: recordings.RecordingFilter
 ) -> dict[str, Any]:
     tz = ZoneInfo(tenant.timezone)
-    records = recordings.search(session, tenant.id, found, tz, MAX_VOICES)
+    records = recordings.search(session, Scope.system(tenant.id), found, tz, MAX_VOICES)
     return {"status": "ok", "voices": [_voice(settings, r, tz) for r in records]}
 
 
 def search_by_lead(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.tenant_id != tenant.id:
-        raise ParamError(f"Unknown lead {contact_id}")
+    with unknown(f"Unknown lead {contact_id}"):
+        get_contact(session, Scope.system(tenant.id), contact_id)
     return _voices(session, settings, tenant, recordings.RecordingFilter(contact_id=contact_id))
 
 
@@ -111,10 +113,8 @@ def search_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Par
 
 def _agent(session: Session, tenant: Tenant, value: str) -> User:
     user_id = parse_id(value, "agentid")
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant.id:
-        raise ParamError(f"Unknown agent {user_id}")
-    return user
+    with unknown(f"Unknown agent {user_id}"):
+        return get_user(session, Scope.system(tenant.id), user_id)
 
 
 def search_by_agent(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
@@ -218,7 +218,7 @@ def _failed(records: list[Any], outcomes: tuple[DncOutcome, ...]) -> list[str]:
 
 def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     """All or nothing: one invalid number and no number is added."""
-    records = dnc.add_numbers(session, tenant, None, _numbers(p), source="mmdial")
+    records = dnc.add_numbers(session, Scope.system(tenant.id), None, _numbers(p), source="mmdial")
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -230,7 +230,7 @@ def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> 
 
 def dnc_del(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     """All or nothing: an invalid number, or one not on the list, and none is removed."""
-    records = dnc.remove_numbers(session, tenant, None, _numbers(p))
+    records = dnc.remove_numbers(session, Scope.system(tenant.id), None, _numbers(p))
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -280,11 +280,13 @@ def _fuzzy_digits(tenant: Tenant, number: str) -> str:
 def dnc_check(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     number = p.required("number")
     if not _yes(p, "fuzzy"):
-        [result] = dnc.check_numbers(session, tenant, None, [number])
+        [result] = dnc.check_numbers(session, Scope.system(tenant.id), None, [number])
         if result.e164 is None:
             raise ParamError(f"{number!r} is not a valid phone number")
         return {"status": "exists" if result.blocked else "notfound"}
-    stmt = dnc.dnc_query(tenant.id, tenant_wide=True, number=_fuzzy_digits(tenant, number))
+    stmt = dnc.dnc_query(
+        Scope.system(tenant.id), tenant_wide=True, number=_fuzzy_digits(tenant, number)
+    )
     entries = session.scalars(stmt.order_by(DncEntry.id).limit(MAX_FUZZY_RESULTS))
     results = [international_digits(e.e164) for e in entries]
     return {"status": "exists" if results else "notfound", "results": results}
@@ -302,8 +304,9 @@ def _yes(p: Params, name: str) -> bool:
 
 def lead_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
-    contact = session.get(Contact, contact_id)
-    if contact is None or contact.tenant_id != tenant.id:
+    try:
+        contact = get_contact(session, Scope.system(tenant.id), contact_id)
+    except NotFound:
         return {"status": "notfound", "reason": f"Unknown lead {contact_id}"}
     tz = ZoneInfo(tenant.timezone)
     return {
@@ -329,20 +332,25 @@ def lead_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Param
     e164 = normalize(raw, tenant.default_region).e164
     if e164 is None:
         raise ParamError(f"{raw!r} is not a valid phone number")
-    contacts = find_by_phone(session, tenant.id, e164)[:MAX_LEADS]
+    contacts = find_by_phone(session, Scope.system(tenant.id), e164)[:MAX_LEADS]
     return _leads(session, tenant, contacts, f"number {raw}")
 
 
 def lead_by_external_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     external = p.required("leadid")
-    stmt = contacts_query(tenant.id, external_id=external).order_by(Contact.id).limit(MAX_LEADS)
+    stmt = (
+        contacts_query(Scope.system(tenant.id), external_id=external)
+        .order_by(Contact.id)
+        .limit(MAX_LEADS)
+    )
     return _leads(session, tenant, list(session.scalars(stmt)), f"external id {external}")
 
 
 def agent_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
     user_id = parse_id(p.required("agentid"), "agentid")
-    user = session.get(User, user_id)
-    if user is None or user.tenant_id != tenant.id:
+    try:
+        user = get_user(session, Scope.system(tenant.id), user_id)
+    except NotFound:
         return {"status": "notfound", "reason": f"Unknown agent {user_id}"}
     info = {
         "agentid": user.id,

@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.campaigns.service import get_campaign
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
     DuplicatePolicy,
@@ -26,8 +27,8 @@ from opendialer.contacts.import_schemas import (
 )
 from opendialer.contacts.importer import import_contacts
 from opendialer.contacts.schemas import ContactUpdate
-from opendialer.contacts.service import update_contact
-from opendialer.dialects.mmdial.params import ParamError, Params
+from opendialer.contacts.service import get_contact, update_contact
+from opendialer.dialects.mmdial.params import ParamError, Params, unknown
 from opendialer.exports import fields as lead
 from opendialer.exports.service import campaign_form_fields
 from opendialer.inputs import MAX_DB_INT, InputRejected, check_date, parse_int
@@ -41,6 +42,7 @@ from opendialer.models import (
     Tenant,
 )
 from opendialer.phones import normalize
+from opendialer.scoping import Scope
 
 ADDLEAD_FIELDS = frozenset(
     {
@@ -229,10 +231,8 @@ def parse_id(value: str, name: str) -> int:
 
 def campaign_of(session: Session, tenant: Tenant, value: str) -> Campaign:
     campaign_id = parse_id(value, "campaign_id")
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.tenant_id != tenant.id:
-        raise ParamError(f"Unknown campaign {campaign_id}")
-    return campaign
+    with unknown(f"Unknown campaign {campaign_id}"):
+        return get_campaign(session, Scope.system(tenant.id), campaign_id)
 
 
 def _precheck(session: Session, tenant: Tenant, request: AddLead, stats: LeadStats) -> bool:
@@ -377,10 +377,10 @@ def _update_body(contact: Contact, leaddata: dict[str, str], formfields: dict[st
 
 def edit_lead(session: Session, tenant: Tenant, params: Params) -> Contact:
     """A partial update: only the fields sent change (formfields are merged)."""
+    scope = Scope.system(tenant.id)
     campaign = campaign_of(session, tenant, params.required("campaign_id"))
-    contact = session.get(Contact, parse_id(params.required("leadid"), "leadid"))
-    if contact is None or contact.tenant_id != tenant.id:
-        raise ParamError(f"Unknown lead {params.get('leadid')}")
+    with unknown(f"Unknown lead {params.get('leadid')}"):
+        contact = get_contact(session, scope, parse_id(params.required("leadid"), "leadid"))
     if contact.campaign_id != campaign.id:
         raise ParamError(f"Lead {contact.id} is not in campaign {campaign.id}")
     leaddata = params.mapping("leaddata")
@@ -396,7 +396,7 @@ def edit_lead(session: Session, tenant: Tenant, params: Params) -> Contact:
     if "rotation" in leaddata:
         extra |= _rotation(leaddata["rotation"].strip())
     body = _update_body(contact, leaddata, formfields)
-    contact = update_contact(session, tenant.id, contact.id, body)
+    contact = update_contact(session, scope, contact.id, body)
     for name, value in extra.items():
         setattr(contact, name, value)
     session.flush()

@@ -7,12 +7,15 @@ is text the database can store (no NUL, no lone surrogate), or the request is re
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
 
+from opendialer.errors import NotFound
 from opendialer.inputs import InputRejected, decode_form, loads_json, text_problem
 
 MAX_FIELDS = 1000
@@ -21,6 +24,15 @@ _BRACKETS = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
 
 class ParamError(ValueError):
     """A malformed argument: rendered as the function's own error."""
+
+
+@contextmanager
+def unknown(message: str) -> Iterator[None]:
+    """A service's 404 (missing, or another tenant's record) as mmDial's own error."""
+    try:
+        yield
+    except NotFound:
+        raise ParamError(message) from None
 
 
 @dataclass

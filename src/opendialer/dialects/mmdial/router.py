@@ -85,7 +85,7 @@ def _endpoint(function: Function) -> Callable[..., Response]:
         try:
             if parsed.error is not None:
                 raise parsed.error
-            tenant = get_tenant(session, who.tenant_id)
+            tenant = get_tenant(session, who)
             settings: Settings = request.app.state.settings
             result = function.handler(session, settings, tenant, parsed.params)
             session.flush()

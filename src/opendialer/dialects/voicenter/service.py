@@ -44,6 +44,7 @@ from opendialer.dialects.voicenter.schemas import CampaignRef
 from opendialer.dialing.service import set_status
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, CampaignStatus, Tenant, User
+from opendialer.scoping import Scope
 from opendialer.security import hash_token
 
 CODE_LENGTH = 64
@@ -180,7 +181,9 @@ def get_campaign_list(session: Session, params: Params, key: CodeKey) -> dict[st
     tenant = tenant_by_account_code(session, code)
     if tenant is None:
         raise errors.unknown_error()
-    campaigns = list(session.scalars(campaigns_query(tenant.id).order_by(Campaign.id)))
+    campaigns = list(
+        session.scalars(campaigns_query(Scope.system(tenant.id)).order_by(Campaign.id))
+    )
     summaries = queue.queue_summaries(session, [c.id for c in campaigns], _now())
     return ok(Data=[schemas.campaign_item(c, summaries[c.id], key.of(c)) for c in campaigns])
 
@@ -339,7 +342,7 @@ def update_campaign_settings(session: Session, params: Params, key: CodeKey) -> 
     data = CampaignUpdate(
         monitored_queue=queue_id, max_waiting_callers=max_callers, pacing_coefficient=coefficient
     )
-    update_campaign(session, campaign.tenant_id, campaign.id, data)
+    update_campaign(session, Scope.system(campaign.tenant_id), campaign.id, data)
     return ok()
 
 
@@ -360,9 +363,9 @@ def _member(session: Session, params: Params, campaign: Campaign, errors: Campai
     code = str(value).strip() if isinstance(value, str | int) else ""
     user = None
     if code and len(code) <= MEMBER_LENGTH and "\x00" not in code and not isinstance(value, bool):
-        tenant_id = campaign.tenant_id
-        user = get_user_by_member_code(session, tenant_id, code) or get_user_by_extension(
-            session, tenant_id, code
+        scope = Scope.system(campaign.tenant_id)
+        user = get_user_by_member_code(session, scope, code) or get_user_by_extension(
+            session, scope, code
         )
     if user is None:
         raise VoicenterError(2, "Invalid member", **errors.extra)

@@ -75,9 +75,6 @@ class SurvivalTable:
         index = int(x / self.step) if x > 0 else 0
         return float(self.cdf[index]) if index < len(self.cdf) else 1.0
 
-    def survival(self, x: float) -> float:
-        return 1.0 - self.at(x)
-
     def at_many(self, x: FloatArray) -> FloatArray:
         """P(X <= x) for each element of ``x``."""
         index = (np.maximum(x, 0.0) / self.step).astype(np.intp)
