@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from opendialer.telephony.sip import SipBackend
+from tests.telephony.sip.rtpengine import Rtpengine
 from tests.telephony.sip.sipp import Farm, Network, close_network, open_network
 
 
@@ -48,4 +49,25 @@ def sip_options(sip_network: Network) -> dict[str, Any]:
         "keepalive_interval": 0,
         "keepalive_timeout": 1.0,
         "announcement_max_seconds": 5.0,
+    }
+
+
+@pytest.fixture(scope="session")
+def rtpengine(
+    sip_network: Network, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rtpengine]:
+    """One real rtpengine for the session, recording pcaps into its own spool directory."""
+    engine = Rtpengine(sip_network, tmp_path_factory.mktemp("rtpengine")).start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def media_options(sip_options: dict[str, Any], rtpengine: Rtpengine) -> dict[str, Any]:
+    """The test options with media anchored in the session's rtpengine."""
+    return {
+        **sip_options,
+        "media": "rtpengine",
+        "rtpengine": [rtpengine.address],
+        "recording_dir": str(rtpengine.spool),
     }

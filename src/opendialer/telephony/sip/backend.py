@@ -7,16 +7,21 @@ command can never be judged against news the engine has not seen yet.
 """
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import socket
+import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from opendialer.clock import Clock
 from opendialer.telephony.base import (
     AgentEndpoint,
+    AudioStore,
     CallEvent,
     CallEventKind,
     CallId,
@@ -27,12 +32,14 @@ from opendialer.telephony.base import (
 )
 from opendialer.telephony.sip.call import Phase, Target, Timers
 from opendialer.telephony.sip.controller import SipController
+from opendialer.telephony.sip.media import MediaError, Spool
 from opendialer.telephony.sip.options import (
     SipOptions,
     load_options,
     parse_sip_uri,
     split_host_port,
 )
+from opendialer.telephony.sip.recording import RecordingError, write_stereo_wav
 from opendialer.telephony.sip.stack import SipThread
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,7 @@ _PHASE_AFTER = {
     CallEventKind.BRIDGED: Phase.BRIDGED,
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
+DEFAULT_ANNOUNCEMENT_FILE = Path(__file__).parent / "sounds" / "abandoned.wav"
 
 
 class SipBackend:
@@ -66,6 +74,13 @@ class SipBackend:
         self._last_final = float("-inf")
         self._thread: SipThread | None = None
         self._controller: SipController | None = None
+        self._audio_store: AudioStore | None = None
+        self._spools: dict[CallId, Spool] = {}
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def set_audio_store(self, store: AudioStore | None) -> None:
+        """Who keeps the recordings this backend writes (the server sets it after loading us)."""
+        self._audio_store = store
 
     @classmethod
     def running_in_process(cls) -> "SipBackend | None":
@@ -81,12 +96,14 @@ class SipBackend:
             raise TelephonyError("a sip backend is already running in this process (one only)")
         self._loop = asyncio.get_running_loop()
         self._thread = await asyncio.to_thread(SipThread.shared)
-        controller = SipController(self._thread, self.options, self._from_sip_thread)
+        controller = SipController(
+            self._thread, self.options, self._from_sip_thread, self._spool_from_sip_thread
+        )
         for trunk in {self.options.trunk, *(r.trunk for r in self.options.routes)}:
             await self._address(split_host_port(trunk)[0], startup=True)
         try:
             self.port = await asyncio.to_thread(self._thread.call_sync, controller.open)
-        except OSError as exc:
+        except (OSError, MediaError) as exc:
             raise TelephonyError(f"sip backend cannot start: {exc}") from exc
         self._controller = controller
         SipBackend._running_in_process = self
@@ -103,6 +120,8 @@ class SipBackend:
         if linger > 0:
             await asyncio.sleep(linger)
         await asyncio.to_thread(thread.call_sync, controller.close)
+        while self._writing:
+            await asyncio.gather(*self._writing)
         self._controller = None
         SipBackend._running_in_process = None
         self._queue.put_nowait(None)
@@ -118,7 +137,7 @@ class SipBackend:
         customer = await self._customer_target(request)
         self._phases[call_id] = Phase.DIALLING
         args = (customer, self._from_user(request), _headers(request), self._timers(request))
-        self._send(controller.originate, call_id, *args, request.amd, None)
+        self._send(controller.originate, call_id, *args, request.amd, None, request.record)
         return call_id
 
     async def originate_agent_first(
@@ -133,7 +152,8 @@ class SipBackend:
             self._deliver(call_id, CallEventKind.CANCELLED, None, None, problem, agent.id)
             return call_id
         args = (customer, self._from_user(request), _headers(request), self._timers(request))
-        self._send(controller.originate, call_id, *args, request.amd, (target, agent.id))
+        agent_leg = (target, agent.id)
+        self._send(controller.originate, call_id, *args, request.amd, agent_leg, request.record)
         return call_id
 
     async def cancel(self, call_id: CallId) -> None:
@@ -158,7 +178,11 @@ class SipBackend:
         if phase in _BEFORE_ANSWER:
             raise CallStateError(f"cannot play to {call_id}: not answered")
         self._phases[call_id] = Phase.ANNOUNCING
-        target = await self._announcement_target(announcement)
+        target: Target | Path | None
+        if self.options.media == "rtpengine" and not announcement.startswith(("sip:", "sips:")):
+            target = announcement_file(announcement)
+        else:
+            target = await self._announcement_target(announcement)
         self._send(self._running().announce, call_id, target, announcement)
 
     async def hangup(self, call_id: CallId) -> None:
@@ -180,6 +204,11 @@ class SipBackend:
         deliver = partial(self._deliver, call_id, kind, status, cause, detail, agent_id)
         self._loop.call_soon_threadsafe(deliver)
 
+    def _spool_from_sip_thread(self, call_id: CallId, spool: Spool) -> None:
+        """A recorded call's pcap, sent just before its final event (same queue, so first)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spools.__setitem__, call_id, spool)
+
     def _deliver(
         self,
         call_id: CallId,
@@ -200,7 +229,30 @@ class SipBackend:
             self._phases[call_id] = _PHASE_AFTER[kind]
         if kind is CallEventKind.AGENT_NO_ANSWER:
             log.warning("sip %s: agent %s did not answer: %s", call_id, agent_id, detail)
-        self._queue.put_nowait(event)
+        spool = self._spools.pop(call_id, None) if event.final else None
+        if spool is None:
+            self._queue.put_nowait(event)
+            return
+        task = asyncio.get_running_loop().create_task(self._write_recording(event, spool))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _write_recording(self, final: CallEvent, spool: Spool) -> None:
+        """Decode the call's pcap into a WAV, hand it to the store, then send the final event."""
+        store = self._audio_store
+        try:
+            if store is None:
+                raise RecordingError("no recording store is set on this backend")
+            assert self.options.recording_dir is not None
+            wav = Path(self.options.recording_dir) / "wav" / f"{uuid.uuid4().hex}.wav"
+            await asyncio.to_thread(write_stereo_wav, spool, wav)
+            store.store_audio(final.call_id, wav, datetime.fromtimestamp(spool.started, UTC))
+        except Exception as exc:  # whatever went wrong, the call's final event must go out
+            problem = f"recording failed: {type(exc).__name__}: {exc}"
+            log.warning("sip %s: %s", final.call_id, problem)
+            detail = f"{final.detail}; {problem}" if final.detail else problem
+            final = dataclasses.replace(final, detail=detail)
+        self._queue.put_nowait(final)
 
     # -- helpers
 
@@ -287,6 +339,20 @@ class SipBackend:
         address = str(infos[0][4][0])
         self._addresses[host] = address
         return address
+
+
+def announcement_file(announcement: str) -> Path:
+    """The WAV file rtpengine plays for ``announcement`` (a path, ``file:`` URI, or the default).
+
+    Campaigns are checked when saved (``check_announcement``); a file gone since then falls
+    back to the shipped message rather than leaving the customer in silence.
+    """
+    path = Path(announcement.removeprefix("file://").removeprefix("file:"))
+    if path.is_absolute() and path.is_file():
+        return path
+    if announcement != "announcement:abandoned":
+        log.warning("announcement %r is not a readable file: playing the default", announcement)
+    return DEFAULT_ANNOUNCEMENT_FILE
 
 
 def _headers(request: OriginateRequest) -> dict[str, str]:

@@ -12,15 +12,18 @@ Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit
 """
 
 import logging
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
 from functools import partial
+from pathlib import Path
 from typing import Protocol
 
 from opendialer.telephony.base import CallEventKind
 from opendialer.telephony.causes import NO_ANSWER_FROM_USER, NORMAL_CLEARING, failure_kind
 from opendialer.telephony.causes import q850_for_sip as _q850_for_sip
+from opendialer.telephony.sip.media import MediaError, MediaRelayLost, Spool
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,17 @@ class LegLike(Protocol):
 
 class TimerLike(Protocol):
     def cancel(self) -> None: ...
+
+
+class MediaLike(Protocol):
+    """A call's media anchor (:class:`~opendialer.telephony.sip.media.CallMedia`)."""
+
+    def offer(self, customer_sdp: str) -> str: ...
+    def answer(self, answer_sdp: str) -> str: ...
+    def answer_for_nobody(self) -> str: ...
+    def record(self) -> None: ...
+    def play(self, file: Path) -> None: ...
+    def close(self) -> Spool | None: ...
 
 
 Listener = Callable[[LegLike, LegEventLike], None]
@@ -123,10 +137,15 @@ class ThirdPartyCall:
         from_user: str,
         headers: dict[str, str],
         amd_requested: bool,
+        record_requested: bool = False,
+        media: MediaLike | None = None,
+        on_spool: Callable[[Spool], None] | None = None,
     ) -> None:
         self.net, self.timers, self._emit, self._on_done = net, timers, emit, on_done
         self.customer_target, self.from_user, self.headers = customer, from_user, headers
-        self.amd_requested = amd_requested
+        self.amd_requested, self.record_requested = amd_requested, record_requested
+        self.media, self._on_spool = media, on_spool
+        self.media_problem = ""
         self.phase = Phase.DIALLING
         self.agent_first = False
         self.customer: LegLike | None = None
@@ -164,7 +183,7 @@ class ThirdPartyCall:
         if self.phase is Phase.ANSWERED:
             self._emit(CallEventKind.AGENT_NO_ANSWER, None, None, detail, agent_id)
 
-    def announce(self, target: Target | None, announcement: str) -> None:
+    def announce(self, target: Target | Path | None, announcement: str) -> None:
         if self.phase is Phase.ENDED:
             return
         if self.phase not in (Phase.ANSWERED, Phase.CONNECTING) or self.offer is None:
@@ -172,6 +191,9 @@ class ThirdPartyCall:
             return
         self._drop_agent()
         self.announcement = announcement
+        if isinstance(target, Path):
+            self._play(target)
+            return
         if target is None:
             detail = f"hung up: {announcement!r} is not a SIP URI to play"
             self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
@@ -180,6 +202,25 @@ class ThirdPartyCall:
         self.announcer = self.net.leg(self._on_announcer, target)
         self.announcer.invite(self.from_user, self.offer, self.headers)
         self._start_timer("announce", self.timers.announcement_max_seconds, self._announce_cut)
+
+    def _play(self, file: Path) -> None:
+        """rtpengine plays ``file`` to the customer; the call ends when it has played."""
+        assert self.media is not None
+        try:
+            self._acknowledge_customer(self.media.answer_for_nobody())
+            self.media.play(file)
+        except MediaError as exc:
+            detail = f"announcement {self.announcement} not played: {exc}"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NETWORK_OUT_OF_ORDER, detail)
+            return
+        self.phase = Phase.ANNOUNCING
+        seconds = min(_wav_seconds(file), self.timers.announcement_max_seconds)
+        self._start_timer("announce", seconds + _PLAYOUT_MARGIN_SECONDS, self._played)
+
+    def _played(self) -> None:
+        if self.phase is Phase.ANNOUNCING:
+            detail = f"played {self.announcement}"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
 
     def cancel(self) -> None:
         if self.phase in _BEFORE_ANSWER:
@@ -233,7 +274,14 @@ class ThirdPartyCall:
             detail = "customer answered without an SDP offer (late offer expected)"
             self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
             return
-        self.offer, self.phase = event.sdp, Phase.ANSWERED
+        self.offer = event.sdp
+        if self.media is not None:
+            try:
+                self.offer = self.media.offer(event.sdp)
+            except MediaError as exc:
+                self._finish(CallEventKind.FAILED, event.status, _media_cause(exc), str(exc))
+                return
+        self.phase = Phase.ANSWERED
         self._emit(CallEventKind.ANSWERED, 200, None, "", self.agent_id)
         detail = "amd unavailable: no media path (RFC 3725)" if self.amd_requested else "amd off"
         self._emit(CallEventKind.ANSWERED_HUMAN, 200, None, detail, self.agent_id)
@@ -279,10 +327,25 @@ class ThirdPartyCall:
             if event.sdp is None:
                 self._agent_failed(event.status, "agent answered without SDP")
                 return
-            self._acknowledge_customer(event.sdp)
+            try:
+                answer = self.media.answer(event.sdp) if self.media else event.sdp
+            except MediaError as exc:
+                self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+                return
+            self._acknowledge_customer(answer)
             self.phase = Phase.BRIDGED
+            self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
             self._schedule_keepalive()
+
+    def _start_recording(self) -> None:
+        if not self.record_requested or self.media is None:
+            return
+        try:
+            self.media.record()
+        except MediaError as exc:  # the call goes on; its ending says why it has no recording
+            self.media_problem = f"recording failed: {exc}"
+            log.warning("%s", self.media_problem)
 
     def _agent_timeout(self) -> None:
         if self.phase in (Phase.AGENT_RINGING, Phase.CONNECTING):
@@ -323,7 +386,12 @@ class ThirdPartyCall:
         if leg is not self.announcer or self.phase is not Phase.ANNOUNCING:
             return
         if event.kind == "answered" and event.sdp is not None and not self.acked:
-            self._acknowledge_customer(event.sdp)
+            try:
+                answer = self.media.answer(event.sdp) if self.media else event.sdp
+            except MediaError as exc:
+                self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+                return
+            self._acknowledge_customer(answer)
         elif event.kind in ("failed", "bye"):
             what = "played" if event.kind == "bye" else f"announcement failed ({event.status})"
             detail = f"{what} {self.announcement}"
@@ -390,8 +458,18 @@ class ThirdPartyCall:
             self.net.timer(_BYE_AFTER_ACK_SECONDS, partial(_end_all, legs))
         else:
             _end_all(legs)
+        self._close_media()
+        if self.media_problem:
+            detail = f"{detail}; {self.media_problem}" if detail else self.media_problem
         self._emit(kind, status, cause, detail, self.agent_id)
         self._on_done(self)
+
+    def _close_media(self) -> None:
+        if self.media is None:
+            return
+        spool = self.media.close()
+        if spool is not None and self._on_spool is not None:
+            self._on_spool(spool)
 
     def _start_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._stop_timer(name)
@@ -404,6 +482,17 @@ class ThirdPartyCall:
 
 
 _BYE_AFTER_ACK_SECONDS = 0.05
+_PLAYOUT_MARGIN_SECONDS = 0.3  # rtpengine's playout starts a packetisation or two later
+
+
+def _media_cause(problem: MediaError) -> int:
+    """Q.850 for a media failure: the relay lost (38) or an SDP it refused (127)."""
+    return NETWORK_OUT_OF_ORDER if isinstance(problem, MediaRelayLost) else INTERWORKING
+
+
+def _wav_seconds(file: Path) -> float:
+    with wave.open(str(file), "rb") as audio:
+        return audio.getnframes() / audio.getframerate()
 
 
 def _end_all(legs: list[LegLike]) -> None:
