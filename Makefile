@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp media-tools lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,14 @@ typecheck: dev
 sipp:
 	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 
-pytest: dev sipp
+# rtpengine anchors the SIP tests' media (records, plays announcements); sox and espeak-ng
+# make their audio (Debian packages; userspace forwarding, no kernel module needed).
+media-tools:
+	@command -v rtpengine >/dev/null && command -v sox >/dev/null && command -v espeak-ng >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq rtpengine-daemon \
+	      rtpengine-recording-daemon rtpengine-utils sox espeak-ng)
+
+pytest: dev sipp media-tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
