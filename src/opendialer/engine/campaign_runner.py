@@ -41,6 +41,7 @@ from opendialer.models import (
     PacingDecision as PacingDecisionRow,
 )
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
+from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT
 
 if TYPE_CHECKING:
     from opendialer.engine.runner import Engine
@@ -122,7 +123,6 @@ class TickPlan:
 log = logging.getLogger(__name__)
 
 DEFAULT_CALLER_ID = "+10000000000"
-DEFAULT_ANNOUNCEMENT = "announcement:abandoned"
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
 

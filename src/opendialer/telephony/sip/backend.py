@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opendialer.clock import Clock
+from opendialer.telephony.announcements import (
+    DEFAULT_ANNOUNCEMENT,
+    DEFAULT_ANNOUNCEMENT_FILE,
+    announcement_path,
+)
 from opendialer.telephony.base import (
     AgentEndpoint,
     AudioStore,
@@ -53,7 +58,6 @@ _PHASE_AFTER = {
     CallEventKind.BRIDGED: Phase.BRIDGED,
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
-DEFAULT_ANNOUNCEMENT_FILE = Path(__file__).parent / "sounds" / "abandoned.wav"
 
 
 class SipBackend:
@@ -347,10 +351,10 @@ def announcement_file(announcement: str) -> Path:
     Campaigns are checked when saved (``check_announcement``); a file gone since then falls
     back to the shipped message rather than leaving the customer in silence.
     """
-    path = Path(announcement.removeprefix("file://").removeprefix("file:"))
-    if path.is_absolute() and path.is_file():
+    path = announcement_path(announcement)
+    if path is not None and path.is_absolute() and path.is_file():
         return path
-    if announcement != "announcement:abandoned":
+    if announcement != DEFAULT_ANNOUNCEMENT:
         log.warning("announcement %r is not a readable file: playing the default", announcement)
     return DEFAULT_ANNOUNCEMENT_FILE
 
