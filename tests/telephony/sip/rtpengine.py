@@ -11,6 +11,7 @@ import numpy as np
 from tests.telephony.sip.sipp import Network
 
 NG_PORT = 2223
+CLI_OFFSET = 100  # rtpengine's CLI (TCP) would otherwise take the NG port + 1
 SAMPLE_RATE = 8000
 
 
@@ -31,10 +32,15 @@ class Rtpengine:
             raise RuntimeError("rtpengine is not installed (make test installs rtpengine-daemon)")
         self.spool.mkdir(parents=True, exist_ok=True)
         low, high = self.media_ports
-        args = ["rtpengine", "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}"]
+        args = [
+            "rtpengine",
+            "--config-file=none",
+            "--interface=127.0.0.1",
+            f"--listen-ng=127.0.0.1:{self.ng_port}",
+        ]
         args += ["--foreground", "--table=-1", f"--port-min={low}", f"--port-max={high}"]
         args += [f"--recording-dir={self.spool}", "--recording-method=pcap", "--log-stderr"]
-        args += ["--delete-delay=0"]
+        args += ["--delete-delay=0", f"--listen-cli=127.0.0.1:{self.ng_port + CLI_OFFSET}"]
         log = (self.spool / "rtpengine.log").open("wb")
         self.process = subprocess.Popen(
             self.network.command(args), stdin=subprocess.DEVNULL, stdout=log, stderr=log
@@ -56,13 +62,22 @@ class Rtpengine:
                 self.process.wait()
 
 
-def tone_file(path: Path, hz: int, seconds: float, encoding: str = "u-law") -> Path:
-    """A sine tone made with sox: raw G.711 (``-t ul``) for SIPp, or a WAV (``-t wav``)."""
-    kind = "ul" if path.suffix == ".ul" else "wav"
-    args = ["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-t", kind]
-    if kind == "wav":
-        args += ["-e", "signed-integer", "-b", "16"]
-    subprocess.run([*args, str(path), "synth", str(seconds), "sine", str(hz)], check=True)
+def tone_file(path: Path, hz: float, seconds: float) -> Path:
+    """A sine tone made with sox: raw G.711 u-law (``.ul``, for SIPp) or a 16-bit WAV."""
+    return sox_file(path, ["synth", str(seconds), "sine", str(hz)])
+
+
+def sox_file(path: Path, *pieces: list[str]) -> Path:
+    """Audio made by sox from ``pieces`` of effects (``["synth", "1", "sine", "500"]``) played
+    one after the other: raw G.711 u-law (``.ul``, for SIPp's rtp_stream) or a 16-bit WAV."""
+    kind = (
+        ["-t", "ul"] if path.suffix == ".ul" else ["-t", "wav", "-e", "signed-integer", "-b", "16"]
+    )
+    effects: list[str] = []
+    for piece in pieces:
+        effects += [":", *piece] if effects else piece
+    args = ["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", *kind, str(path), *effects]
+    subprocess.run(args, check=True)
     return path
 
 

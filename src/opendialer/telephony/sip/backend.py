@@ -8,6 +8,7 @@ command can never be judged against news the engine has not seen yet.
 
 import asyncio
 import dataclasses
+import importlib
 import itertools
 import logging
 import socket
@@ -35,8 +36,8 @@ from opendialer.telephony.base import (
     TelephonyError,
     UnknownCallError,
 )
-from opendialer.telephony.sip.call import Phase, Target, Timers
 from opendialer.telephony.sip.controller import SipController
+from opendialer.telephony.sip.listen import Classifier, ClassifierFactory, Heard, Listening
 from opendialer.telephony.sip.media import MediaError, Spool
 from opendialer.telephony.sip.options import (
     SipOptions,
@@ -44,6 +45,7 @@ from opendialer.telephony.sip.options import (
     parse_sip_uri,
     split_host_port,
 )
+from opendialer.telephony.sip.parts import Phase, Target, Timers
 from opendialer.telephony.sip.recording import RecordingError, write_stereo_wav
 from opendialer.telephony.sip.stack import SipThread
 
@@ -58,6 +60,7 @@ _PHASE_AFTER = {
     CallEventKind.BRIDGED: Phase.BRIDGED,
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
+UNALLOCATED_NUMBER = 1  # Q.850: what a special-information tone announces
 
 
 class SipBackend:
@@ -80,11 +83,17 @@ class SipBackend:
         self._controller: SipController | None = None
         self._audio_store: AudioStore | None = None
         self._spools: dict[CallId, Spool] = {}
+        self._listenings: dict[CallId, Listening] = {}
+        self._classifier_factory: ClassifierFactory | None = default_classifier_factory()
         self._writing: set[asyncio.Task[None]] = set()
 
     def set_audio_store(self, store: AudioStore | None) -> None:
         """Who keeps the recordings this backend writes (the server sets it after loading us)."""
         self._audio_store = store
+
+    def set_classifier_factory(self, factory: ClassifierFactory | None) -> None:
+        """The answering-machine classifier made for each call with AMD (None: tones only)."""
+        self._classifier_factory = factory
 
     @classmethod
     def running_in_process(cls) -> "SipBackend | None":
@@ -101,7 +110,11 @@ class SipBackend:
         self._loop = asyncio.get_running_loop()
         self._thread = await asyncio.to_thread(SipThread.shared)
         controller = SipController(
-            self._thread, self.options, self._from_sip_thread, self._spool_from_sip_thread
+            self._thread,
+            self.options,
+            self._from_sip_thread,
+            self._spool_from_sip_thread,
+            self._tap_from_sip_thread,
         )
         for trunk in {self.options.trunk, *(r.trunk for r in self.options.routes)}:
             await self._address(split_host_port(trunk)[0], startup=True)
@@ -213,6 +226,34 @@ class SipBackend:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._spools.__setitem__, call_id, spool)
 
+    def _tap_from_sip_thread(self, call_id: CallId, tap: socket.socket) -> None:
+        """The socket rtpengine sends an AMD call's customer audio to (before its ANSWERED)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._listen, call_id, tap)
+
+    def _listen(self, call_id: CallId, tap: socket.socket) -> None:
+        if call_id not in self._phases:
+            tap.close()
+            return
+        factory = self._classifier_factory
+        classifier = factory() if factory is not None else None
+        on_heard = partial(self._heard, call_id)
+        listening = Listening(tap, classifier, self.options.amd_max_seconds, on_heard)
+        self._listenings[call_id] = listening
+
+    def _heard(self, call_id: CallId, heard: Heard) -> None:
+        self._listenings.pop(call_id, None)
+        if call_id not in self._phases:
+            return
+        log.info("sip %s: heard %s (%s)", call_id, heard.what, heard.detail)
+        if heard.what == "sit":
+            kind, cause = CallEventKind.INVALID_NUMBER, UNALLOCATED_NUMBER
+            self._send(self._running().end_as, call_id, kind, cause, heard.detail)
+        elif heard.what in ("machine", "fax"):
+            self._deliver(call_id, CallEventKind.ANSWERED_MACHINE, 200, None, heard.detail, None)
+        else:
+            self._deliver(call_id, CallEventKind.ANSWERED_HUMAN, 200, None, heard.detail, None)
+
     def _deliver(
         self,
         call_id: CallId,
@@ -227,6 +268,8 @@ class SipBackend:
         event = CallEvent(call_id, kind, self.clock.now(), status, cause, agent_id, detail)
         if event.final:
             del self._phases[call_id]
+            if (listening := self._listenings.pop(call_id, None)) is not None:
+                listening.close()
             self._last_final = asyncio.get_running_loop().time()
             log.info("sip %s ended: %s sip=%s q850=%s %s", call_id, kind, status, cause, detail)
         elif kind in _PHASE_AFTER:
@@ -357,6 +400,22 @@ def announcement_file(announcement: str) -> Path:
     if announcement != DEFAULT_ANNOUNCEMENT:
         log.warning("announcement %r is not a readable file: playing the default", announcement)
     return DEFAULT_ANNOUNCEMENT_FILE
+
+
+def default_classifier_factory() -> ClassifierFactory | None:
+    """The AMD line's classifier (``opendialer.media.amd``), if this build has it."""
+    try:
+        amd = importlib.import_module("opendialer.media.amd")
+        detector, settings = amd.AmdDetector, amd.AmdSettings
+    except (ImportError, AttributeError):
+        log.info("no answering-machine classifier (opendialer.media.amd): tones only")
+        return None
+
+    def make() -> Classifier:
+        classifier: Classifier = detector(settings())
+        return classifier
+
+    return make
 
 
 def _headers(request: OriginateRequest) -> dict[str, str]:

@@ -8,22 +8,36 @@ Agent-first: INVITE the agent with an inactive (hold) offer; when it answers, di
 as above; when the customer answers, re-INVITE the agent with the customer's offer and ACK the
 customer with the agent's answer.
 
+With media through rtpengine every SDP passes through it first (``media.offer`` for the
+customer's, ``media.answer`` for the agent's). A call with AMD is ACKed at once with rtpengine's
+answer for a listening socket of ours (the *tap*); when it is bridged, rtpengine is re-offered
+and the agent replaces the tap without the customer seeing a re-INVITE.
+
 Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit`` reports.
 """
 
 import logging
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum, auto
 from functools import partial
 from pathlib import Path
-from typing import Protocol
 
 from opendialer.telephony.base import CallEventKind
 from opendialer.telephony.causes import NO_ANSWER_FROM_USER, NORMAL_CLEARING, failure_kind
 from opendialer.telephony.causes import q850_for_sip as _q850_for_sip
+from opendialer.telephony.sip.listen import tap_sdp
 from opendialer.telephony.sip.media import MediaError, MediaRelayLost, Spool
+from opendialer.telephony.sip.parts import (
+    Emit,
+    LegEventLike,
+    LegLike,
+    MediaLike,
+    Net,
+    Phase,
+    Target,
+    TimerLike,
+    Timers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,89 +45,6 @@ NETWORK_OUT_OF_ORDER = 38
 TEMPORARY_FAILURE = 41
 TIMER_EXPIRY = 102
 INTERWORKING = 127
-
-
-class LegEventLike(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def status(self) -> int | None: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def q850(self) -> int | None: ...
-    @property
-    def sdp(self) -> str | None: ...
-
-
-class LegLike(Protocol):
-    closed: bool
-
-    def invite(self, from_user: str, sdp: str | None, headers: dict[str, str]) -> None: ...
-    def acknowledge(self, sdp: str) -> None: ...
-    def reinvite(self, sdp: str) -> None: ...
-    def answer_update(self, sdp: str) -> None: ...
-    def end(self) -> None: ...
-    def ping(self, done: Callable[[int], None]) -> None: ...
-
-
-class TimerLike(Protocol):
-    def cancel(self) -> None: ...
-
-
-class MediaLike(Protocol):
-    """A call's media anchor (:class:`~opendialer.telephony.sip.media.CallMedia`)."""
-
-    def offer(self, customer_sdp: str) -> str: ...
-    def answer(self, answer_sdp: str) -> str: ...
-    def answer_for_nobody(self) -> str: ...
-    def record(self) -> None: ...
-    def play(self, file: Path) -> None: ...
-    def close(self) -> Spool | None: ...
-
-
-Listener = Callable[[LegLike, LegEventLike], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a leg goes: its R-URI (user@host:port) and the next hop the INVITE is sent to."""
-
-    user: str | None
-    host: str
-    port: int
-    next_hop: tuple[str, int]
-
-
-class Net(Protocol):
-    def leg(self, listener: Listener, target: Target) -> LegLike: ...
-    def timer(self, delay: float, callback: Callable[[], None]) -> TimerLike: ...
-    def hold_offer(self) -> str: ...
-    def rejecting_answer(self, offer: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Timers:
-    ring_timeout: float
-    agent_ring_timeout: float
-    trunk_response_timeout: float
-    keepalive_interval: float
-    keepalive_timeout: float
-    announcement_max_seconds: float
-
-
-Emit = Callable[[CallEventKind, int | None, int | None, str, str | None], None]
-"""(kind, sip_status, q850_cause, detail, agent_id)"""
-
-
-class Phase(Enum):
-    AGENT_RINGING = auto()
-    DIALLING = auto()
-    ANSWERED = auto()  # the customer's 200 is in, its ACK held back: waiting for an agent
-    CONNECTING = auto()  # the agent (or, agent-first, its re-INVITE) is being asked
-    BRIDGED = auto()
-    ANNOUNCING = auto()
-    ENDED = auto()
 
 
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
@@ -140,12 +71,15 @@ class ThirdPartyCall:
         record_requested: bool = False,
         media: MediaLike | None = None,
         on_spool: Callable[[Spool], None] | None = None,
+        open_tap: Callable[[], tuple[str, int]] | None = None,
     ) -> None:
         self.net, self.timers, self._emit, self._on_done = net, timers, emit, on_done
         self.customer_target, self.from_user, self.headers = customer, from_user, headers
         self.amd_requested, self.record_requested = amd_requested, record_requested
-        self.media, self._on_spool = media, on_spool
+        self.media, self._on_spool, self._open_tap = media, on_spool, open_tap
         self.media_problem = ""
+        self.customer_sdp: str | None = None
+        self.tapped = False  # the dialer listens (AMD): the customer is ACKed, rtpengine re-offered
         self.phase = Phase.DIALLING
         self.agent_first = False
         self.customer: LegLike | None = None
@@ -172,6 +106,8 @@ class ThirdPartyCall:
     def bridge(self, agent: Target, agent_id: str) -> None:
         if self.phase is not Phase.ANSWERED or self.offer is None:
             log.info("bridge ignored: call is %s", self.phase.name)
+            return
+        if not self._reoffer():
             return
         self.phase, self.agent_id = Phase.CONNECTING, agent_id
         self.agent = self.net.leg(self._on_agent, agent)
@@ -207,7 +143,8 @@ class ThirdPartyCall:
         """rtpengine plays ``file`` to the customer; the call ends when it has played."""
         assert self.media is not None
         try:
-            self._acknowledge_customer(self.media.answer_for_nobody())
+            if not self.acked:
+                self._acknowledge_customer(self.media.answer_for_nobody())
             self.media.play(file)
         except MediaError as exc:
             detail = f"announcement {self.announcement} not played: {exc}"
@@ -274,21 +211,44 @@ class ThirdPartyCall:
             detail = "customer answered without an SDP offer (late offer expected)"
             self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
             return
-        self.offer = event.sdp
+        self.offer = self.customer_sdp = event.sdp
         if self.media is not None:
             try:
                 self.offer = self.media.offer(event.sdp)
+                self._tap()
             except MediaError as exc:
                 self._finish(CallEventKind.FAILED, event.status, _media_cause(exc), str(exc))
                 return
         self.phase = Phase.ANSWERED
         self._emit(CallEventKind.ANSWERED, 200, None, "", self.agent_id)
+        if self.tapped:
+            return  # the backend listens, and reports a person or a machine
         detail = "amd unavailable: no media path (RFC 3725)" if self.amd_requested else "amd off"
         self._emit(CallEventKind.ANSWERED_HUMAN, 200, None, detail, self.agent_id)
         if self.agent_first and self.agent is not None and self.phase is Phase.ANSWERED:
             self.phase = Phase.CONNECTING
             self.agent.reinvite(self.offer)
             self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
+
+    def _tap(self) -> None:
+        """AMD with media: answer the customer with our own listening socket as the far end."""
+        if not self.amd_requested or self.agent_first or self._open_tap is None:
+            return
+        assert self.media is not None
+        self._acknowledge_customer(self.media.answer(tap_sdp(self._open_tap())))
+        self.tapped = True
+
+    def _reoffer(self) -> bool:
+        """A tapped call: offer rtpengine the customer's SDP again, so the agent replaces the
+        tap (rtpengine keeps the customer's ports; the customer hears no re-INVITE)."""
+        if not self.tapped or self.media is None or self.customer_sdp is None:
+            return True
+        try:
+            self.offer = self.media.offer(self.customer_sdp)
+        except MediaError as exc:
+            self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+            return False
+        return True
 
     def _ring_timeout(self) -> None:
         if self.phase is Phase.DIALLING:
@@ -441,6 +401,12 @@ class ThirdPartyCall:
         if self.customer is not None and not self.acked:
             self.acked, self._agent_sdp = True, answer
             self.customer.acknowledge(answer)
+
+    def finish(
+        self, kind: CallEventKind, status: int | None, cause: int | None, detail: str
+    ) -> None:
+        """End the call now with this final event (both legs hung up)."""
+        self._finish(kind, status, cause, detail)
 
     def _finish(
         self, kind: CallEventKind, status: int | None, cause: int | None, detail: str

@@ -5,23 +5,17 @@ Every method here runs on the SIP thread (the backend hands them in with ``SipTh
 """
 
 import logging
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from opendialer.telephony.base import CallEventKind, CallId
-from opendialer.telephony.sip.call import (
-    Emit,
-    LegLike,
-    Listener,
-    Net,
-    Target,
-    ThirdPartyCall,
-    Timers,
-)
+from opendialer.telephony.sip.call import ThirdPartyCall
 from opendialer.telephony.sip.media import MediaError, MediaRelay, Spool
 from opendialer.telephony.sip.options import SipOptions
+from opendialer.telephony.sip.parts import Emit, LegLike, Listener, Net, Phase, Target, Timers
 from opendialer.telephony.sip.rtpengine import NgClient
 from opendialer.telephony.sip.stack import SipThread
 
@@ -32,6 +26,7 @@ NETWORK_OUT_OF_ORDER = 38
 
 Deliver = Callable[[CallId, CallEventKind, int | None, int | None, str, str | None], None]
 DeliverSpool = Callable[[CallId, Spool], None]
+DeliverTap = Callable[[CallId, socket.socket], None]
 
 
 class SipController(Net):
@@ -41,9 +36,10 @@ class SipController(Net):
         options: SipOptions,
         deliver: Deliver,
         deliver_spool: DeliverSpool | None = None,
+        deliver_tap: DeliverTap | None = None,
     ) -> None:
         self.thread, self.options, self.deliver = thread, options, deliver
-        self.deliver_spool = deliver_spool
+        self.deliver_spool, self.deliver_tap = deliver_spool, deliver_tap
         self.endpoint: Any = None
         self.relay: MediaRelay | None = None
         self.calls: dict[CallId, ThirdPartyCall] = {}
@@ -148,6 +144,7 @@ class SipController(Net):
             record_requested=record,
             media=self.relay.call(f"{call_id}-{uuid.uuid4().hex}") if self.relay else None,
             on_spool=self._spool_sender(call_id),
+            open_tap=self._tap_opener(call_id),
         )
         self.calls[call_id] = call
         try:
@@ -185,6 +182,12 @@ class SipController(Net):
         if call is not None:
             call.hangup()
 
+    def end_as(self, call_id: CallId, kind: CallEventKind, cause: int, detail: str) -> None:
+        """End an answered call with a final ``kind`` of our choosing (a SIT: invalid number)."""
+        call = self.calls.get(call_id)
+        if call is not None and call.phase is Phase.ANSWERED:
+            call.finish(kind, None, cause, detail)
+
     def _emitter(self, call_id: CallId) -> Emit:
         def emit(
             kind: CallEventKind,
@@ -202,6 +205,25 @@ class SipController(Net):
         if deliver_spool is None:
             return None
         return lambda spool: deliver_spool(call_id, spool)
+
+    def _tap_opener(self, call_id: CallId) -> Callable[[], tuple[str, int]] | None:
+        deliver_tap = self.deliver_tap
+        if deliver_tap is None or self.relay is None:
+            return None
+
+        def open_tap() -> tuple[str, int]:
+            """A UDP socket for rtpengine to send the customer's audio to (in our namespace)."""
+            self.thread.enter_network_namespace(self.options.network_namespace)
+            try:
+                tap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                tap.bind((self.options.bind_address, 0))
+            finally:
+                self.thread.enter_network_namespace(None)
+            deliver_tap(call_id, tap)
+            address: tuple[str, int] = tap.getsockname()
+            return address
+
+        return open_tap
 
     def _forget(self, call_id: CallId, call: ThirdPartyCall) -> None:
         if self.calls.get(call_id) is call:

@@ -111,7 +111,8 @@ class CallMedia:
 
     def offer(self, customer_sdp: str) -> str:
         """The customer's offer, rewritten to rtpengine's ports: what the agent is offered."""
-        self.client = self.relay.pick()
+        if self.client is None:  # a re-offer stays on the call's instance
+            self.client = self.relay.pick()
         return self._sdp("offer", sdp=customer_sdp, from_tag=CUSTOMER_TAG)
 
     def answer(self, answer_sdp: str) -> str:

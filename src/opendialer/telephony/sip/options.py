@@ -114,6 +114,12 @@ class SipOptions(BaseModel):
     rtpengine_timeout: float = Field(
         default=1.0, gt=0, le=10, description="Seconds an NG command may take (retried on UDP)"
     )
+    amd_max_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="With rtpengine and AMD: listen at most this long, then the classifier decides",
+    )
     recording_dir: str | None = Field(
         default=None,
         description="rtpengine's --recording-dir as this host sees it (pcap recordings)",
