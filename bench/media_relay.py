@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import wave
 from dataclasses import dataclass, field
@@ -39,8 +40,7 @@ class Relay:
     def start(cls, workdir: Path, cpu: int | None) -> "Relay":
         if shutil.which("rtpengine") is None:
             raise SystemExit("rtpengine is not installed (make media-tools)")
-        spool = workdir / "rtpengine"
-        spool.mkdir()
+        spool = Path(tempfile.mkdtemp(prefix="rtpengine-", dir=workdir))
         args = ["rtpengine", "--config-file=none", "--interface=127.0.0.1", "--foreground"]
         args += [f"--listen-ng=127.0.0.1:{NG_PORT}", f"--listen-cli=127.0.0.1:{NG_PORT + 1}"]
         args += ["--table=-1", f"--port-min={MEDIA_PORTS[0]}", f"--port-max={MEDIA_PORTS[1]}"]
@@ -48,12 +48,12 @@ class Relay:
         args += ["--log-level=4", "--log-stderr"]
         if cpu is not None and shutil.which("taskset"):
             args = ["taskset", "-c", str(cpu), *args]
-        log = (workdir / "rtpengine.log").open("wb")
+        log = (spool / "rtpengine.log").open("wb")
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + 10
-        while _udp_free(NG_PORT):
+        while udp_port_free(NG_PORT):
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"rtpengine did not start: {workdir / 'rtpengine.log'}")
+                raise RuntimeError(f"rtpengine did not start: {spool / 'rtpengine.log'}")
             time.sleep(0.05)
         return cls(spool, process)
 
@@ -69,7 +69,7 @@ class Relay:
             self.process.wait(10)
 
 
-def _udp_free(port: int) -> bool:
+def udp_port_free(port: int) -> bool:
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.bind(("127.0.0.1", port))

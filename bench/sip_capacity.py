@@ -27,7 +27,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import print_table
-from bench.media_relay import Recordings, Relay
+from bench.media_relay import Recordings, Relay, udp_port_free
 from opendialer.clock import RealClock
 from opendialer.telephony import AgentEndpoint, CallEventKind, CallId, OriginateRequest
 from opendialer.telephony.sip import SipBackend, load_options
@@ -50,20 +49,9 @@ DRAIN_SECONDS = 10.0
 MONITOR_TICK = 0.1
 
 
-def _udp_port_free(port: int) -> bool:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind(("127.0.0.1", port))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
 def _free_port(after: int) -> int:
     port = after
-    while not _udp_port_free(port):
+    while not udp_port_free(port):
         port += 1
     return port
 
@@ -106,7 +94,7 @@ class Peer:
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 5
-        while _udp_port_free(port):
+        while udp_port_free(port):
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise RuntimeError(f"sipp ({role}) did not start on port {port}")

@@ -109,14 +109,20 @@ def test_a_short_hello_is_a_person_and_is_bridged(
     assert customer.wait() == 0 and agent.wait() == 0
 
 
+def _unbridged(farm: Farm, media_options: dict[str, Any], audio: Path) -> tuple[Recorder, CallId]:
+    """One call to a customer playing ``audio``, with no agent to join."""
+    customer = _customer(farm, audio)
+    recorder = _call(_route(media_options, "+4930100", customer.uri_host), None)
+    [call] = recorder.events
+    assert customer.wait() == 0
+    return recorder, call
+
+
 def test_a_long_greeting_is_a_machine(
     farm: Farm, media_options: dict[str, Any], tmp_path: Path
 ) -> None:
     greeting = sox_file(tmp_path / "greeting.ul", ["synth", "8", "sine", "500"])
-    customer = _customer(farm, greeting)
-    options = _route(media_options, "+4930100", customer.uri_host)
-    recorder = _call(options, None)
-    [call] = recorder.events
+    recorder, call = _unbridged(farm, media_options, greeting)
     assert recorder.kinds(call)[-2:] == [
         CallEventKind.ANSWERED_MACHINE,
         CallEventKind.HANGUP_DIALER,
@@ -124,7 +130,6 @@ def test_a_long_greeting_is_a_machine(
     machine = recorder.events[call][-2]
     assert machine.detail.startswith("amd: machine after")
     assert 2500 <= float(machine.detail.split()[3]) < 4000
-    assert customer.wait() == 0
 
 
 def test_a_special_information_tone_marks_the_number_invalid(
@@ -136,25 +141,18 @@ def test_a_special_information_tone_marks_the_number_invalid(
         ["synth", "0.274", "sine", "1370.6"],
         ["synth", "0.380", "sine", "1776.7", "pad", "0", "4"],
     )
-    customer = _customer(farm, sit)
-    options = _route(media_options, "+4930100", customer.uri_host)
-    recorder = _call(options, None)
-    [call] = recorder.events
+    recorder, call = _unbridged(farm, media_options, sit)
     final = recorder.events[call][-1]
     assert final.kind is CallEventKind.INVALID_NUMBER and final.q850_cause == UNALLOCATED_NUMBER
     assert "special information tone" in final.detail
     assert CallEventKind.ANSWERED_HUMAN not in recorder.kinds(call)
-    assert customer.wait() == 0
 
 
 def test_a_fax_answer_tone_is_not_a_person(
     farm: Farm, media_options: dict[str, Any], tmp_path: Path
 ) -> None:
     ced = sox_file(tmp_path / "ced.ul", ["synth", "3", "sine", "2100"])
-    customer = _customer(farm, ced)
-    options = _route(media_options, "+4930100", customer.uri_host)
-    recorder = _call(options, None)
-    [call] = recorder.events
+    recorder, call = _unbridged(farm, media_options, ced)
     machine = next(e for e in recorder.events[call] if e.kind is CallEventKind.ANSWERED_MACHINE)
     assert machine.detail.startswith("fax after")
     assert recorder.kinds(call)[-1] is CallEventKind.HANGUP_DIALER

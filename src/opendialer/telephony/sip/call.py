@@ -287,12 +287,8 @@ class ThirdPartyCall:
             if event.sdp is None:
                 self._agent_failed(event.status, "agent answered without SDP")
                 return
-            try:
-                answer = self.media.answer(event.sdp) if self.media else event.sdp
-            except MediaError as exc:
-                self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+            if not self._answer_customer(event.sdp):
                 return
-            self._acknowledge_customer(answer)
             self.phase = Phase.BRIDGED
             self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
@@ -346,12 +342,7 @@ class ThirdPartyCall:
         if leg is not self.announcer or self.phase is not Phase.ANNOUNCING:
             return
         if event.kind == "answered" and event.sdp is not None and not self.acked:
-            try:
-                answer = self.media.answer(event.sdp) if self.media else event.sdp
-            except MediaError as exc:
-                self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
-                return
-            self._acknowledge_customer(answer)
+            self._answer_customer(event.sdp)
         elif event.kind in ("failed", "bye"):
             what = "played" if event.kind == "bye" else f"announcement failed ({event.status})"
             detail = f"{what} {self.announcement}"
@@ -396,6 +387,16 @@ class ThirdPartyCall:
         self._finish(kind, status, cause, detail)
 
     # -- endings
+
+    def _answer_customer(self, far_end_sdp: str) -> bool:
+        """ACK the customer with the far end's answer (through rtpengine); False: call ended."""
+        try:
+            answer = self.media.answer(far_end_sdp) if self.media else far_end_sdp
+        except MediaError as exc:
+            self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+            return False
+        self._acknowledge_customer(answer)
+        return True
 
     def _acknowledge_customer(self, answer: str) -> None:
         if self.customer is not None and not self.acked:
