@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp media-tools lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp audio-tools media-tools lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,14 +31,18 @@ typecheck: dev
 sipp:
 	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 
-# rtpengine anchors the SIP tests' media (records, plays announcements); sox and espeak-ng
-# make their audio (Debian packages; userspace forwarding, no kernel module needed).
-media-tools:
-	@command -v rtpengine >/dev/null && command -v sox >/dev/null && command -v espeak-ng >/dev/null \
-	  || (apt-get update -qq && apt-get install -y -qq rtpengine-daemon \
-	      rtpengine-recording-daemon rtpengine-utils sox espeak-ng)
+# espeak-ng and sox make the speech that the answering-machine detection tests and bench hear.
+audio-tools:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq espeak-ng sox)
 
-pytest: dev sipp media-tools
+# rtpengine anchors the SIP tests' media (relays, records, plays announcements, forks audio
+# for AMD); Debian packages, userspace forwarding, no kernel module needed.
+media-tools:
+	@command -v rtpengine >/dev/null || (apt-get update -qq && apt-get install -y -qq \
+		rtpengine-daemon rtpengine-recording-daemon rtpengine-utils)
+
+pytest: dev sipp audio-tools media-tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
