@@ -1,9 +1,11 @@
-"""The whole path on real media: a lead added through mmDial, a recorded predictive call dialled
-by the engine through SIPp and rtpengine, its recording found by ``searchvoicebyleadid`` and
-downloaded through the signed link, with both parties' audio in it."""
+"""The whole path on real media, through the engine, SIPp and rtpengine: a lead added through
+mmDial, its recorded predictive call found by ``searchvoicebyleadid`` and downloaded through the
+signed link with both parties' audio in it; and answering-machine detection with the real
+classifier (``opendialer.media.amd``) on spoken greetings made by espeak-ng."""
 
 import asyncio
 import io
+import subprocess
 import wave
 from datetime import time
 from pathlib import Path
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from opendialer.accounts.service import NewTenant
 from opendialer.clock import RealClock
@@ -24,6 +26,7 @@ from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepa
 from opendialer.models import CallAttempt, CallOutcome, Campaign, Contact, DialMode, User
 from opendialer.recordings.service import CallRecorder
 from opendialer.telephony.sim_scenario import Scenario
+from opendialer.telephony.sip.backend import default_classifier_factory
 from tests.dialects.mmdial.helpers import add_lead, add_list
 from tests.telephony.sip.helpers import make_backend
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, strength
@@ -45,7 +48,11 @@ def mm(
 
 
 def _dial(
-    sessions: SessionMaker, backend_options: dict[str, Any], settings: Settings, campaign: int
+    sessions: SessionMaker,
+    backend_options: dict[str, Any],
+    settings: Settings,
+    campaign: int,
+    attempts: int = 1,
 ) -> None:
     clock = RealClock()
     recorder = CallRecorder(settings.recordings_dir)
@@ -59,8 +66,8 @@ def _dial(
         engine.recorder = recorder
         driver.engine = engine
         task = asyncio.create_task(engine.run([campaign]))
-        async with asyncio.timeout(30):
-            while not _attempt_ended(sessions, campaign) or engine.calls:
+        async with asyncio.timeout(30 * attempts):
+            while _attempts_ended(sessions, campaign) < attempts or engine.calls:
                 await asyncio.sleep(0.1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -68,12 +75,41 @@ def _dial(
     asyncio.run(run())
 
 
-def _attempt_ended(sessions: SessionMaker, campaign_id: int) -> bool:
+def _attempts_ended(sessions: SessionMaker, campaign_id: int) -> int:
     with unit_of_work(sessions) as session:
-        ended = select(CallAttempt.id).where(
+        ended = select(func.count(CallAttempt.id)).where(
             CallAttempt.campaign_id == campaign_id, CallAttempt.ended_at.is_not(None)
         )
-        return session.scalars(ended).first() is not None
+        return session.scalar(ended) or 0
+
+
+def _campaign(sessions: SessionMaker, tenant: NewTenant, agent_host: str, **settings: Any) -> int:
+    """A predictive campaign with one agent whose phone is ``agent_host``; one try per number."""
+    setup = SimulationSetup(
+        agents=1, contacts=0, dial_mode=DialMode.PREDICTIVE, calling_hours=(time(0), time(23, 59))
+    )
+    campaign_id = prepare_campaign(sessions, setup, RealClock().now(), tenant_id=tenant.tenant.id)
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        campaign.max_tries_per_number, campaign.ring_timeout_seconds = 1, 5
+        for name, value in settings.items():
+            setattr(campaign, name, value)
+        session.execute(
+            update(User)
+            .where(User.tenant_id == campaign.tenant_id)
+            .values(sip_uri="sip:agent@" + agent_host)
+        )
+    return campaign_id
+
+
+def _due_now(sessions: SessionMaker, campaign_id: int) -> None:
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        session.execute(
+            update(Contact)
+            .where(Contact.campaign_id == campaign_id)
+            .values(next_try_at=campaign.created_at)
+        )
 
 
 def test_a_recorded_predictive_call_is_found_and_served_through_mmdial(
@@ -87,27 +123,10 @@ def test_a_recorded_predictive_call_is_found_and_served_through_mmdial(
 ) -> None:
     customer = _streaming(farm, tmp_path, CUSTOMER_HZ, 2500, "customer")
     agent = _streaming(farm, tmp_path, AGENT_HZ, 30_000, "agent")
-    clock = RealClock()
-    setup = SimulationSetup(
-        agents=1, contacts=0, dial_mode=DialMode.PREDICTIVE, calling_hours=(time(0), time(23, 59))
-    )
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), tenant_id=tenant.tenant.id)
+    campaign_id = _campaign(sessions, tenant, agent.uri_host, record_calls=True)
     list_id = add_list(mm, campaign_id)
     lead = add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="A")
-    with unit_of_work(sessions) as session:
-        campaign = session.get_one(Campaign, campaign_id)
-        campaign.record_calls, campaign.max_tries_per_number = True, 1
-        campaign.ring_timeout_seconds = 5
-        session.execute(
-            update(User)
-            .where(User.tenant_id == campaign.tenant_id)
-            .values(sip_uri="sip:agent@" + agent.uri_host)
-        )
-        session.execute(
-            update(Contact)
-            .where(Contact.campaign_id == campaign_id)
-            .values(next_try_at=campaign.created_at)
-        )
+    _due_now(sessions, campaign_id)
     routes = [{"prefix": "+4930", "trunk": customer.uri_host}]
     _dial(sessions, {**media_options, "routes": routes}, settings, campaign_id)
 
@@ -132,3 +151,57 @@ def test_a_recorded_predictive_call_is_found_and_served_through_mmdial(
     assert strength(frames[:, 0], CUSTOMER_HZ) > CLEAR_TONE
     assert strength(frames[:, 1], AGENT_HZ) > CLEAR_TONE
     assert customer.wait() == 0
+
+
+def _spoken(path: Path, text: str) -> Path:
+    """espeak-ng's voice, on an 8 kHz u-law line for SIPp: 0.3 s before it, 15 s of quiet after."""
+    spoken = path.with_suffix(".wav")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(spoken), text], check=True)
+    args = ["sox", str(spoken), "-r", "8000", "-c", "1", "-t", "ul", str(path)]
+    subprocess.run([*args, "pad", "0.3", "15"], check=True)
+    return path
+
+
+def _greeting(farm: Farm, audio: Path, talk_ms: int) -> Any:
+    extra = {"MEDIA_PORT": "[rtpstream_audio_port]", "STREAM": f'<exec rtp_stream="{audio},-1,0"/>'}
+    return farm.peer("answer_audio", 1, talk_ms=talk_ms, role="customer", extra=extra)
+
+
+def test_the_engine_bridges_a_person_and_hangs_up_on_a_machine(
+    mm: TestClient,
+    sessions: SessionMaker,
+    settings: Settings,
+    tenant: NewTenant,
+    farm: Farm,
+    media_options: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    assert default_classifier_factory() is not None, "the real classifier (media/amd.py)"
+    person = _greeting(farm, _spoken(tmp_path / "person.ul", "Hello?"), 4000)
+    machine_words = (
+        "Hi, you have reached the voicemail of John Smith. I cannot take your call right now. "
+        "Please leave your name and number after the tone and I will call you back."
+    )
+    machine = _greeting(farm, _spoken(tmp_path / "machine.ul", machine_words), 30_000)
+    agent = farm.peer("answer", 1, talk_ms=30_000, role="agent")
+    campaign_id = _campaign(sessions, tenant, agent.uri_host, amd_enabled=True)
+    list_id = add_list(mm, campaign_id)
+    add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="person")
+    add_lead(mm, campaign_id, list_id, phone="030 2002002", leadid_external="machine")
+    _due_now(sessions, campaign_id)
+    routes = [
+        {"prefix": "+4930100", "trunk": person.uri_host},
+        {"prefix": "+4930200", "trunk": machine.uri_host},
+    ]
+    _dial(sessions, {**media_options, "routes": routes}, settings, campaign_id, attempts=2)
+
+    with unit_of_work(sessions) as session:
+        attempts = session.scalars(
+            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
+        ).all()
+        outcomes = {a.b_number: (a.outcome, a.answered_by_machine) for a in attempts}
+    assert outcomes == {
+        "+49301001001": (CallOutcome.CONNECTED, None),
+        "+49302002002": (CallOutcome.MACHINE, True),
+    }
+    assert person.wait() == 0 and machine.wait() == 0
