@@ -267,3 +267,17 @@ def test_a_readable_announcement_file_and_the_other_references_are_kept(
     for number, reference in enumerate(references):
         campaign = create(api, name=f"C{number}", abandon_announcement_uri=reference)
         assert campaign["abandon_announcement_uri"] == reference
+
+
+def test_a_machine_message_is_checked_like_the_abandon_message(
+    api: TestClient, tmp_path: Path
+) -> None:
+    refused = api.post(
+        "/api/v1/campaigns",
+        json={"name": "M", "dial_mode": "predictive", "machine_message_uri": "/nowhere.wav"},
+    )
+    assert refused.json()["error"]["code"] == "invalid_announcement"
+    message = tmp_path / "machine.wav"
+    shutil.copy(DEFAULT_ANNOUNCEMENT_FILE, message)
+    campaign = create(api, name="N", amd_enabled=True, machine_message_uri=str(message))
+    assert campaign["machine_message_uri"] == str(message)

@@ -49,11 +49,12 @@ def _check_settings(session: Session, tenant_id: int, data: CampaignSettings) ->
         get_owned(session, AgentGroup, tenant_id, data.agent_group_id, "agent_group")
     if data.begin_at and data.end_at and data.begin_at >= data.end_at:
         raise BadRequest("begin_at must be before end_at", code="invalid_dates")
-    if data.abandon_announcement_uri is not None:
-        try:
-            check_announcement(data.abandon_announcement_uri)
-        except UnreadableAnnouncement as exc:
-            raise BadRequest(str(exc), code="invalid_announcement") from exc
+    for message in (data.abandon_announcement_uri, data.machine_message_uri):
+        if message is not None:
+            try:
+                check_announcement(message)
+            except UnreadableAnnouncement as exc:
+                raise BadRequest(str(exc), code="invalid_announcement") from exc
 
 
 def _check_name_free(session: Session, tenant_id: int, name: str, exclude_id: int = 0) -> None:

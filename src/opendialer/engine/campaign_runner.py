@@ -79,6 +79,11 @@ def _announcement_uri(session: Session, campaign_id: int) -> str | None:
     return campaign.abandon_announcement_uri if campaign is not None else None
 
 
+def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
+    campaign = session.get(Campaign, campaign_id)
+    return campaign.machine_message_uri if campaign is not None else None
+
+
 def _amd_false_positive_rate(campaign: Campaign) -> float:
     return campaign.amd_false_positive_rate if campaign.amd_enabled else 0.0
 
@@ -525,11 +530,18 @@ class CampaignRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def on_machine(self, call: LiveCall, event: CallEvent) -> None:
+        """The campaign's machine action: leave its message after the beep, or hang up."""
         call.human = False
         self.tally.machines += 1
         self.observe_dial(call, DialResult.MACHINE)
         call.phase = Phase.HANGING_UP
-        await self.engine.backend.hangup(call.call_id)
+        message = await self.engine.db.run(
+            lambda session: _machine_message_uri(session, self.campaign_id), writes=False
+        )
+        if message:
+            await self.engine.backend.play_and_hangup(call.call_id, message)
+        else:
+            await self.engine.backend.hangup(call.call_id)
 
     async def on_bridged(self, call: LiveCall, event: CallEvent) -> None:
         call.phase = Phase.TALKING

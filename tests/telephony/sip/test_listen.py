@@ -156,3 +156,39 @@ def test_a_fax_answer_tone_is_not_a_person(
     machine = next(e for e in recorder.events[call] if e.kind is CallEventKind.ANSWERED_MACHINE)
     assert machine.detail.startswith("fax after")
     assert recorder.kinds(call)[-1] is CallEventKind.HANGUP_DIALER
+
+
+def test_a_message_for_a_machine_is_played_after_its_beep(
+    farm: Farm, media_options: dict[str, Any], tmp_path: Path
+) -> None:
+    greeting = sox_file(
+        tmp_path / "greeting.ul",
+        ["synth", "3", "whitenoise", "vol", "0.5"],
+        ["synth", "0.5", "sine", "1000", "vol", "0.5", "pad", "0", "10"],
+    )
+    message_seconds = 1.0
+    message = sox_file(tmp_path / "message.wav", ["synth", str(message_seconds), "sine", "800"])
+    customer = _customer(farm, greeting)
+    options = _route(media_options, "+4930100", customer.uri_host)
+
+    async def scenario() -> Recorder:
+        backend = make_backend(options)
+        backend.set_classifier_factory(SoundLength)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", amd=True))
+        await recorder.wait_for(call, CallEventKind.ANSWERED_MACHINE)
+        await backend.play_and_hangup(call, str(message))
+        await recorder.wait_for(call)
+        await backend.stop()
+        await recorder.task
+        return recorder
+
+    recorder = asyncio.run(scenario())
+    [call] = recorder.events
+    final = recorder.events[call][-1]
+    assert final.kind is CallEventKind.HANGUP_DIALER
+    assert final.detail.startswith(f"played {message} (after the greeting: beep ended")
+    machine_to_end = recorder.seconds_between(call, CallEventKind.ANSWERED_MACHINE, final.kind)
+    assert machine_to_end >= 0.5 + message_seconds  # the greeting's rest, its beep, the message
+    assert customer.wait() == 0

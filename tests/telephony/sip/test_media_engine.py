@@ -26,7 +26,6 @@ from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepa
 from opendialer.models import CallAttempt, CallOutcome, Campaign, Contact, DialMode, User
 from opendialer.recordings.service import CallRecorder
 from opendialer.telephony.sim_scenario import Scenario
-from opendialer.telephony.sip.backend import default_classifier_factory
 from tests.dialects.mmdial.helpers import add_lead, add_list
 from tests.telephony.sip.helpers import make_backend
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, strength
@@ -153,21 +152,49 @@ def test_a_recorded_predictive_call_is_found_and_served_through_mmdial(
     assert customer.wait() == 0
 
 
-def _spoken(path: Path, text: str) -> Path:
-    """espeak-ng's voice, on an 8 kHz u-law line for SIPp: 0.3 s before it, 15 s of quiet after."""
+def _spoken(path: Path, text: str, beep: bool = False) -> float:
+    """espeak-ng's voice (then a 1 kHz beep, if asked) on an 8 kHz u-law line for SIPp, 0.3 s
+    of quiet before it and 15 s after; the length of the sound in seconds."""
     spoken = path.with_suffix(".wav")
     subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(spoken), text], check=True)
-    args = ["sox", str(spoken), "-r", "8000", "-c", "1", "-t", "ul", str(path)]
+    parts = [str(spoken)]
+    if beep:
+        with wave.open(str(spoken)) as voice:
+            rate = voice.getframerate()
+        tone = path.with_name("beep.wav")
+        subprocess.run(
+            [
+                "sox",
+                "-n",
+                "-r",
+                str(rate),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(tone),
+                "synth",
+                "0.5",
+                "sine",
+                "1000",
+                "vol",
+                "0.5",
+            ],
+            check=True,
+        )
+        parts.append(str(tone))
+    args = ["sox", *parts, "-r", "8000", "-c", "1", "-t", "ul", str(path)]
     subprocess.run([*args, "pad", "0.3", "15"], check=True)
-    return path
+    return path.stat().st_size / 8000 - 15.3
 
 
 def _greeting(farm: Farm, audio: Path, talk_ms: int) -> Any:
+    """A SIPp customer that answers and streams ``audio`` (looped)."""
     extra = {"MEDIA_PORT": "[rtpstream_audio_port]", "STREAM": f'<exec rtp_stream="{audio},-1,0"/>'}
     return farm.peer("answer_audio", 1, talk_ms=talk_ms, role="customer", extra=extra)
 
 
-def test_the_engine_bridges_a_person_and_hangs_up_on_a_machine(
+def test_the_engine_bridges_a_person_and_leaves_a_machine_its_message_after_the_beep(
     mm: TestClient,
     sessions: SessionMaker,
     settings: Settings,
@@ -176,15 +203,38 @@ def test_the_engine_bridges_a_person_and_hangs_up_on_a_machine(
     media_options: dict[str, Any],
     tmp_path: Path,
 ) -> None:
-    assert default_classifier_factory() is not None, "the real classifier (media/amd.py)"
-    person = _greeting(farm, _spoken(tmp_path / "person.ul", "Hello?"), 4000)
+    _spoken(tmp_path / "person.ul", "Hello?")
+    person = _greeting(farm, tmp_path / "person.ul", 4000)
     machine_words = (
         "Hi, you have reached the voicemail of John Smith. I cannot take your call right now. "
         "Please leave your name and number after the tone and I will call you back."
     )
-    machine = _greeting(farm, _spoken(tmp_path / "machine.ul", machine_words), 30_000)
+    greeting_seconds = _spoken(tmp_path / "machine.ul", machine_words, beep=True)
+    machine = _greeting(farm, tmp_path / "machine.ul", 40_000)
+    message = tmp_path / "message.wav"
+    message_seconds = 2.0
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(message),
+            "synth",
+            str(message_seconds),
+            "sine",
+            "800",
+        ],
+        check=True,
+    )
     agent = farm.peer("answer", 1, talk_ms=30_000, role="agent")
-    campaign_id = _campaign(sessions, tenant, agent.uri_host, amd_enabled=True)
+    campaign_id = _campaign(
+        sessions, tenant, agent.uri_host, amd_enabled=True, machine_message_uri=str(message)
+    )
     list_id = add_list(mm, campaign_id)
     add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="person")
     add_lead(mm, campaign_id, list_id, phone="030 2002002", leadid_external="machine")
@@ -200,8 +250,12 @@ def test_the_engine_bridges_a_person_and_hangs_up_on_a_machine(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
         ).all()
         outcomes = {a.b_number: (a.outcome, a.answered_by_machine) for a in attempts}
+        [machine_call] = [a for a in attempts if a.b_number == "+49302002002"]
     assert outcomes == {
         "+49301001001": (CallOutcome.CONNECTED, None),
         "+49302002002": (CallOutcome.MACHINE, True),
     }
+    assert machine_call.answered_at is not None and machine_call.ended_at is not None
+    on_the_line = (machine_call.ended_at - machine_call.answered_at).total_seconds()
+    assert on_the_line >= greeting_seconds + message_seconds
     assert person.wait() == 0 and machine.wait() == 0

@@ -8,7 +8,6 @@ command can never be judged against news the engine has not seen yet.
 
 import asyncio
 import dataclasses
-import importlib
 import itertools
 import logging
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opendialer.clock import Clock
+from opendialer.media.amd import AmdDetector, BeepDetector
 from opendialer.telephony.announcements import (
     DEFAULT_ANNOUNCEMENT,
     DEFAULT_ANNOUNCEMENT_FILE,
@@ -37,7 +37,7 @@ from opendialer.telephony.base import (
     UnknownCallError,
 )
 from opendialer.telephony.sip.controller import SipController
-from opendialer.telephony.sip.listen import Classifier, ClassifierFactory, Heard, Listening
+from opendialer.telephony.sip.listen import BeepFinderFactory, ClassifierFactory, Heard, Listening
 from opendialer.telephony.sip.media import MediaError, Spool
 from opendialer.telephony.sip.options import (
     SipOptions,
@@ -84,7 +84,9 @@ class SipBackend:
         self._audio_store: AudioStore | None = None
         self._spools: dict[CallId, Spool] = {}
         self._listenings: dict[CallId, Listening] = {}
-        self._classifier_factory: ClassifierFactory | None = default_classifier_factory()
+        self._classifier_factory: ClassifierFactory | None = AmdDetector
+        self._beep_factory: BeepFinderFactory | None = BeepDetector
+        self._after_greeting: dict[CallId, str] = {}
         self._writing: set[asyncio.Task[None]] = set()
 
     def set_audio_store(self, store: AudioStore | None) -> None:
@@ -92,7 +94,8 @@ class SipBackend:
         self._audio_store = store
 
     def set_classifier_factory(self, factory: ClassifierFactory | None) -> None:
-        """The answering-machine classifier made for each call with AMD (None: tones only)."""
+        """The answering-machine classifier made for each call with AMD (default: the
+        ``opendialer.media.amd`` detector with its default settings; None: tones only)."""
         self._classifier_factory = factory
 
     @classmethod
@@ -195,12 +198,19 @@ class SipBackend:
         if phase in _BEFORE_ANSWER:
             raise CallStateError(f"cannot play to {call_id}: not answered")
         self._phases[call_id] = Phase.ANNOUNCING
+        listening = self._listenings.get(call_id)
+        if listening is not None and listening.greeting is not None and not listening.closed:
+            self._after_greeting[call_id] = announcement  # a machine: played after its beep
+            return
+        await self._announce(call_id, announcement)
+
+    async def _announce(self, call_id: CallId, announcement: str, note: str = "") -> None:
         target: Target | Path | None
         if self.options.media == "rtpengine" and not announcement.startswith(("sip:", "sips:")):
             target = announcement_file(announcement)
         else:
             target = await self._announcement_target(announcement)
-        self._send(self._running().announce, call_id, target, announcement)
+        self._send(self._running().announce, call_id, target, announcement + note)
 
     async def hangup(self, call_id: CallId) -> None:
         if self._phase(call_id) is not None:
@@ -238,11 +248,28 @@ class SipBackend:
         factory = self._classifier_factory
         classifier = factory() if factory is not None else None
         on_heard = partial(self._heard, call_id)
-        listening = Listening(tap, classifier, self.options.amd_max_seconds, on_heard)
+        listening = Listening(
+            tap, classifier, self.options.amd_max_seconds, on_heard, self._beep_factory
+        )
+        listening.greeting_over = partial(self._greeting_over, call_id)
         self._listenings[call_id] = listening
 
-    def _heard(self, call_id: CallId, heard: Heard) -> None:
+    def _greeting_over(self, call_id: CallId, why: str) -> None:
+        """A machine's greeting ended: play the message waiting for it, if any."""
         self._listenings.pop(call_id, None)
+        announcement = self._after_greeting.pop(call_id, None)
+        log.info("sip %s: the machine's greeting is over (%s)", call_id, why)
+        if announcement is not None and call_id in self._phases:
+            note = f" (after the greeting: {why})"
+            announcing = self._announce(call_id, announcement, note)
+            task = asyncio.get_running_loop().create_task(announcing)
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    def _heard(self, call_id: CallId, heard: Heard) -> None:
+        listening = self._listenings.get(call_id)
+        if listening is not None and listening.closed:
+            del self._listenings[call_id]
         if call_id not in self._phases:
             return
         log.info("sip %s: heard %s (%s)", call_id, heard.what, heard.detail)
@@ -268,6 +295,7 @@ class SipBackend:
         event = CallEvent(call_id, kind, self.clock.now(), status, cause, agent_id, detail)
         if event.final:
             del self._phases[call_id]
+            self._after_greeting.pop(call_id, None)
             if (listening := self._listenings.pop(call_id, None)) is not None:
                 listening.close()
             self._last_final = asyncio.get_running_loop().time()
@@ -400,22 +428,6 @@ def announcement_file(announcement: str) -> Path:
     if announcement != DEFAULT_ANNOUNCEMENT:
         log.warning("announcement %r is not a readable file: playing the default", announcement)
     return DEFAULT_ANNOUNCEMENT_FILE
-
-
-def default_classifier_factory() -> ClassifierFactory | None:
-    """The AMD line's classifier (``opendialer.media.amd``), if this build has it."""
-    try:
-        amd = importlib.import_module("opendialer.media.amd")
-        detector, settings = amd.AmdDetector, amd.AmdSettings
-    except (ImportError, AttributeError):
-        log.info("no answering-machine classifier (opendialer.media.amd): tones only")
-        return None
-
-    def make() -> Classifier:
-        classifier: Classifier = detector(settings())
-        return classifier
-
-    return make
 
 
 def _headers(request: OriginateRequest) -> dict[str, str]:

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from opendialer.telephony.sip.recording import decode_g711
 from opendialer.telephony.sip.tones import FRAME_SAMPLES, Tone, ToneDetector
 
 _RTP_HEADER = 12
+_GREETING_MAX_SECONDS = 30.0
 _FRAME_BYTES = 2 * FRAME_SAMPLES
 _TAP_SDP = (
     "v=0\r\no=opendialer 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
@@ -50,6 +53,48 @@ class Classifier(Protocol):
 ClassifierFactory = Callable[[], Classifier]
 
 
+class BeepLike(Protocol):
+    """What ``opendialer.media.amd.Beep`` carries: when the tone ended."""
+
+    @property
+    def end_ms(self) -> int: ...
+
+
+class BeepFinder(Protocol):
+    """``opendialer.media.amd.BeepDetector``: a steady tone, reported when it ends."""
+
+    def feed(self, frame: bytes) -> BeepLike | None: ...
+
+
+BeepFinderFactory = Callable[[], BeepFinder]
+_QUIET_FRAMES = 75  # 1.5 s of quiet: a machine without a beep has finished its greeting
+_QUIET_BELOW_LOUDEST = 1e-3  # -30 dB under the loudest frame of the greeting
+_QUIET_FLOOR = 1e3
+
+
+class GreetingEnd:
+    """After a machine verdict: the greeting is over at its beep, or after 1.5 s of quiet."""
+
+    def __init__(self, beeps: BeepFinder | None) -> None:
+        self.beeps = beeps
+        self.frames = self.quiet = 0
+        self.loudest = 0.0
+
+    def feed(self, frame: bytes) -> str | None:
+        self.frames += 1
+        beep = self.beeps.feed(frame) if self.beeps is not None else None
+        if beep is not None:
+            return f"beep ended {self.frames * 20} ms after the verdict"
+        samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
+        energy = float(samples @ samples)
+        self.loudest = max(self.loudest, energy)
+        quiet = energy < max(_QUIET_FLOOR, self.loudest * _QUIET_BELOW_LOUDEST)
+        self.quiet = self.quiet + 1 if quiet else 0
+        if self.quiet >= _QUIET_FRAMES:
+            return f"quiet for 1.5 s, {self.frames * 20} ms after the verdict"
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Heard:
     """A listening's outcome: ``person``, ``machine``, ``unknown``, ``sit`` or ``fax``."""
@@ -68,8 +113,12 @@ class Listening:
         classifier: Classifier | None,
         max_seconds: float,
         on_heard: Callable[[Heard], None],
+        beeps: BeepFinderFactory | None = None,
     ) -> None:
         self.sock, self.classifier, self.on_heard = sock, classifier, on_heard
+        self.beeps = beeps
+        self.greeting: GreetingEnd | None = None
+        self.greeting_over: Callable[[str], None] | None = None
         self.tones = ToneDetector()
         self._pcm = bytearray()
         self._frames = 0
@@ -110,6 +159,9 @@ class Listening:
             self._feed(frame)
 
     def _feed(self, frame: bytes) -> None:
+        if self.greeting is not None:
+            self._after_verdict(frame)
+            return
         after_ms = self._frames * 20.0
         tone = self.tones.feed(frame)
         if tone is not None:
@@ -122,8 +174,22 @@ class Listening:
         if result is not None:
             self._heard(_from_classifier(result))
 
+    def _after_verdict(self, frame: bytes) -> None:
+        assert self.greeting is not None
+        ended = self.greeting.feed(frame)
+        if ended is not None:
+            self._greeting_ended(ended)
+
+    def _greeting_ended(self, why: str) -> None:
+        self.close()
+        if self.greeting_over is not None:
+            self.greeting_over(why)
+
     def _time_up(self) -> None:
         if self.closed:
+            return
+        if self.greeting is not None:
+            self._greeting_ended("the greeting did not end in time")
             return
         if self.classifier is None:
             self._heard(Heard("person", self._frames * 20.0, "no call-progress tone heard"))
@@ -131,7 +197,12 @@ class Listening:
         self._heard(_from_classifier(self.classifier.finish()))
 
     def _heard(self, heard: Heard) -> None:
-        self.close()
+        if heard.what == "machine":  # listen on: a message may wait for the greeting's end
+            self.greeting = GreetingEnd(self.beeps() if self.beeps is not None else None)
+            self._deadline.cancel()
+            self._deadline = self._loop.call_later(_GREETING_MAX_SECONDS, self._time_up)
+        else:
+            self.close()
         self.on_heard(heard)
 
 
