@@ -134,7 +134,7 @@ def test_a_recorded_predictive_call_is_found_and_served_through_mmdial(
             select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
         ).all()
         session.expunge(attempt)
-    assert attempt.outcome is CallOutcome.CONNECTED
+    assert attempt.outcome is CallOutcome.CONNECTED and attempt.end_detail == "customer hung up"
     assert attempt.connected_at is not None and attempt.ended_at is not None
     talk = (attempt.ended_at - attempt.connected_at).total_seconds()
     body = mm.get("searchvoicebyleadid", params={"leadid": lead["leadid"]}).json()

@@ -5,6 +5,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from opendialer.recordings.service import CallRecorder
 from opendialer.telephony import AgentEndpoint, CallEventKind
 from tests.telephony.sip.helpers import Recorder, make_backend, request
 from tests.telephony.sip.rtpengine import Rtpengine
@@ -97,3 +98,32 @@ def test_an_sdp_rtpengine_refuses_ends_that_call_only(
 
     asyncio.run(scenario())
     assert broken.wait() == 0 and healthy.wait() == 0
+
+
+def test_a_call_whose_recording_fails_completes_and_says_why(
+    farm: Farm, media_options: dict[str, Any], tmp_path: Path
+) -> None:
+    customer = _streaming(farm, tmp_path, 500, 1000, "customer")
+    agent = _streaming(farm, tmp_path, 1300, 20_000, "agent")
+    elsewhere = tmp_path / "not-rtpengines-spool"  # rtpengine writes its pcaps somewhere else
+    options = {**_route(media_options, "+4930100", customer.uri_host)}
+    options["recording_dir"] = str(elsewhere)
+    store = CallRecorder(tmp_path / "recordings")
+
+    async def scenario() -> None:
+        backend = make_backend(options)
+        backend.set_audio_store(store)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", record=True))
+        recorder.bridge_to[call] = AgentEndpoint("7", f"sip:agent7@{agent.uri_host}")
+        final = await recorder.wait_for(call)
+        await backend.stop()
+        await recorder.task
+        assert final.kind is CallEventKind.HANGUP_CUSTOMER
+        assert final.detail.startswith("customer hung up; recording failed: ")
+        assert "no pcap" in final.detail
+        assert store.take(call) is None
+
+    asyncio.run(scenario())
+    assert customer.wait() == 0
