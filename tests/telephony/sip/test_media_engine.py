@@ -7,13 +7,13 @@ import asyncio
 import io
 import subprocess
 import wave
+from collections.abc import Callable, Coroutine
 from datetime import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
@@ -23,27 +23,24 @@ from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
-from opendialer.models import CallAttempt, CallOutcome, Campaign, Contact, DialMode, User
+from opendialer.models import (
+    CallAttempt,
+    CallOutcome,
+    Campaign,
+    CampaignStatus,
+    Contact,
+    DialMode,
+    User,
+)
 from opendialer.recordings.service import CallRecorder
 from opendialer.telephony.sim_scenario import Scenario
 from tests.dialects.mmdial.helpers import add_lead, add_list
 from tests.telephony.sip.helpers import make_backend
-from tests.telephony.sip.rtpengine import SAMPLE_RATE, strength
-from tests.telephony.sip.sipp import Farm
+from tests.telephony.sip.rtpengine import SAMPLE_RATE, Rtpengine, strength
+from tests.telephony.sip.sipp import Farm, Network
 from tests.telephony.sip.test_media import AGENT_HZ, CLEAR_TONE, CUSTOMER_HZ, _streaming
 
-MMDIAL = "http://testserver/mmdial/api/"
-
-
-@pytest.fixture
-def mm(
-    app: FastAPI, tenant: NewTenant, settings: Settings, tmp_path: Path, monkeypatch: Any
-) -> Any:
-    monkeypatch.setattr(settings, "recordings_dir", tmp_path / "recordings")
-    auth = (f"{tenant.admin_user}@{tenant.tenant.id}", tenant.admin_password)
-    with TestClient(app, base_url=MMDIAL, raise_server_exceptions=False) as client:
-        client.auth = auth
-        yield client
+NORMAL_CLEARING, NETWORK_OUT_OF_ORDER = 16, 38
 
 
 def _dial(
@@ -52,7 +49,10 @@ def _dial(
     settings: Settings,
     campaign: int,
     attempts: int = 1,
+    meanwhile: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
+    """Run the engine on ``campaign`` until ``attempts`` attempts have ended (and
+    ``meanwhile`` alongside); the engine must still be running then."""
     clock = RealClock()
     recorder = CallRecorder(settings.recordings_dir)
     backend = make_backend(backend_options)
@@ -65,10 +65,14 @@ def _dial(
         engine.recorder = recorder
         driver.engine = engine
         task = asyncio.create_task(engine.run([campaign]))
+        side = asyncio.create_task(meanwhile()) if meanwhile is not None else None
         async with asyncio.timeout(30 * attempts):
             while _attempts_ended(sessions, campaign) < attempts or engine.calls:
                 await asyncio.sleep(0.1)
+        assert not task.done(), "the engine stopped"
         task.cancel()
+        if side is not None:
+            await side
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(run())
@@ -259,3 +263,62 @@ def test_the_engine_bridges_a_person_and_leaves_a_machine_its_message_after_the_
     on_the_line = (machine_call.ended_at - machine_call.answered_at).total_seconds()
     assert on_the_line >= greeting_seconds + message_seconds
     assert person.wait() == 0 and machine.wait() == 0
+
+
+def test_rtpengine_killed_mid_campaign_every_attempt_ends_once_and_the_engine_runs_on(
+    mm: TestClient,
+    sessions: SessionMaker,
+    settings: Settings,
+    tenant: NewTenant,
+    farm: Farm,
+    sip_options: dict[str, Any],
+    sip_network: Network,
+    tmp_path: Path,
+) -> None:
+    relay = Rtpengine(sip_network, tmp_path / "spool", ng_port=2243, media_ports=(43000, 43999))
+    relay.start()
+    # customers without rtp_stream: SIPp's stream would abort on the port-0 answer that
+    # declines the media of a call that failed after the kill
+    customers = farm.peer("answer", 4, talk_ms=3000, role="customer")
+    agent = farm.peer("answer", None, talk_ms=30_000, role="agent")
+    campaign_id = _campaign(sessions, tenant, agent.uri_host)
+    list_id = add_list(mm, campaign_id)
+    for number in range(4):
+        add_lead(mm, campaign_id, list_id, phone=f"030 100100{number}", leadid_external=str(number))
+    _due_now(sessions, campaign_id)
+    options = {
+        **sip_options,
+        "routes": [{"prefix": "+4930", "trunk": customers.uri_host}],
+        "media": "rtpengine",
+        "rtpengine": [relay.address],
+    }
+
+    async def kill_at_the_first_bridge() -> None:
+        while not _connected(sessions, campaign_id):
+            await asyncio.sleep(0.05)
+        assert relay.process is not None
+        relay.process.kill()
+
+    try:
+        _dial(sessions, options, settings, campaign_id, 4, kill_at_the_first_bridge)
+    finally:
+        relay.stop()
+    with unit_of_work(sessions) as session:
+        attempts = session.scalars(
+            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
+        ).all()
+        ends = [(a.outcome, a.cause_code, a.end_detail or "") for a in attempts]
+        status = session.get_one(Campaign, campaign_id).status
+    assert len(ends) == 4 and all(outcome is not None for outcome, _, _ in ends)
+    assert (CallOutcome.CONNECTED, NORMAL_CLEARING, "customer hung up") in ends
+    lost = [e for e in ends if e[0] is CallOutcome.FAILED]
+    assert lost and all(c == NETWORK_OUT_OF_ORDER and "media relay" in d for _, c, d in lost)
+    assert status is CampaignStatus.ENABLED  # the campaign keeps its state
+
+
+def _connected(sessions: SessionMaker, campaign_id: int) -> bool:
+    with unit_of_work(sessions) as session:
+        bridged = select(CallAttempt.id).where(
+            CallAttempt.campaign_id == campaign_id, CallAttempt.connected_at.is_not(None)
+        )
+        return session.scalars(bridged).first() is not None
