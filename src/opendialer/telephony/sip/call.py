@@ -151,7 +151,8 @@ class ThirdPartyCall:
             self._finish(CallEventKind.HANGUP_DIALER, None, NETWORK_OUT_OF_ORDER, detail)
             return
         self.phase = Phase.ANNOUNCING
-        seconds = min(_wav_seconds(file), self.timers.announcement_max_seconds)
+        cap = self.timers.announcement_max_seconds
+        seconds = min(_wav_seconds(file, cap), cap)
         self._start_timer("announce", seconds + _PLAYOUT_MARGIN_SECONDS, self._played)
 
     def _played(self) -> None:
@@ -457,9 +458,14 @@ def _media_cause(problem: MediaError) -> int:
     return NETWORK_OUT_OF_ORDER if isinstance(problem, MediaRelayLost) else INTERWORKING
 
 
-def _wav_seconds(file: Path) -> float:
-    with wave.open(str(file), "rb") as audio:
-        return audio.getnframes() / audio.getframerate()
+def _wav_seconds(file: Path, otherwise: float) -> float:
+    """A WAV file's playing time; ``otherwise`` for audio ``wave`` cannot read (rtpengine plays
+    any format ffmpeg knows)."""
+    try:
+        with wave.open(str(file), "rb") as audio:
+            return audio.getnframes() / audio.getframerate()
+    except (OSError, EOFError, wave.Error, ZeroDivisionError):
+        return otherwise
 
 
 def _end_all(legs: list[LegLike]) -> None:
