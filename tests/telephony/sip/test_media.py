@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from opendialer.recordings.service import CallRecorder
-from opendialer.telephony import AgentEndpoint, CallEventKind, TelephonyError
+from opendialer.telephony import AgentEndpoint, CallEvent, CallEventKind, CallId, TelephonyError
 from opendialer.telephony.sip import SipOptionsError, load_options
 from tests.telephony.sip.helpers import Recorder, make_backend, request
 from tests.telephony.sip.rtp_sink import audio, received
@@ -35,6 +35,26 @@ def _streaming(farm: Farm, tmp_path: Path, hz: int, talk_ms: int, role: str) -> 
     return farm.peer("answer_audio", 1, talk_ms=talk_ms, role=role, extra=extra)
 
 
+def recorded_call(
+    options: dict[str, Any], store: CallRecorder, agent_uri: str
+) -> tuple[Recorder, CallId, CallEvent]:
+    """One recorded call to the routed customer, bridged to ``agent_uri`` when answered."""
+
+    async def scenario() -> tuple[Recorder, CallId, CallEvent]:
+        backend = make_backend(options)
+        backend.set_audio_store(store)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", record=True))
+        recorder.bridge_to[call] = AgentEndpoint("7", agent_uri)
+        final = await recorder.wait_for(call)
+        await backend.stop()
+        await recorder.task
+        return recorder, call, final
+
+    return asyncio.run(scenario())
+
+
 def _stereo(path: Path) -> tuple[np.ndarray, float]:
     with wave.open(str(path), "rb") as wav:
         assert (wav.getnchannels(), wav.getframerate()) == (2, SAMPLE_RATE)
@@ -49,22 +69,10 @@ def test_a_recorded_call_holds_both_parties_for_the_talk_time(
     agent = _streaming(farm, tmp_path, AGENT_HZ, 20_000, "agent")
     options = _route(media_options, "+4930100", customer.uri_host)
     store = CallRecorder(tmp_path / "recordings")
-
-    async def scenario() -> tuple[Recorder, Any]:
-        backend = make_backend(options)
-        backend.set_audio_store(store)
-        await backend.start()
-        recorder = Recorder(backend)
-        call = await backend.originate(request("+49301001", record=True))
-        recorder.bridge_to[call] = AgentEndpoint("7", f"sip:agent7@{agent.uri_host}")
-        final = await recorder.wait_for(call)
-        await backend.stop()
-        await recorder.task
-        assert final.kind is CallEventKind.HANGUP_CUSTOMER, final
-        talk = recorder.seconds_between(call, CallEventKind.BRIDGED, final.kind)
-        return recorder, (store.take(call), talk)
-
-    _, (recorded, talk) = asyncio.run(scenario())
+    recorder, call, final = recorded_call(options, store, f"sip:agent7@{agent.uri_host}")
+    assert final.kind is CallEventKind.HANGUP_CUSTOMER, final
+    talk = recorder.seconds_between(call, CallEventKind.BRIDGED, final.kind)
+    recorded = store.take(call)
     assert recorded is not None
     frames, seconds = _stereo(store.directory / recorded.path)
     assert seconds == pytest.approx(talk, abs=LENGTH_TOLERANCE)

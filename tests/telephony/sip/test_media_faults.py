@@ -10,7 +10,7 @@ from opendialer.telephony import AgentEndpoint, CallEventKind
 from tests.telephony.sip.helpers import Recorder, make_backend, request
 from tests.telephony.sip.rtpengine import Rtpengine
 from tests.telephony.sip.sipp import Farm, Network
-from tests.telephony.sip.test_media import _route, _streaming
+from tests.telephony.sip.test_media import _route, _streaming, recorded_call
 
 NETWORK_OUT_OF_ORDER, INTERWORKING = 38, 127
 
@@ -109,21 +109,9 @@ def test_a_call_whose_recording_fails_completes_and_says_why(
     options = {**_route(media_options, "+4930100", customer.uri_host)}
     options["recording_dir"] = str(elsewhere)
     store = CallRecorder(tmp_path / "recordings")
-
-    async def scenario() -> None:
-        backend = make_backend(options)
-        backend.set_audio_store(store)
-        await backend.start()
-        recorder = Recorder(backend)
-        call = await backend.originate(request("+49301001", record=True))
-        recorder.bridge_to[call] = AgentEndpoint("7", f"sip:agent7@{agent.uri_host}")
-        final = await recorder.wait_for(call)
-        await backend.stop()
-        await recorder.task
-        assert final.kind is CallEventKind.HANGUP_CUSTOMER
-        assert final.detail.startswith("customer hung up; recording failed: ")
-        assert "no pcap" in final.detail
-        assert store.take(call) is None
-
-    asyncio.run(scenario())
+    _, call, final = recorded_call(options, store, f"sip:agent7@{agent.uri_host}")
+    assert final.kind is CallEventKind.HANGUP_CUSTOMER
+    assert final.detail.startswith("customer hung up; recording failed: ")
+    assert "no pcap" in final.detail
+    assert store.take(call) is None
     assert customer.wait() == 0
