@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp audio-tools lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp audio-tools media-tools lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,13 @@ audio-tools:
 	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq espeak-ng sox)
 
-pytest: dev sipp audio-tools
+# rtpengine anchors the SIP tests' media (relays, records, plays announcements, forks audio
+# for AMD); Debian packages, userspace forwarding, no kernel module needed.
+media-tools:
+	@command -v rtpengine >/dev/null || (apt-get update -qq && apt-get install -y -qq \
+		rtpengine-daemon rtpengine-recording-daemon rtpengine-utils)
+
+pytest: dev sipp audio-tools media-tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest

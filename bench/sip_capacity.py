@@ -11,6 +11,12 @@ SIPp's failed-call counters), process CPU per call (both threads), the share of 
 while calls both start and end, and the delays originate->ANSWERED and ANSWERED->BRIDGED.
 
     .venv/bin/python -m bench.sip_capacity --rates 25,50,75,100 --seconds 15 --talk 8
+
+With ``--media rtpengine`` the bench also starts rtpengine (``bench/media_relay.py``, on CPU 1
+with SIPp), both SIPp sides stream a tone as RTP for the whole call, every call is recorded, and
+each step adds rtpengine's CPU per call and a check of every recording (length, lost audio).
+
+    .venv/bin/python -m bench.sip_capacity --media rtpengine --rates 10,25 --talk 8
 """
 
 import argparse
@@ -21,7 +27,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,11 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import print_table
+from bench.media_relay import Recordings, Relay, udp_port_free
 from opendialer.clock import RealClock
 from opendialer.telephony import AgentEndpoint, CallEventKind, CallId, OriginateRequest
 from opendialer.telephony.sip import SipBackend, load_options
 
-SCENARIO = Path(__file__).resolve().parents[1] / "tests/telephony/sip/scenarios/answer.xml"
+SCENARIOS = Path(__file__).resolve().parents[1] / "tests/telephony/sip/scenarios"
+SCENARIO = SCENARIOS / "answer.xml"
 BACKEND_PORTS = (5700, 5799)
 FIRST_SIPP_PORT = 5800
 AGENT_POOL = 500
@@ -42,20 +49,9 @@ DRAIN_SECONDS = 10.0
 MONITOR_TICK = 0.1
 
 
-def _udp_port_free(port: int) -> bool:
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.bind(("127.0.0.1", port))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
 def _free_port(after: int) -> int:
     port = after
-    while not _udp_port_free(port):
+    while not udp_port_free(port):
         port += 1
     return port
 
@@ -70,10 +66,21 @@ class Peer:
 
     @classmethod
     def start(
-        cls, workdir: Path, port: int, calls: int, ring_ms: int, talk_ms: int, role: str
+        cls,
+        workdir: Path,
+        port: int,
+        calls: int,
+        ring_ms: int,
+        talk_ms: int,
+        role: str,
+        tone: Path | None = None,
     ) -> "Peer":
-        text = SCENARIO.read_text()
-        for key, value in {"RING_MS": ring_ms, "TALK_MS": talk_ms, "ROLE": role}.items():
+        text = (SCENARIO if tone is None else SCENARIOS / "answer_audio.xml").read_text()
+        params = {"RING_MS": ring_ms, "TALK_MS": talk_ms, "ROLE": role}
+        if tone is not None:
+            params["MEDIA_PORT"] = "[rtpstream_audio_port]"
+            params["STREAM"] = f'<exec rtp_stream="{tone},-1,0"/>'
+        for key, value in params.items():
             text = text.replace(f"@{key}@", str(value))
         script = workdir / f"{role}-{port}.xml"
         script.write_text(text)
@@ -87,7 +94,7 @@ class Peer:
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 5
-        while _udp_port_free(port):
+        while udp_port_free(port):
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 raise RuntimeError(f"sipp ({role}) did not start on port {port}")
@@ -215,7 +222,7 @@ async def _originate_all(backend: SipBackend, step: Step) -> tuple[float, float]
             await asyncio.sleep(delay)
         at = loop.time()
         request = OriginateRequest(
-            number=f"+4930{1_000_000 + i}", caller_id="+4930999", ring_timeout=15
+            number=f"+4930{1_000_000 + i}", caller_id="+4930999", ring_timeout=15, record=True
         )
         step.started(await backend.originate(request), at)
     return start, loop.time()
@@ -240,6 +247,7 @@ class Shape:
     seconds: float
     ring_ms: int
     talk: float
+    media: bool = False
 
     @property
     def hold(self) -> float:
@@ -255,38 +263,85 @@ class Measured:
     wall: float
     busy: float | None
     """CPU share while calls both start and end (after the first ones hung up)."""
+    relay_cpu: float = 0.0
 
 
 async def run_step(workdir: Path, rate: float, shape: Shape, gc_pauses: GcPauses) -> list[object]:
     attempts = max(1, round(rate * shape.seconds))
     talk_ms = int(shape.talk * 1000)
     peers: list[Peer] = []
+    relay = Relay.start(workdir, _sipp_cpu()) if shape.media else None
+    tones = _tones(workdir) if shape.media else (None, None)
     try:
         customer_port = _free_port(FIRST_SIPP_PORT)
-        customers = Peer.start(workdir, customer_port, attempts, shape.ring_ms, talk_ms, "customer")
+        customers = Peer.start(
+            workdir, customer_port, attempts, shape.ring_ms, talk_ms, "customer", tones[0]
+        )
         peers.append(customers)
-        agents = Peer.start(workdir, _free_port(customer_port + 1), attempts, 0, 600_000, "agent")
+        agent_port = _free_port(customer_port + 1)
+        agents = Peer.start(workdir, agent_port, attempts, 0, 600_000, "agent", tones[1])
         peers.append(agents)
         step = Step(rate, attempts)
         gc_pauses.reset()
-        measured = await _drive(step, shape, customers.port, agents.port)
+        recordings = Recordings()
+        measured = await _drive(step, shape, (customers.port, agents.port), relay, recordings)
         codes = (customers.finish(5), agents.finish(5))
         row = _row(step, measured, codes, (customers, agents))
-        return [*row, f"{gc_pauses.longest * 1000:.0f}", _peak_rss_mb()]
+        row += [f"{gc_pauses.longest * 1000:.0f}", _peak_rss_mb()]
+        return row + _media_row(measured, len(step.calls), recordings, shape)
     finally:
         for peer in peers:
             peer.kill()
+        if relay is not None:
+            relay.stop()
 
 
-async def _drive(step: Step, shape: Shape, customer_port: int, agent_port: int) -> Measured:
-    options = {
+def _tones(workdir: Path) -> tuple[Path, Path]:
+    """Raw u-law tones for SIPp's rtp_stream: 500 Hz for customers, 1300 Hz for agents."""
+    made = []
+    for name, hz in (("customer", 500), ("agent", 1300)):
+        path = workdir / f"{name}.ul"
+        args = ["sox", "-n", "-r", "8000", "-c", "1", "-t", "ul", str(path)]
+        subprocess.run([*args, "synth", "30", "sine", str(hz)], check=True)
+        made.append(path)
+    return made[0], made[1]
+
+
+def _media_row(
+    measured: Measured, calls: int, recordings: Recordings, shape: Shape
+) -> list[object]:
+    if not shape.media:
+        return ["-", "-", "-", "-"]
+    count, worst_length, worst_sound = recordings.check(shape.talk)
+    return [
+        f"{measured.relay_cpu / calls * 1000:.2f}",
+        count,
+        f"{worst_length:.2f}",
+        f"{worst_sound * 100:.1f}%",
+    ]
+
+
+async def _drive(
+    step: Step,
+    shape: Shape,
+    ports: tuple[int, int],
+    relay: Relay | None,
+    recordings: Recordings,
+) -> Measured:
+    customer_port, agent_port = ports
+    options: dict[str, Any] = {
         "trunk": f"127.0.0.1:{customer_port}",
         "bind_address": "127.0.0.1",
         "port_range": list(BACKEND_PORTS),
         "max_calls": 10_000,  # not the limit being measured
     }
+    if relay is not None:
+        options |= {"media": "rtpengine", "rtpengine": [relay.address]}
+        options["recording_dir"] = str(relay.spool)
     backend = SipBackend(RealClock(), load_options(options))
+    backend.set_audio_store(recordings)
     await backend.start()
+    relay_cpu_start = relay.cpu_seconds() if relay is not None else 0.0
     try:
         consumer = asyncio.create_task(_consume(backend, step, agent_port))
         monitor = asyncio.create_task(_monitor(step))
@@ -295,14 +350,15 @@ async def _drive(step: Step, shape: Shape, customer_port: int, agent_port: int) 
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(shape.hold + DRAIN_SECONDS):
                 await step.all_ended.wait()
-        cpu = time.process_time() - cpu_start
-        wall = asyncio.get_running_loop().time() - first
         monitor.cancel()
     finally:
         await backend.stop()
     await consumer
+    cpu = time.process_time() - cpu_start  # including the recordings written at the ends
+    wall = asyncio.get_running_loop().time() - first
+    relay_cpu = relay.cpu_seconds() - relay_cpu_start if relay is not None else 0.0
     busy = _busy_share(step.samples, first + shape.hold, last)
-    return Measured(first, last, cpu, wall, busy)
+    return Measured(first, last, cpu, wall, busy, relay_cpu)
 
 
 def _row(
@@ -352,6 +408,10 @@ COLUMNS = [
     "max loop lag ms",
     "max GC pause ms",
     "peak RSS MB",
+    "rtpengine CPU ms/call",
+    "recordings",
+    "worst length error s",
+    "worst sounding frames",
 ]
 
 
@@ -373,12 +433,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="originating time per step")
     parser.add_argument("--ring-ms", type=int, default=500, help="customers ring this long")
     parser.add_argument("--talk", type=float, default=8, help="customers hang up after this")
+    parser.add_argument("--media", choices=["none", "rtpengine"], default="none")
     args = parser.parse_args()
     if shutil.which("sipp") is None:
         raise SystemExit("sipp is not installed (apt-get install sip-tester)")
     pinning = _pin_to_one_core()
     load_before = os.getloadavg()
-    shape, gc_pauses = Shape(args.seconds, args.ring_ms, args.talk), GcPauses()
+    shape = Shape(args.seconds, args.ring_ms, args.talk, args.media == "rtpengine")
+    gc_pauses = GcPauses()
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="opendialer-sip-bench-") as tmp:
         for rate in (float(r) for r in args.rates.split(",")):
@@ -386,7 +448,8 @@ def main() -> None:
             print_table("sip_capacity (so far)", COLUMNS, rows)
     load_after = os.getloadavg()
     title = (
-        f"SIP backend capacity: one process {pinning}, loopback; ring {args.ring_ms} ms, "
+        f"SIP backend capacity (media {args.media}): one process {pinning}, loopback; "
+        f"ring {args.ring_ms} ms, "
         f"talk {args.talk:g} s, {args.seconds:g} s per step; load avg "
         f"{load_before[0]:.2f} -> {load_after[0]:.2f} on {os.cpu_count()} CPUs"
     )

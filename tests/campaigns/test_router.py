@@ -1,9 +1,13 @@
 """Native API: campaigns and their parts, over HTTP through the ASGI app."""
 
+import shutil
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from opendialer.models import CallAttempt, CallOutcome, Campaign
+from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT_FILE
 
 
 def create(api: TestClient, **body: object) -> dict[str, object]:
@@ -230,3 +234,50 @@ def test_delete_is_refused_while_calls_are_up(api: TestClient, session: Session)
     session.commit()
     assert api.delete(f"/api/v1/campaigns/{campaign_id}").status_code == 204
     assert api.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404
+
+
+def test_an_unreadable_announcement_file_is_refused_when_saved(
+    api: TestClient, tmp_path: Path
+) -> None:
+    not_audio = tmp_path / "message.wav"
+    not_audio.write_text("not a WAV file")
+    for reference in [str(tmp_path / "missing.wav"), f"file:{not_audio}", "relative/message.wav"]:
+        body = {"name": "Spring", "dial_mode": "predictive", "abandon_announcement_uri": reference}
+        response = api.post("/api/v1/campaigns", json=body)
+        assert response.status_code == 400, reference
+        assert response.json()["error"]["code"] == "invalid_announcement"
+    assert api.get("/api/v1/campaigns").json()["items"] == []
+    campaign = create(api)
+    change = {"abandon_announcement_uri": str(not_audio)}
+    refused = api.patch(f"/api/v1/campaigns/{campaign['id']}", json=change)
+    assert refused.json()["error"]["code"] == "invalid_announcement"
+
+
+def test_a_readable_announcement_file_and_the_other_references_are_kept(
+    api: TestClient, tmp_path: Path
+) -> None:
+    message = tmp_path / "message.wav"
+    shutil.copy(DEFAULT_ANNOUNCEMENT_FILE, message)
+    references = [
+        str(message),
+        f"file:{message}",
+        "sip:abandon@127.0.0.1",
+        "announcement:abandoned",
+    ]
+    for number, reference in enumerate(references):
+        campaign = create(api, name=f"C{number}", abandon_announcement_uri=reference)
+        assert campaign["abandon_announcement_uri"] == reference
+
+
+def test_a_machine_message_is_checked_like_the_abandon_message(
+    api: TestClient, tmp_path: Path
+) -> None:
+    refused = api.post(
+        "/api/v1/campaigns",
+        json={"name": "M", "dial_mode": "predictive", "machine_message_uri": "/nowhere.wav"},
+    )
+    assert refused.json()["error"]["code"] == "invalid_announcement"
+    message = tmp_path / "machine.wav"
+    shutil.copy(DEFAULT_ANNOUNCEMENT_FILE, message)
+    campaign = create(api, name="N", amd_enabled=True, machine_message_uri=str(message))
+    assert campaign["machine_message_uri"] == str(message)

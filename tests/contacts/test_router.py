@@ -531,6 +531,7 @@ def test_history_lists_the_contacts_attempts(
         "cause_code": 16,
         "caller_hangup": True,
         "answered_by_machine": False,
+        "end_detail": "customer hung up; recording failed: no pcap",
         "engine_id": "engine-1",
     }
     session.add(_attempt(tenant, contact["id"], **full))

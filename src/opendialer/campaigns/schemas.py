@@ -35,6 +35,12 @@ class CampaignSettings(InputModel):
     )
     record_calls: bool | None = None
     abandon_announcement_uri: str | None = Field(default=None, max_length=255)
+    machine_message_uri: str | None = Field(
+        default=None,
+        max_length=255,
+        description="With AMD: the message left on an answering machine after its beep "
+        "(a WAV file path or file: URI, or a sip: URI); unset: machines are hung up",
+    )
     caller_id: str | None = Field(default=None, max_length=32)
     timezone: TimeZoneName | None = None
     calling_hours_start: LocalTime | None = None
@@ -88,6 +94,7 @@ class CampaignRead(OutputModel):
     amd_false_positive_rate: float
     record_calls: bool
     abandon_announcement_uri: str | None
+    machine_message_uri: str | None
     caller_id: str | None
     timezone: str
     calling_hours_start: LocalTime

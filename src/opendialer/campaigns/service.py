@@ -37,6 +37,7 @@ from opendialer.models import (
     UserRole,
 )
 from opendialer.scoping import Scope, get_owned, tenant_of
+from opendialer.telephony.announcements import UnreadableAnnouncement, check_announcement
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
 _PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
@@ -47,6 +48,12 @@ def _check_settings(session: Session, scope: Scope, data: CampaignSettings) -> N
         get_owned(session, AgentGroup, scope, data.agent_group_id, "agent_group")
     if data.begin_at and data.end_at and data.begin_at >= data.end_at:
         raise BadRequest("begin_at must be before end_at", code="invalid_dates")
+    for message in (data.abandon_announcement_uri, data.machine_message_uri):
+        if message is not None:
+            try:
+                check_announcement(message)
+            except UnreadableAnnouncement as exc:
+                raise BadRequest(str(exc), code="invalid_announcement") from exc
 
 
 def _check_name_free(session: Session, scope: Scope, name: str, exclude_id: int = 0) -> None:

@@ -254,5 +254,6 @@ class CallAttemptRead(OutputModel):
     cause_code: int | None
     caller_hangup: bool | None
     answered_by_machine: bool | None
+    end_detail: str | None
     engine_id: str | None
     created_at: datetime

@@ -75,6 +75,9 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
     set_recording_hook = getattr(backend, "set_recording_hook", None)
     if callable(set_recording_hook):  # backends that leave the audio to the dialer (sim)
         set_recording_hook(recorder)
+    set_audio_store = getattr(backend, "set_audio_store", None)
+    if callable(set_audio_store):  # backends that write the audio themselves (sip + rtpengine)
+        set_audio_store(recorder)
     engine = Engine(
         app.state.sessions,
         backend,

@@ -42,6 +42,7 @@ from opendialer.models import (
 )
 from opendialer.scoping import Scope
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
+from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT
 
 if TYPE_CHECKING:
     from opendialer.engine.runner import Engine
@@ -77,6 +78,11 @@ def _announcement_uri(session: Session, campaign_id: int) -> str | None:
     """The campaign's message for abandoned callers (none once it has been deleted)."""
     campaign = session.get(Campaign, campaign_id)
     return campaign.abandon_announcement_uri if campaign is not None else None
+
+
+def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
+    campaign = session.get(Campaign, campaign_id)
+    return campaign.machine_message_uri if campaign is not None else None
 
 
 def _amd_false_positive_rate(campaign: Campaign) -> float:
@@ -123,7 +129,6 @@ class TickPlan:
 log = logging.getLogger(__name__)
 
 DEFAULT_CALLER_ID = "+10000000000"
-DEFAULT_ANNOUNCEMENT = "announcement:abandoned"
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
 
@@ -531,11 +536,18 @@ class CampaignRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def on_machine(self, call: LiveCall, event: CallEvent) -> None:
+        """The campaign's machine action: leave its message after the beep, or hang up."""
         call.human = False
         self.tally.machines += 1
         self.observe_dial(call, DialResult.MACHINE)
         call.phase = Phase.HANGING_UP
-        await self.engine.backend.hangup(call.call_id)
+        message = await self.engine.db.run(
+            lambda session: _machine_message_uri(session, self.campaign_id), writes=False
+        )
+        if message:
+            await self.engine.backend.play_and_hangup(call.call_id, message)
+        else:
+            await self.engine.backend.hangup(call.call_id)
 
     async def on_bridged(self, call: LiveCall, event: CallEvent) -> None:
         call.phase = Phase.TALKING

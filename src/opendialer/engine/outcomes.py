@@ -46,6 +46,7 @@ class Ending:
     user_id: int | None = None
     caller_hangup: bool | None = None
     answered_by_machine: bool | None = None
+    end_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ def finish_attempt(
         "user_id",
         "caller_hangup",
         "answered_by_machine",
+        "end_detail",
     ):
         value = getattr(ending, name)
         if value is not None:

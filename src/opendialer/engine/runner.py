@@ -41,6 +41,7 @@ from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBack
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 2.0
+END_DETAIL_LENGTH = 255  # call_attempts.end_detail
 DRAIN_SECONDS = 3600.0
 LEASE_SECONDS = 30.0
 
@@ -261,6 +262,7 @@ class Engine:
             user_id=call.agent_id,
             caller_hangup=event.kind is CallEventKind.HANGUP_CUSTOMER,
             answered_by_machine=call.human is False or None,
+            end_detail=event.detail[:END_DETAIL_LENGTH] or None,
         )
         recorded = self.recorder.take(call.call_id) if self.recorder is not None else None
         await self._close_attempt(_Unwritten(runner, call, ending, recorded))

@@ -69,6 +69,8 @@ class CallAttempt(IdMixin, Base):
     cause_code: Mapped[int | None] = mapped_column(Integer)
     caller_hangup: Mapped[bool | None]
     answered_by_machine: Mapped[bool | None]
+    # The telephony backend's words on the ending ("customer hung up; recording failed: ...").
+    end_detail: Mapped[str | None] = mapped_column(String(255))
     engine_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -69,6 +69,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
     amd_false_positive_rate: Mapped[float] = mapped_column(Float, default=0.0)
     record_calls: Mapped[bool] = mapped_column(default=False)
     abandon_announcement_uri: Mapped[str | None] = mapped_column(String(255))
+    # Left on an answering machine after its beep (None: hang up on machines).
+    machine_message_uri: Mapped[str | None] = mapped_column(String(255))
     caller_id: Mapped[str | None] = mapped_column(String(32))
     # Calling window: the campaign's own hours in its time zone; the callee-local hours
     # (calling_hours_*) are checked in each number's own zone.

@@ -193,6 +193,18 @@ class CallRecorder:
         size = write_wav(self.directory / relative, seconds)
         self._files[call_id] = RecordedFile(voice_id, relative, started, seconds, size)
 
+    def store_audio(self, call_id: CallId, wav: Path, started_at: datetime) -> None:
+        """A backend's finished WAV (the :class:`~opendialer.telephony.base.AudioStore`):
+        moved into storage, linked to the call's attempt when the call ends."""
+        seconds = wav_seconds(wav)
+        voice_id = new_voice_id()
+        relative = relative_path(voice_id, started_at)
+        target = self.directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(wav, target)
+        size = target.stat().st_size
+        self._files[call_id] = RecordedFile(voice_id, relative, started_at, seconds, size)
+
     def attach(self, session: Session, call_id: CallId, attempt: CallAttempt) -> Recording | None:
         """The metadata row for the call's file, if it was recorded (in the caller's
         transaction, the one that finishes the attempt)."""

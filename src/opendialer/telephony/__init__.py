@@ -2,6 +2,7 @@
 
 from opendialer.telephony.base import (
     AgentEndpoint,
+    AudioStore,
     CallEvent,
     CallEventKind,
     CallId,
@@ -16,6 +17,7 @@ from opendialer.telephony.registry import TelephonyConfigError, available_backen
 
 __all__ = [
     "AgentEndpoint",
+    "AudioStore",
     "CallEvent",
     "CallEventKind",
     "CallId",

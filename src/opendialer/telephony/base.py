@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import NewType, Protocol, runtime_checkable
 
 CallId = NewType("CallId", str)
@@ -128,6 +129,14 @@ class RecordingHook(Protocol):
     def recording_started(self, call_id: CallId, at: datetime) -> None: ...
 
     def recording_stopped(self, call_id: CallId, at: datetime) -> None: ...
+
+
+class AudioStore(Protocol):
+    """Keeps the recordings a backend writes itself (SIP with rtpengine)."""
+
+    def store_audio(self, call_id: CallId, wav: Path, started_at: datetime) -> None:
+        """Take ``wav`` (a finished file, moved into storage) as ``call_id``'s recording."""
+        ...
 
 
 @runtime_checkable

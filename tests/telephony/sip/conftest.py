@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from opendialer.accounts.service import NewTenant
+from opendialer.config import Settings
 from opendialer.telephony.sip import SipBackend
+from tests.telephony.sip.rtpengine import Rtpengine
 from tests.telephony.sip.sipp import Farm, Network, close_network, open_network
+
+MMDIAL = "http://testserver/mmdial/api/"
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +56,40 @@ def sip_options(sip_network: Network) -> dict[str, Any]:
         "keepalive_timeout": 1.0,
         "announcement_max_seconds": 5.0,
     }
+
+
+@pytest.fixture(scope="session")
+def rtpengine(
+    sip_network: Network, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Rtpengine]:
+    """One real rtpengine for the session, recording pcaps into its own spool directory."""
+    engine = Rtpengine(sip_network, tmp_path_factory.mktemp("rtpengine")).start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def media_options(sip_options: dict[str, Any], rtpengine: Rtpengine) -> dict[str, Any]:
+    """The test options with media anchored in the session's rtpengine."""
+    return {
+        **sip_options,
+        "media": "rtpengine",
+        "rtpengine": [rtpengine.address],
+        "recording_dir": str(rtpengine.spool),
+    }
+
+
+@pytest.fixture
+def mm(
+    app: FastAPI,
+    tenant: NewTenant,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[TestClient]:
+    """An mmDial client (the tenant's admin, Basic auth); recordings stored in tmp_path."""
+    monkeypatch.setattr(settings, "recordings_dir", tmp_path / "recordings")
+    auth = (f"{tenant.admin_user}@{tenant.tenant.id}", tenant.admin_password)
+    with TestClient(app, base_url=MMDIAL, raise_server_exceptions=False) as client:
+        client.auth = auth
+        yield client

@@ -195,6 +195,7 @@ class Farm:
         role: str = "peer",
         code: int = 486,
         reason: str = "Busy Here",
+        extra: dict[str, str] | None = None,
     ) -> Sipp:
         params = {
             "RING_MS": str(ring_ms),
@@ -202,6 +203,7 @@ class Farm:
             "ROLE": role,
             "CODE": str(code),
             "REASON": reason,
+            **(extra or {}),
         }
         sipp = Sipp(self.network, scenario, self.free_port(), self.workdir, calls, params)
         self.peers.append(sipp.start())

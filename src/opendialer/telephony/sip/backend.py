@@ -7,16 +7,27 @@ command can never be judged against news the engine has not seen yet.
 """
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import socket
+import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from opendialer.clock import Clock
+from opendialer.media.amd import AmdDetector, BeepDetector
+from opendialer.telephony.announcements import (
+    DEFAULT_ANNOUNCEMENT,
+    DEFAULT_ANNOUNCEMENT_FILE,
+    announcement_path,
+)
 from opendialer.telephony.base import (
     AgentEndpoint,
+    AudioStore,
     CallEvent,
     CallEventKind,
     CallId,
@@ -25,14 +36,17 @@ from opendialer.telephony.base import (
     TelephonyError,
     UnknownCallError,
 )
-from opendialer.telephony.sip.call import Phase, Target, Timers
 from opendialer.telephony.sip.controller import SipController
+from opendialer.telephony.sip.listen import BeepFinderFactory, ClassifierFactory, Heard, Listening
+from opendialer.telephony.sip.media import MediaError, Spool
 from opendialer.telephony.sip.options import (
     SipOptions,
     load_options,
     parse_sip_uri,
     split_host_port,
 )
+from opendialer.telephony.sip.parts import Phase, Target, Timers
+from opendialer.telephony.sip.recording import RecordingError, write_stereo_wav
 from opendialer.telephony.sip.stack import SipThread
 
 log = logging.getLogger(__name__)
@@ -46,6 +60,7 @@ _PHASE_AFTER = {
     CallEventKind.BRIDGED: Phase.BRIDGED,
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
+UNALLOCATED_NUMBER = 1  # Q.850: what a special-information tone announces
 
 
 class SipBackend:
@@ -66,6 +81,22 @@ class SipBackend:
         self._last_final = float("-inf")
         self._thread: SipThread | None = None
         self._controller: SipController | None = None
+        self._audio_store: AudioStore | None = None
+        self._spools: dict[CallId, Spool] = {}
+        self._listenings: dict[CallId, Listening] = {}
+        self._classifier_factory: ClassifierFactory | None = AmdDetector
+        self._beep_factory: BeepFinderFactory | None = BeepDetector
+        self._after_greeting: dict[CallId, str] = {}
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def set_audio_store(self, store: AudioStore | None) -> None:
+        """Who keeps the recordings this backend writes (the server sets it after loading us)."""
+        self._audio_store = store
+
+    def set_classifier_factory(self, factory: ClassifierFactory | None) -> None:
+        """The answering-machine classifier made for each call with AMD (default: the
+        ``opendialer.media.amd`` detector with its default settings; None: tones only)."""
+        self._classifier_factory = factory
 
     @classmethod
     def running_in_process(cls) -> "SipBackend | None":
@@ -81,12 +112,18 @@ class SipBackend:
             raise TelephonyError("a sip backend is already running in this process (one only)")
         self._loop = asyncio.get_running_loop()
         self._thread = await asyncio.to_thread(SipThread.shared)
-        controller = SipController(self._thread, self.options, self._from_sip_thread)
+        controller = SipController(
+            self._thread,
+            self.options,
+            self._from_sip_thread,
+            self._spool_from_sip_thread,
+            self._tap_from_sip_thread,
+        )
         for trunk in {self.options.trunk, *(r.trunk for r in self.options.routes)}:
             await self._address(split_host_port(trunk)[0], startup=True)
         try:
             self.port = await asyncio.to_thread(self._thread.call_sync, controller.open)
-        except OSError as exc:
+        except (OSError, MediaError) as exc:
             raise TelephonyError(f"sip backend cannot start: {exc}") from exc
         self._controller = controller
         SipBackend._running_in_process = self
@@ -103,6 +140,8 @@ class SipBackend:
         if linger > 0:
             await asyncio.sleep(linger)
         await asyncio.to_thread(thread.call_sync, controller.close)
+        while self._writing:
+            await asyncio.gather(*self._writing)
         self._controller = None
         SipBackend._running_in_process = None
         self._queue.put_nowait(None)
@@ -118,7 +157,7 @@ class SipBackend:
         customer = await self._customer_target(request)
         self._phases[call_id] = Phase.DIALLING
         args = (customer, self._from_user(request), _headers(request), self._timers(request))
-        self._send(controller.originate, call_id, *args, request.amd, None)
+        self._send(controller.originate, call_id, *args, request.amd, None, request.record)
         return call_id
 
     async def originate_agent_first(
@@ -133,7 +172,8 @@ class SipBackend:
             self._deliver(call_id, CallEventKind.CANCELLED, None, None, problem, agent.id)
             return call_id
         args = (customer, self._from_user(request), _headers(request), self._timers(request))
-        self._send(controller.originate, call_id, *args, request.amd, (target, agent.id))
+        agent_leg = (target, agent.id)
+        self._send(controller.originate, call_id, *args, request.amd, agent_leg, request.record)
         return call_id
 
     async def cancel(self, call_id: CallId) -> None:
@@ -158,8 +198,19 @@ class SipBackend:
         if phase in _BEFORE_ANSWER:
             raise CallStateError(f"cannot play to {call_id}: not answered")
         self._phases[call_id] = Phase.ANNOUNCING
-        target = await self._announcement_target(announcement)
-        self._send(self._running().announce, call_id, target, announcement)
+        listening = self._listenings.get(call_id)
+        if listening is not None and listening.greeting is not None and not listening.closed:
+            self._after_greeting[call_id] = announcement  # a machine: played after its beep
+            return
+        await self._announce(call_id, announcement)
+
+    async def _announce(self, call_id: CallId, announcement: str, note: str = "") -> None:
+        target: Target | Path | None
+        if self.options.media == "rtpengine" and not announcement.startswith(("sip:", "sips:")):
+            target = announcement_file(announcement)
+        else:
+            target = await self._announcement_target(announcement)
+        self._send(self._running().announce, call_id, target, announcement + note)
 
     async def hangup(self, call_id: CallId) -> None:
         if self._phase(call_id) is not None:
@@ -180,6 +231,56 @@ class SipBackend:
         deliver = partial(self._deliver, call_id, kind, status, cause, detail, agent_id)
         self._loop.call_soon_threadsafe(deliver)
 
+    def _spool_from_sip_thread(self, call_id: CallId, spool: Spool) -> None:
+        """A recorded call's pcap, sent just before its final event (same queue, so first)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spools.__setitem__, call_id, spool)
+
+    def _tap_from_sip_thread(self, call_id: CallId, tap: socket.socket) -> None:
+        """The socket rtpengine sends an AMD call's customer audio to (before its ANSWERED)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._listen, call_id, tap)
+
+    def _listen(self, call_id: CallId, tap: socket.socket) -> None:
+        if call_id not in self._phases:
+            tap.close()
+            return
+        factory = self._classifier_factory
+        classifier = factory() if factory is not None else None
+        on_heard = partial(self._heard, call_id)
+        listening = Listening(
+            tap, classifier, self.options.amd_max_seconds, on_heard, self._beep_factory
+        )
+        listening.greeting_over = partial(self._greeting_over, call_id)
+        self._listenings[call_id] = listening
+
+    def _greeting_over(self, call_id: CallId, why: str) -> None:
+        """A machine's greeting ended: play the message waiting for it, if any."""
+        self._listenings.pop(call_id, None)
+        announcement = self._after_greeting.pop(call_id, None)
+        log.info("sip %s: the machine's greeting is over (%s)", call_id, why)
+        if announcement is not None and call_id in self._phases:
+            note = f" (after the greeting: {why})"
+            announcing = self._announce(call_id, announcement, note)
+            task = asyncio.get_running_loop().create_task(announcing)
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
+
+    def _heard(self, call_id: CallId, heard: Heard) -> None:
+        listening = self._listenings.get(call_id)
+        if listening is not None and listening.closed:
+            del self._listenings[call_id]
+        if call_id not in self._phases:
+            return
+        log.info("sip %s: heard %s (%s)", call_id, heard.what, heard.detail)
+        if heard.what == "sit":
+            kind, cause = CallEventKind.INVALID_NUMBER, UNALLOCATED_NUMBER
+            self._send(self._running().end_as, call_id, kind, cause, heard.detail)
+        elif heard.what in ("machine", "fax"):
+            self._deliver(call_id, CallEventKind.ANSWERED_MACHINE, 200, None, heard.detail, None)
+        else:
+            self._deliver(call_id, CallEventKind.ANSWERED_HUMAN, 200, None, heard.detail, None)
+
     def _deliver(
         self,
         call_id: CallId,
@@ -194,13 +295,39 @@ class SipBackend:
         event = CallEvent(call_id, kind, self.clock.now(), status, cause, agent_id, detail)
         if event.final:
             del self._phases[call_id]
+            self._after_greeting.pop(call_id, None)
+            if (listening := self._listenings.pop(call_id, None)) is not None:
+                listening.close()
             self._last_final = asyncio.get_running_loop().time()
             log.info("sip %s ended: %s sip=%s q850=%s %s", call_id, kind, status, cause, detail)
         elif kind in _PHASE_AFTER:
             self._phases[call_id] = _PHASE_AFTER[kind]
         if kind is CallEventKind.AGENT_NO_ANSWER:
             log.warning("sip %s: agent %s did not answer: %s", call_id, agent_id, detail)
-        self._queue.put_nowait(event)
+        spool = self._spools.pop(call_id, None) if event.final else None
+        if spool is None:
+            self._queue.put_nowait(event)
+            return
+        task = asyncio.get_running_loop().create_task(self._write_recording(event, spool))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _write_recording(self, final: CallEvent, spool: Spool) -> None:
+        """Decode the call's pcap into a WAV, hand it to the store, then send the final event."""
+        store = self._audio_store
+        try:
+            if store is None:
+                raise RecordingError("no recording store is set on this backend")
+            assert self.options.recording_dir is not None
+            wav = Path(self.options.recording_dir) / "wav" / f"{uuid.uuid4().hex}.wav"
+            await asyncio.to_thread(write_stereo_wav, spool, wav)
+            store.store_audio(final.call_id, wav, datetime.fromtimestamp(spool.started, UTC))
+        except Exception as exc:  # whatever went wrong, the call's final event must go out
+            problem = f"recording failed: {type(exc).__name__}: {exc}"
+            log.warning("sip %s: %s", final.call_id, problem)
+            detail = f"{final.detail}; {problem}" if final.detail else problem
+            final = dataclasses.replace(final, detail=detail)
+        self._queue.put_nowait(final)
 
     # -- helpers
 
@@ -287,6 +414,20 @@ class SipBackend:
         address = str(infos[0][4][0])
         self._addresses[host] = address
         return address
+
+
+def announcement_file(announcement: str) -> Path:
+    """The WAV file rtpengine plays for ``announcement`` (a path, ``file:`` URI, or the default).
+
+    Campaigns are checked when saved (``check_announcement``); a file gone since then falls
+    back to the shipped message rather than leaving the customer in silence.
+    """
+    path = announcement_path(announcement)
+    if path is not None and path.is_absolute() and path.is_file():
+        return path
+    if announcement != DEFAULT_ANNOUNCEMENT:
+        log.warning("announcement %r is not a readable file: playing the default", announcement)
+    return DEFAULT_ANNOUNCEMENT_FILE
 
 
 def _headers(request: OriginateRequest) -> dict[str, str]:

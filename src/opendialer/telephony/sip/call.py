@@ -8,19 +8,36 @@ Agent-first: INVITE the agent with an inactive (hold) offer; when it answers, di
 as above; when the customer answers, re-INVITE the agent with the customer's offer and ACK the
 customer with the agent's answer.
 
+With media through rtpengine every SDP passes through it first (``media.offer`` for the
+customer's, ``media.answer`` for the agent's). A call with AMD is ACKed at once with rtpengine's
+answer for a listening socket of ours (the *tap*); when it is bridged, rtpengine is re-offered
+and the agent replaces the tap without the customer seeing a re-INVITE.
+
 Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit`` reports.
 """
 
 import logging
+import wave
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum, auto
 from functools import partial
-from typing import Protocol
+from pathlib import Path
 
 from opendialer.telephony.base import CallEventKind
 from opendialer.telephony.causes import NO_ANSWER_FROM_USER, NORMAL_CLEARING, failure_kind
 from opendialer.telephony.causes import q850_for_sip as _q850_for_sip
+from opendialer.telephony.sip.listen import tap_sdp
+from opendialer.telephony.sip.media import MediaError, MediaRelayLost, Spool
+from opendialer.telephony.sip.parts import (
+    Emit,
+    LegEventLike,
+    LegLike,
+    MediaLike,
+    Net,
+    Phase,
+    Target,
+    TimerLike,
+    Timers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,78 +45,6 @@ NETWORK_OUT_OF_ORDER = 38
 TEMPORARY_FAILURE = 41
 TIMER_EXPIRY = 102
 INTERWORKING = 127
-
-
-class LegEventLike(Protocol):
-    @property
-    def kind(self) -> str: ...
-    @property
-    def status(self) -> int | None: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def q850(self) -> int | None: ...
-    @property
-    def sdp(self) -> str | None: ...
-
-
-class LegLike(Protocol):
-    closed: bool
-
-    def invite(self, from_user: str, sdp: str | None, headers: dict[str, str]) -> None: ...
-    def acknowledge(self, sdp: str) -> None: ...
-    def reinvite(self, sdp: str) -> None: ...
-    def answer_update(self, sdp: str) -> None: ...
-    def end(self) -> None: ...
-    def ping(self, done: Callable[[int], None]) -> None: ...
-
-
-class TimerLike(Protocol):
-    def cancel(self) -> None: ...
-
-
-Listener = Callable[[LegLike, LegEventLike], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a leg goes: its R-URI (user@host:port) and the next hop the INVITE is sent to."""
-
-    user: str | None
-    host: str
-    port: int
-    next_hop: tuple[str, int]
-
-
-class Net(Protocol):
-    def leg(self, listener: Listener, target: Target) -> LegLike: ...
-    def timer(self, delay: float, callback: Callable[[], None]) -> TimerLike: ...
-    def hold_offer(self) -> str: ...
-    def rejecting_answer(self, offer: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Timers:
-    ring_timeout: float
-    agent_ring_timeout: float
-    trunk_response_timeout: float
-    keepalive_interval: float
-    keepalive_timeout: float
-    announcement_max_seconds: float
-
-
-Emit = Callable[[CallEventKind, int | None, int | None, str, str | None], None]
-"""(kind, sip_status, q850_cause, detail, agent_id)"""
-
-
-class Phase(Enum):
-    AGENT_RINGING = auto()
-    DIALLING = auto()
-    ANSWERED = auto()  # the customer's 200 is in, its ACK held back: waiting for an agent
-    CONNECTING = auto()  # the agent (or, agent-first, its re-INVITE) is being asked
-    BRIDGED = auto()
-    ANNOUNCING = auto()
-    ENDED = auto()
 
 
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
@@ -123,10 +68,18 @@ class ThirdPartyCall:
         from_user: str,
         headers: dict[str, str],
         amd_requested: bool,
+        record_requested: bool = False,
+        media: MediaLike | None = None,
+        on_spool: Callable[[Spool], None] | None = None,
+        open_tap: Callable[[], tuple[str, int]] | None = None,
     ) -> None:
         self.net, self.timers, self._emit, self._on_done = net, timers, emit, on_done
         self.customer_target, self.from_user, self.headers = customer, from_user, headers
-        self.amd_requested = amd_requested
+        self.amd_requested, self.record_requested = amd_requested, record_requested
+        self.media, self._on_spool, self._open_tap = media, on_spool, open_tap
+        self.media_problem = ""
+        self.customer_sdp: str | None = None
+        self.tapped = False  # the dialer listens (AMD): the customer is ACKed, rtpengine re-offered
         self.phase = Phase.DIALLING
         self.agent_first = False
         self.customer: LegLike | None = None
@@ -154,6 +107,8 @@ class ThirdPartyCall:
         if self.phase is not Phase.ANSWERED or self.offer is None:
             log.info("bridge ignored: call is %s", self.phase.name)
             return
+        if not self._reoffer():
+            return
         self.phase, self.agent_id = Phase.CONNECTING, agent_id
         self.agent = self.net.leg(self._on_agent, agent)
         self.agent.invite(self.from_user, self.offer, self.headers)
@@ -164,7 +119,7 @@ class ThirdPartyCall:
         if self.phase is Phase.ANSWERED:
             self._emit(CallEventKind.AGENT_NO_ANSWER, None, None, detail, agent_id)
 
-    def announce(self, target: Target | None, announcement: str) -> None:
+    def announce(self, target: Target | Path | None, announcement: str) -> None:
         if self.phase is Phase.ENDED:
             return
         if self.phase not in (Phase.ANSWERED, Phase.CONNECTING) or self.offer is None:
@@ -172,6 +127,9 @@ class ThirdPartyCall:
             return
         self._drop_agent()
         self.announcement = announcement
+        if isinstance(target, Path):
+            self._play(target)
+            return
         if target is None:
             detail = f"hung up: {announcement!r} is not a SIP URI to play"
             self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
@@ -180,6 +138,27 @@ class ThirdPartyCall:
         self.announcer = self.net.leg(self._on_announcer, target)
         self.announcer.invite(self.from_user, self.offer, self.headers)
         self._start_timer("announce", self.timers.announcement_max_seconds, self._announce_cut)
+
+    def _play(self, file: Path) -> None:
+        """rtpengine plays ``file`` to the customer; the call ends when it has played."""
+        assert self.media is not None
+        try:
+            if not self.acked:
+                self._acknowledge_customer(self.media.answer_for_nobody())
+            self.media.play(file)
+        except MediaError as exc:
+            detail = f"announcement {self.announcement} not played: {exc}"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NETWORK_OUT_OF_ORDER, detail)
+            return
+        self.phase = Phase.ANNOUNCING
+        cap = self.timers.announcement_max_seconds
+        seconds = min(_wav_seconds(file, cap), cap)
+        self._start_timer("announce", seconds + _PLAYOUT_MARGIN_SECONDS, self._played)
+
+    def _played(self) -> None:
+        if self.phase is Phase.ANNOUNCING:
+            detail = f"played {self.announcement}"
+            self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
 
     def cancel(self) -> None:
         if self.phase in _BEFORE_ANSWER:
@@ -233,14 +212,44 @@ class ThirdPartyCall:
             detail = "customer answered without an SDP offer (late offer expected)"
             self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
             return
-        self.offer, self.phase = event.sdp, Phase.ANSWERED
+        self.offer = self.customer_sdp = event.sdp
+        if self.media is not None:
+            try:
+                self.offer = self.media.offer(event.sdp)
+                self._tap()
+            except MediaError as exc:
+                self._finish(CallEventKind.FAILED, event.status, _media_cause(exc), str(exc))
+                return
+        self.phase = Phase.ANSWERED
         self._emit(CallEventKind.ANSWERED, 200, None, "", self.agent_id)
+        if self.tapped:
+            return  # the backend listens, and reports a person or a machine
         detail = "amd unavailable: no media path (RFC 3725)" if self.amd_requested else "amd off"
         self._emit(CallEventKind.ANSWERED_HUMAN, 200, None, detail, self.agent_id)
         if self.agent_first and self.agent is not None and self.phase is Phase.ANSWERED:
             self.phase = Phase.CONNECTING
             self.agent.reinvite(self.offer)
             self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
+
+    def _tap(self) -> None:
+        """AMD with media: answer the customer with our own listening socket as the far end."""
+        if not self.amd_requested or self.agent_first or self._open_tap is None:
+            return
+        assert self.media is not None
+        self._acknowledge_customer(self.media.answer(tap_sdp(self._open_tap())))
+        self.tapped = True
+
+    def _reoffer(self) -> bool:
+        """A tapped call: offer rtpengine the customer's SDP again, so the agent replaces the
+        tap (rtpengine keeps the customer's ports; the customer hears no re-INVITE)."""
+        if not self.tapped or self.media is None or self.customer_sdp is None:
+            return True
+        try:
+            self.offer = self.media.offer(self.customer_sdp)
+        except MediaError as exc:
+            self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+            return False
+        return True
 
     def _ring_timeout(self) -> None:
         if self.phase is Phase.DIALLING:
@@ -279,10 +288,21 @@ class ThirdPartyCall:
             if event.sdp is None:
                 self._agent_failed(event.status, "agent answered without SDP")
                 return
-            self._acknowledge_customer(event.sdp)
+            if not self._answer_customer(event.sdp):
+                return
             self.phase = Phase.BRIDGED
+            self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
             self._schedule_keepalive()
+
+    def _start_recording(self) -> None:
+        if not self.record_requested or self.media is None:
+            return
+        try:
+            self.media.record()
+        except MediaError as exc:  # the call goes on; its ending says why it has no recording
+            self.media_problem = f"recording failed: {exc}"
+            log.warning("%s", self.media_problem)
 
     def _agent_timeout(self) -> None:
         if self.phase in (Phase.AGENT_RINGING, Phase.CONNECTING):
@@ -323,7 +343,7 @@ class ThirdPartyCall:
         if leg is not self.announcer or self.phase is not Phase.ANNOUNCING:
             return
         if event.kind == "answered" and event.sdp is not None and not self.acked:
-            self._acknowledge_customer(event.sdp)
+            self._answer_customer(event.sdp)
         elif event.kind in ("failed", "bye"):
             what = "played" if event.kind == "bye" else f"announcement failed ({event.status})"
             detail = f"{what} {self.announcement}"
@@ -369,10 +389,26 @@ class ThirdPartyCall:
 
     # -- endings
 
+    def _answer_customer(self, far_end_sdp: str) -> bool:
+        """ACK the customer with the far end's answer (through rtpengine); False: call ended."""
+        try:
+            answer = self.media.answer(far_end_sdp) if self.media else far_end_sdp
+        except MediaError as exc:
+            self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
+            return False
+        self._acknowledge_customer(answer)
+        return True
+
     def _acknowledge_customer(self, answer: str) -> None:
         if self.customer is not None and not self.acked:
             self.acked, self._agent_sdp = True, answer
             self.customer.acknowledge(answer)
+
+    def finish(
+        self, kind: CallEventKind, status: int | None, cause: int | None, detail: str
+    ) -> None:
+        """End the call now with this final event (both legs hung up)."""
+        self._finish(kind, status, cause, detail)
 
     def _finish(
         self, kind: CallEventKind, status: int | None, cause: int | None, detail: str
@@ -390,8 +426,18 @@ class ThirdPartyCall:
             self.net.timer(_BYE_AFTER_ACK_SECONDS, partial(_end_all, legs))
         else:
             _end_all(legs)
+        self._close_media()
+        if self.media_problem:
+            detail = f"{detail}; {self.media_problem}" if detail else self.media_problem
         self._emit(kind, status, cause, detail, self.agent_id)
         self._on_done(self)
+
+    def _close_media(self) -> None:
+        if self.media is None:
+            return
+        spool = self.media.close()
+        if spool is not None and self._on_spool is not None:
+            self._on_spool(spool)
 
     def _start_timer(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._stop_timer(name)
@@ -404,6 +450,22 @@ class ThirdPartyCall:
 
 
 _BYE_AFTER_ACK_SECONDS = 0.05
+_PLAYOUT_MARGIN_SECONDS = 0.3  # rtpengine's playout starts a packetisation or two later
+
+
+def _media_cause(problem: MediaError) -> int:
+    """Q.850 for a media failure: the relay lost (38) or an SDP it refused (127)."""
+    return NETWORK_OUT_OF_ORDER if isinstance(problem, MediaRelayLost) else INTERWORKING
+
+
+def _wav_seconds(file: Path, otherwise: float) -> float:
+    """A WAV file's playing time; ``otherwise`` for audio ``wave`` cannot read (rtpengine plays
+    any format ffmpeg knows)."""
+    try:
+        with wave.open(str(file), "rb") as audio:
+            return audio.getnframes() / audio.getframerate()
+    except (OSError, EOFError, wave.Error, ZeroDivisionError):
+        return otherwise
 
 
 def _end_all(legs: list[LegLike]) -> None:

@@ -5,20 +5,18 @@ Every method here runs on the SIP thread (the backend hands them in with ``SipTh
 """
 
 import logging
+import socket
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from opendialer.telephony.base import CallEventKind, CallId
-from opendialer.telephony.sip.call import (
-    Emit,
-    LegLike,
-    Listener,
-    Net,
-    Target,
-    ThirdPartyCall,
-    Timers,
-)
+from opendialer.telephony.sip.call import ThirdPartyCall
+from opendialer.telephony.sip.media import MediaError, MediaRelay, Spool
 from opendialer.telephony.sip.options import SipOptions
+from opendialer.telephony.sip.parts import Emit, LegLike, Listener, Net, Phase, Target, Timers
+from opendialer.telephony.sip.rtpengine import NgClient
 from opendialer.telephony.sip.stack import SipThread
 
 log = logging.getLogger(__name__)
@@ -27,12 +25,23 @@ NO_CIRCUIT_AVAILABLE = 34
 NETWORK_OUT_OF_ORDER = 38
 
 Deliver = Callable[[CallId, CallEventKind, int | None, int | None, str, str | None], None]
+DeliverSpool = Callable[[CallId, Spool], None]
+DeliverTap = Callable[[CallId, socket.socket], None]
 
 
 class SipController(Net):
-    def __init__(self, thread: SipThread, options: SipOptions, deliver: Deliver) -> None:
+    def __init__(
+        self,
+        thread: SipThread,
+        options: SipOptions,
+        deliver: Deliver,
+        deliver_spool: DeliverSpool | None = None,
+        deliver_tap: DeliverTap | None = None,
+    ) -> None:
         self.thread, self.options, self.deliver = thread, options, deliver
+        self.deliver_spool, self.deliver_tap = deliver_spool, deliver_tap
         self.endpoint: Any = None
+        self.relay: MediaRelay | None = None
         self.calls: dict[CallId, ThirdPartyCall] = {}
 
     # -- lifecycle
@@ -41,6 +50,7 @@ class SipController(Net):
         """Bind our SIP port (in the configured network namespace); returns the port."""
         self.thread.enter_network_namespace(self.options.network_namespace)
         try:
+            self._open_media()
             self.endpoint = self.thread.glue.Endpoint(
                 self.options.bind_address,
                 self.options.port_range,
@@ -51,7 +61,25 @@ class SipController(Net):
         port: int = self.endpoint.port
         return port
 
+    def _open_media(self) -> None:
+        """Reach every rtpengine (``MediaError`` if one does not answer)."""
+        if self.options.media != "rtpengine":
+            return
+        timeout = self.options.rtpengine_timeout
+        clients = [NgClient(address, timeout) for address in self.options.ng_addresses()]
+        spool = self.options.recording_dir
+        relay = MediaRelay(clients, Path(spool) if spool is not None else None)
+        try:
+            relay.open()
+        except MediaError:
+            relay.close()
+            raise
+        self.relay = relay
+
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
+            self.relay = None
         if self.endpoint is not None:
             self.endpoint.shutdown()
             self.endpoint = None
@@ -97,6 +125,7 @@ class SipController(Net):
         timers: Timers,
         amd: bool,
         agent: tuple[Target, str] | None,
+        record: bool = False,
     ) -> None:
         if len(self.calls) >= self.options.max_calls:
             detail = f"no free call slot: {self.options.max_calls} calls up (max_calls)"
@@ -112,6 +141,10 @@ class SipController(Net):
             from_user=from_user,
             headers=headers,
             amd_requested=amd,
+            record_requested=record,
+            media=self.relay.call(f"{call_id}-{uuid.uuid4().hex}") if self.relay else None,
+            on_spool=self._spool_sender(call_id),
+            open_tap=self._tap_opener(call_id),
         )
         self.calls[call_id] = call
         try:
@@ -134,7 +167,7 @@ class SipController(Net):
         else:
             call.bridge(agent, agent_id)
 
-    def announce(self, call_id: CallId, target: Target | None, announcement: str) -> None:
+    def announce(self, call_id: CallId, target: Target | Path | None, announcement: str) -> None:
         call = self.calls.get(call_id)
         if call is not None:
             call.announce(target, announcement)
@@ -149,6 +182,12 @@ class SipController(Net):
         if call is not None:
             call.hangup()
 
+    def end_as(self, call_id: CallId, kind: CallEventKind, cause: int, detail: str) -> None:
+        """End an answered call with a final ``kind`` of our choosing (a SIT: invalid number)."""
+        call = self.calls.get(call_id)
+        if call is not None and call.phase is Phase.ANSWERED:
+            call.finish(kind, None, cause, detail)
+
     def _emitter(self, call_id: CallId) -> Emit:
         def emit(
             kind: CallEventKind,
@@ -160,6 +199,31 @@ class SipController(Net):
             self.deliver(call_id, kind, status, cause, detail, agent_id)
 
         return emit
+
+    def _spool_sender(self, call_id: CallId) -> Callable[[Spool], None] | None:
+        deliver_spool = self.deliver_spool
+        if deliver_spool is None:
+            return None
+        return lambda spool: deliver_spool(call_id, spool)
+
+    def _tap_opener(self, call_id: CallId) -> Callable[[], tuple[str, int]] | None:
+        deliver_tap = self.deliver_tap
+        if deliver_tap is None or self.relay is None:
+            return None
+
+        def open_tap() -> tuple[str, int]:
+            """A UDP socket for rtpengine to send the customer's audio to (in our namespace)."""
+            self.thread.enter_network_namespace(self.options.network_namespace)
+            try:
+                tap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                tap.bind((self.options.bind_address, 0))
+            finally:
+                self.thread.enter_network_namespace(None)
+            deliver_tap(call_id, tap)
+            address: tuple[str, int] = tap.getsockname()
+            return address
+
+        return open_tap
 
     def _forget(self, call_id: CallId, call: ThirdPartyCall) -> None:
         if self.calls.get(call_id) is call:

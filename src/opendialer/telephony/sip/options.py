@@ -12,6 +12,7 @@ _SIP_URI = re.compile(
     r"(?::(?P<port>\d{1,5}))?(?P<params>;[^?>]*)?$"
 )
 DEFAULT_SIP_PORT = 5060
+DEFAULT_NG_PORT = 2223  # rtpengine's NG control port in Debian's /etc/rtpengine/rtpengine.conf
 
 
 class SipOptionsError(ValueError):
@@ -103,6 +104,33 @@ class SipOptions(BaseModel):
     )
     max_calls: int = Field(default=1000, ge=1, description="Concurrent calls; more fail at once")
     user_agent: str = "opendialer"
+    media: Literal["none", "rtpengine"] = Field(
+        default="none",
+        description="none: media flows peer to peer (RFC 3725); rtpengine: anchored in rtpengine",
+    )
+    rtpengine: tuple[str, ...] = Field(
+        default=(), description="rtpengine NG control addresses host[:port]; calls spread over them"
+    )
+    rtpengine_timeout: float = Field(
+        default=1.0, gt=0, le=10, description="Seconds an NG command may take (retried on UDP)"
+    )
+    amd_max_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="With rtpengine and AMD: listen at most this long, then the classifier decides",
+    )
+    recording_dir: str | None = Field(
+        default=None,
+        description="rtpengine's --recording-dir as this host sees it (pcap recordings)",
+    )
+
+    @field_validator("rtpengine")
+    @classmethod
+    def _ng_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            split_host_port(address, DEFAULT_NG_PORT)
+        return value
 
     @field_validator("trunk", "agent_proxy")
     @classmethod
@@ -124,6 +152,17 @@ class SipOptions(BaseModel):
         if not 0 < low <= high < 65536:
             raise ValueError(f"port_range {self.port_range} must be 1 <= low <= high <= 65535")
         return self
+
+    @model_validator(mode="after")
+    def _media(self) -> "SipOptions":
+        if self.media == "rtpengine" and not self.rtpengine:
+            raise ValueError("media rtpengine needs at least one address in `rtpengine`")
+        if self.media == "none" and (self.rtpengine or self.recording_dir):
+            raise ValueError("`rtpengine` and `recording_dir` need media: rtpengine")
+        return self
+
+    def ng_addresses(self) -> list[tuple[str, int]]:
+        return [split_host_port(address, DEFAULT_NG_PORT) for address in self.rtpengine]
 
     def trunk_for(self, number: str) -> tuple[str, int]:
         matching = [r for r in self.routes if number.lstrip("+").startswith(r.prefix.lstrip("+"))]
