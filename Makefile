@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp lint typecheck pytest clean migration
+.PHONY: demo test install dev sipp chromium lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,13 @@ typecheck: dev
 sipp:
 	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 
-pytest: dev sipp
+# The agent console's browser tests drive Debian's Chromium through Playwright (its own
+# browser download cannot work here): tests/console/browser.py.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+pytest: dev sipp chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest

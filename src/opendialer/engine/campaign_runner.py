@@ -136,6 +136,8 @@ class EngineListener(Protocol):
 
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
 
+    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
+
 
 class NullListener:
     def call_connected(self, call: LiveCall) -> None:
@@ -147,10 +149,20 @@ class NullListener:
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         return None
 
+    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        return None
+
 
 def agent_endpoint(user: User) -> AgentEndpoint:
     uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
     return AgentEndpoint(id=str(user.id), sip_uri=uri)
+
+
+def _assign_call(session: Session, tenant_id: int, agent_id: int, attempt: CallAttempt) -> None:
+    """The agent dialled first (progressive, preview) holds the call's attempt and contact, as
+    one reserved for a waiting caller does: their console shows it, their result code uses it."""
+    row = agents.agent_session(session, tenant_id, agent_id)
+    row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
 
 
 class CampaignRunner:
@@ -269,6 +281,7 @@ class CampaignRunner:
             self.previews[agent_id] = claim
             dial = partial(self._dial_preview_later, agent_id)
             self.engine.clock.call_later(plan.preview_seconds, dial)
+            self.engine.listener.preview_offered(self.tenant_id, agent_id, self.campaign_id)
 
     def _progressive(
         self, session: Session, campaign: Campaign, ready: int, now: datetime
@@ -285,6 +298,7 @@ class CampaignRunner:
                 agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
                 break
             attempt, e164 = claimed[0]
+            _assign_call(session, self.tenant_id, agent_id, attempt)
             launches.append(_launch_for(campaign, attempt, e164, agent_id))
         return launches
 
@@ -320,6 +334,7 @@ class CampaignRunner:
         def start(session: Session) -> Launch:
             campaign = session.get_one(Campaign, self.campaign_id)
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
+            _assign_call(session, self.tenant_id, agent_id, attempt)
             return _launch_for(campaign, attempt, claim.e164, agent_id)
 
         await self._launch(await self.engine.db.run(start))

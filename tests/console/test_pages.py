@@ -1,0 +1,85 @@
+"""The agent console in a real Chromium against a real server dialling on the simulated
+network (issue 19, tests 1, 2 and 4)."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+
+from opendialer.accounts.service import NewTenant
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.models import AgentSession, AgentState, CallAttempt, Contact, ResultCode
+from tests.console.browser import (
+    console_server,
+    make_agent,
+    make_console_campaign,
+    make_customer,
+    screenshot,
+    sign_in,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+POP_LIMIT_MS = 2000
+
+
+def test_screen_pop_result_form_and_callback(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
+    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
+    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    with console_server(settings) as base_url:
+        page.goto(f"{base_url}/console/login")
+        screenshot(page, "login.png")
+        sign_in(page, base_url, "erika.agent")
+        expect(page.locator("#state")).to_have_text("logged out")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#state")).to_have_text("paused")
+        page.get_by_role("button", name="Ready", exact=True).click()
+
+        # The engine dials, the customer answers, the call is bridged: the contact pops up.
+        expect(page.locator("#contact-name")).to_have_text("Erika Mustermann", timeout=20_000)
+        expect(page.locator("#state")).to_have_text("on call")
+        popped = int(page.locator("body").get_attribute("data-popped-at") or 0)
+        bridged = int(page.locator("body").get_attribute("data-bridged-at") or 0)
+        assert bridged > 0 and 0 <= popped - bridged < POP_LIMIT_MS
+        expect(page.locator("#phones li")).to_have_count(2)
+        expect(page.locator("#custom-data")).to_contain_text("gold")
+        expect(page.locator("#script")).to_have_text(
+            "Good day Erika Mustermann, this is opendialer about your gold plan."
+        )
+        expect(page.get_by_role("link", name="CRM record (opens in a new tab)")).to_have_attribute(
+            "href", "https://crm.example/lead?id=L-4711"
+        )
+        screenshot(page, "call.png")
+
+        page.get_by_role("button", name="Hang up").click()
+        expect(page.locator("#state")).to_have_text("wrap up")
+        page.get_by_label("Result code").select_option(label="Sale")
+        page.get_by_role("button", name="Set result").click()
+        expect(page.locator("#result-current")).to_have_text("Result: Sale")
+        expect(page.locator("#history")).to_contain_text("Sale")
+        page.get_by_label("Product").fill("Solar panel XL")
+        page.get_by_label("Notes").fill("Wants a quote by mail")
+        page.get_by_role("button", name="Save").click()
+        tomorrow = (datetime.now(BERLIN) + timedelta(days=1)).date()
+        page.get_by_label("Date").fill(tomorrow.isoformat())
+        page.get_by_label("Time", exact=True).fill("10:30")
+        page.get_by_role("button", name="Schedule callback").click()
+        expect(page.locator("#callback-done")).to_contain_text("Callback scheduled")
+        page.reload()  # what the server kept, not what the page remembers
+        expect(page.get_by_label("Product")).to_have_value("Solar panel XL")
+        expect(page.locator("#history")).to_contain_text("Sale")
+
+    with unit_of_work(sessions) as session:
+        row = session.get_one(Contact, contact)
+        assert row.form_data == {"product": "Solar panel XL"}
+        assert row.comment == "Wants a quote by mail"
+        assert row.reserved_user_id == agent
+        expected = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 10, 30, tzinfo=BERLIN)
+        assert row.next_try_at == expected
+        attempt = session.query(CallAttempt).filter_by(contact_id=contact).one()
+        code = session.get_one(ResultCode, attempt.result_code_id)
+        assert (attempt.user_id, code.code) == (agent, "sale")
+        assert session.get_one(AgentSession, agent).state is AgentState.WRAP_UP
