@@ -45,9 +45,7 @@ FAST_SCENARIO = {
 def chromium() -> Iterator[Browser]:
     """Playwright gives the browser a fresh profile directory of its own (no --user-data-dir)."""
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
-        )
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
             yield browser
         finally:
@@ -121,7 +119,11 @@ def make_console_campaign(
         for code, text in (("sale", "Sale"), ("no_interest", "No interest")):
             session.add(
                 ResultCode(
-                    tenant_id=tenant_id, campaign_id=campaign.id, code=code, text_en=text, text_de=text
+                    tenant_id=tenant_id,
+                    campaign_id=campaign.id,
+                    code=code,
+                    text_en=text,
+                    text_de=text,
                 )
             )
         return campaign.id

@@ -1,6 +1,7 @@
 """The agent console in a real Chromium against a real server dialling on the simulated
 network (issue 19, tests 1, 2 and 4)."""
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -83,3 +84,37 @@ def test_screen_pop_result_form_and_callback(
         code = session.get_one(ResultCode, attempt.result_code_id)
         assert (attempt.user_id, code.code) == (agent, "sale")
         assert session.get_one(AgentSession, agent).state is AgentState.WRAP_UP
+
+
+def test_preview_countdown_skip_and_dial(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    agent = make_agent(sessions, tenant.tenant.id, "max.agent")
+    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "preview")
+    first = make_customer(sessions, campaign, "Anna", "Erste")
+    second = make_customer(sessions, campaign, "Bert", "Zweiter")
+    with console_server(settings) as base_url:
+        sign_in(page, base_url, "max.agent")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#state")).to_have_text("paused")
+        page.get_by_role("button", name="Ready", exact=True).click()
+
+        expect(page.locator("#state")).to_have_text("preview", timeout=20_000)
+        expect(page.locator("#contact-name")).to_have_text("Anna Erste")
+        countdown = page.locator("#preview-countdown")
+        expect(countdown).to_have_text(re.compile(r"^([1-9]|[12][0-9]|30)$"))
+        screenshot(page, "preview.png")
+
+        page.get_by_role("button", name="Skip").click()
+        expect(page.locator("#contact-name")).to_have_text("Bert Zweiter", timeout=20_000)
+        page.get_by_role("button", name="Dial now").click()
+        expect(page.locator("#state")).to_have_text("on call", timeout=20_000)
+        expect(page.locator("#contact-name")).to_have_text("Bert Zweiter")
+        page.get_by_role("button", name="Hang up").click()
+        expect(page.locator("#state")).to_have_text("wrap up")
+
+    with unit_of_work(sessions) as session:
+        dialled = {a.contact_id for a in session.query(CallAttempt).filter_by(user_id=agent)}
+        assert dialled == {second}
+        skipped = session.get_one(Contact, first)
+        assert skipped.tries == 0 and skipped.next_try_at > datetime.now(BERLIN)

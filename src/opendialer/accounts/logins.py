@@ -75,10 +75,7 @@ def find_login(
     )
     if record is None:
         raise Unauthorized("Unknown or ended login; sign in again")
-    if now - record.last_seen_at > idle:
-        if touch:
-            session.delete(record)
-            session.flush()
+    if now - record.last_seen_at > idle:  # housekeeping deletes it (prune_logins)
         raise Unauthorized("The login expired after inactivity; sign in again")
     user = record.user
     if not user.active or user.tenant_id != record.tenant_id:
@@ -99,6 +96,7 @@ def sign_out(session: Session, record: LoginSession) -> None:
     session.flush()
 
 
-def sign_out_everywhere(session: Session, user_id: int) -> int:
-    result = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
-    return int(getattr(result, "rowcount", 0) or 0)
+def prune_logins(session: Session, unused_since: datetime) -> int:
+    """Delete logins unused since ``unused_since`` (expired); how many."""
+    stale = delete(LoginSession).where(LoginSession.last_seen_at < unused_since)
+    return int(getattr(session.execute(stale), "rowcount", 0) or 0)
