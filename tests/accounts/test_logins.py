@@ -19,7 +19,7 @@ from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import AuthFailure, LoginSession, UserRole
 from opendialer.models.base import utcnow
-from tests.console.browser import PASSWORD, make_agent
+from tests.console.browser import PASSWORD, form_login, make_agent
 
 PER_CREDENTIAL = 3
 
@@ -55,16 +55,9 @@ def token_for(web: TestClient, username: str, password: str = PASSWORD) -> str:
     return token
 
 
-def page_login(web: TestClient, username: str, password: str = PASSWORD) -> str:
+def page_login(web: TestClient, username: str) -> str:
     """Sign in through the login page; the console's CSRF token."""
-    form = web.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    answer = web.post(
-        "/console/login",
-        data={"username": username, "password": password, "csrf_token": csrf.group(1)},
-        follow_redirects=False,
-    )
+    answer = form_login(web, username)
     assert answer.status_code == 303, answer.text
     console = web.get("/console")
     meta = re.search(r'name="csrf-token" content="([^"]+)"', console.text)
@@ -109,14 +102,7 @@ def test_session_cookie_is_httponly_secure_and_samesite(
     web: TestClient, sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "tina")
-    form = web.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    answer = web.post(
-        "/console/login",
-        data={"username": "tina", "password": PASSWORD, "csrf_token": csrf.group(1)},
-        follow_redirects=False,
-    )
+    answer = form_login(web, "tina")
     assert answer.headers["location"] == "/console"
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("od_session="))
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
@@ -204,13 +190,7 @@ def test_failed_logins_are_limited_and_audited(
     locked = web.post("/api/v1/auth/token", json={"username": "tina", "password": PASSWORD})
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "too_many_attempts"
-    form = web.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    page = web.post(
-        "/console/login",
-        data={"username": "tina", "password": PASSWORD, "csrf_token": csrf.group(1)},
-    )
+    page = form_login(web, "tina")
     assert page.status_code == 429 and "Too many failed attempts" in page.text
     login_app.state.auth_guard.written()
     with unit_of_work(sessions) as session:
@@ -223,13 +203,7 @@ def test_wrong_password_on_the_page_says_so(
     web: TestClient, sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "tina")
-    form = web.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf is not None
-    answer = web.post(
-        "/console/login",
-        data={"username": "tina", "password": "nope", "csrf_token": csrf.group(1)},
-    )
+    answer = form_login(web, "tina", "nope")
     assert answer.status_code == 401 and "Wrong user name or password" in answer.text
     assert "od_session" not in web.cookies
 
@@ -238,13 +212,6 @@ def test_supervisor_lands_on_the_team_page(
     web: TestClient, sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "sam", role=UserRole.SUPERVISOR)
-    page_login_supervisor = web.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page_login_supervisor.text)
-    assert csrf is not None
-    answer = web.post(
-        "/console/login",
-        data={"username": "sam", "password": PASSWORD, "csrf_token": csrf.group(1)},
-        follow_redirects=False,
-    )
+    answer = form_login(web, "sam")
     assert answer.headers["location"] == "/console/team"
     assert web.get("/console/team").status_code == 200

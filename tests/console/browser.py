@@ -1,11 +1,14 @@
 """Real Chromium (Debian's package) driven by Playwright, one per test worker, and the app
 served by a real uvicorn with the engine on the simulated network."""
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+from httpx import Response
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from opendialer.campaigns.schemas import CampaignCreate, CampaignModule, FormFieldWrite
@@ -155,6 +158,21 @@ def make_customer(sessions: SessionMaker, campaign_id: int, first_name: str, nam
         session.add(contact)
         session.flush()
         return contact.id
+
+
+def login_form_token(web: TestClient) -> str:
+    """The login page's own CSRF token (its form's hidden field)."""
+    form = web.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    return token[1]
+
+
+def form_login(web: TestClient, username: str, password: str = PASSWORD) -> Response:
+    """Sign in through the login page's form, as a browser would (not following the redirect)."""
+    data = {"username": username, "password": password, "csrf_token": login_form_token(web)}
+    answer: Response = web.post("/console/login", data=data, follow_redirects=False)
+    return answer
 
 
 def sign_in(page: Page, base_url: str, username: str) -> None:

@@ -2,15 +2,23 @@
 network (issue 19, tests 1, 2 and 4)."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
 from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.models import AgentSession, AgentState, CallAttempt, Contact, ResultCode
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    Contact,
+    LoginSession,
+    ResultCode,
+)
 from tests.console.browser import (
     console_server,
     make_agent,
@@ -118,3 +126,32 @@ def test_preview_countdown_skip_and_dial(
         assert dialled == {second}
         skipped = session.get_one(Contact, first)
         assert skipped.tries == 0 and skipped.next_try_at > datetime.now(BERLIN)
+
+
+def test_signed_out_or_expired_logins_go_to_the_login_page(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    make_agent(sessions, tenant.tenant.id, "tom.agent")
+    with console_server(settings) as base_url:
+        sign_in(page, base_url, "tom.agent")
+        expect(page.locator("#state")).to_have_text("logged out")
+        # A change without the CSRF token is refused, even from the console's own page.
+        status = page.evaluate(
+            "fetch('/console/api/agent/login', {method: 'POST'}).then(r => r.status)"
+        )
+        assert status == 403
+        expect(page.locator("#state")).to_have_text("logged out")
+
+        with unit_of_work(sessions) as session:
+            session.execute(
+                update(LoginSession).values(last_seen_at=datetime.now(UTC) - timedelta(days=2))
+            )
+        page.reload()
+        expect(page).to_have_url(f"{base_url}/console/login?expired=1")
+        expect(page.get_by_role("status")).to_have_text("Your session ended. Please sign in again.")
+
+        sign_in(page, base_url, "tom.agent")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(f"{base_url}/console/login?signed_out=1")
+        page.goto(f"{base_url}/console")
+        expect(page).to_have_url(re.compile(r"/console/login"))
