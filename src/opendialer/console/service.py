@@ -87,6 +87,11 @@ def fill(template: str, values: Mapping[str, str], escape: Callable[[str], str] 
     return _PLACEHOLDER.sub(one, template)
 
 
+def url_part(value: str) -> str:
+    """A contact's value inside a URL template: every reserved character escaped."""
+    return quote(value, safe="")
+
+
 def contact_values(contact: Contact) -> dict[str, str]:
     values = {k: str(v) for k, v in contact.custom_data.items() if v is not None}
     for field in _TEXT_FIELDS:
@@ -156,7 +161,7 @@ def call_card(session: Session, row: AgentSession, bridged_at: datetime | None) 
         modules=[
             ModuleLink(
                 name=m["name"],
-                url=fill(m["url"], values, lambda v: quote(v, safe="")),
+                url=fill(m["url"], values, url_part),
                 open_in=m.get("open_in", "frame"),
             )
             for m in campaign.modules or []

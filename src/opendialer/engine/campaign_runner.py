@@ -394,6 +394,7 @@ class CampaignRunner:
                 continue
             claimed = self._claim(session, campaign, 1, now, reserved_for=agent_id)
             if claimed:
+                _assign_call(session, self.tenant_id, agent_id, claimed[0][0])
                 launches.append(_launch_for(campaign, claimed[0][0], claimed[0][1], agent_id))
             else:
                 agents.act(session, self.tenant_id, agent_id, AgentEvent.RELEASE, now)
