@@ -18,7 +18,7 @@ class WrapUpTimer:
     def __init__(self, engine: Engine, after_ready: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self.after_ready = after_ready  # told the agent's id (the console pushes their state)
-        self.readied: list[int] = []  # agents this timer made ready, oldest first (for tests)
+        self.readied: list[tuple[int, datetime]] = []  # agents made ready by this timer, and when
         self._tasks: set[asyncio.Future[None]] = set()
 
     def call_connected(self, call: LiveCall) -> None:
@@ -68,7 +68,7 @@ class WrapUpTimer:
             return True
 
         if await self.engine.db.run(ready):
-            self.readied.append(user_id)
+            self.readied.append((user_id, at))
             if self.after_ready is not None:
                 self.after_ready(user_id)
             await self.engine.agent_ready(campaign_id)
