@@ -44,7 +44,12 @@ def demo(tmp_path: Path) -> Iterator[str]:
     lines: queue.Queue[str] = queue.Queue()
     assert process.stderr is not None
     stderr = process.stderr
-    threading.Thread(target=lambda: [lines.put(line) for line in stderr], daemon=True).start()
+
+    def read() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
     try:
         seen = ""
         deadline = time.monotonic() + STARTUP_SECONDS
