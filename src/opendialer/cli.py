@@ -144,6 +144,9 @@ def server_config(settings: Settings, host: str | None, port: int | None) -> uvi
         # Forwarded headers are believed only from OPENDIALER_TRUSTED_PROXIES (create_app);
         # uvicorn's own default would believe any process on this host.
         proxy_headers=False,
+        # Open event streams (the agent console) never finish by themselves: do not wait for
+        # them longer than this when stopping.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -56,8 +56,11 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def console_server(settings: Settings) -> Iterator[str]:
-    """The app with its engine dialling on the simulated network (fast, always answered)."""
+def console_server(settings: Settings, page: Page) -> Iterator[str]:
+    """The app with its engine dialling on the simulated network (fast, always answered).
+
+    The page leaves the console before the server stops: the server waits for open event
+    streams to end."""
     live = settings.model_copy(
         update={
             "engine_enabled": True,
@@ -67,7 +70,10 @@ def console_server(settings: Settings) -> Iterator[str]:
         }
     )
     with serve(live) as base_url:
-        yield base_url
+        try:
+            yield base_url
+        finally:
+            page.goto("about:blank")
 
 
 def make_agent(

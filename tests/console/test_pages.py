@@ -38,7 +38,7 @@ def test_screen_pop_result_form_and_callback(
     agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
     campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
     contact = make_customer(sessions, campaign, "Erika", "Mustermann")
-    with console_server(settings) as base_url:
+    with console_server(settings, page) as base_url:
         page.goto(f"{base_url}/console/login")
         screenshot(page, "login.png")
         sign_in(page, base_url, "erika.agent")
@@ -101,7 +101,7 @@ def test_preview_countdown_skip_and_dial(
     campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "preview")
     first = make_customer(sessions, campaign, "Anna", "Erste")
     second = make_customer(sessions, campaign, "Bert", "Zweiter")
-    with console_server(settings) as base_url:
+    with console_server(settings, page) as base_url:
         sign_in(page, base_url, "max.agent")
         page.get_by_role("button", name="Log in").click()
         expect(page.locator("#state")).to_have_text("paused")
@@ -132,7 +132,7 @@ def test_signed_out_or_expired_logins_go_to_the_login_page(
     page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "tom.agent")
-    with console_server(settings) as base_url:
+    with console_server(settings, page) as base_url:
         sign_in(page, base_url, "tom.agent")
         expect(page.locator("#state")).to_have_text("logged out")
         # A change without the CSRF token is refused, even from the console's own page.

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from opendialer.accounts import logins
 from opendialer.accounts.guard import TooManyAttempts
 from opendialer.accounts.login_router import check_password
+from opendialer.accounts.logins import Login
 from opendialer.accounts.session_auth import login_of
 from opendialer.config import Settings
 from opendialer.db import DbSession
@@ -134,12 +136,20 @@ def logout(
     return response
 
 
+def _page_login(request: Request, session: Session) -> Login | RedirectResponse:
+    """The page's login, or the way to the login page (saying why when a login had ended)."""
+    try:
+        return login_of(request, session, touch=False)
+    except Unauthorized:
+        had_one = request.cookies.get(logins.SESSION_COOKIE)
+        return _to_login(request, "expired" if had_one else None)
+
+
 @pages.get("", response_class=HTMLResponse)
 def console_page(request: Request, session: DbSession) -> Response:
-    try:
-        login = login_of(request, session, touch=False)
-    except Unauthorized:
-        return _to_login(request, "expired" if request.cookies.get(logins.SESSION_COOKIE) else None)
+    login = _page_login(request, session)
+    if isinstance(login, RedirectResponse):
+        return login
     if login.scope.role is not UserRole.AGENT:
         return RedirectResponse(_home(login.scope.role), status_code=303)
     user = session.get_one(User, login.scope.user_id)
@@ -149,10 +159,9 @@ def console_page(request: Request, session: DbSession) -> Response:
 @pages.get("/team", response_class=HTMLResponse)
 def team_page(request: Request, session: DbSession) -> Response:
     """Supervisors and admins: every agent of the tenant and their state."""
-    try:
-        login = login_of(request, session, touch=False)
-    except Unauthorized:
-        return _to_login(request, "expired" if request.cookies.get(logins.SESSION_COOKIE) else None)
+    login = _page_login(request, session)
+    if isinstance(login, RedirectResponse):
+        return login
     require_role(login.scope, UserRole.SUPERVISOR)
     rows = session.execute(
         select(User, AgentSession)

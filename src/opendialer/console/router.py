@@ -135,29 +135,36 @@ async def call_action(action: CallAction, request: Request, who: ReadScope) -> C
     return await _read_state(request, who)
 
 
-def _still_signed_in(session: Session, request: Request) -> None:
-    login_of(request, session, _bearer(request), touch=False)
-
-
 def _bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 @api.get("/events", response_class=StreamingResponse)
-async def events(request: Request, who: ReadScope) -> StreamingResponse:
+async def events(request: Request) -> StreamingResponse:
     """Server-sent events: a ``state`` event at once and whenever the agent's state changes
-    (a call bridged to them: the screen pop), a comment every 15 s; ``signed_out`` ends it."""
-    user_id = service.agent_id(who)
+    (a call bridged to them: the screen pop), a comment every 15 s; ``signed_out`` ends it.
+
+    Every read, the login's check included, is one short unit of work: a stream holds no
+    database connection while it waits, so hundreds of consoles opening at once (a shift
+    starting, a server restarting) do not starve the pool.
+    """
     sessions = request.app.state.sessions
+    bearer = _bearer(request)
+
+    def signed_in(session: Session) -> Scope:
+        return login_of(request, session, bearer, touch=False).scope
+
+    who = await run_unit_of_work(sessions, signed_in, writes=False)
+    user_id = service.agent_id(who)
 
     def read(session: Session) -> ConsoleState:
-        _still_signed_in(session, request)
+        signed_in(session)
         return _state(session, request, who)
 
     async def stream() -> AsyncIterator[str]:
         with _push(request).subscribe(user_id) as changed:
-            while not await request.is_disconnected():
+            while True:
                 changed.clear()
                 try:
                     current = await run_unit_of_work(sessions, read, writes=False)

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from opendialer.contacts.schemas import ContactRead
 from opendialer.models import AgentState, CallOutcome, DialMode
 from opendialer.schemas import InputModel, OutputModel
 
@@ -28,31 +29,9 @@ class CampaignBrief(OutputModel):
     dial_mode: DialMode
 
 
-class Phone(OutputModel):
-    position: int
-    number: str
-    e164: str | None
-    invalid: bool
+class ContactCard(ContactRead):
+    """The contact as the native API shows it, and where they live."""
 
-
-class ContactCard(OutputModel):
-    id: int
-    salutation: str | None
-    title: str | None
-    first_name: str | None
-    name: str | None
-    company: str | None
-    address: str | None
-    street_number: str | None
-    postal_code: str | None
-    city: str | None
-    country: str | None
-    email: str | None
-    external_id: str | None
-    comment: str | None
-    custom_data: dict[str, Any]
-    form_data: dict[str, Any]
-    phones: list[Phone]
     time_zone: str = Field(description="Where the contact lives: callbacks are in this zone")
 
 

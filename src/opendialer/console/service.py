@@ -29,11 +29,10 @@ from opendialer.console.schemas import (
     ModuleLink,
     MyDay,
     PastAttempt,
-    Phone,
     ResultChoice,
     ResultCount,
 )
-from opendialer.contacts.schemas import ContactUpdate
+from opendialer.contacts.schemas import ContactRead, ContactUpdate
 from opendialer.contacts.service import update_contact
 from opendialer.dialing import service as dialing
 from opendialer.dialing.schemas import CallbackBody
@@ -111,17 +110,8 @@ def contact_zone(contact: Contact, campaign: Campaign) -> str:
 
 
 def _contact_card(contact: Contact, zone: str) -> ContactCard:
-    card = ContactCard.model_validate(
-        {
-            **{f: getattr(contact, f) for f in ContactCard.model_fields if hasattr(contact, f)},
-            "phones": [
-                Phone(position=p.position, number=p.raw, e164=p.e164, invalid=p.invalid)
-                for p in sorted(contact.phones, key=lambda p: p.position)
-            ],
-            "time_zone": zone,
-        }
-    )
-    return card
+    shown = ContactRead.model_validate(contact).model_dump()
+    return ContactCard(**shown, time_zone=zone)
 
 
 def _history(session: Session, contact_id: int) -> list[PastAttempt]:

@@ -87,7 +87,7 @@ function renderContact(call) {
   pairs($("custom-data"), Object.entries(c.custom_data));
   $("phones").replaceChildren(...c.phones.map((p) => {
     const li = document.createElement("li");
-    text(li, p.position + ": " + p.number + (p.invalid ? " (invalid)" : ""));
+    text(li, p.position + ": " + p.raw + (p.invalid ? " (invalid)" : ""));
     return li;
   }));
   text($("contact-zone"), c.time_zone);
