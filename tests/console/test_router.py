@@ -81,3 +81,39 @@ def test_unauthenticated_calls_are_401(web: TestClient) -> None:
         assert answer.json()["error"]["code"] == "unauthorized"
     page = web.get("/console", follow_redirects=False)
     assert (page.status_code, page.headers["location"]) == (303, "/console/login")
+
+
+def test_pause_reasons_are_the_tenants(
+    web: TestClient, api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    make_agent(sessions, tenant.tenant.id, "ann")
+    set_reasons = api.patch("/api/v1/tenant", json={"pause_reasons": ["coffee", "coaching"]})
+    assert set_reasons.json()["pause_reasons"] == ["coffee", "coaching"]
+    headers = bearer(web, "ann")
+    assert web.get("/console/api/state", headers=headers).json()["pause_reasons"] == [
+        "coffee",
+        "coaching",
+    ]
+    web.post("/console/api/agent/login", headers=headers)
+    refused = web.post("/console/api/agent/pause", json={"reason": "break"}, headers=headers)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "unknown_pause_reason"
+    paused = web.post("/console/api/agent/pause", json={"reason": "coffee"}, headers=headers)
+    assert paused.json()["agent"]["pause_reason"] == "coffee"
+
+
+def test_campaign_script_modules_and_wrap_up_time(api: TestClient) -> None:
+    made = api.post("/api/v1/campaigns", json={"name": "S", "dial_mode": "preview"})
+    url = f"/api/v1/campaigns/{made.json()['id']}"
+    module = {"name": "CRM", "url": "https://crm.example/lead?id={external_id}", "open_in": "tab"}
+    body = {"script": "Hello {first_name}", "modules": [module], "wrap_up_seconds": 30}
+    changed = api.patch(url, json=body).json()
+    assert {k: changed[k] for k in body} == body
+    assert {k: api.get(url).json()[k] for k in body} == body
+    for bad in (
+        {"modules": [{"name": "x", "url": "javascript:alert(1)"}]},
+        {"wrap_up_seconds": -1},
+    ):
+        refused = api.patch(url, json=bad)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["code"] == "validation_error"
