@@ -15,8 +15,9 @@ from opendialer.campaigns.schemas import CampaignCreate, CampaignModule, FormFie
 from opendialer.campaigns.service import add_member, create_campaign, put_form_field
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.models import Campaign, Contact, ContactPhone, ResultCode, Tenant, User, UserRole
+from opendialer.models import Campaign, ResultCode, Tenant, User, UserRole
 from opendialer.security import hash_password
+from tests.engine.helpers import make_contact
 from tests.live import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -139,11 +140,13 @@ def make_console_campaign(
 
 
 def make_customer(sessions: SessionMaker, campaign_id: int, first_name: str, name: str) -> int:
+    """A contact due now with two Berlin numbers, an address and custom data."""
     with unit_of_work(sessions) as session:
-        campaign = session.get_one(Campaign, campaign_id)
-        contact = Contact(
-            tenant_id=campaign.tenant_id,
-            campaign_id=campaign.id,
+        contact = make_contact(
+            session,
+            session.get_one(Campaign, campaign_id),
+            "+493012345678",
+            "+493087654321",
             first_name=first_name,
             name=name,
             company="Musterfirma GmbH",
@@ -154,15 +157,6 @@ def make_customer(sessions: SessionMaker, campaign_id: int, first_name: str, nam
             external_id="L-4711",
             custom_data={"plan": "gold"},
         )
-        numbers = ["+493012345678", "+493087654321"]
-        contact.phones = [
-            ContactPhone(
-                tenant_id=campaign.tenant_id, campaign_id=campaign.id, position=i, raw=n, e164=n
-            )
-            for i, n in enumerate(numbers, start=1)
-        ]
-        session.add(contact)
-        session.flush()
         return contact.id
 
 
