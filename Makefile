@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev sipp audio-tools media-tools lint typecheck pytest clean migration
+.PHONY: demo test install dev system-packages lint typecheck pytest clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,22 +27,21 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-# SIPp plays customers and agents in the SIP backend tests (Debian package sip-tester).
-sipp:
-	@command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
+# System packages the tests need, installed from Debian when their command is missing:
+#   sipp (sip-tester)          plays customers and agents in the SIP backend tests
+#   espeak-ng, sox             make the speech that the answering-machine detection hears
+#   rtpengine (+ recording daemon, utils)  anchors the SIP tests' media; userspace, no kernel module
+#   chromium, chromedriver     the console's browser tests (Playwright drives Debian's Chromium;
+#                              its own browser download cannot work here)
+SYSTEM_PACKAGES := sipp:sip-tester espeak-ng:espeak-ng sox:sox \
+	rtpengine:rtpengine-daemon rtpengine:rtpengine-recording-daemon rtpengine:rtpengine-utils \
+	chromium:chromium chromedriver:chromium-driver
 
-# espeak-ng and sox make the speech that the answering-machine detection tests and bench hear.
-audio-tools:
-	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq espeak-ng sox)
+system-packages:
+	@missing="$(foreach entry,$(SYSTEM_PACKAGES),$$(command -v $(firstword $(subst :, ,$(entry))) >/dev/null || echo $(lastword $(subst :, ,$(entry)))))"; \
+	if [ -n "$$(echo $$missing)" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 
-# rtpengine anchors the SIP tests' media (relays, records, plays announcements, forks audio
-# for AMD); Debian packages, userspace forwarding, no kernel module needed.
-media-tools:
-	@command -v rtpengine >/dev/null || (apt-get update -qq && apt-get install -y -qq \
-		rtpengine-daemon rtpengine-recording-daemon rtpengine-utils)
-
-pytest: dev sipp audio-tools media-tools
+pytest: dev system-packages
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -39,7 +39,7 @@ class Relay:
     @classmethod
     def start(cls, workdir: Path, cpu: int | None) -> "Relay":
         if shutil.which("rtpengine") is None:
-            raise SystemExit("rtpengine is not installed (make media-tools)")
+            raise SystemExit("rtpengine is not installed (make system-packages)")
         spool = Path(tempfile.mkdtemp(prefix="rtpengine-", dir=workdir))
         args = ["rtpengine", "--config-file=none", "--interface=127.0.0.1", "--foreground"]
         args += [f"--listen-ng=127.0.0.1:{NG_PORT}", f"--listen-cli=127.0.0.1:{NG_PORT + 1}"]

@@ -9,11 +9,13 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
 from opendialer.accounts.guard import AuthGuard
+from opendialer.accounts.login_router import router as login_router
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.config import Settings, get_settings
+from opendialer.console.router import mount_console
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.crm.router import router as crm_router
@@ -40,6 +42,7 @@ def api_v1_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_unstorable_parameters)])
     for domain_router in (
         accounts_router,
+        login_router,
         campaigns_router,
         contacts_router,
         import_router,
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(minicrm_router)
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)
+    mount_console(app)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     # Added first so it runs inside BodySizeLimit: it only ever holds a bounded body.
     app.add_middleware(JsonDepthLimit, max_depth=MAX_JSON_DEPTH, prefixes=("/api/v1/",))

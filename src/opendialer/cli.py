@@ -21,13 +21,14 @@ from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
 from opendialer.clock import VirtualClock
 from opendialer.config import Settings, get_settings
+from opendialer.console.demo import add_console_agent
 from opendialer.contacts.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.report import summary_table
 from opendialer.engine.simulation import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
-from opendialer.models import DialMode, Tenant
+from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -144,6 +145,9 @@ def server_config(settings: Settings, host: str | None, port: int | None) -> uvi
         # Forwarded headers are believed only from OPENDIALER_TRUSTED_PROXIES (create_app);
         # uvicorn's own default would believe any process on this host.
         proxy_headers=False,
+        # Open event streams (the agent console) never finish by themselves: do not wait for
+        # them longer than this when stopping.
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -216,7 +220,8 @@ def demo(
 ) -> None:
     """Create the database, a demo tenant and a live demo campaign (once), then serve.
 
-    The campaign runs in real time on the simulated network, with simulated agents.
+    The campaign runs in real time on the simulated network, with simulated agents; a
+    person signs in to the agent console as the printed agent and takes calls beside them.
     """
     settings = demo_secret_key(get_settings()).model_copy(
         update={"engine_enabled": True, "telephony_backend": "sim", "simulate_agents": True}
@@ -227,6 +232,10 @@ def demo(
     console.print(f"[bold green]opendialer demo[/bold green] at {url}  (API docs: {url}/docs)")
     console.print(f"Demo tenant credentials (also in {DEMO_CREDENTIALS}):")
     console.print_json(json.dumps(record))
+    console.print(
+        f"Agent console: {url}/console/login  user [bold]{record['agent_user']}[/bold]  "
+        f"password [bold]{record['agent_password']}[/bold]"
+    )
     auth = f"-H 'Authorization: Bearer {record['api_key']}'"
     console.print(
         f"Watch the campaign: curl {auth} {url}/api/v1/campaigns/{record['campaign_id']}/live"
@@ -238,20 +247,23 @@ def _demo_tenant(settings: Settings, agents: int, contacts: int) -> dict[str, ob
     """The demo tenant and campaign, created on the first run and reused afterwards."""
     if DEMO_CREDENTIALS.exists():
         record: dict[str, object] = json.loads(DEMO_CREDENTIALS.read_text())
-        if _tenant_exists(settings, record.get("tenant_id")):
+        if _tenant_exists(settings, record.get("tenant_id")) and "agent_user" in record:
             return record
     record = _tenant_record(settings, DEMO_TENANT, None, None)
     sessions = create_sessionmaker(create_db_engine(settings.database_url))
     # Simulated customers never sleep: the demo campaign may call at any hour.
     all_day = (clock_time(0), clock_time(23, 59, 59))
     setup = SimulationSetup(agents=agents, contacts=contacts, calling_hours=all_day)
-    record["campaign_id"] = prepare_campaign(
+    record["campaign_id"] = campaign_id = prepare_campaign(
         sessions,
         setup,
         datetime.now(UTC),
         tenant_id=int(str(record["tenant_id"])),
         name="Demo campaign",
     )
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        record["agent_user"], record["agent_password"] = add_console_agent(session, campaign)
     DEMO_CREDENTIALS.write_text(json.dumps(record, indent=2))
     return record
 

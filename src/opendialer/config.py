@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     auth_failure_retention_days: int = Field(
         default=90, ge=0, description="Delete auth_failures rows older than this; 0 keeps them"
     )
+    # Logins (accounts/logins.py): the login page's cookie and the token endpoint.
+    login_idle_minutes: int = Field(
+        default=480, ge=1, le=525_600, description="A login unused for this long has expired"
+    )
+    login_cookie_secure: bool = Field(
+        default=True,
+        description="Send the session cookie over HTTPS only (browsers also accept it from "
+        "http://localhost and http://127.0.0.1)",
+    )
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
     log_level: str = "info"

@@ -6,11 +6,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 
 from opendialer.accounts.guard import prune_failures
+from opendialer.accounts.logins import prune_logins
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.exports.service import purge_expired_exports
@@ -25,6 +26,7 @@ class Swept:
     recordings: int  # recording files deleted (their rows stay, with available "no")
     exports: int  # export files deleted
     auth_failures: int = 0  # audit rows of failed credential checks deleted
+    logins: int = 0  # logins expired after inactivity, deleted
 
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
@@ -38,7 +40,11 @@ async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Sw
     failures = await run_unit_of_work(
         sessions, lambda session: prune_failures(session, settings, now), writes=True
     )
-    return Swept(recordings, exports, failures)
+    idle = timedelta(minutes=settings.login_idle_minutes)
+    logins = await run_unit_of_work(
+        sessions, lambda session: prune_logins(session, now - idle), writes=True
+    )
+    return Swept(recordings, exports, failures, logins)
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:

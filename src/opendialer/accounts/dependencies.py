@@ -4,14 +4,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
+from opendialer.accounts.logins import SESSION_COOKIE, is_login_token
 from opendialer.accounts.service import authenticate_api_key
-from opendialer.db import DbSession, ReadSession
+from opendialer.accounts.session_auth import login_of
+from opendialer.db import READ_METHODS, DbSession, ReadSession
 from opendialer.errors import Unauthorized
 from opendialer.scoping import Scope
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer od_...`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key or a login token: `Authorization: Bearer od_...` / `ods_...`",
+)
 
 
 def current_principal(
@@ -19,9 +25,24 @@ def current_principal(
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Scope:
+    """An API key or a login token as a bearer token, or the login page's session cookie."""
+    return _principal(request, session, credentials, touch=request.method not in READ_METHODS)
+
+
+def _principal(
+    request: Request,
+    session: Session,
+    credentials: HTTPAuthorizationCredentials | None,
+    *,
+    touch: bool,
+) -> Scope:
+    if credentials is None and request.cookies.get(SESSION_COOKIE):
+        return login_of(request, session, touch=touch).scope
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
+        raise Unauthorized("Send an API key or a login token as 'Authorization: Bearer <key>'")
     key = credentials.credentials
+    if is_login_token(key):
+        return login_of(request, session, key, touch=touch).scope
     with auth_guard(request).attempt(Face.NATIVE, secret_prefix(key), client_address(request)):
         return authenticate_api_key(session, key)
 
@@ -37,7 +58,7 @@ def read_principal(
     """As :func:`current_principal`, from a read-only transaction: for routes that then wait on
     work that writes (the engine, an import's own transaction), so the request does not hold the
     SQLite writer while it waits."""
-    return current_principal(request, session, credentials)
+    return _principal(request, session, credentials, touch=False)
 
 
 ReadScope = Annotated[Scope, Depends(read_principal)]

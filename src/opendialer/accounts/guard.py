@@ -43,6 +43,7 @@ class Face(enum.StrEnum):
     VOICENTER = "voicenter"
     MINICRM = "minicrm"
     LINK = "signed_link"
+    LOGIN = "login"  # the login page and the token endpoint
 
 
 class TooManyAttempts(OpendialerError):

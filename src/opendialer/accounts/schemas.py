@@ -29,7 +29,13 @@ class TenantRead(OutputModel):
     link_key_generation: int = Field(
         description="Signed links carry a key of this generation; rotating it voids older ones"
     )
+    pause_reasons: list[str] | None = Field(
+        description="Reasons an agent may pause with; null: break, lunch, training, meeting"
+    )
     created_at: datetime
+
+
+PauseReason = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class TenantUpdate(InputModel):
@@ -38,6 +44,9 @@ class TenantUpdate(InputModel):
     timezone: TimeZoneName | None = None
     calllog_allowed_ips: list[IpNetwork] | None = Field(
         default=None, description="Networks allowed to post call logs; empty allows all"
+    )
+    pause_reasons: list[PauseReason] | None = Field(
+        default=None, min_length=1, max_length=30, description="Reasons agents may pause with"
     )
 
 

@@ -1,7 +1,7 @@
 """Request and response bodies for campaigns and their parts."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -10,6 +10,20 @@ from opendialer.schemas import InputModel, LocalTime, OutputModel, TimeZoneName
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 WeekDays = Annotated[list[int], Field(min_length=0, max_length=7)]
+
+
+class CampaignModule(InputModel):
+    """An external page shown to the agent beside the contact (mmDial "Kampagnen Module")."""
+
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(
+        min_length=8,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="URL template; {field} placeholders are filled from the contact, "
+        "e.g. https://crm.example/lead?id={external_id}",
+    )
+    open_in: Literal["frame", "tab"] = "frame"
 
 
 class CampaignSettings(InputModel):
@@ -51,6 +65,21 @@ class CampaignSettings(InputModel):
     max_tries_per_number: int | None = Field(default=None, ge=1, le=1000)
     retry_delay_seconds: int | None = Field(default=None, ge=0)
     language_id: int | None = Field(default=None, ge=1, le=2)
+    script: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="The agent's call script; {field} placeholders are filled from the contact",
+    )
+    modules: list[CampaignModule] | None = Field(
+        default=None, max_length=20, description="External pages shown beside the contact"
+    )
+    wrap_up_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="An agent in wrap-up is made ready after this long; null: they stay in "
+        "wrap-up until they say ready",
+    )
 
     @field_validator("calling_days")
     @classmethod
@@ -105,6 +134,9 @@ class CampaignRead(OutputModel):
     max_tries_per_number: int
     retry_delay_seconds: int
     language_id: int
+    script: str | None
+    modules: list[CampaignModule] | None
+    wrap_up_seconds: int | None
     created_at: datetime
     updated_at: datetime
 

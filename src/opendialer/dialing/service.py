@@ -1,5 +1,6 @@
 """Running campaigns: start/stop with a clear state, live counts, rates, the engine's lifecycle."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.clock import RealClock
 from opendialer.config import Settings
+from opendialer.console.push import AgentPush
 from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
 from opendialer.dialing.schemas import (
@@ -25,11 +27,13 @@ from opendialer.dialing.schemas import (
 )
 from opendialer.engine.agents import campaign_agent_counts
 from opendialer.engine.compliance import campaign_window_open, zone
+from opendialer.engine.listeners import Listeners
 from opendialer.engine.live import Phase
 from opendialer.engine.outcomes import set_result_code
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents
+from opendialer.engine.wrap_up import WrapUpTimer
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentSession,
@@ -59,6 +63,7 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
     A missing or broken backend raises TelephonyConfigError here, so the server does not start.
     """
     app.state.engine = None
+    app.state.agent_push = push = AgentPush(asyncio.get_running_loop())
     if not settings.engine_enabled:
         yield
         return
@@ -85,9 +90,10 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
         engine_id=settings.engine_id,
         lease_seconds=settings.engine_lease_seconds,
         policy_factory=policy_for,
-        listener=listener,
         recorder=recorder,
     )
+    timer = WrapUpTimer(engine, after_ready=push.notify)
+    engine.listener = Listeners(*(x for x in (listener, push, timer) if x is not None))
     if listener is not None:
         listener.engine = engine
         listener.ready_idle()  # agents left paused or in wrap-up by a crash (their timers died)

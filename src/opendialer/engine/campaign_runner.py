@@ -142,6 +142,8 @@ class EngineListener(Protocol):
 
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
 
+    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
+
 
 class NullListener:
     def call_connected(self, call: LiveCall) -> None:
@@ -153,10 +155,20 @@ class NullListener:
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         return None
 
+    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        return None
+
 
 def agent_endpoint(user: User) -> AgentEndpoint:
     uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
     return AgentEndpoint(id=str(user.id), sip_uri=uri)
+
+
+def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: CallAttempt) -> None:
+    """The agent dialled first (progressive, preview) holds the call's attempt and contact, as
+    one reserved for a waiting caller does: their console shows it, their result code uses it."""
+    row = agents.agent_session(session, scope, user_id=agent_id)
+    row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
 
 
 class CampaignRunner:
@@ -276,6 +288,7 @@ class CampaignRunner:
             self.previews[agent_id] = claim
             dial = partial(self._dial_preview_later, agent_id)
             self.engine.clock.call_later(plan.preview_seconds, dial)
+            self.engine.listener.preview_offered(self.tenant_id, agent_id, self.campaign_id)
 
     def _progressive(
         self, session: Session, campaign: Campaign, ready: int, now: datetime
@@ -292,6 +305,7 @@ class CampaignRunner:
                 agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
                 break
             attempt, e164 = claimed[0]
+            _assign_call(session, self.scope, agent_id, attempt)
             launches.append(_launch_for(campaign, attempt, e164, agent_id))
         return launches
 
@@ -329,6 +343,7 @@ class CampaignRunner:
         def start(session: Session) -> Launch:
             campaign = session.get_one(Campaign, self.campaign_id)
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
+            _assign_call(session, self.scope, agent_id, attempt)
             return _launch_for(campaign, attempt, claim.e164, agent_id)
 
         await self._launch(await self.engine.db.run(start))
@@ -388,6 +403,7 @@ class CampaignRunner:
                 continue
             claimed = self._claim(session, campaign, 1, now, reserved_for=agent_id)
             if claimed:
+                _assign_call(session, self.scope, agent_id, claimed[0][0])
                 launches.append(_launch_for(campaign, claimed[0][0], claimed[0][1], agent_id))
             else:
                 agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)

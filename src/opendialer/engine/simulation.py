@@ -2,7 +2,8 @@
 
 Simulated agents go through the very agent state machine the agent API drives: after each call
 they wrap up for a time drawn from the scenario, then become ready again, or take a break (paused)
-when the scenario gives them breaks and one is due.
+when the scenario gives them breaks and one is due. Only users without a password are played: a
+person who can sign in (the console, the token endpoint) drives their own state.
 """
 
 import asyncio
@@ -112,6 +113,9 @@ class SimulatedAgents:
     def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
         return None
 
+    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
+        return None
+
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         wrap = self.scenario.draw_wrap_up(self.rng, self.clock.now())
         self.clock.call_later(wrap, lambda: self._ready(tenant_id, user_id, campaign_id))
@@ -126,11 +130,7 @@ class SimulatedAgents:
             self._start_break(tenant_id, user_id, campaign_id, state)
             return
         at = self.clock.now()
-        self._write(
-            lambda session: agents.act(
-                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
-            )
-        )
+        self._write(lambda session: _play(session, tenant_id, user_id, AgentEvent.READY, at))
         self._tell_engine(campaign_id)
 
     def _break_due(self, state: AgentClock, now: float) -> bool:
@@ -146,14 +146,7 @@ class SimulatedAgents:
     ) -> None:
         at = self.clock.now()
         self._write(
-            lambda session: agents.act(
-                session,
-                Scope.system(tenant_id),
-                user_id=user_id,
-                event=AgentEvent.PAUSE,
-                at=at,
-                reason="break",
-            )
+            lambda session: _play(session, tenant_id, user_id, AgentEvent.PAUSE, at, "break")
         )
         state.on_break_since = self.clock.monotonic()
         length = self.scenario.draw_break_length(self.rng, self.clock.now())
@@ -166,11 +159,7 @@ class SimulatedAgents:
             state.break_seconds += now - state.on_break_since
         state.on_break_since = state.next_break_at = None
         at = self.clock.now()
-        self._write(
-            lambda session: agents.act(
-                session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
-            )
-        )
+        self._write(lambda session: _play(session, tenant_id, user_id, AgentEvent.READY, at))
         self._tell_engine(campaign_id)
 
     def _write(self, work: Callable[[Session], object]) -> None:
@@ -208,6 +197,21 @@ class SimulatedAgents:
         return sum(
             c.break_seconds + (now - c.on_break_since if c.on_break_since is not None else 0.0)
             for c in self.clocks.values()
+        )
+
+
+def _play(
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    event: AgentEvent,
+    at: datetime,
+    reason: str | None = None,
+) -> None:
+    """The simulated agent's move; a person who can sign in is left alone."""
+    if session.scalar(select(User.password_hash).where(User.id == user_id)) is None:
+        agents.act(
+            session, Scope.system(tenant_id), user_id=user_id, event=event, at=at, reason=reason
         )
 
 
@@ -366,7 +370,7 @@ def _ready_idle_members(session: Session, now: datetime) -> None:
         select(User.tenant_id, User.id)
         .join(CampaignMember, CampaignMember.user_id == User.id)
         .join(Campaign, Campaign.id == CampaignMember.campaign_id)
-        .where(Campaign.status == CampaignStatus.ENABLED)
+        .where(Campaign.status == CampaignStatus.ENABLED, User.password_hash.is_(None))
         .distinct()
     ).all()
     for tenant_id, user_id in rows:

@@ -4,7 +4,17 @@ import enum
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Time, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
@@ -86,6 +96,12 @@ class Campaign(IdMixin, TimestampMixin, Base):
     language_id: Mapped[int] = mapped_column(Integer, default=1)
     # jtel DiallerCampaigns.UserData: free text for the owner's systems (set by clone).
     user_data: Mapped[str | None] = mapped_column(String(255))
+    # Agent console: the call script ({field} placeholders filled from the contact), external
+    # pages as [{"name", "url"}] URL templates, and the wrap-up time after which an agent is
+    # made ready by themselves (None: they stay in wrap-up until they say ready).
+    script: Mapped[str | None] = mapped_column(Text)
+    modules: Mapped[list[Any] | None] = mapped_column(JSON)
+    wrap_up_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class CampaignMember(Base):

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
 
@@ -23,6 +23,8 @@ class Tenant(IdMixin, TimestampMixin, Base):
     calllog_allowed_ips: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # Signed links (recordings, exports) use a key derived from this; +1 voids all older links.
     link_key_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Reasons an agent may give for a pause (agent console); None: the built-in list.
+    pause_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class UserRole(enum.StrEnum):
@@ -109,3 +111,24 @@ class AuthFailure(IdMixin, Base):
     credential: Mapped[str] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(String(64))
     locked: Mapped[bool] = mapped_column(default=False)
+
+
+class LoginSession(IdMixin, Base):
+    """A person signed in through the login page or the token endpoint.
+
+    Only the SHA-256 of the token is stored; the CSRF token guards every state-changing request
+    made with the session cookie. A session unused for ``login_idle_minutes`` has expired.
+    """
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[int] = tenant_fk()
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(lazy="joined")

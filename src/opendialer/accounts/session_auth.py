@@ -1,0 +1,44 @@
+"""A request's login: its bearer login token or its session cookie, checked through the
+failed-attempt guard, with the CSRF check for cookie requests that change anything."""
+
+from datetime import timedelta
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
+from opendialer.accounts.logins import CSRF_HEADER, SESSION_COOKIE, Login, check_csrf, find_login
+from opendialer.config import Settings
+from opendialer.db import READ_METHODS
+from opendialer.errors import Unauthorized
+from opendialer.models.base import utcnow
+
+
+def login_idle(request: Request) -> timedelta:
+    settings: Settings = request.app.state.settings
+    return timedelta(minutes=settings.login_idle_minutes)
+
+
+def login_of(
+    request: Request,
+    session: Session,
+    token: str | None = None,
+    *,
+    touch: bool,
+    csrf: str | None = None,
+) -> Login:
+    """The login of ``token`` (a bearer token) or else of the session cookie.
+
+    A cookie request with a method that changes things must carry the CSRF token: in the
+    ``X-CSRF-Token`` header or, for a form, as ``csrf``.
+    """
+    from_cookie = token is None
+    token = token or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized("Sign in first")
+    guard = auth_guard(request)
+    with guard.attempt(Face.LOGIN, secret_prefix(token), client_address(request)):
+        login = find_login(session, token, utcnow(), login_idle(request), touch=touch)
+    if from_cookie and request.method not in READ_METHODS:
+        check_csrf(login.record, csrf or request.headers.get(CSRF_HEADER))
+    return login

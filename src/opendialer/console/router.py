@@ -1,0 +1,194 @@
+"""The agent console's JSON calls and its event stream (session cookie + CSRF header, or a
+login token). Every call acts on the signed-in agent's own session and call."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.dependencies import CurrentScope, ReadScope
+from opendialer.accounts.session_auth import login_of
+from opendialer.console import service
+from opendialer.console.pages import pages
+from opendialer.console.push import AgentPush
+from opendialer.console.schemas import (
+    AgentAction,
+    CallAction,
+    CallbackRequest,
+    ConsoleState,
+    FormRequest,
+    PauseRequest,
+    ResultRequest,
+)
+from opendialer.db import DbSession, after_commit, run_unit_of_work
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.runner import Engine
+from opendialer.errors import Conflict, Unauthorized
+from opendialer.models.base import utcnow
+from opendialer.scoping import Scope
+
+KEEPALIVE_SECONDS = 15.0
+STATIC = Path(__file__).parent / "static"
+_EVENTS = {"login": AgentEvent.LOGIN, "ready": AgentEvent.READY, "logout": AgentEvent.LOGOUT}
+
+api = APIRouter(prefix="/console/api", include_in_schema=False)
+
+
+def _push(request: Request) -> AgentPush:
+    push: AgentPush = request.app.state.agent_push
+    return push
+
+
+def _state(session: Session, request: Request, who: Scope) -> ConsoleState:
+    user_id = service.agent_id(who)
+    bridged = _push(request).bridged_at.get(user_id)
+    return service.console_state(session, who, utcnow(), bridged)
+
+
+def _changed(session: Session, request: Request, who: Scope) -> ConsoleState:
+    """After an action: the new state, and the agent's other open consoles told."""
+    after_commit(session, partial(_push(request).notify_from_thread, service.agent_id(who)))
+    return _state(session, request, who)
+
+
+@api.get("/state", response_model=ConsoleState)
+def state(request: Request, session: DbSession, who: CurrentScope) -> ConsoleState:
+    return _state(session, request, who)
+
+
+@api.post("/agent/pause", response_model=ConsoleState)
+def pause(
+    body: PauseRequest, request: Request, session: DbSession, who: CurrentScope
+) -> ConsoleState:
+    service.pause(session, who, body.reason, utcnow())
+    return _changed(session, request, who)
+
+
+@api.post("/agent/{action}", response_model=ConsoleState)
+def agent_action(
+    action: AgentAction, request: Request, session: DbSession, who: CurrentScope
+) -> ConsoleState:
+    """Log in (paused until ready), ready (also: wrap-up done), log out."""
+    service.change_state(session, who, _EVENTS[action], utcnow())
+    return _changed(session, request, who)
+
+
+@api.post("/result", response_model=ConsoleState)
+def result(
+    body: ResultRequest, request: Request, session: DbSession, who: CurrentScope
+) -> ConsoleState:
+    machine_in = service.set_result(session, who, body.result_code_id, utcnow())
+    engine = _engine(request)
+    if machine_in is not None and engine is not None:
+        after_commit(session, partial(engine.answering_machine_found, machine_in))
+    return _changed(session, request, who)
+
+
+@api.post("/form", response_model=ConsoleState)
+def save_form(
+    body: FormRequest, request: Request, session: DbSession, who: CurrentScope
+) -> ConsoleState:
+    service.save_form(session, who, body)
+    return _changed(session, request, who)
+
+
+@api.post("/callback", response_model=ConsoleState)
+def callback(
+    body: CallbackRequest, request: Request, session: DbSession, who: CurrentScope
+) -> ConsoleState:
+    service.schedule_callback(session, who, body, utcnow())
+    return _changed(session, request, who)
+
+
+def _engine(request: Request) -> Engine | None:
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine
+
+
+async def _read_state(request: Request, who: Scope) -> ConsoleState:
+    return await run_unit_of_work(
+        request.app.state.sessions, lambda s: _state(s, request, who), writes=False
+    )
+
+
+@api.post("/call/{action}", response_model=ConsoleState)
+async def call_action(action: CallAction, request: Request, who: ReadScope) -> ConsoleState:
+    """Hang up the current call, or dial / skip the previewed contact, in the engine."""
+    user_id = service.agent_id(who)
+    engine = _engine(request)
+    if engine is None:
+        raise Conflict("The dialing engine does not run in this process", code="engine_not_here")
+    act = {
+        "hangup": engine.hang_up_agent_call,
+        "dial": engine.dial_preview,
+        "skip": engine.skip_preview,
+    }[action]
+    if not await act(who, user_id=user_id):
+        what = "call" if action == "hangup" else "preview"
+        raise Conflict(f"You have no {what} right now", code=f"no_{what}")
+    _push(request).notify(user_id)
+    return await _read_state(request, who)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@api.get("/events", response_class=StreamingResponse)
+async def events(request: Request) -> StreamingResponse:
+    """Server-sent events: a ``state`` event at once and whenever the agent's state changes
+    (a call bridged to them: the screen pop), a comment every 15 s; ``signed_out`` ends it.
+
+    Every read, the login's check included, is one short unit of work: a stream holds no
+    database connection while it waits, so hundreds of consoles opening at once (a shift
+    starting, a server restarting) do not starve the pool.
+    """
+    sessions = request.app.state.sessions
+    bearer = _bearer(request)
+
+    def signed_in(session: Session) -> Scope:
+        return login_of(request, session, bearer, touch=False).scope
+
+    who = await run_unit_of_work(sessions, signed_in, writes=False)
+    user_id = service.agent_id(who)
+
+    def read(session: Session) -> ConsoleState:
+        signed_in(session)
+        return _state(session, request, who)
+
+    async def stream() -> AsyncIterator[str]:
+        with _push(request).subscribe(user_id) as changed:
+            while True:
+                changed.clear()
+                try:
+                    current = await run_unit_of_work(sessions, read, writes=False)
+                except Unauthorized:
+                    yield "event: signed_out\ndata: {}\n\n"
+                    return
+                yield f"event: state\ndata: {current.model_dump_json()}\n\n"
+                if not await _wait(changed, KEEPALIVE_SECONDS):
+                    yield ": keep-alive\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def _wait(changed: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(changed.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def mount_console(app: FastAPI) -> None:
+    """The console's pages, its JSON calls and its static files."""
+    app.include_router(pages)
+    app.include_router(api)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
