@@ -23,7 +23,7 @@ from sqlalchemy.orm.util import identity_key
 
 from opendialer.dnc.service import blocked_clause
 from opendialer.engine.compliance import (
-    callee_hours_open,
+    callee_open,
     campaign_window_open,
     next_callee_opening,
 )
@@ -144,7 +144,7 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
 
 
 def _callee_open(phone: _Phone, campaign: Campaign, now: datetime) -> bool:
-    return phone.e164 is not None and callee_hours_open(phone.e164, campaign, now)
+    return phone.e164 is not None and callee_open(phone.e164, campaign, now)
 
 
 def _in_window(contact: _Candidate, now: datetime) -> bool:

@@ -4,7 +4,18 @@ import enum
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Time, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
@@ -20,6 +31,14 @@ class DialMode(enum.StrEnum):
 class CampaignStatus(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
+
+
+class CallerIdStrategy(enum.StrEnum):
+    """Which caller ID a call presents when its contact names none."""
+
+    FIXED = "fixed"  # the campaign's caller_id
+    ROTATION = "rotation"  # the pool's least recently used number
+    LOCAL = "local"  # the pool's number of the callee's country and area, else the default
 
 
 class ResultAction(enum.StrEnum):
@@ -67,6 +86,23 @@ class Campaign(IdMixin, TimestampMixin, Base):
     record_calls: Mapped[bool] = mapped_column(default=False)
     abandon_announcement_uri: Mapped[str | None] = mapped_column(String(255))
     caller_id: Mapped[str | None] = mapped_column(String(32))
+    caller_id_strategy: Mapped[CallerIdStrategy] = mapped_column(
+        str_enum(CallerIdStrategy),
+        default=CallerIdStrategy.FIXED,
+        server_default=CallerIdStrategy.FIXED.value,
+    )
+    # Compliance (engine/compliance.py): public holidays kept ("DE", "US-CA") in the callee's
+    # region and the campaign's own closed dates ("2026-12-24") in its time zone.
+    holiday_calendars: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    closed_dates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # Frequency caps over a rolling window, counted across the tenant's campaigns.
+    max_attempts_per_number: Mapped[int | None]
+    max_attempts_per_contact: Mapped[int | None]
+    max_conversations: Mapped[int | None]
+    cap_window_hours: Mapped[int] = mapped_column(Integer, default=168, server_default="168")
+    require_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Calling window: the campaign's own hours in its time zone; the callee-local hours
     # (calling_hours_*) are checked in each number's own zone.
     timezone: Mapped[str] = mapped_column(String(64))
