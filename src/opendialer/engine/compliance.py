@@ -122,3 +122,23 @@ def next_callee_opening(e164: str, campaign: Campaign, now: datetime) -> datetim
             return moment
         moment += SEARCH_STEP
     return None
+
+
+def cap_lifts_at(starts: Sequence[datetime], limit: int, window: timedelta) -> datetime | None:
+    """When a rolling-window cap of ``limit`` attempts next allows one; None if it allows now.
+
+    ``starts`` are the attempts counted now (those after now - window). Once the oldest
+    ``len(starts) - limit + 1`` of them have left the window, fewer than ``limit`` remain.
+    """
+    if len(starts) < limit:
+        return None
+    return sorted(starts)[len(starts) - limit] + window
+
+
+def consent_valid(
+    given_at: datetime, expires_at: datetime | None, revoked_at: datetime | None, now: datetime
+) -> bool:
+    """Given by now, not yet expired, not revoked."""
+    if given_at > now or (revoked_at is not None and revoked_at <= now):
+        return False
+    return expires_at is None or now < expires_at

@@ -27,6 +27,7 @@ from opendialer.engine.compliance import (
     campaign_window_open,
     next_callee_opening,
 )
+from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
@@ -247,6 +248,24 @@ def _pick(
     return (phone if _in_window(contact, now) else None), usable
 
 
+def _held(
+    session: Session, contact: _Candidate, campaign: Campaign, now: datetime, phone: _Phone
+) -> bool:
+    """A frequency cap or missing consent parks the contact until it lifts (and says why)."""
+    assert phone.e164 is not None
+    if not holds_apply(campaign):
+        return False
+    hold = compliance_hold(session, campaign, contact.id, phone.e164, now)
+    if hold is None:
+        return False
+    record_hold(session, campaign, contact.id, phone.e164, hold)
+    session.execute(
+        update(CONTACTS).where(CONTACTS.c.id == contact.id).values(next_try_at=hold.until)
+    )
+    _expire_loaded(session, contact.id, ["next_try_at"])
+    return True
+
+
 def claim_next(
     session: Session,
     campaign: Campaign,
@@ -266,6 +285,8 @@ def claim_next(
             phone, usable = _pick(contact, campaign, now)
             if phone is None:
                 _park(session, contact, campaign, now, usable)
+            elif _held(session, contact, campaign, now, phone):
+                continue
             elif _compare_and_set(session, contact, now, engine_id):
                 assert phone.e164 is not None
                 return Claim(contact.id, phone.id, phone.position, phone.e164)

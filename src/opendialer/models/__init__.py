@@ -15,7 +15,7 @@ from opendialer.models.campaign import (
     ResultCode,
     RetryRule,
 )
-from opendialer.models.compliance import CallerIdNumber, Consent
+from opendialer.models.compliance import CallerIdNumber, Consent, ContactHold, HoldReason
 from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
@@ -56,6 +56,7 @@ __all__ = [
     "CampaignStatus",
     "Consent",
     "Contact",
+    "ContactHold",
     "ContactList",
     "ContactPhone",
     "ContactStatus",
@@ -66,6 +67,7 @@ __all__ = [
     "EndpointKind",
     "EngineLease",
     "FormField",
+    "HoldReason",
     "OutboxMessage",
     "OutboxStatus",
     "PacingDecision",

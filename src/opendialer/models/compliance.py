@@ -1,11 +1,12 @@
-"""Compliance records: a campaign's caller-ID pool and the consent a contact gave."""
+"""Compliance records: a campaign's caller-ID pool, consent, and why a contact was held."""
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opendialer.models.base import Base, BigId, IdMixin, tenant_fk, utcnow
+from opendialer.models.base import Base, BigId, IdMixin, str_enum, tenant_fk, utcnow
 
 
 class CallerIdNumber(IdMixin, Base):
@@ -39,4 +40,25 @@ class Consent(IdMixin, Base):
     reference: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HoldReason(enum.StrEnum):
+    NUMBER_CAP = "number_cap"
+    CONTACT_CAP = "contact_cap"
+    CONVERSATION_CAP = "conversation_cap"
+    NO_CONSENT = "no_consent"
+
+
+class ContactHold(IdMixin, Base):
+    """A contact's history of compliance holds: why it was parked, and until when."""
+
+    __tablename__ = "contact_holds"
+    __table_args__ = (Index("ix_contact_holds_contact_id", "contact_id", "created_at"),)
+
+    tenant_id: Mapped[int] = tenant_fk()
+    contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="CASCADE"))
+    e164: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[HoldReason] = mapped_column(str_enum(HoldReason))
+    until: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -94,6 +94,43 @@ def _create_consents() -> None:
     op.create_index("ix_consents_contact_id", "consents", ["contact_id", "channel"])
 
 
+def _create_holds() -> None:
+    reason = sa.Enum(
+        "number_cap",
+        "contact_cap",
+        "conversation_cap",
+        "no_consent",
+        native_enum=False,
+        length=32,
+        name="holdreason",
+    )
+    op.create_table(
+        "contact_holds",
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column("tenant_id", BigId, nullable=False),
+        sa.Column("contact_id", BigId, nullable=False),
+        sa.Column("e164", sa.String(20), nullable=True),
+        sa.Column("reason", reason, nullable=False),
+        sa.Column("until", UTCDateTime(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name="fk_contact_holds_tenant_id_tenants",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name="fk_contact_holds_contact_id_contacts",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_contact_holds"),
+    )
+    op.create_index("ix_contact_holds_tenant_id", "contact_holds", ["tenant_id"])
+    op.create_index("ix_contact_holds_contact_id", "contact_holds", ["contact_id", "created_at"])
+
+
 def upgrade() -> None:
     with op.batch_alter_table("campaigns") as batch:
         for column in _campaign_columns():
@@ -107,9 +144,11 @@ def upgrade() -> None:
     )
     _create_caller_ids()
     _create_consents()
+    _create_holds()
 
 
 def downgrade() -> None:
+    op.drop_table("contact_holds")
     op.drop_table("consents")
     op.drop_table("caller_id_numbers")
     op.drop_index("ix_call_attempts_tenant_number_started", table_name="call_attempts")
