@@ -153,19 +153,21 @@ def test_never_claimed_over_the_number_cap(
     session: Session, tenant: NewTenant, counts: list[int], limit: int, window_hours: int
 ) -> None:
     nested = session.begin_nested()
-    campaign = make_campaign(session, tenant, "capped")
-    campaign.max_attempts_per_number = limit
-    campaign.cap_window_hours = window_hours
-    numbers = [f"+493010{i}" for i in range(len(counts))]
-    for number, count in zip(numbers, counts, strict=True):
-        for k in range(count):
-            _attempt(session, campaign, number, NOW - timedelta(minutes=k * 10 + 1))
-        make_contact(session, campaign, number)
-    claimed = set()
-    while (claim := claim_next(session, campaign, NOW, "t")) is not None:
-        claimed.add(claim.e164)
-    window = timedelta(hours=window_hours)
-    for number, count in zip(numbers, counts, strict=True):
-        in_window = sum(1 for k in range(count) if timedelta(minutes=k * 10 + 1) < window)
-        assert (number in claimed) == (in_window < limit)
-    nested.rollback()
+    try:
+        campaign = make_campaign(session, tenant, "capped")
+        campaign.max_attempts_per_number = limit
+        campaign.cap_window_hours = window_hours
+        numbers = [f"+493010{i}" for i in range(len(counts))]
+        for number, count in zip(numbers, counts, strict=True):
+            for k in range(count):
+                _attempt(session, campaign, number, NOW - timedelta(minutes=k * 10 + 1))
+            make_contact(session, campaign, number)
+        claimed = set()
+        while (claim := claim_next(session, campaign, NOW, "t")) is not None:
+            claimed.add(claim.e164)
+        window = timedelta(hours=window_hours)
+        for number, count in zip(numbers, counts, strict=True):
+            in_window = sum(1 for k in range(count) if timedelta(minutes=k * 10 + 1) < window)
+            assert (number in claimed) == (in_window < limit)
+    finally:
+        nested.rollback()

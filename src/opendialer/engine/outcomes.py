@@ -66,7 +66,7 @@ def start_attempt(
         campaign_id=campaign.id,
         contact_id=claim.contact_id,
         phone_position=claim.position,
-        a_number=campaign.caller_id,
+        a_number=claim.caller_id,
         b_number=claim.e164,
         started_at=now,
         engine_id=engine_id,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from opendialer.dnc.service import blocked_clause
+from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, choose_caller_id
 from opendialer.engine.compliance import (
     callee_open,
     campaign_window_open,
@@ -42,6 +43,7 @@ class Claim:
     phone_id: int
     position: int
     e164: str
+    caller_id: str = DEFAULT_CALLER_ID  # presented on this call (engine/caller_ids.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class _Candidate:
     end_at: datetime | None
     ignore_dnc: bool
     next_phone_position: int
+    caller_id: str | None
     phones: list[_Phone] = field(default_factory=list)
 
 
@@ -289,5 +292,6 @@ def claim_next(
                 continue
             elif _compare_and_set(session, contact, now, engine_id):
                 assert phone.e164 is not None
-                return Claim(contact.id, phone.id, phone.position, phone.e164)
+                caller_id = choose_caller_id(session, campaign, contact.caller_id, phone.e164, now)
+                return Claim(contact.id, phone.id, phone.position, phone.e164, caller_id)
     return None
