@@ -56,7 +56,7 @@ def test_the_chosen_caller_id_is_the_from_user(
     sessions = create_sessionmaker(db)
     clock = RealClock()
     setup = SimulationSetup(
-        agents=2, contacts=0, dial_mode=DialMode.PROGRESSIVE, calling_hours=(time(0), time(23, 59))
+        agents=2, contacts=0, dial_mode=DialMode.PREDICTIVE, calling_hours=(time(0), time(23, 59))
     )
     campaign_id = prepare_campaign(sessions, setup, clock.now())
     with unit_of_work(sessions) as session:
@@ -84,7 +84,7 @@ def test_the_chosen_caller_id_is_the_from_user(
                 CallAttempt.campaign_id == campaign_id
             )
         )
-        assert dict(recorded.tuples()) == EXPECTED
+        assert {b_number: a_number for b_number, a_number in recorded} == EXPECTED
     db.dispose()
 
 
