@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.engine.compliance import cap_lifts_at, consent_valid
+from opendialer.engine.outcomes import set_result_code
 from opendialer.engine.selection import claim_next
-from opendialer.models import CallAttempt, Campaign, Consent, Contact, ContactHold, HoldReason
+from opendialer.models import (
+    CallAttempt,
+    Campaign,
+    Consent,
+    Contact,
+    ContactHold,
+    ContactStatus,
+    HoldReason,
+    ResultAction,
+    ResultCode,
+)
 from tests.engine.helpers import NOW, make_campaign, make_contact
 
 WINDOW = timedelta(days=7)
@@ -171,3 +182,25 @@ def test_never_claimed_over_the_number_cap(
             assert (number in claimed) == (in_window < limit)
     finally:
         nested.rollback()
+
+
+def test_a_revoking_result_code_revokes_at_once(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100")
+    consent = _consent(session, contact)
+    code = ResultCode(
+        tenant_id=campaign.tenant_id,
+        campaign_id=campaign.id,
+        code="STOP",
+        text_en="Do not call me",
+        text_de="Nicht mehr anrufen",
+        action=ResultAction.REVOKE_CONSENT,
+    )
+    session.add(code)
+    _attempt(session, campaign, "+4930100", NOW, contact_id=contact.id)
+    attempt = session.scalars(select(CallAttempt).where(CallAttempt.contact_id == contact.id)).one()
+    set_result_code(session, campaign, attempt, code, NOW)
+    session.refresh(consent)
+    assert consent.revoked_at == NOW
+    assert contact.status == ContactStatus.DONE
+    assert claim_next(session, campaign, NOW, "t") is None

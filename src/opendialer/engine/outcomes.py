@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.compliance.service import revoke_consent
 from opendialer.crm import service as crm
 from opendialer.dnc.service import add_numbers
 from opendialer.engine.selection import ABANDON_REDIAL_BLOCK, Claim
@@ -225,4 +226,6 @@ def set_result_code(
     if phone is not None and rule.mark_invalid:
         phone.invalid = True
     apply_rule(session, campaign, contact, phone, rule, at)
+    if code.action is ResultAction.REVOKE_CONSENT:
+        revoke_consent(session, contact, at)
     session.flush()

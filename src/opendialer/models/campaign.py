@@ -48,6 +48,7 @@ class ResultAction(enum.StrEnum):
     DONE = "done"
     INVALID_NUMBER = "invalid_number"
     ADD_TO_DNC = "add_to_dnc"
+    REVOKE_CONSENT = "revoke_consent"  # the person withdrew consent: revoked, not called again
 
 
 def _campaign_fk() -> Mapped[int]:
