@@ -25,7 +25,7 @@ def add_numbers(body: DncNumbers, session: DbSession, who: CurrentScope) -> DncB
     """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
     tenant = get_tenant(session, who.tenant_id)
     records = service.add_numbers(
-        session, tenant, body.campaign_id, body.numbers, body.source, body.note
+        session, tenant, body.campaign_id, body.numbers, body.source, body.note, body.expires_at
     )
     return DncBulkResult.of(records)
 

@@ -104,7 +104,8 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
         queue = queue.with_for_update(skip_locked=True)
     candidates = queue.subquery("candidates")
     phones = PHONES.alias("phones")
-    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164)
+    now = bindparam("now", type_=contact.next_try_at.type)
+    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164, now)
     return (
         select(
             *(candidates.c[name] for name in CANDIDATE_COLUMNS),
