@@ -22,11 +22,10 @@ from opendialer.models import (
     CallerIdNumber,
     CallerIdStrategy,
     Campaign,
-    Contact,
-    ContactPhone,
     DialMode,
 )
 from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import make_contact
 from tests.telephony.sip.helpers import make_backend
 from tests.telephony.sip.sipp import Farm, Message
 
@@ -97,22 +96,7 @@ def _arrange(session: Any, campaign: Campaign) -> None:
             CallerIdNumber(tenant_id=campaign.tenant_id, campaign_id=campaign.id, e164=number)
         )
     for callee in EXPECTED:
-        contact = Contact(
-            tenant_id=campaign.tenant_id,
-            campaign_id=campaign.id,
-            next_try_at=campaign.created_at,
-            caller_id=OWN if callee == OWN_CALLEE else None,
-        )
-        contact.phones = [
-            ContactPhone(
-                tenant_id=campaign.tenant_id,
-                campaign_id=campaign.id,
-                position=1,
-                raw=callee,
-                e164=callee,
-            )
-        ]
-        session.add(contact)
+        make_contact(session, campaign, callee, caller_id=OWN if callee == OWN_CALLEE else None)
 
 
 def _ended(sessions: Any, campaign_id: int) -> int:

@@ -36,41 +36,46 @@ def _campaign_columns() -> list[sa.Column[object]]:
     ]
 
 
-def _create_caller_ids() -> None:
+def _owned_table(name: str, parent: str, *columns: sa.Column[object]) -> None:
+    """A table with an id, its tenant and its parent (contacts or campaigns), both cascading."""
+    parent_column = parent.removesuffix("s") + "_id"
     op.create_table(
-        "caller_id_numbers",
+        name,
         sa.Column("id", BigId, primary_key=True),
         sa.Column("tenant_id", BigId, nullable=False),
-        sa.Column("campaign_id", BigId, nullable=False),
+        sa.Column(parent_column, BigId, nullable=False),
+        *columns,
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=f"fk_{name}_tenant_id_tenants", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            [parent_column],
+            [f"{parent}.id"],
+            name=f"fk_{name}_{parent_column}_{parent}",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=f"pk_{name}"),
+    )
+    op.create_index(f"ix_{name}_tenant_id", name, ["tenant_id"])
+
+
+def _create_caller_ids() -> None:
+    _owned_table(
+        "caller_id_numbers",
+        "campaigns",
         sa.Column("e164", sa.String(20), nullable=False),
         sa.Column("retired_at", UTCDateTime(), nullable=True),
         sa.Column("last_used_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name="fk_caller_id_numbers_tenant_id_tenants",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name="fk_caller_id_numbers_campaign_id_campaigns",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_caller_id_numbers"),
         sa.UniqueConstraint("campaign_id", "e164", name="uq_caller_id_numbers_campaign_id_e164"),
     )
-    op.create_index("ix_caller_id_numbers_tenant_id", "caller_id_numbers", ["tenant_id"])
     op.create_index("ix_caller_id_numbers_campaign_id", "caller_id_numbers", ["campaign_id"])
 
 
 def _create_consents() -> None:
-    op.create_table(
+    _owned_table(
         "consents",
-        sa.Column("id", BigId, primary_key=True),
-        sa.Column("tenant_id", BigId, nullable=False),
-        sa.Column("contact_id", BigId, nullable=False),
+        "contacts",
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("source", sa.String(100), nullable=False),
         sa.Column("given_at", UTCDateTime(), nullable=False),
@@ -79,55 +84,30 @@ def _create_consents() -> None:
         sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name="fk_consents_tenant_id_tenants", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-            name="fk_consents_contact_id_contacts",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_consents"),
     )
-    op.create_index("ix_consents_tenant_id", "consents", ["tenant_id"])
     op.create_index("ix_consents_contact_id", "consents", ["contact_id", "channel"])
 
 
+HOLD_REASON = sa.Enum(
+    "number_cap",
+    "contact_cap",
+    "conversation_cap",
+    "no_consent",
+    native_enum=False,
+    length=32,
+    name="holdreason",
+)
+
+
 def _create_holds() -> None:
-    reason = sa.Enum(
-        "number_cap",
-        "contact_cap",
-        "conversation_cap",
-        "no_consent",
-        native_enum=False,
-        length=32,
-        name="holdreason",
-    )
-    op.create_table(
+    _owned_table(
         "contact_holds",
-        sa.Column("id", BigId, primary_key=True),
-        sa.Column("tenant_id", BigId, nullable=False),
-        sa.Column("contact_id", BigId, nullable=False),
+        "contacts",
         sa.Column("e164", sa.String(20), nullable=True),
-        sa.Column("reason", reason, nullable=False),
+        sa.Column("reason", HOLD_REASON, nullable=False),
         sa.Column("until", UTCDateTime(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["tenants.id"],
-            name="fk_contact_holds_tenant_id_tenants",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-            name="fk_contact_holds_contact_id_contacts",
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_contact_holds"),
     )
-    op.create_index("ix_contact_holds_tenant_id", "contact_holds", ["tenant_id"])
     op.create_index("ix_contact_holds_contact_id", "contact_holds", ["contact_id", "created_at"])
 
 
