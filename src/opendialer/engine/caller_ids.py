@@ -9,16 +9,18 @@ on the attempt (``CallAttempt.a_number``).
 """
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import geocoder
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
 
 DEFAULT_CALLER_ID = "+10000000000"
+POOL: Table = CallerIdNumber.__table__  # type: ignore[assignment]
 
 
 @lru_cache(maxsize=65536)
@@ -37,27 +39,37 @@ def area_of(e164: str) -> tuple[str, str] | None:
     return country, area
 
 
-def _pool(session: Session, campaign: Campaign) -> list[tuple[int, str]]:
-    """Active pool numbers, least recently used first."""
-    rows = session.execute(
-        select(CallerIdNumber.id, CallerIdNumber.e164)
-        .where(CallerIdNumber.campaign_id == campaign.id, CallerIdNumber.retired_at.is_(None))
-        .order_by(CallerIdNumber.last_used_at.nulls_first(), CallerIdNumber.id)
+@cache
+def _pool_statement() -> Select[Any]:
+    """Active pool numbers, least recently used first (built once: a claim runs it each time)."""
+    pool = POOL.c
+    return (
+        select(pool.id, pool.e164)
+        .where(pool.campaign_id == bindparam("campaign_id"), pool.retired_at.is_(None))
+        .order_by(pool.last_used_at.nulls_first(), pool.id)
     )
-    return [(row[0], row[1]) for row in rows]
+
+
+@cache
+def _used_statement() -> Update:
+    pool = POOL.c
+    return (
+        update(POOL)
+        .where(pool.id == bindparam("chosen_id"))
+        .values(last_used_at=bindparam("now", type_=pool.last_used_at.type))
+    )
 
 
 def _pick_from_pool(session: Session, campaign: Campaign, callee: str, now: datetime) -> str | None:
-    pool = _pool(session, campaign)
+    rows = session.execute(_pool_statement(), {"campaign_id": campaign.id})
+    pool: list[tuple[int, str]] = [(row[0], row[1]) for row in rows]
     if campaign.caller_id_strategy == CallerIdStrategy.LOCAL:
         area = area_of(callee)
         pool = [entry for entry in pool if area is not None and area_of(entry[1]) == area]
     if not pool:
         return None
     chosen_id, e164 = pool[0]
-    session.execute(
-        update(CallerIdNumber).where(CallerIdNumber.id == chosen_id).values(last_used_at=now)
-    )
+    session.execute(_used_statement(), {"chosen_id": chosen_id, "now": now})
     return e164
 
 

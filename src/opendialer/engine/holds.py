@@ -8,8 +8,10 @@ contact. The queries run only for campaigns that set a cap or require consent, o
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from opendialer.engine.compliance import cap_lifts_at, consent_valid
@@ -17,6 +19,39 @@ from opendialer.models import CallAttempt, Campaign, Consent, ContactHold, HoldR
 
 CONSENT_RECHECK = timedelta(days=1)
 CONSENT_CHANNEL = "phone"
+ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
+CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
+
+
+# Statements are built once (building costs more than running them; a claim runs them each time).
+@cache
+def _latest_consent_statement() -> Select[Any]:
+    consent = CONSENTS.c
+    return (
+        select(consent.given_at, consent.expires_at, consent.revoked_at)
+        .where(consent.contact_id == bindparam("contact_id"), consent.channel == CONSENT_CHANNEL)
+        .order_by(consent.given_at.desc(), consent.id.desc())
+        .limit(1)
+    )
+
+
+@cache
+def _number_attempts_statement() -> Select[Any]:
+    attempt = ATTEMPTS.c
+    return select(attempt.started_at, attempt.connected_at).where(
+        attempt.tenant_id == bindparam("tenant_id"),
+        attempt.b_number == bindparam("e164"),
+        attempt.started_at > bindparam("since", type_=attempt.started_at.type),
+    )
+
+
+@cache
+def _contact_attempts_statement() -> Select[Any]:
+    attempt = ATTEMPTS.c
+    return select(attempt.started_at).where(
+        attempt.contact_id == bindparam("contact_id"),
+        attempt.started_at > bindparam("since", type_=attempt.started_at.type),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +70,8 @@ def holds_apply(campaign: Campaign) -> bool:
 
 
 def _consent_hold(session: Session, contact_id: int, now: datetime) -> Hold | None:
-    latest = session.execute(
-        select(Consent.given_at, Consent.expires_at, Consent.revoked_at)
-        .where(Consent.contact_id == contact_id, Consent.channel == CONSENT_CHANNEL)
-        .order_by(Consent.given_at.desc(), Consent.id.desc())
-        .limit(1)
-    ).first()
-    if latest is not None and consent_valid(*latest, now):
+    latest = session.execute(_latest_consent_statement(), {"contact_id": contact_id}).first()
+    if latest is not None and consent_valid(latest[0], latest[1], latest[2], now):
         return None
     return Hold(HoldReason.NO_CONSENT, now + CONSENT_RECHECK)
 
@@ -49,13 +79,8 @@ def _consent_hold(session: Session, contact_id: int, now: datetime) -> Hold | No
 def _number_hold(
     session: Session, campaign: Campaign, e164: str, now: datetime, window: timedelta
 ) -> Hold | None:
-    rows = session.execute(
-        select(CallAttempt.started_at, CallAttempt.connected_at).where(
-            CallAttempt.tenant_id == campaign.tenant_id,
-            CallAttempt.b_number == e164,
-            CallAttempt.started_at > now - window,
-        )
-    ).all()
+    params = {"tenant_id": campaign.tenant_id, "e164": e164, "since": now - window}
+    rows = session.execute(_number_attempts_statement(), params).all()
     if campaign.max_attempts_per_number:
         until = cap_lifts_at([r[0] for r in rows], campaign.max_attempts_per_number, window)
         if until is not None:
@@ -72,11 +97,8 @@ def _contact_hold(
     session: Session, campaign: Campaign, contact_id: int, now: datetime, window: timedelta
 ) -> Hold | None:
     assert campaign.max_attempts_per_contact is not None
-    starts = session.scalars(
-        select(CallAttempt.started_at).where(
-            CallAttempt.contact_id == contact_id, CallAttempt.started_at > now - window
-        )
-    ).all()
+    params = {"contact_id": contact_id, "since": now - window}
+    starts = session.scalars(_contact_attempts_statement(), params).all()
     until = cap_lifts_at(starts, campaign.max_attempts_per_contact, window)
     return None if until is None else Hold(HoldReason.CONTACT_CAP, until)
 
