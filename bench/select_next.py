@@ -6,6 +6,10 @@ one tick dials several, five to a transaction. The time must not grow with the c
 index seek, not a scan.
 
     .venv/bin/python -m bench.select_next --sizes 100000,1000000,10000000 --claims 2000
+
+``--checks plain,compliance`` also runs each size with every issue-25 check on: holidays (DE),
+closed dates, frequency caps per number, per contact and per conversation (against one earlier
+attempt for every tenth contact), and local-presence caller IDs from a pool.
 """
 
 import argparse
@@ -21,7 +25,7 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.selection import claim_next
-from opendialer.models import Campaign
+from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
 from opendialer.scoping import Scope
 
 PAST = "2026-01-01 00:00:00.000000"
@@ -60,7 +64,30 @@ def _fill_sql(dialect: str) -> list[str]:
     ]
 
 
-def _setup(engine: Engine, rows: int) -> int:
+ATTEMPTS_SQL = """INSERT INTO call_attempts (tenant_id, campaign_id, contact_id, b_number,
+    outbound, test_call, started_at, created_at)
+    SELECT :tenant, :campaign, id, '+4930' || (10000000 + id), {true}, {false}, :recent, :recent
+    FROM contacts WHERE campaign_id = :campaign AND id % 10 = 1"""
+
+
+def _turn_on_checks(campaign: Campaign) -> None:
+    campaign.holiday_calendars = ["DE"]
+    campaign.closed_dates = ["2020-12-24"]
+    campaign.max_attempts_per_number = 7
+    campaign.max_attempts_per_contact = 7
+    campaign.max_conversations = 3
+    campaign.caller_id = "+4969000000"
+    campaign.caller_id_strategy = CallerIdStrategy.LOCAL
+
+
+def _pool(campaign: Campaign) -> list[CallerIdNumber]:
+    return [
+        CallerIdNumber(tenant_id=campaign.tenant_id, campaign_id=campaign.id, e164=number)
+        for number in ("+493012340000", "+494012340000", "+498912340000")
+    ]
+
+
+def _setup(engine: Engine, rows: int, checks: bool = False) -> int:
     sessions = create_sessionmaker(engine)
     with unit_of_work(sessions) as session:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
@@ -77,9 +104,16 @@ def _setup(engine: Engine, rows: int) -> int:
         )
         campaign = create_campaign(session, Scope.system(tenant.id), settings)
         campaign.max_tries_per_number = 5
+        if checks:
+            _turn_on_checks(campaign)
+            session.add_all(_pool(campaign))
         ids = {"tenant": tenant.id, "campaign": campaign.id}
     params = {**ids, "rows": rows, "past": PAST, "dnc_limit": DNC_SIZE * 7}
+    params["recent"] = datetime.now(UTC).replace(tzinfo=None)
     contacts, *rest = _fill_sql(engine.dialect.name)
+    if checks:
+        false, true = ("0", "1") if engine.dialect.name == "sqlite" else ("false", "true")
+        rest.append(ATTEMPTS_SQL.format(true=true, false=false))
     with engine.begin() as conn:
         conn.execute(text(contacts), params)
     with engine.begin() as conn:  # fresh statistics, or PostgreSQL checks foreign keys slowly
@@ -134,11 +168,11 @@ def _p(latencies: list[float], q: float) -> str:
     return f"{latencies[max(0, int(len(latencies) * q) - 1)]:.3f}"
 
 
-def run(backend: str, rows: int, claims: int) -> list[object]:
+def run(backend: str, rows: int, claims: int, checks: bool = False) -> list[object]:
     with throwaway_database(backend) as url:
         engine = create_db_engine(url)
         start = time.perf_counter()
-        campaign_id = _setup(engine, rows)
+        campaign_id = _setup(engine, rows, checks)
         build = time.perf_counter() - start
         _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
         claim, txn = _claim_latencies(engine, campaign_id, claims)
@@ -146,6 +180,7 @@ def run(backend: str, rows: int, claims: int) -> list[object]:
         engine.dispose()
     return [
         backend,
+        "compliance" if checks else "plain",
         f"{rows:,}",
         claims,
         f"{build:.0f}",
@@ -163,17 +198,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--claims", type=int, default=2000)
+    parser.add_argument("--checks", default="plain", help="plain, compliance, or both")
     args = parser.parse_args()
     results = []
     for backend in args.backends.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            results.append(run(backend, size, args.claims))
+            for checks in args.checks.split(","):
+                results.append(run(backend, size, args.claims, checks == "compliance"))
             print_table("select_next (so far)", COLUMNS, results)
     print_table("Claiming the next contact: latency per claim (ms)", COLUMNS, results)
 
 
 COLUMNS = [
     "backend",
+    "checks",
     "contacts",
     "claims",
     "build s",

@@ -14,6 +14,7 @@ from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
+from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings
 from opendialer.console.router import mount_console
 from opendialer.contacts.import_router import router as import_router
@@ -53,6 +54,7 @@ def api_v1_router() -> APIRouter:
         acd_router,
         recordings_router,
         exports_router,
+        compliance_router,
     ):
         router.include_router(domain_router)
     return router

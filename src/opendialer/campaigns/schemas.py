@@ -1,15 +1,24 @@
 """Request and response bodies for campaigns and their parts."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from opendialer.models import CallOutcome, CampaignStatus, DialMode, ResultAction
+from opendialer.engine.calendars import UnknownCalendar, parse_calendar
+from opendialer.models import (
+    CallerIdStrategy,
+    CallOutcome,
+    CampaignStatus,
+    DialMode,
+    ResultAction,
+)
 from opendialer.schemas import InputModel, LocalTime, OutputModel, TimeZoneName
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 WeekDays = Annotated[list[int], Field(min_length=0, max_length=7)]
+CalendarCodes = Annotated[list[Annotated[str, Field(max_length=12)]], Field(max_length=50)]
+ClosedDates = Annotated[list[Annotated[str, Field(max_length=10)]], Field(max_length=1000)]
 
 
 class CampaignModule(InputModel):
@@ -26,7 +35,57 @@ class CampaignModule(InputModel):
     open_in: Literal["frame", "tab"] = "frame"
 
 
-class CampaignSettings(InputModel):
+def _calendar_codes(codes: list[str] | None) -> list[str] | None:
+    if codes is None:
+        return None
+    try:
+        parsed = [parse_calendar(code) for code in codes]
+    except UnknownCalendar as error:
+        raise ValueError(str(error)) from None
+    return sorted({c.country + (f"-{c.subdivision}" if c.subdivision else "") for c in parsed})
+
+
+def _iso_dates(texts: list[str] | None) -> list[str] | None:
+    if texts is None:
+        return None
+    try:
+        days = {date.fromisoformat(text) for text in texts if len(text) == 10}
+    except ValueError:
+        days = set()
+    if len(days) != len(set(texts)):
+        raise ValueError("closed dates are ISO dates, YYYY-MM-DD")
+    return sorted(day.isoformat() for day in days)
+
+
+class ComplianceSettings(InputModel):
+    """Holidays, frequency caps, consent and caller-ID choice (docs/compliance.md)."""
+
+    caller_id_strategy: CallerIdStrategy | None = None
+    holiday_calendars: CalendarCodes | None = Field(
+        default=None,
+        description='Public-holiday calendars kept in the callee\'s region: "DE", "US-CA".',
+    )
+    closed_dates: ClosedDates | None = Field(
+        default=None, description="The campaign's own closed dates, YYYY-MM-DD."
+    )
+    max_attempts_per_number: int | None = Field(default=None, ge=1, le=1000)
+    max_attempts_per_contact: int | None = Field(default=None, ge=1, le=1000)
+    max_conversations: int | None = Field(default=None, ge=1, le=1000)
+    cap_window_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    require_consent: bool | None = None
+
+    @field_validator("holiday_calendars")
+    @classmethod
+    def _calendars(cls, codes: list[str] | None) -> list[str] | None:
+        return _calendar_codes(codes)
+
+    @field_validator("closed_dates")
+    @classmethod
+    def _closed(cls, texts: list[str] | None) -> list[str] | None:
+        return _iso_dates(texts)
+
+
+class CampaignSettings(ComplianceSettings):
     """Every optional campaign setting; shared by create and update."""
 
     description: str | None = Field(default=None, max_length=1000)
@@ -137,6 +196,14 @@ class CampaignRead(OutputModel):
     script: str | None
     modules: list[CampaignModule] | None
     wrap_up_seconds: int | None
+    caller_id_strategy: CallerIdStrategy
+    holiday_calendars: list[str]
+    closed_dates: list[str]
+    max_attempts_per_number: int | None
+    max_attempts_per_contact: int | None
+    max_conversations: int | None
+    cap_window_hours: int
+    require_consent: bool
     created_at: datetime
     updated_at: datetime
 

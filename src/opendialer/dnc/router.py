@@ -23,7 +23,7 @@ CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 def add_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Add up to 10,000 numbers to the tenant-wide list (or a campaign's), one outcome each."""
     records = service.add_numbers(
-        session, who, body.campaign_id, body.numbers, body.source, body.note
+        session, who, body.campaign_id, body.numbers, body.source, body.note, body.expires_at
     )
     return DncBulkResult.of(records)
 

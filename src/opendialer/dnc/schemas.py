@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from opendialer.phones import MAX_RAW_LENGTH
 from opendialer.schemas import InputModel, OutputModel
@@ -31,6 +31,9 @@ class DncNumbers(InputModel):
     )
     source: str = Field(default="api", min_length=1, max_length=50)
     note: str | None = Field(default=None, max_length=500)
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="The entries stop blocking then; omit: they never expire"
+    )
 
 
 class DncOutcome(enum.StrEnum):
@@ -65,6 +68,7 @@ class DncEntryRead(OutputModel):
     source: str
     note: str | None
     created_at: datetime
+    expires_at: datetime | None
 
 
 class DncCheck(OutputModel):

@@ -51,6 +51,14 @@ def _blocking_lists(
     return or_(tenant_wide, list_column == campaign_id)
 
 
+def _in_force(
+    now: datetime | BindParameter[datetime],
+    expires_at: SQLColumnExpression[datetime | None] = DncEntry.expires_at,
+) -> ColumnElement[bool]:
+    """Entries that have not expired (an entry without ``expires_at`` never does)."""
+    return or_(expires_at.is_(None), expires_at > now)
+
+
 def _exact_list(campaign_id: int | None) -> ColumnElement[bool]:
     """Exactly one list: the tenant-wide one, or the campaign's own."""
     if campaign_id is None:
@@ -78,6 +86,7 @@ def blocked_numbers(
             DncEntry.tenant_id == scope.tenant_id,
             DncEntry.e164.in_(chunk),
             _blocking_lists(campaign_id),
+            _in_force(datetime.now(UTC)),
         )
         blocked.update(session.scalars(stmt))
     return blocked
@@ -87,8 +96,9 @@ def blocked_clause(
     tenant_id: int | BindParameter[int],
     campaign_id: int | BindParameter[int] | None,
     e164: ColumnExpressionArgument[str | None],
+    now: BindParameter[datetime],
 ) -> ColumnElement[bool]:
-    """SQL truth of "``e164`` is on the tenant's list or on the campaign's list".
+    """SQL truth of "``e164`` is on the tenant's list or on the campaign's list" at ``now``.
 
     For reading the DNC state together with the numbers in one query (the engine's claim); in
     table columns, so that query stays a plain Core statement.
@@ -100,6 +110,7 @@ def blocked_clause(
             entries.tenant_id == tenant_id,
             entries.e164 == e164,
             _blocking_lists(campaign_id, entries.campaign_id),
+            _in_force(now, entries.expires_at),
         )
         .exists()
     )
@@ -130,6 +141,7 @@ def add_numbers(
     raws: Sequence[str],
     source: str = "api",
     note: str | None = None,
+    expires_at: datetime | None = None,
 ) -> list[DncRecordOutcome]:
     """Put numbers on one list; each record says ``added``, ``exists`` or ``invalid_number``.
 
@@ -143,7 +155,7 @@ def add_numbers(
     on_list = {e.e164 for e in _entries(session, scope, _valid_e164s(phones), lists)}
     new_numbers = list(dict.fromkeys(n for n in _valid_e164s(phones) if n not in on_list))
     # A number another request put on the list meanwhile is not inserted again: "exists".
-    added = _insert(session, scope, campaign_id, new_numbers, source, note)
+    added = _insert(session, scope, campaign_id, new_numbers, (source, note, expires_at))
     records = []
     for phone in phones:
         if phone.e164 is None:
@@ -162,12 +174,14 @@ def _insert(
     scope: Scope,
     campaign_id: int | None,
     numbers: list[str],
-    source: str,
-    note: str | None,
+    details: tuple[str, str | None, datetime | None],
 ) -> set[str]:
-    """The numbers inserted, in one INSERT that skips numbers already on the list."""
+    """The numbers inserted, in one INSERT that skips numbers already on the list; ``details``
+    are the entries' source, note and expiry."""
+    source, note, expires_at = details
     shared: dict[str, object] = {"tenant_id": scope.tenant_id, "campaign_id": campaign_id}
-    shared |= {"source": source, "note": note, "created_at": datetime.now(UTC)}
+    shared |= {"source": source, "note": note, "expires_at": expires_at}
+    shared["created_at"] = datetime.now(UTC)
     return insert_new_keys(session, DncEntry, shared, DncEntry.e164, numbers)
 
 

@@ -15,6 +15,7 @@ from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.agents import AgentCounts
 from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
+from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
@@ -64,7 +65,7 @@ def _launch_for(
     assert attempt.contact_id is not None
     request = OriginateRequest(
         number=e164,
-        caller_id=campaign.caller_id or DEFAULT_CALLER_ID,
+        caller_id=attempt.a_number or DEFAULT_CALLER_ID,
         ring_timeout=float(campaign.ring_timeout_seconds),
         campaign_id=campaign.id,
         attempt_id=attempt.id,
@@ -128,7 +129,6 @@ class TickPlan:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CALLER_ID = "+10000000000"
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
 

@@ -1,20 +1,27 @@
-"""Calling-time rules: the campaign's own window and the callee's local hours.
+"""Calling-time rules: the campaign's own window, the callee's local hours and holidays.
 
 A campaign has one set of calling hours and days. They hold twice: in the campaign's time zone
 (when the campaign works) and in every zone the dialled number may ring in (when the callee may
 be called). A number whose zone phonenumbers cannot tell is judged in the campaign's zone.
+
+Days off work the same way: the campaign's own closed dates close its window (in its zone) and
+the callee's day (in each zone the number rings in); the public holidays of the calendars the
+campaign keeps close the callee's day where the calendar covers the number's region
+(engine/calendars.py).
 """
 
-from collections.abc import Collection
-from datetime import datetime, time, timedelta
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from opendialer.engine.calendars import Calendar, is_holiday, number_region, parse_calendar
 from opendialer.models import Campaign, CampaignStatus
 from opendialer.phones import time_zones
 
 SEARCH_STEP = timedelta(minutes=5)
 SEARCH_HORIZON = timedelta(days=8)
+HOLIDAY_SEARCH_HORIZON = timedelta(days=15)  # Christmas to Epiphany, with its weekends
 
 
 @lru_cache(maxsize=1024)
@@ -39,13 +46,34 @@ def _open_in(zone_name: str, campaign: Campaign, now: datetime) -> bool:
     )
 
 
+@lru_cache(maxsize=1024)
+def _calendars(codes: tuple[str, ...]) -> tuple[Calendar, ...]:
+    return tuple(parse_calendar(code) for code in codes)
+
+
+@lru_cache(maxsize=1024)
+def _dates(texts: tuple[str, ...]) -> frozenset[date]:
+    return frozenset(date.fromisoformat(text) for text in texts)
+
+
+def closed_dates(campaign: Campaign) -> frozenset[date]:
+    return _dates(tuple(campaign.closed_dates or ()))
+
+
+def holiday_calendars(campaign: Campaign) -> tuple[Calendar, ...]:
+    return _calendars(tuple(campaign.holiday_calendars or ()))
+
+
 def campaign_window_open(campaign: Campaign, now: datetime) -> bool:
-    """Enabled, inside its dates, and inside its days and hours in its own time zone."""
+    """Enabled, inside its dates, and inside its days and hours in its own time zone, on a day
+    it is not closed."""
     if campaign.status != CampaignStatus.ENABLED:
         return False
     if campaign.begin_at is not None and now < campaign.begin_at:
         return False
     if campaign.end_at is not None and now >= campaign.end_at:
+        return False
+    if now.astimezone(zone(campaign.timezone)).date() in closed_dates(campaign):
         return False
     return _open_in(campaign.timezone, campaign, now)
 
@@ -59,11 +87,58 @@ def callee_hours_open(e164: str, campaign: Campaign, now: datetime) -> bool:
     return all(_open_in(name, campaign, now) for name in callee_zones(e164, campaign))
 
 
+def _day_off(
+    zones: Sequence[str], region: tuple[str, str | None] | None, campaign: Campaign, now: datetime
+) -> bool:
+    closed = closed_dates(campaign)
+    calendars = holiday_calendars(campaign)
+    for name in zones:
+        day = now.astimezone(zone(name)).date()
+        if day in closed or (region is not None and is_holiday(calendars, region, day)):
+            return True
+    return False
+
+
+def callee_day_off(e164: str, campaign: Campaign, now: datetime) -> bool:
+    """A closed date or a public holiday in any zone the number may ring in."""
+    if not campaign.closed_dates and not campaign.holiday_calendars:
+        return False
+    return _day_off(callee_zones(e164, campaign), number_region(e164), campaign, now)
+
+
+def callee_open(e164: str, campaign: Campaign, now: datetime) -> bool:
+    """Inside the callee's hours everywhere the number rings, on none of its days off."""
+    return callee_hours_open(e164, campaign, now) and not callee_day_off(e164, campaign, now)
+
+
 def next_callee_opening(e164: str, campaign: Campaign, now: datetime) -> datetime | None:
-    """The first moment (to 5 minutes) when the callee may be called; None if not within 8 days."""
+    """The first moment (to 5 minutes) when the callee may be called; None if not within 8 days
+    (15 days for a campaign that keeps days off)."""
+    days_off = bool(campaign.closed_dates or campaign.holiday_calendars)
+    horizon = HOLIDAY_SEARCH_HORIZON if days_off else SEARCH_HORIZON
     moment = now
-    while moment - now <= SEARCH_HORIZON:
-        if callee_hours_open(e164, campaign, moment):
+    while moment - now <= horizon:
+        if callee_open(e164, campaign, moment):
             return moment
         moment += SEARCH_STEP
     return None
+
+
+def cap_lifts_at(starts: Sequence[datetime], limit: int, window: timedelta) -> datetime | None:
+    """When a rolling-window cap of ``limit`` attempts next allows one; None if it allows now.
+
+    ``starts`` are the attempts counted now (those after now - window). Once the oldest
+    ``len(starts) - limit + 1`` of them have left the window, fewer than ``limit`` remain.
+    """
+    if len(starts) < limit:
+        return None
+    return sorted(starts)[len(starts) - limit] + window
+
+
+def consent_valid(
+    given_at: datetime, expires_at: datetime | None, revoked_at: datetime | None, now: datetime
+) -> bool:
+    """Given by now, not yet expired, not revoked."""
+    if given_at > now or (revoked_at is not None and revoked_at <= now):
+        return False
+    return expires_at is None or now < expires_at

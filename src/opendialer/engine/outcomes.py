@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.compliance.service import revoke_consent
 from opendialer.crm import service as crm
 from opendialer.dnc.service import add_numbers
 from opendialer.engine.selection import ABANDON_REDIAL_BLOCK, Claim
@@ -68,7 +69,7 @@ def start_attempt(
         campaign_id=campaign.id,
         contact_id=claim.contact_id,
         phone_position=claim.position,
-        a_number=campaign.caller_id,
+        a_number=claim.caller_id,
         b_number=claim.e164,
         started_at=now,
         engine_id=engine_id,
@@ -228,4 +229,6 @@ def set_result_code(
     if phone is not None and rule.mark_invalid:
         phone.invalid = True
     apply_rule(session, campaign, contact, phone, rule, at)
+    if code.action is ResultAction.REVOKE_CONSENT:
+        revoke_consent(session, contact, at)
     session.flush()

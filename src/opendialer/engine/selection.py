@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from opendialer.dnc.service import blocked_clause
+from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, choose_caller_id
 from opendialer.engine.compliance import (
-    callee_hours_open,
+    callee_open,
     campaign_window_open,
     next_callee_opening,
 )
+from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
@@ -41,6 +43,7 @@ class Claim:
     phone_id: int
     position: int
     e164: str
+    caller_id: str = DEFAULT_CALLER_ID  # presented on this call (engine/caller_ids.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class _Candidate:
     end_at: datetime | None
     ignore_dnc: bool
     next_phone_position: int
+    caller_id: str | None
     phones: list[_Phone] = field(default_factory=list)
 
 
@@ -100,7 +104,8 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
         queue = queue.with_for_update(skip_locked=True)
     candidates = queue.subquery("candidates")
     phones = PHONES.alias("phones")
-    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164)
+    now = bindparam("now", type_=contact.next_try_at.type)
+    blocked = blocked_clause(bindparam("tenant_id"), bindparam("campaign_id"), phones.c.e164, now)
     return (
         select(
             *(candidates.c[name] for name in CANDIDATE_COLUMNS),
@@ -144,7 +149,7 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
 
 
 def _callee_open(phone: _Phone, campaign: Campaign, now: datetime) -> bool:
-    return phone.e164 is not None and callee_hours_open(phone.e164, campaign, now)
+    return phone.e164 is not None and callee_open(phone.e164, campaign, now)
 
 
 def _in_window(contact: _Candidate, now: datetime) -> bool:
@@ -247,6 +252,24 @@ def _pick(
     return (phone if _in_window(contact, now) else None), usable
 
 
+def _held(
+    session: Session, contact: _Candidate, campaign: Campaign, now: datetime, phone: _Phone
+) -> bool:
+    """A frequency cap or missing consent parks the contact until it lifts (and says why)."""
+    assert phone.e164 is not None
+    if not holds_apply(campaign):
+        return False
+    hold = compliance_hold(session, campaign, contact.id, phone.e164, now)
+    if hold is None:
+        return False
+    record_hold(session, campaign, contact.id, phone.e164, hold)
+    session.execute(
+        update(CONTACTS).where(CONTACTS.c.id == contact.id).values(next_try_at=hold.until)
+    )
+    _expire_loaded(session, contact.id, ["next_try_at"])
+    return True
+
+
 def claim_next(
     session: Session,
     campaign: Campaign,
@@ -266,7 +289,10 @@ def claim_next(
             phone, usable = _pick(contact, campaign, now)
             if phone is None:
                 _park(session, contact, campaign, now, usable)
+            elif _held(session, contact, campaign, now, phone):
+                continue
             elif _compare_and_set(session, contact, now, engine_id):
                 assert phone.e164 is not None
-                return Claim(contact.id, phone.id, phone.position, phone.e164)
+                caller_id = choose_caller_id(session, campaign, contact.caller_id, phone.e164, now)
+                return Claim(contact.id, phone.id, phone.position, phone.e164, caller_id)
     return None

@@ -4,6 +4,7 @@ from opendialer.models.acd import AcdEvent
 from opendialer.models.base import Base
 from opendialer.models.call import CallAttempt, CallOutcome, Recording
 from opendialer.models.campaign import (
+    CallerIdStrategy,
     Campaign,
     CampaignMember,
     CampaignStatus,
@@ -14,6 +15,7 @@ from opendialer.models.campaign import (
     ResultCode,
     RetryRule,
 )
+from opendialer.models.compliance import CallerIdNumber, Consent, ContactHold, HoldReason
 from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
@@ -48,10 +50,14 @@ __all__ = [
     "Base",
     "CallAttempt",
     "CallOutcome",
+    "CallerIdNumber",
+    "CallerIdStrategy",
     "Campaign",
     "CampaignMember",
     "CampaignStatus",
+    "Consent",
     "Contact",
+    "ContactHold",
     "ContactList",
     "ContactPhone",
     "ContactStatus",
@@ -62,6 +68,7 @@ __all__ = [
     "EndpointKind",
     "EngineLease",
     "FormField",
+    "HoldReason",
     "LoginSession",
     "OutboxMessage",
     "OutboxStatus",

@@ -32,6 +32,8 @@ class CallAttempt(IdMixin, Base):
     __table_args__ = (
         Index("ix_call_attempts_campaign_started", "campaign_id", "started_at"),
         Index("ix_call_attempts_contact_started", "contact_id", "started_at"),
+        # Frequency caps count a number's attempts across the tenant's campaigns.
+        Index("ix_call_attempts_tenant_number_started", "tenant_id", "b_number", "started_at"),
         # Open attempts only (a handful per engine): recovery and take-over find them at once.
         Index(
             "ix_call_attempts_open",
@@ -55,7 +57,7 @@ class CallAttempt(IdMixin, Base):
         BigId, ForeignKey("result_codes.id", ondelete="SET NULL")
     )
     phone_position: Mapped[int | None] = mapped_column(SmallInteger)
-    a_number: Mapped[str | None] = mapped_column(String(32))
+    a_number: Mapped[str | None] = mapped_column(String(32))  # the caller ID presented
     b_number: Mapped[str] = mapped_column(String(32), index=True)
     outbound: Mapped[bool] = mapped_column(default=True)
     test_call: Mapped[bool] = mapped_column(default=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +37,14 @@ class CampaignStatus(enum.StrEnum):
     DISABLED = "disabled"
 
 
+class CallerIdStrategy(enum.StrEnum):
+    """Which caller ID a call presents when its contact names none."""
+
+    FIXED = "fixed"  # the campaign's caller_id
+    ROTATION = "rotation"  # the pool's least recently used number
+    LOCAL = "local"  # the pool's number of the callee's country and area, else the default
+
+
 class ResultAction(enum.StrEnum):
     """What a result code does to the contact's number once an agent sets it."""
 
@@ -42,6 +52,7 @@ class ResultAction(enum.StrEnum):
     DONE = "done"
     INVALID_NUMBER = "invalid_number"
     ADD_TO_DNC = "add_to_dnc"
+    REVOKE_CONSENT = "revoke_consent"  # the person withdrew consent: revoked, not called again
 
 
 def _campaign_fk() -> Mapped[int]:
@@ -82,6 +93,23 @@ class Campaign(IdMixin, TimestampMixin, Base):
     # Left on an answering machine after its beep (None: hang up on machines).
     machine_message_uri: Mapped[str | None] = mapped_column(String(255))
     caller_id: Mapped[str | None] = mapped_column(String(32))
+    caller_id_strategy: Mapped[CallerIdStrategy] = mapped_column(
+        str_enum(CallerIdStrategy),
+        default=CallerIdStrategy.FIXED,
+        server_default=CallerIdStrategy.FIXED.value,
+    )
+    # Compliance (engine/compliance.py): public holidays kept ("DE", "US-CA") in the callee's
+    # region and the campaign's own closed dates ("2026-12-24") in its time zone.
+    holiday_calendars: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    closed_dates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # Frequency caps over a rolling window, counted across the tenant's campaigns.
+    max_attempts_per_number: Mapped[int | None]
+    max_attempts_per_contact: Mapped[int | None]
+    max_conversations: Mapped[int | None]
+    cap_window_hours: Mapped[int] = mapped_column(Integer, default=168, server_default="168")
+    require_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Calling window: the campaign's own hours in its time zone; the callee-local hours
     # (calling_hours_*) are checked in each number's own zone.
     timezone: Mapped[str] = mapped_column(String(64))

@@ -31,3 +31,4 @@ class DncEntry(IdMixin, Base):
     source: Mapped[str] = mapped_column(String(50), default="api")
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]  # blocks until then; None: for ever

@@ -1,0 +1,1 @@
+"""Consent records, compliance holds and caller-ID pools (docs/compliance.md)."""
