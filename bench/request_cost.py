@@ -4,7 +4,10 @@ Runs the app in-process (engine off) on a throw-away SQLite and PostgreSQL datab
 ``--requests`` requests of each kind that ``bench/load_mixed.py`` sends, one at a time, counting per
 request: SQL statements sent to the database, transactions, pool check-outs and new database
 connections, and the CPU the process used (client included: compare databases and versions, not
-absolute values).
+absolute values). On PostgreSQL also the CPU of the server process that answered (from /proc, so
+run it on the database's host), and what opening a connection costs that server: a new backend
+process whose catalog caches are empty, which is what a pool that closes its overflow connections
+pays again and again under load.
 
     .venv/bin/python -m bench.request_cost --backend both --requests 200
 """
@@ -19,14 +22,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event
+import psycopg
+from sqlalchemy import Engine, event, make_url
 
 from bench.common import print_table, throwaway_database
-from bench.load_mixed import MIX, Action, Target, _prepare, _setup_target
+from bench.load_mixed import MIX, Action, Target, _prepare, _process_cpu, _setup_target
 from opendialer.app import create_app
 from opendialer.config import Settings
 
 COUNTED = ("statements", "transactions", "checkouts", "connections")
+NEW_CONNECTIONS = 20
+# What the native API does first on every request: its key's row.
+FIRST_QUERY = "SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = %s"
 
 
 @contextmanager
@@ -53,19 +60,56 @@ def counting(engine: Engine) -> Iterator[Counter[str]]:
             event.remove(target, name, hook)
 
 
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+def _backends_cpu(url: str) -> float:
+    """CPU seconds of the server processes now connected to the database (not this one)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    with psycopg.connect(_dsn(url), autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(_process_cpu(pid) for (pid,) in pids)
+
+
+def new_connection_cost(url: str) -> tuple[float, float, float]:
+    """PostgreSQL server CPU ms of a new connection: its start (authentication, set-up), its
+    first API key query (empty catalog caches), and the same query again (warm)."""
+    start = first = warm = 0.0
+    for _ in range(NEW_CONNECTIONS):
+        with psycopg.connect(_dsn(url)) as conn:
+            pid = conn.info.backend_pid
+            started = _process_cpu(pid)  # all it used since it was forked
+            conn.execute(FIRST_QUERY, ("x",)).fetchall()
+            conn.rollback()
+            queried = _process_cpu(pid)
+            for _ in range(10):
+                conn.execute(FIRST_QUERY, ("x",)).fetchall()
+                conn.rollback()
+            start += started
+            first += queried - started
+            warm += (_process_cpu(pid) - queried) / 10
+    per_connection_ms = 1000 / NEW_CONNECTIONS
+    return start * per_connection_ms, first * per_connection_ms, warm * per_connection_ms
+
+
 async def _measure_kind(
     client: httpx.AsyncClient, engine: Engine, target: Target, action: Action, requests: int
-) -> tuple[Counter[str], float]:
+) -> tuple[Counter[str], float, float]:
     rng = random.Random(0)
     await action(client, target, rng)  # warm: the first request of a kind compiles its SQL
-    started = time.process_time()
+    started, backends = time.process_time(), _backends_cpu(target.url)
     with counting(engine) as counts:
         for _ in range(requests):
             (await action(client, target, rng)).raise_for_status()
-    return counts, time.process_time() - started
+    return counts, time.process_time() - started, _backends_cpu(target.url) - backends
 
 
-async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], float]]:
+async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], float, float]]:
     api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
     app = create_app(Settings(database_url=url, engine_enabled=False))
     engine: Engine = app.state.db_engine
@@ -79,8 +123,8 @@ async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], flo
         ) as client:
             await _setup_target(client, target)
             for kind, action, _weight in MIX:
-                counts, cpu = await _measure_kind(client, engine, target, action, requests)
-                results.append((kind, counts, cpu))
+                counts, cpu, pg_cpu = await _measure_kind(client, engine, target, action, requests)
+                results.append((kind, counts, cpu, pg_cpu))
     finally:
         engine.dispose()
     return results
@@ -89,10 +133,18 @@ async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], flo
 def run(backend: str, requests: int) -> list[list[object]]:
     with throwaway_database(backend) as url:
         results = asyncio.run(_measure(url, requests))
+        connection = new_connection_cost(url) if backend == "postgresql" else None
     rows: list[list[object]] = []
-    for kind, counts, cpu in results:
+    for kind, counts, cpu, pg_cpu in results:
         per_request = [f"{counts[name] / requests:.2f}" for name in COUNTED]
-        rows.append([backend, kind, *per_request, f"{cpu / requests * 1000:.2f}"])
+        pg = f"{pg_cpu / requests * 1000:.2f}" if backend == "postgresql" else "-"
+        rows.append([backend, kind, *per_request, f"{cpu / requests * 1000:.2f}", pg])
+    if connection is not None:
+        start, first, warm = connection
+        print(
+            f"PostgreSQL server CPU of a new connection: {start:.2f} ms to start, {first:.2f} ms"
+            f" for its first API key query; the same query on a warm connection: {warm:.3f} ms"
+        )
     return rows
 
 
@@ -103,7 +155,13 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows = [row for backend in backends for row in run(backend, args.requests)]
-    columns = ["database", "request", *(f"{name}/request" for name in COUNTED), "CPU ms/request"]
+    columns = [
+        "database",
+        "request",
+        *(f"{name}/request" for name in COUNTED),
+        "CPU ms/request (this process)",
+        "PostgreSQL server CPU ms/request",
+    ]
     print_table("What one request costs the database (one client)", columns, rows)
 
 
