@@ -4,10 +4,10 @@ Runs the app in-process (engine off) on a throw-away SQLite and PostgreSQL datab
 ``--requests`` requests of each kind that ``bench/load_mixed.py`` sends, one at a time, counting per
 request: SQL statements sent to the database, transactions, pool check-outs and new database
 connections, and the CPU the process used (client included: compare databases and versions, not
-absolute values). On PostgreSQL also the CPU of the server process that answered (from /proc, so
-run it on the database's host), and what opening a connection costs that server: a new backend
-process whose catalog caches are empty, which is what a pool that closes its overflow connections
-pays again and again under load.
+absolute values). On PostgreSQL also the CPU of the server processes that answered (from /proc,
+so run it on the database's host), and what opening a connection costs against using a warm one:
+a new server process whose catalog caches are empty, which is what a pool that closes its overflow
+connections pays again and again under load.
 
     .venv/bin/python -m bench.request_cost --backend both --requests 200
 """
@@ -15,6 +15,7 @@ pays again and again under load.
 import argparse
 import asyncio
 import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -76,25 +77,23 @@ def _backends_cpu(url: str) -> float:
     return sum(_process_cpu(pid) for (pid,) in pids)
 
 
-def new_connection_cost(url: str) -> tuple[float, float, float]:
-    """PostgreSQL server CPU ms of a new connection: its start (authentication, set-up), its
-    first API key query (empty catalog caches), and the same query again (warm)."""
-    start = first = warm = 0.0
+def new_connection_cost(url: str) -> tuple[float, float]:
+    """Median ms to open a connection and run the API key query on it (a new server process
+    with empty catalog caches), and to run that query on a warm connection."""
+    cold: list[float] = []
+    warm: list[float] = []
     for _ in range(NEW_CONNECTIONS):
+        started = time.perf_counter()
         with psycopg.connect(_dsn(url)) as conn:
-            pid = conn.info.backend_pid
-            started = _process_cpu(pid)  # all it used since it was forked
             conn.execute(FIRST_QUERY, ("x",)).fetchall()
             conn.rollback()
-            queried = _process_cpu(pid)
+            cold.append(time.perf_counter() - started)
             for _ in range(10):
+                started = time.perf_counter()
                 conn.execute(FIRST_QUERY, ("x",)).fetchall()
                 conn.rollback()
-            start += started
-            first += queried - started
-            warm += (_process_cpu(pid) - queried) / 10
-    per_connection_ms = 1000 / NEW_CONNECTIONS
-    return start * per_connection_ms, first * per_connection_ms, warm * per_connection_ms
+                warm.append(time.perf_counter() - started)
+    return statistics.median(cold) * 1000, statistics.median(warm) * 1000
 
 
 async def _measure_kind(
@@ -140,10 +139,10 @@ def run(backend: str, requests: int) -> list[list[object]]:
         pg = f"{pg_cpu / requests * 1000:.2f}" if backend == "postgresql" else "-"
         rows.append([backend, kind, *per_request, f"{cpu / requests * 1000:.2f}", pg])
     if connection is not None:
-        start, first, warm = connection
+        cold, warm = connection
         print(
-            f"PostgreSQL server CPU of a new connection: {start:.2f} ms to start, {first:.2f} ms"
-            f" for its first API key query; the same query on a warm connection: {warm:.3f} ms"
+            f"PostgreSQL, median of {NEW_CONNECTIONS}: a new connection and its first API key"
+            f" query {cold:.2f} ms; the same query on a warm connection {warm:.3f} ms"
         )
     return rows
 
