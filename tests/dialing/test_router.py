@@ -237,6 +237,19 @@ def test_callback_personal_and_validation(
     )
 
 
+def _attempt(
+    tenant: NewTenant, campaign_id: int, outcome: CallOutcome, started_at: datetime = NOW
+) -> CallAttempt:
+    return CallAttempt(
+        tenant_id=tenant.tenant.id,
+        campaign_id=campaign_id,
+        b_number="+4930123456",
+        started_at=started_at,
+        ended_at=started_at,
+        outcome=outcome,
+    )
+
+
 def test_live_state_and_stream(api: TestClient, session: Session, tenant: NewTenant) -> None:
     campaign = _campaign(api)
     cid = int(str(campaign["id"]))
@@ -248,16 +261,7 @@ def test_live_state_and_stream(api: TestClient, session: Session, tenant: NewTen
         CallOutcome.ABANDONED,
         CallOutcome.NO_ANSWER,
     ):
-        session.add(
-            CallAttempt(
-                tenant_id=tenant.tenant.id,
-                campaign_id=cid,
-                b_number="+4930123456",
-                started_at=NOW,
-                ended_at=NOW,
-                outcome=outcome,
-            )
-        )
+        session.add(_attempt(tenant, cid, outcome))
     session.commit()
     state = api.get(f"/api/v1/campaigns/{cid}/live").json()
     assert state["contacts"]["pending"] == 1 and state["contacts"]["locked"] == 1
@@ -280,16 +284,7 @@ def test_live_state_counts_each_figure_once(
     and the windows still differ."""
     cid = int(str(_campaign(api, status="enabled")["id"]))
     for started_at in (NOW, NOW - timedelta(days=10), NOW - timedelta(days=40)):
-        session.add(
-            CallAttempt(
-                tenant_id=tenant.tenant.id,
-                campaign_id=cid,
-                b_number="+4930123456",
-                started_at=started_at,
-                ended_at=started_at,
-                outcome=CallOutcome.CONNECTED,
-            )
-        )
+        session.add(_attempt(tenant, cid, CallOutcome.CONNECTED, started_at))
     session.commit()
     statements: list[str] = []
     engine = app.state.db_engine
