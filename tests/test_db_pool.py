@@ -172,3 +172,13 @@ def test_requests_queue_for_a_place(database_url: str, tenant: NewTenant) -> Non
     finally:
         app.state.db_engine.dispose()
     assert answered == [200]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_engine_without_a_queue_pool_has_places_too(url: str) -> None:
+    engine = create_db_engine(url)
+    try:
+        assert connection_slots(engine).waiting == 0
+        assert not connection_slots(engine).held
+    finally:
+        engine.dispose()

@@ -38,7 +38,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from starlette.concurrency import run_in_threadpool
 
 SessionMaker = sessionmaker[Session]
@@ -294,7 +294,7 @@ def connection_slots(engine: Engine) -> Gate:
     """The places async callers queue for before they take one of ``engine``'s connections."""
     slots = _slots.get(engine)
     if slots is None:
-        size = getattr(engine.pool, "size", lambda: POOL_SIZE)()
+        size = engine.pool.size() if isinstance(engine.pool, QueuePool) else POOL_SIZE
         slots = _slots.setdefault(engine, Gate(max(1, math.floor(size * REQUEST_SHARE))))
     return slots
 
