@@ -142,7 +142,7 @@ class Gate:
         with self._mutex:
             if granted.set in self._waiters:
                 self._waiters.remove(granted.set)
-                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s")
+                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s")
         # granted between the timeout and the mutex: we hold it after all
 
     async def acquire_async(self, timeout: float = GATE_TIMEOUT) -> None:
@@ -160,7 +160,7 @@ class Gate:
             else:
                 future.cancel()  # a grant that comes later passes the gate on
             if isinstance(error, TimeoutError):
-                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s") from None
+                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s") from None
             raise
 
     def _grant_soon(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
