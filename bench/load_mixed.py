@@ -7,11 +7,18 @@ of contacts, the live view, DNC adds, Voicenter AddCall, and a 1,000-row import 
 Prints requests, errors, timeouts, latency percentiles, the engine's attempts per minute with and
 without the load, and how late the engine's pacing ticks ran (p99) with and without it.
 
+Wall times depend on what else the machine runs, so it also prints figures that noise disturbs
+less: the server's CPU per request (net of what the engine alone used in the quiet phase), the
+bench client's own CPU, and on PostgreSQL the transactions and new connections (sessions) per
+request, from ``pg_stat_database``. Customers talk ``--talk-seconds`` on average (the demo's 180 s
+makes a campaign too slow for a 10 % comparison of attempts per minute).
+
     .venv/bin/python -m bench.load_mixed --backend both --seconds 60 --clients 32
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -28,6 +35,8 @@ from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
+import psycopg
+from sqlalchemy import make_url
 
 from bench.common import print_table, throwaway_database
 from opendialer.accounts.service import create_tenant
@@ -38,7 +47,8 @@ from opendialer.models import DialMode
 TIMEOUT = 10.0  # seconds: a request slower than this counts as a timed-out request
 IMPORT_EVERY = 15.0  # seconds between two 1,000-row imports
 IMPORT_ROWS = 1000
-WARM_UP = 10.0  # seconds of dialling before the first measurement
+WARM_UP = 20.0  # seconds of dialling before the first measurement (agents reach steady work)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -46,6 +56,8 @@ class Target:
     base: str
     api_key: str
     campaign_id: int  # the dialling campaign
+    url: str  # the database's
+    server_pid: int
     spare_id: int = 0  # imports and AddCalls go here, so the dialling campaign stays the same
     spare_code: str = ""
     contact_ids: list[int] = field(default_factory=list)
@@ -63,6 +75,30 @@ class Tally:
 class EngineSample:
     attempts: int
     tick_p99_ms: float | None
+    server_cpu: float = 0.0  # seconds of CPU the server process used so far
+    client_cpu: float = 0.0  # seconds of CPU this bench process used so far
+    pg_transactions: int = 0
+    pg_sessions: int = 0
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (and its waited-for children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def _pg_counters(url: str) -> tuple[int, int]:
+    """Transactions and sessions (connections) of the bench's database so far, PostgreSQL only."""
+    if not url.startswith("postgresql"):
+        return 0, 0
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def _free_port() -> int:
@@ -89,13 +125,21 @@ def _prepare(url: str, agents: int, contacts: int) -> tuple[str, int]:
     return api_key, campaign_id
 
 
+def _telephony_options(talk_seconds: float) -> str:
+    talk = {"dist": "lognormal", "mean": talk_seconds, "sd": talk_seconds / 2}
+    return json.dumps({"scenario": {"customers": {"talk_time": talk}}})
+
+
 @contextmanager
-def _server(url: str, port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _server(
+    url: str, port: int, log_path: Path, talk_seconds: float
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "OPENDIALER_DATABASE_URL": url,
         "OPENDIALER_ENGINE_ENABLED": "true",
         "OPENDIALER_TELEPHONY_BACKEND": "sim",
+        "OPENDIALER_TELEPHONY_OPTIONS": _telephony_options(talk_seconds),
         "OPENDIALER_SIMULATE_AGENTS": "true",
         "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(32),
     }
@@ -132,7 +176,15 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
     live.raise_for_status()
     body = live.json()
     engine = body.get("engine") or {}
-    return EngineSample(body["today"]["attempts"], engine.get("tick_lateness_p99_ms"))
+    transactions, sessions = await asyncio.to_thread(_pg_counters, target.url)
+    return EngineSample(
+        body["today"]["attempts"],
+        engine.get("tick_lateness_p99_ms"),
+        server_cpu=_process_cpu(target.server_pid),
+        client_cpu=time.process_time(),
+        pg_transactions=transactions,
+        pg_sessions=sessions,
+    )
 
 
 async def _setup_target(client: httpx.AsyncClient, target: Target) -> None:
@@ -263,24 +315,49 @@ async def _measure(
     return tally, quiet_start, quiet_end, loaded_end
 
 
-def run(backend: str, seconds: float, clients: int, agents: int, contacts: int) -> list[object]:
+@dataclass
+class Settings:
+    seconds: float
+    clients: int
+    agents: int
+    contacts: int
+    talk_seconds: float
+
+
+def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
+    """One database: its row of the latency table and its row of the cost table."""
     with throwaway_database(backend) as url:
-        api_key, campaign_id = _prepare(url, agents, contacts)
+        api_key, campaign_id = _prepare(url, settings.agents, settings.contacts)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         log_path = Path(f"/tmp/opendialer-load-{backend}.log")
-        with _server(url, port, log_path):
-            target = Target(base, api_key, campaign_id)
-            tally, start, quiet, loaded = asyncio.run(_measure(base, target, seconds, clients))
-    minutes = seconds / 60
+        with _server(url, port, log_path, settings.talk_seconds) as server:
+            target = Target(base, api_key, campaign_id, url, server.pid)
+            tally, start, quiet, loaded = asyncio.run(
+                _measure(base, target, settings.seconds, settings.clients)
+            )
+    print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
+    return _latency_row(backend, settings, tally, start, quiet, loaded), _cost_row(
+        backend, tally, start, quiet, loaded
+    )
+
+
+def _latency_row(
+    backend: str,
+    settings: Settings,
+    tally: Tally,
+    start: EngineSample,
+    quiet: EngineSample,
+    loaded: EngineSample,
+) -> list[object]:
+    minutes = settings.seconds / 60
     quiet_rate = (quiet.attempts - start.attempts) / minutes
     loaded_rate = (loaded.attempts - quiet.attempts) / minutes
     lat = tally.latencies
-    print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
     return [
         backend,
-        clients,
-        f"{seconds:.0f}",
+        settings.clients,
+        f"{settings.seconds:.0f}",
         len(lat),
         sum(tally.errors.values()),
         tally.timeouts,
@@ -295,36 +372,72 @@ def run(backend: str, seconds: float, clients: int, agents: int, contacts: int) 
     ]
 
 
+def _cost_row(
+    backend: str, tally: Tally, start: EngineSample, quiet: EngineSample, loaded: EngineSample
+) -> list[object]:
+    """Per request, net of the engine: the quiet phase is as long as the loaded one."""
+    requests = max(1, len(tally.latencies))
+    engine_cpu = quiet.server_cpu - start.server_cpu
+    server_cpu = loaded.server_cpu - quiet.server_cpu - engine_cpu
+    client_cpu = loaded.client_cpu - quiet.client_cpu
+    pg = backend == "postgresql"
+    quiet_xacts = quiet.pg_transactions - start.pg_transactions
+    xacts = loaded.pg_transactions - quiet.pg_transactions - quiet_xacts
+    return [
+        backend,
+        requests,
+        f"{engine_cpu:.1f}",
+        f"{server_cpu / requests * 1000:.2f}",
+        f"{client_cpu / requests * 1000:.2f}",
+        f"{xacts / requests:.2f}" if pg else "-",
+        loaded.pg_sessions - quiet.pg_sessions if pg else "-",
+        os.getloadavg()[0],
+    ]
+
+
+LATENCY_COLUMNS = [
+    "database",
+    "clients",
+    "seconds",
+    "requests",
+    "errors",
+    "timeouts",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "attempts/min quiet",
+    "attempts/min loaded",
+    "change",
+    "tick late p99 ms quiet",
+    "tick late p99 ms loaded",
+]
+COST_COLUMNS = [
+    "database",
+    "requests",
+    "engine CPU s (quiet phase)",
+    "server CPU ms/request",
+    "bench client CPU ms/request",
+    "PG transactions/request",
+    "PG connections opened under load",
+    "load average (1 min) at the end",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--agents", type=int, default=30)
     parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--talk-seconds", type=float, default=20.0)
     args = parser.parse_args()
+    settings = Settings(args.seconds, args.clients, args.agents, args.contacts, args.talk_seconds)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    rows = [run(b, args.seconds, args.clients, args.agents, args.contacts) for b in backends]
-    print_table(
-        "Mixed API load while a campaign dials",
-        [
-            "database",
-            "clients",
-            "seconds",
-            "requests",
-            "errors",
-            "timeouts",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "attempts/min quiet",
-            "attempts/min loaded",
-            "change",
-            "tick late p99 ms quiet",
-            "tick late p99 ms loaded",
-        ],
-        rows,
-    )
+    rows = [run(backend, settings) for backend in backends]
+    title = f"Mixed API load while a campaign dials ({settings.agents} agents)"
+    print_table(title, LATENCY_COLUMNS, [latency for latency, _ in rows])
+    print_table("What a request costs (net of the engine)", COST_COLUMNS, [c for _, c in rows])
 
 
 if __name__ == "__main__":

@@ -14,29 +14,39 @@ database file, waited on in a thread or, without holding a thread, on the event 
 - Other synchronous code (CLI, tests, the CRM sender's threads) takes the gate at its first write
   statement, keeping the reads before it lock-free.
 - Reads (``writes=False``) take no gate: WAL snapshots do not block writers or each other.
+
+Connections (both databases): the pool keeps ``pool_size`` connections open, and async callers
+(requests, the faces, housekeeping) queue on the event loop for one of the engine's
+:func:`connection_slots` (three quarters of the pool; the rest stays for the engine's thread and
+other background threads). So no burst of requests can take more connections than the pool keeps:
+a connection beyond the pool is closed when it comes back, and opening one costs PostgreSQL a new
+server process, with its caches empty, for every one of them.
 """
 
 import asyncio
 import contextvars
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from starlette.concurrency import run_in_threadpool
 
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
 PING_AFTER_IDLE = 1.0  # seconds
 BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE = 40  # connections kept open: as many as the server's worker threads (anyio's 40)
+REQUEST_SHARE = 0.75  # of the pool, for async callers; the rest for background threads
 GATE_TIMEOUT = 60.0  # seconds a thread waits for the writer before it gives up
 IDLE_SINCE = "opendialer_idle_since"
 WRITES = "opendialer_writes"  # execution option: how this connection's transactions write
@@ -47,10 +57,18 @@ GATE_INFO = "opendialer_gate"  # connection info: the gate this transaction took
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
 _writer_binds: WeakKeyDictionary[Engine, dict[str, Engine]] = WeakKeyDictionary()
+_slots: WeakKeyDictionary[Engine, "Gate"] = WeakKeyDictionary()
 
 
 _on_loop_ok: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "opendialer_db_on_loop_ok", default=False
+)
+
+
+# Set while a request (or other async caller) holds one of the connection slots: work it
+# nests (a second transaction of its own) rides on that place instead of waiting for another.
+_holding_slot: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "opendialer_holding_slot", default=None
 )
 
 
@@ -83,28 +101,40 @@ class WriterBusy(RuntimeError):
     """A writer waited too long for the SQLite writer gate (a client sees 503)."""
 
 
-class WriterGate:
-    """One writer at a time, first come first served, for threads and event loops alike.
+class Gate:
+    """At most ``capacity`` holders at a time, first come first served, for threads and event
+    loops alike.
 
-    ``release`` hands the gate straight to the next waiter, so no one overtakes a waiter. A loop
-    waiter holds no thread while it waits, which is what keeps a request that holds the gate
+    ``release`` hands the place straight to the next waiter, so no one overtakes a waiter. A loop
+    waiter holds no thread while it waits, which is what keeps a request that holds a place
     across a hop through the event loop from waiting on threads that wait on it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 1) -> None:
         self._mutex = threading.Lock()
-        self._held = False
+        self._free = capacity
         self._waiters: deque[Callable[[], None]] = deque()
 
     @property
     def held(self) -> bool:
-        return self._held
+        """Every place is taken."""
+        return self._free == 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def _take_free(self) -> bool:
+        """Under the mutex: take a free place if there is one."""
+        if self._free == 0:
+            return False
+        self._free -= 1
+        return True
 
     def acquire(self, timeout: float = GATE_TIMEOUT) -> None:
         granted = threading.Event()
         with self._mutex:
-            if not self._held:
-                self._held = True
+            if self._take_free():
                 return
             self._waiters.append(granted.set)
         if granted.wait(timeout):
@@ -112,15 +142,14 @@ class WriterGate:
         with self._mutex:
             if granted.set in self._waiters:
                 self._waiters.remove(granted.set)
-                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s")
+                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s")
         # granted between the timeout and the mutex: we hold it after all
 
     async def acquire_async(self, timeout: float = GATE_TIMEOUT) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._mutex:
-            if not self._held:
-                self._held = True
+            if self._take_free():
                 return
             self._waiters.append(lambda: self._grant_soon(loop, future))
         try:
@@ -131,7 +160,7 @@ class WriterGate:
             else:
                 future.cancel()  # a grant that comes later passes the gate on
             if isinstance(error, TimeoutError):
-                raise WriterBusy(f"the database's writer stayed busy for {timeout:.0f} s") from None
+                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s") from None
             raise
 
     def _grant_soon(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
@@ -149,10 +178,17 @@ class WriterGate:
     def release(self) -> None:
         with self._mutex:
             if not self._waiters:
-                self._held = False
+                self._free += 1
                 return
             grant = self._waiters.popleft()
         grant()  # outside the mutex: a grant that finds its waiter gone releases again
+
+
+class WriterGate(Gate):
+    """One writer at a time (SQLite)."""
+
+    def __init__(self) -> None:
+        super().__init__(capacity=1)
 
 
 def is_sqlite(url: str) -> bool:
@@ -223,10 +259,13 @@ def create_db_engine(
     ping_after_idle: float = PING_AFTER_IDLE,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     forbid_on_loop: bool = False,
+    pool_size: int = POOL_SIZE,
     **kwargs: Any,
 ) -> Engine:
     """The engine for ``url``. ``forbid_on_loop``: taking a connection on an event loop's
-    thread raises :class:`LoopBlocked` (the server turns it on, so no path can freeze it)."""
+    thread raises :class:`LoopBlocked` (the server turns it on, so no path can freeze it).
+    ``pool_size``: connections kept open (see the module's doc)."""
+    kwargs = {**_pool_arguments(url, pool_size), **kwargs}
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_connect(busy_timeout_ms))
@@ -235,11 +274,29 @@ def create_db_engine(
         for returned in ("checkin", "invalidate"):
             event.listen(engine, returned, _give_gate_back)
     else:
-        engine = create_engine(url, **{"pool_size": 10, "max_overflow": 20, **kwargs})
+        engine = create_engine(url, **kwargs)
         _ping_idle_connections(engine, ping_after_idle)
     if forbid_on_loop:
         event.listen(engine, "checkout", _refuse_on_loop)
     return engine
+
+
+def _pool_arguments(url: str, pool_size: int) -> dict[str, Any]:
+    """A queue pool of ``pool_size``, most recently used first (the connections that stay idle
+    are the ones closed or pinged, not every one in turn), with some overflow for work inside a
+    request that takes a second connection. In-memory SQLite keeps its one-connection pool."""
+    if is_sqlite(url) and make_url(url).database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": pool_size, "max_overflow": pool_size // 4, "pool_use_lifo": True}
+
+
+def connection_slots(engine: Engine) -> Gate:
+    """The places async callers queue for before they take one of ``engine``'s connections."""
+    slots = _slots.get(engine)
+    if slots is None:
+        size = engine.pool.size() if isinstance(engine.pool, QueuePool) else POOL_SIZE
+        slots = _slots.setdefault(engine, Gate(max(1, math.floor(size * REQUEST_SHARE))))
+    return slots
 
 
 def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
@@ -340,14 +397,35 @@ async def run_unit_of_work(
     it waits.
     """
     gate = writer_gate(sessions) if writes else None
-    if gate is not None:
-        await gate.acquire_async()
-    try:
-        mode = HELD if writes else None
-        return await run_in_threadpool(_in_transaction, sessions, work, mode)
-    finally:
+    async with connection_slot(sessions):
         if gate is not None:
-            gate.release()
+            await gate.acquire_async()
+        try:
+            mode = HELD if writes else None
+            return await run_in_threadpool(_in_transaction, sessions, work, mode)
+        finally:
+            if gate is not None:
+                gate.release()
+
+
+@asynccontextmanager
+async def connection_slot(sessions: SessionMaker) -> AsyncIterator[None]:
+    """A place among the async callers of the database, queued for on the loop (the module's
+    doc). Work nested in a holder's task uses the holder's place."""
+    holding = _holding_slot.get()
+    if holding is not None and holding[0]:
+        yield
+        return
+    slots = connection_slots(sessions.kw["bind"])
+    await slots.acquire_async()
+    holding = [True]
+    token = _holding_slot.set(holding)
+    try:
+        yield
+    finally:
+        holding[0] = False  # for tasks that copied the context (a response stream, for one)
+        slots.release()
+        _holding_slot.reset(token)
 
 
 def _in_transaction(sessions: SessionMaker, work: Callable[[Session], T], mode: str | None) -> T:
@@ -361,19 +439,20 @@ async def _request_session(request: Request) -> AsyncIterator[Session]:
     sessions: SessionMaker = request.app.state.sessions
     writes = request.method not in READ_METHODS
     gate = writer_gate(sessions) if writes else None
-    if gate is not None:
-        await gate.acquire_async()
-    try:
-        session = _session(sessions, HELD if writes else None)
-        try:
-            yield session
-        except BaseException:
-            await run_in_threadpool(_end, session, False)
-            raise
-        await run_in_threadpool(_end, session, True)  # a GET may write too (it commits)
-    finally:
+    async with connection_slot(sessions):
         if gate is not None:
-            gate.release()
+            await gate.acquire_async()
+        try:
+            session = _session(sessions, HELD if writes else None)
+            try:
+                yield session
+            except BaseException:
+                await run_in_threadpool(_end, session, False)
+                raise
+            await run_in_threadpool(_end, session, True)  # a GET may write too (it commits)
+        finally:
+            if gate is not None:
+                gate.release()
 
 
 def _end(session: Session, commit: bool) -> None:
@@ -387,11 +466,13 @@ def _end(session: Session, commit: bool) -> None:
 
 async def _read_session(request: Request) -> AsyncIterator[Session]:
     """A read-only transaction for routes that wait on the engine, which writes meanwhile."""
-    session = _session(request.app.state.sessions, None)
-    try:
-        yield session
-    finally:
-        await run_in_threadpool(session.close)
+    sessions: SessionMaker = request.app.state.sessions
+    async with connection_slot(sessions):
+        session = _session(sessions, None)
+        try:
+            yield session
+        finally:
+            await run_in_threadpool(session.close)
 
 
 get_session = _request_session

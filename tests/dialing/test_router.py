@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -236,6 +237,19 @@ def test_callback_personal_and_validation(
     )
 
 
+def _attempt(
+    tenant: NewTenant, campaign_id: int, outcome: CallOutcome, started_at: datetime = NOW
+) -> CallAttempt:
+    return CallAttempt(
+        tenant_id=tenant.tenant.id,
+        campaign_id=campaign_id,
+        b_number="+4930123456",
+        started_at=started_at,
+        ended_at=started_at,
+        outcome=outcome,
+    )
+
+
 def test_live_state_and_stream(api: TestClient, session: Session, tenant: NewTenant) -> None:
     campaign = _campaign(api)
     cid = int(str(campaign["id"]))
@@ -247,16 +261,7 @@ def test_live_state_and_stream(api: TestClient, session: Session, tenant: NewTen
         CallOutcome.ABANDONED,
         CallOutcome.NO_ANSWER,
     ):
-        session.add(
-            CallAttempt(
-                tenant_id=tenant.tenant.id,
-                campaign_id=cid,
-                b_number="+4930123456",
-                started_at=NOW,
-                ended_at=NOW,
-                outcome=outcome,
-            )
-        )
+        session.add(_attempt(tenant, cid, outcome))
     session.commit()
     state = api.get(f"/api/v1/campaigns/{cid}/live").json()
     assert state["contacts"]["pending"] == 1 and state["contacts"]["locked"] == 1
@@ -270,6 +275,31 @@ def test_live_state_and_stream(api: TestClient, session: Session, tenant: NewTen
         events = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert len(events) == 2
     assert json.loads(events[0][6:])["campaign_id"] == cid
+
+
+def test_live_state_counts_each_figure_once(
+    api: TestClient, app: FastAPI, session: Session, tenant: NewTenant
+) -> None:
+    """Every client polls the live view: one query per figure (both windows of rates in one),
+    and the windows still differ."""
+    cid = int(str(_campaign(api, status="enabled")["id"]))
+    for started_at in (NOW, NOW - timedelta(days=10), NOW - timedelta(days=40)):
+        session.add(_attempt(tenant, cid, CallOutcome.CONNECTED, started_at))
+    session.commit()
+    statements: list[str] = []
+    engine = app.state.db_engine
+    record = lambda *args: statements.append(args[2])  # noqa: E731
+    # (SQLite's BEGIN is a statement of its own; PostgreSQL's is not counted here)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        state = api.get(f"/api/v1/campaigns/{cid}/live").json()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert state["today"]["attempts"] == 1 and state["last_30_days"]["attempts"] == 2
+    # the key, the campaign, its members, agents by state (twice: counts and list), contacts,
+    # rates
+    queries = [sql for sql in statements if not sql.startswith("BEGIN")]
+    assert len(queries) == 7, "\n".join(queries)
 
 
 def test_pacing_log_pages(

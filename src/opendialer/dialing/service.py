@@ -25,7 +25,7 @@ from opendialer.dialing.schemas import (
     LiveState,
     Rates,
 )
-from opendialer.engine.agents import campaign_agent_counts
+from opendialer.engine.agents import AgentCounts, campaign_agent_counts
 from opendialer.engine.compliance import campaign_window_open, zone
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.live import Phase
@@ -106,8 +106,17 @@ def _count(session: Session, stmt: Select[Any]) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def run_state(session: Session, campaign: Campaign, now: datetime) -> CampaignRunState:
-    """Why the campaign is or is not dialling right now, in one word and one sentence."""
+def run_state(
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    *,
+    agents: AgentCounts | None = None,
+    contacts: ContactCounts | None = None,
+) -> CampaignRunState:
+    """Why the campaign is or is not dialling right now, in one word and one sentence.
+
+    ``agents`` and ``contacts``: counts the caller already has (else they are queried)."""
 
     def state(name: str, message: str) -> CampaignRunState:
         return CampaignRunState(
@@ -126,9 +135,11 @@ def run_state(session: Session, campaign: Campaign, now: datetime) -> CampaignRu
         return state("no_members", "Add agents to the campaign: it has no members.")
     if not campaign_window_open(campaign, now):
         return state("outside_hours", "Outside the campaign's dates, days or calling hours.")
-    if campaign_agent_counts(session, campaign.id).logged_in == 0:
+    agents = agents if agents is not None else campaign_agent_counts(session, campaign.id)
+    if agents.logged_in == 0:
         return state("no_agents_logged_in", "No member is logged in.")
-    if contact_counts(session, campaign.id, now).due == 0:
+    contacts = contacts if contacts is not None else contact_counts(session, campaign.id, now)
+    if contacts.due == 0:
         return state("no_eligible_contacts", "No contact is due to be dialled now.")
     return state("running", "Dialling.")
 
@@ -160,16 +171,26 @@ def contact_counts(session: Session, campaign_id: int, now: datetime) -> Contact
     return ContactCounts(pending=row[0], due=row[1], in_call=row[2], done=row[3], locked=row[4])
 
 
-def rates(session: Session, campaign_id: int, since: datetime) -> Rates:
-    """Abandoned ÷ live answers as FTC/Ofcom count it; live = connected or abandoned."""
+def rates(session: Session, campaign_id: int, *since: datetime) -> list[Rates]:
+    """The rates since each of ``since``, in one query. Abandoned ÷ live answers as FTC/Ofcom
+    count it; live = connected or abandoned."""
+    columns = []
+    for start in since:
+        counted = CallAttempt.started_at >= start
+        columns += [
+            func.count(case((counted, 1))),
+            func.count(case((counted & CallAttempt.outcome.in_(LIVE_OUTCOMES), 1))),
+            func.count(case((counted & (CallAttempt.outcome == CallOutcome.ABANDONED), 1))),
+        ]
     row = session.execute(
-        select(
-            func.count(),
-            func.count(case((CallAttempt.outcome.in_(LIVE_OUTCOMES), 1))),
-            func.count(case((CallAttempt.outcome == CallOutcome.ABANDONED, 1))),
-        ).where(CallAttempt.campaign_id == campaign_id, CallAttempt.started_at >= since)
+        select(*columns).where(
+            CallAttempt.campaign_id == campaign_id, CallAttempt.started_at >= min(since)
+        )
     ).one()
-    attempts, live, abandoned = int(row[0]), int(row[1]), int(row[2])
+    return [_rates(int(row[i]), int(row[i + 1]), int(row[i + 2])) for i in range(0, len(row), 3)]
+
+
+def _rates(attempts: int, live: int, abandoned: int) -> Rates:
     return Rates(
         attempts=attempts,
         live_answers=live,
@@ -231,17 +252,21 @@ def live_state(
     session: Session, campaign: Campaign, now: datetime, engine: Engine | None
 ) -> LiveState:
     counts = campaign_agent_counts(session, campaign.id)
+    contacts = contact_counts(session, campaign.id, now)
+    today, last_30_days = rates(
+        session, campaign.id, local_midnight(campaign, now), now - timedelta(days=30)
+    )
     return LiveState(
         campaign_id=campaign.id,
         at=now,
-        run=run_state(session, campaign, now),
-        contacts=contact_counts(session, campaign.id, now),
+        run=run_state(session, campaign, now, agents=counts, contacts=contacts),
+        contacts=contacts,
         calls=call_counts(engine, campaign.id),
         engine=engine_health(engine),
         agents=agent_states(session, campaign.id),
         occupancy=counts.busy / counts.logged_in if counts.logged_in else None,
-        today=rates(session, campaign.id, local_midnight(campaign, now)),
-        last_30_days=rates(session, campaign.id, now - timedelta(days=30)),
+        today=today,
+        last_30_days=last_30_days,
     )
 
 

@@ -1,0 +1,168 @@
+"""Benchmark: what one API request costs the database, figures that machine noise does not change.
+
+Runs the app in-process (engine off) on a throw-away SQLite and PostgreSQL database and sends
+``--requests`` requests of each kind that ``bench/load_mixed.py`` sends, one at a time, counting per
+request: SQL statements sent to the database, transactions, pool check-outs and new database
+connections, and the CPU the process used (client included: compare databases and versions, not
+absolute values). On PostgreSQL also the CPU of the server processes that answered (from /proc,
+so run it on the database's host), and what opening a connection costs against using a warm one:
+a new server process whose catalog caches are empty, which is what a pool that closes its overflow
+connections pays again and again under load.
+
+    .venv/bin/python -m bench.request_cost --backend both --requests 200
+"""
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import Engine, event, make_url
+
+from bench.common import print_table, throwaway_database
+from bench.load_mixed import MIX, Action, Target, _prepare, _process_cpu, _setup_target
+from opendialer.app import create_app
+from opendialer.config import Settings
+
+COUNTED = ("statements", "transactions", "checkouts", "connections")
+NEW_CONNECTIONS = 20
+# What the native API does first on every request: its key's row.
+FIRST_QUERY = "SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = %s"
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Counter[str]]:
+    """Counts what ``engine`` does while the block runs."""
+    counts: Counter[str] = Counter()
+
+    def counter(name: str) -> Callable[..., None]:
+        return lambda *_args: counts.update([name])
+
+    hooks: list[tuple[Any, str, Callable[..., None]]] = [
+        (engine, "before_cursor_execute", counter("statements")),
+        (engine, "commit", counter("transactions")),
+        (engine, "rollback", counter("transactions")),
+        (engine, "checkout", counter("checkouts")),
+        (engine, "connect", counter("connections")),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
+    try:
+        yield counts
+    finally:
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(False)
+
+
+def _backends_cpu(url: str) -> float:
+    """CPU seconds of the server processes now connected to the database (not this one)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    with psycopg.connect(_dsn(url), autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(_process_cpu(pid) for (pid,) in pids)
+
+
+def new_connection_cost(url: str) -> tuple[float, float]:
+    """Median ms to open a connection and run the API key query on it (a new server process
+    with empty catalog caches), and to run that query on a warm connection."""
+    cold: list[float] = []
+    warm: list[float] = []
+    for _ in range(NEW_CONNECTIONS):
+        started = time.perf_counter()
+        with psycopg.connect(_dsn(url)) as conn:
+            conn.execute(FIRST_QUERY, ("x",)).fetchall()
+            conn.rollback()
+            cold.append(time.perf_counter() - started)
+            for _ in range(10):
+                started = time.perf_counter()
+                conn.execute(FIRST_QUERY, ("x",)).fetchall()
+                conn.rollback()
+                warm.append(time.perf_counter() - started)
+    return statistics.median(cold) * 1000, statistics.median(warm) * 1000
+
+
+async def _measure_kind(
+    client: httpx.AsyncClient, engine: Engine, target: Target, action: Action, requests: int
+) -> tuple[Counter[str], float, float]:
+    rng = random.Random(0)
+    await action(client, target, rng)  # warm: the first request of a kind compiles its SQL
+    started, backends = time.process_time(), _backends_cpu(target.url)
+    with counting(engine) as counts:
+        for _ in range(requests):
+            (await action(client, target, rng)).raise_for_status()
+    return counts, time.process_time() - started, _backends_cpu(target.url) - backends
+
+
+async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], float, float]]:
+    api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
+    app = create_app(Settings(database_url=url, engine_enabled=False))
+    engine: Engine = app.state.db_engine
+    target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    transport = httpx.ASGITransport(app=app)
+    results = []
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url=target.base, headers=headers
+        ) as client:
+            await _setup_target(client, target)
+            for kind, action, _weight in MIX:
+                counts, cpu, pg_cpu = await _measure_kind(client, engine, target, action, requests)
+                results.append((kind, counts, cpu, pg_cpu))
+    finally:
+        engine.dispose()
+    return results
+
+
+def run(backend: str, requests: int) -> list[list[object]]:
+    with throwaway_database(backend) as url:
+        results = asyncio.run(_measure(url, requests))
+        connection = new_connection_cost(url) if backend == "postgresql" else None
+    rows: list[list[object]] = []
+    for kind, counts, cpu, pg_cpu in results:
+        per_request = [f"{counts[name] / requests:.2f}" for name in COUNTED]
+        pg = f"{pg_cpu / requests * 1000:.2f}" if backend == "postgresql" else "-"
+        rows.append([backend, kind, *per_request, f"{cpu / requests * 1000:.2f}", pg])
+    if connection is not None:
+        cold, warm = connection
+        print(
+            f"PostgreSQL, median of {NEW_CONNECTIONS}: a new connection and its first API key"
+            f" query {cold:.2f} ms; the same query on a warm connection {warm:.3f} ms"
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rows = [row for backend in backends for row in run(backend, args.requests)]
+    columns = [
+        "database",
+        "request",
+        *(f"{name}/request" for name in COUNTED),
+        "CPU ms/request (this process)",
+        "PostgreSQL server CPU ms/request",
+    ]
+    print_table("What one request costs the database (one client)", columns, rows)
+
+
+if __name__ == "__main__":
+    main()
