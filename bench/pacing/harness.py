@@ -198,6 +198,7 @@ class DaySim:
             self.result.log.append((now, decision))
         for _ in range(decision.dials):
             self._dial(now)
+        self._observe(Observation(at=self.t0 + now, dials_placed=decision.dials))
         self.result.max_in_flight = max(self.result.max_in_flight, len(self._in_flight))
         self._push(now + self.s.tick, _TICK, 0)
 
