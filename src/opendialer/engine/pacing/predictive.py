@@ -193,12 +193,13 @@ class PredictivePolicy:
         self._age_calibration(now)
         p = self.answer.mean
         budget, rate = self._budget(snapshot)
+        day = self._day(snapshot)
         kappa = self.calibration
         threshold = rate / self.shape if rate > 0 else self.settings.brake_risk
         pool = self._pool(snapshot, p)
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
-        room = self._room_for_one_more(snapshot, p)
+        room = self._room_for_one_more(day, snapshot, p)
         if budget.left < 0 or room < 0:  # over the cap, or one abandon from it on a small day
             dials = guaranteed_dials(snapshot)
         else:  # never fewer than progressive: those dials cannot be abandoned
@@ -220,8 +221,8 @@ class PredictivePolicy:
             "risk_threshold": threshold,
             "next_dial_risk": min(next_risk * kappa, 1.0),
             "calibration": kappa,
-            "day_live": float(budget.live),
-            "day_abandoned": float(budget.abandoned),
+            "day_live": float(day.live),
+            "day_abandoned": float(day.abandoned),
             "room_for_one_more": room,
         }
         in_flight = len(snapshot.dials_in_progress)
@@ -275,14 +276,13 @@ class PredictivePolicy:
             return None
         return p * max(snapshot.dialable_soon, 0)
 
-    def _room_for_one_more(self, snapshot: PacingSnapshot, p: float) -> float:
+    def _room_for_one_more(self, day: BudgetState, snapshot: PacingSnapshot, p: float) -> float:
         """The low-volume rule: abandoned people the day could still take at its expected
         final volume, after one more abandon (negative: that abandon would break the cap).
 
         The volume still to come is the live answers the supply can bring, or the usual
         lookahead when the supply is not known; so on a full list it never binds.
         """
-        day = self._day(snapshot)
         ahead = max(float(day.live), self.settings.lookahead)
         supply = self._answers_ahead(snapshot, p)
         if supply is not None:
@@ -399,7 +399,9 @@ class PredictivePolicy:
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
             f"{inputs['risk_threshold']:.2%} allowed"
         )
-        if inputs["budget_left"] < 0:
+        if snapshot.dialable_now == 0:
+            head = "no contacts to dial"
+        elif inputs["budget_left"] < 0:
             head = "brake: abandonment budget spent, dialling only for ready agents"
         elif inputs["room_for_one_more"] < 0:
             head = "low volume: one more abandon could break the day's cap; only for ready agents"
