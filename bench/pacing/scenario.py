@@ -12,6 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.pacing.contacts import ContactListSpec
 from opendialer.telephony.sim_scenario import NonNegative, Scenario, second_of_day, value_at
 
 
@@ -30,6 +31,13 @@ class BenchScenario(BaseModel):
     tick: float = Field(0.5, gt=0, description="Seconds between pacing decisions")
     markov: bool = Field(False, description="Exponential model: also solve the exact optimum")
     sim: Scenario = Scenario()
+    days: int = Field(1, ge=1, description="Days in a row, policy and contact list carried over")
+    contacts: ContactListSpec | None = Field(
+        None, description="A finite contact list (default: every dial is a fresh contact)"
+    )
+    restart_at: str | None = Field(
+        None, description="Time of day the engine restarts: a fresh policy, the day's ledger kept"
+    )
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -45,6 +53,10 @@ class BenchScenario(BaseModel):
     @property
     def seconds(self) -> float:
         return self.hours * 3600.0
+
+    @property
+    def restart_second(self) -> float | None:
+        return second_of_day(self.restart_at) if self.restart_at is not None else None
 
     def agents_at(self, second: float) -> int:
         return round(value_at(self.agents, second))

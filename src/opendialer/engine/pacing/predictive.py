@@ -189,6 +189,8 @@ class PredictivePolicy:
     # -- the decision
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        if snapshot.dialable_now == 0:
+            return self._no_contacts(snapshot)
         now = snapshot.now
         self._age_calibration(now)
         p = self.answer.mean
@@ -231,6 +233,24 @@ class PredictivePolicy:
             target_in_flight=float(in_flight + capped),
             reason=self._reason(snapshot, capped, dials, inputs),
             inputs=inputs,
+        )
+
+    def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:
+        """Nothing to dial: no model to run, nothing to learn."""
+        self._unplaced = ([], 0.0, 0.0)
+        day = self._day(snapshot)
+        in_flight = len(snapshot.dials_in_progress)
+        return PacingDecision(
+            dials=0,
+            target_in_flight=float(in_flight),
+            reason=f"no contacts to dial: {snapshot.agents_ready} ready, {in_flight} in flight; "
+            f"budget left {day.left:.1f}",
+            inputs={
+                "p_live": self.answer.mean,
+                "budget_left": day.left,
+                "day_live": float(day.live),
+                "day_abandoned": float(day.abandoned),
+            },
         )
 
     def _day(self, snapshot: PacingSnapshot) -> BudgetState:
@@ -399,9 +419,7 @@ class PredictivePolicy:
             f"next dial's abandon risk {inputs['next_dial_risk']:.2%} vs "
             f"{inputs['risk_threshold']:.2%} allowed"
         )
-        if snapshot.dialable_now == 0:
-            head = "no contacts to dial"
-        elif inputs["budget_left"] < 0:
+        if inputs["budget_left"] < 0:
             head = "brake: abandonment budget spent, dialling only for ready agents"
         elif inputs["room_for_one_more"] < 0:
             head = "low volume: one more abandon could break the day's cap; only for ready agents"
