@@ -40,8 +40,9 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.telephony import CallEvent, CallEventKind, CallId
 from opendialer.telephony.sim import SimNetwork
-from opendialer.telephony.sim_scenario import Scenario
+from opendialer.telephony.sim_scenario import Reach, Scenario
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 INSERT_BATCH = 5000
@@ -60,6 +61,32 @@ class AgentClock:
 
 
 @dataclass
+class CallTruth:
+    """What the dialer cannot know: who really answered (the network's truth observer)."""
+
+    reach: dict[CallId, Reach] = field(default_factory=dict)
+    people_answered: int = 0
+    people_abandoned: int = 0
+    """People left waiting past the grace period, or hung up on by AMD."""
+    machines_reported: int = 0
+
+    def see(self, event: CallEvent, reach: Reach | None) -> None:
+        if reach is None:
+            return
+        if event.kind is CallEventKind.ANSWERED:
+            self.reach[event.call_id] = reach
+            self.people_answered += reach is Reach.PERSON
+        elif event.kind is CallEventKind.ANSWERED_MACHINE and reach is Reach.PERSON:
+            self.people_abandoned += 1  # an AMD false positive: abandoned, as Ofcom counts
+
+    def ended(self, call_id: CallId, outcome: CallOutcome) -> Reach | None:
+        reach = self.reach.pop(call_id, None)
+        if outcome is CallOutcome.ABANDONED and reach is Reach.PERSON:
+            self.people_abandoned += 1
+        return reach
+
+
+@dataclass
 class SimulationResult:
     tally: CampaignTally
     agents: int
@@ -68,6 +95,13 @@ class SimulationResult:
     break_seconds: float = 0.0
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    truth: CallTruth = field(default_factory=CallTruth)
+
+    @property
+    def people_abandonment(self) -> float:
+        """Abandoned people ÷ people who answered: the rate the law caps."""
+        answered = self.truth.people_answered
+        return self.truth.people_abandoned / answered if answered else 0.0
 
     @property
     def available_seconds(self) -> float:
@@ -100,6 +134,7 @@ class SimulatedAgents:
         self.engine: Engine | None = None
         self.clocks: dict[int, AgentClock] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.truth = CallTruth()
 
     def call_connected(self, call: LiveCall) -> None:
         if call.agent_id is not None:
@@ -108,7 +143,12 @@ class SimulatedAgents:
             ).connected_at = self.clock.monotonic()
 
     def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
-        return None
+        """An agent who talked to an answering machine says so, as its result code would."""
+        reach = self.truth.ended(call.call_id, outcome)
+        talked = outcome is CallOutcome.CONNECTED or call.connected_at is not None
+        if reach is Reach.MACHINE and talked and self.engine is not None:
+            self.truth.machines_reported += 1
+            self.engine.answering_machine_found(call.campaign_id)
 
     def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         wrap = self.scenario.draw_wrap_up(self.rng, self.clock.now())
@@ -307,7 +347,7 @@ async def simulate(
 ) -> SimulationResult:
     """Run the campaign for ``seconds`` of (virtual) time on the simulated network."""
     driver = SimulatedAgents(sessions, clock, scenario, seed)
-    network = SimNetwork(clock, scenario, seed=seed)
+    network = SimNetwork(clock, scenario, seed=seed, observer=driver.truth.see)
     factory = (lambda _campaign: policy) if policy is not None else policy_for
     engine = Engine(sessions, network, clock, policy_factory=factory, listener=driver)
     driver.engine = engine
@@ -335,6 +375,7 @@ async def simulate(
         busy_seconds=driver.busy_seconds(),
         break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
+        truth=driver.truth,
     )
 
 
