@@ -9,8 +9,7 @@ import enum
 from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from opendialer.telephony.campaign_scenario import ContactListSpec
 from opendialer.telephony.sim_scenario import second_of_day
 
 DAY = 86_400.0
@@ -23,17 +22,6 @@ class Outcome(enum.Enum):
     REACHED = enum.auto()  # a person talked to an agent: done
     UNREACHED = enum.auto()  # no answer, busy, a machine: try again later
     ABANDONED = enum.auto()  # the dialer left the answer waiting: rest 72 h
-
-
-class ContactListSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    size: int = Field(ge=0, description="Contacts loaded before the first day")
-    max_tries: int = Field(3, ge=1)
-    retry_after: float = Field(3600.0, ge=0, description="Seconds before an unreached retry")
-    refills: dict[str, int] = Field(
-        default_factory=dict, description="Contacts added every day at these times of day"
-    )
 
 
 @dataclass(slots=True)

@@ -41,6 +41,7 @@ from opendialer.models import (
     UserRole,
 )
 from opendialer.telephony import CallEvent, CallEventKind, CallId
+from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Reach, Scenario
 
@@ -241,6 +242,23 @@ class SimulationSetup:
     dial_mode: DialMode = DialMode.PREDICTIVE
     abandon_target: float = 0.03
     calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
+    amd: bool = False
+    amd_false_positive_rate: float = 0.0
+
+    @classmethod
+    def of(
+        cls, scenario: CampaignScenario, contacts: int, dial_mode: DialMode
+    ) -> "SimulationSetup":
+        """A campaign scenario's setup: its agents at the start of the shift, its list's size
+        (or ``contacts``), its AMD and abandonment target."""
+        return cls(
+            agents=max(1, scenario.agents_at(scenario.start_second)),
+            contacts=scenario.contacts.size if scenario.contacts is not None else contacts,
+            dial_mode=dial_mode,
+            abandon_target=scenario.abandon_target,
+            amd=scenario.amd,
+            amd_false_positive_rate=scenario.amd_false_positive_at(scenario.start_second),
+        )
 
 
 def number_for(index: int) -> str:
@@ -280,6 +298,8 @@ def prepare_campaign(
             ),
         )
         campaign.max_tries_per_number = 3
+        campaign.amd_enabled = setup.amd
+        campaign.amd_false_positive_rate = setup.amd_false_positive_rate
         for i in range(setup.agents):
             user = User(
                 tenant_id=tenant.id,

@@ -1,9 +1,10 @@
 """The pacing bench's contact list and what the harness does with it over several days."""
 
-from bench.pacing.contacts import ABANDON_REST, DAY, ContactList, ContactListSpec, Outcome
+from bench.pacing.contacts import ABANDON_REST, DAY, ContactList, Outcome
 from bench.pacing.harness import DaySim, run_days
 from bench.pacing.scenario import BenchScenario
 
+from opendialer.telephony.campaign_scenario import ContactListSpec
 from tests.engine.pacing.test_harness import Script, sure_answers
 
 
