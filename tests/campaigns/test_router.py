@@ -230,3 +230,12 @@ def test_delete_is_refused_while_calls_are_up(api: TestClient, session: Session)
     session.commit()
     assert api.delete(f"/api/v1/campaigns/{campaign_id}").status_code == 204
     assert api.get(f"/api/v1/campaigns/{campaign_id}").status_code == 404
+
+
+def test_the_day_of_the_abandonment_cap_is_the_calendar_day_unless_ofcoms_24_hours(
+    api: TestClient,
+) -> None:
+    campaign = create(api)
+    assert campaign["abandon_rolling_24h"] is False
+    response = api.patch(f"/api/v1/campaigns/{campaign['id']}", json={"abandon_rolling_24h": True})
+    assert response.json()["abandon_rolling_24h"] is True

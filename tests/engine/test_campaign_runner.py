@@ -4,12 +4,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.period import count_since, day_start
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign, simulate
-from opendialer.models import Campaign, DialMode, PacingDecision
+from opendialer.engine.simulation import simulate
+from opendialer.models import Campaign, PacingDecision
 from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import predictive_campaign
 from tests.engine.test_period import _history
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")  # 10:00 in Berlin
@@ -27,9 +27,7 @@ def _decisions(sessions: SessionMaker, campaign_id: int) -> list[PacingDecision]
 
 
 def test_a_restarted_engine_goes_on_with_the_days_ledger(sessions: SessionMaker) -> None:
-    clock = VirtualClock(START)
-    setup = SimulationSetup(agents=4, contacts=600, dial_mode=DialMode.PREDICTIVE)
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="Restarted")
+    clock, campaign_id = predictive_campaign(sessions, START, 600, "Restarted")
     with unit_of_work(sessions) as session:
         tenant_id = session.get_one(Campaign, campaign_id).tenant_id
         # 01:00 in Berlin today, and 23:30 yesterday (not today's budget)
@@ -57,9 +55,7 @@ def test_a_restarted_engine_goes_on_with_the_days_ledger(sessions: SessionMaker)
 
 
 def test_an_empty_list_logs_its_state_once_not_every_tick(sessions: SessionMaker) -> None:
-    clock = VirtualClock(START)
-    setup = SimulationSetup(agents=4, contacts=0, dial_mode=DialMode.PREDICTIVE)
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="Empty")
+    clock, campaign_id = predictive_campaign(sessions, START, 0, "Empty")
     result = clock.run(simulate(sessions, clock, campaign_id, Scenario(), seconds=600, seed=1))
     rows = _decisions(sessions, campaign_id)
     assert result.tally.attempts == 0
@@ -71,9 +67,7 @@ def test_an_empty_list_logs_its_state_once_not_every_tick(sessions: SessionMaker
 def test_a_list_that_runs_dry_logs_the_dials_placed_and_then_falls_quiet(
     sessions: SessionMaker,
 ) -> None:
-    clock = VirtualClock(START)
-    setup = SimulationSetup(agents=4, contacts=40, dial_mode=DialMode.PREDICTIVE)
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="Dry")
+    clock, campaign_id = predictive_campaign(sessions, START, 40, "Dry")
     result = clock.run(simulate(sessions, clock, campaign_id, Scenario(), seconds=3600, seed=2))
     rows = _decisions(sessions, campaign_id)
     assert sum(r.dials for r in rows) == result.tally.attempts

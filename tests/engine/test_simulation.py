@@ -13,6 +13,7 @@ from opendialer.engine.simulation import (
 )
 from opendialer.models import DialMode, PacingDecision
 from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import predictive_campaign
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")
 HALF_HOUR = 1800.0
@@ -42,9 +43,7 @@ def test_simulated_agents_take_their_breaks(sessions: SessionMaker) -> None:
 def test_pacing_sees_agents_in_wrap_up_and_learns_their_wrap_up_time(
     sessions: SessionMaker,
 ) -> None:
-    clock = VirtualClock(START)
-    setup = SimulationSetup(agents=4, contacts=600, dial_mode=DialMode.PREDICTIVE)
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="WrapUp")
+    clock, campaign_id = predictive_campaign(sessions, START, 600, "WrapUp")
     scenario = Scenario.model_validate({"agents": {"wrap_up": 30.0}})
     policy = PredictivePolicy()
     clock.run(
