@@ -415,7 +415,7 @@ class CampaignRunner:
         return claimed
 
     def _snapshot(
-        self, campaign: PacingParams, ready: int, supply: Supply | None
+        self, campaign: PacingParams, ready: int, supply: Supply | None = None
     ) -> PacingSnapshot:
         mono = self.engine.clock.monotonic()
         mine = self.calls()
