@@ -119,3 +119,24 @@ def test_demo_makes_its_own_secret_key_once(db_url: str) -> None:
 def test_server_does_not_trust_forwarded_headers_by_itself(db_url: str) -> None:
     config = server_config(Settings(database_url=db_url, engine_enabled=False), None, None)
     assert config.proxy_headers is False
+
+
+def test_simulate_reads_the_pacing_benchs_scenario_format(db_url: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "mine.toml"
+    scenario.write_text(
+        'name = "mine"\nagents = 3\nhours = 0.25\namd = false\n'
+        "[contacts]\nsize = 400\n"
+        "[sim.customers]\np_live = 0.2\np_machine = 0.4\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["simulate", "--scenario", str(scenario), "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    assert "abandonment of people (as the law counts)" in result.stdout
+    lines = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.count("│") >= 3
+    }
+    assert lines["agents"] == "3"
+    assert lines["simulated hours"] == "0.2"
+    assert int(lines["answering machines agents reported"]) > 0

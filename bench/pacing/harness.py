@@ -12,9 +12,11 @@ whatever the dialer.
 import heapq
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 
+from bench.pacing.contacts import DAY, ContactList, Outcome
 from bench.pacing.scenario import BenchScenario
 from opendialer.engine.pacing.base import (
     DialResult,
@@ -120,7 +122,9 @@ class DayResult:
     """Unanswered dials given up before 15 s (a compliance violation)."""
     dials_outside_shift: int = 0
     redials: int = 0
-    """Numbers dialled twice in the day (none: each dial is a fresh contact)."""
+    """Contacts dialled within 72 h of their abandoned call (with a contact list)."""
+    list_dry_seconds: float = 0.0
+    """Time the contact list had nothing to dial (with a contact list)."""
     decisions: int = 0
     max_in_flight: int = 0
     log: list[tuple[float, PacingDecision]] = field(default_factory=list)
@@ -146,11 +150,21 @@ class DaySim:
         day: int = 0,
         hours: float | None = None,
         keep_log: int = 0,
+        contacts: ContactList | None = None,
+        restart: Callable[[], PacingPolicy] | None = None,
     ) -> None:
         self.s = scenario
         self.policy = policy
         self.seed, self.day = seed, day
         self.t0 = scenario.start_second
+        self.clock0 = day * DAY + self.t0
+        """The policy's clock runs across days."""
+        self.contacts = contacts
+        self._contact_of: dict[int, tuple[int, int]] = {}
+        self._restart = restart
+        self._day_live = self._day_abandoned = self._day_machines = 0
+        """The day's ledger as the engine keeps it (what the dialer was told), kept across a
+        restart."""
         self.end = (hours * 3600.0) if hours is not None else scenario.seconds
         self.keep_log = keep_log
         self.result = DayResult(scenario.name, policy.name, seed, day)
@@ -166,7 +180,9 @@ class DaySim:
         self._on_machine: set[int] = set()
         """Agents whose call is an answering machine (AMD off or wrong): they will say so."""
         self._next_agent = 0
-        self._leaving = 0
+        self._leaving: set[int] = set()
+        """Agents on a call who leave (a break, end of shift) when it ends: out of the policy's
+        view, as the engine leaves out an agent who asked for a pause."""
         self._logged_in = 0
 
     # -- the loop
@@ -191,40 +207,72 @@ class DaySim:
         if now >= self.end:
             return
         self._staff(now)
+        self._maybe_restart(now)
+        if self.contacts is not None:
+            self.contacts.refill(self.day, self.clock0 + now - self.s.tick, self.clock0 + now)
         self.result.agent_seconds += self._logged_in * min(self.s.tick, self.end - now)
         decision = self.policy.decide(self._snapshot(now))
         self.result.decisions += 1
         if len(self.result.log) < self.keep_log:
             self.result.log.append((now, decision))
-        for _ in range(decision.dials):
-            self._dial(now)
+        placed = sum(self._dial(now) for _ in range(decision.dials))
+        self._observe(Observation(at=self.clock0 + now, dials_placed=placed))
         self.result.max_in_flight = max(self.result.max_in_flight, len(self._in_flight))
         self._push(now + self.s.tick, _TICK, 0)
 
+    def _maybe_restart(self, now: float) -> None:
+        at = self.s.restart_second
+        if self._restart is not None and at is not None and self.t0 + now >= at:
+            self.policy, self._restart = self._restart(), None
+
     def _snapshot(self, now: float) -> PacingSnapshot:
         second = self.t0 + now
+        busy = [a for a in self._busy if a not in self._leaving]
+        contacts, at = self.contacts, self.clock0 + now
+        if contacts is not None and contacts.dialable(at) == 0:
+            self.result.list_dry_seconds += self.s.tick
         return PacingSnapshot(
-            now=second,
-            agents_logged_in=len(self._ready) + len(self._busy),
+            now=at,
+            agents_logged_in=len(self._ready) + len(busy),
             agents_ready=len(self._ready),
-            busy_agent_ages=tuple(now - t for t in self._busy.values()),
+            busy_agent_ages=tuple(now - self._busy[a] for a in busy),
             wrap_up_ages=tuple(
-                (now - self._wrapping[a]) if a in self._wrapping else None for a in self._busy
+                (now - self._wrapping[a]) if a in self._wrapping else None for a in busy
             ),
             dials_in_progress=tuple(now - t for t in self._in_flight.values()),
             waiting_callers=len(self._waiting),
             abandon_target=self.s.abandon_target,
             grace_seconds=self.s.grace,
             amd_false_positive_rate=self.s.amd_false_positive_at(second),
+            day_live_answers=self._day_live,
+            day_abandoned=self._day_abandoned,
+            day_machines=self._day_machines,
+            dialable_now=contacts.dialable(at) if contacts is not None else None,
+            dialable_soon=contacts.soon(at) if contacts is not None else None,
         )
 
-    def _dial(self, now: float) -> None:
+    def _dial(self, now: float) -> bool:
+        """Place one dial; False when the contact list has nobody to dial."""
         index = self.result.dials
+        if self.contacts is None:
+            customer = draw_customer(self.s, self.seed, self.day, index, self.t0 + now)
+        else:
+            taken = self.contacts.take(self.clock0 + now)
+            if taken is None:
+                return False
+            self._contact_of[index] = taken
+            contact, attempt = taken  # the same contact's n-th try meets the same customer
+            customer = draw_customer(self.s, self.seed, 1000 + attempt, contact, self.t0 + now)
         self.result.dials += 1
-        customer = draw_customer(self.s, self.seed, self.day, index, self.t0 + now)
         self._customers[index] = customer
         self._in_flight[index] = now
         self._push(now + customer.resolve_after, _RESOLVE, index)
+        return True
+
+    def _finish(self, now: float, dial: int, outcome: Outcome) -> None:
+        taken = self._contact_of.pop(dial, None)
+        if self.contacts is not None and taken is not None:
+            self.contacts.finish(taken[0], outcome, self.clock0 + now)
 
     # -- agents
 
@@ -232,7 +280,7 @@ class DaySim:
         wanted = self.s.agents_at(self.t0 + now)
         while self._logged_in < wanted:
             if self._leaving:
-                self._leaving -= 1
+                self._leaving.pop()
             else:
                 self._ready.append(self._next_agent)
                 self._next_agent += 1
@@ -241,7 +289,10 @@ class DaySim:
             if self._ready:
                 self._ready.popleft()
             else:
-                self._leaving += 1
+                staying = [a for a in self._busy if a not in self._leaving]
+                if not staying:
+                    break
+                self._leaving.add(staying[0])
             self._logged_in -= 1
 
     def _hang_up(self, now: float, agent: int) -> None:
@@ -251,13 +302,14 @@ class DaySim:
         started = self._busy.pop(agent)
         wrap = now - self._wrapping.pop(agent, now)
         self._observe(
-            Observation(at=self.t0 + now, handle_seconds=now - started, wrap_up_seconds=wrap)
+            Observation(at=self.clock0 + now, handle_seconds=now - started, wrap_up_seconds=wrap)
         )
         if agent in self._on_machine:
             self._on_machine.remove(agent)
-            self._observe(Observation(at=self.t0 + now, answering_machine=True))
-        if self._leaving:
-            self._leaving -= 1
+            self._day_machines += 1
+            self._observe(Observation(at=self.clock0 + now, answering_machine=True))
+        if agent in self._leaving:
+            self._leaving.remove(agent)
             return
         while self._queue:
             dial = self._queue.popleft()
@@ -272,6 +324,8 @@ class DaySim:
         self._busy[agent] = now
         if customer.reach is Reach.MACHINE:
             self._on_machine.add(agent)
+        reached = customer.reach is Reach.PERSON
+        self._finish(now, dial, Outcome.REACHED if reached else Outcome.UNREACHED)
         self._push(now + customer.handle - customer.wrap_up, _HANG_UP, agent)
         self._push(now + customer.handle, _FREE, agent)
         self.result.connects += 1
@@ -290,11 +344,15 @@ class DaySim:
         if heard is DialResult.NO_ANSWER and ring < MIN_RING:
             self.result.short_rings += 1
         live = heard is DialResult.HUMAN
+        self._day_live += live
         self._observe(
-            Observation(at=self.t0 + now, dial_result=heard, ring_seconds=ring, live_answer=live)
+            Observation(
+                at=self.clock0 + now, dial_result=heard, ring_seconds=ring, live_answer=live
+            )
         )
         if heard is not DialResult.HUMAN:
             del self._customers[dial]
+            self._finish(now, dial, Outcome.UNREACHED)  # AMD's false positives look unreached
             if person:  # AMD hung up on a person
                 self.result.abandoned += 1
                 self.result.amd_abandoned += 1
@@ -316,10 +374,35 @@ class DaySim:
         customer = self._customers.pop(dial)
         if customer.reach is Reach.PERSON:
             self.result.abandoned += 1
-        self._observe(Observation(at=self.t0 + now, abandoned=True))
+        self._day_abandoned += 1
+        self._finish(now, dial, Outcome.ABANDONED)
+        self._observe(Observation(at=self.clock0 + now, abandoned=True))
 
 
 def run_day(
     scenario: BenchScenario, policy: PacingPolicy, seed: int, *, hours: float | None = None
 ) -> DayResult:
     return DaySim(scenario, policy, seed=seed, hours=hours).run()
+
+
+def run_days(
+    scenario: BenchScenario,
+    new_policy: Callable[[], PacingPolicy],
+    seed: int,
+    *,
+    hours: float | None = None,
+) -> list[DayResult]:
+    """The scenario's days in a row: one policy (fresh only at a restart) and one contact list."""
+    contacts = ContactList(scenario.contacts) if scenario.contacts is not None else None
+    policy, days = new_policy(), []
+    for day in range(scenario.days):
+        before = contacts.redials if contacts is not None else 0
+        restart = new_policy if scenario.restart_at is not None else None
+        sim = DaySim(
+            scenario, policy, seed=seed, day=day, hours=hours, contacts=contacts, restart=restart
+        )
+        result = sim.run()
+        result.redials = (contacts.redials if contacts is not None else 0) - before
+        days.append(result)
+        policy = sim.policy
+    return days

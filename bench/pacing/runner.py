@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from bench.pacing.harness import DayResult, DaySim
+from bench.pacing.harness import DayResult, run_days
 from bench.pacing.markov import MarkovModel, MarkovOptimalPolicy, MarkovSolution, solve
 from bench.pacing.scenario import BenchScenario
 from opendialer.engine.pacing.base import PacingPolicy, ProgressivePolicy
@@ -50,13 +50,15 @@ def make_policy(job: Job, scenario: BenchScenario) -> PacingPolicy:
     raise ValueError(f"unknown dialer {job.dialer!r}")
 
 
-def run_job(job: Job) -> DayResult:
+def run_job(job: Job) -> list[DayResult]:
+    """The scenario's days under one seed, the policy and contact list carried over."""
     scenario = load(job.scenario)
-    result = DaySim(scenario, make_policy(job, scenario), seed=job.seed, hours=job.hours).run()
-    if job.dialer == "fixed":
-        result.dialer = "fixed"
-    result.log = []
-    return result
+    days = run_days(scenario, lambda: make_policy(job, scenario), job.seed, hours=job.hours)
+    for result in days:
+        if job.dialer == "fixed":
+            result.dialer = "fixed"
+        result.log = []
+    return days
 
 
 class Runner:
@@ -65,8 +67,8 @@ class Runner:
 
     def map(self, jobs: Sequence[Job]) -> list[DayResult]:
         if self.pool is None:
-            return [run_job(j) for j in jobs]
-        return list(self.pool.map(run_job, jobs, chunksize=1))
+            return [day for j in jobs for day in run_job(j)]
+        return [day for days in self.pool.map(run_job, jobs, chunksize=1) for day in days]
 
     def close(self) -> None:
         if self.pool is not None:

@@ -30,7 +30,7 @@ from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
-from opendialer.telephony.sim_scenario import Scenario
+from opendialer.telephony.campaign_scenario import CampaignScenario
 
 app = typer.Typer(
     help="opendialer: outbound dialer and contact-center server", no_args_is_help=True
@@ -176,20 +176,34 @@ def housekeeping_command() -> None:
 def simulate(
     agents: Annotated[int, typer.Option(min=1, max=2000, help="Simulated agents")] = 20,
     contacts: Annotated[int, typer.Option(min=1, help="Contacts in the campaign")] = 20_000,
-    hours: Annotated[float, typer.Option(min=0.01, max=24, help="Virtual hours to run")] = 8.0,
+    hours: Annotated[
+        float | None,
+        typer.Option(min=0.01, max=24, help="Virtual hours to run (default: the scenario's)"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run")] = 1,
     dial_mode: Annotated[DialMode, typer.Option(help="Dial mode")] = DialMode.PREDICTIVE,
     abandon_target: Annotated[float, typer.Option(min=0.001, max=0.5)] = DEFAULT_ABANDON_TARGET,
     scenario: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="Scenario TOML/JSON")
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Scenario TOML/JSON: a campaign scenario as bench/pacing reads (its agents, "
+            "AMD, list size and hours win over the options), or a network scenario",
+        ),
     ] = None,
     database_url: Annotated[
         str | None, typer.Option(help="Database for the run (default: a temporary SQLite file)")
     ] = None,
 ) -> None:
     """Run a campaign on the simulated network on a virtual clock and print a summary."""
-    loaded = Scenario.load(scenario) if scenario else Scenario()
-    setup = SimulationSetup(agents, contacts, dial_mode, abandon_target)
+    loaded = (
+        CampaignScenario.load(scenario, agents=agents, abandon_target=abandon_target)
+        if scenario
+        else CampaignScenario(name="default", agents=agents, abandon_target=abandon_target)
+    )
+    setup = SimulationSetup.of(loaded, contacts, dial_mode)
+    hours = hours or loaded.hours
     with tempfile.TemporaryDirectory(prefix="opendialer-sim-") as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'simulation.db'}"
         migrate.upgrade(url)
@@ -202,7 +216,7 @@ def simulate(
         with console.status(f"Simulating {hours:g} h"):
             result = clock.run(
                 run_simulation(
-                    sessions, clock, campaign_id, loaded, seconds=hours * 3600, seed=seed
+                    sessions, clock, campaign_id, loaded.sim, seconds=hours * 3600, seed=seed
                 )
             )
         engine.dispose()

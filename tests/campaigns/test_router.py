@@ -281,3 +281,12 @@ def test_a_machine_message_is_checked_like_the_abandon_message(
     shutil.copy(DEFAULT_ANNOUNCEMENT_FILE, message)
     campaign = create(api, name="N", amd_enabled=True, machine_message_uri=str(message))
     assert campaign["machine_message_uri"] == str(message)
+
+
+def test_the_day_of_the_abandonment_cap_is_the_calendar_day_unless_ofcoms_24_hours(
+    api: TestClient,
+) -> None:
+    campaign = create(api)
+    assert campaign["abandon_rolling_24h"] is False
+    response = api.patch(f"/api/v1/campaigns/{campaign['id']}", json={"abandon_rolling_24h": True})
+    assert response.json()["abandon_rolling_24h"] is True

@@ -11,7 +11,7 @@ from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
-from opendialer.models import Campaign, Contact, ContactPhone
+from opendialer.models import Campaign, Contact, ContactPhone, DialMode
 from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
@@ -58,3 +58,12 @@ def dialling_engine(
     )
     listener.engine = engine
     return campaign_id, engine
+
+
+def predictive_campaign(
+    sessions: SessionMaker, start: datetime, contacts: int, name: str, agents: int = 4
+) -> tuple[VirtualClock, int]:
+    """A virtual clock at ``start`` and a predictive campaign with its agents and contacts."""
+    clock = VirtualClock(start)
+    setup = SimulationSetup(agents=agents, contacts=contacts, dial_mode=DialMode.PREDICTIVE)
+    return clock, prepare_campaign(sessions, setup, clock.now(), name=name)

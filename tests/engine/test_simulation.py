@@ -13,6 +13,7 @@ from opendialer.engine.simulation import (
 )
 from opendialer.models import DialMode, PacingDecision
 from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import predictive_campaign
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")
 HALF_HOUR = 1800.0
@@ -42,9 +43,7 @@ def test_simulated_agents_take_their_breaks(sessions: SessionMaker) -> None:
 def test_pacing_sees_agents_in_wrap_up_and_learns_their_wrap_up_time(
     sessions: SessionMaker,
 ) -> None:
-    clock = VirtualClock(START)
-    setup = SimulationSetup(agents=4, contacts=600, dial_mode=DialMode.PREDICTIVE)
-    campaign_id = prepare_campaign(sessions, setup, clock.now(), name="WrapUp")
+    clock, campaign_id = predictive_campaign(sessions, START, 600, "WrapUp")
     scenario = Scenario.model_validate({"agents": {"wrap_up": 30.0}})
     policy = PredictivePolicy()
     clock.run(
@@ -60,3 +59,22 @@ def test_pacing_sees_agents_in_wrap_up_and_learns_their_wrap_up_time(
         ).all()
     in_wrap_up = [row.inputs["agents_in_wrap_up"] for row in rows]
     assert max(in_wrap_up) >= 1 and max(in_wrap_up) <= 4  # four agents
+
+
+def test_simulated_agents_report_machines_and_people_are_counted_as_the_law_counts(
+    sessions: SessionMaker,
+) -> None:
+    """AMD off: every machine reaches an agent, who says so; abandonment is of people."""
+    clock = VirtualClock(datetime.fromisoformat("2026-11-23T09:00:00+00:00"))
+    scenario = Scenario.model_validate({"customers": {"p_live": 0.2, "p_machine": 0.4}})
+    campaign_id = prepare_campaign(
+        sessions, SimulationSetup(agents=4, contacts=2000), clock.now(), name="AM"
+    )
+    result = clock.run(simulate(sessions, clock, campaign_id, scenario, seconds=1800, seed=5))
+    truth = result.truth
+    assert truth.machines_reported > 0
+    assert truth.people_answered > 0
+    # Without AMD the dialer takes every answer for a person until an agent says otherwise.
+    assert truth.people_answered + truth.machines_reported <= result.tally.live_answers
+    assert truth.people_abandoned <= result.tally.abandoned
+    assert result.people_abandonment == truth.people_abandoned / truth.people_answered

@@ -106,6 +106,11 @@ class CampaignSettings(ComplianceSettings):
         description="Reasoned estimate of the share of people AMD takes for a machine (Ofcom): "
         "they count as abandoned, so pacing spends budget on them. Used only with AMD on.",
     )
+    abandon_rolling_24h: bool | None = Field(
+        default=None,
+        description="Count the day's abandonment cap over the rolling 24 hours (Ofcom) instead "
+        "of the calendar day in the campaign's time zone.",
+    )
     record_calls: bool | None = None
     abandon_announcement_uri: str | None = Field(default=None, max_length=255)
     machine_message_uri: str | None = Field(
@@ -180,6 +185,7 @@ class CampaignRead(OutputModel):
     ring_timeout_seconds: int
     amd_enabled: bool
     amd_false_positive_rate: float
+    abandon_rolling_24h: bool
     record_calls: bool
     abandon_announcement_uri: str | None
     machine_message_uri: str | None

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,8 +27,9 @@ from opendialer.engine.pacing.base import (
     PacingPolicy,
     PacingSnapshot,
 )
-from opendialer.engine.period import PeriodTally, count_period
+from opendialer.engine.period import Counts, Ledger, Recount, day_start
 from opendialer.engine.selection import Claim, claim_next
+from opendialer.engine.supply import Supply, count_supply
 from opendialer.models import (
     AgentState,
     CallAttempt,
@@ -124,7 +126,8 @@ class TickPlan:
     previews: list[tuple[int, Claim]] = field(default_factory=list)
     preview_seconds: float = 0.0
     pacing: PacingParams | None = None  # predictive: the loop decides, a second one claims
-    period: tuple[int, int] | None = None
+    supply: Supply | None = None
+    recount: Recount | None = None
 
 
 log = logging.getLogger(__name__)
@@ -159,6 +162,11 @@ class NullListener:
         return None
 
 
+def _state_of(decision: PacingDecision) -> str:
+    """The pacing state a decision is in: its reason's head, numbers left out."""
+    return re.sub(r"\d+", "#", decision.reason.split(":", 1)[0])
+
+
 def agent_endpoint(user: User) -> AgentEndpoint:
     uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
     return AgentEndpoint(id=str(user.id), sip_uri=uri)
@@ -181,12 +189,13 @@ class CampaignRunner:
         self.scope = Scope.system(tenant_id)
         self.policy = policy
         self.tally = CampaignTally()
-        self.period = PeriodTally()
+        self.ledger = Ledger()
         self.state = "starting"
         self.busy = BusyAgents(campaign_id)
         self._tasks: set[asyncio.Future[Any]] = set()
         self.previews: dict[int, Claim] = {}  # agent id -> the contact offered to them
         self._last_logged: datetime | None = None
+        self._logged_state: str | None = None
         self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
 
     @classmethod
@@ -219,8 +228,7 @@ class CampaignRunner:
         await self.serve_waiting()
         now = self.engine.clock.now()
         busy_ids = self.busy.ids()
-        recount = self.period.due(now)
-        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, recount))
+        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids))
         if plan.deleted:
             self.state = "deleted"
             return
@@ -237,9 +245,7 @@ class CampaignRunner:
         for launch in launches:
             await self._launch(launch)
 
-    def _first_pass(
-        self, session: Session, now: datetime, busy_ids: list[int], recount: bool
-    ) -> TickPlan:
+    def _first_pass(self, session: Session, now: datetime, busy_ids: list[int]) -> TickPlan:
         """In the engine's database thread: the campaign's state, and every claim that needs no
         pacing decision (callbacks, progressive, previews). Dialled after it commits."""
         campaign = session.get(Campaign, self.campaign_id)
@@ -258,8 +264,9 @@ class CampaignRunner:
             plan.preview_seconds = campaign.preview_seconds
         elif campaign.dial_mode is DialMode.PREDICTIVE:
             plan.pacing = PacingParams.of(campaign)
-            if recount:
-                plan.period = count_period(session, self.campaign_id, now)
+            plan.supply = count_supply(session, self.campaign_id, now)
+            if self.ledger.due(now, day_start(campaign, now)):
+                plan.recount = self.ledger.recount(session, campaign, now)
         else:
             plan.launches += self._progressive(session, campaign, ready, now)
         return plan
@@ -268,20 +275,24 @@ class CampaignRunner:
         """Decide on the loop (the policy is the loop's), then claim in a second transaction."""
         if plan.pacing is None or plan.counts is None:
             return []
-        if plan.period is not None:
-            self.period.set_counts(*plan.period, now, self.tally)
+        if plan.recount is not None:
+            self.ledger.apply(plan.recount, self.tally)
         ready = plan.counts.ready - len(plan.launches)
-        decision = self.policy.decide(self._snapshot(plan.pacing, ready))
+        decision = self.policy.decide(self._snapshot(plan.pacing, ready, plan.supply))
         row = self._decision_row(decision, now)
 
         def claim(session: Session) -> list[Launch]:
-            if row is not None:
-                session.add(row)
             campaign = session.get_one(Campaign, self.campaign_id)
             claimed = self._claim(session, campaign, decision.dials, now)
+            if row is not None:
+                row.dials = len(claimed)  # what was placed, not what was wanted
+                session.add(row)
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
-        return await self.engine.db.run(claim)
+        launches = await self.engine.db.run(claim)
+        placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
+        self.policy.observe(placed)  # only dials placed are learned from
+        return launches
 
     def _remember_previews(self, plan: TickPlan) -> None:
         for agent_id, claim in plan.previews:
@@ -428,10 +439,15 @@ class CampaignRunner:
             claimed.append((attempt, claim.e164))
         return claimed
 
-    def _snapshot(self, campaign: PacingParams, ready: int) -> PacingSnapshot:
+    def _snapshot(
+        self, campaign: PacingParams, ready: int, supply: Supply | None = None
+    ) -> PacingSnapshot:
         mono = self.engine.clock.monotonic()
-        mine = [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
-        period_live, period_abandoned = self.period.current(self.tally)
+        mine = self.calls()
+        # Abandoned callers still hearing the message count already (their attempt closes later).
+        announcing = Counts(abandoned=sum(1 for c in mine if c.abandoned))
+        day, period = self.ledger.day(self.tally), self.ledger.period(self.tally)
+        day, period = day + announcing, period + announcing
         busy_ages, wrap_up_ages = self.busy.ages(mono)
         return PacingSnapshot(
             now=mono,
@@ -447,16 +463,25 @@ class CampaignRunner:
             max_waiting_callers=campaign.max_waiting_callers,
             grace_seconds=self.engine.grace_seconds,
             amd_false_positive_rate=campaign.amd_false_positive_rate,
-            period_live_answers=period_live,
-            period_abandoned=period_abandoned,
+            period_live_answers=period.live_answers,
+            period_abandoned=period.abandoned,
+            day_live_answers=day.live_answers,
+            day_abandoned=day.abandoned,
+            day_machines=day.machines,
+            dialable_now=supply.now if supply is not None else None,
+            dialable_soon=supply.soon if supply is not None else None,
         )
 
     def _decision_row(self, decision: PacingDecision, now: datetime) -> PacingDecisionRow | None:
-        """Every decision that dials, and a quiet one every 15 s to show the estimates."""
-        quiet = self._last_logged is not None and now - self._last_logged < QUIET_LOG_INTERVAL
-        if decision.dials == 0 and quiet:
+        """Every decision that dials; one that does not when the pacing state changes (hold,
+        brake, no contacts, ...), and while calls are live one every 15 s to show the
+        estimates. Nothing else: an empty list or an idle campaign writes no more rows."""
+        state = _state_of(decision)
+        recent = self._last_logged is not None and now - self._last_logged < QUIET_LOG_INTERVAL
+        unchanged = state == self._logged_state
+        if decision.dials == 0 and unchanged and (recent or not self.calls()):
             return None
-        self._last_logged = now
+        self._last_logged, self._logged_state = now, state
         return PacingDecisionRow(
             tenant_id=self.tenant_id,
             campaign_id=self.campaign_id,
@@ -544,6 +569,7 @@ class CampaignRunner:
 
     def answering_machine_found(self) -> None:
         """Pacing counts only people: tell it a live answer was a machine (agent's result)."""
+        self.tally.machines_found += 1
         self.policy.observe(Observation(at=self.engine.clock.monotonic(), answering_machine=True))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:

@@ -44,5 +44,7 @@ class CampaignTally:
     connects: int = 0
     abandoned: int = 0
     machines: int = 0
+    machines_found: int = 0
+    """Live answers an agent's result code later said were answering machines."""
     outcomes: dict[str, int] = field(default_factory=dict)
     wait_seconds: float = 0.0

@@ -43,8 +43,10 @@ from opendialer.models import (
 )
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.scoping import Scope
+from opendialer.telephony import CallEvent, CallEventKind, CallId
+from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim import SimNetwork
-from opendialer.telephony.sim_scenario import Scenario
+from opendialer.telephony.sim_scenario import Reach, Scenario
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
 INSERT_BATCH = 5000
@@ -63,6 +65,32 @@ class AgentClock:
 
 
 @dataclass
+class CallTruth:
+    """What the dialer cannot know: who really answered (the network's truth observer)."""
+
+    reach: dict[CallId, Reach] = field(default_factory=dict)
+    people_answered: int = 0
+    people_abandoned: int = 0
+    """People left waiting past the grace period, or hung up on by AMD."""
+    machines_reported: int = 0
+
+    def see(self, event: CallEvent, reach: Reach | None) -> None:
+        if reach is None:
+            return
+        if event.kind is CallEventKind.ANSWERED:
+            self.reach[event.call_id] = reach
+            self.people_answered += reach is Reach.PERSON
+        elif event.kind is CallEventKind.ANSWERED_MACHINE and reach is Reach.PERSON:
+            self.people_abandoned += 1  # an AMD false positive: abandoned, as Ofcom counts
+
+    def ended(self, call_id: CallId, outcome: CallOutcome) -> Reach | None:
+        reach = self.reach.pop(call_id, None)
+        if outcome is CallOutcome.ABANDONED and reach is Reach.PERSON:
+            self.people_abandoned += 1
+        return reach
+
+
+@dataclass
 class SimulationResult:
     tally: CampaignTally
     agents: int
@@ -71,6 +99,13 @@ class SimulationResult:
     break_seconds: float = 0.0
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    truth: CallTruth = field(default_factory=CallTruth)
+
+    @property
+    def people_abandonment(self) -> float:
+        """Abandoned people ÷ people who answered: the rate the law caps."""
+        answered = self.truth.people_answered
+        return self.truth.people_abandoned / answered if answered else 0.0
 
     @property
     def available_seconds(self) -> float:
@@ -103,6 +138,7 @@ class SimulatedAgents:
         self.engine: Engine | None = None
         self.clocks: dict[int, AgentClock] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.truth = CallTruth()
 
     def call_connected(self, call: LiveCall) -> None:
         if call.agent_id is not None:
@@ -111,7 +147,12 @@ class SimulatedAgents:
             ).connected_at = self.clock.monotonic()
 
     def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
-        return None
+        """An agent who talked to an answering machine says so, as its result code would."""
+        reach = self.truth.ended(call.call_id, outcome)
+        talked = outcome is CallOutcome.CONNECTED or call.connected_at is not None
+        if reach is Reach.MACHINE and talked and self.engine is not None:
+            self.truth.machines_reported += 1
+            self.engine.answering_machine_found(call.campaign_id)
 
     def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         return None
@@ -222,6 +263,23 @@ class SimulationSetup:
     dial_mode: DialMode = DialMode.PREDICTIVE
     abandon_target: float = DEFAULT_ABANDON_TARGET
     calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
+    amd: bool = False
+    amd_false_positive_rate: float = 0.0
+
+    @classmethod
+    def of(
+        cls, scenario: CampaignScenario, contacts: int, dial_mode: DialMode
+    ) -> "SimulationSetup":
+        """A campaign scenario's setup: its agents at the start of the shift, its list's size
+        (or ``contacts``), its AMD and abandonment target."""
+        return cls(
+            agents=max(1, scenario.agents_at(scenario.start_second)),
+            contacts=scenario.contacts.size if scenario.contacts is not None else contacts,
+            dial_mode=dial_mode,
+            abandon_target=scenario.abandon_target,
+            amd=scenario.amd,
+            amd_false_positive_rate=scenario.amd_false_positive_at(scenario.start_second),
+        )
 
 
 def number_for(index: int) -> str:
@@ -261,6 +319,8 @@ def prepare_campaign(
             ),
         )
         campaign.max_tries_per_number = 3
+        campaign.amd_enabled = setup.amd
+        campaign.amd_false_positive_rate = setup.amd_false_positive_rate
         for i in range(setup.agents):
             user = User(
                 tenant_id=tenant.id,
@@ -332,7 +392,7 @@ async def simulate(
 ) -> SimulationResult:
     """Run the campaign for ``seconds`` of (virtual) time on the simulated network."""
     driver = SimulatedAgents(sessions, clock, scenario, seed)
-    network = SimNetwork(clock, scenario, seed=seed)
+    network = SimNetwork(clock, scenario, seed=seed, observer=driver.truth.see)
     factory = (lambda _campaign: policy) if policy is not None else policy_for
     engine = Engine(sessions, network, clock, policy_factory=factory, listener=driver)
     driver.engine = engine
@@ -360,6 +420,7 @@ async def simulate(
         busy_seconds=driver.busy_seconds(),
         break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
+        truth=driver.truth,
     )
 
 

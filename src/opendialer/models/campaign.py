@@ -88,6 +88,9 @@ class Campaign(IdMixin, TimestampMixin, Base):
     ring_timeout_seconds: Mapped[int] = mapped_column(Integer, default=25)
     amd_enabled: Mapped[bool] = mapped_column(default=False)
     amd_false_positive_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    abandon_rolling_24h: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Ofcom: the day's abandonment cap counts the rolling 24 h (else the calendar day in the
+    campaign's time zone)."""
     record_calls: Mapped[bool] = mapped_column(default=False)
     abandon_announcement_uri: Mapped[str | None] = mapped_column(String(255))
     # Left on an answering machine after its beep (None: hang up on machines).

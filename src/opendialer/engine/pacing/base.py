@@ -49,6 +49,20 @@ class PacingSnapshot:
     wrap_up_ages: tuple[float | None, ...] | None = None
     """Aligned with ``busy_agent_ages``, when the caller knows: seconds since that agent's call
     ended (in wrap-up), or None while the call goes on."""
+    dialable_now: int | None = None
+    """Contacts the caller could dial right now (None: not known, as good as unlimited). No
+    policy plans more dials than this."""
+    dialable_soon: int | None = None
+    """Contacts dialable now or within the next minutes: the supply the day can count on, which
+    bounds the live answers still to come (the low-volume rule)."""
+    day_live_answers: int | None = None
+    """Live answers in the campaign's day so far (its calendar day in its time zone, or the
+    rolling 24 h where Ofcom's rule is configured), when the caller keeps that ledger; the
+    policy's own in-memory ledger otherwise."""
+    day_abandoned: int | None = None
+    """Abandoned calls in the same day."""
+    day_machines: int | None = None
+    """Live answers of the same day that agents found were answering machines."""
 
     def __post_init__(self) -> None:
         if self.wrap_up_ages is not None and len(self.wrap_up_ages) != len(self.busy_agent_ages):
@@ -76,6 +90,10 @@ class Observation:
     """A separate, later observation: an agent found that one of the live answers was an
     answering machine (its result code says so). Only people count for the abandonment rate,
     so this tells the policy what share of its live answers the law counts."""
+    dials_placed: int | None = None
+    """Sent after each decision: how many of its dials the caller actually placed (fewer than
+    decided when contacts ran out or another engine took them). Only placed dials are learned
+    from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +116,12 @@ class PacingPolicy(Protocol):
 
 
 def line_cap(snapshot: PacingSnapshot, wanted: int) -> int:
-    """Apply the campaign's hard limits (max lines, coefficient, waiting callers) to ``wanted``."""
+    """Apply the campaign's hard limits (max lines, coefficient, waiting callers) and the
+    contacts there are to dial to ``wanted``."""
     in_flight = len(snapshot.dials_in_progress)
     dials = max(0, wanted)
+    if snapshot.dialable_now is not None:
+        dials = min(dials, max(0, snapshot.dialable_now))
     if snapshot.max_parallel_lines is not None:
         busy_lines = in_flight + snapshot.waiting_callers + len(snapshot.busy_agent_ages)
         dials = min(dials, max(0, snapshot.max_parallel_lines - busy_lines))

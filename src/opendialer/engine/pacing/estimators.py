@@ -252,6 +252,7 @@ def allowed_rate(
     confidence: float,
     lookahead: float,
     max_factor: float,
+    supply: float | None = None,
 ) -> float:
     """The abandonment rate (per live answer seen) the next answers may have.
 
@@ -261,10 +262,14 @@ def allowed_rate(
     what the window allows: ``y + z sqrt(V + y) = spare``. ``V`` holds the unseen AMD false
     positives of the whole window (binomial) and, when some answers are machines, how many of
     the calls already abandoned were people (binomial, ``q (1 - q)`` each). Zero when nothing
-    is left.
+    is left. ``supply``, the live answers the contacts on hand can still bring, bounds ``H``.
     """
     f, z, q = budget.amd_false_positive, confidence, budget.person_share
     ahead = max(float(budget.live), lookahead)
+    if supply is not None:  # no more answers can come than the contacts on hand bring
+        ahead = min(ahead, supply)
+    if ahead <= 0:
+        return 0.0
     coming = q * ahead / (1.0 - f)  # people behind the next H live answers
     persons = budget.persons + coming
     unseen = persons * f * (1.0 - f) + budget.abandoned * q * (1.0 - q)

@@ -8,11 +8,14 @@ the agent is in wrap-up, and the talk and wrap-up time distributions). The n-th 
 launched while that risk stays below a threshold; the threshold follows the abandonment rate
 the campaign may still spend (its budget over the rolling 24 h, and over 30 days when the
 caller keeps that tally), which shrinks to nothing as the budget runs out; once the budget is
-spent, only dials an agent is ready for are launched. See ``docs/pacing.md``.
+spent, only dials an agent is ready for are launched. The policy never plans more dials than
+there are contacts to dial, learns only from the dials the caller reports placed, and on a day
+whose remaining volume is small (the supply bounds it) dials only for ready agents whenever one
+more abandon could take the day over the cap. See ``docs/pacing.md``.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -135,6 +138,9 @@ class PredictivePolicy:
         self._predicted = 0.0
         self._calibrated_at = 0.0
         self._taus: tuple[SurvivalTable, FloatArray] | None = None
+        self._unplaced: tuple[list[float], float, float] = ([], 0.0, 0.0)
+        """The last decision's dial risks, threshold and p, until the caller says how many of
+        its dials it placed."""
 
     # -- observations
 
@@ -160,6 +166,10 @@ class PredictivePolicy:
             self.day.abandoned(at)
             self._age_calibration(at)
             self._realized += 1.0
+        if observation.dials_placed is not None:
+            risks, threshold, p = self._unplaced
+            self._learn_launched(risks[: observation.dials_placed], threshold, p)
+            self._unplaced = ([], 0.0, 0.0)
 
     def _age_calibration(self, now: float) -> None:
         kept = decay(now - self._calibrated_at, self.settings.calibration_half_life)
@@ -179,21 +189,25 @@ class PredictivePolicy:
     # -- the decision
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        if snapshot.dialable_now == 0:
+            return self._no_contacts(snapshot)
         now = snapshot.now
         self._age_calibration(now)
         p = self.answer.mean
         budget, rate = self._budget(snapshot)
+        day = self._day(snapshot)
         kappa = self.calibration
         threshold = rate / self.shape if rate > 0 else self.settings.brake_risk
         pool = self._pool(snapshot, p)
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
-        if budget.left < 0:  # over the cap now: the model may be what got us here
+        room = self._room_for_one_more(day, snapshot, p)
+        if budget.left < 0 or room < 0:  # over the cap, or one abandon from it on a small day
             dials = guaranteed_dials(snapshot)
         else:  # never fewer than progressive: those dials cannot be abandoned
             dials = max(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
-        self._learn_launched(risks[:capped], threshold, p)
+        self._unplaced = (risks[:capped], threshold, p)
         next_risk = risks[min(capped, len(risks) - 1)]
         mid = len(pool.taus) // 2
         inputs = {
@@ -209,8 +223,9 @@ class PredictivePolicy:
             "risk_threshold": threshold,
             "next_dial_risk": min(next_risk * kappa, 1.0),
             "calibration": kappa,
-            "day_live": float(budget.live),
-            "day_abandoned": float(budget.abandoned),
+            "day_live": float(day.live),
+            "day_abandoned": float(day.abandoned),
+            "room_for_one_more": room,
         }
         in_flight = len(snapshot.dials_in_progress)
         return PacingDecision(
@@ -220,26 +235,80 @@ class PredictivePolicy:
             inputs=inputs,
         )
 
+    def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:
+        """Nothing to dial: no model to run, nothing to learn."""
+        self._unplaced = ([], 0.0, 0.0)
+        day = self._day(snapshot)
+        in_flight = len(snapshot.dials_in_progress)
+        return PacingDecision(
+            dials=0,
+            target_in_flight=float(in_flight),
+            reason=f"no contacts to dial: {snapshot.agents_ready} ready, {in_flight} in flight; "
+            f"budget left {day.left:.1f}",
+            inputs={
+                "p_live": self.answer.mean,
+                "budget_left": day.left,
+                "day_live": float(day.live),
+                "day_abandoned": float(day.abandoned),
+            },
+        )
+
+    def _day(self, snapshot: PacingSnapshot) -> BudgetState:
+        """The day's ledger: the caller's (calendar day, kept across restarts) or our own."""
+        if snapshot.day_live_answers is not None and snapshot.day_abandoned is not None:
+            live, abandoned = snapshot.day_live_answers, snapshot.day_abandoned
+            machines = snapshot.day_machines or 0
+        else:
+            live, abandoned, machines = self.day.counts(snapshot.now)
+        share = person_share(live, abandoned, machines)
+        return BudgetState(
+            live, abandoned, snapshot.abandon_target, snapshot.amd_false_positive_rate, share
+        )
+
     def _budget(self, snapshot: PacingSnapshot) -> tuple[BudgetState, float]:
         """The binding window, the day or the 30-day period, and the rate it allows."""
-        live, abandoned, machines = self.day.counts(snapshot.now)
-        target, fp = snapshot.abandon_target, snapshot.amd_false_positive_rate
-        share = person_share(live, abandoned, machines)  # the period's is not kept: today's
-        windows = [BudgetState(live, abandoned, target, fp, share)]
+        day = self._day(snapshot)
+        windows = [day]
         if snapshot.period_live_answers is not None and snapshot.period_abandoned is not None:
             period_live, period_abandoned = snapshot.period_live_answers, snapshot.period_abandoned
-            windows.append(BudgetState(period_live, period_abandoned, target, fp, share))
+            # The period's person share is not kept: today's stands for it.
+            windows.append(replace(day, live=period_live, abandoned=period_abandoned))
+        supply = self._answers_ahead(snapshot, self.answer.mean)
         # Least room first; with none in either, the one that is over the cap (if one is).
-        return min(((w, self._allowed(w)) for w in windows), key=lambda wr: (wr[1], wr[0].left))
+        return min(
+            ((w, self._allowed(w, supply)) for w in windows), key=lambda wr: (wr[1], wr[0].left)
+        )
 
-    def _allowed(self, budget: BudgetState) -> float:
+    def _allowed(self, budget: BudgetState, supply: float | None) -> float:
         s = self.settings
         return allowed_rate(
             budget,
             confidence=s.confidence,
             lookahead=s.lookahead,
             max_factor=s.max_rate_factor,
+            supply=supply,
         )
+
+    @staticmethod
+    def _answers_ahead(snapshot: PacingSnapshot, p: float) -> float | None:
+        """Live answers the contacts on hand can still bring (None: no limit known)."""
+        if snapshot.dialable_soon is None:
+            return None
+        return p * max(snapshot.dialable_soon, 0)
+
+    def _room_for_one_more(self, day: BudgetState, snapshot: PacingSnapshot, p: float) -> float:
+        """The low-volume rule: abandoned people the day could still take at its expected
+        final volume, after one more abandon (negative: that abandon would break the cap).
+
+        The volume still to come is the live answers the supply can bring, or the usual
+        lookahead when the supply is not known; so on a full list it never binds.
+        """
+        ahead = max(float(day.live), self.settings.lookahead)
+        supply = self._answers_ahead(snapshot, p)
+        if supply is not None:
+            ahead = min(ahead, supply)
+        coming = day.person_share * ahead / (1.0 - day.amd_false_positive)
+        return day.left + (day.target - day.amd_false_positive) * coming - 1.0
 
     def _count_dials(
         self, pool: Pool, free: int, threshold: float, kappa: float
@@ -352,6 +421,8 @@ class PredictivePolicy:
         )
         if inputs["budget_left"] < 0:
             head = "brake: abandonment budget spent, dialling only for ready agents"
+        elif inputs["room_for_one_more"] < 0:
+            head = "low volume: one more abandon could break the day's cap; only for ready agents"
         elif inputs["allowed_rate"] <= 0:
             head = "brake: what is left of the budget is the margin for chance"
         elif dials == 0:

@@ -1,4 +1,7 @@
-"""issue 26 pacing edges (placeholder: the line of work that owns it fills it in, or leaves it empty)
+"""issue 26 pacing edges: a campaign may count its day's abandonment cap over the rolling 24 h
+
+The day's ledger is recounted from the call history (no table of its own): over the calendar
+day in the campaign's time zone, or, where Ofcom's rule is configured, the rolling 24 h.
 
 Revision ID: 26a0ace00001
 Revises: 17c5ec7e0003
@@ -7,6 +10,9 @@ Create Date: 2026-12-06 12:00:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "26a0ace00001"
 down_revision: str | None = "17c5ec7e0003"
 branch_labels: str | Sequence[str] | None = None
@@ -14,8 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(
+            sa.Column(
+                "abandon_rolling_24h", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("abandon_rolling_24h")

@@ -1,0 +1,84 @@
+"""One scenario format for ``bench/pacing`` and ``opendialer simulate``: a campaign around the
+simulated network's :class:`~opendialer.telephony.sim_scenario.Scenario`.
+
+The customers (answer rates and delays, talk times, answering machines), the AMD and the agents'
+wrap-up and breaks come from ``Scenario``, so every number may be a constant or a schedule over
+the time of day. This adds what the network does not model: how many agents work when, the shift,
+the abandonment rule, whether AMD is on, the contact list and how many days run in a row. A file
+holding only a network ``Scenario`` reads as a campaign of ``agents`` agents around it.
+"""
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opendialer.telephony.sim_scenario import NonNegative, Scenario, second_of_day, value_at
+
+
+class ContactListSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    size: int = Field(ge=0, description="Contacts loaded before the first day")
+    max_tries: int = Field(3, ge=1)
+    retry_after: float = Field(3600.0, ge=0, description="Seconds before an unreached retry")
+    refills: dict[str, int] = Field(
+        default_factory=dict, description="Contacts added every day at these times of day"
+    )
+
+
+class CampaignScenario(BaseModel):
+    """A campaign on the simulated network: its agents and shift, AMD, the abandonment rule,
+    a contact list and several days, around the network's :class:`Scenario`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    title: str = ""
+    agents: NonNegative = Field(description="Agents logged in: a number or a schedule")
+    start: str = "09:00"
+    hours: float = Field(8.0, gt=0)
+    grace: float = Field(2.0, ge=0, description="Seconds a person may wait for an agent")
+    amd: bool = False
+    ring_timeout: float = Field(25.0, gt=0)
+    abandon_target: float = Field(0.03, gt=0, lt=1)
+    tick: float = Field(0.5, gt=0, description="Seconds between pacing decisions")
+    markov: bool = Field(False, description="Exponential model: also solve the exact optimum")
+    sim: Scenario = Scenario()
+    days: int = Field(1, ge=1, description="Days in a row, policy and contact list carried over")
+    contacts: ContactListSpec | None = Field(
+        None, description="A finite contact list (default: every dial is a fresh contact)"
+    )
+    restart_at: str | None = Field(
+        None, description="Time of day the engine restarts: a fresh policy, the day's ledger kept"
+    )
+
+    @classmethod
+    def load(cls, path: Path, *, agents: int = 20, abandon_target: float = 0.03) -> Self:
+        """A campaign scenario, or a network scenario file as a campaign of ``agents``."""
+        text = path.read_text(encoding="utf-8")
+        data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        if "name" in data and "agents" in data:
+            return cls.model_validate(data)
+        network = Scenario.model_validate(data)
+        return cls(name=path.stem, agents=agents, abandon_target=abandon_target, sim=network)
+
+    @property
+    def start_second(self) -> float:
+        return second_of_day(self.start)
+
+    @property
+    def seconds(self) -> float:
+        return self.hours * 3600.0
+
+    @property
+    def restart_second(self) -> float | None:
+        return second_of_day(self.restart_at) if self.restart_at is not None else None
+
+    def agents_at(self, second: float) -> int:
+        return round(value_at(self.agents, second))
+
+    def amd_false_positive_at(self, second: float) -> float:
+        return value_at(self.sim.amd.false_positive, second) if self.amd else 0.0
