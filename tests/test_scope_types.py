@@ -18,6 +18,11 @@ ALLOWED = {
     ("scoping.py", "system"),  # builds the scope from the tenant id
     ("security.py", "link_key"),  # derives the tenant's link key from its id
     ("dnc/service.py", "blocked_clause"),  # a SQL bind parameter of the engine's claim query
+    # The engine's listener hooks (engine/campaign_runner.py's protocol fixes the signature):
+    # they only wake the agent's open console streams and read no rows; the stream reads the
+    # state afterwards through the login's scope.
+    ("console/push.py", "agent_wrap_up"),
+    ("console/push.py", "preview_offered"),
 }
 
 

@@ -44,6 +44,16 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("patch", "/api/v1/crm/endpoints/{endpoint_id}"): {"name": "x"},
     ("post", "/api/v1/acd/events/{event_id}:complete"): {},
+    ("post", "/api/v1/contacts/{contact_id}/consents"): {
+        "source": "walk",
+        "given_at": "2026-01-01T10:00:00+00:00",
+    },
+    ("post", "/api/v1/campaigns/{campaign_id}/caller-ids"): {"number": "030 6666666"},
+    # The console's calls act on the signed-in agent; ids in them are the owner's.
+    ("post", "/console/api/agent/pause"): {"reason": "x"},
+    ("post", "/console/api/result"): {"result_code_id": 0},
+    ("post", "/console/api/form"): {"form_data": {"f1": "x"}, "notes": "x"},
+    ("post", "/console/api/callback"): {"date": "2030-01-01", "time": "10:00"},
 }
 
 
@@ -78,6 +88,7 @@ def _owner_objects(api: TestClient) -> dict[str, Any]:
         "entry_id": made(api.get("/api/v1/dnc"))["items"][0]["id"],
         "endpoint_id": made(api.post("/api/v1/crm/endpoints", json=endpoint_body))["id"],
         "key_id": made(api.get("/api/v1/api-keys"))[0]["id"],
+        "caller_id_id": made(api.post(f"{base}/caller-ids", json={"number": "030 5555555"}))["id"],
         # No object of these kinds is made here; their own tests cover the owner's side.
         "event_id": 1,
         "recording_id": 1,

@@ -6,7 +6,10 @@
   not-found) or changeable (its rows are the same afterwards), never a 5xx, and a vendor path
   never answers in the native error shape;
 * on the native face, with an agent's and a supervisor's API key of the first tenant: 403
-  exactly where the role may not act (the policy below is the reviewed table).
+  exactly where the role may not act (the policy below is the reviewed table);
+* on the console (issue 19), with a second tenant's signed-in agent and supervisor (session
+  cookie and CSRF token), with the first tenant's agent (403 exactly on supervisor pages) and
+  without a login (pages go to the login page, calls are 401).
 
 Routes that take no credentials are an explicit, reviewed list.
 """
@@ -14,7 +17,7 @@ Routes that take no credentials are an explicit, reviewed list.
 import base64
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
@@ -22,10 +25,15 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from opendialer.accounts.logins import CSRF_HEADER, SESSION_COOKIE
 from opendialer.accounts.roles import ROLE_DEPENDENCIES
 from opendialer.accounts.service import NewTenant
+from opendialer.console.schemas import AgentAction, CallAction
+from opendialer.db import SessionMaker, unit_of_work
 from opendialer.dialects.voicenter.router import METHODS as VOICENTER_METHODS
-from opendialer.models import Base, UserRole
+from opendialer.models import Base, LoginSession, UserRole
+from opendialer.security import hash_token
+from tests.console.browser import PASSWORD, make_agent
 from tests.test_scoping import BODIES, _owner_objects, _with_owner_ids
 
 FACES = {
@@ -34,6 +42,7 @@ FACES = {
     "/jtel/": "jtel",
     "/mmdial/": "mmdial",
     "/Api/": "minicrm",
+    "/console": "console",  # the agent console's pages and calls (a login's cookie)
 }
 # Reviewed: these take no credentials of a tenant.
 NO_CREDENTIALS = {
@@ -45,7 +54,15 @@ NO_CREDENTIALS = {
     "GET /api/v1/recordings/{recording_id}/audio",  # a signed link is the credential
     "GET /api/v1/exports/{file_id}/file",  # a signed link is the credential
     "GET /Api/Recordings/{token}",  # the endpoint's recording token is the credential
+    "POST /api/v1/auth/token",  # takes a user name and password
+    "GET /console/login",  # the login page
+    "POST /console/login",  # takes a user name and password
 }
+# Reviewed: streams without end for a signed-in agent, so walked only without a login (401);
+# what it sends is the state of GET /console/api/state, which is walked.
+ENDLESS = {"GET /console/api/events"}
+# Reviewed role policy of the console: pages and calls an agent may not open.
+CONSOLE_SUPERVISOR_ROUTES = {"GET /console/team"}
 # Reviewed role policy of the native face: the least role each route needs. Not listed: admin.
 AGENT_ROUTES = {
     "GET /api/v1/campaigns/{campaign_id}/result-codes",  # an agent's dispositions
@@ -53,6 +70,7 @@ AGENT_ROUTES = {
     "GET /api/v1/contacts/{contact_id}",  # only the contact of their own call
     "GET /api/v1/contacts/{contact_id}/history",
     "GET /api/v1/agents/{user_id}/session",  # only their own session and calls
+    "POST /api/v1/auth/logout",  # ends the caller's own login
     *(
         f"POST /api/v1/agents/{{user_id}}:{action}"
         for action in (
@@ -100,6 +118,10 @@ SUPERVISOR_ROUTES = {
     "GET /api/v1/recordings/{recording_id}",
     "POST /api/v1/exports",
     "GET /api/v1/exports/{file_id}",
+    "GET /api/v1/contacts/{contact_id}/consents",
+    "POST /api/v1/contacts/{contact_id}/consents",
+    "POST /api/v1/contacts/{contact_id}/consents:revoke",
+    "GET /api/v1/contacts/{contact_id}/holds",
 }
 QUERIES = {"/api/v1/campaigns/{campaign_id}/live/stream": "?limit=1"}  # one event, not forever
 MARKER = "Wxq7Secret"  # in the first tenant's names; never sent by the second tenant
@@ -207,7 +229,7 @@ def _tenant_rows(db_engine: Engine, tenant_id: int) -> dict[str, list[Any]]:
 def _url(path: str, ids: dict[str, Any], method_name: str) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1).split(":")[0]
-        if name == "method_name":
+        if name in ("method_name", "action"):
             return method_name
         if name == "path":
             return "anything"
@@ -234,7 +256,7 @@ def _vendor_params(ids: dict[str, Any], other: NewTenant, codes: dict[str, str])
 def _call(
     client: TestClient, face: str, method: str, url: str, params: dict[str, str], body: Any
 ) -> Any:
-    if face == "native":
+    if face in ("native", "console"):
         return client.request(method, url, json=body)
     if face == "minicrm":
         envelope = {"ApiKey": params["ApiKey"], "UserExtension": "100", "Data": []}
@@ -246,20 +268,53 @@ def _call(
     return client.request(method, url, data=params)
 
 
-def _requests(app: FastAPI, ids: dict[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
-    for method, path, _route in _routes(app):
+def _requests(
+    app: FastAPI, ids: dict[str, Any], *, endless: bool = False
+) -> Iterator[tuple[str, str, str, Any]]:
+    """Every credentialed request; the ones logging out last, so the login lasts the walk."""
+    routes = sorted(_routes(app), key=lambda route: route[1].endswith("/logout"))
+    for method, path, _route in routes:
         face = _face(path)
         if face is None or f"{method} {path}" in NO_CREDENTIALS:
             continue
-        names = list(VOICENTER_METHODS) if "{method_name}" in path else [""]
-        for name in names:
+        if f"{method} {path}" in ENDLESS and not endless:
+            continue
+        for name in _names(path):
             body = _with_owner_ids(BODIES.get((method.lower(), path)), ids)
             yield face, method, _url(path, ids, name), body
+
+
+def _names(path: str) -> list[str]:
+    """Every value of a path's name parameter: the vendor's methods, the console's actions."""
+    if "{method_name}" in path:
+        return list(VOICENTER_METHODS)
+    if path.endswith("/agent/{action}"):
+        return list(get_args(AgentAction))
+    if path.endswith("/call/{action}"):
+        return list(get_args(CallAction))
+    return [""]
+
+
+def _console_login(
+    sessions: SessionMaker, client: TestClient, who: NewTenant, name: str, role: UserRole
+) -> dict[str, str]:
+    """A new user of the tenant, signed in: the console's session cookie and CSRF header."""
+    make_agent(sessions, who.tenant.id, name, role)
+    username = f"{name}@{who.tenant.id}"
+    answer = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    token = _made(answer)["access_token"]
+    with unit_of_work(sessions) as session:
+        login = session.scalars(
+            select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+        ).one()
+        csrf = login.csrf_token
+    return {"Cookie": f"{SESSION_COOKIE}={token}", CSRF_HEADER: csrf}
 
 
 def test_a_second_tenant_reads_and_changes_nothing_on_any_face(
     app: FastAPI,
     db_engine: Engine,
+    sessions: SessionMaker,
     api: TestClient,
     other_api: TestClient,
     tenant: NewTenant,
@@ -272,28 +327,45 @@ def test_a_second_tenant_reads_and_changes_nothing_on_any_face(
         "account": other_api.post("/api/v1/tenant:new-account-code").json()["account_code"],
     }
     params = _vendor_params(ids, other_tenant, codes)
-    before = _tenant_rows(db_engine, tenant.tenant.id)
-    headers = {"native": {"Authorization": f"Bearer {other_tenant.api_key}"}}
-    headers |= {"jtel": _basic(other_tenant), "mmdial": _basic(other_tenant)}
     walked: dict[str, int] = {}
     problems = []
+    console_statuses: set[int] = set()
     with TestClient(app, raise_server_exceptions=False) as client:
+        headers = {
+            "native": [{"Authorization": f"Bearer {other_tenant.api_key}"}],
+            "jtel": [_basic(other_tenant)],
+            "mmdial": [_basic(other_tenant)],
+            "console": [
+                _console_login(sessions, client, other_tenant, "walk_agent", UserRole.AGENT),
+                _console_login(sessions, client, other_tenant, "walk_boss", UserRole.SUPERVISOR),
+            ],
+        }
+        before = _tenant_rows(db_engine, tenant.tenant.id)
         for face, method, url, body in _requests(app, ids):
-            client.headers.clear()
-            client.headers.update(headers.get(face, {}))
-            response = _call(client, face, method, url, params, body)
-            walked[face] = walked.get(face, 0) + 1
-            problem = _leak(face, method, url, response)
-            if problem:
-                problems.append(f"{method} {url}: {problem}")
+            for credentials in headers.get(face, [{}]):
+                client.headers.clear()
+                client.headers.update(credentials)
+                response = _call(client, face, method, url, params, body)
+                walked[face] = walked.get(face, 0) + 1
+                if face == "console" and not url.endswith("/logout"):
+                    console_statuses.add(response.status_code)
+                problem = _leak(face, method, url, response)
+                if problem:
+                    problems.append(f"{method} {url}: {problem}")
     assert problems == []
+    assert 401 not in console_statuses  # the second tenant's logins lasted the whole walk
     assert _tenant_rows(db_engine, tenant.tenant.id) == before
     print(f"cross-tenant walk: {sum(walked.values())} requests, by face {walked}")
     assert set(walked) == set(FACES.values())
     # The control: the same reads with the owner's credentials do show the marker, so the walk
     # reaches the data and would see a leak.
     owner = _credentials(tenant, _owner_codes(api, ids))
-    assert _faces_showing_the_marker(app, ids, owner) == {"native", "jtel", "mmdial", "voicenter"}
+    with TestClient(app) as client:  # the team page lists the agent whose name is marked
+        owner["headers"]["console"] = _console_login(
+            sessions, client, tenant, "walk_owner_boss", UserRole.SUPERVISOR
+        )
+    shown = _faces_showing_the_marker(app, ids, owner)
+    assert shown == {"native", "jtel", "mmdial", "voicenter", "console"}
 
 
 def _owner_codes(api: TestClient, ids: dict[str, Any]) -> dict[str, str]:
@@ -334,7 +406,8 @@ def _leak(face: str, method: str, url: str, response: Any) -> str | None:
         return f"status {response.status_code}"
     if MARKER in text:
         return "the first tenant's data in the answer"
-    if face != "native" and '"error":{"code"' in text.replace(" ", ""):
+    # the console's calls are the project's own JSON: they answer in the native error body
+    if face not in ("native", "console") and '"error":{"code"' in text.replace(" ", ""):
         return "a native error body on a vendor path"
     has_id = re.search(r"/\d+(/|:|$)", url.split("?")[0])
     if face == "native" and has_id and response.status_code != 404:
@@ -370,3 +443,43 @@ def test_each_role_gets_403_exactly_where_it_may_not_act(
             if refused != should_refuse:
                 wrong[route] = status
     assert wrong == {}
+
+
+def _console_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    for method, path, _route in _routes(app):
+        route = f"{method} {path}"
+        if _face(path) == "console" and route not in NO_CREDENTIALS:
+            yield route, path
+
+
+def test_a_console_agent_gets_403_exactly_on_supervisor_pages(
+    app: FastAPI, api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    ids = _owner_objects(api)
+    wrong = {}
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        client.headers.update(_console_login(sessions, client, tenant, "walk_ann", UserRole.AGENT))
+        for face, method, url, body in _requests(app, ids):
+            if face != "console" or url == "/console/logout":
+                continue
+            status = client.request(method, url, json=body).status_code
+            if (status == 403) != (f"{method} {url}" in CONSOLE_SUPERVISOR_ROUTES):
+                wrong[f"{method} {url}"] = status
+    assert wrong == {}
+
+
+def test_the_console_without_a_login_is_the_login_page_or_401(app: FastAPI) -> None:
+    answers = {}
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        for route, path in _console_routes(app):
+            method = route.split()[0]
+            url = _url(path, {}, "ready")
+            response = client.request(method, url)
+            where = response.headers.get("location", "").partition("?")[0] or None
+            answers[route] = (response.status_code, where)
+    expected = {
+        route: (401, None) if path.startswith("/console/api/") else (303, "/console/login")
+        for route, path in _console_routes(app)
+    }
+    assert answers == expected
+    assert len(answers) == 11  # the 13 console routes but the login page's two

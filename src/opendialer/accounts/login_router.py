@@ -3,9 +3,9 @@
 from fastapi import APIRouter, Request
 
 from opendialer.accounts import logins
-from opendialer.accounts.dependencies import CurrentScope
 from opendialer.accounts.guard import Face, auth_guard, client_address
 from opendialer.accounts.login_schemas import LoginUser, TokenRequest, TokenResponse
+from opendialer.accounts.roles import AgentScope
 from opendialer.accounts.service import authenticate_user
 from opendialer.accounts.session_auth import login_idle, login_of
 from opendialer.db import DbSession
@@ -37,7 +37,7 @@ def token(body: TokenRequest, request: Request, session: DbSession) -> TokenResp
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, session: DbSession, who: CurrentScope) -> None:
+def logout(request: Request, session: DbSession, who: AgentScope) -> None:
     """End the login this request was made with (its token or its session cookie)."""
     if who.user_id is None:
         raise BadRequest("An API key is not a login; revoke it instead", code="not_a_login")

@@ -13,8 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from opendialer.errors import Forbidden, Unauthorized
-from opendialer.models import LoginSession
-from opendialer.scoping import Scope
+from opendialer.models import LoginSession, User
+from opendialer.scoping import Scope, owned
 from opendialer.security import hash_token, new_token, same_secret
 
 LOGIN_TOKEN_PREFIX = "ods_"
@@ -77,8 +77,11 @@ def find_login(
         raise Unauthorized("Unknown or ended login; sign in again")
     if now - record.last_seen_at > idle:  # housekeeping deletes it (prune_logins)
         raise Unauthorized("The login expired after inactivity; sign in again")
-    user = record.user
-    if not user.active or user.tenant_id != record.tenant_id:
+    # the user is read through the login's tenant: a user of another tenant is no user here
+    user = session.scalar(
+        owned(User, Scope.system(record.tenant_id)).where(User.id == record.user_id)
+    )
+    if user is None or not user.active:
         raise Unauthorized("This user may no longer sign in")
     if touch and now - record.last_seen_at > TOUCH_AFTER:
         record.last_seen_at = now
