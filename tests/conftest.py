@@ -7,6 +7,7 @@ user postgres, trust auth). The schema is built with the real Alembic migrations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -32,26 +33,30 @@ def _pg_admin_dsn() -> str:
     return make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(False)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "test.db"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
-        yield url
+@contextmanager
+def empty_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of a new empty database of ``kind`` (a file in ``folder``, or a throw-away
+    PostgreSQL database dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'test.db'}"
         return
     name = f"opendialer_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
     try:
-        migrate.upgrade(url)
-        yield url
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
     finally:
         with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        migrate.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,13 @@
 """The Alembic migrations build exactly the schema the models describe, on both databases."""
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, make_url, text
+from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, text
 from sqlalchemy.orm import Session
 
 from opendialer import migrate
@@ -20,7 +18,7 @@ from opendialer.crm.links import endpoint_by_recording_token, recording_token
 from opendialer.db import create_db_engine
 from opendialer.models import Base, OutboxMessage, UserRole
 from opendialer.security import hash_token
-from tests.conftest import PG_ADMIN_URL, _pg_admin_dsn
+from tests.conftest import empty_database
 
 
 def test_migrated_schema_matches_models(database_url: str, db_engine: Engine) -> None:
@@ -37,17 +35,8 @@ def test_dial_queue_index_is_partial(database_url: str, db_engine: Engine) -> No
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"opendialer_mig_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(request.param, tmp_path) as url:
+        yield url
 
 
 def test_credentials_are_hashed_in_place_and_still_work(fresh_url: str) -> None:

@@ -1,17 +1,15 @@
 """Migration 17b0d0b1e002 on a database that already holds duplicate member codes."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from opendialer import migrate
 from opendialer.db import create_db_engine
-from tests.conftest import PG_ADMIN_URL, _pg_admin_dsn
+from tests.conftest import empty_database
 
 BEFORE = "17a1ea5e0001"
 NOW = "CURRENT_TIMESTAMP"
@@ -20,17 +18,8 @@ NOW = "CURRENT_TIMESTAMP"
 @pytest.fixture
 def empty_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A new empty database of the same kind as the test run's."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"opendialer_mig_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(database_url.split(":", 1)[0].split("+", 1)[0], tmp_path) as url:
+        yield url
 
 
 def _user(user_id: int, tenant_id: int, code: str | None) -> str:
