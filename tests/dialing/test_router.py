@@ -28,6 +28,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.web.state import state_of
 
 NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 """A Wednesday morning: far from any midnight, so "today" and calling hours never flicker."""
@@ -287,7 +288,7 @@ def test_live_state_counts_each_figure_once(
         session.add(_attempt(tenant, cid, CallOutcome.CONNECTED, started_at))
     session.commit()
     statements: list[str] = []
-    engine = app.state.db_engine
+    engine = state_of(app).db_engine
     record = lambda *args: statements.append(args[2])  # noqa: E731
     # (SQLite's BEGIN is a statement of its own; PostgreSQL's is not counted here)
     event.listen(engine, "before_cursor_execute", record)

@@ -9,8 +9,9 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.models import Campaign, Contact, ContactPhone, DialMode
 from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
-from opendialer.accounts.guard import Face, auth_guard, client_address
+from opendialer.accounts.guard import Face, client_address
 from opendialer.accounts.service import authenticate_user
 from opendialer.db import READ_METHODS, run_unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
@@ -32,6 +32,7 @@ from opendialer.errors import OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, loads_json, parse_int, text_problem
 from opendialer.models import Tenant, UserRole
 from opendialer.scoping import Scope, require_role
+from opendialer.web.state import app_state, auth_guard
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[..., Any
             credentials = _credentials(request)
             body = await _body(request) if reads_body else None
             answer = await run_unit_of_work(
-                request.app.state.sessions,
+                app_state(request).sessions,
                 partial(_run, request=request, handler=handler, body=body, credentials=credentials),
                 writes=request.method not in READ_METHODS,
             )

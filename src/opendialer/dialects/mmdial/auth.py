@@ -7,11 +7,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.guard import Face, TooManyAttempts, auth_guard, client_address
+from opendialer.accounts.guard import Face, TooManyAttempts, client_address
 from opendialer.accounts.service import authenticate_user
 from opendialer.errors import Forbidden, Unauthorized
 from opendialer.models import UserRole
 from opendialer.scoping import Scope, require_role
+from opendialer.web.state import auth_guard
 
 REALM = 'Basic realm="mmDial API", charset="UTF-8"'
 

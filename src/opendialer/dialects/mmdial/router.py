@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
-from opendialer.db import DbSession, create_sessionmaker
+from opendialer.db import create_sessionmaker
 from opendialer.dialects.mmdial import functions, leads
 from opendialer.dialects.mmdial.auth import AuthFailed, authenticate
 from opendialer.dialects.mmdial.params import ParamError, Params, read_params
 from opendialer.errors import OpendialerError
 from opendialer.models import Tenant
+from opendialer.web.db import DbSession
+from opendialer.web.state import app_state
 
 router = APIRouter(tags=["mmdial"])
 
@@ -86,7 +88,7 @@ def _endpoint(function: Function) -> Callable[..., Response]:
             if parsed.error is not None:
                 raise parsed.error
             tenant = get_tenant(session, who)
-            settings: Settings = request.app.state.settings
+            settings: Settings = app_state(request).settings
             result = function.handler(session, settings, tenant, parsed.params)
             session.flush()
         except (ParamError, OpendialerError, ValidationError, SQLAlchemyError) as exc:
