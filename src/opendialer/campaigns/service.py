@@ -36,7 +36,7 @@ from opendialer.models import (
     User,
     UserRole,
 )
-from opendialer.scoping import Scope, get_owned, tenant_of
+from opendialer.scoping import Scope, get_owned, owned, tenant_of
 from opendialer.telephony.announcements import UnreadableAnnouncement, check_announcement
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
@@ -170,6 +170,24 @@ def calls_in_progress(session: Session, campaign_id: int) -> int:
 def list_result_codes(session: Session, campaign: Campaign) -> list[ResultCode]:
     stmt = select(ResultCode).where(ResultCode.campaign_id == campaign.id).order_by(ResultCode.id)
     return list(session.scalars(stmt))
+
+
+def campaigns_by_name(session: Session, scope: Scope) -> list[Campaign]:
+    """Every campaign of the tenant, by name (ties by id)."""
+    return list(session.scalars(campaigns_query(scope).order_by(Campaign.name, Campaign.id)))
+
+
+def result_code_of(session: Session, contact_result_code_id: int | None) -> ResultCode | None:
+    """The result code a contact carries, if any."""
+    if contact_result_code_id is None:
+        return None
+    return session.get(ResultCode, contact_result_code_id)
+
+
+def result_code_types(session: Session, scope: Scope, code_ids: set[int]) -> dict[int, int]:
+    """Each result code's type id (jtel's numbering), by the code's id."""
+    stmt = owned(ResultCode, scope).where(ResultCode.id.in_(code_ids))
+    return {code.id: code.type_id for code in session.scalars(stmt)}
 
 
 def get_result_code(session: Session, campaign: Campaign, code_id: int) -> ResultCode:

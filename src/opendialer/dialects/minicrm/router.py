@@ -20,6 +20,7 @@ from opendialer.accounts.guard import (
 from opendialer.config import Settings
 from opendialer.crm import calllog
 from opendialer.crm.links import endpoint_by_recording_token
+from opendialer.dialects.kit import answer_all_paths
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import NotFound, OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
@@ -130,3 +131,11 @@ def recording(
     if record.deleted_at is not None:
         return _error(404, "not_found", "The recording was deleted")
     return RedirectResponse(recording_download_url(settings, record, settings.public_base_url), 302)
+
+
+def _not_routed(request: Request) -> JSONResponse:
+    """Anything else under ``/Api``: MiniCRM's error body, never the native one."""
+    return _error(404, "not_found", f"No {request.method} {request.url.path} in this API")
+
+
+answer_all_paths(router, _not_routed, prefix="/Api")  # after the routes above

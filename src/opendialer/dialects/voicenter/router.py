@@ -20,6 +20,7 @@ from opendialer.accounts.guard import Face, TooManyAttempts, client_address, sec
 from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.dependencies import code_key
 from opendialer.db import SessionMaker, run_unit_of_work
+from opendialer.dialects.kit import answer_all_paths
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import (
     GENERIC,
@@ -183,3 +184,12 @@ async def forward_dialer(request: Request) -> JSONResponse:
 router.add_route(
     PREFIX + "/{method_name}", forward_dialer, methods=["GET", "POST"], include_in_schema=False
 )
+
+
+def _other_method(request: Request) -> JSONResponse:
+    """Any other method, or a deeper path: Voicenter's envelope, never the native error."""
+    description = f"{request.method} {request.url.path} is not a Forward Dialer method"
+    return JSONResponse({"ErrorCode": GENERIC, "Description": description})
+
+
+answer_all_paths(router, _other_method, prefix=PREFIX)  # after the methods' route
