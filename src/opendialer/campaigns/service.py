@@ -192,6 +192,11 @@ def list_result_codes(session: Session, campaign: Campaign) -> list[ResultCode]:
     return _children(session, ResultCode, campaign, ResultCode.id)
 
 
+def campaigns_by_id(session: Session, scope: Scope) -> list[Campaign]:
+    """Every campaign of the tenant, oldest first."""
+    return list(session.scalars(campaigns_query(scope).order_by(Campaign.id)))
+
+
 def campaigns_by_name(session: Session, scope: Scope) -> list[Campaign]:
     """Every campaign of the tenant, by name (ties by id)."""
     return list(session.scalars(campaigns_query(scope).order_by(Campaign.name, Campaign.id)))
