@@ -31,7 +31,7 @@ import httpx
 from bench.common import print_table, throwaway_database
 from opendialer.campaigns.service import add_member
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.models import Campaign, User, UserRole
 from opendialer.security import hash_password
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from bench.common import print_table, throwaway_database
 from opendialer.clock import VirtualClock
 from opendialer.db import create_db_engine, create_sessionmaker
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.pacing.base import (
     Observation,
     PacingDecision,
     PacingSnapshot,
     line_cap,
 )
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign, simulate
+from opendialer.engine.simulation import simulate
 from opendialer.telephony.sim_scenario import Scenario
 
 

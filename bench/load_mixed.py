@@ -41,7 +41,7 @@ from sqlalchemy import make_url
 from bench.common import print_table, throwaway_database
 from opendialer.accounts.service import create_tenant
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.models import DialMode
 
 TIMEOUT = 10.0  # seconds: a request slower than this counts as a timed-out request

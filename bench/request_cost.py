@@ -30,6 +30,7 @@ from bench.common import print_table, throwaway_database
 from bench.load_mixed import MIX, Action, Target, _prepare, _process_cpu, _setup_target
 from opendialer.app import create_app
 from opendialer.config import Settings
+from opendialer.web.state import state_of
 
 COUNTED = ("statements", "transactions", "checkouts", "connections")
 NEW_CONNECTIONS = 20
@@ -111,7 +112,7 @@ async def _measure_kind(
 async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], float, float]]:
     api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
     app = create_app(Settings(database_url=url, engine_enabled=False))
-    engine: Engine = app.state.db_engine
+    engine: Engine = state_of(app).db_engine
     target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
     headers = {"Authorization": f"Bearer {api_key}"}
     transport = httpx.ASGITransport(app=app)

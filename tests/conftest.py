@@ -23,6 +23,7 @@ from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import Base
+from opendialer.web.state import state_of
 
 PG_ADMIN_URL = os.environ.get(
     "OPENDIALER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -74,12 +75,12 @@ def settings(database_url: str) -> Settings:
 def app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings)
     yield application
-    application.state.db_engine.dispose()
+    state_of(application).db_engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def db_engine(app: FastAPI) -> Engine:
-    engine: Engine = app.state.db_engine
+    engine: Engine = state_of(app).db_engine
     return engine
 
 
@@ -116,7 +117,7 @@ def _forget_failed_logins(request: pytest.FixtureRequest) -> Iterator[None]:
     """The app lives for the whole session; each test starts with no failed attempts counted."""
     yield
     if "app" in request.fixturenames:
-        request.getfixturevalue("app").state.auth_guard.reset()
+        state_of(request.getfixturevalue("app")).auth_guard.reset()
 
 
 @pytest.fixture

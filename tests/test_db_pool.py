@@ -23,6 +23,7 @@ from opendialer.db import (
     create_sessionmaker,
     run_unit_of_work,
 )
+from opendialer.web.state import state_of
 
 POOL = 4  # connections kept: three places for async callers, one for background threads
 PLACES = 3
@@ -151,7 +152,7 @@ def test_requests_queue_for_a_place(database_url: str, tenant: NewTenant) -> Non
         database_url=database_url, engine_enabled=False, housekeeping_enabled=False
     )  # nothing else in the app takes a place meanwhile
     app = create_app(settings)
-    slots = connection_slots(app.state.db_engine)
+    slots = connection_slots(state_of(app).db_engine)
     headers = {"Authorization": f"Bearer {tenant.api_key}"}
     answered: list[int] = []
     try:
@@ -170,7 +171,7 @@ def test_requests_queue_for_a_place(database_url: str, tenant: NewTenant) -> Non
                 slots.release()
             asker.join(timeout=30)
     finally:
-        app.state.db_engine.dispose()
+        state_of(app).db_engine.dispose()
     assert answered == [200]
 
 

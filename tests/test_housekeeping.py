@@ -25,6 +25,7 @@ from opendialer.config import Settings, get_settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.housekeeping import Swept, serve, sweep
 from opendialer.models import AuthFailure, Recording
+from opendialer.web.state import state_of
 
 OLD = "2020-01-01T00:00:00+00:00"
 
@@ -216,7 +217,7 @@ def test_the_server_sweeps_by_itself(
                 time.sleep(0.05)
             assert api.get(str(old["url"])).status_code == 410
     finally:
-        app.state.db_engine.dispose()
+        state_of(app).db_engine.dispose()
 
 
 def test_a_failed_pass_is_logged_and_the_next_one_runs(

@@ -1,6 +1,6 @@
-"""The ASGI application: built by create_app(), never at import time."""
+"""The ASGI application: built by create_app(), never at import time; its parts are built
+and started by the composition root, ``opendialer.wiring``."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from opendialer import __version__
-from opendialer.accounts.guard import AuthGuard
 from opendialer.accounts.login_router import router as login_router
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
@@ -20,23 +19,21 @@ from opendialer.console.router import mount_console
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.crm.router import router as crm_router
-from opendialer.crm.sender import outbox_sender
-from opendialer.db import create_db_engine, create_sessionmaker
 from opendialer.dialects.jtel.router import router as jtel_router
 from opendialer.dialects.minicrm.router import router as minicrm_router
 from opendialer.dialects.mmdial.router import router as mmdial_router
 from opendialer.dialects.voicenter.router import PREFIX as VOICENTER_PREFIX
 from opendialer.dialects.voicenter.router import router as voicenter_router
 from opendialer.dialing.router import router as dialing_router
-from opendialer.dialing.service import dialing_engine
 from opendialer.dnc.router import router as dnc_router
-from opendialer.errors import install_error_handlers
 from opendialer.exports.router import router as exports_router
-from opendialer.housekeeping import housekeeping
 from opendialer.inputs import MAX_JSON_DEPTH
 from opendialer.middleware import BodySizeLimit, JsonDepthLimit
 from opendialer.recordings.router import router as recordings_router
-from opendialer.schemas import refuse_unstorable_parameters
+from opendialer.web.errors import install_error_handlers
+from opendialer.web.params import refuse_unstorable_parameters
+from opendialer.web.state import attach
+from opendialer.wiring import build_state, running_parts
 
 
 def api_v1_router() -> APIRouter:
@@ -61,19 +58,13 @@ def api_v1_router() -> APIRouter:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    engine = create_db_engine(settings.database_url, forbid_on_loop=True)
+    state = build_state(settings or get_settings())
+    settings = state.settings
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            dialing_engine(app, settings),
-            outbox_sender(app, settings),
-            housekeeping(app, settings),
-        ):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with running_parts(state):
             yield
-        await asyncio.to_thread(app.state.auth_guard.written)
-        engine.dispose()
 
     app = FastAPI(
         title="opendialer",
@@ -81,10 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Outbound dialer and contact-center server. Native API under /api/v1.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db_engine = engine
-    app.state.sessions = create_sessionmaker(engine)
-    app.state.auth_guard = AuthGuard(settings, app.state.sessions)
+    attach(app, state)
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)

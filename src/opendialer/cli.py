@@ -24,8 +24,8 @@ from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent
 from opendialer.contacts.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.report import summary_table
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant

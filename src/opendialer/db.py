@@ -31,15 +31,15 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Annotated, Any, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from fastapi import Depends, Request
+from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
-from starlette.concurrency import run_in_threadpool
 
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
@@ -402,7 +402,7 @@ async def run_unit_of_work(
             await gate.acquire_async()
         try:
             mode = HELD if writes else None
-            return await run_in_threadpool(_in_transaction, sessions, work, mode)
+            return await to_thread.run_sync(partial(_in_transaction, sessions, work, mode))
         finally:
             if gate is not None:
                 gate.release()
@@ -433,50 +433,16 @@ def _in_transaction(sessions: SessionMaker, work: Callable[[Session], T], mode: 
         return work(session)
 
 
-async def _request_session(request: Request) -> AsyncIterator[Session]:
-    """The request's transaction. A writing request on SQLite holds the writer gate from here
-    to its commit; it queued for it on the loop, and its SQL runs in worker threads."""
-    sessions: SessionMaker = request.app.state.sessions
-    writes = request.method not in READ_METHODS
-    gate = writer_gate(sessions) if writes else None
-    async with connection_slot(sessions):
-        if gate is not None:
-            await gate.acquire_async()
-        try:
-            session = _session(sessions, HELD if writes else None)
-            try:
-                yield session
-            except BaseException:
-                await run_in_threadpool(_end, session, False)
-                raise
-            await run_in_threadpool(_end, session, True)  # a GET may write too (it commits)
-        finally:
-            if gate is not None:
-                gate.release()
+def held_session(sessions: SessionMaker, *, writes: bool) -> Session:
+    """A session for a caller that already queued for the gate itself (a writer) or only
+    reads: the request's session (``opendialer.web.db``)."""
+    return _session(sessions, HELD if writes else None)
 
 
-def _end(session: Session, commit: bool) -> None:
+def end_session(session: Session, commit: bool) -> None:
     """Commit (or roll back) and close in one trip to a worker thread."""
     try:
         if commit:
             session.commit()
     finally:
         session.close()
-
-
-async def _read_session(request: Request) -> AsyncIterator[Session]:
-    """A read-only transaction for routes that wait on the engine, which writes meanwhile."""
-    sessions: SessionMaker = request.app.state.sessions
-    async with connection_slot(sessions):
-        session = _session(sessions, None)
-        try:
-            yield session
-        finally:
-            await run_in_threadpool(session.close)
-
-
-get_session = _request_session
-# "function" scope: the commit happens before the response is sent, so a failed commit
-# becomes an error response instead of a silently lost write.
-DbSession = Annotated[Session, Depends(_request_session, scope="function")]
-ReadSession = Annotated[Session, Depends(_read_session, scope="function")]

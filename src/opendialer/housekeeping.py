@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI
-
 from opendialer.accounts.guard import prune_failures
 from opendialer.accounts.logins import prune_logins
 from opendialer.config import Settings
@@ -66,10 +64,10 @@ async def serve(sessions: SessionMaker, settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def housekeeping(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+async def housekeeping(sessions: SessionMaker, settings: Settings) -> AsyncIterator[None]:
     """Run :func:`serve` for the app's lifetime unless ``housekeeping_enabled`` is off."""
     if not settings.housekeeping_enabled:
         yield
         return
-    async with running(serve(app.state.sessions, settings)):
+    async with running(serve(sessions, settings)):
         yield

@@ -4,13 +4,9 @@ from datetime import date, time
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from fastapi import Path, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema, field_validator
 
-from opendialer.errors import OpendialerError
-from opendialer.inputs import MAX_DB_INT, check_date, check_int, check_text, text_problem
-
-RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
+from opendialer.inputs import check_date, check_int, check_text
 
 
 def _check_timezone(value: str) -> str:
@@ -73,26 +69,6 @@ def check_storable(value: Any) -> None:
         for key, item in value.items():
             check_storable(key)
             check_storable(item)
-
-
-def refuse_unstorable_parameters(request: Request) -> None:
-    """Router dependency: no query or path parameter carries text the database refuses.
-
-    Answered like any other invalid parameter (422 ``validation_error``).
-    """
-    params = [
-        *(("query", name, value) for name, value in request.query_params.multi_items()),
-        *(("path", name, str(value)) for name, value in request.path_params.items()),
-    ]
-    errors = [
-        {"loc": [where, name], "type": "value_error", "msg": f"Value error, text {problem}"}
-        for where, name, value in params
-        if (problem := text_problem(value)) is not None
-    ]
-    if errors:
-        raise OpendialerError(
-            "The request is not valid", code="validation_error", status_code=422, details=errors
-        )
 
 
 class OutputModel(BaseModel):

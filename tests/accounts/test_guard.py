@@ -17,6 +17,7 @@ from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import AuthFailure
+from opendialer.web.state import state_of
 
 PER_CREDENTIAL, PER_ADDRESS = 3, 6
 
@@ -35,7 +36,7 @@ def strict_app(settings: Settings, tmp_path: Path) -> Iterator[FastAPI]:
         )
     )
     yield app
-    app.state.db_engine.dispose()
+    state_of(app).db_engine.dispose()
 
 
 def client(app: FastAPI, address: str = "192.0.2.1") -> TestClient:
@@ -48,7 +49,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 
 def audit_rows(app: FastAPI, sessions: SessionMaker) -> list[AuthFailure]:
-    app.state.auth_guard.written()
+    state_of(app).auth_guard.written()
     with unit_of_work(sessions) as session:
         rows = list(session.scalars(select(AuthFailure).order_by(AuthFailure.id)))
         session.expunge_all()
@@ -183,7 +184,7 @@ def test_signed_links_are_limited(strict_app: FastAPI, tenant: NewTenant) -> Non
     assert export.status_code == 201, export.text
     url: str = export.json()["url"]
     path, _, query = url.partition("?")
-    path = path.removeprefix(strict_app.state.settings.public_base_url)
+    path = path.removeprefix(state_of(strict_app).settings.public_base_url)
     with client(strict_app) as http:
         assert http.get(f"{path}?{query}").status_code == 200
 
@@ -201,7 +202,7 @@ def test_failures_are_forgotten_by_reset(strict_app: FastAPI, tenant: NewTenant)
     with client(strict_app) as http:
         for _ in range(PER_CREDENTIAL):
             http.get("/jtel/dialler/campaigns", headers=basic(user, "wrong"))
-        strict_app.state.auth_guard.reset()
+        state_of(strict_app).auth_guard.reset()
         ok = http.get("/jtel/dialler/campaigns", headers=basic(user, tenant.admin_password))
     assert ok.status_code == 200
 

@@ -19,6 +19,7 @@ from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import AuthFailure, LoginSession, UserRole
 from opendialer.models.base import utcnow
+from opendialer.web.state import state_of
 from tests.console.browser import PASSWORD, form_login, make_agent
 
 PER_CREDENTIAL = 3
@@ -37,7 +38,7 @@ def login_app(settings: Settings, tmp_path: Path) -> Iterator[FastAPI]:
         )
     )
     yield app
-    app.state.db_engine.dispose()
+    state_of(app).db_engine.dispose()
 
 
 @pytest.fixture
@@ -192,7 +193,7 @@ def test_failed_logins_are_limited_and_audited(
     assert locked.json()["error"]["code"] == "too_many_attempts"
     page = form_login(web, "tina")
     assert page.status_code == 429 and "Too many failed attempts" in page.text
-    login_app.state.auth_guard.written()
+    state_of(login_app).auth_guard.written()
     with unit_of_work(sessions) as session:
         rows = session.scalars(select(AuthFailure)).all()
         assert [(r.face, r.credential) for r in rows] == [("login", "tina")] * PER_CREDENTIAL

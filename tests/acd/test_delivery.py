@@ -17,7 +17,6 @@ from opendialer.models import (
     AcdEvent,
     AgentGroup,
     AgentGroupMember,
-    CallAttempt,
     CallOutcome,
     Campaign,
     Contact,
@@ -26,6 +25,7 @@ from opendialer.models import (
     UserRole,
 )
 from opendialer.scoping import Scope
+from tests.factories import make_attempt
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -196,18 +196,16 @@ def test_a_callback_with_a_number_becomes_a_personal_callback_contact(
     assert session.get_one(AcdEvent, no_number.id).status_id == AcdStatus.NEW
 
     # settling: a connected call after the offer closes it, a finished contact fails it
-    session.add(
-        CallAttempt(
-            tenant_id=tenant.tenant.id,
-            campaign_id=campaign.id,
-            contact_id=contact.id,
-            b_number="+493012345679",
-            started_at=NOW + timedelta(seconds=1),
-            ended_at=NOW + timedelta(seconds=90),
-            outcome=CallOutcome.CONNECTED,
-        )
+    make_attempt(
+        session,
+        tenant.tenant.id,
+        campaign_id=campaign.id,
+        contact_id=contact.id,
+        b_number="+493012345679",
+        started_at=NOW + timedelta(seconds=1),
+        ended_at=NOW + timedelta(seconds=90),
+        outcome=CallOutcome.CONNECTED,
     )
-    session.flush()
     assert delivery.settle_dialled(session, NOW, {tenant.tenant.id}) == 1
     assert second.status_id == AcdStatus.DONE and second.done_at == NOW + timedelta(seconds=90)
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from opendialer.models import CallAttempt, CallOutcome, Campaign
+from opendialer.models import CallOutcome, Campaign
 from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT_FILE
+from tests.factories import make_attempt
 
 
 def create(api: TestClient, **body: object) -> dict[str, object]:
@@ -223,8 +224,7 @@ def test_delete_is_refused_while_calls_are_up(api: TestClient, session: Session)
     campaign = create(api)
     campaign_id = int(str(campaign["id"]))
     tenant_id = session.get_one(Campaign, campaign_id).tenant_id
-    attempt = CallAttempt(tenant_id=tenant_id, campaign_id=campaign_id, b_number="+4930123456")
-    session.add(attempt)
+    attempt = make_attempt(session, tenant_id, campaign_id=campaign_id)
     session.commit()
     refused = api.delete(f"/api/v1/campaigns/{campaign_id}")
     assert refused.status_code == 409

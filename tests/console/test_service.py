@@ -12,10 +12,11 @@ from opendialer.clock import VirtualClock
 from opendialer.console import service
 from opendialer.console.schemas import CallbackRequest
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, DialMode, UserRole
 from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork

@@ -185,10 +185,24 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     return condition()
 
 
+def _writer(fifo: Path, seconds: float) -> int:
+    """The FIFO's writing end, once the command has opened it for reading (or fail)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path: Path) -> None:
+    # The file is a FIFO the test keeps open: the import cannot reach its end, however fast the
+    # machine, so Ctrl-C always arrives in the middle of it.
     leads = tmp_path / "leads.csv"
-    rows = "".join(f"N{i};030 {1_000_000 + i};K{i}\n" for i in range(100_000))
-    leads.write_text("Nachname;Telefon;Kundennr\n" + rows)
+    os.mkfifo(leads)
+    rows = "".join(f"N{i};030 {1_000_000 + i};K{i}\n" for i in range(1_000))
     executable = Path(sys.executable).with_name("opendialer")  # the installed command
     command = [str(executable), "import", str(leads), "--campaign", "Spring"]
     cli = subprocess.Popen(
@@ -198,12 +212,21 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, as a terminal would give it
     )
+    feed = -1
     try:
+        feed = _writer(leads, 30)
+        os.write(feed, ("Nachname;Telefon;Kundennr\n" + rows).encode())  # < a pipe's buffer
         assert _wait_for(lambda: _reader_started(cli.pid), 30), _group(cli.pid)
         os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C sends
+        # The signal is pending before the end of the file arrives, so the command stops
+        # (and rolls back) before it could use that end; its file-reading thread then ends.
+        os.close(feed)
+        feed = -1
         output, _ = cli.communicate(timeout=30)
     finally:
         cli.kill()
+        if feed >= 0:
+            os.close(feed)
     assert cli.returncode == 130, output
     assert b"Traceback" not in output  # the reading process leaves Ctrl-C to the command
     assert _wait_for(lambda: not _group(cli.pid), 10), _group(cli.pid)

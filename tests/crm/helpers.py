@@ -17,6 +17,7 @@ from opendialer.accounts.service import NewTenant
 from opendialer.engine.outcomes import Ending, finish_attempt
 from opendialer.models import CallAttempt, CallOutcome, Campaign, Contact, User
 from tests.engine.helpers import NOW, make_campaign, make_contact
+from tests.factories import make_attempt
 
 T = TypeVar("T")
 
@@ -148,16 +149,15 @@ def finished_call(
 ) -> tuple[CallAttempt, Contact]:
     """A dial that the engine closes with ``finish_attempt`` (answered when an agent is given)."""
     contact = make_contact(session, campaign, number)
-    attempt = CallAttempt(
-        tenant_id=campaign.tenant_id,
+    attempt = make_attempt(
+        session,
+        campaign.tenant_id,
         campaign_id=campaign.id,
         contact_id=contact.id,
         phone_position=1,
         b_number=number,
         started_at=started,
     )
-    session.add(attempt)
-    session.flush()
     answered = started + timedelta(seconds=12)
     if agent is None:
         ending = Ending(CallOutcome.NO_ANSWER, at=started + timedelta(seconds=30))

@@ -24,6 +24,7 @@ from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CrmEndpoint, OutboxMessage, OutboxStatus
 from opendialer.scoping import Scope
+from opendialer.web.state import state_of
 from tests.crm.helpers import (
     ManualClock,
     Receiver,
@@ -286,7 +287,7 @@ def test_server_lifespan_runs_the_sender(
             while len(receiver.received) < 2 and time.monotonic() < deadline:
                 time.sleep(0.02)
     finally:
-        application.state.db_engine.dispose()
+        state_of(application).db_engine.dispose()
     # Messages due together are sent together: the CRM may see them in either order.
     bodies = receiver.bodies("/hook")
     assert sorted(b["type"] for b in bodies) == ["campaign.started", "campaign.stopped"]

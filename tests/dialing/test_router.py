@@ -1,6 +1,5 @@
 """Native API: running campaigns, live state, pacing log and the agent state machine."""
 
-import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from opendialer.models import (
     AgentState,
     CallAttempt,
     CallOutcome,
-    CampaignMember,
+    Campaign,
     Contact,
     ContactPhone,
     ContactStatus,
@@ -26,12 +25,12 @@ from opendialer.models import (
     ResultAction,
     ResultCode,
     User,
-    UserRole,
 )
+from opendialer.web.state import state_of
+from tests.factories import make_agent, make_attempt
 
 NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 """A Wednesday morning: far from any midnight, so "today" and calling hours never flicker."""
-_names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -57,11 +56,8 @@ def _campaign(api: TestClient, **fields: object) -> dict[str, object]:
 
 
 def _agent(session: Session, tenant: NewTenant, campaign_id: int | None = None) -> User:
-    user = User(tenant_id=tenant.tenant.id, username=f"agent-{next(_names)}", role=UserRole.AGENT)
-    session.add(user)
-    session.flush()
-    if campaign_id is not None:
-        session.add(CampaignMember(campaign_id=campaign_id, user_id=user.id, created_at=NOW))
+    campaigns = [] if campaign_id is None else [session.get_one(Campaign, campaign_id)]
+    user = make_agent(session, tenant.tenant.id, campaigns=campaigns)
     session.commit()
     return user
 
@@ -187,18 +183,18 @@ def test_result_code_decides_the_contact(
         action=ResultAction.RETRY,
         retry_delay_seconds=600,
     )
-    attempt = CallAttempt(
-        tenant_id=tenant.tenant.id,
+    session.add(code)
+    attempt = make_attempt(
+        session,
+        tenant.tenant.id,
         campaign_id=cid,
         contact_id=contact.id,
         user_id=user.id,
         phone_position=1,
-        b_number="+4930123456",
         started_at=NOW,
         ended_at=NOW,
         outcome=CallOutcome.CONNECTED,
     )
-    session.add_all([code, attempt])
     session.commit()
     body = {"call_attempt_id": attempt.id, "result_code_id": code.id}
     assert api.post(f"/api/v1/agents/{user.id}:result", json=body).status_code == 204
@@ -287,7 +283,7 @@ def test_live_state_counts_each_figure_once(
         session.add(_attempt(tenant, cid, CallOutcome.CONNECTED, started_at))
     session.commit()
     statements: list[str] = []
-    engine = app.state.db_engine
+    engine = state_of(app).db_engine
     record = lambda *args: statements.append(args[2])  # noqa: E731
     # (SQLite's BEGIN is a statement of its own; PostgreSQL's is not counted here)
     event.listen(engine, "before_cursor_execute", record)

@@ -4,9 +4,10 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.dialing.service import set_result
-from opendialer.models import CallAttempt, CallOutcome, ResultCode, User, UserRole
+from opendialer.models import CallOutcome, ResultCode, User, UserRole
 from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign, make_contact
+from tests.factories import make_attempt
 
 
 def test_a_machine_result_is_reported_once_per_call(session: Session, tenant: NewTenant) -> None:
@@ -26,8 +27,9 @@ def test_a_machine_result_is_reported_once_per_call(session: Session, tenant: Ne
     )
     session.add_all([agent, machine, sale])
     session.flush()
-    attempt = CallAttempt(
-        tenant_id=tenant.tenant.id,
+    attempt = make_attempt(
+        session,
+        tenant.tenant.id,
         campaign_id=campaign.id,
         contact_id=contact.id,
         user_id=agent.id,
@@ -36,8 +38,6 @@ def test_a_machine_result_is_reported_once_per_call(session: Session, tenant: Ne
         started_at=NOW,
         outcome=CallOutcome.CONNECTED,
     )
-    session.add(attempt)
-    session.flush()
 
     def result(code: ResultCode) -> int | None:
         return set_result(

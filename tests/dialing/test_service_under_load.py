@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.models import CallAttempt, Contact, DialMode, Tenant
+from opendialer.web.state import state_of
 from tests.conftest import make_tenant
 
 DEADLINE = 60.0  # seconds: generous, the machine may be busy; progress is what is asserted
@@ -127,4 +128,4 @@ def test_the_engine_and_the_api_keep_going_while_clients_write(
         engine = live.json()["engine"]
         assert engine["ticks"] > 0 and engine["unwritten_endings"] == 0
     assert statuses and set(statuses) == {200}
-    app.state.db_engine.dispose()
+    state_of(app).db_engine.dispose()

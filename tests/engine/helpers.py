@@ -1,44 +1,27 @@
 """Arranging campaigns and contacts directly in the database for engine tests."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.campaigns.schemas import CampaignCreate
-from opendialer.campaigns.service import create_campaign
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
-from opendialer.models import Campaign, Contact, ContactPhone, DialMode
-from opendialer.scoping import Scope
+from opendialer.engine.simulation import SimulatedAgents
+from opendialer.models import Campaign, DialMode
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
+from tests import factories
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 11:00 in Berlin
+NOW = factories.NOW
+make_contact = factories.make_contact
 
 
 def make_campaign(session: Session, tenant: NewTenant, name: str = "C") -> Campaign:
     """Enabled, 09:00-20:00 every day."""
-    data = CampaignCreate(
-        name=name, dial_mode="predictive", status="enabled", calling_days=[1, 2, 3, 4, 5, 6, 7]
-    )
-    return create_campaign(session, Scope.system(tenant.tenant.id), data)
-
-
-def make_contact(session: Session, campaign: Campaign, *numbers: str, **fields: object) -> Contact:
-    fields.setdefault("next_try_at", NOW - timedelta(hours=1))
-    contact = Contact(tenant_id=campaign.tenant_id, campaign_id=campaign.id, **fields)
-    contact.phones = [
-        ContactPhone(
-            tenant_id=campaign.tenant_id, campaign_id=campaign.id, position=i, raw=n, e164=n
-        )
-        for i, n in enumerate(numbers, start=1)
-    ]
-    session.add(contact)
-    session.flush()
-    return contact
+    return factories.make_campaign(session, tenant.tenant.id, name)
 
 
 def dialling_engine(

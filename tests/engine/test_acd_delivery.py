@@ -8,7 +8,8 @@ from opendialer.acd.schemas import AcdEventCreate, AcdEventType, AcdStatus
 from opendialer.acd.service import create_event
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign, simulate
+from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import simulate
 from opendialer.models import (
     AcdEvent,
     AgentGroup,

@@ -2,26 +2,19 @@ import pytest
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.campaigns.service import add_member
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.busy_agents import BusyAgents
-from opendialer.models import Campaign, User, UserRole
+from opendialer.models import Campaign
 from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign
+from tests.factories import make_agent
 
 E = AgentEvent
 
 
 def _agent(session: Session, tenant: NewTenant, name: str, *campaigns: Campaign) -> int:
-    user = User(tenant_id=tenant.tenant.id, username=name, role=UserRole.AGENT)
-    session.add(user)
-    session.flush()
-    for campaign in campaigns:
-        add_member(session, campaign, user.id)
-    for event in (E.LOGIN, E.READY):
-        agents.act(session, Scope.system(tenant.tenant.id), user_id=user.id, event=event, at=NOW)
-    return user.id
+    return make_agent(session, tenant.tenant.id, name, campaigns=campaigns, ready_at=NOW).id
 
 
 def _on_call(session: Session, tenant: NewTenant, campaign: Campaign, agent_id: int) -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.engine.calendars import (
+from opendialer.calendars import (
     UnknownCalendar,
     holiday_dates,
     number_region,

@@ -17,18 +17,14 @@ from sqlalchemy.orm import Session
 
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.compliance import callee_hours_open
 from opendialer.engine.outcomes import start_attempt
 from opendialer.engine.pacing.predictive import PredictivePolicy
 from opendialer.engine.recovery import recover_engine
 from opendialer.engine.runner import Engine
 from opendialer.engine.selection import claim_next
-from opendialer.engine.simulation import (
-    SimulatedAgents,
-    SimulationSetup,
-    prepare_campaign,
-    simulate,
-)
+from opendialer.engine.simulation import SimulatedAgents, simulate
 from opendialer.models import (
     CallAttempt,
     Campaign,

@@ -24,6 +24,7 @@ from opendialer.models import (
     ResultCode,
 )
 from tests.engine.helpers import NOW, make_campaign, make_contact
+from tests.factories import make_attempt
 
 WINDOW = timedelta(days=7)
 
@@ -74,17 +75,15 @@ def test_consent_is_valid_only_while_given_unexpired_and_unrevoked(
 def _attempt(
     session: Session, campaign: Campaign, e164: str, at: datetime, **fields: object
 ) -> None:
-    session.add(
-        CallAttempt(
-            tenant_id=campaign.tenant_id,
-            campaign_id=campaign.id,
-            b_number=e164,
-            started_at=at,
-            ended_at=at,
-            **fields,
-        )
+    make_attempt(
+        session,
+        campaign.tenant_id,
+        campaign_id=campaign.id,
+        b_number=e164,
+        started_at=at,
+        ended_at=at,
+        **fields,
     )
-    session.flush()
 
 
 def _holds(session: Session, contact: Contact) -> list[tuple[HoldReason, datetime]]:

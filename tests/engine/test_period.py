@@ -6,14 +6,10 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.live import CampaignTally
 from opendialer.engine.period import Counts, Ledger, count_period, count_since, day_start
-from opendialer.engine.simulation import (
-    SimulationResult,
-    SimulationSetup,
-    prepare_campaign,
-    simulate,
-)
+from opendialer.engine.simulation import SimulationResult, simulate
 from opendialer.models import (
     CallAttempt,
     CallOutcome,

@@ -4,13 +4,9 @@ from sqlalchemy import select
 
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.pacing.predictive import PredictivePolicy
-from opendialer.engine.simulation import (
-    SimulationResult,
-    SimulationSetup,
-    prepare_campaign,
-    simulate,
-)
+from opendialer.engine.simulation import SimulationResult, simulate
 from opendialer.models import DialMode, PacingDecision
 from opendialer.telephony.sim_scenario import Scenario
 from tests.engine.helpers import predictive_campaign

@@ -8,11 +8,12 @@ from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.service import add_member
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.engine.wrap_up import WrapUpTimer
 from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, Contact, DialMode
 from opendialer.scoping import Scope

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from opendialer.config import Settings
-from opendialer.models import CallAttempt, Contact, ContactPhone, Recording
+from opendialer.models import Contact, ContactPhone, Recording
 from opendialer.recordings import service
 from opendialer.security import sign_path
 from opendialer.telephony import CallId
+from tests.factories import make_attempt
 
 
 def _wav(seconds: float) -> bytes:
@@ -41,13 +42,9 @@ def test_call_recorder_links_the_file_to_the_attempt(
     tmp_path: Path, session: Session, api: TestClient
 ) -> None:
     campaign = api.post("/api/v1/campaigns", json={"name": "C", "dial_mode": "preview"}).json()
-    attempt = CallAttempt(
-        tenant_id=_tenant(api),
-        campaign_id=campaign["id"],
-        b_number="+49301234567",
+    attempt = make_attempt(
+        session, _tenant(api), campaign_id=campaign["id"], b_number="+49301234567"
     )
-    session.add(attempt)
-    session.flush()
     recorder = service.CallRecorder(tmp_path)
     start = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
     recorder.recording_started(CallId("c1"), start)

@@ -6,13 +6,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
+from opendialer.accounts.guard import Face, client_address, secret_prefix
 from opendialer.accounts.logins import SESSION_COOKIE, is_login_token
 from opendialer.accounts.service import authenticate_api_key
 from opendialer.accounts.session_auth import login_of
-from opendialer.db import READ_METHODS, DbSession, ReadSession
+from opendialer.db import READ_METHODS
 from opendialer.errors import Unauthorized
 from opendialer.scoping import Scope
+from opendialer.web.db import DbSession, ReadSession
+from opendialer.web.state import auth_guard
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -159,8 +159,3 @@ def prune_failures(session: Session, settings: Settings, now: datetime) -> int:
     cutoff = now - timedelta(days=settings.auth_failure_retention_days)
     result = session.execute(delete(AuthFailure).where(AuthFailure.occurred_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def auth_guard(request: Request) -> AuthGuard:
-    guard: AuthGuard = request.app.state.auth_guard
-    return guard

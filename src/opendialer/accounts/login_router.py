@@ -3,15 +3,16 @@
 from fastapi import APIRouter, Request
 
 from opendialer.accounts import logins
-from opendialer.accounts.guard import Face, auth_guard, client_address
+from opendialer.accounts.guard import Face, client_address
 from opendialer.accounts.login_schemas import LoginUser, TokenRequest, TokenResponse
 from opendialer.accounts.roles import AgentScope
 from opendialer.accounts.service import authenticate_user
 from opendialer.accounts.session_auth import login_idle, login_of
-from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope
+from opendialer.web.db import DbSession
+from opendialer.web.state import auth_guard
 
 router = APIRouter(tags=["logins"])
 

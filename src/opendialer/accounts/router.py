@@ -12,10 +12,10 @@ from opendialer.accounts.schemas import (
     TenantRead,
     TenantUpdate,
 )
-from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.models import ApiKey, Tenant
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["tenant"])
 

@@ -6,16 +6,17 @@ from datetime import timedelta
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.guard import Face, auth_guard, client_address, secret_prefix
+from opendialer.accounts.guard import Face, client_address, secret_prefix
 from opendialer.accounts.logins import CSRF_HEADER, SESSION_COOKIE, Login, check_csrf, find_login
 from opendialer.config import Settings
 from opendialer.db import READ_METHODS
 from opendialer.errors import Unauthorized
 from opendialer.models.base import utcnow
+from opendialer.web.state import app_state, auth_guard
 
 
 def login_idle(request: Request) -> timedelta:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     return timedelta(minutes=settings.login_idle_minutes)
 
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Response
 from opendialer.accounts.roles import SupervisorScope
 from opendialer.acd import service
 from opendialer.acd.schemas import AcdEventCreate, AcdEventCreated, AcdEventRead
-from opendialer.db import DbSession
 from opendialer.models import AcdEvent
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["acd events"])
 

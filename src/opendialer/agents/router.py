@@ -15,10 +15,10 @@ from opendialer.agents.schemas import (
     UserRead,
     UserUpdate,
 )
-from opendialer.db import DbSession
 from opendialer.models import AgentGroup, User, UserRole
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["users and groups"])
 

@@ -63,6 +63,17 @@ def get_user(session: Session, scope: Scope, user_id: int) -> User:
     return get_owned(session, User, scope, user_id, "user")
 
 
+def usernames(session: Session, scope: Scope) -> dict[int, str]:
+    """Every user name of the tenant, by user id."""
+    rows = session.execute(select(User.id, User.username).where(User.tenant_id == scope.tenant_id))
+    return {int(user_id): name for user_id, name in rows}
+
+
+def user_id_by_username(session: Session, scope: Scope, username: str) -> int | None:
+    stmt = select(User.id).where(User.tenant_id == scope.tenant_id, User.username == username)
+    return session.scalar(stmt)
+
+
 def update_user(session: Session, scope: Scope, user_id: int, data: UserUpdate) -> User:
     user = get_user(session, scope, user_id)
     values = data.model_dump(exclude_unset=True)

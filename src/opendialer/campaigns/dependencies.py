@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from opendialer.campaigns.codes import CodeKey
+from opendialer.web.state import app_state
 
 
 def code_key(request: Request) -> CodeKey:
-    return CodeKey(request.app.state.settings.secret_key.get_secret_value())
+    return CodeKey(app_state(request).settings.secret_key.get_secret_value())
 
 
 CampaignCodeKey = Annotated[CodeKey, Depends(code_key)]

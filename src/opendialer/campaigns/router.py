@@ -25,7 +25,6 @@ from opendialer.campaigns.schemas import (
     RetryRuleRead,
     RetryRuleWrite,
 )
-from opendialer.db import DbSession
 from opendialer.inputs import MAX_DB_INT
 from opendialer.models import (
     Campaign,
@@ -38,7 +37,8 @@ from opendialer.models import (
     RetryRule,
 )
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["campaigns"])
 

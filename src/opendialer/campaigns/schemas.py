@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from opendialer.engine.calendars import UnknownCalendar, parse_calendar
+from opendialer.calendars import UnknownCalendar, parse_calendar
 from opendialer.models import (
     CallerIdStrategy,
     CallOutcome,

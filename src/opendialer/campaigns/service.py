@@ -36,10 +36,12 @@ from opendialer.models import (
     User,
     UserRole,
 )
-from opendialer.scoping import Scope, get_owned, tenant_of
+from opendialer.scoping import Scope, get_owned, owned, tenant_of
 from opendialer.telephony.announcements import UnreadableAnnouncement, check_announcement
 
 Keyed = TypeVar("Keyed", RetryRule, FormField)
+Child = TypeVar("Child", ResultCode, RetryRule, FormField, CampaignMember)
+OwnChild = TypeVar("OwnChild", ResultCode, RetryRule)
 _PUT_KEYS: dict[type[Any], tuple[str, ...]] = {RetryRule: ("outcome",), FormField: ("name",)}
 
 
@@ -167,16 +169,54 @@ def calls_in_progress(session: Session, campaign_id: int) -> int:
 # Result codes ---------------------------------------------------------------------------
 
 
-def list_result_codes(session: Session, campaign: Campaign) -> list[ResultCode]:
-    stmt = select(ResultCode).where(ResultCode.campaign_id == campaign.id).order_by(ResultCode.id)
+# Sub-resources: rows that belong to one campaign ------------------------------------------
+
+
+def _children(session: Session, model: type[Child], campaign: Campaign, *order: Any) -> list[Child]:
+    """The campaign's rows of ``model`` in ``order``."""
+    stmt = select(model).where(model.campaign_id == campaign.id).order_by(*order)
     return list(session.scalars(stmt))
 
 
+def _child(
+    session: Session, model: type[OwnChild], campaign: Campaign, key: int, resource: str
+) -> OwnChild:
+    """The campaign's row of ``model`` with this primary key; another campaign's is a 404."""
+    row = session.get(model, key)
+    if row is None or row.campaign_id != campaign.id:
+        raise NotFound(resource, key)
+    return row
+
+
+def list_result_codes(session: Session, campaign: Campaign) -> list[ResultCode]:
+    return _children(session, ResultCode, campaign, ResultCode.id)
+
+
+def campaigns_by_id(session: Session, scope: Scope) -> list[Campaign]:
+    """Every campaign of the tenant, oldest first."""
+    return list(session.scalars(campaigns_query(scope).order_by(Campaign.id)))
+
+
+def campaigns_by_name(session: Session, scope: Scope) -> list[Campaign]:
+    """Every campaign of the tenant, by name (ties by id)."""
+    return list(session.scalars(campaigns_query(scope).order_by(Campaign.name, Campaign.id)))
+
+
+def result_code_of(session: Session, contact_result_code_id: int | None) -> ResultCode | None:
+    """The result code a contact carries, if any."""
+    if contact_result_code_id is None:
+        return None
+    return session.get(ResultCode, contact_result_code_id)
+
+
+def result_code_types(session: Session, scope: Scope, code_ids: set[int]) -> dict[int, int]:
+    """Each result code's type id (jtel's numbering), by the code's id."""
+    stmt = owned(ResultCode, scope).where(ResultCode.id.in_(code_ids))
+    return {code.id: code.type_id for code in session.scalars(stmt)}
+
+
 def get_result_code(session: Session, campaign: Campaign, code_id: int) -> ResultCode:
-    record = session.get(ResultCode, code_id)
-    if record is None or record.campaign_id != campaign.id:
-        raise NotFound("result_code", code_id)
-    return record
+    return _child(session, ResultCode, campaign, code_id, "result_code")
 
 
 def _check_code_free(session: Session, campaign: Campaign, code: str, exclude_id: int = 0) -> None:
@@ -245,8 +285,7 @@ def _put(
 
 
 def list_retry_rules(session: Session, campaign: Campaign) -> list[RetryRule]:
-    stmt = select(RetryRule).where(RetryRule.campaign_id == campaign.id).order_by(RetryRule.id)
-    return list(session.scalars(stmt))
+    return _children(session, RetryRule, campaign, RetryRule.id)
 
 
 def put_retry_rule(session: Session, campaign: Campaign, data: RetryRuleWrite) -> RetryRule:
@@ -255,10 +294,7 @@ def put_retry_rule(session: Session, campaign: Campaign, data: RetryRuleWrite) -
 
 
 def delete_retry_rule(session: Session, campaign: Campaign, rule_id: int) -> None:
-    rule = session.get(RetryRule, rule_id)
-    if rule is None or rule.campaign_id != campaign.id:
-        raise NotFound("retry_rule", rule_id)
-    session.delete(rule)
+    session.delete(_child(session, RetryRule, campaign, rule_id, "retry_rule"))
     session.flush()
 
 
@@ -266,12 +302,7 @@ def delete_retry_rule(session: Session, campaign: Campaign, rule_id: int) -> Non
 
 
 def list_form_fields(session: Session, campaign: Campaign) -> list[FormField]:
-    stmt = (
-        select(FormField)
-        .where(FormField.campaign_id == campaign.id)
-        .order_by(FormField.position, FormField.id)
-    )
-    return list(session.scalars(stmt))
+    return _children(session, FormField, campaign, FormField.position, FormField.id)
 
 
 def put_form_field(session: Session, campaign: Campaign, data: FormFieldWrite) -> FormField:
@@ -291,12 +322,7 @@ def delete_form_field(session: Session, campaign: Campaign, name: str) -> None:
 
 
 def list_members(session: Session, campaign: Campaign) -> list[CampaignMember]:
-    stmt = (
-        select(CampaignMember)
-        .where(CampaignMember.campaign_id == campaign.id)
-        .order_by(CampaignMember.user_id)
-    )
-    return list(session.scalars(stmt))
+    return _children(session, CampaignMember, campaign, CampaignMember.user_id)
 
 
 def add_member(session: Session, campaign: Campaign, user_id: int) -> tuple[CampaignMember, bool]:

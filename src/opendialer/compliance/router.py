@@ -16,10 +16,10 @@ from opendialer.compliance.schemas import (
     HoldRead,
 )
 from opendialer.contacts.service import get_contact
-from opendialer.db import DbSession
 from opendialer.models import CallerIdNumber, Consent, ContactHold
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["compliance"])
 

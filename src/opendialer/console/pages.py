@@ -16,12 +16,13 @@ from opendialer.accounts.login_router import check_password
 from opendialer.accounts.logins import Login
 from opendialer.accounts.session_auth import login_of
 from opendialer.config import Settings
-from opendialer.db import DbSession
 from opendialer.errors import Unauthorized
 from opendialer.models import AgentSession, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.scoping import require_role
 from opendialer.security import new_token, same_secret
+from opendialer.web.db import DbSession
+from opendialer.web.state import app_state
 
 LOGIN_CSRF_COOKIE = "od_login_csrf"
 HERE = Path(__file__).parent
@@ -48,7 +49,7 @@ def _page(request: Request, name: str, status: int = 200, **context: object) -> 
 
 
 def _cookie_secure(request: Request) -> bool:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     return settings.login_cookie_secure
 
 

@@ -25,12 +25,14 @@ from opendialer.console.schemas import (
     PauseRequest,
     ResultRequest,
 )
-from opendialer.db import DbSession, after_commit, run_unit_of_work
+from opendialer.db import after_commit, run_unit_of_work
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict, Unauthorized
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope
+from opendialer.web.db import DbSession
+from opendialer.web.state import agent_push, app_state
 
 KEEPALIVE_SECONDS = 15.0
 STATIC = Path(__file__).parent / "static"
@@ -40,8 +42,7 @@ api = APIRouter(prefix="/console/api", include_in_schema=False)
 
 
 def _push(request: Request) -> AgentPush:
-    push: AgentPush = request.app.state.agent_push
-    return push
+    return agent_push(request)
 
 
 def _state(session: Session, request: Request, who: Scope) -> ConsoleState:
@@ -106,13 +107,12 @@ def callback(
 
 
 def _engine(request: Request) -> Engine | None:
-    engine: Engine | None = getattr(request.app.state, "engine", None)
-    return engine
+    return app_state(request).engine
 
 
 async def _read_state(request: Request, who: Scope) -> ConsoleState:
     return await run_unit_of_work(
-        request.app.state.sessions, lambda s: _state(s, request, who), writes=False
+        app_state(request).sessions, lambda s: _state(s, request, who), writes=False
     )
 
 
@@ -149,7 +149,7 @@ async def events(request: Request) -> StreamingResponse:
     database connection while it waits, so hundreds of consoles opening at once (a shift
     starting, a server restarting) do not starve the pool.
     """
-    sessions = request.app.state.sessions
+    sessions = app_state(request).sessions
     bearer = _bearer(request)
 
     def signed_in(session: Session) -> Scope:

@@ -31,9 +31,11 @@ from opendialer.contacts.import_schemas import (
 )
 from opendialer.contacts.import_sources import format_for, spool
 from opendialer.contacts.importer import import_contacts
-from opendialer.db import ReadSession, run_unit_of_work
+from opendialer.db import run_unit_of_work
 from opendialer.errors import BadRequest
-from opendialer.schemas import RecordId
+from opendialer.web.db import ReadSession
+from opendialer.web.params import RecordId
+from opendialer.web.state import app_state
 
 router = APIRouter(tags=["contacts"])
 
@@ -167,7 +169,7 @@ async def import_contacts_endpoint(
         size = file.seek(0, 2)
         file.seek(0)
         # Its own write transaction, begun once the upload is in: a slow upload holds no writer.
-        report = await run_unit_of_work(request.app.state.sessions, work, writes=True)
+        report = await run_unit_of_work(app_state(request).sessions, work, writes=True)
     finally:
         file.close()
     return StreamingResponse(_render(report), media_type="application/json")

@@ -22,10 +22,10 @@ from opendialer.contacts.schemas import (
     ContactRead,
     ContactUpdate,
 )
-from opendialer.db import DbSession
 from opendialer.models import CallAttempt, Contact, ContactStatus
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["contacts"])
 

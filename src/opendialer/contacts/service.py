@@ -138,6 +138,56 @@ def find_by_phone(
     return list(session.scalars(stmt.order_by(Contact.id)))
 
 
+def find_by_external_id(
+    session: Session, scope: Scope, external_id: str, *, limit: int
+) -> list[Contact]:
+    """Up to ``limit`` contacts with this external id, oldest first."""
+    stmt = contacts_query(scope, external_id=external_id).order_by(Contact.id).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def contacts_by_name(
+    session: Session, scope: Scope, *, campaign_id: int | None = None
+) -> list[Contact]:
+    """The tenant's (or one campaign's) contacts by name, nameless first, ties by id."""
+    stmt = contacts_query(scope, campaign_id=campaign_id)
+    return list(session.scalars(stmt.order_by(Contact.name.asc().nulls_first(), Contact.id)))
+
+
+def known_invalid(session: Session, scope: Scope, numbers: list[str]) -> set[str]:
+    """Numbers the network already said do not exist (flagged invalid on any contact)."""
+    stmt = select(ContactPhone.e164).where(
+        ContactPhone.tenant_id == scope.tenant_id,
+        ContactPhone.e164.in_(numbers),
+        ContactPhone.invalid.is_(True),
+    )
+    return set(session.scalars(stmt))
+
+
+def newest_contact_id(
+    session: Session, scope: Scope, *, campaign_id: int, list_id: int, external_id: str | None
+) -> int | None:
+    """The id of the list's newest contact (with this external id, when given)."""
+    stmt = select(Contact.id).where(
+        Contact.tenant_id == scope.tenant_id,
+        Contact.campaign_id == campaign_id,
+        Contact.list_id == list_id,
+    )
+    if external_id:
+        stmt = stmt.where(Contact.external_id == external_id)
+    return session.scalar(stmt.order_by(Contact.id.desc()).limit(1))
+
+
+def attempts_of(session: Session, scope: Scope, contact_ids: list[int]) -> list[CallAttempt]:
+    """The calls to these contacts, oldest first."""
+    stmt = (
+        owned(CallAttempt, scope)
+        .where(CallAttempt.contact_id.in_(contact_ids))
+        .order_by(CallAttempt.id)
+    )
+    return list(session.scalars(stmt))
+
+
 def contact_history_query(scope: Scope, contact_id: int) -> Select[CallAttempt]:
     """The contact's call attempts; page through them with ``fetch_page`` (oldest first)."""
     return select(CallAttempt).where(

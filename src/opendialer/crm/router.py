@@ -20,11 +20,12 @@ from opendialer.crm.schemas import (
     RetriggerBody,
     RetriggerResult,
 )
-from opendialer.db import DbSession
 from opendialer.models import Contact, CrmCallLog, CrmEndpoint, OutboxMessage, OutboxStatus
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
 from opendialer.scoping import get_owned
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
+from opendialer.web.state import app_state
 
 router = APIRouter(tags=["crm"])
 
@@ -32,7 +33,7 @@ IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
 def _read(request: Request, endpoint: CrmEndpoint) -> EndpointRead:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     session = object_session(endpoint)
     assert session is not None  # every endpoint shown was just read or written
     read = EndpointRead.model_validate(endpoint)

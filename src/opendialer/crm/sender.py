@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
 
 from opendialer import __version__
 from opendialer.clock import Clock, RealClock
@@ -154,13 +153,13 @@ class OutboxSender:
 
 
 @contextlib.asynccontextmanager
-async def outbox_sender(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    """Run the sender for the app's lifetime when ``settings.outbox_active``."""
-    app.state.outbox_sender = None
+async def outbox_sender(
+    sessions: SessionMaker, settings: Settings
+) -> AsyncIterator[OutboxSender | None]:
+    """Run the sender for the app's lifetime when ``settings.outbox_active``; the sender."""
     if not settings.outbox_active:
-        yield
+        yield None
         return
-    sender = OutboxSender(app.state.sessions, settings, RealClock())
-    app.state.outbox_sender = sender
+    sender = OutboxSender(sessions, settings, RealClock())
     async with running(sender.serve()):
-        yield
+        yield sender

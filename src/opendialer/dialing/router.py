@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from opendialer.accounts.roles import AgentReadScope, AgentScope, SupervisorScope
 from opendialer.campaigns.service import get_campaign
-from opendialer.db import DbSession, ReadSession, after_commit, run_unit_of_work
+from opendialer.db import after_commit, run_unit_of_work
 from opendialer.dialing import service
 from opendialer.dialing.schemas import (
     AgentSessionRead,
@@ -33,8 +33,10 @@ from opendialer.inputs import MAX_DB_INT
 from opendialer.models import AgentSession, CampaignStatus, PacingDecision, User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.pagination import Page, PageParams, fetch_page
-from opendialer.schemas import RecordId
 from opendialer.scoping import get_owned, require_self
+from opendialer.web.db import DbSession, ReadSession
+from opendialer.web.params import RecordId
+from opendialer.web.state import app_state
 
 router = APIRouter(tags=["dialing"])
 
@@ -48,8 +50,7 @@ WallClock = Annotated[Callable[[], datetime], Depends(wall_clock)]
 
 
 def _engine(request: Request) -> Engine | None:
-    engine: Engine | None = getattr(request.app.state, "engine", None)
-    return engine
+    return app_state(request).engine
 
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
@@ -95,7 +96,7 @@ def live_stream(
 ) -> StreamingResponse:
     """Server-sent events: one ``live`` event with the LiveState every ``interval`` seconds."""
     get_campaign(session, who, campaign_id)
-    sessions = request.app.state.sessions
+    sessions = app_state(request).sessions
 
     async def events() -> AsyncIterator[str]:
         sent = 0

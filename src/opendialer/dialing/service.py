@@ -1,18 +1,11 @@
-"""Running campaigns: start/stop with a clear state, live counts, rates, the engine's lifecycle."""
+"""Running campaigns: start/stop with a clear state, live counts, rates."""
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from opendialer.clock import RealClock
-from opendialer.config import Settings
-from opendialer.console.push import AgentPush
 from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
 from opendialer.dialing.schemas import (
@@ -27,13 +20,9 @@ from opendialer.dialing.schemas import (
 )
 from opendialer.engine.agents import AgentCounts, campaign_agent_counts
 from opendialer.engine.compliance import campaign_window_open, zone
-from opendialer.engine.listeners import Listeners
 from opendialer.engine.live import Phase
 from opendialer.engine.outcomes import set_result_code
-from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents
-from opendialer.engine.wrap_up import WrapUpTimer
 from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentSession,
@@ -47,59 +36,9 @@ from opendialer.models import (
     ContactStatus,
     ResultCode,
 )
-from opendialer.recordings.service import CallRecorder
 from opendialer.scoping import Scope, get_owned, require_self
-from opendialer.tasks import running
-from opendialer.telephony import load_backend
-from opendialer.telephony.sim_scenario import Scenario
 
 LIVE_OUTCOMES = (CallOutcome.CONNECTED, CallOutcome.ABANDONED)
-
-
-@contextlib.asynccontextmanager
-async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    """Build the telephony backend and the engine at start-up, stop them at shutdown.
-
-    A missing or broken backend raises TelephonyConfigError here, so the server does not start.
-    """
-    app.state.engine = None
-    app.state.agent_push = push = AgentPush(asyncio.get_running_loop())
-    if not settings.engine_enabled:
-        yield
-        return
-    clock = RealClock()
-    backend = load_backend(
-        settings.telephony_backend, clock=clock, options=settings.telephony_options
-    )
-    listener = (
-        SimulatedAgents(app.state.sessions, clock, Scenario(), seed=0)
-        if settings.simulate_agents
-        else None
-    )
-    recorder = CallRecorder(settings.recordings_dir)
-    set_recording_hook = getattr(backend, "set_recording_hook", None)
-    if callable(set_recording_hook):  # backends that leave the audio to the dialer (sim)
-        set_recording_hook(recorder)
-    set_audio_store = getattr(backend, "set_audio_store", None)
-    if callable(set_audio_store):  # backends that write the audio themselves (sip + rtpengine)
-        set_audio_store(recorder)
-    engine = Engine(
-        app.state.sessions,
-        backend,
-        clock,
-        engine_id=settings.engine_id,
-        lease_seconds=settings.engine_lease_seconds,
-        policy_factory=policy_for,
-        recorder=recorder,
-    )
-    timer = WrapUpTimer(engine, after_ready=push.notify)
-    engine.listener = Listeners(*(x for x in (listener, push, timer) if x is not None))
-    if listener is not None:
-        listener.engine = engine
-        listener.ready_idle()  # agents left paused or in wrap-up by a crash (their timers died)
-    app.state.engine = engine
-    async with running(engine.serve()):
-        yield
 
 
 def _count(session: Session, stmt: Select[Any]) -> int:

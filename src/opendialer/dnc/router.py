@@ -5,14 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
-from opendialer.db import DbSession
 from opendialer.dnc import service
 from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers
 from opendialer.errors import InvalidPhoneNumber
 from opendialer.models import DncEntry
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.phones import MAX_RAW_LENGTH
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
 
 router = APIRouter(tags=["dnc"])
 

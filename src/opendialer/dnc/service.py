@@ -264,6 +264,23 @@ def dnc_query(
     return stmt
 
 
+def tenant_wide_numbers(
+    session: Session, scope: Scope, *, batch: int = 10_000
+) -> Iterator[list[str]]:
+    """The tenant-wide list's E.164 numbers in the order they were added, ``batch`` at a time
+    (streamed from the database: a list of millions never sits in memory)."""
+    stmt = dnc_query(scope, tenant_wide=True).with_only_columns(DncEntry.e164)
+    rows = session.execute(stmt.order_by(DncEntry.id).execution_options(yield_per=batch))
+    for part in rows.partitions():
+        yield [row[0] for row in part]
+
+
+def tenant_wide_matches(session: Session, scope: Scope, *, digits: str, limit: int) -> list[str]:
+    """Up to ``limit`` E.164 numbers of the tenant-wide list that contain ``digits``."""
+    stmt = dnc_query(scope, tenant_wide=True, number=digits).with_only_columns(DncEntry.e164)
+    return list(session.scalars(stmt.order_by(DncEntry.id).limit(limit)))
+
+
 def delete_entry(session: Session, scope: Scope, entry_id: int) -> None:
     session.delete(get_owned(session, DncEntry, scope, entry_id, "dnc_entry"))
     session.flush()

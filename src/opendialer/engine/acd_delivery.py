@@ -9,21 +9,18 @@ there is no second way to place a call.
 import asyncio
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from opendialer.acd.delivery import Offer, deliver_due, settle_dialled
-
-if TYPE_CHECKING:
-    from opendialer.engine.runner import Engine
+from opendialer.engine.context import DeliveryContext
 
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL_SECONDS = 5.0
 
 
-async def deliver_once(engine: "Engine") -> list[Offer]:
+async def deliver_once(engine: DeliveryContext) -> list[Offer]:
     """One delivery pass now; the offers made."""
     tenant_ids = {runner.tenant_id for runner in engine.runners.values()}
     if not tenant_ids:
@@ -42,7 +39,7 @@ async def deliver_once(engine: "Engine") -> list[Offer]:
 
 
 async def deliver_loop(
-    engine: "Engine", until: datetime | None, interval: float = DELIVERY_INTERVAL_SECONDS
+    engine: DeliveryContext, until: datetime | None, interval: float = DELIVERY_INTERVAL_SECONDS
 ) -> None:
     while until is None or engine.clock.now() < until:
         try:
@@ -52,5 +49,5 @@ async def deliver_loop(
         await engine.clock.sleep(interval)
 
 
-def start(engine: "Engine", until: datetime | None) -> "asyncio.Task[None]":
+def start(engine: DeliveryContext, until: datetime | None) -> "asyncio.Task[None]":
     return asyncio.ensure_future(deliver_loop(engine, until))

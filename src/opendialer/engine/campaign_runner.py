@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from opendialer.engine.agents import AgentCounts
 from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
+from opendialer.engine.context import EngineContext
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
 from opendialer.engine.pacing.base import (
@@ -46,9 +47,6 @@ from opendialer.models import (
 from opendialer.scoping import Scope
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
 from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT
-
-if TYPE_CHECKING:
-    from opendialer.engine.runner import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,32 +134,6 @@ NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
 
 
-class EngineListener(Protocol):
-    """Told about the engine's moments; the simulator's agent driver is one."""
-
-    def call_connected(self, call: LiveCall) -> None: ...
-
-    def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None: ...
-
-    def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
-
-    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None: ...
-
-
-class NullListener:
-    def call_connected(self, call: LiveCall) -> None:
-        return None
-
-    def call_ended(self, call: LiveCall, outcome: CallOutcome) -> None:
-        return None
-
-    def agent_wrap_up(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
-        return None
-
-    def preview_offered(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
-        return None
-
-
 def _state_of(decision: PacingDecision) -> str:
     """The pacing state a decision is in: its reason's head, numbers left out."""
     return re.sub(r"\d+", "#", decision.reason.split(":", 1)[0])
@@ -181,7 +153,7 @@ def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: CallAtt
 
 class CampaignRunner:
     def __init__(
-        self, engine: "Engine", campaign_id: int, tenant_id: int, policy: PacingPolicy
+        self, engine: EngineContext, campaign_id: int, tenant_id: int, policy: PacingPolicy
     ) -> None:
         self.engine = engine
         self.campaign_id = campaign_id
@@ -199,7 +171,7 @@ class CampaignRunner:
         self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
 
     @classmethod
-    async def start(cls, engine: "Engine", campaign_id: int) -> "CampaignRunner":
+    async def start(cls, engine: EngineContext, campaign_id: int) -> "CampaignRunner":
         def load(session: Session) -> tuple[int, PacingPolicy]:
             campaign = session.get_one(Campaign, campaign_id)
             return campaign.tenant_id, engine.policy_factory(campaign)
@@ -725,4 +697,4 @@ class CampaignRunner:
         return [c for c in self.engine.calls.values() if c.campaign_id == self.campaign_id]
 
 
-__all__ = ["CallId", "CampaignRunner", "EngineListener", "NullListener"]
+__all__ = ["CallId", "CampaignRunner"]

@@ -7,7 +7,7 @@ be called). A number whose zone phonenumbers cannot tell is judged in the campai
 Days off work the same way: the campaign's own closed dates close its window (in its zone) and
 the callee's day (in each zone the number rings in); the public holidays of the calendars the
 campaign keeps close the callee's day where the calendar covers the number's region
-(engine/calendars.py).
+(calendars.py).
 """
 
 from collections.abc import Collection, Sequence
@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from opendialer.engine.calendars import Calendar, is_holiday, number_region, parse_calendar
+from opendialer.calendars import Calendar, is_holiday, number_region, parse_calendar
 from opendialer.models import Campaign, CampaignStatus
 from opendialer.phones import time_zones
 

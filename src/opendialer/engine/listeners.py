@@ -1,7 +1,7 @@
 """Several engine listeners as one: the simulator's agent driver, the console's push, the
 wrap-up timer each hear every moment."""
 
-from opendialer.engine.campaign_runner import EngineListener
+from opendialer.engine.context import EngineListener
 from opendialer.engine.live import LiveCall
 from opendialer.models import CallOutcome
 

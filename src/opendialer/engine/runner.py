@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery
-from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
+from opendialer.engine.campaign_runner import CampaignRunner
+from opendialer.engine.context import EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
 from opendialer.engine.lateness import TickLateness
 from opendialer.engine.live import CampaignTally, LiveCall, Phase

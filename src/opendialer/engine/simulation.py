@@ -1,4 +1,5 @@
-"""Run a campaign on the simulated network: ``opendialer simulate`` and ``opendialer demo``.
+"""Run a campaign on the simulated network: ``opendialer simulate`` and ``opendialer demo``
+(their tenant, campaign, agents and contacts are made by ``opendialer.demo``).
 
 Simulated agents go through the very agent state machine the agent API drives: after each call
 they wrap up for a time drawn from the scenario, then become ready again, or take a break (paused)
@@ -11,14 +12,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from datetime import time as clock_time
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.service import create_tenant
-from opendialer.campaigns.schemas import CampaignCreate
-from opendialer.campaigns.service import add_member, create_campaign
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine import agents
@@ -34,22 +31,13 @@ from opendialer.models import (
     Campaign,
     CampaignMember,
     CampaignStatus,
-    Contact,
-    ContactPhone,
-    DialMode,
-    Tenant,
     User,
     UserRole,
 )
-from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.scoping import Scope
 from opendialer.telephony import CallEvent, CallEventKind, CallId
-from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Reach, Scenario
-
-ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
-INSERT_BATCH = 5000
 
 
 @dataclass
@@ -254,130 +242,6 @@ def _play(
         agents.act(
             session, Scope.system(tenant_id), user_id=user_id, event=event, at=at, reason=reason
         )
-
-
-@dataclass(frozen=True)
-class SimulationSetup:
-    agents: int = 20
-    contacts: int = 20_000
-    dial_mode: DialMode = DialMode.PREDICTIVE
-    abandon_target: float = DEFAULT_ABANDON_TARGET
-    calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
-    amd: bool = False
-    amd_false_positive_rate: float = 0.0
-
-    @classmethod
-    def of(
-        cls, scenario: CampaignScenario, contacts: int, dial_mode: DialMode
-    ) -> "SimulationSetup":
-        """A campaign scenario's setup: its agents at the start of the shift, its list's size
-        (or ``contacts``), its AMD and abandonment target."""
-        return cls(
-            agents=max(1, scenario.agents_at(scenario.start_second)),
-            contacts=scenario.contacts.size if scenario.contacts is not None else contacts,
-            dial_mode=dial_mode,
-            abandon_target=scenario.abandon_target,
-            amd=scenario.amd,
-            amd_false_positive_rate=scenario.amd_false_positive_at(scenario.start_second),
-        )
-
-
-def number_for(index: int) -> str:
-    """A valid Berlin number per contact, distinct for every index below 90 million."""
-    return f"+4930{10_000_000 + index}"
-
-
-def prepare_campaign(
-    sessions: SessionMaker,
-    setup: SimulationSetup,
-    start: datetime,
-    *,
-    tenant_id: int | None = None,
-    name: str = "Simulation",
-) -> int:
-    """A campaign open every day, its agents (logged in, ready) and contacts.
-
-    In a new tenant unless ``tenant_id`` is given.
-    """
-    with unit_of_work(sessions) as session:
-        if tenant_id is None:
-            tenant = create_tenant(session, name, default_region="DE", timezone="UTC").tenant
-        else:
-            tenant = session.get_one(Tenant, tenant_id)
-        campaign = create_campaign(
-            session,
-            Scope.system(tenant.id),
-            CampaignCreate(
-                name=name,
-                dial_mode=setup.dial_mode,
-                status="enabled",
-                abandon_target=setup.abandon_target,
-                calling_days=ALL_DAYS,
-                calling_hours_start=setup.calling_hours[0],
-                calling_hours_end=setup.calling_hours[1],
-                timezone="Europe/Berlin",
-            ),
-        )
-        campaign.max_tries_per_number = 3
-        campaign.amd_enabled = setup.amd
-        campaign.amd_false_positive_rate = setup.amd_false_positive_rate
-        for i in range(setup.agents):
-            user = User(
-                tenant_id=tenant.id,
-                username=f"c{campaign.id}-agent{i + 1}",
-                role=UserRole.AGENT,
-                extension=str(100 + i),
-                sip_uri=f"sip:agent{i + 1}@sim",
-            )
-            session.add(user)
-            session.flush()
-            add_member(session, campaign, user.id)
-            agents.act(
-                session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.LOGIN, at=start
-            )
-            agents.act(
-                session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.READY, at=start
-            )
-        tenant_id, campaign_id = tenant.id, campaign.id
-    _insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
-    return campaign_id
-
-
-def _insert_contacts(
-    sessions: SessionMaker, tenant_id: int, campaign_id: int, count: int, start: datetime
-) -> None:
-    due = start - timedelta(minutes=1)
-    for offset in range(0, count, INSERT_BATCH):
-        indexes = range(offset, min(count, offset + INSERT_BATCH))
-        with unit_of_work(sessions) as session:
-            rows = [
-                {
-                    "tenant_id": tenant_id,
-                    "campaign_id": campaign_id,
-                    "name": f"Contact {i}",
-                    "next_try_at": due,
-                    "custom_data": {},
-                    "form_data": {},
-                }
-                for i in indexes
-            ]
-            ids = session.scalars(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
-            ).all()
-            session.execute(
-                insert(ContactPhone),
-                [
-                    {
-                        "contact_id": cid,
-                        "tenant_id": tenant_id,
-                        "campaign_id": campaign_id,
-                        "position": 1,
-                        "raw": number_for(i),
-                        "e164": number_for(i),
-                    }
-                    for cid, i in zip(ids, indexes, strict=True)
-                ],
-            )
 
 
 async def simulate(

@@ -6,22 +6,23 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
+from opendialer.accounts.guard import Face, InvalidLink, client_address
 from opendialer.accounts.roles import SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.config import Settings
-from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
 from opendialer.inputs import MAX_DB_INT
+from opendialer.web.db import DbSession
+from opendialer.web.state import app_state, auth_guard
 
 router = APIRouter(tags=["exports"])
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     return settings
 
 
@@ -65,7 +66,7 @@ def create_export(
     )
     settings = _settings(request)
     result = service.start_export(
-        session, request.app.state.sessions, settings, campaign, spec, ZoneInfo(tenant.timezone)
+        session, app_state(request).sessions, settings, campaign, spec, ZoneInfo(tenant.timezone)
     )
     meta = service.read_meta(settings, result.file_id)
     return export_read(session, settings, result.file_id, meta)

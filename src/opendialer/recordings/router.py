@@ -7,18 +7,19 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from opendialer.accounts.guard import Face, InvalidLink, auth_guard, client_address
+from opendialer.accounts.guard import Face, InvalidLink, client_address
 from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
-from opendialer.db import DbSession
 from opendialer.errors import BadRequest
 from opendialer.inputs import MAX_DB_INT
 from opendialer.models import Recording
 from opendialer.phones import normalize
 from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
-from opendialer.schemas import RecordId
+from opendialer.web.db import DbSession
+from opendialer.web.params import RecordId
+from opendialer.web.state import app_state, auth_guard
 
 router = APIRouter(tags=["recordings"])
 
@@ -26,7 +27,7 @@ OptionalId = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     return settings
 
 

@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.telephony.sim_scenario import NonNegative, Scenario, second_of_day, value_at
 
 
@@ -43,7 +44,7 @@ class CampaignScenario(BaseModel):
     grace: float = Field(2.0, ge=0, description="Seconds a person may wait for an agent")
     amd: bool = False
     ring_timeout: float = Field(25.0, gt=0)
-    abandon_target: float = Field(0.03, gt=0, lt=1)
+    abandon_target: float = Field(DEFAULT_ABANDON_TARGET, gt=0, lt=1)
     tick: float = Field(0.5, gt=0, description="Seconds between pacing decisions")
     markov: bool = Field(False, description="Exponential model: also solve the exact optimum")
     sim: Scenario = Scenario()
@@ -56,7 +57,9 @@ class CampaignScenario(BaseModel):
     )
 
     @classmethod
-    def load(cls, path: Path, *, agents: int = 20, abandon_target: float = 0.03) -> Self:
+    def load(
+        cls, path: Path, *, agents: int = 20, abandon_target: float = DEFAULT_ABANDON_TARGET
+    ) -> Self:
         """A campaign scenario, or a network scenario file as a campaign of ``agents``."""
         text = path.read_text(encoding="utf-8")
         data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from opendialer.accounts.service import NewTenant
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine.simulation import SimulationSetup, prepare_campaign, simulate
+from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import simulate
 from opendialer.models import AgentGroup, AgentGroupMember, Campaign, DialMode, User, UserRole
 from opendialer.telephony.sim_scenario import Customers, Distribution, Scenario
 

@@ -15,6 +15,7 @@ from opendialer.accounts.service import NewTenant
 from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.models import CrmCallLog, Tenant
+from opendialer.web.state import state_of
 
 EXAMPLE_1 = """
 {
@@ -285,4 +286,4 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
             # Not a trusted proxy: its header is ignored like anyone else's.
             assert direct.post("/Api/CallLog", json=body, headers=spoofed).status_code == 403
     finally:
-        behind_proxy.state.db_engine.dispose()
+        state_of(behind_proxy).db_engine.dispose()

@@ -12,9 +12,10 @@ from opendialer.accounts.service import NewTenant
 from opendialer.clock import VirtualClock
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.models import CallAttempt, CallOutcome, Campaign, Contact, DialMode, Recording
 from opendialer.recordings.service import SAMPLE_RATE, CallRecorder
 from opendialer.telephony.sim import SimNetwork

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.models import Campaign, Contact
+from opendialer.web.state import state_of
 from tests.dialects.voicenter.conftest import BASE, Account, call
 
 
@@ -166,7 +167,7 @@ def test_body_over_the_limit(client: TestClient, account: Account, session: Sess
 def small_bulk_app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings.model_copy(update={"voicenter_max_bulk_bytes": 10_000}))
     yield application
-    application.state.db_engine.dispose()
+    state_of(application).db_engine.dispose()
 
 
 def test_bulk_limit_is_its_own(

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import Campaign, CampaignStatus, OutboxMessage
 from opendialer.scoping import Scope
 from opendialer.security import hash_token
+from opendialer.web.state import state_of
 from tests.dialects.voicenter.conftest import BASE, Account, add_agent, call
 from tests.dialects.voicenter.test_examples import targets
 
@@ -108,7 +110,8 @@ def test_codes_are_made_with_the_server_secret(client: TestClient, account: Acco
 
 
 def _salt(client: TestClient, campaign_id: int) -> str:
-    sessions: SessionMaker = client.app.state.sessions  # type: ignore[attr-defined]
+    assert isinstance(client.app, FastAPI)
+    sessions: SessionMaker = state_of(client.app).sessions
     with unit_of_work(sessions) as s:
         salt = s.get_one(Campaign, campaign_id).code_salt
     assert salt is not None

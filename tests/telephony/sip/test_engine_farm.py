@@ -14,8 +14,9 @@ from sqlalchemy import insert, select, update
 from opendialer import migrate
 from opendialer.clock import RealClock
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.models import (
     CallAttempt,
     CallOutcome,

@@ -21,8 +21,9 @@ from opendialer.accounts.service import NewTenant
 from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.runner import Engine
-from opendialer.engine.simulation import SimulatedAgents, SimulationSetup, prepare_campaign
+from opendialer.engine.simulation import SimulatedAgents
 from opendialer.models import (
     CallAttempt,
     CallOutcome,

@@ -9,7 +9,6 @@ from opendialer.dialects.jtel import routing
 from opendialer.dialects.jtel.envelope import Record, bad_request, listing, records, status_only
 from opendialer.dialects.jtel.records import campaign_record, result_code_record
 from opendialer.dialects.jtel.routing import Call
-from opendialer.models import Campaign
 
 router = APIRouter(tags=["jtel dialler campaigns"])
 
@@ -19,8 +18,7 @@ NAME_LIMIT, USER_DATA_LIMIT = 200, 255
 
 def list_campaigns(call: Call) -> Record:
     """Retrieve all Dialler Campaigns (by name)."""
-    stmt = service.campaigns_query(call.scope).order_by(Campaign.name, Campaign.id)
-    rows = call.session.scalars(stmt).all()
+    rows = service.campaigns_by_name(call.session, call.scope)
     return listing([campaign_record(c, call.zone) for c in rows], "Name")
 
 

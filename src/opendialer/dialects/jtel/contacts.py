@@ -1,12 +1,13 @@
 """jtel Dialler Contacts (spec 001 §3): translation onto the native contacts service."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from opendialer.campaigns.service import get_campaign, get_campaign_by_name
+from opendialer.agents import service as agents
+from opendialer.campaigns.service import get_campaign, get_campaign_by_name, result_code_types
 from opendialer.contacts import service
 from opendialer.contacts.schemas import ContactCreate, ContactUpdate
 from opendialer.dialects.jtel import routing
@@ -25,7 +26,7 @@ from opendialer.dialects.jtel.schemas import (
     translate_fields,
     user_uids,
 )
-from opendialer.models import CallAttempt, Campaign, Contact, ResultCode, User
+from opendialer.models import Campaign, Contact
 from opendialer.scoping import Scope
 
 router = APIRouter(tags=["jtel dialler contacts"])
@@ -34,15 +35,8 @@ router = APIRouter(tags=["jtel dialler contacts"])
 # Helpers -------------------------------------------------------------------------------------
 
 
-def _usernames(call: Call) -> dict[int, str]:
-    rows = call.session.execute(
-        select(User.id, User.username).where(User.tenant_id == call.tenant_id)
-    )
-    return {int(user_id): name for user_id, name in rows}
-
-
 def _render(call: Call, contacts: Sequence[Contact]) -> list[Record]:
-    usernames = _usernames(call)
+    usernames = agents.usernames(call.session, call.scope)
     return [contact_record(c, call.zone, usernames) for c in contacts]
 
 
@@ -66,9 +60,7 @@ def _resolve_users(call: Call, body: dict[str, Any]) -> tuple[dict[str, int], di
     found: dict[str, int] = {}
     unknown: dict[str, str] = {}
     for native, uid in user_uids(body).items():
-        user_id = call.session.scalar(
-            select(User.id).where(User.tenant_id == call.tenant_id, User.username == uid)
-        )
+        user_id = agents.user_id_by_username(call.session, call.scope, uid)
         if user_id is None:
             unknown["ReservedUsersUID" if native == "reserved_user_id" else "FollowUpUsersUID"] = (
                 uid
@@ -86,9 +78,8 @@ def list_contacts(call: Call) -> Record:
     campaign_id = call.query_int("diallerCampaignsID", required=False)
     if campaign_id is not None:
         get_campaign(call.session, call.scope, campaign_id)
-    stmt = service.contacts_query(call.scope, campaign_id=campaign_id)
-    rows = call.session.scalars(stmt.order_by(Contact.name.asc().nulls_first(), Contact.id))
-    return listing(_render(call, rows.all()), "Name")
+    rows = service.contacts_by_name(call.session, call.scope, campaign_id=campaign_id)
+    return listing(_render(call, rows), "Name")
 
 
 def get_contact(call: Call) -> Record:
@@ -199,52 +190,42 @@ def update_contact(call: Call) -> Record:
 # Delete, lock, unlock, reset -----------------------------------------------------------------
 
 
-def delete_by_id(call: Call) -> Record:
-    """Delete a Dialler Contact by ID."""
-    service.delete_contact(call.session, call.scope, call.path_id("diallerContactsID"))
-    return status_only()
+_ACTIONS: tuple[tuple[str, Callable[[Session, Scope, int], object], str], ...] = (
+    ("delete", service.delete_contact, "Delete a Dialler Contact"),
+    ("lock", service.lock_contact, "Lock a Dialler Contact"),
+    ("unlock", service.unlock_contact, "Unlock a Dialler Contact"),
+    ("reset", service.reset_contact, "Reset a Dialler Contact"),
+)
+_BY_ID_NOTES = {
+    "lock": ": the dialler never dials it until unlocked",
+    "reset": ": tries and result cleared, as if newly imported",
+}
 
 
-def delete_by_user_data(call: Call) -> Record:
-    """Delete a Dialler Contact by UserData (the lowest ID)."""
-    service.delete_contact(call.session, call.scope, _first_by_user_data(call).id)
-    return status_only()
+def _by_id(name: str, act: Callable[[Session, Scope, int], object], text: str) -> routing.Handler:
+    def handler(call: Call) -> Record:
+        act(call.session, call.scope, call.path_id("diallerContactsID"))
+        return status_only()
+
+    handler.__name__ = f"{name}_by_id"
+    handler.__doc__ = f"{text} by ID{_BY_ID_NOTES.get(name, '')}."
+    return handler
 
 
-def lock_by_id(call: Call) -> Record:
-    """Lock a Dialler Contact by ID: the dialler never dials it until unlocked."""
-    service.lock_contact(call.session, call.scope, call.path_id("diallerContactsID"))
-    return status_only()
+def _by_user_data(
+    name: str, act: Callable[[Session, Scope, int], object], text: str
+) -> routing.Handler:
+    def handler(call: Call) -> Record:
+        act(call.session, call.scope, _first_by_user_data(call).id)
+        return status_only()
+
+    handler.__name__ = f"{name}_by_user_data"
+    handler.__doc__ = f"{text} by UserData (the lowest ID)."
+    return handler
 
 
-def lock_by_user_data(call: Call) -> Record:
-    """Lock a Dialler Contact by UserData (the lowest ID)."""
-    service.lock_contact(call.session, call.scope, _first_by_user_data(call).id)
-    return status_only()
-
-
-def unlock_by_id(call: Call) -> Record:
-    """Unlock a Dialler Contact by ID."""
-    service.unlock_contact(call.session, call.scope, call.path_id("diallerContactsID"))
-    return status_only()
-
-
-def unlock_by_user_data(call: Call) -> Record:
-    """Unlock a Dialler Contact by UserData (the lowest ID)."""
-    service.unlock_contact(call.session, call.scope, _first_by_user_data(call).id)
-    return status_only()
-
-
-def reset_by_id(call: Call) -> Record:
-    """Reset a Dialler Contact by ID: tries and result cleared, as if newly imported."""
-    service.reset_contact(call.session, call.scope, call.path_id("diallerContactsID"))
-    return status_only()
-
-
-def reset_by_user_data(call: Call) -> Record:
-    """Reset a Dialler Contact by UserData (the lowest ID)."""
-    service.reset_contact(call.session, call.scope, _first_by_user_data(call).id)
-    return status_only()
+BY_ID = {name: _by_id(name, act, text) for name, act, text in _ACTIONS}
+BY_USER_DATA = {name: _by_user_data(name, act, text) for name, act, text in _ACTIONS}
 
 
 # History -------------------------------------------------------------------------------------
@@ -252,16 +233,9 @@ def reset_by_user_data(call: Call) -> Record:
 
 def _history(call: Call, contacts: Sequence[Contact]) -> Record:
     by_id = {c.id: c for c in contacts}
-    attempts = call.session.scalars(
-        select(CallAttempt)
-        .where(CallAttempt.tenant_id == call.tenant_id, CallAttempt.contact_id.in_(by_id))
-        .order_by(CallAttempt.id)
-    ).all()
+    attempts = service.attempts_of(call.session, call.scope, list(by_id))
     code_ids = {a.result_code_id for a in attempts if a.result_code_id is not None}
-    rows = call.session.execute(
-        select(ResultCode.id, ResultCode.type_id).where(ResultCode.id.in_(code_ids))
-    )
-    code_types = {int(code_id): int(type_id) for code_id, type_id in rows}
+    code_types = result_code_types(call.session, call.scope, code_ids)
     return records(
         [history_record(a, by_id.get(a.contact_id or 0), code_types, call.zone) for a in attempts]
     )
@@ -284,21 +258,21 @@ def history_by_user_data(call: Call) -> Record:
 
 # Literal segments (lock, unlock, reset, history, import, update) before {diallerContactsID}.
 BASE = "/dialler/contacts"
+PATCH_ACTIONS = ("lock", "unlock", "reset")
 ROUTES: tuple[tuple[str, str, routing.Handler, bool], ...] = (
     ("GET", BASE, list_contacts, False),
     ("POST", f"{BASE}/import", import_contact, True),
     ("POST", f"{BASE}/update", update_contact, True),
     ("GET", f"{BASE}/contact", get_by_user_data, False),
-    ("DELETE", f"{BASE}/contact", delete_by_user_data, False),
-    ("PATCH", f"{BASE}/contact/lock", lock_by_user_data, False),
-    ("PATCH", f"{BASE}/contact/unlock", unlock_by_user_data, False),
-    ("PATCH", f"{BASE}/contact/reset", reset_by_user_data, False),
+    ("DELETE", f"{BASE}/contact", BY_USER_DATA["delete"], False),
+    *(("PATCH", f"{BASE}/contact/{a}", BY_USER_DATA[a], False) for a in PATCH_ACTIONS),
     ("GET", f"{BASE}/contact/history", history_by_user_data, False),
     ("GET", f"{BASE}/contact/{{diallerContactsID}}/history", history_by_id, False),
-    ("PATCH", f"{BASE}/contact/{{diallerContactsID}}/lock", lock_by_id, False),
-    ("PATCH", f"{BASE}/contact/{{diallerContactsID}}/unlock", unlock_by_id, False),
-    ("PATCH", f"{BASE}/contact/{{diallerContactsID}}/reset", reset_by_id, False),
-    ("DELETE", f"{BASE}/contact/{{diallerContactsID}}", delete_by_id, False),
+    *(
+        ("PATCH", f"{BASE}/contact/{{diallerContactsID}}/{a}", BY_ID[a], False)
+        for a in PATCH_ACTIONS
+    ),
+    ("DELETE", f"{BASE}/contact/{{diallerContactsID}}", BY_ID["delete"], False),
     ("GET", f"{BASE}/contact/{{diallerContactsID}}", get_contact, False),  # alias (G5)
     ("GET", f"{BASE}/{{diallerContactsID}}", get_contact, False),
 )

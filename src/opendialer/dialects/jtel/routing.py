@@ -6,9 +6,6 @@ would let that dependency commit. Here the transaction is rolled back first, the
 rendered ``{"status": <code>, "message": ...}`` with the same HTTP code.
 """
 
-import base64
-import binascii
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,21 +16,19 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
-from opendialer.accounts.guard import Face, auth_guard, client_address
-from opendialer.accounts.service import authenticate_user
+from opendialer.accounts.guard import Face, client_address
+from opendialer.accounts.service import authenticate_user, get_tenant
 from opendialer.db import READ_METHODS, run_unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
 from opendialer.dialects.jtel.schemas import jtel_message
-from opendialer.errors import OpendialerError
+from opendialer.dialects.kit import CredentialsProblem, basic_credentials, failure_of
 from opendialer.inputs import MAX_DB_INT, InputRejected, loads_json, parse_int, text_problem
 from opendialer.models import Tenant, UserRole
 from opendialer.scoping import Scope, require_role
-
-log = logging.getLogger(__name__)
+from opendialer.web.state import app_state, auth_guard
 
 
 @dataclass
@@ -98,17 +93,13 @@ Handler = Callable[[Call], Record]
 
 
 def _credentials(request: Request) -> tuple[str, str]:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        raise JtelError(401, "Send HTTP Basic credentials of a portal user", "unauthorized")
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise JtelError(401, "Malformed Basic credentials", "unauthorized") from None
-    username, colon, password = decoded.partition(":")
-    if not colon or not username:
-        raise JtelError(401, "Malformed Basic credentials", "unauthorized")
-    return username, password
+        return basic_credentials(request)
+    except CredentialsProblem as problem:
+        message = "Send HTTP Basic credentials of a portal user"
+        raise JtelError(
+            401, message if problem.missing else "Malformed Basic credentials", "unauthorized"
+        ) from None
 
 
 async def _body(request: Request) -> Any:
@@ -121,27 +112,15 @@ async def _body(request: Request) -> Any:
         raise bad_request(f"The request body is not valid JSON: {exc}") from None
 
 
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:10]:
-        where = ".".join(str(p) for p in error.get("loc", ())) or "body"
-        parts.append(f"{where}: {error.get('msg')}")
-    return "; ".join(parts)
-
-
 def _as_jtel(exc: Exception) -> JtelError:
     if isinstance(exc, JtelError):
         return exc
-    if isinstance(exc, OpendialerError):
-        return JtelError(exc.status_code, exc.message, exc.code)
+    failure = failure_of(exc, "jtel")
     if isinstance(exc, ValidationError):
-        return bad_request(jtel_message(_validation_message(exc)))
-    if isinstance(exc, IntegrityError):
-        return JtelError(409, "The change conflicts with an existing record", "conflict")
-    if isinstance(exc, DataError):
-        return bad_request("A value is out of range for its field")
-    log.exception("jtel request failed", exc_info=exc)
-    return JtelError(500, "An unexpected error occurred", "internal_error")
+        return bad_request(jtel_message(failure.message))
+    if not failure.expected:
+        return JtelError(500, "An unexpected error occurred", "internal_error")
+    return JtelError(failure.status, failure.message, failure.code)
 
 
 def _run(
@@ -153,7 +132,7 @@ def _run(
     require_role(principal, UserRole.SUPERVISOR)  # jtel's portal API: supervisors and admins
     call = Call(
         session=session,
-        tenant=session.get_one(Tenant, principal.tenant_id),
+        tenant=get_tenant(session, principal),
         scope=principal,
         path=dict(request.path_params),
         query={k.lower(): v for k, v in request.query_params.items()},
@@ -169,7 +148,7 @@ def endpoint(handler: Handler, *, reads_body: bool = False) -> Callable[..., Any
             credentials = _credentials(request)
             body = await _body(request) if reads_body else None
             answer = await run_unit_of_work(
-                request.app.state.sessions,
+                app_state(request).sessions,
                 partial(_run, request=request, handler=handler, body=body, credentials=credentials),
                 writes=request.method not in READ_METHODS,
             )

@@ -14,20 +14,21 @@ from opendialer.accounts.guard import (
     AuthGuard,
     Face,
     TooManyAttempts,
-    auth_guard,
     client_address,
     secret_prefix,
 )
 from opendialer.config import Settings
 from opendialer.crm import calllog
 from opendialer.crm.links import endpoint_by_recording_token
-from opendialer.db import DbSession
+from opendialer.dialects.kit import answer_all_paths
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import NotFound, OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.recordings.service import download_url as recording_download_url
 from opendialer.recordings.service import get_recording
 from opendialer.scoping import Scope
+from opendialer.web.db import DbSession
+from opendialer.web.state import app_state, auth_guard
 
 router = APIRouter(tags=["minicrm"])
 
@@ -110,7 +111,7 @@ def recording(
     rec: Annotated[str, Query(alias="Rec", max_length=255)],
 ) -> Response:
     """The endpoint's recording template resolved: redirect to the recording's signed link."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = app_state(request).settings
     guard, address, credential = auth_guard(request), client_address(request), secret_prefix(token)
     try:
         guard.check(Face.MINICRM, credential, address)
@@ -130,3 +131,11 @@ def recording(
     if record.deleted_at is not None:
         return _error(404, "not_found", "The recording was deleted")
     return RedirectResponse(recording_download_url(settings, record, settings.public_base_url), 302)
+
+
+def _not_routed(request: Request) -> JSONResponse:
+    """Anything else under ``/Api``: MiniCRM's error body, never the native one."""
+    return _error(404, "not_found", f"No {request.method} {request.url.path} in this API")
+
+
+answer_all_paths(router, _not_routed, prefix="/Api")  # after the routes above

@@ -1,17 +1,18 @@
 """mmDial's "standard HTTP authentication": HTTP Basic as an admin user of the tenant."""
 
-import base64
-import binascii
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.guard import Face, TooManyAttempts, auth_guard, client_address
+from opendialer.accounts.guard import Face, TooManyAttempts, client_address
 from opendialer.accounts.service import authenticate_user
+from opendialer.dialects.kit import CredentialsProblem, basic_credentials
 from opendialer.errors import Forbidden, Unauthorized
-from opendialer.models import UserRole
+from opendialer.models import Tenant, UserRole
 from opendialer.scoping import Scope, require_role
+from opendialer.web.state import auth_guard
 
 REALM = 'Basic realm="mmDial API", charset="UTF-8"'
 
@@ -28,17 +29,13 @@ class AuthFailed(Exception):
 
 
 def _credentials(request: Request) -> tuple[str, str]:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        raise AuthFailed(401, "HTTP Basic authentication required")
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise AuthFailed(401, "Malformed Basic credentials") from None
-    user, sep, password = decoded.partition(":")
-    if not sep or not user:
-        raise AuthFailed(401, "Malformed Basic credentials")
-    return user, password
+        return basic_credentials(request)
+    except CredentialsProblem as problem:
+        message = "HTTP Basic authentication required"
+        raise AuthFailed(
+            401, message if problem.missing else "Malformed Basic credentials"
+        ) from None
 
 
 def authenticate(session: Session, request: Request) -> Scope:
@@ -56,3 +53,19 @@ def authenticate(session: Session, request: Request) -> Scope:
     except Forbidden:
         raise AuthFailed(403, "Only admin users may use the API") from None
     return principal
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls an mmDial function: the admin's scope, and their tenant for its settings."""
+
+    scope: Scope
+    tenant: Tenant
+
+    @property
+    def timezone(self) -> str:
+        return self.tenant.timezone
+
+    @property
+    def default_region(self) -> str:
+        return self.tenant.default_region

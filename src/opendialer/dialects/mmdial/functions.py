@@ -12,15 +12,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.agents.service import get_user
 from opendialer.campaigns.schemas import ListCreate
 from opendialer.campaigns.service import create_list, list_form_fields
 from opendialer.config import Settings
-from opendialer.contacts.service import contacts_query, find_by_phone, get_contact
+from opendialer.contacts.service import find_by_external_id, find_by_phone, get_contact
 from opendialer.db import SessionMaker
+from opendialer.dialects.mmdial.auth import Caller
 from opendialer.dialects.mmdial.leads import campaign_of, form_data, lead_data, parse_id
 from opendialer.dialects.mmdial.params import ParamError, Params, unknown
 from opendialer.dnc import service as dnc
@@ -28,10 +28,9 @@ from opendialer.dnc.schemas import DncOutcome
 from opendialer.errors import NotFound
 from opendialer.exports import service as exports
 from opendialer.inputs import check_date
-from opendialer.models import Contact, DncEntry, Recording, Tenant, User
+from opendialer.models import Contact, Recording, User
 from opendialer.phones import international_digits, normalize
 from opendialer.recordings import service as recordings
-from opendialer.scoping import Scope
 
 MAX_VOICES = 1000
 MAX_LEADS = 1000
@@ -87,48 +86,48 @@ def _moment(params: Params, tz: ZoneInfo) -> datetime | None:
 
 
 def _voices(
-    session: Session, settings: Settings, tenant: Tenant, found: recordings.RecordingFilter
+    session: Session, settings: Settings, caller: Caller, found: recordings.RecordingFilter
 ) -> dict[str, Any]:
-    tz = ZoneInfo(tenant.timezone)
-    records = recordings.search(session, Scope.system(tenant.id), found, tz, MAX_VOICES)
+    tz = ZoneInfo(caller.timezone)
+    records = recordings.search(session, caller.scope, found, tz, MAX_VOICES)
     return {"status": "ok", "voices": [_voice(settings, r, tz) for r in records]}
 
 
-def search_by_lead(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def search_by_lead(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
     with unknown(f"Unknown lead {contact_id}"):
-        get_contact(session, Scope.system(tenant.id), contact_id)
-    return _voices(session, settings, tenant, recordings.RecordingFilter(contact_id=contact_id))
+        get_contact(session, caller.scope, contact_id)
+    return _voices(session, settings, caller, recordings.RecordingFilter(contact_id=contact_id))
 
 
-def search_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def search_by_phone(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     raw = p.required("phone")
-    e164 = normalize(raw, tenant.default_region).e164
+    e164 = normalize(raw, caller.default_region).e164
     if e164 is None:
         raise ParamError(f"{raw!r} is not a valid phone number")
-    tz = ZoneInfo(tenant.timezone)
+    tz = ZoneInfo(caller.timezone)
     found = recordings.RecordingFilter(e164=e164, day=_day(p), moment=_moment(p, tz))
-    return _voices(session, settings, tenant, found)
+    return _voices(session, settings, caller, found)
 
 
-def _agent(session: Session, tenant: Tenant, value: str) -> User:
+def _agent(session: Session, caller: Caller, value: str) -> User:
     user_id = parse_id(value, "agentid")
     with unknown(f"Unknown agent {user_id}"):
-        return get_user(session, Scope.system(tenant.id), user_id)
+        return get_user(session, caller.scope, user_id)
 
 
-def search_by_agent(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
-    user = _agent(session, tenant, p.required("agentid"))
-    tz = ZoneInfo(tenant.timezone)
+def search_by_agent(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
+    user = _agent(session, caller, p.required("agentid"))
+    tz = ZoneInfo(caller.timezone)
     found = recordings.RecordingFilter(user_id=user.id, day=_day(p), moment=_moment(p, tz))
-    return _voices(session, settings, tenant, found)
+    return _voices(session, settings, caller, found)
 
 
 # Campaign fields and exports ----------------------------------------------------------------
 
 
-def fields_by_campaign(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
-    campaign = campaign_of(session, tenant, p.required("campaign_id"))
+def fields_by_campaign(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
+    campaign = campaign_of(session, caller, p.required("campaign_id"))
     fields = [
         {
             "name": f.name,
@@ -171,10 +170,10 @@ def _bound(p: Params, side: str, default: time, tz: ZoneInfo) -> datetime | None
 
 
 def export_by_status(
-    session: Session, sessions: SessionMaker, settings: Settings, tenant: Tenant, p: Params
+    session: Session, sessions: SessionMaker, settings: Settings, caller: Caller, p: Params
 ) -> Any:
-    campaign = campaign_of(session, tenant, p.required("campaign_id"))
-    tz = ZoneInfo(tenant.timezone)
+    campaign = campaign_of(session, caller, p.required("campaign_id"))
+    tz = ZoneInfo(caller.timezone)
     start = _bound(p, "from", time(0, 0, 0), tz)
     end = _bound(p, "to", time(23, 59, 59), tz)
     if start is not None and end is not None and start > end:
@@ -216,9 +215,9 @@ def _failed(records: list[Any], outcomes: tuple[DncOutcome, ...]) -> list[str]:
     return [r.number for r in records if r.outcome in outcomes]
 
 
-def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def dnc_add(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     """All or nothing: one invalid number and no number is added."""
-    records = dnc.add_numbers(session, Scope.system(tenant.id), None, _numbers(p), source="mmdial")
+    records = dnc.add_numbers(session, caller.scope, None, _numbers(p), source="mmdial")
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -228,9 +227,9 @@ def dnc_add(session: Session, settings: Settings, tenant: Tenant, p: Params) -> 
     return {"status": "ok", "message": f"{len(records)} number(s) added"}
 
 
-def dnc_del(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def dnc_del(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     """All or nothing: an invalid number, or one not on the list, and none is removed."""
-    records = dnc.remove_numbers(session, Scope.system(tenant.id), None, _numbers(p))
+    records = dnc.remove_numbers(session, caller.scope, None, _numbers(p))
     invalid = _failed(records, (DncOutcome.INVALID_NUMBER,))
     if invalid:
         raise ParamError(f"Not valid phone numbers: {', '.join(invalid)}")
@@ -240,16 +239,11 @@ def dnc_del(session: Session, settings: Settings, tenant: Tenant, p: Params) -> 
     return {"status": "ok", "message": f"{len(records)} number(s) removed"}
 
 
-def dnc_get(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Response:
+def dnc_get(session: Session, settings: Settings, caller: Caller, p: Params) -> Response:
     """The tenant-wide list as CSV: one number a line, international digits, no header."""
     spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115 - closed by iter
-    stmt = select(DncEntry.e164).where(
-        DncEntry.tenant_id == tenant.id, DncEntry.campaign_id.is_(None)
-    )
-    for batch in session.execute(
-        stmt.order_by(DncEntry.id).execution_options(yield_per=10_000)
-    ).partitions():
-        spool.write("".join(f"{international_digits(row[0])}\r\n" for row in batch).encode())
+    for batch in dnc.tenant_wide_numbers(session, caller.scope):
+        spool.write("".join(f"{international_digits(e164)}\r\n" for e164 in batch).encode())
     spool.seek(0)
     return StreamingResponse(
         _drain(spool),
@@ -266,29 +260,27 @@ def _drain(spool: Any) -> Any:
         spool.close()
 
 
-def _fuzzy_digits(tenant: Tenant, number: str) -> str:
+def _fuzzy_digits(caller: Caller, number: str) -> str:
     """A national or international number's international digits ("030123" → "4930123");
     otherwise (a part of a number such as "7654") its digits."""
     text = number.strip()
-    e164 = normalize(text, tenant.default_region).e164 if text[:1] in ("+", "0") else None
+    e164 = normalize(text, caller.default_region).e164 if text[:1] in ("+", "0") else None
     digits = international_digits(e164) if e164 else re.sub(r"\D", "", text).lstrip("0")
     if len(digits) < FUZZY_MIN_DIGITS:
         raise ParamError(f"A fuzzy search needs at least {FUZZY_MIN_DIGITS} digits")
     return digits
 
 
-def dnc_check(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def dnc_check(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     number = p.required("number")
     if not _yes(p, "fuzzy"):
-        [result] = dnc.check_numbers(session, Scope.system(tenant.id), None, [number])
+        [result] = dnc.check_numbers(session, caller.scope, None, [number])
         if result.e164 is None:
             raise ParamError(f"{number!r} is not a valid phone number")
         return {"status": "exists" if result.blocked else "notfound"}
-    stmt = dnc.dnc_query(
-        Scope.system(tenant.id), tenant_wide=True, number=_fuzzy_digits(tenant, number)
-    )
-    entries = session.scalars(stmt.order_by(DncEntry.id).limit(MAX_FUZZY_RESULTS))
-    results = [international_digits(e.e164) for e in entries]
+    digits = _fuzzy_digits(caller, number)
+    found = dnc.tenant_wide_matches(session, caller.scope, digits=digits, limit=MAX_FUZZY_RESULTS)
+    results = [international_digits(e164) for e164 in found]
     return {"status": "exists" if results else "notfound", "results": results}
 
 
@@ -302,13 +294,13 @@ def _yes(p: Params, name: str) -> bool:
 # Leads and agents ---------------------------------------------------------------------------
 
 
-def lead_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def lead_by_id(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     contact_id = parse_id(p.required("leadid"), "leadid")
     try:
-        contact = get_contact(session, Scope.system(tenant.id), contact_id)
+        contact = get_contact(session, caller.scope, contact_id)
     except NotFound:
         return {"status": "notfound", "reason": f"Unknown lead {contact_id}"}
-    tz = ZoneInfo(tenant.timezone)
+    tz = ZoneInfo(caller.timezone)
     return {
         "status": "found",
         "lead_data": lead_data(session, contact, tz),
@@ -316,10 +308,10 @@ def lead_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) 
     }
 
 
-def _leads(session: Session, tenant: Tenant, contacts: list[Contact], what: str) -> Any:
+def _leads(session: Session, caller: Caller, contacts: list[Contact], what: str) -> Any:
     if not contacts:
         return {"status": "notfound", "reason": f"No lead with {what}"}
-    tz = ZoneInfo(tenant.timezone)
+    tz = ZoneInfo(caller.timezone)
     return {
         "status": "found",
         "lead_data": [lead_data(session, c, tz) for c in contacts],
@@ -327,29 +319,25 @@ def _leads(session: Session, tenant: Tenant, contacts: list[Contact], what: str)
     }
 
 
-def lead_by_phone(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def lead_by_phone(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     raw = p.required("number")
-    e164 = normalize(raw, tenant.default_region).e164
+    e164 = normalize(raw, caller.default_region).e164
     if e164 is None:
         raise ParamError(f"{raw!r} is not a valid phone number")
-    contacts = find_by_phone(session, Scope.system(tenant.id), e164)[:MAX_LEADS]
-    return _leads(session, tenant, contacts, f"number {raw}")
+    contacts = find_by_phone(session, caller.scope, e164)[:MAX_LEADS]
+    return _leads(session, caller, contacts, f"number {raw}")
 
 
-def lead_by_external_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def lead_by_external_id(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     external = p.required("leadid")
-    stmt = (
-        contacts_query(Scope.system(tenant.id), external_id=external)
-        .order_by(Contact.id)
-        .limit(MAX_LEADS)
-    )
-    return _leads(session, tenant, list(session.scalars(stmt)), f"external id {external}")
+    contacts = find_by_external_id(session, caller.scope, external, limit=MAX_LEADS)
+    return _leads(session, caller, contacts, f"external id {external}")
 
 
-def agent_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def agent_by_id(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     user_id = parse_id(p.required("agentid"), "agentid")
     try:
-        user = get_user(session, Scope.system(tenant.id), user_id)
+        user = get_user(session, caller.scope, user_id)
     except NotFound:
         return {"status": "notfound", "reason": f"Unknown agent {user_id}"}
     info = {
@@ -364,8 +352,8 @@ def agent_by_id(session: Session, settings: Settings, tenant: Tenant, p: Params)
     return {"status": "found", "agent_info": [info]}
 
 
-def add_list(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
-    campaign = campaign_of(session, tenant, p.get("campaignID") or p.required("campaign_id"))
+def add_list(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
+    campaign = campaign_of(session, caller, p.get("campaignID") or p.required("campaign_id"))
     description = p.required("description")
     record = create_list(session, campaign, ListCreate(name=description, description=description))
     return {"status": "ok", "listid": record.id}

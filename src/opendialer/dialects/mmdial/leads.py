@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opendialer.campaigns.service import get_campaign
+from opendialer.campaigns.service import get_campaign, get_list, result_code_of
+from opendialer.contacts import hand_state
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
     DuplicatePolicy,
@@ -27,19 +27,21 @@ from opendialer.contacts.import_schemas import (
 )
 from opendialer.contacts.importer import import_contacts
 from opendialer.contacts.schemas import ContactUpdate
-from opendialer.contacts.service import get_contact, update_contact
+from opendialer.contacts.service import (
+    get_contact,
+    known_invalid,
+    newest_contact_id,
+    update_contact,
+)
+from opendialer.dialects.mmdial.auth import Caller
 from opendialer.dialects.mmdial.params import ParamError, Params, unknown
+from opendialer.errors import NotFound
 from opendialer.exports import fields as lead
 from opendialer.exports.service import campaign_form_fields
 from opendialer.inputs import MAX_DB_INT, InputRejected, check_date, parse_int
 from opendialer.models import (
     Campaign,
     Contact,
-    ContactList,
-    ContactPhone,
-    ContactStatus,
-    ResultCode,
-    Tenant,
 )
 from opendialer.phones import normalize
 from opendialer.scoping import Scope
@@ -69,11 +71,8 @@ _UPDATE_NAMES = {name: column.key for name, column in lead.TEXT_FIELDS.items()}
 
 
 def _status(session: Session, contact: Contact) -> str:
-    if contact.result_code_id is not None:
-        code = session.get(ResultCode, contact.result_code_id)
-        if code is not None:
-            return code.code
-    return contact.status.value
+    code = result_code_of(session, contact.result_code_id)
+    return contact.status.value if code is None else code.code
 
 
 def _stamp(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -178,16 +177,6 @@ def _bad_birthdate(value: str | None) -> bool:
     return True
 
 
-def known_invalid(session: Session, tenant_id: int, numbers: list[str]) -> set[str]:
-    """Numbers the network already said do not exist (flagged invalid on another lead)."""
-    stmt = select(ContactPhone.e164).where(
-        ContactPhone.tenant_id == tenant_id,
-        ContactPhone.e164.in_(numbers),
-        ContactPhone.invalid.is_(True),
-    )
-    return set(session.scalars(stmt))
-
-
 @dataclass(frozen=True)
 class AddLead:
     campaign: Campaign
@@ -200,12 +189,12 @@ class AddLead:
     formfields: dict[str, str]
 
 
-def parse_addlead(session: Session, tenant: Tenant, params: Params) -> AddLead:
-    campaign = campaign_of(session, tenant, params.required("campaign_id"))
+def parse_addlead(session: Session, caller: Caller, params: Params) -> AddLead:
+    campaign = campaign_of(session, caller, params.required("campaign_id"))
     list_id = parse_id(params.required("list_id"), "list_id")
-    contact_list = session.get(ContactList, list_id)
-    if contact_list is None or contact_list.campaign_id != campaign.id:
-        raise ParamError(f"list_id {list_id} is not a list of campaign {campaign.id}")
+    with unknown(f"list_id {list_id} is not a list of campaign {campaign.id}"):
+        if get_list(session, caller.scope, list_id).campaign_id != campaign.id:
+            raise NotFound("list", list_id)
     leaddata = {k: v.strip() for k, v in params.mapping("leaddata").items()}
     _check_keys(leaddata, ADDLEAD_FIELDS, "leaddata")
     formfields = params.mapping("formfields")
@@ -229,13 +218,13 @@ def parse_id(value: str, name: str) -> int:
         raise ParamError(f"{name} must be a positive whole number") from None
 
 
-def campaign_of(session: Session, tenant: Tenant, value: str) -> Campaign:
+def campaign_of(session: Session, caller: Caller, value: str) -> Campaign:
     campaign_id = parse_id(value, "campaign_id")
     with unknown(f"Unknown campaign {campaign_id}"):
-        return get_campaign(session, Scope.system(tenant.id), campaign_id)
+        return get_campaign(session, caller.scope, campaign_id)
 
 
-def _precheck(session: Session, tenant: Tenant, request: AddLead, stats: LeadStats) -> bool:
+def _precheck(session: Session, caller: Caller, request: AddLead, stats: LeadStats) -> bool:
     """mmDial's own checks before the import: birthdate format, ``invalidcheck``."""
     if _bad_birthdate(request.leaddata.get("birthdate")):
         stats.fail("formaterror", "birthdate must be d.m.Y or YYYY-MM-DD", "birthdate")
@@ -245,7 +234,7 @@ def _precheck(session: Session, tenant: Tenant, request: AddLead, stats: LeadSta
     given = [request.leaddata.get(k) for k in ("phone", "alt_phone")]
     phones = [normalize(raw, request.region) for raw in given if raw]
     invalid = [p.raw for p in phones if p.e164 is None]
-    flagged = known_invalid(session, tenant.id, [p.e164 for p in phones if p.e164])
+    flagged = known_invalid(session, caller.scope, [p.e164 for p in phones if p.e164])
     if invalid or flagged:
         stats.fail("invaliderror", f"Invalid number: {', '.join(invalid or sorted(flagged))}")
         return False
@@ -273,10 +262,10 @@ def _record(request: AddLead) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
 
-def add_lead(session: Session, tenant: Tenant, request: AddLead) -> LeadStats:
+def add_lead(session: Session, caller: Caller, request: AddLead) -> LeadStats:
     """One lead through the native bulk importer (DNC filter, duplicate check, list)."""
     stats = LeadStats()
-    if not _precheck(session, tenant, request, stats):
+    if not _precheck(session, caller, request, stats):
         return stats
     try:
         with session.begin_nested():
@@ -297,7 +286,7 @@ def add_lead(session: Session, tenant: Tenant, request: AddLead) -> LeadStats:
     finally:
         report.close()
     if stats.counts["success"]:
-        stats.leadid = _new_lead_id(session, request)
+        stats.leadid = _new_lead_id(session, caller.scope, request)
     return stats
 
 
@@ -323,38 +312,23 @@ def _field_name(column: str) -> str:
     return "formfields" if column == "form_data" else column
 
 
-def _new_lead_id(session: Session, request: AddLead) -> int | None:
-    stmt = select(Contact.id).where(
-        Contact.campaign_id == request.campaign.id, Contact.list_id == request.list_id
+def _new_lead_id(session: Session, scope: Scope, request: AddLead) -> int | None:
+    external = request.leaddata.get("leadid_external") or None
+    return newest_contact_id(
+        session,
+        scope,
+        campaign_id=request.campaign.id,
+        list_id=request.list_id,
+        external_id=external,
     )
-    external = request.leaddata.get("leadid_external")
-    if external:
-        stmt = stmt.where(Contact.external_id == external)
-    return session.scalar(stmt.order_by(Contact.id.desc()).limit(1))
 
 
 # editlead ---------------------------------------------------------------------------------
 
 
-def _status_change(session: Session, contact: Contact, status: str) -> dict[str, Any]:
-    """``status`` is a result code of the campaign, or ``pending`` / ``done``."""
-    code = session.scalar(
-        select(ResultCode).where(
-            ResultCode.campaign_id == contact.campaign_id, ResultCode.code == status
-        )
-    )
-    if code is not None:
-        return {"result_code_id": code.id}
-    if status not in (ContactStatus.PENDING, ContactStatus.DONE):
-        raise ParamError(f"Unknown status {status!r}: use a result code, pending or done")
-    if contact.status is ContactStatus.IN_CALL:
-        raise ParamError("The lead is in a call right now")
-    return {"status": ContactStatus(status), "result_code_id": None}
-
-
-def _rotation(value: str) -> dict[str, Any]:
+def _rotation(value: str) -> int:
     try:
-        return {"tries": parse_int(value, 0, 2**31 - 1)}
+        return parse_int(value, 0, 2**31 - 1)
     except InputRejected:
         raise ParamError("rotation must be a whole number >= 0") from None
 
@@ -375,10 +349,10 @@ def _update_body(contact: Contact, leaddata: dict[str, str], formfields: dict[st
     return ContactUpdate.model_validate(body)
 
 
-def edit_lead(session: Session, tenant: Tenant, params: Params) -> Contact:
+def edit_lead(session: Session, caller: Caller, params: Params) -> Contact:
     """A partial update: only the fields sent change (formfields are merged)."""
-    scope = Scope.system(tenant.id)
-    campaign = campaign_of(session, tenant, params.required("campaign_id"))
+    scope = caller.scope
+    campaign = campaign_of(session, caller, params.required("campaign_id"))
     with unknown(f"Unknown lead {params.get('leadid')}"):
         contact = get_contact(session, scope, parse_id(params.required("leadid"), "leadid"))
     if contact.campaign_id != campaign.id:
@@ -390,14 +364,14 @@ def edit_lead(session: Session, tenant: Tenant, params: Params) -> Contact:
     _check_keys(leaddata, EDITLEAD_FIELDS, "leaddata")
     if _bad_birthdate(leaddata.get("birthdate", "").strip() or None):
         raise ParamError("birthdate must be d.m.Y or YYYY-MM-DD")
-    extra: dict[str, Any] = {}
+    change: hand_state.StatusChange | None = None
+    tries: int | None = None
     if "status" in leaddata:
-        extra |= _status_change(session, contact, leaddata["status"].strip())
+        status = leaddata["status"].strip()
+        change = hand_state.status_change(session, scope, contact_id=contact.id, status=status)
     if "rotation" in leaddata:
-        extra |= _rotation(leaddata["rotation"].strip())
+        tries = _rotation(leaddata["rotation"].strip())
     body = _update_body(contact, leaddata, formfields)
     contact = update_contact(session, scope, contact.id, body)
-    for name, value in extra.items():
-        setattr(contact, name, value)
-    session.flush()
+    hand_state.set_by_hand(session, scope, contact_id=contact.id, change=change, tries=tries)
     return contact

@@ -17,16 +17,18 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import get_tenant
 from opendialer.config import Settings
-from opendialer.db import DbSession, create_sessionmaker
+from opendialer.db import create_sessionmaker
+from opendialer.dialects.kit import answer_all_paths, failure_of, validation_message
 from opendialer.dialects.mmdial import functions, leads
-from opendialer.dialects.mmdial.auth import AuthFailed, authenticate
+from opendialer.dialects.mmdial.auth import AuthFailed, Caller, authenticate
 from opendialer.dialects.mmdial.params import ParamError, Params, read_params
 from opendialer.errors import OpendialerError
-from opendialer.models import Tenant
+from opendialer.web.db import DbSession
+from opendialer.web.state import app_state
 
 router = APIRouter(tags=["mmdial"])
 
-Handler = Callable[[Session, Settings, Tenant, Params], Any]
+Handler = Callable[[Session, Settings, Caller, Params], Any]
 
 
 @dataclass(frozen=True)
@@ -56,17 +58,11 @@ class Function:
 
 
 def _message(exc: Exception) -> str:
-    if isinstance(exc, OpendialerError):
-        details = exc.details if isinstance(exc.details, dict) else {}
-        fields = details.get("fields")
-        return f"{exc.message}: {fields}" if fields else exc.message
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    if isinstance(exc, SQLAlchemyError):
-        return "The database rejected the change"
-    return str(exc)
+        return validation_message(exc, limit=1, unnamed=None)
+    if isinstance(exc, ParamError):
+        return str(exc)
+    return failure_of(exc, "mmdial").message_with_fields
 
 
 def _error(function: Function, exc: Exception) -> JSONResponse:
@@ -85,9 +81,9 @@ def _endpoint(function: Function) -> Callable[..., Response]:
         try:
             if parsed.error is not None:
                 raise parsed.error
-            tenant = get_tenant(session, who)
-            settings: Settings = request.app.state.settings
-            result = function.handler(session, settings, tenant, parsed.params)
+            caller = Caller(who, get_tenant(session, who))
+            settings: Settings = app_state(request).settings
+            result = function.handler(session, settings, caller, parsed.params)
             session.flush()
         except (ParamError, OpendialerError, ValidationError, SQLAlchemyError) as exc:
             session.rollback()
@@ -98,19 +94,19 @@ def _endpoint(function: Function) -> Callable[..., Response]:
     return endpoint
 
 
-def _export(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
+def _export(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
     sessions = create_sessionmaker(session.get_bind().engine)  # for a background build
-    return functions.export_by_status(session, sessions, settings, tenant, p)
+    return functions.export_by_status(session, sessions, settings, caller, p)
 
 
-def _add_lead(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
-    request = leads.parse_addlead(session, tenant, p)
-    stats = leads.add_lead(session, tenant, request)
+def _add_lead(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
+    request = leads.parse_addlead(session, caller, p)
+    stats = leads.add_lead(session, caller, request)
     return stats.render()
 
 
-def _edit_lead(session: Session, settings: Settings, tenant: Tenant, p: Params) -> Any:
-    contact = leads.edit_lead(session, tenant, p)
+def _edit_lead(session: Session, settings: Settings, caller: Caller, p: Params) -> Any:
+    contact = leads.edit_lead(session, caller, p)
     return {"status": "ok", "leadid": contact.id}
 
 
@@ -157,3 +153,18 @@ for _function in FUNCTIONS:
             operation_id=f"mmdial_{_function.name}_{_method.lower()}",
             responses=_CSV_RESPONSE if _function.csv else None,
         )
+
+_METHODS = {function.name: function.methods for function in FUNCTIONS}
+
+
+def _not_a_function(request: Request) -> JSONResponse:
+    """An unknown function, or one called with a method it does not take, in mmDial's words."""
+    name = request.path_params["path"].strip("/")
+    if name in _METHODS:
+        allowed = ", ".join(_METHODS[name])
+        body = {"status": "error", "reason": f"{name} takes {allowed}, not {request.method}"}
+        return JSONResponse(body, status_code=405, headers={"Allow": allowed})
+    return JSONResponse({"status": "error", "reason": f"Unknown function {name!r}"}, 404)
+
+
+answer_all_paths(router, _not_a_function)  # last: after every function's routes

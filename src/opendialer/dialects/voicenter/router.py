@@ -16,16 +16,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from opendialer.accounts.guard import (
-    Face,
-    TooManyAttempts,
-    auth_guard,
-    client_address,
-    secret_prefix,
-)
+from opendialer.accounts.guard import Face, TooManyAttempts, client_address, secret_prefix
 from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.dependencies import code_key
 from opendialer.db import SessionMaker, run_unit_of_work
+from opendialer.dialects.kit import answer_all_paths
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import (
     GENERIC,
@@ -35,6 +30,7 @@ from opendialer.dialects.voicenter.errors import (
 )
 from opendialer.dialects.voicenter.params import Params
 from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
+from opendialer.web.state import app_state, auth_guard
 
 PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
@@ -79,7 +75,7 @@ METHODS = {
 
 
 def _limit(request: Request, method: Method) -> int:
-    settings = request.app.state.settings
+    settings = app_state(request).settings
     return int(settings.voicenter_max_bulk_bytes if method.bulk else settings.max_body_bytes)
 
 
@@ -161,7 +157,7 @@ async def _guarded_run(request: Request, method: Method, payload: Any) -> dict[s
     credential = _credential(payload)
     try:
         guard.check(Face.VOICENTER, credential, address)
-        return await _run(request.app.state.sessions, code_key(request), method, payload)
+        return await _run(app_state(request).sessions, code_key(request), method, payload)
     except TooManyAttempts as exc:
         return {"ErrorCode": GENERIC, "Description": exc.message}
     except UnknownCode as error:
@@ -188,3 +184,12 @@ async def forward_dialer(request: Request) -> JSONResponse:
 router.add_route(
     PREFIX + "/{method_name}", forward_dialer, methods=["GET", "POST"], include_in_schema=False
 )
+
+
+def _other_method(request: Request) -> JSONResponse:
+    """Any other method, or a deeper path: Voicenter's envelope, never the native error."""
+    description = f"{request.method} {request.url.path} is not a Forward Dialer method"
+    return JSONResponse({"ErrorCode": GENERIC, "Description": description})
+
+
+answer_all_paths(router, _other_method, prefix=PREFIX)  # after the methods' route

@@ -20,7 +20,7 @@ from opendialer.campaigns.codes import CodeKey, campaign_by_code, code_id
 from opendialer.campaigns.schemas import CampaignUpdate
 from opendialer.campaigns.service import (
     add_member,
-    campaigns_query,
+    campaigns_by_id,
     member_users,
     remove_member,
     update_campaign,
@@ -181,9 +181,7 @@ def get_campaign_list(session: Session, params: Params, key: CodeKey) -> dict[st
     tenant = tenant_by_account_code(session, code)
     if tenant is None:
         raise errors.unknown_error()
-    campaigns = list(
-        session.scalars(campaigns_query(Scope.system(tenant.id)).order_by(Campaign.id))
-    )
+    campaigns = campaigns_by_id(session, Scope.system(tenant.id))
     summaries = queue.queue_summaries(session, [c.id for c in campaigns], _now())
     return ok(Data=[schemas.campaign_item(c, summaries[c.id], key.of(c)) for c in campaigns])
 

@@ -1,0 +1,60 @@
+"""The request's database session: commit on success, roll back on error, before the response
+is sent (the module doc of ``opendialer.db`` describes the writer gate and connection slots)."""
+
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from opendialer.db import (
+    READ_METHODS,
+    connection_slot,
+    end_session,
+    held_session,
+    writer_gate,
+)
+from opendialer.web.state import state_of
+
+
+async def _request_session(request: Request) -> AsyncIterator[Session]:
+    """The request's transaction. A writing request on SQLite holds the writer gate from here
+    to its commit; it queued for it on the loop, and its SQL runs in worker threads."""
+    sessions = state_of(request.app).sessions
+    writes = request.method not in READ_METHODS
+    gate = writer_gate(sessions) if writes else None
+    async with connection_slot(sessions):
+        if gate is not None:
+            await gate.acquire_async()
+        try:
+            session = held_session(sessions, writes=writes)
+            try:
+                yield session
+            except BaseException:
+                await to_thread.run_sync(partial(end_session, session, False))
+                raise
+            # a GET may write too (it commits)
+            await to_thread.run_sync(partial(end_session, session, True))
+        finally:
+            if gate is not None:
+                gate.release()
+
+
+async def _read_session(request: Request) -> AsyncIterator[Session]:
+    """A read-only transaction for routes that wait on the engine, which writes meanwhile."""
+    sessions = state_of(request.app).sessions
+    async with connection_slot(sessions):
+        session = held_session(sessions, writes=False)
+        try:
+            yield session
+        finally:
+            await to_thread.run_sync(session.close)
+
+
+get_session = _request_session
+# "function" scope: the commit happens before the response is sent, so a failed commit
+# becomes an error response instead of a silently lost write.
+DbSession = Annotated[Session, Depends(_request_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]

@@ -1,0 +1,31 @@
+"""The native API's parameters: the record id in a path, and the router-wide check of every
+query and path parameter against the database's text rules (``opendialer.inputs``)."""
+
+from typing import Annotated
+
+from fastapi import Path, Request
+
+from opendialer.errors import OpendialerError
+from opendialer.inputs import MAX_DB_INT, text_problem
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
+
+
+def refuse_unstorable_parameters(request: Request) -> None:
+    """Router dependency: no query or path parameter carries text the database refuses.
+
+    Answered like any other invalid parameter (422 ``validation_error``).
+    """
+    params = [
+        *(("query", name, value) for name, value in request.query_params.multi_items()),
+        *(("path", name, str(value)) for name, value in request.path_params.items()),
+    ]
+    errors = [
+        {"loc": [where, name], "type": "value_error", "msg": f"Value error, text {problem}"}
+        for where, name, value in params
+        if (problem := text_problem(value)) is not None
+    ]
+    if errors:
+        raise OpendialerError(
+            "The request is not valid", code="validation_error", status_code=422, details=errors
+        )

@@ -1,0 +1,77 @@
+"""The app's parts, typed: built by ``opendialer.app.create_app`` (the composition root) and
+read by routes through the dependencies below, never through ``app.state`` by name."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine as DatabaseEngine
+from starlette.applications import Starlette
+
+from opendialer.accounts.guard import AuthGuard
+from opendialer.config import Settings
+from opendialer.console.push import AgentPush
+from opendialer.crm.sender import OutboxSender
+from opendialer.db import SessionMaker
+from opendialer.engine.runner import Engine
+
+
+@dataclass
+class AppState:
+    """What the app is made of. The lifespan fills in the parts that live on the event loop."""
+
+    settings: Settings
+    db_engine: DatabaseEngine
+    sessions: SessionMaker
+    auth_guard: AuthGuard
+    engine: Engine | None = None  # the dialing engine: None when disabled or not started
+    agent_push: AgentPush | None = None
+    outbox_sender: OutboxSender | None = None
+
+
+class NotStarted(RuntimeError):
+    """A part that the lifespan builds was asked for before the app started."""
+
+
+def attach(app: Starlette, state: AppState) -> None:
+    app.state.parts = state
+
+
+def state_of(app: Starlette) -> AppState:
+    state = app.state.parts
+    if not isinstance(state, AppState):  # pragma: no cover - only create_app attaches it
+        raise TypeError(f"app.state.parts is {type(state).__name__}, not AppState")
+    return state
+
+
+def app_state(request: Request) -> AppState:
+    return state_of(request.app)
+
+
+def settings(request: Request) -> Settings:
+    return app_state(request).settings
+
+
+def sessions(request: Request) -> SessionMaker:
+    return app_state(request).sessions
+
+
+def auth_guard(request: Request) -> AuthGuard:
+    return app_state(request).auth_guard
+
+
+def dialing_engine(request: Request) -> Engine | None:
+    return app_state(request).engine
+
+
+def agent_push(request: Request) -> AgentPush:
+    push = app_state(request).agent_push
+    if push is None:
+        raise NotStarted("the agent push is built when the app starts (its lifespan)")
+    return push
+
+
+AppStateDep = Annotated[AppState, Depends(app_state)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+SessionsDep = Annotated[SessionMaker, Depends(sessions)]
+EngineDep = Annotated[Engine | None, Depends(dialing_engine)]

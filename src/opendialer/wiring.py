@@ -1,0 +1,111 @@
+"""The composition root: the app's parts built and started in one place.
+
+``build_state`` makes what exists before the event loop (settings, database, the failed-credential
+guard); ``running_parts`` starts what lives on the loop for the app's lifetime (the agent push,
+the dialing engine with its telephony backend, the CRM outbox sender, housekeeping) and stops them
+in reverse order. Routes read the parts through ``opendialer.web.state``.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from opendialer.accounts.guard import AuthGuard
+from opendialer.clock import RealClock
+from opendialer.config import Settings
+from opendialer.console.push import AgentPush
+from opendialer.crm.sender import outbox_sender
+from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
+from opendialer.engine.listeners import Listeners
+from opendialer.engine.pacing.select import policy_for
+from opendialer.engine.runner import Engine
+from opendialer.engine.simulation import SimulatedAgents
+from opendialer.engine.wrap_up import WrapUpTimer
+from opendialer.housekeeping import housekeeping
+from opendialer.recordings.service import CallRecorder
+from opendialer.tasks import running
+from opendialer.telephony import TelephonyBackend, load_backend
+from opendialer.telephony.sim_scenario import Scenario
+from opendialer.web.state import AppState
+
+
+def build_state(settings: Settings) -> AppState:
+    db_engine = create_db_engine(settings.database_url, forbid_on_loop=True)
+    sessions = create_sessionmaker(db_engine)
+    return AppState(
+        settings=settings,
+        db_engine=db_engine,
+        sessions=sessions,
+        auth_guard=AuthGuard(settings, sessions),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_parts(state: AppState) -> AsyncIterator[None]:
+    """The parts on the event loop, for the app's lifetime; the database closed after them."""
+    settings = state.settings
+    state.agent_push = AgentPush(asyncio.get_running_loop())
+    try:
+        async with (
+            dialing_engine(state, state.agent_push),
+            outbox_sender(state.sessions, settings) as state.outbox_sender,
+            housekeeping(state.sessions, settings),
+        ):
+            yield
+        await asyncio.to_thread(state.auth_guard.written)
+    finally:
+        state.engine = state.outbox_sender = None
+        state.db_engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None]:
+    """Build the telephony backend and the engine at start-up, stop them at shutdown.
+
+    A missing or broken backend raises TelephonyConfigError here, so the server does not start.
+    """
+    settings = state.settings
+    if not settings.engine_enabled:
+        yield
+        return
+    clock = RealClock()
+    backend = load_backend(
+        settings.telephony_backend, clock=clock, options=settings.telephony_options
+    )
+    engine = Engine(
+        state.sessions,
+        backend,
+        clock,
+        engine_id=settings.engine_id,
+        lease_seconds=settings.engine_lease_seconds,
+        policy_factory=policy_for,
+        recorder=_recorder_for(backend, settings),
+    )
+    simulated = _simulated_agents(state.sessions, settings, clock)
+    timer = WrapUpTimer(engine, after_ready=push.notify)
+    engine.listener = Listeners(*(x for x in (simulated, push, timer) if x is not None))
+    if simulated is not None:
+        simulated.engine = engine
+        simulated.ready_idle()  # agents left paused or in wrap-up by a crash (timers died)
+    state.engine = engine
+    async with running(engine.serve()):
+        yield
+
+
+def _recorder_for(backend: TelephonyBackend, settings: Settings) -> CallRecorder:
+    recorder = CallRecorder(settings.recordings_dir)
+    set_recording_hook = getattr(backend, "set_recording_hook", None)
+    if callable(set_recording_hook):  # backends that leave the audio to the dialer (sim)
+        set_recording_hook(recorder)
+    set_audio_store = getattr(backend, "set_audio_store", None)
+    if callable(set_audio_store):  # backends that write the audio themselves (sip + rtpengine)
+        set_audio_store(recorder)
+    return recorder
+
+
+def _simulated_agents(
+    sessions: SessionMaker, settings: Settings, clock: RealClock
+) -> SimulatedAgents | None:
+    if not settings.simulate_agents:
+        return None
+    return SimulatedAgents(sessions, clock, Scenario(), seed=0)
