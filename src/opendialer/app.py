@@ -35,6 +35,9 @@ from opendialer.exports.router import router as exports_router
 from opendialer.housekeeping import housekeeping
 from opendialer.inputs import MAX_JSON_DEPTH
 from opendialer.middleware import BodySizeLimit, JsonDepthLimit
+from opendialer.observability.exposition import install_metrics, metrics_server
+from opendialer.observability.health import router as health_router
+from opendialer.observability.requests import RequestContext
 from opendialer.recordings.router import router as recordings_router
 from opendialer.schemas import refuse_unstorable_parameters
 
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dialing_engine(app, settings),
             outbox_sender(app, settings),
             housekeeping(app, settings),
+            metrics_server(app, settings),
         ):
             yield
         await asyncio.to_thread(app.state.auth_guard.written)
@@ -93,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)
     mount_console(app)
-    app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    app.include_router(health_router)
+    app.state.metrics = metrics = install_metrics(app, settings)
+    app.state.tick_observer = metrics.ticks if metrics else None
     # Added first so it runs inside BodySizeLimit: it only ever holds a bounded body.
     app.add_middleware(JsonDepthLimit, max_depth=MAX_JSON_DEPTH, prefixes=("/api/v1/",))
     app.add_middleware(
@@ -103,10 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={"/Api/CallLog": settings.max_calllog_bytes},
         own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
+    app.add_middleware(
+        RequestContext, metrics=metrics.http if metrics else None, access_log=settings.access_log
+    )
     if settings.trusted_proxies:  # outermost: everything inside sees the real client address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
-
-
-def _health() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}

@@ -97,9 +97,23 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
     if listener is not None:
         listener.engine = engine
         listener.ready_idle()  # agents left paused or in wrap-up by a crash (their timers died)
+    engine.tick_lateness.observer = getattr(app.state, "tick_observer", None)  # metrics
     app.state.engine = engine
-    async with running(engine.serve()):
+    async with running(_serve_once_bound(app, engine)):
         yield
+
+
+async def _serve_once_bound(app: FastAPI, engine: Engine) -> None:
+    """Run the engine, once the server's port is bound when a server runs the app (cli): a
+    server that cannot bind its port must not have dialled."""
+    port_bound: asyncio.Event | None = getattr(app.state, "port_bound", None)
+    if port_bound is not None:
+        await port_bound.wait()
+    app.state.engine_running = True  # /readyz
+    try:
+        await engine.serve()
+    finally:
+        app.state.engine_running = False
 
 
 def _count(session: Session, stmt: Select[Any]) -> int:
