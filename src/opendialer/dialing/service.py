@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +54,7 @@ from opendialer.tasks import running
 from opendialer.telephony import load_backend
 from opendialer.telephony.sim_scenario import Scenario
 
+log = logging.getLogger(__name__)
 LIVE_OUTCOMES = (CallOutcome.CONNECTED, CallOutcome.ABANDONED)
 
 
@@ -109,6 +111,7 @@ async def _serve_once_bound(app: FastAPI, engine: Engine) -> None:
     port_bound: asyncio.Event | None = getattr(app.state, "port_bound", None)
     if port_bound is not None:
         await port_bound.wait()
+    log.info("engine %s starts dialling", engine.engine_id)
     app.state.engine_running = True  # /readyz
     try:
         await engine.serve()
