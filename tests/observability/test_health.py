@@ -1,6 +1,7 @@
 """/healthz and /readyz against real databases: an unmigrated one, a dropped one, a closed port."""
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ from tests.conftest import _pg_admin_dsn, empty_database
 from tests.observability.conftest import wait_for
 
 
-def _app(url: str, **settings: object) -> FastAPI:
+def _app(url: str, **settings: Any) -> FastAPI:
     return create_app(Settings(database_url=url, housekeeping_enabled=False, **settings))
 
 
