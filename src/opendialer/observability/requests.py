@@ -29,9 +29,12 @@ def request_id_of(scope: Scope) -> str:
 def route_template(scope: Scope) -> str:
     """The matched route's path with its parameters as written in the code (cardinality stays
     bounded whatever the callers send)."""
-    route = scope.get("route")
-    path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return (scope.get("root_path", "") + path) if isinstance(path, str) else UNMATCHED
+    # FastAPI keeps an included router's routes relative to its prefix; the matched route's
+    # effective context has the whole path (what fastapi.routing.iter_route_contexts lists).
+    fastapi_scope = scope.get("fastapi")
+    context = fastapi_scope.get("effective_route_context") if fastapi_scope else None
+    path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path_format", None)
+    return path if isinstance(path, str) else UNMATCHED
 
 
 class RequestContext:

@@ -1,0 +1,129 @@
+"""/metrics: protected on the main port, or on a port of its own; the figures equal the call
+history that the database holds."""
+
+from collections import Counter
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.models import CallAttempt, CallOutcome
+from tests.observability.campaign import METRICS_TOKEN, dialling_app, stop_and_settle
+from tests.observability.conftest import wait_for
+
+AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+def _samples(text: str) -> list[Sample]:
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _value(samples: list[Sample], name: str, **labels: str) -> float:
+    found = [s.value for s in samples if s.name == name and labels.items() <= s.labels.items()]
+    assert found, f"{name} {labels} not exposed"
+    return sum(found)
+
+
+def _history(sessions: SessionMaker, campaign_id: int) -> tuple[int, Counter[str]]:
+    with unit_of_work(sessions, writes=False) as session:
+        where = CallAttempt.campaign_id == campaign_id
+        total = session.scalar(select(func.count()).where(where)) or 0
+        rows = session.execute(
+            select(CallAttempt.outcome, func.count()).where(where).group_by(CallAttempt.outcome)
+        )
+        return total, Counter({str(outcome): count for outcome, count in rows})
+
+
+def test_main_port_metrics_need_the_token(database_url: str, sessions: SessionMaker) -> None:
+    with dialling_app(database_url, sessions, metrics="main", metrics_token=METRICS_TOKEN) as (
+        _app,
+        client,
+        _tenant,
+        _campaign,
+    ):
+        assert client.get("/metrics").status_code == 401  # the tenant's API key is not it
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer " + "x" * 40})
+        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+        answer = client.get("/metrics", headers=AUTH)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/plain")
+        assert _value(_samples(answer.text), "opendialer_db_up") == 1
+
+
+def test_metrics_on_the_main_port_need_a_long_token() -> None:
+    with pytest.raises(ValidationError, match="OPENDIALER_METRICS_TOKEN"):
+        Settings(metrics="main")
+
+
+def test_campaign_counters_equal_the_call_history(
+    database_url: str, sessions: SessionMaker
+) -> None:
+    with dialling_app(database_url, sessions, metrics="main", metrics_token=METRICS_TOKEN) as (
+        _app,
+        client,
+        tenant,
+        campaign_id,
+    ):
+        wait_for(lambda: _history(sessions, campaign_id)[0] >= 15, "15 calls")
+        stop_and_settle(client, campaign_id)
+        samples = _samples(client.get("/metrics", headers=AUTH).text)
+    total, outcomes = _history(sessions, campaign_id)
+    campaign = {"campaign": str(campaign_id)}
+    assert _value(samples, "opendialer_campaign_dials_total", **campaign) == total
+    for outcome, count in outcomes.items():
+        exposed = _value(samples, "opendialer_campaign_calls_ended_total", outcome=outcome)
+        assert exposed == count, outcome
+    assert sum(outcomes.values()) == total  # every call ended: none left open
+    live = outcomes[CallOutcome.CONNECTED.value] + outcomes[CallOutcome.ABANDONED.value]
+    assert _value(samples, "opendialer_campaign_live_answers_total", **campaign) == live
+    abandoned = outcomes[CallOutcome.ABANDONED.value]
+    assert _value(samples, "opendialer_campaign_abandoned_total", **campaign) == abandoned
+    today = _value(samples, "opendialer_campaign_period_live_answers", period="today", **campaign)
+    assert today == live
+    assert _value(samples, "opendialer_campaign_calls", **campaign) == 0  # all ended
+    assert _value(samples, "opendialer_engine_tick_lateness_seconds_count") > 0
+    assert _value(samples, "opendialer_engine_tick_duration_seconds_count") > 0
+    assert _value(samples, "opendialer_agents", tenant=str(tenant.tenant.id)) == 3  # by state
+
+
+def test_http_requests_are_counted_by_route_template(
+    database_url: str, sessions: SessionMaker
+) -> None:
+    with dialling_app(database_url, sessions, metrics="main", metrics_token=METRICS_TOKEN) as (
+        _app,
+        client,
+        _tenant,
+        campaign_id,
+    ):
+        for _ in range(3):
+            assert client.get(f"/api/v1/campaigns/{campaign_id}/live").status_code == 200
+        assert client.get("/api/v1/campaigns/999999/live").status_code == 404
+        assert client.get("/no/such/path/123").status_code == 404
+        samples = _samples(client.get("/metrics", headers=AUTH).text)
+    route = "/api/v1/campaigns/{campaign_id}/live"
+    name = "opendialer_http_requests_total"
+    assert _value(samples, name, route=route, status="200") == 3
+    assert _value(samples, name, route=route, status="404") == 1
+    assert _value(samples, name, route="<unmatched>", status="404") == 1
+    assert _value(samples, "opendialer_http_request_duration_seconds_count", route=route) == 4
+    assert not [s for s in samples if "123" in s.labels.get("route", "")]
+
+
+def test_metrics_on_their_own_port(database_url: str, sessions: SessionMaker) -> None:
+    with dialling_app(database_url, sessions, metrics="port", metrics_port=0) as (
+        app,
+        client,
+        _tenant,
+        _campaign,
+    ):
+        assert client.get("/metrics").status_code == 404  # not on the main port
+        answer = httpx.get(f"http://127.0.0.1:{app.state.metrics_port}/metrics", timeout=30)
+        assert answer.status_code == 200
+        samples = _samples(answer.text)
+        assert _value(samples, "opendialer_engine_running") == 1
+        assert _value(samples, "process_cpu_seconds_total") >= 0
