@@ -77,6 +77,6 @@ def stop_and_settle(client: TestClient, campaign_id: int) -> None:
     def settled() -> bool:
         live = client.get(f"/api/v1/campaigns/{campaign_id}/live").json()
         calls, engine = live["calls"], live["engine"]
-        return sum(calls.values()) == 0 and engine["unwritten_endings"] == 0
+        return bool(sum(calls.values()) == 0 and engine["unwritten_endings"] == 0)
 
     wait_for(settled, "the campaign's last calls to end")
