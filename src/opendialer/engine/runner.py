@@ -264,6 +264,7 @@ class Engine:
         del self.calls[call.call_id]
         runner = self.runner_for(call)
         outcome = self._final_outcome(call, event)
+        log.debug("call ended: %s (SIP %s, Q.850 %s)", outcome, event.sip_status, event.q850_cause)
         ending = Ending(
             outcome=outcome,
             at=event.at,
