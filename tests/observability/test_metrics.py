@@ -5,14 +5,18 @@ from collections import Counter
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from opendialer.accounts.service import NewTenant
+from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CallAttempt, CallOutcome
+from tests.contacts.test_import_router import CSV, campaign, post
 from tests.observability.campaign import METRICS_TOKEN, dialling_app, stop_and_settle
 from tests.observability.conftest import wait_for
 
@@ -127,3 +131,22 @@ def test_metrics_on_their_own_port(database_url: str, sessions: SessionMaker) ->
         samples = _samples(answer.text)
         assert _value(samples, "opendialer_engine_running") == 1
         assert _value(samples, "process_cpu_seconds_total") >= 0
+
+
+def test_import_rows_are_counted_by_result(database_url: str, tenant: NewTenant) -> None:
+    settings = Settings(
+        database_url=database_url,
+        engine_enabled=False,
+        housekeeping_enabled=False,
+        metrics="main",
+        metrics_token=METRICS_TOKEN,
+    )
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    with TestClient(app, headers=headers) as api:
+        report = post(api, campaign(api), CSV).json()
+        samples = _samples(api.get("/metrics", headers=AUTH).text)
+    app.state.db_engine.dispose()
+    for result, rows in report["counts"].items():
+        assert _value(samples, "opendialer_import_rows_total", result=result) == rows
+    assert report["total"] == 3

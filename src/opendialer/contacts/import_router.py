@@ -170,4 +170,6 @@ async def import_contacts_endpoint(
         report = await run_unit_of_work(request.app.state.sessions, work, writes=True)
     finally:
         file.close()
+    if request.app.state.metrics is not None:
+        request.app.state.metrics.imports.count(report.counts)
     return StreamingResponse(_render(report), media_type="application/json")

@@ -8,7 +8,7 @@ so several apps in one process (tests) do not mix their figures.
 """
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -99,6 +99,10 @@ class ImportMetrics:
             ["result"],
             registry=registry,
         )
+
+    def count(self, counts: Mapping[str, int]) -> None:
+        for result, rows in counts.items():
+            self.rows.labels(str(result)).inc(rows)
 
 
 class Metrics:
