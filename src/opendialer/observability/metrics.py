@@ -39,11 +39,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 TICK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-PHASE_LABELS = {
+PHASE_LABELS = {  # DIALLING is split into dialling and ringing (alerted)
     Phase.WAITING: "waiting",
     Phase.CONNECTING: "talking",
     Phase.TALKING: "talking",
+    Phase.ANNOUNCING: "announcing",
+    Phase.HANGING_UP: "hanging_up",
 }
+PHASES = ("dialling", "ringing", "waiting", "talking", "announcing", "hanging_up")
 
 
 class HttpMetrics:
@@ -191,7 +194,7 @@ def _calls_by_phase(engine: "Engine", runners: list["CampaignRunner"]) -> Metric
     family = _gauge(
         "opendialer_campaign_calls",
         "Calls in progress per campaign: dialling, ringing, waiting (answered, no agent yet), "
-        "talking",
+        "talking, announcing (abandoned, hearing the message), hanging_up",
         ["campaign", "tenant", "phase"],
     )
     counts: dict[tuple[int, str], int] = {}
@@ -199,10 +202,10 @@ def _calls_by_phase(engine: "Engine", runners: list["CampaignRunner"]) -> Metric
         if call.phase is Phase.DIALLING:
             phase = "dialling" if call.alerted_at is None else "ringing"
         else:
-            phase = PHASE_LABELS.get(call.phase, call.phase.value)
+            phase = PHASE_LABELS[call.phase]
         counts[(call.campaign_id, phase)] = counts.get((call.campaign_id, phase), 0) + 1
     for runner in runners:
-        for phase in ("dialling", "ringing", "waiting", "talking"):
+        for phase in PHASES:
             value = counts.get((runner.campaign_id, phase), 0)
             family.add_metric([str(runner.campaign_id), str(runner.tenant_id), phase], value)
     return family
