@@ -2,8 +2,8 @@
 one of our credentials wherever it appears in a message."""
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[redacted]"
