@@ -167,3 +167,14 @@ def test_db_current_history_and_downgrade(db_url: str) -> None:
     behind = runner.invoke(app, ["db", "current"]).stdout
     assert behind.startswith(before_head) and "opendialer db upgrade" in behind
     assert runner.invoke(app, ["db", "downgrade"]).exit_code != 0  # the revision is required
+
+
+def test_serve_refuses_unprotected_metrics_on_the_main_port(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDIALER_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("OPENDIALER_METRICS", "main")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "OPENDIALER_METRICS_TOKEN" in result.output and "Traceback" not in result.output

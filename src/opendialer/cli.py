@@ -14,7 +14,7 @@ from typing import Annotated, cast
 import typer
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from opendialer import migrate
@@ -136,10 +136,23 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
 ) -> None:
     """Run the API server (and the dialing engine, unless OPENDIALER_ENGINE_ENABLED=false)."""
-    settings = get_settings()
+    settings = valid_settings()
     require_strong_secret(settings)
     require_current_schema(settings)
     run_server(settings, host, port)
+
+
+def valid_settings() -> Settings:
+    """The settings, or exit code 2 with what is wrong in them (not a traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            console.print(
+                f"[red]Invalid setting{' ' + where if where else ''}:[/red] {error['msg']}"
+            )
+        raise typer.Exit(code=2) from exc
 
 
 def require_strong_secret(settings: Settings) -> None:

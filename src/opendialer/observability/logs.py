@@ -34,7 +34,7 @@ def _shared_processors() -> list[Processor]:
 
 def configure_logging(level: str = "info", log_format: LogFormat = "auto") -> None:
     """Route every logger of the process to stderr through structlog. Called by the CLI before
-    it serves; tests call it with a stream of their own (``stream``) to read what was logged."""
+    it serves; tests use configure_logging_to with a stream of their own to read the lines."""
     configure_logging_to(sys.stderr, level, log_format)
 
 
