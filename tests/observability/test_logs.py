@@ -103,6 +103,9 @@ def test_a_full_session_logs_no_secret(
     events = _events(captured)  # every line is one JSON object
     requests = [e for e in events if e["event"] == "request"]
     assert any(e.get("request_id") == "scan-1" for e in requests)
+    live = "/api/v1/campaigns/{campaign_id}/live"
+    assert any(e["route"] == live and e["status"] == 200 for e in requests)
+    assert not [e for e in requests if "path" in e]  # paths can hold link tokens
     assert all(len(str(e["request_id"])) > 0 for e in requests)
     ended = [e for e in events if str(e["event"]).startswith("call ended")]
     assert ended and all(

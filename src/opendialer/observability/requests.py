@@ -76,8 +76,9 @@ class RequestContext:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
-                    "route": route,
+                    # The template, not the path: a path can hold a link's token
+                    # (/Api/Recordings/{token}). An unknown path is logged as sent.
+                    "route": scope["path"] if route == UNMATCHED else route,
                     "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                 },
