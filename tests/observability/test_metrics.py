@@ -1,7 +1,10 @@
 """/metrics: protected on the main port, or on a port of its own; the figures equal the call
 history that the database holds."""
 
+import json
+import re
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -150,3 +153,29 @@ def test_import_rows_are_counted_by_result(database_url: str, tenant: NewTenant)
     for result, rows in report["counts"].items():
         assert _value(samples, "opendialer_import_rows_total", result=result) == rows
     assert report["total"] == 3
+
+
+def test_the_grafana_dashboard_shows_only_exposed_metrics(
+    database_url: str, sessions: SessionMaker
+) -> None:
+    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "opendialer.json"
+    panels = json.loads(dashboard.read_text())["panels"]
+    used = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"opendialer_[a-z_]+", target["expr"])
+    }
+    with dialling_app(database_url, sessions, metrics="main", metrics_token=METRICS_TOKEN) as (
+        _app,
+        client,
+        _tenant,
+        campaign_id,
+    ):
+        wait_for(lambda: _history(sessions, campaign_id)[0] >= 1, "a call")
+        assert client.get("/healthz").status_code == 200  # labelled series exist once used
+        text = client.get("/metrics", headers=AUTH).text
+    exposed = {s.name for s in _samples(text)} | {
+        line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")
+    }
+    assert used and used <= exposed, used - exposed
