@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev system-packages lint typecheck pytest clean migration
+.PHONY: demo test install dev system-packages lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,3 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) opendialer.db opendialer.db-wal opendialer.db-shm
-
-# Regenerate the initial migration from the models (before the first release only).
-migration: dev
-	rm -f src/opendialer/migrations/versions/*.py /tmp/opendialer-migration.db
-	$(BIN)/python -c "from opendialer.migrate import make_revision; make_revision('sqlite:////tmp/opendialer-migration.db', 'initial schema')"
-	$(BIN)/ruff format src/opendialer/migrations/versions

@@ -81,8 +81,27 @@ def prepare(url: str, secret: str) -> str:
         engine.dispose()
 
 
+# --observability: what an operator turns on (docs/operations.md), against all of it off.
+OBSERVABILITY = {
+    "off": {"OPENDIALER_METRICS": "off", "OPENDIALER_ACCESS_LOG": "false"},
+    "on": {
+        "OPENDIALER_METRICS": "main",
+        "OPENDIALER_METRICS_TOKEN": "b" * 40,
+        "OPENDIALER_ACCESS_LOG": "true",
+        "OPENDIALER_LOG_LEVEL": "info",  # one JSON line per request, to a file
+        "OPENDIALER_LOG_FORMAT": "json",
+    },
+}
+
+
 @contextmanager
-def server(url: str, port: int, secret: str) -> Iterator[str]:
+def server(
+    url: str,
+    port: int,
+    secret: str,
+    extra: dict[str, str] | None = None,
+    pids: list[int] | None = None,
+) -> Iterator[str]:
     env = {
         **os.environ,
         "OPENDIALER_DATABASE_URL": url,
@@ -90,10 +109,14 @@ def server(url: str, port: int, secret: str) -> Iterator[str]:
         "OPENDIALER_OUTBOX_ENABLED": "false",
         "OPENDIALER_LOG_LEVEL": "warning",
         "OPENDIALER_SECRET_KEY": secret,  # serve refuses to start without one
+        **(extra or {}),
     }
     opendialer = Path(sys.executable).with_name("opendialer")
     command = [str(opendialer), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env)
+    log_file = Path(url.removeprefix("sqlite:///")).with_suffix(".log").open("ab")
+    process = subprocess.Popen(command, env=env, stderr=log_file)
+    if pids is not None:
+        pids.append(process.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
@@ -101,6 +124,7 @@ def server(url: str, port: int, secret: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log_file.close()
 
 
 def wait_until_up(base: str) -> None:
@@ -162,9 +186,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
     parser.add_argument("--bulk-rounds", type=int, default=3)
+    parser.add_argument(
+        "--observability-rounds",
+        type=int,
+        default=0,
+        help="instead: AddCall with metrics and logs off, then on, this many times in turn",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("This benchmark drives AddCall with wrk: apt-get install wrk")
+    if args.observability_rounds:
+        compare_observability(args.observability_rounds, args.clients, args.seconds)
+        return
     load_before = os.getloadavg()
     with throwaway_database("sqlite") as url:
         secret = secrets.token_urlsafe(48)
@@ -198,6 +231,65 @@ def main() -> None:
         ("case", "requests", "throughput", "p50", "p99", "p99.9", "errors"),
         rows,
     )
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time: what a request costs the server, which the other
+    processes on a loaded machine change much less than they change throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(
+    url: str, extra: dict[str, str], clients: int, seconds: float
+) -> tuple[WrkResult, float]:
+    """AddCall load on a fresh server; its result and the server's CPU ms per request."""
+    secret = secrets.token_urlsafe(48)
+    code = prepare(url, secret)
+    pids: list[int] = []
+    with server(url, free_port(), secret, extra, pids) as base:
+        wrk(base, code, 4, 2)  # warm-up
+        before = cpu_seconds(pids[0])
+        result = wrk(base, code, clients, seconds)
+        used = cpu_seconds(pids[0]) - before
+    return result, 1000 * used / max(1, result.requests)
+
+
+def compare_observability(rounds: int, clients: int, seconds: float) -> None:
+    """The overhead of metrics and logs: the same AddCall load, off and on in turn (so that
+    the machine's other load falls on both alike), each on a fresh server and database."""
+    load_before = os.getloadavg()
+    results: dict[str, list[WrkResult]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(rounds):
+        for mode, extra in OBSERVABILITY.items():
+            with throwaway_database("sqlite") as url:
+                result, cpu_ms = measured_load(url, extra, clients, seconds)
+            results[mode].append(result)
+            cpu[mode].append(cpu_ms)
+    load_after = os.getloadavg()
+    rows = []
+    for mode, runs in results.items():
+        rates = [r.requests / seconds for r in runs]
+        rows.append(
+            (
+                f"metrics + logs {mode}",
+                " / ".join(f"{rate:.0f}" for rate in rates),
+                f"{statistics.median(rates):.0f} req/s",
+                f"{statistics.median(cpu[mode]):.2f} ms",
+                f"{statistics.median(r.p50_ms for r in runs):.1f} ms",
+                f"{statistics.median(r.p99_ms for r in runs):.1f} ms",
+                str(sum(r.failed for r in runs)),
+            )
+        )
+    print_table(
+        f"AddCall, {clients} conn., {seconds:.0f} s x {rounds} rounds (SQLite, engine off)",
+        ("case", "req/s per round", "median", "server CPU/req", "p50", "p99", "errors"),
+        rows,
+    )
+    off, on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    print(f"server CPU per request with metrics and logs on: {100 * (on - off) / off:+.1f} %")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
 
 

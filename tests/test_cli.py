@@ -140,3 +140,41 @@ def test_simulate_reads_the_pacing_benchs_scenario_format(db_url: str, tmp_path:
     assert lines["agents"] == "3"
     assert lines["simulated hours"] == "0.2"
     assert int(lines["answering machines agents reported"]) > 0
+
+
+def test_serve_refuses_an_unmigrated_database_naming_the_fix(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDIALER_SECRET_KEY", "s" * 40)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "opendialer db upgrade" in result.output
+
+
+def test_db_current_history_and_downgrade(db_url: str) -> None:
+    history = runner.invoke(app, ["db", "history"])
+    assert history.exit_code == 0
+    lines = history.stdout.splitlines()
+    head = lines[0].split(" -> ")[1].split(":")[0]
+    before_head = lines[0].split(" -> ")[0]
+    assert lines[-1].startswith("<base> -> ")
+    assert "never migrated" in runner.invoke(app, ["db", "current"]).stdout
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    current = runner.invoke(app, ["db", "current"]).stdout
+    assert current.startswith(head) and "up to date" in current
+    assert runner.invoke(app, ["db", "downgrade", before_head]).exit_code == 0
+    behind = runner.invoke(app, ["db", "current"]).stdout
+    assert behind.startswith(before_head) and "opendialer db upgrade" in behind
+    assert runner.invoke(app, ["db", "downgrade"]).exit_code != 0  # the revision is required
+
+
+def test_serve_refuses_unprotected_metrics_on_the_main_port(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENDIALER_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("OPENDIALER_METRICS", "main")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "OPENDIALER_METRICS_TOKEN" in result.output and "Traceback" not in result.output

@@ -50,7 +50,9 @@ NO_CREDENTIALS = {
     "GET /docs",
     "GET /docs/oauth2-redirect",
     "GET /redoc",
-    "GET /healthz",
+    "GET /healthz",  # liveness for the orchestrator: says only that the process answers
+    "GET /readyz",  # readiness: check names and states, no tenant's data
+    "GET /metrics",  # only with OPENDIALER_METRICS=main: its own bearer token (metrics_token)
     "GET /api/v1/recordings/{recording_id}/audio",  # a signed link is the credential
     "GET /api/v1/exports/{file_id}/file",  # a signed link is the credential
     "GET /Api/Recordings/{token}",  # the endpoint's recording token is the credential

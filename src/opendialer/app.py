@@ -29,6 +29,9 @@ from opendialer.dnc.router import router as dnc_router
 from opendialer.exports.router import router as exports_router
 from opendialer.inputs import MAX_JSON_DEPTH
 from opendialer.middleware import BodySizeLimit, JsonDepthLimit
+from opendialer.observability.exposition import install_metrics
+from opendialer.observability.health import router as health_router
+from opendialer.observability.requests import RequestContext
 from opendialer.recordings.router import router as recordings_router
 from opendialer.web.errors import install_error_handlers
 from opendialer.web.params import refuse_unstorable_parameters
@@ -81,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)
     mount_console(app)
-    app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    app.include_router(health_router)
+    metrics = install_metrics(app, state)
     # Added first so it runs inside BodySizeLimit: it only ever holds a bounded body.
     app.add_middleware(JsonDepthLimit, max_depth=MAX_JSON_DEPTH, prefixes=("/api/v1/",))
     app.add_middleware(
@@ -91,10 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={"/Api/CallLog": settings.max_calllog_bytes},
         own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
+    app.add_middleware(
+        RequestContext, metrics=metrics.http if metrics else None, access_log=settings.access_log
+    )
     if settings.trusted_proxies:  # outermost: everything inside sees the real client address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
-
-
-def _health() -> dict[str, str]:
-    return {"status": "ok", "version": __version__}

@@ -9,11 +9,12 @@ import time
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 import uvicorn
-from pydantic import SecretStr
+from fastapi import FastAPI
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from opendialer import migrate
@@ -30,7 +31,10 @@ from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
+from opendialer.observability.logs import configure_logging
+from opendialer.observability.server import BindFirstServer
 from opendialer.telephony.campaign_scenario import CampaignScenario
+from opendialer.web.state import state_of
 
 app = typer.Typer(
     help="opendialer: outbound dialer and contact-center server", no_args_is_help=True
@@ -59,6 +63,31 @@ def require_current_schema(settings: Settings) -> None:
 def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the database schema (OPENDIALER_DATABASE_URL)."""
     migrate.upgrade(get_settings().database_url, revision)
+    console.print(f"[green]Database at revision {revision}[/green]")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and whether it is the newest this version knows."""
+    current = migrate.current_revision(get_settings().database_url)
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"behind {head}: run `opendialer db upgrade`"
+    typer.echo(f"{current or '(empty: never migrated)'} ({state})")
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List the schema revisions, newest first."""
+    for revision, down, message in migrate.history():
+        typer.echo(f"{down or '<base>'} -> {revision}: {message}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Revision to go back to (see `db history`)")],
+) -> None:
+    """Take the schema back to REVISION (back up first: a downgrade may drop columns)."""
+    migrate.downgrade(get_settings().database_url, revision)
     console.print(f"[green]Database at revision {revision}[/green]")
 
 
@@ -108,9 +137,23 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
 ) -> None:
     """Run the API server (and the dialing engine, unless OPENDIALER_ENGINE_ENABLED=false)."""
-    settings = get_settings()
+    settings = valid_settings()
     require_strong_secret(settings)
+    require_current_schema(settings)
     run_server(settings, host, port)
+
+
+def valid_settings() -> Settings:
+    """The settings, or exit code 2 with what is wrong in them (not a traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            console.print(
+                f"[red]Invalid setting{' ' + where if where else ''}:[/red] {error['msg']}"
+            )
+        raise typer.Exit(code=2) from exc
 
 
 def require_strong_secret(settings: Settings) -> None:
@@ -134,11 +177,15 @@ def demo_secret_key(settings: Settings) -> Settings:
 
 
 def server_config(settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+    app = create_app(settings)
+    state_of(app).port_bound = asyncio.Event()  # the engine waits for it (BindFirstServer)
     return uvicorn.Config(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        log_config=None,  # configure_logging: uvicorn's loggers go through structlog too
+        access_log=False,  # the app logs each request itself, with its request id
         # Not uvloop: with the loop saturated it served some connections 0.5 s late
         # (docs/dialects/voicenter.md, Performance).
         loop="asyncio",
@@ -152,7 +199,12 @@ def server_config(settings: Settings, host: str | None, port: int | None) -> uvi
 
 
 def run_server(settings: Settings, host: str | None, port: int | None) -> None:
-    uvicorn.Server(server_config(settings, host, port)).run()
+    configure_logging(settings.log_level, settings.log_format)
+    config = server_config(settings, host, port)
+    app = cast(FastAPI, config.app)
+    port_bound = state_of(app).port_bound
+    assert port_bound is not None  # server_config made it
+    BindFirstServer(config, port_bound).run()
 
 
 @app.command("housekeeping")

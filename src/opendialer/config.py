@@ -3,9 +3,9 @@
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -61,6 +61,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
     log_level: str = "info"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="auto: JSON lines, or readable text when the output is a terminal",
+    )
+    access_log: bool = Field(default=True, description="Log one line per HTTP request")
+    # Metrics for Prometheus (observability/): off, on the main port behind a token, or on a
+    # port of their own.
+    metrics: Literal["off", "main", "port"] = Field(
+        default="off",
+        description="off | main: /metrics on the server's port, needs metrics_token | "
+        "port: on metrics_host:metrics_port, without a token",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=f"Bearer token Prometheus sends with metrics=main (at least "
+        f"{MIN_SECRET_KEY_LENGTH} characters)",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Bind address with metrics=port")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port with metrics=port")
     engine_enabled: bool = Field(
         default=True, description="Run the dialing engine inside the server process"
     )
@@ -139,6 +158,17 @@ class Settings(BaseSettings):
         pattern=r"^(/[A-Za-z0-9._~-]+)+$",
         description="Where the jtel {baseURL} paths live, e.g. /jtel/dialler/contacts",
     )
+
+    @model_validator(mode="after")
+    def _metrics_are_protected(self) -> "Settings":
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if self.metrics == "main" and len(token) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                "OPENDIALER_METRICS=main serves the metrics on the public port: set "
+                f"OPENDIALER_METRICS_TOKEN to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+                "characters, or use OPENDIALER_METRICS=port"
+            )
+        return self
 
     def secret_key_problem(self) -> str | None:
         """Why the secret key is unfit for a real server, or None. Checked by `serve`, not here,

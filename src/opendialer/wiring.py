@@ -8,6 +8,7 @@ in reverse order. Routes read the parts through ``opendialer.web.state``.
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from opendialer.accounts.guard import AuthGuard
@@ -22,11 +23,14 @@ from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents
 from opendialer.engine.wrap_up import WrapUpTimer
 from opendialer.housekeeping import housekeeping
+from opendialer.observability.exposition import metrics_server
 from opendialer.recordings.service import CallRecorder
 from opendialer.tasks import running
 from opendialer.telephony import TelephonyBackend, load_backend
 from opendialer.telephony.sim_scenario import Scenario
 from opendialer.web.state import AppState
+
+log = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings) -> AppState:
@@ -50,6 +54,7 @@ async def running_parts(state: AppState) -> AsyncIterator[None]:
             dialing_engine(state, state.agent_push),
             outbox_sender(state.sessions, settings) as state.outbox_sender,
             housekeeping(state.sessions, settings),
+            metrics_server(state),
         ):
             yield
         await asyncio.to_thread(state.auth_guard.written)
@@ -87,9 +92,23 @@ async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None
     if simulated is not None:
         simulated.engine = engine
         simulated.ready_idle()  # agents left paused or in wrap-up by a crash (timers died)
+    engine.tick_lateness.observer = state.metrics.ticks if state.metrics else None
     state.engine = engine
-    async with running(engine.serve()):
+    async with running(_serve_once_bound(state, engine)):
         yield
+
+
+async def _serve_once_bound(state: AppState, engine: Engine) -> None:
+    """Run the engine, once the server's port is bound when a server runs the app (cli): a
+    server that cannot bind its port must not have dialled."""
+    if state.port_bound is not None:
+        await state.port_bound.wait()
+    log.info("engine %s starts dialling", engine.engine_id)
+    state.engine_running = True
+    try:
+        await engine.serve()
+    finally:
+        state.engine_running = False
 
 
 def _recorder_for(backend: TelephonyBackend, settings: Settings) -> CallRecorder:

@@ -172,4 +172,7 @@ async def import_contacts_endpoint(
         report = await run_unit_of_work(app_state(request).sessions, work, writes=True)
     finally:
         file.close()
+    metrics = app_state(request).metrics
+    if metrics is not None:
+        metrics.imports.count(report.counts)
     return StreamingResponse(_render(report), media_type="application/json")

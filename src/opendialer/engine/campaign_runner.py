@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from structlog.contextvars import bind_contextvars
 
 from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
@@ -183,11 +184,14 @@ class CampaignRunner:
 
     async def loop(self, until: datetime | None) -> None:
         clock = self.engine.clock
+        bind_contextvars(campaign_id=self.campaign_id, tenant_id=self.tenant_id)  # its log lines
         while until is None or clock.now() < until:
+            began = clock.monotonic()
             try:
                 await self.tick()
             except Exception:
                 log.exception("campaign %s: tick failed", self.campaign_id)
+            self.engine.tick_lateness.took(clock.monotonic() - began)
             if self.state == "deleted":
                 log.info("campaign %s was deleted: its runner stops", self.campaign_id)
                 return

@@ -5,18 +5,35 @@ The engine keeps the delays of its recent ticks; the live view reports them.
 """
 
 from collections import deque
+from typing import Protocol
 
 RECENT_TICKS = 120  # a minute of one campaign's ticks at the default half second
+
+
+class TickObserver(Protocol):
+    """Told of every tick (the metrics, observability/metrics.py)."""
+
+    def tick_late(self, seconds: float) -> None: ...
+
+    def tick_took(self, seconds: float) -> None: ...
 
 
 class TickLateness:
     def __init__(self, keep: int = RECENT_TICKS) -> None:
         self._delays: deque[float] = deque(maxlen=keep)
         self.ticks = 0
+        self.observer: TickObserver | None = None
 
     def record(self, due: float, started: float) -> None:
-        self._delays.append(max(0.0, started - due))
+        delay = max(0.0, started - due)
+        self._delays.append(delay)
         self.ticks += 1
+        if self.observer is not None:
+            self.observer.tick_late(delay)
+
+    def took(self, seconds: float) -> None:
+        if self.observer is not None:
+            self.observer.tick_took(seconds)
 
     def percentile(self, fraction: float) -> float | None:
         """The delay (seconds) that ``fraction`` of the recent ticks stayed within."""

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from structlog.contextvars import bound_contextvars
 
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
@@ -211,10 +212,22 @@ class Engine:
 
     async def _pump(self) -> None:
         async for event in self.backend.events():
-            try:
-                await self._on_event(event)
-            except Exception:
-                log.exception("engine %s: failed to handle %s", self.engine_id, event)
+            with bound_contextvars(**self._log_context(event)):  # on every line it causes
+                try:
+                    await self._on_event(event)
+                except Exception:
+                    log.exception("engine %s: failed to handle %s", self.engine_id, event)
+
+    def _log_context(self, event: CallEvent) -> dict[str, object]:
+        call = self.calls.get(event.call_id)
+        if call is None or call.campaign_id not in self.runners:
+            return {"call_id": event.call_id}
+        return {
+            "call_id": event.call_id,
+            "attempt_id": call.attempt_id,
+            "campaign_id": call.campaign_id,
+            "tenant_id": self.runners[call.campaign_id].tenant_id,
+        }
 
     def runner_for(self, call: LiveCall) -> CampaignRunner:
         return self.runners[call.campaign_id]
@@ -252,6 +265,7 @@ class Engine:
         del self.calls[call.call_id]
         runner = self.runner_for(call)
         outcome = self._final_outcome(call, event)
+        log.debug("call ended: %s (SIP %s, Q.850 %s)", outcome, event.sip_status, event.q850_cause)
         ending = Ending(
             outcome=outcome,
             at=event.at,

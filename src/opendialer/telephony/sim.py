@@ -123,6 +123,10 @@ class SimNetwork:
     async def start(self) -> None:
         self._running = True
 
+    def healthy(self) -> bool:
+        """Up between start and stop (/readyz)."""
+        return self._running
+
     async def stop(self) -> None:
         for call in list(self._calls.values()):
             self._end_by_dialer(call, "backend stopped")

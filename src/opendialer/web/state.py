@@ -1,6 +1,7 @@
 """The app's parts, typed: built by ``opendialer.app.create_app`` (the composition root) and
 read by routes through the dependencies below, never through ``app.state`` by name."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from opendialer.console.push import AgentPush
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
 from opendialer.engine.runner import Engine
+from opendialer.observability.metrics import Metrics
 
 
 @dataclass
@@ -25,8 +27,13 @@ class AppState:
     sessions: SessionMaker
     auth_guard: AuthGuard
     engine: Engine | None = None  # the dialing engine: None when disabled or not started
+    engine_running: bool = False  # /readyz: the engine has begun its work and not stopped
     agent_push: AgentPush | None = None
     outbox_sender: OutboxSender | None = None
+    metrics: Metrics | None = None  # None when OPENDIALER_METRICS=off
+    metrics_port: int | None = None  # where the metrics' own server listens (metrics=port)
+    port_bound: asyncio.Event | None = None
+    """Set by a server (cli) that must bind its port before the engine may dial."""
 
 
 class NotStarted(RuntimeError):

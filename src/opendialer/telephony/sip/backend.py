@@ -129,6 +129,10 @@ class SipBackend:
         SipBackend._running_in_process = self
         log.info("sip backend listening on %s:%s", self.options.bind_address, self.port)
 
+    def healthy(self) -> bool:
+        """Its SIP socket is open (/readyz)."""
+        return self._controller is not None
+
     async def stop(self) -> None:
         controller, thread = self._controller, self._thread
         if controller is None or thread is None:

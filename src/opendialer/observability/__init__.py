@@ -1,0 +1,1 @@
+"""What an operator watches: metrics for Prometheus, structured logs, health and readiness."""
