@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -30,6 +31,7 @@ from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
+from opendialer.safe_stop import SafeStopServer
 from opendialer.telephony.campaign_scenario import CampaignScenario
 
 app = typer.Typer(
@@ -133,9 +135,11 @@ def demo_secret_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"secret_key": SecretStr(DEMO_SECRET_KEY.read_text())})
 
 
-def server_config(settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+def server_config(
+    settings: Settings, host: str | None, port: int | None, app: FastAPI | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
@@ -152,7 +156,9 @@ def server_config(settings: Settings, host: str | None, port: int | None) -> uvi
 
 
 def run_server(settings: Settings, host: str | None, port: int | None) -> None:
-    uvicorn.Server(server_config(settings, host, port)).run()
+    app = create_app(settings)
+    config = server_config(settings, host, port, app)
+    SafeStopServer(config, app, settings.engine_drain_seconds).run()
 
 
 @app.command("housekeeping")

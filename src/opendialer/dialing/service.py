@@ -100,6 +100,7 @@ async def dialing_engine(app: FastAPI, settings: Settings) -> AsyncIterator[None
     app.state.engine = engine
     async with running(engine.serve()):
         yield
+        await engine.stop(0)  # at once, unless a signal already drained it (safe_stop.py)
 
 
 def _count(session: Session, stmt: Select[Any]) -> int:

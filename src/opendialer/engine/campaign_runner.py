@@ -197,6 +197,7 @@ class CampaignRunner:
         self._last_logged: datetime | None = None
         self._logged_state: str | None = None
         self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
+        self.paced = True  # False: the loop ends after its tick (the campaign's lease is going)
 
     @classmethod
     async def start(cls, engine: "Engine", campaign_id: int) -> "CampaignRunner":
@@ -211,7 +212,7 @@ class CampaignRunner:
 
     async def loop(self, until: datetime | None) -> None:
         clock = self.engine.clock
-        while until is None or clock.now() < until:
+        while self.paced and (until is None or clock.now() < until):
             try:
                 await self.tick()
             except Exception:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery
+from opendialer.engine.campaign_leases import ownership_round, release
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
 from opendialer.engine.lateness import TickLateness
@@ -28,11 +28,12 @@ from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressiveP
 from opendialer.engine.recovery import (
     Recovered,
     close_attempt,
+    give_up,
     recover_engine,
     renew_lease,
     take_over_dead,
 )
-from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign, CampaignStatus
+from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign
 from opendialer.recordings.service import CallRecorder, RecordedFile, link_recording
 from opendialer.scoping import Scope, require_self
 from opendialer.tasks import cancel_and_wait
@@ -44,6 +45,7 @@ GRACE_SECONDS = 2.0
 END_DETAIL_LENGTH = 255  # call_attempts.end_detail
 DRAIN_SECONDS = 3600.0
 LEASE_SECONDS = 30.0
+HANGUP_SECONDS = 5.0  # stop(): how long hung-up calls may take to report their end
 
 _FINAL_OUTCOMES = {
     CallEventKind.BUSY: CallOutcome.BUSY,
@@ -95,6 +97,10 @@ class Engine:
         self.tick_lateness = TickLateness()
         self._unwritten: list[_Unwritten] = []  # endings whose write failed: tried each tick
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pacing: dict[int, asyncio.Task[None]] = {}  # serve(): pacing loops by campaign
+        self._owned_until = 0.0  # monotonic: when the last renewed campaign leases run out
+        self._background: list[asyncio.Future[None]] = []  # serve(): heartbeat, ACD delivery
+        self.stopping = False
         self._forced: set[asyncio.Future[None]] = set()
 
     # -- lifecycle
@@ -119,28 +125,101 @@ class Engine:
             await self.db.close()
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
-        """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
+        """Server mode: pace the enabled campaigns this engine holds the lease of (taking its
+        share of the free ones, see ownership.py) until cancelled or :meth:`stop`."""
         await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        loops = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
+        self._background = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
         try:
-            while True:
-                try:  # a failed look (database down, campaign deleted meanwhile) is retried
-                    for campaign_id in await self._newly_enabled():
-                        self.runners[campaign_id] = runner = await CampaignRunner.start(
-                            self, campaign_id
-                        )
-                        loops.append(asyncio.create_task(runner.loop(None)))
-                except Exception:
-                    log.exception("engine %s: starting enabled campaigns failed", self.engine_id)
-                await self.clock.sleep(poll_seconds)
+            while not self.stopping:
+                await self._own_campaigns()
+                await self.clock.sleep(min(poll_seconds, self.lease_seconds / 3))
+            await asyncio.Event().wait()  # stopped: wait for the cancellation
         finally:
-            for loop in loops:
-                loop.cancel()
+            for task in [*self._background, *self._pacing.values()]:
+                await cancel_and_wait(task)
             await self.backend.stop()
             await pump
             await self.db.close()
+
+    async def _own_campaigns(self) -> None:
+        """One ownership round: renew, take and give back leases; pace what is held."""
+        now = self.clock.now()
+        busy = {c.campaign_id for c in self.calls.values()}
+        busy.update(r.campaign_id for r in self.runners.values() if r.previews)
+        try:
+            owned = await self.db.run(
+                lambda s: ownership_round(s, self.engine_id, now, self.lease_seconds, busy)
+            )
+        except Exception:  # database unreachable: stop pacing once the leases have run out
+            log.exception("engine %s: campaign lease round failed", self.engine_id)
+            if self.clock.monotonic() > self._owned_until:
+                await self._pace(set())
+            return
+        self._owned_until = self.clock.monotonic() + self.lease_seconds
+        for campaign_id in owned.released:
+            self.runners.pop(campaign_id, None)
+            log.info("engine %s gave campaign %s back", self.engine_id, campaign_id)
+        if self.stopping:  # stop() ran meanwhile: hold nothing
+            await self.db.run(lambda s: release(s, self.engine_id))
+            return
+        await self._pace(owned.dialling)
+
+    async def _pace(self, campaign_ids: set[int]) -> None:
+        """Run the pacing loops of ``campaign_ids`` and end every other one after its tick."""
+        for campaign_id, runner in list(self.runners.items()):
+            if campaign_id not in campaign_ids and runner.paced:
+                runner.paced = False  # its loop ends after the tick in progress: no new dials
+                for agent_id in list(runner.previews):
+                    await runner.skip_preview(agent_id)
+        for campaign_id in campaign_ids:
+            try:
+                await self._start_pacing(campaign_id)
+            except Exception:  # deleted meanwhile, database down: the next round retries
+                log.exception("engine %s: starting campaign %s failed", self.engine_id, campaign_id)
+
+    async def _start_pacing(self, campaign_id: int) -> None:
+        runner = self.runners.get(campaign_id)
+        if runner is None:
+            runner = self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
+            log.info("engine %s paces campaign %s", self.engine_id, campaign_id)
+        runner.paced = True
+        loop = self._pacing.get(campaign_id)
+        if loop is None or loop.done():
+            self._pacing[campaign_id] = asyncio.create_task(runner.loop(None))
+
+    async def stop(self, drain_seconds: float) -> None:
+        """Safe stop (serve mode): claim nothing more, let the calls in progress end by
+        themselves for up to ``drain_seconds``, hang up the rest, close whatever is still open
+        with a terminal state, and give back every lease so another engine takes over at once."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("engine %s stopping: draining %d calls", self.engine_id, len(self.calls))
+        for task in self._background:  # no lease renewal, take-over or ACD offer from now on
+            await cancel_and_wait(task)
+        await self._pace(set())
+        await asyncio.gather(*self._pacing.values(), return_exceptions=True)  # ticks in flight
+        await self._wait_for_calls(drain_seconds)
+        for call_id in list(self.calls):
+            with contextlib.suppress(Exception):  # a call that ended meanwhile
+                await self.backend.hangup(call_id)
+        await self._wait_for_calls(HANGUP_SECONDS)
+        await self.close_unwritten()
+        now = self.clock.now()
+        freed = await self.db.run(lambda s: give_up(s, self.engine_id, now))
+        self._freed(freed)
+        log.info("engine %s stopped: its campaigns and lease are free", self.engine_id)
+
+    async def _wait_for_calls(self, seconds: float) -> None:
+        deadline = self.clock.monotonic() + seconds
+        while self.calls and self.clock.monotonic() < deadline:
+            for runner in list(self.runners.values()):
+                await runner.serve_waiting()
+            await self.close_unwritten()
+            left = max(deadline - self.clock.monotonic(), 0.0)
+            await self.clock.sleep(min(self.tick_seconds, left))
 
     async def _take_over(self) -> None:
         """Start on the running loop: close what a crash of this engine (or a dead one) left."""
@@ -191,15 +270,6 @@ class Engine:
         for agent in freed.agents:  # now in wrap-up, as after any call
             if agent.campaign_id is not None:
                 self.listener.agent_wrap_up(agent.tenant_id, agent.user_id, agent.campaign_id)
-
-    async def _newly_enabled(self) -> list[int]:
-        enabled = await self.db.run(
-            lambda session: session.scalars(
-                select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED)
-            ).all(),
-            writes=False,
-        )
-        return [c for c in enabled if c not in self.runners]
 
     async def _drain(self) -> None:
         deadline = self.clock.monotonic() + DRAIN_SECONDS
