@@ -35,7 +35,7 @@ def ownership_round(
     busy: Collection[int] = (),
 ) -> Round:
     """Renew, take and give back campaign leases for ``engine_id``; ``busy``: the campaigns
-    it still has calls or offers in (a campaign given back is released once it has none)."""
+    it still has dials in progress or offers in (one given back is released once it has none)."""
     enabled = set(
         session.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED))
     )

@@ -54,6 +54,7 @@ _FINAL_OUTCOMES = {
     CallEventKind.INVALID_NUMBER: CallOutcome.INVALID_NUMBER,
     CallEventKind.CANCELLED: CallOutcome.CANCELLED,
 }
+_UNSEEN_PHASES = (Phase.DIALLING, Phase.WAITING, Phase.CONNECTING)
 _DIAL_RESULTS = {
     CallOutcome.BUSY: DialResult.BUSY,
     CallOutcome.NO_ANSWER: DialResult.NO_ANSWER,
@@ -146,7 +147,10 @@ class Engine:
     async def _own_campaigns(self) -> None:
         """One ownership round: renew, take and give back leases; pace what is held."""
         now = self.clock.now()
-        busy = {c.campaign_id for c in self.calls.values()}
+        # A campaign given back is released once no dial of it is still to be answered or
+        # matched with an agent: calls that are talking hold agents, and the next holder's
+        # pacing sees those in the database; dials in progress it could not see.
+        busy = {c.campaign_id for c in self.calls.values() if c.phase in _UNSEEN_PHASES}
         busy.update(r.campaign_id for r in self.runners.values() if r.previews)
         try:
             owned = await self.db.run(
