@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery
-from opendialer.engine.campaign_leases import ownership_round, release
+from opendialer.engine.campaign_leases import release
+from opendialer.engine.campaign_owner import UNSEEN_PHASES, CampaignOwner
 from opendialer.engine.campaign_runner import CampaignRunner, EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
 from opendialer.engine.lateness import TickLateness
@@ -54,7 +55,6 @@ _FINAL_OUTCOMES = {
     CallEventKind.INVALID_NUMBER: CallOutcome.INVALID_NUMBER,
     CallEventKind.CANCELLED: CallOutcome.CANCELLED,
 }
-_UNSEEN_PHASES = (Phase.DIALLING, Phase.WAITING, Phase.CONNECTING)
 _DIAL_RESULTS = {
     CallOutcome.BUSY: DialResult.BUSY,
     CallOutcome.NO_ANSWER: DialResult.NO_ANSWER,
@@ -98,9 +98,9 @@ class Engine:
         self.tick_lateness = TickLateness()
         self._unwritten: list[_Unwritten] = []  # endings whose write failed: tried each tick
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pacing: dict[int, asyncio.Task[None]] = {}  # serve(): pacing loops by campaign
-        self._owned_until = 0.0  # monotonic: when the last renewed campaign leases run out
-        self._background: list[asyncio.Future[None]] = []  # serve(): heartbeat, ACD delivery
+        self.owner = CampaignOwner(self)  # serve(): which campaigns this engine paces
+        self._acd: asyncio.Future[None] | None = None  # serve(): the ACD delivery loop
+        self._heartbeat_task: asyncio.Future[None] | None = None  # serve(): lease renewal
         self.stopping = False
         self._forced: set[asyncio.Future[None]] = set()
 
@@ -131,67 +131,20 @@ class Engine:
         await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        self._background = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
+        self._acd = acd_delivery.start(self, None)
+        self._heartbeat_task = asyncio.create_task(self._heartbeat())
         try:
             while not self.stopping:
-                await self._own_campaigns()
+                await self.owner.round()
                 await self.clock.sleep(min(poll_seconds, self.lease_seconds / 3))
             await asyncio.Event().wait()  # stopped: wait for the cancellation
         finally:
-            for task in [*self._background, *self._pacing.values()]:
-                await cancel_and_wait(task)
+            for task in [self._acd, self._heartbeat_task, *self.owner.pacing.values()]:
+                if task is not None:
+                    await cancel_and_wait(task)
             await self.backend.stop()
             await pump
             await self.db.close()
-
-    async def _own_campaigns(self) -> None:
-        """One ownership round: renew, take and give back leases; pace what is held."""
-        now = self.clock.now()
-        # A campaign given back is released once no dial of it is still to be answered or
-        # matched with an agent: calls that are talking hold agents, and the next holder's
-        # pacing sees those in the database; dials in progress it could not see.
-        busy = {c.campaign_id for c in self.calls.values() if c.phase in _UNSEEN_PHASES}
-        busy.update(r.campaign_id for r in self.runners.values() if r.previews)
-        try:
-            owned = await self.db.run(
-                lambda s: ownership_round(s, self.engine_id, now, self.lease_seconds, busy)
-            )
-        except Exception:  # database unreachable: stop pacing once the leases have run out
-            log.exception("engine %s: campaign lease round failed", self.engine_id)
-            if self.clock.monotonic() > self._owned_until:
-                await self._pace(set())
-            return
-        self._owned_until = self.clock.monotonic() + self.lease_seconds
-        for campaign_id in owned.released:
-            self.runners.pop(campaign_id, None)
-            log.info("engine %s gave campaign %s back", self.engine_id, campaign_id)
-        if self.stopping:  # stop() ran meanwhile: hold nothing
-            await self.db.run(lambda s: release(s, self.engine_id))
-            return
-        await self._pace(owned.dialling)
-
-    async def _pace(self, campaign_ids: set[int]) -> None:
-        """Run the pacing loops of ``campaign_ids`` and end every other one after its tick."""
-        for campaign_id, runner in list(self.runners.items()):
-            if campaign_id not in campaign_ids and runner.paced:
-                runner.paced = False  # its loop ends after the tick in progress: no new dials
-                for agent_id in list(runner.previews):
-                    await runner.skip_preview(agent_id)
-        for campaign_id in campaign_ids:
-            try:
-                await self._start_pacing(campaign_id)
-            except Exception:  # deleted meanwhile, database down: the next round retries
-                log.exception("engine %s: starting campaign %s failed", self.engine_id, campaign_id)
-
-    async def _start_pacing(self, campaign_id: int) -> None:
-        runner = self.runners.get(campaign_id)
-        if runner is None:
-            runner = self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
-            log.info("engine %s paces campaign %s", self.engine_id, campaign_id)
-        runner.paced = True
-        loop = self._pacing.get(campaign_id)
-        if loop is None or loop.done():
-            self._pacing[campaign_id] = asyncio.create_task(runner.loop(None))
 
     async def stop(self, drain_seconds: float) -> None:
         """Safe stop (serve mode): claim nothing more, let the calls in progress end by
@@ -201,24 +154,35 @@ class Engine:
             return
         self.stopping = True
         log.info("engine %s stopping: draining %d calls", self.engine_id, len(self.calls))
-        for task in self._background:  # no lease renewal, take-over or ACD offer from now on
-            await cancel_and_wait(task)
-        await self._pace(set())
-        await asyncio.gather(*self._pacing.values(), return_exceptions=True)  # ticks in flight
-        await self._wait_for_calls(drain_seconds)
+        deadline = self.clock.monotonic() + drain_seconds
+        if self._acd is not None:
+            await cancel_and_wait(self._acd)  # no more ACD offers; the lease is still renewed
+        await self.owner.pace(set())
+        await asyncio.gather(*self.owner.pacing.values(), return_exceptions=True)  # ticks
+        await self._wait_for_calls(deadline, unseen_only=True)
+        # The other engines may pace these campaigns now: what is left is talking.
+        await self.db.run(lambda s: release(s, self.engine_id))
+        await self._wait_for_calls(deadline)
         for call_id in list(self.calls):
             with contextlib.suppress(Exception):  # a call that ended meanwhile
                 await self.backend.hangup(call_id)
-        await self._wait_for_calls(HANGUP_SECONDS)
+        await self._wait_for_calls(self.clock.monotonic() + HANGUP_SECONDS)
         await self.close_unwritten()
+        if self._heartbeat_task is not None:
+            await cancel_and_wait(self._heartbeat_task)
         now = self.clock.now()
         freed = await self.db.run(lambda s: give_up(s, self.engine_id, now))
         self._freed(freed)
         log.info("engine %s stopped: its campaigns and lease are free", self.engine_id)
 
-    async def _wait_for_calls(self, seconds: float) -> None:
-        deadline = self.clock.monotonic() + seconds
-        while self.calls and self.clock.monotonic() < deadline:
+    async def _wait_for_calls(self, deadline: float, unseen_only: bool = False) -> None:
+        """Until ``deadline`` (monotonic), while calls (or only dials still to be answered or
+        matched with an agent) remain: serve waiting callers, retry unwritten endings."""
+
+        def remaining() -> bool:
+            return any(not unseen_only or c.phase in UNSEEN_PHASES for c in self.calls.values())
+
+        while remaining() and self.clock.monotonic() < deadline:
             for runner in list(self.runners.values()):
                 await runner.serve_waiting()
             await self.close_unwritten()
