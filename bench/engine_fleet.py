@@ -81,8 +81,11 @@ class ServeProcess:
 
 
 @contextmanager
-def fleet(database_url: str, workdir: Path, engine_ids: list[str]) -> Iterator[list[ServeProcess]]:
-    servers = [ServeProcess(database_url, workdir, e) for e in engine_ids]
+def fleet(
+    database_url: str, workdir: Path, ids: list[str], lease_seconds: float = 3.0
+) -> Iterator[list[ServeProcess]]:
+    """Servers started together; all killed at the end (those stopped before are left)."""
+    servers = [ServeProcess(database_url, workdir, e, lease_seconds=lease_seconds) for e in ids]
     try:
         yield servers
     finally:
@@ -130,12 +133,15 @@ def attempts_since(db: Engine, since: datetime, *, campaign_id: int, engine_id: 
         )
 
 
-def first_attempt(db: Engine, since: datetime, campaign_id: int, engine_id: str) -> datetime | None:
+def first_attempt_by_another(
+    db: Engine, since: datetime, campaign_id: int, engine_id: str
+) -> datetime | None:
+    """When an engine other than ``engine_id`` first dialled the campaign after ``since``."""
     with Session(db) as session:
         return session.scalar(
             select(func.min(CallAttempt.started_at)).where(
                 CallAttempt.campaign_id == campaign_id,
-                CallAttempt.engine_id == engine_id,
+                CallAttempt.engine_id != engine_id,
                 CallAttempt.started_at >= since,
             )
         )
@@ -191,21 +197,27 @@ class Outcomes:
 
 
 def outcomes(db: Engine, since: datetime, until: datetime) -> Outcomes:
-    started = CallAttempt.started_at.between(since, until)
+    """Attempts started in [since, until) by outcome; talk time inside the window."""
     with Session(db) as session:
-        rows = session.execute(
-            select(CallAttempt.outcome, CallAttempt.connected_at, CallAttempt.ended_at).where(
-                started
+        started = session.execute(
+            select(CallAttempt.outcome).where(CallAttempt.started_at.between(since, until))
+        ).scalars()
+        counted = list(started)
+        talks = session.execute(
+            select(CallAttempt.connected_at, CallAttempt.ended_at).where(
+                CallAttempt.connected_at.is_not(None),
+                CallAttempt.connected_at < until,
+                or_(CallAttempt.ended_at.is_(None), CallAttempt.ended_at > since),
             )
         ).all()
     talk = sum(
-        (min(end, until) - begin).total_seconds()
-        for _, begin, end in rows
-        if begin is not None and end is not None
+        max((min(end or until, until) - max(begin, since)).total_seconds(), 0.0)
+        for begin, end in talks
+        if begin is not None
     )
     return Outcomes(
-        attempts=len(rows),
-        connected=sum(1 for o, _, _ in rows if o is CallOutcome.CONNECTED),
-        abandoned=sum(1 for o, _, _ in rows if o is CallOutcome.ABANDONED),
+        attempts=len(counted),
+        connected=sum(1 for o in counted if o is CallOutcome.CONNECTED),
+        abandoned=sum(1 for o in counted if o is CallOutcome.ABANDONED),
         talk_seconds=talk,
     )
