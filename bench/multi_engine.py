@@ -2,11 +2,11 @@
 
 Each configuration gets a new database with the same campaigns (predictive, simulated agents
 and customers), starts N servers, waits until every campaign has a holder and the shares differ
-by at most one, then measures a window of real time: attempts, abandonment (abandoned ÷ live
-answers), agent occupancy (talk time ÷ agent time), and, over the whole run, contacts in two
-calls at once and agents talking in two calls at once (both must be 0). With 2 or 3 engines it
-then kills the engine holding the most campaigns with SIGKILL and measures how long until
-another engine dials each of them (the lease is ``--lease`` seconds).
+by at most one, lets them warm up, then measures a window of real time: attempts, abandonment
+(abandoned ÷ live answers), agent occupancy (talk time ÷ agent time), and, over the whole run,
+contacts in two calls at once and agents talking in two calls at once (both must be 0). With 2
+or 3 engines it then kills the engine holding the most campaigns with SIGKILL and measures how
+long until another engine dials each of them (the lease is ``--lease`` seconds).
 
     .venv/bin/python -m bench.multi_engine [--campaigns 3] [--agents 5] [--seconds 60]
 """
@@ -52,6 +52,7 @@ def run(engines: int, args: argparse.Namespace) -> list[object]:
             settled = wait_for(
                 lambda: _balanced(holders(db), args.campaigns, engines), SETTLE_SECONDS
             )
+            time.sleep(args.warmup)  # pacing learns its estimates again after a hand-over
             since = datetime.now(UTC)
             time.sleep(args.seconds)
             until = datetime.now(UTC)
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=5, help="Agents per campaign")
     parser.add_argument("--contacts", type=int, default=3000, help="Contacts per campaign")
     parser.add_argument("--seconds", type=float, default=60.0, help="Measured window")
+    parser.add_argument("--warmup", type=float, default=30.0, help="Unmeasured, after settling")
     parser.add_argument("--engines", default="1,2,3")
     parser.add_argument("--lease", type=float, default=5.0, help="Engine and campaign lease (s)")
     args = parser.parse_args()
