@@ -6,6 +6,7 @@ the sim telephony with simulated agents on 127.0.0.1; the checks read the databa
 Process helpers (free ports, polling with a deadline) are ``crash_harness``'s.
 """
 
+import json
 import os
 import secrets
 import signal
@@ -41,6 +42,7 @@ class ServeProcess:
         *,
         lease_seconds: float = 3.0,
         drain_seconds: float = 10.0,
+        telephony_options: str = "{}",
     ) -> None:
         self.engine_id = engine_id
         env = {
@@ -51,6 +53,7 @@ class ServeProcess:
             "OPENDIALER_ENGINE_DRAIN_SECONDS": str(drain_seconds),
             "OPENDIALER_SIMULATE_AGENTS": "true",
             "OPENDIALER_TELEPHONY_BACKEND": "sim",
+            "OPENDIALER_TELEPHONY_OPTIONS": telephony_options,
             "OPENDIALER_SECRET_KEY": SECRET_KEY,
             "OPENDIALER_LOG_LEVEL": "info",
             "OPENDIALER_HOUSEKEEPING_ENABLED": "false",
@@ -82,15 +85,37 @@ class ServeProcess:
 
 @contextmanager
 def fleet(
-    database_url: str, workdir: Path, ids: list[str], lease_seconds: float = 3.0
+    database_url: str,
+    workdir: Path,
+    ids: list[str],
+    lease_seconds: float = 3.0,
+    talk_seconds: float | None = None,
 ) -> Iterator[list[ServeProcess]]:
-    """Servers started together; all killed at the end (those stopped before are left)."""
-    servers = [ServeProcess(database_url, workdir, e, lease_seconds=lease_seconds) for e in ids]
+    """Servers started together (``talk_seconds``: the simulated customers' mean talk time
+    instead of the scenario's 180 s); all killed at the end."""
+    servers = [
+        ServeProcess(
+            database_url,
+            workdir,
+            engine_id,
+            lease_seconds=lease_seconds,
+            telephony_options=_sim_options(seed, talk_seconds),
+        )
+        for seed, engine_id in enumerate(ids, start=1)
+    ]
     try:
         yield servers
     finally:
         for server in servers:
             server.kill()
+
+
+def _sim_options(seed: int, talk_seconds: float | None) -> str:
+    options: dict[str, object] = {"seed": seed}
+    if talk_seconds is not None:
+        talk = {"dist": "lognormal", "mean": talk_seconds, "sd": talk_seconds / 2}
+        options["scenario"] = {"customers": {"talk_time": talk}}
+    return json.dumps(options)
 
 
 def prepare_campaigns(

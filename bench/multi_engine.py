@@ -48,7 +48,7 @@ def run(engines: int, args: argparse.Namespace) -> list[object]:
         db = create_engine(url)
         prepare_campaigns(db, args.campaigns, args.agents, args.contacts)
         names = [f"engine-{i + 1}" for i in range(engines)]
-        with fleet(url, Path(tmp), names, lease_seconds=args.lease) as servers:
+        with fleet(url, Path(tmp), names, args.lease, args.talk) as servers:
             settled = wait_for(
                 lambda: _balanced(holders(db), args.campaigns, engines), SETTLE_SECONDS
             )
@@ -96,19 +96,21 @@ def _take_over(db: Engine, servers: list[ServeProcess]) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--campaigns", type=int, default=3)
-    parser.add_argument("--agents", type=int, default=5, help="Agents per campaign")
+    parser.add_argument("--agents", type=int, default=10, help="Agents per campaign")
+    parser.add_argument("--talk", type=float, default=20.0, help="Mean talk time (s)")
     parser.add_argument("--contacts", type=int, default=3000, help="Contacts per campaign")
-    parser.add_argument("--seconds", type=float, default=60.0, help="Measured window")
-    parser.add_argument("--warmup", type=float, default=30.0, help="Unmeasured, after settling")
+    parser.add_argument("--seconds", type=float, default=90.0, help="Measured window")
+    parser.add_argument("--warmup", type=float, default=20.0, help="Unmeasured, after settling")
     parser.add_argument("--engines", default="1,2,3")
     parser.add_argument("--lease", type=float, default=5.0, help="Engine and campaign lease (s)")
     args = parser.parse_args()
     load = os.getloadavg()[0]
     rows = [run(int(n), args) for n in args.engines.split(",")]
     print_table(
-        f"{args.campaigns} campaigns x {args.agents} agents, {args.seconds:.0f} s measured per "
-        f"configuration, {args.lease:.0f} s lease, sim telephony, PostgreSQL; load average "
-        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
+        f"{args.campaigns} campaigns x {args.agents} agents, talk {args.talk:.0f} s, "
+        f"{args.seconds:.0f} s measured per configuration, {args.lease:.0f} s lease, sim "
+        f"telephony, PostgreSQL; load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end",
         [
             "engines",
             "campaigns per engine",
