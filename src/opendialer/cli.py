@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -32,7 +32,7 @@ from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.observability.logs import configure_logging
-from opendialer.observability.server import BindFirstServer
+from opendialer.safe_stop import SafeStopServer
 from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.web.state import state_of
 
@@ -176,8 +176,10 @@ def demo_secret_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"secret_key": SecretStr(DEMO_SECRET_KEY.read_text())})
 
 
-def server_config(settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
-    app = create_app(settings)
+def server_config(
+    settings: Settings, host: str | None, port: int | None, app: FastAPI | None = None
+) -> uvicorn.Config:
+    app = app or create_app(settings)
     state_of(app).port_bound = asyncio.Event()  # the engine waits for it (BindFirstServer)
     return uvicorn.Config(
         app,
@@ -200,11 +202,9 @@ def server_config(settings: Settings, host: str | None, port: int | None) -> uvi
 
 def run_server(settings: Settings, host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level, settings.log_format)
-    config = server_config(settings, host, port)
-    app = cast(FastAPI, config.app)
-    port_bound = state_of(app).port_bound
-    assert port_bound is not None  # server_config made it
-    BindFirstServer(config, port_bound).run()
+    app = create_app(settings)
+    config = server_config(settings, host, port, app)
+    SafeStopServer(config, state_of(app), settings.engine_drain_seconds).run()
 
 
 @app.command("housekeeping")

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="An engine that has not renewed its lease for this long is dead: another "
         "engine closes its calls and frees its contacts and agents",
     )
+    engine_drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM the engine dials no more and lets calls in progress end by "
+        "themselves for up to this long; then it hangs up the rest and gives its campaigns away",
+    )
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"
     )

@@ -170,6 +170,7 @@ class CampaignRunner:
         self._last_logged: datetime | None = None
         self._logged_state: str | None = None
         self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
+        self.paced = True  # False: the loop ends after its tick (the campaign's lease is going)
 
     @classmethod
     async def start(cls, engine: EngineContext, campaign_id: int) -> "CampaignRunner":
@@ -185,7 +186,7 @@ class CampaignRunner:
     async def loop(self, until: datetime | None) -> None:
         clock = self.engine.clock
         bind_contextvars(campaign_id=self.campaign_id, tenant_id=self.tenant_id)  # its log lines
-        while until is None or clock.now() < until:
+        while self.paced and (until is None or clock.now() < until):
             began = clock.monotonic()
             try:
                 await self.tick()

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bound_contextvars
 
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker
 from opendialer.engine import acd_delivery
+from opendialer.engine.campaign_leases import release
+from opendialer.engine.campaign_owner import UNSEEN_PHASES, CampaignOwner
 from opendialer.engine.campaign_runner import CampaignRunner
 from opendialer.engine.context import EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
@@ -30,11 +31,12 @@ from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressiveP
 from opendialer.engine.recovery import (
     Recovered,
     close_attempt,
+    give_up,
     recover_engine,
     renew_lease,
     take_over_dead,
 )
-from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign, CampaignStatus
+from opendialer.models import AgentState, CallAttempt, CallOutcome, Campaign
 from opendialer.recordings.service import CallRecorder, RecordedFile, link_recording
 from opendialer.scoping import Scope, require_self
 from opendialer.tasks import cancel_and_wait
@@ -46,6 +48,7 @@ GRACE_SECONDS = 2.0
 END_DETAIL_LENGTH = 255  # call_attempts.end_detail
 DRAIN_SECONDS = 3600.0
 LEASE_SECONDS = 30.0
+HANGUP_SECONDS = 5.0  # stop(): how long hung-up calls may take to report their end
 
 _FINAL_OUTCOMES = {
     CallEventKind.BUSY: CallOutcome.BUSY,
@@ -97,6 +100,10 @@ class Engine:
         self.tick_lateness = TickLateness()
         self._unwritten: list[_Unwritten] = []  # endings whose write failed: tried each tick
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.owner = CampaignOwner(self)  # serve(): which campaigns this engine paces
+        self._acd: asyncio.Future[None] | None = None  # serve(): the ACD delivery loop
+        self._heartbeat_task: asyncio.Future[None] | None = None  # serve(): lease renewal
+        self.stopping = False
         self._forced: set[asyncio.Future[None]] = set()
 
     # -- lifecycle
@@ -121,28 +128,68 @@ class Engine:
             await self.db.close()
 
     async def serve(self, poll_seconds: float = 5.0) -> None:
-        """Server mode: run every enabled campaign (newly enabled ones too) until cancelled."""
+        """Server mode: pace the enabled campaigns this engine holds the lease of (taking its
+        share of the free ones, see ownership.py) until cancelled or :meth:`stop`."""
         await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        loops = [acd_delivery.start(self, None), asyncio.create_task(self._heartbeat())]
+        self._acd = acd_delivery.start(self, None)
+        self._heartbeat_task = asyncio.create_task(self._heartbeat())
         try:
-            while True:
-                try:  # a failed look (database down, campaign deleted meanwhile) is retried
-                    for campaign_id in await self._newly_enabled():
-                        self.runners[campaign_id] = runner = await CampaignRunner.start(
-                            self, campaign_id
-                        )
-                        loops.append(asyncio.create_task(runner.loop(None)))
-                except Exception:
-                    log.exception("engine %s: starting enabled campaigns failed", self.engine_id)
-                await self.clock.sleep(poll_seconds)
+            while not self.stopping:
+                await self.owner.round()
+                await self.clock.sleep(min(poll_seconds, self.lease_seconds / 3))
+            await asyncio.Event().wait()  # stopped: wait for the cancellation
         finally:
-            for loop in loops:
-                loop.cancel()
+            for task in [self._acd, self._heartbeat_task, *self.owner.pacing.values()]:
+                if task is not None:
+                    await cancel_and_wait(task)
             await self.backend.stop()
             await pump
             await self.db.close()
+
+    async def stop(self, drain_seconds: float) -> None:
+        """Safe stop (serve mode): claim nothing more, let the calls in progress end by
+        themselves for up to ``drain_seconds``, hang up the rest, close whatever is still open
+        with a terminal state, and give back every lease so another engine takes over at once."""
+        if self.stopping:
+            return
+        self.stopping = True
+        log.info("engine %s stopping: draining %d calls", self.engine_id, len(self.calls))
+        deadline = self.clock.monotonic() + drain_seconds
+        if self._acd is not None:
+            await cancel_and_wait(self._acd)  # no more ACD offers; the lease is still renewed
+        await self.owner.pace(set())
+        await asyncio.gather(*self.owner.pacing.values(), return_exceptions=True)  # ticks
+        await self._wait_for_calls(deadline, unseen_only=True)
+        # The other engines may pace these campaigns now: what is left is talking.
+        await self.db.run(lambda s: release(s, self.engine_id))
+        await self._wait_for_calls(deadline)
+        for call_id in list(self.calls):
+            with contextlib.suppress(Exception):  # a call that ended meanwhile
+                await self.backend.hangup(call_id)
+        await self._wait_for_calls(self.clock.monotonic() + HANGUP_SECONDS)
+        await self.close_unwritten()
+        if self._heartbeat_task is not None:
+            await cancel_and_wait(self._heartbeat_task)
+        now = self.clock.now()
+        freed = await self.db.run(lambda s: give_up(s, self.engine_id, now))
+        self._freed(freed)
+        log.info("engine %s stopped: its campaigns and lease are free", self.engine_id)
+
+    async def _wait_for_calls(self, deadline: float, unseen_only: bool = False) -> None:
+        """Until ``deadline`` (monotonic), while calls (or only dials still to be answered or
+        matched with an agent) remain: serve waiting callers, retry unwritten endings."""
+
+        def remaining() -> bool:
+            return any(not unseen_only or c.phase in UNSEEN_PHASES for c in self.calls.values())
+
+        while remaining() and self.clock.monotonic() < deadline:
+            for runner in list(self.runners.values()):
+                await runner.serve_waiting()
+            await self.close_unwritten()
+            left = max(deadline - self.clock.monotonic(), 0.0)
+            await self.clock.sleep(min(self.tick_seconds, left))
 
     async def _take_over(self) -> None:
         """Start on the running loop: close what a crash of this engine (or a dead one) left."""
@@ -193,15 +240,6 @@ class Engine:
         for agent in freed.agents:  # now in wrap-up, as after any call
             if agent.campaign_id is not None:
                 self.listener.agent_wrap_up(agent.tenant_id, agent.user_id, agent.campaign_id)
-
-    async def _newly_enabled(self) -> list[int]:
-        enabled = await self.db.run(
-            lambda session: session.scalars(
-                select(Campaign.id).where(Campaign.status == CampaignStatus.ENABLED)
-            ).all(),
-            writes=False,
-        )
-        return [c for c in enabled if c not in self.runners]
 
     async def _drain(self) -> None:
         deadline = self.clock.monotonic() + DRAIN_SECONDS

@@ -19,7 +19,13 @@ from opendialer.models.compliance import CallerIdNumber, Consent, ContactHold, H
 from opendialer.models.contact import MAX_PHONES, Contact, ContactPhone, ContactStatus
 from opendialer.models.crm import CrmCallLog
 from opendialer.models.dnc import DncEntry
-from opendialer.models.engine import AgentSession, AgentState, EngineLease, PacingDecision
+from opendialer.models.engine import (
+    AgentSession,
+    AgentState,
+    CampaignLease,
+    EngineLease,
+    PacingDecision,
+)
 from opendialer.models.outbox import (
     CrmEndpoint,
     EndpointKind,
@@ -53,6 +59,7 @@ __all__ = [
     "CallerIdNumber",
     "CallerIdStrategy",
     "Campaign",
+    "CampaignLease",
     "CampaignMember",
     "CampaignStatus",
     "Consent",

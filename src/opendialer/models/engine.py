@@ -58,6 +58,23 @@ class EngineLease(Base):
     lease_until: Mapped[datetime] = mapped_column(index=True)
 
 
+class CampaignLease(Base):
+    """Which engine paces a campaign: one holder at a time, renewed while it lives.
+
+    A row per campaign that some engine runs; the primary key makes two holders impossible.
+    Another engine takes the row over only once ``lease_until`` has passed.
+    """
+
+    __tablename__ = "campaign_leases"
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    engine_id: Mapped[str] = mapped_column(String(64), index=True)
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime]
+
+
 class PacingDecision(IdMixin, Base):
     """One pacing decision with the estimates behind it, so a supervisor can read why."""
 
