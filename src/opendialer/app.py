@@ -62,7 +62,9 @@ def api_v1_router() -> APIRouter:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = create_db_engine(settings.database_url, forbid_on_loop=True)
+    engine = create_db_engine(
+        settings.database_url, forbid_on_loop=True, async_wait=settings.database_wait_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -13,8 +13,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opendialer.db import WriterBusy
-
 RETRY_AFTER_SECONDS = 1
 
 
@@ -71,6 +69,20 @@ class Conflict(OpendialerError):
 class PayloadTooLarge(OpendialerError):
     status_code = 413
     code = "payload_too_large"
+
+
+class DatabaseBusy(OpendialerError):
+    """A caller waited too long for its turn at the database (503, ``Retry-After``).
+
+    Raised by db.py's queues; every face that renders :class:`OpendialerError` answers it in
+    its own vocabulary instead of a 500. The message says which wait it was."""
+
+    status_code = 503
+    code = "database_busy"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class InvalidPhoneNumber(OpendialerError):
@@ -149,13 +161,6 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _writer_busy(_request: Request, _exc: Exception) -> JSONResponse:
-    message = "The database is busy with other writes; retry in a moment"
-    response = _render(503, "database_busy", message)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpendialerError, _opendialer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -163,5 +168,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(WriterBusy, _writer_busy)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -133,7 +133,7 @@ def _as_jtel(exc: Exception) -> JtelError:
     if isinstance(exc, JtelError):
         return exc
     if isinstance(exc, OpendialerError):
-        return JtelError(exc.status_code, exc.message, exc.code)
+        return JtelError(exc.status_code, exc.message, exc.code, exc.headers)
     if isinstance(exc, ValidationError):
         return bad_request(jtel_message(_validation_message(exc)))
     if isinstance(exc, IntegrityError):
