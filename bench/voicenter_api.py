@@ -5,9 +5,12 @@ fresh, migrated SQLite database in a temporary directory, with one Israeli accou
 campaign. Then:
 
 - AddCall (POST-JSON, a new target each) for 30 s over 32 connections, driven by ``wrk``
-  (``apt-get install wrk``): requests/s, p50, p99 and p99.9 latency, errors. A load generator
-  in C leaves the second core to the server; a Python client needs a core of its own at this
-  rate, which on a 2-core machine measures the client instead of the server;
+  (``apt-get install wrk``): requests/s, p50, p99 and p99.9 latency, errors, and the server's
+  CPU per request (from /proc: the figure that a loaded machine changes least). A load
+  generator in C leaves the second core to the server; a Python client needs a core of its own
+  at this rate, which on a 2-core machine measures the client instead of the server;
+- the native contact create (``POST /api/v1/campaigns/{id}/contacts`` with an API key), the
+  same way;
 - AddCallsBulk with 10,000 targets: seconds per request (several rounds).
 
 Prints a table and the load average before and after (other processes share the machine).
@@ -27,7 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -46,6 +49,14 @@ BULK_SIZE = 10_000
 
 
 WRK_SCRIPT = Path(__file__).with_name("voicenter_addcall.lua")
+NATIVE_SCRIPT = Path(__file__).with_name("native_contact.lua")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    code: str  # the Voicenter campaign code
+    campaign_id: int
+    api_key: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class WrkResult:
     p99_ms: float
     p999_ms: float
     max_ms: float
+    cpu_ms: float = 0.0  # the server's CPU per request
 
 
 def free_port() -> int:
@@ -65,24 +77,35 @@ def free_port() -> int:
         return port
 
 
-def prepare(url: str, secret: str) -> str:
-    """One account (region IL) with one smart-dialer campaign; its campaign code."""
+def prepare(url: str, secret: str) -> Prepared:
+    """One account (region IL) with one smart-dialer campaign."""
     engine = create_db_engine(url)
     try:
         with unit_of_work(create_sessionmaker(engine)) as session:
             tenant = create_tenant(session, "Bench", default_region="IL", timezone="Asia/Jerusalem")
             data = CampaignCreate(name="Bench", dial_mode=DialMode.PREDICTIVE)
-            code = CodeKey(secret).of(
-                create_campaign(session, Scope.system(tenant.tenant.id), data)
-            )
+            campaign = create_campaign(session, Scope.system(tenant.tenant.id), data)
+            code = CodeKey(secret).of(campaign)
             assert code is not None
-            return code
+            return Prepared(code, campaign.id, tenant.api_key)
     finally:
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(url: str, port: int, secret: str) -> Iterator[str]:
+def server(url: str, port: int, secret: str) -> Iterator[Server]:
     env = {
         **os.environ,
         "OPENDIALER_DATABASE_URL": url,
@@ -97,7 +120,7 @@ def server(url: str, port: int, secret: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
-        yield base
+        yield Server(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -115,10 +138,12 @@ def wait_until_up(base: str) -> None:
     raise RuntimeError("the server did not start")
 
 
-def wrk(base: str, code: str, connections: int, seconds: float) -> WrkResult:
+def wrk(
+    base: str, arguments: list[str], connections: int, seconds: float, script: Path = WRK_SCRIPT
+) -> WrkResult:
     command = [
         *("wrk", "--threads", "2", "--connections", str(connections)),
-        *("--duration", f"{seconds:.0f}s", "--script", str(WRK_SCRIPT), base, "--", code),
+        *("--duration", f"{seconds:.0f}s", "--script", str(script), base, "--", *arguments),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
@@ -128,9 +153,27 @@ def wrk(base: str, code: str, connections: int, seconds: float) -> WrkResult:
     )
 
 
-def add_call_load(base: str, code: str, connections: int, seconds: float) -> WrkResult:
-    wrk(base, code, 4, 2)  # warm-up: first requests compile statements and fill caches
-    return wrk(base, code, connections, seconds)
+def measured_load(
+    server: Server, script: Path, arguments: list[str], connections: int, seconds: float
+) -> WrkResult:
+    wrk(server.base, arguments, 4, 2, script)  # warm-up: compile statements, fill caches
+    before = cpu_seconds(server.pid)
+    result = wrk(server.base, arguments, connections, seconds, script)
+    cpu_ms = (cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1)
+    return replace(result, cpu_ms=cpu_ms)
+
+
+def load_row(name: str, load: WrkResult, seconds: float) -> tuple[str, ...]:
+    return (
+        name,
+        f"{load.requests}",
+        f"{load.requests / seconds:.0f} req/s",
+        f"{load.p50_ms:.1f} ms",
+        f"{load.p99_ms:.1f} ms",
+        f"{load.p999_ms:.1f} ms",
+        f"{load.cpu_ms:.2f} ms",
+        str(load.failed),
+    )
 
 
 def bulk_rounds(base: str, code: str, rounds: int) -> list[float]:
@@ -168,21 +211,21 @@ def main() -> None:
     load_before = os.getloadavg()
     with throwaway_database("sqlite") as url:
         secret = secrets.token_urlsafe(48)
-        code = prepare(url, secret)
-        with server(url, free_port(), secret) as base:
-            load = add_call_load(base, code, args.clients, args.seconds)
-            bulk = bulk_rounds(base, code, args.bulk_rounds)
+        ready = prepare(url, secret)
+        with server(url, free_port(), secret) as running:
+            add_call = measured_load(running, WRK_SCRIPT, [ready.code], args.clients, args.seconds)
+            native = measured_load(
+                running,
+                NATIVE_SCRIPT,
+                [str(ready.campaign_id), ready.api_key],
+                args.clients,
+                args.seconds,
+            )
+            bulk = bulk_rounds(running.base, ready.code, args.bulk_rounds)
     load_after = os.getloadavg()
     rows = [
-        (
-            f"AddCall, {args.clients} conn., {args.seconds:.0f} s",
-            f"{load.requests}",
-            f"{load.requests / args.seconds:.0f} req/s",
-            f"{load.p50_ms:.1f} ms",
-            f"{load.p99_ms:.1f} ms",
-            f"{load.p999_ms:.1f} ms",
-            str(load.failed),
-        ),
+        load_row(f"AddCall, {args.clients} conn., {args.seconds:.0f} s", add_call, args.seconds),
+        load_row(f"native create, {args.clients} conn.", native, args.seconds),
         (
             f"Bulk {BULK_SIZE:,}",
             str(len(bulk)),
@@ -190,12 +233,13 @@ def main() -> None:
             f"{min(bulk):.2f} s best",
             f"{max(bulk):.2f} s worst",
             "",
+            "",
             "0",
         ),
     ]
     print_table(
         "Voicenter Forward Dialer API (opendialer serve, SQLite, engine off)",
-        ("case", "requests", "throughput", "p50", "p99", "p99.9", "errors"),
+        ("case", "requests", "throughput", "p50", "p99", "p99.9", "server CPU/req", "errors"),
         rows,
     )
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
