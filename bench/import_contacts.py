@@ -27,7 +27,8 @@ from tempfile import TemporaryDirectory
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
 
 from bench.common import throwaway_database
 from opendialer.accounts.service import create_tenant
@@ -195,6 +196,13 @@ class Result:
     counts: dict[str, int]
     contacts: int
     phones: int
+    server_cpu_seconds: float = 0.0  # PostgreSQL: the server process that ran the import
+
+
+def _server_pid(session: Session) -> int | None:
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
 def _setup(sessions: SessionMaker, rows: int) -> int:
@@ -223,6 +231,8 @@ def run_case(backend: str, path: Path, rows: int, parallel: bool | None) -> Resu
         cpu_before = time.process_time()
         started = time.perf_counter()
         with unit_of_work(sessions) as session, path.open("rb") as file:
+            server_pid = _server_pid(session)
+            server_before = _cpu_seconds(server_pid) if server_pid else 0.0
             campaign = session.get_one(Campaign, campaign_id)
             report = import_contacts(
                 session,
@@ -235,6 +245,7 @@ def run_case(backend: str, path: Path, rows: int, parallel: bool | None) -> Resu
             )
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
+        server_cpu = _cpu_seconds(server_pid) - server_before if server_pid else 0.0
         peak = _peak_rss_mib()
         sampler.stop.set()
         sampler.join()
@@ -256,6 +267,7 @@ def run_case(backend: str, path: Path, rows: int, parallel: bool | None) -> Resu
         counts,
         contacts,
         phones,
+        server_cpu,
     )
 
 
@@ -269,7 +281,7 @@ def _run_in_child(backend: str, path: Path, rows: int, parallel: bool | None) ->
 
 
 def _table(results: list[Result]) -> None:
-    columns = ["database", "rows", "seconds", "rows/s", "CPU s", "importer CPU s"]
+    columns = ["database", "rows", "seconds", "rows/s", "CPU s", "importer CPU s", "server CPU s"]
     columns += ["RSS before MiB", "peak RSS MiB", "helpers' RSS MiB"]
     columns += ["imported", "duplicate", "invalid", "dnc", "malformed"]
     outcomes = ("imported", "duplicate", "invalid_number", "dnc", "malformed")
@@ -286,6 +298,7 @@ def _table(results: list[Result]) -> None:
             f"{r.rows / r.seconds:,.0f}",
             f"{r.cpu_seconds:.1f}",
             f"{r.importer_cpu_seconds:.1f}",
+            f"{r.server_cpu_seconds:.1f}" if r.backend == "postgresql" else "-",
             f"{r.rss_before:.0f}",
             f"{r.rss_peak:.0f}",
             f"{r.helper_rss_peak:.0f}",

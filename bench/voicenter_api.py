@@ -5,9 +5,12 @@ fresh, migrated SQLite database in a temporary directory, with one Israeli accou
 campaign. Then:
 
 - AddCall (POST-JSON, a new target each) for 30 s over 32 connections, driven by ``wrk``
-  (``apt-get install wrk``): requests/s, p50, p99 and p99.9 latency, errors. A load generator
-  in C leaves the second core to the server; a Python client needs a core of its own at this
-  rate, which on a 2-core machine measures the client instead of the server;
+  (``apt-get install wrk``): requests/s, p50, p99 and p99.9 latency, errors, and the server's
+  CPU per request (from /proc: the figure that a loaded machine changes least). A load
+  generator in C leaves the second core to the server; a Python client needs a core of its own
+  at this rate, which on a 2-core machine measures the client instead of the server;
+- the native contact create (``POST /api/v1/campaigns/{id}/contacts`` with an API key), the
+  same way;
 - AddCallsBulk with 10,000 targets: seconds per request (several rounds).
 
 Prints a table and the load average before and after (other processes share the machine).
@@ -27,7 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -46,6 +49,14 @@ BULK_SIZE = 10_000
 
 
 WRK_SCRIPT = Path(__file__).with_name("voicenter_addcall.lua")
+NATIVE_SCRIPT = Path(__file__).with_name("native_contact.lua")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    code: str  # the Voicenter campaign code
+    campaign_id: int
+    api_key: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class WrkResult:
     p99_ms: float
     p999_ms: float
     max_ms: float
+    cpu_ms: float = 0.0  # the server's CPU per request
 
 
 def free_port() -> int:
@@ -65,23 +77,34 @@ def free_port() -> int:
         return port
 
 
-def prepare(url: str, secret: str) -> str:
-    """One account (region IL) with one smart-dialer campaign; its campaign code."""
+def prepare(url: str, secret: str) -> Prepared:
+    """One account (region IL) with one smart-dialer campaign."""
     engine = create_db_engine(url)
     try:
         with unit_of_work(create_sessionmaker(engine)) as session:
             tenant = create_tenant(session, "Bench", default_region="IL", timezone="Asia/Jerusalem")
             data = CampaignCreate(name="Bench", dial_mode=DialMode.PREDICTIVE)
-            code = CodeKey(secret).of(
-                create_campaign(session, Scope.system(tenant.tenant.id), data)
-            )
+            campaign = create_campaign(session, Scope.system(tenant.tenant.id), data)
+            code = CodeKey(secret).of(campaign)
             assert code is not None
-            return code
+            return Prepared(code, campaign.id, tenant.api_key)
     finally:
         engine.dispose()
 
 
-# --observability: what an operator turns on (docs/operations.md), against all of it off.
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --observability-rounds: what an operator turns on (docs/operations.md), against all of it off.
 OBSERVABILITY = {
     "off": {"OPENDIALER_METRICS": "off", "OPENDIALER_ACCESS_LOG": "false"},
     "on": {
@@ -96,12 +119,8 @@ OBSERVABILITY = {
 
 @contextmanager
 def server(
-    url: str,
-    port: int,
-    secret: str,
-    extra: dict[str, str] | None = None,
-    pids: list[int] | None = None,
-) -> Iterator[str]:
+    url: str, port: int, secret: str, extra: dict[str, str] | None = None
+) -> Iterator[Server]:
     env = {
         **os.environ,
         "OPENDIALER_DATABASE_URL": url,
@@ -115,12 +134,10 @@ def server(
     command = [str(opendialer), "serve", "--host", "127.0.0.1", "--port", str(port)]
     log_file = Path(url.removeprefix("sqlite:///")).with_suffix(".log").open("ab")
     process = subprocess.Popen(command, env=env, stderr=log_file)
-    if pids is not None:
-        pids.append(process.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
-        yield base
+        yield Server(base, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -139,10 +156,12 @@ def wait_until_up(base: str) -> None:
     raise RuntimeError("the server did not start")
 
 
-def wrk(base: str, code: str, connections: int, seconds: float) -> WrkResult:
+def wrk(
+    base: str, arguments: list[str], connections: int, seconds: float, script: Path = WRK_SCRIPT
+) -> WrkResult:
     command = [
         *("wrk", "--threads", "2", "--connections", str(connections)),
-        *("--duration", f"{seconds:.0f}s", "--script", str(WRK_SCRIPT), base, "--", code),
+        *("--duration", f"{seconds:.0f}s", "--script", str(script), base, "--", *arguments),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
@@ -152,9 +171,27 @@ def wrk(base: str, code: str, connections: int, seconds: float) -> WrkResult:
     )
 
 
-def add_call_load(base: str, code: str, connections: int, seconds: float) -> WrkResult:
-    wrk(base, code, 4, 2)  # warm-up: first requests compile statements and fill caches
-    return wrk(base, code, connections, seconds)
+def measured_load(
+    server: Server, script: Path, arguments: list[str], connections: int, seconds: float
+) -> WrkResult:
+    wrk(server.base, arguments, 4, 2, script)  # warm-up: compile statements, fill caches
+    before = cpu_seconds(server.pid)
+    result = wrk(server.base, arguments, connections, seconds, script)
+    cpu_ms = (cpu_seconds(server.pid) - before) * 1000 / max(result.requests, 1)
+    return replace(result, cpu_ms=cpu_ms)
+
+
+def load_row(name: str, load: WrkResult, seconds: float) -> tuple[str, ...]:
+    return (
+        name,
+        f"{load.requests}",
+        f"{load.requests / seconds:.0f} req/s",
+        f"{load.p50_ms:.1f} ms",
+        f"{load.p99_ms:.1f} ms",
+        f"{load.p999_ms:.1f} ms",
+        f"{load.cpu_ms:.2f} ms",
+        str(load.failed),
+    )
 
 
 def bulk_rounds(base: str, code: str, rounds: int) -> list[float]:
@@ -201,21 +238,21 @@ def main() -> None:
     load_before = os.getloadavg()
     with throwaway_database("sqlite") as url:
         secret = secrets.token_urlsafe(48)
-        code = prepare(url, secret)
-        with server(url, free_port(), secret) as base:
-            load = add_call_load(base, code, args.clients, args.seconds)
-            bulk = bulk_rounds(base, code, args.bulk_rounds)
+        ready = prepare(url, secret)
+        with server(url, free_port(), secret) as running:
+            add_call = measured_load(running, WRK_SCRIPT, [ready.code], args.clients, args.seconds)
+            native = measured_load(
+                running,
+                NATIVE_SCRIPT,
+                [str(ready.campaign_id), ready.api_key],
+                args.clients,
+                args.seconds,
+            )
+            bulk = bulk_rounds(running.base, ready.code, args.bulk_rounds)
     load_after = os.getloadavg()
     rows = [
-        (
-            f"AddCall, {args.clients} conn., {args.seconds:.0f} s",
-            f"{load.requests}",
-            f"{load.requests / args.seconds:.0f} req/s",
-            f"{load.p50_ms:.1f} ms",
-            f"{load.p99_ms:.1f} ms",
-            f"{load.p999_ms:.1f} ms",
-            str(load.failed),
-        ),
+        load_row(f"AddCall, {args.clients} conn., {args.seconds:.0f} s", add_call, args.seconds),
+        load_row(f"native create, {args.clients} conn.", native, args.seconds),
         (
             f"Bulk {BULK_SIZE:,}",
             str(len(bulk)),
@@ -223,37 +260,16 @@ def main() -> None:
             f"{min(bulk):.2f} s best",
             f"{max(bulk):.2f} s worst",
             "",
+            "",
             "0",
         ),
     ]
     print_table(
         "Voicenter Forward Dialer API (opendialer serve, SQLite, engine off)",
-        ("case", "requests", "throughput", "p50", "p99", "p99.9", "errors"),
+        ("case", "requests", "throughput", "p50", "p99", "p99.9", "server CPU/req", "errors"),
         rows,
     )
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time: what a request costs the server, which the other
-    processes on a loaded machine change much less than they change throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def measured_load(
-    url: str, extra: dict[str, str], clients: int, seconds: float
-) -> tuple[WrkResult, float]:
-    """AddCall load on a fresh server; its result and the server's CPU ms per request."""
-    secret = secrets.token_urlsafe(48)
-    code = prepare(url, secret)
-    pids: list[int] = []
-    with server(url, free_port(), secret, extra, pids) as base:
-        wrk(base, code, 4, 2)  # warm-up
-        before = cpu_seconds(pids[0])
-        result = wrk(base, code, clients, seconds)
-        used = cpu_seconds(pids[0]) - before
-    return result, 1000 * used / max(1, result.requests)
 
 
 def compare_observability(rounds: int, clients: int, seconds: float) -> None:
@@ -261,13 +277,14 @@ def compare_observability(rounds: int, clients: int, seconds: float) -> None:
     the machine's other load falls on both alike), each on a fresh server and database."""
     load_before = os.getloadavg()
     results: dict[str, list[WrkResult]] = {"off": [], "on": []}
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(rounds):
         for mode, extra in OBSERVABILITY.items():
             with throwaway_database("sqlite") as url:
-                result, cpu_ms = measured_load(url, extra, clients, seconds)
-            results[mode].append(result)
-            cpu[mode].append(cpu_ms)
+                secret = secrets.token_urlsafe(48)
+                ready = prepare(url, secret)
+                with server(url, free_port(), secret, extra) as running:
+                    load = measured_load(running, WRK_SCRIPT, [ready.code], clients, seconds)
+            results[mode].append(load)
     load_after = os.getloadavg()
     rows = []
     for mode, runs in results.items():
@@ -277,7 +294,7 @@ def compare_observability(rounds: int, clients: int, seconds: float) -> None:
                 f"metrics + logs {mode}",
                 " / ".join(f"{rate:.0f}" for rate in rates),
                 f"{statistics.median(rates):.0f} req/s",
-                f"{statistics.median(cpu[mode]):.2f} ms",
+                f"{statistics.median(r.cpu_ms for r in runs):.2f} ms",
                 f"{statistics.median(r.p50_ms for r in runs):.1f} ms",
                 f"{statistics.median(r.p99_ms for r in runs):.1f} ms",
                 str(sum(r.failed for r in runs)),
@@ -288,7 +305,8 @@ def compare_observability(rounds: int, clients: int, seconds: float) -> None:
         ("case", "req/s per round", "median", "server CPU/req", "p50", "p99", "errors"),
         rows,
     )
-    off, on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    off = statistics.median(r.cpu_ms for r in results["off"])
+    on = statistics.median(r.cpu_ms for r in results["on"])
     print(f"server CPU per request with metrics and logs on: {100 * (on - off) / off:+.1f} %")
     print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
 

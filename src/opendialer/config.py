@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON request body")
     max_import_bytes: int = Field(default=2_147_483_648, description="Largest import upload")
+    database_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request queues for a database connection or, on SQLite, for "
+        "the writer before it answers 503 with Retry-After",
+    )
     log_level: str = "info"
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",

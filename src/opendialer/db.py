@@ -41,6 +41,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from opendialer.errors import DatabaseBusy
+
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
 PING_AFTER_IDLE = 1.0  # seconds
@@ -58,6 +60,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
 _writer_binds: WeakKeyDictionary[Engine, dict[str, Engine]] = WeakKeyDictionary()
 _slots: WeakKeyDictionary[Engine, "Gate"] = WeakKeyDictionary()
+_async_waits: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
 
 
 _on_loop_ok: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -97,8 +100,22 @@ def _refuse_on_loop(*_args: Any) -> None:
     raise LoopBlocked("database work on the event loop: await run_unit_of_work(...) instead")
 
 
-class WriterBusy(RuntimeError):
+class WriterBusy(DatabaseBusy):
     """A writer waited too long for the SQLite writer gate (a client sees 503)."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"The database is busy with other writes (waited {waited:g} s); retry in a moment"
+        )
+
+
+class ConnectionsBusy(DatabaseBusy):
+    """An async caller waited too long for a database connection (a client sees 503)."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(
+            f"Every database connection is in use (waited {waited:g} s); retry in a moment"
+        )
 
 
 class Gate:
@@ -110,7 +127,10 @@ class Gate:
     across a hop through the event loop from waiting on threads that wait on it.
     """
 
-    def __init__(self, capacity: int = 1) -> None:
+    def __init__(
+        self, capacity: int = 1, busy: Callable[[float], DatabaseBusy] = ConnectionsBusy
+    ) -> None:
+        self._busy = busy  # the error for a waiter that gave up, saying what it waited for
         self._mutex = threading.Lock()
         self._free = capacity
         self._waiters: deque[Callable[[], None]] = deque()
@@ -142,7 +162,7 @@ class Gate:
         with self._mutex:
             if granted.set in self._waiters:
                 self._waiters.remove(granted.set)
-                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s")
+                raise self._busy(timeout)
         # granted between the timeout and the mutex: we hold it after all
 
     async def acquire_async(self, timeout: float = GATE_TIMEOUT) -> None:
@@ -160,7 +180,7 @@ class Gate:
             else:
                 future.cancel()  # a grant that comes later passes the gate on
             if isinstance(error, TimeoutError):
-                raise WriterBusy(f"the database stayed busy for {timeout:.0f} s") from None
+                raise self._busy(timeout) from None
             raise
 
     def _grant_soon(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
@@ -188,7 +208,7 @@ class WriterGate(Gate):
     """One writer at a time (SQLite)."""
 
     def __init__(self) -> None:
-        super().__init__(capacity=1)
+        super().__init__(capacity=1, busy=WriterBusy)
 
 
 def is_sqlite(url: str) -> bool:
@@ -260,11 +280,14 @@ def create_db_engine(
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     forbid_on_loop: bool = False,
     pool_size: int = POOL_SIZE,
+    async_wait: float = GATE_TIMEOUT,
     **kwargs: Any,
 ) -> Engine:
     """The engine for ``url``. ``forbid_on_loop``: taking a connection on an event loop's
     thread raises :class:`LoopBlocked` (the server turns it on, so no path can freeze it).
-    ``pool_size``: connections kept open (see the module's doc)."""
+    ``pool_size``: connections kept open (see the module's doc). ``async_wait``: seconds an
+    async caller (a request) queues for a connection or the writer before it gives up with
+    :class:`DatabaseBusy` (503)."""
     kwargs = {**_pool_arguments(url, pool_size), **kwargs}
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
@@ -278,6 +301,7 @@ def create_db_engine(
         _ping_idle_connections(engine, ping_after_idle)
     if forbid_on_loop:
         event.listen(engine, "checkout", _refuse_on_loop)
+    _async_waits[engine] = async_wait
     return engine
 
 
@@ -325,6 +349,11 @@ def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
 
 def create_sessionmaker(engine: Engine) -> SessionMaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def async_wait(sessions: SessionMaker) -> float:
+    """Seconds an async caller of ``sessions`` queues for the database (create_db_engine)."""
+    return _async_waits.get(sessions.kw["bind"], GATE_TIMEOUT)
 
 
 def writer_gate(sessions: SessionMaker) -> WriterGate | None:
@@ -399,7 +428,7 @@ async def run_unit_of_work(
     gate = writer_gate(sessions) if writes else None
     async with connection_slot(sessions):
         if gate is not None:
-            await gate.acquire_async()
+            await gate.acquire_async(async_wait(sessions))
         try:
             mode = HELD if writes else None
             return await to_thread.run_sync(partial(_in_transaction, sessions, work, mode))
@@ -417,7 +446,7 @@ async def connection_slot(sessions: SessionMaker) -> AsyncIterator[None]:
         yield
         return
     slots = connection_slots(sessions.kw["bind"])
-    await slots.acquire_async()
+    await slots.acquire_async(async_wait(sessions))
     holding = [True]
     token = _holding_slot.set(holding)
     try:

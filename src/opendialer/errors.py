@@ -6,6 +6,8 @@ Dialects catch :class:`OpendialerError` themselves and render their own vocabula
 
 from typing import Any
 
+RETRY_AFTER_SECONDS = 1
+
 
 class OpendialerError(Exception):
     status_code = 400
@@ -60,6 +62,20 @@ class Conflict(OpendialerError):
 class PayloadTooLarge(OpendialerError):
     status_code = 413
     code = "payload_too_large"
+
+
+class DatabaseBusy(OpendialerError):
+    """A caller waited too long for its turn at the database (503, ``Retry-After``).
+
+    Raised by db.py's queues; every face that renders :class:`OpendialerError` answers it in
+    its own vocabulary instead of a 500. The message says which wait it was."""
+
+    status_code = 503
+    code = "database_busy"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class InvalidPhoneNumber(OpendialerError):

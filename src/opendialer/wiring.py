@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 def build_state(settings: Settings) -> AppState:
-    db_engine = create_db_engine(settings.database_url, forbid_on_loop=True)
+    db_engine = create_db_engine(
+        settings.database_url, forbid_on_loop=True, async_wait=settings.database_wait_seconds
+    )
     sessions = create_sessionmaker(db_engine)
     return AppState(
         settings=settings,

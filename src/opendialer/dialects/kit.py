@@ -62,6 +62,7 @@ class Failure:
     message: str
     fields: object = None  # the fields a service named as wrong, if it named them
     expected: bool = True  # False: a bug, logged here, worded by the face as its own 500
+    headers: dict[str, str] | None = None  # e.g. Retry-After on a busy database's 503
 
     @property
     def message_with_fields(self) -> str:
@@ -72,7 +73,8 @@ def failure_of(exc: BaseException, face: str) -> Failure:
     """Any exception a handler raised, as one ``Failure``; the unexpected ones are logged."""
     if isinstance(exc, OpendialerError):
         details = exc.details if isinstance(exc.details, dict) else {}
-        return Failure(exc.status_code, exc.code, exc.message, details.get("fields"))
+        fields = details.get("fields")
+        return Failure(exc.status_code, exc.code, exc.message, fields, headers=exc.headers)
     if isinstance(exc, ValidationError):
         return Failure(422, "validation_error", validation_message(exc))
     if isinstance(exc, IntegrityError):

@@ -61,7 +61,10 @@ def _campaign_fk() -> Mapped[int]:
 
 class Campaign(IdMixin, TimestampMixin, Base):
     __tablename__ = "campaigns"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("id", "tenant_id"),  # the contacts' foreign key
+    )
 
     tenant_id: Mapped[int] = tenant_fk()
     name: Mapped[str] = mapped_column(String(200))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.db import (
     READ_METHODS,
+    async_wait,
     connection_slot,
     end_session,
     held_session,
@@ -27,7 +28,7 @@ async def _request_session(request: Request) -> AsyncIterator[Session]:
     gate = writer_gate(sessions) if writes else None
     async with connection_slot(sessions):
         if gate is not None:
-            await gate.acquire_async()
+            await gate.acquire_async(async_wait(sessions))
         try:
             session = held_session(sessions, writes=writes)
             try:

@@ -12,10 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from opendialer.db import WriterBusy
-from opendialer.errors import OpendialerError, error_body
-
-RETRY_AFTER_SECONDS = 1
+from opendialer.errors import RETRY_AFTER_SECONDS, OpendialerError, error_body
 
 
 def _render(
@@ -85,13 +82,6 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _writer_busy(_request: Request, _exc: Exception) -> JSONResponse:
-    message = "The database is busy with other writes; retry in a moment"
-    response = _render(503, "database_busy", message)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpendialerError, _opendialer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -99,5 +89,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(WriterBusy, _writer_busy)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -15,8 +15,15 @@ _STATUS_MAP = {422: 400}
 class JtelError(Exception):
     """An answer other than 200: ``{"status": <code>, "message": ...}`` with that HTTP code."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
+        self.headers = headers
         self.status = _STATUS_MAP.get(status, status)
         self.message = message
         self.code = code
@@ -26,6 +33,7 @@ class JtelError(Exception):
         if self.code:
             body["code"] = self.code
         headers = {"WWW-Authenticate": 'Basic realm="jtel"'} if self.status == 401 else None
+        headers = {**(headers or {}), **(self.headers or {})}
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 

@@ -120,7 +120,7 @@ def _as_jtel(exc: Exception) -> JtelError:
         return bad_request(jtel_message(failure.message))
     if not failure.expected:
         return JtelError(500, "An unexpected error occurred", "internal_error")
-    return JtelError(failure.status, failure.message, failure.code)
+    return JtelError(failure.status, failure.message, failure.code, failure.headers)
 
 
 def _run(

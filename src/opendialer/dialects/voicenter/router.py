@@ -2,7 +2,9 @@
 
 Every answer is HTTP 200 with the vendor's ``{ErrorCode, Description, ...}`` envelope, whatever
 went wrong (spec V2): the route reads and limits the body itself and owns its transaction, so
-neither the body-size middleware nor the native error handlers answer for it.
+neither the body-size middleware nor the native error handlers answer for it. The one exception:
+a database that stays busy (:class:`DatabaseBusy`) answers 503 with ``Retry-After``, in the same
+envelope, so a client can tell "retry" from "refused".
 """
 
 import logging
@@ -29,6 +31,7 @@ from opendialer.dialects.voicenter.errors import (
     VoicenterError,
 )
 from opendialer.dialects.voicenter.params import Params
+from opendialer.errors import DatabaseBusy
 from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
 from opendialer.web.state import app_state, auth_guard
 
@@ -135,7 +138,7 @@ async def _run(
             lambda session: method.handler(session, payload, key),
             writes=method.writes,
         )
-    except UnknownCode:
+    except (UnknownCode, DatabaseBusy):
         raise
     except VoicenterError as error:
         return error.envelope()
@@ -176,7 +179,11 @@ async def forward_dialer(request: Request) -> JSONResponse:
         return JSONResponse(error.envelope())
     except ClientDisconnect:
         return JSONResponse({"ErrorCode": GENERIC, "Description": "The client disconnected"})
-    return JSONResponse(await _guarded_run(request, method, payload))
+    try:
+        return JSONResponse(await _guarded_run(request, method, payload))
+    except DatabaseBusy as busy:  # the one answer that is not 200: a client may retry it
+        body = {"ErrorCode": GENERIC, "Description": busy.message}
+        return JSONResponse(body, status_code=busy.status_code, headers=busy.headers)
 
 
 # A plain Starlette route: the parameters are read by hand anyway, and skipping FastAPI's
