@@ -212,7 +212,7 @@ def simulate(
         clock = VirtualClock()
         with console.status("Preparing contacts and agents"):
             campaign_id = prepare_campaign(sessions, setup, clock.now())
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with console.status(f"Simulating {hours:g} h"):
             result = clock.run(
                 run_simulation(
@@ -220,9 +220,13 @@ def simulate(
                 )
             )
         engine.dispose()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     Console().print(summary_table(result, f"Simulation: {dial_mode.value}, seed {seed}"))
-    console.print(f"{hours:g} virtual hours in {wall:.1f} s")
+    per_attempt = 1000 * cpu / max(result.tally.attempts, 1)
+    console.print(
+        f"{hours:g} virtual hours in {wall:.1f} s (CPU {cpu:.1f} s, {per_attempt:.1f} ms per "
+        "attempt)"
+    )
 
 
 @app.command()

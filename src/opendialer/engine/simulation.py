@@ -49,6 +49,11 @@ from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Reach, Scenario
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
+POLL_SECONDS = 60.0
+"""The simulated engine's poll (``Engine.tick_seconds``): its agents and network tell it of
+every change and nobody else writes, so the poll only catches the time of day (a campaign
+state change at the end of the calling hours; dials themselves are checked against the hours
+when claimed) and is long."""
 INSERT_BATCH = 5000
 
 
@@ -192,6 +197,7 @@ class SimulatedAgents:
         state.on_break_since = self.clock.monotonic()
         length = self.scenario.draw_break_length(self.rng, self.clock.now())
         self.clock.call_later(length, lambda: self._end_break(tenant_id, user_id, campaign_id))
+        self._tell_engine(campaign_id)  # out of wrap-up: no longer about to be free
 
     def _end_break(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         state = self.clocks[user_id]
@@ -394,7 +400,14 @@ async def simulate(
     driver = SimulatedAgents(sessions, clock, scenario, seed)
     network = SimNetwork(clock, scenario, seed=seed, observer=driver.truth.see)
     factory = (lambda _campaign: policy) if policy is not None else policy_for
-    engine = Engine(sessions, network, clock, policy_factory=factory, listener=driver)
+    engine = Engine(
+        sessions,
+        network,
+        clock,
+        policy_factory=factory,
+        listener=driver,
+        tick_seconds=POLL_SECONDS,
+    )
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)
     await engine.run([campaign_id], until=until)
