@@ -49,6 +49,7 @@ from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Reach, Scenario
 
 ALL_DAYS = [1, 2, 3, 4, 5, 6, 7]
+SAMPLE_SECONDS = 300.0
 POLL_SECONDS = 60.0
 """The simulated engine's poll (``Engine.tick_seconds``): its agents and network tell it of
 every change and nobody else writes, so the poll only catches the time of day (a campaign
@@ -95,6 +96,18 @@ class CallTruth:
         return reach
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The run's running totals at one moment (for the picture over the day)."""
+
+    second: float
+    attempts: int
+    live_answers: int
+    abandoned: int
+    busy_seconds: float
+    break_seconds: float
+
+
 @dataclass
 class SimulationResult:
     tally: CampaignTally
@@ -105,6 +118,8 @@ class SimulationResult:
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     truth: CallTruth = field(default_factory=CallTruth)
+    timeline: list[Sample] = field(default_factory=list)
+    """Running totals every :data:`SAMPLE_SECONDS` of the run, from its start."""
 
     @property
     def people_abandonment(self) -> float:
@@ -410,7 +425,10 @@ async def simulate(
     )
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)
+    timeline: list[Sample] = []
+    sampling = asyncio.ensure_future(_sample(engine, driver, campaign_id, seconds, timeline))
     await engine.run([campaign_id], until=until)
+    await sampling
 
     def count_members(session: Session) -> int:
         campaign = session.get_one(Campaign, campaign_id)
@@ -434,7 +452,33 @@ async def simulate(
         break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
         truth=driver.truth,
+        timeline=timeline,
     )
+
+
+async def _sample(
+    engine: Engine, driver: SimulatedAgents, campaign_id: int, seconds: float, into: list[Sample]
+) -> None:
+    """Every :data:`SAMPLE_SECONDS` (and at the end), the run's totals so far."""
+    clock, start = engine.clock, engine.clock.monotonic()
+    while True:
+        second = min(seconds, clock.monotonic() - start)
+        runner = engine.runners.get(campaign_id)
+        if runner is not None:
+            tally = runner.tally
+            into.append(
+                Sample(
+                    second,
+                    tally.attempts,
+                    tally.live_answers,
+                    tally.abandoned,
+                    driver.busy_seconds(),
+                    driver.break_seconds(),
+                )
+            )
+        if second >= seconds:
+            return
+        await clock.sleep(min(SAMPLE_SECONDS, seconds - second))
 
 
 def _ready_idle_members(session: Session, now: datetime) -> None:
