@@ -140,3 +140,11 @@ def test_simulate_reads_the_pacing_benchs_scenario_format(db_url: str, tmp_path:
     assert lines["agents"] == "3"
     assert lines["simulated hours"] == "0.2"
     assert int(lines["answering machines agents reported"]) > 0
+
+
+def test_simulate_draws_the_day_when_asked(db_url: str, tmp_path: Path) -> None:
+    png = tmp_path / "day.png"
+    args = ["simulate", "--agents", "2", "--contacts", "200", "--hours", "0.2"]
+    result = runner.invoke(app, [*args, "--database-url", db_url, "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
