@@ -29,7 +29,7 @@ from opendialer.engine.pacing.base import (
 )
 from opendialer.engine.period import Counts, Ledger, Recount, day_start
 from opendialer.engine.selection import Claim, claim_next
-from opendialer.engine.supply import Supply, count_supply, next_due_at
+from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
 from opendialer.engine.wakeup import Wakeup
 from opendialer.models import (
     AgentState,
@@ -333,10 +333,14 @@ class CampaignRunner:
         )
 
     def _supply_left(self) -> Supply | None:
+        """The last count less the claims since; a count at the cap stays there (as good as
+        unlimited, as the count itself says) until the next count."""
         supply, claimed = self._supply, self._claimed
         if supply is None:
             return None
-        return Supply(max(0, supply.now - claimed), max(0, supply.soon - claimed))
+        now = supply.now if supply.now >= COUNT_CAP else max(0, supply.now - claimed)
+        soon = supply.soon if supply.soon >= COUNT_CAP else max(0, supply.soon - claimed)
+        return Supply(now, soon)
 
     def _first_pass(
         self,
