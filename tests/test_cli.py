@@ -178,3 +178,11 @@ def test_serve_refuses_unprotected_metrics_on_the_main_port(
     result = runner.invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "OPENDIALER_METRICS_TOKEN" in result.output and "Traceback" not in result.output
+
+
+def test_simulate_draws_the_day_when_asked(db_url: str, tmp_path: Path) -> None:
+    png = tmp_path / "day.png"
+    args = ["simulate", "--agents", "2", "--contacts", "200", "--hours", "0.2"]
+    result = runner.invoke(app, [*args, "--database-url", db_url, "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

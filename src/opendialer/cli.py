@@ -2,6 +2,7 @@
 housekeeping | simulate``."""
 
 import asyncio
+import importlib.util
 import json
 import secrets
 import tempfile
@@ -28,6 +29,8 @@ from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.report import summary_table
 from opendialer.engine.simulation import simulate as run_simulation
+from opendialer.engine.simulation_plot import MISSING_MATPLOTLIB
+from opendialer.engine.simulation_plot import plot as draw_plot
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
@@ -247,8 +250,18 @@ def simulate(
     database_url: Annotated[
         str | None, typer.Option(help="Database for the run (default: a temporary SQLite file)")
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Also draw occupancy, abandonment and dial rate over the run to this PNG "
+            "(needs matplotlib: the bench extra)",
+        ),
+    ] = None,
 ) -> None:
     """Run a campaign on the simulated network on a virtual clock and print a summary."""
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise typer.BadParameter(MISSING_MATPLOTLIB, param_hint="--plot")
     loaded = (
         CampaignScenario.load(scenario, agents=agents, abandon_target=abandon_target)
         if scenario
@@ -264,7 +277,7 @@ def simulate(
         clock = VirtualClock()
         with console.status("Preparing contacts and agents"):
             campaign_id = prepare_campaign(sessions, setup, clock.now())
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with console.status(f"Simulating {hours:g} h"):
             result = clock.run(
                 run_simulation(
@@ -272,9 +285,17 @@ def simulate(
                 )
             )
         engine.dispose()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     Console().print(summary_table(result, f"Simulation: {dial_mode.value}, seed {seed}"))
-    console.print(f"{hours:g} virtual hours in {wall:.1f} s")
+    per_attempt = 1000 * cpu / max(result.tally.attempts, 1)
+    if plot is not None:
+        title = f"Simulation: {dial_mode.value}, {setup.agents} agents, seed {seed}"
+        draw_plot(result, plot, title, setup.abandon_target)
+        console.print(f"Plot written to {plot}")
+    console.print(
+        f"{hours:g} virtual hours in {wall:.1f} s (CPU {cpu:.1f} s, {per_attempt:.1f} ms per "
+        "attempt)"
+    )
 
 
 @app.command()

@@ -77,6 +77,7 @@ class CampaignOwner:
         for campaign_id, runner in list(self.engine.runners.items()):
             if campaign_id not in campaign_ids and runner.paced:
                 runner.paced = False  # its loop ends after the tick in progress: no new dials
+                runner.wake(stale=False)  # a loop waiting for its next look ends now
                 for agent_id in list(runner.previews):
                     await runner.skip_preview(agent_id)
         for campaign_id in campaign_ids:

@@ -31,7 +31,8 @@ from opendialer.engine.pacing.base import (
 )
 from opendialer.engine.period import Counts, Ledger, Recount, day_start
 from opendialer.engine.selection import Claim, claim_next
-from opendialer.engine.supply import Supply, count_supply
+from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
+from opendialer.engine.wakeup import Wakeup
 from opendialer.models import (
     AgentState,
     CallAttempt,
@@ -126,6 +127,10 @@ class TickPlan:
     preview_seconds: float = 0.0
     pacing: PacingParams | None = None  # predictive: the loop decides, a second one claims
     supply: Supply | None = None
+    supply_read: bool = False
+    """``supply`` was counted in this pass (else it is the runner's count less its claims)."""
+    next_due: datetime | None = None
+    """Nothing to dial now: when the next contact falls due (None: none waits)."""
     recount: Recount | None = None
 
 
@@ -133,6 +138,10 @@ log = logging.getLogger(__name__)
 
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
+SUPPLY_REFRESH_SECONDS = 60.0
+"""A large supply is counted again after this long; between counts the runner takes its own
+claims off it (a small one, below :data:`SUPPLY_LOW`, is counted at every read)."""
+SUPPLY_LOW = 500
 
 
 def _state_of(decision: PacingDecision) -> str:
@@ -171,6 +180,15 @@ class CampaignRunner:
         self._logged_state: str | None = None
         self._reserving: set[CallId] = set()  # waiting callers an agent is being found for
         self.paced = True  # False: the loop ends after its tick (the campaign's lease is going)
+        self.wakeup = Wakeup(engine.clock)
+        self._seen: TickPlan | None = None  # the last read of the database
+        self._seen_at = 0.0
+        self._polled_at: float | None = None  # the last read that also looked for callbacks
+        self._supply: Supply | None = None
+        self._supply_at = 0.0
+        self._claimed = 0  # contacts claimed since the supply was counted
+        self._recheck_at: float | None = None  # the policy wants to be asked again then
+        self._contact_due_at: float | None = None
 
     @classmethod
     async def start(cls, engine: EngineContext, campaign_id: int) -> "CampaignRunner":
@@ -184,6 +202,8 @@ class CampaignRunner:
     # -- the pacing loop
 
     async def loop(self, until: datetime | None) -> None:
+        """Look at the campaign whenever something happened or a timer of its asks (see
+        :mod:`opendialer.engine.wakeup`), until ``until``."""
         clock = self.engine.clock
         bind_contextvars(campaign_id=self.campaign_id, tenant_id=self.tenant_id)  # its log lines
         while self.paced and (until is None or clock.now() < until):
@@ -192,20 +212,53 @@ class CampaignRunner:
                 await self.tick()
             except Exception:
                 log.exception("campaign %s: tick failed", self.campaign_id)
+                self.wakeup.stale = True
+                await clock.sleep(self.engine.tick_seconds)
+                continue
             self.engine.tick_lateness.took(clock.monotonic() - began)
             if self.state == "deleted":
                 log.info("campaign %s was deleted: its runner stops", self.campaign_id)
                 return
-            due = clock.monotonic() + self.engine.tick_seconds
-            await clock.sleep(self.engine.tick_seconds)
+            due = await self.wakeup.wait(self._next_look(until))
             self.engine.tick_lateness.record(due, clock.monotonic())
+
+    def wake(self, *, stale: bool) -> None:
+        """Something happened that may change a decision; ``stale``: in the database too."""
+        self.wakeup.wake(stale=stale)
+
+    def _next_look(self, until: datetime | None) -> float:
+        """The earliest of: the poll for changes nobody tells the engine about, the policy's
+        recheck, the next contact due, the end of the run."""
+        clock = self.engine.clock
+        looks = [(self._polled_at or 0.0) + self.engine.tick_seconds]
+        if self._recheck_at is not None:
+            looks.append(self._recheck_at)
+        if self._contact_due_at is not None:
+            looks.append(self._contact_due_at)
+        if until is not None:
+            looks.append(clock.monotonic() + (until - clock.now()).total_seconds())
+        return min(looks)
+
+    def _must_read(self, mono: float) -> bool:
+        due = self._contact_due_at
+        return (
+            self.wakeup.stale
+            or self._seen is None
+            or self._poll_due(mono)
+            or (due is not None and mono >= due)
+        )
+
+    def _poll_due(self, mono: float) -> bool:
+        return self._polled_at is None or mono >= self._polled_at + self.engine.tick_seconds
 
     async def tick(self) -> None:
         await self.engine.close_unwritten()
         await self.serve_waiting()
-        now = self.engine.clock.now()
-        busy_ids = self.busy.ids()
-        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids))
+        now, mono = self.engine.clock.now(), self.engine.clock.monotonic()
+        self._recheck_at = None
+        plan = await self._read(now, mono) if self._must_read(mono) else self._from_memory()
+        if plan is None:
+            return  # nothing to decide until the next read
         if plan.deleted:
             self.state = "deleted"
             return
@@ -222,9 +275,63 @@ class CampaignRunner:
         for launch in launches:
             await self._launch(launch)
 
-    def _first_pass(self, session: Session, now: datetime, busy_ids: list[int]) -> TickPlan:
+    async def _read(self, now: datetime, mono: float) -> TickPlan:
+        """Read the campaign's state (and claim what needs no pacing decision)."""
+        self.wakeup.stale = False  # an event during the read makes it stale again
+        busy_ids = self.busy.ids()
+        count, poll = self._supply_due(mono), self._poll_due(mono)
+        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, count, poll))
+        self._seen, self._seen_at = plan, mono
+        if poll:
+            self._polled_at = mono
+        if plan.supply_read:
+            self._supply, self._supply_at, self._claimed = plan.supply, mono, 0
+        plan.supply = self._supply_left() if plan.supply is not None else None
+        due = plan.next_due
+        self._contact_due_at = None if due is None else mono + (due - now).total_seconds()
+        if plan.launches or plan.previews:
+            self.wakeup.stale = True  # agents were reserved after they were counted
+        return plan
+
+    def _from_memory(self) -> TickPlan | None:
+        """A predictive look with nothing changed in the database since the last read: the
+        policy decides again on what the runner knows (calls, agents' ages, its claims)."""
+        seen = self._seen
+        if seen is None or seen.pacing is None or seen.counts is None or not seen.window_open:
+            return None
+        return TickPlan(counts=seen.counts, pacing=seen.pacing, supply=self._supply_left())
+
+    def _supply_due(self, mono: float) -> bool:
+        supply = self._supply
+        return (
+            supply is None
+            or supply.now - self._claimed < SUPPLY_LOW
+            or mono >= self._supply_at + SUPPLY_REFRESH_SECONDS
+        )
+
+    def _supply_left(self) -> Supply | None:
+        """The last count less the claims since; a count at the cap stays there (as good as
+        unlimited, as the count itself says) until the next count."""
+        supply, claimed = self._supply, self._claimed
+        if supply is None:
+            return None
+        now = supply.now if supply.now >= COUNT_CAP else max(0, supply.now - claimed)
+        soon = supply.soon if supply.soon >= COUNT_CAP else max(0, supply.soon - claimed)
+        return Supply(now, soon)
+
+    def _first_pass(
+        self,
+        session: Session,
+        now: datetime,
+        busy_ids: list[int],
+        count_contacts: bool,
+        poll: bool,
+    ) -> TickPlan:
         """In the engine's database thread: the campaign's state, and every claim that needs no
-        pacing decision (callbacks, progressive, previews). Dialled after it commits."""
+        pacing decision (callbacks, progressive, previews). Dialled after it commits.
+        ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
+        look for due personal callbacks too (a scan of the due contacts, so only at the poll:
+        they are scheduled to the minute)."""
         campaign = session.get(Campaign, self.campaign_id)
         if campaign is None:
             return TickPlan(deleted=True, window_open=False)
@@ -234,18 +341,25 @@ class CampaignRunner:
         plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
         if counts.logged_in == 0:
             return plan
-        plan.launches = self._callbacks(session, campaign, now)
+        plan.launches = self._callbacks(session, campaign, now) if poll else []
         ready = counts.ready - len(plan.launches)
         if campaign.dial_mode is DialMode.PREVIEW:
             plan.previews = self._offer_previews(session, campaign, ready, now)
             plan.preview_seconds = campaign.preview_seconds
         elif campaign.dial_mode is DialMode.PREDICTIVE:
             plan.pacing = PacingParams.of(campaign)
-            plan.supply = count_supply(session, self.campaign_id, now)
+            if count_contacts:
+                plan.supply, plan.supply_read = count_supply(session, self.campaign_id, now), True
+                if plan.supply.now == 0:
+                    plan.next_due = next_due_at(session, self.campaign_id, now)
+            else:
+                plan.supply = Supply(0, 0)  # a placeholder: the runner's own count replaces it
             if self.ledger.due(now, day_start(campaign, now)):
                 plan.recount = self.ledger.recount(session, campaign, now)
         else:
             plan.launches += self._progressive(session, campaign, ready, now)
+            if ready > 0 and len(plan.launches) < ready:
+                plan.next_due = next_due_at(session, self.campaign_id, now)
         return plan
 
     async def _predictive(self, plan: TickPlan, now: datetime) -> list[Launch]:
@@ -256,20 +370,39 @@ class CampaignRunner:
             self.ledger.apply(plan.recount, self.tally)
         ready = plan.counts.ready - len(plan.launches)
         decision = self.policy.decide(self._snapshot(plan.pacing, ready, plan.supply))
+        if decision.recheck_after is not None:
+            self._recheck_at = self.engine.clock.monotonic() + decision.recheck_after
         row = self._decision_row(decision, now)
+        launches = await self._claim_decided(decision.dials, row, now) if decision.dials else []
+        if launches is None:  # closed or gone since the last read
+            self.wakeup.stale, launches = True, []
+        elif row is not None and not decision.dials:
+            await self.engine.db.run(lambda session: session.add(row))
+        placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
+        self.policy.observe(placed)  # only dials placed are learned from
+        self._claimed += len(launches)
+        if len(launches) < decision.dials:  # the list gave fewer: count it again
+            self._supply = None
+            self.wakeup.stale = True
+        return launches
 
-        def claim(session: Session) -> list[Launch]:
-            campaign = session.get_one(Campaign, self.campaign_id)
-            claimed = self._claim(session, campaign, decision.dials, now)
+    async def _claim_decided(
+        self, dials: int, row: PacingDecisionRow | None, now: datetime
+    ) -> list[Launch] | None:
+        """Claim the decided dials; None if the campaign is closed or gone (the window is
+        checked here, in the claim's transaction, as the decision may come from memory)."""
+
+        def claim(session: Session) -> list[Launch] | None:
+            campaign = session.get(Campaign, self.campaign_id)
+            if campaign is None or not campaign_window_open(campaign, now):
+                return None
+            claimed = self._claim(session, campaign, dials, now)
             if row is not None:
                 row.dials = len(claimed)  # what was placed, not what was wanted
                 session.add(row)
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
-        launches = await self.engine.db.run(claim)
-        placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
-        self.policy.observe(placed)  # only dials placed are learned from
-        return launches
+        return await self.engine.db.run(claim)
 
     def _remember_previews(self, plan: TickPlan) -> None:
         for agent_id, claim in plan.previews:
@@ -353,6 +486,7 @@ class CampaignRunner:
         await self.engine.db.run(
             lambda session: self._unclaim(session, claim, agent_id, now, release_agent)
         )
+        self.wake(stale=True)  # the agent is ready again, the contact back in the queue
         return True
 
     def _unclaim(
@@ -498,6 +632,7 @@ class CampaignRunner:
 
     async def _launch_failed(self, launch: Launch, exc: Exception) -> None:
         log.warning("campaign %s: originate failed: %s", self.campaign_id, exc)
+        self.wake(stale=True)
         now = self.engine.clock.now()
         await self.engine.db.run(lambda session: self._failed(session, launch, now))
         self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
@@ -653,6 +788,7 @@ class CampaignRunner:
 
     async def _unreserve(self, agent_id: int) -> None:
         at = self.engine.clock.now()
+        self.wake(stale=True)
         await self.engine.db.run(
             lambda session: agents.act(
                 session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
@@ -669,6 +805,7 @@ class CampaignRunner:
         self.policy.observe(
             Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
         )
+        self.wake(stale=False)  # the budget changed
         await self.engine.backend.play_and_hangup(
             call.call_id, announcement or DEFAULT_ANNOUNCEMENT
         )
@@ -691,6 +828,7 @@ class CampaignRunner:
             self.engine.listener.agent_wrap_up(self.tenant_id, agent_id, self.campaign_id)
         elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
             self.busy.forget(agent_id)
+            self.wakeup.stale = True  # ready again: the counts changed
 
     def record(self, call: LiveCall, outcome: CallOutcome, mono: float) -> None:
         key = outcome.value

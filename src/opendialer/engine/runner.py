@@ -57,6 +57,15 @@ _FINAL_OUTCOMES = {
     CallEventKind.INVALID_NUMBER: CallOutcome.INVALID_NUMBER,
     CallEventKind.CANCELLED: CallOutcome.CANCELLED,
 }
+_WAKING = {
+    CallEventKind.ANSWERED_HUMAN,
+    CallEventKind.ANSWERED_MACHINE,
+    CallEventKind.BRIDGED,
+    CallEventKind.AGENT_NO_ANSWER,
+}
+"""Call events after which pacing may decide otherwise (besides every final one)."""
+_STALE_AFTER = {CallEventKind.ANSWERED_HUMAN, CallEventKind.AGENT_NO_ANSWER}
+"""...and after which an agent's state changed in the database (reserved, released, paused)."""
 _DIAL_RESULTS = {
     CallOutcome.BUSY: DialResult.BUSY,
     CallOutcome.NO_ANSWER: DialResult.NO_ANSWER,
@@ -77,7 +86,7 @@ class Engine:
         clock: Clock,
         *,
         engine_id: str | None = None,
-        tick_seconds: float = 0.5,
+        tick_seconds: float = 0.5,  # the poll: see Engine.tick_seconds
         grace_seconds: float = GRACE_SECONDS,
         policy_factory: Callable[[Campaign], PacingPolicy] = default_policy,
         listener: EngineListener | None = None,
@@ -91,6 +100,10 @@ class Engine:
         self.clock = clock
         self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:8]}"
         self.tick_seconds = tick_seconds
+        """The longest a campaign goes without reading its state from the database: the net
+        for changes nobody tells the engine about (an agent's API call in another process, an
+        import, an edit). Events (calls, agents this engine hears of) and the pacing policy's
+        own timer make it look sooner."""
         self.lease_seconds = lease_seconds
         self.grace_seconds = grace_seconds
         self.policy_factory = policy_factory
@@ -271,10 +284,12 @@ class Engine:
         return self.runners[call.campaign_id]
 
     async def agent_ready(self, campaign_id: int | None = None) -> None:
-        """An agent became ready: give waiting callers a chance before the grace runs out."""
-        for runner in self.runners.values():
+        """An agent became ready (or otherwise changed state): give waiting callers a chance
+        before the grace runs out, and let pacing look again."""
+        for runner in list(self.runners.values()):
             if campaign_id is None or runner.campaign_id == campaign_id:
                 await runner.serve_waiting()
+                runner.wake(stale=True)
 
     # -- call events
 
@@ -298,6 +313,8 @@ class Engine:
             await runner.on_agent_no_answer(call, event)
         elif event.final:
             await self._on_final(call, event)
+        if event.final or kind in _WAKING:
+            runner.wake(stale=kind in _STALE_AFTER)
 
     async def _on_final(self, call: LiveCall, event: CallEvent) -> None:
         del self.calls[call.call_id]
@@ -420,6 +437,7 @@ class Engine:
     async def _end_forced_out(self, user_id: int, calls: list[CallId]) -> None:
         for runner in list(self.runners.values()):
             await runner.drop_preview(user_id)
+            runner.wake(stale=True)
         for call_id in calls:
             await self.backend.hangup(call_id)
 
@@ -427,6 +445,7 @@ class Engine:
         runner = self.runners.get(campaign_id)
         if runner is not None:
             runner.answering_machine_found()
+            runner.wake(stale=False)
 
     def tally(self, campaign_id: int) -> CampaignTally:
         return self.runners[campaign_id].tally

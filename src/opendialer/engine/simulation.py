@@ -39,6 +39,13 @@ from opendialer.telephony import CallEvent, CallEventKind, CallId
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Reach, Scenario
 
+SAMPLE_SECONDS = 300.0
+POLL_SECONDS = 60.0
+"""The simulated engine's poll (``Engine.tick_seconds``): its agents and network tell it of
+every change and nobody else writes, so the poll only catches the time of day (a campaign
+state change at the end of the calling hours; dials themselves are checked against the hours
+when claimed) and is long."""
+
 
 @dataclass
 class AgentClock:
@@ -78,6 +85,18 @@ class CallTruth:
         return reach
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The run's running totals at one moment (for the picture over the day)."""
+
+    second: float
+    attempts: int
+    live_answers: int
+    abandoned: int
+    busy_seconds: float
+    break_seconds: float
+
+
 @dataclass
 class SimulationResult:
     tally: CampaignTally
@@ -88,6 +107,8 @@ class SimulationResult:
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     truth: CallTruth = field(default_factory=CallTruth)
+    timeline: list[Sample] = field(default_factory=list)
+    """Running totals every :data:`SAMPLE_SECONDS` of the run, from its start."""
 
     @property
     def people_abandonment(self) -> float:
@@ -180,6 +201,7 @@ class SimulatedAgents:
         state.on_break_since = self.clock.monotonic()
         length = self.scenario.draw_break_length(self.rng, self.clock.now())
         self.clock.call_later(length, lambda: self._end_break(tenant_id, user_id, campaign_id))
+        self._tell_engine(campaign_id)  # out of wrap-up: no longer about to be free
 
     def _end_break(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
         state = self.clocks[user_id]
@@ -258,10 +280,20 @@ async def simulate(
     driver = SimulatedAgents(sessions, clock, scenario, seed)
     network = SimNetwork(clock, scenario, seed=seed, observer=driver.truth.see)
     factory = (lambda _campaign: policy) if policy is not None else policy_for
-    engine = Engine(sessions, network, clock, policy_factory=factory, listener=driver)
+    engine = Engine(
+        sessions,
+        network,
+        clock,
+        policy_factory=factory,
+        listener=driver,
+        tick_seconds=POLL_SECONDS,
+    )
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)
+    timeline: list[Sample] = []
+    sampling = asyncio.ensure_future(_sample(engine, driver, campaign_id, seconds, timeline))
     await engine.run([campaign_id], until=until)
+    await sampling
 
     def count_members(session: Session) -> int:
         campaign = session.get_one(Campaign, campaign_id)
@@ -285,7 +317,33 @@ async def simulate(
         break_seconds=driver.break_seconds(),
         outcomes=dict(tally.outcomes),
         truth=driver.truth,
+        timeline=timeline,
     )
+
+
+async def _sample(
+    engine: Engine, driver: SimulatedAgents, campaign_id: int, seconds: float, into: list[Sample]
+) -> None:
+    """Every :data:`SAMPLE_SECONDS` (and at the end), the run's totals so far."""
+    clock, start = engine.clock, engine.clock.monotonic()
+    while True:
+        second = min(seconds, clock.monotonic() - start)
+        runner = engine.runners.get(campaign_id)
+        if runner is not None:
+            tally = runner.tally
+            into.append(
+                Sample(
+                    second,
+                    tally.attempts,
+                    tally.live_answers,
+                    tally.abandoned,
+                    driver.busy_seconds(),
+                    driver.break_seconds(),
+                )
+            )
+        if second >= seconds:
+            return
+        await clock.sleep(min(SAMPLE_SECONDS, seconds - second))
 
 
 def _ready_idle_members(session: Session, now: datetime) -> None:

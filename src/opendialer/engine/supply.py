@@ -46,3 +46,17 @@ def count_supply(session: Session, campaign_id: int, now: datetime) -> Supply:
     dialable = _due_by(session, campaign_id, now)
     soon = dialable if dialable >= COUNT_CAP else _due_by(session, campaign_id, now + SOON)
     return Supply(dialable, soon)
+
+
+def next_due_at(session: Session, campaign_id: int, now: datetime) -> datetime | None:
+    """When the campaign's next contact in the dial queue falls due after ``now`` (None: no
+    contact waits): the runner with nothing to dial sleeps until then."""
+    contact = CONTACTS.c
+    return session.execute(
+        select(func.min(contact.next_try_at)).where(
+            contact.campaign_id == campaign_id,
+            DIAL_QUEUE_WHERE,
+            contact.next_try_at > now,
+            contact.reserved_user_id.is_(None),
+        )
+    ).scalar_one_or_none()

@@ -105,6 +105,11 @@ class PacingDecision:
     reason: str
     inputs: Mapping[str, float] = field(default_factory=dict)
     """The estimates used (live-answer probability, expected releases, budget left, ...)."""
+    recheck_after: float | None = None
+    """Seconds after which the policy wants to be asked again although nothing happened (its
+    forecasts move with time: dials age toward an answer, calls toward their end); None when
+    only an event (an agent freed, a call answered or ended, ...) can change its answer. The
+    engine asks at the first event or at this time, whichever comes first."""
 
 
 class PacingPolicy(Protocol):

@@ -24,6 +24,7 @@ from opendialer.engine.pacing.base import (
 )
 
 ADAPT_SECONDS = 15.0
+SAMPLE_SECONDS = 0.5
 AVERAGE_SECONDS = 60.0
 MIN_CALLS_FOR_DROP_RULE = 50
 
@@ -104,6 +105,7 @@ class VicidialAdaptivePolicy:
             dials=dials,
             target_in_flight=max(wanted, 0.0),
             reason=f"adaptive dial level {self.level:.3f}",
+            recheck_after=SAMPLE_SECONDS,  # its minute's average is of samples at this period
             inputs={
                 "dial_level": self.level,
                 "drop_rate_today": self.drop_rate,

@@ -74,6 +74,10 @@ class PredictiveSettings:
     """The prior ratio: one dial's risk, taken alone, misses the dials launched after it."""
     calibration_half_life: float = 7200.0
     max_new_per_decision: int = 500
+    recheck_seconds: float = 0.5
+    """While dials ring or agents talk, ask again after this long even if nothing happened:
+    the forecasts move with their ages (the engine ticked at this period before it woke on
+    events)."""
 
 
 class Pool(NamedTuple):
@@ -233,7 +237,14 @@ class PredictivePolicy:
             target_in_flight=float(in_flight + capped),
             reason=self._reason(snapshot, capped, dials, inputs),
             inputs=inputs,
+            recheck_after=self._recheck_after(snapshot),
         )
+
+    def _recheck_after(self, snapshot: PacingSnapshot) -> float | None:
+        """Time moves the forecast only while something is under way (a dial, a call, a
+        wrap-up, a waiting caller); with nothing under way only an event changes it."""
+        moving = snapshot.dials_in_progress or snapshot.busy_agent_ages or snapshot.waiting_callers
+        return self.settings.recheck_seconds if moving else None
 
     def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:
         """Nothing to dial: no model to run, nothing to learn."""

@@ -1,0 +1,227 @@
+"""The engine looks at a campaign when something happens or a timer asks, never on a fixed tick:
+each kind of event wakes it at once, and between them it does no database work."""
+
+import asyncio
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from opendialer.clock import VirtualClock
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.engine import agents
+from opendialer.engine.agent_state import AgentEvent
+from opendialer.engine.pacing.base import Observation, PacingDecision, PacingSnapshot
+from opendialer.engine.runner import Engine
+from opendialer.engine.simulation import SimulatedAgents
+from opendialer.engine.wakeup import Wakeup
+from opendialer.models import CallAttempt, Campaign, CampaignMember, DialMode
+from opendialer.scoping import Scope
+from opendialer.telephony.sim import SimNetwork
+from opendialer.telephony.sim_scenario import Scenario
+from tests.engine.helpers import make_contact
+
+START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")  # Monday 10:00 in Berlin
+POLL = 3600.0  # the engine's poll, far beyond every test's horizon: only events and timers
+
+
+class AskedPolicy:
+    """A real policy: one dial whenever nothing is in flight and an agent is ready; remembers
+    when it was asked; asks to be asked again after ``recheck`` seconds when given."""
+
+    name = "asked"
+
+    def __init__(self, recheck: float | None = None, dial: bool = True) -> None:
+        self.recheck = recheck
+        self.dial = dial
+        self.asked: list[float] = []
+
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        self.asked.append(snapshot.now)
+        idle = not snapshot.dials_in_progress and snapshot.agents_ready > 0
+        dials = 1 if self.dial and idle and snapshot.dialable_now != 0 else 0
+        return PacingDecision(dials, float(dials), "asked", recheck_after=self.recheck)
+
+    def observe(self, observation: Observation) -> None:
+        return None
+
+
+def _engine(
+    sessions: SessionMaker, clock: VirtualClock, policy: AskedPolicy, contacts: int, agents: int
+) -> tuple[int, Engine]:
+    setup = SimulationSetup(agents=agents, contacts=contacts, dial_mode=DialMode.PREDICTIVE)
+    campaign_id = prepare_campaign(sessions, setup, clock.now())
+    driver = SimulatedAgents(sessions, clock, Scenario(), seed=1)
+    network = SimNetwork(clock, Scenario(), seed=1)
+    engine = Engine(
+        sessions,
+        network,
+        clock,
+        engine_id="wake",
+        policy_factory=lambda _campaign: policy,
+        listener=driver,
+        tick_seconds=POLL,
+    )
+    driver.engine = engine
+    return campaign_id, engine
+
+
+def _run(clock: VirtualClock, engine: Engine, campaign_id: int, seconds: float) -> None:
+    clock.run(engine.run([campaign_id], until=START + timedelta(seconds=seconds)))
+
+
+def _attempts(sessions: SessionMaker) -> list[CallAttempt]:
+    with unit_of_work(sessions) as session:
+        return list(session.scalars(select(CallAttempt).order_by(CallAttempt.id)))
+
+
+def _at(clock_second: float) -> datetime:
+    return START + timedelta(seconds=clock_second)
+
+
+def test_a_wakeup_waits_for_its_deadline_or_the_first_event() -> None:
+    clock = VirtualClock(START)
+
+    async def scenario() -> list[tuple[float, float]]:
+        wakeup = Wakeup(clock)
+        seen = [(await wakeup.wait(5.0), clock.monotonic())]  # nothing happens: the deadline
+        clock.call_later(2.0, lambda: wakeup.wake(stale=False))
+        seen.append((await wakeup.wait(60.0), clock.monotonic()))  # an event 2 s later
+        wakeup.wake(stale=True)  # while busy: the next wait returns at once
+        seen.append((await wakeup.wait(600.0), clock.monotonic()))
+        assert wakeup.stale
+        return seen
+
+    assert clock.run(scenario()) == [(5.0, 5.0), (7.0, 7.0), (7.0, 7.0)]
+
+
+def test_the_policy_is_asked_again_when_it_asks_and_not_otherwise(
+    sessions: SessionMaker,
+) -> None:
+    clock = VirtualClock(START)
+    policy = AskedPolicy(recheck=7.0, dial=False)
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=10, agents=2)
+    _run(clock, engine, campaign_id, 30.0)
+
+    assert policy.asked == [0.0, 7.0, 14.0, 21.0, 28.0]
+
+    quiet = AskedPolicy(recheck=None, dial=False)
+    clock = VirtualClock(START)
+    campaign_id, engine = _engine(sessions, clock, quiet, contacts=10, agents=2)
+    _run(clock, engine, campaign_id, 300.0)
+    assert quiet.asked == [0.0]  # nothing happened: asked once
+
+
+def test_call_events_wake_the_campaign_at_once(sessions: SessionMaker) -> None:
+    clock = VirtualClock(START)
+    policy = AskedPolicy()
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=40, agents=1)
+    _run(clock, engine, campaign_id, 1200.0)
+
+    # Calls that ended before the run did (later ones end while the engine drains).
+    attempts = [a for a in _attempts(sessions) if a.ended_at and a.ended_at < _at(1200.0)]
+    assert len(attempts) >= 5
+    asked = {_at(t) for t in policy.asked}
+    for attempt in attempts:
+        assert attempt.ended_at in asked  # the call ended: pacing decided there and then
+        if attempt.connected_at is not None:
+            assert attempt.connected_at in asked  # answered and bridged
+    # Each next dial went out when the one before was over (one at a time), not at a poll.
+    for before, after in pairwise(attempts):
+        if before.connected_at is None:
+            assert after.started_at == before.ended_at
+
+
+def test_an_agent_becoming_ready_wakes_the_campaign_at_once(sessions: SessionMaker) -> None:
+    clock = VirtualClock(START)
+    policy = AskedPolicy()
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=10, agents=1)
+    _pause_everyone(sessions, campaign_id, START)
+
+    async def ready_in_a_while() -> None:
+        await clock.sleep(100.0)
+        _set_everyone(sessions, campaign_id, AgentEvent.READY, _at(100.0))
+        await engine.agent_ready(campaign_id)
+
+    async def run() -> None:
+        readying = asyncio.ensure_future(ready_in_a_while())
+        await engine.run([campaign_id], until=_at(150.0))
+        await readying
+
+    clock.run(run())
+    first = _attempts(sessions)[0]
+    assert first.started_at == _at(100.0)
+
+
+def test_a_contact_falling_due_wakes_the_campaign_at_its_time(sessions: SessionMaker) -> None:
+    clock = VirtualClock(START)
+    policy = AskedPolicy()
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=0, agents=1)
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        make_contact(session, campaign, "+4930555000", next_try_at=_at(250.0))
+    _run(clock, engine, campaign_id, 400.0)
+
+    attempts = _attempts(sessions)
+    assert [a.started_at for a in attempts] == [_at(250.0)]
+
+
+_NOT_THE_CAMPAIGNS = re.compile(r"engine_leases|acd_events|^\s*(BEGIN|COMMIT|ROLLBACK)", re.I)
+
+
+@contextmanager
+def _statements(sessions: SessionMaker, clock: VirtualClock) -> Iterator[list[tuple[float, str]]]:
+    """Every SQL statement sent to the database, with the virtual time it was sent at."""
+    bind: Any = sessions.kw["bind"]
+    seen: list[tuple[float, str]] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append((clock.monotonic(), statement))
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+
+def test_an_idle_campaign_does_no_database_work(sessions: SessionMaker) -> None:
+    # Agents ready, contacts due, a policy that holds but wants to be asked every second (as
+    # a forecast moving with time does): it is asked 600 times, all from memory.
+    clock = VirtualClock(START)
+    policy = AskedPolicy(recheck=1.0, dial=False)
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=10, agents=3)
+    with _statements(sessions, clock) as statements:
+        _run(clock, engine, campaign_id, 600.0)
+
+    later = [s for at, s in statements if at > 0.0]
+    others = [s for s in later if _NOT_THE_CAMPAIGNS.search(s)]
+    campaigns = [s for s in later if not _NOT_THE_CAMPAIGNS.search(s)]
+    assert others  # the lease heartbeat and the ACD poll ran (the listener sees statements)
+    assert campaigns == []
+    assert policy.asked == [float(second) for second in range(600)]
+
+
+def _set_everyone(sessions: SessionMaker, campaign_id: int, move: AgentEvent, at: datetime) -> None:
+    with unit_of_work(sessions) as session:
+        tenant_id = session.get_one(Campaign, campaign_id).tenant_id
+        for user_id in _members(session, campaign_id):
+            agents.act(session, Scope.system(tenant_id), move, user_id=user_id, at=at)
+
+
+def _pause_everyone(sessions: SessionMaker, campaign_id: int, at: datetime) -> None:
+    _set_everyone(sessions, campaign_id, AgentEvent.PAUSE, at)
+
+
+def _members(session: Session, campaign_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(CampaignMember.user_id).where(CampaignMember.campaign_id == campaign_id)
+        )
+    )
