@@ -17,6 +17,7 @@ from opendialer.campaigns.router import router as campaigns_router
 from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings
 from opendialer.console.router import mount_console
+from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.crm.router import router as crm_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_engine = engine
     app.state.sessions = create_sessionmaker(engine)
     app.state.auth_guard = AuthGuard(settings, app.state.sessions)
+    app.state.import_progress = ImportProgressBoard()
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)
