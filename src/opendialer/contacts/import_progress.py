@@ -10,6 +10,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
+from opendialer.scoping import Scope
+
 KEEP = 1000  # finished and running imports remembered per process (the oldest are forgotten)
 
 
@@ -28,26 +30,27 @@ class ImportProgressBoard:
         self._lock = Lock()
         self._entries: OrderedDict[tuple[int, str], ImportProgress] = OrderedDict()
 
-    def _put(self, tenant_id: int, key: str, entry: ImportProgress) -> None:
+    def _put(self, scope: Scope, key: str, entry: ImportProgress) -> None:
         with self._lock:
-            self._entries[(tenant_id, key)] = entry
-            self._entries.move_to_end((tenant_id, key))
+            self._entries[(scope.tenant_id, key)] = entry
+            self._entries.move_to_end((scope.tenant_id, key))
             while len(self._entries) > self._keep:
                 self._entries.popitem(last=False)
 
-    def start(self, tenant_id: int, key: str, size: int) -> None:
-        self._put(tenant_id, key, ImportProgress(0, size, done=False))
+    def start(self, scope: Scope, *, key: str, size: int) -> None:
+        self._put(scope, key, ImportProgress(0, size, done=False))
 
-    def read(self, tenant_id: int, key: str, bytes_read: int) -> None:
-        current = self.get(tenant_id, key)
+    def read(self, scope: Scope, bytes_read: int, *, key: str) -> None:
+        current = self.get(scope, key=key)
         size = current.size if current else bytes_read
-        self._put(tenant_id, key, ImportProgress(min(bytes_read, size), size, done=False))
+        self._put(scope, key, ImportProgress(min(bytes_read, size), size, done=False))
 
-    def finish(self, tenant_id: int, key: str) -> None:
-        current = self.get(tenant_id, key)
+    def finish(self, scope: Scope, *, key: str) -> None:
+        current = self.get(scope, key=key)
         size = current.size if current else 0
-        self._put(tenant_id, key, ImportProgress(size, size, done=True))
+        self._put(scope, key, ImportProgress(size, size, done=True))
 
-    def get(self, tenant_id: int, key: str) -> ImportProgress | None:
+    def get(self, scope: Scope, *, key: str) -> ImportProgress | None:
+        """Only the scope's tenant's imports: another tenant's key is unknown here."""
         with self._lock:
-            return self._entries.get((tenant_id, key))
+            return self._entries.get((scope.tenant_id, key))

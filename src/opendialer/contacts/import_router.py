@@ -184,8 +184,8 @@ async def import_contacts_endpoint(
         campaign = get_campaign(writer, who, campaign_id)
         if progress is None:
             return import_contacts(writer, campaign, file, options, fmt, size=size)
-        board.start(who.tenant_id, progress, size)
-        follow = partial(board.read, who.tenant_id, progress)
+        board.start(who, key=progress, size=size)
+        follow = partial(board.read, who, key=progress)
         return import_contacts(writer, campaign, file, options, fmt, size=size, progress=follow)
 
     try:
@@ -196,7 +196,7 @@ async def import_contacts_endpoint(
     finally:
         file.close()
         if progress is not None:
-            board.finish(who.tenant_id, progress)
+            board.finish(who, key=progress)
     return StreamingResponse(_render(report), media_type="application/json")
 
 
@@ -210,7 +210,7 @@ def import_progress(
     progress: Annotated[str, Path(max_length=64)], request: Request, who: AdminReadScope
 ) -> ImportProgressRead:
     """How far an import started with ``progress=`` has read its file (this server process)."""
-    found = _board(request).get(who.tenant_id, progress)
+    found = _board(request).get(who, key=progress)
     if found is None:
         raise NotFound("Import", progress)
     return ImportProgressRead(
