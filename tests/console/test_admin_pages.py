@@ -7,11 +7,12 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
-from opendialer.db import SessionMaker
-from opendialer.models import CallAttempt, UserRole
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.models import CallAttempt, OutboxMessage, OutboxStatus, User, UserRole
 from tests.console.browser import (
     FAST_SCENARIO,
     console_server,
@@ -222,3 +223,143 @@ def test_a_recorded_call_plays_in_the_page_for_its_talk_time(
             "download", f"{recording['voice_id']}.wav"
         )
         screenshot(page, "admin-recordings.png")
+
+
+def test_contacts_dnc_users_exports_and_crm_pages(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant, tmp_path: Path
+) -> None:
+    make_agent(sessions, tenant.tenant.id, "ada.admin", UserRole.ADMIN)
+    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
+    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
+    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    settings = settings.model_copy(update={"exports_dir": tmp_path / "exports"})
+    with console_server(settings, page) as base_url:
+        auth = {"Authorization": f"Bearer {tenant.api_key}"}
+        api = httpx.Client(base_url=base_url, headers=auth, timeout=30)
+        sign_in(page, base_url, "ada.admin")
+
+        # Contacts: search by number, edit, lock and unlock.
+        page.goto(f"{base_url}/console/admin/contacts")
+        page.get_by_label("Phone number").fill("030 12345678")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#contact-table tbody tr")).to_have_count(1)
+        page.get_by_role("button", name=f"Open contact {contact}").click()
+        page.get_by_label("Company").fill("Beispiel AG")
+        page.get_by_label("Number 3").fill("+4940123456")
+        page.get_by_role("button", name="Save contact").click()
+        expect(page.locator("#notice")).to_have_text(f"Contact {contact} saved.")
+        page.get_by_role("button", name="Lock", exact=True).click()
+        expect(page.locator("#contact-state")).to_contain_text("locked")
+        screenshot(page, "admin-contacts.png")
+        saved = api.get(f"/api/v1/contacts/{contact}").json()
+        assert saved["company"] == "Beispiel AG" and saved["locked"] is True
+        assert [p["e164"] for p in saved["phones"] if p["position"] == 3] == ["+4940123456"]
+        page.get_by_role("button", name="Unlock").click()
+        expect(page.locator("#contact-state")).not_to_contain_text("locked")
+
+        # Do not call: add typed numbers and a file, check, remove, download.
+        page.goto(f"{base_url}/console/admin/dnc")
+        page.get_by_label("Numbers (one per line)").fill("030 5550001\nnot a number 1")
+        numbers = tmp_path / "dnc.csv"
+        numbers.write_text("number;note\n030 5550002;x\n030 5550003;y\n", encoding="utf-8")
+        page.get_by_label("Or a file of numbers").set_input_files(numbers)
+        page.get_by_role("button", name="Add to the list").click()
+        expect(page.locator("#dnc-outcome")).to_have_text("Added: added 3, invalid number 1")
+        page.get_by_label("Check a number").fill("030 5550002")
+        page.get_by_role("button", name="Check").click()
+        expect(page.locator("#dnc-check-result")).to_have_text(
+            "+49305550002 is on the do-not-call list"
+        )
+        page.get_by_role("button", name="Remove +49305550003").click()
+        expect(page.locator("#dnc-table tbody tr")).to_have_count(2)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the list (CSV)").click()
+        with open(download.value.path(), encoding="utf-8", newline="") as listed:
+            assert sorted(r["number"] for r in csv.DictReader(listed)) == [
+                "+49305550001",
+                "+49305550002",
+            ]
+        screenshot(page, "admin-dnc.png")
+
+        # Users: create, change the role, deactivate; a group with a member.
+        page.goto(f"{base_url}/console/admin/users")
+        page.get_by_label("User name", exact=True).fill("max.agent")
+        page.get_by_label("Password", exact=True).fill("long enough secret")
+        page.get_by_role("button", name="Create user").click()
+        expect(page.locator("#notice")).to_have_text("User max.agent created.")
+        page.get_by_label("Role of max.agent").select_option("supervisor")
+        expect(page.locator("#notice")).to_have_text("max.agent is now supervisor.")
+        page.once("dialog", lambda dialog: dialog.accept("a new secret 42"))
+        page.get_by_role("button", name="Reset password of max.agent").click()
+        expect(page.locator("#notice")).to_have_text("The password of max.agent was changed.")
+        token = {"username": "max.agent", "password": "a new secret 42"}
+        assert httpx.post(f"{base_url}/api/v1/auth/token", json=token).status_code == 200
+        page.get_by_role("button", name="Deactivate max.agent").click()
+        expect(page.locator("#notice")).to_have_text("max.agent deactivated.")
+        page.get_by_label("Group name").fill("Day shift")
+        page.get_by_role("button", name="Create group").click()
+        expect(page.locator("#notice")).to_have_text("Group Day shift created.")
+        page.get_by_label("User", exact=True).select_option(label="erika.agent")
+        page.get_by_role("button", name="Add to group").click()
+        expect(page.locator("#notice")).to_have_text("Added to the group.")
+        expect(page.locator(f'tr[data-user="{agent}"]')).to_contain_text("Day shift")
+        screenshot(page, "admin-users.png")
+        users = api.get("/api/v1/users").json()["items"]
+        made = next(u for u in users if u["username"] == "max.agent")
+        assert made["role"] == "supervisor" and made["active"] is False
+
+        # Exports: start, follow until ready, the file is there.
+        page.goto(f"{base_url}/console/admin/exports")
+        page.get_by_role("button", name="Start export").click()
+        expect(page.locator(".export-state")).to_have_text("ready", timeout=20_000)
+        link = page.get_by_role("link", name="Download")
+        exported = httpx.get(base_url + (link.get_attribute("href") or ""))
+        assert exported.status_code == 200 and "Mustermann" in exported.text
+
+        # CRM: an endpoint; a dead letter sent again.
+        page.goto(f"{base_url}/console/admin/crm")
+        page.get_by_label("Endpoint name").fill("Our CRM")
+        page.get_by_label("URL").fill("https://crm.example/hook")
+        page.get_by_role("button", name="Add endpoint").click()
+        expect(page.locator("#endpoint-table")).to_contain_text("Our CRM")
+        endpoint = api.get("/api/v1/crm/endpoints").json()[0]["id"]
+        message = make_dead_letter(sessions, tenant.tenant.id, endpoint)
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator(f'tr[data-message="{message}"] .outbox-status')).to_have_text("dead")
+        screenshot(page, "admin-crm.png")
+        page.get_by_role("button", name=f"Retrigger message {message}").click()
+        expect(page.locator("#notice")).to_have_text("1 messages sent again.")
+        api.close()
+
+
+def make_dead_letter(sessions: SessionMaker, tenant_id: int, endpoint_id: int) -> int:
+    with unit_of_work(sessions) as session:
+        message = OutboxMessage(
+            tenant_id=tenant_id,
+            endpoint_id=endpoint_id,
+            event_type="call.ended",
+            payload={"call": 1},
+            delivery_id="dead-letter-1",
+            status=OutboxStatus.DEAD,
+            attempts=8,
+            last_error="HTTP 500",
+        )
+        session.add(message)
+        session.flush()
+        return message.id
+
+
+def test_a_supervisor_reads_the_pages_and_is_refused_changes_in_words(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    make_agent(sessions, tenant.tenant.id, "sam.super", UserRole.SUPERVISOR)
+    with console_server(settings, page) as base_url:
+        sign_in(page, base_url, "sam.super")
+        page.goto(f"{base_url}/console/admin/users")
+        expect(page.locator("#user-table")).to_contain_text("sam.super")
+        page.get_by_label("User name", exact=True).fill("sneaky")
+        page.get_by_role("button", name="Create user").click()
+        expect(page.locator("#message")).to_be_visible()
+        expect(page.locator("#message")).to_contain_text("admin")
+        with sessions() as session:
+            assert session.scalar(select(User).where(User.username == "sneaky")) is None

@@ -482,6 +482,311 @@ async function recordingsPage() {
   await searchRecordings();
 }
 
-const PAGES = { campaigns: campaignsPage, import: importPage, recordings: recordingsPage };
+// --- Contacts --------------------------------------------------------------------------------
+
+const CONTACT_FIELDS = [["salutation", "Salutation"], ["title", "Title"], ["first_name", "First name"],
+  ["name", "Last name"], ["company", "Company"], ["email", "E-mail"], ["address", "Street"],
+  ["street_number", "No."], ["postal_code", "Postal code"], ["city", "City"], ["country", "Country"],
+  ["user_data", "User data"], ["external_id", "External id"], ["comment", "Comment"]];
+let contact = null;
+let contactCursor = null;
+
+function contactQuery() {
+  const params = new URLSearchParams({ limit: "50" });
+  const put = (name, value) => { if (value) params.set(name, value); };
+  put("campaign_id", $("cs-campaign").value);
+  put("list_id", $("cs-list").value);
+  put("phone", $("cs-phone").value.trim());
+  put("user_data", $("cs-user-data").value.trim());
+  put("external_id", $("cs-external-id").value.trim());
+  put("status", $("cs-status").value);
+  put("locked", $("cs-locked").value);
+  return params;
+}
+
+function contactRow(c) {
+  const first = (c.phones || [])[0];
+  return el("tr", { "data-contact": c.id }, el("td", { text: c.id }),
+    el("td", { text: [c.first_name, c.name].filter(Boolean).join(" ") }), el("td", { text: c.company }),
+    el("td", { text: first ? first.e164 || first.raw : "" }), el("td", { text: c.status }), el("td", { text: c.locked ? "yes" : "no" }),
+    el("td", {}, el("button", { type: "button", class: "quiet", text: "Open", "aria-label": "Open contact " + c.id, onclick: guarded(() => openContact(c.id)) })));
+}
+
+async function searchContacts(more) {
+  const params = contactQuery();
+  if (more && contactCursor != null) params.set("cursor", contactCursor);
+  const page = await api("GET", "/contacts?" + params.toString());
+  const body = $("contact-table").tBodies[0];
+  if (!more) body.replaceChildren();
+  body.append(...page.items.map(contactRow));
+  contactCursor = page.next_cursor;
+  $("btn-more-contacts").hidden = contactCursor == null;
+  if (!more) notice(page.items.length + (contactCursor == null ? "" : "+") + " contacts found.");
+}
+
+function showContact(c) {
+  contact = c;
+  $("contact-editor").hidden = false;
+  text($("contact-title"), "Contact " + c.id + ": " + [c.first_name, c.name].filter(Boolean).join(" "));
+  text($("contact-state"), "Status " + c.status + (c.locked ? ", locked" : ""));
+  for (const [name] of CONTACT_FIELDS) $("ct-" + name).value = c[name] == null ? "" : c[name];
+  for (let n = 1; n <= 6; n++) {
+    const phone = (c.phones || []).find((p) => p.position === n);
+    $("ct-phone" + n).value = phone ? phone.raw : "";
+  }
+  $("contact-recordings").href = "/console/admin/recordings?contact=" + c.id;
+}
+
+async function openContact(id) {
+  const [c, history] = await Promise.all([api("GET", "/contacts/" + id), api("GET", "/contacts/" + id + "/history?limit=50")]);
+  showContact(c);
+  const named = new Map(agents.map((a) => [a.id, a.display_name || a.username]));
+  $("contact-history").tBodies[0].replaceChildren(...history.items.map((h) => el("tr", {},
+    el("td", { text: new Date(h.started_at).toLocaleString() }), el("td", { text: h.b_number }),
+    el("td", { text: h.outcome || "in progress" }), el("td", { text: named.get(h.user_id) || "" }))));
+}
+
+async function saveContact() {
+  const body = {};
+  for (const [name] of CONTACT_FIELDS) {
+    const value = $("ct-" + name).value.trim() || null;
+    if (value !== (contact[name] == null ? null : String(contact[name]))) body[name] = value;
+  }
+  const phones = {};
+  for (let n = 1; n <= 6; n++) {
+    const old = (contact.phones || []).find((p) => p.position === n);
+    const value = $("ct-phone" + n).value.trim() || null;
+    if (value !== (old ? old.raw : null)) phones[String(n)] = value;
+  }
+  if (Object.keys(phones).length) body.phones = phones;
+  showContact(await api("PATCH", "/contacts/" + contact.id, body));
+  notice("Contact " + contact.id + " saved.");
+}
+
+function contactAction(action) {
+  return guarded(async () => {
+    showContact(await api("POST", "/contacts/" + contact.id + ":" + action));
+    notice("Contact " + contact.id + ": " + action + " done.");
+  });
+}
+
+async function contactsPage() {
+  const [campaigns, lists] = await Promise.all([allPages("/campaigns"), allPages("/lists")]);
+  agents = await allPages("/users");
+  options($("cs-campaign"), [["", "any"], ...campaigns.map((c) => [c.id, c.name])]);
+  options($("cs-list"), [["", "any"], ...lists.map((l) => [l.id, l.name])]);
+  const fields = CONTACT_FIELDS.map(([name, label]) => el("div", { class: "field" }, el("label", { for: "ct-" + name, text: label }), el("input", { id: "ct-" + name })));
+  for (let n = 1; n <= 6; n++) fields.push(el("div", { class: "field" }, el("label", { for: "ct-phone" + n, text: "Number " + n }), el("input", { id: "ct-phone" + n })));
+  $("contact-fields").replaceChildren(...fields);
+  $("contact-search").addEventListener("submit", guarded(() => searchContacts(false)));
+  $("btn-more-contacts").addEventListener("click", guarded(() => searchContacts(true)));
+  $("contact-form").addEventListener("submit", guarded(saveContact));
+  $("btn-lock").addEventListener("click", contactAction("lock"));
+  $("btn-unlock").addEventListener("click", contactAction("unlock"));
+  $("btn-reset").addEventListener("click", contactAction("reset"));
+  await searchContacts(false);
+}
+
+// --- Do not call -----------------------------------------------------------------------------
+
+const DNC_BATCH = 10000; // the API takes up to 10,000 numbers a request
+
+async function dncNumbers() {
+  const typed = $("dnc-numbers").value.split(/\r?\n/);
+  const file = $("dnc-file").files[0];
+  const lines = file ? typed.concat((await file.text()).split(/\r?\n/)) : typed;
+  // A CSV's first column; a header line that holds no digit is not a number.
+  return lines.map((line) => line.split(/[,;\t]/)[0].replace(/^"|"$/g, "").trim()).filter((n) => /\d/.test(n));
+}
+
+async function changeDnc(path, verb) {
+  const numbers = await dncNumbers();
+  if (!numbers.length) { showError("Type numbers or choose a file first."); return; }
+  const totals = {};
+  for (let i = 0; i < numbers.length; i += DNC_BATCH) {
+    const body = { numbers: numbers.slice(i, i + DNC_BATCH) };
+    if ($("dnc-campaign").value) body.campaign_id = Number($("dnc-campaign").value);
+    if (path === "/dnc" && $("dnc-note").value.trim()) body.note = $("dnc-note").value.trim();
+    const result = await api("POST", path, body);
+    for (const [outcome, n] of Object.entries(result.counts)) totals[outcome] = (totals[outcome] || 0) + n;
+  }
+  text($("dnc-outcome"), verb + ": " + Object.entries(totals).filter(([, n]) => n).map(([o, n]) => o.replace("_", " ") + " " + n).join(", "));
+  $("dnc-add").reset();
+  await listDnc();
+}
+
+let campaignNames = new Map();
+
+async function listDnc() {
+  const number = $("dnc-filter-number").value.trim();
+  const page = await api("GET", "/dnc?limit=200" + (number ? "&number=" + encodeURIComponent(number) : ""));
+  $("dnc-table").tBodies[0].replaceChildren(...page.items.map((entry) => el("tr", {},
+    el("td", { text: entry.e164 }), el("td", { text: entry.campaign_id ? campaignNames.get(entry.campaign_id) || entry.campaign_id : "every campaign" }),
+    el("td", { text: entry.source }), el("td", { text: entry.note }), el("td", { text: new Date(entry.created_at).toLocaleString() }),
+    el("td", {}, el("button", { type: "button", class: "quiet", text: "Remove", "aria-label": "Remove " + entry.e164, onclick: guarded(async () => {
+      await api("DELETE", "/dnc/" + entry.id);
+      await listDnc();
+    }) })))));
+}
+
+async function downloadDnc() {
+  const entries = await allPages("/dnc");
+  const link = el("a", { href: csvUrl([["number", "campaign_id", "source", "note", "created_at", "expires_at"],
+    ...entries.map((e) => [e.e164, e.campaign_id, e.source, e.note, e.created_at, e.expires_at])]), download: "dnc.csv" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+async function dncPage() {
+  const campaigns = await allPages("/campaigns");
+  campaignNames = new Map(campaigns.map((c) => [c.id, c.name]));
+  options($("dnc-campaign"), [["", "every campaign (tenant-wide)"], ...campaigns.map((c) => [c.id, c.name])]);
+  $("dnc-check").addEventListener("submit", guarded(async () => {
+    const result = await api("GET", "/dnc/check?number=" + encodeURIComponent($("dnc-check-number").value.trim()));
+    text($("dnc-check-result"), result.e164 + (result.blocked ? " is on the do-not-call list" : " may be called"));
+  }));
+  $("dnc-add").addEventListener("submit", guarded(() => changeDnc("/dnc", "Added")));
+  $("btn-dnc-remove").addEventListener("click", guarded(() => changeDnc("/dnc:remove", "Removed")));
+  $("dnc-filter").addEventListener("submit", guarded(listDnc));
+  $("btn-dnc-download").addEventListener("click", guarded(downloadDnc));
+  await listDnc();
+}
+
+// --- Users and groups ------------------------------------------------------------------------
+
+async function loadUsers() {
+  const [users, groupList] = await Promise.all([allPages("/users"), allPages("/groups")]);
+  const memberships = await Promise.all(users.map((u) => allPages("/users/" + u.id + "/groups")));
+  $("user-table").tBodies[0].replaceChildren(...users.map((u, i) => {
+    const role = el("select", { "aria-label": "Role of " + u.username });
+    options(role, ["agent", "supervisor", "admin"].map((r) => [r, r]), u.role);
+    role.addEventListener("change", guarded(async () => {
+      await api("PATCH", "/users/" + u.id, { role: role.value });
+      notice(u.username + " is now " + role.value + ".");
+    }));
+    const reset = el("button", { type: "button", class: "quiet", text: "Reset password", "aria-label": "Reset password of " + u.username, onclick: guarded(async () => {
+      const password = window.prompt("New password for " + u.username + " (at least 8 characters)");
+      if (!password) return;
+      await api("PATCH", "/users/" + u.id, { password });
+      notice("The password of " + u.username + " was changed.");
+    }) });
+    const active = el("button", { type: "button", class: u.active ? "danger" : "quiet", text: u.active ? "Deactivate" : "Activate",
+      "aria-label": (u.active ? "Deactivate " : "Activate ") + u.username, onclick: guarded(async () => {
+        await api("PATCH", "/users/" + u.id, { active: !u.active });
+        await loadUsers();
+        notice(u.username + (u.active ? " deactivated." : " activated."));
+      }) });
+    return el("tr", { "data-user": u.id }, el("th", { scope: "row", text: u.username }), el("td", { text: u.display_name }), el("td", {}, role),
+      el("td", { class: "active", text: u.active ? "yes" : "no" }), el("td", { text: memberships[i].map((g) => g.name).join(", ") }), el("td", {}, reset, active));
+  }));
+  $("group-list").replaceChildren(...groupList.map((g) => el("li", { text: g.name + (g.description ? " — " + g.description : "") })));
+  options($("gm-group"), groupList.map((g) => [g.id, g.name]), $("gm-group").value);
+  options($("gm-user"), users.map((u) => [u.id, u.username]), $("gm-user").value);
+}
+
+async function usersPage() {
+  $("user-form").addEventListener("submit", guarded(async () => {
+    const body = { username: $("user-name").value.trim(), role: $("user-role").value };
+    if ($("user-display").value.trim()) body.display_name = $("user-display").value.trim();
+    if ($("user-password").value) body.password = $("user-password").value;
+    if ($("user-extension").value.trim()) body.extension = $("user-extension").value.trim();
+    const made = await api("POST", "/users", body);
+    $("user-form").reset();
+    await loadUsers();
+    notice("User " + made.username + " created.");
+  }));
+  $("group-form").addEventListener("submit", guarded(async () => {
+    const made = await api("POST", "/groups", { name: $("group-name").value.trim() });
+    $("group-form").reset();
+    await loadUsers();
+    notice("Group " + made.name + " created.");
+  }));
+  $("group-member-form").addEventListener("submit", guarded(async () => {
+    await api("POST", "/groups/" + $("gm-group").value + "/members", { user_id: Number($("gm-user").value) });
+    await loadUsers();
+    notice("Added to the group.");
+  }));
+  await loadUsers();
+}
+
+// --- Exports ---------------------------------------------------------------------------------
+
+function exportRow(item) {
+  const file = item.url ? el("a", { href: sameOrigin(item.url), text: "Download" }) : el("span", { text: item.error || "" });
+  return el("tr", { "data-export": item.file_id }, el("td", { text: item.file_id.slice(0, 8) }), el("td", { class: "export-state", text: item.state }),
+    el("td", { text: item.rows == null ? "" : item.rows }), el("td", { text: item.size == null ? "" : item.size }), el("td", {}, file));
+}
+
+async function followExport(first) {
+  let item = first;
+  const row = () => $("export-table").querySelector('[data-export="' + item.file_id + '"]');
+  while (item.state === "building") {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    item = await api("GET", "/exports/" + item.file_id);
+    row().replaceWith(exportRow(item));
+  }
+  notice("Export " + item.state + (item.rows == null ? "" : ": " + item.rows + " rows") + ".");
+}
+
+async function exportsPage() {
+  const campaigns = await allPages("/campaigns");
+  options($("export-campaign"), campaigns.map((c) => [c.id, c.name]));
+  $("export-form").addEventListener("submit", guarded(async () => {
+    const fields = $("export-fields").value.split(",").map((f) => f.trim()).filter(Boolean);
+    const item = await api("POST", "/exports", { campaign_id: Number($("export-campaign").value), fields, encoding: $("export-encoding").value });
+    $("export-table").tBodies[0].prepend(exportRow(item));
+    await followExport(item);
+  }));
+}
+
+// --- CRM -------------------------------------------------------------------------------------
+
+let endpointNames = new Map();
+
+async function loadEndpoints() {
+  const endpoints = await api("GET", "/crm/endpoints");
+  endpointNames = new Map(endpoints.map((e) => [e.id, e.name]));
+  $("endpoint-table").tBodies[0].replaceChildren(...endpoints.map((e) => el("tr", {},
+    el("th", { scope: "row", text: e.name }), el("td", { text: e.kind }), el("td", { text: e.url }), el("td", { text: e.active ? "yes" : "no" }),
+    el("td", {}, el("button", { type: "button", class: "quiet", text: e.active ? "Pause" : "Resume", "aria-label": (e.active ? "Pause " : "Resume ") + e.name,
+      onclick: guarded(async () => { await api("PATCH", "/crm/endpoints/" + e.id, { active: !e.active }); await loadEndpoints(); }) }),
+    el("button", { type: "button", class: "quiet", text: "Remove", "aria-label": "Remove " + e.name,
+      onclick: guarded(async () => { await api("DELETE", "/crm/endpoints/" + e.id); await loadEndpoints(); }) })))));
+}
+
+async function loadOutbox() {
+  const status = $("outbox-status").value;
+  const page = await api("GET", "/crm/outbox?limit=200" + (status ? "&status=" + status : ""));
+  $("outbox-table").tBodies[0].replaceChildren(...page.items.map((m) => el("tr", { "data-message": m.id },
+    el("td", { text: m.id }), el("td", { text: endpointNames.get(m.endpoint_id) || m.endpoint_id }), el("td", { text: m.event_type }),
+    el("td", { class: "outbox-status", text: m.status }), el("td", { text: m.attempts }), el("td", { text: m.last_error }),
+    el("td", {}, el("button", { type: "button", class: "quiet", text: "Retrigger", "aria-label": "Retrigger message " + m.id,
+      onclick: guarded(() => retrigger({ message_ids: [m.id] })) })))));
+  if (!page.items.length) $("outbox-table").tBodies[0].append(el("tr", {}, el("td", { colspan: "7", text: "No messages." })));
+}
+
+async function retrigger(body) {
+  const result = await api("POST", "/crm/outbox:retrigger", body);
+  await loadOutbox();
+  notice(result.retriggered + " messages sent again.");
+}
+
+async function crmPage() {
+  $("endpoint-form").addEventListener("submit", guarded(async () => {
+    const body = { name: $("ep-name").value.trim(), kind: $("ep-kind").value, url: $("ep-url").value.trim() };
+    if ($("ep-key").value.trim()) body.api_key = $("ep-key").value.trim();
+    await api("POST", "/crm/endpoints", body);
+    $("endpoint-form").reset();
+    await loadEndpoints();
+  }));
+  $("outbox-filter").addEventListener("submit", guarded(loadOutbox));
+  $("btn-retrigger-dead").addEventListener("click", guarded(() => retrigger({})));
+  await loadEndpoints();
+  await loadOutbox();
+}
+
+const PAGES = { campaigns: campaignsPage, import: importPage, recordings: recordingsPage, contacts: contactsPage,
+  dnc: dncPage, users: usersPage, exports: exportsPage, crm: crmPage };
 const start = PAGES[section];
 if (start) guarded(start)();
