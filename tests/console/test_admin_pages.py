@@ -128,6 +128,7 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
         assert saved["status"] == "disabled"
 
         page.goto(f"{base_url}/console/admin/import?campaign={campaign_id}")
+        page.get_by_label("Or a new list named").fill("March")
         page.get_by_label("CSV file").set_input_files(leads)
         page.get_by_role("button", name="Show columns").click()
         mapping = page.locator("#mapping-table")
@@ -158,6 +159,8 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
         contacts = api.get("/api/v1/contacts", params={"campaign_id": campaign_id, "limit": 1})
         first = contacts.json()["items"][0]
         assert first["user_data"] == "K-0" and first["custom_data"] == {"Notiz": "Notiz 0"}
+        [march] = api.get("/api/v1/lists", params={"campaign_id": campaign_id}).json()["items"]
+        assert march["name"] == "March" and first["list_id"] == march["id"]
 
         assert api.post(f"/api/v1/agents/{agent}:login").status_code == 200
         assert api.post(f"/api/v1/agents/{agent}:ready").status_code == 200

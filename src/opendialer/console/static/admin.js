@@ -126,7 +126,7 @@ const CAMPAIGN_FIELDS = [
   ["abandon_announcement_uri", "Announcement for abandoned calls", "text"],
   ["record_calls", "Record calls", "checkbox"],
   ["wrap_up_seconds", "Wrap-up time (s; empty: the agent ends it)", "integer"],
-  ["language_id", "Language (1 German, 2 English)", "integer"],
+  ["language_id", "Language (1 English, 2 German)", "integer"],
   ["agent_group_id", "Agent group", "group"],
   ["script", "Script ({first_name}, {company}, custom data keys)", "textarea"],
   ["modules", 'Modules (JSON: [{"name", "url", "open_in": "frame" | "tab"}])', "json"],
@@ -289,7 +289,7 @@ async function loadParts() {
   const named = new Map(agents.map((a) => [a.id, a.display_name || a.username]));
   $("member-list").replaceChildren(...members.map((m) => el("li", {}, (named.get(m.user_id) || "user " + m.user_id) + " ",
     removeButton(named.get(m.user_id) || String(m.user_id), base + "/members/" + m.user_id))));
-  options($("member-user"), agents.filter((a) => !members.some((m) => m.user_id === a.id)).map((a) => [a.id, a.display_name || a.username]));
+  options($("member-user"), agents.filter((a) => a.role === "agent" && !members.some((m) => m.user_id === a.id)).map((a) => [a.id, a.display_name || a.username]));
 }
 
 function partForm(id, build) {
@@ -397,11 +397,29 @@ async function followImport(key, finished) {
   }
 }
 
+// The list the contacts go to: a new one (made first), a chosen one, or none.
+async function importList() {
+  const name = $("import-new-list").value.trim();
+  if (!name) return $("import-list").value;
+  const made = await api("POST", "/campaigns/" + $("import-campaign").value + "/lists", { name });
+  await loadLists();
+  $("import-list").value = String(made.id);
+  $("import-new-list").value = "";
+  return String(made.id);
+}
+
+async function loadLists() {
+  const lists = await allPages("/lists?campaign_id=" + $("import-campaign").value);
+  options($("import-list"), [["", "no list"], ...lists.map((l) => [l.id, l.name])], $("import-list").value);
+}
+
 async function runImport() {
   const file = $("import-file").files[0];
   const key = "page-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+  const listId = await importList();
   const query = importQuery({ format: "csv", duplicates: $("import-duplicates").value,
-    mapping: JSON.stringify(chosenMapping()), default_mapping: "false", progress: key });
+    mapping: JSON.stringify(chosenMapping()), default_mapping: "false", progress: key,
+    ...(listId ? { list_id: listId } : {}) });
   $("progress-card").hidden = false;
   $("import-progress").dataset.updates = "0";
   $("btn-import").disabled = true;
@@ -442,6 +460,8 @@ async function importPage() {
   const campaigns = await allPages("/campaigns");
   const wanted = new URLSearchParams(window.location.search).get("campaign");
   options($("import-campaign"), campaigns.map((c) => [c.id, c.name]), wanted);
+  $("import-campaign").addEventListener("change", guarded(loadLists));
+  if (campaigns.length) await loadLists();
   $("import-file-form").addEventListener("submit", guarded(showColumns));
   $("btn-import").addEventListener("click", guarded(runImport));
 }
