@@ -60,6 +60,12 @@ def leads_file(folder: Path, dnc: list[str]) -> tuple[Path, dict[str, int], list
     return path, counts, malformed
 
 
+def open_admin(page: Page, url: str) -> None:
+    """An admin page, once its script has loaded its data and wired its buttons."""
+    page.goto(url)
+    expect(page.locator("main")).to_have_attribute("aria-busy", "false")
+
+
 def _live(api: httpx.Client, campaign_id: int) -> dict[str, object]:
     answer: dict[str, object] = api.get(f"/api/v1/campaigns/{campaign_id}/live").json()
     return answer
@@ -91,7 +97,7 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
         assert api.post("/api/v1/dnc", json={"numbers": dnc}).status_code == 200
 
         sign_in(page, base_url, "ada.admin")
-        page.goto(f"{base_url}/console/admin/campaigns")
+        open_admin(page, f"{base_url}/console/admin/campaigns")
         page.get_by_role("button", name="New campaign").click()
         page.get_by_label("Name", exact=True).fill("Spring leads")
         page.get_by_label("Dial mode").select_option("predictive")
@@ -111,6 +117,18 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
         row = page.locator("#campaign-table tr", has_text="Spring leads")
         campaign_id = int(row.get_attribute("data-campaign") or 0)
 
+        # An edit the API refuses is shown in words and changes nothing; a good one is saved.
+        page.get_by_label("Time zone").fill("Mars/Olympus")
+        page.get_by_label("Ring timeout (s)").fill("30")
+        page.get_by_role("button", name="Save campaign").click()
+        expect(page.locator("#message")).to_contain_text("timezone")
+        assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["ring_timeout_seconds"] == 25
+        page.get_by_label("Time zone").fill("Europe/Berlin")
+        page.get_by_role("button", name="Save campaign").click()
+        expect(page.locator("#message")).to_be_hidden()
+        expect(page.locator("#notice")).to_have_text("Campaign Spring leads saved.")
+        assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["ring_timeout_seconds"] == 30
+
         page.get_by_label("Code", exact=True).fill("sale")
         page.get_by_label("English text").fill("Sale")
         page.get_by_label("German text").fill("Verkauf")
@@ -127,7 +145,7 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
         assert saved["abandon_target"] == 0.02 and saved["wrap_up_seconds"] == 30
         assert saved["status"] == "disabled"
 
-        page.goto(f"{base_url}/console/admin/import?campaign={campaign_id}")
+        open_admin(page, f"{base_url}/console/admin/import?campaign={campaign_id}")
         page.get_by_label("Or a new list named").fill("March")
         page.get_by_label("CSV file").set_input_files(leads)
         page.get_by_role("button", name="Show columns").click()
@@ -164,7 +182,7 @@ def test_admin_creates_a_campaign_imports_1000_rows_and_starts_it(
 
         assert api.post(f"/api/v1/agents/{agent}:login").status_code == 200
         assert api.post(f"/api/v1/agents/{agent}:ready").status_code == 200
-        page.goto(f"{base_url}/console/admin/campaigns")
+        open_admin(page, f"{base_url}/console/admin/campaigns")
         page.get_by_role("button", name="Start Spring leads").click()
         expect(page.locator("#notice")).to_contain_text("Spring leads:")
         live = wait_until_dialling(api, campaign_id)
@@ -214,7 +232,7 @@ def test_a_recorded_call_plays_in_the_page_for_its_talk_time(
         assert abs(talk - TALK_SECONDS) < 0.5  # the scenario's talk, give or take the engine
 
         sign_in(page, base_url, "ada.admin")
-        page.goto(f"{base_url}/console/admin/recordings?contact={contact}")
+        open_admin(page, f"{base_url}/console/admin/recordings?contact={contact}")
         audio = page.locator(f'audio[data-recording="{recording["id"]}"]')
         expect(audio).to_have_count(1)
         page.wait_for_function(
@@ -242,7 +260,7 @@ def test_contacts_dnc_users_exports_and_crm_pages(
         sign_in(page, base_url, "ada.admin")
 
         # Contacts: search by number, edit, lock and unlock.
-        page.goto(f"{base_url}/console/admin/contacts")
+        open_admin(page, f"{base_url}/console/admin/contacts")
         page.get_by_label("Phone number").fill("030 12345678")
         page.get_by_role("button", name="Search").click()
         expect(page.locator("#contact-table tbody tr")).to_have_count(1)
@@ -261,7 +279,7 @@ def test_contacts_dnc_users_exports_and_crm_pages(
         expect(page.locator("#contact-state")).not_to_contain_text("locked")
 
         # Do not call: add typed numbers and a file, check, remove, download.
-        page.goto(f"{base_url}/console/admin/dnc")
+        open_admin(page, f"{base_url}/console/admin/dnc")
         page.get_by_label("Numbers (one per line)").fill("030 5550001\nnot a number 1")
         numbers = tmp_path / "dnc.csv"
         numbers.write_text("number;note\n030 5550002;x\n030 5550003;y\n", encoding="utf-8")
@@ -285,7 +303,7 @@ def test_contacts_dnc_users_exports_and_crm_pages(
         screenshot(page, "admin-dnc.png")
 
         # Users: create, change the role, deactivate; a group with a member.
-        page.goto(f"{base_url}/console/admin/users")
+        open_admin(page, f"{base_url}/console/admin/users")
         page.get_by_label("User name", exact=True).fill("max.agent")
         page.get_by_label("Password", exact=True).fill("long enough secret")
         page.get_by_role("button", name="Create user").click()
@@ -312,7 +330,7 @@ def test_contacts_dnc_users_exports_and_crm_pages(
         assert made["role"] == "supervisor" and made["active"] is False
 
         # Exports: start, follow until ready, the file is there.
-        page.goto(f"{base_url}/console/admin/exports")
+        open_admin(page, f"{base_url}/console/admin/exports")
         page.get_by_role("button", name="Start export").click()
         expect(page.locator(".export-state")).to_have_text("ready", timeout=20_000)
         link = page.get_by_role("link", name="Download")
@@ -320,7 +338,7 @@ def test_contacts_dnc_users_exports_and_crm_pages(
         assert exported.status_code == 200 and "Mustermann" in exported.text
 
         # CRM: an endpoint; a dead letter sent again.
-        page.goto(f"{base_url}/console/admin/crm")
+        open_admin(page, f"{base_url}/console/admin/crm")
         page.get_by_label("Endpoint name").fill("Our CRM")
         page.get_by_label("URL").fill("https://crm.example/hook")
         page.get_by_role("button", name="Add endpoint").click()
@@ -358,7 +376,7 @@ def test_a_supervisor_reads_the_pages_and_is_refused_changes_in_words(
     make_agent(sessions, tenant.tenant.id, "sam.super", UserRole.SUPERVISOR)
     with console_server(settings, page) as base_url:
         sign_in(page, base_url, "sam.super")
-        page.goto(f"{base_url}/console/admin/users")
+        open_admin(page, f"{base_url}/console/admin/users")
         expect(page.locator("#user-table")).to_contain_text("sam.super")
         page.get_by_label("User name", exact=True).fill("sneaky")
         page.get_by_role("button", name="Create user").click()

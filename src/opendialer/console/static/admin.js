@@ -54,6 +54,7 @@ async function api(method, path, body, options) {
 function guarded(action) {
   return async (event) => {
     if (event) event.preventDefault();
+    notice("");
     try { await action(event); } catch (error) { if (!(error instanceof ApiError)) showError(String(error)); }
   };
 }
@@ -166,9 +167,9 @@ function readField(name, kind) {
   if (kind === "days") return [...input.querySelectorAll("input:checked")].map((box) => Number(box.value));
   if (kind === "checkbox") return input.checked;
   const value = input.value.trim();
+  if (kind === "list") return value.split(",").map((s) => s.trim()).filter(Boolean);
   if (value === "") return null;
   if (kind === "number" || kind === "integer" || kind === "group") return Number(value);
-  if (kind === "list") return value.split(",").map((s) => s.trim()).filter(Boolean);
   if (kind === "datetime") return new Date(value).toISOString();
   if (kind === "json") {
     try { return JSON.parse(value); } catch (error) {
@@ -808,5 +809,11 @@ async function crmPage() {
 
 const PAGES = { campaigns: campaignsPage, import: importPage, recordings: recordingsPage, contacts: contactsPage,
   dnc: dncPage, users: usersPage, exports: exportsPage, crm: crmPage };
-const start = PAGES[section];
-if (start) guarded(start)();
+// The page is busy until its data is loaded and its buttons work (assistive technology and
+// tests wait for aria-busy="false").
+async function startPage() {
+  const main = $("main");
+  main.setAttribute("aria-busy", "true");
+  try { await guarded(PAGES[section])(); } finally { main.setAttribute("aria-busy", "false"); }
+}
+if (PAGES[section]) startPage();
