@@ -74,6 +74,14 @@ def _owner_objects(api: TestClient) -> dict[str, Any]:
     made(api.put(f"{base}/retry-rules", json={"outcome": "busy", "retry_delay_seconds": 60}))
     made(api.post("/api/v1/dnc", json={"numbers": ["030 1111111"]}))
     endpoint_body = {"name": "w", "kind": "webhook", "url": "https://crm.example/hook"}
+    made(
+        api.post(
+            f"{base}/contacts:import",
+            params={"progress": "walk-import"},
+            content=b"phone1\n030 2222222\n",
+            headers={"content-type": "text/csv"},
+        )
+    )
     return {
         "campaign_id": campaign["id"],
         "code_id": made(
@@ -89,6 +97,7 @@ def _owner_objects(api: TestClient) -> dict[str, Any]:
         "endpoint_id": made(api.post("/api/v1/crm/endpoints", json=endpoint_body))["id"],
         "key_id": made(api.get("/api/v1/api-keys"))[0]["id"],
         "caller_id_id": made(api.post(f"{base}/caller-ids", json={"number": "030 5555555"}))["id"],
+        "progress": "walk-import",  # an import followed by its key (GET /imports/{progress})
         # No object of these kinds is made here; their own tests cover the owner's side.
         "event_id": 1,
         "recording_id": 1,

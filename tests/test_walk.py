@@ -28,6 +28,7 @@ from sqlalchemy import Engine, select
 from opendialer.accounts.logins import CSRF_HEADER, SESSION_COOKIE
 from opendialer.accounts.roles import ROLE_DEPENDENCIES
 from opendialer.accounts.service import NewTenant
+from opendialer.console.admin_pages import AdminSection
 from opendialer.console.schemas import AgentAction, CallAction
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.dialects.voicenter.router import METHODS as VOICENTER_METHODS
@@ -64,7 +65,11 @@ NO_CREDENTIALS = {
 # what it sends is the state of GET /console/api/state, which is walked.
 ENDLESS = {"GET /console/api/events"}
 # Reviewed role policy of the console: pages and calls an agent may not open.
-CONSOLE_SUPERVISOR_ROUTES = {"GET /console/team"}
+CONSOLE_SUPERVISOR_ROUTES = {
+    "GET /console/team",
+    # the admin pages: a supervisor reads them (what only an admin may change, the API refuses)
+    *(f"GET /console/admin/{section}" for section in get_args(AdminSection)),
+}
 # Reviewed role policy of the native face: the least role each route needs. Not listed: admin.
 AGENT_ROUTES = {
     "GET /api/v1/campaigns/{campaign_id}/result-codes",  # an agent's dispositions
@@ -231,7 +236,7 @@ def _tenant_rows(db_engine: Engine, tenant_id: int) -> dict[str, list[Any]]:
 def _url(path: str, ids: dict[str, Any], method_name: str) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1).split(":")[0]
-        if name in ("method_name", "action"):
+        if name in ("method_name", "action", "section"):
             return method_name
         if name == "path":
             return "anything"
@@ -294,6 +299,8 @@ def _names(path: str) -> list[str]:
         return list(get_args(AgentAction))
     if path.endswith("/call/{action}"):
         return list(get_args(CallAction))
+    if path.endswith("/admin/{section}"):
+        return list(get_args(AdminSection))
     return [""]
 
 
@@ -475,7 +482,7 @@ def test_the_console_without_a_login_is_the_login_page_or_401(app: FastAPI) -> N
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
         for route, path in _console_routes(app):
             method = route.split()[0]
-            url = _url(path, {}, "ready")
+            url = _url(path, {}, "campaigns" if path.endswith("/admin/{section}") else "ready")
             response = client.request(method, url)
             where = response.headers.get("location", "").partition("?")[0] or None
             answers[route] = (response.status_code, where)
@@ -484,4 +491,4 @@ def test_the_console_without_a_login_is_the_login_page_or_401(app: FastAPI) -> N
         for route, path in _console_routes(app)
     }
     assert answers == expected
-    assert len(answers) == 11  # the 13 console routes but the login page's two
+    assert len(answers) == 12  # the 14 console routes but the login page's two

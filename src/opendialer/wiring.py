@@ -15,6 +15,7 @@ from opendialer.accounts.guard import AuthGuard
 from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.console.push import AgentPush
+from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
 from opendialer.engine.listeners import Listeners
@@ -43,6 +44,7 @@ def build_state(settings: Settings) -> AppState:
         db_engine=db_engine,
         sessions=sessions,
         auth_guard=AuthGuard(settings, sessions),
+        import_progress=ImportProgressBoard(),
     )
 
 

@@ -290,3 +290,21 @@ def test_the_day_of_the_abandonment_cap_is_the_calendar_day_unless_ofcoms_24_hou
     assert campaign["abandon_rolling_24h"] is False
     response = api.patch(f"/api/v1/campaigns/{campaign['id']}", json={"abandon_rolling_24h": True})
     assert response.json()["abandon_rolling_24h"] is True
+
+
+def test_null_for_any_setting_that_holds_no_null_is_a_400(api: TestClient) -> None:
+    """Every non-nullable setting, not a hand-kept list (lists were a 500, others a 409)."""
+    campaign = api.post("/api/v1/campaigns", json={"name": "N", "dial_mode": "preview"}).json()
+    before = api.get(f"/api/v1/campaigns/{campaign['id']}").json()
+    for setting in ("holiday_calendars", "calling_days", "record_calls", "ring_timeout_seconds"):
+        answer = api.patch(f"/api/v1/campaigns/{campaign['id']}", json={setting: None})
+        assert answer.status_code == 400, (setting, answer.text)
+        assert answer.json()["error"] == {
+            "code": "invalid_value",
+            "message": f"{setting} cannot be null",
+            "details": None,
+        }
+    after = api.get(f"/api/v1/campaigns/{campaign['id']}").json()
+    assert after == before
+    cleared = api.patch(f"/api/v1/campaigns/{campaign['id']}", json={"caller_id": None})
+    assert cleared.status_code == 200  # a nullable one may still be cleared

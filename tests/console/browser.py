@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -58,7 +59,9 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def console_server(settings: Settings, page: Page) -> Iterator[str]:
+def console_server(
+    settings: Settings, page: Page, scenario: dict[str, Any] | None = None
+) -> Iterator[str]:
     """The app with its engine dialling on the simulated network (fast, always answered).
 
     The page leaves the console before the server stops: the server waits for open event
@@ -67,7 +70,7 @@ def console_server(settings: Settings, page: Page) -> Iterator[str]:
         update={
             "engine_enabled": True,
             "telephony_backend": "sim",
-            "telephony_options": {"scenario": FAST_SCENARIO, "seed": 1},
+            "telephony_options": {"scenario": scenario or FAST_SCENARIO, "seed": 1},
             "engine_id": "console-test",
         }
     )

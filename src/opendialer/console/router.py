@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.dependencies import CurrentScope, ReadScope
 from opendialer.accounts.session_auth import login_of
 from opendialer.console import service
+from opendialer.console.admin_pages import admin_pages
 from opendialer.console.pages import pages
 from opendialer.console.push import AgentPush
 from opendialer.console.schemas import (
@@ -190,5 +191,6 @@ async def _wait(changed: asyncio.Event, seconds: float) -> bool:
 def mount_console(app: FastAPI) -> None:
     """The console's pages, its JSON calls and its static files."""
     app.include_router(pages)
+    app.include_router(admin_pages)
     app.include_router(api)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -9,9 +9,10 @@ was not imported cleanly, streamed from disk.
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from opendialer.accounts.roles import AdminReadScope
-from opendialer.campaigns.service import get_campaign
+from opendialer.campaigns.service import get_campaign, list_form_fields
+from opendialer.contacts.import_preview import ImportPreview, preview_import
+from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.contacts.import_schemas import (
     DuplicateKey,
     DuplicatePolicy,
@@ -32,7 +35,9 @@ from opendialer.contacts.import_schemas import (
 from opendialer.contacts.import_sources import format_for, spool
 from opendialer.contacts.importer import import_contacts
 from opendialer.db import run_unit_of_work
-from opendialer.errors import BadRequest
+from opendialer.errors import BadRequest, NotFound
+from opendialer.schemas import OutputModel
+from opendialer.scoping import Scope
 from opendialer.web.db import ReadSession
 from opendialer.web.params import RecordId
 from opendialer.web.state import app_state
@@ -57,6 +62,21 @@ _BODY_DOC = {
     }
 }
 _FLUSH_BYTES = 1 << 16
+ProgressKey = Annotated[
+    str,
+    Query(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="A name of the caller's choosing (8-64 letters, digits, - or _) to follow "
+        "the import with GET /imports/{progress}",
+    ),
+]
+
+
+class ImportProgressRead(OutputModel):
+    progress: str
+    bytes_read: int
+    size: int
+    done: bool
 
 
 def import_options(
@@ -156,14 +176,20 @@ async def import_contacts_endpoint(
     options: Annotated[ImportOptions, Depends(import_options)],
     session: ReadSession,
     who: AdminReadScope,
+    progress: ProgressKey | None = None,
 ) -> StreamingResponse:
     """Import contacts from a CSV, JSON-array or NDJSON file into the campaign."""
     await run_in_threadpool(get_campaign, session, who, campaign_id)
     file, fmt = await _upload(request, options)
+    board = _board(request)
 
     def work(writer: Session) -> ImportReport:
         campaign = get_campaign(writer, who, campaign_id)
-        return import_contacts(writer, campaign, file, options, fmt, size=size)
+        if progress is None:
+            return import_contacts(writer, campaign, file, options, fmt, size=size)
+        board.start(who, key=progress, size=size)
+        follow = partial(board.read, who, key=progress)
+        return import_contacts(writer, campaign, file, options, fmt, size=size, progress=follow)
 
     try:
         size = file.seek(0, 2)
@@ -172,7 +198,52 @@ async def import_contacts_endpoint(
         report = await run_unit_of_work(app_state(request).sessions, work, writes=True)
     finally:
         file.close()
+        if progress is not None:
+            board.finish(who, key=progress)
     metrics = app_state(request).metrics
     if metrics is not None:
         metrics.imports.count(report.counts)
     return StreamingResponse(_render(report), media_type="application/json")
+
+
+def _board(request: Request) -> ImportProgressBoard:
+    return app_state(request).import_progress
+
+
+@router.get("/imports/{progress}", response_model=ImportProgressRead)
+def import_progress(
+    progress: Annotated[str, Path(max_length=64)], request: Request, who: AdminReadScope
+) -> ImportProgressRead:
+    """How far an import started with ``progress=`` has read its file (this server process)."""
+    found = _board(request).get(who, key=progress)
+    if found is None:
+        raise NotFound("Import", progress)
+    return ImportProgressRead(
+        progress=progress, bytes_read=found.bytes_read, size=found.size, done=found.done
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}:import-preview",
+    openapi_extra=_BODY_DOC,
+    response_model=ImportPreview,
+)
+async def import_preview(
+    campaign_id: RecordId,
+    request: Request,
+    options: Annotated[ImportOptions, Depends(import_options)],
+    session: ReadSession,
+    who: AdminReadScope,
+) -> ImportPreview:
+    """The first rows of a file (send its first 64 KiB or so), and the field each column fills
+    with these options: nothing is written."""
+    fields = await run_in_threadpool(_form_fields, session, who, campaign_id)
+    file, fmt = await _upload(request, options)
+    try:
+        return await run_in_threadpool(preview_import, file, fmt, options, fields)
+    finally:
+        file.close()
+
+
+def _form_fields(session: Session, who: Scope, campaign_id: int) -> list[str]:
+    return [f.name for f in list_form_fields(session, get_campaign(session, who, campaign_id))]

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from opendialer.accounts.guard import AuthGuard
 from opendialer.config import Settings
 from opendialer.console.push import AgentPush
+from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
 from opendialer.engine.runner import Engine
@@ -26,6 +27,7 @@ class AppState:
     db_engine: DatabaseEngine
     sessions: SessionMaker
     auth_guard: AuthGuard
+    import_progress: ImportProgressBoard  # imports started with progress=, this process
     engine: Engine | None = None  # the dialing engine: None when disabled or not started
     engine_running: bool = False  # /readyz: the engine has begun its work and not stopped
     agent_push: AgentPush | None = None
