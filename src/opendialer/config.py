@@ -82,6 +82,35 @@ class Settings(BaseSettings):
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"
     )
+    # Browser phones (console/phone.py, telephony/sip/kamailio/): an agent whose sip_uri is
+    # sip:<user>@<softphone_domain> takes calls in the console, registered at Kamailio.
+    softphone_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.\-]+$",
+        description="SIP domain of browser phones (Kamailio's SOFTPHONE_DOMAIN); unset: none",
+    )
+    softphone_ws_url: str | None = Field(
+        default=None,
+        pattern=r"^wss?://[^\s\"']+$",
+        description="Where consoles reach Kamailio, wss://host:port (ws:// on loopback only)",
+    )
+    softphone_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared with Kamailio (SOFTPHONE_SECRET): agents' SIP passwords derive from it",
+    )
+    softphone_registrar_rpc: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Kamailio's JSON-RPC URL (http://host:ws_port/RPC): an agent may go ready "
+        "only while their browser is registered there; unset: the console alone checks",
+    )
+    softphone_turn_urls: list[str] = Field(
+        default_factory=list,
+        description='TURN servers for browsers behind NAT, e.g. ["turn:turn.example.com:3478"]',
+    )
+    softphone_turn_secret: SecretStr | None = Field(
+        default=None, description="coturn's static-auth-secret: time-limited TURN credentials"
+    )
     # CRM call logs and webhooks (crm/, dialects/minicrm/)
     max_calllog_bytes: int = Field(
         default=16_777_216, description="Largest body of POST /Api/CallLog (10,000 items ~1.5 MB)"

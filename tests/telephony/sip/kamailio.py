@@ -103,10 +103,6 @@ class Kamailio:
         return "\n".join(lines) + "\n"
 
 
-def _flags_of_example() -> dict[str, str]:
-    return {}
-
-
 _FLAGS = {
     "TO_BROWSER_FLAGS": "replace-origin replace-session-connection ICE=force DTLS=passive "
     "SDES-off RTP/SAVPF rtcp-mux-offer generate-mid",
