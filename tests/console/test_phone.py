@@ -142,7 +142,9 @@ def _poll(check: Any, deadline: float = DEADLINE, why: Any = lambda: "") -> None
         time.sleep(0.1)  # polling the browser or SIPp, with a deadline
 
 
+@pytest.mark.parametrize("dial_mode", ["predictive", "progressive"])
 def test_browser_answers_and_audio_flows_both_ways(
+    dial_mode: str,
     phone_browser: Browser,
     rig: PhoneRig,
     settings: Settings,
@@ -152,7 +154,7 @@ def test_browser_answers_and_audio_flows_both_ways(
     agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
     with unit_of_work(sessions) as session:
         session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:erika@{DOMAIN}"))
-    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "predictive")
+    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, dial_mode)
     make_customer(sessions, campaign, "Erika", "Mustermann")
     customer = _customer(rig, talk_ms=60_000)
     sip = {

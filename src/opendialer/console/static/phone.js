@@ -97,6 +97,7 @@
   function answer(session) {
     if (phone.session !== null) { session.terminate({ status_code: 486 }); return; }
     phone.session = session;
+    keepMicrophoneThroughHold(session);
     callState("ringing", "answering…");
     session.on("peerconnection", (e) => {
       e.peerconnection.addEventListener("track", (t) => { el("phone-audio").srcObject = t.streams[0]; });
@@ -111,6 +112,22 @@
     beep();
     const iceServers = JSON.parse(box.dataset.iceServers || "[]");
     session.answer({ mediaStream: phone.stream, pcConfig: { iceServers } });
+  }
+
+  // The dialer may park the phone first (agent-first dialling: an inactive offer) and
+  // re-INVITE it when the customer answers. An inactive offer does not take over the
+  // transceiver that holds the microphone (JSEP 5.10), so the later re-INVITE would get a
+  // receive-only answer: the browser treats the park as sendrecv and still answers inactive.
+  function keepMicrophoneThroughHold(session) {
+    let parked = false;
+    session.on("sdp", (e) => {
+      if (e.originator === "remote" && e.type === "offer") {
+        parked = /^a=inactive\r?$/m.test(e.sdp);
+        if (parked) e.sdp = e.sdp.replace(/^a=inactive(\r?)$/gm, "a=sendrecv$1");
+      } else if (e.originator === "local" && e.type === "answer" && parked) {
+        e.sdp = e.sdp.replace(/^a=(sendrecv|sendonly|recvonly)(\r?)$/gm, "a=inactive$2");
+      }
+    });
   }
 
   function callState(state, label) { phone.call = state; show("phone-call", state, label); changed(); }
