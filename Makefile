@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev system-packages lint typecheck pytest clean migration
+.PHONY: demo test install dev system-packages lint typecheck pytest clean migration softphone-js
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,11 @@ typecheck: dev
 #   rtpengine (+ recording daemon, utils)  anchors the SIP tests' media; userspace, no kernel module
 #   chromium, chromedriver     the console's browser tests (Playwright drives Debian's Chromium;
 #                              its own browser download cannot work here)
+#   kamailio (+ websocket, tls modules)  registrar and WebSocket proxy of the browser phones
 SYSTEM_PACKAGES := sipp:sip-tester espeak-ng:espeak-ng sox:sox \
 	rtpengine:rtpengine-daemon rtpengine:rtpengine-recording-daemon rtpengine:rtpengine-utils \
-	chromium:chromium chromedriver:chromium-driver
+	chromium:chromium chromedriver:chromium-driver \
+	kamailio:kamailio kamailio:kamailio-websocket-modules kamailio:kamailio-tls-modules
 
 system-packages:
 	@missing="$(foreach entry,$(SYSTEM_PACKAGES),$$(command -v $(firstword $(subst :, ,$(entry))) >/dev/null || echo $(lastword $(subst :, ,$(entry)))))"; \
@@ -54,3 +56,8 @@ migration: dev
 	rm -f src/opendialer/migrations/versions/*.py /tmp/opendialer-migration.db
 	$(BIN)/python -c "from opendialer.migrate import make_revision; make_revision('sqlite:////tmp/opendialer-migration.db', 'initial schema')"
 	$(BIN)/ruff format src/opendialer/migrations/versions
+
+# Rebuild the browser phone's SIP library (src/opendialer/console/static/vendor/jssip.min.js,
+# committed) from the pinned packages of web/softphone/package-lock.json: JsSIP bundled by esbuild.
+softphone-js:
+	cd web/softphone && npm ci --no-audit --no-fund && npm run build
