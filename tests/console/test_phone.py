@@ -3,6 +3,7 @@ the agent's console registers at a real Kamailio, the dialer (sip backend, media
 real rtpengine) calls a SIPp customer that echoes the RTP it receives, the browser answers,
 audio flows both ways, and the browser's hang-up ends the customer's call."""
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -106,17 +108,34 @@ def phone_settings(settings: Settings, rig: PhoneRig, **update: Any) -> Settings
     )
 
 
-def _customer(rig: PhoneRig, talk_ms: int) -> Sipp:
-    """Answers, echoes every RTP packet back to its sender, and waits for the BYE."""
-    port = free_port()
-    params = {
-        "RING_MS": "200",
-        "TALK_MS": str(talk_ms),
-        "ROLE": "customer",
-        "MEDIA_PORT": "[media_port]",
-        "STREAM": "",
+def dialling_settings(settings: Settings, rig: PhoneRig, customer: Sipp) -> Settings:
+    """The engine on the sip backend: media through rtpengine, agents reached through
+    Kamailio, and a keep-alive of 1 s so that a vanished browser is noticed at once."""
+    sip = {
+        "trunk": customer.uri_host,
+        "bind_address": "127.0.0.1",
+        "port_range": [free_port(), 65000],
+        "min_ring_timeout": 0.5,
+        "keepalive_interval": 1.0,
+        "keepalive_timeout": 1.0,
+        "media": "rtpengine",
+        "rtpengine": [rig.rtpengine.address],
+        "agent_proxy": rig.kamailio.sip_address,
     }
-    sipp = Sipp(Network(None), "answer_audio", port, rig.workdir, 1, params)
+    return phone_settings(
+        settings,
+        rig,
+        engine_enabled=True,
+        telephony_backend="sip",
+        telephony_options=sip,
+        engine_id="phone-test",
+    )
+
+
+def _customer(rig: PhoneRig) -> Sipp:
+    """Answers, echoes every RTP packet back to its sender, answers keep-alives, takes the BYE."""
+    params = {"RING_MS": "200"}
+    sipp = Sipp(Network(None), "answer_echo_keepalive", free_port(), rig.workdir, 1, params)
     sipp.extra_args = ["-rtp_echo"]
     return sipp.start()
 
@@ -156,25 +175,8 @@ def test_browser_answers_and_audio_flows_both_ways(
         session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:erika@{DOMAIN}"))
     campaign = make_console_campaign(sessions, tenant.tenant.id, agent, dial_mode)
     make_customer(sessions, campaign, "Erika", "Mustermann")
-    customer = _customer(rig, talk_ms=60_000)
-    sip = {
-        "trunk": customer.uri_host,
-        "bind_address": "127.0.0.1",
-        "port_range": [free_port(), 65000],
-        "min_ring_timeout": 0.5,
-        "media": "rtpengine",
-        "rtpengine": [rig.rtpengine.address],
-        "agent_proxy": rig.kamailio.sip_address,
-    }
-    live = phone_settings(
-        settings,
-        rig,
-        engine_enabled=True,
-        telephony_backend="sip",
-        telephony_options=sip,
-        engine_id="phone-test",
-    )
-    with serve(live) as base_url:
+    customer = _customer(rig)
+    with serve(dialling_settings(settings, rig, customer)) as base_url:
         context = _context(phone_browser, base_url, microphone=True)
         page = context.new_page()
         try:
@@ -217,6 +219,49 @@ def _call_through_the_browser(page: Page, base_url: str, customer: Sipp) -> None
     expect(page.locator("#phone-call")).to_have_attribute("data-state", "idle")
     expect(page.locator("#state")).to_have_text("wrap up", timeout=10_000)
     _poll(lambda: bool(customer.received("BYE")), 10.0)
+
+
+def test_a_browser_that_vanishes_mid_call_ends_the_customers_call(
+    phone_browser: Browser,
+    rig: PhoneRig,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+) -> None:
+    """The browser's page crashes during the call (a closed tab sends its BYE; a crash or a
+    lost network does not): the dialer's keep-alive gets 408 from Kamailio (the WebSocket is
+    gone), the customer gets a BYE and the attempt ends saying why."""
+    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
+    with unit_of_work(sessions) as session:
+        session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:erika@{DOMAIN}"))
+    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "predictive")
+    make_customer(sessions, campaign, "Erika", "Mustermann")
+    customer = _customer(rig)
+    with serve(dialling_settings(settings, rig, customer)) as base_url:
+        context = _context(phone_browser, base_url, microphone=True)
+        page = context.new_page()
+        sign_in(page, base_url, "erika.agent")
+        expect(page.locator("#phone-connection")).to_have_attribute("data-state", "registered")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#state")).to_have_text("paused")
+        page.get_by_role("button", name="Ready", exact=True).click()
+        expect(page.locator("#phone-call")).to_have_attribute(
+            "data-state", "talking", timeout=30_000
+        )
+        _crash(page)  # no BYE from the browser: its connection just goes away
+        _poll(lambda: bool(customer.received("BYE")), 15.0)
+        _poll(lambda: (_attempt_outcome(sessions, campaign) or CallAttempt()).ended_at is not None)
+        context.close()
+    attempt = _attempt_outcome(sessions, campaign)
+    assert attempt is not None and attempt.end_detail is not None
+    assert "keep-alive: agent leg is gone (OPTIONS: 408)" in attempt.end_detail
+    assert customer.wait(10) == 0
+
+
+def _crash(page: Page) -> None:
+    """Chromium's renderer of ``page`` dies (chrome://crash): no unload handler runs."""
+    with contextlib.suppress(PlaywrightError):  # the navigation dies with the renderer
+        page.goto("chrome://crash", timeout=2_000)
 
 
 def test_microphone_denied_blocks_ready(
