@@ -7,7 +7,7 @@
   const box = document.getElementById("phone");
   if (!box || !window.JsSIP) return;
   const el = (id) => document.getElementById(id);
-  const STATS_MS = 250;
+  const STATS_MS = 100;
   const AUDIBLE_LEVEL = 0.001; // inbound audioLevel (0..1) above which the far end is heard
   const phone = { mic: "asking", connection: "offline", call: "idle", stream: null, session: null };
   let statsTimer = null;
