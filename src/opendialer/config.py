@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -168,6 +168,26 @@ class Settings(BaseSettings):
         pattern=r"^(/[A-Za-z0-9._~-]+)+$",
         description="Where the jtel {baseURL} paths live, e.g. /jtel/dialler/contacts",
     )
+
+    @model_validator(mode="after")
+    def _softphone_settings_go_together(self) -> "Settings":
+        """A browser phone needs its domain, the WebSocket URL and the shared secret: all
+        three or none; the registrar and TURN settings only with them."""
+        core = {
+            "OPENDIALER_SOFTPHONE_DOMAIN": self.softphone_domain,
+            "OPENDIALER_SOFTPHONE_WS_URL": self.softphone_ws_url,
+            "OPENDIALER_SOFTPHONE_SECRET": self.softphone_secret,
+        }
+        missing = [name for name, value in core.items() if value is None]
+        extras = self.softphone_registrar_rpc or self.softphone_turn_urls
+        if missing and (len(missing) < len(core) or extras):
+            raise ValueError(f"browser phones also need {', '.join(missing)}")
+        secret = self.softphone_secret
+        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"OPENDIALER_SOFTPHONE_SECRET is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        return self
 
     def secret_key_problem(self) -> str | None:
         """Why the secret key is unfit for a real server, or None. Checked by `serve`, not here,
