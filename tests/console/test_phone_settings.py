@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -11,11 +12,15 @@ from opendialer.config import Settings
 from opendialer.console.phone import browser_phone, phone_user, sip_password, turn_servers
 
 SECRET = "s" * 40
-PHONES = {
+PHONES: dict[str, Any] = {
     "softphone_domain": "phones.example.com",
     "softphone_ws_url": "wss://sip.example.com:8443",
     "softphone_secret": SecretStr(SECRET),
 }
+
+
+def phones(**fields: Any) -> Settings:
+    return Settings.model_validate({**PHONES, **fields})
 
 
 def test_the_three_phone_settings_go_together() -> None:
@@ -24,14 +29,14 @@ def test_the_three_phone_settings_go_together() -> None:
     with pytest.raises(ValidationError, match="OPENDIALER_SOFTPHONE_DOMAIN"):
         Settings(softphone_registrar_rpc="http://10.0.0.5:8080/RPC")
     with pytest.raises(ValidationError, match="shorter than 32"):
-        Settings(**{**PHONES, "softphone_secret": SecretStr("short")})
+        phones(softphone_secret=SecretStr("short"))
     with pytest.raises(ValidationError, match="softphone_ws_url"):
-        Settings(**{**PHONES, "softphone_ws_url": "https://sip.example.com"})
-    assert Settings(**PHONES).softphone_domain == "phones.example.com"
+        phones(softphone_ws_url="https://sip.example.com")
+    assert phones().softphone_domain == "phones.example.com"
 
 
 def test_a_browser_phone_is_a_uri_in_the_phone_domain() -> None:
-    settings = Settings(**PHONES)
+    settings = phones()
     assert phone_user(settings, "sip:erika@phones.example.com") == "erika"
     assert phone_user(settings, "sip:erika@PHONES.example.com:5060") == "erika"
     assert phone_user(settings, "sip:201@pbx.example.com") is None
@@ -54,8 +59,7 @@ def test_the_sip_password_is_kamailios_hmac() -> None:
 
 
 def test_turn_credentials_follow_coturns_rest_scheme() -> None:
-    settings = Settings(
-        **PHONES,
+    settings = phones(
         softphone_turn_urls=["turn:turn.example.com:3478"],
         softphone_turn_secret=SecretStr("turn-secret"),
     )
@@ -65,5 +69,5 @@ def test_turn_credentials_follow_coturns_rest_scheme() -> None:
     assert user == "erika" and int(expiry) > 1_000_000
     mac = hmac.new(b"turn-secret", server["username"].encode(), hashlib.sha1).digest()
     assert server["credential"] == base64.b64encode(mac).decode()
-    without_secret = Settings(**PHONES, softphone_turn_urls=["stun:stun.example.com"])
+    without_secret = phones(softphone_turn_urls=["stun:stun.example.com"])
     assert turn_servers(without_secret, "erika", now=0.0) == [{"urls": "stun:stun.example.com"}]
