@@ -16,6 +16,7 @@ from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings
+from opendialer.console.phone_watch import phone_watch
 from opendialer.console.router import mount_console
 from opendialer.contacts.import_router import router as import_router
 from opendialer.contacts.router import router as contacts_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dialing_engine(app, settings),
             outbox_sender(app, settings),
             housekeeping(app, settings),
+            phone_watch(app, settings),
         ):
             yield
         await asyncio.to_thread(app.state.auth_guard.written)

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
         description="Kamailio's JSON-RPC URL (http://host:ws_port/RPC): an agent may go ready "
         "only while their browser is registered there; unset: the console alone checks",
     )
+    softphone_watch_seconds: float = Field(
+        default=15.0, gt=0, description="How often the registrar is asked which phones are there"
+    )
+    softphone_logout_after_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="An idle agent (ready, paused, wrap-up) whose browser phone has not been "
+        "registered for this long is logged out",
+    )
     softphone_turn_urls: list[str] = Field(
         default_factory=list,
         description='TURN servers for browsers behind NAT, e.g. ["turn:turn.example.com:3478"]',

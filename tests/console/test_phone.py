@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,9 @@ from opendialer.accounts.service import NewTenant
 from opendialer.app import create_app
 from opendialer.campaigns.service import add_member
 from opendialer.config import Settings
+from opendialer.console.phone_watch import PhoneWatch, registered_users
 from opendialer.db import SessionMaker, on_loop_allowed, unit_of_work
-from opendialer.models import CallAttempt, Campaign, User
+from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, User
 from tests.console.browser import (
     CHROMIUM,
     CHROMIUM_FLAGS,
@@ -262,6 +264,49 @@ def _crash(page: Page) -> None:
     """Chromium's renderer of ``page`` dies (chrome://crash): no unload handler runs."""
     with contextlib.suppress(PlaywrightError):  # the navigation dies with the renderer
         page.goto("chrome://crash", timeout=2_000)
+
+
+def test_an_agent_whose_phone_is_gone_is_logged_out(
+    phone_browser: Browser,
+    rig: PhoneRig,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+) -> None:
+    """Kamailio's ul.dump lists the registered browser; once the page is gone (its phone
+    unregisters) the watch logs the paused agent out after the grace, not before."""
+    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
+    with unit_of_work(sessions) as session:
+        session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:erika@{DOMAIN}"))
+    make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
+    live = phone_settings(settings, rig, engine_enabled=False)
+    watch = PhoneWatch(live)
+    with serve(live) as base_url:
+        context = _context(phone_browser, base_url, microphone=True)
+        page = context.new_page()
+        sign_in(page, base_url, "erika.agent")
+        expect(page.locator("#phone-connection")).to_have_attribute("data-state", "registered")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#state")).to_have_text("paused")
+        assert "erika" in _registered(rig)
+        page.goto("about:blank")
+        context.close()
+        _poll(lambda: "erika" not in _registered(rig), why=lambda: str(_registered(rig)))
+    now = datetime.now(UTC)
+    after = now + timedelta(seconds=live.softphone_logout_after_seconds)
+    with unit_of_work(sessions) as session:
+        assert watch.sweep(session, set(), now) == []  # a short loss is forgiven
+    with unit_of_work(sessions) as session:
+        assert watch.sweep(session, set(), after) == [agent]
+    with unit_of_work(sessions) as session:
+        state = session.scalars(select(AgentSession).where(AgentSession.user_id == agent)).one()
+        assert state.state is AgentState.LOGGED_OUT
+
+
+def _registered(rig: PhoneRig) -> set[str]:
+    users = registered_users(rig.kamailio.rpc_url)
+    assert users is not None, "Kamailio's JSON-RPC did not answer"
+    return users
 
 
 def test_microphone_denied_blocks_ready(
