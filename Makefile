@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install dev system-packages lint typecheck pytest clean
+.PHONY: demo test install dev system-packages lint typecheck pytest clean softphone-js
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,11 @@ typecheck: dev
 #   rtpengine (+ recording daemon, utils)  anchors the SIP tests' media; userspace, no kernel module
 #   chromium, chromedriver     the console's browser tests (Playwright drives Debian's Chromium;
 #                              its own browser download cannot work here)
+#   kamailio (+ websocket, tls modules)  registrar and WebSocket proxy of the browser phones
 SYSTEM_PACKAGES := sipp:sip-tester espeak-ng:espeak-ng sox:sox \
 	rtpengine:rtpengine-daemon rtpengine:rtpengine-recording-daemon rtpengine:rtpengine-utils \
-	chromium:chromium chromedriver:chromium-driver
+	chromium:chromium chromedriver:chromium-driver \
+	kamailio:kamailio kamailio:kamailio-websocket-modules kamailio:kamailio-tls-modules
 
 system-packages:
 	@missing="$(foreach entry,$(SYSTEM_PACKAGES),$$(command -v $(firstword $(subst :, ,$(entry))) >/dev/null || echo $(lastword $(subst :, ,$(entry)))))"; \
@@ -49,3 +51,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) opendialer.db opendialer.db-wal opendialer.db-shm
+
+# Rebuild the browser phone's SIP library (src/opendialer/console/static/vendor/jssip.min.js,
+# committed) from the pinned packages of web/softphone/package-lock.json: JsSIP bundled by esbuild.
+softphone-js:
+	cd web/softphone && npm ci --no-audit --no-fund && npm run build

@@ -114,6 +114,44 @@ class Settings(BaseSettings):
     simulate_agents: bool = Field(
         default=False, description="Play the agents too (demo): wrap up, then ready again"
     )
+    # Browser phones (console/phone.py, telephony/sip/kamailio/): an agent whose sip_uri is
+    # sip:<user>@<softphone_domain> takes calls in the console, registered at Kamailio.
+    softphone_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.\-]+$",
+        description="SIP domain of browser phones (Kamailio's SOFTPHONE_DOMAIN); unset: none",
+    )
+    softphone_ws_url: str | None = Field(
+        default=None,
+        pattern=r"^wss?://[^\s\"']+$",
+        description="Where consoles reach Kamailio, wss://host:port (ws:// on loopback only)",
+    )
+    softphone_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared with Kamailio (SOFTPHONE_SECRET): agents' SIP passwords derive from it",
+    )
+    softphone_registrar_rpc: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Kamailio's JSON-RPC URL (http://host:ws_port/RPC): an agent may go ready "
+        "only while their browser is registered there; unset: the console alone checks",
+    )
+    softphone_watch_seconds: float = Field(
+        default=15.0, gt=0, description="How often the registrar is asked which phones are there"
+    )
+    softphone_logout_after_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="An idle agent (ready, paused, wrap-up) whose browser phone has not been "
+        "registered for this long is logged out",
+    )
+    softphone_turn_urls: list[str] = Field(
+        default_factory=list,
+        description='TURN servers for browsers behind NAT, e.g. ["turn:turn.example.com:3478"]',
+    )
+    softphone_turn_secret: SecretStr | None = Field(
+        default=None, description="coturn's static-auth-secret: time-limited TURN credentials"
+    )
     # CRM call logs and webhooks (crm/, dialects/minicrm/)
     max_calllog_bytes: int = Field(
         default=16_777_216, description="Largest body of POST /Api/CallLog (10,000 items ~1.5 MB)"
@@ -180,6 +218,26 @@ class Settings(BaseSettings):
                 "OPENDIALER_METRICS=main serves the metrics on the public port: set "
                 f"OPENDIALER_METRICS_TOKEN to a random value of at least {MIN_SECRET_KEY_LENGTH} "
                 "characters, or use OPENDIALER_METRICS=port"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _softphone_settings_go_together(self) -> "Settings":
+        """A browser phone needs its domain, the WebSocket URL and the shared secret: all
+        three or none; the registrar and TURN settings only with them."""
+        core = {
+            "OPENDIALER_SOFTPHONE_DOMAIN": self.softphone_domain,
+            "OPENDIALER_SOFTPHONE_WS_URL": self.softphone_ws_url,
+            "OPENDIALER_SOFTPHONE_SECRET": self.softphone_secret,
+        }
+        missing = [name for name, value in core.items() if value is None]
+        extras = self.softphone_registrar_rpc or self.softphone_turn_urls
+        if missing and (len(missing) < len(core) or extras):
+            raise ValueError(f"browser phones also need {', '.join(missing)}")
+        secret = self.softphone_secret
+        if secret is not None and len(secret.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"OPENDIALER_SOFTPHONE_SECRET is shorter than {MIN_SECRET_KEY_LENGTH} characters"
             )
         return self
 

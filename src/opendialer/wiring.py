@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from opendialer.accounts.guard import AuthGuard
 from opendialer.clock import RealClock
 from opendialer.config import Settings
+from opendialer.console.phone_watch import phone_watch
 from opendialer.console.push import AgentPush
 from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
@@ -59,6 +60,7 @@ async def running_parts(state: AppState) -> AsyncIterator[None]:
             outbox_sender(state.sessions, settings) as state.outbox_sender,
             housekeeping(state.sessions, settings),
             metrics_server(state),
+            phone_watch(state.sessions, settings),
         ):
             yield
         await asyncio.to_thread(state.auth_guard.written)

@@ -16,6 +16,7 @@ from opendialer.accounts.login_router import check_password
 from opendialer.accounts.logins import Login
 from opendialer.accounts.session_auth import login_of
 from opendialer.config import Settings
+from opendialer.console.phone import browser_phone
 from opendialer.errors import Unauthorized
 from opendialer.models import AgentSession, User, UserRole
 from opendialer.models.base import utcnow
@@ -41,9 +42,11 @@ def templates() -> Jinja2Templates:
     return Jinja2Templates(directory=HERE / "templates")
 
 
-def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+def _page(
+    request: Request, name: str, status: int = 200, csp: str = CSP, **context: object
+) -> HTMLResponse:
     response = templates().TemplateResponse(request, name, context, status_code=status)
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = csp
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -154,7 +157,11 @@ def console_page(request: Request, session: DbSession) -> Response:
     if login.scope.role is not UserRole.AGENT:
         return RedirectResponse(_home(login.scope.role), status_code=303)
     user = session.get_one(User, login.scope.user_id)
-    return _page(request, "console.html", csrf_token=login.record.csrf_token, user=user)
+    phone = browser_phone(app_state(request).settings, user.sip_uri)
+    # The browser phone's WebSocket goes to Kamailio, another origin: allowed by name.
+    csp = CSP if phone is None else f"{CSP}; connect-src 'self' {phone.ws_url}"
+    token = login.record.csrf_token
+    return _page(request, "console.html", csp=csp, csrf_token=token, user=user, phone=phone)
 
 
 @pages.get("/team", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ from opendialer.accounts.session_auth import login_of
 from opendialer.console import service
 from opendialer.console.admin_pages import admin_pages
 from opendialer.console.pages import pages
+from opendialer.console.phone import check_registered
 from opendialer.console.push import AgentPush
 from opendialer.console.schemas import (
     AgentAction,
@@ -30,8 +31,9 @@ from opendialer.db import after_commit, run_unit_of_work
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict, Unauthorized
+from opendialer.models import User
 from opendialer.models.base import utcnow
-from opendialer.scoping import Scope
+from opendialer.scoping import Scope, get_owned
 from opendialer.web.db import DbSession
 from opendialer.web.state import agent_push, app_state
 
@@ -75,7 +77,11 @@ def pause(
 def agent_action(
     action: AgentAction, request: Request, session: DbSession, who: CurrentScope
 ) -> ConsoleState:
-    """Log in (paused until ready), ready (also: wrap-up done), log out."""
+    """Log in (paused until ready), ready (also: wrap-up done), log out. Ready with a browser
+    phone needs it registered (the registrar says so, not the browser)."""
+    if action == "ready":
+        user = get_owned(session, User, who, service.agent_id(who), "user")
+        check_registered(app_state(request).settings, user.sip_uri)
     service.change_state(session, who, _EVENTS[action], utcnow())
     return _changed(session, request, who)
 

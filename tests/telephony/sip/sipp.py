@@ -86,6 +86,7 @@ class Sipp:
     calls: int | None = None
     params: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def uri_host(self) -> str:
@@ -110,6 +111,7 @@ class Sipp:
         args += ["-message_file", str(self.message_file), "-error_file", str(self.error_file)]
         if self.calls is not None:
             args += ["-m", str(self.calls)]
+        args += self.extra_args
         self.process = subprocess.Popen(
             self.network.command(args),
             stdin=subprocess.DEVNULL,

@@ -25,6 +25,10 @@ function duration(seconds) {
 
 function serverNow() { return Date.now() + clockOffset; }
 
+// The browser phone (phone.js), when the agent has one: no microphone or no registration, no Ready.
+function phoneBlocksReady() { return Boolean(window.odPhone && window.odPhone.blocksReady()); }
+document.addEventListener("phonechange", () => { if (current) renderState(current); });
+
 function showError(message) {
   const box = $("message");
   text(box, message);
@@ -63,7 +67,7 @@ function renderState(state) {
   text($("pause-reason"), state.agent.state === "paused" ? state.agent.pause_reason : "");
   const s = state.agent.state;
   $("btn-login").disabled = s !== "logged_out";
-  $("btn-ready").disabled = !(s === "paused" || s === "wrap_up");
+  $("btn-ready").disabled = !(s === "paused" || s === "wrap_up") || phoneBlocksReady();
   $("btn-logout").disabled = !(s === "ready" || s === "paused" || s === "wrap_up");
   $("btn-pause").disabled = s === "logged_out";
   const select = $("pause-reason-select");
