@@ -36,6 +36,7 @@ from opendialer.housekeeping import housekeeping
 from opendialer.inputs import MAX_JSON_DEPTH
 from opendialer.middleware import BodySizeLimit, JsonDepthLimit
 from opendialer.recordings.router import router as recordings_router
+from opendialer.reports.router import router as reports_router
 from opendialer.schemas import refuse_unstorable_parameters
 
 
@@ -55,6 +56,7 @@ def api_v1_router() -> APIRouter:
         recordings_router,
         exports_router,
         compliance_router,
+        reports_router,
     ):
         router.include_router(domain_router)
     return router

@@ -29,7 +29,7 @@ from opendialer.engine.compliance import (
     next_callee_opening,
 )
 from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
-from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
+from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus, DncRefusal
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
@@ -252,6 +252,26 @@ def _pick(
     return (phone if _in_window(contact, now) else None), usable
 
 
+def _record_dnc_refusals(
+    session: Session, contact: _Candidate, campaign: Campaign, now: datetime
+) -> None:
+    """Each number passed over because it is on a DNC list leaves a row (the compliance
+    report's "DNC hits refused"); numbers spent anyway are not counted."""
+    if contact.ignore_dnc:
+        return
+    for phone in contact.phones:
+        if phone.dnc_blocked and phone.e164 is not None and not _spent(phone, campaign):
+            session.add(
+                DncRefusal(
+                    tenant_id=campaign.tenant_id,
+                    campaign_id=campaign.id,
+                    contact_id=contact.id,
+                    e164=phone.e164,
+                    at=now,
+                )
+            )
+
+
 def _held(
     session: Session, contact: _Candidate, campaign: Campaign, now: datetime, phone: _Phone
 ) -> bool:
@@ -286,6 +306,7 @@ def claim_next(
         return None
     while candidates := _candidates(session, campaign, now, reserved_for):
         for contact in candidates:
+            _record_dnc_refusals(session, contact, campaign, now)
             phone, usable = _pick(contact, campaign, now)
             if phone is None:
                 _park(session, contact, campaign, now, usable)

@@ -27,6 +27,7 @@ from opendialer.models.outbox import (
     OutboxStatus,
     UserExtensionPolicy,
 )
+from opendialer.models.reporting import AgentStateChange, DncRefusal
 from opendialer.models.tenant import (
     AgentGroup,
     AgentGroupMember,
@@ -45,6 +46,7 @@ __all__ = [
     "AgentGroupMember",
     "AgentSession",
     "AgentState",
+    "AgentStateChange",
     "ApiKey",
     "AuthFailure",
     "Base",
@@ -65,6 +67,7 @@ __all__ = [
     "CrmEndpoint",
     "DialMode",
     "DncEntry",
+    "DncRefusal",
     "EndpointKind",
     "EngineLease",
     "FormField",
