@@ -16,6 +16,7 @@ from opendialer.accounts.session_auth import login_of
 from opendialer.console import service
 from opendialer.console.pages import pages
 from opendialer.console.push import AgentPush
+from opendialer.console.reports import report_pages
 from opendialer.console.schemas import (
     AgentAction,
     CallAction,
@@ -25,6 +26,7 @@ from opendialer.console.schemas import (
     PauseRequest,
     ResultRequest,
 )
+from opendialer.console.wallboard import wallboard_api, wallboard_pages
 from opendialer.db import DbSession, after_commit, run_unit_of_work
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
@@ -191,4 +193,7 @@ def mount_console(app: FastAPI) -> None:
     """The console's pages, its JSON calls and its static files."""
     app.include_router(pages)
     app.include_router(api)
+    app.include_router(wallboard_pages)
+    app.include_router(wallboard_api)
+    app.include_router(report_pages)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

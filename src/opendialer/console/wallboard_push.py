@@ -4,6 +4,7 @@ producer runs while someone watches and stops with the last viewer."""
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.engine.runner import Engine
 from opendialer.scoping import Scope
 
+log = logging.getLogger(__name__)
 TICK_SECONDS = 0.5  # a change reaches the page within this plus one build
 
 
@@ -70,7 +72,12 @@ class WallboardHub:
             return build(session, scope, self._clock(), self._engine(), slow)
 
         while True:
-            document, slow = await run_unit_of_work(self._sessions, read, writes=False)
+            try:
+                document, slow = await run_unit_of_work(self._sessions, read, writes=False)
+            except Exception:  # the database went away for a moment: the next tick tries again
+                log.exception("wallboard of tenant %s not built", tenant_id)
+                await asyncio.sleep(self._tick * 4)
+                continue
             self.builds += 1
             async with feed.changed:
                 feed.document = document.model_dump_json()
@@ -79,11 +86,13 @@ class WallboardHub:
             await asyncio.sleep(self._tick)
 
 
-async def next_document(feed: Feed, seen: int, timeout: float) -> str | None:
-    """The feed's document newer than version ``seen``; None when none came within ``timeout``."""
+async def next_document(feed: Feed, seen: int, timeout: float) -> tuple[int, str] | None:
+    """The feed's version and document newer than version ``seen``; None when none came
+    within ``timeout``."""
     async with feed.changed:
         try:
             await asyncio.wait_for(feed.changed.wait_for(lambda: feed.version > seen), timeout)
         except TimeoutError:
             return None
-        return feed.document
+        assert feed.document is not None
+        return feed.version, feed.document

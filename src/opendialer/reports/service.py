@@ -179,7 +179,8 @@ def state_intervals(
 
 
 def _clipped(changes: list[AgentStateChange], start: datetime, end: datetime) -> Iterator[Interval]:
-    for this, following in zip(changes, [*changes[1:], None], strict=True):
+    for index, this in enumerate(changes):
+        following = changes[index + 1] if index + 1 < len(changes) else None
         until = following.at if following and following.user_id == this.user_id else end
         begin, finish = max(this.at, start), min(until, end)
         if finish > begin:
