@@ -73,7 +73,7 @@ async def wallboard_events(request: Request) -> StreamingResponse:
     feeds = hub(request)
 
     async def stream() -> AsyncIterator[str]:
-        async with feeds.watch(who.tenant_id) as feed:
+        async with feeds.watch(who) as feed:
             seen, checked = 0, time.monotonic()
             while True:
                 got = await next_document(feed, seen, KEEPALIVE_SECONDS)

@@ -49,11 +49,13 @@ class WallboardHub:
         self.builds = 0  # documents built since start (the bench reads it)
 
     @asynccontextmanager
-    async def watch(self, tenant_id: int) -> AsyncIterator[Feed]:
+    async def watch(self, viewer: Scope) -> AsyncIterator[Feed]:
+        """The feed of the viewer's tenant (a supervisor or an admin: the same document)."""
+        tenant_id = viewer.tenant_id
         feed = self._feeds.setdefault(tenant_id, Feed())
         feed.viewers += 1
         if feed.task is None:
-            feed.task = asyncio.create_task(self._produce(tenant_id, feed))
+            feed.task = asyncio.create_task(self._produce(Scope.system(tenant_id), feed))
         try:
             yield feed
         finally:
@@ -64,8 +66,7 @@ class WallboardHub:
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed.task
 
-    async def _produce(self, tenant_id: int, feed: Feed) -> None:
-        scope = Scope.system(tenant_id)  # one document for all the tenant's supervisors
+    async def _produce(self, scope: Scope, feed: Feed) -> None:
         slow: SlowParts | None = None
 
         def read(session: Session) -> tuple[Wallboard, SlowParts]:
@@ -75,7 +76,7 @@ class WallboardHub:
             try:
                 document, slow = await run_unit_of_work(self._sessions, read, writes=False)
             except Exception:  # the database went away for a moment: the next tick tries again
-                log.exception("wallboard of tenant %s not built", tenant_id)
+                log.exception("wallboard of tenant %s not built", scope.tenant_id)
                 await asyncio.sleep(self._tick * 4)
                 continue
             self.builds += 1
