@@ -33,7 +33,7 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
     tenant_id = tenant.tenant.id
     agent = make_agent(sessions, tenant_id, "erika.agent")
     make_agent(sessions, tenant_id, "sam.boss", UserRole.SUPERVISOR)
-    campaign = make_console_campaign(sessions, tenant_id, agent, "progressive")
+    campaign = make_console_campaign(sessions, tenant_id, agent, "predictive")
     agent_context = browser.new_context(viewport={"width": 1366, "height": 900})
     agent_page = agent_context.new_page()
     try:
@@ -50,7 +50,7 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
             sign_in(agent_page, base_url, "erika.agent")
             agent_page.get_by_role("button", name="Log in").click()
             expect(agent_page.locator("#state")).to_have_text("paused")
-            expect(row.locator(".badge")).to_have_text("paused", timeout=SEEN_WITHIN_MS)
+            expect(row.locator(".badge")).to_have_text("paused (login)", timeout=SEEN_WITHIN_MS)
             agent_page.get_by_role("button", name="Ready", exact=True).click()
             clicked = time.monotonic()
             expect(agent_page.locator("#state")).to_have_text("ready")
@@ -63,7 +63,7 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
             expect(row.locator(".badge")).to_have_text("on call")
             expect(row).to_contain_text("Erika Mustermann")
             expect(sales.locator(".status")).to_have_text("running")
-            expect(page.locator("#pacing li").first).not_to_have_text("")
+            expect(page.locator("#pacing li").first).to_contain_text("Sales: ")
             screenshot(page, "wallboard.png")
 
             # Stop: the campaign is disabled, and the board says so.

@@ -104,7 +104,7 @@ def _campaign_by_hour_matches(
         expected[hour]["live"] += a.outcome in (CallOutcome.CONNECTED, CallOutcome.ABANDONED)
         expected[hour]["machines"] += a.outcome is CallOutcome.MACHINE
         expected[hour]["abandoned"] += a.outcome is CallOutcome.ABANDONED
-        expected[hour]["connects"] += a.outcome is CallOutcome.CONNECTED
+        expected[hour]["connects"] += a.connected_at is not None
 
     with unit_of_work(sessions) as session:
         wanted = ReportFilter(START.date(), START.date(), campaign_id=campaign_id)

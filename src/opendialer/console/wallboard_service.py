@@ -135,6 +135,9 @@ def _campaign_board(
     for (campaign_id, _quarter), counts in today.items():
         if campaign_id == campaign.id:
             day.add(counts)
+    talking = _talking_now(engine, campaign.id)
+    day.live += talking
+    day.connects += talking
     month = Counts()
     month.add(day)
     month.add(slow.before_today.get(campaign.id, Counts()))
@@ -166,6 +169,14 @@ def _campaign_board(
     )
 
 
+def _talking_now(engine: Engine | None, campaign_id: int) -> int:
+    """Calls joined to an agent and not ended yet: the history has them only once they end."""
+    if engine is None:
+        return 0
+    calls = list(engine.calls.values())  # one step: the loop changes the dict meanwhile
+    return sum(1 for c in calls if c.campaign_id == campaign_id and c.connected_at is not None)
+
+
 def _cap_level(rate: float, cap: float) -> str:
     if rate > cap:
         return "over"
@@ -174,7 +185,7 @@ def _cap_level(rate: float, cap: float) -> str:
 
 def _runs_out(left: int, recent: int, now: datetime) -> datetime | None:
     """At the last 15 minutes' attempts per second (each attempt uses up at most one)."""
-    if recent == 0:
+    if recent == 0 or left == 0:
         return None
     per_second = recent / RATE_WINDOW.total_seconds()
     return now + timedelta(seconds=left / per_second)
@@ -344,7 +355,7 @@ def _before_today(
             func.count(case((outcome.in_(LIVE), 1))),
             func.count(case((outcome == CallOutcome.MACHINE, 1))),
             func.count(case((outcome == CallOutcome.ABANDONED, 1))),
-            func.count(case((outcome == CallOutcome.CONNECTED, 1))),
+            func.count(CallAttempt.connected_at),
         )
         .where(
             CallAttempt.started_at >= now - timedelta(days=30), CallAttempt.started_at < midnight

@@ -53,7 +53,7 @@ class CampaignPeriodRow(OutputModel):
     machines: int
     abandoned: int
     abandonment: float | None = Field(description="Abandoned ÷ live answers")
-    connects: int
+    connects: int = Field(description="Attempts joined to an agent")
     dials_per_connect: float | None
     occupancy: float | None = Field(
         description="Seconds the campaign's agents were reserved, in preview, on a call or in "

@@ -127,7 +127,7 @@ def quarter_counts(
         func.count(case((outcome.in_(LIVE), 1))),
         func.count(case((outcome == CallOutcome.MACHINE, 1))),
         func.count(case((outcome == CallOutcome.ABANDONED, 1))),
-        func.count(case((outcome == CallOutcome.CONNECTED, 1))),
+        func.count(CallAttempt.connected_at),  # joined to an agent, also while still talking
     ).group_by(CallAttempt.campaign_id, quarter)
     counts = {}
     for campaign_id, q, *numbers in session.execute(stmt):

@@ -50,6 +50,9 @@ function drawChart(container, labels, series, options) {
       const points = s.values.map((v, i) => (v == null ? null : `${left + step * i + step / 2},${y(v)}`));
       const path = points.filter(Boolean).join(" ");
       if (path) svg.append(svgEl("polyline", { points: path, fill: "none", stroke: colour, "stroke-width": 2 }));
+      s.values.forEach((v, i) => {  // a dot on each point: one point alone is no line
+        if (v != null) svg.append(svgEl("circle", { cx: left + step * i + step / 2, cy: y(v), r: 3, fill: colour }));
+      });
     } else {
       const slot = bars.indexOf(s), barW = (step * 0.8) / bars.length;
       s.values.forEach((v, i) => {

@@ -76,7 +76,7 @@ function renderCampaigns() {
     const month = cell(row, `${pct(c.abandonment_30_days)} (${pct(c.abandon_cap)})`, "cap");
     month.dataset.level = c.cap_level;
     cell(row, c.contacts_left, "left");
-    cell(row, localTime(c.runs_out_at));
+    cell(row, c.contacts_left === 0 ? "empty" : localTime(c.runs_out_at));
     const actions = cell(row, "");
     const running = c.status === "enabled";
     actions.append(button(running ? "Stop" : "Start",
