@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.roles import SupervisorReadScope
@@ -28,7 +29,16 @@ from opendialer.scoping import Scope, tenant_of
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(description="csv: a file download")]
-OptionalId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]
+
+
+def _blank_is_none(value: object) -> object:
+    """A form's empty field ("All", no date) is no filter."""
+    return None if value == "" else value
+
+
+Blank = BeforeValidator(_blank_is_none)
+OptionalId = Annotated[Annotated[int, Field(ge=1, le=MAX_DB_INT)] | None, Blank, Query()]
+OptionalDay = Annotated[date | None, Blank]
 
 
 def report_clock() -> Callable[[], datetime]:
@@ -44,8 +54,8 @@ class FilterParams:
 
     def __init__(
         self,
-        date_from: Annotated[date | None, Query(description="First day (default: today)")] = None,
-        date_to: Annotated[date | None, Query(description="Last day, included")] = None,
+        date_from: Annotated[OptionalDay, Query(description="First day (default: today)")] = None,
+        date_to: Annotated[OptionalDay, Query(description="Last day, included")] = None,
         campaign_id: OptionalId = None,
         user_id: OptionalId = None,
     ) -> None:
