@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, literal, select, update
+from sqlalchemy import Select, Update, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -256,20 +256,22 @@ def _record_dnc_refusals(
     session: Session, contact: _Candidate, campaign: Campaign, now: datetime
 ) -> None:
     """Each number passed over because it is on a DNC list leaves a row (the compliance
-    report's "DNC hits refused"); numbers spent anyway are not counted."""
+    report's "DNC hits refused"), all in one statement; numbers spent anyway are not counted."""
     if contact.ignore_dnc:
         return
-    for phone in contact.phones:
-        if phone.dnc_blocked and phone.e164 is not None and not _spent(phone, campaign):
-            session.add(
-                DncRefusal(
-                    tenant_id=campaign.tenant_id,
-                    campaign_id=campaign.id,
-                    contact_id=contact.id,
-                    e164=phone.e164,
-                    at=now,
-                )
-            )
+    rows = [
+        {
+            "tenant_id": campaign.tenant_id,
+            "campaign_id": campaign.id,
+            "contact_id": contact.id,
+            "e164": phone.e164,
+            "at": now,
+        }
+        for phone in contact.phones
+        if phone.dnc_blocked and phone.e164 is not None and not _spent(phone, campaign)
+    ]
+    if rows:
+        session.execute(insert(DncRefusal), rows)
 
 
 def _held(
