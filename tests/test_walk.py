@@ -62,13 +62,17 @@ NO_CREDENTIALS = {
     "POST /console/login",  # takes a user name and password
 }
 # Reviewed: streams without end for a signed-in agent, so walked only without a login (401);
-# what it sends is the state of GET /console/api/state, which is walked.
-ENDLESS = {"GET /console/api/events"}
+# what they send is the state of GET /console/api/state and the document of
+# GET /console/api/wallboard, which are walked.
+ENDLESS = {"GET /console/api/events", "GET /console/api/wallboard/events"}
 # Reviewed role policy of the console: pages and calls an agent may not open.
 CONSOLE_SUPERVISOR_ROUTES = {
     "GET /console/team",
     # the admin pages: a supervisor reads them (what only an admin may change, the API refuses)
     *(f"GET /console/admin/{section}" for section in get_args(AdminSection)),
+    "GET /console/wallboard",
+    "GET /console/api/wallboard",
+    *(f"GET /console/reports/{name}" for name in ("agents", "results", "campaigns", "compliance")),
 }
 # Reviewed role policy of the native face: the least role each route needs. Not listed: admin.
 AGENT_ROUTES = {
@@ -129,6 +133,10 @@ SUPERVISOR_ROUTES = {
     "POST /api/v1/contacts/{contact_id}/consents",
     "POST /api/v1/contacts/{contact_id}/consents:revoke",
     "GET /api/v1/contacts/{contact_id}/holds",
+    "GET /api/v1/reports/agent-performance",
+    "GET /api/v1/reports/results",
+    "GET /api/v1/reports/campaigns",
+    "GET /api/v1/reports/compliance",
 }
 QUERIES = {"/api/v1/campaigns/{campaign_id}/live/stream": "?limit=1"}  # one event, not forever
 MARKER = "Wxq7Secret"  # in the first tenant's names; never sent by the second tenant
@@ -491,4 +499,4 @@ def test_the_console_without_a_login_is_the_login_page_or_401(app: FastAPI) -> N
         for route, path in _console_routes(app)
     }
     assert answers == expected
-    assert len(answers) == 12  # the 14 console routes but the login page's two
+    assert len(answers) == 19  # the 21 console routes but the login page's two

@@ -33,6 +33,7 @@ from opendialer.observability.exposition import install_metrics
 from opendialer.observability.health import router as health_router
 from opendialer.observability.requests import RequestContext
 from opendialer.recordings.router import router as recordings_router
+from opendialer.reports.router import router as reports_router
 from opendialer.web.errors import install_error_handlers
 from opendialer.web.params import refuse_unstorable_parameters
 from opendialer.web.state import attach
@@ -55,6 +56,7 @@ def api_v1_router() -> APIRouter:
         recordings_router,
         exports_router,
         compliance_router,
+        reports_router,
     ):
         router.include_router(domain_router)
     return router

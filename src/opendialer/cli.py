@@ -23,7 +23,7 @@ from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
 from opendialer.clock import VirtualClock
 from opendialer.config import Settings, get_settings
-from opendialer.console.demo import add_console_agent
+from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
@@ -320,6 +320,10 @@ def demo(
     console.print(f"Demo tenant credentials (also in {DEMO_CREDENTIALS}):")
     console.print_json(json.dumps(record))
     console.print(
+        f"Wallboard: {url}/console/wallboard  user [bold]{record['supervisor_user']}[/bold]  "
+        f"password [bold]{record['supervisor_password']}[/bold]"
+    )
+    console.print(
         f"Agent console: {url}/console/login  user [bold]{record['agent_user']}[/bold]  "
         f"password [bold]{record['agent_password']}[/bold]"
     )
@@ -335,7 +339,7 @@ def _demo_tenant(settings: Settings, agents: int, contacts: int) -> dict[str, ob
     if DEMO_CREDENTIALS.exists():
         record: dict[str, object] = json.loads(DEMO_CREDENTIALS.read_text())
         if _tenant_exists(settings, record.get("tenant_id")) and "agent_user" in record:
-            return record
+            return _with_supervisor(settings, record)
     record = _tenant_record(settings, DEMO_TENANT, None, None)
     sessions = create_sessionmaker(create_db_engine(settings.database_url))
     # Simulated customers never sleep: the demo campaign may call at any hour.
@@ -351,6 +355,18 @@ def _demo_tenant(settings: Settings, agents: int, contacts: int) -> dict[str, ob
     with unit_of_work(sessions) as session:
         campaign = session.get_one(Campaign, campaign_id)
         record["agent_user"], record["agent_password"] = add_console_agent(session, campaign)
+    DEMO_CREDENTIALS.write_text(json.dumps(record, indent=2))
+    return _with_supervisor(settings, record)
+
+
+def _with_supervisor(settings: Settings, record: dict[str, object]) -> dict[str, object]:
+    """The demo's supervisor (added once, also to a demo made before the wallboard)."""
+    if "supervisor_user" in record:
+        return record
+    sessions = create_sessionmaker(create_db_engine(settings.database_url))
+    with unit_of_work(sessions) as session:
+        campaign = session.get_one(Campaign, int(str(record["campaign_id"])))
+        record["supervisor_user"], record["supervisor_password"] = add_supervisor(session, campaign)
     DEMO_CREDENTIALS.write_text(json.dumps(record, indent=2))
     return record
 

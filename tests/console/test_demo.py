@@ -99,3 +99,29 @@ def test_demo_agent_signs_in_and_takes_a_call(demo: str) -> None:
         after = next(s for s in states if s["agent"]["state"] != "on_call")
         assert after["agent"]["state"] == "wrap_up"
         assert after["call"]["contact"]["id"] == call["call"]["contact"]["id"]
+
+
+def test_demo_supervisor_watches_the_campaign_on_the_wallboard(demo: str) -> None:
+    found = re.search(
+        r"Wallboard: (http://\S+)/console/wallboard\s+user (\S+)\s+password (\S+)", demo
+    )
+    assert found is not None, demo
+    base_url, user, password = found.groups()
+    with httpx.Client(base_url=base_url, timeout=CALL_SECONDS) as client:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:  # the server starts listening after printing
+            try:
+                client.get("/healthz")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+        login = client.post("/api/v1/auth/token", json={"username": user, "password": password})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        while True:  # the simulated agents start dialling within seconds
+            board = client.get("/console/api/wallboard", headers=headers).json()
+            (campaign,) = board["campaigns"]
+            if campaign["attempts_today"] > 0:
+                break
+            assert time.monotonic() < deadline
+        assert campaign["name"] == "Demo campaign" and campaign["status"] == "enabled"
+        assert len([a for a in board["agents"] if a["state"] != "logged_out"]) == 5

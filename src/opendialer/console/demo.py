@@ -9,6 +9,7 @@ from opendialer.models import Campaign, ResultAction, ResultCode, User, UserRole
 from opendialer.security import hash_password, new_token
 
 DEMO_AGENT = "agent"
+DEMO_SUPERVISOR = "supervisor"
 DEMO_SCRIPT = (
     "Good day {name}! I am calling from opendialer about your subscription.\n"
     "Ask whether they would like the new plan; note the product on the order form."
@@ -49,3 +50,20 @@ def add_console_agent(session: Session, campaign: Campaign) -> tuple[str, str]:
         )
     session.flush()
     return user.username, password
+
+
+def add_supervisor(session: Session, campaign: Campaign) -> tuple[str, str]:
+    """A supervisor of the demo tenant, to watch the campaign on the wallboard; their user
+    name and password."""
+    password = new_token(nbytes=9)
+    session.add(
+        User(
+            tenant_id=campaign.tenant_id,
+            username=DEMO_SUPERVISOR,
+            password_hash=hash_password(password),
+            role=UserRole.SUPERVISOR,
+            display_name="Demo Supervisor",
+        )
+    )
+    session.flush()
+    return DEMO_SUPERVISOR, password

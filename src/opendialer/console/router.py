@@ -18,6 +18,7 @@ from opendialer.console.admin_pages import admin_pages
 from opendialer.console.pages import pages
 from opendialer.console.phone import check_registered
 from opendialer.console.push import AgentPush
+from opendialer.console.reports import report_pages
 from opendialer.console.schemas import (
     AgentAction,
     CallAction,
@@ -27,6 +28,7 @@ from opendialer.console.schemas import (
     PauseRequest,
     ResultRequest,
 )
+from opendialer.console.wallboard import wallboard_api, wallboard_pages
 from opendialer.db import after_commit, run_unit_of_work
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
@@ -199,4 +201,7 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(pages)
     app.include_router(admin_pages)
     app.include_router(api)
+    app.include_router(wallboard_pages)
+    app.include_router(wallboard_api)
+    app.include_router(report_pages)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

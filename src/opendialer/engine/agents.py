@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from opendialer.engine import state_log
 from opendialer.engine.agent_state import AgentEvent, AgentStatus, InvalidTransition, apply
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, AgentState, CampaignMember, User, UserRole
@@ -56,6 +57,7 @@ def act(
             code="invalid_agent_transition",
             details={"state": row.state.value, "event": event.value},
         ) from exc
+    entered = status.state != row.state or status.pause_reason != row.pause_reason
     if status.state != row.state:
         row.since = at
     row.state = status.state
@@ -67,6 +69,8 @@ def act(
         row.campaign_id = row.contact_id = row.call_attempt_id = None
     if status.state is AgentState.LOGGED_OUT:
         row.engine_id = None  # no engine holds a reservation on them any more
+    if entered:
+        state_log.record(session, row, at)
     session.flush()
     return row
 
@@ -115,6 +119,7 @@ def reserve_longest_idle(
             row = session.identity_map.get(session.identity_key(AgentSession, user_id))
             if row is not None:
                 session.expire(row)
+            state_log.record_reserved(session, user_id, as_state, campaign_id, at)
             return user_id
     return None
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from opendialer.engine import state_log
 from opendialer.engine.outcomes import Ending, finish_attempt
 from opendialer.models import (
     AgentSession,
@@ -96,6 +97,7 @@ def recover_engine(session: Session, engine_id: str, now: datetime) -> Recovered
         done.agents.append(FreedAgent(row.tenant_id, row.user_id, row.campaign_id))
         row.state, row.since = AgentState.WRAP_UP, now
         row.campaign_id = row.contact_id = row.call_attempt_id = None
+        state_log.record(session, row, now)
     # Its campaigns are free at once, not when their leases run out.
     session.execute(delete(CampaignLease).where(CampaignLease.engine_id == engine_id))
     session.flush()

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, literal, select, update
+from sqlalchemy import Select, Update, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -29,7 +29,7 @@ from opendialer.engine.compliance import (
     next_callee_opening,
 )
 from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
-from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
+from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus, DncRefusal
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
@@ -252,6 +252,28 @@ def _pick(
     return (phone if _in_window(contact, now) else None), usable
 
 
+def _record_dnc_refusals(
+    session: Session, contact: _Candidate, campaign: Campaign, now: datetime
+) -> None:
+    """Each number passed over because it is on a DNC list leaves a row (the compliance
+    report's "DNC hits refused"), all in one statement; numbers spent anyway are not counted."""
+    if contact.ignore_dnc:
+        return
+    rows = [
+        {
+            "tenant_id": campaign.tenant_id,
+            "campaign_id": campaign.id,
+            "contact_id": contact.id,
+            "e164": phone.e164,
+            "at": now,
+        }
+        for phone in contact.phones
+        if phone.dnc_blocked and phone.e164 is not None and not _spent(phone, campaign)
+    ]
+    if rows:
+        session.execute(insert(DncRefusal), rows)
+
+
 def _held(
     session: Session, contact: _Candidate, campaign: Campaign, now: datetime, phone: _Phone
 ) -> bool:
@@ -286,6 +308,7 @@ def claim_next(
         return None
     while candidates := _candidates(session, campaign, now, reserved_for):
         for contact in candidates:
+            _record_dnc_refusals(session, contact, campaign, now)
             phone, usable = _pick(contact, campaign, now)
             if phone is None:
                 _park(session, contact, campaign, now, usable)

@@ -33,6 +33,7 @@ from opendialer.models.outbox import (
     OutboxStatus,
     UserExtensionPolicy,
 )
+from opendialer.models.reporting import AgentStateChange, DncRefusal
 from opendialer.models.tenant import (
     AgentGroup,
     AgentGroupMember,
@@ -51,6 +52,7 @@ __all__ = [
     "AgentGroupMember",
     "AgentSession",
     "AgentState",
+    "AgentStateChange",
     "ApiKey",
     "AuthFailure",
     "Base",
@@ -72,6 +74,7 @@ __all__ = [
     "CrmEndpoint",
     "DialMode",
     "DncEntry",
+    "DncRefusal",
     "EndpointKind",
     "EngineLease",
     "FormField",

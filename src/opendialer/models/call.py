@@ -34,6 +34,8 @@ class CallAttempt(IdMixin, Base):
         Index("ix_call_attempts_contact_started", "contact_id", "started_at"),
         # Frequency caps count a number's attempts across the tenant's campaigns.
         Index("ix_call_attempts_tenant_number_started", "tenant_id", "b_number", "started_at"),
+        # Reports and the wallboard read a tenant's attempts by time.
+        Index("ix_call_attempts_tenant_started", "tenant_id", "started_at"),
         # Open attempts only (a handful per engine): recovery and take-over find them at once.
         Index(
             "ix_call_attempts_open",

@@ -1,0 +1,96 @@
+"""The wallboard (supervisors and admins): the page, its document once, and its event stream
+fed by the tenant's one producer (``wallboard_push``)."""
+
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.roles import SupervisorReadScope
+from opendialer.accounts.session_auth import login_of
+from opendialer.console.pages import _page, _page_login
+from opendialer.console.wallboard_push import WallboardHub, next_document
+from opendialer.console.wallboard_schemas import Wallboard
+from opendialer.console.wallboard_service import build
+from opendialer.db import run_unit_of_work
+from opendialer.engine.runner import Engine
+from opendialer.errors import Unauthorized
+from opendialer.models import User, UserRole
+from opendialer.models.base import utcnow
+from opendialer.scoping import Scope, require_role
+from opendialer.web.db import DbSession, ReadSession
+from opendialer.web.state import app_state
+
+KEEPALIVE_SECONDS = 15.0
+
+wallboard_pages = APIRouter(prefix="/console", include_in_schema=False)
+wallboard_api = APIRouter(prefix="/console/api/wallboard", include_in_schema=False)
+
+
+def _engine(request: Request) -> Engine | None:
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine
+
+
+def hub(request: Request) -> WallboardHub:
+    """The app's one hub, made on first use (on the server's loop)."""
+    state = request.app.state
+    if getattr(state, "wallboard_hub", None) is None:
+        state.wallboard_hub = WallboardHub(state.sessions, lambda: _engine(request), utcnow)
+    made: WallboardHub = state.wallboard_hub
+    return made
+
+
+@wallboard_pages.get("/wallboard", response_class=HTMLResponse)
+def wallboard_page(request: Request, session: DbSession) -> Response:
+    login = _page_login(request, session)
+    if isinstance(login, RedirectResponse):
+        return login
+    require_role(login.scope, UserRole.SUPERVISOR)
+    user = session.get_one(User, login.scope.user_id)
+    return _page(request, "wallboard.html", csrf_token=login.record.csrf_token, user=user)
+
+
+@wallboard_api.get("", response_model=Wallboard)
+def wallboard(request: Request, session: ReadSession, who: SupervisorReadScope) -> Wallboard:
+    """The wallboard document now (what the stream pushes)."""
+    return build(session, who, utcnow(), _engine(request), None)[0]
+
+
+@wallboard_api.get("/events", response_class=StreamingResponse)
+async def wallboard_events(request: Request) -> StreamingResponse:
+    """Server-sent events: ``wallboard`` with the document whenever the tenant's producer has
+    a new one (every half second while anyone watches), a comment every 15 s without one;
+    ``signed_out`` ends it once the login has ended."""
+    sessions = app_state(request).sessions
+
+    def signed_in(session: Session) -> Scope:
+        scope = login_of(request, session, touch=False).scope
+        require_role(scope, UserRole.SUPERVISOR)
+        return scope
+
+    who = await run_unit_of_work(sessions, signed_in, writes=False)
+    feeds = hub(request)
+
+    async def stream() -> AsyncIterator[str]:
+        async with feeds.watch(who) as feed:
+            seen, checked = 0, time.monotonic()
+            while True:
+                got = await next_document(feed, seen, KEEPALIVE_SECONDS)
+                if got is None:
+                    yield ": keep-alive\n\n"
+                else:
+                    seen, document = got
+                    yield f"event: wallboard\ndata: {document}\n\n"
+                if time.monotonic() - checked >= KEEPALIVE_SECONDS:
+                    checked = time.monotonic()
+                    try:
+                        await run_unit_of_work(sessions, signed_in, writes=False)
+                    except Unauthorized:
+                        yield "event: signed_out\ndata: {}\n\n"
+                        return
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

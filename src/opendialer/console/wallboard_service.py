@@ -1,0 +1,375 @@
+"""Builds the tenant's wallboard document. The fast part (agents, calls, today's counts, the
+pacing log) is read on every build; the slow part (contacts left, the 30 days before today,
+agents' times today, the day's chart) at most every ``SLOW_SECONDS``: the wallboard's producer
+builds often, and these move slowly."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from opendialer.console.wallboard_schemas import (
+    AgentBoard,
+    CampaignBoard,
+    PacingLine,
+    QuarterPoint,
+    Wallboard,
+)
+from opendialer.dialing.service import call_counts
+from opendialer.engine.compliance import zone
+from opendialer.engine.runner import Engine
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    CallOutcome,
+    Campaign,
+    CampaignMember,
+    Contact,
+    ContactStatus,
+    PacingDecision,
+    User,
+    UserRole,
+)
+from opendialer.reports.schemas import ReportFilter
+from opendialer.reports.service import (
+    BUSY,
+    LIVE,
+    Counts,
+    quarter_counts,
+    split,
+    state_intervals,
+)
+from opendialer.reports.sql import QUARTER
+from opendialer.scoping import Scope, owned, tenant_of
+
+SLOW_SECONDS = 5.0
+PACING_LINES = 12
+NEAR_CAP = 2 / 3  # the abandonment colour turns "near" past this share of the cap
+RATE_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(slots=True)
+class SlowParts:
+    built_at: datetime
+    day: date
+    contacts_left: dict[int, int]
+    before_today: dict[int, Counts]  # the 30 days up to today's midnight, per campaign
+    agent_times: dict[int, dict[str, float]]
+    agent_calls: dict[int, int]
+    busy_quarters: dict[datetime, float] = field(default_factory=dict)
+    logged_in_quarters: dict[datetime, float] = field(default_factory=dict)
+
+
+def build(
+    session: Session, scope: Scope, now: datetime, engine: Engine | None, slow: SlowParts | None
+) -> tuple[Wallboard, SlowParts]:
+    """The wallboard now, and the slow part to hand back next time."""
+    tz = zone(tenant_of(session, scope).timezone)
+    day = now.astimezone(tz).date()
+    midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
+    if slow is None or slow.day != day or (now - slow.built_at).total_seconds() >= SLOW_SECONDS:
+        slow = _slow_parts(session, scope, now, day, midnight)
+    campaigns = list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
+    today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    recent = _recent_attempts(session, scope, now)
+    members = _member_states(session, campaigns)
+    boards = [
+        _campaign_board(c, engine, members.get(c.id, {}), today, slow, recent.get(c.id, 0), now)
+        for c in campaigns
+    ]
+    return (
+        Wallboard(
+            at=now,
+            time_zone=str(tz),
+            campaigns=boards,
+            agents=_agents(session, scope, campaigns, slow),
+            pacing=_pacing(session, campaigns, now),
+            quarters=_quarters(campaigns, today, slow),
+        ),
+        slow,
+    )
+
+
+# -- campaigns -----------------------------------------------------------------------------
+
+
+def _member_states(session: Session, campaigns: list[Campaign]) -> dict[int, dict[str, int]]:
+    rows = session.execute(
+        select(CampaignMember.campaign_id, AgentSession.state, func.count())
+        .join(AgentSession, AgentSession.user_id == CampaignMember.user_id)
+        .where(
+            CampaignMember.campaign_id.in_([c.id for c in campaigns]),
+            AgentSession.state != AgentState.LOGGED_OUT,
+        )
+        .group_by(CampaignMember.campaign_id, AgentSession.state)
+    )
+    found: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    for campaign_id, state, count in rows:
+        found[campaign_id][AgentState(state).value] = int(count)
+    return found
+
+
+def _recent_attempts(session: Session, scope: Scope, now: datetime) -> dict[int, int]:
+    rows = session.execute(
+        owned(CallAttempt, scope)
+        .with_only_columns(CallAttempt.campaign_id, func.count())
+        .where(CallAttempt.started_at >= now - RATE_WINDOW)
+        .group_by(CallAttempt.campaign_id)
+    )
+    return {cid: int(n) for cid, n in rows if cid is not None}
+
+
+def _campaign_board(
+    campaign: Campaign,
+    engine: Engine | None,
+    states: dict[str, int],
+    today: dict[tuple[int, datetime], Counts],
+    slow: SlowParts,
+    recent: int,
+    now: datetime,
+) -> CampaignBoard:
+    day = Counts()
+    for (campaign_id, _quarter), counts in today.items():
+        if campaign_id == campaign.id:
+            day.add(counts)
+    talking = _talking_now(engine, campaign.id)
+    day.live += talking
+    day.connects += talking
+    month = Counts()
+    month.add(day)
+    month.add(slow.before_today.get(campaign.id, Counts()))
+    logged_in = sum(states.values())
+    busy = sum(states.get(s.value, 0) for s in BUSY)
+    left = slow.contacts_left.get(campaign.id, 0)
+    month_rate = _ratio(month.abandoned, month.live)
+    return CampaignBoard(
+        id=campaign.id,
+        name=campaign.name,
+        status=campaign.status,
+        dial_mode=campaign.dial_mode.value,
+        calls=call_counts(engine, campaign.id),
+        agents=states,
+        occupancy=_ratio(busy, logged_in),
+        attempts_today=day.attempts,
+        live_today=day.live,
+        connects_today=day.connects,
+        answer_rate=_ratio(day.live, day.attempts),
+        dials_per_connect=_ratio(day.attempts, day.connects),
+        abandonment_today=_ratio(day.abandoned, day.live),
+        abandonment_30_days=month_rate,
+        abandon_cap=campaign.abandon_target,
+        cap_level=_cap_level(
+            max(month_rate or 0.0, _ratio(day.abandoned, day.live) or 0.0), campaign.abandon_target
+        ),
+        contacts_left=left,
+        runs_out_at=_runs_out(left, recent, now),
+    )
+
+
+def _talking_now(engine: Engine | None, campaign_id: int) -> int:
+    """Calls joined to an agent and not ended yet: the history has them only once they end."""
+    if engine is None:
+        return 0
+    calls = list(engine.calls.values())  # one step: the loop changes the dict meanwhile
+    return sum(1 for c in calls if c.campaign_id == campaign_id and c.connected_at is not None)
+
+
+def _cap_level(rate: float, cap: float) -> str:
+    if rate > cap:
+        return "over"
+    return "near" if rate > cap * NEAR_CAP else "ok"
+
+
+def _runs_out(left: int, recent: int, now: datetime) -> datetime | None:
+    """At the last 15 minutes' attempts per second (each attempt uses up at most one)."""
+    if recent == 0 or left == 0:
+        return None
+    per_second = recent / RATE_WINDOW.total_seconds()
+    return now + timedelta(seconds=left / per_second)
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+# -- agents ----------------------------------------------------------------------------------
+
+
+def _agents(
+    session: Session, scope: Scope, campaigns: list[Campaign], slow: SlowParts
+) -> list[AgentBoard]:
+    rows = session.execute(
+        owned(User, scope)
+        .with_only_columns(User, AgentSession)
+        .outerjoin(AgentSession, AgentSession.user_id == User.id)
+        .where(User.role == UserRole.AGENT)
+        .order_by(User.username)
+    ).all()
+    names = {c.id: c.name for c in campaigns}
+    contact_ids = [s.contact_id for _u, s in rows if s is not None and s.contact_id is not None]
+    contacts = _contact_names(session, scope, contact_ids)
+    return [_agent_board(user, state, names, contacts, slow) for user, state in rows]
+
+
+def _contact_names(session: Session, scope: Scope, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        owned(Contact, scope)
+        .with_only_columns(Contact.id, Contact.first_name, Contact.name, Contact.company)
+        .where(Contact.id.in_(ids))
+    )
+    return {
+        cid: " ".join(p for p in (first, last) if p) or company or f"#{cid}"
+        for cid, first, last, company in rows
+    }
+
+
+def _agent_board(
+    user: User,
+    state: AgentSession | None,
+    campaigns: dict[int, str],
+    contacts: dict[int, str],
+    slow: SlowParts,
+) -> AgentBoard:
+    times = slow.agent_times.get(user.id, {})
+    return AgentBoard(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        state=state.state if state else AgentState.LOGGED_OUT,
+        since=state.since if state else user.created_at,
+        pause_reason=state.pause_reason if state else None,
+        campaign=campaigns.get(state.campaign_id) if state and state.campaign_id else None,
+        contact=contacts.get(state.contact_id) if state and state.contact_id else None,
+        calls_today=slow.agent_calls.get(user.id, 0),
+        talk_seconds=round(times.get(AgentState.ON_CALL.value, 0.0), 1),
+        wait_seconds=round(times.get(AgentState.READY.value, 0.0), 1),
+        wrap_up_seconds=round(times.get(AgentState.WRAP_UP.value, 0.0), 1),
+        pause_seconds=round(times.get(AgentState.PAUSED.value, 0.0), 1),
+    )
+
+
+# -- pacing and the day's chart --------------------------------------------------------------
+
+
+def _pacing(session: Session, campaigns: list[Campaign], now: datetime) -> list[PacingLine]:
+    names = {c.id: c.name for c in campaigns}
+    rows = session.scalars(
+        select(PacingDecision)
+        .where(
+            PacingDecision.campaign_id.in_(list(names)),
+            PacingDecision.decided_at >= now - timedelta(minutes=10),
+        )
+        .order_by(PacingDecision.decided_at.desc(), PacingDecision.id.desc())
+        .limit(PACING_LINES)
+    )
+    return [
+        PacingLine(
+            campaign=names[d.campaign_id], decided_at=d.decided_at, dials=d.dials, reason=d.reason
+        )
+        for d in rows
+    ]
+
+
+def _quarters(
+    campaigns: list[Campaign], today: dict[tuple[int, datetime], Counts], slow: SlowParts
+) -> list[QuarterPoint]:
+    caps = {c.id: c.abandon_target for c in campaigns}
+    per_quarter: defaultdict[datetime, Counts] = defaultdict(Counts)
+    budget_per_quarter: defaultdict[datetime, float] = defaultdict(float)
+    for (campaign_id, quarter), counts in today.items():
+        per_quarter[quarter].add(counts)
+        budget_per_quarter[quarter] += counts.live * caps.get(campaign_id, 0.0)
+    budget, spent, points = 0.0, 0, []
+    for quarter in sorted(set(per_quarter) | set(slow.logged_in_quarters)):
+        counts = per_quarter.get(quarter, Counts())
+        budget += budget_per_quarter.get(quarter, 0.0)
+        spent += counts.abandoned
+        points.append(
+            QuarterPoint(
+                at=quarter,
+                attempts=counts.attempts,
+                connects=counts.connects,
+                live_answers=counts.live,
+                abandoned=counts.abandoned,
+                occupancy=_ratio(
+                    slow.busy_quarters.get(quarter, 0.0), slow.logged_in_quarters.get(quarter, 0.0)
+                ),
+                abandonment=_ratio(counts.abandoned, counts.live),
+                abandon_budget=round(budget, 3),
+                abandon_spent=spent,
+            )
+        )
+    return points
+
+
+# -- the slow part ---------------------------------------------------------------------------
+
+
+def _slow_parts(
+    session: Session, scope: Scope, now: datetime, day: date, midnight: datetime
+) -> SlowParts:
+    slow = SlowParts(
+        built_at=now,
+        day=day,
+        contacts_left=_contacts_left(session, scope),
+        before_today=_before_today(session, scope, now, midnight),
+        agent_times={},
+        agent_calls=_agent_calls(session, scope, midnight),
+    )
+    for part in state_intervals(session, scope, midnight, now):
+        times = slow.agent_times.setdefault(part.user_id, defaultdict(float))
+        times[part.state.value] += (part.end - part.start).total_seconds()
+        if part.state is AgentState.LOGGED_OUT:
+            continue
+        for quarter, seconds in split(part, QUARTER):
+            slow.logged_in_quarters[quarter] = slow.logged_in_quarters.get(quarter, 0.0) + seconds
+            if part.state in BUSY:
+                slow.busy_quarters[quarter] = slow.busy_quarters.get(quarter, 0.0) + seconds
+    return slow
+
+
+def _contacts_left(session: Session, scope: Scope) -> dict[int, int]:
+    rows = session.execute(
+        owned(Contact, scope)
+        .with_only_columns(Contact.campaign_id, func.count())
+        .where(Contact.status == ContactStatus.PENDING, Contact.locked.is_(False))
+        .group_by(Contact.campaign_id)
+    )
+    return {cid: int(n) for cid, n in rows}
+
+
+def _before_today(
+    session: Session, scope: Scope, now: datetime, midnight: datetime
+) -> dict[int, Counts]:
+    outcome = CallAttempt.outcome
+    rows = session.execute(
+        owned(CallAttempt, scope)
+        .with_only_columns(
+            CallAttempt.campaign_id,
+            func.count(),
+            func.count(case((outcome.in_(LIVE), 1))),
+            func.count(case((outcome == CallOutcome.MACHINE, 1))),
+            func.count(case((outcome == CallOutcome.ABANDONED, 1))),
+            func.count(CallAttempt.connected_at),
+        )
+        .where(
+            CallAttempt.started_at >= now - timedelta(days=30), CallAttempt.started_at < midnight
+        )
+        .group_by(CallAttempt.campaign_id)
+    )
+    return {cid: Counts(*map(int, numbers)) for cid, *numbers in rows if cid is not None}
+
+
+def _agent_calls(session: Session, scope: Scope, midnight: datetime) -> dict[int, int]:
+    rows = session.execute(
+        owned(CallAttempt, scope)
+        .with_only_columns(CallAttempt.user_id, func.count())
+        .where(CallAttempt.started_at >= midnight, CallAttempt.user_id.is_not(None))
+        .group_by(CallAttempt.user_id)
+    )
+    return {uid: int(n) for uid, n in rows if uid is not None}
