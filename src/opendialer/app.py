@@ -37,6 +37,7 @@ from opendialer.inputs import MAX_JSON_DEPTH
 from opendialer.middleware import BodySizeLimit, JsonDepthLimit
 from opendialer.recordings.router import router as recordings_router
 from opendialer.schemas import refuse_unstorable_parameters
+from opendialer.whatif.router import router as whatif_router
 
 
 def api_v1_router() -> APIRouter:
@@ -55,6 +56,7 @@ def api_v1_router() -> APIRouter:
         recordings_router,
         exports_router,
         compliance_router,
+        whatif_router,
     ):
         router.include_router(domain_router)
     return router
