@@ -10,10 +10,13 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from opendialer.accounts.service import create_tenant
 from opendialer.cli import app, demo_secret_key, server_config
 from opendialer.config import Settings, get_settings
+from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import ApiKey, Tenant, User
 from opendialer.security import hash_token, verify_password
+from tests.whatif.history import attempts_of, campaign_with_history, recent_days
 
 runner = CliRunner()
 
@@ -186,3 +189,50 @@ def test_simulate_draws_the_day_when_asked(db_url: str, tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--database-url", db_url, "--plot", str(png)])
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_a_campaigns_what_if_from_its_history(db_url: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    sessions = create_sessionmaker(create_db_engine(db_url))
+    with unit_of_work(sessions) as session:
+        tenant = create_tenant(session, "Acme", default_region="DE", timezone="Europe/Berlin")
+    days = recent_days(1)
+    campaign_id = campaign_with_history(sessions, tenant, days)
+    result = runner.invoke(
+        app, ["simulate", "--campaign", str(campaign_id), "--agents", "+2", "--hours", "0.05"]
+    )
+    assert result.exit_code == 0, result.output
+    rows: dict[str, list[list[str]]] = {}
+    for line in result.stdout.splitlines():
+        if line.count("│") >= 3:
+            name, *cells = [cell.strip() for cell in line.split("│")[1:-1]]
+            rows.setdefault(name, []).append(cells)
+    agents = days[0].agents
+    fitted, compared = rows["agents on duty"]
+    assert fitted == [f"09h {agents:.1f}, 10h {agents:.1f}"]  # per hour of the day
+    assert compared == [f"{agents:.1f}", f"{agents + 2:.1f}"]  # as it was, as simulated
+    assert rows["attempts"][0][0] == f"{len(attempts_of(days[0])):,}"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--agents", "+2"], "add --campaign"),
+        (["--agents", "many"], "whole number"),
+        (["--campaign", "1", "--scenario", "pyproject.toml"], "not both"),
+    ],
+)
+def test_simulate_refuses_what_it_cannot_run(
+    db_url: str, arguments: list[str], message: str
+) -> None:
+    Path("pyproject.toml").write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["simulate", *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_simulate_a_campaign_that_does_not_exist(db_url: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["simulate", "--campaign", "999"])
+    assert result.exit_code == 1
+    assert "campaign 999 not found" in result.output

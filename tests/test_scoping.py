@@ -17,6 +17,7 @@ NO_CREDENTIALS = {"/api/v1/recordings/{recording_id}/audio", "/api/v1/exports/{f
 # Bodies that pass validation, so the request reaches the ownership check.
 BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/api/v1/campaigns/{campaign_id}"): {"description": "x"},
+    ("post", "/api/v1/campaigns/{campaign_id}/what-if"): {"hours": 0.01},
     ("post", "/api/v1/campaigns/{campaign_id}/result-codes"): {
         "code": "Z",
         "text_en": "Z",

@@ -118,6 +118,7 @@ SUPERVISOR_ROUTES = {
     "GET /api/v1/campaigns/{campaign_id}/live",
     "GET /api/v1/campaigns/{campaign_id}/live/stream",
     "GET /api/v1/campaigns/{campaign_id}/pacing-log",
+    "POST /api/v1/campaigns/{campaign_id}/what-if",
     "GET /api/v1/crm/outbox",
     "GET /api/v1/crm/call-logs",
     "GET /api/v1/contacts/{contact_id}/call-logs",

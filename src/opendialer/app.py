@@ -37,6 +37,7 @@ from opendialer.reports.router import router as reports_router
 from opendialer.web.errors import install_error_handlers
 from opendialer.web.params import refuse_unstorable_parameters
 from opendialer.web.state import attach
+from opendialer.whatif.router import router as whatif_router
 from opendialer.wiring import build_state, running_parts
 
 
@@ -57,6 +58,7 @@ def api_v1_router() -> APIRouter:
         exports_router,
         compliance_router,
         reports_router,
+        whatif_router,
     ):
         router.include_router(domain_router)
     return router

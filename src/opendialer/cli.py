@@ -5,7 +5,6 @@ import asyncio
 import importlib.util
 import json
 import secrets
-import tempfile
 import time
 from datetime import UTC, datetime
 from datetime import time as clock_time
@@ -17,27 +16,32 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
+from sqlalchemy import select
 
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
-from opendialer.clock import VirtualClock
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.report import summary_table
-from opendialer.engine.simulation import simulate as run_simulation
+from opendialer.engine.scratch_run import ScratchRun, run_in_scratch_database
+from opendialer.engine.simulation import SimulationResult
 from opendialer.engine.simulation_plot import MISSING_MATPLOTLIB
 from opendialer.engine.simulation_plot import plot as draw_plot
+from opendialer.errors import NotFound, OpendialerError
 from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.observability.logs import configure_logging
 from opendialer.safe_stop import SafeStopServer
+from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.web.state import state_of
+from opendialer.whatif.report import scenario_table, whatif_table
+from opendialer.whatif.service import Changes, fit_campaign, simulate_changes
 
 app = typer.Typer(
     help="opendialer: outbound dialer and contact-center server", no_args_is_help=True
@@ -229,15 +233,28 @@ def housekeeping_command() -> None:
 
 @app.command()
 def simulate(
-    agents: Annotated[int, typer.Option(min=1, max=2000, help="Simulated agents")] = 20,
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulated agents (default 20); with --campaign also +N or -N: that many more "
+            "or fewer than the campaign had on duty"
+        ),
+    ] = None,
     contacts: Annotated[int, typer.Option(min=1, help="Contacts in the campaign")] = 20_000,
     hours: Annotated[
         float | None,
         typer.Option(min=0.01, max=24, help="Virtual hours to run (default: the scenario's)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same run")] = 1,
-    dial_mode: Annotated[DialMode, typer.Option(help="Dial mode")] = DialMode.PREDICTIVE,
-    abandon_target: Annotated[float, typer.Option(min=0.001, max=0.5)] = DEFAULT_ABANDON_TARGET,
+    dial_mode: Annotated[
+        DialMode | None, typer.Option(help="Dial mode (default predictive, or the campaign's)")
+    ] = None,
+    abandon_target: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001, max=0.5, help="Abandonment target (default 0.03, or the campaign's)"
+        ),
+    ] = None,
     scenario: Annotated[
         Path | None,
         typer.Option(
@@ -245,6 +262,15 @@ def simulate(
             dir_okay=False,
             help="Scenario TOML/JSON: a campaign scenario as bench/pacing reads (its agents, "
             "AMD, list size and hours win over the options), or a network scenario",
+        ),
+    ] = None,
+    campaign: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="What-if: fit the scenario to this campaign's last 30 days (in the "
+            "OPENDIALER_DATABASE_URL database), apply the other options as changes, and print "
+            "the days as they were beside the simulated day",
         ),
     ] = None,
     database_url: Annotated[
@@ -262,40 +288,99 @@ def simulate(
     """Run a campaign on the simulated network on a virtual clock and print a summary."""
     if plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise typer.BadParameter(MISSING_MATPLOTLIB, param_hint="--plot")
+    absolute, delta = _agents_option(agents, relative_allowed=campaign is not None)
+    if campaign is not None:
+        if scenario is not None:
+            raise typer.BadParameter("give --campaign or --scenario, not both")
+        changes = Changes(
+            agents=absolute,
+            agents_delta=delta,
+            abandon_target=abandon_target,
+            dial_mode=dial_mode,
+            hours=hours,
+            seed=seed,
+        )
+        _what_if(campaign, changes, plot)
+        return
+    target = abandon_target or DEFAULT_ABANDON_TARGET
+    count = absolute or 20
     loaded = (
-        CampaignScenario.load(scenario, agents=agents, abandon_target=abandon_target)
+        CampaignScenario.load(scenario, agents=count, abandon_target=target)
         if scenario
-        else CampaignScenario(name="default", agents=agents, abandon_target=abandon_target)
+        else CampaignScenario(name="default", agents=count, abandon_target=target)
     )
-    setup = SimulationSetup.of(loaded, contacts, dial_mode)
-    hours = hours or loaded.hours
-    with tempfile.TemporaryDirectory(prefix="opendialer-sim-") as tmp:
-        url = database_url or f"sqlite:///{Path(tmp) / 'simulation.db'}"
-        migrate.upgrade(url)
-        engine = create_db_engine(url)
-        sessions = create_sessionmaker(engine)
-        clock = VirtualClock()
-        with console.status("Preparing contacts and agents"):
-            campaign_id = prepare_campaign(sessions, setup, clock.now())
-        started, cpu_started = time.perf_counter(), time.process_time()
-        with console.status(f"Simulating {hours:g} h"):
-            result = clock.run(
-                run_simulation(
-                    sessions, clock, campaign_id, loaded.sim, seconds=hours * 3600, seed=seed
-                )
-            )
-        engine.dispose()
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    Console().print(summary_table(result, f"Simulation: {dial_mode.value}, seed {seed}"))
-    per_attempt = 1000 * cpu / max(result.tally.attempts, 1)
+    mode = dial_mode or DialMode.PREDICTIVE
+    run = ScratchRun(
+        scenario=loaded,
+        setup=SimulationSetup.of(loaded, contacts, mode),
+        hours=hours or loaded.hours,
+        seed=seed,
+        database_url=database_url,
+    )
+    with console.status(f"Simulating {run.hours:g} h"):
+        done = run_in_scratch_database(run)
+    result = done.result
+    Console().print(summary_table(result, f"Simulation: {mode.value}, seed {seed}"))
     if plot is not None:
-        title = f"Simulation: {dial_mode.value}, {setup.agents} agents, seed {seed}"
-        draw_plot(result, plot, title, setup.abandon_target)
-        console.print(f"Plot written to {plot}")
+        title = f"Simulation: {mode.value}, {run.setup.agents} agents, seed {seed}"
+        _draw(done.result, plot, title, run.setup.abandon_target)
+    per_attempt = 1000 * done.cpu_seconds / max(result.tally.attempts, 1)
     console.print(
-        f"{hours:g} virtual hours in {wall:.1f} s (CPU {cpu:.1f} s, {per_attempt:.1f} ms per "
-        "attempt)"
+        f"{run.hours:g} virtual hours in {done.wall_seconds:.1f} s (CPU {done.cpu_seconds:.1f} "
+        f"s, {per_attempt:.1f} ms per attempt)"
     )
+
+
+def _draw(result: SimulationResult, plot: Path, title: str, abandon_target: float) -> None:
+    draw_plot(result, plot, title, abandon_target)
+    console.print(f"Plot written to {plot}")
+
+
+def _agents_option(text: str | None, *, relative_allowed: bool) -> tuple[int | None, int]:
+    """``--agents``: an absolute count, or with a campaign a change (+N / -N)."""
+    if text is None:
+        return None, 0
+    relative = text.strip()[:1] in ("+", "-")
+    try:
+        value = int(text)
+    except ValueError:
+        raise typer.BadParameter(f"--agents takes a whole number, got {text!r}") from None
+    if relative:
+        if not relative_allowed:
+            raise typer.BadParameter("--agents +N / -N changes a campaign's agents: add --campaign")
+        return None, value
+    if not 1 <= value <= 2000:
+        raise typer.BadParameter("--agents must lie between 1 and 2000")
+    return value, 0
+
+
+def _what_if(campaign_id: int, changes: Changes, plot: Path | None) -> None:
+    settings = get_settings()
+    require_current_schema(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with unit_of_work(create_sessionmaker(engine)) as session:
+            tenant_id = session.scalar(select(Campaign.tenant_id).where(Campaign.id == campaign_id))
+            if tenant_id is None:
+                raise NotFound("campaign", campaign_id)
+            fitted = fit_campaign(
+                session, Scope.system(tenant_id), campaign_id=campaign_id, now=datetime.now(UTC)
+            )
+    except OpendialerError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+    out = Console()
+    out.print(scenario_table(fitted.scenario))
+    started = time.perf_counter()
+    with console.status("Simulating the campaign with the changes"):
+        result = simulate_changes(fitted, changes)
+    out.print(whatif_table(result))
+    if plot is not None:
+        title = f"What-if: {fitted.rules.name}, {result.dial_mode.value}"
+        _draw(result.run, plot, title, result.scenario.abandon_target)
+    console.print(f"simulated in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()
