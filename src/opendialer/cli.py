@@ -396,7 +396,13 @@ def demo(
     person signs in to the agent console as the printed agent and takes calls beside them.
     """
     settings = demo_secret_key(get_settings()).model_copy(
-        update={"engine_enabled": True, "telephony_backend": "sim", "simulate_agents": True}
+        update={
+            "engine_enabled": True,
+            "telephony_backend": "sim",
+            "simulate_agents": True,
+            # Its customers are simulated: Ctrl+C ends their calls at once instead of draining.
+            "engine_drain_seconds": 0.0,
+        }
     )
     migrate.upgrade(settings.database_url)
     record = _demo_tenant(settings, agents, contacts)

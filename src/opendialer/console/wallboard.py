@@ -30,17 +30,15 @@ wallboard_api = APIRouter(prefix="/console/api/wallboard", include_in_schema=Fal
 
 
 def _engine(request: Request) -> Engine | None:
-    engine: Engine | None = getattr(request.app.state, "engine", None)
-    return engine
+    return app_state(request).engine
 
 
 def hub(request: Request) -> WallboardHub:
     """The app's one hub, made on first use (on the server's loop)."""
-    state = request.app.state
-    if getattr(state, "wallboard_hub", None) is None:
-        state.wallboard_hub = WallboardHub(state.sessions, lambda: _engine(request), utcnow)
-    made: WallboardHub = state.wallboard_hub
-    return made
+    state = app_state(request)
+    if state.wallboard_hub is None:
+        state.wallboard_hub = WallboardHub(state.sessions, lambda: state.engine, utcnow)
+    return state.wallboard_hub
 
 
 @wallboard_pages.get("/wallboard", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from opendialer.accounts.guard import AuthGuard
 from opendialer.config import Settings
 from opendialer.console.push import AgentPush
+from opendialer.console.wallboard_push import WallboardHub
 from opendialer.contacts.import_progress import ImportProgressBoard
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
@@ -34,6 +35,7 @@ class AppState:
     outbox_sender: OutboxSender | None = None
     metrics: Metrics | None = None  # None when OPENDIALER_METRICS=off
     metrics_port: int | None = None  # where the metrics' own server listens (metrics=port)
+    wallboard_hub: WallboardHub | None = None  # made by the first wallboard viewer
     port_bound: asyncio.Event | None = None
     """Set by a server (cli) that must bind its port before the engine may dial."""
 
