@@ -34,8 +34,8 @@ from bench.common import throwaway_database
 from opendialer.accounts.service import create_tenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
-from opendialer.contacts.import_schemas import ImportFormat, ImportOptions
-from opendialer.contacts.importer import import_contacts
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.schemas import ImportFormat, ImportOptions
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import Campaign, Contact, ContactPhone, DncEntry
 from opendialer.scoping import Scope

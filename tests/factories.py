@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import add_member, create_campaign
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import CallAttempt, Campaign, Contact, ContactPhone, User, UserRole
 from opendialer.scoping import Scope
@@ -67,7 +67,7 @@ def make_agent(
     if ready_at is not None:
         scope = Scope.system(tenant_id)
         for event in (AgentEvent.LOGIN, AgentEvent.READY):
-            agents.act(session, scope, user_id=user.id, event=event, at=ready_at)
+            agent_sessions.act(session, scope, user_id=user.id, event=event, at=ready_at)
     return user
 
 

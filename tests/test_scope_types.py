@@ -15,11 +15,12 @@ SOURCE = Path(opendialer.__file__).parent
 # of engine/simulation.py: it makes tenants, or fills the one named by the CLI or a test).
 NOT_SERVICES = (
     *("models/", "migrations/", "engine/", "dialects/"),
-    *("cli.py", "contacts/cli.py", "demo.py"),
+    *("cli.py", "contacts/imports/cli.py", "demo.py"),
 )
 # Reviewed exceptions: where a tenant id is the value itself, not the caller.
 ALLOWED = {
     ("scoping.py", "system"),  # builds the scope from the tenant id
+    ("scoping.py", "of_credential"),  # the same, for a vendor credential's principal
     ("security.py", "link_key"),  # derives the tenant's link key from its id
     ("dnc/service.py", "blocked_clause"),  # a SQL bind parameter of the engine's claim query
     # The engine's listener hooks (engine/campaign_runner.py's protocol fixes the signature):

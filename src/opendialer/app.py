@@ -12,11 +12,12 @@ from opendialer.accounts.login_router import router as login_router
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
+from opendialer.agents.session_router import router as agent_session_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings
 from opendialer.console.router import mount_console
-from opendialer.contacts.import_router import router as import_router
+from opendialer.contacts.imports.router import router as import_router
 from opendialer.contacts.router import router as contacts_router
 from opendialer.crm.router import router as crm_router
 from opendialer.dialects.jtel.router import router as jtel_router
@@ -52,6 +53,7 @@ def api_v1_router() -> APIRouter:
         dnc_router,
         agents_router,
         dialing_router,
+        agent_session_router,
         crm_router,
         acd_router,
         recordings_router,

@@ -23,7 +23,7 @@ from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
-from opendialer.contacts.cli import import_command
+from opendialer.contacts.imports.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.report import summary_table

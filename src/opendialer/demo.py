@@ -8,10 +8,10 @@ from datetime import time as clock_time
 from sqlalchemy import insert
 
 from opendialer.accounts.service import create_tenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import add_member, create_campaign
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import Contact, ContactPhone, DialMode, Tenant, User, UserRole
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
@@ -98,10 +98,10 @@ def prepare_campaign(
             session.add(user)
             session.flush()
             add_member(session, campaign, user.id)
-            agents.act(
+            agent_sessions.act(
                 session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.LOGIN, at=start
             )
-            agents.act(
+            agent_sessions.act(
                 session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.READY, at=start
             )
         tenant_id, campaign_id = tenant.id, campaign.id

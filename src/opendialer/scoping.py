@@ -1,29 +1,73 @@
 """Tenant scoping: every record is read through its owner, so other tenants' ids are 404."""
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opendialer.errors import Forbidden, NotFound
-from opendialer.models import Tenant, UserRole
+from opendialer.models import Tenant
+from opendialer.models import UserRole as UserRole
+
+
+class Credential(StrEnum):
+    """A vendor face's credential that names no user and no API key: the acting principal of a
+    request authenticated by it (the row it names is ``Scope.credential_of``)."""
+
+    ACCOUNT_CODE = "account_code"  # Voicenter GetCampaignList: names the tenant
+    CAMPAIGN_CODE = "campaign_code"  # Voicenter's other methods: names one campaign
+    CALL_LOG_KEY = "call_log_key"  # MiniCRM CallLog: names the tenant
+    RECORDING_LINK = "recording_link"  # MiniCRM's recording template: names a CRM endpoint
+
+
+# What each credential may do, as the native role that may do the same: an account code only
+# lists the campaigns; a campaign code changes its campaign's targets, settings and members; a
+# call-log key writes call history; a recording link reads one recording.
+CREDENTIAL_ROLES = {
+    Credential.ACCOUNT_CODE: UserRole.SUPERVISOR,
+    Credential.CAMPAIGN_CODE: UserRole.ADMIN,
+    Credential.CALL_LOG_KEY: UserRole.SUPERVISOR,
+    Credential.RECORDING_LINK: UserRole.SUPERVISOR,
+}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Who is calling: the tenant every query is scoped to, and the acting user or API key and
-    its role."""
+    """Who is calling: the tenant every query is scoped to, and the acting principal (a user, an
+    API key or a vendor credential) and its role; none of the three when the system acts."""
 
     tenant_id: int
     role: UserRole
     user_id: int | None = None
     api_key_id: int | None = None
+    credential: Credential | None = None
+    credential_of: int | None = None
 
     @classmethod
     def system(cls, tenant_id: int) -> "Scope":
         """The tenant's own scope when no person acts: the engine, housekeeping, the CLI."""
         return cls(tenant_id=tenant_id, role=UserRole.ADMIN)
+
+    @classmethod
+    def of_credential(cls, tenant_id: int, credential: Credential, names: int) -> "Scope":
+        """A request authenticated by a vendor credential naming the row ``names`` (the tenant,
+        the campaign or the CRM endpoint), with the credential's role."""
+        role = CREDENTIAL_ROLES[credential]
+        return cls(tenant_id=tenant_id, role=role, credential=credential, credential_of=names)
+
+    @property
+    def acting(self) -> str:
+        """Who acts, for an audit line: ``user 7``, ``api_key 3``, ``campaign_code 12`` or
+        ``system``."""
+        if self.user_id is not None:
+            return f"user {self.user_id}"
+        if self.api_key_id is not None:
+            return f"api_key {self.api_key_id}"
+        if self.credential is not None:
+            return f"{self.credential.value} {self.credential_of}"
+        return "system"
 
     def may_act_as(self, role: UserRole) -> bool:
         """Roles nest: an admin may do what a supervisor may, a supervisor what an agent may."""

@@ -16,7 +16,7 @@ from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.console.phone_watch import phone_watch
 from opendialer.console.push import AgentPush
-from opendialer.contacts.import_progress import ImportProgressBoard
+from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
 from opendialer.engine.listeners import Listeners

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.acd import delivery, service
 from opendialer.acd.schemas import AcdEventCreate, AcdEventType, AcdStatus
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import add_member, create_campaign
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import (
@@ -45,7 +45,7 @@ def _agent(
     session.add(user)
     session.flush()
     session.add(AgentGroupMember(group_id=group.id, user_id=user.id))
-    agents.act(
+    agent_sessions.act(
         session,
         Scope.system(tenant.tenant.id),
         user_id=user.id,
@@ -53,7 +53,7 @@ def _agent(
         at=NOW - timedelta(hours=1),
     )
     if ready_since is not None:
-        agents.act(
+        agent_sessions.act(
             session,
             Scope.system(tenant.tenant.id),
             user_id=user.id,

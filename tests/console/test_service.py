@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from opendialer.accounts.service import NewTenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.service import add_member
 from opendialer.clock import VirtualClock
 from opendialer.console import service
 from opendialer.console.schemas import CallbackRequest
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import SimulatedAgents
@@ -31,7 +31,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def _in_wrap_up_with(sessions: SessionMaker, tenant_id: int, user_id: int, contact: int) -> None:
     """The agent has just finished a call with ``contact`` (what the engine leaves behind)."""
     with unit_of_work(sessions) as session:
-        row = agents.act(
+        row = agent_sessions.act(
             session, Scope.system(tenant_id), AgentEvent.LOGIN, user_id=user_id, at=NOW
         )
         row.state, row.contact_id = AgentState.WRAP_UP, contact
@@ -53,7 +53,9 @@ def test_personal_callback_reaches_its_agent_at_its_time(
     with unit_of_work(sessions) as session:
         request = CallbackRequest(date=due.date(), time=due.time(), personal=True)
         assert service.schedule_callback(session, scope, request, NOW) == due
-        agents.act(session, Scope.system(tenant.tenant.id), AgentEvent.READY, user_id=human, at=NOW)
+        agent_sessions.act(
+            session, Scope.system(tenant.tenant.id), AgentEvent.READY, user_id=human, at=NOW
+        )
 
     clock = VirtualClock(NOW)
     driver = SimulatedAgents(sessions, clock, ALWAYS_ANSWERS, seed=3)

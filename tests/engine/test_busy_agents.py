@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.engine import agents
+from opendialer.agents import sessions as agent_sessions
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.busy_agents import BusyAgents
 from opendialer.models import Campaign
@@ -18,8 +18,10 @@ def _agent(session: Session, tenant: NewTenant, name: str, *campaigns: Campaign)
 
 
 def _on_call(session: Session, tenant: NewTenant, campaign: Campaign, agent_id: int) -> None:
-    assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent_id
-    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent_id, event=E.CONNECT, at=NOW)
+    assert agent_sessions.reserve_longest_idle(session, campaign.id, NOW, "test") == agent_id
+    agent_sessions.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent_id, event=E.CONNECT, at=NOW
+    )
 
 
 def _call_then_ready(
@@ -30,10 +32,14 @@ def _call_then_ready(
     busy = BusyAgents(campaign.id)
     _on_call(session, tenant, campaign, agent)
     busy.connected(agent, now=0.0)
-    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW)
+    agent_sessions.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW
+    )
     if ended_at is not None:
         busy.call_ended(agent, now=ended_at)
-    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW)
+    agent_sessions.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW
+    )
     return busy
 
 
@@ -50,11 +56,15 @@ def test_a_call_then_wrap_up_then_ready(
     _on_call(session, tenant, campaign, agent)
     assert busy.connected(agent, now=100.0) is None
     assert busy.ages(130.0) == ((30.0,), (None,))
-    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW)
+    agent_sessions.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent, event=E.END_CALL, at=NOW
+    )
     busy.call_ended(agent, now=160.0)
     assert busy.ages(170.0) == ((70.0,), (10.0,))
     assert busy.releases(session, now=175.0) == []  # still in wrap-up
-    agents.act(session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW)
+    agent_sessions.act(
+        session, Scope.system(tenant.tenant.id), user_id=agent, event=E.READY, at=NOW
+    )
     [released] = busy.releases(session, now=180.5)
     assert (released.handle_seconds, released.wrap_up_seconds) == (80.5, 20.5)
     assert len(busy) == 0 and busy.releases(session, now=181.0) == []
@@ -65,7 +75,7 @@ def test_an_agent_reserved_again_between_two_looks_is_free_of_the_first_call(
 ) -> None:
     agent = _agent(session, tenant, "a", campaign)
     busy = _call_then_ready(session, tenant, campaign, agent, ended_at=100.0)
-    assert agents.reserve_longest_idle(session, campaign.id, NOW, "test") == agent
+    assert agent_sessions.reserve_longest_idle(session, campaign.id, NOW, "test") == agent
     [released] = busy.releases(session, now=112.0)  # reserved for a waiting caller
     assert (released.handle_seconds, released.wrap_up_seconds) == (112.0, 12.0)
 
@@ -104,7 +114,7 @@ def test_an_agent_who_asked_for_a_pause_is_not_expected_back(
     for agent in (staying, leaving):
         _on_call(session, tenant, campaign, agent)
         busy.connected(agent, now=0.0)
-    agents.act(
+    agent_sessions.act(
         session,
         Scope.system(tenant.tenant.id),
         reason="lunch",

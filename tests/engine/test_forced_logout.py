@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.runner import Engine
 from opendialer.models import AgentSession, AgentState, CallAttempt
@@ -40,7 +40,7 @@ async def _force_out_during_a_call(
     assert agent is not None
     forced_at = clock.now()
     with unit_of_work(sessions) as session:
-        agents.act(
+        agent_sessions.act(
             session,
             Scope.system(agent.tenant_id),
             user_id=agent.user_id,

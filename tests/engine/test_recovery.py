@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.outcomes import start_attempt
 from opendialer.engine.recovery import (
@@ -48,17 +48,17 @@ def _busy_engine(session: Session, tenant: NewTenant, engine_id: str) -> Campaig
     session.add(agent)
     session.flush()
     session.add(CampaignMember(campaign_id=campaign.id, user_id=agent.id, created_at=NOW))
-    agents.act(
+    agent_sessions.act(
         session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.LOGIN, at=NOW
     )
-    agents.act(
+    agent_sessions.act(
         session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.READY, at=NOW
     )
-    reserved = agents.reserve_longest_idle(
+    reserved = agent_sessions.reserve_longest_idle(
         session, campaign.id, NOW, engine_id, attempt_id=attempt.id
     )
     assert reserved == agent.id
-    agents.act(
+    agent_sessions.act(
         session, Scope.system(tenant.tenant.id), user_id=agent.id, event=AgentEvent.CONNECT, at=NOW
     )
     return campaign

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.pacing.base import Observation, PacingDecision, PacingSnapshot
 from opendialer.engine.runner import Engine
@@ -212,7 +212,7 @@ def _set_everyone(sessions: SessionMaker, campaign_id: int, move: AgentEvent, at
     with unit_of_work(sessions) as session:
         tenant_id = session.get_one(Campaign, campaign_id).tenant_id
         for user_id in _members(session, campaign_id):
-            agents.act(session, Scope.system(tenant_id), move, user_id=user_id, at=at)
+            agent_sessions.act(session, Scope.system(tenant_id), move, user_id=user_id, at=at)
 
 
 def _pause_everyone(sessions: SessionMaker, campaign_id: int, at: datetime) -> None:

@@ -5,11 +5,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from opendialer.accounts.service import NewTenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.service import add_member
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.runner import Engine
@@ -47,8 +47,8 @@ def _campaign_with_a_person(
         campaign = session.get_one(Campaign, campaign_id)
         campaign.wrap_up_seconds = wrap_up_seconds
         add_member(session, campaign, person)
-        agents.act(session, scope, AgentEvent.LOGIN, user_id=person, at=NOW)
-        agents.act(session, scope, AgentEvent.READY, user_id=person, at=NOW)
+        agent_sessions.act(session, scope, AgentEvent.LOGIN, user_id=person, at=NOW)
+        agent_sessions.act(session, scope, AgentEvent.READY, user_id=person, at=NOW)
     contact = make_customer(sessions, campaign_id, "Willi", "Wrap")
     with unit_of_work(sessions) as session:
         session.execute(

@@ -20,7 +20,7 @@ from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CallAttempt, CallOutcome
 from opendialer.web.state import state_of
-from tests.contacts.test_import_router import CSV, campaign, post
+from tests.contacts.imports.test_router import CSV, campaign, post
 from tests.observability.campaign import METRICS_TOKEN, dialling_app, stop_and_settle
 from tests.observability.conftest import wait_for
 

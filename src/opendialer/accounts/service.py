@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.errors import Conflict, NotFound, Unauthorized
-from opendialer.models import ApiKey, Tenant, User, UserRole
-from opendialer.scoping import Scope, get_owned, owned
+from opendialer.models import ApiKey, User, UserRole
+from opendialer.models import Tenant as Tenant
+from opendialer.scoping import Credential, Scope, get_owned, owned
 from opendialer.security import (
     dummy_password_check,
     hash_password,
@@ -149,6 +150,14 @@ def tenant_by_account_code(session: Session, code: str) -> Tenant | None:
         select(Tenant).where(Tenant.account_code_hash == hash_token(code))
     )
     return tenant
+
+
+def account_code_scope(session: Session, code: str) -> Scope | None:
+    """The scope of a request authenticated by the tenant's Voicenter account code."""
+    tenant = tenant_by_account_code(session, code)
+    if tenant is None:
+        return None
+    return Scope.of_credential(tenant.id, Credential.ACCOUNT_CODE, tenant.id)
 
 
 def new_account_code(session: Session, scope: Scope) -> str:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from opendialer.acd.schemas import CLOSED_STATUSES, AcdEventCreate, AcdStatus
 from opendialer.dedupe import exclusive
 from opendialer.errors import Conflict, NotFound
-from opendialer.models import AcdEvent, AgentGroup, Campaign, Contact, User
+from opendialer.models import AcdEvent as AcdEvent
+from opendialer.models import AgentGroup, Campaign, Contact, User
 from opendialer.scoping import Scope, get_owned
 
 OPEN_STATUSES = tuple(s for s in AcdStatus if s not in CLOSED_STATUSES)

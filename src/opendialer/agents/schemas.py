@@ -1,11 +1,12 @@
-"""Request and response bodies for users (agents, supervisors, admins) and agent groups."""
+"""Request and response bodies for users (agents, supervisors, admins), agent groups and the
+agents' live sessions."""
 
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
-from opendialer.models import UserRole
+from opendialer.models import AgentState, UserRole
 from opendialer.schemas import InputModel, OutputModel
 
 # Spaces in a password are part of it: not stripped like the other text fields.
@@ -69,3 +70,44 @@ class GroupRead(OutputModel):
 
 class GroupMemberAdd(InputModel):
     user_id: int = Field(ge=1, le=2**63 - 1)
+
+
+# The agent's live session ------------------------------------------------------------------
+
+
+class AgentSessionRead(OutputModel):
+    user_id: int
+    state: AgentState
+    since: datetime
+    pause_reason: str | None
+    pause_requested: str | None
+    campaign_id: int | None
+    contact_id: int | None
+    call_attempt_id: int | None
+    logged_in_at: datetime | None
+
+
+class PauseBody(InputModel):
+    reason: str = Field(default="break", min_length=1, max_length=100)
+
+
+class LogoutBody(InputModel):
+    force: bool = Field(
+        default=False,
+        description="Log the agent out whatever their state, ending their call if they are on "
+        "one (supervisors and admins only)",
+    )
+
+
+class ResultBody(InputModel):
+    call_attempt_id: int = Field(ge=1)
+    result_code_id: int = Field(ge=1)
+
+
+class CallbackBody(InputModel):
+    contact_id: int = Field(ge=1)
+    at: AwareDatetime
+    personal: bool = Field(
+        default=True, description="True: only this agent gets it; false: anyone in the campaign"
+    )
+    note: str | None = Field(default=None, max_length=1000)

@@ -8,14 +8,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from opendialer.agents.schemas import GroupCreate, GroupUpdate, UserCreate, UserUpdate
 from opendialer.dedupe import exclusive, insert_new
 from opendialer.errors import BadRequest, Conflict, NotFound
+from opendialer.models import AgentGroup as AgentGroup
 from opendialer.models import (
-    AgentGroup,
     AgentGroupMember,
     AgentSession,
     AgentState,
-    User,
     UserRole,
 )
+from opendialer.models import User as User
 from opendialer.scoping import Scope, get_owned
 from opendialer.security import hash_password
 

@@ -9,10 +9,10 @@ from opendialer.calendars import UnknownCalendar, parse_calendar
 from opendialer.models import (
     CallerIdStrategy,
     CallOutcome,
-    CampaignStatus,
-    DialMode,
     ResultAction,
 )
+from opendialer.models import CampaignStatus as CampaignStatus
+from opendialer.models import DialMode as DialMode
 from opendialer.schemas import InputModel, LocalTime, OutputModel, TimeZoneName
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]

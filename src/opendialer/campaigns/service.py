@@ -23,7 +23,6 @@ from opendialer.errors import BadRequest, Conflict, NotFound
 from opendialer.models import (
     AgentGroup,
     CallAttempt,
-    Campaign,
     CampaignMember,
     CampaignStatus,
     Contact,
@@ -31,11 +30,12 @@ from opendialer.models import (
     ContactStatus,
     DialMode,
     FormField,
-    ResultCode,
     RetryRule,
     User,
     UserRole,
 )
+from opendialer.models import Campaign as Campaign
+from opendialer.models import ResultCode as ResultCode
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 from opendialer.telephony.announcements import UnreadableAnnouncement, check_announcement
 

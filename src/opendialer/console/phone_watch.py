@@ -17,10 +17,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.config import Settings
 from opendialer.console.phone import REGISTRAR_TIMEOUT_SECONDS, phone_user
 from opendialer.db import SessionMaker, run_unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import AgentSession, AgentState, User
 from opendialer.scoping import Scope
@@ -80,7 +80,7 @@ class PhoneWatch:
                 still_missing[user.id] = since
                 continue
             scope = Scope.system(user.tenant_id)
-            agents.act(session, scope, AgentEvent.LOGOUT, user_id=user.id, at=now)
+            agent_sessions.act(session, scope, AgentEvent.LOGOUT, user_id=user.id, at=now)
             log.info("agent %s logged out: browser phone not registered since %s", user.id, since)
             logged_out.append(user.id)
         self.missing_since = still_missing

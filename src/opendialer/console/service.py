@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.agents import sessions as agent_sessions
+from opendialer.agents.schemas import CallbackBody
 from opendialer.campaigns.service import list_form_fields, list_result_codes
 from opendialer.console.schemas import (
     AgentNow,
@@ -35,8 +37,6 @@ from opendialer.console.schemas import (
 from opendialer.contacts.schemas import ContactRead, ContactUpdate
 from opendialer.contacts.service import update_contact
 from opendialer.dialing import service as dialing
-from opendialer.dialing.schemas import CallbackBody
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.errors import BadRequest, Conflict, Forbidden
 from opendialer.models import (
@@ -212,7 +212,7 @@ def console_state(
     session: Session, scope: Scope, now: datetime, bridged_at: datetime | None = None
 ) -> ConsoleState:
     user_id = agent_id(scope)
-    row = agents.agent_session(session, scope, user_id=user_id)
+    row = agent_sessions.agent_session(session, scope, user_id=user_id)
     user = session.get_one(User, user_id)
     tenant = session.get_one(Tenant, scope.tenant_id)
     return ConsoleState(
@@ -228,7 +228,7 @@ def console_state(
 
 def change_state(session: Session, scope: Scope, event: AgentEvent, now: datetime) -> None:
     """Log in, ready or log out: the agent state machine's rules (409 when not allowed)."""
-    agents.act(session, scope, event, user_id=agent_id(scope), at=now)
+    agent_sessions.act(session, scope, event, user_id=agent_id(scope), at=now)
 
 
 def pause(session: Session, scope: Scope, reason: str, now: datetime) -> None:
@@ -240,11 +240,13 @@ def pause(session: Session, scope: Scope, reason: str, now: datetime) -> None:
             code="unknown_pause_reason",
             details={"allowed": allowed},
         )
-    agents.act(session, scope, AgentEvent.PAUSE, user_id=agent_id(scope), at=now, reason=reason)
+    agent_sessions.act(
+        session, scope, AgentEvent.PAUSE, user_id=agent_id(scope), at=now, reason=reason
+    )
 
 
 def _current(session: Session, scope: Scope) -> AgentSession:
-    return agents.agent_session(session, scope, user_id=agent_id(scope))
+    return agent_sessions.agent_session(session, scope, user_id=agent_id(scope))
 
 
 def _current_call(session: Session, scope: Scope) -> tuple[AgentSession, int]:

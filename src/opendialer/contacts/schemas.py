@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator
 
-from opendialer.models import MAX_PHONES, CallOutcome, ContactStatus
+from opendialer.models import MAX_PHONES as MAX_PHONES
+from opendialer.models import CallOutcome
+from opendialer.models import ContactStatus as ContactStatus
 from opendialer.schemas import InputModel, OutputModel
 
 MAX_ID = 2**63 - 1

@@ -17,16 +17,16 @@ from opendialer.dedupe import exclusive
 from opendialer.errors import Forbidden, InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
     AgentSession,
-    CallAttempt,
     Campaign,
-    Contact,
     ContactList,
-    ContactPhone,
     ContactStatus,
     FormField,
     User,
     UserRole,
 )
+from opendialer.models import CallAttempt as CallAttempt
+from opendialer.models import Contact as Contact
+from opendialer.models import ContactPhone as ContactPhone
 from opendialer.phones import Phone, normalize
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 

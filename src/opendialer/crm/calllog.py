@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from opendialer.errors import Forbidden, NotFound, Unauthorized
 from opendialer.models import ContactPhone, CrmCallLog, Tenant, User
 from opendialer.phones import e164_or_none, normalize
-from opendialer.scoping import Scope, tenant_of
+from opendialer.scoping import Credential, Scope, tenant_of
 from opendialer.security import hash_token
 
 CHUNK = 500  # ids per IN (...) list: well under every database's parameter limit
@@ -59,6 +59,11 @@ def tenant_for_calllog_key(session: Session, key: str) -> Tenant:
     if tenant is None:
         raise Unauthorized("Invalid ApiKey (use the tenant's call-log key)", code="invalid_api_key")
     return tenant
+
+
+def calllog_key_scope(tenant: Tenant) -> Scope:
+    """The scope of a request authenticated by the tenant's call-log key."""
+    return Scope.of_credential(tenant.id, Credential.CALL_LOG_KEY, tenant.id)
 
 
 def ip_allowed(tenant: Tenant, client_ip: str | None) -> bool:

@@ -12,7 +12,7 @@ from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.crm.schemas import RECORDING_PLACEHOLDER
 from opendialer.models import CrmEndpoint
-from opendialer.scoping import Scope
+from opendialer.scoping import Credential, Scope
 from opendialer.security import hash_token, same_secret
 
 _ENDPOINT_ID = re.compile(r"[0-9]{1,18}")
@@ -25,6 +25,11 @@ def recording_token(session: Session, settings: Settings, endpoint: CrmEndpoint)
         session, settings.secret_key.get_secret_value(), Scope.system(endpoint.tenant_id)
     )
     return f"{endpoint.id}.{_token_signature(secret, endpoint.id)}"
+
+
+def recording_link_scope(endpoint: CrmEndpoint) -> Scope:
+    """The scope of a request authenticated by the endpoint's recording token."""
+    return Scope.of_credential(endpoint.tenant_id, Credential.RECORDING_LINK, endpoint.id)
 
 
 def endpoint_by_recording_token(

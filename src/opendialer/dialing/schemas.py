@@ -1,12 +1,12 @@
-"""Request and response bodies for running campaigns, live state, pacing and agents."""
+"""Request and response bodies for running campaigns, live state and pacing."""
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from opendialer.models import AgentState, CampaignStatus
-from opendialer.schemas import InputModel, OutputModel
+from opendialer.schemas import OutputModel
 
 
 class CampaignRunState(OutputModel):
@@ -83,41 +83,3 @@ class PacingDecisionRead(OutputModel):
     target_in_flight: float
     inputs: dict[str, Any]
     reason: str
-
-
-class AgentSessionRead(OutputModel):
-    user_id: int
-    state: AgentState
-    since: datetime
-    pause_reason: str | None
-    pause_requested: str | None
-    campaign_id: int | None
-    contact_id: int | None
-    call_attempt_id: int | None
-    logged_in_at: datetime | None
-
-
-class PauseBody(InputModel):
-    reason: str = Field(default="break", min_length=1, max_length=100)
-
-
-class LogoutBody(InputModel):
-    force: bool = Field(
-        default=False,
-        description="Log the agent out whatever their state, ending their call if they are on "
-        "one (supervisors and admins only)",
-    )
-
-
-class ResultBody(InputModel):
-    call_attempt_id: int = Field(ge=1)
-    result_code_id: int = Field(ge=1)
-
-
-class CallbackBody(InputModel):
-    contact_id: int = Field(ge=1)
-    at: AwareDatetime
-    personal: bool = Field(
-        default=True, description="True: only this agent gets it; false: anyone in the campaign"
-    )
-    note: str | None = Field(default=None, max_length=1000)

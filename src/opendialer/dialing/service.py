@@ -6,11 +6,12 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
+from opendialer.agents.schemas import CallbackBody
+from opendialer.agents.sessions import AgentCounts, campaign_agent_counts
 from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
 from opendialer.dialing.schemas import (
     AgentStateCount,
-    CallbackBody,
     CallCounts,
     CampaignRunState,
     ContactCounts,
@@ -18,7 +19,6 @@ from opendialer.dialing.schemas import (
     LiveState,
     Rates,
 )
-from opendialer.engine.agents import AgentCounts, campaign_agent_counts
 from opendialer.engine.compliance import campaign_window_open, zone
 from opendialer.engine.live import Phase
 from opendialer.engine.outcomes import set_result_code

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bind_contextvars
 
-from opendialer.engine import agents
+from opendialer.agents import sessions as agent_sessions
+from opendialer.agents.sessions import AgentCounts
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.agents import AgentCounts
 from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
@@ -157,7 +157,7 @@ def agent_endpoint(user: User) -> AgentEndpoint:
 def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: CallAttempt) -> None:
     """The agent dialled first (progressive, preview) holds the call's attempt and contact, as
     one reserved for a waiting caller does: their console shows it, their result code uses it."""
-    row = agents.agent_session(session, scope, user_id=agent_id)
+    row = agent_sessions.agent_session(session, scope, user_id=agent_id)
     row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
 
 
@@ -337,7 +337,7 @@ class CampaignRunner:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
             return TickPlan(window_open=False)
-        counts = agents.campaign_agent_counts(session, self.campaign_id)
+        counts = agent_sessions.campaign_agent_counts(session, self.campaign_id)
         plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
         if counts.logged_in == 0:
             return plan
@@ -416,14 +416,16 @@ class CampaignRunner:
     ) -> list[Launch]:
         launches: list[Launch] = []
         for _ in range(ready):
-            agent_id = agents.reserve_longest_idle(
+            agent_id = agent_sessions.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id
             )
             if agent_id is None:
                 break
             claimed = self._claim(session, campaign, 1, now)
             if not claimed:
-                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
+                agent_sessions.act(
+                    session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now
+                )
                 break
             attempt, e164 = claimed[0]
             _assign_call(session, self.scope, agent_id, attempt)
@@ -436,16 +438,18 @@ class CampaignRunner:
         """Offer each ready agent a contact; it is dialled when the preview time runs out."""
         offers: list[tuple[int, Claim]] = []
         for _ in range(ready):
-            agent_id = agents.reserve_longest_idle(
+            agent_id = agent_sessions.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id, as_state=AgentState.PREVIEW
             )
             if agent_id is None:
                 break
             claim = claim_next(session, campaign, now, self.engine.engine_id)
             if claim is None:
-                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
+                agent_sessions.act(
+                    session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now
+                )
                 break
-            agents.agent_session(
+            agent_sessions.agent_session(
                 session, self.scope, user_id=agent_id
             ).contact_id = claim.contact_id
             offers.append((agent_id, claim))
@@ -501,7 +505,9 @@ class CampaignRunner:
         )
         contact.next_try_at = now + timedelta(seconds=campaign.retry_delay_seconds)
         if release_agent:
-            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
+            agent_sessions.act(
+                session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now
+            )
 
     def _callbacks(self, session: Session, campaign: Campaign, now: datetime) -> list[Launch]:
         """Due personal callbacks: their own agent, when ready, is rung first."""
@@ -518,7 +524,7 @@ class CampaignRunner:
         ).all()
         launches: list[Launch] = []
         for owner in owners:
-            agent_id = agents.reserve_longest_idle(
+            agent_id = agent_sessions.reserve_longest_idle(
                 session, self.campaign_id, now, self.engine.engine_id, only_user=owner
             )
             if agent_id is None:
@@ -528,7 +534,9 @@ class CampaignRunner:
                 _assign_call(session, self.scope, agent_id, claimed[0][0])
                 launches.append(_launch_for(campaign, claimed[0][0], claimed[0][1], agent_id))
             else:
-                agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now)
+                agent_sessions.act(
+                    session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=now
+                )
         return launches
 
     def _claim(
@@ -643,7 +651,7 @@ class CampaignRunner:
         attempt = session.get_one(CallAttempt, launch.attempt_id)
         finish_attempt(session, campaign, attempt, ending)
         if launch.agent_id is not None:
-            agents.act(
+            agent_sessions.act(
                 session, self.scope, user_id=launch.agent_id, event=AgentEvent.RELEASE, at=now
             )
 
@@ -715,7 +723,7 @@ class CampaignRunner:
                 self.policy.observe(earlier)
             agent_id = call.agent_id
             await self.engine.db.run(
-                lambda session: agents.act(
+                lambda session: agent_sessions.act(
                     session, self.scope, user_id=agent_id, event=AgentEvent.CONNECT, at=event.at
                 )
             )
@@ -726,10 +734,10 @@ class CampaignRunner:
         if agent_id is not None:
 
             def release_and_pause(session: Session) -> None:
-                agents.act(
+                agent_sessions.act(
                     session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=event.at
                 )
-                agents.act(
+                agent_sessions.act(
                     session,
                     self.scope,
                     reason="did not answer",
@@ -759,7 +767,7 @@ class CampaignRunner:
         attempt_id, contact_id = call.attempt_id, call.contact_id
 
         def reserve(session: Session) -> tuple[int | None, AgentEndpoint | None]:
-            agent_id = agents.reserve_longest_idle(
+            agent_id = agent_sessions.reserve_longest_idle(
                 session,
                 self.campaign_id,
                 now,
@@ -790,7 +798,7 @@ class CampaignRunner:
         at = self.engine.clock.now()
         self.wake(stale=True)
         await self.engine.db.run(
-            lambda session: agents.act(
+            lambda session: agent_sessions.act(
                 session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
             )
         )
@@ -814,11 +822,15 @@ class CampaignRunner:
 
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState:
         """In the call's closing transaction: free the agent; their state before."""
-        prior = agents.agent_session(session, self.scope, user_id=agent_id).state
+        prior = agent_sessions.agent_session(session, self.scope, user_id=agent_id).state
         if prior is AgentState.ON_CALL:
-            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.END_CALL, at=at)
+            agent_sessions.act(
+                session, self.scope, user_id=agent_id, event=AgentEvent.END_CALL, at=at
+            )
         elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
-            agents.act(session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at)
+            agent_sessions.act(
+                session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
+            )
         return prior
 
     def after_release(self, agent_id: int, prior: AgentState | None) -> None:

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.live import CampaignTally, LiveCall
 from opendialer.engine.pacing.base import PacingPolicy
@@ -261,7 +261,7 @@ def _play(
 ) -> None:
     """The simulated agent's move; a person who can sign in is left alone."""
     if session.scalar(select(User.password_hash).where(User.id == user_id)) is None:
-        agents.act(
+        agent_sessions.act(
             session, Scope.system(tenant_id), user_id=user_id, event=event, at=at, reason=reason
         )
 
@@ -357,7 +357,7 @@ def _ready_idle_members(session: Session, now: datetime) -> None:
         .distinct()
     ).all()
     for tenant_id, user_id in rows:
-        row = agents.agent_session(session, Scope.system(tenant_id), user_id=user_id)
+        row = agent_sessions.agent_session(session, Scope.system(tenant_id), user_id=user_id)
         if row.state in BUSY_STATES:
             continue
         row.state, row.since, row.pause_reason, row.pause_requested = (

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from opendialer.engine import agents
+from opendialer.agents import sessions as agent_sessions
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.live import LiveCall
 from opendialer.engine.runner import Engine
@@ -65,7 +65,9 @@ class WrapUpTimer:
             # The same wrap-up still: not ended by the agent and begun again by another call.
             if row is None or row.state is not AgentState.WRAP_UP or row.since != since:
                 return False
-            agents.act(session, Scope.system(tenant_id), AgentEvent.READY, user_id=user_id, at=at)
+            agent_sessions.act(
+                session, Scope.system(tenant_id), AgentEvent.READY, user_id=user_id, at=at
+            )
             return True
 
         if await self.engine.db.run(ready):

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, object_session
 from opendialer.accounts.service import link_secret
 from opendialer.config import Settings
 from opendialer.errors import BadRequest, NotFound
-from opendialer.models import CallAttempt, Contact, ContactPhone, Recording, User
+from opendialer.models import CallAttempt, Contact, ContactPhone, User
+from opendialer.models import Recording as Recording
 from opendialer.scoping import Scope, get_owned
 from opendialer.security import sign_path, verify_signed_path
 from opendialer.telephony import CallId

@@ -1,14 +1,27 @@
-"""The native API's parameters: the record id in a path, and the router-wide check of every
-query and path parameter against the database's text rules (``opendialer.inputs``)."""
+"""The native API's parameters: the record id in a path, the wall clock the handlers read, and
+the router-wide check of every query and path parameter against the database's text rules
+(``opendialer.inputs``)."""
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Depends, Path, Request
 
 from opendialer.errors import OpendialerError
 from opendialer.inputs import MAX_DB_INT, text_problem
+from opendialer.models.base import utcnow
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
+
+
+def wall_clock() -> Callable[[], datetime]:
+    """Where the campaign-run and agent endpoints read the time; tests pin it through
+    ``dependency_overrides``."""
+    return utcnow
+
+
+WallClock = Annotated[Callable[[], datetime], Depends(wall_clock)]
 
 
 def refuse_unstorable_parameters(request: Request) -> None:

@@ -13,7 +13,7 @@ from opendialer.accounts.guard import AuthGuard
 from opendialer.config import Settings
 from opendialer.console.push import AgentPush
 from opendialer.console.wallboard_push import WallboardHub
-from opendialer.contacts.import_progress import ImportProgressBoard
+from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
 from opendialer.engine.runner import Engine

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.campaign_runner import CampaignRunner, PacingParams
 from opendialer.engine.live import LiveCall, Phase
@@ -37,10 +37,10 @@ def virtual_start() -> datetime:
 def log_in(sessions: SessionMaker, tenant_id: int, user_ids: list[int], at: datetime) -> None:
     with unit_of_work(sessions) as session:
         for user_id in user_ids:
-            agents.act(
+            agent_sessions.act(
                 session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.LOGIN, at=at
             )
-            agents.act(
+            agent_sessions.act(
                 session, Scope.system(tenant_id), user_id=user_id, event=AgentEvent.READY, at=at
             )
 

@@ -7,9 +7,15 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from opendialer.agents import service as agents
-from opendialer.campaigns.service import get_campaign, get_campaign_by_name, result_code_types
+from opendialer.campaigns.service import (
+    Campaign,
+    get_campaign,
+    get_campaign_by_name,
+    result_code_types,
+)
 from opendialer.contacts import service
 from opendialer.contacts.schemas import ContactCreate, ContactUpdate
+from opendialer.contacts.service import Contact
 from opendialer.dialects.jtel import routing
 from opendialer.dialects.jtel.envelope import (
     Record,
@@ -26,7 +32,6 @@ from opendialer.dialects.jtel.schemas import (
     translate_fields,
     user_uids,
 )
-from opendialer.models import Campaign, Contact
 from opendialer.scoping import Scope
 
 router = APIRouter(tags=["jtel dialler contacts"])
@@ -158,7 +163,7 @@ def import_contact(call: Call) -> Record:
             service.unlock_contact(call.session, call.scope, contact.id)
     else:
         data = ContactCreate(**values, phones=phones)
-        contact = service.create_contact(call.session, Scope.system(call.tenant.id), campaign, data)
+        contact = service.create_contact(call.session, call.scope, campaign, data)
     return records(_render(call, [contact]))
 
 

@@ -7,19 +7,14 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from opendialer.acd.schemas import STATUS_SHORT_TEXT, AcdStatus
+from opendialer.acd.service import AcdEvent
+from opendialer.agents.service import AgentGroup
+from opendialer.campaigns.schemas import CampaignStatus
+from opendialer.campaigns.service import Campaign, ResultCode
+from opendialer.contacts.schemas import MAX_PHONES
+from opendialer.contacts.service import CallAttempt, Contact, ContactPhone
 from opendialer.dialects.jtel.envelope import Record
 from opendialer.dialects.jtel.schemas import COMMON_FIELDS, format_local
-from opendialer.models import (
-    MAX_PHONES,
-    AcdEvent,
-    AgentGroup,
-    CallAttempt,
-    Campaign,
-    CampaignStatus,
-    Contact,
-    ContactPhone,
-    ResultCode,
-)
 from opendialer.phones import international_digits
 
 

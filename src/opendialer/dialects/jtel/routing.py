@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from opendialer.accounts.guard import Face, client_address
-from opendialer.accounts.service import authenticate_user, get_tenant
+from opendialer.accounts.service import Tenant, authenticate_user, get_tenant
 from opendialer.db import READ_METHODS, run_unit_of_work
 from opendialer.dialects.jtel.envelope import JtelError, Record, bad_request
 from opendialer.dialects.jtel.schemas import jtel_message
 from opendialer.dialects.kit import CredentialsProblem, basic_credentials, failure_of
 from opendialer.inputs import MAX_DB_INT, InputRejected, loads_json, parse_int, text_problem
-from opendialer.models import Tenant, UserRole
-from opendialer.scoping import Scope, require_role
+from opendialer.scoping import Scope, UserRole, require_role
 from opendialer.web.state import app_state, auth_guard
 
 

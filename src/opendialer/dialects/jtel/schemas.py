@@ -8,9 +8,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opendialer.contacts.schemas import MAX_PHONES
 from opendialer.dialects.jtel.envelope import bad_request
 from opendialer.inputs import InputRejected, check_date
-from opendialer.models import MAX_PHONES
 
 # jtel field -> native contact field, for the text and number fields both import and update take.
 COMMON_FIELDS = {

@@ -19,14 +19,13 @@ from opendialer.accounts.guard import (
 )
 from opendialer.config import Settings
 from opendialer.crm import calllog
-from opendialer.crm.links import endpoint_by_recording_token
+from opendialer.crm.links import endpoint_by_recording_token, recording_link_scope
 from opendialer.dialects.kit import answer_all_paths
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import NotFound, OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.recordings.service import download_url as recording_download_url
 from opendialer.recordings.service import get_recording
-from opendialer.scoping import Scope
 from opendialer.web.db import DbSession
 from opendialer.web.state import app_state, auth_guard
 
@@ -73,7 +72,8 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
         tenant = calllog.tenant_for_calllog_key(session, key)
     calllog.check_sender_ip(tenant, client_ip)
     envelope = schemas.envelope(body)
-    user = calllog.find_user(session, Scope.system(tenant.id), envelope.user_extension)
+    scope = calllog.calllog_key_scope(tenant)
+    user = calllog.find_user(session, scope, envelope.user_extension)
     stats = schemas.Stats()
     items: list[calllog.CallLogItem] = []
     for index, raw_item in enumerate(envelope.data):
@@ -81,9 +81,7 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
             items.append(schemas.parse_item(raw_item))
         except schemas.Invalid as exc:
             stats.add_invalid(index, exc)
-    for outcome in calllog.store_call_logs(
-        session, Scope.system(tenant.id), user, envelope.user_extension, items
-    ):
+    for outcome in calllog.store_call_logs(session, scope, user, envelope.user_extension, items):
         stats.add(outcome)
     answer: dict[str, Any] = stats.body()
     if stats.errors:
@@ -125,7 +123,7 @@ def recording(
     try:
         if endpoint is None:
             raise NotFound("recording", rec)
-        record = get_recording(session, Scope.system(endpoint.tenant_id), _record_id(rec))
+        record = get_recording(session, recording_link_scope(endpoint), _record_id(rec))
     except NotFound:
         return _error(404, "not_found", "No such recording")
     if record.deleted_at is not None:

@@ -7,11 +7,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import Face, TooManyAttempts, client_address
-from opendialer.accounts.service import authenticate_user
+from opendialer.accounts.service import Tenant, authenticate_user
 from opendialer.dialects.kit import CredentialsProblem, basic_credentials
 from opendialer.errors import Forbidden, Unauthorized
-from opendialer.models import Tenant, UserRole
-from opendialer.scoping import Scope, require_role
+from opendialer.scoping import Scope, UserRole, require_role
 from opendialer.web.state import auth_guard
 
 REALM = 'Basic realm="mmDial API", charset="UTF-8"'

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from opendialer.agents.service import get_user
+from opendialer.agents.service import User, get_user
 from opendialer.campaigns.schemas import ListCreate
 from opendialer.campaigns.service import create_list, list_form_fields
 from opendialer.config import Settings
-from opendialer.contacts.service import find_by_external_id, find_by_phone, get_contact
+from opendialer.contacts.service import Contact, find_by_external_id, find_by_phone, get_contact
 from opendialer.db import SessionMaker
 from opendialer.dialects.mmdial.auth import Caller
 from opendialer.dialects.mmdial.leads import campaign_of, form_data, lead_data, parse_id
@@ -28,9 +28,9 @@ from opendialer.dnc.schemas import DncOutcome
 from opendialer.errors import NotFound
 from opendialer.exports import service as exports
 from opendialer.inputs import check_date
-from opendialer.models import Contact, Recording, User
 from opendialer.phones import international_digits, normalize
 from opendialer.recordings import service as recordings
+from opendialer.recordings.service import Recording
 
 MAX_VOICES = 1000
 MAX_LEADS = 1000

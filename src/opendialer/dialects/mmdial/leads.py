@@ -15,9 +15,10 @@ import phonenumbers
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from opendialer.campaigns.service import get_campaign, get_list, result_code_of
+from opendialer.campaigns.service import Campaign, get_campaign, get_list, result_code_of
 from opendialer.contacts import hand_state
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
     DuplicateScope,
@@ -25,9 +26,9 @@ from opendialer.contacts.import_schemas import (
     ImportOptions,
     Outcome,
 )
-from opendialer.contacts.importer import import_contacts
 from opendialer.contacts.schemas import ContactUpdate
 from opendialer.contacts.service import (
+    Contact,
     get_contact,
     known_invalid,
     newest_contact_id,
@@ -39,10 +40,6 @@ from opendialer.errors import NotFound
 from opendialer.exports import fields as lead
 from opendialer.exports.service import campaign_form_fields
 from opendialer.inputs import MAX_DB_INT, InputRejected, check_date, parse_int
-from opendialer.models import (
-    Campaign,
-    Contact,
-)
 from opendialer.phones import normalize
 from opendialer.scoping import Scope
 

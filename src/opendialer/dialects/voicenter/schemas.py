@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opendialer.agents.service import User
+from opendialer.campaigns.codes import CampaignRef
+from opendialer.campaigns.schemas import CampaignStatus, DialMode
+from opendialer.campaigns.service import Campaign
 from opendialer.contacts.queue import NewTarget, QueueSummary, TargetChanges
+from opendialer.contacts.schemas import ContactStatus
+from opendialer.contacts.service import Contact
 from opendialer.dialects.voicenter.errors import (
     INVALID_NUMBER,
     NUMBER_INVALID,
@@ -16,7 +22,6 @@ from opendialer.dialects.voicenter.errors import (
     VoicenterError,
 )
 from opendialer.dialects.voicenter.params import Params
-from opendialer.models import Campaign, CampaignStatus, Contact, ContactStatus, DialMode, User
 from opendialer.phones import international_digits, normalize
 
 DEFAULT_PRIORITY = 1  # spec V18
@@ -25,16 +30,6 @@ EPOCH_RANGE = (0, 253_370_764_799)  # up to 9998-12-31, the latest date every da
 NAME_LENGTH = 255
 CALLER_ID_LENGTH = 32
 AGENT_DIALER_MODES = (DialMode.PREVIEW, DialMode.PROGRESSIVE)
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRef:
-    """What adding targets needs to know about their campaign."""
-
-    id: int
-    tenant_id: int
-    region: str
-    timezone: str
 
 
 @dataclass(slots=True)

@@ -5,20 +5,26 @@ makes and checks campaign codes (``campaigns/codes.py``), and returns the envelo
 request-level problem raises :class:`VoicenterError`, which rolls everything back.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from opendialer.accounts.service import tenant_by_account_code
-from opendialer.agents.service import get_user_by_extension, get_user_by_member_code
-from opendialer.campaigns.codes import CodeKey, campaign_by_code, code_id
-from opendialer.campaigns.schemas import CampaignUpdate
+from opendialer.accounts.service import account_code_scope
+from opendialer.agents.service import User, get_user_by_extension, get_user_by_member_code
+from opendialer.campaigns.codes import (
+    CampaignRef,
+    CodeKey,
+    campaign_by_code,
+    campaign_ref,
+    campaign_refs,
+    code_scope,
+)
+from opendialer.campaigns.schemas import CampaignStatus, CampaignUpdate
 from opendialer.campaigns.service import (
+    Campaign,
     add_member,
     campaigns_by_id,
     member_users,
@@ -40,12 +46,8 @@ from opendialer.dialects.voicenter.errors import (
     ok,
 )
 from opendialer.dialects.voicenter.params import Params, invalid
-from opendialer.dialects.voicenter.schemas import CampaignRef
 from opendialer.dialing.service import set_status
 from opendialer.errors import OpendialerError
-from opendialer.models import Campaign, CampaignStatus, Tenant, User
-from opendialer.scoping import Scope
-from opendialer.security import hash_token
 
 CODE_LENGTH = 64
 MEMBER_LENGTH = 100
@@ -105,71 +107,11 @@ def _campaign(session: Session, key: CodeKey, params: Params, errors: CampaignEr
     return campaign
 
 
-def _ref_columns() -> Select[Any]:
-    return (
-        select(Campaign.id, Campaign.tenant_id, Campaign.code_salt, Campaign.legacy_code_hash)
-        .add_columns(Tenant.default_region, Tenant.timezone)
-        .join(Tenant, Tenant.id == Campaign.tenant_id)
-    )
-
-
-# Built once: the look-ups run for every added target, so their construction counts.
-@cache
-def _refs_statement() -> Select[Any]:
-    return _ref_columns().where(
-        or_(
-            Campaign.id.in_(bindparam("ids", expanding=True)),
-            Campaign.legacy_code_hash.in_(bindparam("hashes", expanding=True)),
-        )
-    )
-
-
-@cache
-def _ref_statement() -> Select[Any]:
-    # Not the IN form with one id: an expanding parameter is re-rendered on every call.
-    return _ref_columns().where(Campaign.id == bindparam("id"))
-
-
-@cache
-def _legacy_ref_statement() -> Select[Any]:
-    return _ref_columns().where(Campaign.legacy_code_hash == bindparam("hash"))
-
-
-def _ref(row: Any) -> CampaignRef:
-    return CampaignRef(row.id, row.tenant_id, row.default_region, row.timezone)
-
-
-def campaign_refs(session: Session, key: CodeKey, codes: Iterable[str]) -> dict[str, CampaignRef]:
-    """The campaigns with these codes and their tenants' region and zone, in one query per
-    thousand codes."""
-    wanted = sorted(set(codes))
-    found: dict[str, CampaignRef] = {}
-    conn = session.connection()
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        ids = [i for i in map(code_id, chunk) if i is not None]
-        hashes = {hash_token(code): code for code in chunk if code_id(code) is None}
-        rows = conn.execute(_refs_statement(), {"ids": ids, "hashes": list(hashes)})
-        for row in rows:
-            derived = key.code(row.id, row.code_salt)
-            if derived is not None:
-                found[derived] = _ref(row)
-            if row.legacy_code_hash in hashes:
-                found[hashes[row.legacy_code_hash]] = _ref(row)
-    return found
-
-
 def _target_campaign(session: Session, key: CodeKey, params: Params) -> CampaignRef:
-    code = campaign_code(params, TARGET_METHODS)
-    campaign_id = code_id(code)
-    conn = session.connection()
-    if campaign_id is None:
-        row = conn.execute(_legacy_ref_statement(), {"hash": hash_token(code)}).first()
-    else:
-        row = conn.execute(_ref_statement(), {"id": campaign_id}).first()
-    if row is None or not key.matches(code, row.id, row.code_salt, row.legacy_code_hash):
+    campaign = campaign_ref(session, key, campaign_code(params, TARGET_METHODS))
+    if campaign is None:
         raise TARGET_METHODS.unknown_error()
-    return _ref(row)
+    return campaign
 
 
 # Account ------------------------------------------------------------------------------------
@@ -178,10 +120,10 @@ def _target_campaign(session: Session, key: CodeKey, params: Params) -> Campaign
 def get_campaign_list(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     errors = CampaignErrors(1, ACCOUNT_MISSING, INVALID_ACCOUNT)
     code = campaign_code(params, errors, name="Code")
-    tenant = tenant_by_account_code(session, code)
-    if tenant is None:
+    scope = account_code_scope(session, code)
+    if scope is None:
         raise errors.unknown_error()
-    campaigns = campaigns_by_id(session, Scope.system(tenant.id))
+    campaigns = campaigns_by_id(session, scope)
     summaries = queue.queue_summaries(session, [c.id for c in campaigns], _now())
     return ok(Data=[schemas.campaign_item(c, summaries[c.id], key.of(c)) for c in campaigns])
 
@@ -340,7 +282,7 @@ def update_campaign_settings(session: Session, params: Params, key: CodeKey) -> 
     data = CampaignUpdate(
         monitored_queue=queue_id, max_waiting_callers=max_callers, pacing_coefficient=coefficient
     )
-    update_campaign(session, Scope.system(campaign.tenant_id), campaign.id, data)
+    update_campaign(session, code_scope(campaign), campaign.id, data)
     return ok()
 
 
@@ -361,7 +303,7 @@ def _member(session: Session, params: Params, campaign: Campaign, errors: Campai
     code = str(value).strip() if isinstance(value, str | int) else ""
     user = None
     if code and len(code) <= MEMBER_LENGTH and "\x00" not in code and not isinstance(value, bool):
-        scope = Scope.system(campaign.tenant_id)
+        scope = code_scope(campaign)
         user = get_user_by_member_code(session, scope, code) or get_user_by_extension(
             session, scope, code
         )

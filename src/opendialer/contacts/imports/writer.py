@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from opendialer.contacts.import_schemas import DATETIME_FIELDS, DECIMAL_FIELDS
+from opendialer.contacts.imports.schemas import DATETIME_FIELDS, DECIMAL_FIELDS
 from opendialer.models import Campaign, Contact, ContactPhone, ContactStatus
 from opendialer.models.contact import CONTACTS, PHONES
 

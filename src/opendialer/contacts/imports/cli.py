@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from opendialer import migrate
 from opendialer.config import get_settings
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
     DuplicateScope,
@@ -37,8 +38,7 @@ from opendialer.contacts.import_schemas import (
     Outcome,
     Unmapped,
 )
-from opendialer.contacts.import_sources import format_for
-from opendialer.contacts.importer import import_contacts
+from opendialer.contacts.imports.sources import format_for
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, Tenant

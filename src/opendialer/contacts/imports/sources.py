@@ -17,7 +17,7 @@ from itertools import chain
 from pathlib import PurePath
 from typing import IO, Any
 
-from opendialer.contacts.import_schemas import ImportFormat
+from opendialer.contacts.imports.schemas import ImportFormat
 from opendialer.errors import BadRequest
 
 MAX_LINE_BYTES = 1 << 20

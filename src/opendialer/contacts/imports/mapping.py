@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.schemas import (
     DATETIME_FIELDS,
     DECIMAL_FIELDS,
     INT_FIELDS,
@@ -29,7 +29,7 @@ from opendialer.contacts.import_schemas import (
     merge_mapping,
     squash,
 )
-from opendialer.contacts.import_sources import Record, fatal
+from opendialer.contacts.imports.sources import Record, fatal
 
 STRING, PHONE, INTEGER, DECIMAL, DATETIME, OBJECT, KEYED = range(7)
 MAX_PHONE_TEXT = 64

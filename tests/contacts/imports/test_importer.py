@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.schemas import CampaignCreate, FormFieldWrite, ListCreate
 from opendialer.campaigns.service import create_campaign, create_list, put_form_field
-from opendialer.contacts import import_reading, importer
-from opendialer.contacts.import_schemas import ImportFormat, ImportOptions, ImportReport
-from opendialer.contacts.importer import import_contacts
+from opendialer.contacts.imports import importer
+from opendialer.contacts.imports import reading as import_reading
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.schemas import ImportFormat, ImportOptions, ImportReport
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, Contact, ContactPhone, DncEntry, Tenant

@@ -3,7 +3,7 @@
 A chunk of rows leaves here with its phone numbers in E.164, do-not-call numbers dropped, its
 duplicate keys and the report entries of the rows that failed. The importing side (``importer``)
 then looks up duplicates, writes and reports. For a big file the reading side runs in a second
-process (``import_process``), so the two halves share the machine's cores.
+process (``process``), so the two halves share the machine's cores.
 """
 
 import gc
@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from opendialer.contacts.import_mapping import Row, RowMapper
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.mapping import Row, RowMapper
+from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
     ImportFormat,
     ImportOptions,
     Outcome,
 )
-from opendialer.contacts.import_sources import Record, open_source
-from opendialer.contacts.import_writer import contact_row, field_names
+from opendialer.contacts.imports.sources import Record, open_source
+from opendialer.contacts.imports.writer import contact_row, field_names
 from opendialer.phones import e164_or_none
 
 CHUNK_ROWS = 5000
@@ -32,7 +32,7 @@ Blocked = Callable[[set[str]], set[str]]  # the do-not-call numbers among some n
 
 
 # A row with at least one dialable number, as a new contact: line, its values (in the order of
-# ``import_writer.contact_row`` with the chunk's ``names``), phones (position → (raw, E.164 or
+# ``writer.contact_row`` with the chunk's ``names``), phones (position → (raw, E.164 or
 # None when invalid)), its duplicate keys, notes for the report, the row as the file gave it, and
 # only when the import may merge it into another contact (``overwrite``) its fields and
 # custom_data / form_data keys. A plain tuple, and no more than needed: a million of them cross

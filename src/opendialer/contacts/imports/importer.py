@@ -1,6 +1,6 @@
 """Bulk contact import: one pass over the file, a few thousand rows at a time.
 
-The reading side (``import_reading``: read, map, normalise the numbers, drop do-not-call
+The reading side (``reading``: read, map, normalise the numbers, drop do-not-call
 numbers) runs in a second process for big files; here each checked chunk is looked up against
 the contacts already stored (earlier chunks are written, so duplicates inside the file are found
 the same way), placed, written in bulk and reported. Everything happens in the caller's
@@ -17,9 +17,9 @@ from typing import IO, Any
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
-from opendialer.contacts.import_mapping import describe
-from opendialer.contacts.import_process import ReadingProcess
-from opendialer.contacts.import_reading import (
+from opendialer.contacts.imports.mapping import describe
+from opendialer.contacts.imports.process import ReadingProcess
+from opendialer.contacts.imports.reading import (
     CheckedChunk,
     CheckedRow,
     FileReader,
@@ -28,7 +28,7 @@ from opendialer.contacts.import_reading import (
     ReadJob,
     relaxed_gc,
 )
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
     DuplicateScope,
@@ -37,7 +37,7 @@ from opendialer.contacts.import_schemas import (
     ImportReport,
     Outcome,
 )
-from opendialer.contacts.import_writer import ContactWriter, Pending
+from opendialer.contacts.imports.writer import ContactWriter, Pending
 from opendialer.contacts.service import guard_duplicates
 from opendialer.dnc.service import blocked_numbers
 from opendialer.errors import NotFound

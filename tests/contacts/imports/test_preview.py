@@ -2,7 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.contacts.test_import_router import CSV, campaign, post
+from tests.contacts.imports.test_router import CSV, campaign, post
 
 
 def test_preview_shows_columns_with_samples_and_their_default_fields(api: TestClient) -> None:

@@ -21,9 +21,10 @@ from starlette.datastructures import UploadFile
 
 from opendialer.accounts.roles import AdminReadScope
 from opendialer.campaigns.service import get_campaign, list_form_fields
-from opendialer.contacts.import_preview import ImportPreview, preview_import
-from opendialer.contacts.import_progress import ImportProgressBoard
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.preview import ImportPreview, preview_import
+from opendialer.contacts.imports.progress import ImportProgressBoard
+from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
     DuplicateScope,
@@ -32,8 +33,7 @@ from opendialer.contacts.import_schemas import (
     ImportReport,
     Unmapped,
 )
-from opendialer.contacts.import_sources import format_for, spool
-from opendialer.contacts.importer import import_contacts
+from opendialer.contacts.imports.sources import format_for, spool
 from opendialer.db import run_unit_of_work
 from opendialer.errors import BadRequest, NotFound
 from opendialer.schemas import OutputModel

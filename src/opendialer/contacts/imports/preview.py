@@ -6,14 +6,14 @@ from typing import IO
 
 from pydantic import Field
 
-from opendialer.contacts.import_schemas import (
+from opendialer.contacts.imports.schemas import (
     TARGETS,
     ImportFormat,
     ImportOptions,
     default_target,
     merge_mapping,
 )
-from opendialer.contacts.import_sources import Record, open_source
+from opendialer.contacts.imports.sources import Record, open_source
 from opendialer.schemas import OutputModel
 
 SAMPLE_ROWS = 5

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.contacts import import_reading, importer
-from opendialer.contacts.import_schemas import ImportFormat, ImportOptions, ImportReport
-from opendialer.contacts.importer import import_contacts
+from opendialer.contacts.imports import importer
+from opendialer.contacts.imports import reading as import_reading
+from opendialer.contacts.imports.importer import import_contacts
+from opendialer.contacts.imports.schemas import ImportFormat, ImportOptions, ImportReport
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, Contact
-from tests.contacts.test_importer import add_dnc, counts, new_campaign, total
+from tests.contacts.imports.test_importer import add_dnc, counts, new_campaign, total
 
 READER = "opendialer-import-reader"
 ROWS = 12_000  # more than two chunks

@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import IO, Any, NamedTuple
 
-from opendialer.contacts.import_reading import (
+from opendialer.contacts.imports.reading import (
     RELAXED_GC,
     CheckedChunk,
     FileReader,
@@ -27,7 +27,7 @@ from opendialer.contacts.import_reading import (
     ReadJob,
     SourceInfo,
 )
-from opendialer.contacts.import_sources import BlockStream
+from opendialer.contacts.imports.sources import BlockStream
 from opendialer.errors import OpendialerError
 
 PIPE_BLOCK = 1 << 20
