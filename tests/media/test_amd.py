@@ -19,15 +19,17 @@ from bench.greetings import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opendialer.media import (
+from opendialer.media.amd import (
+    FRAME_BYTES,
     AmdDetector,
     AmdResult,
     AmdSettings,
     AmdVerdict,
     BeepDetector,
     PcmFramer,
+    classify,
+    frames_of,
 )
-from opendialer.media.amd import FRAME_BYTES, classify, frames_of
 
 DEFAULTS = AmdSettings()
 PLAIN = GreetingSpec(

@@ -88,6 +88,14 @@ def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
     return campaign.machine_message_uri if campaign is not None else None
 
 
+def safe_harbor_left(event: CallEvent, now: datetime, grace_seconds: float) -> float:
+    """Seconds left, at ``now``, of the time a person may wait for an agent: ``grace_seconds``
+    from the end of their greeting when AMD heard it (``event.greeting_ended_at``), else from
+    the event that says a person answered. Negative when already spent."""
+    started = event.greeting_ended_at or event.at
+    return grace_seconds - max((now - started).total_seconds(), 0.0)
+
+
 def _amd_false_positive_rate(campaign: Campaign) -> float:
     return campaign.amd_false_positive_rate if campaign.amd_enabled else 0.0
 
@@ -101,6 +109,7 @@ class PacingParams:
     coefficient: float | None
     max_waiting_callers: int | None
     amd_false_positive_rate: float
+    amd_enabled: bool = False
 
     @classmethod
     def of(cls, campaign: Campaign) -> "PacingParams":
@@ -110,7 +119,25 @@ class PacingParams:
             campaign.pacing_coefficient,
             campaign.max_waiting_callers,
             _amd_false_positive_rate(campaign),
+            campaign.amd_enabled,
         )
+
+
+class DecisionDelay:
+    """AMD's delay between the end of a person's greeting and its verdict, as measured on the
+    campaign's calls (a moving mean; 0 until a backend reports a greeting's end)."""
+
+    WEIGHT = 0.05  # of each new call: about the last 20 calls count
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def add(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        weight = 1.0 if self.calls == 0 else self.WEIGHT
+        self.seconds += weight * (seconds - self.seconds)
+        self.calls += 1
 
 
 @dataclass(slots=True)
@@ -132,6 +159,8 @@ class TickPlan:
     next_due: datetime | None = None
     """Nothing to dial now: when the next contact falls due (None: none waits)."""
     recount: Recount | None = None
+    wrap_up_seconds: int | None = None
+    """The campaign's wrap-up limit (None: agents stay in wrap-up until they say ready)."""
 
 
 log = logging.getLogger(__name__)
@@ -188,6 +217,8 @@ class CampaignRunner:
         self._supply_at = 0.0
         self._claimed = 0  # contacts claimed since the supply was counted
         self._recheck_at: float | None = None  # the policy wants to be asked again then
+        self.wrap_up_seconds: int | None = None  # the campaign's, as of the last read
+        self.amd_decision = DecisionDelay()
         self._contact_due_at: float | None = None
 
     @classmethod
@@ -282,6 +313,8 @@ class CampaignRunner:
         count, poll = self._supply_due(mono), self._poll_due(mono)
         plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, count, poll))
         self._seen, self._seen_at = plan, mono
+        if plan.counts is not None:
+            self.wrap_up_seconds = plan.wrap_up_seconds
         if poll:
             self._polled_at = mono
         if plan.supply_read:
@@ -339,6 +372,7 @@ class CampaignRunner:
             return TickPlan(window_open=False)
         counts = agents.campaign_agent_counts(session, self.campaign_id)
         plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
+        plan.wrap_up_seconds = campaign.wrap_up_seconds
         if counts.logged_in == 0:
             return plan
         plan.launches = self._callbacks(session, campaign, now) if poll else []
@@ -573,6 +607,7 @@ class CampaignRunner:
             coefficient=campaign.coefficient,
             max_waiting_callers=campaign.max_waiting_callers,
             grace_seconds=self.engine.grace_seconds,
+            amd_decision_seconds=self.amd_decision.seconds if campaign.amd_enabled else 0.0,
             amd_false_positive_rate=campaign.amd_false_positive_rate,
             period_live_answers=period.live_answers,
             period_abandoned=period.abandoned,
@@ -655,17 +690,47 @@ class CampaignRunner:
     # -- answered calls
 
     async def on_human(self, call: LiveCall, event: CallEvent) -> None:
+        """A person: to an agent now, or within what is left of the safe-harbor time (2 s from
+        the end of their greeting); when no agent can be free by then, abandoned at once, so
+        the message starts within those 2 s."""
         call.human = True
         self.tally.live_answers += 1
         self.observe_dial(call, DialResult.HUMAN)
         if call.agent_first:
             return  # the backend joins the already-ringing agent
         call.phase = Phase.WAITING
-        call.wait_deadline = self.engine.clock.monotonic() + self.engine.grace_seconds
-        self.engine.clock.call_later(
-            self.engine.grace_seconds, lambda: self._spawn(self._grace_over(call))
-        )
-        await self._connect(call)
+        if event.greeting_ended_at is not None:
+            self.amd_decision.add((event.at - event.greeting_ended_at).total_seconds())
+        left = safe_harbor_left(event, self.engine.clock.now(), self.engine.grace_seconds)
+        call.wait_deadline = self.engine.clock.monotonic() + left
+        await self._seat_or_abandon(call)
+
+    async def _seat_or_abandon(self, call: LiveCall) -> None:
+        """A waiting caller: an agent now, or the wait until its deadline (an agent freed
+        meanwhile takes it, see :meth:`serve_waiting`), or abandoned at once when no agent can
+        be free by then."""
+        left = (call.wait_deadline or 0.0) - self.engine.clock.monotonic()
+        if not await self._connect(call) and not self._agent_may_be_free_within(left):
+            await self.abandon(call, "no agent can be free within the safe-harbor time")
+            return
+        self.engine.clock.call_later(max(left, 0.0), lambda: self._spawn(self._grace_over(call)))
+
+    def _agent_may_be_free_within(self, seconds: float) -> bool:
+        """Whether one of the campaign's agents may be free for a caller within ``seconds``:
+        one in wrap-up whose limit ends by then (or who may say ready at any moment, with no
+        limit), or one on a call when the wrap-up limit is shorter than that."""
+        if seconds <= 0:
+            return False
+        limit = self.wrap_up_seconds
+        now = self.engine.clock.monotonic()
+        _, wrap_ups = self.busy.ages(now)
+        for wrapping_for in wrap_ups:
+            if wrapping_for is None:  # on a call: then its wrap-up
+                if limit is not None and limit < seconds:
+                    return True
+            elif limit is None or limit - wrapping_for <= seconds:
+                return True
+        return False
 
     def observe_dial(self, call: LiveCall, result: DialResult) -> None:
         """Tell the pacing policy how a dial resolved and how long it took."""
@@ -741,7 +806,7 @@ class CampaignRunner:
             await self.engine.db.run(release_and_pause)
         if not call.agent_first:
             call.phase = Phase.WAITING
-            await self._connect(call)
+            await self._seat_or_abandon(call)
 
     async def serve_waiting(self) -> None:
         waiting = [
@@ -796,8 +861,16 @@ class CampaignRunner:
         )
 
     async def _grace_over(self, call: LiveCall) -> None:
-        if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
+        if call.phase is Phase.WAITING:
+            await self.abandon(call, "the safe-harbor time ran out")
+
+    async def abandon(self, call: LiveCall, why: str) -> None:
+        """The one abandon path: the caller counts as abandoned (pacing's budget, the 72 h
+        redial block) and hears the campaign's message, then the call ends. Nothing if the
+        call has ended or is already abandoned."""
+        if call.abandoned or call.call_id not in self.engine.calls:
             return
+        log.info("call %s abandoned: %s", call.call_id, why)
         call.abandoned, call.phase = True, Phase.ANNOUNCING
         announcement = await self.engine.db.run(
             lambda session: _announcement_uri(session, self.campaign_id), writes=False

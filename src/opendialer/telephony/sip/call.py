@@ -93,6 +93,7 @@ class ThirdPartyCall:
         self.acked = False
         self.alerted = False
         self._timers: dict[str, TimerLike] = {}
+        self._answering = False
 
     # -- commands (from the backend, on the SIP thread)
 
@@ -201,7 +202,11 @@ class ThirdPartyCall:
                 self.alerted = True
                 self._emit(CallEventKind.RINGING, event.status, None, event.reason, self.agent_id)
         elif event.kind == "answered" and self.phase is Phase.DIALLING:
-            self._customer_answered(event)
+            self._answering = True  # sippy sends the ACK of an early offer's 200 after this
+            try:
+                self._customer_answered(event)
+            finally:
+                self._answering = False
         elif event.kind == "failed" and self.phase is Phase.DIALLING:
             kind = failure_kind(event.status, event.q850)
             cause = q850_for(event.status, event.q850)
@@ -457,9 +462,11 @@ class ThirdPartyCall:
             handle.cancel()
         self._timers.clear()
         legs = [leg for leg in (self.customer, self.agent, self.announcer) if leg is not None]
+        acking = self._answering
         if self.customer is not None and self.offer is not None and not self.acked:
             self._acknowledge_customer(self.net.rejecting_answer(self.offer))
-            # sippy sends that ACK from its event loop: a BYE sent at once could overtake it.
+            acking = True
+        if acking:  # sippy sends the ACK from its event loop: a BYE sent now could overtake it
             self.net.timer(_BYE_AFTER_ACK_SECONDS, partial(_end_all, legs))
         else:
             _end_all(legs)
