@@ -132,6 +132,10 @@ def test_a_short_hello_is_a_person_once_the_silence_after_it_lasts(
     silence_needed = hello.speech_ms + DEFAULTS.after_greeting_silence_ms
     assert silence_needed <= result.decided_after_ms <= silence_needed + 300
     assert result.beep_at_ms is None
+    # the greeting ended where that silence began: the safe-harbor clock starts there
+    assert result.speech_ended_ms is not None
+    assert result.decided_after_ms - result.speech_ended_ms == DEFAULTS.after_greeting_silence_ms
+    assert hello.speech_ms <= result.speech_ended_ms <= hello.speech_ms + 300
 
 
 def test_a_name_said_in_noise_through_a_law_is_a_person(greetings: dict[str, Greeting]) -> None:

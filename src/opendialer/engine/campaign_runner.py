@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -77,12 +77,6 @@ def _launch_for(
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
 
 
-def _announcement_uri(session: Session, campaign_id: int) -> str | None:
-    """The campaign's message for abandoned callers (none once it has been deleted)."""
-    campaign = session.get(Campaign, campaign_id)
-    return campaign.abandon_announcement_uri if campaign is not None else None
-
-
 def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
     campaign = session.get(Campaign, campaign_id)
     return campaign.machine_message_uri if campaign is not None else None
@@ -94,6 +88,24 @@ def safe_harbor_left(event: CallEvent, now: datetime, grace_seconds: float) -> f
     the event that says a person answered. Negative when already spent."""
     started = event.greeting_ended_at or event.at
     return grace_seconds - max((now - started).total_seconds(), 0.0)
+
+
+def agent_may_be_free_within(
+    seconds: float, wrap_ups: Iterable[float | None], wrap_up_limit: int | None
+) -> bool:
+    """Whether one of the busy agents (``wrap_ups``: seconds each has been in wrap-up, None
+    while still on the call) may be free for a caller within ``seconds``: one in wrap-up whose
+    limit ends by then, or who may say ready at any moment (no limit); one on a call only when
+    the wrap-up limit is shorter than that. Agents ready now are not asked about."""
+    if seconds <= 0:
+        return False
+    for wrapping_for in wrap_ups:
+        if wrapping_for is None:
+            if wrap_up_limit is not None and wrap_up_limit < seconds:
+                return True
+        elif wrap_up_limit is None or wrap_up_limit - wrapping_for <= seconds:
+            return True
+    return False
 
 
 def _amd_false_positive_rate(campaign: Campaign) -> float:
@@ -161,6 +173,8 @@ class TickPlan:
     recount: Recount | None = None
     wrap_up_seconds: int | None = None
     """The campaign's wrap-up limit (None: agents stay in wrap-up until they say ready)."""
+    announcement: str | None = None
+    """The campaign's message for abandoned callers (kept so abandoning reads nothing)."""
 
 
 log = logging.getLogger(__name__)
@@ -218,6 +232,7 @@ class CampaignRunner:
         self._claimed = 0  # contacts claimed since the supply was counted
         self._recheck_at: float | None = None  # the policy wants to be asked again then
         self.wrap_up_seconds: int | None = None  # the campaign's, as of the last read
+        self.announcement: str | None = None  # its abandon message, as of the last read
         self.amd_decision = DecisionDelay()
         self._contact_due_at: float | None = None
 
@@ -314,7 +329,7 @@ class CampaignRunner:
         plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, count, poll))
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
-            self.wrap_up_seconds = plan.wrap_up_seconds
+            self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
         if poll:
             self._polled_at = mono
         if plan.supply_read:
@@ -373,6 +388,7 @@ class CampaignRunner:
         counts = agents.campaign_agent_counts(session, self.campaign_id)
         plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
         plan.wrap_up_seconds = campaign.wrap_up_seconds
+        plan.announcement = campaign.abandon_announcement_uri
         if counts.logged_in == 0:
             return plan
         plan.launches = self._callbacks(session, campaign, now) if poll else []
@@ -710,27 +726,12 @@ class CampaignRunner:
         meanwhile takes it, see :meth:`serve_waiting`), or abandoned at once when no agent can
         be free by then."""
         left = (call.wait_deadline or 0.0) - self.engine.clock.monotonic()
-        if not await self._connect(call) and not self._agent_may_be_free_within(left):
+        _, wrap_ups = self.busy.ages(self.engine.clock.monotonic())
+        free_in_time = agent_may_be_free_within(left, wrap_ups, self.wrap_up_seconds)
+        if not await self._connect(call) and not free_in_time:
             await self.abandon(call, "no agent can be free within the safe-harbor time")
             return
         self.engine.clock.call_later(max(left, 0.0), lambda: self._spawn(self._grace_over(call)))
-
-    def _agent_may_be_free_within(self, seconds: float) -> bool:
-        """Whether one of the campaign's agents may be free for a caller within ``seconds``:
-        one in wrap-up whose limit ends by then (or who may say ready at any moment, with no
-        limit), or one on a call when the wrap-up limit is shorter than that."""
-        if seconds <= 0:
-            return False
-        limit = self.wrap_up_seconds
-        now = self.engine.clock.monotonic()
-        _, wrap_ups = self.busy.ages(now)
-        for wrapping_for in wrap_ups:
-            if wrapping_for is None:  # on a call: then its wrap-up
-                if limit is not None and limit < seconds:
-                    return True
-            elif limit is None or limit - wrapping_for <= seconds:
-                return True
-        return False
 
     def observe_dial(self, call: LiveCall, result: DialResult) -> None:
         """Tell the pacing policy how a dial resolved and how long it took."""
@@ -872,16 +873,15 @@ class CampaignRunner:
             return
         log.info("call %s abandoned: %s", call.call_id, why)
         call.abandoned, call.phase = True, Phase.ANNOUNCING
-        announcement = await self.engine.db.run(
-            lambda session: _announcement_uri(session, self.campaign_id), writes=False
-        )
-        self.policy.observe(
-            Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
-        )
-        self.wake(stale=False)  # the budget changed
-        await self.engine.backend.play_and_hangup(
-            call.call_id, announcement or DEFAULT_ANNOUNCEMENT
-        )
+        try:  # the message first: it must start within the safe harbor (no database read)
+            await self.engine.backend.play_and_hangup(
+                call.call_id, self.announcement or DEFAULT_ANNOUNCEMENT
+            )
+        finally:
+            self.policy.observe(
+                Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
+            )
+            self.wake(stale=False)  # the budget changed
 
     # -- endings
 
