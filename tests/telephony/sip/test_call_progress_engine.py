@@ -19,6 +19,7 @@ from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import (
     CallAttempt,
     CallOutcome,
+    Contact,
     ContactPhone,
     ContactStatus,
     User,
@@ -30,7 +31,13 @@ from tests.telephony.sip.rtpengine import SAMPLE_RATE, sox_file, strength, tone_
 from tests.telephony.sip.sipp import Farm, Network
 from tests.telephony.sip.test_listen import INCOMPATIBLE_DESTINATION, UNALLOCATED_NUMBER, _sit
 from tests.telephony.sip.test_media import CLEAR_TONE, MESSAGE_HZ, _sink
-from tests.telephony.sip.test_media_engine import _attempts_ended, _campaign, _dial, _due_now
+from tests.telephony.sip.test_media_engine import (
+    _attempts_ended,
+    _campaign,
+    _dial,
+    _due_now,
+    dial_leads,
+)
 
 SAFE_HARBOR_SECONDS = 2.0
 
@@ -55,23 +62,12 @@ def test_tones_in_early_media_mark_the_numbers_invalid_not_unanswered(
     fax_network = _early_media(farm, cng, hold_ms=60_000)  # rings on past the ring timeout
     agent = farm.peer("answer", None, talk_ms=30_000, role="agent")
     campaign_id = _campaign(sessions, tenant, agent.uri_host)  # no AMD: tones are heard anyway
-    list_id = add_list(mm, campaign_id)
-    add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="sit")
-    add_lead(mm, campaign_id, list_id, phone="030 2002002", leadid_external="fax")
-    _due_now(sessions, campaign_id)
-    routes = [
-        {"prefix": "+4930100", "trunk": sit_network.uri_host},
-        {"prefix": "+4930200", "trunk": fax_network.uri_host},
-    ]
-    _dial(sessions, {**media_options, "routes": routes}, settings, campaign_id, attempts=2)
-
+    leads = {"sit": ("030 1001001", sit_network), "fax": ("030 2002002", fax_network)}
+    attempts = dial_leads(mm, sessions, settings, campaign_id, media_options, leads)
+    ends = {a.b_number: (a.outcome, a.cause_code, a.end_detail or "") for a in attempts}
     with unit_of_work(sessions) as session:
-        attempts = session.scalars(
-            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
-        ).all()
-        ends = {a.b_number: (a.outcome, a.cause_code, a.end_detail or "") for a in attempts}
         phones = session.scalars(
-            select(ContactPhone).where(ContactPhone.e164.in_(list(ends)))
+            select(ContactPhone).join(Contact).where(Contact.campaign_id == campaign_id)
         ).all()
         numbers = {p.e164: (p.invalid, p.last_cause, p.contact.status) for p in phones}
     sit_end, fax_end = ends["+49301001001"], ends["+49302002002"]

@@ -256,10 +256,10 @@ class ThirdPartyCall:
             detail = f"customer answered without an SDP {expected}"
             self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
             return
-        self.customer_sdp = sdp
+        early, self.customer_sdp = self.customer_sdp, sdp
         if self.media is None:
             self.offer = sdp
-        elif event.sdp is not None:
+        elif sdp != early:  # not the 183's answer again: rtpengine is told
             try:
                 self.media.customer_answered(sdp)
             except MediaError as exc:
