@@ -6,6 +6,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from opendialer.media import figures as amd_figures
 from opendialer.models import CallOutcome, Campaign
 from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT_FILE
 from tests.factories import make_attempt
@@ -210,7 +211,8 @@ def test_lists(api: TestClient, other_api: TestClient) -> None:
 
 
 def test_amd_false_positive_estimate_is_a_share_below_one(api: TestClient) -> None:
-    assert create(api)["amd_false_positive_rate"] == 0.0
+    # unless set, the detector's measured rate (bench/amd.py)
+    assert create(api)["amd_false_positive_rate"] == amd_figures.FALSE_POSITIVE_RATE > 0
     campaign = create(api, name="AMD", amd_enabled=True, amd_false_positive_rate=0.02)
     assert campaign["amd_false_positive_rate"] == 0.02
     for bad in (-0.1, 1.0):

@@ -2,12 +2,19 @@
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.campaign_runner import (
+    DecisionDelay,
+    agent_may_be_free_within,
+    safe_harbor_left,
+)
 from opendialer.engine.period import count_since, day_start
 from opendialer.engine.simulation import simulate
 from opendialer.models import Campaign, PacingDecision
+from opendialer.telephony import CallEvent, CallEventKind, CallId
 from opendialer.telephony.sim_scenario import Scenario
 from tests.engine.helpers import predictive_campaign
 from tests.engine.test_period import _history
@@ -76,3 +83,47 @@ def test_a_list_that_runs_dry_logs_the_dials_placed_and_then_falls_quiet(
     quiet = [r for r in rows if r.decided_at > last_dial + timedelta(minutes=15)]
     assert len(quiet) <= 2  # retries rest an hour: the list is empty for 15+ minutes
     assert len(rows) < 400  # of 7,200 ticks
+
+
+def _human(at: datetime, greeting_ended_at: datetime | None = None) -> CallEvent:
+    kind = CallEventKind.ANSWERED_HUMAN
+    return CallEvent(CallId("c"), kind, at, 200, greeting_ended_at=greeting_ended_at)
+
+
+def test_the_safe_harbor_counts_from_the_end_of_the_greeting_when_amd_heard_it() -> None:
+    verdict = START + timedelta(seconds=3)
+    # without AMD (or a backend that cannot tell) from the event: all of the grace is left
+    assert safe_harbor_left(_human(verdict), verdict, 1.5) == 1.5
+    # AMD decided 0.7 s after the greeting ended: that much of the grace is gone
+    heard = _human(verdict, greeting_ended_at=verdict - timedelta(seconds=0.7))
+    assert safe_harbor_left(heard, verdict, 1.5) == pytest.approx(0.8)
+    assert safe_harbor_left(heard, verdict + timedelta(seconds=1), 1.5) < 0
+
+
+@pytest.mark.parametrize(
+    ("wrap_ups", "limit", "free"),
+    [
+        ((), None, False),  # nobody busy (and nobody ready, or the caller would have one)
+        ((None, None), None, False),  # all on calls, then a wrap-up of unknown length
+        ((None,), 1, True),  # on a call, with a wrap-up shorter than the time left
+        ((None,), 30, False),
+        ((12.0,), None, True),  # in wrap-up without a limit: may say ready at any moment
+        ((29.0,), 30, True),  # its 30 s wrap-up ends within the 1.5 s left
+        ((20.0,), 30, False),
+    ],
+)
+def test_an_agent_may_be_free_within_the_time_left_only_by_what_the_engine_knows(
+    wrap_ups: tuple[float | None, ...], limit: int | None, free: bool
+) -> None:
+    assert agent_may_be_free_within(1.5, wrap_ups, limit) is free
+    assert agent_may_be_free_within(0.0, wrap_ups, limit) is False  # the time is spent
+
+
+def test_the_amd_decision_delay_is_a_moving_mean_of_the_campaigns_calls() -> None:
+    delay = DecisionDelay()
+    assert delay.seconds == 0.0  # nothing measured: nothing taken off the wait
+    delay.add(0.7)
+    assert delay.seconds == 0.7  # the first call sets it
+    for _ in range(100):
+        delay.add(1.0)
+    assert delay.seconds == pytest.approx(1.0, abs=0.01)

@@ -19,15 +19,17 @@ from bench.greetings import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opendialer.media import (
+from opendialer.media.amd import (
+    FRAME_BYTES,
     AmdDetector,
     AmdResult,
     AmdSettings,
     AmdVerdict,
     BeepDetector,
     PcmFramer,
+    classify,
+    frames_of,
 )
-from opendialer.media.amd import FRAME_BYTES, classify, frames_of
 
 DEFAULTS = AmdSettings()
 PLAIN = GreetingSpec(
@@ -130,6 +132,10 @@ def test_a_short_hello_is_a_person_once_the_silence_after_it_lasts(
     silence_needed = hello.speech_ms + DEFAULTS.after_greeting_silence_ms
     assert silence_needed <= result.decided_after_ms <= silence_needed + 300
     assert result.beep_at_ms is None
+    # the greeting ended where that silence began: the safe-harbor clock starts there
+    assert result.speech_ended_ms is not None
+    assert result.decided_after_ms - result.speech_ended_ms == DEFAULTS.after_greeting_silence_ms
+    assert hello.speech_ms <= result.speech_ended_ms <= hello.speech_ms + 300
 
 
 def test_a_name_said_in_noise_through_a_law_is_a_person(greetings: dict[str, Greeting]) -> None:
@@ -317,7 +323,9 @@ def test_a_greeting_longer_than_the_analysis_time_limit_is_cut_there(
 ) -> None:
     settings = replace(DEFAULTS, greeting_ms=60_000, max_words=1000, max_word_ms=60_000)
     result = classify(frames_of(greetings["machine-beep"].pcm()), settings)
-    assert result == AmdResult(AmdVerdict.UNKNOWN, "too-long", DEFAULTS.total_analysis_ms)
+    limit = DEFAULTS.total_analysis_ms
+    # still talking when the time ran out: the greeting counts as ended at the verdict
+    assert result == AmdResult(AmdVerdict.UNKNOWN, "too-long", limit, speech_ended_ms=limit)
 
 
 def test_the_cache_renders_a_greeting_once(tmp_path: Path) -> None:

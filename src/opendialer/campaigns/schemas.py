@@ -104,7 +104,8 @@ class CampaignSettings(ComplianceSettings):
         ge=0,
         lt=1,
         description="Reasoned estimate of the share of people AMD takes for a machine (Ofcom): "
-        "they count as abandoned, so pacing spends budget on them. Used only with AMD on.",
+        "they count as abandoned, so pacing spends budget on them. Used only with AMD on. "
+        "Default: the detector's rate measured by bench/amd.py (0.008).",
     )
     abandon_rolling_24h: bool | None = Field(
         default=None,

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -77,15 +77,35 @@ def _launch_for(
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
 
 
-def _announcement_uri(session: Session, campaign_id: int) -> str | None:
-    """The campaign's message for abandoned callers (none once it has been deleted)."""
-    campaign = session.get(Campaign, campaign_id)
-    return campaign.abandon_announcement_uri if campaign is not None else None
-
-
 def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
     campaign = session.get(Campaign, campaign_id)
     return campaign.machine_message_uri if campaign is not None else None
+
+
+def safe_harbor_left(event: CallEvent, now: datetime, grace_seconds: float) -> float:
+    """Seconds left, at ``now``, of the time a person may wait for an agent: ``grace_seconds``
+    from the end of their greeting when AMD heard it (``event.greeting_ended_at``), else from
+    the event that says a person answered. Negative when already spent."""
+    started = event.greeting_ended_at or event.at
+    return grace_seconds - max((now - started).total_seconds(), 0.0)
+
+
+def agent_may_be_free_within(
+    seconds: float, wrap_ups: Iterable[float | None], wrap_up_limit: int | None
+) -> bool:
+    """Whether one of the busy agents (``wrap_ups``: seconds each has been in wrap-up, None
+    while still on the call) may be free for a caller within ``seconds``: one in wrap-up whose
+    limit ends by then, or who may say ready at any moment (no limit); one on a call only when
+    the wrap-up limit is shorter than that. Agents ready now are not asked about."""
+    if seconds <= 0:
+        return False
+    for wrapping_for in wrap_ups:
+        if wrapping_for is None:
+            if wrap_up_limit is not None and wrap_up_limit < seconds:
+                return True
+        elif wrap_up_limit is None or wrap_up_limit - wrapping_for <= seconds:
+            return True
+    return False
 
 
 def _amd_false_positive_rate(campaign: Campaign) -> float:
@@ -101,6 +121,7 @@ class PacingParams:
     coefficient: float | None
     max_waiting_callers: int | None
     amd_false_positive_rate: float
+    amd_enabled: bool = False
 
     @classmethod
     def of(cls, campaign: Campaign) -> "PacingParams":
@@ -110,7 +131,25 @@ class PacingParams:
             campaign.pacing_coefficient,
             campaign.max_waiting_callers,
             _amd_false_positive_rate(campaign),
+            campaign.amd_enabled,
         )
+
+
+class DecisionDelay:
+    """AMD's delay between the end of a person's greeting and its verdict, as measured on the
+    campaign's calls (a moving mean; 0 until a backend reports a greeting's end)."""
+
+    WEIGHT = 0.05  # of each new call: about the last 20 calls count
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def add(self, seconds: float) -> None:
+        seconds = max(seconds, 0.0)
+        weight = 1.0 if self.calls == 0 else self.WEIGHT
+        self.seconds += weight * (seconds - self.seconds)
+        self.calls += 1
 
 
 @dataclass(slots=True)
@@ -132,6 +171,10 @@ class TickPlan:
     next_due: datetime | None = None
     """Nothing to dial now: when the next contact falls due (None: none waits)."""
     recount: Recount | None = None
+    wrap_up_seconds: int | None = None
+    """The campaign's wrap-up limit (None: agents stay in wrap-up until they say ready)."""
+    announcement: str | None = None
+    """The campaign's message for abandoned callers (kept so abandoning reads nothing)."""
 
 
 log = logging.getLogger(__name__)
@@ -188,6 +231,9 @@ class CampaignRunner:
         self._supply_at = 0.0
         self._claimed = 0  # contacts claimed since the supply was counted
         self._recheck_at: float | None = None  # the policy wants to be asked again then
+        self.wrap_up_seconds: int | None = None  # the campaign's, as of the last read
+        self.announcement: str | None = None  # its abandon message, as of the last read
+        self.amd_decision = DecisionDelay()
         self._contact_due_at: float | None = None
 
     @classmethod
@@ -282,6 +328,8 @@ class CampaignRunner:
         count, poll = self._supply_due(mono), self._poll_due(mono)
         plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, count, poll))
         self._seen, self._seen_at = plan, mono
+        if plan.counts is not None:
+            self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
         if poll:
             self._polled_at = mono
         if plan.supply_read:
@@ -339,6 +387,8 @@ class CampaignRunner:
             return TickPlan(window_open=False)
         counts = agent_sessions.campaign_agent_counts(session, self.campaign_id)
         plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
+        plan.wrap_up_seconds = campaign.wrap_up_seconds
+        plan.announcement = campaign.abandon_announcement_uri
         if counts.logged_in == 0:
             return plan
         plan.launches = self._callbacks(session, campaign, now) if poll else []
@@ -581,6 +631,7 @@ class CampaignRunner:
             coefficient=campaign.coefficient,
             max_waiting_callers=campaign.max_waiting_callers,
             grace_seconds=self.engine.grace_seconds,
+            amd_decision_seconds=self.amd_decision.seconds if campaign.amd_enabled else 0.0,
             amd_false_positive_rate=campaign.amd_false_positive_rate,
             period_live_answers=period.live_answers,
             period_abandoned=period.abandoned,
@@ -663,17 +714,32 @@ class CampaignRunner:
     # -- answered calls
 
     async def on_human(self, call: LiveCall, event: CallEvent) -> None:
+        """A person: to an agent now, or within what is left of the safe-harbor time (2 s from
+        the end of their greeting); when no agent can be free by then, abandoned at once, so
+        the message starts within those 2 s."""
         call.human = True
         self.tally.live_answers += 1
         self.observe_dial(call, DialResult.HUMAN)
         if call.agent_first:
             return  # the backend joins the already-ringing agent
         call.phase = Phase.WAITING
-        call.wait_deadline = self.engine.clock.monotonic() + self.engine.grace_seconds
-        self.engine.clock.call_later(
-            self.engine.grace_seconds, lambda: self._spawn(self._grace_over(call))
-        )
-        await self._connect(call)
+        if event.greeting_ended_at is not None:
+            self.amd_decision.add((event.at - event.greeting_ended_at).total_seconds())
+        left = safe_harbor_left(event, self.engine.clock.now(), self.engine.grace_seconds)
+        call.wait_deadline = self.engine.clock.monotonic() + left
+        await self._seat_or_abandon(call)
+
+    async def _seat_or_abandon(self, call: LiveCall) -> None:
+        """A waiting caller: an agent now, or the wait until its deadline (an agent freed
+        meanwhile takes it, see :meth:`serve_waiting`), or abandoned at once when no agent can
+        be free by then."""
+        left = (call.wait_deadline or 0.0) - self.engine.clock.monotonic()
+        _, wrap_ups = self.busy.ages(self.engine.clock.monotonic())
+        free_in_time = agent_may_be_free_within(left, wrap_ups, self.wrap_up_seconds)
+        if not await self._connect(call) and not free_in_time:
+            await self.abandon(call, "no agent can be free within the safe-harbor time")
+            return
+        self.engine.clock.call_later(max(left, 0.0), lambda: self._spawn(self._grace_over(call)))
 
     def observe_dial(self, call: LiveCall, result: DialResult) -> None:
         """Tell the pacing policy how a dial resolved and how long it took."""
@@ -749,7 +815,7 @@ class CampaignRunner:
             await self.engine.db.run(release_and_pause)
         if not call.agent_first:
             call.phase = Phase.WAITING
-            await self._connect(call)
+            await self._seat_or_abandon(call)
 
     async def serve_waiting(self) -> None:
         waiting = [
@@ -804,19 +870,26 @@ class CampaignRunner:
         )
 
     async def _grace_over(self, call: LiveCall) -> None:
-        if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
+        if call.phase is Phase.WAITING:
+            await self.abandon(call, "the safe-harbor time ran out")
+
+    async def abandon(self, call: LiveCall, why: str) -> None:
+        """The one abandon path: the caller counts as abandoned (pacing's budget, the 72 h
+        redial block) and hears the campaign's message, then the call ends. Nothing if the
+        call has ended or is already abandoned."""
+        if call.abandoned or call.call_id not in self.engine.calls:
             return
+        log.info("call %s abandoned: %s", call.call_id, why)
         call.abandoned, call.phase = True, Phase.ANNOUNCING
-        announcement = await self.engine.db.run(
-            lambda session: _announcement_uri(session, self.campaign_id), writes=False
-        )
-        self.policy.observe(
-            Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
-        )
-        self.wake(stale=False)  # the budget changed
-        await self.engine.backend.play_and_hangup(
-            call.call_id, announcement or DEFAULT_ANNOUNCEMENT
-        )
+        try:  # the message first: it must start within the safe harbor (no database read)
+            await self.engine.backend.play_and_hangup(
+                call.call_id, self.announcement or DEFAULT_ANNOUNCEMENT
+            )
+        finally:
+            self.policy.observe(
+                Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
+            )
+            self.wake(stale=False)  # the budget changed
 
     # -- endings
 

@@ -44,7 +44,14 @@ from opendialer.telephony import CallEvent, CallEventKind, CallId, TelephonyBack
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 2.0
+SAFE_HARBOR_SECONDS = 2.0
+"""FTC TSR / Ofcom: a person not connected to an agent within 2 s of the end of their greeting
+is abandoned, and must hear the information message within those 2 s."""
+MESSAGE_LEAD_SECONDS = 0.5
+"""What starting the message takes (the backend's round trip to the media player), kept free at
+the end of the safe harbor; measured in docs/telephony.md (the abandon message's timing)."""
+GRACE_SECONDS = SAFE_HARBOR_SECONDS - MESSAGE_LEAD_SECONDS
+"""The longest a person waits for an agent, from the end of their greeting (or the answer)."""
 END_DETAIL_LENGTH = 255  # call_attempts.end_detail
 DRAIN_SECONDS = 3600.0
 LEASE_SECONDS = 30.0

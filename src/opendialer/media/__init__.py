@@ -1,21 +1,2 @@
-"""Audio of real calls that opendialer itself judges: answering-machine detection (``amd``)."""
-
-from opendialer.media.amd import (
-    AmdDetector,
-    AmdResult,
-    AmdSettings,
-    AmdVerdict,
-    Beep,
-    BeepDetector,
-    PcmFramer,
-)
-
-__all__ = [
-    "AmdDetector",
-    "AmdResult",
-    "AmdSettings",
-    "AmdVerdict",
-    "Beep",
-    "BeepDetector",
-    "PcmFramer",
-]
+"""Audio of real calls that opendialer itself judges: answering-machine detection (``amd``) and
+what ``bench/amd.py`` measured of it (``figures``)."""

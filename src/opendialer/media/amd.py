@@ -47,6 +47,9 @@ class AmdResult:
     reason: str
     decided_after_ms: int
     beep_at_ms: int | None = None
+    speech_ended_ms: int | None = None
+    """When the last word before the decision ended (None: nobody spoke): the end of a
+    person's greeting, where the safe-harbor clock of an abandoned call starts."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,8 @@ class AmdDetector:
 
     def _decide(self, verdict: AmdVerdict, reason: str) -> AmdResult:
         beep_at = None if self.beep is None else self.beep.start_ms
-        self.result = AmdResult(verdict, reason, self._elapsed_ms, beep_at)
+        spoke = self._elapsed_ms - self._silence_ms if self._in_greeting else None
+        self.result = AmdResult(verdict, reason, self._elapsed_ms, beep_at, spoke)
         return self.result
 
     def _loudness(self, frame: bytes) -> bool:

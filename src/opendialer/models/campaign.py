@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from opendialer.media import figures as amd_figures
 from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
 from opendialer.models.call import CallOutcome
 
@@ -90,7 +91,11 @@ class Campaign(IdMixin, TimestampMixin, Base):
     preview_seconds: Mapped[int] = mapped_column(Integer, default=5)
     ring_timeout_seconds: Mapped[int] = mapped_column(Integer, default=25)
     amd_enabled: Mapped[bool] = mapped_column(default=False)
-    amd_false_positive_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    # Ofcom's reasoned estimate of people AMD takes for machines: the detector's measured rate
+    # (bench/amd.py) unless the campaign sets its own.
+    amd_false_positive_rate: Mapped[float] = mapped_column(
+        Float, default=amd_figures.FALSE_POSITIVE_RATE
+    )
     abandon_rolling_24h: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Ofcom: the day's abandonment cap counts the rolling 24 h (else the calendar day in the
     campaign's time zone)."""

@@ -92,6 +92,10 @@ class CallEvent:
     q850_cause: int | None = None
     agent_id: str | None = None
     detail: str = ""
+    greeting_ended_at: datetime | None = None
+    """``ANSWERED_HUMAN`` after answering-machine detection: when the person's greeting ended
+    (the answer, if they said nothing). The abandon grace is counted from there (FTC/Ofcom:
+    2 s from the end of the greeting); None: from this event."""
 
     @property
     def final(self) -> bool:

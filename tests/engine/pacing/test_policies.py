@@ -15,6 +15,7 @@ from opendialer.engine.pacing.baselines import (
     VicidialAdaptivePolicy,
 )
 from opendialer.engine.pacing.predictive import PredictivePolicy
+from opendialer.media import figures as amd_figures
 
 
 def snapshot(**fields: object) -> PacingSnapshot:
@@ -259,3 +260,50 @@ def test_vicidial_raises_its_level_while_agents_idle_and_drops_it_over_target() 
     for t in range(61, 80):
         policy.decide(snapshot(now=float(t), agents_ready=5, busy_agent_ages=(1.0,) * 5))
     assert policy.level == 1.0
+
+
+def test_a_higher_false_positive_rate_counts_more_abandons_and_dials_more_carefully() -> None:
+    """AMD's false positives (people hung up on as machines) count as abandoned: the measured
+    rate, and a worse one, leave less of the budget and fewer dials than none."""
+    state = {
+        "now": 3600.0,
+        "agents_ready": 6,
+        "busy_agent_ages": (200.0,) * 10,
+        "wrap_up_ages": (28.0,) * 10,
+    }
+    decisions = [
+        trained_with_wrap_up(PredictivePolicy()).decide(
+            snapshot(**state, amd_false_positive_rate=rate)
+        )
+        for rate in (0.0, amd_figures.FALSE_POSITIVE_RATE, 0.02)
+    ]
+    lefts = [d.inputs["budget_left"] for d in decisions]
+    assert lefts[0] > lefts[1] > lefts[2]
+    assert decisions[0].dials >= decisions[1].dials >= decisions[2].dials
+    assert decisions[0].dials > decisions[2].dials
+    assert [d.inputs["amd_false_positive_rate"] for d in decisions][1:] == [
+        amd_figures.FALSE_POSITIVE_RATE,
+        0.02,
+    ]
+
+
+def test_amd_decision_time_is_spent_from_the_wait_for_an_agent() -> None:
+    """A person classified 1.2 s after their greeting ended can wait only what is left of the
+    grace: fewer agents can free in time, so the policy plans fewer dials."""
+    wrapping = tuple(15.0 + 0.5 * i for i in range(25))  # into a 30 s wrap-up: one frees
+    state = {  # every half second
+        "now": 3600.0,
+        "agents_ready": 0,
+        "agents_logged_in": 25,
+        "busy_agent_ages": (200.0,) * 25,
+        "wrap_up_ages": wrapping,
+        "grace_seconds": 1.5,
+    }
+    quick = trained_with_wrap_up(PredictivePolicy()).decide(snapshot(**state))
+    slow = trained_with_wrap_up(PredictivePolicy()).decide(
+        snapshot(**state, amd_decision_seconds=1.2)
+    )
+    assert quick.inputs["waiting_window"] == 1.5
+    assert slow.inputs["waiting_window"] == pytest.approx(0.3)
+    assert slow.inputs["expected_releases"] < quick.inputs["expected_releases"]
+    assert slow.dials < quick.dials

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from opendialer.telephony import AgentEndpoint, CallEvent, CallEventKind, CallId
 from tests.telephony.sip.helpers import Recorder, make_backend, request
 from tests.telephony.sip.rtpengine import sox_file
-from tests.telephony.sip.sipp import Farm
+from tests.telephony.sip.sipp import Farm, Sipp
 from tests.telephony.sip.test_media import _route
 
-UNALLOCATED_NUMBER = 1
+UNALLOCATED_NUMBER, INCOMPATIBLE_DESTINATION = 1, 88
 LOUD = 1e6  # frame energy of a spoken (toned) frame; silence is far below
 
 
@@ -26,6 +27,7 @@ LOUD = 1e6  # frame energy of a spoken (toned) frame; silence is far below
 class Verdict:
     verdict: str
     decided_after_ms: float
+    speech_ended_ms: float | None = None
 
 
 class SoundLength:
@@ -44,7 +46,7 @@ class SoundLength:
         if self.loud >= 125 and self.quiet == 0:
             return Verdict("machine", self.frames * 20)
         if self.loud >= 10 and self.quiet >= 40:
-            return Verdict("person", self.frames * 20)
+            return Verdict("person", self.frames * 20, (self.frames - self.quiet) * 20)
         return None
 
     def finish(self) -> Verdict:
@@ -132,30 +134,93 @@ def test_a_long_greeting_is_a_machine(
     assert 2500 <= float(machine.detail.split()[3]) < 4000
 
 
-def test_a_special_information_tone_marks_the_number_invalid(
-    farm: Farm, media_options: dict[str, Any], tmp_path: Path
-) -> None:
-    sit = sox_file(
-        tmp_path / "sit.ul",
+def _sit(path: Path, then_quiet: float = 4.0) -> Path:
+    """The three segments of a special-information tone (ITU-T E.180), then quiet."""
+    return sox_file(
+        path,
         ["synth", "0.274", "sine", "913.8"],
         ["synth", "0.274", "sine", "1370.6"],
-        ["synth", "0.380", "sine", "1776.7", "pad", "0", "4"],
+        ["synth", "0.380", "sine", "1776.7", "pad", "0", str(then_quiet)],
     )
-    recorder, call = _unbridged(farm, media_options, sit)
+
+
+@pytest.mark.parametrize("amd", [True, False])
+def test_a_special_information_tone_after_the_answer_marks_the_number_invalid(
+    farm: Farm, media_options: dict[str, Any], tmp_path: Path, amd: bool
+) -> None:
+    customer = _customer(farm, _sit(tmp_path / "sit.ul"))
+    recorder = _call(_route(media_options, "+4930100", customer.uri_host), None, amd=amd)
+    [call] = recorder.events
+    assert customer.wait() == 0
     final = recorder.events[call][-1]
     assert final.kind is CallEventKind.INVALID_NUMBER and final.q850_cause == UNALLOCATED_NUMBER
-    assert "special information tone" in final.detail
-    assert CallEventKind.ANSWERED_HUMAN not in recorder.kinds(call)
+    assert "special information tone" in final.detail and "after the answer" in final.detail
+    # with AMD the call waited for a verdict; without, it was a person at once (tones still heard)
+    assert (CallEventKind.ANSWERED_HUMAN in recorder.kinds(call)) is not amd
 
 
-def test_a_fax_answer_tone_is_not_a_person(
+def test_a_fax_answer_tone_marks_the_number_invalid_not_a_machine(
     farm: Farm, media_options: dict[str, Any], tmp_path: Path
 ) -> None:
     ced = sox_file(tmp_path / "ced.ul", ["synth", "3", "sine", "2100"])
     recorder, call = _unbridged(farm, media_options, ced)
-    machine = next(e for e in recorder.events[call] if e.kind is CallEventKind.ANSWERED_MACHINE)
-    assert machine.detail.startswith("fax after")
-    assert recorder.kinds(call)[-1] is CallEventKind.HANGUP_DIALER
+    final = recorder.events[call][-1]
+    assert final.kind is CallEventKind.INVALID_NUMBER
+    assert final.q850_cause == INCOMPATIBLE_DESTINATION and "a fax, not a person" in final.detail
+    assert not {CallEventKind.ANSWERED_HUMAN, CallEventKind.ANSWERED_MACHINE} & set(
+        recorder.kinds(call)
+    )
+
+
+def _network(farm: Farm, audio: Path, hold_ms: int, code: int = 480) -> Sipp:
+    """A SIPp network answering 183 with SDP and ``audio`` as early media, then ``code``
+    after ``hold_ms`` unless CANCELled first."""
+    extra = {"AUDIO": str(audio), "HOLD_MS": str(hold_ms)}
+    reason = "Temporarily Unavailable"
+    return farm.peer("early_media", 1, role="network", code=code, reason=reason, extra=extra)
+
+
+def _dial_unanswered(options: dict[str, Any], amd: bool) -> Recorder:
+    async def scenario() -> Recorder:
+        backend = make_backend(options)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", ring_timeout=8.0, amd=amd))
+        await recorder.wait_for(call, timeout=15.0)
+        await backend.stop()
+        await recorder.task
+        return recorder
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("amd", [True, False])
+def test_a_special_information_tone_in_early_media_marks_the_number_invalid(
+    farm: Farm, media_options: dict[str, Any], tmp_path: Path, amd: bool
+) -> None:
+    network = _network(farm, _sit(tmp_path / "sit.ul"), hold_ms=4000)
+    recorder = _dial_unanswered(_route(media_options, "+4930100", network.uri_host), amd)
+    [call] = recorder.events
+    final = recorder.events[call][-1]
+    assert final.kind is CallEventKind.INVALID_NUMBER and final.q850_cause == UNALLOCATED_NUMBER
+    assert "special information tone in early media" in final.detail
+    assert CallEventKind.ANSWERED not in recorder.kinds(call)
+    assert network.wait() == 0
+    assert network.received("CANCEL") and 487 in network.sent_status()  # not its 480
+
+
+def test_a_fax_calling_tone_in_early_media_marks_the_number_invalid(
+    farm: Farm, media_options: dict[str, Any], tmp_path: Path
+) -> None:
+    cng = sox_file(tmp_path / "cng.ul", ["synth", "0.5", "sine", "1100", "pad", "0", "3"])
+    network = _network(farm, cng, hold_ms=60_000)  # rings on: no answer, no failure
+    recorder = _dial_unanswered(_route(media_options, "+4930100", network.uri_host), False)
+    [call] = recorder.events
+    final = recorder.events[call][-1]
+    assert final.kind is CallEventKind.INVALID_NUMBER
+    assert final.q850_cause == INCOMPATIBLE_DESTINATION
+    assert "fax in early media" in final.detail
+    assert network.wait() == 0
 
 
 def test_a_message_for_a_machine_is_played_after_its_beep(

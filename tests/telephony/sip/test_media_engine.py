@@ -38,7 +38,7 @@ from opendialer.telephony.sim_scenario import Scenario
 from tests.dialects.mmdial.helpers import add_lead, add_list
 from tests.telephony.sip.helpers import make_backend
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, Rtpengine, strength
-from tests.telephony.sip.sipp import Farm, Network
+from tests.telephony.sip.sipp import Farm, Network, Sipp
 from tests.telephony.sip.test_media import AGENT_HZ, CLEAR_TONE, CUSTOMER_HZ, _streaming
 
 NORMAL_CLEARING, NETWORK_OUT_OF_ORDER = 16, 38
@@ -104,6 +104,33 @@ def _campaign(sessions: SessionMaker, tenant: NewTenant, agent_host: str, **sett
             .values(sip_uri="sip:agent@" + agent_host)
         )
     return campaign_id
+
+
+def dial_leads(
+    mm: TestClient,
+    sessions: SessionMaker,
+    settings: Settings,
+    campaign_id: int,
+    options: dict[str, Any],
+    leads: dict[str, tuple[str, Sipp]],
+) -> list[CallAttempt]:
+    """Add ``leads`` (external id: German phone number and the SIPp peer its calls reach)
+    through mmDial, dial each once through the engine, and return their attempts."""
+    list_id = add_list(mm, campaign_id)
+    routes = []
+    for external, (phone, peer) in leads.items():
+        add_lead(mm, campaign_id, list_id, phone=phone, leadid_external=external)
+        digits = phone.replace(" ", "")
+        routes.append({"prefix": f"+49{digits[1:7]}", "trunk": peer.uri_host})
+    _due_now(sessions, campaign_id)
+    _dial(sessions, {**options, "routes": routes}, settings, campaign_id, attempts=len(leads))
+    with unit_of_work(sessions) as session:
+        attempts = session.scalars(
+            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
+        ).all()
+        for attempt in attempts:
+            session.expunge(attempt)
+    return list(attempts)
 
 
 def _due_now(sessions: SessionMaker, campaign_id: int) -> None:
@@ -240,22 +267,10 @@ def test_the_engine_bridges_a_person_and_leaves_a_machine_its_message_after_the_
     campaign_id = _campaign(
         sessions, tenant, agent.uri_host, amd_enabled=True, machine_message_uri=str(message)
     )
-    list_id = add_list(mm, campaign_id)
-    add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="person")
-    add_lead(mm, campaign_id, list_id, phone="030 2002002", leadid_external="machine")
-    _due_now(sessions, campaign_id)
-    routes = [
-        {"prefix": "+4930100", "trunk": person.uri_host},
-        {"prefix": "+4930200", "trunk": machine.uri_host},
-    ]
-    _dial(sessions, {**media_options, "routes": routes}, settings, campaign_id, attempts=2)
-
-    with unit_of_work(sessions) as session:
-        attempts = session.scalars(
-            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
-        ).all()
-        outcomes = {a.b_number: (a.outcome, a.answered_by_machine) for a in attempts}
-        [machine_call] = [a for a in attempts if a.b_number == "+49302002002"]
+    leads = {"person": ("030 1001001", person), "machine": ("030 2002002", machine)}
+    attempts = dial_leads(mm, sessions, settings, campaign_id, media_options, leads)
+    outcomes = {a.b_number: (a.outcome, a.answered_by_machine) for a in attempts}
+    [machine_call] = [a for a in attempts if a.b_number == "+49302002002"]
     assert outcomes == {
         "+49301001001": (CallOutcome.CONNECTED, None),
         "+49302002002": (CallOutcome.MACHINE, True),

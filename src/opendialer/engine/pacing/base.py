@@ -38,7 +38,13 @@ class PacingSnapshot:
     """Voicenter-style dial ratio cap: at most this many dials in flight per ready agent."""
     max_waiting_callers: int | None = None
     grace_seconds: float = 2.0
-    """How long an answered person may wait for an agent before the call counts as abandoned."""
+    """How long an answered person may wait for an agent, from the end of their greeting,
+    before the call counts as abandoned (the engine passes the 2 s safe harbor less the time
+    its message takes to start)."""
+    amd_decision_seconds: float = 0.0
+    """With AMD on: the measured delay between the end of a person's greeting and the verdict
+    that makes them a waiting caller. It is spent from ``grace_seconds`` before the policy
+    sees the caller, so agents must free within what is left."""
     amd_false_positive_rate: float = 0.0
     """With AMD on: the reasoned estimate (Ofcom) of the share of live answers that AMD judges a
     machine and hangs up on. They count as abandoned but are never observed one by one."""

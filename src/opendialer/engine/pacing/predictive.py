@@ -108,6 +108,12 @@ def _ring_times(prior: tuple[float, ...], half_life: float) -> DecayingDistribut
     )
 
 
+def waiting_window(snapshot: PacingSnapshot) -> float:
+    """How long a person, once classified, may wait for an agent: the grace less what AMD's
+    decision has already spent of it."""
+    return max(snapshot.grace_seconds - snapshot.amd_decision_seconds, 0.0)
+
+
 def guaranteed_dials(snapshot: PacingSnapshot) -> int:
     """Dials that cannot be abandoned: no more in flight than agents ready for them."""
     in_flight = len(snapshot.dials_in_progress)
@@ -220,6 +226,8 @@ class PredictivePolicy:
             "agents_in_wrap_up": float(sum(w is not None for w in snapshot.wrap_up_ages or ())),
             "expected_answers": pool.demand_mean[mid] - snapshot.waiting_callers,
             "answer_delay": pool.taus[mid],
+            "waiting_window": waiting_window(snapshot),
+            "amd_false_positive_rate": snapshot.amd_false_positive_rate,
             "handle_mean": self.handle.table().mean,
             "budget_left": budget.left,
             "person_share": budget.person_share,
@@ -403,7 +411,7 @@ class PredictivePolicy:
         """
         if not snapshot.busy_agent_ages:
             return np.zeros(len(taus)), np.zeros(len(taus))
-        horizons = taus + snapshot.grace_seconds
+        horizons = taus + waiting_window(snapshot)
         ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
         phases = snapshot.wrap_up_ages
         if phases is None:

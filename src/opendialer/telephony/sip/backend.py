@@ -13,7 +13,7 @@ import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +61,7 @@ _PHASE_AFTER = {
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
 UNALLOCATED_NUMBER = 1  # Q.850: what a special-information tone announces
+INCOMPATIBLE_DESTINATION = 88  # Q.850: a fax answered a voice call
 
 
 class SipBackend:
@@ -87,6 +88,7 @@ class SipBackend:
         self._classifier_factory: ClassifierFactory | None = AmdDetector
         self._beep_factory: BeepFinderFactory | None = BeepDetector
         self._after_greeting: dict[CallId, str] = {}
+        self._amd_calls: set[CallId] = set()  # calls whose answer waits for an AMD verdict
         self._writing: set[asyncio.Task[None]] = set()
 
     def set_audio_store(self, store: AudioStore | None) -> None:
@@ -160,6 +162,8 @@ class SipBackend:
         controller, call_id = self._running(), self._new_id()
         customer = await self._customer_target(request)
         self._phases[call_id] = Phase.DIALLING
+        if request.amd:
+            self._amd_calls.add(call_id)
         args = (customer, self._from_user(request), _headers(request), self._timers(request))
         self._send(controller.originate, call_id, *args, request.amd, None, request.record)
         return call_id
@@ -206,6 +210,7 @@ class SipBackend:
         if listening is not None and listening.greeting is not None and not listening.closed:
             self._after_greeting[call_id] = announcement  # a machine: played after its beep
             return
+        self._stop_listening(call_id)
         await self._announce(call_id, announcement)
 
     async def _announce(self, call_id: CallId, announcement: str, note: str = "") -> None:
@@ -246,17 +251,24 @@ class SipBackend:
         self._loop.call_soon_threadsafe(self._listen, call_id, tap)
 
     def _listen(self, call_id: CallId, tap: socket.socket) -> None:
+        """Every call's ear from its dial: tones in early media and after the answer, and the
+        AMD classifier from the answer on when the call asked for it."""
         if call_id not in self._phases:
             tap.close()
             return
-        factory = self._classifier_factory
+        amd = call_id in self._amd_calls
+        factory = self._classifier_factory if amd else None
         classifier = factory() if factory is not None else None
         on_heard = partial(self._heard, call_id)
-        listening = Listening(
-            tap, classifier, self.options.amd_max_seconds, on_heard, self._beep_factory
-        )
+        max_seconds, beeps = self.options.amd_max_seconds, self._beep_factory
+        listening = Listening(tap, classifier, max_seconds, on_heard, beeps, verdict_due=amd)
         listening.greeting_over = partial(self._greeting_over, call_id)
         self._listenings[call_id] = listening
+
+    def _stop_listening(self, call_id: CallId) -> None:
+        listening = self._listenings.pop(call_id, None)
+        if listening is not None:
+            listening.close()
 
     def _greeting_over(self, call_id: CallId, why: str) -> None:
         """A machine's greeting ended: play the message waiting for it, if any."""
@@ -277,13 +289,17 @@ class SipBackend:
         if call_id not in self._phases:
             return
         log.info("sip %s: heard %s (%s)", call_id, heard.what, heard.detail)
-        if heard.what == "sit":
-            kind, cause = CallEventKind.INVALID_NUMBER, UNALLOCATED_NUMBER
-            self._send(self._running().end_as, call_id, kind, cause, heard.detail)
-        elif heard.what in ("machine", "fax"):
+        if heard.what in _TONE_ENDINGS:  # the number reaches no person: it is invalid
+            cause, why = _TONE_ENDINGS[heard.what]
+            detail = f"{heard.detail}: {why}"
+            self._send(self._running().end_as, call_id, CallEventKind.INVALID_NUMBER, cause, detail)
+        elif heard.what == "machine":
             self._deliver(call_id, CallEventKind.ANSWERED_MACHINE, 200, None, heard.detail, None)
         else:
-            self._deliver(call_id, CallEventKind.ANSWERED_HUMAN, 200, None, heard.detail, None)
+            ended = _greeting_ended_at(listening, heard)
+            self._deliver(
+                call_id, CallEventKind.ANSWERED_HUMAN, 200, None, heard.detail, None, ended
+            )
 
     def _deliver(
         self,
@@ -293,19 +309,22 @@ class SipBackend:
         cause: int | None,
         detail: str,
         agent_id: str | None,
+        greeting_ended_at: datetime | None = None,
     ) -> None:
         if call_id not in self._phases:
             return
-        event = CallEvent(call_id, kind, self.clock.now(), status, cause, agent_id, detail)
+        now = self.clock.now()
+        event = CallEvent(call_id, kind, now, status, cause, agent_id, detail, greeting_ended_at)
         if event.final:
             del self._phases[call_id]
             self._after_greeting.pop(call_id, None)
-            if (listening := self._listenings.pop(call_id, None)) is not None:
-                listening.close()
+            self._amd_calls.discard(call_id)
+            self._stop_listening(call_id)
             self._last_final = asyncio.get_running_loop().time()
             log.info("sip %s ended: %s sip=%s q850=%s %s", call_id, kind, status, cause, detail)
         elif kind in _PHASE_AFTER:
             self._phases[call_id] = _PHASE_AFTER[kind]
+        self._tell_listening(call_id, kind, now)
         if kind is CallEventKind.AGENT_NO_ANSWER:
             log.warning("sip %s: agent %s did not answer: %s", call_id, agent_id, detail)
         spool = self._spools.pop(call_id, None) if event.final else None
@@ -332,6 +351,16 @@ class SipBackend:
             detail = f"{final.detail}; {problem}" if final.detail else problem
             final = dataclasses.replace(final, detail=detail)
         self._queue.put_nowait(final)
+
+    def _tell_listening(self, call_id: CallId, kind: CallEventKind, at: datetime) -> None:
+        """The answer starts the classifier's time; a bridged agent has replaced the tap."""
+        listening = self._listenings.get(call_id)
+        if listening is None:
+            return
+        if kind is CallEventKind.ANSWERED:
+            listening.answered(at)
+        elif kind is CallEventKind.BRIDGED:
+            self._stop_listening(call_id)
 
     # -- helpers
 
@@ -418,6 +447,19 @@ class SipBackend:
         address = str(infos[0][4][0])
         self._addresses[host] = address
         return address
+
+
+_TONE_ENDINGS = {
+    "sit": (UNALLOCATED_NUMBER, "the network says the number cannot be reached"),
+    "fax": (INCOMPATIBLE_DESTINATION, "a fax, not a person"),
+}
+
+
+def _greeting_ended_at(listening: Listening | None, heard: Heard) -> datetime | None:
+    """When the person's greeting ended, by the clock of the call's ANSWERED event."""
+    if listening is None or listening.answered_at is None or heard.greeting_ended_ms is None:
+        return None
+    return listening.answered_at + timedelta(milliseconds=heard.greeting_ended_ms)
 
 
 def announcement_file(announcement: str) -> Path:

@@ -8,10 +8,12 @@ Agent-first: INVITE the agent with an inactive (hold) offer; when it answers, di
 as above; when the customer answers, re-INVITE the agent with the customer's offer and ACK the
 customer with the agent's answer.
 
-With media through rtpengine every SDP passes through it first (``media.offer`` for the
-customer's, ``media.answer`` for the agent's). A call with AMD is ACKed at once with rtpengine's
-answer for a listening socket of ours (the *tap*); when it is bridged, rtpengine is re-offered
-and the agent replaces the tap without the customer seeing a re-INVITE.
+With media through rtpengine the customer is invited with rtpengine's offer instead (early
+offer), the dialer's side of it being a listening socket of ours (the *tap*): whatever the
+customer's side sends from its first 183 with SDP on (early media: a special-information tone,
+a fax) and after the answer (a greeting, for AMD) reaches the dialer's ear. Its 200 is ACKed at
+once. Joining an agent re-offers rtpengine from the customer's side, so the agent replaces the
+tap without the customer seeing a re-INVITE.
 
 Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit`` reports.
 """
@@ -26,7 +28,7 @@ from opendialer.telephony.base import CallEventKind
 from opendialer.telephony.causes import NO_ANSWER_FROM_USER, NORMAL_CLEARING, failure_kind
 from opendialer.telephony.causes import q850_for_sip as _q850_for_sip
 from opendialer.telephony.sip.listen import tap_sdp
-from opendialer.telephony.sip.media import MediaError, MediaRelayLost, Spool
+from opendialer.telephony.sip.media import NOBODY_SDP, MediaError, MediaRelayLost, Spool
 from opendialer.telephony.sip.parts import (
     Emit,
     LegEventLike,
@@ -79,7 +81,7 @@ class ThirdPartyCall:
         self.media, self._on_spool, self._open_tap = media, on_spool, open_tap
         self.media_problem = ""
         self.customer_sdp: str | None = None
-        self.tapped = False  # the dialer listens (AMD): the customer is ACKed, rtpengine re-offered
+        self.tapped = False  # AMD through the tap: a person or a machine is reported from there
         self.phase = Phase.DIALLING
         self.agent_first = False
         self.customer: LegLike | None = None
@@ -91,6 +93,7 @@ class ThirdPartyCall:
         self.acked = False
         self.alerted = False
         self._timers: dict[str, TimerLike] = {}
+        self._answering = False
 
     # -- commands (from the backend, on the SIP thread)
 
@@ -104,14 +107,15 @@ class ThirdPartyCall:
         self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
 
     def bridge(self, agent: Target, agent_id: str) -> None:
-        if self.phase is not Phase.ANSWERED or self.offer is None:
+        if self.phase is not Phase.ANSWERED or self.customer_sdp is None:
             log.info("bridge ignored: call is %s", self.phase.name)
             return
-        if not self._reoffer():
+        offer = self._offer_for_agent()
+        if offer is None:
             return
         self.phase, self.agent_id = Phase.CONNECTING, agent_id
         self.agent = self.net.leg(self._on_agent, agent)
-        self.agent.invite(self.from_user, self.offer, self.headers)
+        self.agent.invite(self.from_user, offer, self.headers)
         self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
 
     def agent_unreachable(self, agent_id: str, detail: str) -> None:
@@ -122,7 +126,7 @@ class ThirdPartyCall:
     def announce(self, target: Target | Path | None, announcement: str) -> None:
         if self.phase is Phase.ENDED:
             return
-        if self.phase not in (Phase.ANSWERED, Phase.CONNECTING) or self.offer is None:
+        if self.phase not in (Phase.ANSWERED, Phase.CONNECTING) or self.customer_sdp is None:
             self.hangup()
             return
         self._drop_agent()
@@ -134,17 +138,18 @@ class ThirdPartyCall:
             detail = f"hung up: {announcement!r} is not a SIP URI to play"
             self._finish(CallEventKind.HANGUP_DIALER, None, NORMAL_CLEARING, detail)
             return
+        offer = self._offer_for_agent()
+        if offer is None:
+            return
         self.phase = Phase.ANNOUNCING
         self.announcer = self.net.leg(self._on_announcer, target)
-        self.announcer.invite(self.from_user, self.offer, self.headers)
+        self.announcer.invite(self.from_user, offer, self.headers)
         self._start_timer("announce", self.timers.announcement_max_seconds, self._announce_cut)
 
     def _play(self, file: Path) -> None:
         """rtpengine plays ``file`` to the customer; the call ends when it has played."""
         assert self.media is not None
         try:
-            if not self.acked:
-                self._acknowledge_customer(self.media.answer_for_nobody())
             self.media.play(file)
         except MediaError as exc:
             detail = f"announcement {self.announcement} not played: {exc}"
@@ -178,8 +183,11 @@ class ThirdPartyCall:
 
     def _dial_customer(self) -> None:
         self.phase = Phase.DIALLING
+        offer = self._offer_to_customer() if self.media is not None else None
+        if self.media is not None and offer is None:
+            return  # the relay refused the call: it has ended
         self.customer = self.net.leg(self._on_customer, self.customer_target)
-        self.customer.invite(self.from_user, None, self.headers)
+        self.customer.invite(self.from_user, offer, self.headers)
         self._start_timer("ring", self.timers.ring_timeout, self._ring_timeout)
         self._start_timer("silence", self.timers.trunk_response_timeout, self._trunk_silent)
 
@@ -188,11 +196,17 @@ class ThirdPartyCall:
             return
         if event.kind == "progress":
             self._stop_timer("silence")
+            if event.sdp is not None and not self._early_media(event.sdp):
+                return
             if event.status in (180, 183) and not self.alerted:
                 self.alerted = True
                 self._emit(CallEventKind.RINGING, event.status, None, event.reason, self.agent_id)
         elif event.kind == "answered" and self.phase is Phase.DIALLING:
-            self._customer_answered(event)
+            self._answering = True  # sippy sends the ACK of an early offer's 200 after this
+            try:
+                self._customer_answered(event)
+            finally:
+                self._answering = False
         elif event.kind == "failed" and self.phase is Phase.DIALLING:
             kind = failure_kind(event.status, event.q850)
             cause = q850_for(event.status, event.q850)
@@ -205,18 +219,49 @@ class ThirdPartyCall:
 
     _agent_sdp: str | None = None
 
+    def _offer_to_customer(self) -> str | None:
+        """With media: rtpengine's offer for the customer's INVITE, our ear (the tap, or
+        nobody) on its other side; None when the relay refused it (the call has ended)."""
+        assert self.media is not None
+        ear = tap_sdp(self._open_tap()) if self._open_tap is not None else NOBODY_SDP
+        try:
+            offer = self.media.offer_to_customer(ear)
+        except MediaError as exc:
+            self._finish(CallEventKind.FAILED, None, _media_cause(exc), str(exc))
+            return None
+        self.tapped = self.amd_requested and not self.agent_first and self._open_tap is not None
+        # sippy ACKs the 200 of an early offer itself; a customer's re-INVITE gets our offer back
+        self.acked, self._agent_sdp = True, offer
+        return offer
+
+    def _early_media(self, sdp: str) -> bool:
+        """A 183 with SDP: with media, its answer lets early media through to our ear. False
+        when rtpengine refused it (the call has ended)."""
+        if self.media is None:
+            return True  # a late offer's 183 only previews the offer its 200 will carry
+        try:
+            self.media.customer_answered(sdp)
+        except MediaError as exc:
+            self._finish(CallEventKind.FAILED, None, _media_cause(exc), str(exc))
+            return False
+        self.customer_sdp = sdp
+        return True
+
     def _customer_answered(self, event: LegEventLike) -> None:
         self._stop_timer("ring")
         self._stop_timer("silence")
-        if event.sdp is None:
-            detail = "customer answered without an SDP offer (late offer expected)"
+        sdp = event.sdp or (self.customer_sdp if self.media is not None else None)
+        if sdp is None:
+            expected = "answer" if self.media is not None else "offer (late offer expected)"
+            detail = f"customer answered without an SDP {expected}"
             self._finish(CallEventKind.FAILED, event.status, INTERWORKING, detail)
             return
-        self.offer = self.customer_sdp = event.sdp
-        if self.media is not None:
+        early, self.customer_sdp = self.customer_sdp, sdp
+        if self.media is None:
+            self.offer = sdp
+        elif sdp != early:  # not the 183's answer again: rtpengine is told
             try:
-                self.offer = self.media.offer(event.sdp)
-                self._tap()
+                self.media.customer_answered(sdp)
             except MediaError as exc:
                 self._finish(CallEventKind.FAILED, event.status, _media_cause(exc), str(exc))
                 return
@@ -227,29 +272,25 @@ class ThirdPartyCall:
         detail = "amd unavailable: no media path (RFC 3725)" if self.amd_requested else "amd off"
         self._emit(CallEventKind.ANSWERED_HUMAN, 200, None, detail, self.agent_id)
         if self.agent_first and self.agent is not None and self.phase is Phase.ANSWERED:
+            offer = self._offer_for_agent()
+            if offer is None:
+                return
             self.phase = Phase.CONNECTING
-            self.agent.reinvite(self.offer)
+            self.agent.reinvite(offer)
             self._start_timer("agent", self.timers.agent_ring_timeout, self._agent_timeout)
 
-    def _tap(self) -> None:
-        """AMD with media: answer the customer with our own listening socket as the far end."""
-        if not self.amd_requested or self.agent_first or self._open_tap is None:
-            return
-        assert self.media is not None
-        self._acknowledge_customer(self.media.answer(tap_sdp(self._open_tap())))
-        self.tapped = True
-
-    def _reoffer(self) -> bool:
-        """A tapped call: offer rtpengine the customer's SDP again, so the agent replaces the
-        tap (rtpengine keeps the customer's ports; the customer hears no re-INVITE)."""
-        if not self.tapped or self.media is None or self.customer_sdp is None:
-            return True
+    def _offer_for_agent(self) -> str | None:
+        """What the agent (or an announcer) is offered: the customer's own offer, or with
+        media rtpengine re-offered from the customer's side (the customer keeps its ports and
+        sees no re-INVITE). None when rtpengine refused it (the call has ended)."""
+        if self.media is None or self.customer_sdp is None:
+            return self.offer
         try:
             self.offer = self.media.offer(self.customer_sdp)
         except MediaError as exc:
             self._finish(CallEventKind.HANGUP_DIALER, None, _media_cause(exc), str(exc))
-            return False
-        return True
+            return None
+        return self.offer
 
     def _ring_timeout(self) -> None:
         if self.phase is Phase.DIALLING:
@@ -342,8 +383,9 @@ class ThirdPartyCall:
     def _on_announcer(self, leg: LegLike, event: LegEventLike) -> None:
         if leg is not self.announcer or self.phase is not Phase.ANNOUNCING:
             return
-        if event.kind == "answered" and event.sdp is not None and not self.acked:
-            self._answer_customer(event.sdp)
+        if event.kind == "answered" and event.sdp is not None:
+            if self.media is not None or not self.acked:
+                self._answer_customer(event.sdp)
         elif event.kind in ("failed", "bye"):
             what = "played" if event.kind == "bye" else f"announcement failed ({event.status})"
             detail = f"{what} {self.announcement}"
@@ -420,9 +462,11 @@ class ThirdPartyCall:
             handle.cancel()
         self._timers.clear()
         legs = [leg for leg in (self.customer, self.agent, self.announcer) if leg is not None]
+        acking = self._answering
         if self.customer is not None and self.offer is not None and not self.acked:
             self._acknowledge_customer(self.net.rejecting_answer(self.offer))
-            # sippy sends that ACK from its event loop: a BYE sent at once could overtake it.
+            acking = True
+        if acking:  # sippy sends the ACK from its event loop: a BYE sent now could overtake it
             self.net.timer(_BYE_AFTER_ACK_SECONDS, partial(_end_all, legs))
         else:
             _end_all(legs)

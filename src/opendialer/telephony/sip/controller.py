@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 NO_CIRCUIT_AVAILABLE = 34
 NETWORK_OUT_OF_ORDER = 38
 
+_NOT_YET_BRIDGED = frozenset({Phase.DIALLING, Phase.ANSWERED, Phase.CONNECTING})
+
 Deliver = Callable[[CallId, CallEventKind, int | None, int | None, str, str | None], None]
 DeliverSpool = Callable[[CallId, Spool], None]
 DeliverTap = Callable[[CallId, socket.socket], None]
@@ -183,9 +185,10 @@ class SipController(Net):
             call.hangup()
 
     def end_as(self, call_id: CallId, kind: CallEventKind, cause: int, detail: str) -> None:
-        """End an answered call with a final ``kind`` of our choosing (a SIT: invalid number)."""
+        """End a call not yet bridged with a final ``kind`` of our choosing (a SIT or a fax
+        tone heard: invalid number), in early media (CANCEL) or after the answer (BYE)."""
         call = self.calls.get(call_id)
-        if call is not None and call.phase is Phase.ANSWERED:
+        if call is not None and call.phase in _NOT_YET_BRIDGED:
             call.finish(kind, None, cause, detail)
 
     def _emitter(self, call_id: CallId) -> Emit:

@@ -1,17 +1,19 @@
-"""Listening to an answered customer before an agent is joined: AMD and call-progress tones.
+"""Listening to a customer before an agent is joined: call-progress tones and AMD.
 
-With media through rtpengine, a call whose campaign asks for AMD is answered at once by the
-dialer itself: rtpengine's second party is a UDP socket of ours (the *tap*), so the customer's
-audio arrives here as RTP. It is cut into 20 ms frames of 16-bit PCM and fed to the tone
-detector (SIT, fax) and to the answering-machine classifier, on the asyncio loop; the first
-verdict ends the listening. When an agent is joined, rtpengine is re-offered and the agent
-replaces the tap.
+With media through rtpengine every call's customer is invited with rtpengine's offer, whose
+other party is a UDP socket of ours (the *tap*), so whatever the customer's side sends arrives
+here as RTP: early media after a 183 with SDP, then the answered party's voice. It is cut into
+20 ms frames of 16-bit PCM and fed, on the asyncio loop, to the tone detector (SIT, fax) from the
+first packet on, and from the answer on to the answering-machine classifier when the campaign
+asks for AMD. Without AMD the tap only listens for tones until the agent joins (rtpengine is
+re-offered and the agent replaces the tap) or ``max_seconds`` after the answer.
 """
 
 import asyncio
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -41,6 +43,10 @@ class ClassifierResult(Protocol):
     def verdict(self) -> str: ...
     @property
     def decided_after_ms(self) -> float: ...
+    @property
+    def speech_ended_ms(self) -> float | None:
+        """When the last word before the verdict ended (None: nobody spoke)."""
+        ...
 
 
 class Classifier(Protocol):
@@ -102,10 +108,18 @@ class Heard:
     what: str
     after_ms: float
     detail: str
+    greeting_ended_ms: float | None = None
+    """AMD: when the answered party's greeting ended, in ms after the answer (the safe-harbor
+    clock starts there); 0 when nobody spoke."""
 
 
 class Listening:
-    """One call's tap: reads its RTP on the loop until a verdict, or ``max_seconds``."""
+    """One call's tap: reads its RTP on the loop from the dial until a verdict, or until
+    ``max_seconds`` after the answer.
+
+    ``verdict_due``: the call waits for a person or machine verdict (AMD), so one is reported
+    at the latest when the time is up; otherwise only tones are ever reported.
+    """
 
     def __init__(
         self,
@@ -114,25 +128,38 @@ class Listening:
         max_seconds: float,
         on_heard: Callable[[Heard], None],
         beeps: BeepFinderFactory | None = None,
+        *,
+        verdict_due: bool = True,
     ) -> None:
         self.sock, self.classifier, self.on_heard = sock, classifier, on_heard
-        self.beeps = beeps
+        self.beeps, self.max_seconds, self.verdict_due = beeps, max_seconds, verdict_due
         self.greeting: GreetingEnd | None = None
         self.greeting_over: Callable[[str], None] | None = None
         self.tones = ToneDetector()
         self._pcm = bytearray()
         self._frames = 0
+        self._answered_frame: int | None = None  # frames heard before the answer: early media
         self._loop = asyncio.get_running_loop()
         self.sock.setblocking(False)
         self._loop.add_reader(self.sock.fileno(), self._readable)
-        self._deadline = self._loop.call_later(max_seconds, self._time_up)
+        self._deadline: asyncio.TimerHandle | None = None
+        self.answered_at: datetime | None = None
         self.closed = False
+
+    def answered(self, at: datetime) -> None:
+        """The customer answered (at ``at``, the ANSWERED event's time): the classifier hears
+        from here on; the time starts."""
+        if self.closed or self._answered_frame is not None:
+            return
+        self._answered_frame, self.answered_at = self._frames, at
+        self._deadline = self._loop.call_later(self.max_seconds, self._time_up)
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         self._loop.remove_reader(self.sock.fileno())
         self.sock.close()
 
@@ -162,17 +189,22 @@ class Listening:
         if self.greeting is not None:
             self._after_verdict(frame)
             return
-        after_ms = self._frames * 20.0
         tone = self.tones.feed(frame)
         if tone is not None:
-            what = "sit" if tone is Tone.SIT else "fax"
-            self._heard(Heard(what, after_ms, f"{tone} after {after_ms:.0f} ms"))
+            self._heard(self._tone_heard(tone))
             return
-        if self.classifier is None:
+        if self.classifier is None or self._answered_frame is None:
             return
         result = self.classifier.feed(frame)
         if result is not None:
             self._heard(_from_classifier(result))
+
+    def _tone_heard(self, tone: Tone) -> Heard:
+        what = "sit" if tone is Tone.SIT else "fax"
+        if self._answered_frame is None:
+            return Heard(what, 0.0, f"{tone} in early media ({self._frames * 20} ms of it)")
+        after_ms = (self._frames - self._answered_frame) * 20.0
+        return Heard(what, after_ms, f"{tone} {after_ms:.0f} ms after the answer")
 
     def _after_verdict(self, frame: bytes) -> None:
         assert self.greeting is not None
@@ -191,15 +223,20 @@ class Listening:
         if self.greeting is not None:
             self._greeting_ended("the greeting did not end in time")
             return
+        if not self.verdict_due:
+            self.close()  # no tone before the time was up: nothing to tell
+            return
         if self.classifier is None:
-            self._heard(Heard("person", self._frames * 20.0, "no call-progress tone heard"))
+            heard_ms = (self._frames - (self._answered_frame or 0)) * 20.0
+            self._heard(Heard("person", heard_ms, "no call-progress tone heard", heard_ms))
             return
         self._heard(_from_classifier(self.classifier.finish()))
 
     def _heard(self, heard: Heard) -> None:
         if heard.what == "machine":  # listen on: a message may wait for the greeting's end
             self.greeting = GreetingEnd(self.beeps() if self.beeps is not None else None)
-            self._deadline.cancel()
+            if self._deadline is not None:
+                self._deadline.cancel()
             self._deadline = self._loop.call_later(_GREETING_MAX_SECONDS, self._time_up)
         else:
             self.close()
@@ -209,4 +246,7 @@ class Listening:
 def _from_classifier(result: ClassifierResult) -> Heard:
     verdict = str(getattr(result.verdict, "value", result.verdict))
     after = float(result.decided_after_ms)
-    return Heard(verdict, after, f"amd: {verdict} after {after:.0f} ms")
+    ended = result.speech_ended_ms
+    greeting = f", greeting ended at {ended:.0f} ms" if ended else ""
+    detail = f"amd: {verdict} after {after:.0f} ms{greeting}"
+    return Heard(verdict, after, detail, float(ended or 0.0))

@@ -1,9 +1,13 @@
 """Media anchored in rtpengine: every offer and answer of a call passes through it.
 
-The customer's offer (from its 200) goes through ``offer``; the agent's (or announcer's) answer
-through ``answer``; the call's end through ``delete``. rtpengine then relays both legs, records
-them (``start recording``, pcap files in its ``--recording-dir``) and plays announcements to the
-customer (``play media``). Everything here runs on the SIP thread.
+The customer is invited with an offer of rtpengine's (``offer_to_customer``: the dialer's own
+listening socket, or nobody, is the other party), so whatever the customer's side sends from its
+first 183 on, early media included, reaches rtpengine and the dialer's ear; the customer's answer
+(183 or 200) goes through ``customer_answered``. Joining an agent (or an announcement server) is
+a re-offer from the customer's side (``offer``) and the agent's ``answer``: the customer keeps
+rtpengine's ports and sees no re-INVITE. The call's end is ``delete``. rtpengine relays both
+legs, records them (``start recording``, pcap files in its ``--recording-dir``) and plays
+announcements to the customer (``play media``). Everything here runs on the SIP thread.
 """
 
 import itertools
@@ -21,9 +25,9 @@ CUSTOMER_TAG = "customer"
 AGENT_TAG = "agent"
 _DOWN_SECONDS = 5.0  # an instance that did not answer is skipped this long
 _MEDIA_ADDRESS = re.compile(r"^c=IN IP4 (\S+)|^m=audio (\d+)", re.MULTILINE)
-# What the absent second party "answers" when the customer only hears an announcement: a
-# discard port on loopback, so rtpengine has a complete call to play into.
-_NOBODY_ANSWER = (
+# The dialer's side of a call nobody listens to before an agent joins: a discard port on
+# loopback, so rtpengine has a complete call to relay early media and announcements in.
+NOBODY_SDP = (
     "v=0\r\no=opendialer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 9 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
 )
@@ -109,19 +113,26 @@ class CallMedia:
         self.customer_facing: tuple[str, int] | None = None
         self.recording_since: float | None = None
 
+    def offer_to_customer(self, dialer_sdp: str) -> str:
+        """What the customer is invited with: rtpengine's ports, the dialer's side being
+        ``dialer_sdp`` (its listening socket, or :data:`NOBODY_SDP`) until an agent joins."""
+        self.client = self.relay.pick()
+        sdp = self._sdp("offer", sdp=dialer_sdp, from_tag=AGENT_TAG)
+        self.customer_facing = media_address(sdp)
+        return sdp
+
+    def customer_answered(self, customer_sdp: str) -> None:
+        """The customer's answer, from a 183 (early media) or its 200."""
+        self._sdp("answer", sdp=customer_sdp, from_tag=AGENT_TAG, to_tag=CUSTOMER_TAG)
+
     def offer(self, customer_sdp: str) -> str:
-        """The customer's offer, rewritten to rtpengine's ports: what the agent is offered."""
-        if self.client is None:  # a re-offer stays on the call's instance
-            self.client = self.relay.pick()
-        return self._sdp("offer", sdp=customer_sdp, from_tag=CUSTOMER_TAG)
+        """Re-offer the customer's side: what the agent (or announcer) is offered."""
+        fields = {"sdp": customer_sdp, "from_tag": CUSTOMER_TAG, "to_tag": AGENT_TAG}
+        return self._sdp("offer", **fields)
 
     def answer(self, answer_sdp: str) -> str:
-        """The agent's (or announcer's) answer, rewritten: what the customer is answered."""
-        return self._customer_sdp(answer_sdp)
-
-    def answer_for_nobody(self) -> str:
-        """Complete the call with no second party (an announcement follows)."""
-        return self._customer_sdp(_NOBODY_ANSWER)
+        """The agent's (or announcer's) answer: rtpengine now sends them the customer's audio."""
+        return self._sdp("answer", sdp=answer_sdp, from_tag=CUSTOMER_TAG, to_tag=AGENT_TAG)
 
     def record(self) -> None:
         if self.relay.recording_dir is None:
@@ -145,11 +156,6 @@ class CallMedia:
             return None
         pcaps = (self.relay.recording_dir / "pcaps", f"{self.call_id}-*.pcap")
         return Spool(pcaps, self.recording_since, time.time(), self.customer_facing)
-
-    def _customer_sdp(self, answer_sdp: str) -> str:
-        sdp = self._sdp("answer", sdp=answer_sdp, from_tag=CUSTOMER_TAG, to_tag=AGENT_TAG)
-        self.customer_facing = media_address(sdp)
-        return sdp
 
     def _sdp(self, command: str, **fields: object) -> str:
         sdp = self._command(command, **fields).get("sdp")

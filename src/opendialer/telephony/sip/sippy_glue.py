@@ -206,8 +206,9 @@ class Leg:
     @staticmethod
     def _translate(event: Any, ua: Any) -> LegEvent | None:
         if isinstance(event, CCEventRing):
-            code, reason = event.getData()[:2]
-            return LegEvent("progress", code, str(reason))
+            data = event.getData()
+            body = data[2] if len(data) > 2 else None  # a 183's SDP: early media
+            return LegEvent("progress", data[0], str(data[1]), sdp=_text(body))
         if isinstance(event, CCEventPreConnect | CCEventConnect):
             _normalise_transport(ua)
             code, reason, body = event.getData()[:3]
