@@ -176,7 +176,7 @@ def main() -> None:
             free_port(),
             work,
             args.calls,
-            {"RING_MS": "200"},
+            {"RING_MS": "200", "MEDIA_PORT": "[media_port]"},
         )
         customer.extra_args = ["-rtp_echo"]
         customer.start()

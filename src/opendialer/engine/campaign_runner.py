@@ -4,7 +4,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -610,12 +610,14 @@ class CampaignRunner:
             self.policy.observe(observation)
 
     async def _launch(self, launch: Launch) -> None:
+        # An agent's phone lost within the grace after the bridge: the caller is abandoned.
+        request = replace(launch.request, agent_lost_within=self.engine.grace_seconds)
         try:
             if launch.agent_id is None:
-                call_id = await self.engine.backend.originate(launch.request)
+                call_id = await self.engine.backend.originate(request)
             else:
                 endpoint = await self._endpoint(launch.agent_id)
-                call_id = await self.engine.backend.originate_agent_first(endpoint, launch.request)
+                call_id = await self.engine.backend.originate_agent_first(endpoint, request)
         except Exception as exc:
             await self._launch_failed(launch, exc)
             return
@@ -798,6 +800,21 @@ class CampaignRunner:
     async def _grace_over(self, call: LiveCall) -> None:
         if call.phase is not Phase.WAITING or call.call_id not in self.engine.calls:
             return
+        await self._abandon(call)
+
+    async def on_agent_lost(self, call: LiveCall, event: CallEvent) -> None:
+        """The agent's phone went away within the grace after the bridge (a browser closed or
+        cut off): the caller never reached a person, so the call is abandoned like one no
+        agent took: the campaign's message, counted against the abandonment budget."""
+        if call.phase is not Phase.TALKING:
+            return
+        call.connected_at = None
+        self.tally.connects -= 1
+        await self._abandon(call)
+
+    async def _abandon(self, call: LiveCall) -> None:
+        """The abandon handling: the caller hears the campaign's message, then the call ends;
+        the attempt is counted abandoned."""
         call.abandoned, call.phase = True, Phase.ANNOUNCING
         announcement = await self.engine.db.run(
             lambda session: _announcement_uri(session, self.campaign_id), writes=False

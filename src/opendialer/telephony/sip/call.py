@@ -17,6 +17,7 @@ Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit
 """
 
 import logging
+import time
 import wave
 from collections.abc import Callable
 from functools import partial
@@ -90,6 +91,8 @@ class ThirdPartyCall:
         self.offer: str | None = None
         self.acked = False
         self.alerted = False
+        self.bridged_at: float | None = None  # monotonic seconds
+        self.pinged_at: float | None = None  # the last keep-alive
         self._timers: dict[str, TimerLike] = {}
 
     # -- commands (from the backend, on the SIP thread)
@@ -126,6 +129,7 @@ class ThirdPartyCall:
             self.hangup()
             return
         self._drop_agent()
+        self._stop_timer("agent-lost")
         self.announcement = announcement
         if isinstance(target, Path):
             self._play(target)
@@ -290,10 +294,11 @@ class ThirdPartyCall:
                 return
             if not self._answer_customer(event.sdp):
                 return
-            self.phase = Phase.BRIDGED
+            self.phase, self.bridged_at = Phase.BRIDGED, time.monotonic()
             self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
             self._schedule_keepalive()
+            self._schedule_agent_check()
 
     def _start_recording(self) -> None:
         if not self.record_requested or self.media is None:
@@ -327,9 +332,11 @@ class ThirdPartyCall:
             self._finish(CallEventKind.CANCELLED, 487, NORMAL_CLEARING, detail)
         elif self.phase is Phase.CONNECTING and not self.agent_first:
             self._agent_failed(None, "agent hung up before the bridge")
-        else:
-            cause = cause or NORMAL_CLEARING
-            self._finish(CallEventKind.HANGUP_AGENT, None, cause, "agent hung up")
+        elif cause is None or cause == NORMAL_CLEARING:  # the agent's choice
+            self._finish(CallEventKind.HANGUP_AGENT, None, NORMAL_CLEARING, "agent hung up")
+        else:  # the phone going away says so (a browser's page closing: 27)
+            detail = f"agent's phone went away (BYE, Q.850 {cause})"
+            self._agent_gone(None, cause, detail)
 
     def _drop_agent(self) -> None:
         self._stop_timer("agent")
@@ -364,6 +371,7 @@ class ThirdPartyCall:
         if self.phase is not Phase.BRIDGED:
             return
         legs = {"customer": self.customer, "agent": self.agent}
+        self.pinged_at = time.monotonic()
         for side, leg in legs.items():
             if leg is not None:
                 leg.ping(partial(self._pong, side, leg))
@@ -384,8 +392,71 @@ class ThirdPartyCall:
         cause = TIMER_EXPIRY if status is None else TEMPORARY_FAILURE
         answer = "no answer" if status is None else str(status)
         detail = f"keep-alive: {side} leg is gone (OPTIONS: {answer})"
-        kind = CallEventKind.HANGUP_CUSTOMER if side == "customer" else CallEventKind.HANGUP_AGENT
-        self._finish(kind, status, cause, detail)
+        if side == "agent":  # found gone by the ping: lost since it was sent, not the answer
+            self._agent_gone(status, cause, detail, seen_at=self.pinged_at)
+        else:
+            self._finish(CallEventKind.HANGUP_CUSTOMER, status, cause, detail)
+
+    # -- an agent leg lost soon after the bridge: the engine decides (the abandon handling)
+
+    def _schedule_agent_check(self) -> None:
+        """Ask the agent's leg once at the end of ``agent_lost_within``: a phone gone without
+        a BYE (a crashed or disconnected browser) is then found within that time."""
+        within = self.timers.agent_lost_within
+        if within is not None and self.agent is not None:
+            self._start_timer("agent-check", within, self._check_agent)
+
+    def _check_agent(self) -> None:
+        leg = self.agent
+        if self.phase is not Phase.BRIDGED or leg is None:
+            return
+        leg.ping(partial(self._agent_checked, leg))
+        gone = partial(self._agent_gone, None, TIMER_EXPIRY, _CHECK_UNANSWERED, checked=True)
+        self._start_timer("agent-check", self.timers.keepalive_timeout, gone)
+
+    def _agent_checked(self, leg: LegLike, status: int) -> None:
+        if self.phase is not Phase.BRIDGED or leg is not self.agent:
+            return
+        self._stop_timer("agent-check")
+        if status in (408, 481):
+            detail = f"agent leg is gone at the check after the bridge (OPTIONS: {status})"
+            self._agent_gone(status, TEMPORARY_FAILURE, detail, checked=True)
+
+    def _agent_gone(
+        self,
+        status: int | None,
+        cause: int,
+        detail: str,
+        *,
+        checked: bool = False,
+        seen_at: float | None = None,
+    ) -> None:
+        """The bridged agent's leg ended (noticed at ``seen_at``, or now). Soon after the bridge
+        (or found by the check) the customer stays and the engine is told; later the call ends
+        with ``HANGUP_AGENT``."""
+        if self.phase is not Phase.BRIDGED:
+            return
+        if not (checked or self._within_agent_window(seen_at or time.monotonic())):
+            self._finish(CallEventKind.HANGUP_AGENT, status, cause, detail)
+            return
+        for name in ("keepalive", "pong-customer", "pong-agent", "agent-check"):
+            self._stop_timer(name)
+        self._drop_agent()
+        self.phase = Phase.ANSWERED
+        self._emit(CallEventKind.AGENT_LOST, status, cause, detail, self.agent_id)
+        unanswered = partial(self._engine_silent, status, cause, detail)
+        self._start_timer("agent-lost", _ENGINE_ANSWER_SECONDS, unanswered)
+
+    def _within_agent_window(self, at: float) -> bool:
+        within = self.timers.agent_lost_within
+        if within is None or self.bridged_at is None:
+            return False
+        return at - self.bridged_at <= within
+
+    def _engine_silent(self, status: int | None, cause: int, detail: str) -> None:
+        """Nobody acted on ``AGENT_LOST``: end the call as an agent's hang-up."""
+        if self.phase is Phase.ANSWERED and self.agent is None:
+            self._finish(CallEventKind.HANGUP_AGENT, status, cause, detail)
 
     # -- endings
 
@@ -450,6 +521,8 @@ class ThirdPartyCall:
 
 
 _BYE_AFTER_ACK_SECONDS = 0.05
+_ENGINE_ANSWER_SECONDS = 5.0  # after AGENT_LOST, at most this long without the engine's word
+_CHECK_UNANSWERED = "agent leg is gone at the check after the bridge (OPTIONS: no answer)"
 _PLAYOUT_MARGIN_SECONDS = 0.3  # rtpengine's playout starts a packetisation or two later
 
 
