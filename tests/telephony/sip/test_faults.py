@@ -181,6 +181,50 @@ def test_keepalive_finds_a_customer_leg_that_is_gone(
     assert len(agent.received("BYE")) == 1
 
 
+@pytest.mark.parametrize(
+    ("within", "engine_acts", "kinds"),
+    [
+        (None, False, [CallEventKind.HANGUP_AGENT]),
+        (2.0, True, [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_DIALER]),
+        (2.0, False, [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_AGENT]),
+    ],
+    ids=["no grace asked", "lost within the grace", "the engine says nothing"],
+)
+def test_an_agent_leg_lost_soon_after_the_bridge_is_left_to_the_engine(
+    within: float | None,
+    engine_acts: bool,
+    kinds: list[CallEventKind],
+    farm: Farm,
+    sip_options: dict[str, Any],
+) -> None:
+    """The agent's phone answers the first keep-alive with 408 (Kamailio: the browser's
+    WebSocket is gone). Within ``agent_lost_within`` of the bridge the customer stays on the
+    line: ``AGENT_LOST``, then the engine's ``play_and_hangup`` (or, if it says nothing, an
+    agent's hang-up after a while); without it the call ends at once as before."""
+    customer = farm.peer("answer_then_options", 1, role="customer", code=200, reason="OK")
+    agent = farm.peer("answer_then_options", 1, role="agent", code=408, reason="Unreachable")
+    options = _route({**sip_options, "keepalive_interval": 0.5}, "+4930100", customer.uri_host)
+
+    async def scenario() -> None:
+        backend = make_backend(options)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", agent_lost_within=within))
+        recorder.bridge_to[call] = AgentEndpoint("1", f"sip:agent1@{agent.uri_host}")
+        if engine_acts:
+            lost = await recorder.wait_for(call, CallEventKind.AGENT_LOST)
+            assert lost.sip_status == 408 and "keep-alive: agent leg is gone" in lost.detail
+            await backend.play_and_hangup(call, "announcement:abandoned")
+        await recorder.wait_for(call, timeout=15.0)
+        assert recorder.kinds(call)[-len(kinds) :] == kinds
+        await backend.stop()
+        await recorder.task
+
+    asyncio.run(scenario())
+    assert customer.wait() == 0 and agent.wait() == 0
+    assert len(agent.received("BYE")) == 1 and len(customer.received("BYE")) == 1
+
+
 def test_no_free_call_slot_fails_the_attempt_at_once(
     farm: Farm, sip_options: dict[str, Any]
 ) -> None:
