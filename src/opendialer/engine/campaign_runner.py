@@ -807,9 +807,7 @@ class CampaignRunner:
         cut off): the caller never reached a person, so the call is abandoned like one no
         agent took: the campaign's message, counted against the abandonment budget."""
         if call.phase is not Phase.TALKING:
-            return
-        call.connected_at = None
-        self.tally.connects -= 1
+            return  # connected_at stays: the bridge did happen (and the connects only grow)
         await self._abandon(call)
 
     async def _abandon(self, call: LiveCall) -> None:

@@ -129,6 +129,12 @@ def shipped_flags() -> dict[str, str]:
     return dict(re.findall(r'^#!define (TO_\w+_FLAGS) "([^"]*)"$', example, re.MULTILINE))
 
 
+def passthrough_browser_flags() -> str:
+    """The shipped flags towards the browser without transcoding: the customer's G.711."""
+    shipped = shipped_flags()["TO_BROWSER_FLAGS"].split()
+    return " ".join(flag for flag in shipped if not flag.startswith("codec-"))
+
+
 def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
