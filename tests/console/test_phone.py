@@ -327,16 +327,27 @@ def _call_through_the_browser(
     _poll(lambda: bool(customer.received("BYE")), 10.0)
 
 
+@pytest.mark.parametrize(
+    ("vanishing", "detail"),
+    [
+        # Kamailio answers 408 once it knows the WebSocket is gone; before that the OPTIONS
+        # goes unanswered: either way the keep-alive ends the call.
+        ("renderer crashed", "keep-alive: agent leg is gone (OPTIONS: "),
+        ("tab closed", "agent's phone went away (BYE, Q.850 27)"),
+    ],
+)
 def test_a_browser_that_vanishes_after_the_grace_ends_the_customers_call(
+    vanishing: str,
+    detail: str,
     phone_browser: Browser,
     rig: PhoneRig,
     settings: Settings,
     sessions: SessionMaker,
     tenant: NewTenant,
 ) -> None:
-    """The browser's page crashes well into the call (a crash or a lost network sends no
-    BYE): the dialer's keep-alive gets 408 from Kamailio (the WebSocket is gone), the
-    customer gets a BYE and the attempt ends connected, saying why."""
+    """The browser goes away well into the call: a crashed renderer sends no BYE (the
+    dialer's keep-alive finds the phone gone), a closed tab sends one saying its page closed.
+    The customer gets a BYE and the attempt ends connected, saying why."""
     campaign = _browser_agent(sessions, tenant, "predictive")
     customer = _customer(rig)
     with serve(dialling_settings(settings, rig, customer)) as base_url:
@@ -346,16 +357,18 @@ def test_a_browser_that_vanishes_after_the_grace_ends_the_customers_call(
         expect(page.locator("#phone-call")).to_have_attribute(
             "data-state", "talking", timeout=30_000
         )
-        _poll(lambda: _talked_ms(page) > (GRACE_SECONDS + 2) * 1000)  # past the grace
-        _crash(page)  # no BYE from the browser: its connection just goes away
+        # past the grace and its check (sent at the end of the grace, answered at once)
+        _poll(lambda: _talked_ms(page) > (GRACE_SECONDS + 3) * 1000)
+        if vanishing == "tab closed":
+            page.close()
+        else:
+            _crash(page)
         _poll(lambda: bool(customer.received("BYE")), 15.0)
         _poll(lambda: (_attempt_outcome(sessions, campaign) or CallAttempt()).ended_at is not None)
         context.close()
     attempt = _attempt_outcome(sessions, campaign)
     assert attempt is not None and attempt.end_detail is not None
-    # Kamailio answers 408 once it knows the WebSocket is gone; before that the OPTIONS goes
-    # unanswered: either way the keep-alive ended the call
-    assert "keep-alive: agent leg is gone (OPTIONS: " in attempt.end_detail
+    assert detail in attempt.end_detail
     assert attempt.outcome is CallOutcome.CONNECTED
     assert customer.wait(10) == 0
 
@@ -366,20 +379,35 @@ def _talked_ms(page: Page) -> float:
     return since
 
 
-@pytest.mark.parametrize("vanishing", ["tab closed", "renderer crashed"])
-def test_a_browser_gone_within_the_grace_leaves_the_customer_the_abandon_message(
-    vanishing: str,
+# The page cuts its own WebSocket the moment its call is confirmed: a network cut right after
+# the bridge, however slowly the test's own commands would reach the browser on a loaded host.
+CUT_ON_ANSWER = """(() => {
+  const Native = window.WebSocket, sockets = [];
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    sockets.push(ws);
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  document.addEventListener("phonechange", () => {
+    const call = document.getElementById("phone-call");
+    if (call && call.dataset.state === "talking") sockets.splice(0).forEach((ws) => ws.close());
+  });
+})();"""
+
+
+def test_a_browser_cut_off_within_the_grace_leaves_the_customer_the_abandon_message(
     phone_browser: Browser,
     rig: PhoneRig,
     settings: Settings,
     sessions: SessionMaker,
     tenant: NewTenant,
 ) -> None:
-    """The agent's browser goes away right after the bridge (the tab closes, which may send
-    a BYE; or the renderer dies, which sends none: the keep-alive or the check at the end of
-    the grace finds the phone gone). The customer never reached a person: they hear the
-    campaign's abandon message (played by rtpengine, received by the customer) and the attempt
-    is counted abandoned, though it was bridged."""
+    """The agent's browser loses its connection as the call is put through (no BYE: Kamailio
+    answers the keep-alive or the check at the end of the grace with 408). The customer never
+    reached a person: they hear the campaign's abandon message (played by rtpengine, received
+    by the customer) and the attempt is counted abandoned, though it was bridged."""
     campaign = _browser_agent(sessions, tenant, "predictive")
     message = sox_file(
         rig.workdir / "abandon.wav", ["synth", str(MESSAGE_SECONDS), "sine", str(MESSAGE_HZ)]
@@ -396,15 +424,9 @@ def test_a_browser_gone_within_the_grace_leaves_the_customer_the_abandon_message
     with serve(dialling_settings(settings, rig, customer)) as base_url:
         context = _context(phone_browser, base_url, microphone=True)
         page = context.new_page()
+        page.add_init_script(CUT_ON_ANSWER)
         sink = start_sink(Network(None), sink_port, heard, 90.0, quiet=6.0)
         _go_ready(page, base_url)
-        expect(page.locator("#phone-call")).to_have_attribute(
-            "data-state", "talking", timeout=30_000
-        )
-        if vanishing == "tab closed":
-            context.close()
-        else:
-            _crash(page)
         _poll(lambda: (_attempt_outcome(sessions, campaign) or CallAttempt()).ended_at is not None)
         context.close()
     assert customer.wait(10) == 0, customer.error_file.read_text(errors="replace")

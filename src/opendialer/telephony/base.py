@@ -58,9 +58,10 @@ class CallEventKind(StrEnum):
     BRIDGED = "bridged"
     """Customer and agent are talking."""
     AGENT_LOST = "agent_lost"
-    """The agent's leg ended within ``OriginateRequest.agent_lost_within`` of the bridge (the
-    agent's phone hung up or is gone); the customer is still on the line and the engine must
-    act: ``play_and_hangup`` (the abandon handling) or ``hangup``."""
+    """The agent's phone went away (found gone, or a BYE not of normal clearing) before it was
+    found alive ``OriginateRequest.agent_lost_within`` after the bridge; the customer is still
+    on the line and the engine must act: ``play_and_hangup`` (the abandon handling) or
+    ``hangup``."""
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     FAILED = "failed"
@@ -120,9 +121,10 @@ class OriginateRequest:
     record: bool = False
     amd: bool = False
     agent_lost_within: float | None = None
-    """Seconds after the bridge during which a lost agent leg does not end the call: the
-    backend reports ``AGENT_LOST`` and waits for the engine. ``None``: it ends the call with
-    ``HANGUP_AGENT`` at once (as it does after that time)."""
+    """Seconds after the bridge at which the backend checks that the agent's phone is still
+    there; a phone gone before that does not end the call: the backend reports ``AGENT_LOST``
+    and waits for the engine. ``None``: it ends the call with ``HANGUP_AGENT`` at once (as it
+    does once the phone was found alive)."""
 
     def __post_init__(self) -> None:
         if not is_e164(self.number):

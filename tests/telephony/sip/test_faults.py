@@ -225,6 +225,43 @@ def test_an_agent_leg_lost_soon_after_the_bridge_is_left_to_the_engine(
     assert len(agent.received("BYE")) == 1 and len(customer.received("BYE")) == 1
 
 
+@pytest.mark.parametrize(
+    ("reason", "kinds"),
+    [
+        ("Q.850;cause=16", [CallEventKind.HANGUP_AGENT]),
+        ("Q.850;cause=27", [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_DIALER]),
+    ],
+    ids=["the agent hangs up", "the agent's phone goes away"],
+)
+def test_a_bye_within_the_grace_says_whether_the_agent_chose_it(
+    reason: str, kinds: list[CallEventKind], farm: Farm, sip_options: dict[str, Any]
+) -> None:
+    """A BYE from the agent 0.3 s after the bridge: normal clearing (16, the agent's own hang-up)
+    ends the call; any other cause (a browser's page closing sends 27) is a phone gone away,
+    left to the engine, whose abandon handling then plays to the customer."""
+    customer = farm.peer("answer", 1, talk_ms=10_000, role="customer")
+    agent = farm.peer("answer", 1, talk_ms=300, role="agent", extra={"BYE_REASON": reason})
+    options = _route(sip_options, "+4930100", customer.uri_host)
+
+    async def scenario() -> None:
+        backend = make_backend(options)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", agent_lost_within=2.0))
+        recorder.bridge_to[call] = AgentEndpoint("1", f"sip:agent1@{agent.uri_host}")
+        if CallEventKind.AGENT_LOST in kinds:
+            lost = await recorder.wait_for(call, CallEventKind.AGENT_LOST)
+            assert lost.q850_cause == 27
+            await backend.play_and_hangup(call, "announcement:abandoned")
+        await recorder.wait_for(call)
+        assert recorder.kinds(call)[-len(kinds) :] == kinds
+        await backend.stop()
+        await recorder.task
+
+    asyncio.run(scenario())
+    assert customer.wait() == 0 and agent.wait() == 0
+
+
 def test_no_free_call_slot_fails_the_attempt_at_once(
     farm: Farm, sip_options: dict[str, Any]
 ) -> None:

@@ -17,7 +17,6 @@ Everything here runs on the SIP thread; ``Net`` gives it legs and timers, ``emit
 """
 
 import logging
-import time
 import wave
 from collections.abc import Callable
 from functools import partial
@@ -91,8 +90,7 @@ class ThirdPartyCall:
         self.offer: str | None = None
         self.acked = False
         self.alerted = False
-        self.bridged_at: float | None = None  # monotonic seconds
-        self.pinged_at: float | None = None  # the last keep-alive
+        self.agent_confirmed = False  # the agent's phone answered the check after the grace
         self._timers: dict[str, TimerLike] = {}
 
     # -- commands (from the backend, on the SIP thread)
@@ -294,7 +292,7 @@ class ThirdPartyCall:
                 return
             if not self._answer_customer(event.sdp):
                 return
-            self.phase, self.bridged_at = Phase.BRIDGED, time.monotonic()
+            self.phase = Phase.BRIDGED
             self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
             self._schedule_keepalive()
@@ -371,7 +369,6 @@ class ThirdPartyCall:
         if self.phase is not Phase.BRIDGED:
             return
         legs = {"customer": self.customer, "agent": self.agent}
-        self.pinged_at = time.monotonic()
         for side, leg in legs.items():
             if leg is not None:
                 leg.ping(partial(self._pong, side, leg))
@@ -392,16 +389,17 @@ class ThirdPartyCall:
         cause = TIMER_EXPIRY if status is None else TEMPORARY_FAILURE
         answer = "no answer" if status is None else str(status)
         detail = f"keep-alive: {side} leg is gone (OPTIONS: {answer})"
-        if side == "agent":  # found gone by the ping: lost since it was sent, not the answer
-            self._agent_gone(status, cause, detail, seen_at=self.pinged_at)
+        if side == "agent":
+            self._agent_gone(status, cause, detail)
         else:
             self._finish(CallEventKind.HANGUP_CUSTOMER, status, cause, detail)
 
     # -- an agent leg lost soon after the bridge: the engine decides (the abandon handling)
 
     def _schedule_agent_check(self) -> None:
-        """Ask the agent's leg once at the end of ``agent_lost_within``: a phone gone without
-        a BYE (a crashed or disconnected browser) is then found within that time."""
+        """Ask the agent's leg once at the end of ``agent_lost_within``. Until it has answered,
+        the caller is not yet served: a loss found before then (even late, on a loaded host)
+        was a loss within the grace; a phone gone without a BYE is found by this check."""
         within = self.timers.agent_lost_within
         if within is not None and self.agent is not None:
             self._start_timer("agent-check", within, self._check_agent)
@@ -411,7 +409,7 @@ class ThirdPartyCall:
         if self.phase is not Phase.BRIDGED or leg is None:
             return
         leg.ping(partial(self._agent_checked, leg))
-        gone = partial(self._agent_gone, None, TIMER_EXPIRY, _CHECK_UNANSWERED, checked=True)
+        gone = partial(self._agent_gone, None, TIMER_EXPIRY, _CHECK_UNANSWERED)
         self._start_timer("agent-check", self.timers.keepalive_timeout, gone)
 
     def _agent_checked(self, leg: LegLike, status: int) -> None:
@@ -420,23 +418,16 @@ class ThirdPartyCall:
         self._stop_timer("agent-check")
         if status in (408, 481):
             detail = f"agent leg is gone at the check after the bridge (OPTIONS: {status})"
-            self._agent_gone(status, TEMPORARY_FAILURE, detail, checked=True)
+            self._agent_gone(status, TEMPORARY_FAILURE, detail)
+        else:
+            self.agent_confirmed = True
 
-    def _agent_gone(
-        self,
-        status: int | None,
-        cause: int,
-        detail: str,
-        *,
-        checked: bool = False,
-        seen_at: float | None = None,
-    ) -> None:
-        """The bridged agent's leg ended (noticed at ``seen_at``, or now). Soon after the bridge
-        (or found by the check) the customer stays and the engine is told; later the call ends
-        with ``HANGUP_AGENT``."""
+    def _agent_gone(self, status: int | None, cause: int, detail: str) -> None:
+        """The bridged agent's leg ended. Before the check has confirmed it after the grace,
+        the customer stays and the engine is told; later the call ends with ``HANGUP_AGENT``."""
         if self.phase is not Phase.BRIDGED:
             return
-        if not (checked or self._within_agent_window(seen_at or time.monotonic())):
+        if self.timers.agent_lost_within is None or self.agent_confirmed:
             self._finish(CallEventKind.HANGUP_AGENT, status, cause, detail)
             return
         for name in ("keepalive", "pong-customer", "pong-agent", "agent-check"):
@@ -446,12 +437,6 @@ class ThirdPartyCall:
         self._emit(CallEventKind.AGENT_LOST, status, cause, detail, self.agent_id)
         unanswered = partial(self._engine_silent, status, cause, detail)
         self._start_timer("agent-lost", _ENGINE_ANSWER_SECONDS, unanswered)
-
-    def _within_agent_window(self, at: float) -> bool:
-        within = self.timers.agent_lost_within
-        if within is None or self.bridged_at is None:
-            return False
-        return at - self.bridged_at <= within
 
     def _engine_silent(self, status: int | None, cause: int, detail: str) -> None:
         """Nobody acted on ``AGENT_LOST``: end the call as an agent's hang-up."""
