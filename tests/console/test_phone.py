@@ -142,6 +142,40 @@ def tls_browser(playwright: Playwright, tls_rig: PhoneRig) -> Iterator[Browser]:
         yield browser
 
 
+@dataclass
+class Desk:
+    """What a browser-phone call test works with: the daemons, a browser, the database."""
+
+    browser: Browser
+    rig: PhoneRig
+    settings: Settings
+    sessions: SessionMaker
+    tenant: NewTenant
+
+
+@pytest.fixture
+def desk(
+    phone_browser: Browser,
+    rig: PhoneRig,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+) -> Desk:
+    return Desk(phone_browser, rig, settings, sessions, tenant)
+
+
+@pytest.fixture
+def tls_desk(
+    tls_browser: Browser,
+    tls_rig: PhoneRig,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+) -> Desk:
+    """As ``desk``, over WSS."""
+    return Desk(tls_browser, tls_rig, settings, sessions, tenant)
+
+
 def _context(browser: Browser, base_url: str, microphone: bool) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.set_default_timeout(10_000)
@@ -229,6 +263,11 @@ def _attempt_outcome(sessions: SessionMaker, campaign_id: int) -> CallAttempt | 
         return attempt
 
 
+def _ended(sessions: SessionMaker, campaign_id: int) -> bool:
+    attempt = _attempt_outcome(sessions, campaign_id)
+    return attempt is not None and attempt.ended_at is not None
+
+
 def _number(page: Page, name: str) -> float:
     return float(page.locator("body").get_attribute(f"data-{name}") or 0)
 
@@ -243,40 +282,26 @@ def _poll(check: Any, deadline: float = DEADLINE, why: Any = lambda: "") -> None
 @pytest.mark.parametrize("dial_mode", ["predictive", "progressive"])
 def test_browser_answers_and_audio_flows_both_ways(
     dial_mode: str,
-    phone_browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    desk: Desk,
 ) -> None:
-    campaign = _browser_agent(sessions, tenant, dial_mode)
-    _talk_and_hang_up(phone_browser, rig, settings, sessions, campaign, "phone.png")
+    campaign = _browser_agent(desk.sessions, desk.tenant, dial_mode)
+    _talk_and_hang_up(desk, campaign, "phone.png")
 
 
 def test_over_wss_the_browser_registers_and_takes_a_call(
-    tls_browser: Browser,
-    tls_rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    tls_desk: Desk,
 ) -> None:
     """The production transport: the console's phone connects to wss:// (Kamailio's TLS
     port, a certificate made for this test), registers, goes ready and takes a call."""
-    assert tls_rig.kamailio.ws_url.startswith("wss://")
-    campaign = _browser_agent(sessions, tenant, "predictive")
-    _talk_and_hang_up(tls_browser, tls_rig, settings, sessions, campaign, None)
+    assert tls_desk.rig.kamailio.ws_url.startswith("wss://")
+    campaign = _browser_agent(tls_desk.sessions, tls_desk.tenant, "predictive")
+    _talk_and_hang_up(tls_desk, campaign, None)
 
 
-def _talk_and_hang_up(
-    browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    campaign: int,
-    picture: str | None,
-) -> None:
+def _talk_and_hang_up(desk: Desk, campaign: int, picture: str | None) -> None:
     """A call from Ready to the browser's hang-up: two-way audio, Opus in the browser and
     G.711 for the customer (rtpengine transcodes), the BYE reaching the customer."""
+    browser, rig, settings, sessions = desk.browser, desk.rig, desk.settings, desk.sessions
     customer = _customer(rig)
     with serve(dialling_settings(settings, rig, customer)) as base_url:
         context = _context(browser, base_url, microphone=True)
@@ -339,19 +364,15 @@ def _call_through_the_browser(
 def test_a_browser_that_vanishes_after_the_grace_ends_the_customers_call(
     vanishing: str,
     detail: str,
-    phone_browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    desk: Desk,
 ) -> None:
     """The browser goes away well into the call: a crashed renderer sends no BYE (the
     dialer's keep-alive finds the phone gone), a closed tab sends one saying its page closed.
     The customer gets a BYE and the attempt ends connected, saying why."""
-    campaign = _browser_agent(sessions, tenant, "predictive")
-    customer = _customer(rig)
-    with serve(dialling_settings(settings, rig, customer)) as base_url:
-        context = _context(phone_browser, base_url, microphone=True)
+    campaign = _browser_agent(desk.sessions, desk.tenant, "predictive")
+    customer = _customer(desk.rig)
+    with serve(dialling_settings(desk.settings, desk.rig, customer)) as base_url:
+        context = _context(desk.browser, base_url, microphone=True)
         page = context.new_page()
         _go_ready(page, base_url)
         expect(page.locator("#phone-call")).to_have_attribute(
@@ -364,9 +385,9 @@ def test_a_browser_that_vanishes_after_the_grace_ends_the_customers_call(
         else:
             _crash(page)
         _poll(lambda: bool(customer.received("BYE")), 15.0)
-        _poll(lambda: (_attempt_outcome(sessions, campaign) or CallAttempt()).ended_at is not None)
+        _poll(lambda: _ended(desk.sessions, campaign))
         context.close()
-    attempt = _attempt_outcome(sessions, campaign)
+    attempt = _attempt_outcome(desk.sessions, campaign)
     assert attempt is not None and attempt.end_detail is not None
     assert detail in attempt.end_detail
     assert attempt.outcome is CallOutcome.CONNECTED
@@ -398,39 +419,35 @@ CUT_ON_ANSWER = """(() => {
 
 
 def test_a_browser_cut_off_within_the_grace_leaves_the_customer_the_abandon_message(
-    phone_browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    desk: Desk,
 ) -> None:
     """The agent's browser loses its connection as the call is put through (no BYE: Kamailio
     answers the keep-alive or the check at the end of the grace with 408). The customer never
     reached a person: they hear the campaign's abandon message (played by rtpengine, received
     by the customer) and the attempt is counted abandoned, though it was bridged."""
-    campaign = _browser_agent(sessions, tenant, "predictive")
+    campaign = _browser_agent(desk.sessions, desk.tenant, "predictive")
     message = sox_file(
-        rig.workdir / "abandon.wav", ["synth", str(MESSAGE_SECONDS), "sine", str(MESSAGE_HZ)]
+        desk.rig.workdir / "abandon.wav", ["synth", str(MESSAGE_SECONDS), "sine", str(MESSAGE_HZ)]
     )
-    with unit_of_work(sessions) as session:
+    with unit_of_work(desk.sessions) as session:
         session.execute(
             update(Campaign)
             .where(Campaign.id == campaign)
             .values(abandon_announcement_uri=str(message))
         )
-    heard = rig.workdir / f"heard-{uuid.uuid4().hex}.txt"
+    heard = desk.rig.workdir / f"heard-{uuid.uuid4().hex}.txt"
     sink_port = free_port(socket.SOCK_DGRAM)
-    customer = _customer(rig, media_port=sink_port)
-    with serve(dialling_settings(settings, rig, customer)) as base_url:
-        context = _context(phone_browser, base_url, microphone=True)
+    customer = _customer(desk.rig, media_port=sink_port)
+    with serve(dialling_settings(desk.settings, desk.rig, customer)) as base_url:
+        context = _context(desk.browser, base_url, microphone=True)
         page = context.new_page()
         page.add_init_script(CUT_ON_ANSWER)
         sink = start_sink(Network(None), sink_port, heard, 90.0, quiet=6.0)
         _go_ready(page, base_url)
-        _poll(lambda: (_attempt_outcome(sessions, campaign) or CallAttempt()).ended_at is not None)
+        _poll(lambda: _ended(desk.sessions, campaign))
         context.close()
     assert customer.wait(10) == 0, customer.error_file.read_text(errors="replace")
-    attempt = _attempt_outcome(sessions, campaign)
+    attempt = _attempt_outcome(desk.sessions, campaign)
     assert attempt is not None
     assert attempt.outcome is CallOutcome.ABANDONED, attempt.end_detail
     assert attempt.connected_at is not None  # lost after the bridge, not before it
@@ -455,38 +472,34 @@ def _crash(page: Page) -> None:
 
 
 def test_an_agent_whose_phone_is_gone_is_logged_out(
-    phone_browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    desk: Desk,
 ) -> None:
     """Kamailio's ul.dump lists the registered browser; once the page is gone (its phone
     unregisters) the watch logs the paused agent out after the grace, not before."""
-    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
-    with unit_of_work(sessions) as session:
+    agent = make_agent(desk.sessions, desk.tenant.tenant.id, "erika.agent")
+    with unit_of_work(desk.sessions) as session:
         session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:erika@{DOMAIN}"))
-    make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    live = phone_settings(settings, rig, engine_enabled=False)
+    make_console_campaign(desk.sessions, desk.tenant.tenant.id, agent, "progressive")
+    live = phone_settings(desk.settings, desk.rig, engine_enabled=False)
     watch = PhoneWatch(live)
     with serve(live) as base_url:
-        context = _context(phone_browser, base_url, microphone=True)
+        context = _context(desk.browser, base_url, microphone=True)
         page = context.new_page()
         sign_in(page, base_url, "erika.agent")
         expect(page.locator("#phone-connection")).to_have_attribute("data-state", "registered")
         page.get_by_role("button", name="Log in").click()
         expect(page.locator("#state")).to_have_text("paused")
-        assert "erika" in _registered(rig)
+        assert "erika" in _registered(desk.rig)
         page.goto("about:blank")
         context.close()
-        _poll(lambda: "erika" not in _registered(rig), why=lambda: str(_registered(rig)))
+        _poll(lambda: "erika" not in _registered(desk.rig), why=lambda: str(_registered(desk.rig)))
     now = datetime.now(UTC)
     after = now + timedelta(seconds=live.softphone_logout_after_seconds)
-    with unit_of_work(sessions) as session:
+    with unit_of_work(desk.sessions) as session:
         assert watch.sweep(session, set(), now) == []  # a short loss is forgiven
-    with unit_of_work(sessions) as session:
+    with unit_of_work(desk.sessions) as session:
         assert watch.sweep(session, set(), after) == [agent]
-    with unit_of_work(sessions) as session:
+    with unit_of_work(desk.sessions) as session:
         state = session.scalars(select(AgentSession).where(AgentSession.user_id == agent)).one()
         assert state.state is AgentState.LOGGED_OUT
 
@@ -505,18 +518,14 @@ def _registered(rig: PhoneRig) -> set[str]:
 
 
 def test_microphone_denied_blocks_ready(
-    phone_browser: Browser,
-    rig: PhoneRig,
-    settings: Settings,
-    sessions: SessionMaker,
-    tenant: NewTenant,
+    desk: Desk,
 ) -> None:
-    agent = make_agent(sessions, tenant.tenant.id, "max.agent")
-    with unit_of_work(sessions) as session:
+    agent = make_agent(desk.sessions, desk.tenant.tenant.id, "max.agent")
+    with unit_of_work(desk.sessions) as session:
         session.execute(update(User).where(User.id == agent).values(sip_uri=f"sip:max@{DOMAIN}"))
-    make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    with serve(phone_settings(settings, rig, engine_enabled=False)) as base_url:
-        context = _context(phone_browser, base_url, microphone=False)
+    make_console_campaign(desk.sessions, desk.tenant.tenant.id, agent, "progressive")
+    with serve(phone_settings(desk.settings, desk.rig, engine_enabled=False)) as base_url:
+        context = _context(desk.browser, base_url, microphone=False)
         page = context.new_page()
         try:
             sign_in(page, base_url, "max.agent")
