@@ -77,6 +77,7 @@ class Peer:
     ) -> "Peer":
         text = (SCENARIO if tone is None else SCENARIOS / "answer_audio.xml").read_text()
         params = {"RING_MS": ring_ms, "TALK_MS": talk_ms, "ROLE": role}
+        params["BYE_REASON"] = "Q.850;cause=16"
         if tone is not None:
             params["MEDIA_PORT"] = "[rtpstream_audio_port]"
             params["STREAM"] = f'<exec rtp_stream="{tone},-1,0"/>'

@@ -10,7 +10,12 @@ and goes ready after the campaign's 1 s wrap-up. rtpengine's CPU (utime + stime 
 over the run is divided by the talk seconds: each call passes rtpengine twice (the dialer's
 anchor and Kamailio's WebRTC <-> RTP leg).
 
+``--codec opus`` (the shipped Kamailio flags: the browser talks Opus, rtpengine transcodes to
+the customer's G.711) or ``--codec g711`` (G.711 passed through to the browser); ``--talk``
+seconds per call (longer calls weigh the per-call set-up less in the CPU per second).
+
     .venv/bin/python -m bench.softphone --calls 50
+    .venv/bin/python -m bench.softphone --calls 20 --talk 5 --codec g711
 """
 
 import argparse
@@ -26,7 +31,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from pydantic import SecretStr
 from tests.console.browser import CHROMIUM, CHROMIUM_FLAGS, PASSWORD, sign_in
 from tests.live import serve
-from tests.telephony.sip.kamailio import Kamailio, free_port
+from tests.telephony.sip.kamailio import Kamailio, free_port, passthrough_browser_flags
 from tests.telephony.sip.rtpengine import Rtpengine, sox_file
 from tests.telephony.sip.sipp import Network, Sipp
 
@@ -104,9 +109,9 @@ def attribute(page: Page, name: str) -> str:
     return page.locator("body").get_attribute(f"data-{name}") or ""
 
 
-def one_call(page: Page, previous_answer: str) -> tuple[float, float]:
-    """Wait for the next answered call's two-way audio; hang up. Its bridge-to-audio ms and
-    its talk seconds (browser answer to hang-up)."""
+def one_call(page: Page, previous_answer: str, talk_seconds: float) -> tuple[float, float, str]:
+    """Wait for the next answered call's two-way audio; hang up. Its bridge-to-audio ms, its
+    talk seconds (browser answer to hang-up) and the codec the browser sent."""
     deadline = time.monotonic() + CALL_DEADLINE_MS / 1000
     while not (
         attribute(page, "phone-answered-at") not in ("", previous_answer)
@@ -117,14 +122,17 @@ def one_call(page: Page, previous_answer: str) -> tuple[float, float]:
             raise TimeoutError(f"no two-way audio: {page.evaluate('({...document.body.dataset})')}")
         time.sleep(0.05)  # polling the browser, with a deadline
     delay = float(attribute(page, "phone-two-way-at")) - float(attribute(page, "bridged-at"))
-    time.sleep(1.0)  # talk
+    time.sleep(talk_seconds)  # talk
+    codec = attribute(page, "phone-codec")
     page.get_by_role("button", name="Hang up", exact=True).click()
     talk = time.time() - float(attribute(page, "phone-answered-at")) / 1000
     expect(page.locator("#phone-call")).to_have_attribute("data-state", "idle")
-    return delay, talk
+    return delay, talk, codec
 
 
-def drive(base_url: str, calls: int, tone: Path) -> list[tuple[float, float]]:
+def drive(
+    base_url: str, calls: int, tone: Path, talk_seconds: float
+) -> list[tuple[float, float, str]]:
     flags = [
         *CHROMIUM_FLAGS,
         "--use-fake-device-for-media-stream",
@@ -144,7 +152,7 @@ def drive(base_url: str, calls: int, tone: Path) -> list[tuple[float, float]]:
         page.get_by_role("button", name="Ready", exact=True).click()
         answered = ""
         for _ in range(calls):
-            results.append(one_call(page, answered))
+            results.append(one_call(page, answered, talk_seconds))
             answered = attribute(page, "phone-answered-at")
         page.goto("about:blank")
         browser.close()
@@ -159,6 +167,8 @@ def percentile(values: list[float], share: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--talk", type=float, default=1.0, help="seconds per call")
+    parser.add_argument("--codec", choices=["opus", "g711"], default="opus")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="phone-bench-") as tmp,
@@ -169,14 +179,17 @@ def main() -> None:
         low = 44000 + (free_port() % 20) * 100
         rtpengine = Rtpengine(Network(None), work / "rtpengine", free_port(), (low, low + 99))
         rtpengine.start()
-        kamailio = Kamailio(work / "kamailio", DOMAIN, SECRET, rtpengine.address).start()
+        flags = passthrough_browser_flags() if args.codec == "g711" else ""
+        kamailio = Kamailio(work / "kamailio", DOMAIN, SECRET, rtpengine.address)
+        kamailio.browser_flags = flags
+        kamailio.start()
         customer = Sipp(
             Network(None),
             "answer_echo_keepalive",
             free_port(),
             work,
             args.calls,
-            {"RING_MS": "200"},
+            {"RING_MS": "200", "MEDIA_PORT": "[media_port]"},
         )
         customer.extra_args = ["-rtp_echo"]
         customer.start()
@@ -185,7 +198,7 @@ def main() -> None:
             assert rtpengine.process is not None
             cpu_before, started = cpu_seconds(rtpengine.process.pid), time.monotonic()
             with serve(settings_for(url, rtpengine, kamailio, customer)) as base_url:
-                results = drive(base_url, args.calls, tone)
+                results = drive(base_url, args.calls, tone, args.talk)
             cpu = cpu_seconds(rtpengine.process.pid) - cpu_before
             wall = time.monotonic() - started
         finally:
@@ -193,13 +206,16 @@ def main() -> None:
             kamailio.stop()
             rtpengine.stop()
     load = os.getloadavg()
-    delays = [delay for delay, _ in results]
-    talk_seconds = sum(talk for _, talk in results)
+    delays = [delay for delay, _, _ in results]
+    talk_seconds = sum(talk for _, talk, _ in results)
+    codecs = ", ".join(sorted({codec for _, _, codec in results}))
     print_table(
         f"Browser phone: bridge -> two-way audio, {len(delays)} calls "
         f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})",
         [
             "calls",
+            "browser codec",
+            "talk s",
             "p50 ms",
             "p95 ms",
             "max ms",
@@ -210,6 +226,8 @@ def main() -> None:
         [
             (
                 len(delays),
+                codecs,
+                f"{args.talk:g}",
                 f"{statistics.median(delays):.0f}",
                 f"{percentile(delays, 0.95):.0f}",
                 f"{max(delays):.0f}",

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -669,12 +669,14 @@ class CampaignRunner:
             self.policy.observe(observation)
 
     async def _launch(self, launch: Launch) -> None:
+        # An agent's phone lost within the grace after the bridge: the caller is abandoned.
+        request = replace(launch.request, agent_lost_within=self.engine.grace_seconds)
         try:
             if launch.agent_id is None:
-                call_id = await self.engine.backend.originate(launch.request)
+                call_id = await self.engine.backend.originate(request)
             else:
                 endpoint = await self._endpoint(launch.agent_id)
-                call_id = await self.engine.backend.originate_agent_first(endpoint, launch.request)
+                call_id = await self.engine.backend.originate_agent_first(endpoint, request)
         except Exception as exc:
             await self._launch_failed(launch, exc)
             return
@@ -890,6 +892,13 @@ class CampaignRunner:
                 Observation(at=self.engine.clock.monotonic(), live_answer=False, abandoned=True)
             )
             self.wake(stale=False)  # the budget changed
+
+    async def on_agent_lost(self, call: LiveCall, event: CallEvent) -> None:
+        """The agent's phone went away within the grace after the bridge (a browser closed or
+        cut off): the caller never reached a person, so the call is abandoned like one no
+        agent took: the campaign's message, counted against the abandonment budget."""
+        if call.phase is Phase.TALKING:  # connected_at stays: the bridge did happen
+            await self.abandon(call, "the agent's phone went away within the grace")
 
     # -- endings
 

@@ -69,6 +69,7 @@ _WAKING = {
     CallEventKind.ANSWERED_MACHINE,
     CallEventKind.BRIDGED,
     CallEventKind.AGENT_NO_ANSWER,
+    CallEventKind.AGENT_LOST,
 }
 """Call events after which pacing may decide otherwise (besides every final one)."""
 _STALE_AFTER = {CallEventKind.ANSWERED_HUMAN, CallEventKind.AGENT_NO_ANSWER}
@@ -318,6 +319,8 @@ class Engine:
             await runner.on_bridged(call, event)
         elif kind is CallEventKind.AGENT_NO_ANSWER:
             await runner.on_agent_no_answer(call, event)
+        elif kind is CallEventKind.AGENT_LOST:
+            await runner.on_agent_lost(call, event)
         elif event.final:
             await self._on_final(call, event)
         if event.final or kind in _WAKING:

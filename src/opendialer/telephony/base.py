@@ -57,6 +57,11 @@ class CallEventKind(StrEnum):
     """The agent leg of a bridge failed; the customer is still on the line, waiting."""
     BRIDGED = "bridged"
     """Customer and agent are talking."""
+    AGENT_LOST = "agent_lost"
+    """The agent's phone went away (found gone, or a BYE not of normal clearing) before it was
+    found alive ``OriginateRequest.agent_lost_within`` after the bridge; the customer is still
+    on the line and the engine must act: ``play_and_hangup`` (the abandon handling) or
+    ``hangup``."""
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     FAILED = "failed"
@@ -119,12 +124,19 @@ class OriginateRequest:
     attempt_id: int | None = None
     record: bool = False
     amd: bool = False
+    agent_lost_within: float | None = None
+    """Seconds after the bridge at which the backend checks that the agent's phone is still
+    there; a phone gone before that does not end the call: the backend reports ``AGENT_LOST``
+    and waits for the engine. ``None``: it ends the call with ``HANGUP_AGENT`` at once (as it
+    does once the phone was found alive)."""
 
     def __post_init__(self) -> None:
         if not is_e164(self.number):
             raise ValueError(f"number must be E.164, got {self.number!r}")
         if self.ring_timeout <= 0:
             raise ValueError("ring_timeout must be positive")
+        if self.agent_lost_within is not None and self.agent_lost_within < 0:
+            raise ValueError("agent_lost_within must not be negative")
 
 
 class RecordingHook(Protocol):

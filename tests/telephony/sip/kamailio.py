@@ -1,16 +1,15 @@
 """A real Kamailio for the browser-phone tests: the shipped kamailio.cfg with a test
 opendialer-local.cfg (loopback, free ports, WS without TLS), started in the foreground."""
 
+import re
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from opendialer.telephony.sip.kamailio import KAMAILIO_CFG
-
-START_SECONDS = 10.0
+from opendialer.telephony.sip.kamailio import KAMAILIO_CFG, LOCAL_CFG_EXAMPLE
+from tests.telephony.sip.daemon import start_daemon, stop_daemon
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -36,10 +35,17 @@ class Kamailio:
     rtpengine_ng: str
     sip_port: int = 0
     ws_port: int = 0
+    tls: bool = False
+    """Also listen for WSS (TLS) with a throw-away self-signed certificate for 127.0.0.1."""
+    browser_flags: str = ""
+    """rtpengine flags towards the browser; the shipped example's (Opus first) when empty."""
+    wss_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def ws_url(self) -> str:
+        if self.tls:
+            return f"wss://127.0.0.1:{self.wss_port}"
         return f"ws://127.0.0.1:{self.ws_port}"
 
     @property
@@ -55,35 +61,26 @@ class Kamailio:
         return self.workdir / "kamailio.log"
 
     def start(self) -> "Kamailio":
-        if shutil.which("kamailio") is None:
-            raise RuntimeError("kamailio is not installed (make test installs it)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.sip_port = self.sip_port or free_port(socket.SOCK_DGRAM)
         self.ws_port = self.ws_port or free_port()
+        if self.tls:
+            self.wss_port = self.wss_port or free_port()
+            self._tls_config()
         cfg = self.workdir / "kamailio.cfg"
         shutil.copy(KAMAILIO_CFG, cfg)
         (self.workdir / "opendialer-local.cfg").write_text(self._local())
         run = self.workdir / "run"
         run.mkdir(exist_ok=True)
         args = ["kamailio", "-f", str(cfg), "-DD", "-E", "-Y", str(run), "-m", "64", "-M", "8"]
-        out = self.log.open("wb")
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-        deadline = time.monotonic() + START_SECONDS
-        while not _listening(self.ws_port):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"kamailio did not start: {self.log}")
-            time.sleep(0.05)
+        port = self.wss_port or self.ws_port
+        self.process = start_daemon(
+            "kamailio", args, self.log, lambda: _listening(port), package="kamailio"
+        )
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_daemon(self.process)
 
     def _local(self) -> str:
         values = {
@@ -98,17 +95,44 @@ class Kamailio:
             "MAX_EXPIRES": "600",
             "LOG_LEVEL": "2",
         }
+        if self.tls:
+            values |= {"WSS_PORT": str(self.wss_port), "TLS_CONFIG": str(self._tls_cfg)}
         lines = [f'#!substdef "!{name}!{value}!g"' for name, value in values.items()]
-        lines += [f'#!define {name} "{flags}"' for name, flags in _FLAGS.items()]
+        flags = shipped_flags()
+        if self.browser_flags:
+            flags["TO_BROWSER_FLAGS"] = self.browser_flags
+        lines += [f'#!define {name} "{value}"' for name, value in flags.items()]
+        if self.tls:
+            lines.append("#!define WITH_TLS")
         return "\n".join(lines) + "\n"
 
+    @property
+    def _tls_cfg(self) -> Path:
+        return self.workdir / "opendialer-tls.cfg"
 
-_FLAGS = {
-    "TO_BROWSER_FLAGS": "replace-origin replace-session-connection ICE=force DTLS=passive "
-    "SDES-off RTP/SAVPF rtcp-mux-offer generate-mid",
-    "TO_DIALER_FLAGS": "replace-origin replace-session-connection ICE=remove RTP/AVP "
-    "rtcp-mux-demux",
-}
+    def _tls_config(self) -> None:
+        """A self-signed certificate for 127.0.0.1 made now, and Kamailio's TLS settings."""
+        cert, key = self.workdir / "cert.pem", self.workdir / "key.pem"
+        args = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        args += ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        args += ["-addext", "subjectAltName=IP:127.0.0.1"]
+        subprocess.run(args, check=True, capture_output=True)
+        self._tls_cfg.write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            f"require_certificate = no\ncertificate = {cert}\nprivate_key = {key}\n"
+        )
+
+
+def shipped_flags() -> dict[str, str]:
+    """The rtpengine flags the shipped example defines (TO_BROWSER_FLAGS, TO_DIALER_FLAGS)."""
+    example = LOCAL_CFG_EXAMPLE.read_text()
+    return dict(re.findall(r'^#!define (TO_\w+_FLAGS) "([^"]*)"$', example, re.MULTILINE))
+
+
+def passthrough_browser_flags() -> str:
+    """The shipped flags towards the browser without transcoding: the customer's G.711."""
+    shipped = shipped_flags()["TO_BROWSER_FLAGS"].split()
+    return " ".join(flag for flag in shipped if not flag.startswith("codec-"))
 
 
 def _listening(port: int) -> bool:

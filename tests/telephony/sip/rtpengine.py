@@ -1,13 +1,12 @@
 """A real rtpengine for the SIP tests, in the SIP network namespace, and audio helpers."""
 
-import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tests.telephony.sip.daemon import start_daemon, stop_daemon
 from tests.telephony.sip.sipp import Network
 
 NG_PORT = 2223
@@ -28,8 +27,6 @@ class Rtpengine:
         return f"127.0.0.1:{self.ng_port}"
 
     def start(self) -> "Rtpengine":
-        if shutil.which("rtpengine") is None:
-            raise RuntimeError("rtpengine is not installed (make test installs rtpengine-daemon)")
         self.spool.mkdir(parents=True, exist_ok=True)
         low, high = self.media_ports
         args = [
@@ -41,25 +38,17 @@ class Rtpengine:
         args += ["--foreground", "--table=-1", f"--port-min={low}", f"--port-max={high}"]
         args += [f"--recording-dir={self.spool}", "--recording-method=pcap", "--log-stderr"]
         args += ["--delete-delay=0", f"--listen-cli=127.0.0.1:{self.ng_port + CLI_OFFSET}"]
-        log = (self.spool / "rtpengine.log").open("wb")
-        self.process = subprocess.Popen(
-            self.network.command(args), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        self.process = start_daemon(
+            "rtpengine",
+            self.network.command(args),
+            self.spool / "rtpengine.log",
+            lambda: self.network.port_bound(self.ng_port),
+            package="rtpengine-daemon",
         )
-        deadline = time.monotonic() + 10
-        while not self.network.port_bound(self.ng_port):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"rtpengine did not start: {self.spool / 'rtpengine.log'}")
-            time.sleep(0.05)
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_daemon(self.process)
 
 
 def tone_file(path: Path, hz: float, seconds: float) -> Path:

@@ -205,6 +205,7 @@ class Farm:
             "ROLE": role,
             "CODE": str(code),
             "REASON": reason,
+            "BYE_REASON": "Q.850;cause=16",
             **(extra or {}),
         }
         sipp = Sipp(self.network, scenario, self.free_port(), self.workdir, calls, params)

@@ -181,6 +181,87 @@ def test_keepalive_finds_a_customer_leg_that_is_gone(
     assert len(agent.received("BYE")) == 1
 
 
+@pytest.mark.parametrize(
+    ("within", "engine_acts", "kinds"),
+    [
+        (None, False, [CallEventKind.HANGUP_AGENT]),
+        (2.0, True, [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_DIALER]),
+        (2.0, False, [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_AGENT]),
+    ],
+    ids=["no grace asked", "lost within the grace", "the engine says nothing"],
+)
+def test_an_agent_leg_lost_soon_after_the_bridge_is_left_to_the_engine(
+    within: float | None,
+    engine_acts: bool,
+    kinds: list[CallEventKind],
+    farm: Farm,
+    sip_options: dict[str, Any],
+) -> None:
+    """The agent's phone answers the first keep-alive with 408 (Kamailio: the browser's
+    WebSocket is gone). Within ``agent_lost_within`` of the bridge the customer stays on the
+    line: ``AGENT_LOST``, then the engine's ``play_and_hangup`` (or, if it says nothing, an
+    agent's hang-up after a while); without it the call ends at once as before."""
+    customer = farm.peer("answer_then_options", 1, role="customer", code=200, reason="OK")
+    agent = farm.peer("answer_then_options", 1, role="agent", code=408, reason="Unreachable")
+    options = _route({**sip_options, "keepalive_interval": 0.5}, "+4930100", customer.uri_host)
+
+    async def scenario() -> None:
+        backend = make_backend(options)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", agent_lost_within=within))
+        recorder.bridge_to[call] = AgentEndpoint("1", f"sip:agent1@{agent.uri_host}")
+        if engine_acts:
+            lost = await recorder.wait_for(call, CallEventKind.AGENT_LOST)
+            assert lost.sip_status == 408 and "keep-alive: agent leg is gone" in lost.detail
+            await backend.play_and_hangup(call, "announcement:abandoned")
+        await recorder.wait_for(call, timeout=15.0)
+        assert recorder.kinds(call)[-len(kinds) :] == kinds
+        await backend.stop()
+        await recorder.task
+
+    asyncio.run(scenario())
+    assert customer.wait() == 0 and agent.wait() == 0
+    assert len(agent.received("BYE")) == 1 and len(customer.received("BYE")) == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "kinds"),
+    [
+        ("Q.850;cause=16", [CallEventKind.HANGUP_AGENT]),
+        ("Q.850;cause=27", [CallEventKind.AGENT_LOST, CallEventKind.HANGUP_DIALER]),
+    ],
+    ids=["the agent hangs up", "the agent's phone goes away"],
+)
+def test_a_bye_within_the_grace_says_whether_the_agent_chose_it(
+    reason: str, kinds: list[CallEventKind], farm: Farm, sip_options: dict[str, Any]
+) -> None:
+    """A BYE from the agent 0.3 s after the bridge: normal clearing (16, the agent's own hang-up)
+    ends the call; any other cause (a browser's page closing sends 27) is a phone gone away,
+    left to the engine, whose abandon handling then plays to the customer."""
+    customer = farm.peer("answer", 1, talk_ms=10_000, role="customer")
+    agent = farm.peer("answer", 1, talk_ms=300, role="agent", extra={"BYE_REASON": reason})
+    options = _route(sip_options, "+4930100", customer.uri_host)
+
+    async def scenario() -> None:
+        backend = make_backend(options)
+        await backend.start()
+        recorder = Recorder(backend)
+        call = await backend.originate(request("+49301001", agent_lost_within=2.0))
+        recorder.bridge_to[call] = AgentEndpoint("1", f"sip:agent1@{agent.uri_host}")
+        if CallEventKind.AGENT_LOST in kinds:
+            lost = await recorder.wait_for(call, CallEventKind.AGENT_LOST)
+            assert lost.q850_cause == 27
+            await backend.play_and_hangup(call, "announcement:abandoned")
+        await recorder.wait_for(call)
+        assert recorder.kinds(call)[-len(kinds) :] == kinds
+        await backend.stop()
+        await recorder.task
+
+    asyncio.run(scenario())
+    assert customer.wait() == 0 and agent.wait() == 0
+
+
 def test_no_free_call_slot_fails_the_attempt_at_once(
     farm: Farm, sip_options: dict[str, Any]
 ) -> None:

@@ -1,8 +1,6 @@
 """Calls with media anchored in a real rtpengine: recordings and announcements, by signal."""
 
 import asyncio
-import subprocess
-import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from opendialer.recordings.service import CallRecorder
 from opendialer.telephony import AgentEndpoint, CallEvent, CallEventKind, CallId, TelephonyError
 from opendialer.telephony.sip import SipOptionsError, load_options
 from tests.telephony.sip.helpers import Recorder, make_backend, request
-from tests.telephony.sip.rtp_sink import audio, received
+from tests.telephony.sip.rtp_sink import audio, received, start_sink
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, strength, tone_file
 from tests.telephony.sip.sipp import Farm, Network
 
@@ -83,15 +81,6 @@ def test_a_recorded_call_holds_both_parties_for_the_talk_time(
     assert strength(frames[:, 0], AGENT_HZ) < 0.05 and strength(frames[:, 1], CUSTOMER_HZ) < 0.05
 
 
-def _sink(network: Network, port: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "tests.telephony.sip.rtp_sink", str(port), str(out)]
-    process = subprocess.Popen(network.command([*args, str(seconds)]))
-    ready = Path(f"{out}.ready")
-    while not ready.exists():
-        assert process.poll() is None, "the RTP sink did not start"
-    return process
-
-
 def test_an_abandoned_customer_hears_the_message_within_two_seconds(
     farm: Farm, media_options: dict[str, Any], sip_network: Network, tmp_path: Path
 ) -> None:
@@ -100,7 +89,7 @@ def test_an_abandoned_customer_hears_the_message_within_two_seconds(
     sink_port = farm.free_port()
     extra = {"MEDIA_PORT": str(sink_port), "STREAM": ""}
     customer = farm.peer("answer_audio", 1, talk_ms=20_000, role="customer", extra=extra)
-    sink = _sink(sip_network, sink_port, tmp_path / "heard.txt", 6.0)
+    sink = start_sink(sip_network, sink_port, tmp_path / "heard.txt", 6.0)
     options = _route(media_options, "+4930100", customer.uri_host)
 
     async def scenario() -> tuple[float, Any]:

@@ -9,6 +9,7 @@
   const el = (id) => document.getElementById(id);
   const STATS_MS = 100;
   const AUDIBLE_LEVEL = 0.001; // inbound audioLevel (0..1) above which the far end is heard
+  const PAGE_CLOSED_REASON = 'Reason: Q.850;cause=27;text="the agent\'s page closed"';
   const phone = { mic: "asking", connection: "offline", call: "idle", stream: null, session: null };
   let statsTimer = null;
 
@@ -91,7 +92,14 @@
     });
     ua.on("newRTCSession", (e) => { if (e.originator === "remote") answer(e.session); });
     ua.start();
-    window.addEventListener("pagehide", () => ua.stop());
+    window.addEventListener("pagehide", () => {
+      // Not the agent's choice: the BYE says the phone is going away (Q.850 27), so the dialer
+      // gives a caller put through moments ago the campaign's abandon handling.
+      if (phone.session && !phone.session.isEnded()) {
+        phone.session.terminate({ extraHeaders: [PAGE_CLOSED_REASON] });
+      }
+      ua.stop();
+    });
   }
 
   function answer(session) {
@@ -147,10 +155,11 @@
     body.phoneTwoWayAt = "";
     statsTimer = setInterval(async () => {
       if (!pc || pc.connectionState === "closed") return;
-      let sent = 0, received = 0, energy = 0, level = 0;
-      (await pc.getStats()).forEach((s) => {
+      let sent = 0, received = 0, energy = 0, level = 0, codecId = "";
+      const stats = await pc.getStats();
+      stats.forEach((s) => {
         if (s.kind !== "audio") return;
-        if (s.type === "outbound-rtp") sent += s.packetsSent || 0;
+        if (s.type === "outbound-rtp") { sent += s.packetsSent || 0; codecId = s.codecId || codecId; }
         if (s.type === "inbound-rtp") {
           received += s.packetsReceived || 0;
           energy += s.totalAudioEnergy || 0;
@@ -160,6 +169,8 @@
       body.phonePacketsSent = String(sent);
       body.phonePacketsReceived = String(received);
       body.phoneInboundEnergy = String(energy);
+      const codec = codecId && stats.get(codecId);
+      if (codec) body.phoneCodec = codec.mimeType; // the codec negotiated with rtpengine
       if (!body.phoneTwoWayAt && sent > 0 && received > 0 && level > AUDIBLE_LEVEL) {
         body.phoneTwoWayAt = String(Date.now());
       }

@@ -57,6 +57,7 @@ _PHASE_AFTER = {
     CallEventKind.AGENT_ANSWERED: Phase.DIALLING,
     CallEventKind.ANSWERED: Phase.ANSWERED,
     CallEventKind.AGENT_NO_ANSWER: Phase.ANSWERED,
+    CallEventKind.AGENT_LOST: Phase.ANSWERED,
     CallEventKind.BRIDGED: Phase.BRIDGED,
 }
 _BEFORE_ANSWER = frozenset({Phase.AGENT_RINGING, Phase.DIALLING})
@@ -400,6 +401,7 @@ class SipBackend:
             keepalive_interval=options.keepalive_interval,
             keepalive_timeout=options.keepalive_timeout,
             announcement_max_seconds=options.announcement_max_seconds,
+            agent_lost_within=request.agent_lost_within,
         )
 
     async def _customer_target(self, request: OriginateRequest) -> Target:

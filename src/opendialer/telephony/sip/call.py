@@ -92,6 +92,7 @@ class ThirdPartyCall:
         self.offer: str | None = None
         self.acked = False
         self.alerted = False
+        self.agent_confirmed = False  # the agent's phone answered the check after the grace
         self._timers: dict[str, TimerLike] = {}
         self._answering = False
 
@@ -130,6 +131,7 @@ class ThirdPartyCall:
             self.hangup()
             return
         self._drop_agent()
+        self._stop_timer("agent-lost")
         self.announcement = announcement
         if isinstance(target, Path):
             self._play(target)
@@ -335,6 +337,7 @@ class ThirdPartyCall:
             self._start_recording()
             self._emit(CallEventKind.BRIDGED, 200, None, "", self.agent_id)
             self._schedule_keepalive()
+            self._schedule_agent_check()
 
     def _start_recording(self) -> None:
         if not self.record_requested or self.media is None:
@@ -368,9 +371,11 @@ class ThirdPartyCall:
             self._finish(CallEventKind.CANCELLED, 487, NORMAL_CLEARING, detail)
         elif self.phase is Phase.CONNECTING and not self.agent_first:
             self._agent_failed(None, "agent hung up before the bridge")
-        else:
-            cause = cause or NORMAL_CLEARING
-            self._finish(CallEventKind.HANGUP_AGENT, None, cause, "agent hung up")
+        elif cause is None or cause == NORMAL_CLEARING:  # the agent's choice
+            self._finish(CallEventKind.HANGUP_AGENT, None, NORMAL_CLEARING, "agent hung up")
+        else:  # the phone going away says so (a browser's page closing: 27)
+            detail = f"agent's phone went away (BYE, Q.850 {cause})"
+            self._agent_gone(None, cause, detail)
 
     def _drop_agent(self) -> None:
         self._stop_timer("agent")
@@ -426,8 +431,59 @@ class ThirdPartyCall:
         cause = TIMER_EXPIRY if status is None else TEMPORARY_FAILURE
         answer = "no answer" if status is None else str(status)
         detail = f"keep-alive: {side} leg is gone (OPTIONS: {answer})"
-        kind = CallEventKind.HANGUP_CUSTOMER if side == "customer" else CallEventKind.HANGUP_AGENT
-        self._finish(kind, status, cause, detail)
+        if side == "agent":
+            self._agent_gone(status, cause, detail)
+        else:
+            self._finish(CallEventKind.HANGUP_CUSTOMER, status, cause, detail)
+
+    # -- an agent leg lost soon after the bridge: the engine decides (the abandon handling)
+
+    def _schedule_agent_check(self) -> None:
+        """Ask the agent's leg once at the end of ``agent_lost_within``. Until it has answered,
+        the caller is not yet served: a loss found before then (even late, on a loaded host)
+        was a loss within the grace; a phone gone without a BYE is found by this check."""
+        within = self.timers.agent_lost_within
+        if within is not None and self.agent is not None:
+            self._start_timer("agent-check", within, self._check_agent)
+
+    def _check_agent(self) -> None:
+        leg = self.agent
+        if self.phase is not Phase.BRIDGED or leg is None:
+            return
+        leg.ping(partial(self._agent_checked, leg))
+        gone = partial(self._agent_gone, None, TIMER_EXPIRY, _CHECK_UNANSWERED)
+        self._start_timer("agent-check", self.timers.keepalive_timeout, gone)
+
+    def _agent_checked(self, leg: LegLike, status: int) -> None:
+        if self.phase is not Phase.BRIDGED or leg is not self.agent:
+            return
+        self._stop_timer("agent-check")
+        if status in (408, 481):
+            detail = f"agent leg is gone at the check after the bridge (OPTIONS: {status})"
+            self._agent_gone(status, TEMPORARY_FAILURE, detail)
+        else:
+            self.agent_confirmed = True
+
+    def _agent_gone(self, status: int | None, cause: int, detail: str) -> None:
+        """The bridged agent's leg ended. Before the check has confirmed it after the grace,
+        the customer stays and the engine is told; later the call ends with ``HANGUP_AGENT``."""
+        if self.phase is not Phase.BRIDGED:
+            return
+        if self.timers.agent_lost_within is None or self.agent_confirmed:
+            self._finish(CallEventKind.HANGUP_AGENT, status, cause, detail)
+            return
+        for name in ("keepalive", "pong-customer", "pong-agent", "agent-check"):
+            self._stop_timer(name)
+        self._drop_agent()
+        self.phase = Phase.ANSWERED
+        self._emit(CallEventKind.AGENT_LOST, status, cause, detail, self.agent_id)
+        unanswered = partial(self._engine_silent, status, cause, detail)
+        self._start_timer("agent-lost", _ENGINE_ANSWER_SECONDS, unanswered)
+
+    def _engine_silent(self, status: int | None, cause: int, detail: str) -> None:
+        """Nobody acted on ``AGENT_LOST``: end the call as an agent's hang-up."""
+        if self.phase is Phase.ANSWERED and self.agent is None:
+            self._finish(CallEventKind.HANGUP_AGENT, status, cause, detail)
 
     # -- endings
 
@@ -494,6 +550,8 @@ class ThirdPartyCall:
 
 
 _BYE_AFTER_ACK_SECONDS = 0.05
+_ENGINE_ANSWER_SECONDS = 5.0  # after AGENT_LOST, at most this long without the engine's word
+_CHECK_UNANSWERED = "agent leg is gone at the check after the bridge (OPTIONS: no answer)"
 _PLAYOUT_MARGIN_SECONDS = 0.3  # rtpengine's playout starts a packetisation or two later
 
 

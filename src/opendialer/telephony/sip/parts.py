@@ -82,6 +82,8 @@ class Timers:
     keepalive_interval: float
     keepalive_timeout: float
     announcement_max_seconds: float
+    agent_lost_within: float | None = None
+    """After the bridge: an agent leg lost this soon is reported (``AGENT_LOST``), not ended."""
 
 
 Emit = Callable[[CallEventKind, int | None, int | None, str, str | None], None]
