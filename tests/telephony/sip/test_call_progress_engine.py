@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from opendialer.accounts.service import NewTenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine import agents
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import (
     CallAttempt,
@@ -26,11 +26,11 @@ from opendialer.models import (
 )
 from opendialer.scoping import Scope
 from tests.dialects.mmdial.helpers import add_lead, add_list
-from tests.telephony.sip.rtp_sink import audio, received
+from tests.telephony.sip.rtp_sink import audio, received, start_sink
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, sox_file, strength, tone_file
 from tests.telephony.sip.sipp import Farm, Network
 from tests.telephony.sip.test_listen import INCOMPATIBLE_DESTINATION, UNALLOCATED_NUMBER, _sit
-from tests.telephony.sip.test_media import CLEAR_TONE, MESSAGE_HZ, _sink
+from tests.telephony.sip.test_media import CLEAR_TONE, MESSAGE_HZ
 from tests.telephony.sip.test_media_engine import (
     _attempts_ended,
     _campaign,
@@ -104,7 +104,7 @@ def test_a_person_no_agent_can_take_hears_the_message_within_two_seconds_of_the_
     list_id = add_list(mm, campaign_id)
     add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="waits")
     _due_now(sessions, campaign_id)
-    sink = _sink(sip_network, sink_port, tmp_path / "heard.txt", 15.0)
+    sink = start_sink(sip_network, sink_port, tmp_path / "heard.txt", 15.0)
 
     async def pause_the_agent_while_it_rings() -> None:
         """The only agent goes on a break once the customer is dialled: nobody can take it."""
@@ -115,7 +115,9 @@ def test_a_person_no_agent_can_take_hears_the_message_within_two_seconds_of_the_
                 select(User.id).where(User.username == f"c{campaign_id}-agent1")
             ).all()
             scope, at = Scope.system(tenant.tenant.id), datetime.now(UTC)
-            agents.act(session, scope, AgentEvent.PAUSE, user_id=user_id, at=at, reason="break")
+            agent_sessions.act(
+                session, scope, AgentEvent.PAUSE, user_id=user_id, at=at, reason="break"
+            )
 
     routes = [{"prefix": "+4930", "trunk": customer.uri_host}]
     options = {**media_options, "routes": routes}
