@@ -321,8 +321,11 @@ def _talk_and_hang_up(desk: Desk, campaign: int, picture: str | None) -> None:
     assert customer.wait(10) == 0, customer.error_file.read_text(errors="replace")
     assert customer.received("BYE"), "the browser's hang-up did not reach the customer"
     assert codec == "audio/opus", f"the browser negotiated {codec}"
-    customer_answer = customer.received("ACK")[0].body  # RFC 3725: the answer rides the ACK
-    assert "RTP/AVP 0" in customer_answer and "opus" not in customer_answer.lower()
+    # The customer is invited with rtpengine's early offer (early media is heard for call
+    # progress) and re-offered at the bridge; every SDP it was given is plain G.711.
+    offers = [m.body for m in customer.received("INVITE") + customer.received("ACK") if m.body]
+    assert offers, "the customer was given no SDP"
+    assert all("RTP/AVP 0" in sdp and "opus" not in sdp.lower() for sdp in offers), offers
     attempt = _attempt_outcome(sessions, campaign)
     assert attempt is not None and attempt.ended_at is not None
     assert attempt.outcome is CallOutcome.CONNECTED
