@@ -34,6 +34,12 @@ from opendialer.models.outbox import (
     UserExtensionPolicy,
 )
 from opendialer.models.reporting import AgentStateChange, DncRefusal
+from opendialer.models.rollups import (
+    AgentStateMark,
+    AgentStateQuarter,
+    AttemptQuarter,
+    ReportWatermark,
+)
 from opendialer.models.tenant import (
     AgentGroup,
     AgentGroupMember,
@@ -53,6 +59,9 @@ __all__ = [
     "AgentSession",
     "AgentState",
     "AgentStateChange",
+    "AgentStateMark",
+    "AgentStateQuarter",
+    "AttemptQuarter",
     "ApiKey",
     "AuthFailure",
     "Base",
@@ -84,6 +93,7 @@ __all__ = [
     "OutboxStatus",
     "PacingDecision",
     "Recording",
+    "ReportWatermark",
     "ResultAction",
     "ResultCode",
     "RetryRule",
