@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opendialer.console.wallboard_schemas import (
@@ -24,7 +24,6 @@ from opendialer.models import (
     AgentSession,
     AgentState,
     CallAttempt,
-    CallOutcome,
     Campaign,
     CampaignMember,
     Contact,
@@ -33,15 +32,10 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.reports import rollups
+from opendialer.reports.history import BUSY, Counts, split
 from opendialer.reports.schemas import ReportFilter
-from opendialer.reports.service import (
-    BUSY,
-    LIVE,
-    Counts,
-    quarter_counts,
-    split,
-    state_intervals,
-)
+from opendialer.reports.service import quarter_counts, state_intervals
 from opendialer.reports.sql import QUARTER
 from opendialer.scoping import Scope, owned, tenant_of
 
@@ -346,23 +340,15 @@ def _contacts_left(session: Session, scope: Scope) -> dict[int, int]:
 def _before_today(
     session: Session, scope: Scope, now: datetime, midnight: datetime
 ) -> dict[int, Counts]:
-    outcome = CallAttempt.outcome
-    rows = session.execute(
-        owned(CallAttempt, scope)
-        .with_only_columns(
-            CallAttempt.campaign_id,
-            func.count(),
-            func.count(case((outcome.in_(LIVE), 1))),
-            func.count(case((outcome == CallOutcome.MACHINE, 1))),
-            func.count(case((outcome == CallOutcome.ABANDONED, 1))),
-            func.count(CallAttempt.connected_at),
-        )
-        .where(
-            CallAttempt.started_at >= now - timedelta(days=30), CallAttempt.started_at < midnight
-        )
-        .group_by(CallAttempt.campaign_id)
-    )
-    return {cid: Counts(*map(int, numbers)) for cid, *numbers in rows if cid is not None}
+    """Per campaign, the 30 days up to today's midnight (from the rollups, mostly)."""
+    since = now - timedelta(days=30)
+    found: defaultdict[int, Counts] = defaultdict(Counts)
+    wanted = ReportFilter(since.date(), midnight.date())
+    for (campaign_id, _quarter), counts in quarter_counts(
+        session, scope, wanted, rollups.floor_quarter(since), midnight
+    ).items():
+        found[campaign_id].add(counts)
+    return found
 
 
 def _agent_calls(session: Session, scope: Scope, midnight: datetime) -> dict[int, int]:

@@ -32,9 +32,7 @@ class AttemptQuarter(IdMixin, Base):
     __table_args__ = (Index("ix_attempt_quarters_tenant_quarter", "tenant_id", "quarter"),)
 
     tenant_id: Mapped[int] = tenant_fk(index=False)
-    campaign_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("campaigns.id", ondelete="CASCADE")
-    )
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="SET NULL"))
     quarter: Mapped[datetime]
     attempts: Mapped[int]
