@@ -8,27 +8,17 @@ from opendialer.accounts.service import NewTenant
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.housekeeping import roll_up
 from opendialer.models import AttemptQuarter, CallAttempt, CallOutcome
-from opendialer.reports import rollups, service
-from opendialer.reports.schemas import ReportFilter
+from opendialer.reports import rollups
 from opendialer.scoping import Scope, owned
 from tests.reports.history import seed_day
-from tests.reports.test_service import assert_close
+from tests.reports.test_service import assert_close, every_report
 
 DAY = datetime(2026, 11, 24, tzinfo=UTC)
 END_OF_DAY = DAY + timedelta(days=1)
 
 
 def _reports(sessions: SessionMaker, scope: Scope, now: datetime) -> list[list[dict[str, object]]]:
-    wanted = ReportFilter(DAY.date() - timedelta(days=1), DAY.date() + timedelta(days=1))
-    with unit_of_work(sessions) as session:
-        reports = [
-            service.agent_performance(session, scope, wanted, now),
-            service.results(session, scope, wanted),
-            service.campaign_periods(session, scope, wanted, "hour", now),
-            service.campaign_periods(session, scope, wanted, "day", now),
-            service.compliance(session, scope, wanted),
-        ]
-        return [[row.model_dump() for row in rows] for rows in reports]
+    return every_report(sessions, scope, "Europe/Berlin", now, DAY)
 
 
 def test_every_report_is_the_same_before_and_after_rolling_up(

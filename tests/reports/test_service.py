@@ -55,7 +55,7 @@ def test_reports_of_a_simulated_morning_match_the_call_history_row_for_row(
     simulated_day = _simulated_day(sessions)
     campaign_id, _result, now = simulated_day
     scope, _attempts, _codes = _history(sessions, campaign_id)
-    from_history = {zone: _every_report(sessions, scope, zone, now) for zone in ZONES}
+    from_history = {zone: every_report(sessions, scope, zone, now) for zone in ZONES}
     _agent_performance_matches(sessions, simulated_day)
     _campaign_by_hour_matches(sessions, simulated_day)
 
@@ -68,20 +68,22 @@ def test_reports_of_a_simulated_morning_match_the_call_history_row_for_row(
         _campaign_by_hour_matches(sessions, simulated_day)
         _kathmandu_hours_match(sessions, simulated_day)
         for zone in ZONES:
-            assert_close(_every_report(sessions, scope, zone, now), from_history[zone])
+            assert_close(every_report(sessions, scope, zone, now), from_history[zone])
     assert mark == START + timedelta(hours=1)  # the simulation's last quarter is not settled
 
 
 ZONES = ("UTC", "Asia/Kathmandu", "America/St_Johns")  # +5:45, -3:30 in November
 
 
-def _every_report(
-    sessions: SessionMaker, scope: Scope, zone: str, now: datetime
+def every_report(
+    sessions: SessionMaker, scope: Scope, zone: str, now: datetime, day: datetime = START
 ) -> list[list[dict[str, object]]]:
+    """The five reports over the day before ``day`` to the day after, in ``zone``."""
     with unit_of_work(sessions) as session:
-        session.get_one(Tenant, scope.tenant_id).timezone = zone
+        tenant = session.get_one(Tenant, scope.tenant_id)
+        tenant_zone, tenant.timezone = tenant.timezone, zone
         session.flush()
-        wanted = ReportFilter(START.date() - timedelta(days=1), START.date() + timedelta(days=1))
+        wanted = ReportFilter(day.date() - timedelta(days=1), day.date() + timedelta(days=1))
         reports: list[Sequence[OutputModel]] = [
             service.agent_performance(session, scope, wanted, now),
             service.results(session, scope, wanted),
@@ -89,7 +91,7 @@ def _every_report(
             service.campaign_periods(session, scope, wanted, "day", now),
             service.compliance(session, scope, wanted),
         ]
-        session.get_one(Tenant, scope.tenant_id).timezone = "UTC"
+        tenant.timezone = tenant_zone
     return [[row.model_dump() for row in rows] for rows in reports]
 
 
