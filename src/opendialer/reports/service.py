@@ -75,18 +75,26 @@ class Quarters:
 
 
 def quarters(
-    session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
+    session: Session,
+    scope: Scope,
+    wanted: ReportFilter,
+    start: datetime,
+    end: datetime,
+    outside_hours: bool = True,
 ) -> Quarters:
-    """The rollups before the watermark, the history after it."""
+    """The rollups before the watermark, the history after it (and, unless ``outside_hours``
+    is off, the calls outside hours, which take a per-minute read of the history)."""
     _mark, tail = rollups.rolled_part(session, scope, start, end)
     found = Quarters({}, {})
-    for key, (counts, outside) in rollups.rolled_quarter_counts(
-        session, scope, wanted, start, tail
-    ).items():
-        found.counts[key] = counts
-        found.outside_hours[key] = outside
+    if tail > start:
+        for key, (counts, outside) in rollups.rolled_quarter_counts(
+            session, scope, wanted, start, tail
+        ).items():
+            found.counts[key] = counts
+            found.outside_hours[key] = outside
     found.counts.update(history.quarter_counts(session, scope, wanted, tail, end))
-    found.outside_hours.update(_outside_hours(session, scope, wanted, tail, end))
+    if outside_hours:
+        found.outside_hours.update(_outside_hours(session, scope, wanted, tail, end))
     return found
 
 
@@ -94,7 +102,7 @@ def quarter_counts(
     session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
 ) -> dict[tuple[int, datetime], Counts]:
     """Attempts per campaign and quarter hour (UTC start)."""
-    return quarters(session, scope, wanted, start, end).counts
+    return quarters(session, scope, wanted, start, end, outside_hours=False).counts
 
 
 class PeriodStarts:
