@@ -13,6 +13,7 @@ from opendialer.models import (
     AgentState,
     AgentStateChange,
     AgentStateMark,
+    AttemptQuarter,
     CallAttempt,
     CallOutcome,
 )
@@ -70,15 +71,24 @@ def attempts(
     scope: Scope, wanted: ReportFilter, start: datetime, end: datetime, *columns: Any
 ) -> Select[Any]:
     """The tenant's attempts started in [start, end) that the filter keeps."""
-    stmt = (
-        owned(CallAttempt, scope)
-        .with_only_columns(*columns)
-        .where(CallAttempt.started_at >= start, CallAttempt.started_at < end)
-    )
+    return filtered(CallAttempt, CallAttempt.started_at, scope, wanted, start, end, *columns)
+
+
+def filtered(
+    model: type[CallAttempt] | type[AttemptQuarter],
+    at: Any,
+    scope: Scope,
+    wanted: ReportFilter,
+    start: datetime,
+    end: datetime,
+    *columns: Any,
+) -> Select[Any]:
+    """The tenant's rows of ``model`` with ``at`` in [start, end) that the filter keeps."""
+    stmt = owned(model, scope).with_only_columns(*columns).where(at >= start, at < end)
     if wanted.campaign_id is not None:
-        stmt = stmt.where(CallAttempt.campaign_id == wanted.campaign_id)
+        stmt = stmt.where(model.campaign_id == wanted.campaign_id)
     if wanted.user_id is not None:
-        stmt = stmt.where(CallAttempt.user_id == wanted.user_id)
+        stmt = stmt.where(model.user_id == wanted.user_id)
     return stmt
 
 

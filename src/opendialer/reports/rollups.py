@@ -37,6 +37,7 @@ from opendialer.reports.history import (
     attempts,
     clipped,
     count_columns,
+    filtered,
     from_bucket,
     marks,
     split,
@@ -254,16 +255,8 @@ def roll_all(session: Session, scope: Scope, now: datetime) -> datetime | None:
 def _rolled_attempts(
     scope: Scope, wanted: ReportFilter, start: datetime, end: datetime, *columns: Any
 ) -> Any:
-    stmt = (
-        owned(AttemptQuarter, scope)
-        .with_only_columns(*columns)
-        .where(AttemptQuarter.quarter >= start, AttemptQuarter.quarter < end)
-    )
-    if wanted.campaign_id is not None:
-        stmt = stmt.where(AttemptQuarter.campaign_id == wanted.campaign_id)
-    if wanted.user_id is not None:
-        stmt = stmt.where(AttemptQuarter.user_id == wanted.user_id)
-    return stmt
+    q = AttemptQuarter
+    return filtered(q, q.quarter, scope, wanted, start, end, *columns)
 
 
 def rolled_quarter_counts(
