@@ -34,6 +34,12 @@ from opendialer.models.outbox import (
     UserExtensionPolicy,
 )
 from opendialer.models.reporting import AgentStateChange, DncRefusal
+from opendialer.models.rollups import (
+    AgentStateMark,
+    AgentStateQuarter,
+    AttemptQuarter,
+    ReportWatermark,
+)
 from opendialer.models.tenant import (
     AgentGroup,
     AgentGroupMember,
@@ -53,7 +59,10 @@ __all__ = [
     "AgentSession",
     "AgentState",
     "AgentStateChange",
+    "AgentStateMark",
+    "AgentStateQuarter",
     "ApiKey",
+    "AttemptQuarter",
     "AuthFailure",
     "Base",
     "CallAttempt",
@@ -84,6 +93,7 @@ __all__ = [
     "OutboxStatus",
     "PacingDecision",
     "Recording",
+    "ReportWatermark",
     "ResultAction",
     "ResultCode",
     "RetryRule",
