@@ -289,6 +289,7 @@ async def simulate(
         listener=driver,
         tick_seconds=poll_seconds,
         acd_seconds=POLL_SECONDS,
+        lease_seconds=3 * POLL_SECONDS,  # renewed every poll: no other engine shares it
     )
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)
