@@ -46,6 +46,7 @@ from opendialer.models import (
 from opendialer.models import (
     PacingDecision as PacingDecisionRow,
 )
+from opendialer.models.contact import PERSONAL_CALLBACKS_WHERE
 from opendialer.scoping import Scope
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
 from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT
@@ -565,9 +566,7 @@ class CampaignRunner:
             select(Contact.reserved_user_id)
             .where(
                 Contact.campaign_id == campaign.id,
-                Contact.reserved_user_id.is_not(None),
-                Contact.status == ContactStatus.PENDING,
-                Contact.locked.is_(False),
+                PERSONAL_CALLBACKS_WHERE,  # literally the index predicate: the planner uses it
                 Contact.next_try_at <= now,
             )
             .distinct()

@@ -100,6 +100,7 @@ class Engine:
         listener: EngineListener | None = None,
         recorder: CallRecorder | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        acd_seconds: float = acd_delivery.DELIVERY_INTERVAL_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.db = EngineDatabase(sessions, inline=runs_inline(clock))  # its only way to the DB
@@ -113,6 +114,7 @@ class Engine:
         import, an edit). Events (calls, agents this engine hears of) and the pacing policy's
         own timer make it look sooner."""
         self.lease_seconds = lease_seconds
+        self.acd_seconds = acd_seconds  # how often due ACD events (callbacks) are offered
         self.grace_seconds = grace_seconds
         self.policy_factory = policy_factory
         self.listener = listener or NullListener()
@@ -136,7 +138,9 @@ class Engine:
             self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
+        acd = acd_delivery.start(
+            self, until, self.acd_seconds
+        )  # offers due ACD events (callbacks) to agents
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
@@ -154,7 +158,7 @@ class Engine:
         await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        self._acd = acd_delivery.start(self, None)
+        self._acd = acd_delivery.start(self, None, self.acd_seconds)
         self._heartbeat_task = asyncio.create_task(self._heartbeat())
         try:
             while not self.stopping:
