@@ -104,11 +104,13 @@ function renderContact(call) {
     return tr;
   }));
   const codes = $("result-code");
+  const pending = codes.value; // a choice not sent yet outlives the state pushed meanwhile
   codes.replaceChildren(new Option("Choose…", ""), ...call.result_codes.map((r) => new Option(r.text, r.id)));
+  if ([...codes.options].some((o) => o.value === pending)) codes.value = pending;
   const chosen = call.result_codes.find((r) => r.id === call.result_code_id);
   text($("result-current"), chosen ? "Result: " + chosen.text : "");
-  renderModules(call.modules);
-  if (formContact !== c.id) { renderForm(call); formContact = c.id; }
+  // Once per contact: the agent's typing and the modules' frames outlive the states pushed.
+  if (formContact !== c.id) { renderForm(call); renderModules(call.modules); formContact = c.id; }
 }
 
 function renderForm(call) {
