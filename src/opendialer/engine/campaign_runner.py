@@ -709,9 +709,7 @@ class CampaignRunner:
         self.tally.connects += 1
         if call.answered_mono is not None:
             self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
-        # Listeners first: the agent's screen pop need not wait for the write of their state.
-        self.engine.listener.call_connected(call)
-        if call.agent_id is not None:
+        if call.agent_id is not None:  # the listeners heard of it on arrival (Engine._pump)
             earlier = self.busy.connected(call.agent_id, self.engine.clock.monotonic())
             if earlier is not None:
                 self.policy.observe(earlier)
