@@ -11,6 +11,7 @@ from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.service import add_member
 from opendialer.clock import VirtualClock
 from opendialer.console import service
+from opendialer.console.push import Bridged
 from opendialer.console.schemas import CallbackRequest
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
@@ -24,7 +25,7 @@ from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Customers, Scenario
 from tests import factories
 from tests.console.browser import make_agent, make_customer
-from tests.engine.helpers import NOW
+from tests.engine.helpers import NOW, make_contact
 
 ALWAYS_ANSWERS = Scenario(customers=Customers(p_live=1.0, p_machine=0.0))
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -161,3 +162,31 @@ def test_my_day_wait_and_pause_times_come_from_the_state_history(
         day_seen = service.console_state(session, scope, now.astimezone(UTC)).my_day
     assert day_seen.wait_seconds == _seconds_in(plan, AgentState.READY, midnight, now) == 3300
     assert day_seen.pause_seconds == _seconds_in(plan, AgentState.PAUSED, midnight, now) == 3000
+
+
+def test_a_bridge_known_in_memory_shows_before_the_engine_has_written_it(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """The engine tells the push of a bridge before its write of ``on_call`` commits: the
+    reserved agent is shown on that call; a bridge of another attempt changes nothing."""
+    with unit_of_work(sessions) as session:
+        campaign = factories.make_campaign(session, tenant.tenant.id, "Pop")
+        agent = factories.make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW)
+        contact = make_contact(session, campaign, "+4930123456")
+        attempt = factories.make_attempt(
+            session, tenant.tenant.id, campaign_id=campaign.id, contact_id=contact.id
+        )
+        reserved = agents.reserve_longest_idle(
+            session, campaign.id, NOW, "e1", attempt_id=attempt.id, contact_id=contact.id
+        )
+        ids = (agent.id, attempt.id)
+    assert reserved == ids[0]
+    scope = Scope(tenant_id=tenant.tenant.id, role=UserRole.AGENT, user_id=ids[0])
+    bridged_at = NOW + timedelta(seconds=2)
+    with unit_of_work(sessions, writes=False) as session:
+        shown = service.console_state(session, scope, NOW, Bridged(ids[1], bridged_at))
+        other = service.console_state(session, scope, NOW, Bridged(ids[1] + 1, bridged_at))
+    assert (shown.agent.state, shown.agent.since) == (AgentState.ON_CALL, bridged_at)
+    assert shown.call is not None and shown.call.bridged_at == bridged_at
+    assert other.agent.state is AgentState.RESERVED
+    assert other.call is not None and other.call.bridged_at is None

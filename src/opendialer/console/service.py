@@ -57,6 +57,8 @@ from opendialer.reports.service import state_intervals
 from opendialer.scoping import Scope
 
 DEFAULT_PAUSE_REASONS = ("break", "lunch", "training", "meeting")
+# The states a bridge leaves for on_call (the engine's write may still be on its way).
+_BRIDGEABLE = frozenset({AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL})
 HISTORY_LENGTH = 20
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TEXT_FIELDS = (
@@ -228,7 +230,7 @@ def _on_call(row: AgentSession, bridged: Bridged | None) -> Bridged | None:
     """The agent's bridged call when their row is (or, not written yet, will be) on it."""
     if bridged is None or bridged.attempt_id != row.call_attempt_id:
         return None
-    return bridged if row.state in (AgentState.RESERVED, AgentState.ON_CALL) else None
+    return bridged if row.state in _BRIDGEABLE else None
 
 
 def _agent_now(row: AgentSession, on_call: Bridged | None) -> AgentNow:
