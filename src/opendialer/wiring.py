@@ -19,6 +19,7 @@ from opendialer.console.push import AgentPush
 from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
+from opendialer.engine import state_log
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
@@ -55,14 +56,15 @@ async def running_parts(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
     state.agent_push = AgentPush(asyncio.get_running_loop())
     try:
-        async with (
-            dialing_engine(state, state.agent_push),
-            outbox_sender(state.sessions, settings) as state.outbox_sender,
-            housekeeping(state.sessions, settings),
-            metrics_server(state),
-            phone_watch(state.sessions, settings),
-        ):
-            yield
+        with state_log.publishing(state.sessions, state.agent_push.notify_from_thread):
+            async with (
+                dialing_engine(state, state.agent_push),
+                outbox_sender(state.sessions, settings) as state.outbox_sender,
+                housekeeping(state.sessions, settings),
+                metrics_server(state),
+                phone_watch(state.sessions, settings),
+            ):
+                yield
         await asyncio.to_thread(state.auth_guard.written)
     finally:
         state.engine = state.outbox_sender = None
@@ -93,7 +95,7 @@ async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None
         recorder=_recorder_for(backend, settings),
     )
     simulated = _simulated_agents(state.sessions, settings, clock)
-    timer = WrapUpTimer(engine, after_ready=push.notify)
+    timer = WrapUpTimer(engine)
     engine.listener = Listeners(*(x for x in (simulated, push, timer) if x is not None))
     if simulated is not None:
         simulated.engine = engine

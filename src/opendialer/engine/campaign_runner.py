@@ -784,7 +784,7 @@ class CampaignRunner:
         self.tally.connects += 1
         if call.answered_mono is not None:
             self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
-        if call.agent_id is not None:
+        if call.agent_id is not None:  # the listeners heard of it on arrival (Engine._pump)
             earlier = self.busy.connected(call.agent_id, self.engine.clock.monotonic())
             if earlier is not None:
                 self.policy.observe(earlier)
@@ -794,7 +794,6 @@ class CampaignRunner:
                     session, self.scope, user_id=agent_id, event=AgentEvent.CONNECT, at=event.at
                 )
             )
-        self.engine.listener.call_connected(call)
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
         agent_id, call.agent_id = call.agent_id, None

@@ -274,12 +274,35 @@ class Engine:
             await self.clock.sleep(self.tick_seconds)
 
     async def _pump(self) -> None:
-        async for event in self.backend.events():
+        """The backend's events, handled one at a time in their order. A bridge is also told to
+        the listeners the moment it arrives: the agent's screen pop does not wait until the
+        events before it have had their turn at the engine's database thread."""
+        pending: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        handler = asyncio.create_task(self._handle(pending))
+        try:
+            async for event in self.backend.events():
+                self._arrived(event)
+                pending.put_nowait(event)
+        except BaseException:
+            await cancel_and_wait(handler)
+            raise
+        pending.put_nowait(None)
+        await handler
+
+    async def _handle(self, pending: "asyncio.Queue[CallEvent | None]") -> None:
+        while (event := await pending.get()) is not None:
             with bound_contextvars(**self._log_context(event)):  # on every line it causes
                 try:
                     await self._on_event(event)
                 except Exception:
                     log.exception("engine %s: failed to handle %s", self.engine_id, event)
+
+    def _arrived(self, event: CallEvent) -> None:
+        """In memory only, before the event's turn: a call bridged to its agent."""
+        call = self.calls.get(event.call_id)
+        if event.kind is CallEventKind.BRIDGED and call is not None and call.agent_id is not None:
+            call.connected_at = event.at
+            self.listener.call_connected(call)
 
     def _log_context(self, event: CallEvent) -> dict[str, object]:
         call = self.calls.get(event.call_id)
