@@ -131,13 +131,15 @@ def _play(
         at = when.astimezone(UTC)
         with unit_of_work(sessions) as session:
             if what == "reserve":
-                assert agents.reserve_longest_idle(session, campaign_id, at, "e1") == user_id
+                assert (
+                    agent_sessions.reserve_longest_idle(session, campaign_id, at, "e1") == user_id
+                )
             elif what == "lunch":
-                agents.act(
+                agent_sessions.act(
                     session, system, AgentEvent.PAUSE, user_id=user_id, at=at, reason="lunch"
                 )
             else:
-                agents.act(session, system, events[what], user_id=user_id, at=at)
+                agent_sessions.act(session, system, events[what], user_id=user_id, at=at)
         with unit_of_work(sessions) as session:
             assert session.get_one(AgentSession, user_id).state is entered
 
@@ -178,7 +180,7 @@ def test_a_bridge_known_in_memory_shows_before_the_engine_has_written_it(
         attempt = factories.make_attempt(
             session, tenant.tenant.id, campaign_id=campaign.id, contact_id=contact.id
         )
-        reserved = agents.reserve_longest_idle(
+        reserved = agent_sessions.reserve_longest_idle(
             session, campaign.id, NOW, "e1", attempt_id=attempt.id, contact_id=contact.id
         )
         ids = (agent.id, attempt.id)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from opendialer.accounts.service import NewTenant
+from opendialer.agents import sessions as agent_sessions
 from opendialer.campaigns.service import add_member
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.agents import sessions as agent_sessions
 from opendialer.engine import state_log
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import AgentSession, AgentState, AgentStateChange, UserRole
