@@ -1,6 +1,7 @@
 """All ORM tables on one metadata, so Alembic sees every one of them."""
 
 from opendialer.models.acd import AcdEvent
+from opendialer.models.audit import AuditEntry
 from opendialer.models.base import Base
 from opendialer.models.call import CallAttempt, CallOutcome, Recording
 from opendialer.models.campaign import (
@@ -54,6 +55,7 @@ __all__ = [
     "AgentState",
     "AgentStateChange",
     "ApiKey",
+    "AuditEntry",
     "AuthFailure",
     "Base",
     "CallAttempt",
