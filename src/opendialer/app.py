@@ -11,9 +11,9 @@ from opendialer import __version__
 from opendialer.accounts.login_router import router as login_router
 from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
+from opendialer.agents.router import router as agents_router
 from opendialer.audit import context as faces
 from opendialer.audit.router import router as audit_router
-from opendialer.agents.router import router as agents_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings

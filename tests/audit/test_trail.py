@@ -134,7 +134,11 @@ def test_mmdial_dnc_additions_are_one_row_with_the_numbers(
 
 
 def test_voicenter_targets_name_the_campaign_code(
-    client: TestClient, api: TestClient, sessions: SessionMaker, tenant: NewTenant, settings: Settings
+    client: TestClient,
+    api: TestClient,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+    settings: Settings,
 ) -> None:
     with unit_of_work(sessions) as session:
         campaign = make_campaign(session, tenant.tenant.id, "V")
@@ -162,9 +166,7 @@ def test_the_engine_and_direct_sessions_write_no_rows(
     assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
-def test_the_trail_cannot_be_changed(
-    api: TestClient, app: FastAPI, sessions: SessionMaker
-) -> None:
+def test_the_trail_cannot_be_changed(api: TestClient, app: FastAPI, sessions: SessionMaker) -> None:
     api.post("/api/v1/campaigns", json={"name": "X", "dial_mode": "preview"})
     with unit_of_work(sessions) as session:
         row = session.scalars(select(AuditEntry)).first()
@@ -187,9 +189,7 @@ def test_the_trail_cannot_be_changed(
     assert methods <= {"GET", "HEAD"}
 
 
-def test_the_retention_purge_deletes_only_old_rows(
-    api: TestClient, sessions: SessionMaker
-) -> None:
+def test_the_retention_purge_deletes_only_old_rows(api: TestClient, sessions: SessionMaker) -> None:
     api.post("/api/v1/campaigns", json={"name": "X", "dial_mode": "preview"})
     now = datetime.now(UTC)
     with unit_of_work(sessions) as session:

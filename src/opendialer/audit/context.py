@@ -74,14 +74,14 @@ def act_as(scope: Scope, *, face: str | None = None) -> None:
         context.api_key_id = scope.api_key_id
 
 
-def act_with(credential: str, tenant_id: int | None = None) -> None:
+def act_with(credential: str, scope: Scope | None = None) -> None:
     """A vendor credential (a Voicenter code, a MiniCRM call-log key: only its safe prefix)
-    acts, for ``tenant_id`` where the face knows it already."""
+    acts, for the tenant of ``scope`` where the face knows it already."""
     context = _current.get()
     if context is not None:
         context.credential = credential[:100]
-        if tenant_id is not None:
-            context.tenant_id = tenant_id
+        if scope is not None:
+            context.tenant_id = scope.tenant_id
 
 
 @contextmanager

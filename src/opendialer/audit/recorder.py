@@ -32,7 +32,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.engine import Result
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapper, Session, sessionmaker
 
 from opendialer.audit.context import AuditContext, current
@@ -155,11 +155,12 @@ def _value(column: str, value: object) -> object:
 
 
 def _entry(
-    context: AuditContext, tenant_id: int, entity: tuple[str, str], action: str, changes: object
+    context: AuditContext, owner: int, entity: tuple[str, str], action: str, changes: object
 ) -> dict[str, Any]:
+    """An audit row of the tenant ``owner`` (the changed row's tenant)."""
     table, entity_id = entity
     return {
-        "tenant_id": tenant_id,
+        "tenant_id": owner,
         "at": utcnow(),
         "face": context.face,
         "user_id": context.user_id,
@@ -192,7 +193,7 @@ def _object_rows(
 ) -> Iterable[dict[str, Any]]:
     for obj in objects:
         state = inspect(obj)
-        table = state.mapper.local_table.name  # type: ignore[union-attr]
+        table = state.mapper.local_table.name
         ignored = AUDITED.get(table)
         if ignored is None:
             continue
@@ -299,7 +300,7 @@ def _after_execute(
     multiparams: Sequence[Mapping[str, Any]],
     params: Mapping[str, Any],
     options: Mapping[str, Any],
-    result: Result[Any],
+    result: CursorResult[Any],
 ) -> None:
     table = _audited_table(statement, options)
     context = current()
@@ -325,7 +326,7 @@ def _after_execute(
 _BEFORE = "opendialer_audit_before"
 
 
-def _rowcount(result: Result[Any]) -> int:
+def _rowcount(result: object) -> int:
     return int(getattr(result, "rowcount", -1))
 
 
@@ -347,7 +348,7 @@ def _bulk_changes(
     statement: object,
     table: Table,
     rows: tuple[list[dict[str, Any]], list[Mapping[str, Any]]],
-    result: Result[Any],
+    result: CursorResult[Any],
 ) -> dict[str, object]:
     """The row count, and up to ``BULK_SAMPLE`` rows: those written (an INSERT) or those as
     they were (an UPDATE, with the values it set, or a DELETE)."""
@@ -356,12 +357,12 @@ def _bulk_changes(
     # A statement with RETURNING counts its rows only as they are read (by its caller).
     changes: dict[str, object] = {"rows": None if result.returns_rows else _rowcount(result)}
     if isinstance(statement, Insert):
-        if not written:  # INSERT ... SELECT: the values it was given
-            written = result.context.compiled_parameters[:1]  # type: ignore[attr-defined]
-        changes["written"] = [_redacted(p, ignored) for p in written[:BULK_SAMPLE]]
+        # INSERT ... SELECT: the values it was given
+        given = written or result.context.compiled_parameters[:1]
+        changes["written"] = [_redacted(p, ignored) for p in given[:BULK_SAMPLE]]
         return changes
     if isinstance(statement, Update):
-        values = result.context.compiled_parameters[0]  # type: ignore[attr-defined]
+        values = result.context.compiled_parameters[0]
         changes["set"] = {name: _value(name, values.get(name)) for name in _set_columns(statement)}
     changes["before"] = [_redacted(row, ignored) for row in before[:BULK_SAMPLE]]
     return changes
@@ -375,7 +376,7 @@ def _bulk_tenant(
     context: AuditContext,
     before: list[dict[str, Any]],
     written: list[Mapping[str, Any]],
-    result: Result[Any],
+    result: CursorResult[Any],
 ) -> int | None:
     for row in (*before[:1], *written[:1]):
         if row.get("tenant_id") is not None:

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 
 from opendialer.audit.context import act_with
 from opendialer.errors import OpendialerError
+from opendialer.scoping import Scope
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def answer_all_paths(
     )
 
 
-def credential_acts(face: str, credential: str, tenant_id: int | None = None) -> None:
+def credential_acts(face: str, credential: str, scope: Scope | None = None) -> None:
     """The audit trail names ``credential`` (a safe prefix, never the secret) as the actor of
-    what this request changes."""
-    act_with(f"{face}:{credential}", tenant_id)
+    what this request changes (in ``scope``'s tenant, where the face knows it)."""
+    act_with(f"{face}:{credential}", scope)

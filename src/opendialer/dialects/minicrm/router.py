@@ -71,7 +71,7 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
     key = schemas.api_key(body)
     with guard.attempt(Face.MINICRM, secret_prefix(key), client_ip):
         tenant = calllog.tenant_for_calllog_key(session, key)
-    credential_acts("minicrm", secret_prefix(key), tenant.id)
+    credential_acts("minicrm", secret_prefix(key), Scope.system(tenant.id))
     calllog.check_sender_ip(tenant, client_ip)
     envelope = schemas.envelope(body)
     user = calllog.find_user(session, Scope.system(tenant.id), envelope.user_extension)
