@@ -35,6 +35,7 @@ class CampaignRef:
     tenant_id: int
     region: str
     timezone: str
+    own_caller_id_check: str = "off"  # campaigns' OwnCallerIdCheck
 
 
 @dataclass(slots=True)

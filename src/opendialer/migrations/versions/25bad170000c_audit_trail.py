@@ -1,4 +1,5 @@
-"""issue 25 audit trail: one row per change to a tenant's configuration
+"""issue 25 audit trail (one row per change to a tenant's configuration); the check of a
+contact's own caller ID
 
 Revision ID: 25bad170000c
 Revises: 21bb0110000b
@@ -18,7 +19,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+OWN_CALLER_ID_CHECK = sa.Enum(
+    "off", "valid", "pool", native_enum=False, length=32, name="owncalleridcheck"
+)
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(
+            sa.Column(
+                "own_caller_id_check", OWN_CALLER_ID_CHECK, nullable=False, server_default="off"
+            )
+        )
     op.create_table(
         "audit_entries",
         sa.Column("id", BigId, primary_key=True),
@@ -48,3 +60,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_entries")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("own_caller_id_check")
