@@ -17,6 +17,7 @@ engine hook refuses any other, except the retention purge (``PURGE_OPTION``).
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -124,6 +125,12 @@ _PARENTS = {
 }
 
 
+@cache
+def _insert_rows() -> Insert:
+    """Built once: a create through a face writes a row or two, on the request's hot path."""
+    return insert(AUDIT_TABLE)
+
+
 class TrailIsReadOnly(Conflict):
     def __init__(self) -> None:
         super().__init__("The audit trail cannot be changed", code="audit_read_only")
@@ -185,7 +192,7 @@ def _record_flush(session: Session, _flush_context: object) -> None:
         rows.extend(_object_rows(session, context, objects, action))
     rows.extend(_object_rows(session, context, session.deleted, "delete"))
     if rows:
-        session.connection().execute(insert(AUDIT_TABLE), rows)
+        session.connection().execute(_insert_rows(), rows)
 
 
 def _object_rows(
@@ -320,7 +327,7 @@ def _after_execute(
         return
     entity_id = str(before[0].get("id", "*")) if len(before) == 1 else "*"
     row = _entry(context, tenant_id, (table.name, entity_id), f"bulk_{verb}", changes)
-    conn.execute(insert(AUDIT_TABLE), [row])
+    conn.execute(_insert_rows(), [row])
 
 
 _BEFORE = "opendialer_audit_before"
@@ -395,7 +402,7 @@ def record_run(
     if context is None or context.tenant_id is None:
         return
     row = _entry(context, context.tenant_id, entity, action, to_jsonable_python(summary))
-    session.execute(insert(AUDIT_TABLE), [row])
+    session.execute(_insert_rows(), [row])
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:
