@@ -184,6 +184,12 @@ class Settings(BaseSettings):
     export_retention_days: int = Field(
         default=7, ge=0, description="Delete exports older than this; 0 keeps them forever"
     )
+    audit_retention_days: int = Field(
+        default=1830,
+        ge=0,
+        description="Delete audit trail rows older than this (default 5 years, the FTC TSR's "
+        "record keeping); 0 keeps them forever",
+    )
     housekeeping_enabled: bool = Field(
         default=True, description="Apply the recording and export retention in the server"
     )

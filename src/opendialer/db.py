@@ -41,6 +41,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from opendialer.audit import recorder as audit_recorder
 from opendialer.errors import DatabaseBusy
 
 SessionMaker = sessionmaker[Session]
@@ -348,7 +349,11 @@ def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
 
 
 def create_sessionmaker(engine: Engine) -> SessionMaker:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Every session audits the changes made through a face (``opendialer.audit.recorder``)."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    audit_recorder.install(sessions)
+    audit_recorder.refuse_changes()
+    return sessions
 
 
 def async_wait(sessions: SessionMaker) -> float:

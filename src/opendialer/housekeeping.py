@@ -1,5 +1,6 @@
-"""Housekeeping: the recording and export retention, applied by the server on a timer and by
-``opendialer housekeeping`` on demand; and the report rollups, moved on every few minutes."""
+"""Housekeeping: the recording, export and audit-trail retention, applied by the server on a
+timer and by ``opendialer housekeeping`` on demand; and the report rollups, moved on every few
+minutes."""
 
 import asyncio
 import contextlib
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from opendialer.accounts.guard import prune_failures
 from opendialer.accounts.logins import prune_logins
+from opendialer.audit.service import purge_expired as purge_expired_audit
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.exports.service import purge_expired_exports
@@ -27,6 +29,7 @@ class Swept:
     exports: int  # export files deleted
     auth_failures: int = 0  # audit rows of failed credential checks deleted
     logins: int = 0  # logins expired after inactivity, deleted
+    audit_entries: int = 0  # audit trail rows past their retention, deleted
 
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
@@ -44,7 +47,13 @@ async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Sw
     logins = await run_unit_of_work(
         sessions, lambda session: prune_logins(session, now - idle), writes=True
     )
-    return Swept(recordings, exports, failures, logins)
+    audit = 0
+    if settings.audit_retention_days:
+        days = settings.audit_retention_days
+        audit = await run_unit_of_work(
+            sessions, lambda session: purge_expired_audit(session, now, days), writes=True
+        )
+    return Swept(recordings, exports, failures, logins, audit)
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:

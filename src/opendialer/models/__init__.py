@@ -1,6 +1,7 @@
 """All ORM tables on one metadata, so Alembic sees every one of them."""
 
 from opendialer.models.acd import AcdEvent
+from opendialer.models.audit import AuditEntry
 from opendialer.models.base import Base
 from opendialer.models.call import CallAttempt, CallOutcome, Recording
 from opendialer.models.campaign import (
@@ -11,6 +12,7 @@ from opendialer.models.campaign import (
     ContactList,
     DialMode,
     FormField,
+    OwnCallerIdCheck,
     ResultAction,
     ResultCode,
     RetryRule,
@@ -63,6 +65,7 @@ __all__ = [
     "AgentStateQuarter",
     "ApiKey",
     "AttemptQuarter",
+    "AuditEntry",
     "AuthFailure",
     "Base",
     "CallAttempt",
@@ -91,6 +94,7 @@ __all__ = [
     "LoginSession",
     "OutboxMessage",
     "OutboxStatus",
+    "OwnCallerIdCheck",
     "PacingDecision",
     "Recording",
     "ReportWatermark",

@@ -22,7 +22,7 @@ from opendialer.accounts.guard import Face, TooManyAttempts, client_address, sec
 from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.dependencies import code_key
 from opendialer.db import SessionMaker, run_unit_of_work
-from opendialer.dialects.kit import answer_all_paths
+from opendialer.dialects.kit import answer_all_paths, credential_acts
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import (
     GENERIC,
@@ -158,6 +158,7 @@ def _credential(payload: Any) -> str:
 async def _guarded_run(request: Request, method: Method, payload: Any) -> dict[str, Any]:
     guard, address = auth_guard(request), client_address(request)
     credential = _credential(payload)
+    credential_acts("voicenter", credential)
     try:
         guard.check(Face.VOICENTER, credential, address)
         return await _run(app_state(request).sessions, code_key(request), method, payload)
