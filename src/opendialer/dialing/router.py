@@ -41,7 +41,7 @@ from opendialer.web.state import app_state
 router = APIRouter(tags=["dialing"])
 
 
-def wall_clock() -> Callable[[], datetime]:
+async def wall_clock() -> Callable[[], datetime]:
     """Where these endpoints read the time; tests pin it through ``dependency_overrides``."""
     return utcnow
 

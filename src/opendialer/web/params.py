@@ -11,7 +11,7 @@ from opendialer.inputs import MAX_DB_INT, text_problem
 RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
 
 
-def refuse_unstorable_parameters(request: Request) -> None:
+async def refuse_unstorable_parameters(request: Request) -> None:
     """Router dependency: no query or path parameter carries text the database refuses.
 
     Answered like any other invalid parameter (422 ``validation_error``).
