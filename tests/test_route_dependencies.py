@@ -42,7 +42,7 @@ def _threaded_without_database(dependant: Dependant) -> Iterator[str]:
 def _dependants(app: FastAPI) -> Iterator[tuple[str, Dependant]]:
     for context in iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute):
-            yield context.path_format, context.dependant
+            yield str(context.path_format), context.dependant
 
 
 def test_only_database_dependencies_run_in_worker_threads(app: FastAPI) -> None:
