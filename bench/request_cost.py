@@ -5,8 +5,9 @@ Runs the app in-process (engine off) on a throw-away SQLite and PostgreSQL datab
 request: SQL statements sent to the database, transactions, pool check-outs and new database
 connections, the Python function calls made on every thread (a second pass with a profiling hook:
 the same code makes the same calls whatever the machine's load, so versions compare exactly), and
-the CPU the process used (client included: compare databases and versions, not absolute values). On PostgreSQL also the CPU of the server processes that answered (from /proc,
-so run it on the database's host), and what opening a connection costs against using a warm one:
+the CPU the process used (client included: compare databases and versions, not absolute values).
+On PostgreSQL also the CPU of the server processes that answered (from /proc, so run it on the
+database's host), and what opening a connection costs against using a warm one:
 a new server process whose catalog caches are empty, which is what a pool that closes its overflow
 connections pays again and again under load.
 
@@ -150,20 +151,19 @@ async def _measure_kind(
 
 
 async def _measure(
-    url: str, requests: int, prepared: tuple[str, int], calls: PythonCalls | None = None
+    target: Target, requests: int, calls: PythonCalls | None = None
 ) -> list[tuple[str, Counter[str], float, float]]:
-    api_key, campaign_id = prepared
-    app = create_app(Settings(database_url=url, engine_enabled=False))
+    app = create_app(Settings(database_url=target.url, engine_enabled=False))
     engine: Engine = state_of(app).db_engine
-    target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = {"Authorization": f"Bearer {target.api_key}"}
     transport = httpx.ASGITransport(app=app)
     results = []
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url=target.base, headers=headers
         ) as client:
-            await _setup_target(client, target)
+            if not target.spare_id:
+                await _setup_target(client, target)
             for kind, action, _weight in MIX:
                 measured = await _measure_kind(client, engine, target, action, requests, calls)
                 results.append((kind, *measured))
@@ -174,10 +174,11 @@ async def _measure(
 
 def run(backend: str, requests: int) -> list[list[object]]:
     with throwaway_database(backend) as url:
-        prepared = _prepare(url, agents=5, contacts=2_000)
-        results = asyncio.run(_measure(url, requests, prepared))
+        api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
+        target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
+        results = asyncio.run(_measure(target, requests))
         with PythonCalls().installed() as calls:  # a second app and loop: the hook slows all
-            counted = asyncio.run(_measure(url, CALL_REQUESTS, prepared, calls))
+            counted = asyncio.run(_measure(target, CALL_REQUESTS, calls))
         connection = new_connection_cost(url) if backend == "postgresql" else None
     rows: list[list[object]] = []
     for (kind, counts, cpu, pg_cpu), (_, call_counts, _, _) in zip(results, counted, strict=True):
