@@ -43,10 +43,12 @@ from opendialer.web.state import attach
 from opendialer.whatif.router import router as whatif_router
 from opendialer.wiring import build_state, running_parts
 
+API_V1 = "/api/v1"
 
-def api_v1_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_unstorable_parameters)])
-    for domain_router in (
+
+def native_routers() -> tuple[APIRouter, ...]:
+    """The native API's domain routers, each included under ``/api/v1``."""
+    return (
         accounts_router,
         login_router,
         campaigns_router,
@@ -64,9 +66,16 @@ def api_v1_router() -> APIRouter:
         reports_router,
         whatif_router,
         audit_router,
-    ):
-        router.include_router(domain_router)
-    return router
+    )
+
+
+def include_native_api(app: FastAPI) -> None:
+    """Each domain router straight into the app, not through one ``/api/v1`` router: FastAPI
+    matches an included router's routes again at every level of nesting, on every request."""
+    for domain_router in native_routers():
+        app.include_router(
+            domain_router, prefix=API_V1, dependencies=[Depends(refuse_unstorable_parameters)]
+        )
 
 
 def _faces(settings: Settings) -> list[tuple[str, str]]:
@@ -100,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)
-    app.include_router(api_v1_router())
+    include_native_api(app)
     app.include_router(minicrm_router)
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)

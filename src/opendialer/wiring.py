@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from opendialer.accounts.guard import AuthGuard
+from opendialer.accounts.verified_keys import VerifiedKeys, watch_key_changes
 from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.console.phone_watch import phone_watch
@@ -41,11 +42,13 @@ def build_state(settings: Settings) -> AppState:
         settings.database_url, forbid_on_loop=True, async_wait=settings.database_wait_seconds
     )
     sessions = create_sessionmaker(db_engine)
+    watch_key_changes()
     return AppState(
         settings=settings,
         db_engine=db_engine,
         sessions=sessions,
         auth_guard=AuthGuard(settings, sessions),
+        verified_keys=VerifiedKeys(settings.api_key_cache_seconds),
         import_progress=ImportProgressBoard(),
     )
 
