@@ -34,10 +34,12 @@ typecheck: dev
 #   rtpengine (+ recording daemon, utils)  anchors the SIP tests' media; userspace, no kernel module
 #   chromium, chromedriver     the console's browser tests (Playwright drives Debian's Chromium;
 #                              its own browser download cannot work here)
+#   firefox-esr                the console's Firefox test (marionette_driver, Firefox's own
+#                              remote protocol: no geckodriver package exists)
 #   kamailio (+ websocket, tls modules)  registrar and WebSocket proxy of the browser phones
 SYSTEM_PACKAGES := sipp:sip-tester espeak-ng:espeak-ng sox:sox \
 	rtpengine:rtpengine-daemon rtpengine:rtpengine-recording-daemon rtpengine:rtpengine-utils \
-	chromium:chromium chromedriver:chromium-driver \
+	chromium:chromium chromedriver:chromium-driver firefox-esr:firefox-esr \
 	kamailio:kamailio kamailio:kamailio-websocket-modules kamailio:kamailio-tls-modules
 
 system-packages:

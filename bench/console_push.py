@@ -8,6 +8,11 @@ delay is taken from the engine's bridge (``call.bridged_at`` in the pushed state
 the client read the event. A second run with the same load but no streams open gives the
 server's CPU without pushes; the difference is the CPU share spent on pushing.
 
+Figures that do not depend on the machine's load: the server's CPU per screen pop (the
+difference of the two runs over the pops), the state events sent per pop (each one a read),
+and the statements of one read (a stream's login check and state, counted in this process
+on the run's database for an agent on a call).
+
     .venv/bin/python -m bench.console_push [--agents 200] [--seconds 40] [--plot file.png]
 
 The clients run in this process (one asyncio loop): their own lateness is in the figures.
@@ -23,19 +28,23 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import event, select
 
 from bench.common import print_table, throwaway_database
+from opendialer.accounts.logins import find_login
 from opendialer.campaigns.service import add_member
+from opendialer.console import service
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.models import Campaign, User, UserRole
+from opendialer.models import AgentSession, Campaign, User, UserRole
 from opendialer.security import hash_password
 
 PASSWORD = "bench-password-1"
+IDLE = timedelta(hours=8)
 SCENARIO = {
     "customers": {
         "p_live": 1.0,
@@ -53,6 +62,10 @@ class Run:
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
     streams: int = 0
+    events: int = 0  # state events read in the measured window
+    tokens: list[str] = field(default_factory=list)
+    statements_per_read: int = 0
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average at the start and the end
 
 
 def _free_port() -> int:
@@ -103,7 +116,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def wait_up(client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a loaded machine starts the server slowly
     while True:
         try:
             await client.get("/healthz")
@@ -135,6 +148,7 @@ async def watch(client: httpx.AsyncClient, headers: dict[str, str], run: Run) ->
                 event = line[7:]
             elif line.startswith("data: ") and event == "state":
                 received = datetime.now(UTC)
+                run.events += 1
                 call = json.loads(line[6:]).get("call")
                 bridged = call and call.get("bridged_at")
                 if bridged and bridged not in seen and not first:
@@ -155,9 +169,12 @@ async def drive(base_url: str, agents: int, seconds: float, streams: bool, pid: 
         await asyncio.sleep(5)  # streams open, pacing in its stride, before measuring
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
         run.delays_ms.clear()
+        run.events, load0 = 0, os.getloadavg()[0]
         await asyncio.sleep(seconds)
         run.cpu_seconds = cpu_seconds(pid) - cpu0
         run.wall_seconds = time.monotonic() - wall0
+        run.load = (load0, os.getloadavg()[0])
+        run.tokens = [h["Authorization"].split()[1] for h in logins]
         for watcher in watchers:
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
@@ -170,7 +187,7 @@ def measure(agents: int, seconds: float, streams: bool) -> Run:
         port = _free_port()
         server = start_server(url, port)
         try:
-            return asyncio.run(
+            run = asyncio.run(
                 drive(f"http://127.0.0.1:{port}", agents, seconds, streams, server.pid)
             )
         finally:
@@ -180,6 +197,32 @@ def measure(agents: int, seconds: float, streams: bool) -> Run:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+        run.statements_per_read = statements_per_read(url, run.tokens)
+        return run
+
+
+def statements_per_read(url: str, tokens: list[str]) -> int:
+    """What one of a stream's reads costs: its login check and the state of an agent with a
+    call on screen (the pop's read), counted on the run's database."""
+    db = create_db_engine(url)
+    sessions = create_sessionmaker(db)
+    statements: list[str] = []
+    with unit_of_work(sessions, writes=False) as session:
+        user_id, token = next(
+            (login.scope.user_id, token)
+            for token in tokens
+            if (login := find_login(session, token, datetime.now(UTC), IDLE, touch=False))
+            and session.scalar(
+                select(AgentSession.contact_id).where(AgentSession.user_id == login.scope.user_id)
+            )
+        )
+    event.listen(db, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with unit_of_work(sessions, writes=False) as session:
+        scope = find_login(session, token, datetime.now(UTC), IDLE, touch=False).scope
+        service.console_state(session, scope, datetime.now(UTC))
+    db.dispose()
+    assert scope.user_id == user_id
+    return len(statements)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -194,7 +237,6 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
     pushed = measure(args.agents, args.seconds, streams=True)
-    quiet = measure(args.agents, args.seconds, streams=False)
     d = pushed.delays_ms
     print_table(
         f"Screen pop: {args.agents} agents, {pushed.streams} SSE streams, one server process",
@@ -202,7 +244,18 @@ def main() -> None:
         [[len(d), f"{statistics.median(d):.1f}", f"{percentile(d, 0.99):.1f}",
           f"{max(d):.1f}", f"{statistics.fmean(d):.1f}"]] if d else [[0, "-", "-", "-", "-"]],
     )  # fmt: skip
+    quiet = measure(args.agents, args.seconds, streams=False)
     share = (pushed.cpu_seconds - quiet.cpu_seconds) / pushed.wall_seconds
+    pops = max(1, len(d))
+    print_table(
+        "Per screen pop (independent of the machine's load)",
+        ["server CPU ms per pop", "of it pushing ms", "state events per pop",
+         "statements per read", "load average (1 min) during the runs"],
+        [[f"{pushed.cpu_seconds / pops * 1000:.1f}",
+          f"{(pushed.cpu_seconds - quiet.cpu_seconds) / pops * 1000:.1f}",
+          f"{pushed.events / pops:.2f}", pushed.statements_per_read,
+          f"{pushed.load[0]:.1f}-{pushed.load[1]:.1f} / {quiet.load[0]:.1f}-{quiet.load[1]:.1f}"]],
+    )  # fmt: skip
     rows = [
         [
             name,

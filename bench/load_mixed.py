@@ -300,7 +300,7 @@ async def _measure(
     async with httpx.AsyncClient(
         base_url=base, headers=headers, timeout=TIMEOUT, limits=limits
     ) as client:
-        await _wait_ready(client, time.monotonic() + 60)
+        await _wait_ready(client, time.monotonic() + 180)
         await _setup_target(client, target)
         await asyncio.sleep(WARM_UP)
         quiet_start = await _engine_sample(client, target)

@@ -3,9 +3,11 @@
 Runs the app in-process (engine off) on a throw-away SQLite and PostgreSQL database and sends
 ``--requests`` requests of each kind that ``bench/load_mixed.py`` sends, one at a time, counting per
 request: SQL statements sent to the database, transactions, pool check-outs and new database
-connections, and the CPU the process used (client included: compare databases and versions, not
-absolute values). On PostgreSQL also the CPU of the server processes that answered (from /proc,
-so run it on the database's host), and what opening a connection costs against using a warm one:
+connections, the Python function calls made on every thread (a second pass with a profiling hook:
+the same code makes the same calls whatever the machine's load, so versions compare exactly), and
+the CPU the process used (client included: compare databases and versions, not absolute values).
+On PostgreSQL also the CPU of the server processes that answered (from /proc, so run it on the
+database's host), and what opening a connection costs against using a warm one:
 a new server process whose catalog caches are empty, which is what a pool that closes its overflow
 connections pays again and again under load.
 
@@ -16,6 +18,8 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,6 +37,8 @@ from opendialer.config import Settings
 from opendialer.web.state import state_of
 
 COUNTED = ("statements", "transactions", "checkouts", "connections")
+WARM_UP = 20  # requests of a kind before it is measured
+CALL_REQUESTS = 50  # requests of a kind whose Python calls are counted
 NEW_CONNECTIONS = 20
 # What the native API does first on every request: its key's row.
 FIRST_QUERY = "SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = %s"
@@ -97,34 +103,70 @@ def new_connection_cost(url: str) -> tuple[float, float]:
     return statistics.median(cold) * 1000, statistics.median(warm) * 1000
 
 
+class PythonCalls:
+    """Python and C function calls made by every thread while ``on``: a figure that no load or
+    machine changes (the same code makes the same calls), so versions compare exactly. Installed
+    before the event loop starts, so the worker threads it starts carry the hook too."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.calls = 0
+
+    def hook(self, _frame: object, event: str, _arg: object) -> None:
+        if self.on and event in ("call", "c_call"):
+            self.calls += 1
+
+    @contextmanager
+    def installed(self) -> Iterator["PythonCalls"]:
+        sys.setprofile(self.hook)
+        threading.setprofile(self.hook)
+        try:
+            yield self
+        finally:
+            threading.setprofile(None)
+            sys.setprofile(None)
+
+
 async def _measure_kind(
-    client: httpx.AsyncClient, engine: Engine, target: Target, action: Action, requests: int
+    client: httpx.AsyncClient,
+    engine: Engine,
+    target: Target,
+    action: Action,
+    requests: int,
+    calls: PythonCalls | None,
 ) -> tuple[Counter[str], float, float]:
     rng = random.Random(0)
-    await action(client, target, rng)  # warm: the first request of a kind compiles its SQL
+    for _ in range(WARM_UP):  # the first requests of a kind compile its SQL, fill caches
+        await action(client, target, rng)
     started, backends = time.process_time(), _backends_cpu(target.url)
     with counting(engine) as counts:
+        if calls is not None:
+            calls.calls, calls.on = 0, True
         for _ in range(requests):
             (await action(client, target, rng)).raise_for_status()
+        if calls is not None:
+            calls.on = False
+            counts["python calls"] = calls.calls
     return counts, time.process_time() - started, _backends_cpu(target.url) - backends
 
 
-async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], float, float]]:
-    api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
-    app = create_app(Settings(database_url=url, engine_enabled=False))
+async def _measure(
+    target: Target, requests: int, calls: PythonCalls | None = None
+) -> list[tuple[str, Counter[str], float, float]]:
+    app = create_app(Settings(database_url=target.url, engine_enabled=False))
     engine: Engine = state_of(app).db_engine
-    target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = {"Authorization": f"Bearer {target.api_key}"}
     transport = httpx.ASGITransport(app=app)
     results = []
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url=target.base, headers=headers
         ) as client:
-            await _setup_target(client, target)
+            if not target.spare_id:
+                await _setup_target(client, target)
             for kind, action, _weight in MIX:
-                counts, cpu, pg_cpu = await _measure_kind(client, engine, target, action, requests)
-                results.append((kind, counts, cpu, pg_cpu))
+                measured = await _measure_kind(client, engine, target, action, requests, calls)
+                results.append((kind, *measured))
     finally:
         engine.dispose()
     return results
@@ -132,13 +174,18 @@ async def _measure(url: str, requests: int) -> list[tuple[str, Counter[str], flo
 
 def run(backend: str, requests: int) -> list[list[object]]:
     with throwaway_database(backend) as url:
-        results = asyncio.run(_measure(url, requests))
+        api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
+        target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
+        results = asyncio.run(_measure(target, requests))
+        with PythonCalls().installed() as calls:  # a second app and loop: the hook slows all
+            counted = asyncio.run(_measure(target, CALL_REQUESTS, calls))
         connection = new_connection_cost(url) if backend == "postgresql" else None
     rows: list[list[object]] = []
-    for kind, counts, cpu, pg_cpu in results:
+    for (kind, counts, cpu, pg_cpu), (_, call_counts, _, _) in zip(results, counted, strict=True):
         per_request = [f"{counts[name] / requests:.2f}" for name in COUNTED]
         pg = f"{pg_cpu / requests * 1000:.2f}" if backend == "postgresql" else "-"
-        rows.append([backend, kind, *per_request, f"{cpu / requests * 1000:.2f}", pg])
+        python_calls = f"{call_counts['python calls'] / CALL_REQUESTS:.0f}"
+        rows.append([backend, kind, *per_request, python_calls, f"{cpu / requests * 1000:.2f}", pg])
     if connection is not None:
         cold, warm = connection
         print(
@@ -159,6 +206,7 @@ def main() -> None:
         "database",
         "request",
         *(f"{name}/request" for name in COUNTED),
+        "Python calls/request (client included)",
         "CPU ms/request (this process)",
         "PostgreSQL server CPU ms/request",
     ]

@@ -9,17 +9,29 @@ index seek, not a scan.
 
 ``--checks plain,compliance`` also runs each size with every issue-25 check on: holidays (DE),
 closed dates, frequency caps per number, per contact and per conversation (against one earlier
-attempt for every tenth contact), and local-presence caller IDs from a pool.
+attempt for every tenth contact), and local-presence caller IDs from a pool. One database per
+size serves both: the checks are switched on the same rows.
+
+Building 10 M contacts takes long; ``--database URL --build-only`` builds into a database that
+is kept (migrated to head on every use), and a later ``--database URL`` measures on it:
+
+    nice -n 10 .venv/bin/python -m bench.select_next --sizes 10000000 --backends sqlite \
+        --database sqlite:////tmp/select_next_10m.db --build-only
+    .venv/bin/python -m bench.select_next --sizes 10000000 --backends sqlite \
+        --database sqlite:////tmp/select_next_10m.db --checks plain,compliance
 """
 
 import argparse
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from datetime import time as clock_time
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from bench.common import print_table, throwaway_database
+from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
@@ -70,14 +82,14 @@ ATTEMPTS_SQL = """INSERT INTO call_attempts (tenant_id, campaign_id, contact_id,
     FROM contacts WHERE campaign_id = :campaign AND id % 10 = 1"""
 
 
-def _turn_on_checks(campaign: Campaign) -> None:
-    campaign.holiday_calendars = ["DE"]
-    campaign.closed_dates = ["2020-12-24"]
-    campaign.max_attempts_per_number = 7
-    campaign.max_attempts_per_contact = 7
-    campaign.max_conversations = 3
+def _set_checks(campaign: Campaign, on: bool) -> None:
+    campaign.holiday_calendars = ["DE"] if on else []
+    campaign.closed_dates = ["2020-12-24"] if on else []
+    campaign.max_attempts_per_number = 7 if on else None
+    campaign.max_attempts_per_contact = 7 if on else None
+    campaign.max_conversations = 3 if on else None
     campaign.caller_id = "+4969000000"
-    campaign.caller_id_strategy = CallerIdStrategy.LOCAL
+    campaign.caller_id_strategy = CallerIdStrategy.LOCAL if on else CallerIdStrategy.FIXED
 
 
 def _pool(campaign: Campaign) -> list[CallerIdNumber]:
@@ -87,7 +99,8 @@ def _pool(campaign: Campaign) -> list[CallerIdNumber]:
     ]
 
 
-def _setup(engine: Engine, rows: int, checks: bool = False) -> int:
+def _setup(engine: Engine, rows: int) -> int:
+    """The bench campaign with its contacts, DNC list, caller-ID pool and earlier attempts."""
     sessions = create_sessionmaker(engine)
     with unit_of_work(sessions) as session:
         tenant = create_tenant(session, "bench", default_region="DE", timezone="UTC").tenant
@@ -104,16 +117,13 @@ def _setup(engine: Engine, rows: int, checks: bool = False) -> int:
         )
         campaign = create_campaign(session, Scope.system(tenant.id), settings)
         campaign.max_tries_per_number = 5
-        if checks:
-            _turn_on_checks(campaign)
-            session.add_all(_pool(campaign))
+        session.add_all(_pool(campaign))
         ids = {"tenant": tenant.id, "campaign": campaign.id}
     params = {**ids, "rows": rows, "past": PAST, "dnc_limit": DNC_SIZE * 7}
     params["recent"] = datetime.now(UTC).replace(tzinfo=None)
     contacts, *rest = _fill_sql(engine.dialect.name)
-    if checks:
-        false, true = ("0", "1") if engine.dialect.name == "sqlite" else ("false", "true")
-        rest.append(ATTEMPTS_SQL.format(true=true, false=false))
+    false, true = ("0", "1") if engine.dialect.name == "sqlite" else ("false", "true")
+    rest.append(ATTEMPTS_SQL.format(true=true, false=false))
     with engine.begin() as conn:
         conn.execute(text(contacts), params)
     with engine.begin() as conn:  # fresh statistics, or PostgreSQL checks foreign keys slowly
@@ -168,22 +178,43 @@ def _p(latencies: list[float], q: float) -> str:
     return f"{latencies[max(0, int(len(latencies) * q) - 1)]:.3f}"
 
 
-def run(backend: str, rows: int, claims: int, checks: bool = False) -> list[object]:
-    with throwaway_database(backend) as url:
-        engine = create_db_engine(url)
-        start = time.perf_counter()
-        campaign_id = _setup(engine, rows, checks)
-        build = time.perf_counter() - start
-        _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
-        claim, txn = _claim_latencies(engine, campaign_id, claims)
-        in_tick = _claims_in_ticks(engine, campaign_id, claims)
-        engine.dispose()
+def _switch_checks(engine: Engine, campaign_id: int, on: bool) -> None:
+    with unit_of_work(create_sessionmaker(engine)) as session:
+        _set_checks(session.get_one(Campaign, campaign_id), on)
+
+
+def _existing_campaign(engine: Engine) -> int | None:
+    with create_sessionmaker(engine)() as session:
+        return session.scalar(select(Campaign.id).where(Campaign.name == "bench"))
+
+
+@contextmanager
+def _database(backend: str, kept_url: str | None) -> Iterator[str]:
+    if kept_url is None:
+        with throwaway_database(backend) as url:
+            yield url
+        return
+    migrate.upgrade(kept_url)
+    yield kept_url
+
+
+def _built(engine: Engine, rows: int) -> tuple[int, str]:
+    """The bench campaign's id and how long building it took ("kept" when it was already there)."""
+    existing = _existing_campaign(engine)
+    if existing is not None:
+        return existing, "kept"
+    start = time.perf_counter()
+    campaign_id = _setup(engine, rows)
+    return campaign_id, f"{time.perf_counter() - start:.0f}"
+
+
+def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> list[str]:
+    _switch_checks(engine, campaign_id, checks)
+    _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
+    claim, txn = _claim_latencies(engine, campaign_id, claims)
+    in_tick = _claims_in_ticks(engine, campaign_id, claims)
     return [
-        backend,
         "compliance" if checks else "plain",
-        f"{rows:,}",
-        claims,
-        f"{build:.0f}",
         _p(claim, 0.5),
         _p(claim, 0.99),
         _p(txn, 0.5),
@@ -193,18 +224,32 @@ def run(backend: str, rows: int, claims: int, checks: bool = False) -> list[obje
     ]
 
 
+def run(
+    backend: str, rows: int, claims: int, modes: list[str], kept_url: str | None = None
+) -> list[list[object]]:
+    """One row per check mode, all measured on one database of ``rows`` contacts."""
+    with _database(backend, kept_url) as url:
+        engine = create_db_engine(url)
+        campaign_id, build = _built(engine, rows)
+        measured = [_measure(engine, campaign_id, claims, mode == "compliance") for mode in modes]
+        engine.dispose()
+    return [[backend, mode, f"{rows:,}", claims, build, *rest] for mode, *rest in measured]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--claims", type=int, default=2000)
     parser.add_argument("--checks", default="plain", help="plain, compliance, or both")
+    parser.add_argument("--database", help="a database URL to build into and keep (one size)")
+    parser.add_argument("--build-only", action="store_true", help="build, measure nothing")
     args = parser.parse_args()
-    results = []
+    modes = [] if args.build_only else args.checks.split(",")
+    results: list[list[object]] = []
     for backend in args.backends.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            for checks in args.checks.split(","):
-                results.append(run(backend, size, args.claims, checks == "compliance"))
+            results.extend(run(backend, size, args.claims, modes, args.database))
             print_table("select_next (so far)", COLUMNS, results)
     print_table("Claiming the next contact: latency per claim (ms)", COLUMNS, results)
 

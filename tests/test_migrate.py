@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Connection, Engine, MetaData, Table, inspect, text
+from sqlalchemy import JSON, Connection, Engine, Index, MetaData, Table, inspect, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from opendialer import migrate
 from opendialer.accounts.service import authenticate_api_key, tenant_by_account_code
@@ -31,6 +33,44 @@ def test_migrated_schema_matches_models(database_url: str, db_engine: Engine) ->
 def test_dial_queue_index_is_partial(database_url: str, db_engine: Engine) -> None:
     indexes = {i["name"]: i for i in inspect(db_engine).get_indexes("contacts")}
     assert "ix_contacts_dial_queue" in indexes
+
+
+def _model_index_columns(index: Index) -> list[tuple[str, bool]]:
+    """(column, descending) of a model's index, in order."""
+    out: list[tuple[str, bool]] = []
+    for expression in index.expressions:
+        if isinstance(expression, UnaryExpression):
+            column = expression.element
+            out.append(
+                (str(getattr(column, "name", column)), expression.modifier is operators.desc_op)
+            )
+        else:
+            out.append((str(getattr(expression, "name", expression)), False))
+    return out
+
+
+def _database_index_columns(conn: Connection, table: str, name: str) -> list[tuple[str, bool]]:
+    """(column, descending) of an index as the database built it (SQLAlchemy's reflection does
+    not report a sort order on SQLite, so neither does Alembic's comparison)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(f"PRAGMA index_xinfo('{name}')").all()
+        return [(row[2], bool(row[3])) for row in rows if row[5]]  # key columns only
+    index = next(i for i in inspect(conn).get_indexes(table) if i["name"] == name)
+    sorting = index.get("column_sorting", {})
+    return [(str(c), "desc" in sorting.get(str(c), ())) for c in index["column_names"]]
+
+
+def test_migrated_indexes_keep_their_columns_order_and_direction(
+    database_url: str, db_engine: Engine
+) -> None:
+    """A batch migration on SQLite rebuilds a table's indexes from reflection, which drops a
+    DESC: the dial queue index lost it once and every claim sorted the whole queue."""
+    with db_engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                assert index.name is not None
+                built = _database_index_columns(conn, table.name, index.name)
+                assert built == _model_index_columns(index), index.name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,8 @@ from opendialer.accounts.router import router as accounts_router
 from opendialer.acd.router import router as acd_router
 from opendialer.agents.router import router as agents_router
 from opendialer.agents.session_router import router as agent_session_router
+from opendialer.audit import context as faces
+from opendialer.audit.router import router as audit_router
 from opendialer.campaigns.router import router as campaigns_router
 from opendialer.compliance.router import router as compliance_router
 from opendialer.config import Settings, get_settings
@@ -29,7 +31,7 @@ from opendialer.dialing.router import router as dialing_router
 from opendialer.dnc.router import router as dnc_router
 from opendialer.exports.router import router as exports_router
 from opendialer.inputs import MAX_JSON_DEPTH
-from opendialer.middleware import BodySizeLimit, JsonDepthLimit
+from opendialer.middleware import AuditFaces, BodySizeLimit, JsonDepthLimit
 from opendialer.observability.exposition import install_metrics
 from opendialer.observability.health import router as health_router
 from opendialer.observability.requests import RequestContext
@@ -41,10 +43,12 @@ from opendialer.web.state import attach
 from opendialer.whatif.router import router as whatif_router
 from opendialer.wiring import build_state, running_parts
 
+API_V1 = "/api/v1"
 
-def api_v1_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_unstorable_parameters)])
-    for domain_router in (
+
+def native_routers() -> tuple[APIRouter, ...]:
+    """The native API's domain routers, each included under ``/api/v1``."""
+    return (
         accounts_router,
         login_router,
         campaigns_router,
@@ -61,9 +65,29 @@ def api_v1_router() -> APIRouter:
         compliance_router,
         reports_router,
         whatif_router,
-    ):
-        router.include_router(domain_router)
-    return router
+        audit_router,
+    )
+
+
+def include_native_api(app: FastAPI) -> None:
+    """Each domain router straight into the app, not through one ``/api/v1`` router: FastAPI
+    matches an included router's routes again at every level of nesting, on every request."""
+    for domain_router in native_routers():
+        app.include_router(
+            domain_router, prefix=API_V1, dependencies=[Depends(refuse_unstorable_parameters)]
+        )
+
+
+def _faces(settings: Settings) -> list[tuple[str, str]]:
+    """Each face's path prefix, for the audit trail."""
+    return [
+        (VOICENTER_PREFIX + "/", faces.VOICENTER),
+        ("/api/v1/", faces.NATIVE),
+        ("/Api/", faces.MINICRM),
+        (settings.mmdial_base_path.rstrip("/") + "/", faces.MMDIAL),
+        (settings.jtel_base_path.rstrip("/") + "/", faces.JTEL),
+        ("/console", faces.CONSOLE),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # First: routes are matched in order, and AddCall is the hottest path of all.
     app.include_router(voicenter_router)
-    app.include_router(api_v1_router())
+    include_native_api(app)
     app.include_router(minicrm_router)
     app.include_router(mmdial_router, prefix=settings.mmdial_base_path.rstrip("/"))
     app.include_router(jtel_router, prefix=settings.jtel_base_path)
@@ -101,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path_limits={"/Api/CallLog": settings.max_calllog_bytes},
         own_limit_prefixes=(VOICENTER_PREFIX + "/",),
     )
+    app.add_middleware(AuditFaces, faces=_faces(settings))
     app.add_middleware(
         RequestContext, metrics=metrics.http if metrics else None, access_log=settings.access_log
     )

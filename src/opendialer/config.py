@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     auth_failure_retention_days: int = Field(
         default=90, ge=0, description="Delete auth_failures rows older than this; 0 keeps them"
     )
+    api_key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="A verified API key is believed this long without a query (0: never); a "
+        "key revoked on this server stops at once, on another server within this time",
+    )
     # Logins (accounts/logins.py): the login page's cookie and the token endpoint.
     login_idle_minutes: int = Field(
         default=480, ge=1, le=525_600, description="A login unused for this long has expired"
@@ -183,6 +190,12 @@ class Settings(BaseSettings):
     exports_dir: Path = Field(default=Path("exports"), description="Where CSV exports are built")
     export_retention_days: int = Field(
         default=7, ge=0, description="Delete exports older than this; 0 keeps them forever"
+    )
+    audit_retention_days: int = Field(
+        default=1830,
+        ge=0,
+        description="Delete audit trail rows older than this (default 5 years, the FTC TSR's "
+        "record keeping); 0 keeps them forever",
     )
     housekeeping_enabled: bool = Field(
         default=True, description="Apply the recording and export retention in the server"

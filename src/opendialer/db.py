@@ -41,6 +41,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from opendialer.audit import recorder as audit_recorder
 from opendialer.errors import DatabaseBusy
 
 SessionMaker = sessionmaker[Session]
@@ -58,6 +59,7 @@ LAZY, IMMEDIATE, HELD, READ = "lazy", "immediate", "held", "read"
 GATE_INFO = "opendialer_gate"  # connection info: the gate this transaction took itself
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
+_engine_gates: WeakKeyDictionary[Engine, "WriterGate"] = WeakKeyDictionary()  # the file's gate
 _writer_binds: WeakKeyDictionary[Engine, dict[str, Engine]] = WeakKeyDictionary()
 _slots: WeakKeyDictionary[Engine, "Gate"] = WeakKeyDictionary()
 _async_waits: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()
@@ -230,7 +232,7 @@ def _sqlite_connect(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
 
 
 def _gate_of(conn: Connection) -> "WriterGate":
-    return _gate_for_url(conn.engine.url.render_as_string(hide_password=False))
+    return _engine_gate(conn.engine)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -348,7 +350,11 @@ def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
 
 
 def create_sessionmaker(engine: Engine) -> SessionMaker:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Every session audits the changes made through a face (``opendialer.audit.recorder``)."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    audit_recorder.install(sessions)
+    audit_recorder.refuse_changes()
+    return sessions
 
 
 def async_wait(sessions: SessionMaker) -> float:
@@ -361,7 +367,18 @@ def writer_gate(sessions: SessionMaker) -> WriterGate | None:
     engine: Engine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite":
         return None
-    return _gate_for_url(engine.url.render_as_string(hide_password=False))
+    return _engine_gate(engine)
+
+
+def _engine_gate(engine: Engine) -> WriterGate:
+    """The gate of ``engine``'s database file (found by its URL once per engine: rendering the
+    URL costs more than the rest of a gate's turn)."""
+    gate = _engine_gates.get(engine)
+    if gate is None:
+        gate = _engine_gates.setdefault(
+            engine, _gate_for_url(engine.url.render_as_string(hide_password=False))
+        )
+    return gate
 
 
 def _gate_for_url(url: str) -> WriterGate:

@@ -1,5 +1,6 @@
-"""Housekeeping: the recording and export retention, applied by the server on a timer and by
-``opendialer housekeeping`` on demand."""
+"""Housekeeping: the recording, export and audit-trail retention, applied by the server on a
+timer and by ``opendialer housekeeping`` on demand; and the report rollups, moved on every few
+minutes."""
 
 import asyncio
 import contextlib
@@ -10,13 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 from opendialer.accounts.guard import prune_failures
 from opendialer.accounts.logins import prune_logins
+from opendialer.audit.service import purge_expired as purge_expired_audit
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.exports.service import purge_expired_exports
 from opendialer.recordings.service import purge_expired
+from opendialer.reports.rollups import roll_tenants
 from opendialer.tasks import running
 
 log = logging.getLogger(__name__)
+ROLL_SECONDS = 300.0  # the reports read at most this much more history than the settled tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,7 @@ class Swept:
     exports: int  # export files deleted
     auth_failures: int = 0  # audit rows of failed credential checks deleted
     logins: int = 0  # logins expired after inactivity, deleted
+    audit_entries: int = 0  # audit trail rows past their retention, deleted
 
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
@@ -42,7 +47,13 @@ async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Sw
     logins = await run_unit_of_work(
         sessions, lambda session: prune_logins(session, now - idle), writes=True
     )
-    return Swept(recordings, exports, failures, logins)
+    audit = 0
+    if settings.audit_retention_days:
+        days = settings.audit_retention_days
+        audit = await run_unit_of_work(
+            sessions, lambda session: purge_expired_audit(session, now, days), writes=True
+        )
+    return Swept(recordings, exports, failures, logins, audit)
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:
@@ -63,11 +74,25 @@ async def serve(sessions: SessionMaker, settings: Settings) -> None:
         await asyncio.sleep(settings.housekeeping_interval_seconds)
 
 
+async def roll_up(sessions: SessionMaker, every: float = ROLL_SECONDS) -> None:
+    """Move every tenant's report rollups on, a step per transaction, every ``every`` seconds."""
+    while True:
+        try:
+            while await run_unit_of_work(
+                sessions, lambda session: roll_tenants(session, datetime.now(UTC)), writes=True
+            ):
+                pass
+        except Exception:
+            log.exception("report rollups not moved on")
+        await asyncio.sleep(every)
+
+
 @contextlib.asynccontextmanager
 async def housekeeping(sessions: SessionMaker, settings: Settings) -> AsyncIterator[None]:
-    """Run :func:`serve` for the app's lifetime unless ``housekeeping_enabled`` is off."""
+    """Run :func:`serve` and :func:`roll_up` for the app's lifetime unless
+    ``housekeeping_enabled`` is off."""
     if not settings.housekeeping_enabled:
         yield
         return
-    async with running(serve(sessions, settings)):
+    async with running(serve(sessions, settings)), running(roll_up(sessions)):
         yield

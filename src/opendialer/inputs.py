@@ -10,6 +10,7 @@ parse and turn :class:`InputRejected` into an error of their own vocabulary.
 import json
 import re
 from datetime import date
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
@@ -115,7 +116,8 @@ def loads_json(
     if json_depth(data, max_depth) > max_depth:
         raise InputRejected(f"the JSON nests deeper than {max_depth} levels")
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        # as json.loads decodes bytes, with one decoder for every call
+        value = _decoder().decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except (ValueError, RecursionError) as exc:
         raise InputRejected(f"the body is not valid JSON: {exc}") from None
     if not item_checks and _SURROGATE_ESCAPE.search(data) is not None:
@@ -125,6 +127,12 @@ def loads_json(
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+@cache
+def _decoder() -> json.JSONDecoder:
+    """One decoder (``json.loads`` with an argument makes a new one per call)."""
+    return json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _refuse_surrogates(value: Any) -> None:

@@ -1,10 +1,13 @@
 """ASGI middleware: refuse request bodies over the configured size with a 413 error body, and
-native JSON bodies nested too deep with a 400, before any route, dependency or credential check."""
+native JSON bodies nested too deep with a 400, before any route, dependency or credential check;
+name each request's face for the audit trail."""
 
 import json
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opendialer.audit.context import WEB, acting_through
 from opendialer.errors import error_body
 from opendialer.inputs import declared_length, json_depth
 
@@ -138,3 +141,22 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class AuditFaces:
+    """Every HTTP request is audited as made through the face its path belongs to (the first
+    of ``faces``, ``(path prefix, face)``, that matches; else ``web``); the credential checks
+    fill in who acts (``opendialer.audit.context``)."""
+
+    def __init__(self, app: ASGIApp, faces: Sequence[tuple[str, str]]) -> None:
+        self.app = app
+        self.faces = tuple(faces)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        face = next((face for prefix, face in self.faces if path.startswith(prefix)), WEB)
+        with acting_through(face):
+            await self.app(scope, receive, send)

@@ -16,7 +16,7 @@ class PageQuery(BaseModel):
     cursor: int | None = None
 
 
-def page_query(
+async def page_query(
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page")] = 100,
     cursor: Annotated[
         int | None, Query(ge=0, le=MAX_DB_INT, description="`next_cursor` of the previous page")

@@ -82,3 +82,20 @@ def time_zones(e164: str) -> tuple[str, ...]:
     number = phonenumbers.parse(e164, None)
     zones = phone_timezone.time_zones_for_number(number)
     return tuple(z for z in zones if z != "Etc/Unknown")
+
+
+# Numbers a caller ID must not be: the callee pays for calling back, or cannot.
+_NOT_A_CALLER_ID = {
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number",
+}
+
+
+def caller_id_problem(raw: str, region: str) -> tuple[str | None, str | None]:
+    """A caller ID as E.164 and None, or None and why it may not be presented: not a valid
+    number (short codes are not), or a premium-rate or shared-cost number."""
+    e164 = e164_or_none(raw, region)
+    if e164 is None:
+        return None, "not a valid phone number (short numbers are not valid caller IDs)"
+    kind = _NOT_A_CALLER_ID.get(phonenumbers.number_type(phonenumbers.parse(e164)))
+    return (None, kind) if kind is not None else (e164, None)

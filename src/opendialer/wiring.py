@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from opendialer.accounts.guard import AuthGuard
+from opendialer.accounts.verified_keys import VerifiedKeys, watch_key_changes
 from opendialer.clock import RealClock
 from opendialer.config import Settings
 from opendialer.console.phone_watch import phone_watch
@@ -19,6 +20,7 @@ from opendialer.console.push import AgentPush
 from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
+from opendialer.engine import state_log
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
@@ -40,11 +42,13 @@ def build_state(settings: Settings) -> AppState:
         settings.database_url, forbid_on_loop=True, async_wait=settings.database_wait_seconds
     )
     sessions = create_sessionmaker(db_engine)
+    watch_key_changes()
     return AppState(
         settings=settings,
         db_engine=db_engine,
         sessions=sessions,
         auth_guard=AuthGuard(settings, sessions),
+        verified_keys=VerifiedKeys(settings.api_key_cache_seconds),
         import_progress=ImportProgressBoard(),
     )
 
@@ -55,14 +59,15 @@ async def running_parts(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
     state.agent_push = AgentPush(asyncio.get_running_loop())
     try:
-        async with (
-            dialing_engine(state, state.agent_push),
-            outbox_sender(state.sessions, settings) as state.outbox_sender,
-            housekeeping(state.sessions, settings),
-            metrics_server(state),
-            phone_watch(state.sessions, settings),
-        ):
-            yield
+        with state_log.publishing(state.sessions, state.agent_push.notify_from_thread):
+            async with (
+                dialing_engine(state, state.agent_push),
+                outbox_sender(state.sessions, settings) as state.outbox_sender,
+                housekeeping(state.sessions, settings),
+                metrics_server(state),
+                phone_watch(state.sessions, settings),
+            ):
+                yield
         await asyncio.to_thread(state.auth_guard.written)
     finally:
         state.engine = state.outbox_sender = None
@@ -93,7 +98,7 @@ async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None
         recorder=_recorder_for(backend, settings),
     )
     simulated = _simulated_agents(state.sessions, settings, clock)
-    timer = WrapUpTimer(engine, after_ready=push.notify)
+    timer = WrapUpTimer(engine)
     engine.listener = Listeners(*(x for x in (simulated, push, timer) if x is not None))
     if simulated is not None:
         simulated.engine = engine

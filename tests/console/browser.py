@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -58,9 +58,15 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+class LeavesPages(Protocol):
+    """A browser page (Playwright's, or the Firefox tests' own): it can go elsewhere."""
+
+    def goto(self, url: str) -> object: ...
+
+
 @contextmanager
 def console_server(
-    settings: Settings, page: Page, scenario: dict[str, Any] | None = None
+    settings: Settings, page: LeavesPages, scenario: dict[str, Any] | None = None
 ) -> Iterator[str]:
     """The app with its engine dialling on the simulated network (fast, always answered).
 

@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
@@ -18,8 +19,10 @@ from opendialer.models import (
     Contact,
     LoginSession,
     ResultCode,
+    UserRole,
 )
 from tests.console.browser import (
+    PASSWORD,
     console_server,
     make_agent,
     make_console_campaign,
@@ -155,3 +158,33 @@ def test_signed_out_or_expired_logins_go_to_the_login_page(
         expect(page).to_have_url(f"{base_url}/console/login?signed_out=1")
         page.goto(f"{base_url}/console")
         expect(page).to_have_url(re.compile(r"/console/login"))
+
+
+def test_a_supervisors_pause_and_forced_logout_reach_the_agents_open_console(
+    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """Issue 19: a state change made elsewhere (a supervisor, through the API the wallboard
+    calls) shows on the agent's open page without a reload."""
+    agent = make_agent(sessions, tenant.tenant.id, "ida.agent")
+    make_agent(sessions, tenant.tenant.id, "sam.supervisor", UserRole.SUPERVISOR)
+    make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")  # no contacts
+    with console_server(settings, page) as base_url, httpx.Client(base_url=base_url) as api:
+        sign_in(page, base_url, "ida.agent")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("#state")).to_have_text("paused")
+        page.get_by_role("button", name="Ready", exact=True).click()
+        expect(page.locator("#state")).to_have_text("ready")
+        page.evaluate("window.notReloaded = true")
+
+        body = {"username": "sam.supervisor", "password": PASSWORD}
+        token = api.post("/api/v1/auth/token", json=body).json()["access_token"]
+        api.headers["Authorization"] = f"Bearer {token}"
+        paused = api.post(f"/api/v1/agents/{agent}:pause", json={"reason": "supervisor"})
+        assert paused.status_code == 200, paused.text
+        expect(page.locator("#state")).to_have_text("paused")
+        expect(page.locator("#pause-reason")).to_have_text("supervisor")
+
+        out = api.post(f"/api/v1/agents/{agent}:logout", json={"force": True})
+        assert out.status_code == 200, out.text
+        expect(page.locator("#state")).to_have_text("logged out")
+        assert page.evaluate("window.notReloaded") is True

@@ -62,6 +62,12 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
             expect(sales.locator(".today")).to_have_text("1 / 1", timeout=20_000)
             expect(row.locator(".badge")).to_have_text("on call")
             expect(row).to_contain_text("Erika Mustermann")
+            # The call in progress counts: the agent's calls today, this quarter's connects.
+            expect(row.locator(".calls")).to_have_text("1")
+            for series in ("attempts", "connects"):
+                bar = page.locator(f'#chart-calls rect[data-series="{series}"]').last
+                expect(bar).to_have_attribute("data-value", "1")
+                assert float(bar.get_attribute("height") or 0) > 0
             expect(sales.locator(".status")).to_have_text("running")
             expect(page.locator("#pacing li").first).to_contain_text("Sales: ")
             screenshot(page, "wallboard.png")

@@ -1,8 +1,12 @@
 """The reports after a simulated morning (virtual clock, simulated network and agents) against
-the call history and the simulator's own account, computed here independently."""
+the call history and the simulator's own account, computed here independently: read from the
+history alone, then with part of it rolled up (the rest after the watermark), then with all of
+it that can be; in UTC and in zones a half and three quarters of an hour off."""
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -11,9 +15,10 @@ from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.engine.simulation import SimulationResult, simulate
-from opendialer.models import CallAttempt, CallOutcome, Campaign, DialMode, ResultCode
-from opendialer.reports import service
+from opendialer.models import CallAttempt, CallOutcome, Campaign, DialMode, ResultCode, Tenant
+from opendialer.reports import rollups, service
 from opendialer.reports.schemas import ReportFilter
+from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope
 from opendialer.telephony.sim_scenario import Scenario
 
@@ -48,8 +53,83 @@ def test_reports_of_a_simulated_morning_match_the_call_history_row_for_row(
     sessions: SessionMaker,
 ) -> None:
     simulated_day = _simulated_day(sessions)
+    campaign_id, _result, now = simulated_day
+    scope, _attempts, _codes = _history(sessions, campaign_id)
+    from_history = {zone: every_report(sessions, scope, zone, now) for zone in ZONES}
     _agent_performance_matches(sessions, simulated_day)
     _campaign_by_hour_matches(sessions, simulated_day)
+
+    # Part rolled up, part read from the history after the watermark; then all it can roll.
+    for rolled_at in (START + timedelta(minutes=50), now):
+        with unit_of_work(sessions) as session:
+            mark = rollups.roll_all(session, scope, rolled_at)
+        assert mark is not None and START < mark <= rolled_at - rollups.SETTLE
+        _agent_performance_matches(sessions, simulated_day)
+        _campaign_by_hour_matches(sessions, simulated_day)
+        _kathmandu_hours_match(sessions, simulated_day)
+        for zone in ZONES:
+            assert_close(every_report(sessions, scope, zone, now), from_history[zone])
+    assert mark == START + timedelta(hours=1)  # the simulation's last quarter is not settled
+
+
+ZONES = ("UTC", "Asia/Kathmandu", "America/St_Johns")  # +5:45, -3:30 in November
+
+
+def every_report(
+    sessions: SessionMaker, scope: Scope, zone: str, now: datetime, day: datetime = START
+) -> list[list[dict[str, object]]]:
+    """The five reports over the day before ``day`` to the day after, in ``zone``."""
+    with unit_of_work(sessions) as session:
+        tenant = session.get_one(Tenant, scope.tenant_id)
+        tenant_zone, tenant.timezone = tenant.timezone, zone
+        session.flush()
+        wanted = ReportFilter(day.date() - timedelta(days=1), day.date() + timedelta(days=1))
+        reports: list[Sequence[OutputModel]] = [
+            service.agent_performance(session, scope, wanted, now),
+            service.results(session, scope, wanted),
+            service.campaign_periods(session, scope, wanted, "hour", now),
+            service.campaign_periods(session, scope, wanted, "day", now),
+            service.compliance(session, scope, wanted),
+        ]
+        tenant.timezone = tenant_zone
+    return [[row.model_dump() for row in rows] for rows in reports]
+
+
+def assert_close(got: object, expected: object) -> None:
+    """Equal, but for float sums that differ by their order of addition."""
+    if isinstance(expected, float) and isinstance(got, float):
+        assert got == pytest.approx(expected, abs=0.01)
+    elif isinstance(expected, dict) and isinstance(got, dict):
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            assert_close(got[key], value)
+    elif isinstance(expected, list) and isinstance(got, list):
+        assert len(got) == len(expected)
+        for one, other in zip(got, expected, strict=True):
+            assert_close(one, other)
+    else:
+        assert got == expected
+
+
+def _kathmandu_hours_match(
+    sessions: SessionMaker, simulated_day: tuple[int, SimulationResult, datetime]
+) -> None:
+    """A +5:45 zone: its hours start at :15 UTC, still on quarter hours."""
+    campaign_id, _result, now = simulated_day
+    scope, attempts, _codes = _history(sessions, campaign_id)
+    kathmandu = ZoneInfo("Asia/Kathmandu")
+    expected = Counter(
+        a.started_at.astimezone(kathmandu).replace(minute=0, second=0, microsecond=0)
+        for a in attempts
+    )
+    with unit_of_work(sessions) as session:
+        session.get_one(Tenant, scope.tenant_id).timezone = "Asia/Kathmandu"
+        session.flush()
+        wanted = ReportFilter(START.date(), START.date(), campaign_id=campaign_id)
+        rows = service.campaign_periods(session, scope, wanted, "hour", now)
+        session.get_one(Tenant, scope.tenant_id).timezone = "UTC"
+    assert {r.period: r.attempts for r in rows} == dict(expected)
+    assert [r.period.astimezone(UTC).minute for r in rows] == [15] * len(rows)
 
 
 def _agent_performance_matches(

@@ -5,7 +5,7 @@ the one place that calls :func:`opendialer.scoping.require_role` (a 403 ``forbid
 ``...ReadScope`` types authenticate in a read-only transaction (see ``ReadScope``)."""
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 
@@ -13,11 +13,11 @@ from opendialer.accounts.dependencies import current_principal, read_principal
 from opendialer.models import UserRole
 from opendialer.scoping import Scope, require_role
 
-ScopeDependency = Callable[..., Scope]
+ScopeDependency = Callable[..., Any]
 
 
 def _requiring(role: UserRole, principal: ScopeDependency) -> ScopeDependency:
-    def dependency(who: Annotated[Scope, Depends(principal)]) -> Scope:
+    async def dependency(who: Annotated[Scope, Depends(principal)]) -> Scope:
         require_role(who, role)
         return who
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opendialer.audit.context import act_as
 from opendialer.errors import Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, User, UserRole
 from opendialer.models import Tenant as Tenant
@@ -104,7 +105,9 @@ def authenticate_api_key(session: Session, key: str) -> Scope:
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(key)))
     if record is None or record.revoked_at is not None:
         raise Unauthorized("Invalid or revoked API key")
-    return Scope(tenant_id=record.tenant_id, role=record.role, api_key_id=record.id)
+    scope = Scope(tenant_id=record.tenant_id, role=record.role, api_key_id=record.id)
+    act_as(scope)
+    return scope
 
 
 def authenticate_user(session: Session, username: str, password: str) -> Scope:
@@ -120,7 +123,9 @@ def authenticate_user(session: Session, username: str, password: str) -> Scope:
         raise Unauthorized(INVALID_LOGIN)
     if not verify_password(password, user.password_hash):
         raise Unauthorized(INVALID_LOGIN)
-    return Scope(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
+    scope = Scope(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
+    act_as(scope)
+    return scope
 
 
 def user_for_login(session: Session, username: str) -> User | None:

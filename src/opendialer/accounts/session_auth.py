@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import Face, client_address, secret_prefix
 from opendialer.accounts.logins import CSRF_HEADER, SESSION_COOKIE, Login, check_csrf, find_login
+from opendialer.audit.context import CONSOLE, act_as
 from opendialer.config import Settings
 from opendialer.db import READ_METHODS
 from opendialer.errors import Unauthorized
@@ -42,4 +43,5 @@ def login_of(
         login = find_login(session, token, utcnow(), login_idle(request), touch=touch)
     if from_cookie and request.method not in READ_METHODS:
         check_csrf(login.record, csrf or request.headers.get(CSRF_HEADER))
+    act_as(login.scope, face=CONSOLE if from_cookie else None)
     return login

@@ -83,12 +83,13 @@ class CampaignRef:
     tenant_id: int
     region: str
     timezone: str
+    own_caller_id_check: str = "off"  # campaigns' OwnCallerIdCheck
 
 
 def _ref_columns() -> Select[Any]:
     return (
         select(Campaign.id, Campaign.tenant_id, Campaign.code_salt, Campaign.legacy_code_hash)
-        .add_columns(Tenant.default_region, Tenant.timezone)
+        .add_columns(Tenant.default_region, Tenant.timezone, Campaign.own_caller_id_check)
         .join(Tenant, Tenant.id == Campaign.tenant_id)
     )
 
@@ -116,7 +117,9 @@ def _legacy_ref_statement() -> Select[Any]:
 
 
 def _ref(row: Any) -> CampaignRef:
-    return CampaignRef(row.id, row.tenant_id, row.default_region, row.timezone)
+    return CampaignRef(
+        row.id, row.tenant_id, row.default_region, row.timezone, row.own_caller_id_check
+    )
 
 
 def campaign_ref(session: Session, key: CodeKey, code: str) -> CampaignRef | None:

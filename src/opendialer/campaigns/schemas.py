@@ -9,6 +9,7 @@ from opendialer.calendars import UnknownCalendar, parse_calendar
 from opendialer.models import (
     CallerIdStrategy,
     CallOutcome,
+    OwnCallerIdCheck,
     ResultAction,
 )
 from opendialer.models import CampaignStatus as CampaignStatus
@@ -61,6 +62,11 @@ class ComplianceSettings(InputModel):
     """Holidays, frequency caps, consent and caller-ID choice (docs/compliance.md)."""
 
     caller_id_strategy: CallerIdStrategy | None = None
+    own_caller_id_check: OwnCallerIdCheck | None = Field(
+        default=None,
+        description="A contact's own caller ID: off, valid (E.164, not premium or short), "
+        "or pool (valid and in the campaign's pool)",
+    )
     holiday_calendars: CalendarCodes | None = Field(
         default=None,
         description='Public-holiday calendars kept in the callee\'s region: "DE", "US-CA".',
@@ -204,6 +210,7 @@ class CampaignRead(OutputModel):
     modules: list[CampaignModule] | None
     wrap_up_seconds: int | None
     caller_id_strategy: CallerIdStrategy
+    own_caller_id_check: OwnCallerIdCheck
     holiday_calendars: list[str]
     closed_dates: list[str]
     max_attempts_per_number: int | None

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -121,26 +121,49 @@ def _login(request: Request, session: Session) -> Scope | RedirectResponse:
     return login.scope
 
 
-@report_pages.get("/agents", response_class=HTMLResponse)
-def agents_report(request: Request, session: DbSession, params: Filter) -> Response:
+Row = TypeVar("Row", bound=OutputModel)
+
+
+@dataclass(frozen=True)
+class ReportPage(Generic[Row]):
+    """One report page: its rows from the service, its table and its chart."""
+
+    title: str
+    api: str
+    rows: Callable[[Session, Scope, ReportFilter, datetime], Sequence[Row]]
+    columns: list[Column]
+    chart: Callable[[Sequence[Row]], dict[str, Any]]
+    extra: dict[str, str] | None = None
+
+
+def _show(
+    request: Request, session: Session, params: FilterParams, report: ReportPage[Row]
+) -> Response:
+    """Sign-in and role, the filter resolved, the rows read and the page rendered."""
     scope = _login(request, session)
     if isinstance(scope, RedirectResponse):
         return scope
     now = utcnow()
     wanted = params.resolve(session, scope, now)
-    rows = service.agent_performance(session, scope, wanted, now)
+    rows = report.rows(session, scope, wanted, now)
     return _render(
         request,
         session,
         scope,
-        title="Agent performance",
-        api="agent-performance",
+        title=report.title,
+        api=report.api,
         params=params,
         wanted=wanted,
         rows=rows,
-        columns=AGENT_COLUMNS,
-        chart=_agent_chart(rows),
+        columns=report.columns,
+        chart=report.chart(rows),
+        extra=report.extra,
     )
+
+
+@report_pages.get("/agents", response_class=HTMLResponse)
+def agents_report(request: Request, session: DbSession, params: Filter) -> Response:
+    return _show(request, session, params, AGENTS)
 
 
 AGENT_COLUMNS = [
@@ -175,23 +198,7 @@ def _agent_chart(rows: Sequence[AgentPerformanceRow]) -> dict[str, Any]:
 
 @report_pages.get("/results", response_class=HTMLResponse)
 def results_report(request: Request, session: DbSession, params: Filter) -> Response:
-    scope = _login(request, session)
-    if isinstance(scope, RedirectResponse):
-        return scope
-    wanted = params.resolve(session, scope, utcnow())
-    rows = service.results(session, scope, wanted)
-    return _render(
-        request,
-        session,
-        scope,
-        title="Results per campaign and day",
-        api="results",
-        params=params,
-        wanted=wanted,
-        rows=rows,
-        columns=RESULT_COLUMNS,
-        chart=_result_chart(rows),
-    )
+    return _show(request, session, params, RESULTS)
 
 
 RESULT_COLUMNS = [
@@ -219,25 +226,17 @@ def _result_chart(rows: Sequence[ResultRow]) -> dict[str, Any]:
 def campaigns_report(
     request: Request, session: DbSession, params: Filter, period: Literal["hour", "day"] = "hour"
 ) -> Response:
-    scope = _login(request, session)
-    if isinstance(scope, RedirectResponse):
-        return scope
-    now = utcnow()
-    wanted = params.resolve(session, scope, now)
-    rows = service.campaign_periods(session, scope, wanted, period, now)
-    return _render(
-        request,
-        session,
-        scope,
-        title=f"Campaigns by {period}",
-        api="campaigns",
-        params=params,
-        wanted=wanted,
-        rows=rows,
-        columns=_period_columns(period),
-        chart=_period_chart(rows, period),
-        extra={"period": period},
+    report = ReportPage[CampaignPeriodRow](
+        f"Campaigns by {period}",
+        "campaigns",
+        lambda session, scope, wanted, now: service.campaign_periods(
+            session, scope, wanted, period, now
+        ),
+        _period_columns(period),
+        lambda rows: _period_chart(rows, period),
+        {"period": period},
     )
+    return _show(request, session, params, report)
 
 
 def _period_columns(period: str) -> list[Column]:
@@ -279,23 +278,7 @@ def _period_chart(rows: Sequence[CampaignPeriodRow], period: str) -> dict[str, A
 
 @report_pages.get("/compliance", response_class=HTMLResponse)
 def compliance_report(request: Request, session: DbSession, params: Filter) -> Response:
-    scope = _login(request, session)
-    if isinstance(scope, RedirectResponse):
-        return scope
-    wanted = params.resolve(session, scope, utcnow())
-    rows = service.compliance(session, scope, wanted)
-    return _render(
-        request,
-        session,
-        scope,
-        title="Compliance",
-        api="compliance",
-        params=params,
-        wanted=wanted,
-        rows=rows,
-        columns=COMPLIANCE_COLUMNS,
-        chart=_compliance_chart(rows),
-    )
+    return _show(request, session, params, COMPLIANCE)
 
 
 COMPLIANCE_COLUMNS = [
@@ -323,3 +306,26 @@ def _compliance_chart(rows: Sequence[ComplianceRow]) -> dict[str, Any]:
             {"name": "cap", "kind": "line", "values": [r.cap for r in rows]},
         ],
     }
+
+
+AGENTS = ReportPage[AgentPerformanceRow](
+    "Agent performance",
+    "agent-performance",
+    service.agent_performance,
+    AGENT_COLUMNS,
+    _agent_chart,
+)
+RESULTS = ReportPage[ResultRow](
+    "Results per campaign and day",
+    "results",
+    lambda session, scope, wanted, _now: service.results(session, scope, wanted),
+    RESULT_COLUMNS,
+    _result_chart,
+)
+COMPLIANCE = ReportPage[ComplianceRow](
+    "Compliance",
+    "compliance",
+    lambda session, scope, wanted, _now: service.compliance(session, scope, wanted),
+    COMPLIANCE_COLUMNS,
+    _compliance_chart,
+)

@@ -51,13 +51,13 @@ def _push(request: Request) -> AgentPush:
 
 
 def _state(session: Session, request: Request, who: Scope) -> ConsoleState:
-    user_id = service.agent_id(who)
-    bridged = _push(request).bridged_at.get(user_id)
+    bridged = _push(request).bridged(service.agent_id(who))
     return service.console_state(session, who, utcnow(), bridged)
 
 
 def _changed(session: Session, request: Request, who: Scope) -> ConsoleState:
-    """After an action: the new state, and the agent's other open consoles told."""
+    """After a change of the call's result or contact: the new state, and the agent's other
+    open consoles told (a change of the agent's own row is published by itself)."""
     after_commit(session, partial(_push(request).notify_from_thread, service.agent_id(who)))
     return _state(session, request, who)
 
@@ -72,7 +72,7 @@ def pause(
     body: PauseRequest, request: Request, session: DbSession, who: CurrentScope
 ) -> ConsoleState:
     service.pause(session, who, body.reason, utcnow())
-    return _changed(session, request, who)
+    return _state(session, request, who)
 
 
 @api.post("/agent/{action}", response_model=ConsoleState)
@@ -85,7 +85,7 @@ def agent_action(
         user = get_owned(session, User, who, service.agent_id(who), "user")
         check_registered(app_state(request).settings, user.sip_uri)
     service.change_state(session, who, _EVENTS[action], utcnow())
-    return _changed(session, request, who)
+    return _state(session, request, who)
 
 
 @api.post("/result", response_model=ConsoleState)
@@ -140,7 +140,6 @@ async def call_action(action: CallAction, request: Request, who: ReadScope) -> C
     if not await act(who, user_id=user_id):
         what = "call" if action == "hangup" else "preview"
         raise Conflict(f"You have no {what} right now", code=f"no_{what}")
-    _push(request).notify(user_id)
     return await _read_state(request, who)
 
 

@@ -86,6 +86,8 @@ class ResultCount(OutputModel):
 class MyDay(OutputModel):
     calls: int
     talk_seconds: float
+    wait_seconds: float = Field(description="Ready, waiting for a call")
+    pause_seconds: float
     results: list[ResultCount]
 
 

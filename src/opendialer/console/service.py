@@ -6,7 +6,7 @@ every action takes the ids from their agent session, never from the request.
 """
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from opendialer.agents import sessions as agent_sessions
 from opendialer.agents.schemas import CallbackBody
 from opendialer.campaigns.service import list_form_fields, list_result_codes
+from opendialer.console.push import Bridged
 from opendialer.console.schemas import (
     AgentNow,
     CallbackRequest,
@@ -52,9 +53,12 @@ from opendialer.models import (
     UserRole,
 )
 from opendialer.phones import time_zones
+from opendialer.reports.service import state_intervals
 from opendialer.scoping import Scope
 
 DEFAULT_PAUSE_REASONS = ("break", "lunch", "training", "meeting")
+# The states a bridge leaves for on_call (the engine's write may still be on its way).
+_BRIDGEABLE = frozenset({AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL})
 HISTORY_LENGTH = 20
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TEXT_FIELDS = (
@@ -135,7 +139,7 @@ def _until(since: datetime, seconds: int | None) -> datetime | None:
     return None if seconds is None else since + timedelta(seconds=seconds)
 
 
-def call_card(session: Session, row: AgentSession, bridged_at: datetime | None) -> CallCard | None:
+def call_card(session: Session, row: AgentSession, bridged: Bridged | None) -> CallCard | None:
     """The contact of the agent's current, previewed or wrapped-up call, with what they need."""
     if row.contact_id is None or row.campaign_id is None:
         return None
@@ -169,12 +173,23 @@ def call_card(session: Session, row: AgentSession, bridged_at: datetime | None) 
         wrap_up_until=_until(row.since, campaign.wrap_up_seconds)
         if row.state is AgentState.WRAP_UP
         else None,
-        bridged_at=bridged_at if row.state is AgentState.ON_CALL else None,
+        bridged_at=bridged.at if bridged is not None else None,
     )
 
 
-def my_day(session: Session, user_id: int, tenant: Tenant, now: datetime) -> MyDay:
-    """The agent's connected calls since midnight in the tenant's time zone."""
+def _state_seconds(
+    session: Session, scope: Scope, user_id: int, since: datetime, now: datetime
+) -> defaultdict[AgentState, float]:
+    """Seconds the agent spent in each state in [since, now), from their state history."""
+    seconds: defaultdict[AgentState, float] = defaultdict(float)
+    for part in state_intervals(session, scope, since, now, user_id):
+        seconds[part.state] += (part.end - part.start).total_seconds()
+    return seconds
+
+
+def my_day(session: Session, scope: Scope, user_id: int, tenant: Tenant, now: datetime) -> MyDay:
+    """The agent's day since midnight in the tenant's time zone: connected calls and their
+    results, talk time, and from the state history the time waiting (ready) and paused."""
     midnight = now.astimezone(ZoneInfo(tenant.timezone)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -191,9 +206,12 @@ def my_day(session: Session, user_id: int, tenant: Tenant, now: datetime) -> MyD
         ((ended or now) - connected).total_seconds() for connected, ended, _ in rows if connected
     )
     results = Counter(text for _, _, text in rows if text)
+    states = _state_seconds(session, scope, user_id, midnight.astimezone(UTC), now)
     return MyDay(
         calls=len(rows),
         talk_seconds=round(talk, 1),
+        wait_seconds=round(states[AgentState.READY], 1),
+        pause_seconds=round(states[AgentState.PAUSED], 1),
         results=[ResultCount(result=r, count=n) for r, n in sorted(results.items())],
     )
 
@@ -208,21 +226,38 @@ def member_campaigns(session: Session, user_id: int) -> list[CampaignBrief]:
     return [CampaignBrief.model_validate(c) for c in rows]
 
 
+def _on_call(row: AgentSession, bridged: Bridged | None) -> Bridged | None:
+    """The agent's bridged call when their row is (or, not written yet, will be) on it."""
+    if bridged is None or bridged.attempt_id != row.call_attempt_id:
+        return None
+    return bridged if row.state in _BRIDGEABLE else None
+
+
+def _agent_now(row: AgentSession, on_call: Bridged | None) -> AgentNow:
+    now = AgentNow.model_validate(row)
+    if on_call is None or row.state is AgentState.ON_CALL:
+        return now
+    return now.model_copy(update={"state": AgentState.ON_CALL, "since": on_call.at})
+
+
 def console_state(
-    session: Session, scope: Scope, now: datetime, bridged_at: datetime | None = None
+    session: Session, scope: Scope, now: datetime, bridged: Bridged | None = None
 ) -> ConsoleState:
+    """The agent's console. ``bridged``: their call as the engine knows it in memory, which
+    shows them on it before the engine has written it."""
     user_id = agent_id(scope)
     row = agent_sessions.agent_session(session, scope, user_id=user_id)
+    on_call = _on_call(row, bridged)
     user = session.get_one(User, user_id)
     tenant = session.get_one(Tenant, scope.tenant_id)
     return ConsoleState(
         now=now,
         user=ConsoleUser.model_validate(user),
-        agent=AgentNow.model_validate(row),
+        agent=_agent_now(row, on_call),
         campaigns=member_campaigns(session, user_id),
         pause_reasons=pause_reasons(tenant),
-        call=call_card(session, row, bridged_at),
-        my_day=my_day(session, user_id, tenant, now),
+        call=call_card(session, row, on_call),
+        my_day=my_day(session, scope, user_id, tenant, now),
     )
 
 

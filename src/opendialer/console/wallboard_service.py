@@ -3,11 +3,11 @@ pacing log) is read on every build; the slow part (contacts left, the 30 days be
 agents' times today, the day's chart) at most every ``SLOW_SECONDS``: the wallboard's producer
 builds often, and these move slowly."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opendialer.console.wallboard_schemas import (
@@ -24,7 +24,6 @@ from opendialer.models import (
     AgentSession,
     AgentState,
     CallAttempt,
-    CallOutcome,
     Campaign,
     CampaignMember,
     Contact,
@@ -33,15 +32,10 @@ from opendialer.models import (
     User,
     UserRole,
 )
+from opendialer.reports import rollups
+from opendialer.reports.history import BUSY, Counts, split
 from opendialer.reports.schemas import ReportFilter
-from opendialer.reports.service import (
-    BUSY,
-    LIVE,
-    Counts,
-    quarter_counts,
-    split,
-    state_intervals,
-)
+from opendialer.reports.service import quarter_counts, state_intervals
 from opendialer.reports.sql import QUARTER
 from opendialer.scoping import Scope, owned, tenant_of
 
@@ -61,6 +55,9 @@ class SlowParts:
     agent_calls: dict[int, int]
     busy_quarters: dict[datetime, float] = field(default_factory=dict)
     logged_in_quarters: dict[datetime, float] = field(default_factory=dict)
+    # Calls seen joined to an agent since ``agent_calls`` was read (attempt -> agent): their
+    # attempt has the agent only once it ends, so they count on top until the next read.
+    talked: dict[int, int] = field(default_factory=dict)
 
 
 def build(
@@ -74,6 +71,9 @@ def build(
         slow = _slow_parts(session, scope, now, day, midnight)
     campaigns = list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
     today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    talking = _talking(session, engine, {c.id for c in campaigns})
+    _count_talking(today, talking)
+    slow.talked.update({call.attempt_id: call.agent_id for call in talking if call.agent_id})
     recent = _recent_attempts(session, scope, now)
     members = _member_states(session, campaigns)
     boards = [
@@ -135,9 +135,6 @@ def _campaign_board(
     for (campaign_id, _quarter), counts in today.items():
         if campaign_id == campaign.id:
             day.add(counts)
-    talking = _talking_now(engine, campaign.id)
-    day.live += talking
-    day.connects += talking
     month = Counts()
     month.add(day)
     month.add(slow.before_today.get(campaign.id, Counts()))
@@ -169,12 +166,43 @@ def _campaign_board(
     )
 
 
-def _talking_now(engine: Engine | None, campaign_id: int) -> int:
-    """Calls joined to an agent and not ended yet: the history has them only once they end."""
+@dataclass(frozen=True, slots=True)
+class Talking:
+    attempt_id: int
+    campaign_id: int
+    agent_id: int | None
+    started_at: datetime
+
+
+def _talking(session: Session, engine: Engine | None, campaign_ids: set[int]) -> list[Talking]:
+    """Calls of these campaigns joined to an agent and not ended yet: the history has their
+    connect (and agent) only once they end."""
     if engine is None:
-        return 0
+        return []
     calls = list(engine.calls.values())  # one step: the loop changes the dict meanwhile
-    return sum(1 for c in calls if c.campaign_id == campaign_id and c.connected_at is not None)
+    joined = {
+        c.attempt_id: c
+        for c in calls
+        if c.campaign_id in campaign_ids and c.connected_at is not None
+    }
+    if not joined:
+        return []
+    started = session.execute(
+        select(CallAttempt.id, CallAttempt.started_at).where(CallAttempt.id.in_(list(joined)))
+    )
+    return [
+        Talking(attempt_id, joined[attempt_id].campaign_id, joined[attempt_id].agent_id, at)
+        for attempt_id, at in started
+    ]
+
+
+def _count_talking(today: dict[tuple[int, datetime], Counts], talking: list[Talking]) -> None:
+    """Add the calls in progress to the quarter their attempt started in."""
+    for call in talking:
+        key = (call.campaign_id, rollups.floor_quarter(call.started_at))
+        counts = today.setdefault(key, Counts())
+        counts.live += 1
+        counts.connects += 1
 
 
 def _cap_level(rate: float, cap: float) -> str:
@@ -211,7 +239,8 @@ def _agents(
     names = {c.id: c.name for c in campaigns}
     contact_ids = [s.contact_id for _u, s in rows if s is not None and s.contact_id is not None]
     contacts = _contact_names(session, scope, contact_ids)
-    return [_agent_board(user, state, names, contacts, slow) for user, state in rows]
+    talked = Counter(slow.talked.values())
+    return [_agent_board(user, state, names, contacts, slow, talked) for user, state in rows]
 
 
 def _contact_names(session: Session, scope: Scope, ids: list[int]) -> dict[int, str]:
@@ -234,6 +263,7 @@ def _agent_board(
     campaigns: dict[int, str],
     contacts: dict[int, str],
     slow: SlowParts,
+    talked: Counter[int],
 ) -> AgentBoard:
     times = slow.agent_times.get(user.id, {})
     return AgentBoard(
@@ -245,7 +275,7 @@ def _agent_board(
         pause_reason=state.pause_reason if state else None,
         campaign=campaigns.get(state.campaign_id) if state and state.campaign_id else None,
         contact=contacts.get(state.contact_id) if state and state.contact_id else None,
-        calls_today=slow.agent_calls.get(user.id, 0),
+        calls_today=slow.agent_calls.get(user.id, 0) + talked[user.id],
         talk_seconds=round(times.get(AgentState.ON_CALL.value, 0.0), 1),
         wait_seconds=round(times.get(AgentState.READY.value, 0.0), 1),
         wrap_up_seconds=round(times.get(AgentState.WRAP_UP.value, 0.0), 1),
@@ -346,23 +376,15 @@ def _contacts_left(session: Session, scope: Scope) -> dict[int, int]:
 def _before_today(
     session: Session, scope: Scope, now: datetime, midnight: datetime
 ) -> dict[int, Counts]:
-    outcome = CallAttempt.outcome
-    rows = session.execute(
-        owned(CallAttempt, scope)
-        .with_only_columns(
-            CallAttempt.campaign_id,
-            func.count(),
-            func.count(case((outcome.in_(LIVE), 1))),
-            func.count(case((outcome == CallOutcome.MACHINE, 1))),
-            func.count(case((outcome == CallOutcome.ABANDONED, 1))),
-            func.count(CallAttempt.connected_at),
-        )
-        .where(
-            CallAttempt.started_at >= now - timedelta(days=30), CallAttempt.started_at < midnight
-        )
-        .group_by(CallAttempt.campaign_id)
-    )
-    return {cid: Counts(*map(int, numbers)) for cid, *numbers in rows if cid is not None}
+    """Per campaign, the 30 days up to today's midnight (from the rollups, mostly)."""
+    since = now - timedelta(days=30)
+    found: defaultdict[int, Counts] = defaultdict(Counts)
+    wanted = ReportFilter(since.date(), midnight.date())
+    for (campaign_id, _quarter), counts in quarter_counts(
+        session, scope, wanted, rollups.floor_quarter(since), midnight
+    ).items():
+        found[campaign_id].add(counts)
+    return found
 
 
 def _agent_calls(session: Session, scope: Scope, midnight: datetime) -> dict[int, int]:

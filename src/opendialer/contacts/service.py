@@ -17,17 +17,20 @@ from opendialer.dedupe import exclusive
 from opendialer.errors import Forbidden, InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
     AgentSession,
+    CallerIdNumber,
     Campaign,
     ContactList,
     ContactStatus,
     FormField,
+    OwnCallerIdCheck,
+    Tenant,
     User,
     UserRole,
 )
 from opendialer.models import CallAttempt as CallAttempt
 from opendialer.models import Contact as Contact
 from opendialer.models import ContactPhone as ContactPhone
-from opendialer.phones import Phone, normalize
+from opendialer.phones import Phone, caller_id_problem, normalize
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 
@@ -273,6 +276,38 @@ def _check_fields(session: Session, campaign: Campaign, data: ContactFields) -> 
     _check_list(session, campaign, given.get("list_id"))
     _check_form_data(session, campaign, given.get("form_data") or {})
     _check_users(session, Scope.system(campaign.tenant_id), given)
+    rule = campaign.own_caller_id_check
+    if given.get("caller_id") and rule != OwnCallerIdCheck.OFF:
+        region = session.get_one(Tenant, campaign.tenant_id).default_region
+        problem = own_caller_id_problem(session, (rule, campaign.id, region), given["caller_id"])
+        if problem is not None:
+            raise InvalidContact(
+                f"caller_id {given['caller_id']!r} is {problem}",
+                code="invalid_caller_id",
+                details={"fields": {"caller_id": problem}},
+            )
+
+
+def own_caller_id_problem(
+    session: Session, check: tuple[OwnCallerIdCheck | str, int, str], raw: str
+) -> str | None:
+    """Why a contact's own caller ID may not be presented under ``check`` (the campaign's
+    ``own_caller_id_check``, its id, the tenant's region), or None: ``valid`` wants a valid
+    number that is not premium-rate, shared-cost or short; ``pool`` also one of the campaign's
+    active pool numbers."""
+    rule, campaign_id, region = OwnCallerIdCheck(check[0]), check[1], check[2]
+    if rule == OwnCallerIdCheck.OFF:
+        return None
+    e164, problem = caller_id_problem(raw, region)
+    if problem is None and rule == OwnCallerIdCheck.POOL:
+        in_pool = select(CallerIdNumber.id).where(
+            CallerIdNumber.campaign_id == campaign_id,
+            CallerIdNumber.e164 == e164,
+            CallerIdNumber.retired_at.is_(None),
+        )
+        if session.scalar(in_pool) is None:
+            problem = "not one of the campaign's caller-ID pool numbers"
+    return problem
 
 
 # Writing -----------------------------------------------------------------------------------

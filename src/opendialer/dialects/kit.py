@@ -5,7 +5,9 @@
   ``ValidationError``, the database's refusals, a client that went away, a bug) as one
   ``Failure`` (HTTP status, stable code, message) that the face renders in its own envelope;
 - ``answer_all_paths``: the face's catch-all, so an unknown function or a wrong method under the
-  face's prefix is answered in the vendor's envelope, never the native error body.
+  face's prefix is answered in the vendor's envelope, never the native error body;
+- ``credential_acts``: a face that authenticates with a vendor credential rather than a user
+  names it for the audit trail (users and API keys are named where they are checked).
 
 The handler's one unit of work is the database's (``db.run_unit_of_work`` or the request's
 ``DbSession``): a failure rolls it back before the face renders the failure.
@@ -22,7 +24,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from starlette.requests import ClientDisconnect
 
+from opendialer.audit.context import act_with
 from opendialer.errors import OpendialerError
+from opendialer.scoping import Scope
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +114,9 @@ def answer_all_paths(
     router.add_api_route(
         prefix + "/{path:path}", answer, methods=ANY_METHOD, include_in_schema=False
     )
+
+
+def credential_acts(face: str, credential: str, scope: Scope | None = None) -> None:
+    """The audit trail names ``credential`` (a safe prefix, never the secret) as the actor of
+    what this request changes (in ``scope``'s tenant, where the face knows it)."""
+    act_with(f"{face}:{credential}", scope)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.dnc import service
-from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers
+from opendialer.dnc.schemas import DncBulkResult, DncCheck, DncEntryRead, DncNumbers, DncOutcome
 from opendialer.errors import InvalidPhoneNumber
 from opendialer.models import DncEntry
 from opendialer.pagination import Page, PageParams, fetch_page
@@ -32,6 +32,19 @@ def add_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBul
 def remove_numbers(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
     """Remove numbers from the tenant-wide list (or a campaign's); ``source``/``note`` unused."""
     return DncBulkResult.of(service.remove_numbers(session, who, body.campaign_id, body.numbers))
+
+
+@router.post("/dnc:replace", response_model=DncBulkResult)
+def replace_list(body: DncNumbers, session: DbSession, who: AdminScope) -> DncBulkResult:
+    """Replace the tenant-wide list (or a campaign's) with a new version, atomically: readers
+    see the old list or the new one, never a mix, and a failure leaves the old list. One
+    outcome per number given; ``counts.removed``: the entries the new version dropped."""
+    records, removed = service.replace_list(
+        session, who, body.campaign_id, body.numbers, (body.source, body.note, body.expires_at)
+    )
+    result = DncBulkResult.of(records)
+    result.counts[DncOutcome.REMOVED] = removed
+    return result
 
 
 @router.get("/dnc/check", response_model=DncCheck)

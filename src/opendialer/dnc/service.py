@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from opendialer.audit.context import bulk_run
+from opendialer.audit.recorder import record_run
 from opendialer.dedupe import insert_new_keys
 from opendialer.dnc.schemas import DncCheck, DncEntryRead, DncOutcome, DncRecordOutcome
 from opendialer.errors import BadRequest
@@ -210,6 +212,51 @@ def remove_numbers(
     for chunk in _chunks(removed_ids, LOOKUP_CHUNK):
         session.execute(delete(DncEntry).where(DncEntry.id.in_(chunk)))
     return records
+
+
+def replace_list(
+    session: Session,
+    scope: Scope,
+    campaign_id: int | None,
+    raws: Sequence[str],
+    details: tuple[str, str | None, datetime | None] = ("api", None, None),
+) -> tuple[list[DncRecordOutcome], int]:
+    """Make one list exactly ``raws`` (its new version); the records' outcomes (``added``,
+    ``exists``: kept as it was, ``invalid_number``) and how many entries left the list.
+
+    Atomic as the caller's transaction is: readers see the old list until it commits, a failure
+    rolls everything back. A version without one valid number is refused (it would empty the
+    list by mistake); emptying is ``dnc:remove``. One audit row for the whole replacement.
+    """
+    tenant = tenant_of(session, scope)
+    check_campaign(session, scope, campaign_id)
+    wanted = set(_valid_e164s(_normalize_all(tenant, raws)))
+    if not wanted:
+        raise BadRequest(
+            "No valid number in the new list; the list is unchanged", code="empty_dnc_list"
+        )
+    with bulk_run() as run:
+        removed = _drop_all_but(session, scope, campaign_id, wanted)
+        source, note, expires_at = details
+        records = add_numbers(session, scope, campaign_id, raws, source, note, expires_at)
+        record_run(
+            session,
+            ("dnc_entries", "*" if campaign_id is None else f"campaign:{campaign_id}"),
+            "replace",
+            {"numbers": len(raws), "removed": removed, "rows": run.counts},
+        )
+    return records, removed
+
+
+def _drop_all_but(session: Session, scope: Scope, campaign_id: int | None, kept: set[str]) -> int:
+    """Delete the list's entries whose number is not in ``kept``; how many."""
+    stmt = select(DncEntry.id, DncEntry.e164).where(
+        DncEntry.tenant_id == scope.tenant_id, _exact_list(campaign_id)
+    )
+    gone = [entry_id for entry_id, e164 in session.execute(stmt) if e164 not in kept]
+    for chunk in _chunks(gone, LOOKUP_CHUNK):
+        session.execute(delete(DncEntry).where(DncEntry.id.in_(chunk)))
+    return len(gone)
 
 
 def _check_result(phone: Phone, entries: list[DncEntry]) -> DncCheck:

@@ -49,5 +49,7 @@ async def deliver_loop(
         await engine.clock.sleep(interval)
 
 
-def start(engine: DeliveryContext, until: datetime | None) -> "asyncio.Task[None]":
-    return asyncio.ensure_future(deliver_loop(engine, until))
+def start(
+    engine: DeliveryContext, until: datetime | None, interval: float = DELIVERY_INTERVAL_SECONDS
+) -> "asyncio.Task[None]":
+    return asyncio.ensure_future(deliver_loop(engine, until, interval))

@@ -46,6 +46,7 @@ from opendialer.models import (
 from opendialer.models import (
     PacingDecision as PacingDecisionRow,
 )
+from opendialer.models.contact import PERSONAL_CALLBACKS_WHERE
 from opendialer.scoping import Scope
 from opendialer.telephony import AgentEndpoint, CallEvent, CallId, OriginateRequest
 from opendialer.telephony.announcements import DEFAULT_ANNOUNCEMENT
@@ -565,9 +566,7 @@ class CampaignRunner:
             select(Contact.reserved_user_id)
             .where(
                 Contact.campaign_id == campaign.id,
-                Contact.reserved_user_id.is_not(None),
-                Contact.status == ContactStatus.PENDING,
-                Contact.locked.is_(False),
+                PERSONAL_CALLBACKS_WHERE,  # literally the index predicate: the planner uses it
                 Contact.next_try_at <= now,
             )
             .distinct()
@@ -785,7 +784,7 @@ class CampaignRunner:
         self.tally.connects += 1
         if call.answered_mono is not None:
             self.tally.wait_seconds += self.engine.clock.monotonic() - call.answered_mono
-        if call.agent_id is not None:
+        if call.agent_id is not None:  # the listeners heard of it on arrival (Engine._pump)
             earlier = self.busy.connected(call.agent_id, self.engine.clock.monotonic())
             if earlier is not None:
                 self.policy.observe(earlier)
@@ -795,7 +794,6 @@ class CampaignRunner:
                     session, self.scope, user_id=agent_id, event=AgentEvent.CONNECT, at=event.at
                 )
             )
-        self.engine.listener.call_connected(call)
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
         agent_id, call.agent_id = call.agent_id, None

@@ -100,6 +100,7 @@ class Engine:
         listener: EngineListener | None = None,
         recorder: CallRecorder | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        acd_seconds: float = acd_delivery.DELIVERY_INTERVAL_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.db = EngineDatabase(sessions, inline=runs_inline(clock))  # its only way to the DB
@@ -113,6 +114,7 @@ class Engine:
         import, an edit). Events (calls, agents this engine hears of) and the pacing policy's
         own timer make it look sooner."""
         self.lease_seconds = lease_seconds
+        self.acd_seconds = acd_seconds  # how often due ACD events (callbacks) are offered
         self.grace_seconds = grace_seconds
         self.policy_factory = policy_factory
         self.listener = listener or NullListener()
@@ -136,7 +138,9 @@ class Engine:
             self.runners[campaign_id] = await CampaignRunner.start(self, campaign_id)
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        acd = acd_delivery.start(self, until)  # offers due ACD events (callbacks) to agents
+        acd = acd_delivery.start(
+            self, until, self.acd_seconds
+        )  # offers due ACD events (callbacks) to agents
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             await asyncio.gather(*(r.loop(until) for r in self.runners.values()))
@@ -154,7 +158,7 @@ class Engine:
         await self._take_over()
         await self.backend.start()
         pump = asyncio.create_task(self._pump())
-        self._acd = acd_delivery.start(self, None)
+        self._acd = acd_delivery.start(self, None, self.acd_seconds)
         self._heartbeat_task = asyncio.create_task(self._heartbeat())
         try:
             while not self.stopping:
@@ -270,12 +274,35 @@ class Engine:
             await self.clock.sleep(self.tick_seconds)
 
     async def _pump(self) -> None:
-        async for event in self.backend.events():
+        """The backend's events, handled one at a time in their order. A bridge is also told to
+        the listeners the moment it arrives: the agent's screen pop does not wait until the
+        events before it have had their turn at the engine's database thread."""
+        pending: asyncio.Queue[CallEvent | None] = asyncio.Queue()
+        handler = asyncio.create_task(self._handle(pending))
+        try:
+            async for event in self.backend.events():
+                self._arrived(event)
+                pending.put_nowait(event)
+        except BaseException:
+            await cancel_and_wait(handler)
+            raise
+        pending.put_nowait(None)
+        await handler
+
+    async def _handle(self, pending: "asyncio.Queue[CallEvent | None]") -> None:
+        while (event := await pending.get()) is not None:
             with bound_contextvars(**self._log_context(event)):  # on every line it causes
                 try:
                     await self._on_event(event)
                 except Exception:
                     log.exception("engine %s: failed to handle %s", self.engine_id, event)
+
+    def _arrived(self, event: CallEvent) -> None:
+        """In memory only, before the event's turn: a call bridged to its agent."""
+        call = self.calls.get(event.call_id)
+        if event.kind is CallEventKind.BRIDGED and call is not None and call.agent_id is not None:
+            call.connected_at = event.at
+            self.listener.call_connected(call)
 
     def _log_context(self, event: CallEvent) -> dict[str, object]:
         call = self.calls.get(event.call_id)

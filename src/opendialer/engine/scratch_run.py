@@ -10,7 +10,7 @@ from opendialer import migrate
 from opendialer.clock import VIRTUAL_EPOCH, VirtualClock
 from opendialer.db import create_db_engine, create_sessionmaker
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.engine.simulation import SimulationResult
+from opendialer.engine.simulation import POLL_SECONDS, SimulationResult
 from opendialer.engine.simulation import simulate as run_simulation
 from opendialer.telephony.campaign_scenario import CampaignScenario
 
@@ -24,6 +24,9 @@ class ScratchRun:
     start: datetime = VIRTUAL_EPOCH
     database_url: str | None = None
     """Keep the run's database here; default: a temporary SQLite file, deleted afterwards."""
+    poll_seconds: float = POLL_SECONDS
+    """The engine's poll: a short one forces a read of the database at that period, as the
+    engine did before it woke on events (for comparing the two)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ def run_in_scratch_database(run: ScratchRun) -> ScratchOutcome:
                     run.scenario.sim,
                     seconds=run.hours * 3600,
                     seed=run.seed,
+                    poll_seconds=run.poll_seconds,
                 )
             )
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started

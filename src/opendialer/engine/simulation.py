@@ -41,10 +41,10 @@ from opendialer.telephony.sim_scenario import Reach, Scenario
 
 SAMPLE_SECONDS = 300.0
 POLL_SECONDS = 60.0
-"""The simulated engine's poll (``Engine.tick_seconds``): its agents and network tell it of
-every change and nobody else writes, so the poll only catches the time of day (a campaign
-state change at the end of the calling hours; dials themselves are checked against the hours
-when claimed) and is long."""
+"""The simulated engine's poll (``Engine.tick_seconds``) and ACD delivery pass: its agents and
+network tell it of every change and nobody else writes (no person schedules a callback), so
+the poll only catches the time of day (a campaign state change at the end of the calling
+hours; dials themselves are checked against the hours when claimed) and is long."""
 
 
 @dataclass
@@ -275,6 +275,7 @@ async def simulate(
     seconds: float,
     seed: int,
     policy: PacingPolicy | None = None,
+    poll_seconds: float = POLL_SECONDS,
 ) -> SimulationResult:
     """Run the campaign for ``seconds`` of (virtual) time on the simulated network."""
     driver = SimulatedAgents(sessions, clock, scenario, seed)
@@ -286,7 +287,9 @@ async def simulate(
         clock,
         policy_factory=factory,
         listener=driver,
-        tick_seconds=POLL_SECONDS,
+        tick_seconds=poll_seconds,
+        acd_seconds=POLL_SECONDS,
+        lease_seconds=3 * POLL_SECONDS,  # renewed every poll: no other engine shares it
     )
     driver.engine = engine
     until = clock.now() + timedelta(seconds=seconds)

@@ -2,7 +2,6 @@
 engine listener; without ``Campaign.wrap_up_seconds`` the agent stays until they say ready)."""
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -16,9 +15,8 @@ from opendialer.scoping import Scope
 
 
 class WrapUpTimer:
-    def __init__(self, engine: Engine, after_ready: Callable[[int], None] | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.after_ready = after_ready  # told the agent's id (the console pushes their state)
         self.readied: list[tuple[int, datetime]] = []  # agents made ready by this timer, and when
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -72,6 +70,4 @@ class WrapUpTimer:
 
         if await self.engine.db.run(ready):
             self.readied.append((user_id, at))
-            if self.after_ready is not None:
-                self.after_ready(user_id)
             await self.engine.agent_ready(campaign_id)

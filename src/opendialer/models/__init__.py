@@ -1,6 +1,7 @@
 """All ORM tables on one metadata, so Alembic sees every one of them."""
 
 from opendialer.models.acd import AcdEvent
+from opendialer.models.audit import AuditEntry
 from opendialer.models.base import Base
 from opendialer.models.call import CallAttempt, CallOutcome, Recording
 from opendialer.models.campaign import (
@@ -11,6 +12,7 @@ from opendialer.models.campaign import (
     ContactList,
     DialMode,
     FormField,
+    OwnCallerIdCheck,
     ResultAction,
     ResultCode,
     RetryRule,
@@ -34,6 +36,12 @@ from opendialer.models.outbox import (
     UserExtensionPolicy,
 )
 from opendialer.models.reporting import AgentStateChange, DncRefusal
+from opendialer.models.rollups import (
+    AgentStateMark,
+    AgentStateQuarter,
+    AttemptQuarter,
+    ReportWatermark,
+)
 from opendialer.models.tenant import (
     AgentGroup,
     AgentGroupMember,
@@ -53,7 +61,11 @@ __all__ = [
     "AgentSession",
     "AgentState",
     "AgentStateChange",
+    "AgentStateMark",
+    "AgentStateQuarter",
     "ApiKey",
+    "AttemptQuarter",
+    "AuditEntry",
     "AuthFailure",
     "Base",
     "CallAttempt",
@@ -82,8 +94,10 @@ __all__ = [
     "LoginSession",
     "OutboxMessage",
     "OutboxStatus",
+    "OwnCallerIdCheck",
     "PacingDecision",
     "Recording",
+    "ReportWatermark",
     "ResultAction",
     "ResultCode",
     "RetryRule",

@@ -46,6 +46,14 @@ class CallerIdStrategy(enum.StrEnum):
     LOCAL = "local"  # the pool's number of the callee's country and area, else the default
 
 
+class OwnCallerIdCheck(enum.StrEnum):
+    """What a contact's own caller ID must be (engine/caller_ids.py presents it first)."""
+
+    OFF = "off"  # anything up to 32 characters, as before
+    VALID = "valid"  # a valid E.164 number, not premium-rate, shared-cost or short
+    POOL = "pool"  # valid, and one of the campaign's active caller-ID pool numbers
+
+
 class ResultAction(enum.StrEnum):
     """What a result code does to the contact's number once an agent sets it."""
 
@@ -108,6 +116,11 @@ class Campaign(IdMixin, TimestampMixin, Base):
         str_enum(CallerIdStrategy),
         default=CallerIdStrategy.FIXED,
         server_default=CallerIdStrategy.FIXED.value,
+    )
+    own_caller_id_check: Mapped[OwnCallerIdCheck] = mapped_column(
+        str_enum(OwnCallerIdCheck),
+        default=OwnCallerIdCheck.OFF,
+        server_default=OwnCallerIdCheck.OFF.value,
     )
     # Compliance (engine/compliance.py): public holidays kept ("DE", "US-CA") in the callee's
     # region and the campaign's own closed dates ("2026-12-24") in its time zone.

@@ -193,6 +193,18 @@ class ContactPhone(IdMixin, Base):
     )
 
 
+# Due personal callbacks (a contact kept for one agent), looked for at every poll of a campaign.
+PERSONAL_CALLBACKS_WHERE = text(
+    "reserved_user_id IS NOT NULL AND status = 'pending' AND NOT locked"
+)
+Index(
+    "ix_contacts_personal_callbacks",
+    Contact.campaign_id,
+    Contact.next_try_at,
+    sqlite_where=PERSONAL_CALLBACKS_WHERE,
+    postgresql_where=PERSONAL_CALLBACKS_WHERE,
+)
+
 # Contacts in a call, by the engine that claimed them: recovery frees a dead engine's at once.
 IN_CALL_WHERE = text("status = 'in_call'")
 Index(

@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -41,7 +42,7 @@ OptionalId = Annotated[Annotated[int, Field(ge=1, le=MAX_DB_INT)] | None, Blank,
 OptionalDay = Annotated[date | None, Blank]
 
 
-def report_clock() -> Callable[[], datetime]:
+async def report_clock() -> Callable[[], datetime]:
     """Where the reports read the time; tests pin it through ``dependency_overrides``."""
     return utcnow
 
@@ -49,25 +50,30 @@ def report_clock() -> Callable[[], datetime]:
 Clock = Annotated[Callable[[], datetime], Depends(report_clock)]
 
 
+@dataclass(frozen=True)
 class FilterParams:
     """The filter every report takes: days (the tenant's), a campaign, an agent."""
 
-    def __init__(
-        self,
-        date_from: Annotated[OptionalDay, Query(description="First day (default: today)")] = None,
-        date_to: Annotated[OptionalDay, Query(description="Last day, included")] = None,
-        campaign_id: OptionalId = None,
-        user_id: OptionalId = None,
-    ) -> None:
-        self.date_from, self.date_to = date_from, date_to
-        self.campaign_id, self.user_id = campaign_id, user_id
+    date_from: date | None
+    date_to: date | None
+    campaign_id: int | None
+    user_id: int | None
 
     def resolve(self, session: Session, scope: Scope, now: datetime) -> ReportFilter:
         first = self.date_from or service.today(session, scope, now)
         return ReportFilter(first, self.date_to or first, self.campaign_id, self.user_id)
 
 
-Filter = Annotated[FilterParams, Depends()]
+async def report_filter(
+    date_from: Annotated[OptionalDay, Query(description="First day (default: today)")] = None,
+    date_to: Annotated[OptionalDay, Query(description="Last day, included")] = None,
+    campaign_id: OptionalId = None,
+    user_id: OptionalId = None,
+) -> FilterParams:
+    return FilterParams(date_from, date_to, campaign_id, user_id)
+
+
+Filter = Annotated[FilterParams, Depends(report_filter)]
 
 
 def render(

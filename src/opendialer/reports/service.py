@@ -1,30 +1,29 @@
-"""The reports: attempts are counted in SQL per quarter hour (UTC) and rolled up here into the
-tenant's hours and days, so one query shape serves every time zone on both databases; agent
-times come from the agent state history (``agent_state_changes``)."""
+"""The reports: attempts and agent state seconds per UTC quarter hour, from the rollups up to
+the tenant's watermark and from the history after it (``reports/rollups.py``), composed here
+into the tenant's hours and days."""
 
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from opendialer.engine.compliance import closed_dates, within_hours, zone
+from opendialer.engine.compliance import zone
 from opendialer.errors import BadRequest
 from opendialer.models import (
     AgentState,
-    AgentStateChange,
     CallAttempt,
-    CallOutcome,
     Campaign,
     CampaignMember,
     DncRefusal,
     ResultCode,
     User,
 )
+from opendialer.reports import history, rollups
+from opendialer.reports.history import BUSY, Counts, Interval, attempts, from_bucket, split
 from opendialer.reports.schemas import (
     MAX_DAYS,
     AgentPerformanceRow,
@@ -37,8 +36,6 @@ from opendialer.reports.sql import MINUTE, QUARTER, bucket
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 Period = Literal["hour", "day"]
-BUSY = (AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL, AgentState.WRAP_UP)
-LIVE = (CallOutcome.CONNECTED, CallOutcome.ABANDONED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +43,6 @@ class Window:
     start: datetime
     end: datetime
     zone: ZoneInfo
-
-
-@dataclass(slots=True)
-class Counts:
-    attempts: int = 0
-    live: int = 0
-    machines: int = 0
-    abandoned: int = 0
-    connects: int = 0
-
-    def add(self, other: "Counts") -> None:
-        self.attempts += other.attempts
-        self.live += other.live
-        self.machines += other.machines
-        self.abandoned += other.abandoned
-        self.connects += other.connects
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    user_id: int
-    state: AgentState
-    pause_reason: str | None
-    campaign_id: int | None
-    start: datetime
-    end: datetime
 
 
 def window(session: Session, scope: Scope, wanted: ReportFilter) -> Window:
@@ -95,52 +66,59 @@ def _check_filter(session: Session, scope: Scope, wanted: ReportFilter) -> None:
         get_owned(session, User, scope, wanted.user_id, "user")
 
 
-def _attempts(
-    scope: Scope, wanted: ReportFilter, start: datetime, end: datetime, *columns: Any
-) -> Select[Any]:
-    stmt = (
-        owned(CallAttempt, scope)
-        .with_only_columns(*columns)
-        .where(CallAttempt.started_at >= start, CallAttempt.started_at < end)
-    )
-    if wanted.campaign_id is not None:
-        stmt = stmt.where(CallAttempt.campaign_id == wanted.campaign_id)
-    if wanted.user_id is not None:
-        stmt = stmt.where(CallAttempt.user_id == wanted.user_id)
-    return stmt
+@dataclass(slots=True)
+class Quarters:
+    """Attempts per campaign and quarter hour (UTC start), and those outside calling hours."""
+
+    counts: dict[tuple[int, datetime], Counts]
+    outside_hours: dict[tuple[int, datetime], int]
+
+
+def quarters(
+    session: Session,
+    scope: Scope,
+    wanted: ReportFilter,
+    start: datetime,
+    end: datetime,
+    outside_hours: bool = True,
+) -> Quarters:
+    """The rollups before the watermark, the history after it (and, unless ``outside_hours``
+    is off, the calls outside hours, which take a per-minute read of the history)."""
+    _mark, tail = rollups.rolled_part(session, scope, start, end)
+    found = Quarters({}, {})
+    if tail > start:
+        for key, (counts, outside) in rollups.rolled_quarter_counts(
+            session, scope, wanted, start, tail
+        ).items():
+            found.counts[key] = counts
+            found.outside_hours[key] = outside
+    found.counts.update(history.quarter_counts(session, scope, wanted, tail, end))
+    if outside_hours:
+        found.outside_hours.update(_outside_hours(session, scope, wanted, tail, end))
+    return found
 
 
 def quarter_counts(
     session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
 ) -> dict[tuple[int, datetime], Counts]:
     """Attempts per campaign and quarter hour (UTC start)."""
-    quarter = bucket(session, CallAttempt.started_at, QUARTER).label("quarter")
-    outcome = CallAttempt.outcome
-    stmt = _attempts(
-        scope,
-        wanted,
-        start,
-        end,
-        CallAttempt.campaign_id,
-        quarter,
-        func.count(),
-        func.count(case((outcome.in_(LIVE), 1))),
-        func.count(case((outcome == CallOutcome.MACHINE, 1))),
-        func.count(case((outcome == CallOutcome.ABANDONED, 1))),
-        func.count(CallAttempt.connected_at),  # joined to an agent, also while still talking
-    ).group_by(CallAttempt.campaign_id, quarter)
-    counts = {}
-    for campaign_id, q, *numbers in session.execute(stmt):
-        if campaign_id is not None:
-            counts[(campaign_id, _from_bucket(q, QUARTER))] = Counts(*map(int, numbers))
-    return counts
+    return quarters(session, scope, wanted, start, end, outside_hours=False).counts
 
 
-def _from_bucket(number: int, seconds: int) -> datetime:
-    return datetime.fromtimestamp(int(number) * seconds, UTC)
+class PeriodStarts:
+    """The local hour or day a UTC quarter falls in (many rows share a quarter: asked once)."""
+
+    def __init__(self, tz: ZoneInfo, period: Period | None) -> None:
+        self._tz, self._period, self._known = tz, period, dict[datetime, datetime]()
+
+    def __call__(self, quarter: datetime) -> datetime:
+        found = self._known.get(quarter)
+        if found is None:
+            found = self._known[quarter] = _period_start(quarter, self._tz, self._period)
+        return found
 
 
-def _period_start(at: datetime, tz: ZoneInfo, period: Period) -> datetime:
+def _period_start(at: datetime, tz: ZoneInfo, period: Period | None) -> datetime:
     local = at.astimezone(tz)
     if period == "hour":
         return local.replace(minute=0, second=0, microsecond=0)
@@ -151,52 +129,13 @@ def _campaign_names(session: Session, scope: Scope) -> dict[int, Campaign]:
     return {c.id: c for c in session.scalars(owned(Campaign, scope))}
 
 
-# -- intervals of the agent state history ---------------------------------------------------
-
-
 def state_intervals(
     session: Session, scope: Scope, start: datetime, end: datetime, user_id: int | None = None
-) -> Iterator[Interval]:
-    """Every agent's states clipped to [start, end): the state each was in at ``start`` (their
-    last change before it) and every change after."""
-    log = AgentStateChange
-    earlier = owned(log, scope).with_only_columns(log.user_id, func.max(log.at).label("at"))
-    earlier = earlier.where(log.at < start).group_by(log.user_id)
-    if user_id is not None:
-        earlier = earlier.where(log.user_id == user_id)
-    last = earlier.subquery()
-    first_rows = owned(log, scope).join(
-        last, and_(log.user_id == last.c.user_id, log.at == last.c.at)
-    )
-    rows = owned(log, scope).where(log.at >= start, log.at < end)
-    if user_id is not None:
-        rows = rows.where(log.user_id == user_id)
-    changes = sorted(
-        [*session.scalars(first_rows), *session.scalars(rows)],
-        key=lambda c: (c.user_id, c.at, c.id),
-    )
-    yield from _clipped(changes, start, end)
-
-
-def _clipped(changes: list[AgentStateChange], start: datetime, end: datetime) -> Iterator[Interval]:
-    for index, this in enumerate(changes):
-        following = changes[index + 1] if index + 1 < len(changes) else None
-        until = following.at if following and following.user_id == this.user_id else end
-        begin, finish = max(this.at, start), min(until, end)
-        if finish > begin:
-            yield Interval(
-                this.user_id, this.state, this.pause_reason, this.campaign_id, begin, finish
-            )
-
-
-def split(interval: Interval, seconds: int) -> Iterator[tuple[datetime, float]]:
-    """The interval's seconds in each UTC period of ``seconds`` it touches."""
-    at = interval.start
-    while at < interval.end:
-        period = _from_bucket(int(at.timestamp()) // seconds, seconds)
-        upto = min(period + timedelta(seconds=seconds), interval.end)
-        yield period, (upto - at).total_seconds()
-        at = upto
+) -> list[Interval]:
+    """Every agent's states clipped to [start, end), from the history (not the rollups)."""
+    mark = rollups.watermark(session, scope)
+    since = mark if mark is not None and mark <= start else None
+    return list(history.state_intervals(session, scope, start, end, user_id, since))
 
 
 # -- agent performance ------------------------------------------------------------------------
@@ -208,22 +147,30 @@ def agent_performance(
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
     end = min(span.end, now)
+    _mark, tail = rollups.rolled_part(session, scope, span.start, end)
     times: defaultdict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for part in state_intervals(session, scope, span.start, end, wanted.user_id):
-        _add_agent_time(times[part.user_id], part)
+    for user_id, state, reason, seconds in rollups.rolled_agent_seconds(
+        session, scope, span.start, tail, wanted.user_id
+    ):
+        _add_agent_time(times[user_id], state, reason, seconds)
+    for part in state_intervals(session, scope, tail, end, wanted.user_id):
+        seconds = (part.end - part.start).total_seconds()
+        _add_agent_time(times[part.user_id], part.state, part.pause_reason, seconds)
     calls = _agent_calls(session, scope, wanted, span)
     users = {u.id: u for u in session.scalars(owned(User, scope))}
     shown = sorted(set(times) | set(calls), key=lambda uid: users[uid].username)
     return [_agent_row(users[uid], times.get(uid, {}), calls.get(uid)) for uid in shown]
 
 
-def _add_agent_time(times: defaultdict[str, float], part: Interval) -> None:
-    seconds = (part.end - part.start).total_seconds()
-    if part.state is not AgentState.LOGGED_OUT:
-        times["logged_in"] += seconds
-    times[part.state.value] += seconds
-    if part.state is AgentState.PAUSED:
-        times[f"pause:{part.pause_reason or ''}"] += seconds
+def _add_agent_time(
+    times: defaultdict[str, float], state: AgentState, reason: str | None, seconds: float
+) -> None:
+    if state is AgentState.LOGGED_OUT:
+        return  # the rollups leave it out; nothing shows it
+    times["logged_in"] += seconds
+    times[state.value] += seconds
+    if state is AgentState.PAUSED:
+        times[f"pause:{reason or ''}"] += seconds
 
 
 @dataclass(slots=True)
@@ -236,28 +183,35 @@ class AgentCalls:
 def _agent_calls(
     session: Session, scope: Scope, wanted: ReportFilter, span: Window
 ) -> dict[int, AgentCalls]:
-    stmt = (
-        _attempts(
-            scope,
-            wanted,
-            span.start,
-            span.end,
-            CallAttempt.user_id,
-            ResultCode.code,
-            func.count(),
-            func.count(CallAttempt.connected_at),
-        )
-        .outerjoin(ResultCode, ResultCode.id == CallAttempt.result_code_id)
-        .where(CallAttempt.user_id.is_not(None))
-        .group_by(CallAttempt.user_id, ResultCode.code)
-    )
+    """Calls and connects from the rollups and the history after them; result codes always
+    from the history (an agent may set one long after the call)."""
+    _mark, tail = rollups.rolled_part(session, scope, span.start, span.end)
     found: dict[int, AgentCalls] = {}
-    for user_id, code, calls, connects in session.execute(stmt):
+    for user_id, (calls, connects) in rollups.rolled_agent_calls(
+        session, scope, wanted, span.start, tail
+    ).items():
+        found[user_id] = AgentCalls(calls, connects, {})
+    counted = attempts(
+        scope, wanted, tail, span.end, CallAttempt.user_id, *history.count_columns()
+    ).where(CallAttempt.user_id.is_not(None))
+    for user_id, calls, _live, _machines, _abandoned, connects in session.execute(
+        counted.group_by(CallAttempt.user_id)
+    ):
         row = found.setdefault(user_id, AgentCalls(results={}))
         row.calls += int(calls)
         row.connects += int(connects)
-        if code is not None and row.results is not None:
-            row.results[code] = row.results.get(code, 0) + int(calls)
+    coded = (
+        attempts(
+            scope, wanted, span.start, span.end, CallAttempt.user_id, ResultCode.code, func.count()
+        )
+        .join(ResultCode, ResultCode.id == CallAttempt.result_code_id)
+        .where(CallAttempt.user_id.is_not(None))
+        .group_by(CallAttempt.user_id, ResultCode.code)
+    )
+    for user_id, code, calls in session.execute(coded):
+        results = found.setdefault(user_id, AgentCalls(results={})).results
+        if results is not None:
+            results[code] = int(calls)
     return found
 
 
@@ -290,7 +244,7 @@ def results(session: Session, scope: Scope, wanted: ReportFilter) -> list[Result
     span = window(session, scope, wanted)
     quarter = bucket(session, CallAttempt.started_at, QUARTER).label("quarter")
     stmt = (
-        _attempts(
+        attempts(
             scope,
             wanted,
             span.start,
@@ -306,7 +260,7 @@ def results(session: Session, scope: Scope, wanted: ReportFilter) -> list[Result
     per_day: defaultdict[tuple[int, date, int], int] = defaultdict(int)
     for campaign_id, code_id, q, calls in session.execute(stmt):
         if campaign_id is not None:
-            day = _from_bucket(q, QUARTER).astimezone(span.zone).date()
+            day = from_bucket(q, QUARTER).astimezone(span.zone).date()
             per_day[(campaign_id, day, code_id)] += int(calls)
     campaigns = _campaign_names(session, scope)
     codes = {c.id: c for c in session.scalars(owned(ResultCode, scope))}
@@ -334,12 +288,13 @@ def campaign_periods(
 ) -> list[CampaignPeriodRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
+    period_of = PeriodStarts(span.zone, period)
     counts: defaultdict[tuple[int, datetime], Counts] = defaultdict(Counts)
     for (campaign_id, quarter), numbers in quarter_counts(
         session, scope, wanted, span.start, span.end
     ).items():
-        counts[(campaign_id, _period_start(quarter, span.zone, period))].add(numbers)
-    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period)
+        counts[(campaign_id, period_of(quarter))].add(numbers)
+    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period_of)
     campaigns = _campaign_names(session, scope)
     return [
         _period_row(campaigns[cid], at, numbers, busy.get((cid, at)), logged_in.get((cid, at)))
@@ -347,10 +302,37 @@ def campaign_periods(
     ]
 
 
+Seconds = defaultdict[tuple[int, datetime], float]
+
+
 def _occupancy_seconds(
-    session: Session, scope: Scope, span: Window, end: datetime, period: Period
-) -> tuple[dict[tuple[int, datetime], float], dict[tuple[int, datetime], float]]:
+    session: Session, scope: Scope, span: Window, end: datetime, period_of: PeriodStarts
+) -> tuple[Seconds, Seconds]:
     """Busy seconds per campaign and period, and logged-in seconds of its current members."""
+    _mark, tail = rollups.rolled_part(session, scope, span.start, end)
+    busy: Seconds = defaultdict(float)
+    logged_in: Seconds = defaultdict(float)
+    rolled = (
+        (busy, rollups.rolled_busy_seconds(session, scope, span.start, tail)),
+        (logged_in, rollups.rolled_logged_in_seconds(session, scope, span.start, tail)),
+    )
+    for into, found in rolled:
+        for (campaign_id, quarter), seconds in found.items():
+            into[(campaign_id, period_of(quarter))] += seconds
+    members = _memberships(session, scope)
+    for part in state_intervals(session, scope, tail, end):
+        if part.state is AgentState.LOGGED_OUT:
+            continue
+        for quarter, seconds in split(part, QUARTER):
+            at = period_of(quarter)
+            for campaign_id in members.get(part.user_id, ()):
+                logged_in[(campaign_id, at)] += seconds
+            if part.state in BUSY and part.campaign_id is not None:
+                busy[(part.campaign_id, at)] += seconds
+    return busy, logged_in
+
+
+def _memberships(session: Session, scope: Scope) -> dict[int, set[int]]:
     members: defaultdict[int, set[int]] = defaultdict(set)
     member_rows = (
         select(CampaignMember.user_id, CampaignMember.campaign_id)
@@ -359,18 +341,7 @@ def _occupancy_seconds(
     )
     for user_id, campaign_id in session.execute(member_rows):
         members[user_id].add(campaign_id)
-    busy: defaultdict[tuple[int, datetime], float] = defaultdict(float)
-    logged_in: defaultdict[tuple[int, datetime], float] = defaultdict(float)
-    for part in state_intervals(session, scope, span.start, end):
-        if part.state is AgentState.LOGGED_OUT:
-            continue
-        for quarter, seconds in split(part, QUARTER):
-            at = _period_start(quarter, span.zone, period)
-            for campaign_id in members.get(part.user_id, ()):
-                logged_in[(campaign_id, at)] += seconds
-            if part.state in BUSY and part.campaign_id is not None:
-                busy[(part.campaign_id, at)] += seconds
-    return busy, logged_in
+    return members
 
 
 def _period_row(
@@ -401,14 +372,16 @@ def _ratio(part: float, whole: float) -> float | None:
 def compliance(session: Session, scope: Scope, wanted: ReportFilter) -> list[ComplianceRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
-    lookback = span.start - timedelta(days=30)
+    day_of = PeriodStarts(span.zone, "day")
+    found = quarters(session, scope, wanted, span.start - timedelta(days=30), span.end)
     daily: defaultdict[tuple[int, date], Counts] = defaultdict(Counts)
-    for (campaign_id, quarter), numbers in quarter_counts(
-        session, scope, wanted, lookback, span.end
-    ).items():
-        daily[(campaign_id, quarter.astimezone(span.zone).date())].add(numbers)
+    for (campaign_id, quarter), numbers in found.counts.items():
+        daily[(campaign_id, day_of(quarter).date())].add(numbers)
+    outside: defaultdict[tuple[int, date], int] = defaultdict(int)
+    for (campaign_id, quarter), calls in found.outside_hours.items():
+        if calls and quarter >= span.start:
+            outside[(campaign_id, day_of(quarter).date())] += calls
     campaigns = _campaign_names(session, scope)
-    outside = _outside_hours(session, scope, wanted, span, campaigns)
     refused = _dnc_refused(session, scope, wanted, span)
     shown = sorted(
         {
@@ -452,34 +425,24 @@ def _compliance_row(
 
 
 def _outside_hours(
-    session: Session,
-    scope: Scope,
-    wanted: ReportFilter,
-    span: Window,
-    campaigns: dict[int, Campaign],
-) -> dict[tuple[int, date], int]:
-    """Attempts started outside the campaign's own days and hours, checked per minute."""
+    session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
+) -> dict[tuple[int, datetime], int]:
+    """Attempts started outside the campaign's own days and hours, per campaign and quarter,
+    from the history (checked per minute)."""
     minute = bucket(session, CallAttempt.started_at, MINUTE).label("minute")
-    stmt = _attempts(
-        scope, wanted, span.start, span.end, CallAttempt.campaign_id, minute, func.count()
+    stmt = attempts(
+        scope, wanted, start, end, CallAttempt.campaign_id, minute, func.count()
     ).group_by(CallAttempt.campaign_id, minute)
-    found: defaultdict[tuple[int, date], int] = defaultdict(int)
+    campaigns = _campaign_names(session, scope)
+    found: defaultdict[tuple[int, datetime], int] = defaultdict(int)
     for campaign_id, number, calls in session.execute(stmt):
         campaign = campaigns.get(campaign_id) if campaign_id is not None else None
         if campaign is None:
             continue
-        at = _from_bucket(number, MINUTE)
-        if not _open_at(campaign, at):
-            found[(campaign_id, at.astimezone(span.zone).date())] += int(calls)
+        at = from_bucket(number, MINUTE)
+        if not rollups.open_at(campaign, at):
+            found[(campaign.id, rollups.floor_quarter(at))] += int(calls)
     return found
-
-
-def _open_at(campaign: Campaign, at: datetime) -> bool:
-    local = at.astimezone(zone(campaign.timezone))
-    if local.date() in closed_dates(campaign):
-        return False
-    days = campaign.calling_days or ()
-    return within_hours(local, campaign.calling_hours_start, campaign.calling_hours_end, days)
 
 
 def _dnc_refused(
@@ -497,7 +460,7 @@ def _dnc_refused(
     found: defaultdict[tuple[int, date], int] = defaultdict(int)
     for campaign_id, q, hits in session.execute(stmt):
         if campaign_id is not None:
-            found[(campaign_id, _from_bucket(q, QUARTER).astimezone(span.zone).date())] += int(hits)
+            found[(campaign_id, from_bucket(q, QUARTER).astimezone(span.zone).date())] += int(hits)
     return found
 
 

@@ -15,7 +15,7 @@ from opendialer.models.base import utcnow
 RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
 
 
-def wall_clock() -> Callable[[], datetime]:
+async def wall_clock() -> Callable[[], datetime]:
     """Where the campaign-run and agent endpoints read the time; tests pin it through
     ``dependency_overrides``."""
     return utcnow
@@ -24,7 +24,7 @@ def wall_clock() -> Callable[[], datetime]:
 WallClock = Annotated[Callable[[], datetime], Depends(wall_clock)]
 
 
-def refuse_unstorable_parameters(request: Request) -> None:
+async def refuse_unstorable_parameters(request: Request) -> None:
     """Router dependency: no query or path parameter carries text the database refuses.
 
     Answered like any other invalid parameter (422 ``validation_error``).

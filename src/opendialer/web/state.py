@@ -2,14 +2,16 @@
 read by routes through the dependencies below, never through ``app.state`` by name."""
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine as DatabaseEngine
 from starlette.applications import Starlette
 
 from opendialer.accounts.guard import AuthGuard
+from opendialer.accounts.verified_keys import VerifiedKeys
 from opendialer.config import Settings
 from opendialer.console.push import AgentPush
 from opendialer.console.wallboard_push import WallboardHub
@@ -18,6 +20,8 @@ from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
 from opendialer.engine.runner import Engine
 from opendialer.observability.metrics import Metrics
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -28,6 +32,7 @@ class AppState:
     db_engine: DatabaseEngine
     sessions: SessionMaker
     auth_guard: AuthGuard
+    verified_keys: VerifiedKeys  # API keys this process verified lately
     import_progress: ImportProgressBoard  # imports started with progress=, this process
     engine: Engine | None = None  # the dialing engine: None when disabled or not started
     engine_running: bool = False  # /readyz: the engine has begun its work and not stopped
@@ -71,6 +76,10 @@ def auth_guard(request: Request) -> AuthGuard:
     return app_state(request).auth_guard
 
 
+def verified_keys(request: Request) -> VerifiedKeys:
+    return app_state(request).verified_keys
+
+
 def dialing_engine(request: Request) -> Engine | None:
     return app_state(request).engine
 
@@ -82,7 +91,18 @@ def agent_push(request: Request) -> AgentPush:
     return push
 
 
-AppStateDep = Annotated[AppState, Depends(app_state)]
-SettingsDep = Annotated[Settings, Depends(settings)]
-SessionsDep = Annotated[SessionMaker, Depends(sessions)]
-EngineDep = Annotated[Engine | None, Depends(dialing_engine)]
+def on_loop(read: Callable[[Request], T]) -> Callable[[Request], Coroutine[Any, Any, T]]:
+    """``read`` as a dependency that FastAPI runs on the event loop: it only reads the app's
+    parts, and a plain function would cost a round trip through a worker thread."""
+
+    async def dependency(request: Request) -> T:
+        return read(request)
+
+    dependency.__name__ = read.__name__
+    return dependency
+
+
+AppStateDep = Annotated[AppState, Depends(on_loop(app_state))]
+SettingsDep = Annotated[Settings, Depends(on_loop(settings))]
+SessionsDep = Annotated[SessionMaker, Depends(on_loop(sessions))]
+EngineDep = Annotated[Engine | None, Depends(on_loop(dialing_engine))]

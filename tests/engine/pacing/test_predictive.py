@@ -89,3 +89,16 @@ def test_the_callers_day_ledger_is_the_budget() -> None:
     assert spent.reason.startswith("brake")
     untouched = fresh.decide(snapshot(now=HOUR, day_live_answers=100, day_abandoned=0))
     assert untouched.inputs["budget_left"] > 0
+
+
+def test_a_campaign_that_starts_dialling_from_rest_is_looked_at_again() -> None:
+    """The snapshot is from before the decision's dials: nothing under way yet, but the dials
+    placed now are (the engine wakes on the policy's recheck, not on a fixed tick)."""
+    policy = trained(PredictivePolicy())
+    rest = snapshot(now=HOUR)
+    decision = policy.decide(rest)
+    assert decision.dials > 0
+    assert decision.recheck_after == policy.settings.recheck_seconds
+    idle = policy.decide(snapshot(now=HOUR, agents_ready=0, agents_logged_in=0))
+    assert idle.dials == 0
+    assert idle.recheck_after is None  # nothing under way, nothing placed: only events matter

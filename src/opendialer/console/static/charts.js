@@ -57,8 +57,14 @@ function drawChart(container, labels, series, options) {
       const slot = bars.indexOf(s), barW = (step * 0.8) / bars.length;
       s.values.forEach((v, i) => {
         if (v == null) return;
-        svg.append(svgEl("rect", { x: left + step * i + step * 0.1 + slot * barW, y: y(v),
-                                   width: Math.max(1, barW - 1), height: top + plotH - y(v), fill: colour }));
+        // Side by side, each its own colour: equal values still show every series' bar.
+        const bar = svgEl("rect", { x: left + step * i + step * 0.1 + slot * barW, y: y(v),
+                                    width: Math.max(1, barW - 1), height: top + plotH - y(v), fill: colour,
+                                    "data-series": s.name, "data-value": v });
+        const title = svgEl("title");
+        title.textContent = `${labels[i]} ${s.name}: ${chartLabel(v, opts.percent)}`;
+        bar.append(title);
+        svg.append(bar);
       });
     }
   });

@@ -104,11 +104,13 @@ function renderContact(call) {
     return tr;
   }));
   const codes = $("result-code");
+  const pending = codes.value; // a choice not sent yet outlives the state pushed meanwhile
   codes.replaceChildren(new Option("Choose…", ""), ...call.result_codes.map((r) => new Option(r.text, r.id)));
+  if ([...codes.options].some((o) => o.value === pending)) codes.value = pending;
   const chosen = call.result_codes.find((r) => r.id === call.result_code_id);
   text($("result-current"), chosen ? "Result: " + chosen.text : "");
-  renderModules(call.modules);
-  if (formContact !== c.id) { renderForm(call); formContact = c.id; }
+  // Once per contact: the agent's typing and the modules' frames outlive the states pushed.
+  if (formContact !== c.id) { renderForm(call); renderModules(call.modules); formContact = c.id; }
 }
 
 function renderForm(call) {
@@ -153,7 +155,9 @@ function renderModules(modules) {
 }
 
 function render(state) {
-  const popped = !current || !current.call || (state.call && current.call.contact.id !== state.call.contact.id);
+  // The screen pop: a call bridged to the agent shown (its contact may show earlier, reserved).
+  const bridged = state.call ? state.call.bridged_at : null;
+  const popped = bridged && !(current && current.call && current.call.bridged_at === bridged);
   current = state;
   clockOffset = new Date(state.now).getTime() - Date.now();
   renderState(state);
@@ -170,7 +174,7 @@ function render(state) {
   if (popped) {
     document.body.dataset.poppedAt = String(Date.now());
     document.body.dataset.contactId = String(call.contact.id);
-    document.body.dataset.bridgedAt = call.bridged_at ? String(new Date(call.bridged_at).getTime()) : "";
+    document.body.dataset.bridgedAt = String(new Date(bridged).getTime());
   }
   tick();
 }
@@ -179,6 +183,11 @@ function tick() {
   if (!current) return;
   const now = serverNow();
   text($("state-time"), duration((now - new Date(current.agent.since).getTime()) / 1000));
+  // The day's wait and pause times as of the state's reading, and running on in the state now.
+  const sinceRead = Math.max(0, (now - new Date(current.now).getTime()) / 1000);
+  const s = current.agent.state;
+  text($("day-wait"), duration(current.my_day.wait_seconds + (s === "ready" ? sinceRead : 0)));
+  text($("day-pause"), duration(current.my_day.pause_seconds + (s === "paused" ? sinceRead : 0)));
   const call = current.call;
   if (call && call.preview_until) {
     text($("preview-countdown"), Math.max(0, Math.ceil((new Date(call.preview_until).getTime() - now) / 1000)));

@@ -112,7 +112,7 @@ function renderAgents() {
     const since = cell(row, "", "timer"); since.dataset.since = a.since;
     cell(row, a.campaign || "");
     cell(row, a.contact || "");
-    cell(row, a.calls_today);
+    cell(row, a.calls_today, "calls");
     cell(row, clock(a.talk_seconds), "timer");
     cell(row, clock(a.wait_seconds), "timer");
     cell(row, clock(a.wrap_up_seconds), "timer");

@@ -17,6 +17,8 @@ from typing import IO, Any
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
+from opendialer.audit.context import bulk_run
+from opendialer.audit.recorder import record_run
 from opendialer.contacts.imports.mapping import describe
 from opendialer.contacts.imports.process import ReadingProcess
 from opendialer.contacts.imports.reading import (
@@ -272,7 +274,7 @@ def import_contacts(
     dnc = DncFilter(session, Scope.system(campaign.tenant_id), campaign.id)
     if parallel is None:
         parallel = size is None or size >= PARALLEL_MIN_BYTES
-    with relaxed_gc(), _open_reader(file, job, dnc, parallel) as reader:
+    with relaxed_gc(), bulk_run() as run, _open_reader(file, job, dnc, parallel) as reader:
         delimiter, kind, columns = reader.info
         report = ImportReport(campaign.id, fmt, options.encoding, delimiter, kind, columns or [])
         try:
@@ -283,4 +285,7 @@ def import_contacts(
             report.close()
             raise
     report.seconds = perf_counter() - started
+    # One audit row for the run, with its counts (not one per contact).
+    entity = ("campaigns", str(campaign.id))
+    record_run(session, entity, "import", {"outcomes": report.counts, "rows": run.counts})
     return report

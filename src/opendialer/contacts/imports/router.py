@@ -79,7 +79,7 @@ class ImportProgressRead(OutputModel):
     done: bool
 
 
-def import_options(
+async def import_options(
     request: Request,
     format: ImportFormat | None = None,
     encoding: Annotated[str | None, Query(description="utf-8, iso-8859-1, windows-1252")] = None,

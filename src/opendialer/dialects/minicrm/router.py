@@ -20,7 +20,7 @@ from opendialer.accounts.guard import (
 from opendialer.config import Settings
 from opendialer.crm import calllog
 from opendialer.crm.links import endpoint_by_recording_token, recording_link_scope
-from opendialer.dialects.kit import answer_all_paths
+from opendialer.dialects.kit import answer_all_paths, credential_acts
 from opendialer.dialects.minicrm import schemas
 from opendialer.errors import NotFound, OpendialerError
 from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
@@ -70,9 +70,10 @@ def _store(session: Session, raw: bytes, client_ip: str | None, guard: AuthGuard
     key = schemas.api_key(body)
     with guard.attempt(Face.MINICRM, secret_prefix(key), client_ip):
         tenant = calllog.tenant_for_calllog_key(session, key)
+    scope = calllog.calllog_key_scope(tenant)
+    credential_acts("minicrm", secret_prefix(key), scope)
     calllog.check_sender_ip(tenant, client_ip)
     envelope = schemas.envelope(body)
-    scope = calllog.calllog_key_scope(tenant)
     user = calllog.find_user(session, scope, envelope.user_extension)
     stats = schemas.Stats()
     items: list[calllog.CallLogItem] = []

@@ -21,8 +21,9 @@ from starlette.requests import ClientDisconnect
 from opendialer.accounts.guard import Face, TooManyAttempts, client_address, secret_prefix
 from opendialer.campaigns.codes import CodeKey
 from opendialer.campaigns.dependencies import code_key
+from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
-from opendialer.dialects.kit import answer_all_paths
+from opendialer.dialects.kit import answer_all_paths, credential_acts
 from opendialer.dialects.voicenter import service
 from opendialer.dialects.voicenter.errors import (
     GENERIC,
@@ -33,7 +34,7 @@ from opendialer.dialects.voicenter.errors import (
 from opendialer.dialects.voicenter.params import Params
 from opendialer.errors import DatabaseBusy
 from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
-from opendialer.web.state import app_state, auth_guard
+from opendialer.web.state import AppState, app_state
 
 PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
@@ -77,21 +78,23 @@ METHODS = {
 }
 
 
-def _limit(request: Request, method: Method) -> int:
-    settings = app_state(request).settings
+def _limit(settings: Settings, method: Method) -> int:
     return int(settings.voicenter_max_bulk_bytes if method.bulk else settings.max_body_bytes)
 
 
+def _too_large(limit: int) -> VoicenterError:
+    return VoicenterError(GENERIC, f"The request body is larger than {limit} bytes")
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = VoicenterError(GENERIC, f"The request body is larger than {limit} bytes")
     if declared_length(request.headers.get("content-length", "")) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -108,14 +111,14 @@ def _decode(body: bytes, content_type: str) -> Any:
         raise VoicenterError(GENERIC, "Malformed JSON body") from None
 
 
-async def _payload(request: Request, method: Method) -> Any:
+async def _payload(request: Request, settings: Settings, method: Method) -> Any:
     """The method's input: the JSON array (bulk) or the parameters, query and body together."""
     query = list(request.query_params.multi_items())
     if request.method == "GET":
         if not method.get:
             raise VoicenterError(GENERIC, f"{method.name} accepts POST-JSON only")
         return Params(query)
-    body = await _read_body(request, _limit(request, method))
+    body = await _read_body(request, _limit(settings, method))
     decoded = _decode(body, request.headers.get("content-type", "")) if body.strip() else None
     if method.bulk:
         return decoded
@@ -155,12 +158,16 @@ def _credential(payload: Any) -> str:
     return secret_prefix(str(value).strip()) if value is not None else "-"
 
 
-async def _guarded_run(request: Request, method: Method, payload: Any) -> dict[str, Any]:
-    guard, address = auth_guard(request), client_address(request)
+async def _guarded_run(
+    request: Request, state: AppState, method: Method, payload: Any
+) -> dict[str, Any]:
+    guard, address = state.auth_guard, client_address(request)
     credential = _credential(payload)
+    credential_acts("voicenter", credential)
+    key = code_key(request)
     try:
         guard.check(Face.VOICENTER, credential, address)
-        return await _run(app_state(request).sessions, code_key(request), method, payload)
+        return await _run(state.sessions, key, method, payload)
     except TooManyAttempts as exc:
         return {"ErrorCode": GENERIC, "Description": exc.message}
     except UnknownCode as error:
@@ -173,14 +180,15 @@ async def forward_dialer(request: Request) -> JSONResponse:
     method = METHODS.get(method_name.lower())
     if method is None:
         return JSONResponse({"ErrorCode": GENERIC, "Description": f"Unknown method {method_name}"})
+    state = app_state(request)  # once: every part below comes from it
     try:
-        payload = await _payload(request, method)
+        payload = await _payload(request, state.settings, method)
     except VoicenterError as error:
         return JSONResponse(error.envelope())
     except ClientDisconnect:
         return JSONResponse({"ErrorCode": GENERIC, "Description": "The client disconnected"})
     try:
-        return JSONResponse(await _guarded_run(request, method, payload))
+        return JSONResponse(await _guarded_run(request, state, method, payload))
     except DatabaseBusy as busy:  # the one answer that is not 200: a client may retry it
         body = {"ErrorCode": GENERIC, "Description": busy.message}
         return JSONResponse(body, status_code=busy.status_code, headers=busy.headers)

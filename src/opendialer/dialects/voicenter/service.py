@@ -32,6 +32,7 @@ from opendialer.campaigns.service import (
     update_campaign,
 )
 from opendialer.contacts import queue
+from opendialer.contacts.service import own_caller_id_problem
 from opendialer.dialects.voicenter import schemas
 from opendialer.dialects.voicenter.errors import (
     ACCOUNT_MISSING,
@@ -131,21 +132,36 @@ def get_campaign_list(session: Session, params: Params, key: CodeKey) -> dict[st
 # Targets ------------------------------------------------------------------------------------
 
 
+def _checked(
+    session: Session, campaign: CampaignRef, fields: schemas.TargetFields
+) -> schemas.TargetFields:
+    """The target's own ``CallerID`` against the campaign's ``own_caller_id_check``."""
+    if fields.caller_id:
+        check = (campaign.own_caller_id_check, campaign.id, campaign.region)
+        problem = own_caller_id_problem(session, check, fields.caller_id)
+        if problem is not None:
+            raise invalid("CallerID", problem)
+    return fields
+
+
 def add_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any]:
     campaign = _target_campaign(session, key, params)
-    fields = schemas.target_fields(params, campaign, dnc_flag=True)
+    fields = _checked(session, campaign, schemas.target_fields(params, campaign, dnc_flag=True))
     queue.add_targets(session, [fields.new_target(campaign)])
     return ok()
 
 
-def _bulk_element(params: Params | None, refs: dict[str, CampaignRef]) -> queue.NewTarget:
+def _bulk_element(
+    session: Session, params: Params | None, refs: dict[str, CampaignRef]
+) -> queue.NewTarget:
     if params is None:
         raise invalid("target", "each element must be a JSON object")
     code = campaign_code(params, TARGET_METHODS)
     campaign = refs.get(code)
     if campaign is None:
         raise TARGET_METHODS.unknown_error()
-    return schemas.target_fields(params, campaign, dnc_flag=True).new_target(campaign)
+    fields = schemas.target_fields(params, campaign, dnc_flag=True)
+    return _checked(session, campaign, fields).new_target(campaign)
 
 
 def _echo_target(params: Params | None) -> str:
@@ -174,7 +190,7 @@ def add_calls_bulk(session: Session, body: Any, key: CodeKey) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     for params in elements:
         try:
-            new.append(_bulk_element(params, refs))
+            new.append(_bulk_element(session, params, refs))
             result = ok()
         except VoicenterError as error:
             result = error.envelope()
@@ -211,6 +227,7 @@ def update_call(session: Session, params: Params, key: CodeKey) -> dict[str, Any
     """The supplied fields of every queued occurrence; the target is added when absent."""
     campaign = _target_campaign(session, key, params)
     fields = schemas.target_fields(params, campaign, dnc_flag=False)  # V12: not for UpdateCall
+    _checked(session, campaign, fields)
     queue.update_or_add(session, fields.new_target(campaign), fields.changes())
     return ok()
 

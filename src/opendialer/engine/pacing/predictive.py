@@ -245,13 +245,21 @@ class PredictivePolicy:
             target_in_flight=float(in_flight + capped),
             reason=self._reason(snapshot, capped, dials, inputs),
             inputs=inputs,
-            recheck_after=self._recheck_after(snapshot),
+            recheck_after=self._recheck_after(snapshot, capped),
         )
 
-    def _recheck_after(self, snapshot: PacingSnapshot) -> float | None:
+    def _recheck_after(self, snapshot: PacingSnapshot, dials: int) -> float | None:
         """Time moves the forecast only while something is under way (a dial, a call, a
-        wrap-up, a waiting caller); with nothing under way only an event changes it."""
-        moving = snapshot.dials_in_progress or snapshot.busy_agent_ages or snapshot.waiting_callers
+        wrap-up, a waiting caller), including the dials this decision places (the snapshot
+        is from before them: a campaign that starts dialling from rest would otherwise not
+        look again until its first call resolved); with nothing under way only an event
+        changes it."""
+        moving = (
+            dials
+            or snapshot.dials_in_progress
+            or snapshot.busy_agent_ages
+            or snapshot.waiting_callers
+        )
         return self.settings.recheck_seconds if moving else None
 
     def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:

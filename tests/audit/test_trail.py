@@ -1,0 +1,223 @@
+"""The audit trail: a change through each face writes who, when, through which face and what
+changed; the engine's own work writes nothing; the trail cannot be changed."""
+
+import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from opendialer.accounts.service import NewTenant
+from opendialer.audit.recorder import AUDITED, NOT_AUDITED, TrailIsReadOnly
+from opendialer.audit.service import purge_expired
+from opendialer.campaigns.codes import CodeKey
+from opendialer.config import Settings
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.selection import claim_next
+from opendialer.models import ApiKey, AuditEntry, Base, Campaign, LoginSession, User, UserRole
+from tests.console.browser import form_login, make_agent
+from tests.engine.helpers import NOW
+from tests.factories import make_campaign, make_contact
+
+
+def _trail(api: TestClient, **filters: Any) -> list[dict[str, Any]]:
+    response = api.get("/api/v1/audit", params=filters)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def _admin_id(sessions: SessionMaker, tenant: NewTenant) -> int:
+    with unit_of_work(sessions) as session:
+        stmt = select(User.id).where(User.tenant_id == tenant.tenant.id, User.username == "admin")
+        return session.scalars(stmt).one()
+
+
+def _key_id(sessions: SessionMaker, tenant: NewTenant) -> int:
+    with unit_of_work(sessions) as session:
+        return session.scalars(select(ApiKey.id).where(ApiKey.tenant_id == tenant.tenant.id)).one()
+
+
+def test_every_table_is_audited_or_reviewed_as_not_configuration() -> None:
+    tables = set(Base.metadata.tables)
+    assert set(AUDITED) | set(NOT_AUDITED) == tables
+    assert not set(AUDITED) & set(NOT_AUDITED)
+
+
+def test_native_changes_say_who_when_and_before_and_after(
+    api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    before = datetime.now(UTC)
+    made = api.post("/api/v1/campaigns", json={"name": "Spring", "dial_mode": "preview"})
+    campaign_id = str(made.json()["id"])
+    changes = {"name": "Summer", "max_tries_per_number": 9}
+    assert api.patch(f"/api/v1/campaigns/{campaign_id}", json=changes).status_code == 200
+    rows = _trail(api, entity="campaigns", entity_id=campaign_id)
+    assert [r["action"] for r in rows] == ["create", "update"]
+    created, changed = rows
+    key_id = _key_id(sessions, tenant)
+    for row in rows:
+        assert (row["face"], row["api_key_id"], row["user_id"]) == ("native", key_id, None)
+        assert before <= datetime.fromisoformat(row["at"]) <= datetime.now(UTC)
+    assert created["changes"]["name"] == [None, "Spring"]
+    tries = created["changes"]["max_tries_per_number"][1]
+    assert changed["changes"] == {"name": ["Spring", "Summer"], "max_tries_per_number": [tries, 9]}
+
+
+def test_secrets_are_never_copied_into_the_trail(api: TestClient) -> None:
+    made = api.post("/api/v1/api-keys", json={"name": "robot", "role": "agent"})
+    assert made.status_code == 201, made.text
+    (row,) = _trail(api, entity="api_keys", entity_id=str(made.json()["id"]))
+    assert row["changes"]["key_hash"] == [None, "[secret]"]
+    assert row["changes"]["role"] == [None, "agent"]
+    assert made.json()["key"] not in str(row)
+
+
+def test_the_console_is_audited_as_the_signed_in_user(
+    app: FastAPI, api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    boss = make_agent(sessions, tenant.tenant.id, "boss", role=UserRole.ADMIN)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as web:
+        assert form_login(web, "boss").status_code == 303
+        with unit_of_work(sessions) as session:
+            stmt = select(LoginSession.csrf_token).where(LoginSession.user_id == boss)
+            csrf = session.scalars(stmt).one()
+        made = web.post(
+            "/api/v1/campaigns",
+            json={"name": "From the console", "dial_mode": "preview"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert made.status_code == 201, made.text
+    (row,) = _trail(api, entity="campaigns", entity_id=str(made.json()["id"]))
+    assert (row["face"], row["user_id"], row["api_key_id"]) == ("console", boss, None)
+    assert _trail(api, face="console", user_id=boss) == [row]
+
+
+def test_jtel_changes_name_the_basic_auth_user(
+    app: FastAPI, api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as session:
+        make_campaign(session, tenant.tenant.id, "Campaign 1000")
+    token = f"{tenant.admin_user}@{tenant.tenant.id}:{tenant.admin_password}"
+    headers = {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
+    with TestClient(app, headers=headers, raise_server_exceptions=False) as jtel:
+        body = {"source": "Campaign 1000", "destination": "Clone"}
+        answer = jtel.post("/jtel/dialler/campaigns/clone", json=body)
+        assert answer.status_code == 200, answer.text
+    clone_id = str(answer.json()["records"][0]["ID"])
+    rows = _trail(api, entity="campaigns", entity_id=clone_id)
+    assert rows and rows[0]["action"] == "create"
+    assert {(r["face"], r["user_id"]) for r in rows} == {("jtel", _admin_id(sessions, tenant))}
+    assert rows[0]["changes"]["name"] == [None, "Clone"]
+
+
+def test_mmdial_dnc_additions_are_one_row_with_the_numbers(
+    app: FastAPI, api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with TestClient(app, raise_server_exceptions=False) as mm:
+        mm.auth = (f"{tenant.admin_user}@{tenant.tenant.id}", tenant.admin_password)
+        answer = mm.get("/mmdial/api/dncadd", params={"number": "030 1234567,089 7654321"})
+        assert answer.json()["status"] == "ok", answer.text
+    (row,) = _trail(api, entity="dnc_entries")
+    assert (row["face"], row["user_id"], row["action"]) == (
+        "mmdial",
+        _admin_id(sessions, tenant),
+        "bulk_create",
+    )
+    assert row["changes"]["rows"] is None  # INSERT ... RETURNING: counted as its caller reads
+    # INSERT ... SELECT from the numbers: the values it was given name them
+    assert "+49301234567" in str(row["changes"]) and "+49897654321" in str(row["changes"])
+
+
+def test_voicenter_targets_name_the_campaign_code(
+    client: TestClient,
+    api: TestClient,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+    settings: Settings,
+) -> None:
+    with unit_of_work(sessions) as session:
+        campaign = make_campaign(session, tenant.tenant.id, "V")
+        code = CodeKey(settings.secret_key.get_secret_value()).of(campaign)
+        assert code is not None
+    body = {"Campaign": code, "Target": "030 7654321", "Name": "Dana"}
+    answer = client.post("/ForwardDialer/Dialer/AddCall", json=body)
+    assert answer.json()["ErrorCode"] == 0, answer.text
+    rows = _trail(api, face="voicenter")
+    assert {r["entity"] for r in rows} == {"contacts", "contact_phones"}
+    for row in rows:
+        assert row["credential"] is not None and row["credential"].startswith("voicenter:")
+        assert code not in row["credential"]  # a prefix, never the whole code
+        assert (row["user_id"], row["api_key_id"], row["action"]) == (None, None, "bulk_create")
+
+
+def test_the_engine_and_direct_sessions_write_no_rows(
+    session: Session, tenant: NewTenant, sessions: SessionMaker
+) -> None:
+    campaign = make_campaign(session, tenant.tenant.id, calling_days=[1, 2, 3, 4, 5, 6, 7])
+    make_contact(session, campaign, "+4930123456")
+    session.commit()
+    with unit_of_work(sessions) as work:
+        claim_next(work, work.get_one(Campaign, campaign.id), NOW, "engine")
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_the_trail_cannot_be_changed(api: TestClient, app: FastAPI, sessions: SessionMaker) -> None:
+    api.post("/api/v1/campaigns", json={"name": "X", "dial_mode": "preview"})
+    with unit_of_work(sessions) as session:
+        row = session.scalars(select(AuditEntry)).first()
+        assert row is not None
+        row.action = "forged"
+        with pytest.raises(TrailIsReadOnly):
+            session.flush()
+        session.rollback()
+    for statement in (update(AuditEntry).values(action="forged"), delete(AuditEntry)):
+        with unit_of_work(sessions) as session, pytest.raises(TrailIsReadOnly):
+            session.execute(statement)
+    with unit_of_work(sessions) as session:
+        assert session.scalars(select(AuditEntry.action)).all() == ["create"]
+    methods = {
+        method
+        for route in app.routes
+        if getattr(route, "path", "").startswith("/api/v1/audit")
+        for method in getattr(route, "methods", ())
+    }
+    assert methods <= {"GET", "HEAD"}
+
+
+def test_the_retention_purge_deletes_only_old_rows(api: TestClient, sessions: SessionMaker) -> None:
+    api.post("/api/v1/campaigns", json={"name": "X", "dial_mode": "preview"})
+    now = datetime.now(UTC)
+    with unit_of_work(sessions) as session:
+        assert purge_expired(session, now, 30) == 0
+    with unit_of_work(sessions) as session:
+        assert purge_expired(session, now + timedelta(days=31), 30) == 1
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+def test_filters_and_their_errors(api: TestClient, other_api: TestClient) -> None:
+    first = api.post("/api/v1/campaigns", json={"name": "A", "dial_mode": "preview"}).json()
+    api.post("/api/v1/campaigns", json={"name": "B", "dial_mode": "preview"})
+    rows = _trail(api, entity="campaigns")
+    assert len(rows) == 2
+    assert _trail(api, entity="campaigns", entity_id=str(first["id"])) == rows[:1]
+    at = datetime.fromisoformat(rows[1]["at"])
+    assert _trail(api, since=at.isoformat()) == [r for r in rows if r["at"] >= rows[1]["at"]]
+    assert _trail(api, until=at.isoformat()) == [r for r in rows if r["at"] < rows[1]["at"]]
+    assert _trail(api, face="jtel") == []
+    page = api.get("/api/v1/audit", params={"limit": 1}).json()
+    assert len(page["items"]) == 1 and page["next_cursor"] is not None
+    assert _trail(other_api) == []  # the other tenant's trail is its own
+    for bad in (
+        {"entity": "nope"},
+        {"face": "fax"},
+        {"since": "2026-01-01T00:00:00"},  # no zone
+        {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    ):
+        answer = api.get("/api/v1/audit", params=bad)
+        assert answer.status_code in (400, 422), (bad, answer.text)
+        assert "error" in answer.json()

@@ -1,0 +1,87 @@
+"""Debian's Firefox ESR driven over Marionette, Firefox's own remote protocol (there is no
+geckodriver package, and Playwright's Firefox is a build of its own that cannot be fetched
+here): a fresh profile that names a free port, headless."""
+
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from marionette_driver import By, Wait
+from marionette_driver.marionette import Marionette
+
+FIREFOX = "/usr/bin/firefox-esr"
+START_SECONDS = 180  # a loaded machine takes tens of seconds to start it
+PREFS = {
+    "browser.shell.checkDefaultBrowser": "false",
+    "datareporting.policy.dataSubmissionEnabled": "false",
+    "app.update.disabledForTesting": "true",
+    "browser.aboutwelcome.enabled": "false",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def firefox() -> Iterator["Firefox"]:
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="od-firefox-") as profile:
+        prefs = {**PREFS, "marionette.port": str(port)}
+        lines = [f'user_pref("{name}", {value});' for name, value in prefs.items()]
+        Path(profile, "user.js").write_text("\n".join(lines) + "\n")
+        command = [FIREFOX, "--headless", "--marionette", "--no-remote", "--profile", profile]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            client = Marionette(host="127.0.0.1", port=port, startup_timeout=START_SECONDS)
+            client.start_session(timeout=START_SECONDS)
+            client.set_window_rect(width=1366, height=900)
+            yield Firefox(client)
+            client.delete_session()
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class Firefox:
+    """The few page actions the console tests need, named as Playwright's page names them."""
+
+    def __init__(self, client: Marionette) -> None:
+        self.client = client
+
+    def goto(self, url: str) -> None:
+        self.client.navigate(url)
+
+    def text(self, element_id: str) -> str:
+        element = self.client.find_element(By.ID, element_id)
+        content: str = element.get_property("textContent")
+        return content
+
+    def fill(self, element_id: str, value: str) -> None:
+        element = self.client.find_element(By.ID, element_id)
+        element.clear()
+        element.send_keys(value)
+
+    def click(self, css: str) -> None:
+        self.client.find_element(By.CSS_SELECTOR, css).click()
+
+    def wait_for(self, what: Callable[[], Any], timeout: float = 20) -> Any:
+        """Polls ``what`` until it is true (a missing element counts as not yet)."""
+        return Wait(self.client, timeout=timeout).until(lambda _: what())
+
+    def wait_for_text(self, element_id: str, expected: str, timeout: float = 20) -> None:
+        self.wait_for(lambda: self.text(element_id) == expected, timeout)
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(self.client.screenshot(format="binary", full=True))
