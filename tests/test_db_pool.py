@@ -70,7 +70,11 @@ class _Concurrency:
             self.most = max(self.most, self.running)
         try:
             self._barrier.wait()  # fails if fewer than PLACES could run together
-            return int(session.execute(text("SELECT 1")).scalar_one())
+            value = int(session.execute(text("SELECT 1")).scalar_one())
+            # each holds its connection until all have one: a burst needs PLACES connections
+            # however the threads are scheduled
+            self._barrier.wait()
+            return value
         finally:
             with self._lock:
                 self.running -= 1

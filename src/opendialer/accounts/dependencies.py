@@ -12,6 +12,7 @@ from opendialer.accounts.logins import SESSION_COOKIE, is_login_token
 from opendialer.accounts.service import authenticate_api_key
 from opendialer.accounts.session_auth import login_of
 from opendialer.accounts.verified_keys import VerifiedKeys, revision
+from opendialer.audit.context import act_as
 from opendialer.db import READ_METHODS
 from opendialer.errors import Unauthorized
 from opendialer.scoping import Scope
@@ -59,6 +60,7 @@ async def _api_key_scope(keys: VerifiedKeys, session: Session, key: str) -> Scop
     key_hash = hash_token(key)
     known = keys.lookup(key_hash)
     if known is not None:
+        act_as(known)  # the audit trail names the key, as authenticate_api_key does
         return known
     seen = revision()
     scope = await run_in_threadpool(authenticate_api_key, session, key)

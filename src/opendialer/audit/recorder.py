@@ -99,6 +99,10 @@ NOT_AUDITED: dict[str, str] = {
     "login_sessions": "sign-ins (their own table is their record)",
     "outbox_messages": "the CRM outbox queue",
     "acd_events": "ACD events: calls routed, not configuration",
+    "attempt_quarters": "report rollups, derived from the call history",
+    "agent_state_quarters": "report rollups, derived from the agent state history",
+    "agent_state_marks": "report rollups: each agent's state at the watermark",
+    "report_watermarks": "report rollups: how far the history is rolled up",
 }
 
 # Columns whose value is never copied into the trail (only that it changed).

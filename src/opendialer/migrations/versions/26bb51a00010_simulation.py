@@ -11,7 +11,7 @@ Personal callbacks were looked for by scanning the due contacts for a ``reserved
 partial index of the pending, unlocked ones with an agent makes that a look-up.
 
 Revision ID: 26bb51a00010
-Revises: 24bb5eed000f
+Revises: 25bad170000c
 Create Date: 2026-12-06 18:40:00.000000
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "26bb51a00010"
-down_revision: str | None = "24bb5eed000f"
+down_revision: str | None = "25bad170000c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
