@@ -39,6 +39,20 @@ def test_every_report_is_the_same_before_and_after_rolling_up(
     assert 0 < len(rows) < 1000 and sum(r.attempts for r in rows) > 1400
 
 
+def test_history_not_yet_settled_is_no_move_so_housekeeping_rests(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """Housekeeping rolls while a step moves a watermark: a tenant whose history has not
+    settled must read as no move, or the loop writes without rest (it once did)."""
+    seed_day(sessions, tenant.tenant.id, DAY)
+    scope = Scope.system(tenant.tenant.id)
+    too_early = DAY.replace(hour=9, minute=12)  # the day's first quarter has not settled
+    with unit_of_work(sessions) as session:
+        assert rollups.roll(session, scope, too_early) is None
+        assert rollups.roll_tenants(session, too_early) is False
+        assert rollups.watermark(session, scope) is None
+
+
 def test_a_call_still_open_holds_the_watermark_at_its_quarter(
     sessions: SessionMaker, tenant: NewTenant
 ) -> None:

@@ -76,18 +76,21 @@ def rolled_part(
 
 
 def roll(session: Session, scope: Scope, now: datetime) -> datetime | None:
-    """Roll up to ``STEP`` of the tenant's settled history; the watermark after it."""
+    """Roll up to ``STEP`` of the tenant's settled history; the watermark after it (as
+    :func:`watermark` reads it: None while nothing is rolled, so a caller comparing before and
+    after sees no move when nothing has settled yet)."""
     row = session.scalar(
         select(ReportWatermark)
         .where(ReportWatermark.tenant_id == scope.tenant_id)
         .with_for_update()  # two servers on one database roll one after the other
     )
-    start = row.rolled_until if row is not None else _first_quarter(session, scope)
+    stored = row.rolled_until if row is not None else None
+    start = stored if stored is not None else _first_quarter(session, scope)
     if start is None:
         return None
     until = min(_settled_until(session, scope, now), start + STEP)
     if until <= start:
-        return start
+        return stored
     session.add_all(_attempt_quarters(session, scope, start, until))
     _roll_states(session, scope, start, until)
     if row is None:
