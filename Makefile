@@ -11,11 +11,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Stamps inside the virtualenv: the package is (re)installed only when pyproject.toml changed
+# since the last install (the install is editable, so edits under src/ need none), and a new
+# virtualenv has no stamps. Order-only on the interpreter: pip's own upgrade must not count.
+INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
 
-dev: $(BIN)/python
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+dev: $(DEV_INSTALLED)
+
+$(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $@ $(INSTALLED)
 
 demo: install
 	$(BIN)/opendialer demo
