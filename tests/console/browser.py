@@ -4,8 +4,8 @@ served by a real uvicorn with the engine on the simulated network."""
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import time
-from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi.testclient import TestClient
@@ -19,6 +19,7 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import Campaign, ResultCode, User, UserRole
 from opendialer.scoping import Scope
 from opendialer.security import hash_password
+from tests.console.pictures import keep_screenshot
 from tests.engine.helpers import make_contact
 from tests.live import serve
 
@@ -32,7 +33,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
 PASSWORD = "correct horse battery"
 # Customers answer at once and always in person; agents' phones answer in 0.1 s.
 FAST_SCENARIO = {
@@ -169,6 +169,24 @@ def make_customer(sessions: SessionMaker, campaign_id: int, first_name: str, nam
         return contact.id
 
 
+@dataclass(frozen=True)
+class AgentCall:
+    """An agent, the progressive campaign it works (``make_console_campaign``) and a customer
+    due now in it (``make_customer``): a call as soon as the agent is ready."""
+
+    username: str
+    agent: int
+    campaign: int
+    contact: int
+
+
+def make_agent_call(sessions: SessionMaker, tenant_id: int, username: str) -> AgentCall:
+    agent = make_agent(sessions, tenant_id, username)
+    campaign = make_console_campaign(sessions, tenant_id, agent, "progressive")
+    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    return AgentCall(username, agent, campaign, contact)
+
+
 def login_form_token(web: TestClient) -> str:
     """The login page's own CSRF token (its form's hidden field)."""
     form = web.get("/console/login")
@@ -192,5 +210,4 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / name), full_page=True)
+    keep_screenshot(name, page.screenshot(full_page=True))

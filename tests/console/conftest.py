@@ -3,8 +3,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from opendialer.db import on_loop_allowed
-from tests.console.browser import chromium
+from opendialer.accounts.service import NewTenant
+from opendialer.db import SessionMaker, on_loop_allowed
+from tests.console.browser import AgentCall, chromium, make_agent_call
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +30,9 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def erika(sessions: SessionMaker, tenant: NewTenant) -> AgentCall:
+    """erika.agent, ready to be dialled to Erika Mustermann in the progressive Sales campaign."""
+    return make_agent_call(sessions, tenant.tenant.id, "erika.agent")

@@ -13,6 +13,9 @@ from typing import Any
 from marionette_driver import By, Wait
 from marionette_driver.marionette import Marionette
 
+from tests.console.browser import PASSWORD
+from tests.console.pictures import keep_screenshot
+
 FIREFOX = "/usr/bin/firefox-esr"
 START_SECONDS = 180  # a loaded machine takes tens of seconds to start it
 PREFS = {
@@ -63,6 +66,13 @@ class Firefox:
     def goto(self, url: str) -> None:
         self.client.navigate(url)
 
+    def sign_in(self, base_url: str, username: str) -> None:
+        """The console's login form, as ``tests.console.browser.sign_in`` fills it."""
+        self.goto(f"{base_url}/console/login")
+        self.fill("username", username)
+        self.fill("password", PASSWORD)
+        self.click("form button[type=submit]")
+
     def text(self, element_id: str) -> str:
         element = self.client.find_element(By.ID, element_id)
         content: str = element.get_property("textContent")
@@ -83,5 +93,5 @@ class Firefox:
     def wait_for_text(self, element_id: str, expected: str, timeout: float = 20) -> None:
         self.wait_for(lambda: self.text(element_id) == expected, timeout)
 
-    def screenshot(self, path: Path) -> None:
-        path.write_bytes(self.client.screenshot(format="binary", full=True))
+    def screenshot(self, name: str) -> None:
+        keep_screenshot(name, self.client.screenshot(format="binary", full=True))

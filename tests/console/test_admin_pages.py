@@ -15,10 +15,9 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CallAttempt, OutboxMessage, OutboxStatus, User, UserRole
 from tests.console.browser import (
     FAST_SCENARIO,
+    AgentCall,
     console_server,
     make_agent,
-    make_console_campaign,
-    make_customer,
     screenshot,
     sign_in,
 )
@@ -209,12 +208,15 @@ def wait_for_recording(api: httpx.Client, contact_id: int) -> dict[str, object]:
 
 
 def test_a_recorded_call_plays_in_the_page_for_its_talk_time(
-    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant, tmp_path: Path
+    page: Page,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+    erika: AgentCall,
+    tmp_path: Path,
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "ada.admin", UserRole.ADMIN)
-    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
-    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    agent, campaign, contact = erika.agent, erika.campaign, erika.contact
     settings = settings.model_copy(update={"recordings_dir": tmp_path / "recordings"})
     with console_server(settings, page, SHORT_CALLS) as base_url:
         auth = {"Authorization": f"Bearer {tenant.api_key}"}
@@ -247,12 +249,15 @@ def test_a_recorded_call_plays_in_the_page_for_its_talk_time(
 
 
 def test_contacts_dnc_users_exports_and_crm_pages(
-    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant, tmp_path: Path
+    page: Page,
+    settings: Settings,
+    sessions: SessionMaker,
+    tenant: NewTenant,
+    erika: AgentCall,
+    tmp_path: Path,
 ) -> None:
     make_agent(sessions, tenant.tenant.id, "ada.admin", UserRole.ADMIN)
-    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
-    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    agent, contact = erika.agent, erika.contact
     settings = settings.model_copy(update={"exports_dir": tmp_path / "exports"})
     with console_server(settings, page) as base_url:
         auth = {"Authorization": f"Bearer {tenant.api_key}"}

@@ -7,18 +7,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import CallAttempt, ResultCode
-from tests.console.browser import (
-    DOCS,
-    PASSWORD,
-    console_server,
-    make_agent,
-    make_console_campaign,
-    make_customer,
-)
+from tests.console.browser import AgentCall, console_server
 from tests.console.firefox import Firefox, firefox
 
 
@@ -29,16 +21,10 @@ def browser() -> Iterator[Firefox]:
 
 
 def test_the_core_agent_flow_works_in_firefox(
-    browser: Firefox, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+    browser: Firefox, settings: Settings, sessions: SessionMaker, erika: AgentCall
 ) -> None:
-    agent = make_agent(sessions, tenant.tenant.id, "fiona.agent")
-    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
     with console_server(settings, browser) as base_url:
-        browser.goto(f"{base_url}/console/login")
-        browser.fill("username", "fiona.agent")
-        browser.fill("password", PASSWORD)
-        browser.click("form button[type=submit]")
+        browser.sign_in(base_url, erika.username)
         browser.wait_for_text("state", "logged out")
         browser.click("#btn-login")
         browser.wait_for_text("state", "paused")
@@ -47,8 +33,7 @@ def test_the_core_agent_flow_works_in_firefox(
         browser.wait_for_text("contact-name", "Erika Mustermann", timeout=30)
         browser.wait_for_text("state", "on call")
         assert "gold plan" in browser.text("script")
-        DOCS.mkdir(parents=True, exist_ok=True)
-        browser.screenshot(DOCS / "firefox-call.png")
+        browser.screenshot("firefox-call.png")
 
         browser.click("#btn-hangup")
         browser.wait_for_text("state", "wrap up")
@@ -58,7 +43,7 @@ def test_the_core_agent_flow_works_in_firefox(
 
     with unit_of_work(sessions, writes=False) as session:
         attempt = session.scalars(
-            select(CallAttempt).where(CallAttempt.contact_id == contact)
+            select(CallAttempt).where(CallAttempt.contact_id == erika.contact)
         ).one()
-        assert attempt.user_id == agent
+        assert attempt.user_id == erika.agent
         assert session.get_one(ResultCode, attempt.result_code_id).code == "sale"

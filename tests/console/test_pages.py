@@ -23,6 +23,7 @@ from opendialer.models import (
 )
 from tests.console.browser import (
     PASSWORD,
+    AgentCall,
     console_server,
     make_agent,
     make_console_campaign,
@@ -36,15 +37,13 @@ POP_LIMIT_MS = 2000
 
 
 def test_screen_pop_result_form_and_callback(
-    page: Page, settings: Settings, sessions: SessionMaker, tenant: NewTenant
+    page: Page, settings: Settings, sessions: SessionMaker, erika: AgentCall
 ) -> None:
-    agent = make_agent(sessions, tenant.tenant.id, "erika.agent")
-    campaign = make_console_campaign(sessions, tenant.tenant.id, agent, "progressive")
-    contact = make_customer(sessions, campaign, "Erika", "Mustermann")
+    agent, contact = erika.agent, erika.contact
     with console_server(settings, page) as base_url:
         page.goto(f"{base_url}/console/login")
         screenshot(page, "login.png")
-        sign_in(page, base_url, "erika.agent")
+        sign_in(page, base_url, erika.username)
         expect(page.locator("#state")).to_have_text("logged out")
         page.get_by_role("button", name="Log in").click()
         expect(page.locator("#state")).to_have_text("paused")
