@@ -4,7 +4,6 @@ an audit row; tests/audit/test_router.py checks that none is ever added)."""
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from opendialer.accounts.roles import AdminScope
 from opendialer.audit import service
@@ -14,6 +13,7 @@ from opendialer.inputs import MAX_DB_INT
 from opendialer.models import AuditEntry
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
+from opendialer.web.params import SupportedAwareDatetime as When
 
 router = APIRouter(tags=["audit"])
 
@@ -31,8 +31,8 @@ def list_audit(
     user_id: Id = None,
     api_key_id: Id = None,
     face: Annotated[str | None, Query(pattern=FACE_PATTERN)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From (inclusive), with zone")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before, with zone")] = None,
+    since: Annotated[When | None, Query(description="From (inclusive), with zone")] = None,
+    until: Annotated[When | None, Query(description="Before, with zone")] = None,
 ) -> Page[AuditEntryRead]:
     """Who changed what, when, through which face; oldest first, paged by ``cursor``."""
     wanted = service.AuditFilter(entity, entity_id, user_id, api_key_id, face, since, until)

@@ -1,6 +1,6 @@
 """Native API: ``/api/v1/recordings``: search, PBX upload, metadata, signed download, purge."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from opendialer.phones import normalize
 from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
 from opendialer.web.db import DbSession
-from opendialer.web.params import RecordId
+from opendialer.web.params import RecordId, SupportedDate, SupportedDatetime
 from opendialer.web.state import app_state, auth_guard
 
 router = APIRouter(tags=["recordings"])
@@ -53,7 +53,7 @@ def search_recordings(
     contact_id: OptionalId = None,
     user_id: OptionalId = None,
     phone: Annotated[str | None, Query(max_length=64)] = None,
-    day: Annotated[date | None, Query(description="Calendar day in the tenant's zone")] = None,
+    day: Annotated[SupportedDate | None, Query(description="A day in the tenant's zone")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RecordingRead]:
     """Recordings by lead (contact), agent, the customer's phone number and day."""
@@ -78,7 +78,7 @@ def upload_recording(
     call_attempt_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
     contact_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
     user_id: Annotated[int | None, Form(ge=1, le=2**63 - 1)] = None,
-    recorded_at: Annotated[datetime | None, Form()] = None,
+    recorded_at: Annotated[SupportedDatetime | None, Form()] = None,
 ) -> RecordingRead:
     """A PBX uploads a recording (multipart), linked to a call attempt, lead and agent."""
     if recorded_at is not None and recorded_at.tzinfo is None:

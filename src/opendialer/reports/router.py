@@ -27,6 +27,7 @@ from opendialer.reports.schemas import (
 from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope, tenant_of
 from opendialer.web.db import ReadSession
+from opendialer.web.params import SupportedDate
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(description="csv: a file download")]
@@ -39,7 +40,7 @@ def _blank_is_none(value: object) -> object:
 
 Blank = BeforeValidator(_blank_is_none)
 OptionalId = Annotated[Annotated[int, Field(ge=1, le=MAX_DB_INT)] | None, Blank, Query()]
-OptionalDay = Annotated[date | None, Blank]
+OptionalDay = Annotated[SupportedDate | None, Blank]
 
 
 async def report_clock() -> Callable[[], datetime]:

@@ -3,16 +3,23 @@ the router-wide check of every query and path parameter against the database's t
 (``opendialer.inputs``)."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import AfterValidator, AwareDatetime
 
 from opendialer.errors import OpendialerError
-from opendialer.inputs import MAX_DB_INT, text_problem
+from opendialer.inputs import MAX_DB_INT, check_date, text_problem
 from opendialer.models.base import utcnow
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Record id")]
+# Every date or datetime a route takes outside a body model (query, path, form): within the
+# supported years, as InputModel checks a body's (a year-1 value with an offset, or a day after
+# 9999-12-31, overflows Python's datetime on its way to the database: a 500).
+SupportedDate = Annotated[date, AfterValidator(check_date)]
+SupportedDatetime = Annotated[datetime, AfterValidator(check_date)]
+SupportedAwareDatetime = Annotated[AwareDatetime, AfterValidator(check_date)]
 
 
 async def wall_clock() -> Callable[[], datetime]:
