@@ -469,11 +469,18 @@ UPDATED = {
 }
 
 
-@pytest.mark.parametrize("key", ["phone", "user_data", "external_id"])
-@pytest.mark.parametrize("scope", ["campaign", "tenant"])
+def duplicate_options(handling: str, scope: str, key: str) -> dict[str, Any]:
+    return {"duplicates": handling, "duplicate_scope": scope, "duplicate_key": key}
+
+
+each_key = pytest.mark.parametrize("key", list(ROWS))
+each_scope = pytest.mark.parametrize("scope", ["campaign", "tenant"])
+
+
+@each_key
+@each_scope
 def test_skip_finds_duplicates_by_key_in_scope(
     sessions: SessionMaker,
-    session: Session,
     tenant: NewTenant,
     campaign_id: int,
     tmp_path: Path,
@@ -482,7 +489,7 @@ def test_skip_finds_duplicates_by_key_in_scope(
 ) -> None:
     other = new_campaign(sessions, tenant.tenant.id, "Other")
     seed(sessions, other, tmp_path)
-    options: dict[str, Any] = {"duplicates": "skip", "duplicate_scope": scope, "duplicate_key": key}
+    options = duplicate_options("skip", scope, key)
     report = run(sessions, campaign_id, tmp_path, ROWS[key], **options)
     expected = "duplicate" if scope == "tenant" else "imported"
     assert counts(report) == {expected: 1}
@@ -491,7 +498,7 @@ def test_skip_finds_duplicates_by_key_in_scope(
         assert counts(report) == {"imported": 1}, other_key
 
 
-@pytest.mark.parametrize("key", ["phone", "user_data", "external_id"])
+@each_key
 def test_skip_reports_the_existing_contact(
     sessions: SessionMaker, campaign_id: int, tmp_path: Path, key: str
 ) -> None:
@@ -501,8 +508,8 @@ def test_skip_reports_the_existing_contact(
     assert entry["outcome"] == "duplicate" and "as contact" in entry["message"]
 
 
-@pytest.mark.parametrize("key", ["phone", "user_data", "external_id"])
-@pytest.mark.parametrize("scope", ["campaign", "tenant"])
+@each_key
+@each_scope
 def test_overwrite_updates_the_existing_contact(
     sessions: SessionMaker,
     session: Session,
@@ -516,11 +523,7 @@ def test_overwrite_updates_the_existing_contact(
     seed(sessions, home, tmp_path)
     with unit_of_work(sessions) as s:
         s.execute(text("UPDATE contact_phones SET tries = 2"))
-    options: dict[str, Any] = {
-        "duplicates": "overwrite",
-        "duplicate_scope": scope,
-        "duplicate_key": key,
-    }
+    options = duplicate_options("overwrite", scope, key)
     report = run(sessions, campaign_id, tmp_path, ROWS[key], **options)
     assert counts(report) == {"updated": 1}
     (contact,) = contacts(session)

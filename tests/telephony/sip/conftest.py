@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
+from opendialer.db import SessionMaker
 from opendialer.telephony.sip import SipBackend
+from tests.telephony.sip.engine_calls import EngineCalls
 from tests.telephony.sip.rtpengine import Rtpengine
 from tests.telephony.sip.sipp import Farm, Network, close_network, open_network
 
@@ -93,3 +95,11 @@ def mm(
     with TestClient(app, base_url=MMDIAL, raise_server_exceptions=False) as client:
         client.auth = auth
         yield client
+
+
+@pytest.fixture
+def calls(
+    mm: TestClient, sessions: SessionMaker, settings: Settings, tenant: NewTenant
+) -> EngineCalls:
+    """The engine dialling the tenant's campaigns, leads added through ``mm``."""
+    return EngineCalls(mm, sessions, settings, tenant)

@@ -8,16 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from opendialer.accounts.service import NewTenant
 from opendialer.agents import sessions as agent_sessions
-from opendialer.config import Settings
-from opendialer.db import SessionMaker, unit_of_work
+from opendialer.db import unit_of_work
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.models import (
-    CallAttempt,
     CallOutcome,
     Contact,
     ContactPhone,
@@ -25,19 +21,12 @@ from opendialer.models import (
     User,
 )
 from opendialer.scoping import Scope
-from tests.dialects.mmdial.helpers import add_lead, add_list
+from tests.telephony.sip.engine_calls import EngineCalls
 from tests.telephony.sip.rtp_sink import audio, received, start_sink
 from tests.telephony.sip.rtpengine import SAMPLE_RATE, sox_file, strength, tone_file
 from tests.telephony.sip.sipp import Farm, Network
 from tests.telephony.sip.test_listen import INCOMPATIBLE_DESTINATION, UNALLOCATED_NUMBER, _sit
 from tests.telephony.sip.test_media import CLEAR_TONE, MESSAGE_HZ
-from tests.telephony.sip.test_media_engine import (
-    _attempts_ended,
-    _campaign,
-    _dial,
-    _due_now,
-    dial_leads,
-)
 
 SAFE_HARBOR_SECONDS = 2.0
 
@@ -49,10 +38,7 @@ def _early_media(farm: Farm, audio_file: Path, hold_ms: int) -> Any:
 
 
 def test_tones_in_early_media_mark_the_numbers_invalid_not_unanswered(
-    mm: TestClient,
-    sessions: SessionMaker,
-    settings: Settings,
-    tenant: NewTenant,
+    calls: EngineCalls,
     farm: Farm,
     media_options: dict[str, Any],
     tmp_path: Path,
@@ -61,11 +47,11 @@ def test_tones_in_early_media_mark_the_numbers_invalid_not_unanswered(
     cng = sox_file(tmp_path / "cng.ul", ["synth", "0.5", "sine", "1100", "pad", "0", "3"])
     fax_network = _early_media(farm, cng, hold_ms=60_000)  # rings on past the ring timeout
     agent = farm.peer("answer", None, talk_ms=30_000, role="agent")
-    campaign_id = _campaign(sessions, tenant, agent.uri_host)  # no AMD: tones are heard anyway
+    campaign_id = calls.campaign(agent.uri_host)  # no AMD: tones are heard anyway
     leads = {"sit": ("030 1001001", sit_network), "fax": ("030 2002002", fax_network)}
-    attempts = dial_leads(mm, sessions, settings, campaign_id, media_options, leads)
+    attempts = calls.dial_leads(campaign_id, media_options, leads)
     ends = {a.b_number: (a.outcome, a.cause_code, a.end_detail or "") for a in attempts}
-    with unit_of_work(sessions) as session:
+    with unit_of_work(calls.sessions) as session:
         phones = session.scalars(
             select(ContactPhone).join(Contact).where(Contact.campaign_id == campaign_id)
         ).all()
@@ -83,10 +69,7 @@ def test_tones_in_early_media_mark_the_numbers_invalid_not_unanswered(
 
 
 def test_a_person_no_agent_can_take_hears_the_message_within_two_seconds_of_the_answer(
-    mm: TestClient,
-    sessions: SessionMaker,
-    settings: Settings,
-    tenant: NewTenant,
+    calls: EngineCalls,
     farm: Farm,
     media_options: dict[str, Any],
     sip_network: Network,
@@ -100,35 +83,30 @@ def test_a_person_no_agent_can_take_hears_the_message_within_two_seconds_of_the_
         "answer_audio", 1, ring_ms=1500, talk_ms=20_000, role="customer", extra=extra
     )
     agent = farm.peer("answer", None, talk_ms=30_000, role="agent")
-    campaign_id = _campaign(sessions, tenant, agent.uri_host, abandon_announcement_uri=str(message))
-    list_id = add_list(mm, campaign_id)
-    add_lead(mm, campaign_id, list_id, phone="030 1001001", leadid_external="waits")
-    _due_now(sessions, campaign_id)
+    campaign_id = calls.campaign(agent.uri_host, abandon_announcement_uri=str(message))
+    calls.add_leads(campaign_id, {"waits": "030 1001001"})
     sink = start_sink(sip_network, sink_port, tmp_path / "heard.txt", 15.0)
 
     async def pause_the_agent_while_it_rings() -> None:
         """The only agent goes on a break once the customer is dialled: nobody can take it."""
-        while not _started(sessions, campaign_id):
+        while not calls.has_attempt(campaign_id):
             await asyncio.sleep(0.02)
-        with unit_of_work(sessions) as session:
+        with unit_of_work(calls.sessions) as session:
             [user_id] = session.scalars(
                 select(User.id).where(User.username == f"c{campaign_id}-agent1")
             ).all()
-            scope, at = Scope.system(tenant.tenant.id), datetime.now(UTC)
+            scope, at = Scope.system(calls.tenant.tenant.id), datetime.now(UTC)
             agent_sessions.act(
                 session, scope, AgentEvent.PAUSE, user_id=user_id, at=at, reason="break"
             )
 
     routes = [{"prefix": "+4930", "trunk": customer.uri_host}]
     options = {**media_options, "routes": routes}
-    _dial(sessions, options, settings, campaign_id, 1, pause_the_agent_while_it_rings)
-    assert _attempts_ended(sessions, campaign_id) == 1
+    calls.dial(campaign_id, options, 1, pause_the_agent_while_it_rings)
+    assert calls.ended(campaign_id) == 1
 
-    with unit_of_work(sessions) as session:
-        [attempt] = session.scalars(
-            select(CallAttempt).where(CallAttempt.campaign_id == campaign_id)
-        ).all()
-        outcome, detail, answered_at = attempt.outcome, attempt.end_detail, attempt.answered_at
+    [attempt] = calls.attempts(campaign_id)
+    outcome, detail, answered_at = attempt.outcome, attempt.end_detail, attempt.answered_at
     assert outcome is CallOutcome.ABANDONED and (detail or "").startswith("played")
     assert answered_at is not None
     sink.wait(20)
@@ -140,9 +118,3 @@ def test_a_person_no_agent_can_take_hears_the_message_within_two_seconds_of_the_
     assert len(heard) / SAMPLE_RATE >= message_seconds
     assert strength(heard, MESSAGE_HZ) > CLEAR_TONE
     assert customer.wait() == 0
-
-
-def _started(sessions: SessionMaker, campaign_id: int) -> bool:
-    with unit_of_work(sessions) as session:
-        first = select(CallAttempt.id).where(CallAttempt.campaign_id == campaign_id)
-        return session.scalars(first).first() is not None
