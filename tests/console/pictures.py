@@ -2,18 +2,17 @@
 the page looks different, so that a test run leaves the docs clean when nothing visible changed.
 
 A rerun always differs a little: the clock in the header, the time a row was added (a longer
-time widens its column and shifts the columns after it), rows of equal rank in another order on
-the other database. Pixel by pixel such a retake is up to 0.7 % of the page; so two measures
-that a shift along a row does not move are compared instead:
+time widens its column and shifts the columns after it). Pixel by pixel such a retake is up to
+0.7 % of the page; so two measures that a shift along a row does not move are compared instead:
 
 - the colours: how many pixels would have to change colour (32 levels a channel) to turn one
   colour histogram into the other;
 - the rows: per row of pixels, how many are ink (far from the page's background colour).
 
 A retake keeps the committed picture when both stay under ``CHANGED_SHARE`` of its pixels
-(retakes in the pictures' history: at most 0.07 %; a changed chart, a new panel, a moved
-section: 2 %). Another size always counts. A changed word is below the threshold: to retake on
-purpose, set ``OPENDIALER_RETAKE_SCREENSHOTS=1``."""
+(retakes in the pictures' history: at most 0.05 %; a changed chart, a new panel, a moved
+section: 2 %). Another size always counts. A changed word, or two rows of the same height
+swapped, is below the threshold: to retake on purpose, set ``OPENDIALER_RETAKE_SCREENSHOTS=1``."""
 
 import io
 import os
