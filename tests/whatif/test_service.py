@@ -4,6 +4,7 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from opendialer.models import CallAttempt, Campaign, DialMode
 from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim_scenario import value_at
+from opendialer.web.state import state_of
 from opendialer.whatif.fit import Fit
 from opendialer.whatif.service import fit_campaign
 from tests.whatif.history import BERLIN, attempts_of, campaign_with_history, recent_days
@@ -136,3 +138,30 @@ def test_agents_and_a_change_of_agents_do_not_mix(api: TestClient) -> None:
     answer = api.post("/api/v1/campaigns/1/what-if", json={"agents": 5, "agents_delta": 1})
     assert answer.status_code == 422
     assert "agents_delta" in answer.text
+
+
+def test_a_what_if_too_large_for_a_request_is_refused_before_it_runs(
+    api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    campaign_id = campaign_with_history(sessions, tenant, recent_days(1))
+    answer = api.post(
+        f"/api/v1/campaigns/{campaign_id}/what-if", json={"agents": 2000, "hours": 12}
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "what_if_too_large"
+    assert "24000 agent-hours" in error["message"]
+
+
+def test_one_what_if_at_a_time_per_server(
+    api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    campaign_id = campaign_with_history(sessions, tenant, recent_days(1))
+    assert isinstance(api.app, FastAPI)
+    running = state_of(api.app).what_if_running
+    with running:
+        answer = api.post(f"/api/v1/campaigns/{campaign_id}/what-if", json={"hours": 0.05})
+    assert answer.status_code == 429
+    assert answer.json()["error"]["code"] == "what_if_busy"
+    assert answer.headers["Retry-After"] == "30"
+    assert not running.locked()

@@ -19,7 +19,6 @@ from opendialer.agents.schemas import (
 from opendialer.db import after_commit
 from opendialer.dialing import service
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, User, UserRole
 from opendialer.scoping import get_owned, require_self
@@ -28,10 +27,6 @@ from opendialer.web.params import RecordId, WallClock
 from opendialer.web.state import app_state
 
 router = APIRouter(tags=["agents"])
-
-
-def _engine(request: Request) -> Engine | None:
-    return app_state(request).engine
 
 
 def _act(
@@ -85,7 +80,7 @@ def logout(
     if body is None or not body.force:
         return _act(session, who, user_id, AgentEvent.LOGOUT, now())
     row = _act(session, who, user_id, AgentEvent.FORCE_LOGOUT, now())
-    engine = _engine(request)
+    engine = app_state(request).engine
     if engine is not None:
         after_commit(session, partial(engine.agent_forced_out, user_id))
     return row
@@ -105,7 +100,7 @@ OwnedAgent = Annotated[int, Depends(owned_agent)]
 
 
 async def _engine_action(request: Request, ok: bool, what: str) -> None:
-    if _engine(request) is None:
+    if app_state(request).engine is None:
         raise Conflict("The dialing engine does not run in this process", code="engine_not_here")
     if not ok:
         raise Conflict(f"The agent has no {what} right now", code=f"no_{what.replace(' ', '_')}")
@@ -114,7 +109,7 @@ async def _engine_action(request: Request, ok: bool, what: str) -> None:
 @router.post("/agents/{user_id}:dial-preview", status_code=204)
 async def dial_preview(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
     """Dial the previewed contact now instead of waiting for the preview time to run out."""
-    engine = _engine(request)
+    engine = app_state(request).engine
     await _engine_action(
         request, engine is not None and await engine.dial_preview(who, user_id=user_id), "preview"
     )
@@ -122,7 +117,7 @@ async def dial_preview(user_id: OwnedAgent, who: AgentReadScope, request: Reques
 
 @router.post("/agents/{user_id}:skip-preview", status_code=204)
 async def skip_preview(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
-    engine = _engine(request)
+    engine = app_state(request).engine
     await _engine_action(
         request, engine is not None and await engine.skip_preview(who, user_id=user_id), "preview"
     )
@@ -131,7 +126,7 @@ async def skip_preview(user_id: OwnedAgent, who: AgentReadScope, request: Reques
 @router.post("/agents/{user_id}:hangup", status_code=204)
 async def hang_up(user_id: OwnedAgent, who: AgentReadScope, request: Request) -> None:
     """End the agent's current call; the agent goes to wrap-up."""
-    engine = _engine(request)
+    engine = app_state(request).engine
     await _engine_action(
         request,
         engine is not None and await engine.hang_up_agent_call(who, user_id=user_id),
@@ -153,7 +148,7 @@ def set_result(
     machine_in = service.set_result(
         session, who, user_id=user_id, attempt_id=attempt_id, code_id=code_id, now=now()
     )
-    engine = _engine(request)
+    engine = app_state(request).engine
     if machine_in is not None and engine is not None:
         after_commit(session, partial(engine.answering_machine_found, machine_in))
 

@@ -31,7 +31,6 @@ from opendialer.console.schemas import (
 from opendialer.console.wallboard import wallboard_api, wallboard_pages
 from opendialer.db import after_commit, run_unit_of_work
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.runner import Engine
 from opendialer.errors import Conflict, Unauthorized
 from opendialer.models import User
 from opendialer.models.base import utcnow
@@ -93,7 +92,7 @@ def result(
     body: ResultRequest, request: Request, session: DbSession, who: CurrentScope
 ) -> ConsoleState:
     machine_in = service.set_result(session, who, body.result_code_id, utcnow())
-    engine = _engine(request)
+    engine = app_state(request).engine
     if machine_in is not None and engine is not None:
         after_commit(session, partial(engine.answering_machine_found, machine_in))
     return _changed(session, request, who)
@@ -115,10 +114,6 @@ def callback(
     return _changed(session, request, who)
 
 
-def _engine(request: Request) -> Engine | None:
-    return app_state(request).engine
-
-
 async def _read_state(request: Request, who: Scope) -> ConsoleState:
     return await run_unit_of_work(
         app_state(request).sessions, lambda s: _state(s, request, who), writes=False
@@ -129,7 +124,7 @@ async def _read_state(request: Request, who: Scope) -> ConsoleState:
 async def call_action(action: CallAction, request: Request, who: ReadScope) -> ConsoleState:
     """Hang up the current call, or dial / skip the previewed contact, in the engine."""
     user_id = service.agent_id(who)
-    engine = _engine(request)
+    engine = app_state(request).engine
     if engine is None:
         raise Conflict("The dialing engine does not run in this process", code="engine_not_here")
     act = {

@@ -19,7 +19,6 @@ from opendialer.dialing.schemas import (
     LiveState,
     PacingDecisionRead,
 )
-from opendialer.engine.runner import Engine
 from opendialer.inputs import MAX_DB_INT
 from opendialer.models import CampaignStatus, PacingDecision
 from opendialer.pagination import Page, PageParams, fetch_page
@@ -28,10 +27,6 @@ from opendialer.web.params import RecordId, WallClock
 from opendialer.web.state import app_state
 
 router = APIRouter(tags=["dialing"])
-
-
-def _engine(request: Request) -> Engine | None:
-    return app_state(request).engine
 
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)
@@ -60,7 +55,7 @@ def live(
     now: WallClock,
 ) -> LiveState:
     campaign = get_campaign(session, who, campaign_id)
-    return service.live_state(session, campaign, now(), _engine(request))
+    return service.live_state(session, campaign, now(), app_state(request).engine)
 
 
 @router.get("/campaigns/{campaign_id}/live/stream", response_class=StreamingResponse)
@@ -87,7 +82,7 @@ def live_stream(
             state = await run_unit_of_work(
                 sessions,
                 lambda s: service.live_state(
-                    s, get_campaign(s, who, campaign_id), now(), _engine(request)
+                    s, get_campaign(s, who, campaign_id), now(), app_state(request).engine
                 ),
                 writes=False,
             )

@@ -2,8 +2,9 @@
 read by routes through the dependencies below, never through ``app.state`` by name."""
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -41,6 +42,8 @@ class AppState:
     metrics: Metrics | None = None  # None when OPENDIALER_METRICS=off
     metrics_port: int | None = None  # where the metrics' own server listens (metrics=port)
     wallboard_hub: WallboardHub | None = None  # made by the first wallboard viewer
+    what_if_running: threading.Lock = field(default_factory=threading.Lock)
+    """Held while this process runs a what-if simulation: one at a time (each keeps a core busy)."""
     port_bound: asyncio.Event | None = None
     """Set by a server (cli) that must bind its port before the engine may dial."""
 

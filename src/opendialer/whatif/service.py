@@ -14,7 +14,7 @@ from opendialer.clock import VIRTUAL_EPOCH
 from opendialer.demo import SimulationSetup
 from opendialer.engine.scratch_run import ScratchRun, run_in_scratch_database
 from opendialer.engine.simulation import SimulationResult
-from opendialer.errors import Conflict
+from opendialer.errors import Conflict, OpendialerError
 from opendialer.models import CallAttempt, CallOutcome, Campaign, DialMode, ResultCode
 from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
@@ -35,6 +35,10 @@ CONTACTS_HEADROOM = 3.0
 changed team would make, so the list never runs out (the what-if asks about agents and pacing,
 not about the list)."""
 MIN_CONTACTS = 500
+MAX_AGENT_HOURS = 400.0
+"""The largest what-if one request may run, in agents times virtual hours. The simulator spends
+CPU per simulated attempt, so a day of 2,000 agents would keep a core busy for hours; bigger
+questions belong to `opendialer simulate`, which a person can watch and stop."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ def simulate_changes(fitted: Fit, changes: Changes) -> WhatIf:
     mode = changes.dial_mode or fitted.rules.dial_mode
     team = max(1, round(_mean_over_shift(agents, scenario.start_second, scenario.hours)))
     hours = changes.hours or scenario.hours
+    _check_size(team, hours)
     setup = replace(
         SimulationSetup.of(scenario, _contacts(fitted.observed, team, hours), mode),
         agents=team,
@@ -161,6 +166,17 @@ def simulate_changes(fitted: Fit, changes: Changes) -> WhatIf:
         simulated=simulated_figures(done.result),
         run=done.result,
     )
+
+
+def _check_size(team: int, hours: float) -> None:
+    if team * hours > MAX_AGENT_HOURS:
+        raise OpendialerError(
+            f"{team} agents for {hours:g} virtual hours is {team * hours:g} agent-hours; "
+            f"a what-if runs at most {MAX_AGENT_HOURS:g} (fewer agents or hours, or "
+            "`opendialer simulate --scenario` with the answered scenario)",
+            code="what_if_too_large",
+            status_code=422,
+        )
 
 
 def _contacts(observed: Figures, team: int, hours: float) -> int:
