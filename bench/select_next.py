@@ -9,8 +9,9 @@ index seek, not a scan.
 
 ``--checks plain,compliance`` also runs each size with every issue-25 check on: holidays (DE),
 closed dates, frequency caps per number, per contact and per conversation (against one earlier
-attempt for every tenth contact), and local-presence caller IDs from a pool. One database per
-size serves both: the checks are switched on the same rows.
+attempt for every tenth contact), and local-presence caller IDs from a pool; and the tenant's
+own closed date and number cap (over another window). One database per size serves both: the
+checks are switched on the same rows.
 
 Building 10 M contacts takes long; ``--database URL --build-only`` builds into a database that
 is kept (migrated to head on every use), and a later ``--database URL`` measures on it:
@@ -37,7 +38,7 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.selection import claim_next
-from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
+from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign, Tenant
 from opendialer.scoping import Scope
 
 PAST = "2026-01-01 00:00:00.000000"
@@ -90,6 +91,14 @@ def _set_checks(campaign: Campaign, on: bool) -> None:
     campaign.max_conversations = 3 if on else None
     campaign.caller_id = "+4969000000"
     campaign.caller_id_strategy = CallerIdStrategy.LOCAL if on else CallerIdStrategy.FIXED
+
+
+def _set_tenant_checks(tenant: Tenant, on: bool) -> None:
+    """The tenant's own rules, kept besides the campaign's: a closed date and a number cap
+    over 30 days (a second window, so the number's attempts are counted twice)."""
+    tenant.closed_dates = ["2020-12-25"] if on else []
+    tenant.max_attempts_per_number = 10 if on else None
+    tenant.cap_window_hours = 30 * 24
 
 
 def _pool(campaign: Campaign) -> list[CallerIdNumber]:
@@ -180,7 +189,9 @@ def _p(latencies: list[float], q: float) -> str:
 
 def _switch_checks(engine: Engine, campaign_id: int, on: bool) -> None:
     with unit_of_work(create_sessionmaker(engine)) as session:
-        _set_checks(session.get_one(Campaign, campaign_id), on)
+        campaign = session.get_one(Campaign, campaign_id)
+        _set_checks(campaign, on)
+        _set_tenant_checks(session.get_one(Tenant, campaign.tenant_id), on)
 
 
 def _existing_campaign(engine: Engine) -> int | None:
