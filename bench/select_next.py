@@ -23,11 +23,14 @@ is kept (migrated to head on every use), and a later ``--database URL`` measures
 """
 
 import argparse
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from datetime import time as clock_time
+from pathlib import Path
 
 from sqlalchemy import Engine, select, text
 
@@ -183,6 +186,32 @@ def _claims_in_ticks(engine: Engine, campaign_id: int, claims: int) -> list[floa
     return sorted(claim_ms)
 
 
+def _server_cpu_seconds(engine: Engine) -> float:
+    """CPU used so far by the PostgreSQL backends serving this database (read from /proc: the
+    server runs on this machine); 0 for SQLite, whose work is in this process's CPU."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_per_claim(engine: Engine, campaign_id: int, claims: int) -> str:
+    """Client and server CPU per claim with commit, ms: unlike wall-clock latency, it barely
+    moves when the machine is shared."""
+    server, client = _server_cpu_seconds(engine), time.process_time()
+    _claim_latencies(engine, campaign_id, claims)
+    used = time.process_time() - client + _server_cpu_seconds(engine) - server
+    return f"{used * 1000 / claims:.3f}"
+
+
 def _p(latencies: list[float], q: float) -> str:
     return f"{latencies[max(0, int(len(latencies) * q) - 1)]:.3f}"
 
@@ -224,6 +253,7 @@ def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> lis
     _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
     claim, txn = _claim_latencies(engine, campaign_id, claims)
     in_tick = _claims_in_ticks(engine, campaign_id, claims)
+    cpu = _cpu_per_claim(engine, campaign_id, claims)
     return [
         "compliance" if checks else "plain",
         _p(claim, 0.5),
@@ -232,6 +262,7 @@ def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> lis
         _p(txn, 0.99),
         _p(in_tick, 0.5),
         _p(in_tick, 0.99),
+        cpu,
     ]
 
 
@@ -244,7 +275,8 @@ def run(
         campaign_id, build = _built(engine, rows)
         measured = [_measure(engine, campaign_id, claims, mode == "compliance") for mode in modes]
         engine.dispose()
-    return [[backend, mode, f"{rows:,}", claims, build, *rest] for mode, *rest in measured]
+    load = f"{os.getloadavg()[0]:.1f}"
+    return [[backend, mode, f"{rows:,}", claims, build, *rest, load] for mode, *rest in measured]
 
 
 def main() -> None:
@@ -277,6 +309,8 @@ COLUMNS = [
     "with commit p99",
     "in a tick p50",
     "in a tick p99",
+    "CPU ms/claim",
+    "load",
 ]
 
 if __name__ == "__main__":

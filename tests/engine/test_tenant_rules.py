@@ -6,11 +6,12 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.calendars import holiday_dates, number_region, parse_calendar
+from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.compliance import TenantRules, callee_open
 from opendialer.engine.holds import tenant_rules
 from opendialer.engine.selection import claim_next
@@ -72,12 +73,26 @@ def _tenant(session: Session, tenant: NewTenant, **rules: object) -> Tenant:
     return row
 
 
-def test_tenant_rules_are_read_as_they_stand(session: Session, tenant: NewTenant) -> None:
-    assert tenant_rules(session, tenant.tenant.id) == TenantRules()
-    _tenant(session, tenant, holiday_calendars=["US"], max_conversations=2, cap_window_hours=24)
-    assert tenant_rules(session, tenant.tenant.id) == TenantRules(
-        holiday_calendars=("US",), max_conversations=2, cap_window_hours=24
-    )
+def test_tenant_rules_are_read_once_per_transaction(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as session:
+        assert tenant_rules(session, tenant.tenant.id) == TenantRules()
+        _tenant(session, tenant, holiday_calendars=["US"], max_conversations=2, cap_window_hours=24)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with unit_of_work(sessions) as session:
+        bind = session.connection().engine
+        event.listen(bind, "before_cursor_execute", record)
+        try:
+            rules = [tenant_rules(session, tenant.tenant.id) for _ in range(3)]
+        finally:
+            event.remove(bind, "before_cursor_execute", record)
+    assert rules == [TenantRules(("US",), (), None, None, 2, 24)] * 3
+    assert len(statements) == 1
 
 
 def test_a_tenant_holiday_parks_the_callee_until_the_next_open_day(

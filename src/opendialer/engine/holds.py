@@ -9,7 +9,7 @@ queries run only where a cap is set or consent is required, on the
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -27,10 +27,9 @@ from opendialer.models import CallAttempt, Campaign, Consent, ContactHold, HoldR
 
 CONSENT_RECHECK = timedelta(days=1)
 CONSENT_CHANNEL = "phone"
+HELD_TENANTS = "opendialer.engine.holds.tenants"
 ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
-TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
-TENANT_RULE_COLUMNS = tuple(f.name for f in fields(TenantRules))
 
 
 # Statements are built once (building costs more than running them; a claim runs them each time).
@@ -64,18 +63,21 @@ def _contact_attempts_statement() -> Select[Any]:
     )
 
 
-@cache
-def _tenant_rules_statement() -> Select[Any]:
-    return select(*(TENANTS.c[name] for name in TENANT_RULE_COLUMNS)).where(
-        TENANTS.c.id == bindparam("tenant_id")
-    )
-
-
 def tenant_rules(session: Session, tenant_id: int) -> TenantRules:
-    """The tenant's own calendars, closed dates and caps, as they stand in this transaction."""
-    row = session.execute(_tenant_rules_statement(), {"tenant_id": tenant_id}).one()
-    calendars, closed, *rest = row
-    return TenantRules(tuple(calendars or ()), tuple(closed or ()), *rest)
+    """The tenant's own calendars, closed dates and caps: read once per transaction (the
+    session's identity map holds the tenant for the transaction's other claims)."""
+    tenant = session.get_one(Tenant, tenant_id)
+    # The identity map holds objects weakly: keep the tenant for the session's later claims
+    # (expired at commit, so the next transaction reads it again).
+    session.info.setdefault(HELD_TENANTS, {})[tenant_id] = tenant
+    return TenantRules(
+        tuple(tenant.holiday_calendars or ()),
+        tuple(tenant.closed_dates or ()),
+        tenant.max_attempts_per_number,
+        tenant.max_attempts_per_contact,
+        tenant.max_conversations,
+        tenant.cap_window_hours,
+    )
 
 
 @dataclass(frozen=True, slots=True)
