@@ -9,8 +9,9 @@ index seek, not a scan.
 
 ``--checks plain,compliance`` also runs each size with every issue-25 check on: holidays (DE),
 closed dates, frequency caps per number, per contact and per conversation (against one earlier
-attempt for every tenth contact), and local-presence caller IDs from a pool. One database per
-size serves both: the checks are switched on the same rows.
+attempt for every tenth contact), and local-presence caller IDs from a pool; and the tenant's
+own closed date and number cap (over another window). One database per size serves both: the
+checks are switched on the same rows.
 
 Building 10 M contacts takes long; ``--database URL --build-only`` builds into a database that
 is kept (migrated to head on every use), and a later ``--database URL`` measures on it:
@@ -22,11 +23,14 @@ is kept (migrated to head on every use), and a later ``--database URL`` measures
 """
 
 import argparse
+import contextlib
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from datetime import time as clock_time
+from pathlib import Path
 
 from sqlalchemy import Engine, select, text
 
@@ -37,7 +41,7 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.engine.selection import claim_next
-from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
+from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign, Tenant
 from opendialer.scoping import Scope
 
 PAST = "2026-01-01 00:00:00.000000"
@@ -90,6 +94,14 @@ def _set_checks(campaign: Campaign, on: bool) -> None:
     campaign.max_conversations = 3 if on else None
     campaign.caller_id = "+4969000000"
     campaign.caller_id_strategy = CallerIdStrategy.LOCAL if on else CallerIdStrategy.FIXED
+
+
+def _set_tenant_checks(tenant: Tenant, on: bool) -> None:
+    """The tenant's own rules, kept besides the campaign's: a closed date and a number cap
+    over 30 days (a second window, so the number's attempts are counted twice)."""
+    tenant.closed_dates = ["2020-12-25"] if on else []
+    tenant.max_attempts_per_number = 10 if on else None
+    tenant.cap_window_hours = 30 * 24
 
 
 def _pool(campaign: Campaign) -> list[CallerIdNumber]:
@@ -174,13 +186,41 @@ def _claims_in_ticks(engine: Engine, campaign_id: int, claims: int) -> list[floa
     return sorted(claim_ms)
 
 
+def _server_cpu_seconds(engine: Engine) -> float:
+    """CPU used so far by the PostgreSQL backends serving this database (read from /proc: the
+    server runs on this machine); 0 for SQLite, whose work is in this process's CPU."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_per_claim(engine: Engine, campaign_id: int, claims: int) -> str:
+    """Client and server CPU per claim with commit, ms: unlike wall-clock latency, it barely
+    moves when the machine is shared."""
+    server, client = _server_cpu_seconds(engine), time.process_time()
+    _claim_latencies(engine, campaign_id, claims)
+    used = time.process_time() - client + _server_cpu_seconds(engine) - server
+    return f"{used * 1000 / claims:.3f}"
+
+
 def _p(latencies: list[float], q: float) -> str:
     return f"{latencies[max(0, int(len(latencies) * q) - 1)]:.3f}"
 
 
 def _switch_checks(engine: Engine, campaign_id: int, on: bool) -> None:
     with unit_of_work(create_sessionmaker(engine)) as session:
-        _set_checks(session.get_one(Campaign, campaign_id), on)
+        campaign = session.get_one(Campaign, campaign_id)
+        _set_checks(campaign, on)
+        _set_tenant_checks(session.get_one(Tenant, campaign.tenant_id), on)
 
 
 def _existing_campaign(engine: Engine) -> int | None:
@@ -213,6 +253,7 @@ def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> lis
     _claim_latencies(engine, campaign_id, min(200, claims))  # warm caches
     claim, txn = _claim_latencies(engine, campaign_id, claims)
     in_tick = _claims_in_ticks(engine, campaign_id, claims)
+    cpu = _cpu_per_claim(engine, campaign_id, claims)
     return [
         "compliance" if checks else "plain",
         _p(claim, 0.5),
@@ -221,6 +262,7 @@ def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> lis
         _p(txn, 0.99),
         _p(in_tick, 0.5),
         _p(in_tick, 0.99),
+        cpu,
     ]
 
 
@@ -233,7 +275,8 @@ def run(
         campaign_id, build = _built(engine, rows)
         measured = [_measure(engine, campaign_id, claims, mode == "compliance") for mode in modes]
         engine.dispose()
-    return [[backend, mode, f"{rows:,}", claims, build, *rest] for mode, *rest in measured]
+    load = f"{os.getloadavg()[0]:.1f}"
+    return [[backend, mode, f"{rows:,}", claims, build, *rest, load] for mode, *rest in measured]
 
 
 def main() -> None:
@@ -266,6 +309,8 @@ COLUMNS = [
     "with commit p99",
     "in a tick p50",
     "in a tick p99",
+    "CPU ms/claim",
+    "load",
 ]
 
 if __name__ == "__main__":

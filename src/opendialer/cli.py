@@ -1,5 +1,8 @@
 """Command line: ``opendialer serve | demo | db upgrade | tenant create | import |
-housekeeping | simulate``."""
+dnc replace | housekeeping | simulate``.
+
+Commands that change data are ``@audited_command``: the audit trail names face ``cli`` and the
+operating-system user (tests/test_cli_audit.py keeps every command audited or reviewed)."""
 
 import asyncio
 import importlib.util
@@ -21,11 +24,13 @@ from sqlalchemy import select
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
+from opendialer.audit.context import act_for_tenant, audited_command
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.imports.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.dnc.schedule import replace_from_file
 from opendialer.engine.report import summary_table
 from opendialer.engine.scratch_run import ScratchRun, run_in_scratch_database
 from opendialer.engine.simulation import SimulationResult
@@ -48,8 +53,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants (accounts)", no_args_is_help=True)
+dnc_app = typer.Typer(help="Do-not-call lists", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+app.add_typer(dnc_app, name="dnc")
 app.command("import")(import_command)
 console = Console(stderr=True)
 
@@ -121,6 +128,7 @@ def _tenant_record(
 
 
 @tenant_app.command("create")
+@audited_command
 def tenant_create(
     name: Annotated[str, typer.Option("--name", help="Tenant name")],
     region: Annotated[str | None, typer.Option(help="Default phone region, e.g. DE or IL")] = None,
@@ -136,6 +144,34 @@ def tenant_create(
         return
     for key, value in record.items():
         console.print(f"[bold]{key}[/bold]: {value}")
+
+
+@dnc_app.command("replace")
+@audited_command
+def dnc_replace(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Numbers file")
+    ],
+    tenant: Annotated[int, typer.Option(help="Tenant id")],
+    campaign: Annotated[
+        int | None, typer.Option(help="A campaign's own list; default: the tenant-wide list")
+    ] = None,
+) -> None:
+    """Make a DNC list exactly the file's numbers (one per line, or CSV with the number first),
+    atomically; prints the counts per outcome and the lines that were no number."""
+    settings = get_settings()
+    require_current_schema(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        with unit_of_work(create_sessionmaker(engine)) as session:
+            act_for_tenant(tenant)
+            result = replace_from_file(session, Scope.system(tenant), campaign, file)
+    except OpendialerError as error:
+        console.print(f"[red]{error.message}; the list is unchanged[/red]")
+        raise typer.Exit(code=1) from error
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(result))
 
 
 @app.command()

@@ -197,6 +197,11 @@ class Settings(BaseSettings):
         description="Delete audit trail rows older than this (default 5 years, the FTC TSR's "
         "record keeping); 0 keeps them forever",
     )
+    dnc_import_dir: Path | None = Field(
+        default=None,
+        description="Where the files a tenant's scheduled DNC import names are read from "
+        "(dnc_import_path); unset: no scheduled DNC import",
+    )
     housekeeping_enabled: bool = Field(
         default=True, description="Apply the recording and export retention in the server"
     )

@@ -8,12 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from opendialer.accounts.guard import prune_failures
 from opendialer.accounts.logins import prune_logins
 from opendialer.audit.service import purge_expired as purge_expired_audit
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, run_unit_of_work
+from opendialer.dnc.schedule import due_tenants, run_scheduled
 from opendialer.exports.service import purge_expired_exports
 from opendialer.recordings.service import purge_expired
 from opendialer.reports.rollups import roll_tenants
@@ -30,6 +32,7 @@ class Swept:
     auth_failures: int = 0  # audit rows of failed credential checks deleted
     logins: int = 0  # logins expired after inactivity, deleted
     audit_entries: int = 0  # audit trail rows past their retention, deleted
+    dnc_imports: int = 0  # tenant-wide DNC lists replaced from their scheduled file
 
 
 async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Swept:
@@ -53,7 +56,18 @@ async def sweep(sessions: SessionMaker, settings: Settings, now: datetime) -> Sw
         audit = await run_unit_of_work(
             sessions, lambda session: purge_expired_audit(session, now, days), writes=True
         )
-    return Swept(recordings, exports, failures, logins, audit)
+    dnc_imports = await _scheduled_dnc_imports(sessions, settings, now)
+    return Swept(recordings, exports, failures, logins, audit, dnc_imports)
+
+
+async def _scheduled_dnc_imports(sessions: SessionMaker, settings: Settings, now: datetime) -> int:
+    """Each due tenant's DNC file, one transaction per tenant; how many lists were replaced."""
+    due = await run_unit_of_work(sessions, lambda session: due_tenants(session, now), writes=False)
+    replaced = 0
+    for tenant_id in due:
+        work = partial(run_scheduled, tenant_id=tenant_id, folder=settings.dnc_import_dir, now=now)
+        replaced += await run_unit_of_work(sessions, work, writes=True)
+    return replaced
 
 
 async def serve(sessions: SessionMaker, settings: Settings) -> None:

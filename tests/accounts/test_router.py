@@ -24,6 +24,34 @@ def test_update_tenant_validates(api: TestClient) -> None:
     assert api.patch("/api/v1/tenant", json={"name": None}).status_code == 400
 
 
+def test_the_tenants_calling_rules(api: TestClient) -> None:
+    rules = {
+        "holiday_calendars": ["us-ny", "DE"],
+        "closed_dates": ["2026-12-31"],
+        "max_attempts_per_number": 7,
+        "max_conversations": 3,
+        "cap_window_hours": 24 * 7,
+    }
+    body = api.patch("/api/v1/tenant", json=rules).json()
+    assert body["holiday_calendars"] == ["DE", "US-NY"]
+    assert (body["max_attempts_per_number"], body["max_attempts_per_contact"]) == (7, None)
+    assert api.get("/api/v1/tenant").json()["closed_dates"] == ["2026-12-31"]
+    lifted = api.patch("/api/v1/tenant", json={"max_attempts_per_number": None})
+    assert lifted.json()["max_attempts_per_number"] is None
+    for bad in (
+        {"holiday_calendars": ["XX"]},
+        {"closed_dates": ["31.12.2026"]},
+        {"max_conversations": 0},
+        {"dnc_import_path": "../etc/passwd"},
+    ):
+        refused = api.patch("/api/v1/tenant", json=bad)
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["code"] == "validation_error"
+    null = api.patch("/api/v1/tenant", json={"cap_window_hours": None})
+    assert (null.status_code, null.json()["error"]["code"]) == (400, "invalid_value")
+    assert api.get("/api/v1/tenant").json()["cap_window_hours"] == 168
+
+
 def test_api_keys_create_list_revoke(api: TestClient, client: TestClient) -> None:
     made = api.post("/api/v1/api-keys", json={"name": "crm"})
     assert made.status_code == 201

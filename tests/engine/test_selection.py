@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.holds import tenant_rules
 from opendialer.engine.selection import claim_next
 from opendialer.models import (
     Campaign,
@@ -84,6 +85,8 @@ def test_a_claim_is_one_read_and_one_write(sessions: SessionMaker, tenant: NewTe
 
     with unit_of_work(sessions) as session:
         campaign = session.get_one(Campaign, campaign.id)
+        # The tenant's own rules are read once per transaction (test_tenant_rules.py).
+        tenant_rules(session, campaign.tenant_id)
         bind = session.connection().engine
         event.listen(bind, "before_cursor_execute", record)
         try:

@@ -12,7 +12,6 @@ from opendialer.accounts.schemas import (
     TenantRead,
     TenantUpdate,
 )
-from opendialer.errors import BadRequest
 from opendialer.models import ApiKey, Tenant
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
@@ -27,13 +26,9 @@ def get_tenant(session: DbSession, who: AdminScope) -> Tenant:
 
 @router.patch("/tenant", response_model=TenantRead)
 def update_tenant(body: TenantUpdate, session: DbSession, who: AdminScope) -> Tenant:
-    tenant = service.get_tenant(session, who)
-    for key, value in body.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise BadRequest(f"{key} cannot be null", code="invalid_value")
-        setattr(tenant, key, value.upper() if key == "default_region" else value)
-    session.flush()
-    return tenant
+    """The tenant's settings, among them the calling rules every campaign keeps besides its
+    own (holidays, closed dates, frequency caps: docs/compliance.md)."""
+    return service.update_tenant(session, who, body.model_dump(exclude_unset=True))
 
 
 @router.post("/tenant:rotate-link-key", response_model=TenantRead)

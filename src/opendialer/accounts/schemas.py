@@ -2,10 +2,11 @@
 
 from datetime import datetime
 from ipaddress import ip_network
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from opendialer.compliance.schemas import CallingRules
 from opendialer.models import UserRole
 from opendialer.schemas import InputModel, OutputModel, TimeZoneName
 
@@ -32,13 +33,25 @@ class TenantRead(OutputModel):
     pause_reasons: list[str] | None = Field(
         description="Reasons an agent may pause with; null: break, lunch, training, meeting"
     )
+    holiday_calendars: list[str] = Field(description="Kept by every campaign, besides its own")
+    closed_dates: list[str] = Field(description="Closed for every campaign, besides its own")
+    max_attempts_per_number: int | None
+    max_attempts_per_contact: int | None
+    max_conversations: int | None
+    cap_window_hours: int
+    dnc_import_path: str | None
+    dnc_import_every_minutes: int | None
+    dnc_import_last_at: datetime | None
+    dnc_import_last_result: dict[str, Any] | None = Field(
+        description="The last scheduled DNC import: its counts, or its error"
+    )
     created_at: datetime
 
 
 PauseReason = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class TenantUpdate(InputModel):
+class TenantUpdate(CallingRules):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     default_region: str | None = Field(default=None, pattern="^[A-Za-z]{2}$")
     timezone: TimeZoneName | None = None
@@ -47,6 +60,18 @@ class TenantUpdate(InputModel):
     )
     pause_reasons: list[PauseReason] | None = Field(
         default=None, min_length=1, max_length=30, description="Reasons agents may pause with"
+    )
+    dnc_import_path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+        description="A file name in the server's OPENDIALER_DNC_IMPORT_DIR that replaces the "
+        "tenant-wide DNC list on a schedule (one number per line, or CSV with the number "
+        "first); null: no scheduled import",
+    )
+    dnc_import_every_minutes: int | None = Field(
+        default=None, ge=5, le=60 * 24 * 31, description="How often the file is read"
     )
 
 

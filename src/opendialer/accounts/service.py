@@ -3,12 +3,13 @@
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.audit.context import act_as
-from opendialer.errors import Conflict, NotFound, Unauthorized
+from opendialer.errors import BadRequest, Conflict, NotFound, Unauthorized
 from opendialer.models import ApiKey, User, UserRole
 from opendialer.models import Tenant as Tenant
 from opendialer.scoping import Credential, Scope, get_owned, owned
@@ -98,6 +99,19 @@ def get_tenant(session: Session, scope: Scope) -> Tenant:
     tenant = session.get(Tenant, scope.tenant_id)
     if tenant is None:
         raise NotFound("tenant", scope.tenant_id)
+    return tenant
+
+
+def update_tenant(session: Session, scope: Scope, changes: dict[str, Any]) -> Tenant:
+    """Set the given settings; a null only where the setting may be empty (a cap, the
+    scheduled DNC import)."""
+    tenant = get_tenant(session, scope)
+    columns = Tenant.__table__.c
+    for key, value in changes.items():
+        if value is None and not columns[key].nullable:
+            raise BadRequest(f"{key} cannot be null", code="invalid_value")
+        setattr(tenant, key, value.upper() if key == "default_region" else value)
+    session.flush()
     return tenant
 
 

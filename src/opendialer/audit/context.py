@@ -5,12 +5,19 @@ ASGI middleware); the places that check credentials fill in the actor (``act_as`
 ``act_with``). The context is one mutable object per request: the worker threads a request's
 handlers run in see copies of the request's context variables, so they all see (and fill in)
 the same object. Work outside any context (the engine, housekeeping) is not audited.
+
+A command line command that changes data runs inside ``acting_from_cli``: face ``cli``, the
+actor the operating-system user who ran it (``os:alice``), the tenant once the command knows it.
 """
 
-from collections.abc import Iterator
+import functools
+import getpass
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from opendialer.scoping import Scope
 
@@ -21,6 +28,7 @@ MMDIAL = "mmdial"
 VOICENTER = "voicenter"
 MINICRM = "minicrm"
 CLI = "cli"
+SCHEDULE = "schedule"  # work the server does on a schedule an operator set (dnc/schedule.py)
 WEB = "web"  # any other path (the login pages, the token endpoint)
 
 
@@ -46,6 +54,9 @@ class AuditContext:
 
 _current: ContextVar[AuditContext | None] = ContextVar("opendialer_audit", default=None)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 def current() -> AuditContext | None:
     return _current.get()
@@ -60,6 +71,46 @@ def acting_through(face: str) -> Iterator[AuditContext]:
         yield context
     finally:
         _current.reset(token)
+
+
+def os_user() -> str:
+    """The operating-system user running this process, as the CLI's actor."""
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for the uid (a container without a passwd entry)
+        return f"os:uid {os.getuid()}"
+
+
+@contextmanager
+def acting_from_cli() -> Iterator[AuditContext]:
+    """Everything done inside is audited as done through the command line by the OS user."""
+    with acting_through(CLI) as context:
+        context.credential = os_user()
+        yield context
+
+
+def audited_command(command: Callable[P, R]) -> Callable[P, R]:
+    """A CLI command whose changes are audited (``acting_from_cli``); Typer reads the wrapped
+    command's signature."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with acting_from_cli():
+            return command(*args, **kwargs)
+
+    setattr(run, AUDITED_MARK, True)
+    return run
+
+
+AUDITED_MARK = "__opendialer_audited__"
+
+
+def act_for_tenant(tenant_id: int) -> None:
+    """The current context's tenant, once a command line command knows it (the OS user stays
+    the actor)."""
+    context = _current.get()
+    if context is not None:
+        context.tenant_id = tenant_id
 
 
 def act_as(scope: Scope, *, face: str | None = None) -> None:

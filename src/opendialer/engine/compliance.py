@@ -8,9 +8,13 @@ Days off work the same way: the campaign's own closed dates close its window (in
 the callee's day (in each zone the number rings in); the public holidays of the calendars the
 campaign keeps close the callee's day where the calendar covers the number's region
 (calendars.py).
+
+The tenant keeps its own calendars and closed dates (``TenantRules``) for all its campaigns:
+they add to the campaign's (a day closed by either is closed).
 """
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -46,6 +50,25 @@ def _open_in(zone_name: str, campaign: Campaign, now: datetime) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TenantRules:
+    """The tenant's own compliance settings, kept by every campaign besides the campaign's."""
+
+    holiday_calendars: tuple[str, ...] = ()
+    closed_dates: tuple[str, ...] = ()
+    max_attempts_per_number: int | None = None
+    max_attempts_per_contact: int | None = None
+    max_conversations: int | None = None
+    cap_window_hours: int = 168
+
+    @property
+    def keeps_days_off(self) -> bool:
+        return bool(self.holiday_calendars or self.closed_dates)
+
+
+NO_TENANT_RULES = TenantRules()
+
+
 @lru_cache(maxsize=1024)
 def _calendars(codes: tuple[str, ...]) -> tuple[Calendar, ...]:
     return tuple(parse_calendar(code) for code in codes)
@@ -56,12 +79,27 @@ def _dates(texts: tuple[str, ...]) -> frozenset[date]:
     return frozenset(date.fromisoformat(text) for text in texts)
 
 
-def closed_dates(campaign: Campaign) -> frozenset[date]:
-    return _dates(tuple(campaign.closed_dates or ()))
+def closed_dates(campaign: Campaign, tenant: TenantRules = NO_TENANT_RULES) -> frozenset[date]:
+    """The campaign's closed dates and its tenant's."""
+    return _dates((*(campaign.closed_dates or ()), *tenant.closed_dates))
 
 
-def holiday_calendars(campaign: Campaign) -> tuple[Calendar, ...]:
-    return _calendars(tuple(campaign.holiday_calendars or ()))
+def holiday_calendars(
+    campaign: Campaign, tenant: TenantRules = NO_TENANT_RULES
+) -> tuple[Calendar, ...]:
+    """The calendars the campaign keeps and those its tenant keeps."""
+    return _calendars((*(campaign.holiday_calendars or ()), *tenant.holiday_calendars))
+
+
+def keeps_days_off(campaign: Campaign, tenant: TenantRules = NO_TENANT_RULES) -> bool:
+    return bool(campaign.closed_dates or campaign.holiday_calendars or tenant.keeps_days_off)
+
+
+def tenant_closed(campaign: Campaign, tenant: TenantRules, now: datetime) -> bool:
+    """A closed date of the tenant's, in the campaign's time zone (closes its window)."""
+    if not tenant.closed_dates:
+        return False
+    return now.astimezone(zone(campaign.timezone)).date() in _dates(tenant.closed_dates)
 
 
 def campaign_window_open(campaign: Campaign, now: datetime) -> bool:
@@ -88,10 +126,14 @@ def callee_hours_open(e164: str, campaign: Campaign, now: datetime) -> bool:
 
 
 def _day_off(
-    zones: Sequence[str], region: tuple[str, str | None] | None, campaign: Campaign, now: datetime
+    zones: Sequence[str],
+    region: tuple[str, str | None] | None,
+    campaign: Campaign,
+    tenant: TenantRules,
+    now: datetime,
 ) -> bool:
-    closed = closed_dates(campaign)
-    calendars = holiday_calendars(campaign)
+    closed = closed_dates(campaign, tenant)
+    calendars = holiday_calendars(campaign, tenant)
     for name in zones:
         day = now.astimezone(zone(name)).date()
         if day in closed or (region is not None and is_holiday(calendars, region, day)):
@@ -99,26 +141,34 @@ def _day_off(
     return False
 
 
-def callee_day_off(e164: str, campaign: Campaign, now: datetime) -> bool:
-    """A closed date or a public holiday in any zone the number may ring in."""
-    if not campaign.closed_dates and not campaign.holiday_calendars:
+def callee_day_off(
+    e164: str, campaign: Campaign, now: datetime, tenant: TenantRules = NO_TENANT_RULES
+) -> bool:
+    """A closed date or a public holiday (the campaign's or its tenant's) in any zone the
+    number may ring in."""
+    if not keeps_days_off(campaign, tenant):
         return False
-    return _day_off(callee_zones(e164, campaign), number_region(e164), campaign, now)
+    return _day_off(callee_zones(e164, campaign), number_region(e164), campaign, tenant, now)
 
 
-def callee_open(e164: str, campaign: Campaign, now: datetime) -> bool:
+def callee_open(
+    e164: str, campaign: Campaign, now: datetime, tenant: TenantRules = NO_TENANT_RULES
+) -> bool:
     """Inside the callee's hours everywhere the number rings, on none of its days off."""
-    return callee_hours_open(e164, campaign, now) and not callee_day_off(e164, campaign, now)
+    return callee_hours_open(e164, campaign, now) and not callee_day_off(
+        e164, campaign, now, tenant
+    )
 
 
-def next_callee_opening(e164: str, campaign: Campaign, now: datetime) -> datetime | None:
+def next_callee_opening(
+    e164: str, campaign: Campaign, now: datetime, tenant: TenantRules = NO_TENANT_RULES
+) -> datetime | None:
     """The first moment (to 5 minutes) when the callee may be called; None if not within 8 days
-    (15 days for a campaign that keeps days off)."""
-    days_off = bool(campaign.closed_dates or campaign.holiday_calendars)
-    horizon = HOLIDAY_SEARCH_HORIZON if days_off else SEARCH_HORIZON
+    (15 days for a campaign or tenant that keeps days off)."""
+    horizon = HOLIDAY_SEARCH_HORIZON if keeps_days_off(campaign, tenant) else SEARCH_HORIZON
     moment = now
     while moment - now <= horizon:
-        if callee_open(e164, campaign, moment):
+        if callee_open(e164, campaign, moment, tenant):
             return moment
         moment += SEARCH_STEP
     return None

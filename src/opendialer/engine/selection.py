@@ -24,11 +24,13 @@ from sqlalchemy.orm.util import identity_key
 from opendialer.dnc.service import blocked_clause
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, choose_caller_id
 from opendialer.engine.compliance import (
+    TenantRules,
     callee_open,
     campaign_window_open,
     next_callee_opening,
+    tenant_closed,
 )
-from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
+from opendialer.engine.holds import compliance_hold, holds_apply, record_hold, tenant_rules
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus, DncRefusal
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 
@@ -148,8 +150,8 @@ def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
     return candidates
 
 
-def _callee_open(phone: _Phone, campaign: Campaign, now: datetime) -> bool:
-    return phone.e164 is not None and callee_open(phone.e164, campaign, now)
+def _callee_open(phone: _Phone, campaign: Campaign, now: datetime, tenant: TenantRules) -> bool:
+    return phone.e164 is not None and callee_open(phone.e164, campaign, now, tenant)
 
 
 def _in_window(contact: _Candidate, now: datetime) -> bool:
@@ -213,12 +215,16 @@ def _compare_and_set(session: Session, contact: _Candidate, now: datetime, engin
 
 
 def _next_look(
-    contact: _Candidate, campaign: Campaign, now: datetime, usable: list[_Phone]
+    contact: _Candidate,
+    campaign: Campaign,
+    now: datetime,
+    usable: list[_Phone],
+    tenant: TenantRules,
 ) -> datetime:
     """When a contact with nothing to dial now is worth looking at again."""
     if contact.begin_at is not None and now < contact.begin_at:
         return contact.begin_at
-    openings = [next_callee_opening(p.e164, campaign, now) for p in usable if p.e164]
+    openings = [next_callee_opening(p.e164, campaign, now, tenant) for p in usable if p.e164]
     if known := [o for o in openings if o is not None]:
         return min(known)
     rests = [
@@ -230,25 +236,30 @@ def _next_look(
 
 
 def _park(
-    session: Session, contact: _Candidate, campaign: Campaign, now: datetime, usable: list[_Phone]
+    session: Session,
+    contact: _Candidate,
+    campaign: Campaign,
+    now: datetime,
+    usable: list[_Phone],
+    tenant: TenantRules,
 ) -> None:
     """Finish a contact that has nothing left to dial, or schedule the next look at it."""
     values: dict[str, Any]
     if _exhausted(contact, campaign) or (contact.end_at is not None and now >= contact.end_at):
         values = {"status": ContactStatus.DONE}
     else:
-        values = {"next_try_at": _next_look(contact, campaign, now, usable)}
+        values = {"next_try_at": _next_look(contact, campaign, now, usable, tenant)}
     session.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(values))
     _expire_loaded(session, contact.id, values)
 
 
 def _pick(
-    contact: _Candidate, campaign: Campaign, now: datetime
+    contact: _Candidate, campaign: Campaign, now: datetime, tenant: TenantRules
 ) -> tuple[_Phone | None, list[_Phone]]:
     """The number to dial now (None if none), and every number usable apart from the hour."""
     check_dnc = not contact.ignore_dnc
     usable = [p for p in _rotation(contact) if _usable(p, campaign, now, check_dnc)]
-    phone = next((p for p in usable if _callee_open(p, campaign, now)), None)
+    phone = next((p for p in usable if _callee_open(p, campaign, now, tenant)), None)
     return (phone if _in_window(contact, now) else None), usable
 
 
@@ -275,13 +286,18 @@ def _record_dnc_refusals(
 
 
 def _held(
-    session: Session, contact: _Candidate, campaign: Campaign, now: datetime, phone: _Phone
+    session: Session,
+    contact: _Candidate,
+    campaign: Campaign,
+    now: datetime,
+    phone: _Phone,
+    tenant: TenantRules,
 ) -> bool:
     """A frequency cap or missing consent parks the contact until it lifts (and says why)."""
     assert phone.e164 is not None
-    if not holds_apply(campaign):
+    if not holds_apply(campaign, tenant):
         return False
-    hold = compliance_hold(session, campaign, contact.id, phone.e164, now)
+    hold = compliance_hold(session, campaign, contact.id, phone.e164, now, tenant)
     if hold is None:
         return False
     record_hold(session, campaign, contact.id, phone.e164, hold)
@@ -306,13 +322,16 @@ def claim_next(
     """
     if not campaign_window_open(campaign, now):
         return None
+    tenant = tenant_rules(session, campaign.tenant_id)
+    if tenant_closed(campaign, tenant, now):
+        return None
     while candidates := _candidates(session, campaign, now, reserved_for):
         for contact in candidates:
             _record_dnc_refusals(session, contact, campaign, now)
-            phone, usable = _pick(contact, campaign, now)
+            phone, usable = _pick(contact, campaign, now, tenant)
             if phone is None:
-                _park(session, contact, campaign, now, usable)
-            elif _held(session, contact, campaign, now, phone):
+                _park(session, contact, campaign, now, usable, tenant)
+            elif _held(session, contact, campaign, now, phone, tenant):
                 continue
             elif _compare_and_set(session, contact, now, engine_id):
                 assert phone.e164 is not None

@@ -17,10 +17,19 @@ from opendialer.contacts.imports.importer import import_contacts
 from opendialer.contacts.imports.schemas import ImportFormat, ImportOptions, ImportReport
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.errors import OpendialerError
-from opendialer.models import Campaign, Contact, ContactPhone, DncEntry, Tenant
+from opendialer.models import (
+    CallerIdNumber,
+    Campaign,
+    Contact,
+    ContactPhone,
+    DncEntry,
+    OwnCallerIdCheck,
+    Tenant,
+)
 from opendialer.scoping import Scope
 
 HEADER = "Name;Vorname;Tel;Notiz;UserData\n"
+POOLED = "+493012340000"
 
 
 @pytest.fixture(autouse=True, params=["here", "reading-process"])
@@ -648,3 +657,43 @@ def test_region_comes_from_the_tenant(
     report = run(sessions, campaign, tmp_path, "phone1\n0501234567\n")
     assert counts(report) == {"imported": 1}
     assert contacts(session)[0].phones[0].e164 == "+972501234567"
+
+
+@pytest.mark.parametrize("check", ["off", "valid", "pool"])
+def test_own_caller_ids_are_checked_as_the_campaign_says(
+    sessions: SessionMaker, campaign_id: int, tmp_path: Path, check: str
+) -> None:
+    """A caller ID the campaign may not present refuses its row (malformed, with the reason);
+    the others import with their caller ID. New rows and updated ones alike."""
+    with unit_of_work(sessions) as s:
+        campaign = s.get_one(Campaign, campaign_id)
+        campaign.own_caller_id_check = OwnCallerIdCheck(check)
+        s.add(CallerIdNumber(tenant_id=campaign.tenant_id, campaign_id=campaign_id, e164=POOLED))
+    content = (
+        "name,phone1,caller_id\n"
+        "Pooled,030 1111111,+49 30 12340000\n"  # in the pool
+        "Valid,030 2222222,+49 40 5555555\n"  # valid, not in the pool
+        "Premium,030 3333333,0900 1234567\n"  # premium rate
+        "Short,030 4444444,112\n"
+        "Pooled again,030 1111111,+49 40 5555555\n"  # an update to the first row's contact
+    )
+    report = run(sessions, campaign_id, tmp_path, content, duplicates="overwrite")
+    refused = {
+        "off": [],
+        "valid": [(4, "malformed"), (5, "malformed")],
+        "pool": [(3, "malformed"), (4, "malformed"), (5, "malformed"), (6, "malformed")],
+    }[check]
+    assert issues(report) == refused
+    messages = [e["message"] for e in report.issues]
+    assert all(m.startswith("caller_id: ") for m in messages)
+    if check == "valid":
+        assert "premium-rate" in messages[0] and "not a valid phone number" in messages[1]
+    with unit_of_work(sessions) as s:
+        stored = {c.name: c.caller_id for c in contacts(s, campaign_id)}
+    expected = {
+        "off": {"Pooled again": "+49 40 5555555", "Valid": "+49 40 5555555"},
+        "valid": {"Pooled again": "+49 40 5555555", "Valid": "+49 40 5555555"},
+        "pool": {"Pooled": "+49 30 12340000"},
+    }[check]
+    assert {k: v for k, v in stored.items() if k in expected} == expected
+    assert len(stored) == {"off": 4, "valid": 2, "pool": 1}[check]

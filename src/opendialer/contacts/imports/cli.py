@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer import migrate
+from opendialer.audit.context import act_for_tenant, audited_command
 from opendialer.config import get_settings
 from opendialer.contacts.imports.importer import import_contacts
 from opendialer.contacts.imports.schemas import (
@@ -148,6 +149,7 @@ def _run(
             file.open("rb") as stream,
         ):
             campaign = _campaign(session, _tenant(session, tenant_id), campaign_name)
+            act_for_tenant(campaign.tenant_id)
             with Progress(*columns, console=err, transient=False) as progress:
                 task = progress.add_task(f"Importing {file.name}", total=size)
                 report = import_contacts(
@@ -171,6 +173,7 @@ def _run(
     return report
 
 
+@audited_command
 def import_command(
     file: Annotated[
         Path,

@@ -40,10 +40,17 @@ from opendialer.contacts.imports.schemas import (
     Outcome,
 )
 from opendialer.contacts.imports.writer import ContactWriter, Pending
-from opendialer.contacts.service import guard_duplicates
+from opendialer.contacts.service import guard_duplicates, own_caller_id_problem
 from opendialer.dnc.service import blocked_numbers
 from opendialer.errors import NotFound
-from opendialer.models import Campaign, ContactList, DncEntry, FormField, Tenant
+from opendialer.models import (
+    Campaign,
+    ContactList,
+    DncEntry,
+    FormField,
+    OwnCallerIdCheck,
+    Tenant,
+)
 from opendialer.scoping import Scope
 
 LOOKUP_CHUNK = 50_000
@@ -120,6 +127,33 @@ class DuplicateIndex:
         return found
 
 
+class CallerIdCheck:
+    """A row's own caller ID against the campaign's ``own_caller_id_check``, as the native,
+    jtel and Voicenter faces check it; each distinct caller ID is checked once."""
+
+    def __init__(self, session: Session, campaign: Campaign, region: str) -> None:
+        self.session = session
+        self.check = (campaign.own_caller_id_check, campaign.id, region)
+        self.problems: dict[str, str | None] = {}
+
+    @property
+    def on(self) -> bool:
+        return OwnCallerIdCheck(self.check[0]) != OwnCallerIdCheck.OFF
+
+    def problem(self, raw: str) -> str | None:
+        if raw not in self.problems:
+            self.problems[raw] = own_caller_id_problem(self.session, self.check, raw)
+        return self.problems[raw]
+
+
+def _caller_id(row: CheckedRow, at: int | None) -> Any:
+    """The row's caller ID: a new contact's value, or the one an update sets."""
+    if at is not None and row[1][at]:
+        return row[1][at]
+    merge = row[6]
+    return merge[0].get("caller_id") if merge is not None else None
+
+
 # One chunk ------------------------------------------------------------------------------
 
 
@@ -151,9 +185,10 @@ class ChunkImporter:
         options: ImportOptions,
         report: ImportReport,
         columns: list[str] | None,
+        caller_ids: CallerIdCheck,
     ) -> None:
         self.campaign_id, self.options, self.report = campaign.id, options, report
-        self.columns = columns
+        self.columns, self.caller_ids = columns, caller_ids
         self.duplicates = DuplicateIndex(session, campaign, options)
         self.writer = ContactWriter(session, campaign, options.list_id)
         self._issues: list[Issue] = []
@@ -174,10 +209,24 @@ class ChunkImporter:
             keys = {key for row in rows for key in row[3]}  # each row's duplicate keys
             existing = self.duplicates.existing(keys) if keys else {}
         plan = _Plan()
+        at = names.index("caller_id") if "caller_id" in names else None
         for row in rows:
-            self._place(plan, row, existing)
+            if not self._refused_caller_id(row, at):
+                self._place(plan, row, existing)
         self.writer.insert(plan.inserts, names)
         self.writer.update(list(plan.updates.values()))
+
+    def _refused_caller_id(self, row: CheckedRow, at: int | None) -> bool:
+        """A caller ID the campaign may not present refuses the row (malformed, as a bad field
+        is: the native API answers 400 invalid_caller_id, Voicenter refuses the target)."""
+        if not self.caller_ids.on:
+            return False
+        raw = _caller_id(row, at)
+        problem = self.caller_ids.problem(str(raw)) if raw else None
+        if problem is None:
+            return False
+        self._log(row[0], Outcome.MALFORMED, f"caller_id: {raw!r} is {problem}", row[5])
+        return True
 
     def _place(self, plan: _Plan, row: CheckedRow, existing: dict[str, tuple[int, int]]) -> None:
         line, values, phones, keys, notes, source, merge = row
@@ -278,7 +327,8 @@ def import_contacts(
         delimiter, kind, columns = reader.info
         report = ImportReport(campaign.id, fmt, options.encoding, delimiter, kind, columns or [])
         try:
-            importer = ChunkImporter(session, campaign, options, report, columns)
+            caller_ids = CallerIdCheck(session, campaign, region)
+            importer = ChunkImporter(session, campaign, options, report, columns, caller_ids)
             _import_chunks(reader, importer, progress)
             report.mapping, report.unmapped_columns = reader.mapped()
         except BaseException:
