@@ -8,14 +8,26 @@ still open (its outcome is not known yet). Every UTC offset in use is a whole nu
 hours (also the :45 ones: Nepal, Chatham), so quarters compose into any zone's hours and days.
 Result codes are not rolled up: an agent may set one long after the call."""
 
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    Subquery,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from opendialer.engine.compliance import closed_dates, within_hours, zone
 from opendialer.models import (
@@ -30,24 +42,14 @@ from opendialer.models import (
     ReportWatermark,
     Tenant,
 )
-from opendialer.reports.history import (
-    BUSY,
-    Change,
-    Counts,
-    attempts,
-    clipped,
-    count_columns,
-    filtered,
-    from_bucket,
-    marks,
-    split,
-)
+from opendialer.reports.history import BUSY, Counts, attempts, count_columns, filtered, from_bucket
 from opendialer.reports.schemas import ReportFilter
-from opendialer.reports.sql import MINUTE, QUARTER, bucket
+from opendialer.reports.sql import QUARTER, bucket, epoch, greatest, least, stored_time, whole
 from opendialer.scoping import Scope, owned
 
 SETTLE = timedelta(minutes=5)  # writes are stamped with the time they happen: let them land
 STEP = timedelta(days=1)  # one transaction rolls at most this much
+ONE_MINUTE = timedelta(minutes=1)
 
 
 def floor_quarter(at: datetime) -> datetime:
@@ -91,7 +93,7 @@ def roll(session: Session, scope: Scope, now: datetime) -> datetime | None:
     until = min(_settled_until(session, scope, now), start + STEP)
     if until <= start:
         return stored
-    session.add_all(_attempt_quarters(session, scope, start, until))
+    _roll_attempts(session, scope, start, until)
     _roll_states(session, scope, start, until)
     if row is None:
         session.add(ReportWatermark(tenant_id=scope.tenant_id, rolled_until=until))
@@ -124,55 +126,74 @@ def _settled_until(session: Session, scope: Scope, now: datetime) -> datetime:
     return until if oldest_open is None else min(until, floor_quarter(oldest_open))
 
 
-@dataclass(slots=True)
-class _Quarter:
-    counts: Counts
-    outside_hours: int = 0
-
-
-def _attempt_quarters(
-    session: Session, scope: Scope, start: datetime, end: datetime
-) -> list[AttemptQuarter]:
-    """Per campaign, agent and quarter; read per minute for the calling-hours check."""
-    minute = bucket(session, CallAttempt.started_at, MINUTE).label("minute")
-    stmt = attempts(
-        scope,
-        ReportFilter(start.date(), start.date()),
-        start,
-        end,
-        CallAttempt.campaign_id,
-        CallAttempt.user_id,
-        minute,
-        *count_columns(),
-    ).group_by(CallAttempt.campaign_id, CallAttempt.user_id, minute)
-    campaigns = {c.id: c for c in session.scalars(owned(Campaign, scope))}
-    found: defaultdict[tuple[int, int | None, datetime], _Quarter] = defaultdict(
-        lambda: _Quarter(Counts())
-    )
-    for campaign_id, user_id, number, *numbers in session.execute(stmt):
-        if campaign_id is None:
-            continue  # its campaign was deleted: the reports leave it out
-        at = from_bucket(number, MINUTE)
-        quarter = found[(campaign_id, user_id, floor_quarter(at))]
-        counts = Counts(*map(int, numbers))
-        quarter.counts.add(counts)
-        if not open_at(campaigns[campaign_id], at):
-            quarter.outside_hours += counts.attempts
-    return [
-        AttemptQuarter(
-            tenant_id=scope.tenant_id,
-            campaign_id=campaign_id,
-            user_id=user_id,
-            quarter=quarter,
-            attempts=q.counts.attempts,
-            live=q.counts.live,
-            machines=q.counts.machines,
-            abandoned=q.counts.abandoned,
-            connects=q.counts.connects,
-            outside_hours=q.outside_hours,
+def _roll_attempts(session: Session, scope: Scope, start: datetime, end: datetime) -> None:
+    """Per campaign, agent and quarter, in one ``INSERT ... SELECT``; an attempt is outside
+    hours when its campaign's days and hours did not allow a call in its minute."""
+    a = CallAttempt
+    number = bucket(session, a.started_at, QUARTER)
+    outside = func.count(case((not_(_within_hours(session, scope, start, end)), 1)))
+    chosen = (
+        attempts(
+            scope,
+            ReportFilter(start.date(), start.date()),
+            start,
+            end,
+            literal(scope.tenant_id),
+            a.campaign_id,
+            a.user_id,
+            stored_time(session, number * whole(QUARTER)),
+            *count_columns(),
+            outside,
         )
-        for (campaign_id, user_id, quarter), q in found.items()
+        .where(a.campaign_id.is_not(None))  # its campaign was deleted: the reports leave it out
+        .group_by(a.campaign_id, a.user_id, number)
+    )
+    q = AttemptQuarter
+    into = [q.tenant_id, q.campaign_id, q.user_id, q.quarter, q.attempts, q.live, q.machines]
+    into += [q.abandoned, q.connects, q.outside_hours]
+    session.execute(insert(q).from_select(into, chosen))
+
+
+def _within_hours(
+    session: Session, scope: Scope, start: datetime, end: datetime
+) -> ColumnElement[bool]:
+    """Whether an attempt started in a minute its campaign's days and hours allowed, for the
+    campaigns called in [start, end)."""
+    a = CallAttempt
+    called = owned(Campaign, scope).where(
+        Campaign.id.in_(
+            owned(a, scope)
+            .with_only_columns(a.campaign_id)
+            .where(a.started_at >= start, a.started_at < end)
+            .distinct()
+        )
+    )
+    inside = [
+        and_(
+            a.campaign_id == campaign.id,
+            or_(*(and_(a.started_at >= s, a.started_at < e) for s, e in spans)),
+        )
+        for campaign in session.scalars(called)
+        if (spans := list(open_spans(campaign, start, end)))
     ]
+    return or_(false(), *inside)
+
+
+def open_spans(
+    campaign: Campaign, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime]]:
+    """The campaign's open times in [start, end), judged at each minute's start: [from, to)."""
+    opened: datetime | None = None
+    at = start
+    while at < end:
+        if open_at(campaign, at):
+            opened = opened or at
+        elif opened is not None:
+            yield opened, at
+            opened = None
+        at += ONE_MINUTE
+    if opened is not None:
+        yield opened, end
 
 
 def open_at(campaign: Campaign, at: datetime) -> bool:
@@ -185,52 +206,84 @@ def open_at(campaign: Campaign, at: datetime) -> bool:
 
 
 def _roll_states(session: Session, scope: Scope, start: datetime, end: datetime) -> None:
-    log = AgentStateChange
-    rows = session.scalars(owned(log, scope).where(log.at >= start, log.at < end))
-    changes = [
-        *marks(session, scope),
-        *(Change(c.user_id, c.state, c.pause_reason, c.campaign_id, c.at, c.id) for c in rows),
-    ]
-    seconds: defaultdict[tuple[int, AgentState, str | None, int | None, datetime], float]
-    seconds = defaultdict(float)
-    for part in clipped(changes, start, end):
-        if part.state is AgentState.LOGGED_OUT:
-            continue  # no report counts it, and it would be most of the rows
-        for quarter, spent in split(part, QUARTER):
-            seconds[(part.user_id, part.state, part.pause_reason, part.campaign_id, quarter)] += (
-                spent
-            )
-    session.add_all(
-        AgentStateQuarter(
-            tenant_id=scope.tenant_id,
-            user_id=user_id,
-            state=state,
-            pause_reason=reason,
-            campaign_id=campaign_id,
-            quarter=quarter,
-            seconds=spent,
-        )
-        for (user_id, state, reason, campaign_id, quarter), spent in seconds.items()
+    """Each agent's seconds per state, pause reason, campaign and quarter, in one
+    ``INSERT ... SELECT``: every change lasts until the agent's next (the state at ``start`` is
+    the agent's mark), clipped to [start, end) and split at the quarters."""
+    spans = _state_spans(session, scope, start, end)
+    first = int(start.timestamp()) // QUARTER
+    numbers = select(whole(first).label("number")).cte("quarters", recursive=True)
+    following = numbers.c.number + 1
+    last = int(end.timestamp()) // QUARTER
+    numbers = numbers.union_all(select(following).where(following < last))
+    begins = numbers.c.number * whole(QUARTER)
+    ends = begins + QUARTER
+    seconds = least(session, spans.c.finish, ends) - greatest(session, spans.c.begin, begins)
+    columns = (spans.c.user_id, spans.c.state, spans.c.pause_reason, spans.c.campaign_id)
+    chosen = (
+        select(literal(scope.tenant_id), *columns, stored_time(session, begins), func.sum(seconds))
+        .join_from(spans, numbers, and_(begins < spans.c.finish, ends > spans.c.begin))
+        .where(spans.c.state != AgentState.LOGGED_OUT)  # no report counts it: most rows
+        .group_by(*columns, numbers.c.number)
     )
-    _move_marks(session, scope, changes)
+    s = AgentStateQuarter
+    into = (s.tenant_id, s.user_id, s.state, s.pause_reason, s.campaign_id, s.quarter, s.seconds)
+    session.execute(insert(s).from_select(into, chosen))
+    _move_marks(session, scope, start, end)
 
 
-def _move_marks(session: Session, scope: Scope, changes: Iterable[Change]) -> None:
-    latest: dict[int, Change] = {}
-    for change in sorted(changes, key=lambda c: (c.at, c.order)):
-        latest[change.user_id] = change
-    session.execute(delete(AgentStateMark).where(AgentStateMark.tenant_id == scope.tenant_id))
-    session.add_all(
-        AgentStateMark(
-            user_id=c.user_id,
-            tenant_id=scope.tenant_id,
-            state=c.state,
-            pause_reason=c.pause_reason,
-            campaign_id=c.campaign_id,
-            at=c.at,
+def _state_spans(session: Session, scope: Scope, start: datetime, end: datetime) -> Subquery:
+    """Each agent's states in [start, end) as seconds since the epoch: begin, finish."""
+    log, mark = AgentStateChange, AgentStateMark
+
+    def entered(model: type[AgentStateChange] | type[AgentStateMark], order: Any) -> Any:
+        at = epoch(session, model.at).label("at")
+        return owned(model, scope).with_only_columns(
+            model.user_id, model.state, model.pause_reason, model.campaign_id, at, order
         )
-        for c in latest.values()
+
+    changes = union_all(
+        entered(mark, literal(-1).label("ord")),  # before any history row at the same time
+        entered(log, log.id.label("ord")).where(log.at >= start, log.at < end),
+    ).subquery("changes")
+    c = changes.c
+    since, until = start.timestamp(), end.timestamp()
+    following = func.lead(c.at).over(partition_by=c.user_id, order_by=(c.at, c.ord))
+    return select(
+        c.user_id,
+        c.state,
+        c.pause_reason,
+        c.campaign_id,
+        greatest(session, c.at, since).label("begin"),
+        func.coalesce(following, until).label("finish"),
+    ).subquery("spans")
+
+
+def _move_marks(session: Session, scope: Scope, start: datetime, end: datetime) -> None:
+    """Each agent who changed state in [start, end): their last change is their mark now."""
+    log, mark = AgentStateChange, AgentStateMark
+    changed = owned(log, scope).where(log.at >= start, log.at < end)
+    session.execute(
+        delete(mark).where(
+            mark.tenant_id == scope.tenant_id,
+            mark.user_id.in_(changed.with_only_columns(log.user_id)),
+        )
     )
+    order = func.row_number().over(
+        partition_by=log.user_id, order_by=(log.at.desc(), log.id.desc())
+    )
+    ranked = changed.with_only_columns(
+        log.user_id,
+        log.tenant_id,
+        log.state,
+        log.pause_reason,
+        log.campaign_id,
+        log.at,
+        order.label("rank"),
+    ).subquery("ranked")
+    r = ranked.c
+    latest = select(r.user_id, r.tenant_id, r.state, r.pause_reason, r.campaign_id, r.at)
+    into = (mark.user_id, mark.tenant_id, mark.state, mark.pause_reason, mark.campaign_id, mark.at)
+    session.execute(insert(mark).from_select(into, latest.where(r.rank == 1)))
 
 
 def roll_tenants(session: Session, now: datetime) -> bool:
