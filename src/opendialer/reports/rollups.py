@@ -77,10 +77,10 @@ def rolled_part(
 # -- rolling ----------------------------------------------------------------------------------
 
 
-def roll(session: Session, scope: Scope, now: datetime) -> datetime | None:
-    """Roll up to ``STEP`` of the tenant's settled history; the watermark after it (as
-    :func:`watermark` reads it: None while nothing is rolled, so a caller comparing before and
-    after sees no move when nothing has settled yet)."""
+def roll(session: Session, scope: Scope, now: datetime, step: timedelta = STEP) -> datetime | None:
+    """Roll up to ``step`` (whole quarters) of the tenant's settled history; the watermark
+    after it (as :func:`watermark` reads it: None while nothing is rolled, so a caller
+    comparing before and after sees no move when nothing has settled yet)."""
     row = session.scalar(
         select(ReportWatermark)
         .where(ReportWatermark.tenant_id == scope.tenant_id)
@@ -90,7 +90,7 @@ def roll(session: Session, scope: Scope, now: datetime) -> datetime | None:
     start = stored if stored is not None else _first_quarter(session, scope)
     if start is None:
         return None
-    until = min(_settled_until(session, scope, now), start + STEP)
+    until = min(_settled_until(session, scope, now), start + step)
     if until <= start:
         return stored
     _roll_attempts(session, scope, start, until)
@@ -296,12 +296,14 @@ def roll_tenants(session: Session, now: datetime) -> bool:
     return moved
 
 
-def roll_all(session: Session, scope: Scope, now: datetime) -> datetime | None:
+def roll_all(
+    session: Session, scope: Scope, now: datetime, step: timedelta = STEP
+) -> datetime | None:
     """Roll until the watermark stops moving (tests and benches; housekeeping rolls a step per
     transaction)."""
-    before, after = None, roll(session, scope, now)
+    before, after = None, roll(session, scope, now, step)
     while after != before:
-        before, after = after, roll(session, scope, now)
+        before, after = after, roll(session, scope, now, step)
     return after
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 QUARTER = 900  # every UTC offset in use is a whole number of quarter hours
 MINUTE = 60
-_UNIX_EPOCH_JULIAN_DAY = 2440587.5
 _SQLITE_STORED = "%Y-%m-%d %H:%M:%S.000000"  # as SQLAlchemy stores a DateTime in SQLite
+_SQLITE_FRACTION_AT = 20  # where ".ffffff" begins in that text
 
 
 def _postgres(session: Session) -> bool:
@@ -20,17 +20,25 @@ def _postgres(session: Session) -> bool:
 
 
 def epoch(session: Session, column: Any) -> ColumnElement[float]:
+    """Seconds since the epoch, exact to the microsecond. (SQLite's ``julianday`` is not: a
+    time on a quarter's first microsecond could read as the quarter before.)"""
     if _postgres(session):
         return cast(func.extract("epoch", column), Float)
-    return (func.julianday(column) - _UNIX_EPOCH_JULIAN_DAY) * 86400.0
+    fraction = cast(func.substr(column, _SQLITE_FRACTION_AT), Float)  # "" (none) reads as 0
+    return fraction + _whole_seconds(column)
+
+
+def _whole_seconds(column: Any) -> ColumnElement[int]:
+    """Read from the text without its fraction: SQLite's own time arithmetic rounds to the
+    millisecond, so 59.9995 s would read as the next minute."""
+    return cast(func.strftime("%s", func.substr(column, 1, _SQLITE_FRACTION_AT - 1)), Integer)
 
 
 def bucket(session: Session, column: Any, seconds: int) -> ColumnElement[int]:
     """The number of the ``seconds``-long UTC period the time falls in (times after 1970)."""
-    value = epoch(session, column) / seconds
     if _postgres(session):
-        return cast(func.floor(value), Integer)
-    return cast(value, Integer)  # SQLite truncates, which is floor for positive values
+        return cast(func.floor(epoch(session, column) / seconds), Integer)
+    return cast(_whole_seconds(column) / seconds, Integer)  # to the floor, as integers
 
 
 def stored_time(session: Session, seconds: Any) -> ColumnElement[datetime]:
