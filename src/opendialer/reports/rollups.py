@@ -373,9 +373,9 @@ def rolled_agent_seconds(
 
 
 def rolled_busy_seconds(
-    session: Session, scope: Scope, start: datetime, end: datetime
+    session: Session, scope: Scope, start: datetime, end: datetime, campaign_id: int | None
 ) -> dict[tuple[int, datetime], float]:
-    """Seconds agents were busy for each campaign, per quarter."""
+    """Seconds agents were busy for each campaign (or the one asked for), per quarter."""
     s = AgentStateQuarter
     stmt = (
         owned(s, scope)
@@ -387,14 +387,17 @@ def rolled_busy_seconds(
         )
         .group_by(s.campaign_id, s.quarter)
     )
+    if campaign_id is not None:
+        stmt = stmt.where(s.campaign_id == campaign_id)
     rows = session.execute(stmt)
     return {(cid, quarter): float(sec) for cid, quarter, sec in rows if cid is not None}
 
 
 def rolled_logged_in_seconds(
-    session: Session, scope: Scope, start: datetime, end: datetime
+    session: Session, scope: Scope, start: datetime, end: datetime, campaign_id: int | None
 ) -> dict[tuple[int, datetime], float]:
-    """Seconds each campaign's current members were logged in, per quarter."""
+    """Seconds each campaign's (or the one asked for's) current members were logged in, per
+    quarter."""
     s, member = AgentStateQuarter, CampaignMember
     stmt = (
         owned(s, scope)
@@ -403,4 +406,6 @@ def rolled_logged_in_seconds(
         .where(s.quarter >= start, s.quarter < end)
         .group_by(member.campaign_id, s.quarter)
     )
+    if campaign_id is not None:
+        stmt = stmt.where(member.campaign_id == campaign_id)
     return {(cid, quarter): float(sec) for cid, quarter, sec in session.execute(stmt)}

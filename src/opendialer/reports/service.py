@@ -3,6 +3,7 @@ the tenant's watermark and from the history after it (``reports/rollups.py``), c
 into the tenant's hours and days."""
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -36,6 +37,7 @@ from opendialer.reports.sql import MINUTE, QUARTER, bucket
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 Period = Literal["hour", "day"]
+DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,25 @@ def _period_start(at: datetime, tz: ZoneInfo, period: Period | None) -> datetime
     if period == "hour":
         return local.replace(minute=0, second=0, microsecond=0)
     return datetime.combine(local.date(), time(0), tz)
+
+
+def offset_spans(
+    tz: ZoneInfo, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, int]]:
+    """[start, end) in pieces over which the zone's UTC offset holds, each with that offset in
+    seconds (zones change offset on a quarter hour's start)."""
+    first, offset = start, _offset(tz, start)
+    at = start
+    while at < end:
+        if (now := _offset(tz, at)) != offset:
+            yield first, at, offset
+            first, offset = at, now
+        at += timedelta(seconds=QUARTER)
+    yield first, end, offset
+
+
+def _offset(tz: ZoneInfo, at: datetime) -> int:
+    return int((at.astimezone(tz).utcoffset() or timedelta()).total_seconds())
 
 
 def _campaign_names(session: Session, scope: Scope) -> dict[int, Campaign]:
@@ -242,26 +263,26 @@ def _agent_row(
 def results(session: Session, scope: Scope, wanted: ReportFilter) -> list[ResultRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
-    quarter = bucket(session, CallAttempt.started_at, QUARTER).label("quarter")
-    stmt = (
-        attempts(
-            scope,
-            wanted,
-            span.start,
-            span.end,
-            CallAttempt.campaign_id,
-            CallAttempt.result_code_id,
-            quarter,
-            func.count(),
-        )
-        .where(CallAttempt.result_code_id.is_not(None))
-        .group_by(CallAttempt.campaign_id, CallAttempt.result_code_id, quarter)
-    )
     per_day: defaultdict[tuple[int, date, int], int] = defaultdict(int)
-    for campaign_id, code_id, q, calls in session.execute(stmt):
-        if campaign_id is not None:
-            day = from_bucket(q, QUARTER).astimezone(span.zone).date()
-            per_day[(campaign_id, day, code_id)] += int(calls)
+    for first, until, offset in offset_spans(span.zone, span.start, span.end):
+        day = bucket(session, CallAttempt.started_at, DAY, offset).label("day")
+        stmt = (
+            attempts(
+                scope,
+                wanted,
+                first,
+                until,
+                CallAttempt.campaign_id,
+                CallAttempt.result_code_id,
+                day,
+                func.count(),
+            )
+            .where(CallAttempt.result_code_id.is_not(None))
+            .group_by(CallAttempt.campaign_id, CallAttempt.result_code_id, day)
+        )
+        for campaign_id, code_id, number, calls in session.execute(stmt):
+            if campaign_id is not None:
+                per_day[(campaign_id, from_bucket(number, DAY).date(), code_id)] += int(calls)
     campaigns = _campaign_names(session, scope)
     codes = {c.id: c for c in session.scalars(owned(ResultCode, scope))}
     return [
@@ -294,7 +315,9 @@ def campaign_periods(
         session, scope, wanted, span.start, span.end
     ).items():
         counts[(campaign_id, period_of(quarter))].add(numbers)
-    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period_of)
+    busy, logged_in = _occupancy_seconds(
+        session, scope, span, min(span.end, now), period_of, wanted.campaign_id
+    )
     campaigns = _campaign_names(session, scope)
     return [
         _period_row(campaigns[cid], at, numbers, busy.get((cid, at)), logged_in.get((cid, at)))
@@ -306,15 +329,24 @@ Seconds = defaultdict[tuple[int, datetime], float]
 
 
 def _occupancy_seconds(
-    session: Session, scope: Scope, span: Window, end: datetime, period_of: PeriodStarts
+    session: Session,
+    scope: Scope,
+    span: Window,
+    end: datetime,
+    period_of: PeriodStarts,
+    campaign_id: int | None,
 ) -> tuple[Seconds, Seconds]:
-    """Busy seconds per campaign and period, and logged-in seconds of its current members."""
+    """Busy seconds per campaign (or only the one asked for) and period, and logged-in
+    seconds of its current members."""
     _mark, tail = rollups.rolled_part(session, scope, span.start, end)
     busy: Seconds = defaultdict(float)
     logged_in: Seconds = defaultdict(float)
     rolled = (
-        (busy, rollups.rolled_busy_seconds(session, scope, span.start, tail)),
-        (logged_in, rollups.rolled_logged_in_seconds(session, scope, span.start, tail)),
+        (busy, rollups.rolled_busy_seconds(session, scope, span.start, tail, campaign_id)),
+        (
+            logged_in,
+            rollups.rolled_logged_in_seconds(session, scope, span.start, tail, campaign_id),
+        ),
     )
     for into, found in rolled:
         for (campaign_id, quarter), seconds in found.items():

@@ -34,11 +34,12 @@ def _whole_seconds(column: Any) -> ColumnElement[int]:
     return cast(func.strftime("%s", func.substr(column, 1, _SQLITE_FRACTION_AT - 1)), Integer)
 
 
-def bucket(session: Session, column: Any, seconds: int) -> ColumnElement[int]:
-    """The number of the ``seconds``-long UTC period the time falls in (times after 1970)."""
+def bucket(session: Session, column: Any, seconds: int, offset: int = 0) -> ColumnElement[int]:
+    """The number of the ``seconds``-long period the time falls in (times after 1970), in UTC
+    or, with ``offset``, in a zone that many seconds ahead of UTC."""
     if _postgres(session):
-        return cast(func.floor(epoch(session, column) / seconds), Integer)
-    return cast(_whole_seconds(column) / seconds, Integer)  # to the floor, as integers
+        return cast(func.floor((epoch(session, column) + offset) / seconds), Integer)
+    return cast((_whole_seconds(column) + offset) / seconds, Integer)  # integers: to the floor
 
 
 def stored_time(session: Session, seconds: Any) -> ColumnElement[datetime]:
