@@ -9,6 +9,7 @@ hours (also the :45 ones: Nepal, Chatham), so quarters compose into any zone's h
 Result codes are not rolled up: an agent may set one long after the call."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,18 @@ from opendialer.scoping import Scope, owned
 SETTLE = timedelta(minutes=5)  # writes are stamped with the time they happen: let them land
 STEP = timedelta(days=1)  # one transaction rolls at most this much
 ONE_MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Grain:
+    """Periods of ``seconds`` in a zone ``offset`` seconds ahead of UTC: a reading's keys are
+    the periods' local starts, labelled UTC (UTC quarters by default)."""
+
+    seconds: int = QUARTER
+    offset: int = 0
+
+
+QUARTERS = Grain()
 
 
 def floor_quarter(at: datetime) -> datetime:
@@ -318,23 +331,32 @@ def _rolled_attempts(
 
 
 def rolled_quarter_counts(
-    session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
+    session: Session,
+    scope: Scope,
+    wanted: ReportFilter,
+    start: datetime,
+    end: datetime,
+    grain: Grain = QUARTERS,
 ) -> dict[tuple[int, datetime], tuple[Counts, int]]:
-    """Per campaign and quarter: the counts and the calls outside hours."""
+    """Per campaign and period of ``grain``: the counts and the calls outside hours."""
     q = AttemptQuarter
+    number = bucket(session, q.quarter, grain.seconds, grain.offset).label("number")
     stmt = _rolled_attempts(
         scope,
         wanted,
         start,
         end,
         q.campaign_id,
-        q.quarter,
+        number,
         *(func.sum(c) for c in (q.attempts, q.live, q.machines, q.abandoned, q.connects)),
         func.sum(q.outside_hours),
-    ).group_by(q.campaign_id, q.quarter)
+    ).group_by(q.campaign_id, number)
     return {
-        (campaign_id, quarter): (Counts(*map(int, numbers[:5])), int(numbers[5]))
-        for campaign_id, quarter, *numbers in session.execute(stmt)
+        (campaign_id, from_bucket(n, grain.seconds)): (
+            Counts(*map(int, numbers[:5])),
+            int(numbers[5]),
+        )
+        for campaign_id, n, *numbers in session.execute(stmt)
     }
 
 
@@ -373,39 +395,52 @@ def rolled_agent_seconds(
 
 
 def rolled_busy_seconds(
-    session: Session, scope: Scope, start: datetime, end: datetime, campaign_id: int | None
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    campaign_id: int | None,
+    grain: Grain = QUARTERS,
 ) -> dict[tuple[int, datetime], float]:
-    """Seconds agents were busy for each campaign (or the one asked for), per quarter."""
+    """Seconds agents were busy for each campaign (or the one asked for), per period."""
     s = AgentStateQuarter
+    number = bucket(session, s.quarter, grain.seconds, grain.offset).label("number")
     stmt = (
         owned(s, scope)
-        .with_only_columns(s.campaign_id, s.quarter, func.sum(s.seconds))
-        .where(
-            s.quarter >= start,
-            s.quarter < end,
-            s.state.in_(BUSY),
-        )
-        .group_by(s.campaign_id, s.quarter)
+        .with_only_columns(s.campaign_id, number, func.sum(s.seconds))
+        .where(s.quarter >= start, s.quarter < end, s.state.in_(BUSY))
+        .group_by(s.campaign_id, number)
     )
     if campaign_id is not None:
         stmt = stmt.where(s.campaign_id == campaign_id)
-    rows = session.execute(stmt)
-    return {(cid, quarter): float(sec) for cid, quarter, sec in rows if cid is not None}
+    return {
+        (cid, from_bucket(n, grain.seconds)): float(sec)
+        for cid, n, sec in session.execute(stmt)
+        if cid is not None
+    }
 
 
 def rolled_logged_in_seconds(
-    session: Session, scope: Scope, start: datetime, end: datetime, campaign_id: int | None
+    session: Session,
+    scope: Scope,
+    start: datetime,
+    end: datetime,
+    campaign_id: int | None,
+    grain: Grain = QUARTERS,
 ) -> dict[tuple[int, datetime], float]:
     """Seconds each campaign's (or the one asked for's) current members were logged in, per
-    quarter."""
+    period."""
     s, member = AgentStateQuarter, CampaignMember
+    number = bucket(session, s.quarter, grain.seconds, grain.offset).label("number")
     stmt = (
         owned(s, scope)
         .join(member, member.user_id == s.user_id)
-        .with_only_columns(member.campaign_id, s.quarter, func.sum(s.seconds))
+        .with_only_columns(member.campaign_id, number, func.sum(s.seconds))
         .where(s.quarter >= start, s.quarter < end)
-        .group_by(member.campaign_id, s.quarter)
+        .group_by(member.campaign_id, number)
     )
     if campaign_id is not None:
         stmt = stmt.where(member.campaign_id == campaign_id)
-    return {(cid, quarter): float(sec) for cid, quarter, sec in session.execute(stmt)}
+    return {
+        (cid, from_bucket(n, grain.seconds)): float(sec) for cid, n, sec in session.execute(stmt)
+    }
