@@ -299,14 +299,22 @@ def _move_marks(session: Session, scope: Scope, start: datetime, end: datetime) 
     session.execute(insert(mark).from_select(into, latest.where(r.rank == 1)))
 
 
+def tenant_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+
+
+def roll_step(session: Session, tenant_id: int, now: datetime) -> bool:
+    """A step for one tenant (housekeeping's transaction); whether its watermark moved (then
+    there may be more)."""
+    scope = Scope.system(tenant_id)
+    before = watermark(session, scope)
+    return roll(session, scope, now) != before
+
+
 def roll_tenants(session: Session, now: datetime) -> bool:
-    """A step for every tenant; whether any watermark moved (then there may be more)."""
-    moved = False
-    for tenant_id in session.scalars(select(Tenant.id)):
-        scope = Scope.system(tenant_id)
-        before = watermark(session, scope)
-        moved |= roll(session, scope, now) != before
-    return moved
+    """A step for every tenant; whether any watermark moved."""
+    moved = [roll_step(session, tenant_id, now) for tenant_id in tenant_ids(session)]
+    return any(moved)
 
 
 def roll_all(
