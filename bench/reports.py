@@ -177,6 +177,8 @@ def _roll(sessions: SessionMaker, scope: Scope) -> Rolled:
             break
         mark = moved
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    with sessions() as session, session.begin():
+        session.execute(text("ANALYZE"))  # as autovacuum would, after that many new rows
     with sessions() as session:
         attempt_rows = session.scalar(select(func.count()).select_from(AttemptQuarter)) or 0
         state_rows = session.scalar(select(func.count()).select_from(AgentStateQuarter)) or 0

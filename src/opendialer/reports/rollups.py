@@ -6,7 +6,10 @@ the history itself (``reports/history.py``): together they are exact.
 A quarter hour is rolled once it ended ``SETTLE`` ago and no attempt started before its end is
 still open (its outcome is not known yet). Every UTC offset in use is a whole number of quarter
 hours (also the :45 ones: Nepal, Chatham), so quarters compose into any zone's hours and days.
-Result codes are not rolled up: an agent may set one long after the call."""
+Result codes are not rolled up: an agent may set one long after the call.
+
+Rolling is set-based: a step is one ``INSERT ... SELECT`` per table over at most ``STEP`` of
+one tenant's history, in one short transaction (housekeeping's), on SQLite and PostgreSQL."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,7 +52,7 @@ from opendialer.reports.sql import QUARTER, bucket, epoch, greatest, least, stor
 from opendialer.scoping import Scope, owned
 
 SETTLE = timedelta(minutes=5)  # writes are stamped with the time they happen: let them land
-STEP = timedelta(days=1)  # one transaction rolls at most this much
+STEP = timedelta(hours=6)  # one transaction rolls at most this much (of one tenant)
 ONE_MINUTE = timedelta(minutes=1)
 
 
