@@ -20,7 +20,8 @@ from opendialer.models import (
     Campaign,
     ReportWatermark,
 )
-from opendialer.reports import rollups
+from opendialer.reports import rollups, service
+from opendialer.reports.schemas import ReportFilter
 from opendialer.scoping import Scope, owned
 from tests.reports.history import seed_day
 from tests.reports.test_service import assert_close, every_report
@@ -212,3 +213,33 @@ def test_calls_outside_hours_are_judged_per_minute_as_the_history_is(
     assert_close(_reports(sessions, scope, END_OF_DAY), from_history)
     compliance = from_history[-1]
     assert any(row["outside_hours"] for row in compliance)
+
+
+def test_a_filtered_campaign_report_keeps_each_campaigns_own_occupancy(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """Occupancy belongs to the campaign: filtered by an agent or a campaign, a row shows the
+    occupancy the unfiltered report shows for that campaign and hour (the filtered report
+    reads only the campaigns it shows), rolled up or not."""
+    history = seed_day(sessions, tenant.tenant.id, DAY)
+    scope = Scope.system(tenant.tenant.id)
+    day = DAY.date()
+    wanted = [
+        ReportFilter(day, day, user_id=history.agent_ids[0]),
+        ReportFilter(day, day, campaign_id=history.campaign_ids[1]),
+    ]
+    for rolled_at in (None, SETTLED):
+        if rolled_at is not None:
+            with unit_of_work(sessions) as session:
+                rollups.roll_all(session, scope, rolled_at)
+        with unit_of_work(sessions) as session:
+            every = service.campaign_periods(
+                session, scope, ReportFilter(day, day), "hour", END_OF_DAY
+            )
+            occupancy = {(r.campaign_id, r.period): r.occupancy for r in every}
+            assert any(occupancy.values())
+            for one in wanted:
+                rows = service.campaign_periods(session, scope, one, "hour", END_OF_DAY)
+                assert rows
+                for row in rows:
+                    assert row.occupancy == pytest.approx(occupancy[(row.campaign_id, row.period)])

@@ -11,7 +11,7 @@ Result codes are not rolled up: an agent may set one long after the call.
 Rolling is set-based: a step is one ``INSERT ... SELECT`` per table over at most ``STEP`` of
 one tenant's history, in one short transaction (housekeeping's), on SQLite and PostgreSQL."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -410,10 +410,10 @@ def rolled_busy_seconds(
     scope: Scope,
     start: datetime,
     end: datetime,
-    campaign_id: int | None,
+    campaign_ids: Collection[int] | None,
     grain: Grain = QUARTERS,
 ) -> dict[tuple[int, datetime], float]:
-    """Seconds agents were busy for each campaign (or the one asked for), per period."""
+    """Seconds agents were busy for each campaign (or those asked for), per period."""
     s = AgentStateQuarter
     number = bucket(session, s.quarter, grain.seconds, grain.offset).label("number")
     stmt = (
@@ -422,8 +422,8 @@ def rolled_busy_seconds(
         .where(s.quarter >= start, s.quarter < end, s.state.in_(BUSY))
         .group_by(s.campaign_id, number)
     )
-    if campaign_id is not None:
-        stmt = stmt.where(s.campaign_id == campaign_id)
+    if campaign_ids is not None:
+        stmt = stmt.where(s.campaign_id.in_(campaign_ids))
     return {
         (cid, from_bucket(n, grain.seconds)): float(sec)
         for cid, n, sec in session.execute(stmt)
@@ -436,10 +436,10 @@ def rolled_logged_in_seconds(
     scope: Scope,
     start: datetime,
     end: datetime,
-    campaign_id: int | None,
+    campaign_ids: Collection[int] | None,
     grain: Grain = QUARTERS,
 ) -> dict[tuple[int, datetime], float]:
-    """Seconds each campaign's (or the one asked for's) current members were logged in, per
+    """Seconds each campaign's (or those asked for's) current members were logged in, per
     period."""
     s, member = AgentStateQuarter, CampaignMember
     number = bucket(session, s.quarter, grain.seconds, grain.offset).label("number")
@@ -450,8 +450,8 @@ def rolled_logged_in_seconds(
         .where(s.quarter >= start, s.quarter < end)
         .group_by(member.campaign_id, number)
     )
-    if campaign_id is not None:
-        stmt = stmt.where(member.campaign_id == campaign_id)
+    if campaign_ids is not None:
+        stmt = stmt.where(member.campaign_id.in_(campaign_ids))
     return {
         (cid, from_bucket(n, grain.seconds)): float(sec) for cid, n, sec in session.execute(stmt)
     }

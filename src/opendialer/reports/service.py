@@ -314,9 +314,9 @@ def campaign_periods(
         session, scope, wanted, tail, span.end
     ).items():
         counts[(campaign_id, period_of(quarter))].add(numbers)
-    busy, logged_in = _occupancy_seconds(
-        session, scope, span, min(span.end, now), period, wanted.campaign_id
-    )
+    filtered = wanted.campaign_id is not None or wanted.user_id is not None
+    shown = {campaign_id for campaign_id, _at in counts} if filtered else None
+    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period, shown)
     campaigns = _campaign_names(session, scope)
     return [
         _period_row(campaigns[cid], at, numbers, busy.get((cid, at)), logged_in.get((cid, at)))
@@ -333,19 +333,19 @@ def _occupancy_seconds(
     span: Window,
     end: datetime,
     period: Period,
-    campaign_id: int | None,
+    campaign_ids: set[int] | None,
 ) -> tuple[Seconds, Seconds]:
-    """Busy seconds per campaign (or only the one asked for) and period, and logged-in
-    seconds of its current members."""
+    """Busy seconds per campaign (or only those shown) and period, and logged-in seconds of
+    its current members."""
     _mark, tail = rollups.rolled_part(session, scope, span.start, end)
     busy: Seconds = defaultdict(float)
     logged_in: Seconds = defaultdict(float)
     for first, until, grain in local_grains(span.zone, span.start, tail, PERIOD_SECONDS[period]):
         rolled = (
-            (busy, rollups.rolled_busy_seconds(session, scope, first, until, campaign_id, grain)),
+            (busy, rollups.rolled_busy_seconds(session, scope, first, until, campaign_ids, grain)),
             (
                 logged_in,
-                rollups.rolled_logged_in_seconds(session, scope, first, until, campaign_id, grain),
+                rollups.rolled_logged_in_seconds(session, scope, first, until, campaign_ids, grain),
             ),
         )
         for into, found in rolled:
