@@ -4,11 +4,14 @@ minutes."""
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+
+from sqlalchemy.orm import Session
 
 from opendialer.accounts.guard import prune_failures
 from opendialer.accounts.logins import prune_logins
@@ -18,7 +21,7 @@ from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.dnc.schedule import due_tenants, run_scheduled
 from opendialer.exports.service import purge_expired_exports
 from opendialer.recordings.service import purge_expired
-from opendialer.reports.rollups import roll_tenants
+from opendialer.reports.rollups import roll_step, tenant_ids
 from opendialer.tasks import running
 
 log = logging.getLogger(__name__)
@@ -89,16 +92,22 @@ async def serve(sessions: SessionMaker, settings: Settings) -> None:
 
 
 async def roll_up(sessions: SessionMaker, every: float = ROLL_SECONDS) -> None:
-    """Move every tenant's report rollups on, a step per transaction, every ``every`` seconds."""
+    """Move every tenant's report rollups on every ``every`` seconds: one tenant's step
+    (at most ``rollups.STEP`` of history) per transaction, so a writer holds SQLite's gate
+    only briefly even while a long history is caught up."""
     while True:
         try:
-            while await run_unit_of_work(
-                sessions, lambda session: roll_tenants(session, datetime.now(UTC)), writes=True
-            ):
-                pass
+            for tenant_id in await run_unit_of_work(sessions, tenant_ids, writes=False):
+                step = functools.partial(_roll_step, tenant_id=tenant_id)
+                while await run_unit_of_work(sessions, step, writes=True):
+                    pass
         except Exception:
             log.exception("report rollups not moved on")
         await asyncio.sleep(every)
+
+
+def _roll_step(session: Session, tenant_id: int) -> bool:
+    return roll_step(session, tenant_id, datetime.now(UTC))
 
 
 @contextlib.asynccontextmanager

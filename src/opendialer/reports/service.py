@@ -3,6 +3,7 @@ the tenant's watermark and from the history after it (``reports/rollups.py``), c
 into the tenant's hours and days."""
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -36,6 +37,7 @@ from opendialer.reports.sql import MINUTE, QUARTER, bucket
 from opendialer.scoping import Scope, get_owned, owned, tenant_of
 
 Period = Literal["hour", "day"]
+DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,43 +68,33 @@ def _check_filter(session: Session, scope: Scope, wanted: ReportFilter) -> None:
         get_owned(session, User, scope, wanted.user_id, "user")
 
 
-@dataclass(slots=True)
-class Quarters:
-    """Attempts per campaign and quarter hour (UTC start), and those outside calling hours."""
-
-    counts: dict[tuple[int, datetime], Counts]
-    outside_hours: dict[tuple[int, datetime], int]
-
-
-def quarters(
-    session: Session,
-    scope: Scope,
-    wanted: ReportFilter,
-    start: datetime,
-    end: datetime,
-    outside_hours: bool = True,
-) -> Quarters:
-    """The rollups before the watermark, the history after it (and, unless ``outside_hours``
-    is off, the calls outside hours, which take a per-minute read of the history)."""
-    _mark, tail = rollups.rolled_part(session, scope, start, end)
-    found = Quarters({}, {})
-    if tail > start:
-        for key, (counts, outside) in rollups.rolled_quarter_counts(
-            session, scope, wanted, start, tail
-        ).items():
-            found.counts[key] = counts
-            found.outside_hours[key] = outside
-    found.counts.update(history.quarter_counts(session, scope, wanted, tail, end))
-    if outside_hours:
-        found.outside_hours.update(_outside_hours(session, scope, wanted, tail, end))
-    return found
-
-
 def quarter_counts(
     session: Session, scope: Scope, wanted: ReportFilter, start: datetime, end: datetime
 ) -> dict[tuple[int, datetime], Counts]:
-    """Attempts per campaign and quarter hour (UTC start)."""
-    return quarters(session, scope, wanted, start, end, outside_hours=False).counts
+    """Attempts per campaign and quarter hour (UTC start): the rollups before the watermark,
+    the history after it."""
+    _mark, tail = rollups.rolled_part(session, scope, start, end)
+    found: dict[tuple[int, datetime], Counts] = {}
+    if tail > start:
+        rolled = rollups.rolled_quarter_counts(session, scope, wanted, start, tail)
+        found = {key: counts for key, (counts, _outside) in rolled.items()}
+    found.update(history.quarter_counts(session, scope, wanted, tail, end))
+    return found
+
+
+def local_grains(
+    tz: ZoneInfo, start: datetime, end: datetime, seconds: int
+) -> Iterator[tuple[datetime, datetime, rollups.Grain]]:
+    """[start, end) in pieces with one UTC offset each, and the grain that reads each piece in
+    local periods of ``seconds`` (nothing when the range is empty)."""
+    if end > start:
+        for first, until, offset in offset_spans(tz, start, end):
+            yield first, until, rollups.Grain(seconds, offset)
+
+
+def _local(at: datetime, tz: ZoneInfo) -> datetime:
+    """A grain's key (a local period's start labelled UTC) as the local time it is."""
+    return at.replace(tzinfo=tz)
 
 
 class PeriodStarts:
@@ -123,6 +115,25 @@ def _period_start(at: datetime, tz: ZoneInfo, period: Period | None) -> datetime
     if period == "hour":
         return local.replace(minute=0, second=0, microsecond=0)
     return datetime.combine(local.date(), time(0), tz)
+
+
+def offset_spans(
+    tz: ZoneInfo, start: datetime, end: datetime
+) -> Iterator[tuple[datetime, datetime, int]]:
+    """[start, end) in pieces over which the zone's UTC offset holds, each with that offset in
+    seconds (zones change offset on a quarter hour's start)."""
+    first, offset = start, _offset(tz, start)
+    at = start
+    while at < end:
+        if (now := _offset(tz, at)) != offset:
+            yield first, at, offset
+            first, offset = at, now
+        at += timedelta(seconds=QUARTER)
+    yield first, end, offset
+
+
+def _offset(tz: ZoneInfo, at: datetime) -> int:
+    return int((at.astimezone(tz).utcoffset() or timedelta()).total_seconds())
 
 
 def _campaign_names(session: Session, scope: Scope) -> dict[int, Campaign]:
@@ -242,26 +253,26 @@ def _agent_row(
 def results(session: Session, scope: Scope, wanted: ReportFilter) -> list[ResultRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
-    quarter = bucket(session, CallAttempt.started_at, QUARTER).label("quarter")
-    stmt = (
-        attempts(
-            scope,
-            wanted,
-            span.start,
-            span.end,
-            CallAttempt.campaign_id,
-            CallAttempt.result_code_id,
-            quarter,
-            func.count(),
-        )
-        .where(CallAttempt.result_code_id.is_not(None))
-        .group_by(CallAttempt.campaign_id, CallAttempt.result_code_id, quarter)
-    )
     per_day: defaultdict[tuple[int, date, int], int] = defaultdict(int)
-    for campaign_id, code_id, q, calls in session.execute(stmt):
-        if campaign_id is not None:
-            day = from_bucket(q, QUARTER).astimezone(span.zone).date()
-            per_day[(campaign_id, day, code_id)] += int(calls)
+    for first, until, offset in offset_spans(span.zone, span.start, span.end):
+        day = bucket(session, CallAttempt.started_at, DAY, offset).label("day")
+        stmt = (
+            attempts(
+                scope,
+                wanted,
+                first,
+                until,
+                CallAttempt.campaign_id,
+                CallAttempt.result_code_id,
+                day,
+                func.count(),
+            )
+            .where(CallAttempt.result_code_id.is_not(None))
+            .group_by(CallAttempt.campaign_id, CallAttempt.result_code_id, day)
+        )
+        for campaign_id, code_id, number, calls in session.execute(stmt):
+            if campaign_id is not None:
+                per_day[(campaign_id, from_bucket(number, DAY).date(), code_id)] += int(calls)
     campaigns = _campaign_names(session, scope)
     codes = {c.id: c for c in session.scalars(owned(ResultCode, scope))}
     return [
@@ -283,18 +294,29 @@ def results(session: Session, scope: Scope, wanted: ReportFilter) -> list[Result
 # -- campaign by hour and by day -----------------------------------------------------------------
 
 
+PERIOD_SECONDS: dict[Period, int] = {"hour": 3600, "day": DAY}
+
+
 def campaign_periods(
     session: Session, scope: Scope, wanted: ReportFilter, period: Period, now: datetime
 ) -> list[CampaignPeriodRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
     period_of = PeriodStarts(span.zone, period)
+    _mark, tail = rollups.rolled_part(session, scope, span.start, span.end)
     counts: defaultdict[tuple[int, datetime], Counts] = defaultdict(Counts)
-    for (campaign_id, quarter), numbers in quarter_counts(
-        session, scope, wanted, span.start, span.end
+    for first, until, grain in local_grains(span.zone, span.start, tail, PERIOD_SECONDS[period]):
+        for (campaign_id, at), (numbers, _outside) in rollups.rolled_quarter_counts(
+            session, scope, wanted, first, until, grain
+        ).items():
+            counts[(campaign_id, _local(at, span.zone))].add(numbers)
+    for (campaign_id, quarter), numbers in history.quarter_counts(
+        session, scope, wanted, tail, span.end
     ).items():
         counts[(campaign_id, period_of(quarter))].add(numbers)
-    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period_of)
+    filtered = wanted.campaign_id is not None or wanted.user_id is not None
+    shown = {campaign_id for campaign_id, _at in counts} if filtered else None
+    busy, logged_in = _occupancy_seconds(session, scope, span, min(span.end, now), period, shown)
     campaigns = _campaign_names(session, scope)
     return [
         _period_row(campaigns[cid], at, numbers, busy.get((cid, at)), logged_in.get((cid, at)))
@@ -306,27 +328,38 @@ Seconds = defaultdict[tuple[int, datetime], float]
 
 
 def _occupancy_seconds(
-    session: Session, scope: Scope, span: Window, end: datetime, period_of: PeriodStarts
+    session: Session,
+    scope: Scope,
+    span: Window,
+    end: datetime,
+    period: Period,
+    campaign_ids: set[int] | None,
 ) -> tuple[Seconds, Seconds]:
-    """Busy seconds per campaign and period, and logged-in seconds of its current members."""
+    """Busy seconds per campaign (or only those shown) and period, and logged-in seconds of
+    its current members."""
     _mark, tail = rollups.rolled_part(session, scope, span.start, end)
     busy: Seconds = defaultdict(float)
     logged_in: Seconds = defaultdict(float)
-    rolled = (
-        (busy, rollups.rolled_busy_seconds(session, scope, span.start, tail)),
-        (logged_in, rollups.rolled_logged_in_seconds(session, scope, span.start, tail)),
-    )
-    for into, found in rolled:
-        for (campaign_id, quarter), seconds in found.items():
-            into[(campaign_id, period_of(quarter))] += seconds
+    for first, until, grain in local_grains(span.zone, span.start, tail, PERIOD_SECONDS[period]):
+        rolled = (
+            (busy, rollups.rolled_busy_seconds(session, scope, first, until, campaign_ids, grain)),
+            (
+                logged_in,
+                rollups.rolled_logged_in_seconds(session, scope, first, until, campaign_ids, grain),
+            ),
+        )
+        for into, found in rolled:
+            for (cid, at), seconds in found.items():
+                into[(cid, _local(at, span.zone))] += seconds
+    period_of = PeriodStarts(span.zone, period)
     members = _memberships(session, scope)
     for part in state_intervals(session, scope, tail, end):
         if part.state is AgentState.LOGGED_OUT:
             continue
         for quarter, seconds in split(part, QUARTER):
             at = period_of(quarter)
-            for campaign_id in members.get(part.user_id, ()):
-                logged_in[(campaign_id, at)] += seconds
+            for cid in members.get(part.user_id, ()):
+                logged_in[(cid, at)] += seconds
             if part.state in BUSY and part.campaign_id is not None:
                 busy[(part.campaign_id, at)] += seconds
     return busy, logged_in
@@ -372,15 +405,7 @@ def _ratio(part: float, whole: float) -> float | None:
 def compliance(session: Session, scope: Scope, wanted: ReportFilter) -> list[ComplianceRow]:
     _check_filter(session, scope, wanted)
     span = window(session, scope, wanted)
-    day_of = PeriodStarts(span.zone, "day")
-    found = quarters(session, scope, wanted, span.start - timedelta(days=30), span.end)
-    daily: defaultdict[tuple[int, date], Counts] = defaultdict(Counts)
-    for (campaign_id, quarter), numbers in found.counts.items():
-        daily[(campaign_id, day_of(quarter).date())].add(numbers)
-    outside: defaultdict[tuple[int, date], int] = defaultdict(int)
-    for (campaign_id, quarter), calls in found.outside_hours.items():
-        if calls and quarter >= span.start:
-            outside[(campaign_id, day_of(quarter).date())] += calls
+    daily, outside = _daily_counts(session, scope, wanted, span)
     campaigns = _campaign_names(session, scope)
     refused = _dnc_refused(session, scope, wanted, span)
     shown = sorted(
@@ -395,6 +420,34 @@ def compliance(session: Session, scope: Scope, wanted: ReportFilter) -> list[Com
         _compliance_row(campaigns[c], d, daily, outside.get((c, d), 0), refused.get((c, d), 0))
         for c, d in shown
     ]
+
+
+def _daily_counts(
+    session: Session, scope: Scope, wanted: ReportFilter, span: Window
+) -> tuple[dict[tuple[int, date], Counts], dict[tuple[int, date], int]]:
+    """Per campaign and local day, from 30 days before the range: the counts, and the calls
+    outside hours (in the range only)."""
+    start = span.start - timedelta(days=30)
+    _mark, tail = rollups.rolled_part(session, scope, start, span.end)
+    daily: defaultdict[tuple[int, date], Counts] = defaultdict(Counts)
+    outside: defaultdict[tuple[int, date], int] = defaultdict(int)
+    for first, until, grain in local_grains(span.zone, start, tail, DAY):
+        for (campaign_id, at), (numbers, calls) in rollups.rolled_quarter_counts(
+            session, scope, wanted, first, until, grain
+        ).items():
+            daily[(campaign_id, at.date())].add(numbers)
+            if calls and at.date() >= wanted.date_from:
+                outside[(campaign_id, at.date())] += calls
+    day_of = PeriodStarts(span.zone, "day")
+    for (campaign_id, quarter), numbers in history.quarter_counts(
+        session, scope, wanted, tail, span.end
+    ).items():
+        daily[(campaign_id, day_of(quarter).date())].add(numbers)
+    for (campaign_id, quarter), calls in _outside_hours(
+        session, scope, wanted, max(tail, span.start), span.end
+    ).items():
+        outside[(campaign_id, day_of(quarter).date())] += calls
+    return daily, outside
 
 
 def _compliance_row(
