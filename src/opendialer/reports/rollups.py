@@ -307,11 +307,13 @@ def tenant_ids(session: Session) -> list[int]:
 
 
 def roll_step(session: Session, tenant_id: int, now: datetime) -> bool:
-    """A step for one tenant (housekeeping's transaction); whether its watermark moved (then
-    there may be more)."""
+    """A step for one tenant (housekeeping's transaction); whether its watermark moved forward
+    (then there may be more). Only a move forward counts: the watermark is bounded by ``now``,
+    so a caller that steps while this is true always stops, whatever ``roll`` answers."""
     scope = Scope.system(tenant_id)
     before = watermark(session, scope)
-    return roll(session, scope, now) != before
+    after = roll(session, scope, now)
+    return after is not None and (before is None or after > before)
 
 
 def roll_tenants(session: Session, now: datetime) -> bool:
