@@ -253,9 +253,9 @@ def _changes(state: Any, ignored: frozenset[str], action: str) -> dict[str, list
     """``{column: [before, after]}``: every set column of a new or deleted object, the changed
     ones of a changed object."""
     changes: dict[str, list[object]] = {}
-    for attr in state.mapper.column_attrs:
-        name = attr.key
-        if name in ignored or (name not in state.dict and action != "update"):
+    changed = state.committed_state  # an unchanged attribute has no history: skip it unasked
+    for name in _column_keys(state.mapper):
+        if name in ignored or name not in (changed if action == "update" else state.dict):
             continue
         if action == "create":
             if state.dict[name] is not None:
@@ -270,6 +270,11 @@ def _changes(state: Any, ignored: frozenset[str], action: str) -> dict[str, list
                 if before != after:
                     changes[name] = [_value(name, before), _value(name, after)]
     return changes
+
+
+@cache
+def _column_keys(mapper: Mapper[Any]) -> tuple[str, ...]:
+    return tuple(attr.key for attr in mapper.column_attrs)
 
 
 def _tenant_of(
