@@ -149,6 +149,7 @@ def install(sessions: "sessionmaker[Session]") -> None:
     if not event.contains(engine, "before_execute", _before_execute):
         event.listen(engine, "before_execute", _before_execute)
         event.listen(engine, "after_execute", _after_execute)
+        event.listen(engine, "begin", _drop_pending)  # rows of an end no event saw: not ours
         event.listen(engine, "commit", _write_pending)
         event.listen(engine, "rollback", _drop_pending)
         # A savepoint's rows are written at its start, release or rollback (dropped): only the
@@ -159,7 +160,7 @@ def install(sessions: "sessionmaker[Session]") -> None:
 
 
 # Rows waiting for their transaction's commit, on the connection's ``info`` (its DBAPI
-# connection's, kept across check-outs: so every end of a transaction empties it).
+# connection's, kept across check-outs: so every start and end of a transaction empties it).
 _PENDING = "opendialer_audit_pending"
 
 
