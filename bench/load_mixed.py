@@ -45,6 +45,7 @@ from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.models import DialMode
 
 TIMEOUT = 10.0  # seconds: a request slower than this counts as a timed-out request
+KEEPALIVE_EXPIRY = 2.0  # seconds an idle client connection is kept (the server keeps 5)
 IMPORT_EVERY = 15.0  # seconds between two 1,000-row imports
 IMPORT_ROWS = 1000
 WARM_UP = 20.0  # seconds of dialling before the first measurement (agents reach steady work)
@@ -296,7 +297,10 @@ async def _measure(
     base: str, target: Target, seconds: float, clients: int
 ) -> tuple[Tally, EngineSample, EngineSample, EngineSample]:
     headers = {"Authorization": f"Bearer {target.api_key}"}
-    limits = httpx.Limits(max_connections=clients + 4)
+    # A connection idle for the server's keep-alive (uvicorn: 5 s, as httpx's default expiry)
+    # may be closed by the server just as the client sends on it: a ReadError the server never
+    # saw. The client lets idle connections go first, as a client of any HTTP server should.
+    limits = httpx.Limits(max_connections=clients + 4, keepalive_expiry=KEEPALIVE_EXPIRY)
     async with httpx.AsyncClient(
         base_url=base, headers=headers, timeout=TIMEOUT, limits=limits
     ) as client:

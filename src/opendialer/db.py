@@ -56,6 +56,7 @@ WRITES = "opendialer_writes"  # execution option: how this connection's transact
 # The gate at the first write (the default, for any connection) | at BEGIN | held by the caller;
 # READ: reads only, no gate.
 LAZY, IMMEDIATE, HELD, READ = "lazy", "immediate", "held", "read"
+URGENT = "urgent"  # as IMMEDIATE, ahead of every writer waiting at the gate (lease renewals)
 GATE_INFO = "opendialer_gate"  # connection info: the gate this transaction took itself
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
@@ -153,12 +154,17 @@ class Gate:
         self._free -= 1
         return True
 
-    def acquire(self, timeout: float = GATE_TIMEOUT) -> None:
+    def acquire(self, timeout: float = GATE_TIMEOUT, *, first: bool = False) -> None:
+        """Wait for a place; ``first``: ahead of every waiter (work that must not queue, such
+        as a lease renewal: the waiters' turns are short, a lease that runs out is not)."""
         granted = threading.Event()
         with self._mutex:
             if self._take_free():
                 return
-            self._waiters.append(granted.set)
+            if first:
+                self._waiters.appendleft(granted.set)
+            else:
+                self._waiters.append(granted.set)
         if granted.wait(timeout):
             return
         with self._mutex:
@@ -237,9 +243,9 @@ def _gate_of(conn: Connection) -> "WriterGate":
 
 def _sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(WRITES, LAZY)
-    if mode == IMMEDIATE:
-        _take_gate(conn)
-    if mode in (IMMEDIATE, HELD):
+    if mode in (IMMEDIATE, URGENT):
+        _take_gate(conn, first=mode == URGENT)
+    if mode in (IMMEDIATE, URGENT, HELD):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     elif mode == READ:
         conn.exec_driver_sql("BEGIN")  # one snapshot for the reads
@@ -259,11 +265,11 @@ def _gate_first_write(conn: Connection, cursor: Any, statement: str, *_args: Any
             cursor.execute("BEGIN IMMEDIATE")
 
 
-def _take_gate(conn: Connection) -> None:
+def _take_gate(conn: Connection, *, first: bool = False) -> None:
     if GATE_INFO in conn.info:
         return  # a later transaction on the same checked-out connection: still ours
     gate = _gate_of(conn)
-    gate.acquire()
+    gate.acquire(first=first)
     conn.info[GATE_INFO] = gate
 
 
@@ -415,16 +421,18 @@ def _transaction(session: Session) -> Iterator[Session]:
 
 @contextmanager
 def unit_of_work(
-    sessions: SessionMaker, *, writes: bool = True, immediate: bool = False
+    sessions: SessionMaker, *, writes: bool = True, immediate: bool = False, urgent: bool = False
 ) -> Iterator[Session]:
     """One transaction: commit when the block succeeds, roll back when it raises.
 
     For synchronous code (a worker thread, the CLI), never on the event loop. On SQLite a
     writing unit waits its turn at the database's writer gate at its first write statement, or
     with ``immediate`` at its first statement (``BEGIN IMMEDIATE``: nothing read in the
-    transaction can go stale). ``writes=False`` reads from a snapshot and must not write.
+    transaction can go stale), or with ``urgent`` there too but ahead of every waiting writer
+    (a lease renewal, which must not wait out a queue). ``writes=False`` reads from a snapshot
+    and must not write.
     """
-    mode = (IMMEDIATE if immediate else LAZY) if writes else None
+    mode = (URGENT if urgent else IMMEDIATE if immediate else LAZY) if writes else None
     with _transaction(_session(sessions, mode)) as session:
         yield session
 

@@ -2,16 +2,20 @@
 changed; the engine's own work writes nothing; the trail cannot be changed."""
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
+from opendialer.audit.context import acting_through
 from opendialer.audit.recorder import AUDITED, NOT_AUDITED, TrailIsReadOnly
 from opendialer.audit.service import purge_expired
 from opendialer.campaigns.codes import CodeKey
@@ -221,3 +225,54 @@ def test_filters_and_their_errors(api: TestClient, other_api: TestClient) -> Non
         answer = api.get("/api/v1/audit", params=bad)
         assert answer.status_code in (400, 422), (bad, answer.text)
         assert "error" in answer.json()
+
+
+@contextmanager
+def _audit_inserts(sessions: SessionMaker) -> Iterator[list[int]]:
+    """How many rows each INSERT into the trail carried (for the block's length)."""
+    seen: list[int] = []
+
+    def count(_conn: object, _cursor: object, statement: str, params: Any, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_ENTRIES"):
+            seen.append(len(params) if isinstance(params, list) else 1)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_transactions_rows_go_in_one_insert_at_commit_and_rolled_back_ones_never(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    tenant_id = tenant.tenant.id
+    rename = update(Campaign).where(Campaign.name == "Kept")
+    with acting_through("native") as context, _audit_inserts(sessions) as seen:
+        context.tenant_id = tenant_id
+        with unit_of_work(sessions) as session:
+            kept = make_campaign(session, tenant_id, name="Kept")
+            session.flush()
+            session.execute(rename.values(description="Bulk"))
+            assert seen == []  # nothing written before the commit
+        assert len(seen) == 1  # the create's rows and the bulk update's, in one statement
+        with unit_of_work(sessions) as session:
+            with pytest.raises(IntegrityError), session.begin_nested():
+                make_campaign(session, tenant_id, name="Rolled back")
+                session.flush()
+                session.add(Campaign(tenant_id=tenant_id, name=None))  # NOT NULL: refused
+                session.flush()
+            session.execute(rename.values(description="After"))
+        with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+            make_campaign(session, tenant_id, name="Never")
+            session.flush()
+            raise RuntimeError("rolled back")
+    with unit_of_work(sessions, writes=False) as session:
+        rows = session.execute(select(AuditEntry.entity, AuditEntry.entity_id, AuditEntry.action))
+        written = rows.all()
+    assert sum(seen) == len(written)
+    campaigns = [
+        (entity_id, action) for entity, entity_id, action in written if entity == "campaigns"
+    ]
+    assert campaigns == [(str(kept.id), action) for action in ("create", *["bulk_update"] * 2)]

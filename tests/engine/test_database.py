@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.clock import RealClock
-from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.db import (
+    SessionMaker,
+    create_db_engine,
+    create_sessionmaker,
+    unit_of_work,
+    writer_gate,
+)
 from opendialer.engine.campaign_runner import CampaignRunner
 from opendialer.engine.database import EngineDatabase
 from opendialer.engine.live import LiveCall
@@ -151,3 +157,73 @@ def test_an_ending_that_cannot_be_written_is_closed_at_the_next_chance(
     with unit_of_work(sessions, writes=False) as session:
         attempt = session.get_one(CallAttempt, attempt_id)
         assert attempt.outcome is CallOutcome.NO_ANSWER and attempt.ended_at is not None
+
+
+def test_a_lease_renewal_never_waits_for_the_engines_queued_work(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """The engine's thread is held busy, with more work queued behind it: a renewal still runs
+    (its own thread and connection), and the queue keeps its order."""
+    db = EngineDatabase(sessions, inline=False)
+    held, release = threading.Event(), threading.Event()
+
+    def hold(_session: Session) -> None:
+        held.set()
+        release.wait(60)
+
+    queued: list[int] = []
+
+    async def main() -> None:
+        busy = asyncio.ensure_future(db.run(hold, writes=False))
+        behind = [asyncio.ensure_future(db.run(_rename(tenant.tenant.id, "Queued", queued)))]
+        await asyncio.to_thread(held.wait, 30)
+        try:
+            await asyncio.wait_for(db.renew(_rename(tenant.tenant.id, "Renewed", [])), 30)
+            assert not busy.done() and not queued  # the engine's thread is still held
+            assert _name(sessions, tenant.tenant.id) == "Renewed"
+        finally:
+            release.set()
+        await asyncio.wait_for(asyncio.gather(busy, *behind), 30)
+        await db.close()
+
+    asyncio.run(main())
+    assert len(queued) == 1 and _name(sessions, tenant.tenant.id) == "Queued"
+
+
+def test_a_lease_renewal_takes_the_sqlite_writer_gate_ahead_of_waiting_writers(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    gate = writer_gate(sessions)
+    if gate is None:
+        pytest.skip("the writer gate is SQLite's")
+    db = EngineDatabase(sessions, inline=False)
+    order: list[str] = []
+
+    def write(name: str) -> Callable[[Session], None]:
+        def work(session: Session) -> None:
+            _rename(tenant.tenant.id, name, [])(session)
+            order.append(name)
+
+        return work
+
+    async def wait_for_waiters(count: int) -> None:
+        for _ in range(3000):  # a bounded wait for the waiter to queue
+            if gate.waiting >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the writer never queued")
+
+    async def main() -> None:
+        gate.acquire()
+        try:
+            writer = asyncio.ensure_future(db.run(write("ordinary")))
+            await wait_for_waiters(1)
+            renewal = asyncio.ensure_future(db.renew(write("renewal")))
+            await wait_for_waiters(2)
+        finally:
+            gate.release()
+        await asyncio.wait_for(asyncio.gather(writer, renewal), 30)
+        await db.close()
+
+    asyncio.run(main())
+    assert order == ["renewal", "ordinary"]

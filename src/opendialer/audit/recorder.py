@@ -6,9 +6,12 @@ created, changed or deleted object of an audited table (``after_flush``: ids are
 attribute history is not reset yet), and every other INSERT, UPDATE or DELETE on an audited
 table (Core or ORM, through the session or its connection) writes one row with its row count
 and (up to ``BULK_SAMPLE`` rows) the rows it wrote or the rows as they were (the engine's
-``before_execute`` and ``after_execute``). Inside a bulk run (an import) those only count their
-rows: the run writes one row with its counts. Outside any context nothing is recorded, and the
-hooks cost a context-variable read per statement.
+``before_execute`` and ``after_execute``). The rows of a transaction wait on its connection
+and go in one INSERT (one statement, executed for every row) as it commits (the engine's
+``commit`` event, before the database's COMMIT): a rollback, or a rolled-back savepoint,
+drops the rows written in it, as the database drops the changes they describe. Inside a bulk
+run (an import) those only count their rows: the run writes one row with its counts. Outside
+any context nothing is recorded, and the hooks cost a context-variable read per statement.
 
 The trail cannot be changed: the mapper refuses an UPDATE or DELETE of an ``AuditEntry`` and the
 engine hook refuses any other, except the retention purge (``PURGE_OPTION``).
@@ -131,7 +134,7 @@ _PARENTS = {
 
 @cache
 def _insert_rows() -> Insert:
-    """Built once: a create through a face writes a row or two, on the request's hot path."""
+    """Built once: every audited transaction writes its rows with it, on the hot path."""
     return insert(AUDIT_TABLE)
 
 
@@ -146,6 +149,33 @@ def install(sessions: "sessionmaker[Session]") -> None:
     if not event.contains(engine, "before_execute", _before_execute):
         event.listen(engine, "before_execute", _before_execute)
         event.listen(engine, "after_execute", _after_execute)
+        event.listen(engine, "begin", _drop_pending)  # rows of an end no event saw: not ours
+        event.listen(engine, "commit", _write_pending)
+        event.listen(engine, "rollback", _drop_pending)
+        # A savepoint's rows are written at its start, release or rollback (dropped): only the
+        # rows written since the last of those wait, whatever the nesting.
+        event.listen(engine, "savepoint", _write_pending)
+        event.listen(engine, "release_savepoint", _write_pending)
+        event.listen(engine, "rollback_savepoint", _drop_pending)
+
+
+# Rows waiting for their transaction's commit, on the connection's ``info`` (its DBAPI
+# connection's, kept across check-outs: so every start and end of a transaction empties it).
+_PENDING = "opendialer_audit_pending"
+
+
+def _add_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    conn.info.setdefault(_PENDING, []).extend(rows)
+
+
+def _write_pending(conn: Connection, *_savepoint: object) -> None:
+    rows = conn.info.pop(_PENDING, None)
+    if rows:
+        conn.execute(_insert_rows(), rows)
+
+
+def _drop_pending(conn: Connection, *_savepoint: object) -> None:
+    conn.info.pop(_PENDING, None)
 
 
 def refuse_changes() -> None:
@@ -196,7 +226,7 @@ def _record_flush(session: Session, _flush_context: object) -> None:
         rows.extend(_object_rows(session, context, objects, action))
     rows.extend(_object_rows(session, context, session.deleted, "delete"))
     if rows:
-        session.connection().execute(_insert_rows(), rows)
+        _add_rows(session.connection(), rows)
 
 
 def _object_rows(
@@ -224,9 +254,9 @@ def _changes(state: Any, ignored: frozenset[str], action: str) -> dict[str, list
     """``{column: [before, after]}``: every set column of a new or deleted object, the changed
     ones of a changed object."""
     changes: dict[str, list[object]] = {}
-    for attr in state.mapper.column_attrs:
-        name = attr.key
-        if name in ignored or (name not in state.dict and action != "update"):
+    changed = state.committed_state  # an unchanged attribute has no history: skip it unasked
+    for name in _column_keys(state.mapper):
+        if name in ignored or name not in (changed if action == "update" else state.dict):
             continue
         if action == "create":
             if state.dict[name] is not None:
@@ -241,6 +271,11 @@ def _changes(state: Any, ignored: frozenset[str], action: str) -> dict[str, list
                 if before != after:
                     changes[name] = [_value(name, before), _value(name, after)]
     return changes
+
+
+@cache
+def _column_keys(mapper: Mapper[Any]) -> tuple[str, ...]:
+    return tuple(attr.key for attr in mapper.column_attrs)
 
 
 def _tenant_of(
@@ -331,7 +366,7 @@ def _after_execute(
         return
     entity_id = str(before[0].get("id", "*")) if len(before) == 1 else "*"
     row = _entry(context, tenant_id, (table.name, entity_id), f"bulk_{verb}", changes)
-    conn.execute(_insert_rows(), [row])
+    _add_rows(conn, [row])
 
 
 _BEFORE = "opendialer_audit_before"
@@ -406,7 +441,7 @@ def record_run(
     if context is None or context.tenant_id is None:
         return
     row = _entry(context, context.tenant_id, entity, action, to_jsonable_python(summary))
-    session.execute(_insert_rows(), [row])
+    _add_rows(session.connection(), [row])
 
 
 def purge_before(session: Session, cutoff: datetime) -> int:

@@ -54,7 +54,7 @@ class CampaignOwner:
         busy = {c.campaign_id for c in engine.calls.values() if c.phase in UNSEEN_PHASES}
         busy.update(r.campaign_id for r in engine.runners.values() if r.previews)
         try:
-            owned = await engine.db.run(
+            owned = await engine.db.renew(  # a renewal: never behind the engine's other work
                 lambda s: ownership_round(s, engine.engine_id, now, seconds, busy)
             )
         except Exception:  # database unreachable: stop pacing once the leases have run out

@@ -7,6 +7,11 @@ the engine's transactions happen in the order the engine asked for them, as they
 ran on the loop. ``work`` must not touch the engine's in-memory state (the loop owns it): read
 it before, apply the result after.
 
+Lease renewals (this engine's lease and its campaign leases) take another way, :meth:`renew`:
+a thread and connection of their own, and on SQLite a place at the writer gate ahead of every
+waiting writer. So a renewal never queues behind the engine's ordinary work, however much of it
+is waiting (claims under load once queued a renewal until the engine's lease ran out).
+
 A transaction that fails for a passing reason (a lost connection, a locked database) is tried
 again after a growing pause; ``work`` was rolled back, so running it again is safe.
 
@@ -60,6 +65,7 @@ class EngineDatabase:
         self.inline = inline
         self.retry_delays = retry_delays
         self._executor: ThreadPoolExecutor | None = None
+        self._lease_executor: ThreadPoolExecutor | None = None
 
     async def run(self, work: Callable[[Session], T], *, writes: bool = True) -> T:
         """``work`` in one transaction (retried while the failure is transient)."""
@@ -67,6 +73,17 @@ class EngineDatabase:
             with on_loop_allowed():
                 return self._with_retries(work, writes)
         return await asyncio.wrap_future(self._thread().submit(self._with_retries, work, writes))
+
+    async def renew(self, work: Callable[[Session], T]) -> T:
+        """Lease work (short: a few statements) in one transaction, never behind :meth:`run`'s
+        queue nor behind writers waiting at SQLite's gate (see the module's doc)."""
+        if self.inline:
+            with on_loop_allowed():
+                return self._with_retries(work, True, urgent=True)
+        if self._lease_executor is None:
+            self._lease_executor = ThreadPoolExecutor(1, thread_name_prefix="engine-lease")
+        future = self._lease_executor.submit(self._with_retries, work, True, urgent=True)
+        return await asyncio.wrap_future(future)
 
     def submit(self, work: Callable[[Session], object], *, writes: bool = True) -> None:
         """``work`` in its turn, without waiting for it (a failure is logged)."""
@@ -78,19 +95,25 @@ class EngineDatabase:
 
     async def close(self) -> None:
         """Let queued work finish (waited for off the loop), then stop the thread."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+        executors = (self._executor, self._lease_executor)
+        self._executor = self._lease_executor = None
+        for executor in executors:
+            if executor is not None:
+                await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="engine-db")
         return self._executor
 
-    def _with_retries(self, work: Callable[[Session], T], writes: bool) -> T:
+    def _with_retries(
+        self, work: Callable[[Session], T], writes: bool, *, urgent: bool = False
+    ) -> T:
         for delay in (*self.retry_delays, None):
             try:
-                with unit_of_work(self.sessions, writes=writes, immediate=writes) as session:
+                with unit_of_work(
+                    self.sessions, writes=writes, immediate=writes, urgent=urgent
+                ) as session:
                     return work(session)
             except Exception as error:
                 if delay is None or not transient(error):

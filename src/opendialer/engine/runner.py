@@ -240,17 +240,18 @@ class Engine:
 
     async def _renew_and_take_over(self) -> None:
         now = self.clock.now()
-
-        def renew(session: Session) -> tuple[bool, Recovered]:
-            renewed = renew_lease(session, self.engine_id, now, self.lease_seconds)
-            return renewed, take_over_dead(session, self.engine_id, now, unleased_too=False)
-
-        renewed, freed = await self.db.run(renew)
+        renewed = await self.db.renew(
+            lambda s: renew_lease(s, self.engine_id, now, self.lease_seconds)
+        )
         if not renewed:
             log.error(
                 "engine %s: its lease had run out; another engine may have closed its calls",
                 self.engine_id,
             )
+        # Taking over dead engines is ordinary work: it may wait its turn.
+        freed = await self.db.run(
+            lambda s: take_over_dead(s, self.engine_id, now, unleased_too=False)
+        )
         self._freed(freed)
 
     def _freed(self, freed: Recovered) -> None:
