@@ -5,6 +5,10 @@ SQLite database on the virtual clock, as the CLI does, and prints what ``simulat
 beside its CPU: the CPU per simulated attempt does not depend on the machine's load, the wall
 time does (the load average is printed with it).
 
+``--count`` also counts the SQL statements and transactions the engine sends per attempt
+(those of a run of no time, the preparation, taken off): figures that no load changes, so two
+versions of the code compare exactly where CPU times under a shared machine's load do not.
+
 ``--poll 0.5`` makes the engine read the database every 0.5 s besides waking on events, as it
 did before it woke on events: for checking that the event-driven runner misses no wake-up.
 
@@ -13,7 +17,13 @@ did before it woke on events: for checking that the event-driven runner misses n
 
 import argparse
 import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bench.common import print_table
 from opendialer.demo import SimulationSetup
@@ -33,6 +43,33 @@ def run(seed: int, hours: float, agents: int, contacts: int, poll: float | None)
         **options,
     )
     return run_in_scratch_database(scratch)
+
+
+@contextmanager
+def counting() -> Iterator[Counter[str]]:
+    """Every statement any engine sends while open, by kind (``BEGIN IMMEDIATE`` is a write
+    transaction on SQLite)."""
+    counts: Counter[str] = Counter()
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        counts["statements"] += 1
+        counts["write transactions"] += statement.startswith("BEGIN IMMEDIATE")
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield counts
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+def per_attempt(seed: int, hours: float, agents: int, contacts: int) -> tuple[float, float]:
+    """Statements and write transactions per attempt, the preparation's taken off."""
+    with counting() as prepared:
+        run(seed, 0.0, agents, contacts, None)
+    with counting() as counts:
+        attempts = run(seed, hours, agents, contacts, None).result.tally.attempts
+    spent = counts - prepared
+    return spent["statements"] / attempts, spent["write transactions"] / attempts
 
 
 def row(seed: int, done: ScratchOutcome, load: tuple[float, float]) -> list[object]:
@@ -73,7 +110,11 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--poll", type=float, default=None, help="force a poll (seconds)")
+    parser.add_argument("--count", action="store_true", help="count statements per attempt")
     args = parser.parse_args()
+    if args.count:
+        print_counts(args)
+        return
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         before = os.getloadavg()[0]
@@ -83,6 +124,16 @@ def main() -> None:
     poll = f"poll {args.poll:g} s" if args.poll is not None else "event-driven"
     title = f"simulate: {args.agents} agents, {args.hours:g} h, {poll}"
     print_table(title, COLUMNS, rows)
+
+
+def print_counts(args: argparse.Namespace) -> None:
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        statements, transactions = per_attempt(seed, args.hours, args.agents, args.contacts)
+        rows.append([seed, f"{statements:.2f}", f"{transactions:.2f}"])
+        print(*rows[-1], sep=" | ", flush=True)
+    title = f"simulate: {args.agents} agents, {args.hours:g} h, per attempt"
+    print_table(title, ["seed", "SQL statements", "write transactions"], rows)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -143,3 +143,26 @@ def test_contact_claim_is_released(session: Session, tenant: NewTenant) -> None:
         None,
         NOW,
     )
+
+
+def test_a_finished_contact_is_written_once(session: Session, tenant: NewTenant) -> None:
+    """Its end, its status and the CRM's queue in one flush, not an UPDATE per step."""
+    campaign = make_campaign(session, tenant)
+    contact = make_contact(session, campaign, "+4930100")
+    attempt = dial(session, campaign)
+    session.flush()
+    session.expire_all()  # read afresh, as the engine's closing transaction does
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    bind = session.connection().engine
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        finish_attempt(session, campaign, attempt, Ending(CallOutcome.CONNECTED, NOW))
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+    assert len([s for s in statements if s.startswith("UPDATE contacts ")]) == 1, statements
+    session.refresh(contact)
+    assert (contact.status, contact.tries) == (ContactStatus.DONE, 1)

@@ -14,14 +14,15 @@ from opendialer.engine import state_log
 from opendialer.engine.agent_state import AgentEvent, AgentStatus, InvalidTransition, apply
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, AgentState, CampaignMember, User, UserRole
-from opendialer.scoping import Scope, get_owned, owned, require_role, require_self
+from opendialer.scoping import Scope, get_owned, require_owner, require_role, require_self
 
 
 def agent_session(session: Session, scope: Scope, *, user_id: int) -> AgentSession:
     """The agent's live row in the scope's tenant (made on first use); another tenant's user
     or a user who is no agent is a 404, another agent's row for an agent scope a 403."""
-    row = session.scalar(owned(AgentSession, scope).where(AgentSession.user_id == user_id))
+    row = session.get(AgentSession, user_id)  # no statement when the transaction has it
     if row is not None:
+        require_owner(scope, row.tenant_id, "agent", user_id)
         require_self(scope, user_id)
         return row
     user = get_owned(session, User, scope, user_id, "agent")
@@ -102,7 +103,7 @@ def reserve_longest_idle(
     if only_user is not None:
         stmt = stmt.where(AgentSession.user_id == only_user)
     for user_id in session.scalars(stmt.limit(4)).all():
-        claimed = session.execute(
+        tenant_id = session.execute(
             update(AgentSession)
             .where(AgentSession.user_id == user_id, AgentSession.state == AgentState.READY)
             .values(
@@ -113,13 +114,14 @@ def reserve_longest_idle(
                 contact_id=contact_id,
                 engine_id=engine_id,
             )
+            .returning(AgentSession.tenant_id)
             .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount:  # type: ignore[attr-defined]
+        ).scalar_one_or_none()
+        if tenant_id is not None:
             row = session.identity_map.get(session.identity_key(AgentSession, user_id))
             if row is not None:
                 session.expire(row)
-            state_log.record_reserved(session, user_id, as_state, campaign_id, at)
+            state_log.record_reserved(session, tenant_id, user_id, as_state, campaign_id, at)
             return user_id
     return None
 

@@ -902,7 +902,8 @@ class CampaignRunner:
 
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState:
         """In the call's closing transaction: free the agent; their state before."""
-        prior = agent_sessions.agent_session(session, self.scope, user_id=agent_id).state
+        row = agent_sessions.agent_session(session, self.scope, user_id=agent_id)
+        prior = row.state  # ``row`` held: ``act`` finds it in the session, without a read
         if prior is AgentState.ON_CALL:
             agent_sessions.act(
                 session, self.scope, user_id=agent_id, event=AgentEvent.END_CALL, at=at

@@ -161,9 +161,10 @@ def apply_rule(
     contact.claimed_at = None
     contact.claimed_by = None
     if rule.done or not dialable:
-        if contact.status is not ContactStatus.DONE:
+        finished_now = contact.status is not ContactStatus.DONE
+        contact.status = ContactStatus.DONE  # before the CRM's read flushes: one UPDATE
+        if finished_now:
             crm.enqueue_contact_done(session, contact, at)
-        contact.status = ContactStatus.DONE
         return
     contact.status = ContactStatus.PENDING
     contact.next_try_at = at + rule.delay

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendialer.models import AgentSession, AgentState, AgentStateChange
@@ -33,22 +33,20 @@ def record(session: Session, row: AgentSession, at: datetime) -> None:
 
 
 def record_reserved(
-    session: Session, user_id: int, state: AgentState, campaign_id: int, at: datetime
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    state: AgentState,
+    campaign_id: int,
+    at: datetime,
 ) -> None:
-    """After a compare-and-set reservation, which left no ORM row at hand."""
-    tenant_id = session.scalar(
-        select(AgentSession.tenant_id).where(AgentSession.user_id == user_id)
-    )
-    if tenant_id is not None:
-        session.add(
-            AgentStateChange(
-                tenant_id=tenant_id,
-                user_id=user_id,
-                state=state,
-                campaign_id=campaign_id,
-                at=at,
-            )
+    """After a compare-and-set reservation, which left no ORM row at hand (its ``RETURNING``
+    gave the tenant)."""
+    session.add(
+        AgentStateChange(
+            tenant_id=tenant_id, user_id=user_id, state=state, campaign_id=campaign_id, at=at
         )
+    )
 
 
 @contextmanager
