@@ -1,9 +1,12 @@
-"""Builds the tenant's wallboard document. The fast part (agents, calls, today's counts, the
-pacing log) is read on every build; the slow part (contacts left, the 30 days before today,
-agents' times today, the day's chart) at most every ``SLOW_SECONDS``: the wallboard's producer
-builds often, and these move slowly."""
+"""Builds the tenant's wallboard document. :func:`build` reads it whole (the API's one answer);
+:func:`refresh` is the producer's: it keeps what it read (:class:`Live`) and on each tick reads
+only what may have moved, namely the agents whose state was published since, today's counts
+from the quarter before the current one, the calls, member states and pacing log. The slow part
+(contacts left, the 30 days before today, agents' times today, the day's chart, every agent and
+all of today's counts) is read at most every ``SLOW_SECONDS``."""
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -43,6 +46,9 @@ SLOW_SECONDS = 5.0
 PACING_LINES = 12
 NEAR_CAP = 2 / 3  # the abandonment colour turns "near" past this share of the cap
 RATE_WINDOW = timedelta(minutes=15)
+# Between slow reads, today's counts are re-read from this long before the current quarter:
+# calls that started earlier and end meanwhile count at the next slow read.
+RECENT = timedelta(minutes=15)
 
 
 @dataclass(slots=True)
@@ -67,10 +73,78 @@ def build(
     tz = zone(tenant_of(session, scope).timezone)
     day = now.astimezone(tz).date()
     midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
-    if slow is None or slow.day != day or (now - slow.built_at).total_seconds() >= SLOW_SECONDS:
+    if slow is None or _slow_due(slow, day, now):
         slow = _slow_parts(session, scope, now, day, midnight)
-    campaigns = list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
+    campaigns = _campaigns(session, scope)
     today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    return _assemble(session, scope, now, str(tz), engine, campaigns, today, slow, None), slow
+
+
+@dataclass(slots=True)
+class Live:
+    """What the producer read before: the slow part, today's counts (calls in progress not
+    added) and every agent's line."""
+
+    slow: SlowParts
+    today: dict[tuple[int, datetime], Counts]
+    agents: dict[int, AgentBoard]
+
+
+def refresh(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    engine: Engine | None,
+    live: Live | None,
+    changed_agents: Collection[int],
+) -> tuple[Wallboard, Live]:
+    """The wallboard now, reading only what may have moved since ``live`` was read (whole when
+    it is None or its slow part is due); ``changed_agents``: those whose state was published
+    since. Updates ``live`` in place and hands it back."""
+    tz = zone(tenant_of(session, scope).timezone)
+    day = now.astimezone(tz).date()
+    midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
+    wanted = ReportFilter(day, day)
+    campaigns = _campaigns(session, scope)
+    if live is None or _slow_due(live.slow, day, now):
+        slow = _slow_parts(session, scope, now, day, midnight)
+        today = quarter_counts(session, scope, wanted, midnight, now + timedelta(1))
+        live = Live(slow, today, {})
+        only: Collection[int] | None = None
+    else:
+        since = max(midnight, rollups.floor_quarter(now) - RECENT)
+        live.today.update(quarter_counts(session, scope, wanted, since, now + timedelta(1)))
+        only = changed_agents
+    today = dict(live.today)  # the calls in progress are added to a copy
+    board = _assemble(session, scope, now, str(tz), engine, campaigns, today, live.slow, only)
+    if only is None:
+        live.agents = {}
+    live.agents.update((a.user_id, a) for a in board.agents)
+    agents = sorted(live.agents.values(), key=lambda a: (a.username, a.user_id))
+    return board.model_copy(update={"agents": agents}), live
+
+
+def _slow_due(slow: SlowParts, day: date, now: datetime) -> bool:
+    return slow.day != day or (now - slow.built_at).total_seconds() >= SLOW_SECONDS
+
+
+def _campaigns(session: Session, scope: Scope) -> list[Campaign]:
+    return list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
+
+
+def _assemble(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    time_zone: str,
+    engine: Engine | None,
+    campaigns: list[Campaign],
+    today: dict[tuple[int, datetime], Counts],
+    slow: SlowParts,
+    only_agents: Collection[int] | None,
+) -> Wallboard:
+    """The document from today's counts (calls in progress are added to them here) with the
+    agents ``only_agents`` (None: all)."""
     talking = _talking(session, engine, {c.id for c in campaigns})
     _count_talking(today, talking)
     slow.talked.update({call.attempt_id: call.agent_id for call in talking if call.agent_id})
@@ -80,16 +154,14 @@ def build(
         _campaign_board(c, engine, members.get(c.id, {}), today, slow, recent.get(c.id, 0), now)
         for c in campaigns
     ]
-    return (
-        Wallboard(
-            at=now,
-            time_zone=str(tz),
-            campaigns=boards,
-            agents=_agents(session, scope, campaigns, slow),
-            pacing=_pacing(session, campaigns, now),
-            quarters=_quarters(campaigns, today, slow),
-        ),
-        slow,
+    nobody = only_agents is not None and not only_agents
+    return Wallboard(
+        at=now,
+        time_zone=time_zone,
+        campaigns=boards,
+        agents=[] if nobody else _agents(session, scope, campaigns, slow, only_agents),
+        pacing=_pacing(session, campaigns, now),
+        quarters=_quarters(campaigns, today, slow),
     )
 
 
@@ -216,7 +288,8 @@ def _runs_out(left: int, recent: int, now: datetime) -> datetime | None:
     if recent == 0 or left == 0:
         return None
     per_second = recent / RATE_WINDOW.total_seconds()
-    return now + timedelta(seconds=left / per_second)
+    # To the minute (the page shows hours and minutes): a push carries it only when it moved.
+    return (now + timedelta(seconds=left / per_second)).replace(second=0, microsecond=0)
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -227,15 +300,23 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 def _agents(
-    session: Session, scope: Scope, campaigns: list[Campaign], slow: SlowParts
+    session: Session,
+    scope: Scope,
+    campaigns: list[Campaign],
+    slow: SlowParts,
+    only: Collection[int] | None = None,
 ) -> list[AgentBoard]:
-    rows = session.execute(
+    """The tenant's agents (``only`` these users, when given)."""
+    query = (
         owned(User, scope)
         .with_only_columns(User, AgentSession)
         .outerjoin(AgentSession, AgentSession.user_id == User.id)
         .where(User.role == UserRole.AGENT)
         .order_by(User.username)
-    ).all()
+    )
+    if only is not None:
+        query = query.where(User.id.in_(list(only)))
+    rows = session.execute(query).all()
     names = {c.id: c.name for c in campaigns}
     contact_ids = [s.contact_id for _u, s in rows if s is not None and s.contact_id is not None]
     contacts = _contact_names(session, scope, contact_ids)

@@ -1,0 +1,93 @@
+"""The wallboard's stream against a real server (no browser): the whole document first, then
+only what changed; a late joiner gets the whole document as it is now."""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from opendialer.accounts.service import NewTenant
+from opendialer.config import Settings
+from opendialer.db import SessionMaker
+from opendialer.models import UserRole
+from tests.console.browser import PASSWORD, make_agent, make_console_campaign
+from tests.live import REQUEST_TIMEOUT, serve
+
+DEADLINE = 20.0  # seconds for an awaited event; the page's goal is 1 s, not asserted here
+
+Event = tuple[str, dict[str, Any]]
+
+
+def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
+    answer = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _events(stream: httpx.Response) -> Iterator[Event]:
+    name = ""
+    for line in stream.iter_lines():
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield name, json.loads(line.removeprefix("data: "))
+
+
+def _first(events: Iterator[Event], wanted: Callable[[Event], bool]) -> Event:
+    """The first event ``wanted``, within the deadline (keep-alives end each wait)."""
+    deadline = time.monotonic() + DEADLINE
+    for event in events:
+        if wanted(event):
+            return event
+        assert time.monotonic() < deadline, "the awaited event did not come"
+    raise AssertionError("the stream ended")
+
+
+def _states(agents: list[dict[str, Any]]) -> dict[str, str]:
+    return {a["username"]: a["state"] for a in agents}
+
+
+def _carries(username: str, state: str) -> Callable[[Event], bool]:
+    def wanted(event: Event) -> bool:
+        name, data = event
+        return name == "wallboard_delta" and _states(data["agents"]).get(username) == state
+
+    return wanted
+
+
+def test_a_change_reaches_an_open_wallboard_as_a_delta_and_a_late_joiner_gets_it_whole(
+    settings: Settings, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    tenant_id = tenant.tenant.id
+    ann = make_agent(sessions, tenant_id, "ann")
+    make_agent(sessions, tenant_id, "bob")
+    make_agent(sessions, tenant_id, "sue", UserRole.SUPERVISOR)
+    make_console_campaign(sessions, tenant_id, ann, "predictive")
+    with (
+        serve(settings) as base_url,
+        httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as client,
+    ):
+        sue, ann_login = _bearer(client, "sue"), _bearer(client, "ann")
+        with client.stream("GET", "/console/api/wallboard/events", headers=sue) as stream:
+            events = _events(stream)
+            name, whole = next(events)
+            assert name == "wallboard"
+            assert _states(whole["agents"]) == {"ann": "logged_out", "bob": "logged_out"}
+
+            client.post("/console/api/agent/login", headers=ann_login).raise_for_status()
+            _name, delta = _first(events, _carries("ann", "paused"))
+            assert "bob" not in _states(delta["agents"])  # unchanged: not sent again
+            assert delta["removed_agents"] == []
+
+            with client.stream("GET", "/console/api/wallboard/events", headers=sue) as late:
+                name, joined = next(_events(late))
+            assert name == "wallboard"
+            assert _states(joined["agents"]) == {"ann": "paused", "bob": "logged_out"}
+            assert [c["name"] for c in joined["campaigns"]] == [
+                c["name"] for c in whole["campaigns"]
+            ]
+
+            client.post("/console/api/agent/ready", headers=ann_login).raise_for_status()
+            _first(events, _carries("ann", "ready"))
