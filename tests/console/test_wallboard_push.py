@@ -1,17 +1,23 @@
 """The wallboard's stream against a real server (no browser): the whole document first, then
-only what changed; a late joiner gets the whole document as it is now."""
+only what changed, whoever made the change; a late joiner gets the whole document as it is
+now."""
 
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from opendialer.accounts.service import NewTenant
 from opendialer.config import Settings
-from opendialer.db import SessionMaker
-from opendialer.models import UserRole
+from opendialer.console.wallboard_schemas import Wallboard
+from opendialer.console.wallboard_service import SLOW_SECONDS, Live, refresh
+from opendialer.db import SessionMaker, unit_of_work
+from opendialer.models import AgentSession, AgentState, UserRole
+from opendialer.models.base import utcnow
+from opendialer.scoping import Scope
 from tests.console.browser import PASSWORD, make_agent, make_console_campaign
 from tests.live import REQUEST_TIMEOUT, serve
 
@@ -91,3 +97,46 @@ def test_a_change_reaches_an_open_wallboard_as_a_delta_and_a_late_joiner_gets_it
 
             client.post("/console/api/agent/ready", headers=ann_login).raise_for_status()
             _first(events, _carries("ann", "ready"))
+
+            # A writer the server does not hear (another process: here the test's own
+            # database engine, which publishes nothing to the server's producer).
+            with unit_of_work(sessions) as session:
+                row = session.get_one(AgentSession, ann)
+                row.state, row.pause_reason, row.since = AgentState.PAUSED, "coffee", utcnow()
+            _name, delta = _first(events, _carries("ann", "paused"))
+            assert {a["username"]: a["pause_reason"] for a in delta["agents"]}["ann"] == "coffee"
+
+
+def test_a_tick_sees_an_agent_changed_by_a_writer_it_was_not_told_of(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    tenant_id = tenant.tenant.id
+    ann = make_agent(sessions, tenant_id, "ann")
+    campaign_id = make_console_campaign(sessions, tenant_id, ann, "predictive")
+    scope, now = Scope.system(tenant_id), utcnow()
+    with unit_of_work(sessions) as session:
+        session.add(
+            AgentSession(
+                user_id=ann,
+                tenant_id=tenant_id,
+                state=AgentState.READY,
+                since=now,
+                campaign_id=campaign_id,
+                logged_in_at=now,
+            )
+        )
+
+    def tick(live: Live | None, at: datetime) -> tuple[Wallboard, Live]:
+        with unit_of_work(sessions, writes=False) as session:
+            return refresh(session, scope, at, None, live, changed_agents=())
+
+    board, live = tick(None, now)
+    assert _states([a.model_dump(mode="json") for a in board.agents]) == {"ann": "ready"}
+    with unit_of_work(sessions) as session:
+        row = session.get_one(AgentSession, ann)
+        row.state, row.pause_reason = AgentState.PAUSED, "coffee"
+    board, live = tick(live, now + timedelta(seconds=SLOW_SECONDS / 2))
+    assert live.slow.built_at == now  # a fast tick: the slow part was not read again
+    assert [(a.username, a.state, a.pause_reason) for a in board.agents] == [
+        ("ann", AgentState.PAUSED, "coffee")
+    ]

@@ -88,6 +88,7 @@ class Live:
     slow: SlowParts
     today: dict[tuple[int, datetime], Counts]
     agents: dict[int, AgentBoard]
+    marks: dict[int, tuple[object, ...]] = field(default_factory=dict)  # see _agent_marks
 
 
 def refresh(
@@ -99,13 +100,16 @@ def refresh(
     changed_agents: Collection[int],
 ) -> tuple[Wallboard, Live]:
     """The wallboard now, reading only what may have moved since ``live`` was read (whole when
-    it is None or its slow part is due); ``changed_agents``: those whose state was published
-    since. Updates ``live`` in place and hands it back."""
+    it is None or its slow part is due): the agents whose live row changed or who were told
+    in ``changed_agents`` (published since), today's counts since the quarter before the
+    current one, the campaigns' calls and members, the pacing log. Updates ``live`` in place
+    and hands it back."""
     tz = zone(tenant_of(session, scope).timezone)
     day = now.astimezone(tz).date()
     midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
     wanted = ReportFilter(day, day)
     campaigns = _campaigns(session, scope)
+    marks = _agent_marks(session, scope)
     if live is None or _slow_due(live.slow, day, now):
         slow = _slow_parts(session, scope, now, day, midnight)
         today = quarter_counts(session, scope, wanted, midnight, now + timedelta(1))
@@ -114,7 +118,9 @@ def refresh(
     else:
         since = max(midnight, rollups.floor_quarter(now) - RECENT)
         live.today.update(quarter_counts(session, scope, wanted, since, now + timedelta(1)))
-        only = changed_agents
+        moved = {user_id for user_id, mark in marks.items() if live.marks.get(user_id) != mark}
+        only = moved | set(changed_agents) | (live.marks.keys() - marks.keys())
+    live.marks = marks
     today = dict(live.today)  # the calls in progress are added to a copy
     board = _assemble(session, scope, now, str(tz), engine, campaigns, today, live.slow, only)
     if only is None:
@@ -122,6 +128,22 @@ def refresh(
     live.agents.update((a.user_id, a) for a in board.agents)
     agents = sorted(live.agents.values(), key=lambda a: (a.username, a.user_id))
     return board.model_copy(update={"agents": agents}), live
+
+
+def _agent_marks(session: Session, scope: Scope) -> dict[int, tuple[object, ...]]:
+    """What each agent's line shows from their live row: a change made anywhere (another
+    process too, which publishes nothing here) shows as a changed mark."""
+    rows = session.execute(
+        owned(AgentSession, scope).with_only_columns(
+            AgentSession.user_id,
+            AgentSession.state,
+            AgentSession.since,
+            AgentSession.pause_reason,
+            AgentSession.campaign_id,
+            AgentSession.contact_id,
+        )
+    )
+    return {user_id: tuple(rest) for user_id, *rest in rows}
 
 
 def _slow_due(slow: SlowParts, day: date, now: datetime) -> bool:
