@@ -3,10 +3,11 @@ of that tenant: the database is read once per tick, however many people watch. T
 runs while someone watches and stops with the last viewer.
 
 Each tick reads only what may have moved (``wallboard_service.refresh``) and pushes what changed
-(a :class:`WallboardDelta`); nothing when nothing did. A published agent change wakes the
-producer at once (bursts coalesce for ``GATHER_SECONDS``); the calls and counters are re-read
-every ``TICK_SECONDS``. A stream that opens, or that fell further behind than the deltas kept,
-gets the whole document."""
+(a :class:`WallboardDelta`); nothing when nothing did. The slow part is read on its own, every
+``SLOW_SECONDS`` after the last such read ended, and the next tick starts from it. A published
+agent change wakes the producer at once (bursts coalesce for ``GATHER_SECONDS``); the calls and
+counters are re-read every ``TICK_SECONDS``. A stream that opens, or that fell further behind
+than the deltas kept, gets the whole document."""
 
 import asyncio
 import contextlib
@@ -21,7 +22,7 @@ from typing import Literal, TypeVar
 from sqlalchemy.orm import Session
 
 from opendialer.console.wallboard_schemas import Wallboard, WallboardDelta
-from opendialer.console.wallboard_service import Live, refresh
+from opendialer.console.wallboard_service import SLOW_SECONDS, Live, read_slow, refresh
 from opendialer.db import SessionMaker, run_unit_of_work
 from opendialer.engine.runner import Engine
 from opendialer.scoping import Scope
@@ -48,6 +49,8 @@ class Feed:
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     agents_changed: set[int] = field(default_factory=set)
+    fresh: Live | None = None  # the latest slow read, not yet taken by the ticks
+    has_fresh: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     _whole: tuple[int, str] | None = None  # the document's JSON, made once per version
 
@@ -69,7 +72,7 @@ class WallboardHub:
         self._sessions = sessions
         self._engine = engine
         self._clock = clock
-        self._tick = tick_seconds
+        self._tick_seconds = tick_seconds
         self._feeds: dict[int, Feed] = {}
         self.builds = 0  # reads since start (the bench reads it)
 
@@ -98,16 +101,44 @@ class WallboardHub:
                     await feed.task
 
     async def _produce(self, scope: Scope, feed: Feed) -> None:
+        slow = asyncio.create_task(self._read_slow_parts(scope, feed))
+        try:
+            await self._tick(scope, feed)
+        finally:
+            slow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slow
+
+    async def _read_slow_parts(self, scope: Scope, feed: Feed) -> None:
+        """Every ``SLOW_SECONDS`` after the last read ended: a fresh start for the ticks."""
+
+        def read(session: Session) -> Live:
+            return read_slow(session, scope, self._clock())
+
+        while True:
+            try:
+                feed.fresh = await run_unit_of_work(self._sessions, read, writes=False)
+                feed.has_fresh.set()
+            except Exception:  # the database went away for a moment: the next read tries again
+                log.exception("wallboard of tenant %s: slow part not read", scope.tenant_id)
+            await asyncio.sleep(SLOW_SECONDS)
+
+    async def _tick(self, scope: Scope, feed: Feed) -> None:
         live: Live | None = None
         while True:
+            if live is None:
+                await feed.has_fresh.wait()
+            if feed.fresh is not None:
+                live, feed.fresh = feed.fresh, None
+                feed.has_fresh.clear()
+            assert live is not None
             changed, feed.agents_changed = feed.agents_changed, set()
             feed.wake.clear()
             try:
-                board, live = await self._read(scope, live, changed)
+                board = await self._read(scope, live, changed)
             except Exception:  # the database went away for a moment: the next tick tries again
                 log.exception("wallboard of tenant %s not read", scope.tenant_id)
-                live = None  # it may be half updated: read it whole next time
-                await asyncio.sleep(self._tick * 4)
+                live = None  # it may be half updated: start from the next slow read
                 continue
             self.builds += 1
             async with feed.changed:
@@ -115,12 +146,12 @@ class WallboardHub:
                     feed.changed.notify_all()
             await asyncio.sleep(GATHER_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(feed.wake.wait(), max(0.0, self._tick - GATHER_SECONDS))
+                await asyncio.wait_for(
+                    feed.wake.wait(), max(0.0, self._tick_seconds - GATHER_SECONDS)
+                )
 
-    async def _read(
-        self, scope: Scope, live: Live | None, changed: set[int]
-    ) -> tuple[Wallboard, Live]:
-        def read(session: Session) -> tuple[Wallboard, Live]:
+    async def _read(self, scope: Scope, live: Live, changed: set[int]) -> Wallboard:
+        def read(session: Session) -> Wallboard:
             return refresh(session, scope, self._clock(), self._engine(), live, changed)
 
         return await run_unit_of_work(self._sessions, read, writes=False)

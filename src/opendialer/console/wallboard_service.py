@@ -1,9 +1,9 @@
-"""Builds the tenant's wallboard document. :func:`build` reads it whole (the API's one answer);
-:func:`refresh` is the producer's: it keeps what it read (:class:`Live`) and on each tick reads
-only what may have moved, namely the agents whose state was published since, today's counts
-from the quarter before the current one, the calls, member states and pacing log. The slow part
-(contacts left, the 30 days before today, agents' times today, the day's chart, every agent and
-all of today's counts) is read at most every ``SLOW_SECONDS``."""
+"""Builds the tenant's wallboard document. :func:`build` reads it whole (the API's one answer).
+The producer keeps what it read (:class:`Live`): :func:`read_slow` reads the slow part
+(contacts left, the 30 days before today, agents' times today, occupancy per quarter, every
+agent and all of today's counts) every ``SLOW_SECONDS``, and each tick's :func:`refresh` reads
+only what may have moved: the agents whose live row changed, today's counts from the quarter
+before the current one, the calls, member states and pacing log."""
 
 from collections import Counter, defaultdict
 from collections.abc import Collection
@@ -91,43 +91,50 @@ class Live:
     marks: dict[int, tuple[object, ...]] = field(default_factory=dict)  # see _agent_marks
 
 
+def read_slow(session: Session, scope: Scope, now: datetime) -> Live:
+    """The slow part, all of today's counts and every agent's line as of ``now``: what
+    :func:`refresh` starts from (the producer reads it every ``SLOW_SECONDS``, beside its
+    ticks, so a slow read never holds a tick up)."""
+    tz = zone(tenant_of(session, scope).timezone)
+    day = now.astimezone(tz).date()
+    midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
+    slow = _slow_parts(session, scope, now, day, midnight)
+    today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    agents = _agents(session, scope, _campaigns(session, scope), slow)
+    return Live(slow, today, {a.user_id: a for a in agents}, _agent_marks(session, scope))
+
+
 def refresh(
     session: Session,
     scope: Scope,
     now: datetime,
     engine: Engine | None,
-    live: Live | None,
+    live: Live,
     changed_agents: Collection[int],
-) -> tuple[Wallboard, Live]:
-    """The wallboard now, reading only what may have moved since ``live`` was read (whole when
-    it is None or its slow part is due): the agents whose live row changed or who were told
-    in ``changed_agents`` (published since), today's counts since the quarter before the
-    current one, the campaigns' calls and members, the pacing log. Updates ``live`` in place
-    and hands it back."""
+) -> Wallboard:
+    """The wallboard now, reading only what may have moved since ``live`` was read: the
+    agents whose live row changed or who were told in ``changed_agents`` (published since),
+    today's counts since the quarter before the current one, the campaigns' calls and
+    members, the pacing log. Updates ``live`` in place."""
     tz = zone(tenant_of(session, scope).timezone)
     day = now.astimezone(tz).date()
     midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
-    wanted = ReportFilter(day, day)
-    campaigns = _campaigns(session, scope)
+    if live.slow.day != day:  # past midnight: yesterday's quarters go before the next slow read
+        live.today = {key: counts for key, counts in live.today.items() if key[1] >= midnight}
+    since = max(midnight, rollups.floor_quarter(now) - RECENT)
+    live.today.update(
+        quarter_counts(session, scope, ReportFilter(day, day), since, now + timedelta(1))
+    )
     marks = _agent_marks(session, scope)
-    if live is None or _slow_due(live.slow, day, now):
-        slow = _slow_parts(session, scope, now, day, midnight)
-        today = quarter_counts(session, scope, wanted, midnight, now + timedelta(1))
-        live = Live(slow, today, {})
-        only: Collection[int] | None = None
-    else:
-        since = max(midnight, rollups.floor_quarter(now) - RECENT)
-        live.today.update(quarter_counts(session, scope, wanted, since, now + timedelta(1)))
-        moved = {user_id for user_id, mark in marks.items() if live.marks.get(user_id) != mark}
-        only = moved | set(changed_agents) | (live.marks.keys() - marks.keys())
+    moved = {user_id for user_id, mark in marks.items() if live.marks.get(user_id) != mark}
+    only = moved | set(changed_agents) | (live.marks.keys() - marks.keys())
     live.marks = marks
     today = dict(live.today)  # the calls in progress are added to a copy
+    campaigns = _campaigns(session, scope)
     board = _assemble(session, scope, now, str(tz), engine, campaigns, today, live.slow, only)
-    if only is None:
-        live.agents = {}
     live.agents.update((a.user_id, a) for a in board.agents)
     agents = sorted(live.agents.values(), key=lambda a: (a.username, a.user_id))
-    return board.model_copy(update={"agents": agents}), live
+    return board.model_copy(update={"agents": agents})
 
 
 def _agent_marks(session: Session, scope: Scope) -> dict[int, tuple[object, ...]]:
