@@ -27,7 +27,7 @@ Event = tuple[str, dict[str, Any]]
 T = TypeVar("T")
 
 
-def _bearer(client: httpx.Client, username: str) -> dict[str, str]:
+def bearer_headers(client: httpx.Client, username: str) -> dict[str, str]:
     answer = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     answer.raise_for_status()
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -76,7 +76,7 @@ def test_a_change_reaches_an_open_wallboard_as_a_delta_and_a_late_joiner_gets_it
         serve(settings) as base_url,
         httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as client,
     ):
-        sue, ann_login = _bearer(client, "sue"), _bearer(client, "ann")
+        sue, ann_login = bearer_headers(client, "sue"), bearer_headers(client, "ann")
         with client.stream("GET", "/console/api/wallboard/events", headers=sue) as stream:
             events = _events(stream)
             name, whole = next(events)
