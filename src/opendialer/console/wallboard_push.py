@@ -54,6 +54,21 @@ class Feed:
     task: asyncio.Task[None] | None = None
     _whole: tuple[int, str] | None = None  # the document's JSON, made once per version
 
+    def take(self, board: Wallboard) -> bool:
+        """Make ``board`` the document; whether there is something to push."""
+        previous, self.document = self.document, board
+        if previous is None or previous.time_zone != board.time_zone:  # every stream: it whole
+            self.version += 1
+            self.deltas.clear()
+            return True
+        delta = changes(previous, board)
+        if delta is None:
+            self._whole = None  # the same but for its time: a newcomer gets the newer one
+            return False
+        self.version += 1
+        self.deltas.append((self.version, delta.model_dump_json()))
+        return True
+
     def whole(self) -> str:
         if self._whole is None or self._whole[0] != self.version:
             assert self.document is not None
@@ -142,7 +157,7 @@ class WallboardHub:
                 continue
             self.builds += 1
             async with feed.changed:
-                if publish(feed, board):
+                if feed.take(board):
                     feed.changed.notify_all()
             await asyncio.sleep(GATHER_SECONDS)
             with contextlib.suppress(TimeoutError):
@@ -155,22 +170,6 @@ class WallboardHub:
             return refresh(session, scope, self._clock(), self._engine(), live, changed)
 
         return await run_unit_of_work(self._sessions, read, writes=False)
-
-
-def publish(feed: Feed, board: Wallboard) -> bool:
-    """Make ``board`` the feed's document; whether there was something to push."""
-    previous, feed.document = feed.document, board
-    if previous is None or previous.time_zone != board.time_zone:  # every stream: it whole
-        feed.version += 1
-        feed.deltas.clear()
-        return True
-    delta = changes(previous, board)
-    if delta is None:
-        feed._whole = None  # the same but for its time: a newcomer gets the newer one
-        return False
-    feed.version += 1
-    feed.deltas.append((feed.version, delta.model_dump_json()))
-    return True
 
 
 def changes(old: Wallboard, new: Wallboard) -> WallboardDelta | None:
