@@ -77,10 +77,9 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
             if isinstance(row, AgentSession | AgentStateChange)
         }
         agents |= flushed_now
-        connection = session.connection()
-        if flushed_now and connection.dialect.name == "postgresql":
+        if flushed_now and session.connection().dialect.name == "postgresql":
             ids = ",".join(str(user_id) for user_id in sorted(flushed_now))
-            connection.execute(select(func.pg_notify(CHANNEL, ids)))
+            session.connection().execute(select(func.pg_notify(CHANNEL, ids)))
 
     def committed(session: Session) -> None:
         for user_id in session.info.pop(changed, ()):
