@@ -59,7 +59,11 @@ async def running_parts(state: AppState) -> AsyncIterator[None]:
     settings = state.settings
     state.agent_push = AgentPush(asyncio.get_running_loop())
     try:
-        with state_log.publishing(state.sessions, state.agent_push.notify_from_thread):
+        tell = state.agent_push.notify_from_thread
+        with (
+            state_log.publishing(state.sessions, tell),
+            state_log.listening(state.db_engine.url, tell),  # other servers' changes
+        ):
             async with (
                 dialing_engine(state, state.agent_push),
                 outbox_sender(state.sessions, settings) as state.outbox_sender,

@@ -1,11 +1,14 @@
 """The agent state publication: every committed change of an agent's row is told, whatever
 made it (the state machine, a reservation's compare-and-set, a plain ORM write); a rolled-back
-one never is. Both databases."""
+one never is. Both databases; on PostgreSQL other processes hear it too."""
 
+import contextlib
+import queue
+import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from opendialer.accounts.service import NewTenant
 from opendialer.agents import sessions as agent_sessions
@@ -17,6 +20,8 @@ from opendialer.models import AgentSession, AgentState, AgentStateChange, UserRo
 from opendialer.scoping import Scope
 from tests.console.browser import make_agent
 from tests.engine.helpers import NOW, make_campaign
+
+HEAR_WITHIN = 20.0  # seconds: a deadline, not a goal
 
 
 @pytest.fixture
@@ -106,3 +111,42 @@ def test_two_publications_on_one_sessionmaker_each_hear_every_change(
         with unit_of_work(sessions) as session:
             session.get_one(AgentSession, agent).state = AgentState.READY
     assert (first, second) == ([agent, agent], [agent])
+
+
+def _flip(sessions: SessionMaker, agent: int) -> None:
+    with unit_of_work(sessions) as session:
+        row = session.get_one(AgentSession, agent)
+        row.state = AgentState.READY if row.state is AgentState.PAUSED else AgentState.PAUSED
+
+
+def test_other_processes_hear_what_was_committed_and_not_what_was_rolled_back(
+    database_url: str, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("one server process serves SQLite: nothing to hear")
+    kept, dropped, last = (
+        make_agent(sessions, tenant.tenant.id, name) for name in ("kim", "dora", "lea")
+    )
+    for agent in (kept, dropped, last):
+        _logged_in(sessions, tenant.tenant.id, agent)
+    heard: queue.Queue[int] = queue.Queue()
+    with (
+        state_log.publishing(sessions, lambda _user_id: None),
+        state_log.listening(make_url(database_url), heard.put),
+    ):
+        deadline = time.monotonic() + HEAR_WITHIN
+        while True:  # until the listener (its own thread and connection) is listening
+            _flip(sessions, kept)
+            with contextlib.suppress(queue.Empty):
+                assert heard.get(timeout=0.5) == kept
+                break
+            assert time.monotonic() < deadline, "nothing heard"
+        with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+            session.get_one(AgentSession, dropped).state = AgentState.READY
+            session.flush()
+            raise RuntimeError("rolled back")
+        _flip(sessions, last)
+        after: list[int] = []
+        while not after or after[-1] != last:  # notifications come in commit order
+            after.append(heard.get(timeout=HEAR_WITHIN))
+    assert dropped not in after

@@ -11,7 +11,7 @@ Everything here runs on the server's event loop; ``notify_from_thread`` hops ont
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ class AgentPush:
         self._loop = loop
         self._waiting: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
         self._bridged: dict[int, Bridged] = {}  # agent -> their call in progress
+        self._observers: list[Callable[[int], None]] = []  # told of every agent (wallboards)
 
     @contextmanager
     def subscribe(self, user_id: int) -> Iterator[asyncio.Event]:
@@ -46,9 +47,15 @@ class AgentPush:
             if not self._waiting[user_id]:
                 del self._waiting[user_id]
 
+    def observe(self, observer: Callable[[int], None]) -> None:
+        """``observer(user_id)`` on the loop whenever any agent's state may have changed."""
+        self._observers.append(observer)
+
     def notify(self, user_id: int) -> None:
         for changed in self._waiting.get(user_id, ()):
             changed.set()
+        for observer in self._observers:
+            observer(user_id)
 
     def notify_from_thread(self, user_id: int) -> None:
         """From any thread (a transaction's commit): wake the agent's streams on the loop."""

@@ -146,7 +146,8 @@ def _bearer(request: Request) -> str | None:
 @api.get("/events", response_class=StreamingResponse)
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: a ``state`` event at once and whenever the agent's state changes
-    (a call bridged to them: the screen pop), a comment every 15 s; ``signed_out`` ends it.
+    (a call bridged to them: the screen pop), a comment every 15 s without one (the login is
+    checked then, the state not read again); ``signed_out`` ends it.
 
     Every read, the login's check included, is one short unit of work: a stream holds no
     database connection while it waits, so hundreds of consoles opening at once (a shift
@@ -167,15 +168,20 @@ async def events(request: Request) -> StreamingResponse:
 
     async def stream() -> AsyncIterator[str]:
         with _push(request).subscribe(user_id) as changed:
+            moved = True  # the state is sent at once, then only when told it may have moved
             while True:
                 changed.clear()
                 try:
-                    current = await run_unit_of_work(sessions, read, writes=False)
+                    if moved:
+                        current = await run_unit_of_work(sessions, read, writes=False)
+                        yield f"event: state\ndata: {current.model_dump_json()}\n\n"
+                    else:  # a quiet while: only the login is checked
+                        await run_unit_of_work(sessions, signed_in, writes=False)
                 except Unauthorized:
                     yield "event: signed_out\ndata: {}\n\n"
                     return
-                yield f"event: state\ndata: {current.model_dump_json()}\n\n"
-                if not await _wait(changed, KEEPALIVE_SECONDS):
+                moved = await _wait(changed, KEEPALIVE_SECONDS)
+                if not moved:
                     yield ": keep-alive\n\n"
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

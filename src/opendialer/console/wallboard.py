@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.roles import SupervisorReadScope
 from opendialer.accounts.session_auth import login_of
 from opendialer.console.pages import _page, _page_login
-from opendialer.console.wallboard_push import WallboardHub, next_document
+from opendialer.console.wallboard_push import WallboardHub, next_pushes
 from opendialer.console.wallboard_schemas import Wallboard
 from opendialer.console.wallboard_service import build
 from opendialer.db import run_unit_of_work
@@ -38,6 +39,8 @@ def hub(request: Request) -> WallboardHub:
     state = app_state(request)
     if state.wallboard_hub is None:
         state.wallboard_hub = WallboardHub(state.sessions, lambda: state.engine, utcnow)
+        if state.agent_push is not None:  # agents' published changes wake the producers
+            state.agent_push.observe(state.wallboard_hub.agent_changed)
     return state.wallboard_hub
 
 
@@ -59,13 +62,17 @@ def wallboard(request: Request, session: ReadSession, who: SupervisorReadScope) 
 
 @wallboard_api.get("/events", response_class=StreamingResponse)
 async def wallboard_events(request: Request) -> StreamingResponse:
-    """Server-sent events: ``wallboard`` with the document whenever the tenant's producer has
-    a new one (every half second while anyone watches), a comment every 15 s without one;
-    ``signed_out`` ends it once the login has ended."""
+    """Server-sent events (the session cookie or a bearer login token): ``wallboard`` with
+    the whole document first (and again after falling far behind), then ``wallboard_delta``
+    with what changed whenever something did (the tenant's producer reads every half second,
+    and at once on an agent's change), a comment every 15 s without one; ``signed_out`` ends
+    it once the login has ended."""
     sessions = app_state(request).sessions
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    bearer = token if scheme.lower() == "bearer" and token else None
 
     def signed_in(session: Session) -> Scope:
-        scope = login_of(request, session, touch=False).scope
+        scope = login_of(request, session, bearer, touch=False).scope
         require_role(scope, UserRole.SUPERVISOR)
         return scope
 
@@ -76,12 +83,12 @@ async def wallboard_events(request: Request) -> StreamingResponse:
         async with feeds.watch(who) as feed:
             seen, checked = 0, time.monotonic()
             while True:
-                got = await next_document(feed, seen, KEEPALIVE_SECONDS)
+                got = await next_pushes(feed, seen, KEEPALIVE_SECONDS)
                 if got is None:
                     yield ": keep-alive\n\n"
                 else:
-                    seen, document = got
-                    yield f"event: wallboard\ndata: {document}\n\n"
+                    seen, pushes = got
+                    yield "".join(f"event: {name}\ndata: {data}\n\n" for name, data in pushes)
                 if time.monotonic() - checked >= KEEPALIVE_SECONDS:
                     checked = time.monotonic()
                     try:

@@ -76,3 +76,18 @@ class Wallboard(OutputModel):
     agents: list[AgentBoard]
     pacing: list[PacingLine]
     quarters: list[QuarterPoint] = Field(description="Today, per 15 minutes, every campaign")
+
+
+class WallboardDelta(OutputModel):
+    """What changed since the previous push (``wallboard_delta`` events): the campaigns, agents
+    and quarters that are new or changed, replacing those with the same key; the keys gone;
+    the pacing lines when they changed (null: as before)."""
+
+    at: datetime
+    campaigns: list[CampaignBoard] = Field(description="New or changed, by ``id``")
+    removed_campaigns: list[int]
+    agents: list[AgentBoard] = Field(description="New or changed, by ``user_id``")
+    removed_agents: list[int]
+    quarters: list[QuarterPoint] = Field(description="New or changed, by ``at``")
+    removed_quarters: list[datetime]
+    pacing: list[PacingLine] | None = Field(description="All of them when they changed")

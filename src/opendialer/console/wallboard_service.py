@@ -1,9 +1,12 @@
-"""Builds the tenant's wallboard document. The fast part (agents, calls, today's counts, the
-pacing log) is read on every build; the slow part (contacts left, the 30 days before today,
-agents' times today, the day's chart) at most every ``SLOW_SECONDS``: the wallboard's producer
-builds often, and these move slowly."""
+"""Builds the tenant's wallboard document. :func:`build` reads it whole (the API's one answer).
+The producer keeps what it read (:class:`Live`): :func:`read_slow` reads the slow part
+(contacts left, the 30 days before today, agents' times today, occupancy per quarter, every
+agent and all of today's counts) every ``SLOW_SECONDS``, and each tick's :func:`refresh` reads
+only what may have moved: the agents whose live row changed, today's counts from the quarter
+before the current one, the calls, member states and pacing log."""
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -39,10 +42,13 @@ from opendialer.reports.service import quarter_counts, state_intervals
 from opendialer.reports.sql import QUARTER
 from opendialer.scoping import Scope, owned, tenant_of
 
-SLOW_SECONDS = 5.0
+SLOW_SECONDS = 15.0  # agents' times today and the other slow parts move this often (CPU: see docs)
 PACING_LINES = 12
 NEAR_CAP = 2 / 3  # the abandonment colour turns "near" past this share of the cap
 RATE_WINDOW = timedelta(minutes=15)
+# Between slow reads, today's counts are re-read from this long before the current quarter:
+# calls that started earlier and end meanwhile count at the next slow read.
+RECENT = timedelta(minutes=15)
 
 
 @dataclass(slots=True)
@@ -67,29 +73,127 @@ def build(
     tz = zone(tenant_of(session, scope).timezone)
     day = now.astimezone(tz).date()
     midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
-    if slow is None or slow.day != day or (now - slow.built_at).total_seconds() >= SLOW_SECONDS:
+    if slow is None or _slow_due(slow, day, now):
         slow = _slow_parts(session, scope, now, day, midnight)
-    campaigns = list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
+    campaigns = _campaigns(session, scope)
     today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    return _assemble(session, scope, now, str(tz), engine, campaigns, today, slow, None), slow
+
+
+@dataclass(slots=True)
+class Live:
+    """What the producer read before: the slow part, today's counts (calls in progress not
+    added) and every agent's line."""
+
+    slow: SlowParts
+    today: dict[tuple[int, datetime], Counts]
+    agents: dict[int, AgentBoard]
+    marks: dict[int, tuple[object, ...]] = field(default_factory=dict)  # see _agent_marks
+
+
+def read_slow(session: Session, scope: Scope, now: datetime) -> Live:
+    """The slow part, all of today's counts and every agent's line as of ``now``: what
+    :func:`refresh` starts from (the producer reads it every ``SLOW_SECONDS``, beside its
+    ticks, so a slow read never holds a tick up)."""
+    tz = zone(tenant_of(session, scope).timezone)
+    day = now.astimezone(tz).date()
+    midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
+    slow = _slow_parts(session, scope, now, day, midnight)
+    today = quarter_counts(session, scope, ReportFilter(day, day), midnight, now + timedelta(1))
+    agents = _agents(session, scope, _campaigns(session, scope), slow)
+    return Live(slow, today, {a.user_id: a for a in agents}, _agent_marks(session, scope))
+
+
+def refresh(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    engine: Engine | None,
+    live: Live,
+    changed_agents: Collection[int],
+) -> Wallboard:
+    """The wallboard now, reading only what may have moved since ``live`` was read: the
+    agents whose live row changed or who were told in ``changed_agents`` (published since),
+    today's counts since the quarter before the current one, the campaigns' calls and
+    members, the pacing log. Updates ``live`` in place."""
+    tz = zone(tenant_of(session, scope).timezone)
+    day = now.astimezone(tz).date()
+    midnight = datetime.combine(day, time(0), tz).astimezone(UTC)
+    if live.slow.day != day:  # past midnight: yesterday's quarters go before the next slow read
+        live.today = {key: counts for key, counts in live.today.items() if key[1] >= midnight}
+    since = max(midnight, rollups.floor_quarter(now) - RECENT)
+    live.today.update(
+        quarter_counts(session, scope, ReportFilter(day, day), since, now + timedelta(1))
+    )
+    marks = _agent_marks(session, scope)
+    moved = {user_id for user_id, mark in marks.items() if live.marks.get(user_id) != mark}
+    only = moved | set(changed_agents) | (live.marks.keys() - marks.keys())
+    live.marks = marks
+    today = dict(live.today)  # the calls in progress are added to a copy
+    campaigns = _campaigns(session, scope)
+    board = _assemble(session, scope, now, str(tz), engine, campaigns, today, live.slow, only)
+    live.agents.update((a.user_id, a) for a in board.agents)
+    agents = sorted(live.agents.values(), key=lambda a: (a.username, a.user_id))
+    return board.model_copy(update={"agents": agents})
+
+
+def _agent_marks(session: Session, scope: Scope) -> dict[int, tuple[object, ...]]:
+    """What each agent's line shows from their live row: a change made anywhere (another
+    process too, which publishes nothing here) shows as a changed mark."""
+    rows = session.execute(
+        owned(AgentSession, scope).with_only_columns(
+            AgentSession.user_id,
+            AgentSession.state,
+            AgentSession.since,
+            AgentSession.pause_reason,
+            AgentSession.campaign_id,
+            AgentSession.contact_id,
+        )
+    )
+    return {user_id: tuple(rest) for user_id, *rest in rows}
+
+
+def _slow_due(slow: SlowParts, day: date, now: datetime) -> bool:
+    return slow.day != day or (now - slow.built_at).total_seconds() >= SLOW_SECONDS
+
+
+def _campaigns(session: Session, scope: Scope) -> list[Campaign]:
+    return list(session.scalars(owned(Campaign, scope).order_by(Campaign.name)))
+
+
+def _assemble(
+    session: Session,
+    scope: Scope,
+    now: datetime,
+    time_zone: str,
+    engine: Engine | None,
+    campaigns: list[Campaign],
+    today: dict[tuple[int, datetime], Counts],
+    slow: SlowParts,
+    only_agents: Collection[int] | None,
+) -> Wallboard:
+    """The document from today's counts (calls in progress are added to them here) with the
+    agents ``only_agents`` (None: all)."""
     talking = _talking(session, engine, {c.id for c in campaigns})
     _count_talking(today, talking)
-    slow.talked.update({call.attempt_id: call.agent_id for call in talking if call.agent_id})
+    joined = {call.attempt_id: call.agent_id for call in talking if call.agent_id}
+    if only_agents is not None:  # a call newly joined moves its agent's calls today
+        only_agents = set(only_agents) | {a for c, a in joined.items() if c not in slow.talked}
+    slow.talked.update(joined)
     recent = _recent_attempts(session, scope, now)
     members = _member_states(session, campaigns)
     boards = [
         _campaign_board(c, engine, members.get(c.id, {}), today, slow, recent.get(c.id, 0), now)
         for c in campaigns
     ]
-    return (
-        Wallboard(
-            at=now,
-            time_zone=str(tz),
-            campaigns=boards,
-            agents=_agents(session, scope, campaigns, slow),
-            pacing=_pacing(session, campaigns, now),
-            quarters=_quarters(campaigns, today, slow),
-        ),
-        slow,
+    nobody = only_agents is not None and not only_agents
+    return Wallboard(
+        at=now,
+        time_zone=time_zone,
+        campaigns=boards,
+        agents=[] if nobody else _agents(session, scope, campaigns, slow, only_agents),
+        pacing=_pacing(session, campaigns, now),
+        quarters=_quarters(campaigns, today, slow),
     )
 
 
@@ -216,7 +320,8 @@ def _runs_out(left: int, recent: int, now: datetime) -> datetime | None:
     if recent == 0 or left == 0:
         return None
     per_second = recent / RATE_WINDOW.total_seconds()
-    return now + timedelta(seconds=left / per_second)
+    # To the minute (the page shows hours and minutes): a push carries it only when it moved.
+    return (now + timedelta(seconds=left / per_second)).replace(second=0, microsecond=0)
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -227,15 +332,23 @@ def _ratio(part: float, whole: float) -> float | None:
 
 
 def _agents(
-    session: Session, scope: Scope, campaigns: list[Campaign], slow: SlowParts
+    session: Session,
+    scope: Scope,
+    campaigns: list[Campaign],
+    slow: SlowParts,
+    only: Collection[int] | None = None,
 ) -> list[AgentBoard]:
-    rows = session.execute(
+    """The tenant's agents (``only`` these users, when given)."""
+    query = (
         owned(User, scope)
         .with_only_columns(User, AgentSession)
         .outerjoin(AgentSession, AgentSession.user_id == User.id)
         .where(User.role == UserRole.AGENT)
         .order_by(User.username)
-    ).all()
+    )
+    if only is not None:
+        query = query.where(User.id.in_(list(only)))
+    rows = session.execute(query).all()
     names = {c.id: c.name for c in campaigns}
     contact_ids = [s.contact_id for _u, s in rows if s is not None and s.contact_id is not None]
     contacts = _contact_names(session, scope, contact_ids)

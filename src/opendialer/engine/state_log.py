@@ -4,18 +4,29 @@ logged-in, ready, talk, wrap-up and pause times), written in the same transactio
 And its publication: whoever changes an agent's row (the engine, the API, the console, a
 supervisor's pause or forced logout, the wrap-up timer, the simulator), :func:`publishing` tells
 the listener the agent's id once the transaction has committed. It watches the session's flushes,
-not the callers, so no source can forget to tell.
+not the callers, so no source can forget to tell. On PostgreSQL the same transaction also sends
+``NOTIFY opendialer_agents`` with the ids (delivered at its commit, dropped with a rollback), and
+:func:`listening` hears every server process's on one connection of its own: an agent's console
+or a wallboard connected to one server hears changes made through another.
 """
 
+import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+import psycopg
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendialer.models import AgentSession, AgentState, AgentStateChange
+
+log = logging.getLogger(__name__)
+CHANNEL = "opendialer_agents"
+RETRY_SECONDS = 1.0  # a lost listening connection is made again after this
 
 
 def record(session: Session, row: AgentSession, at: datetime) -> None:
@@ -58,9 +69,15 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
 
     def flushed(session: Session, _context: Any) -> None:
         agents: set[int] = session.info.setdefault(changed, set())
-        for row in (*session.new, *session.dirty):
-            if isinstance(row, AgentSession | AgentStateChange):
-                agents.add(row.user_id)
+        flushed_now = {
+            row.user_id
+            for row in (*session.new, *session.dirty)
+            if isinstance(row, AgentSession | AgentStateChange)
+        }
+        agents |= flushed_now
+        if flushed_now and session.connection().dialect.name == "postgresql":
+            ids = ",".join(str(user_id) for user_id in sorted(flushed_now))
+            session.connection().execute(select(func.pg_notify(CHANNEL, ids)))
 
     def committed(session: Session) -> None:
         for user_id in session.info.pop(changed, ()):
@@ -81,3 +98,37 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
     finally:
         for name, listener in listeners:
             event.remove(sessions, name, listener)
+
+
+@contextmanager
+def listening(url: URL, tell: Callable[[int], None]) -> Iterator[None]:
+    """While open, on PostgreSQL: ``tell(user_id)`` (in a thread of its own) for every agent
+    any server process published. Nothing on another database (one process serves it)."""
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    stop = threading.Event()
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    thread = threading.Thread(
+        target=_listen, args=(conninfo, tell, stop), name="agents-listen", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(RETRY_SECONDS * 5)
+
+
+def _listen(conninfo: str, tell: Callable[[int], None], stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                connection.execute(f"LISTEN {CHANNEL}")
+                while not stop.is_set():
+                    for notice in connection.notifies(timeout=RETRY_SECONDS):
+                        for user_id in notice.payload.split(","):
+                            tell(int(user_id))
+        except psycopg.OperationalError:
+            log.warning("agent changes from other servers: connection lost; listening again")
+            stop.wait(RETRY_SECONDS)

@@ -1,5 +1,5 @@
-// The wallboard: the tenant's document pushed over server-sent events; start/stop and the
-// agent actions go to the native API with the login's CSRF token.
+// The wallboard: the tenant's document pushed over server-sent events (whole first, then what
+// changed); start/stop and the agent actions go to the native API with the login's CSRF token.
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -174,6 +174,27 @@ function tick() {
   }
 }
 
+// Replace the items with the same key, add the new ones, drop the keys gone.
+function merged(items, changed, gone, key) {
+  const byKey = new Map(items.map((x) => [x[key], x]));
+  for (const k of gone) byKey.delete(k);
+  for (const x of changed) byKey.set(x[key], x);
+  return [...byKey.values()];
+}
+
+function applied(delta) {
+  const byName = (x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : x.id - y.id);
+  return {
+    ...board,
+    at: delta.at,
+    campaigns: merged(board.campaigns, delta.campaigns, delta.removed_campaigns, "id").sort(byName),
+    agents: merged(board.agents, delta.agents, delta.removed_agents, "user_id"),
+    quarters: merged(board.quarters, delta.quarters, delta.removed_quarters, "at")
+      .sort((x, y) => Date.parse(x.at) - Date.parse(y.at)),
+    pacing: delta.pacing || board.pacing,
+  };
+}
+
 function render(document_) {
   board = document_;
   clockOffset = Date.parse(board.at) - Date.now();
@@ -196,6 +217,7 @@ for (const header of document.querySelectorAll("button.sort")) {
 
 const events = new EventSource("/console/api/wallboard/events");
 events.addEventListener("wallboard", (event) => { put(byId("connection"), "Live"); render(JSON.parse(event.data)); });
+events.addEventListener("wallboard_delta", (event) => { if (board) render(applied(JSON.parse(event.data))); });
 events.addEventListener("signed_out", () => { events.close(); window.location.assign("/console/login?expired=1"); });
 events.addEventListener("error", () => put(byId("connection"), "Reconnecting…"));
 setInterval(tick, 1000);
