@@ -155,6 +155,9 @@ function renderModules(modules) {
 }
 
 function render(state) {
+  // An action's answer can arrive after a push read later (the skip's "ready", overtaken by the
+  // next preview's push): a state read before the one shown is stale and must not replace it.
+  if (current && new Date(state.now) < new Date(current.now)) return;
   // The screen pop: a call bridged to the agent shown (its contact may show earlier, reserved).
   const bridged = state.call ? state.call.bridged_at : null;
   const popped = bridged && !(current && current.call && current.call.bridged_at === bridged);
