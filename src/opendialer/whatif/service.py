@@ -139,9 +139,8 @@ def simulate_changes(fitted: Fit, changes: Changes) -> WhatIf:
     mode = changes.dial_mode or fitted.rules.dial_mode
     team = max(1, round(_mean_over_shift(agents, scenario.start_second, scenario.hours)))
     hours = changes.hours or scenario.hours
-    setup = replace(
+    setup = replace(  # its agents: the most the schedule has on duty (the run follows it)
         SimulationSetup.of(scenario, _contacts(fitted.observed, team, hours), mode),
-        agents=team,
         calling_hours=ALL_DAY,
     )
     done = run_in_scratch_database(
@@ -178,7 +177,7 @@ def _agents(fitted: float | Schedule, changes: Changes) -> float | Schedule:
 
 
 def _mean_over_shift(agents: float | Schedule, start: float, hours: float) -> float:
-    """The simulator keeps one team all day: the fitted schedule's mean over the shift."""
+    """The fitted schedule's mean over the shift (what sizes the contact list)."""
     samples = [value_at(agents, start + minute * 60) for minute in range(int(hours * 60) or 1)]
     return sum(samples) / len(samples)
 
