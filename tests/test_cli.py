@@ -164,7 +164,12 @@ def test_simulate_runs_several_days_with_a_restart_and_prints_each_day(
     ]
     assert [row[0] for row in days] == ["1", "2"]
     assert [row[7] for row in days] == ["1", "1"]  # one engine restart each day
-    assert "0.2 virtual hours" in result.stdout
+    summary = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.split("Day by day")[0].splitlines()
+        if line.count("│") >= 3
+    }
+    assert summary["simulated hours"] == "0.2"  # two shifts of 0.1 h
 
 
 def test_simulate_refuses_a_restart_time_that_is_no_time_of_day(db_url: str) -> None:
