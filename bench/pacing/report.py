@@ -18,6 +18,7 @@ COLUMNS = (
     "days > cap",
     "violations",
     "dials/day",
+    "days",
 )
 
 
@@ -62,13 +63,14 @@ class Summary:
             str(self.days_over),
             str(self.violations),
             f"{self.dials:,.0f}",
+            str(self.days),
         ]
 
 
 def show(summaries: Sequence[Summary], bounds: dict[str, float], title: str) -> None:
     rows = [s.row() for s in summaries]
     rows += [
-        [name, "exact optimum (bound)", f"{b:.1%}", "", "3.00%", "", "", "", ""]
+        [name, "exact optimum (bound)", f"{b:.1%}", "", "3.00%", "", "", "", "", ""]
         for name, b in bounds.items()
     ]
     print_table(title, COLUMNS, rows)
@@ -78,7 +80,7 @@ def markdown(summaries: Sequence[Summary], bounds: dict[str, float]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(s.row()) + " |" for s in summaries]
     for name, bound in bounds.items():
-        lines.append(f"| {name} | exact optimum, LP bound | {bound:.1%} | | 3.00% | | | | |")
+        lines.append(f"| {name} | exact optimum, LP bound | {bound:.1%} | | 3.00% | | | | | |")
     return "\n".join(lines) + "\n"
 
 
