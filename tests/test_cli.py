@@ -145,6 +145,39 @@ def test_simulate_reads_the_pacing_benchs_scenario_format(db_url: str, tmp_path:
     assert int(lines["answering machines agents reported"]) > 0
 
 
+def test_simulate_runs_several_days_with_a_restart_and_prints_each_day(
+    db_url: str, tmp_path: Path
+) -> None:
+    scenario = tmp_path / "week.toml"
+    scenario.write_text(
+        'name = "week"\nagents = { "09:00" = 3, "09:05" = 2 }\nhours = 0.1\n'
+        "[contacts]\nsize = 300\n",
+        encoding="utf-8",
+    )
+    args = ["simulate", "--scenario", str(scenario), "--days", "2", "--restart-at", "09:03"]
+    result = runner.invoke(app, [*args, "--amd", "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    days = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in result.stdout.split("Day by day")[1].splitlines()
+        if line.count("│") >= 9
+    ]
+    assert [row[0] for row in days] == ["1", "2"]
+    assert [row[7] for row in days] == ["1", "1"]  # one engine restart each day
+    summary = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.split("Day by day")[0].splitlines()
+        if line.count("│") >= 3
+    }
+    assert summary["simulated hours"] == "0.2"  # two shifts of 0.1 h
+
+
+def test_simulate_refuses_a_restart_time_that_is_no_time_of_day(db_url: str) -> None:
+    result = runner.invoke(app, ["simulate", "--restart-at", "noon", "--hours", "0.05"])
+    assert result.exit_code == 2
+    assert "--restart-at" in result.output and "Traceback" not in result.output
+
+
 def test_serve_refuses_an_unmigrated_database_naming_the_fix(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

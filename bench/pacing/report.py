@@ -18,6 +18,7 @@ COLUMNS = (
     "days > cap",
     "violations",
     "dials/day",
+    "days",
 )
 
 
@@ -62,13 +63,14 @@ class Summary:
             str(self.days_over),
             str(self.violations),
             f"{self.dials:,.0f}",
+            str(self.days),
         ]
 
 
 def show(summaries: Sequence[Summary], bounds: dict[str, float], title: str) -> None:
     rows = [s.row() for s in summaries]
     rows += [
-        [name, "exact optimum (bound)", f"{b:.1%}", "", "3.00%", "", "", "", ""]
+        [name, "exact optimum (bound)", f"{b:.1%}", "", "3.00%", "", "", "", "", ""]
         for name, b in bounds.items()
     ]
     print_table(title, COLUMNS, rows)
@@ -78,27 +80,60 @@ def markdown(summaries: Sequence[Summary], bounds: dict[str, float]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(s.row()) + " |" for s in summaries]
     for name, bound in bounds.items():
-        lines.append(f"| {name} | exact optimum, LP bound | {bound:.1%} | | 3.00% | | | | |")
+        lines.append(f"| {name} | exact optimum, LP bound | {bound:.1%} | | 3.00% | | | | | |")
     return "\n".join(lines) + "\n"
 
 
+def day_row(d: DayResult) -> dict[str, object]:
+    """One day as JSON; ``read_days`` turns it back into a :class:`DayResult`."""
+    return {
+        "scenario": d.scenario,
+        "dialer": d.dialer,
+        "seed": d.seed,
+        "day": d.day,
+        "occupancy": round(d.occupancy, 5),
+        "abandon_rate": round(d.abandon_rate, 5),
+        "live": d.live,
+        "abandoned": d.abandoned,
+        "amd_abandoned": d.amd_abandoned,
+        "dials": d.dials,
+        "connects": d.connects,
+        "short_rings": d.short_rings,
+        "redials": d.redials,
+        "dials_outside_shift": d.dials_outside_shift,
+        "busy_seconds": round(d.busy_seconds, 3),
+        "agent_seconds": round(d.agent_seconds, 3),
+    }
+
+
+_COUNTS = [
+    "day",
+    "live",
+    "abandoned",
+    "amd_abandoned",
+    "dials",
+    "connects",
+    "short_rings",
+    "redials",
+    "dials_outside_shift",
+]
+
+
+def read_days(path: Path) -> list[DayResult]:
+    """The days of a ``days.partial.jsonl`` (one JSON row a line), as the run wrote them."""
+    days = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        day = DayResult(row["scenario"], row["dialer"], row["seed"])
+        for name in _COUNTS:
+            setattr(day, name, row.get(name, 0))
+        day.busy_seconds, day.agent_seconds = row["busy_seconds"], row["agent_seconds"]
+        days.append(day)
+    return days
+
+
 def write_json(path: Path, days: Sequence[DayResult]) -> None:
-    rows = [
-        {
-            "scenario": d.scenario,
-            "dialer": d.dialer,
-            "seed": d.seed,
-            "occupancy": round(d.occupancy, 5),
-            "abandon_rate": round(d.abandon_rate, 5),
-            "live": d.live,
-            "abandoned": d.abandoned,
-            "amd_abandoned": d.amd_abandoned,
-            "dials": d.dials,
-            "connects": d.connects,
-            "short_rings": d.short_rings,
-        }
-        for d in days
-    ]
+    rows = [day_row(d) for d in days]
     path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
 
 

@@ -1,7 +1,7 @@
 """Which dialers run, on which days, in parallel; and the fixed ratio's tuning search."""
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -62,13 +62,26 @@ def run_job(job: Job) -> list[DayResult]:
 
 
 class Runner:
-    def __init__(self, workers: int) -> None:
+    """Runs jobs over ``workers`` processes; ``record`` hears each job's days as it finishes
+    (so a long run loses nothing when stopped), the days come back in the jobs' order."""
+
+    def __init__(
+        self, workers: int, record: Callable[[list[DayResult]], None] | None = None
+    ) -> None:
         self.pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+        self.record = record or (lambda days: None)
 
     def map(self, jobs: Sequence[Job]) -> list[DayResult]:
         if self.pool is None:
-            return [day for j in jobs for day in run_job(j)]
-        return [day for days in self.pool.map(run_job, jobs, chunksize=1) for day in days]
+            results = []
+            for job in jobs:
+                results.append(run_job(job))
+                self.record(results[-1])
+            return [day for days in results for day in days]
+        futures: list[Future[list[DayResult]]] = [self.pool.submit(run_job, j) for j in jobs]
+        for done in as_completed(futures):
+            self.record(done.result())
+        return [day for f in futures for day in f.result()]
 
     def close(self) -> None:
         if self.pool is not None:

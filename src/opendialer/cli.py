@@ -25,13 +25,14 @@ from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
 from opendialer.audit.context import act_for_tenant, audited_command
+from opendialer.clock import VIRTUAL_EPOCH
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.imports.cli import import_command
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.dnc.schedule import replace_from_file
-from opendialer.engine.report import summary_table
+from opendialer.engine.report import days_table, summary_table
 from opendialer.engine.scratch_run import ScratchRun, run_in_scratch_database
 from opendialer.engine.simulation import SimulationResult
 from opendialer.engine.simulation_plot import MISSING_MATPLOTLIB
@@ -44,6 +45,7 @@ from opendialer.observability.logs import configure_logging
 from opendialer.safe_stop import SafeStopServer
 from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
+from opendialer.telephony.sim_scenario import second_of_day
 from opendialer.web.state import state_of
 from opendialer.whatif.report import scenario_table, whatif_table
 from opendialer.whatif.service import Changes, fit_campaign, simulate_changes
@@ -320,6 +322,28 @@ def simulate(
             "(needs matplotlib: the bench extra)",
         ),
     ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=31,
+            help="Days in a row, the policy and the abandonment ledger carried over "
+            "(default: the scenario's, else 1)",
+        ),
+    ] = None,
+    restart_at: Annotated[
+        str | None,
+        typer.Option(
+            help="Restart the engine at this time of day (HH:MM): a fresh policy, the day's "
+            "ledger recounted from the history (default: the scenario's, else none)"
+        ),
+    ] = None,
+    amd: Annotated[
+        bool | None,
+        typer.Option(
+            "--amd/--no-amd", help="Answering-machine detection on or off (default: the scenario's)"
+        ),
+    ] = None,
 ) -> None:
     """Run a campaign on the simulated network on a virtual clock and print a summary."""
     if plot is not None and importlib.util.find_spec("matplotlib") is None:
@@ -345,26 +369,49 @@ def simulate(
         if scenario
         else CampaignScenario(name="default", agents=count, abandon_target=target)
     )
+    loaded = _with_options(loaded, days=days, restart_at=restart_at, amd=amd)
     mode = dial_mode or DialMode.PREDICTIVE
     run = ScratchRun(
         scenario=loaded,
         setup=SimulationSetup.of(loaded, contacts, mode),
         hours=hours or loaded.hours,
         seed=seed,
+        start=loaded.start_on(VIRTUAL_EPOCH.date()),
         database_url=database_url,
     )
     with console.status(f"Simulating {run.hours:g} h"):
         done = run_in_scratch_database(run)
     result = done.result
     Console().print(summary_table(result, f"Simulation: {mode.value}, seed {seed}"))
+    Console().print(days_table(result))
     if plot is not None:
         title = f"Simulation: {mode.value}, {run.setup.agents} agents, seed {seed}"
         _draw(done.result, plot, title, run.setup.abandon_target)
     per_attempt = 1000 * done.cpu_seconds / max(result.tally.attempts, 1)
     console.print(
-        f"{run.hours:g} virtual hours in {done.wall_seconds:.1f} s (CPU {done.cpu_seconds:.1f} "
-        f"s, {per_attempt:.1f} ms per attempt)"
+        f"{result.seconds / 3600:g} virtual hours in {done.wall_seconds:.1f} s "
+        f"(CPU {done.cpu_seconds:.1f} s, {per_attempt:.1f} ms per attempt)"
     )
+
+
+def _with_options(
+    scenario: CampaignScenario, *, days: int | None, restart_at: str | None, amd: bool | None
+) -> CampaignScenario:
+    """The scenario with the command's --days, --restart-at and --amd over its own."""
+    update: dict[str, object] = {}
+    if days is not None:
+        update["days"] = days
+    if restart_at is not None:
+        try:
+            second_of_day(restart_at)
+        except ValueError:
+            raise typer.BadParameter(
+                f"a time of day HH:MM, got {restart_at!r}", param_hint="--restart-at"
+            ) from None
+        update["restart_at"] = restart_at
+    if amd is not None:
+        update["amd"] = amd
+    return scenario.model_copy(update=update)
 
 
 def _draw(result: SimulationResult, plot: Path, title: str, abandon_target: float) -> None:

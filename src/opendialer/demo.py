@@ -36,10 +36,10 @@ class SimulationSetup:
     def of(
         cls, scenario: CampaignScenario, contacts: int, dial_mode: DialMode
     ) -> "SimulationSetup":
-        """A campaign scenario's setup: its agents at the start of the shift, its list's size
-        (or ``contacts``), its AMD and abandonment target."""
+        """A campaign scenario's setup: the most agents its schedule has on duty, its list's
+        size (or ``contacts``), its AMD and abandonment target."""
         return cls(
-            agents=max(1, scenario.agents_at(scenario.start_second)),
+            agents=max(1, scenario.most_agents()),
             contacts=scenario.contacts.size if scenario.contacts is not None else contacts,
             dial_mode=dial_mode,
             abandon_target=scenario.abandon_target,

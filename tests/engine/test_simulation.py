@@ -1,13 +1,25 @@
+from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.engine.pacing.base import PacingPolicy, ProgressivePolicy
+from opendialer.engine.pacing.baselines import FixedRatioPolicy
 from opendialer.engine.pacing.predictive import PredictivePolicy
-from opendialer.engine.simulation import SimulationResult, simulate
-from opendialer.models import DialMode, PacingDecision
+from opendialer.engine.simulation import Plan, SimulationResult, simulate, simulate_days
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    Campaign,
+    CampaignMember,
+    DialMode,
+    PacingDecision,
+)
+from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim_scenario import Scenario
 from tests.engine.helpers import predictive_campaign
 
@@ -74,3 +86,84 @@ def test_simulated_agents_report_machines_and_people_are_counted_as_the_law_coun
     assert truth.people_answered + truth.machines_reported <= result.tally.live_answers
     assert truth.people_abandoned <= result.tally.abandoned
     assert result.people_abandonment == truth.people_abandoned / truth.people_answered
+
+
+def _scenario(**fields: object) -> CampaignScenario:
+    data: dict[str, object] = {"name": "week", "agents": 3, "hours": 0.5, "amd": True}
+    return CampaignScenario.model_validate(data | fields)
+
+
+def _run_days(
+    sessions: SessionMaker,
+    scenario: CampaignScenario,
+    plan: Plan,
+    factory: Callable[[Campaign], PacingPolicy],
+) -> SimulationResult:
+    clock = VirtualClock(scenario.start_on(START.date()))
+    setup = SimulationSetup.of(scenario, 1500, DialMode.PREDICTIVE)
+    campaign_id = prepare_campaign(sessions, setup, clock.now(), name=scenario.name)
+    return clock.run(
+        simulate_days(sessions, clock, campaign_id, scenario, plan, policy_factory=factory)
+    )
+
+
+def _counting(
+    make: Callable[[], PacingPolicy],
+) -> tuple[list[PacingPolicy], Callable[[Campaign], PacingPolicy]]:
+    made: list[PacingPolicy] = []
+
+    def factory(_campaign: Campaign) -> PacingPolicy:
+        made.append(make())
+        return made[-1]
+
+    return made, factory
+
+
+def test_agents_follow_the_scenarios_schedule_hour_by_hour(sessions: SessionMaker) -> None:
+    schedule = {"09:00": 4, "09:59": 4, "10:00": 1, "11:00": 1}
+    scenario = _scenario(name="Schedule", agents=schedule, hours=2.0)
+    _, factory = _counting(ProgressivePolicy)
+    result = _run_days(sessions, scenario, Plan(hours=2.0, seed=2), factory)
+
+    first, second = result.agents_by_hour()
+    assert first == pytest.approx(4.0, abs=0.05)  # four on duty all the first hour
+    # One from 10:00; the three sent home leave when their call is over (minutes at most).
+    assert 1.0 <= second < 1.5
+    assert result.agents == 4
+    assert result.available_seconds < 4 * 2 * 3600 * 0.7  # not four agents all day
+    with unit_of_work(sessions) as session:
+        states = session.scalars(
+            select(AgentSession.state)
+            .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
+            .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+            .where(Campaign.name == "Schedule")
+        ).all()
+    assert set(states) == {AgentState.LOGGED_OUT}  # the shift is over: everyone went home
+
+
+def test_several_days_carry_the_policy_and_the_30_day_ledger(sessions: SessionMaker) -> None:
+    made, factory = _counting(PredictivePolicy)
+    result = _run_days(sessions, _scenario(name="Days"), Plan(days=2, hours=0.5, seed=4), factory)
+
+    first, second = result.days
+    assert len(made) == 1  # one policy learning over both days
+    assert first.live_answers > 0 and second.live_answers > 0
+    # Day 2's ledger is its own calendar day; its 30 days start from day 1's tally (history).
+    assert second.engine_day.live_answers <= second.live_answers
+    assert second.engine_period.live_answers - second.engine_day.live_answers == first.live_answers
+    assert second.engine_period.abandoned - second.engine_day.abandoned == first.abandoned
+    assert sum(d.attempts for d in result.days) == result.tally.attempts
+
+
+def test_an_engine_restart_mid_day_keeps_the_days_abandon_count(sessions: SessionMaker) -> None:
+    made, factory = _counting(lambda: FixedRatioPolicy(3.0))  # dials hard: abandons early
+    scenario = _scenario(name="Restart", hours=1.0, restart_at="09:30")
+    result = _run_days(sessions, scenario, Plan(hours=1.0, restart_after=1800, seed=6), factory)
+
+    day = result.days[0]
+    at_restart = max((s for s in result.timeline if s.second <= 1800), key=lambda s: s.second)
+    assert len(made) == 2 and day.restarts == 1  # the new engine paces with a fresh policy
+    assert at_restart.abandoned > 0  # the morning's abandons, counted by the first engine
+    assert day.abandoned > at_restart.abandoned  # and the second engine's own
+    # The second engine recounted the morning from the history: the day's count is unchanged.
+    assert day.engine_day.abandoned == day.abandoned

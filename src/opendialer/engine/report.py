@@ -38,3 +38,35 @@ def summary_table(result: SimulationResult, title: str) -> Table:
 
 def _per(total: float, count: int) -> str:
     return f"{total / count:.2f}" if count else "-"
+
+
+def days_table(result: SimulationResult) -> Table:
+    """Day by day: abandonment of people as the law counts it, and the engine's ledger."""
+    table = Table(title="Day by day")
+    for name in (
+        "day",
+        "attempts",
+        "people who answered",
+        "people abandoned",
+        "abandonment of people",
+        "dialer's abandonment",
+        "occupancy",
+        "engine restarts",
+        "engine's 30 days: live / abandoned",
+    ):
+        table.add_column(name, justify="right")
+    for day in result.days:
+        dialer = day.abandoned / day.live_answers if day.live_answers else 0.0
+        period = day.engine_period
+        table.add_row(
+            str(day.day),
+            f"{day.attempts:,}",
+            f"{day.people_answered:,}",
+            f"{day.people_abandoned:,}",
+            f"{day.people_abandonment:.2%}",
+            f"{dialer:.2%}",
+            f"{day.occupancy:.1%}",
+            str(day.restarts),
+            f"{period.live_answers:,} / {period.abandoned:,}",
+        )
+    return table

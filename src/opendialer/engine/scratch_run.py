@@ -13,8 +13,7 @@ from opendialer import migrate
 from opendialer.clock import VIRTUAL_EPOCH, VirtualClock
 from opendialer.db import create_db_engine, create_sessionmaker
 from opendialer.demo import SimulationSetup, prepare_campaign
-from opendialer.engine.simulation import POLL_SECONDS, SimulationResult
-from opendialer.engine.simulation import simulate as run_simulation
+from opendialer.engine.simulation import POLL_SECONDS, Plan, SimulationResult, simulate_days
 from opendialer.telephony.campaign_scenario import CampaignScenario
 
 
@@ -41,7 +40,8 @@ class ScratchOutcome:
 
 
 def run_in_scratch_database(run: ScratchRun) -> ScratchOutcome:
-    """Prepare the campaign in an empty database and run it on a virtual clock."""
+    """Prepare the campaign in an empty database and run the scenario's days on a virtual
+    clock (its agent schedule, its restart)."""
     with tempfile.TemporaryDirectory(prefix="opendialer-sim-") as tmp:
         url = run.database_url or f"sqlite:///{Path(tmp) / 'simulation.db'}"
         migrate.upgrade(url)
@@ -53,17 +53,14 @@ def run_in_scratch_database(run: ScratchRun) -> ScratchOutcome:
             clock = VirtualClock(run.start)
             campaign_id = prepare_campaign(sessions, run.setup, clock.now())
             started, cpu_started = time.perf_counter(), time.process_time()
-            result = clock.run(
-                run_simulation(
-                    sessions,
-                    clock,
-                    campaign_id,
-                    run.scenario.sim,
-                    seconds=run.hours * 3600,
-                    seed=run.seed,
-                    poll_seconds=run.poll_seconds,
-                )
+            plan = Plan(
+                days=run.scenario.days,
+                hours=run.hours,
+                restart_after=run.scenario.restart_after,
+                seed=run.seed,
+                poll_seconds=run.poll_seconds,
             )
+            result = clock.run(simulate_days(sessions, clock, campaign_id, run.scenario, plan))
             wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             return ScratchOutcome(result, wall_seconds=wall, cpu_seconds=cpu)
         finally:

@@ -10,10 +10,12 @@ holding only a network ``Scenario`` reads as a campaign of ``agents`` agents aro
 
 import json
 import tomllib
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.telephony.sim_scenario import NonNegative, Scenario, second_of_day, value_at
@@ -56,6 +58,13 @@ class CampaignScenario(BaseModel):
         None, description="Time of day the engine restarts: a fresh policy, the day's ledger kept"
     )
 
+    @field_validator("start", "restart_at")
+    @classmethod
+    def _time_of_day(cls, text: str | None) -> str | None:
+        if text is not None:
+            second_of_day(text)  # a ValueError names the bad time
+        return text
+
     @classmethod
     def load(
         cls, path: Path, *, agents: int = 20, abandon_target: float = DEFAULT_ABANDON_TARGET
@@ -85,3 +94,19 @@ class CampaignScenario(BaseModel):
 
     def amd_false_positive_at(self, second: float) -> float:
         return value_at(self.sim.amd.false_positive, second) if self.amd else 0.0
+
+    @property
+    def restart_after(self) -> float | None:
+        """Seconds into the shift at which the engine restarts, if it does."""
+        at = self.restart_second
+        return at - self.start_second if at is not None else None
+
+    def most_agents(self) -> int:
+        """The most agents the schedule has on duty at any minute of the shift."""
+        minutes = range(int(self.hours * 60) + 1)
+        return max(self.agents_at(self.start_second + 60.0 * m) for m in minutes)
+
+    def start_on(self, day: date) -> datetime:
+        """When the shift starts on ``day``, in the network's time zone (its schedules' clock)."""
+        midnight = datetime.combine(day, datetime.min.time(), tzinfo=ZoneInfo(self.sim.timezone))
+        return midnight + timedelta(seconds=self.start_second)

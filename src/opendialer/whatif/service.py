@@ -144,9 +144,8 @@ def simulate_changes(fitted: Fit, changes: Changes) -> WhatIf:
     team = max(1, round(_mean_over_shift(agents, scenario.start_second, scenario.hours)))
     hours = changes.hours or scenario.hours
     _check_size(team, hours)
-    setup = replace(
+    setup = replace(  # its agents: the most the schedule has on duty (the run follows it)
         SimulationSetup.of(scenario, _contacts(fitted.observed, team, hours), mode),
-        agents=team,
         calling_hours=ALL_DAY,
     )
     done = run_in_scratch_database(
@@ -194,7 +193,7 @@ def _agents(fitted: float | Schedule, changes: Changes) -> float | Schedule:
 
 
 def _mean_over_shift(agents: float | Schedule, start: float, hours: float) -> float:
-    """The simulator keeps one team all day: the fitted schedule's mean over the shift."""
+    """The fitted schedule's mean over the shift (what sizes the contact list)."""
     samples = [value_at(agents, start + minute * 60) for minute in range(int(hours * 60) or 1)]
     return sum(samples) / len(samples)
 
