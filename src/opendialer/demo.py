@@ -31,20 +31,27 @@ class SimulationSetup:
     calling_hours: tuple[clock_time, clock_time] = (clock_time(8), clock_time(21))
     amd: bool = False
     amd_false_positive_rate: float = 0.0
+    max_tries: int = 3
+    """Tries per number (the campaign's ``max_tries_per_number``)."""
+    retry_after_seconds: int = 3600
+    """Seconds before an unreached number is tried again (the campaign's default retry delay)."""
 
     @classmethod
     def of(
         cls, scenario: CampaignScenario, contacts: int, dial_mode: DialMode
     ) -> "SimulationSetup":
         """A campaign scenario's setup: the most agents its schedule has on duty, its list's
-        size (or ``contacts``), its AMD and abandonment target."""
+        size (or ``contacts``) and retry rules, its AMD and abandonment target."""
+        listed = scenario.contacts
         return cls(
             agents=max(1, scenario.most_agents()),
-            contacts=scenario.contacts.size if scenario.contacts is not None else contacts,
+            contacts=listed.size if listed is not None else contacts,
             dial_mode=dial_mode,
             abandon_target=scenario.abandon_target,
             amd=scenario.amd,
             amd_false_positive_rate=scenario.amd_false_positive_at(scenario.start_second),
+            max_tries=listed.max_tries if listed is not None else cls.max_tries,
+            retry_after_seconds=round(listed.retry_after) if listed is not None else 3600,
         )
 
 
@@ -84,7 +91,8 @@ def prepare_campaign(
                 timezone="Europe/Berlin",
             ),
         )
-        campaign.max_tries_per_number = 3
+        campaign.max_tries_per_number = setup.max_tries
+        campaign.retry_delay_seconds = setup.retry_after_seconds
         campaign.amd_enabled = setup.amd
         campaign.amd_false_positive_rate = setup.amd_false_positive_rate
         for i in range(setup.agents):
@@ -105,16 +113,22 @@ def prepare_campaign(
                 session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.READY, at=start
             )
         tenant_id, campaign_id = tenant.id, campaign.id
-    _insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
+    insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
     return campaign_id
 
 
-def _insert_contacts(
-    sessions: SessionMaker, tenant_id: int, campaign_id: int, count: int, start: datetime
+def insert_contacts(
+    sessions: SessionMaker,
+    tenant_id: int,
+    campaign_id: int,
+    count: int,
+    start: datetime,
+    first: int = 0,
 ) -> None:
+    """``count`` contacts due from ``start``, numbered from ``first`` (see :func:`number_for`)."""
     due = start - timedelta(minutes=1)
-    for offset in range(0, count, INSERT_BATCH):
-        indexes = range(offset, min(count, offset + INSERT_BATCH))
+    for offset in range(first, first + count, INSERT_BATCH):
+        indexes = range(offset, min(first + count, offset + INSERT_BATCH))
         with unit_of_work(sessions) as session:
             rows = [
                 {

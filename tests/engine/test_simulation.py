@@ -1,12 +1,12 @@
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.demo import SimulationSetup, prepare_campaign
+from opendialer.demo import SimulationSetup, number_for, prepare_campaign
 from opendialer.engine.pacing.base import PacingPolicy, ProgressivePolicy
 from opendialer.engine.pacing.baselines import FixedRatioPolicy
 from opendialer.engine.pacing.predictive import PredictivePolicy
@@ -14,8 +14,10 @@ from opendialer.engine.simulation import Plan, SimulationResult, simulate, simul
 from opendialer.models import (
     AgentSession,
     AgentState,
+    CallAttempt,
     Campaign,
     CampaignMember,
+    Contact,
     DialMode,
     PacingDecision,
 )
@@ -167,3 +169,30 @@ def test_an_engine_restart_mid_day_keeps_the_days_abandon_count(sessions: Sessio
     assert day.abandoned > at_restart.abandoned  # and the second engine's own
     # The second engine recounted the morning from the history: the day's count is unchanged.
     assert day.engine_day.abandoned == day.abandoned
+
+
+def test_the_contact_lists_retries_and_refills_come_from_the_scenario(
+    sessions: SessionMaker,
+) -> None:
+    contacts = {"size": 4, "max_tries": 1, "retry_after": 600, "refills": {"09:10": 20}}
+    scenario = _scenario(name="Refill", agents=2, hours=0.25, amd=False, contacts=contacts)
+    _, factory = _counting(ProgressivePolicy)
+    result = _run_days(sessions, scenario, Plan(hours=0.25, seed=3), factory)
+
+    refilled = [number_for(i) for i in range(4, 24)]
+    with unit_of_work(sessions) as session:
+        campaign = session.scalars(select(Campaign).where(Campaign.name == "Refill")).one()
+        listed = session.scalar(
+            select(func.count()).select_from(Contact).where(Contact.campaign_id == campaign.id)
+        )
+        started = select(func.min(CallAttempt.started_at)).where(
+            CallAttempt.campaign_id == campaign.id
+        )
+        first_call = session.scalar(started)
+        first_refilled_call = session.scalar(started.where(CallAttempt.b_number.in_(refilled)))
+        rules = (campaign.max_tries_per_number, campaign.retry_delay_seconds)
+    assert rules == (1, 600)
+    assert listed == 24
+    assert result.tally.attempts > 4  # one try each: the refill was dialled
+    assert first_call is not None and first_refilled_call is not None
+    assert first_refilled_call - first_call >= timedelta(minutes=9, seconds=59)

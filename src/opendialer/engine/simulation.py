@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import Clock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.demo import insert_contacts
 from opendialer.engine.agent_state import DEFERRED_PAUSE_STATES, AgentEvent
 from opendialer.engine.live import CampaignTally, LiveCall
 from opendialer.engine.pacing.base import PacingPolicy
@@ -657,10 +658,14 @@ async def simulate_days(
     def on_duty(at: datetime) -> int:
         return scenario.agents_at(scenario.sim.second_of_day(at))
 
+    listed = scenario.contacts.size if scenario.contacts is not None else 0
     for day in range(plan.days):
         start = first + timedelta(days=day)
         await clock.sleep(max(0.0, (start - clock.now()).total_seconds()))
         marks = _Marks.of(total, driver)
+        refills = asyncio.ensure_future(
+            _refill(sessions, clock, driver, campaign_id, scenario, start, listed)
+        )
         segments = plan.segments(start)
         for index, (planned, end) in enumerate(segments):
             begin = max(planned, clock.now())  # the last engine's calls may have run late
@@ -670,6 +675,7 @@ async def simulate_days(
             offset = (day * plan.hours * 3600) + (begin - start).total_seconds()
             tally, ledger = await run.until(begin, end, on_duty, timeline, offset, total)
             _added(total, tally)
+        listed += await refills
         await driver.send_home(campaign_id)
         driver.close_shift()
         days.append(_day_figures(day, marks, total, driver, ledger, len(segments) - 1))
@@ -685,6 +691,30 @@ async def simulate_days(
         duty_seconds=driver.duty_seconds(),
         days=days,
     )
+
+
+async def _refill(
+    sessions: SessionMaker,
+    clock: Clock,
+    driver: SimulatedAgents,
+    campaign_id: int,
+    scenario: CampaignScenario,
+    start: datetime,
+    listed: int,
+) -> int:
+    """The contact list's refills of the shift that starts at ``start``, each at its time of day
+    and numbered after the ``listed`` contacts so far; how many were added."""
+    added = 0
+    for after, count in scenario.refills_after():
+        due = start + timedelta(seconds=after)
+        await clock.sleep(max(0.0, (due - clock.now()).total_seconds()))
+        with unit_of_work(sessions) as session:
+            tenant_id = session.get_one(Campaign, campaign_id).tenant_id
+        insert_contacts(sessions, tenant_id, campaign_id, count, clock.now(), first=listed + added)
+        added += count
+        if driver.engine is not None and campaign_id in driver.engine.runners:
+            driver.engine.runners[campaign_id].wake(stale=True)
+    return added
 
 
 class _EngineRun:

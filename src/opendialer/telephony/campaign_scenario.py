@@ -31,6 +31,15 @@ class ContactListSpec(BaseModel):
         default_factory=dict, description="Contacts added every day at these times of day"
     )
 
+    @field_validator("refills")
+    @classmethod
+    def _times_of_day(cls, refills: dict[str, int]) -> dict[str, int]:
+        for at, count in refills.items():
+            second_of_day(at)  # a ValueError names the bad time
+            if count < 0:
+                raise ValueError(f"refill at {at}: {count} contacts (at least 0)")
+        return refills
+
 
 class CampaignScenario(BaseModel):
     """A campaign on the simulated network: its agents and shift, AMD, the abandonment rule,
@@ -100,6 +109,17 @@ class CampaignScenario(BaseModel):
         """Seconds into the shift at which the engine restarts, if it does."""
         at = self.restart_second
         return at - self.start_second if at is not None else None
+
+    def refills_after(self) -> list[tuple[float, int]]:
+        """The contact list's daily refills inside the shift: (seconds into the shift, how
+        many), earliest first."""
+        if self.contacts is None:
+            return []
+        refills = [
+            (second_of_day(at) - self.start_second, count)
+            for at, count in self.contacts.refills.items()
+        ]
+        return sorted((after, n) for after, n in refills if 0 <= after < self.seconds)
 
     def most_agents(self) -> int:
         """The most agents the schedule has on duty at any minute of the shift."""
