@@ -1,12 +1,6 @@
 """API keys verified lately are believed without a query; a revocation ends that at once in the
 process that revoked, and within the cache's lifetime in another server process."""
 
-import os
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,9 +14,9 @@ from opendialer.db import SessionMaker, unit_of_work
 from opendialer.models import ApiKey, UserRole
 from opendialer.scoping import Scope
 from opendialer.web.state import state_of
+from tests.live import serve_process
 from tests.observability.conftest import wait_for
 
-START_DEADLINE = 240.0  # seconds: a server's start on a loaded machine
 SCOPE = Scope(tenant_id=1, role=UserRole.ADMIN, api_key_id=7)
 
 
@@ -99,34 +93,6 @@ def test_a_key_revoked_by_any_session_of_this_process_is_refused_at_once(
     assert answer.json()["error"]["code"] == "unauthorized"
 
 
-@contextmanager
-def _server(url: str, port: int, folder: Path) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "OPENDIALER_DATABASE_URL": url,
-        "OPENDIALER_SECRET_KEY": "k" * 40,
-        "OPENDIALER_ENGINE_ENABLED": "false",
-        "OPENDIALER_HOUSEKEEPING_ENABLED": "false",
-        "OPENDIALER_API_KEY_CACHE_SECONDS": "0.5",
-    }
-    command = [str(Path(sys.executable).parent / "opendialer"), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, cwd=folder, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(base), "the server to start", START_DEADLINE)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def _status(base: str, key: str) -> int:
     headers = {"Authorization": f"Bearer {key}"}
     return httpx.get(base + "/api/v1/tenant", headers=headers, timeout=30).status_code
@@ -135,10 +101,10 @@ def _status(base: str, key: str) -> int:
 def test_a_key_revoked_on_another_server_stops_within_the_cache_lifetime(
     database_url: str, tenant: NewTenant, tmp_path: Path
 ) -> None:
-    first_port = _free_port()
+    cached = {"OPENDIALER_API_KEY_CACHE_SECONDS": "0.5"}
     with (
-        _server(database_url, first_port, tmp_path) as first,
-        _server(database_url, _free_port(first_port), tmp_path) as second,
+        serve_process(database_url, tmp_path, **cached) as first,
+        serve_process(database_url, tmp_path, **cached) as second,
     ):
         admin = {"Authorization": f"Bearer {tenant.api_key}"}
         made = httpx.post(
@@ -150,10 +116,3 @@ def test_a_key_revoked_on_another_server_stops_within_the_cache_lifetime(
         assert revoked.status_code == 200
         assert _status(second, key) == 401  # at once where it was revoked
         wait_for(lambda: _status(first, key) == 401, "the other server to refuse the key")
-
-
-def _free_port(other_than: int = 0) -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port if port != other_than else _free_port(other_than)

@@ -3,13 +3,7 @@ comments and does not read or send the state again; a change is still sent, also
 made through another server process on the same PostgreSQL database."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,11 +15,9 @@ from opendialer.console import router
 from opendialer.db import SessionMaker
 from tests.console.browser import PASSWORD, make_agent, make_console_campaign
 from tests.console.test_wallboard_push import DEADLINE, bearer_headers
-from tests.live import REQUEST_TIMEOUT, serve
-from tests.observability.conftest import wait_for
+from tests.live import REQUEST_TIMEOUT, serve, serve_process
 
 KEEP_ALIVES = 3
-SERVER_START_DEADLINE = 120.0  # seconds: a process of its own starts slowly on a busy machine
 
 
 def _kind(line: str) -> str | None:
@@ -66,37 +58,6 @@ def test_a_quiet_console_stream_sends_comments_not_its_state_again(
                 assert time.monotonic() < deadline, "the change was not sent"
 
 
-@contextmanager
-def _server(database_url: str, folder: Path) -> Iterator[str]:
-    """``opendialer serve`` in a process of its own on the test's database."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "OPENDIALER_DATABASE_URL": database_url,
-        "OPENDIALER_SECRET_KEY": "k" * 40,
-        "OPENDIALER_ENGINE_ENABLED": "false",
-        "OPENDIALER_HOUSEKEEPING_ENABLED": "false",
-    }
-    command = [str(Path(sys.executable).parent / "opendialer"), "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, cwd=folder, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(base), "the server to start", SERVER_START_DEADLINE)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(base + "/healthz", timeout=5).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_a_console_on_one_server_hears_a_change_made_through_another(
     database_url: str, sessions: SessionMaker, tenant: NewTenant, tmp_path: Path
 ) -> None:
@@ -105,8 +66,8 @@ def test_a_console_on_one_server_hears_a_change_made_through_another(
     ann = make_agent(sessions, tenant.tenant.id, "ann")
     make_console_campaign(sessions, tenant.tenant.id, ann, "predictive")
     with (
-        _server(database_url, tmp_path) as first,
-        _server(database_url, tmp_path) as second,
+        serve_process(database_url, tmp_path) as first,
+        serve_process(database_url, tmp_path) as second,
         httpx.Client(timeout=REQUEST_TIMEOUT) as client,
     ):
         answer = client.post(
