@@ -166,8 +166,9 @@ def dnc_replace(
     engine = create_db_engine(settings.database_url)
     try:
         with unit_of_work(create_sessionmaker(engine)) as session:
-            act_for_tenant(tenant)
-            result = replace_from_file(session, Scope.system(tenant), campaign, file)
+            scope = Scope.system(tenant)
+            act_for_tenant(scope)
+            result = replace_from_file(session, scope, campaign, file)
     except OpendialerError as error:
         console.print(f"[red]{error.message}; the list is unchanged[/red]")
         raise typer.Exit(code=1) from error

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from datetime import time as clock_time
 
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import create_tenant
 from opendialer.agents import sessions as agent_sessions
@@ -113,48 +114,48 @@ def prepare_campaign(
                 session, Scope.system(tenant.id), user_id=user.id, event=AgentEvent.READY, at=start
             )
         tenant_id, campaign_id = tenant.id, campaign.id
-    insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
+    _insert_contacts(sessions, tenant_id, campaign_id, setup.contacts, start)
     return campaign_id
 
 
-def insert_contacts(
-    sessions: SessionMaker,
-    tenant_id: int,
-    campaign_id: int,
-    count: int,
-    start: datetime,
-    first: int = 0,
+def _insert_contacts(
+    sessions: SessionMaker, tenant_id: int, campaign_id: int, count: int, start: datetime
 ) -> None:
-    """``count`` contacts due from ``start``, numbered from ``first`` (see :func:`number_for`)."""
-    due = start - timedelta(minutes=1)
-    for offset in range(first, first + count, INSERT_BATCH):
-        indexes = range(offset, min(first + count, offset + INSERT_BATCH))
+    for offset in range(0, count, INSERT_BATCH):
         with unit_of_work(sessions) as session:
-            rows = [
-                {
-                    "tenant_id": tenant_id,
-                    "campaign_id": campaign_id,
-                    "name": f"Contact {i}",
-                    "next_try_at": due,
-                    "custom_data": {},
-                    "form_data": {},
-                }
-                for i in indexes
-            ]
-            ids = session.scalars(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
-            ).all()
-            session.execute(
-                insert(ContactPhone),
-                [
-                    {
-                        "contact_id": cid,
-                        "tenant_id": tenant_id,
-                        "campaign_id": campaign_id,
-                        "position": 1,
-                        "raw": number_for(i),
-                        "e164": number_for(i),
-                    }
-                    for cid, i in zip(ids, indexes, strict=True)
-                ],
-            )
+            indexes = range(offset, min(count, offset + INSERT_BATCH))
+            add_contacts(session, tenant_id, campaign_id, indexes, start)
+
+
+def add_contacts(
+    session: Session, tenant_id: int, campaign_id: int, indexes: range, start: datetime
+) -> None:
+    """Contacts due from ``start``, one per index (numbered by :func:`number_for`)."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "campaign_id": campaign_id,
+            "name": f"Contact {i}",
+            "next_try_at": start - timedelta(minutes=1),
+            "custom_data": {},
+            "form_data": {},
+        }
+        for i in indexes
+    ]
+    ids = session.scalars(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+    ).all()
+    session.execute(
+        insert(ContactPhone),
+        [
+            {
+                "contact_id": cid,
+                "tenant_id": tenant_id,
+                "campaign_id": campaign_id,
+                "position": 1,
+                "raw": number_for(i),
+                "e164": number_for(i),
+            }
+            for cid, i in zip(ids, indexes, strict=True)
+        ],
+    )

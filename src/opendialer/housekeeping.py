@@ -22,6 +22,7 @@ from opendialer.dnc.schedule import due_tenants, run_scheduled
 from opendialer.exports.service import purge_expired_exports
 from opendialer.recordings.service import purge_expired
 from opendialer.reports.rollups import roll_step, tenant_ids
+from opendialer.scoping import Scope
 from opendialer.tasks import running
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ async def _scheduled_dnc_imports(sessions: SessionMaker, settings: Settings, now
     due = await run_unit_of_work(sessions, lambda session: due_tenants(session, now), writes=False)
     replaced = 0
     for tenant_id in due:
-        work = partial(run_scheduled, tenant_id=tenant_id, folder=settings.dnc_import_dir, now=now)
+        scope = Scope.system(tenant_id)
+        work = partial(run_scheduled, scope=scope, folder=settings.dnc_import_dir, now=now)
         replaced += await run_unit_of_work(sessions, work, writes=True)
     return replaced
 
@@ -98,7 +100,7 @@ async def roll_up(sessions: SessionMaker, every: float = ROLL_SECONDS) -> None:
     while True:
         try:
             for tenant_id in await run_unit_of_work(sessions, tenant_ids, writes=False):
-                step = functools.partial(_roll_step, tenant_id=tenant_id)
+                step = functools.partial(_roll_step, scope=Scope.system(tenant_id))
                 while await run_unit_of_work(sessions, step, writes=True):
                     pass
         except Exception:
@@ -106,8 +108,8 @@ async def roll_up(sessions: SessionMaker, every: float = ROLL_SECONDS) -> None:
         await asyncio.sleep(every)
 
 
-def _roll_step(session: Session, tenant_id: int) -> bool:
-    return roll_step(session, tenant_id, datetime.now(UTC))
+def _roll_step(session: Session, scope: Scope) -> bool:
+    return roll_step(session, scope, datetime.now(UTC))
 
 
 @contextlib.asynccontextmanager

@@ -105,12 +105,12 @@ def audited_command(command: Callable[P, R]) -> Callable[P, R]:
 AUDITED_MARK = "__opendialer_audited__"
 
 
-def act_for_tenant(tenant_id: int) -> None:
+def act_for_tenant(scope: Scope) -> None:
     """The current context's tenant, once a command line command knows it (the OS user stays
     the actor)."""
     context = _current.get()
     if context is not None:
-        context.tenant_id = tenant_id
+        context.tenant_id = scope.tenant_id
 
 
 def act_as(scope: Scope, *, face: str | None = None) -> None:

@@ -169,13 +169,19 @@ def _add_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _write_pending(conn: Connection, *_savepoint: object) -> None:
+    if conn.invalidated:  # lost: the commit fails anyway, and the next begin drops the rows
+        return
     rows = conn.info.pop(_PENDING, None)
     if rows:
         conn.execute(_insert_rows(), rows)
 
 
 def _drop_pending(conn: Connection, *_savepoint: object) -> None:
-    conn.info.pop(_PENDING, None)
+    # A lost connection's ``info`` cannot be reached before the rollback ends (SQLAlchemy
+    # raises PendingRollbackError, turning a retryable disconnect into a 500); its rows go
+    # at the next begin.
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 def refuse_changes() -> None:

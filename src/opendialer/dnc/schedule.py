@@ -103,29 +103,29 @@ def due_tenants(session: Session, now: datetime) -> list[int]:
 
 
 def _replace_scheduled(
-    session: Session, tenant_id: int, name: str, folder: Path | None
+    session: Session, scope: Scope, name: str, folder: Path | None
 ) -> dict[str, Any]:
     """The replacement, audited as the schedule's; on failure nothing changed and the result
     says why."""
     with acting_through(SCHEDULE) as context:
         context.credential = SCHEDULE_ACTOR
-        act_for_tenant(tenant_id)
+        act_for_tenant(scope)
         try:
             if folder is None:
                 raise UnreadableDncFile("the server has no dnc_import_dir")
             with session.begin_nested():
-                scope = Scope.system(tenant_id)
                 return replace_from_file(session, scope, None, folder / name, "schedule")
         except OpendialerError as error:
             return {"file": name, "error": error.message}
 
 
-def run_scheduled(session: Session, tenant_id: int, folder: Path | None, now: datetime) -> bool:
-    """Read one tenant's file into its tenant-wide list and keep the outcome on the tenant;
-    True if the list was replaced."""
+def run_scheduled(session: Session, scope: Scope, folder: Path | None, now: datetime) -> bool:
+    """Read the scope's tenant's file into its tenant-wide list and keep the outcome on the
+    tenant; True if the list was replaced."""
+    tenant_id = scope.tenant_id
     tenant = session.get_one(Tenant, tenant_id)
     assert tenant.dnc_import_path is not None
-    result = _replace_scheduled(session, tenant_id, tenant.dnc_import_path, folder)
+    result = _replace_scheduled(session, scope, tenant.dnc_import_path, folder)
     if "error" in result:
         log.warning("scheduled DNC import for tenant %d failed: %s", tenant_id, result["error"])
     else:

@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from typing import TypeVar
 
@@ -27,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from opendialer.agents import sessions as agent_sessions
 from opendialer.clock import Clock
-from opendialer.db import SessionMaker, unit_of_work
-from opendialer.demo import insert_contacts
+from opendialer.db import SessionMaker, on_loop_allowed, run_unit_of_work, unit_of_work
+from opendialer.demo import add_contacts
 from opendialer.engine.agent_state import DEFERRED_PAUSE_STATES, AgentEvent
+from opendialer.engine.database import runs_inline
 from opendialer.engine.live import CampaignTally, LiveCall
 from opendialer.engine.pacing.base import PacingPolicy
 from opendialer.engine.pacing.select import policy_for
@@ -270,7 +272,7 @@ class SimulatedAgents:
         """Log agents in or out so that ``wanted`` are on duty (those on a call or a break
         leave when it is over)."""
         at, leaving = self.clock.now(), frozenset(self.leaving)
-        moves = await self._transact(lambda s: _staff(s, campaign_id, wanted, at, leaving))
+        moves = await self.transact(lambda s: _staff(s, campaign_id, wanted, at, leaving))
         now = self.clock.monotonic()
         on_duty = set(moves.on_duty) - set(moves.went)
         for user_id in on_duty:
@@ -321,11 +323,13 @@ class SimulatedAgents:
         now = self.clock.monotonic()
         return self._duty_closed + sum(now - since for since in self.on_duty_since.values())
 
-    async def _transact(self, work: Callable[[Session], T]) -> T:
+    async def transact(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one transaction: the engine's way while one runs, else as it would."""
         if self.engine is not None:
             return await self.engine.db.run(work)
-        with unit_of_work(self.sessions) as session:
-            return work(session)
+        if runs_inline(self.clock):  # time would jump while a thread worked
+            return _inline(self.sessions, work)
+        return await run_unit_of_work(self.sessions, work, writes=True)
 
     def _break_due(self, state: AgentClock, now: float) -> bool:
         if state.next_break_at is None:
@@ -664,7 +668,7 @@ async def simulate_days(
         await clock.sleep(max(0.0, (start - clock.now()).total_seconds()))
         marks = _Marks.of(total, driver)
         refills = asyncio.ensure_future(
-            _refill(sessions, clock, driver, campaign_id, scenario, start, listed)
+            _refill(clock, driver, campaign_id, scenario, start, listed)
         )
         segments = plan.segments(start)
         for index, (planned, end) in enumerate(segments):
@@ -694,7 +698,6 @@ async def simulate_days(
 
 
 async def _refill(
-    sessions: SessionMaker,
     clock: Clock,
     driver: SimulatedAgents,
     campaign_id: int,
@@ -708,13 +711,22 @@ async def _refill(
     for after, count in scenario.refills_after():
         due = start + timedelta(seconds=after)
         await clock.sleep(max(0.0, (due - clock.now()).total_seconds()))
-        with unit_of_work(sessions) as session:
-            tenant_id = session.get_one(Campaign, campaign_id).tenant_id
-        insert_contacts(sessions, tenant_id, campaign_id, count, clock.now(), first=listed + added)
+        indexes = range(listed + added, listed + added + count)
+        await driver.transact(partial(_add_contacts, campaign_id, indexes, clock.now()))
         added += count
         if driver.engine is not None and campaign_id in driver.engine.runners:
             driver.engine.runners[campaign_id].wake(stale=True)
     return added
+
+
+def _inline(sessions: SessionMaker, work: Callable[[Session], T]) -> T:
+    with on_loop_allowed(), unit_of_work(sessions) as session:
+        return work(session)
+
+
+def _add_contacts(campaign_id: int, indexes: range, at: datetime, session: Session) -> None:
+    tenant_id = session.get_one(Campaign, campaign_id).tenant_id
+    add_contacts(session, tenant_id, campaign_id, indexes, at)
 
 
 class _EngineRun:

@@ -306,11 +306,10 @@ def tenant_ids(session: Session) -> list[int]:
     return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
 
 
-def roll_step(session: Session, tenant_id: int, now: datetime) -> bool:
+def roll_step(session: Session, scope: Scope, now: datetime) -> bool:
     """A step for one tenant (housekeeping's transaction); whether its watermark moved forward
     (then there may be more). Only a move forward counts: the watermark is bounded by ``now``,
     so a caller that steps while this is true always stops, whatever ``roll`` answers."""
-    scope = Scope.system(tenant_id)
     before = watermark(session, scope)
     after = roll(session, scope, now)
     return after is not None and (before is None or after > before)
@@ -318,7 +317,7 @@ def roll_step(session: Session, tenant_id: int, now: datetime) -> bool:
 
 def roll_tenants(session: Session, now: datetime) -> bool:
     """A step for every tenant; whether any watermark moved."""
-    moved = [roll_step(session, tenant_id, now) for tenant_id in tenant_ids(session)]
+    moved = [roll_step(session, Scope.system(tid), now) for tid in tenant_ids(session)]
     return any(moved)
 
 

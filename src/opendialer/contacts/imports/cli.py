@@ -43,6 +43,7 @@ from opendialer.contacts.imports.sources import format_for
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.models import Campaign, Tenant
+from opendialer.scoping import Scope
 
 err = Console(stderr=True)
 out = Console()
@@ -149,7 +150,7 @@ def _run(
             file.open("rb") as stream,
         ):
             campaign = _campaign(session, _tenant(session, tenant_id), campaign_name)
-            act_for_tenant(campaign.tenant_id)
+            act_for_tenant(Scope.system(campaign.tenant_id))
             with Progress(*columns, console=err, transient=False) as progress:
                 task = progress.add_task(f"Importing {file.name}", total=size)
                 report = import_contacts(
