@@ -1,6 +1,7 @@
-"""Helpers shared by the benchmarks: throw-away databases and result tables."""
+"""Helpers shared by the benchmarks: throw-away databases, servers and result tables."""
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,16 @@ def throwaway_database(backend: str) -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def stop(server: "subprocess.Popen[bytes]", timeout: float = 30.0) -> None:
+    """A server started by a bench: SIGTERM, and SIGKILL if it outlives ``timeout``."""
+    server.terminate()
+    try:
+        server.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import event, select
 
-from bench.common import print_table, throwaway_database
+from bench.common import print_table, stop, throwaway_database
 from opendialer.accounts.logins import find_login
 from opendialer.campaigns.service import add_member
 from opendialer.console import service
@@ -195,12 +195,7 @@ def measure(agents: int, seconds: float, streams: bool) -> Run:
                 drive(f"http://127.0.0.1:{port}", agents, seconds, streams, server.pid)
             )
         finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
         run.statements_per_read, run.read_on_call = statements_per_read(url, run.tokens)
         return run
 

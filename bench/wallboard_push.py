@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, select, update
 
-from bench.common import print_table, throwaway_database
+from bench.common import print_table, stop, throwaway_database
 from bench.console_push import cpu_seconds, wait_up
 from opendialer.accounts.service import create_tenant
 from opendialer.campaigns.schemas import CampaignCreate
@@ -373,12 +373,7 @@ def _measure_server(rounds: int, source: Path | None) -> Served:
         try:
             return asyncio.run(_drive(rounds, server.pid))
         finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
 
 
 def _served_row(name: str, s: Served) -> list[object]:

@@ -2,7 +2,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -12,22 +12,14 @@ from opendialer.errors import NotFound
 from opendialer.models import AgentSession, AgentState, AgentStateChange
 from opendialer.scoping import Scope
 from tests.factories import make_agent, make_campaign
+from tests.statements import statements_sent
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def _statements_while(session: Session, work: Callable[[], object]) -> list[str]:
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    bind = session.connection().engine
-    event.listen(bind, "before_cursor_execute", record)
-    try:
+    with statements_sent(session.connection().engine) as statements:
         work()
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
     return statements
 
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -21,6 +21,7 @@ from opendialer.models import (
     RetryRule,
 )
 from tests.engine.helpers import NOW, make_campaign, make_contact
+from tests.statements import statements_sent
 
 
 def dial(session: Session, campaign: Campaign) -> CallAttempt:
@@ -152,17 +153,8 @@ def test_a_finished_contact_is_written_once(session: Session, tenant: NewTenant)
     attempt = dial(session, campaign)
     session.flush()
     session.expire_all()  # read afresh, as the engine's closing transaction does
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    bind = session.connection().engine
-    event.listen(bind, "before_cursor_execute", record)
-    try:
+    with statements_sent(session.connection().engine) as statements:
         finish_attempt(session, campaign, attempt, Ending(CallOutcome.CONNECTED, NOW))
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
     assert len([s for s in statements if s.startswith("UPDATE contacts ")]) == 1, statements
     session.refresh(contact)
     assert (contact.status, contact.tries) == (ContactStatus.DONE, 1)

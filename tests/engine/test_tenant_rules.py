@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -21,6 +21,7 @@ from tests.engine.helpers import NOW, make_campaign, make_contact
 from tests.engine.test_compliance import campaign
 from tests.engine.test_compliance_holidays import BERLIN, CALENDARS, NEW_YORK, NUMBERS
 from tests.factories import make_attempt
+from tests.statements import statements_sent
 
 DATES = st.lists(st.dates(date(2024, 1, 1), date(2030, 12, 31)), max_size=10)
 
@@ -79,18 +80,11 @@ def test_tenant_rules_are_read_once_per_transaction(
     with unit_of_work(sessions) as session:
         assert tenant_rules(session, tenant.tenant.id) == TenantRules()
         _tenant(session, tenant, holiday_calendars=["US"], max_conversations=2, cap_window_hours=24)
-    statements: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    with unit_of_work(sessions) as session:
-        bind = session.connection().engine
-        event.listen(bind, "before_cursor_execute", record)
-        try:
-            rules = [tenant_rules(session, tenant.tenant.id) for _ in range(3)]
-        finally:
-            event.remove(bind, "before_cursor_execute", record)
+    with (
+        unit_of_work(sessions) as session,
+        statements_sent(session.connection().engine) as statements,
+    ):
+        rules = [tenant_rules(session, tenant.tenant.id) for _ in range(3)]
     assert rules == [TenantRules(("US",), (), None, None, 2, 24)] * 3
     assert len(statements) == 1
 

@@ -178,9 +178,8 @@ def changes(old: Wallboard, new: Wallboard) -> WallboardDelta | None:
     agents, removed_agents = _changed(old.agents, new.agents, lambda a: a.user_id)
     quarters, removed_quarters = _changed(old.quarters, new.quarters, lambda q: q.at)
     pacing = new.pacing if new.pacing != old.pacing else None
-    if not (campaigns or removed_campaigns or agents or removed_agents or quarters) and (
-        not removed_quarters and pacing is None
-    ):
+    moved = (campaigns, removed_campaigns, agents, removed_agents, quarters, removed_quarters)
+    if not any(moved) and pacing is None:
         return None
     return WallboardDelta(
         at=new.at,
