@@ -4,7 +4,17 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Enum, ForeignKey, Integer, MetaData
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -65,6 +75,22 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CallingRulesMixin:
+    """What a campaign and its tenant both keep (engine/compliance.py): public holidays kept
+    ("DE", "US-CA") in the callee's region, closed dates ("2026-12-24"), and frequency caps over
+    a rolling window, counted across the tenant's campaigns. The tenant's hold for every
+    campaign besides the campaign's own: days off add up, and each cap holds."""
+
+    holiday_calendars: Mapped[list[Any]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    closed_dates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    max_attempts_per_number: Mapped[int | None]
+    max_attempts_per_contact: Mapped[int | None]
+    max_conversations: Mapped[int | None]
+    cap_window_hours: Mapped[int] = mapped_column(Integer, default=168, server_default="168")
 
 
 def tenant_fk(*, index: bool = True) -> Mapped[int]:

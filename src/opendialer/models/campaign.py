@@ -15,12 +15,19 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.media import figures as amd_figures
-from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
+from opendialer.models.base import (
+    Base,
+    BigId,
+    CallingRulesMixin,
+    IdMixin,
+    TimestampMixin,
+    str_enum,
+    tenant_fk,
+)
 from opendialer.models.call import CallOutcome
 
 # Abandoned calls per live answer a campaign may cause (US TSR/TCPA, Ofcom: 3%).
@@ -68,7 +75,7 @@ def _campaign_fk() -> Mapped[int]:
     return mapped_column(BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
 
 
-class Campaign(IdMixin, TimestampMixin, Base):
+class Campaign(IdMixin, TimestampMixin, CallingRulesMixin, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
@@ -122,17 +129,6 @@ class Campaign(IdMixin, TimestampMixin, Base):
         default=OwnCallerIdCheck.OFF,
         server_default=OwnCallerIdCheck.OFF.value,
     )
-    # Compliance (engine/compliance.py): public holidays kept ("DE", "US-CA") in the callee's
-    # region and the campaign's own closed dates ("2026-12-24") in its time zone.
-    holiday_calendars: Mapped[list[Any]] = mapped_column(
-        JSON, default=list, server_default=text("'[]'")
-    )
-    closed_dates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
-    # Frequency caps over a rolling window, counted across the tenant's campaigns.
-    max_attempts_per_number: Mapped[int | None]
-    max_attempts_per_contact: Mapped[int | None]
-    max_conversations: Mapped[int | None]
-    cap_window_hours: Mapped[int] = mapped_column(Integer, default=168, server_default="168")
     require_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Calling window: the campaign's own hours in its time zone; the callee-local hours
     # (calling_hours_*) are checked in each number's own zone.

@@ -7,10 +7,18 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from opendialer.models.base import Base, BigId, IdMixin, TimestampMixin, str_enum, tenant_fk
+from opendialer.models.base import (
+    Base,
+    BigId,
+    CallingRulesMixin,
+    IdMixin,
+    TimestampMixin,
+    str_enum,
+    tenant_fk,
+)
 
 
-class Tenant(IdMixin, TimestampMixin, Base):
+class Tenant(IdMixin, TimestampMixin, CallingRulesMixin, Base):
     __tablename__ = "tenants"
 
     name: Mapped[str] = mapped_column(String(200))
@@ -25,16 +33,6 @@ class Tenant(IdMixin, TimestampMixin, Base):
     link_key_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     # Reasons an agent may give for a pause (agent console); None: the built-in list.
     pause_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
-    # Compliance kept by every campaign of the tenant besides the campaign's own
-    # (engine/compliance.py): holidays and closed dates add up, and each cap holds.
-    holiday_calendars: Mapped[list[Any]] = mapped_column(
-        JSON, default=list, server_default=text("'[]'")
-    )
-    closed_dates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
-    max_attempts_per_number: Mapped[int | None]
-    max_attempts_per_contact: Mapped[int | None]
-    max_conversations: Mapped[int | None]
-    cap_window_hours: Mapped[int] = mapped_column(default=168, server_default="168")
     # Scheduled DNC import (dnc/schedule.py): the file that replaces the tenant-wide list.
     dnc_import_path: Mapped[str | None] = mapped_column(String(1000))
     dnc_import_every_minutes: Mapped[int | None]
