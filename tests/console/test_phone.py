@@ -181,7 +181,26 @@ def _context(browser: Browser, base_url: str, microphone: bool) -> BrowserContex
     context.set_default_timeout(30_000)  # a page load on a host under load 30 took over 10 s
     if microphone:
         context.grant_permissions(["microphone"], origin=base_url)
+    context.add_init_script("localStorage.debug = 'JsSIP:*';")  # for _await_talking's message
     return context
+
+
+def _sip_log(page: Page) -> list[str]:
+    """The page's console from now on: JsSIP's debug lines among them."""
+    lines: list[str] = []
+    page.on("console", lambda message: lines.append(message.text))
+    return lines
+
+
+def _await_talking(page: Page, sip_log: list[str]) -> None:
+    """The browser has the call; if it never does, the failure shows how far the SIP went."""
+    try:
+        expect(page.locator("#phone-call")).to_have_attribute(
+            "data-state", "talking", timeout=30_000
+        )
+    except AssertionError as exc:
+        tail = "\n".join(line[:300] for line in sip_log[-60:])
+        raise AssertionError(f"{exc}\nthe page's last console lines:\n{tail}") from exc
 
 
 def phone_settings(settings: Settings, rig: PhoneRig, **update: Any) -> Settings:
@@ -334,10 +353,11 @@ def _talk_and_hang_up(desk: Desk, campaign: int, picture: str | None) -> None:
 def _call_through_the_browser(
     page: Page, base_url: str, customer: Sipp, picture: str | None
 ) -> None:
+    sip_log = _sip_log(page)
     _go_ready(page, base_url)
 
     # The dialer calls the customer, then the agent's browser, which answers by itself.
-    expect(page.locator("#phone-call")).to_have_attribute("data-state", "talking", timeout=30_000)
+    _await_talking(page, sip_log)
     expect(page.locator("#contact-name")).to_have_text("Erika Mustermann", timeout=10_000)
     # Two-way audio: the customer echoes what it receives from the browser, so the browser
     # hears its own microphone's tone only if the customer got the browser's RTP.
@@ -383,10 +403,9 @@ def test_a_browser_that_vanishes_after_the_grace_ends_the_customers_call(
     with serve(dialling_settings(desk.settings, desk.rig, customer, **patience)) as base_url:
         context = _context(desk.browser, base_url, microphone=True)
         page = context.new_page()
+        sip_log = _sip_log(page)
         _go_ready(page, base_url)
-        expect(page.locator("#phone-call")).to_have_attribute(
-            "data-state", "talking", timeout=30_000
-        )
+        _await_talking(page, sip_log)
         # past the grace and its check (sent at the end of the grace, answered at once)
         _poll(lambda: _talked_ms(page) > (GRACE_SECONDS + 3) * 1000)
         if vanishing == "tab closed":
@@ -409,28 +428,32 @@ def _talked_ms(page: Page) -> float:
     return since
 
 
-# The page cuts its own WebSocket the moment its call is confirmed: a network cut right after
-# the bridge, however slowly the test's own commands would reach the browser on a loaded host.
-CUT_ON_ANSWER = """(() => {
-  const Native = window.WebSocket, sockets = [];
+# The network cuts the page's WebSocket right after the browser's 200 OK to the INVITE has gone
+# out: the dialer gets the answer and bridges, and the browser is gone from then on, however
+# slowly a loaded host runs the page (the cut must fall within the grace after the bridge).
+CUT_AFTER_ANSWER = r"""(() => {
+  const Native = window.WebSocket;
+  const answersInvite = (data) =>
+    typeof data === "string" && data.startsWith("SIP/2.0 200") &&
+    /^CSeq:\s*\d+\s+INVITE\s*$/im.test(data);
   window.WebSocket = function (...args) {
     const ws = new Native(...args);
-    sockets.push(ws);
+    const send = ws.send.bind(ws);
+    ws.send = (data) => {
+      send(data);
+      if (answersInvite(data)) ws.close();
+    };
     return ws;
   };
   window.WebSocket.prototype = Native.prototype;
   Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
-  document.addEventListener("phonechange", () => {
-    const call = document.getElementById("phone-call");
-    if (call && call.dataset.state === "talking") sockets.splice(0).forEach((ws) => ws.close());
-  });
 })();"""
 
 
 def test_a_browser_cut_off_within_the_grace_leaves_the_customer_the_abandon_message(
     desk: Desk,
 ) -> None:
-    """The agent's browser loses its connection as the call is put through (no BYE: Kamailio
+    """The agent's browser loses its connection as it answers (no BYE: Kamailio
     answers the keep-alive or the check at the end of the grace with 408). The customer never
     reached a person: they hear the campaign's abandon message (played by rtpengine, received
     by the customer) and the attempt is counted abandoned, though it was bridged."""
@@ -450,7 +473,7 @@ def test_a_browser_cut_off_within_the_grace_leaves_the_customer_the_abandon_mess
     with serve(dialling_settings(desk.settings, desk.rig, customer)) as base_url:
         context = _context(desk.browser, base_url, microphone=True)
         page = context.new_page()
-        page.add_init_script(CUT_ON_ANSWER)
+        page.add_init_script(CUT_AFTER_ANSWER)
         sink = start_sink(Network(None), sink_port, heard, 90.0, quiet=6.0)
         _go_ready(page, base_url)
         _poll(lambda: _ended(desk.sessions, campaign))
