@@ -3,13 +3,14 @@ by a call still open, moved on by housekeeping, one tenant's never another's."""
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from opendialer.accounts.service import NewTenant
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.compliance import NO_TENANT_RULES
 from opendialer.housekeeping import roll_up
 from opendialer.models import (
     AgentStateMark,
@@ -19,6 +20,7 @@ from opendialer.models import (
     CallOutcome,
     Campaign,
     ReportWatermark,
+    Tenant,
 )
 from opendialer.reports import rollups, service
 from opendialer.reports.schemas import ReportFilter
@@ -205,7 +207,7 @@ def test_calls_outside_hours_are_judged_per_minute_as_the_history_is(
     with unit_of_work(sessions) as session:
         campaign = session.get_one(Campaign, history.campaign_ids[1])
         campaign.calling_hours_start, campaign.calling_hours_end = time(11, 1), time(13, 59)
-        opened = list(rollups.open_spans(campaign, DAY, END_OF_DAY))
+        opened = list(rollups.open_spans(campaign, NO_TENANT_RULES, DAY, END_OF_DAY))
     assert opened == [(DAY.replace(hour=11, minute=1), DAY.replace(hour=13, minute=59))]
     from_history = _reports(sessions, scope, END_OF_DAY)
     with unit_of_work(sessions) as session:
@@ -213,6 +215,26 @@ def test_calls_outside_hours_are_judged_per_minute_as_the_history_is(
     assert_close(_reports(sessions, scope, END_OF_DAY), from_history)
     compliance = from_history[-1]
     assert any(row["outside_hours"] for row in compliance)
+
+
+def test_a_date_the_tenant_closed_counts_every_call_on_it_outside_hours(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """The tenant's closed dates close every campaign of its (as the engine keeps them): a
+    call on such a day is outside hours, in the history's count and the rollups' alike."""
+    seed_day(sessions, tenant.tenant.id, DAY)
+    scope = Scope.system(tenant.tenant.id)
+    with unit_of_work(sessions) as session:
+        session.get_one(Tenant, tenant.tenant.id).closed_dates = [DAY.date().isoformat()]
+        calls = session.scalar(
+            select(func.count()).select_from(owned(CallAttempt, scope).subquery())
+        )
+    from_history = _reports(sessions, scope, END_OF_DAY)
+    outside = [row["outside_hours"] for row in from_history[-1]]
+    assert sum(cast(int, n) for n in outside) == calls
+    with unit_of_work(sessions) as session:
+        assert rollups.roll_all(session, scope, SETTLED) == END_OF_DAY
+    assert_close(_reports(sessions, scope, END_OF_DAY), from_history)
 
 
 def test_a_filtered_campaign_report_keeps_each_campaigns_own_occupancy(

@@ -33,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from opendialer.engine.compliance import closed_dates, within_hours, zone
+from opendialer.engine.compliance import TenantRules, closed_dates, within_hours, zone
+from opendialer.engine.holds import tenant_rules
 from opendialer.models import (
     AgentState,
     AgentStateChange,
@@ -190,19 +191,23 @@ def _within_hours(
             or_(*(and_(a.started_at >= s, a.started_at < e) for s, e in spans)),
         )
         for campaign in session.scalars(called)
-        if (spans := list(open_spans(campaign, start, end)))
+        if (
+            spans := list(
+                open_spans(campaign, tenant_rules(session, campaign.tenant_id), start, end)
+            )
+        )
     ]
     return or_(false(), *inside)
 
 
 def open_spans(
-    campaign: Campaign, start: datetime, end: datetime
+    campaign: Campaign, tenant: TenantRules, start: datetime, end: datetime
 ) -> Iterator[tuple[datetime, datetime]]:
     """The campaign's open times in [start, end), judged at each minute's start: [from, to)."""
     opened: datetime | None = None
     at = start
     while at < end:
-        if open_at(campaign, at):
+        if open_at(campaign, tenant, at):
             opened = opened or at
         elif opened is not None:
             yield opened, at
@@ -212,10 +217,11 @@ def open_spans(
         yield opened, end
 
 
-def open_at(campaign: Campaign, at: datetime) -> bool:
-    """Whether the campaign's own days and hours (in its time zone) allow a call at ``at``."""
+def open_at(campaign: Campaign, tenant: TenantRules, at: datetime) -> bool:
+    """Whether the campaign's days and hours (in its time zone) allow a call at ``at``, on a
+    date neither it nor its tenant has closed."""
     local = at.astimezone(zone(campaign.timezone))
-    if local.date() in closed_dates(campaign):
+    if local.date() in closed_dates(campaign, tenant):
         return False
     days = campaign.calling_days or ()
     return within_hours(local, campaign.calling_hours_start, campaign.calling_hours_end, days)

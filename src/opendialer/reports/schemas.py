@@ -72,8 +72,8 @@ class ComplianceRow(OutputModel):
     cap: float = Field(description="The campaign's abandonment target")
     over_cap: bool
     outside_hours: int = Field(
-        description="Calls started outside the campaign's own days and hours (checked per "
-        "minute in its time zone): must be 0"
+        description="Calls started outside the campaign's own days and hours, or on a date "
+        "the campaign or its tenant closed (checked per minute in its time zone): must be 0"
     )
     dnc_refused: int = Field(description="Numbers the dialer passed over for being on a DNC list")
 

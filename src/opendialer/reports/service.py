@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opendialer.engine.compliance import zone
+from opendialer.engine.holds import tenant_rules
 from opendialer.errors import BadRequest
 from opendialer.models import (
     AgentState,
@@ -493,7 +494,7 @@ def _outside_hours(
         if campaign is None:
             continue
         at = from_bucket(number, MINUTE)
-        if not rollups.open_at(campaign, at):
+        if not rollups.open_at(campaign, tenant_rules(session, campaign.tenant_id), at):
             found[(campaign.id, rollups.floor_quarter(at))] += int(calls)
     return found
 
