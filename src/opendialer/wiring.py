@@ -112,6 +112,7 @@ async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None
     async with running(_serve_once_bound(state, engine)):
         yield
         await engine.stop(0)  # at once, unless a signal already drained it (safe_stop.py)
+        await timer.close()
 
 
 async def _serve_once_bound(state: AppState, engine: Engine) -> None:

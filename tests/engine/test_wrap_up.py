@@ -25,13 +25,18 @@ from tests.engine.helpers import NOW
 ALWAYS_ANSWERS = Scenario(customers=Customers(p_live=1.0, p_machine=0.0))
 
 
-def _run(sessions: SessionMaker, campaign_id: int, minutes: int) -> WrapUpTimer:
+def _engine(sessions: SessionMaker) -> tuple[VirtualClock, Engine, WrapUpTimer]:
     clock = VirtualClock(NOW)
     driver = SimulatedAgents(sessions, clock, ALWAYS_ANSWERS, seed=4)
     engine = Engine(sessions, SimNetwork(clock, ALWAYS_ANSWERS, seed=4), clock, engine_id="w")
     timer = WrapUpTimer(engine)
     engine.listener = Listeners(driver, timer)
     driver.engine = engine
+    return clock, engine, timer
+
+
+def _run(sessions: SessionMaker, campaign_id: int, minutes: int) -> WrapUpTimer:
+    clock, engine, timer = _engine(sessions)
     clock.run(engine.run([campaign_id], until=NOW + timedelta(minutes=minutes)))
     return timer
 
@@ -78,6 +83,28 @@ def test_without_a_wrap_up_time_the_agent_stays_in_wrap_up(
 ) -> None:
     campaign_id, person = _campaign_with_a_person(sessions, tenant, wrap_up_seconds=None)
     timer = _run(sessions, campaign_id, minutes=30)
+    assert timer.readied == []
+    with unit_of_work(sessions) as session:
+        assert session.get_one(AgentSession, person).state is AgentState.WRAP_UP
+
+
+def test_closing_forgets_the_wrap_ups_still_running(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """The server stops while an agent is in wrap-up: the timer's work ends with the engine
+    (nothing left pending on the loop), and the agent is not made ready by it."""
+    campaign_id, person = _campaign_with_a_person(sessions, tenant, wrap_up_seconds=3600)
+    clock, engine, timer = _engine(sessions)
+    pending: list[int] = []
+
+    async def run_then_close() -> None:
+        await engine.run([campaign_id], until=NOW + timedelta(minutes=30))
+        pending.append(timer.pending)
+        await timer.close()
+        pending.append(timer.pending)
+
+    clock.run(run_then_close())
+    assert pending == [1, 0]
     assert timer.readied == []
     with unit_of_work(sessions) as session:
         assert session.get_one(AgentSession, person).state is AgentState.WRAP_UP

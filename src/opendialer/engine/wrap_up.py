@@ -12,6 +12,7 @@ from opendialer.engine.live import LiveCall
 from opendialer.engine.runner import Engine
 from opendialer.models import AgentSession, AgentState, CallOutcome, Campaign
 from opendialer.scoping import Scope
+from opendialer.tasks import cancel_and_wait
 
 
 class WrapUpTimer:
@@ -19,6 +20,7 @@ class WrapUpTimer:
         self.engine = engine
         self.readied: list[tuple[int, datetime]] = []  # agents made ready by this timer, and when
         self._tasks: set[asyncio.Future[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
 
     def call_connected(self, call: LiveCall) -> None:
         return None
@@ -44,9 +46,27 @@ class WrapUpTimer:
         seconds, since = await self.engine.db.run(read, writes=False)
         if seconds is None or since is None:
             return
-        self.engine.clock.call_later(
-            seconds, lambda: self.agent_wrap_up_over(tenant_id, user_id, campaign_id, since)
-        )
+
+        def over() -> None:
+            self._timers.discard(handle)
+            self.agent_wrap_up_over(tenant_id, user_id, campaign_id, since)
+
+        handle = self.engine.clock.call_later(seconds, over)
+        self._timers.add(handle)
+
+    @property
+    def pending(self) -> int:
+        """Wrap-ups being looked up or timed."""
+        return len(self._tasks) + len(self._timers)
+
+    async def close(self) -> None:
+        """Forget the wrap-ups still running (the engine has stopped): a restarted server's
+        simulated agents, or the agents themselves, make them ready."""
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            await cancel_and_wait(task)
 
     def agent_wrap_up_over(
         self, tenant_id: int, user_id: int, campaign_id: int, since: datetime
