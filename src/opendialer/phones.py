@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import phonenumbers
 import rphonenumbers
+from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 from rphonenumbers import PhoneNumber
 
@@ -99,3 +100,25 @@ def caller_id_problem(raw: str, region: str) -> tuple[str | None, str | None]:
         return None, "not a valid phone number (short numbers are not valid caller IDs)"
     kind = _NOT_A_CALLER_ID.get(phonenumbers.number_type(phonenumbers.parse(e164)))
     return (None, kind) if kind is not None else (e164, None)
+
+
+@lru_cache(maxsize=65536)
+def area_of(e164: str) -> tuple[str, str] | None:
+    """(country, area described by phonenumbers) of a geographic number; None for the rest
+    (mobile, toll-free and numbers whose area the library does not describe)."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return None
+    country = phonenumbers.region_code_for_number(number)
+    area = geocoder.description_for_number(number, "en")
+    country_name = geocoder.country_name_for_number(number, "en")
+    if not country or not area or area == country_name:
+        return None
+    return country, area
+
+
+def area_key(e164: str) -> str | None:
+    """``area_of`` as one string ("DE Berlin"), as a caller-ID pool stores it for its look-up."""
+    found = area_of(e164)
+    return None if found is None else f"{found[0]} {found[1]}"

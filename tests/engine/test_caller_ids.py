@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, area_of
+from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.outcomes import start_attempt
 from opendialer.engine.selection import claim_next
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
+from opendialer.phones import area_of
 from tests.engine.helpers import NOW, make_campaign, make_contact
 
 BERLIN_POOL = "+493012340000"

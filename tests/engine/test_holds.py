@@ -151,6 +151,32 @@ def test_required_consent(session: Session, tenant: NewTenant) -> None:
         assert _holds(session, contact) == [(HoldReason.NO_CONSENT, NOW + timedelta(days=1))]
 
 
+def test_consent_and_caps_checked_together(session: Session, tenant: NewTenant) -> None:
+    """Every check on at once (one statement reads them all): missing consent holds first,
+    then the cap that lifts last; a consenting contact under every cap is claimed."""
+    campaign = make_campaign(session, tenant)
+    campaign.require_consent = True
+    campaign.max_attempts_per_number = 3
+    campaign.max_attempts_per_contact = 1
+    campaign.cap_window_hours = 24
+    unasked = make_contact(session, campaign, "+4930100", priority=3)
+    _attempt(session, campaign, "+4930100", NOW - timedelta(hours=1), contact_id=unasked.id)
+    tried = make_contact(session, campaign, "+4930101", priority=2)
+    _consent(session, tried)
+    _attempt(session, campaign, "+4930101", NOW - timedelta(hours=6), contact_id=tried.id)
+    shared = make_contact(session, campaign, "+4930102", priority=1)
+    _consent(session, shared)
+    for hours in (3, 2, 1):  # another contact's calls to the same number
+        _attempt(session, campaign, "+4930102", NOW - timedelta(hours=hours))
+    ready = make_contact(session, campaign, "+4930103")
+    _consent(session, ready)
+    claim = claim_next(session, campaign, NOW, "t")
+    assert claim is not None and claim.contact_id == ready.id
+    assert _holds(session, unasked) == [(HoldReason.NO_CONSENT, NOW + timedelta(days=1))]
+    assert _holds(session, tried) == [(HoldReason.CONTACT_CAP, NOW + timedelta(hours=18))]
+    assert _holds(session, shared) == [(HoldReason.NUMBER_CAP, NOW + timedelta(hours=21))]
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -9,68 +9,49 @@ on the attempt (``CallAttempt.a_number``).
 """
 
 from datetime import datetime
-from functools import cache, lru_cache
-from typing import Any
+from functools import cache
 
-import phonenumbers
-from phonenumbers import geocoder
-from sqlalchemy import Select, Table, Update, bindparam, select, update
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
+from opendialer.phones import area_key
 
 DEFAULT_CALLER_ID = "+10000000000"
 POOL: Table = CallerIdNumber.__table__  # type: ignore[assignment]
 
 
-@lru_cache(maxsize=65536)
-def area_of(e164: str) -> tuple[str, str] | None:
-    """(country, area described by phonenumbers) of a geographic number; None for the rest
-    (mobile, toll-free and numbers whose area the library does not describe)."""
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return None
-    country = phonenumbers.region_code_for_number(number)
-    area = geocoder.description_for_number(number, "en")
-    country_name = geocoder.country_name_for_number(number, "en")
-    if not country or not area or area == country_name:
-        return None
-    return country, area
-
-
 @cache
-def _pool_statement() -> Select[Any]:
-    """Active pool numbers, least recently used first (built once: a claim runs it each time)."""
+def _pick_statement(local: bool) -> Update:
+    """Take the active pool number used longest ago (of the callee's area, for ``local``) and
+    mark it used, in one statement (built once: a claim runs it each time). Two engines
+    choosing at once may present the same number; each call still presents a pool number."""
     pool = POOL.c
-    return (
-        select(pool.id, pool.e164)
-        .where(pool.campaign_id == bindparam("campaign_id"), pool.retired_at.is_(None))
+    chosen = (
+        select(pool.id)
+        .where(pool.campaign_id == bindparam("pool_campaign_id"), pool.retired_at.is_(None))
         .order_by(pool.last_used_at.nulls_first(), pool.id)
+        .limit(1)
     )
-
-
-@cache
-def _used_statement() -> Update:
-    pool = POOL.c
+    if local:
+        chosen = chosen.where(pool.area == bindparam("callee_area"))
     return (
         update(POOL)
-        .where(pool.id == bindparam("chosen_id"))
+        .where(pool.id == chosen.scalar_subquery())
         .values(last_used_at=bindparam("now", type_=pool.last_used_at.type))
+        .returning(pool.e164)
     )
 
 
 def _pick_from_pool(session: Session, campaign: Campaign, callee: str, now: datetime) -> str | None:
-    rows = session.execute(_pool_statement(), {"campaign_id": campaign.id})
-    pool: list[tuple[int, str]] = [(row[0], row[1]) for row in rows]
-    if campaign.caller_id_strategy == CallerIdStrategy.LOCAL:
-        area = area_of(callee)
-        pool = [entry for entry in pool if area is not None and area_of(entry[1]) == area]
-    if not pool:
-        return None
-    chosen_id, e164 = pool[0]
-    session.execute(_used_statement(), {"chosen_id": chosen_id, "now": now})
-    return e164
+    params: dict[str, object] = {"pool_campaign_id": campaign.id, "now": now}
+    local = campaign.caller_id_strategy == CallerIdStrategy.LOCAL
+    if local:
+        params["callee_area"] = area_key(callee)
+        if params["callee_area"] is None:
+            return None
+    picked: str | None = session.scalar(_pick_statement(local), params)
+    return picked
 
 
 def choose_caller_id(

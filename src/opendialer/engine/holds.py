@@ -14,8 +14,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement, Executable
 
 from opendialer.engine.compliance import (
     NO_TENANT_RULES,
@@ -32,35 +43,48 @@ ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
 
 
-# Statements are built once (building costs more than running them; a claim runs them each time).
-@cache
-def _latest_consent_statement() -> Select[Any]:
-    consent = CONSENTS.c
-    return (
-        select(consent.given_at, consent.expires_at, consent.revoked_at)
-        .where(consent.contact_id == bindparam("contact_id"), consent.channel == CONSENT_CHANNEL)
-        .order_by(consent.given_at.desc(), consent.id.desc())
-        .limit(1)
-    )
+# What the one statement of a check returns, per row: (kind, time, time, time).
+CONSENT_ROW, NUMBER_ROW, CONTACT_ROW = 0, 1, 2
 
 
 @cache
-def _number_attempts_statement() -> Select[Any]:
-    attempt = ATTEMPTS.c
-    return select(attempt.started_at, attempt.connected_at).where(
-        attempt.tenant_id == bindparam("tenant_id"),
-        attempt.b_number == bindparam("e164"),
-        attempt.started_at > bindparam("since", type_=attempt.started_at.type),
-    )
+def _hold_rows_statement(consent: bool, on_number: bool, on_contact: bool) -> Executable:
+    """Everything a check reads, in one round trip (built once per shape: a claim runs it each
+    time): the contact's latest consent (given, expires, revoked), the tenant's attempts to the
+    number in the window (started, connected) and the contact's (started)."""
+    when = ATTEMPTS.c.started_at.type
+    nothing = cast(null(), when)
+    attempt, given = ATTEMPTS.c, CONSENTS.c
+    parts: list[Select[Any]] = []
+    if consent:
+        latest = (
+            select(_kind(CONSENT_ROW), given.given_at, given.expires_at, given.revoked_at)
+            .where(given.contact_id == bindparam("contact_id"), given.channel == CONSENT_CHANNEL)
+            .order_by(given.given_at.desc(), given.id.desc())
+            .limit(1)
+            .subquery()
+        )
+        parts.append(select(latest))
+    if on_number:
+        parts.append(
+            select(_kind(NUMBER_ROW), attempt.started_at, attempt.connected_at, nothing).where(
+                attempt.tenant_id == bindparam("tenant_id"),
+                attempt.b_number == bindparam("e164"),
+                attempt.started_at > bindparam("number_since", type_=when),
+            )
+        )
+    if on_contact:
+        parts.append(
+            select(_kind(CONTACT_ROW), attempt.started_at, nothing, nothing).where(
+                attempt.contact_id == bindparam("contact_id"),
+                attempt.started_at > bindparam("contact_since", type_=when),
+            )
+        )
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-@cache
-def _contact_attempts_statement() -> Select[Any]:
-    attempt = ATTEMPTS.c
-    return select(attempt.started_at).where(
-        attempt.contact_id == bindparam("contact_id"),
-        attempt.started_at > bindparam("since", type_=attempt.started_at.type),
-    )
+def _kind(kind: int) -> ColumnElement[int]:
+    return literal_column(str(kind), Integer).label("kind")
 
 
 def tenant_rules(session: Session, tenant_id: int) -> TenantRules:
@@ -114,9 +138,9 @@ def holds_apply(campaign: Campaign, tenant: TenantRules = NO_TENANT_RULES) -> bo
     return bool(campaign.require_consent or caps(campaign, tenant))
 
 
-def _consent_hold(session: Session, contact_id: int, now: datetime) -> Hold | None:
-    latest = session.execute(_latest_consent_statement(), {"contact_id": contact_id}).first()
-    if latest is not None and consent_valid(latest[0], latest[1], latest[2], now):
+def _consent_hold(rows: Sequence[Sequence[Any]], now: datetime) -> Hold | None:
+    latest = next((row for row in rows if row[0] == CONSENT_ROW), None)
+    if latest is not None and consent_valid(latest[1], latest[2], latest[3], now):
         return None
     return Hold(HoldReason.NO_CONSENT, now + CONSENT_RECHECK)
 
@@ -139,21 +163,17 @@ def _latest_lift(
     return max(holds, key=lambda hold: hold.until, default=None)
 
 
-def _number_hold(
-    session: Session, campaign: Campaign, e164: str, now: datetime, applying: list[Cap]
+def _cap_hold(
+    rows: Sequence[Sequence[Any]], kind: int, applying: list[Cap], now: datetime
 ) -> Hold | None:
-    since = now - max(cap.window for cap in applying)
-    params = {"tenant_id": campaign.tenant_id, "e164": e164, "since": since}
-    rows = session.execute(_number_attempts_statement(), params)
-    return _latest_lift([(start, connected) for start, connected in rows], applying, now)
+    if not applying:
+        return None
+    counted = [(row[1], row[2]) for row in rows if row[0] == kind]
+    return _latest_lift(counted, applying, now)
 
 
-def _contact_hold(
-    session: Session, contact_id: int, now: datetime, applying: list[Cap]
-) -> Hold | None:
-    params = {"contact_id": contact_id, "since": now - max(cap.window for cap in applying)}
-    starts = session.scalars(_contact_attempts_statement(), params).all()
-    return _latest_lift([(start, None) for start in starts], applying, now)
+def _since(now: datetime, applying: list[Cap]) -> datetime:
+    return now - max((cap.window for cap in applying), default=timedelta(0))
 
 
 def compliance_hold(
@@ -164,15 +184,28 @@ def compliance_hold(
     now: datetime,
     tenant: TenantRules = NO_TENANT_RULES,
 ) -> Hold | None:
-    """Why this contact's number may not be dialled now (None: it may)."""
-    if campaign.require_consent and (hold := _consent_hold(session, contact_id, now)):
-        return hold
+    """Why this contact's number may not be dialled now (None: it may): missing consent first,
+    else the cap that lifts last. One statement reads what every check needs."""
     every = caps(campaign, tenant)
     on_number = [cap for cap in every if cap.reason != HoldReason.CONTACT_CAP]
     on_contact = [cap for cap in every if cap.reason == HoldReason.CONTACT_CAP]
+    consent = bool(campaign.require_consent)
+    if not (consent or on_number or on_contact):
+        return None
+    params = {
+        "contact_id": contact_id,
+        "tenant_id": campaign.tenant_id,
+        "e164": e164,
+        "number_since": _since(now, on_number),
+        "contact_since": _since(now, on_contact),
+    }
+    statement = _hold_rows_statement(consent, bool(on_number), bool(on_contact))
+    rows = session.execute(statement, params).all()
+    if consent and (hold := _consent_hold(rows, now)):
+        return hold
     holds = [
-        on_number and _number_hold(session, campaign, e164, now, on_number),
-        on_contact and _contact_hold(session, contact_id, now, on_contact),
+        _cap_hold(rows, NUMBER_ROW, on_number, now),
+        _cap_hold(rows, CONTACT_ROW, on_contact, now),
     ]
     found = [hold for hold in holds if hold]
     return max(found, key=lambda hold: hold.until, default=None)

@@ -4,9 +4,16 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, str_enum, tenant_fk, utcnow
+from opendialer.phones import area_key
+
+
+def _area_of_inserted(context: DefaultExecutionContext) -> str | None:
+    inserted: dict[str, str] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return area_key(inserted["e164"])
 
 
 class CallerIdNumber(IdMixin, Base):
@@ -20,6 +27,8 @@ class CallerIdNumber(IdMixin, Base):
         BigId, ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
     e164: Mapped[str] = mapped_column(String(20))
+    # Set from e164 on every insert (ORM or Core): local presence picks by it in SQL.
+    area: Mapped[str | None] = mapped_column(String(200), default=_area_of_inserted)
     retired_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
