@@ -1,27 +1,15 @@
 """Migration 27a0c0000004 on a database whose caller-ID pools already hold numbers."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import CallerIdNumber
-from tests.conftest import empty_database
 from tests.factories import make_campaign
 
 BEFORE = "27a0c0000003"
 BERLIN, MUNICH, MOBILE = "+493012345678", "+49891234567", "+4915112345678"
-
-
-@pytest.fixture
-def empty_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A new empty database of the same kind as the test run's."""
-    with empty_database(database_url.split(":", 1)[0].split("+", 1)[0], tmp_path) as url:
-        yield url
 
 
 def test_the_numbers_already_pooled_get_their_area(empty_url: str) -> None:

@@ -1,25 +1,14 @@
 """Migration 17b0d0b1e002 on a database that already holds duplicate member codes."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from opendialer import migrate
 from opendialer.db import create_db_engine
-from tests.conftest import empty_database
 
 BEFORE = "17a1ea5e0001"
 NOW = "CURRENT_TIMESTAMP"
-
-
-@pytest.fixture
-def empty_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A new empty database of the same kind as the test run's."""
-    with empty_database(database_url.split(":", 1)[0].split("+", 1)[0], tmp_path) as url:
-        yield url
 
 
 def _user(user_id: int, tenant_id: int, code: str | None) -> str:
