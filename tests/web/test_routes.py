@@ -25,13 +25,13 @@ from opendialer.web.state import state_of
 
 @pytest.fixture
 def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of every function sent to a worker thread (anyio's, which Starlette and
-    FastAPI use too)."""
+    """The name of every function sent to a worker thread (through anyio, as Starlette and
+    FastAPI do)."""
     sent: list[str] = []
     run_sync = anyio.to_thread.run_sync
 
     async def counted(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        sent.append(getattr(function, "__name__", type(function).__name__))
+        sent.append(getattr(function, "func", function).__name__)  # a partial's function
         return await run_sync(function, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
@@ -49,7 +49,8 @@ def test_a_native_create_makes_one_trip_to_a_worker_thread(
     response = api.post(path, json={"phones": ["030 7654321"]})
 
     assert response.status_code == 201, response.text
-    assert len(trips) == 1, trips
+    # The key's lookup makes a trip of its own when its cached second has run out meanwhile.
+    assert [trip for trip in trips if trip != "authenticate_api_key"] == ["_run"], trips
     assert api.get(f"/api/v1/contacts/{response.json()['id']}").status_code == 200
 
 
