@@ -16,6 +16,7 @@ connections pays again and again under load.
 
 import argparse
 import asyncio
+import itertools
 import random
 import statistics
 import sys
@@ -42,6 +43,25 @@ CALL_REQUESTS = 50  # requests of a kind whose Python calls are counted
 NEW_CONNECTIONS = 20
 # What the native API does first on every request: its key's row.
 FIRST_QUERY = "SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = %s"
+_new_numbers = itertools.count(10**7)  # a new number for every contact created, in every pass
+
+
+async def _native_create(c: httpx.AsyncClient, t: Target, _rng: random.Random) -> httpx.Response:
+    """The native contact create (as bench/voicenter_api.py sends it), on the spare campaign."""
+    body = {
+        "phones": [f"+4969{next(_new_numbers)}"],
+        "name": "John Doe",
+        "priority": 3,
+        "custom_data": {"lead": 1},
+    }
+    return await c.post(f"/api/v1/campaigns/{t.spare_id}/contacts", json=body)
+
+
+# The mixed load's requests, and the native create (bench/voicenter_api.py's second case).
+KINDS: list[tuple[str, Action]] = [
+    *((kind, action) for kind, action, _weight in MIX),
+    ("native_create", _native_create),
+]
 
 
 @contextmanager
@@ -164,7 +184,7 @@ async def _measure(
         ) as client:
             if not target.spare_id:
                 await _setup_target(client, target)
-            for kind, action, _weight in MIX:
+            for kind, action in KINDS:
                 measured = await _measure_kind(client, engine, target, action, requests, calls)
                 results.append((kind, *measured))
     finally:

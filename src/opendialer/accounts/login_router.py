@@ -12,9 +12,10 @@ from opendialer.errors import BadRequest
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import auth_guard
 
-router = APIRouter(tags=["logins"])
+router = APIRouter(route_class=OneTripRoute, tags=["logins"])
 
 
 def check_password(request: Request, session: DbSession, username: str, password: str) -> Scope:

@@ -15,8 +15,9 @@ from opendialer.accounts.schemas import (
 from opendialer.models import ApiKey, Tenant
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["tenant"])
+router = APIRouter(route_class=OneTripRoute, tags=["tenant"])
 
 
 @router.get("/tenant", response_model=TenantRead)

@@ -11,8 +11,9 @@ from opendialer.models import AcdEvent
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["acd events"])
+router = APIRouter(route_class=OneTripRoute, tags=["acd events"])
 
 
 @router.post("/acd/events", status_code=201, response_model=AcdEventCreated)

@@ -19,8 +19,9 @@ from opendialer.models import AgentGroup, User, UserRole
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["users and groups"])
+router = APIRouter(route_class=OneTripRoute, tags=["users and groups"])
 
 
 @router.post("/users", status_code=201, response_model=UserRead)

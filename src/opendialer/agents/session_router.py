@@ -24,9 +24,10 @@ from opendialer.models import AgentSession, User, UserRole
 from opendialer.scoping import get_owned, require_self
 from opendialer.web.db import DbSession, ReadSession
 from opendialer.web.params import RecordId, WallClock
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(tags=["agents"])
+router = APIRouter(route_class=OneTripRoute, tags=["agents"])
 
 
 def _act(

@@ -14,8 +14,9 @@ from opendialer.models import AuditEntry
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import SupportedAwareDatetime as When
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(route_class=OneTripRoute, tags=["audit"])
 
 FACE_PATTERN = "^(" + "|".join((NATIVE, CONSOLE, JTEL, MMDIAL, VOICENTER, MINICRM, WEB)) + ")$"
 Id = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]

@@ -39,8 +39,9 @@ from opendialer.models import (
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["campaigns"])
+router = APIRouter(route_class=OneTripRoute, tags=["campaigns"])
 
 
 def _read(key: CodeKey, campaign: Campaign) -> CampaignRead:

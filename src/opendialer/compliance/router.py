@@ -20,8 +20,9 @@ from opendialer.models import CallerIdNumber, Consent, ContactHold
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["compliance"])
+router = APIRouter(route_class=OneTripRoute, tags=["compliance"])
 
 
 @router.post("/contacts/{contact_id}/consents", status_code=201, response_model=ConsentRead)

@@ -15,6 +15,7 @@ from opendialer.console.pages import _page, _page_login
 from opendialer.models import User, UserRole
 from opendialer.scoping import require_role
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 
 AdminSection = Literal[
     "campaigns", "import", "contacts", "dnc", "users", "recordings", "exports", "crm"
@@ -31,7 +32,7 @@ SECTIONS: tuple[tuple[AdminSection, str], ...] = (
     ("crm", "CRM"),
 )
 
-admin_pages = APIRouter(prefix="/console/admin", include_in_schema=False)
+admin_pages = APIRouter(route_class=OneTripRoute, prefix="/console/admin", include_in_schema=False)
 
 
 @admin_pages.get("/{section}", response_class=HTMLResponse)

@@ -23,6 +23,7 @@ from opendialer.models.base import utcnow
 from opendialer.scoping import require_role
 from opendialer.security import new_token, same_secret
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
 LOGIN_CSRF_COOKIE = "od_login_csrf"
@@ -34,7 +35,7 @@ CSP = (
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 
-pages = APIRouter(prefix="/console", include_in_schema=False)
+pages = APIRouter(route_class=OneTripRoute, prefix="/console", include_in_schema=False)
 
 
 @cache

@@ -28,8 +28,11 @@ from opendialer.reports.schemas import (
 from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope, owned, require_role
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 
-report_pages = APIRouter(prefix="/console/reports", include_in_schema=False)
+report_pages = APIRouter(
+    route_class=OneTripRoute, prefix="/console/reports", include_in_schema=False
+)
 
 
 @dataclass(frozen=True)

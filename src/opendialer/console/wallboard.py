@@ -22,12 +22,15 @@ from opendialer.models import User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope, require_role
 from opendialer.web.db import DbSession, ReadSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
 KEEPALIVE_SECONDS = 15.0
 
-wallboard_pages = APIRouter(prefix="/console", include_in_schema=False)
-wallboard_api = APIRouter(prefix="/console/api/wallboard", include_in_schema=False)
+wallboard_pages = APIRouter(route_class=OneTripRoute, prefix="/console", include_in_schema=False)
+wallboard_api = APIRouter(
+    route_class=OneTripRoute, prefix="/console/api/wallboard", include_in_schema=False
+)
 
 
 def _engine(request: Request) -> Engine | None:

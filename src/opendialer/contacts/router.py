@@ -26,8 +26,9 @@ from opendialer.models import CallAttempt, Contact, ContactStatus
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(route_class=OneTripRoute, tags=["contacts"])
 
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]

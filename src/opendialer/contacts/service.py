@@ -31,7 +31,7 @@ from opendialer.models import CallAttempt as CallAttempt
 from opendialer.models import Contact as Contact
 from opendialer.models import ContactPhone as ContactPhone
 from opendialer.phones import Phone, caller_id_problem, normalize
-from opendialer.scoping import Scope, get_owned, owned, tenant_of
+from opendialer.scoping import Scope, get_owned, owned
 
 
 class InvalidContact(OpendialerError):
@@ -324,6 +324,18 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
     )
 
 
+def _default_region(session: Session, scope: Scope) -> str:
+    """The scope's tenant's region, for reading numbers: one column (on the create's hot path,
+    loading the whole tenant row through the ORM cost a tenth of the request)."""
+    tenants = Tenant.__table__
+    region: str = (
+        session.connection()
+        .execute(select(tenants.c.default_region).where(tenants.c.id == scope.tenant_id))
+        .scalar_one()
+    )
+    return region
+
+
 def create_contact(
     session: Session, scope: Scope, campaign: Campaign, data: ContactCreate
 ) -> Contact:
@@ -331,9 +343,8 @@ def create_contact(
 
     Numbers that do not parse are kept, flagged invalid; if none parses, nothing is written.
     """
-    tenant = tenant_of(session, scope)
     get_owned(session, Campaign, scope, campaign.id, "campaign")  # the caller's campaign
-    numbers = _numbers(data.phones, tenant.default_region)
+    numbers = _numbers(data.phones, _default_region(session, scope))
     _require_dialable(
         {p: phone.valid for p, phone in numbers.items()},
         {p: phone.raw for p, phone in numbers.items()},
@@ -342,7 +353,7 @@ def create_contact(
     _check_dates(data.begin_at, data.end_at)
     values = data.model_dump(exclude_none=True, exclude={"phones"})
     values.setdefault("next_try_at", datetime.now(UTC))
-    contact = Contact(tenant_id=tenant.id, campaign_id=campaign.id, **values)
+    contact = Contact(tenant_id=scope.tenant_id, campaign_id=campaign.id, **values)
     contact.phones = [_phone_row(contact, p, phone) for p, phone in numbers.items()]
     session.add(contact)
     session.flush()

@@ -25,9 +25,10 @@ from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.scoping import get_owned
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(tags=["crm"])
+router = APIRouter(route_class=OneTripRoute, tags=["crm"])
 
 IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

@@ -24,9 +24,10 @@ from opendialer.models import CampaignStatus, PacingDecision
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId, WallClock
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(tags=["dialing"])
+router = APIRouter(route_class=OneTripRoute, tags=["dialing"])
 
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)

@@ -13,8 +13,9 @@ from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.phones import MAX_RAW_LENGTH
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["dnc"])
+router = APIRouter(route_class=OneTripRoute, tags=["dnc"])
 
 CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

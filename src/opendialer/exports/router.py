@@ -16,9 +16,10 @@ from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
 from opendialer.inputs import MAX_DB_INT
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(route_class=OneTripRoute, tags=["exports"])
 
 
 def _settings(request: Request) -> Settings:

@@ -16,10 +16,11 @@ from opendialer.db import connection_slot
 from opendialer.errors import Unauthorized
 from opendialer.observability.metrics import Metrics
 from opendialer.security import same_secret
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import AppState, AppStateDep
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=OneTripRoute, tags=["operations"])
 
 
 def install_metrics(app: FastAPI, state: AppState) -> Metrics | None:

@@ -11,11 +11,12 @@ from pydantic import BaseModel, Field
 
 from opendialer import __version__, migrate
 from opendialer.db import SessionMaker, run_unit_of_work
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import AppState, AppStateDep
 
 CHECK_TIMEOUT_SECONDS = 5.0  # a database that does not answer within this is not ready
 Check = Literal["ok", "failing", "disabled"]
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=OneTripRoute, tags=["operations"])
 
 
 @runtime_checkable

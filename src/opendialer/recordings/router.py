@@ -19,9 +19,10 @@ from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId, SupportedDate, SupportedDatetime
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(tags=["recordings"])
+router = APIRouter(route_class=OneTripRoute, tags=["recordings"])
 
 OptionalId = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

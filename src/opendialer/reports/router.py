@@ -28,8 +28,9 @@ from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope, tenant_of
 from opendialer.web.db import ReadSession
 from opendialer.web.params import SupportedDate
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(route_class=OneTripRoute, prefix="/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(description="csv: a file download")]
 
 

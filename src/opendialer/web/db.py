@@ -19,6 +19,21 @@ from opendialer.db import (
 )
 from opendialer.web.state import state_of
 
+FINISHED = "opendialer_finished"  # session info: committed and closed by the endpoint's trip
+
+
+def finish(session: Session) -> None:
+    """Commit and close the request's session where the endpoint ran (a worker thread), so
+    its dependency need not make a trip of its own (``opendialer.web.routes``)."""
+    end_session(session, True)
+    session.info[FINISHED] = True
+
+
+async def _end(session: Session, commit: bool) -> None:
+    """Commit (or roll back) and close in a worker thread, unless the endpoint did."""
+    if not session.info.get(FINISHED):
+        await to_thread.run_sync(partial(end_session, session, commit))
+
 
 async def _request_session(request: Request) -> AsyncIterator[Session]:
     """The request's transaction. A writing request on SQLite holds the writer gate from here
@@ -34,10 +49,9 @@ async def _request_session(request: Request) -> AsyncIterator[Session]:
             try:
                 yield session
             except BaseException:
-                await to_thread.run_sync(partial(end_session, session, False))
+                await _end(session, False)
                 raise
-            # a GET may write too (it commits)
-            await to_thread.run_sync(partial(end_session, session, True))
+            await _end(session, True)  # a GET may write too (it commits)
         finally:
             if gate is not None:
                 gate.release()
@@ -51,7 +65,7 @@ async def _read_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         finally:
-            await to_thread.run_sync(session.close)
+            await _end(session, False)
 
 
 get_session = _request_session

@@ -8,11 +8,12 @@ from opendialer.clock import RealClock
 from opendialer.db import run_unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import SessionsDep, app_state
 from opendialer.whatif import service
 from opendialer.whatif.schemas import FiguresRead, WhatIfRead, WhatIfRequest
 
-router = APIRouter(tags=["campaigns"])
+router = APIRouter(route_class=OneTripRoute, tags=["campaigns"])
 
 
 @router.post("/campaigns/{campaign_id}/what-if", response_model=WhatIfRead)

@@ -40,9 +40,10 @@ from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope
 from opendialer.web.db import ReadSession
 from opendialer.web.params import RecordId
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(tags=["contacts"])
+router = APIRouter(route_class=OneTripRoute, tags=["contacts"])
 
 _BODY_DOC = {
     "requestBody": {

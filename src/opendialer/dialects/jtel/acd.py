@@ -20,8 +20,9 @@ from opendialer.dialects.jtel.envelope import Record, bad_request, listing, reco
 from opendialer.dialects.jtel.records import event_record, group_record
 from opendialer.dialects.jtel.routing import Call
 from opendialer.inputs import MAX_DB_INT, check_date, text_problem
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["jtel acd"])
+router = APIRouter(route_class=OneTripRoute, tags=["jtel acd"])
 
 _DATE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})\Z")
 _TIME = re.compile(r"([0-9]{2}):?([0-9]{2})\Z")

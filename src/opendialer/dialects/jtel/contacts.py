@@ -33,8 +33,9 @@ from opendialer.dialects.jtel.schemas import (
     user_uids,
 )
 from opendialer.scoping import Scope
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter(tags=["jtel dialler contacts"])
+router = APIRouter(route_class=OneTripRoute, tags=["jtel dialler contacts"])
 
 
 # Helpers -------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ from fastapi import APIRouter
 from opendialer.dialects.jtel import acd, campaigns, contacts
 from opendialer.dialects.jtel.routing import not_routed
 from opendialer.dialects.kit import answer_all_paths
+from opendialer.web.routes import OneTripRoute
 
-router = APIRouter()
+router = APIRouter(route_class=OneTripRoute)
 router.include_router(contacts.router)
 router.include_router(campaigns.router)
 router.include_router(acd.router)

@@ -27,9 +27,10 @@ from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.recordings.service import download_url as recording_download_url
 from opendialer.recordings.service import get_recording
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(tags=["minicrm"])
+router = APIRouter(route_class=OneTripRoute, tags=["minicrm"])
 
 MAX_REPORTED_ERRORS = 100
 

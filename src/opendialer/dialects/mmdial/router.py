@@ -24,9 +24,10 @@ from opendialer.dialects.mmdial.auth import AuthFailed, Caller, authenticate
 from opendialer.dialects.mmdial.params import ParamError, Params, read_params
 from opendialer.errors import OpendialerError
 from opendialer.web.db import DbSession
+from opendialer.web.routes import OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(tags=["mmdial"])
+router = APIRouter(route_class=OneTripRoute, tags=["mmdial"])
 
 Handler = Callable[[Session, Settings, Caller, Params], Any]
 
