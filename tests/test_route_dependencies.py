@@ -16,6 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from opendialer.web.db import _read_session, _request_session
+from opendialer.web.routes import OneTripRoute
 
 SESSIONS = {_request_session, _read_session}
 
@@ -63,3 +64,19 @@ def test_the_check_finds_a_plain_dependency() -> None:
 
     assert _runs_in_a_thread(plain)
     assert not _runs_in_a_thread(on_loop)
+
+
+def test_every_plain_endpoint_using_the_database_makes_one_trip(app: FastAPI) -> None:
+    """A router made without ``route_class=OneTripRoute`` would send its plain endpoints
+    through three worker-thread trips (web/routes.py); Voicenter's plain route is the one
+    exception (its own one trip, docs/engine.md)."""
+    found = {
+        f"{sorted(context.original_route.methods or ())} {context.path_format}"
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        and not isinstance(context.original_route, OneTripRoute)
+        and _uses_the_database(context.dependant)
+        and _runs_in_a_thread(inspect.unwrap(context.original_route.endpoint))
+        and "voicenter" not in (context.original_route.tags or ())
+    }
+    assert not found, sorted(found)
