@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,9 +19,7 @@ from sqlalchemy.orm import Session
 from opendialer.crm.schemas import EndpointCreate, EndpointUpdate
 from opendialer.errors import BadRequest
 from opendialer.models import (
-    CallAttempt,
     Campaign,
-    Contact,
     CrmEndpoint,
     EndpointKind,
     OutboxMessage,
@@ -155,13 +153,35 @@ def _enqueue(
     return messages
 
 
-def enqueue_call_finished(session: Session, attempt: CallAttempt) -> list[OutboxMessage]:
+def enqueue_call_finished(
+    session: Session, tenant_id: int, attempt_id: int, at: datetime
+) -> list[OutboxMessage]:
     """One delivery per subscribed endpoint; the body is built when it is sent."""
-    at = attempt.ended_at or attempt.started_at
-    return _enqueue(session, Scope.system(attempt.tenant_id), CALL_FINISHED, at, {}, attempt.id)
+    return _enqueue(session, Scope.system(tenant_id), CALL_FINISHED, at, {}, attempt_id)
 
 
-def enqueue_contact_done(session: Session, contact: Contact, at: datetime) -> list[OutboxMessage]:
+class DoneContact(Protocol):
+    """What a finished contact's message says (an ORM ``Contact`` or the engine's plain row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def user_data(self) -> str | None: ...
+    @property
+    def tries(self) -> int: ...
+    @property
+    def result_code_id(self) -> int | None: ...
+
+
+def enqueue_contact_done(
+    session: Session, contact: DoneContact, at: datetime
+) -> list[OutboxMessage]:
     payload = {
         "contact_id": contact.id,
         "campaign_id": contact.campaign_id,

@@ -21,7 +21,7 @@ from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
-from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
+from opendialer.engine.outcomes import Ending, start_attempt
 from opendialer.engine.pacing.base import (
     DialResult,
     Observation,
@@ -30,6 +30,7 @@ from opendialer.engine.pacing.base import (
     PacingSnapshot,
 )
 from opendialer.engine.period import Counts, Ledger, Recount, day_start
+from opendialer.engine.recovery import close_attempt
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
 from opendialer.engine.wakeup import Wakeup
@@ -698,10 +699,8 @@ class CampaignRunner:
         self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
 
     def _failed(self, session: Session, launch: Launch, now: datetime) -> None:
-        campaign = session.get_one(Campaign, self.campaign_id)
         ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
-        attempt = session.get_one(CallAttempt, launch.attempt_id)
-        finish_attempt(session, campaign, attempt, ending)
+        close_attempt(session, launch.attempt_id, self.campaign_id, ending)
         if launch.agent_id is not None:
             agent_sessions.act(
                 session, self.scope, user_id=launch.agent_id, event=AgentEvent.RELEASE, at=now
