@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bind_contextvars
 
@@ -21,7 +21,7 @@ from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
-from opendialer.engine.outcomes import Ending, start_attempt
+from opendialer.engine.outcomes import Ending, Started, start_attempt
 from opendialer.engine.pacing.base import (
     DialResult,
     Observation,
@@ -36,7 +36,6 @@ from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_a
 from opendialer.engine.wakeup import Wakeup
 from opendialer.models import (
     AgentState,
-    CallAttempt,
     CallOutcome,
     Campaign,
     Contact,
@@ -63,10 +62,7 @@ class Launch:
     agent_id: int | None  # agent-first: this agent is rung before the customer
 
 
-def _launch_for(
-    campaign: Campaign, attempt: CallAttempt, e164: str, agent_id: int | None
-) -> Launch:
-    assert attempt.contact_id is not None
+def _launch_for(campaign: Campaign, attempt: Started, e164: str, agent_id: int | None) -> Launch:
     request = OriginateRequest(
         number=e164,
         caller_id=attempt.a_number or DEFAULT_CALLER_ID,
@@ -180,6 +176,7 @@ class TickPlan:
 
 
 log = logging.getLogger(__name__)
+PACING_DECISIONS: Table = PacingDecisionRow.__table__  # type: ignore[assignment]
 
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
@@ -199,11 +196,16 @@ def agent_endpoint(user: User) -> AgentEndpoint:
     return AgentEndpoint(id=str(user.id), sip_uri=uri)
 
 
-def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: CallAttempt) -> None:
+def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started) -> None:
     """The agent dialled first (progressive, preview) holds the call's attempt and contact, as
     one reserved for a waiting caller does: their console shows it, their result code uses it."""
     row = agent_sessions.agent_session(session, scope, user_id=agent_id)
     row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
+
+
+def _write_decision(session: Session, row: dict[str, Any]) -> None:
+    """A pacing decision's row (a plain ``INSERT``: one is written with most claims)."""
+    session.execute(insert(PACING_DECISIONS), row)
 
 
 class CampaignRunner:
@@ -429,7 +431,7 @@ class CampaignRunner:
         if launches is None:  # closed or gone since the last read
             self.wakeup.stale, launches = True, []
         elif row is not None and not decision.dials:
-            await self.engine.db.run(lambda session: session.add(row))
+            await self.engine.db.run(lambda session: _write_decision(session, row))
         placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
         self.policy.observe(placed)  # only dials placed are learned from
         self._claimed += len(launches)
@@ -439,7 +441,7 @@ class CampaignRunner:
         return launches
 
     async def _claim_decided(
-        self, dials: int, row: PacingDecisionRow | None, now: datetime
+        self, dials: int, row: dict[str, Any] | None, now: datetime
     ) -> list[Launch] | None:
         """Claim the decided dials; None if the campaign is closed or gone (the window is
         checked here, in the claim's transaction, as the decision may come from memory)."""
@@ -449,9 +451,8 @@ class CampaignRunner:
             if campaign is None or not campaign_window_open(campaign, now):
                 return None
             claimed = self._claim(session, campaign, dials, now)
-            if row is not None:
-                row.dials = len(claimed)  # what was placed, not what was wanted
-                session.add(row)
+            if row is not None:  # what was placed, not what was wanted
+                _write_decision(session, {**row, "dials": len(claimed)})
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
         return await self.engine.db.run(claim)
@@ -596,8 +597,8 @@ class CampaignRunner:
         count: int,
         now: datetime,
         reserved_for: int | None = None,
-    ) -> list[tuple[CallAttempt, str]]:
-        claimed: list[tuple[CallAttempt, str]] = []
+    ) -> list[tuple[Started, str]]:
+        claimed: list[tuple[Started, str]] = []
         for _ in range(count):
             claim: Claim | None = claim_next(
                 session, campaign, now, self.engine.engine_id, reserved_for=reserved_for
@@ -642,7 +643,7 @@ class CampaignRunner:
             dialable_soon=supply.soon if supply is not None else None,
         )
 
-    def _decision_row(self, decision: PacingDecision, now: datetime) -> PacingDecisionRow | None:
+    def _decision_row(self, decision: PacingDecision, now: datetime) -> dict[str, Any] | None:
         """Every decision that dials; one that does not when the pacing state changes (hold,
         brake, no contacts, ...), and while calls are live one every 15 s to show the
         estimates. Nothing else: an empty list or an idle campaign writes no more rows."""
@@ -652,16 +653,16 @@ class CampaignRunner:
         if decision.dials == 0 and unchanged and (recent or not self.calls()):
             return None
         self._last_logged, self._logged_state = now, state
-        return PacingDecisionRow(
-            tenant_id=self.tenant_id,
-            campaign_id=self.campaign_id,
-            decided_at=now,
-            algorithm=self.policy.name,
-            dials=decision.dials,
-            target_in_flight=decision.target_in_flight,
-            inputs={k: float(v) for k, v in decision.inputs.items()},
-            reason=decision.reason[:500],
-        )
+        return {
+            "tenant_id": self.tenant_id,
+            "campaign_id": self.campaign_id,
+            "decided_at": now,
+            "algorithm": self.policy.name,
+            "dials": decision.dials,
+            "target_in_flight": decision.target_in_flight,
+            "inputs": {k: float(v) for k, v in decision.inputs.items()},
+            "reason": decision.reason[:500],
+        }
 
     def _observe_releases(self, rows: list[BusyRow], asked: list[int]) -> None:
         """Agents free of their call since the last tick: their talk and wrap-up are known now."""

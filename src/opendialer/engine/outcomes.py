@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import Table, Update, bindparam, select, update
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.compliance.service import revoke_consent
@@ -100,24 +100,34 @@ def campaign_rules(session: Session, campaign_id: int) -> CampaignRulesRow | Non
     return CampaignRulesRow(*row) if row is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """An attempt just written (plain values: the dial is placed after its commit)."""
+
+    id: int
+    contact_id: int
+    a_number: str | None
+
+
 def start_attempt(
-    session: Session, campaign: Campaign, claim: Claim, now: datetime, engine_id: str
-) -> CallAttempt:
-    attempt = CallAttempt(
-        tenant_id=campaign.tenant_id,
-        campaign_id=campaign.id,
-        contact_id=claim.contact_id,
-        phone_position=claim.position,
-        a_number=claim.caller_id,
-        b_number=claim.e164,
-        started_at=now,
-        engine_id=engine_id,
-    )
-    session.add(attempt)
-    session.flush()
-    return attempt
+    session: Session, campaign: CampaignRules, claim: Claim, now: datetime, engine_id: str
+) -> Started:
+    """The attempt's history row, written before the number is dialled (one ``INSERT``)."""
+    values = {
+        "tenant_id": campaign.tenant_id,
+        "campaign_id": campaign.id,
+        "contact_id": claim.contact_id,
+        "phone_position": claim.position,
+        "a_number": claim.caller_id,
+        "b_number": claim.e164,
+        "started_at": now,
+        "engine_id": engine_id,
+    }
+    attempt_id = session.execute(_START, values).scalar_one()
+    return Started(attempt_id, claim.contact_id, claim.caller_id)
 
 
+_START = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
 _RULE = select(
     RETRY_RULES.c.done,
     RETRY_RULES.c.retry_delay_seconds,
