@@ -6,10 +6,10 @@ import re
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bind_contextvars
 
@@ -20,6 +20,7 @@ from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
+from opendialer.engine.kept_campaign import KeptCampaign
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
 from opendialer.engine.outcomes import Ending, Started, start_attempt
 from opendialer.engine.pacing.base import (
@@ -73,11 +74,6 @@ def _launch_for(campaign: Campaign, attempt: Started, e164: str, agent_id: int |
         amd=campaign.amd_enabled,
     )
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
-
-
-def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
-    campaign = session.get(Campaign, campaign_id)
-    return campaign.machine_message_uri if campaign is not None else None
 
 
 def safe_harbor_left(event: CallEvent, now: datetime, grace_seconds: float) -> float:
@@ -191,9 +187,20 @@ def _state_of(decision: PacingDecision) -> str:
     return re.sub(r"\d+", "#", decision.reason.split(":", 1)[0])
 
 
-def agent_endpoint(user: User) -> AgentEndpoint:
-    uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
-    return AgentEndpoint(id=str(user.id), sip_uri=uri)
+def agent_endpoint(session: Session, user_id: int) -> AgentEndpoint:
+    """Where the agent's phone is rung (three columns of the user, not the whole row)."""
+    sip_uri, extension, username = session.execute(
+        _endpoint_statement(), {"user_id": user_id}
+    ).one()
+    uri = sip_uri or f"sip:{extension or username}@agents.invalid"
+    return AgentEndpoint(id=str(user_id), sip_uri=uri)
+
+
+@cache
+def _endpoint_statement() -> Select[str | None, str | None, str]:
+    return select(User.sip_uri, User.extension, User.username).where(
+        User.id == bindparam("user_id")
+    )
 
 
 def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started) -> None:
@@ -238,6 +245,7 @@ class CampaignRunner:
         self.wrap_up_seconds: int | None = None  # the campaign's, as of the last read
         self.announcement: str | None = None  # its abandon message, as of the last read
         self.amd_decision = DecisionDelay()
+        self.settings = KeptCampaign(campaign_id)  # the database thread's, not the loop's
         self._contact_due_at: float | None = None
 
     @classmethod
@@ -384,7 +392,7 @@ class CampaignRunner:
         ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
         look for due personal callbacks too (a scan of the due contacts, so only at the poll:
         they are scheduled to the minute)."""
-        campaign = session.get(Campaign, self.campaign_id)
+        campaign = self.settings.get(session)
         if campaign is None:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
@@ -447,7 +455,7 @@ class CampaignRunner:
         checked here, in the claim's transaction, as the decision may come from memory)."""
 
         def claim(session: Session) -> list[Launch] | None:
-            campaign = session.get(Campaign, self.campaign_id)
+            campaign = self.settings.get(session)
             if campaign is None or not campaign_window_open(campaign, now):
                 return None
             claimed = self._claim(session, campaign, dials, now)
@@ -519,7 +527,7 @@ class CampaignRunner:
         now = self.engine.clock.now()
 
         def start(session: Session) -> Launch:
-            campaign = session.get_one(Campaign, self.campaign_id)
+            campaign = self.settings.get_one(session)
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
             _assign_call(session, self.scope, agent_id, attempt)
             return _launch_for(campaign, attempt, claim.e164, agent_id)
@@ -549,7 +557,7 @@ class CampaignRunner:
     def _unclaim(
         self, session: Session, claim: Claim, agent_id: int, now: datetime, release_agent: bool
     ) -> None:
-        campaign = session.get_one(Campaign, self.campaign_id)
+        campaign = self.settings.get_one(session)
         contact = session.get_one(Contact, claim.contact_id)
         contact.status, contact.claimed_by, contact.claimed_at = (
             ContactStatus.PENDING,
@@ -709,7 +717,7 @@ class CampaignRunner:
 
     async def _endpoint(self, agent_id: int) -> AgentEndpoint:
         return await self.engine.db.run(
-            lambda session: agent_endpoint(session.get_one(User, agent_id)), writes=False
+            lambda session: agent_endpoint(session, agent_id), writes=False
         )
 
     # -- answered calls
@@ -771,7 +779,7 @@ class CampaignRunner:
         self.observe_dial(call, DialResult.MACHINE)
         call.phase = Phase.HANGING_UP
         message = await self.engine.db.run(
-            lambda session: _machine_message_uri(session, self.campaign_id), writes=False
+            lambda session: self._machine_message_uri(session), writes=False
         )
         if message:
             await self.engine.backend.play_and_hangup(call.call_id, message)
@@ -841,7 +849,7 @@ class CampaignRunner:
                 attempt_id=attempt_id,
                 contact_id=contact_id,
             )
-            endpoint = agent_endpoint(session.get_one(User, agent_id)) if agent_id else None
+            endpoint = agent_endpoint(session, agent_id) if agent_id else None
             return agent_id, endpoint
 
         if call.call_id in self._reserving:
@@ -897,6 +905,10 @@ class CampaignRunner:
         agent took: the campaign's message, counted against the abandonment budget."""
         if call.phase is Phase.TALKING:  # connected_at stays: the bridge did happen
             await self.abandon(call, "the agent's phone went away within the grace")
+
+    def _machine_message_uri(self, session: Session) -> str | None:
+        campaign = self.settings.get(session)
+        return campaign.machine_message_uri if campaign is not None else None
 
     # -- endings
 

@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, Update, bindparam, insert, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.compliance.service import revoke_consent
@@ -89,14 +89,16 @@ class CampaignRulesRow:
     retry_delay_seconds: int
 
 
-_CAMPAIGN_RULES = select(*(CAMPAIGNS.c[f.name] for f in fields(CampaignRulesRow))).where(
-    CAMPAIGNS.c.id == bindparam("campaign_id")
-)
+@cache
+def _campaign_rules_statement() -> Select[Any]:
+    return select(*(CAMPAIGNS.c[f.name] for f in fields(CampaignRulesRow))).where(
+        CAMPAIGNS.c.id == bindparam("campaign_id")
+    )
 
 
 def campaign_rules(session: Session, campaign_id: int) -> CampaignRulesRow | None:
     """The campaign's retry settings (None once it is deleted), without loading the campaign."""
-    row = session.execute(_CAMPAIGN_RULES, {"campaign_id": campaign_id}).first()
+    row = session.execute(_campaign_rules_statement(), {"campaign_id": campaign_id}).first()
     return CampaignRulesRow(*row) if row is not None else None
 
 
@@ -123,21 +125,27 @@ def start_attempt(
         "started_at": now,
         "engine_id": engine_id,
     }
-    attempt_id = session.execute(_START, values).scalar_one()
+    attempt_id = session.execute(_start_statement(), values).scalar_one()
     return Started(attempt_id, claim.contact_id, claim.caller_id)
 
 
-_START = insert(ATTEMPTS).returning(ATTEMPTS.c.id)
-_RULE = select(
-    RETRY_RULES.c.done,
-    RETRY_RULES.c.retry_delay_seconds,
-    RETRY_RULES.c.max_tries,
-    RETRY_RULES.c.mark_invalid,
-    RETRY_RULES.c.add_to_dnc,
-).where(
-    RETRY_RULES.c.campaign_id == bindparam("campaign_id"),
-    RETRY_RULES.c.outcome == bindparam("outcome", type_=RETRY_RULES.c.outcome.type),
-)
+@cache
+def _start_statement() -> Insert:
+    return insert(ATTEMPTS).returning(ATTEMPTS.c.id)
+
+
+@cache
+def _rule_statement() -> Select[Any]:
+    return select(
+        RETRY_RULES.c.done,
+        RETRY_RULES.c.retry_delay_seconds,
+        RETRY_RULES.c.max_tries,
+        RETRY_RULES.c.mark_invalid,
+        RETRY_RULES.c.add_to_dnc,
+    ).where(
+        RETRY_RULES.c.campaign_id == bindparam("campaign_id"),
+        RETRY_RULES.c.outcome == bindparam("outcome", type_=RETRY_RULES.c.outcome.type),
+    )
 
 
 def _default_rule(campaign: CampaignRules, outcome: CallOutcome) -> Rule:
@@ -158,7 +166,9 @@ def _default_rule(campaign: CampaignRules, outcome: CallOutcome) -> Rule:
 
 
 def _outcome_rule(session: Session, campaign: CampaignRules, outcome: CallOutcome) -> Rule:
-    rule = session.execute(_RULE, {"campaign_id": campaign.id, "outcome": outcome}).first()
+    rule = session.execute(
+        _rule_statement(), {"campaign_id": campaign.id, "outcome": outcome}
+    ).first()
     if rule is None:
         return _default_rule(campaign, outcome)
     done, delay, max_tries, mark_invalid, add_to_dnc = rule
@@ -275,12 +285,14 @@ def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: En
         return
     tenant_id, contact_id, position = row
     crm.enqueue_call_finished(session, tenant_id, attempt_id, ending.at)
-    found = session.execute(_CONTACT, {"contact_id": contact_id}).first()
+    found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
     if found is None:
         session.flush()
         return
     contact = _Contact(*found)
-    numbers = [_Number(*n) for n in session.execute(_NUMBERS, {"contact_id": contact_id})]
+    numbers = [
+        _Number(*n) for n in session.execute(_numbers_statement(), {"contact_id": contact_id})
+    ]
     rule = _outcome_rule(session, campaign, ending.outcome)
     _close_contact(session, campaign, contact, numbers, position, rule, ending)
     session.flush()
@@ -340,12 +352,18 @@ class _Number:
     tries: int
 
 
-_CONTACT = select(*(CONTACTS.c[f.name] for f in fields(_Contact))).where(
-    CONTACTS.c.id == bindparam("contact_id")
-)
-_NUMBERS = select(*(PHONES.c[f.name] for f in fields(_Number))).where(
-    PHONES.c.contact_id == bindparam("contact_id")
-)
+@cache
+def _contact_statement() -> Select[Any]:
+    return select(*(CONTACTS.c[f.name] for f in fields(_Contact))).where(
+        CONTACTS.c.id == bindparam("contact_id")
+    )
+
+
+@cache
+def _numbers_statement() -> Select[Any]:
+    return select(*(PHONES.c[f.name] for f in fields(_Number))).where(
+        PHONES.c.contact_id == bindparam("contact_id")
+    )
 
 
 def _close_contact(
