@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.compliance.service import revoke_consent
@@ -33,7 +33,6 @@ from opendialer.models import (
 from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.scoping import Scope
 
-T = TypeVar("T")
 ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
 RETRY_RULES: Table = RetryRule.__table__  # type: ignore[assignment]
 CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
@@ -257,20 +256,15 @@ def finish_attempt(
 ) -> None:
     """Close the attempt and apply its consequences, all in the caller's transaction (see
     :func:`close`; the ORM copies of what it wrote are expired, so they read it back)."""
+    attempt_id, contact_id = attempt.id, attempt.contact_id
     session.flush()
-    close(session, campaign, attempt.id, ending)
-    _expire(session, CallAttempt, attempt.id)
-    if attempt.contact_id is not None:
-        contact = _expire(session, Contact, attempt.contact_id)
-        for phone in contact.phones if contact is not None else ():
+    close(session, campaign, attempt_id, ending)
+    session.expire(attempt)
+    contact = session.identity_map.get(session.identity_key(Contact, contact_id))
+    if contact is not None:
+        for phone in inspect(contact).dict.get("phones", ()):  # only those loaded
             session.expire(phone)
-
-
-def _expire(session: Session, model: type[T], key: int) -> T | None:
-    row = session.identity_map.get(session.identity_key(model, key))
-    if row is not None:
-        session.expire(row)
-    return cast(T | None, row)
+        session.expire(contact)
 
 
 def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: Ending) -> None:
