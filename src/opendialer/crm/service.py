@@ -169,10 +169,10 @@ def _enqueue(
 
 
 def enqueue_call_finished(
-    session: Session, tenant_id: int, attempt_id: int, at: datetime
+    session: Session, scope: Scope, attempt_id: int, at: datetime
 ) -> list[OutboxMessage]:
     """One delivery per subscribed endpoint; the body is built when it is sent."""
-    return _enqueue(session, Scope.system(tenant_id), CALL_FINISHED, at, {}, attempt_id)
+    return _enqueue(session, scope, CALL_FINISHED, at, {}, attempt_id)
 
 
 class DoneContact(Protocol):

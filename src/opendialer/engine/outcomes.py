@@ -278,7 +278,7 @@ def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: En
     if row is None:
         return
     tenant_id, contact_id, position = row
-    crm.enqueue_call_finished(session, tenant_id, attempt_id, ending.at)
+    crm.enqueue_call_finished(session, Scope.system(tenant_id), attempt_id, ending.at)
     found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
     if found is None:
         session.flush()
