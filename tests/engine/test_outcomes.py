@@ -27,7 +27,7 @@ from tests.statements import statements_sent
 def dial(session: Session, campaign: Campaign) -> CallAttempt:
     claim = claim_next(session, campaign, NOW, "t")
     assert claim is not None
-    return start_attempt(session, campaign, claim, NOW, "t")
+    return session.get_one(CallAttempt, start_attempt(session, campaign, claim, NOW, "t").id)
 
 
 def test_busy_retries_later_on_the_next_number(session: Session, tenant: NewTenant) -> None:

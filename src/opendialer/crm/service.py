@@ -11,17 +11,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.crm.schemas import EndpointCreate, EndpointUpdate
 from opendialer.errors import BadRequest
 from opendialer.models import (
-    CallAttempt,
     Campaign,
-    Contact,
     CrmEndpoint,
     EndpointKind,
     OutboxMessage,
@@ -105,12 +104,26 @@ def delete_endpoint(session: Session, scope: Scope, endpoint_id: int) -> None:
 # Enqueueing (called by the engine and the services, inside their transaction) ---------------
 
 
-def _subscribed(session: Session, scope: Scope, event_type: str) -> list[CrmEndpoint]:
-    endpoints = session.scalars(
-        select(CrmEndpoint).where(
-            CrmEndpoint.tenant_id == scope.tenant_id, CrmEndpoint.active.is_(True)
-        )
+class _Subscriber(NamedTuple):
+    id: int
+    kind: EndpointKind
+    events: list[Any]
+    batch_interval_seconds: int
+
+
+@cache
+def _active_endpoints_statement() -> Select[Any]:
+    return select(*(CrmEndpoint.__table__.c[name] for name in _Subscriber._fields)).where(
+        CrmEndpoint.__table__.c.tenant_id == bindparam("tenant_id"),
+        CrmEndpoint.__table__.c.active.is_(True),
     )
+
+
+def _subscribed(session: Session, scope: Scope, event_type: str) -> list[_Subscriber]:
+    """The tenant's active endpoints that take ``event_type`` (a few columns, not ORM objects:
+    the engine asks at every attempt's end)."""
+    rows = session.execute(_active_endpoints_statement(), {"tenant_id": scope.tenant_id})
+    endpoints = [_Subscriber(*row) for row in rows]
     return [
         e
         for e in endpoints
@@ -118,7 +131,7 @@ def _subscribed(session: Session, scope: Scope, event_type: str) -> list[CrmEndp
     ]
 
 
-def _due_at(endpoint: CrmEndpoint, at: datetime) -> datetime:
+def _due_at(endpoint: _Subscriber, at: datetime) -> datetime:
     """Batched endpoints collect a window's events and send them together at its end."""
     interval = endpoint.batch_interval_seconds
     if interval <= 0:
@@ -155,13 +168,35 @@ def _enqueue(
     return messages
 
 
-def enqueue_call_finished(session: Session, attempt: CallAttempt) -> list[OutboxMessage]:
+def enqueue_call_finished(
+    session: Session, scope: Scope, attempt_id: int, at: datetime
+) -> list[OutboxMessage]:
     """One delivery per subscribed endpoint; the body is built when it is sent."""
-    at = attempt.ended_at or attempt.started_at
-    return _enqueue(session, Scope.system(attempt.tenant_id), CALL_FINISHED, at, {}, attempt.id)
+    return _enqueue(session, scope, CALL_FINISHED, at, {}, attempt_id)
 
 
-def enqueue_contact_done(session: Session, contact: Contact, at: datetime) -> list[OutboxMessage]:
+class DoneContact(Protocol):
+    """What a finished contact's message says (an ORM ``Contact`` or the engine's plain row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def user_data(self) -> str | None: ...
+    @property
+    def tries(self) -> int: ...
+    @property
+    def result_code_id(self) -> int | None: ...
+
+
+def enqueue_contact_done(
+    session: Session, contact: DoneContact, at: datetime
+) -> list[OutboxMessage]:
     payload = {
         "contact_id": contact.id,
         "campaign_id": contact.campaign_id,

@@ -6,10 +6,10 @@ import re
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bind_contextvars
 
@@ -20,8 +20,9 @@ from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
+from opendialer.engine.kept_campaign import KeptCampaign
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
-from opendialer.engine.outcomes import Ending, finish_attempt, start_attempt
+from opendialer.engine.outcomes import Ending, Started, start_attempt
 from opendialer.engine.pacing.base import (
     DialResult,
     Observation,
@@ -30,12 +31,12 @@ from opendialer.engine.pacing.base import (
     PacingSnapshot,
 )
 from opendialer.engine.period import Counts, Ledger, Recount, day_start
+from opendialer.engine.recovery import close_attempt
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
 from opendialer.engine.wakeup import Wakeup
 from opendialer.models import (
     AgentState,
-    CallAttempt,
     CallOutcome,
     Campaign,
     Contact,
@@ -62,10 +63,7 @@ class Launch:
     agent_id: int | None  # agent-first: this agent is rung before the customer
 
 
-def _launch_for(
-    campaign: Campaign, attempt: CallAttempt, e164: str, agent_id: int | None
-) -> Launch:
-    assert attempt.contact_id is not None
+def _launch_for(campaign: Campaign, attempt: Started, e164: str, agent_id: int | None) -> Launch:
     request = OriginateRequest(
         number=e164,
         caller_id=attempt.a_number or DEFAULT_CALLER_ID,
@@ -76,11 +74,6 @@ def _launch_for(
         amd=campaign.amd_enabled,
     )
     return Launch(request, attempt.id, attempt.contact_id, agent_id)
-
-
-def _machine_message_uri(session: Session, campaign_id: int) -> str | None:
-    campaign = session.get(Campaign, campaign_id)
-    return campaign.machine_message_uri if campaign is not None else None
 
 
 def safe_harbor_left(event: CallEvent, now: datetime, grace_seconds: float) -> float:
@@ -179,6 +172,7 @@ class TickPlan:
 
 
 log = logging.getLogger(__name__)
+PACING_DECISIONS: Table = PacingDecisionRow.__table__  # type: ignore[assignment]
 
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
 QUIET_LOG_INTERVAL = timedelta(seconds=15)
@@ -193,16 +187,32 @@ def _state_of(decision: PacingDecision) -> str:
     return re.sub(r"\d+", "#", decision.reason.split(":", 1)[0])
 
 
-def agent_endpoint(user: User) -> AgentEndpoint:
-    uri = user.sip_uri or f"sip:{user.extension or user.username}@agents.invalid"
-    return AgentEndpoint(id=str(user.id), sip_uri=uri)
+def agent_endpoint(session: Session, user_id: int) -> AgentEndpoint:
+    """Where the agent's phone is rung (three columns of the user, not the whole row)."""
+    sip_uri, extension, username = session.execute(
+        _endpoint_statement(), {"user_id": user_id}
+    ).one()
+    uri = sip_uri or f"sip:{extension or username}@agents.invalid"
+    return AgentEndpoint(id=str(user_id), sip_uri=uri)
 
 
-def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: CallAttempt) -> None:
+@cache
+def _endpoint_statement() -> Select[str | None, str | None, str]:
+    return select(User.sip_uri, User.extension, User.username).where(
+        User.id == bindparam("user_id")
+    )
+
+
+def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started) -> None:
     """The agent dialled first (progressive, preview) holds the call's attempt and contact, as
     one reserved for a waiting caller does: their console shows it, their result code uses it."""
     row = agent_sessions.agent_session(session, scope, user_id=agent_id)
     row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
+
+
+def _write_decision(session: Session, row: dict[str, Any]) -> None:
+    """A pacing decision's row (a plain ``INSERT``: one is written with most claims)."""
+    session.execute(insert(PACING_DECISIONS), row)
 
 
 class CampaignRunner:
@@ -235,6 +245,7 @@ class CampaignRunner:
         self.wrap_up_seconds: int | None = None  # the campaign's, as of the last read
         self.announcement: str | None = None  # its abandon message, as of the last read
         self.amd_decision = DecisionDelay()
+        self.settings = KeptCampaign(campaign_id)  # the database thread's, not the loop's
         self._contact_due_at: float | None = None
 
     @classmethod
@@ -381,7 +392,7 @@ class CampaignRunner:
         ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
         look for due personal callbacks too (a scan of the due contacts, so only at the poll:
         they are scheduled to the minute)."""
-        campaign = session.get(Campaign, self.campaign_id)
+        campaign = self.settings.get(session)
         if campaign is None:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
@@ -428,7 +439,7 @@ class CampaignRunner:
         if launches is None:  # closed or gone since the last read
             self.wakeup.stale, launches = True, []
         elif row is not None and not decision.dials:
-            await self.engine.db.run(lambda session: session.add(row))
+            await self.engine.db.run(lambda session: _write_decision(session, row))
         placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
         self.policy.observe(placed)  # only dials placed are learned from
         self._claimed += len(launches)
@@ -438,19 +449,18 @@ class CampaignRunner:
         return launches
 
     async def _claim_decided(
-        self, dials: int, row: PacingDecisionRow | None, now: datetime
+        self, dials: int, row: dict[str, Any] | None, now: datetime
     ) -> list[Launch] | None:
         """Claim the decided dials; None if the campaign is closed or gone (the window is
         checked here, in the claim's transaction, as the decision may come from memory)."""
 
         def claim(session: Session) -> list[Launch] | None:
-            campaign = session.get(Campaign, self.campaign_id)
+            campaign = self.settings.get(session)
             if campaign is None or not campaign_window_open(campaign, now):
                 return None
             claimed = self._claim(session, campaign, dials, now)
-            if row is not None:
-                row.dials = len(claimed)  # what was placed, not what was wanted
-                session.add(row)
+            if row is not None:  # what was placed, not what was wanted
+                _write_decision(session, {**row, "dials": len(claimed)})
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
         return await self.engine.db.run(claim)
@@ -517,7 +527,7 @@ class CampaignRunner:
         now = self.engine.clock.now()
 
         def start(session: Session) -> Launch:
-            campaign = session.get_one(Campaign, self.campaign_id)
+            campaign = self.settings.get_one(session)
             attempt = start_attempt(session, campaign, claim, now, self.engine.engine_id)
             _assign_call(session, self.scope, agent_id, attempt)
             return _launch_for(campaign, attempt, claim.e164, agent_id)
@@ -547,7 +557,7 @@ class CampaignRunner:
     def _unclaim(
         self, session: Session, claim: Claim, agent_id: int, now: datetime, release_agent: bool
     ) -> None:
-        campaign = session.get_one(Campaign, self.campaign_id)
+        campaign = self.settings.get_one(session)
         contact = session.get_one(Contact, claim.contact_id)
         contact.status, contact.claimed_by, contact.claimed_at = (
             ContactStatus.PENDING,
@@ -595,8 +605,8 @@ class CampaignRunner:
         count: int,
         now: datetime,
         reserved_for: int | None = None,
-    ) -> list[tuple[CallAttempt, str]]:
-        claimed: list[tuple[CallAttempt, str]] = []
+    ) -> list[tuple[Started, str]]:
+        claimed: list[tuple[Started, str]] = []
         for _ in range(count):
             claim: Claim | None = claim_next(
                 session, campaign, now, self.engine.engine_id, reserved_for=reserved_for
@@ -641,7 +651,7 @@ class CampaignRunner:
             dialable_soon=supply.soon if supply is not None else None,
         )
 
-    def _decision_row(self, decision: PacingDecision, now: datetime) -> PacingDecisionRow | None:
+    def _decision_row(self, decision: PacingDecision, now: datetime) -> dict[str, Any] | None:
         """Every decision that dials; one that does not when the pacing state changes (hold,
         brake, no contacts, ...), and while calls are live one every 15 s to show the
         estimates. Nothing else: an empty list or an idle campaign writes no more rows."""
@@ -651,16 +661,16 @@ class CampaignRunner:
         if decision.dials == 0 and unchanged and (recent or not self.calls()):
             return None
         self._last_logged, self._logged_state = now, state
-        return PacingDecisionRow(
-            tenant_id=self.tenant_id,
-            campaign_id=self.campaign_id,
-            decided_at=now,
-            algorithm=self.policy.name,
-            dials=decision.dials,
-            target_in_flight=decision.target_in_flight,
-            inputs={k: float(v) for k, v in decision.inputs.items()},
-            reason=decision.reason[:500],
-        )
+        return {
+            "tenant_id": self.tenant_id,
+            "campaign_id": self.campaign_id,
+            "decided_at": now,
+            "algorithm": self.policy.name,
+            "dials": decision.dials,
+            "target_in_flight": decision.target_in_flight,
+            "inputs": {k: float(v) for k, v in decision.inputs.items()},
+            "reason": decision.reason[:500],
+        }
 
     def _observe_releases(self, rows: list[BusyRow], asked: list[int]) -> None:
         """Agents free of their call since the last tick: their talk and wrap-up are known now."""
@@ -698,10 +708,8 @@ class CampaignRunner:
         self.tally.outcomes["failed"] = self.tally.outcomes.get("failed", 0) + 1
 
     def _failed(self, session: Session, launch: Launch, now: datetime) -> None:
-        campaign = session.get_one(Campaign, self.campaign_id)
         ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
-        attempt = session.get_one(CallAttempt, launch.attempt_id)
-        finish_attempt(session, campaign, attempt, ending)
+        close_attempt(session, launch.attempt_id, self.campaign_id, ending)
         if launch.agent_id is not None:
             agent_sessions.act(
                 session, self.scope, user_id=launch.agent_id, event=AgentEvent.RELEASE, at=now
@@ -709,7 +717,7 @@ class CampaignRunner:
 
     async def _endpoint(self, agent_id: int) -> AgentEndpoint:
         return await self.engine.db.run(
-            lambda session: agent_endpoint(session.get_one(User, agent_id)), writes=False
+            lambda session: agent_endpoint(session, agent_id), writes=False
         )
 
     # -- answered calls
@@ -771,7 +779,7 @@ class CampaignRunner:
         self.observe_dial(call, DialResult.MACHINE)
         call.phase = Phase.HANGING_UP
         message = await self.engine.db.run(
-            lambda session: _machine_message_uri(session, self.campaign_id), writes=False
+            lambda session: self._machine_message_uri(session), writes=False
         )
         if message:
             await self.engine.backend.play_and_hangup(call.call_id, message)
@@ -841,7 +849,7 @@ class CampaignRunner:
                 attempt_id=attempt_id,
                 contact_id=contact_id,
             )
-            endpoint = agent_endpoint(session.get_one(User, agent_id)) if agent_id else None
+            endpoint = agent_endpoint(session, agent_id) if agent_id else None
             return agent_id, endpoint
 
         if call.call_id in self._reserving:
@@ -897,6 +905,10 @@ class CampaignRunner:
         agent took: the campaign's message, counted against the abandonment budget."""
         if call.phase is Phase.TALKING:  # connected_at stays: the bridge did happen
             await self.abandon(call, "the agent's phone went away within the grace")
+
+    def _machine_message_uri(self, session: Session) -> str | None:
+        campaign = self.settings.get(session)
+        return campaign.machine_message_uri if campaign is not None else None
 
     # -- endings
 

@@ -5,10 +5,13 @@ and, in the same transaction, updates the number's tries and last cause, the con
 or its end, and the DNC list, following the campaign's result codes and retry rules.
 """
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.compliance.service import revoke_consent
@@ -26,10 +29,13 @@ from opendialer.models import (
     ResultAction,
     ResultCode,
     RetryRule,
-    Tenant,
 )
+from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.scoping import Scope
 
+ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
+RETRY_RULES: Table = RetryRule.__table__  # type: ignore[assignment]
+CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
 BUSY_RETRY = timedelta(minutes=10)
 
 
@@ -61,25 +67,87 @@ class Rule:
     add_to_dnc: bool = False
 
 
-def start_attempt(
-    session: Session, campaign: Campaign, claim: Claim, now: datetime, engine_id: str
-) -> CallAttempt:
-    attempt = CallAttempt(
-        tenant_id=campaign.tenant_id,
-        campaign_id=campaign.id,
-        contact_id=claim.contact_id,
-        phone_position=claim.position,
-        a_number=claim.caller_id,
-        b_number=claim.e164,
-        started_at=now,
-        engine_id=engine_id,
+class CampaignRules(Protocol):
+    """What closing an attempt needs of its campaign (an ORM ``Campaign`` or a plain row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def max_tries_per_number(self) -> int: ...
+    @property
+    def retry_delay_seconds(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRulesRow:
+    id: int
+    tenant_id: int
+    max_tries_per_number: int
+    retry_delay_seconds: int
+
+
+@cache
+def _campaign_rules_statement() -> Select[Any]:
+    return select(*(CAMPAIGNS.c[f.name] for f in fields(CampaignRulesRow))).where(
+        CAMPAIGNS.c.id == bindparam("campaign_id")
     )
-    session.add(attempt)
-    session.flush()
-    return attempt
 
 
-def _default_rule(campaign: Campaign, outcome: CallOutcome) -> Rule:
+def campaign_rules(session: Session, campaign_id: int) -> CampaignRulesRow | None:
+    """The campaign's retry settings (None once it is deleted), without loading the campaign."""
+    row = session.execute(_campaign_rules_statement(), {"campaign_id": campaign_id}).first()
+    return CampaignRulesRow(*row) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """An attempt just written (plain values: the dial is placed after its commit)."""
+
+    id: int
+    contact_id: int
+    a_number: str | None
+
+
+def start_attempt(
+    session: Session, campaign: CampaignRules, claim: Claim, now: datetime, engine_id: str
+) -> Started:
+    """The attempt's history row, written before the number is dialled (one ``INSERT``)."""
+    values = {
+        "tenant_id": campaign.tenant_id,
+        "campaign_id": campaign.id,
+        "contact_id": claim.contact_id,
+        "phone_position": claim.position,
+        "a_number": claim.caller_id,
+        "b_number": claim.e164,
+        "started_at": now,
+        "engine_id": engine_id,
+    }
+    attempt_id = session.execute(_start_statement(), values).scalar_one()
+    return Started(attempt_id, claim.contact_id, claim.caller_id)
+
+
+@cache
+def _start_statement() -> Insert:
+    return insert(ATTEMPTS).returning(ATTEMPTS.c.id)
+
+
+@cache
+def _rule_statement() -> Select[Any]:
+    return select(
+        RETRY_RULES.c.done,
+        RETRY_RULES.c.retry_delay_seconds,
+        RETRY_RULES.c.max_tries,
+        RETRY_RULES.c.mark_invalid,
+        RETRY_RULES.c.add_to_dnc,
+    ).where(
+        RETRY_RULES.c.campaign_id == bindparam("campaign_id"),
+        RETRY_RULES.c.outcome == bindparam("outcome", type_=RETRY_RULES.c.outcome.type),
+    )
+
+
+def _default_rule(campaign: CampaignRules, outcome: CallOutcome) -> Rule:
     delay = timedelta(seconds=campaign.retry_delay_seconds)
     match outcome:
         case CallOutcome.CONNECTED:
@@ -96,18 +164,19 @@ def _default_rule(campaign: Campaign, outcome: CallOutcome) -> Rule:
             return Rule(delay=delay)
 
 
-def _outcome_rule(session: Session, campaign: Campaign, outcome: CallOutcome) -> Rule:
-    rule = session.scalar(
-        select(RetryRule).where(RetryRule.campaign_id == campaign.id, RetryRule.outcome == outcome)
-    )
+def _outcome_rule(session: Session, campaign: CampaignRules, outcome: CallOutcome) -> Rule:
+    rule = session.execute(
+        _rule_statement(), {"campaign_id": campaign.id, "outcome": outcome}
+    ).first()
     if rule is None:
         return _default_rule(campaign, outcome)
+    done, delay, max_tries, mark_invalid, add_to_dnc = rule
     return Rule(
-        done=rule.done,
-        delay=timedelta(seconds=rule.retry_delay_seconds),
-        max_tries=rule.max_tries,
-        mark_invalid=rule.mark_invalid,
-        add_to_dnc=rule.add_to_dnc,
+        done=done,
+        delay=timedelta(seconds=delay),
+        max_tries=max_tries,
+        mark_invalid=mark_invalid,
+        add_to_dnc=add_to_dnc,
     )
 
 
@@ -128,14 +197,30 @@ def _phone(contact: Contact, position: int | None) -> ContactPhone | None:
     return next((p for p in contact.phones if p.position == position), None)
 
 
-def _record_on_phone(phone: ContactPhone, ending: Ending, rule: Rule) -> None:
-    phone.tries += 1
-    phone.last_cause = ending.cause_code
-    phone.last_attempt_at = ending.at
-    if ending.outcome is CallOutcome.ABANDONED:
-        phone.abandoned_at = ending.at
-    if rule.mark_invalid:
-        phone.invalid = True
+class Dialable(Protocol):
+    """A number as the retry rule sees it (an ORM ``ContactPhone`` or a plain row)."""
+
+    @property
+    def e164(self) -> str | None: ...
+    @property
+    def invalid(self) -> bool: ...
+    @property
+    def tries(self) -> int: ...
+
+
+def any_left(
+    campaign: CampaignRules, phones: Iterable[Dialable], rule: Rule, dnc: Dialable | None
+) -> bool:
+    """Whether one of the contact's numbers may still be dialled after ``rule`` (``dnc``: the
+    number the rule puts on the DNC list)."""
+    limit = min(rule.max_tries or campaign.max_tries_per_number, campaign.max_tries_per_number)
+    return any(
+        not p.invalid
+        and p.e164 is not None
+        and p.tries < limit
+        and not (rule.add_to_dnc and p is dnc)
+        for p in phones
+    )
 
 
 def apply_rule(
@@ -148,19 +233,10 @@ def apply_rule(
 ) -> None:
     """Schedule the contact's next try, or finish it; add the number to the DNC list if asked."""
     if rule.add_to_dnc and phone is not None and phone.e164 is not None:
-        _add_to_dnc(session, campaign, phone.e164)
-    limit = min(rule.max_tries or campaign.max_tries_per_number, campaign.max_tries_per_number)
-    dialable = [
-        p
-        for p in contact.phones
-        if not p.invalid
-        and p.e164 is not None
-        and p.tries < limit
-        and not (rule.add_to_dnc and p is phone)
-    ]
+        _add_to_dnc(session, campaign.tenant_id, phone.e164)
     contact.claimed_at = None
     contact.claimed_by = None
-    if rule.done or not dialable:
+    if rule.done or not any_left(campaign, contact.phones, rule, phone):
         finished_now = contact.status is not ContactStatus.DONE
         contact.status = ContactStatus.DONE  # before the CRM's read flushes: one UPDATE
         if finished_now:
@@ -170,49 +246,166 @@ def apply_rule(
     contact.next_try_at = at + rule.delay
 
 
-def _add_to_dnc(session: Session, campaign: Campaign, e164: str) -> None:
+def _add_to_dnc(session: Session, tenant_id: int, e164: str) -> None:
     """The tenant-wide list, through the DNC service (idempotent: an existing entry stays)."""
-    tenant = session.get_one(Tenant, campaign.tenant_id)
-    add_numbers(session, Scope.system(tenant.id), None, [e164], source="result_code")
+    add_numbers(session, Scope.system(tenant_id), None, [e164], source="result_code")
 
 
 def finish_attempt(
-    session: Session, campaign: Campaign, attempt: CallAttempt, ending: Ending
+    session: Session, campaign: CampaignRules, attempt: CallAttempt, ending: Ending
 ) -> None:
-    """Close the attempt and apply its consequences, all in the caller's transaction."""
-    if attempt.outcome is not None:
-        return  # already terminal: an attempt ends exactly once
-    for name in (
-        "outcome",
-        "sip_status",
-        "cause_code",
-        "alerted_at",
-        "answered_at",
-        "connected_at",
-        "user_id",
-        "caller_hangup",
-        "answered_by_machine",
-        "end_detail",
-    ):
-        value = getattr(ending, name)
-        if value is not None:
-            setattr(attempt, name, value)
-    attempt.ended_at = ending.at
-    crm.enqueue_call_finished(session, attempt)
-    contact = session.get(Contact, attempt.contact_id) if attempt.contact_id else None
-    if contact is None:
+    """Close the attempt and apply its consequences, all in the caller's transaction (see
+    :func:`close`; the ORM copies of what it wrote are expired, so they read it back)."""
+    attempt_id, contact_id = attempt.id, attempt.contact_id
+    session.flush()
+    close(session, campaign, attempt_id, ending)
+    session.expire(attempt)
+    contact = session.identity_map.get(session.identity_key(Contact, contact_id))
+    if contact is not None:
+        for phone in inspect(contact).dict.get("phones", ()):  # only those loaded
+            session.expire(phone)
+        session.expire(contact)
+
+
+def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: Ending) -> None:
+    """Close the attempt and apply its consequences, in the caller's transaction: the
+    attempt, its number and its contact written with one ``UPDATE`` each (plain statements:
+    an attempt ends once per dial, and ORM objects cost more than the work). Nothing if the
+    attempt has already ended: an attempt ends exactly once."""
+    values = _ending_values(ending)
+    closed = session.execute(_close_statement(tuple(values)), {"attempt_id": attempt_id, **values})
+    row = closed.first()
+    if row is None:
+        return
+    tenant_id, contact_id, position = row
+    crm.enqueue_call_finished(session, Scope.system(tenant_id), attempt_id, ending.at)
+    found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
+    if found is None:
         session.flush()
         return
+    contact = _Contact(*found)
+    numbers = [
+        _Number(*n) for n in session.execute(_numbers_statement(), {"contact_id": contact_id})
+    ]
     rule = _outcome_rule(session, campaign, ending.outcome)
-    phone = _phone(contact, attempt.phone_position)
-    if phone is not None:
-        _record_on_phone(phone, ending, rule)
-        contact.next_phone_position = phone.position % MAX_PHONES + 1
-    contact.tries += 1
-    contact.last_call_at = ending.at
-    contact.last_result_mailbox = ending.outcome is CallOutcome.MACHINE
-    apply_rule(session, campaign, contact, phone, rule, ending.at)
+    _close_contact(session, campaign, contact, numbers, position, rule, ending)
     session.flush()
+
+
+_ENDING_COLUMNS = (
+    "outcome",
+    "sip_status",
+    "cause_code",
+    "alerted_at",
+    "answered_at",
+    "connected_at",
+    "user_id",
+    "caller_hangup",
+    "answered_by_machine",
+    "end_detail",
+)
+
+
+def _ending_values(ending: Ending) -> dict[str, object]:
+    """The ending's known fields (an unknown one leaves the attempt's value alone)."""
+    values = {name: getattr(ending, name) for name in _ENDING_COLUMNS}
+    known = {name: value for name, value in values.items() if value is not None}
+    return {**known, "ended_at": ending.at}
+
+
+@cache
+def _close_statement(columns: tuple[str, ...]) -> Update:
+    """The attempt's closing ``UPDATE ... RETURNING``, built once per set of columns."""
+    attempt = ATTEMPTS.c
+    return (
+        update(ATTEMPTS)
+        .where(attempt.id == bindparam("attempt_id"), attempt.outcome.is_(None))
+        .values({name: bindparam(name, type_=attempt[name].type) for name in columns})
+        .returning(attempt.tenant_id, attempt.contact_id, attempt.phone_position)
+    )
+
+
+@dataclass(slots=True)
+class _Contact:
+    id: int
+    tenant_id: int
+    campaign_id: int
+    external_id: str | None
+    user_data: str | None
+    tries: int
+    result_code_id: int | None
+    status: ContactStatus
+
+
+@dataclass(slots=True)
+class _Number:
+    id: int
+    position: int
+    e164: str | None
+    invalid: bool
+    tries: int
+
+
+@cache
+def _contact_statement() -> Select[Any]:
+    return select(*(CONTACTS.c[f.name] for f in fields(_Contact))).where(
+        CONTACTS.c.id == bindparam("contact_id")
+    )
+
+
+@cache
+def _numbers_statement() -> Select[Any]:
+    return select(*(PHONES.c[f.name] for f in fields(_Number))).where(
+        PHONES.c.contact_id == bindparam("contact_id")
+    )
+
+
+def _close_contact(
+    session: Session,
+    campaign: CampaignRules,
+    contact: _Contact,
+    numbers: list[_Number],
+    position: int | None,
+    rule: Rule,
+    ending: Ending,
+) -> None:
+    """The number's try and the contact's next step, one ``UPDATE`` each."""
+    at = ending.at
+    number = next((n for n in numbers if n.position == position), None)
+    changes: dict[str, object] = {
+        "tries": contact.tries + 1,
+        "last_call_at": at,
+        "last_result_mailbox": ending.outcome is CallOutcome.MACHINE,
+        "claimed_at": None,
+        "claimed_by": None,
+    }
+    if number is not None:
+        _record_on_number(session, number, ending, rule)
+        changes["next_phone_position"] = number.position % MAX_PHONES + 1
+        if rule.add_to_dnc and number.e164 is not None:
+            _add_to_dnc(session, campaign.tenant_id, number.e164)
+    contact.tries += 1
+    if rule.done or not any_left(campaign, numbers, rule, number):
+        changes["status"] = ContactStatus.DONE
+        if contact.status is not ContactStatus.DONE:
+            crm.enqueue_contact_done(session, contact, at)
+    else:
+        changes.update(status=ContactStatus.PENDING, next_try_at=at + rule.delay)
+    session.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(changes))
+
+
+def _record_on_number(session: Session, number: _Number, ending: Ending, rule: Rule) -> None:
+    number.tries += 1
+    changes: dict[str, object] = {
+        "tries": number.tries,
+        "last_cause": ending.cause_code,
+        "last_attempt_at": ending.at,
+    }
+    if ending.outcome is CallOutcome.ABANDONED:
+        changes["abandoned_at"] = ending.at
+    if rule.mark_invalid:
+        number.invalid = changes["invalid"] = True
+    session.execute(update(PHONES).where(PHONES.c.id == number.id).values(changes))
 
 
 def set_result_code(

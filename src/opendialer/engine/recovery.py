@@ -14,13 +14,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.engine import state_log
-from opendialer.engine.outcomes import Ending, finish_attempt
+from opendialer.engine.outcomes import Ending, campaign_rules, close
 from opendialer.models import (
     AgentSession,
     AgentState,
     CallAttempt,
     CallOutcome,
-    Campaign,
     CampaignLease,
     Contact,
     ContactStatus,
@@ -54,17 +53,20 @@ class Recovered:
         self.agents.extend(other.agents)
 
 
-def close_attempt(session: Session, attempt: CallAttempt, ending: Ending) -> None:
+def close_attempt(
+    session: Session, attempt_id: int, campaign_id: int | None, ending: Ending
+) -> None:
     """Close an attempt, also one whose campaign was deleted meanwhile (no retry rules then)."""
-    campaign = session.get(Campaign, attempt.campaign_id) if attempt.campaign_id else None
+    campaign = campaign_rules(session, campaign_id) if campaign_id is not None else None
     if campaign is not None:
-        finish_attempt(session, campaign, attempt, ending)
+        close(session, campaign, attempt_id, ending)
         return
-    if attempt.outcome is not None:
-        return
-    attempt.outcome, attempt.ended_at = ending.outcome, ending.at
-    attempt.cause_code = ending.cause_code
-    session.flush()
+    session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.id == attempt_id, CallAttempt.outcome.is_(None))
+        .values(outcome=ending.outcome, ended_at=ending.at, cause_code=ending.cause_code)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def recover_engine(session: Session, engine_id: str, now: datetime) -> Recovered:
@@ -80,7 +82,8 @@ def recover_engine(session: Session, engine_id: str, now: datetime) -> Recovered
         .with_for_update(skip_locked=True)
     ).all()
     for attempt in open_attempts:
-        close_attempt(session, attempt, Ending(CallOutcome.FAILED, now, cause_code=LOST_CALL_CAUSE))
+        ending = Ending(CallOutcome.FAILED, now, cause_code=LOST_CALL_CAUSE)
+        close_attempt(session, attempt.id, attempt.campaign_id, ending)
     done.attempts = len(open_attempts)
     for contact in session.scalars(
         select(Contact)

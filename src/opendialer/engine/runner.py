@@ -500,9 +500,10 @@ class _Unwritten:
 
     def write(self, session: Session) -> AgentState | None:
         """In the engine's database thread: plain values in, the agent's prior state out."""
-        attempt = session.get_one(CallAttempt, self.call.attempt_id)
-        close_attempt(session, attempt, self.ending)  # its campaign may have been deleted
-        link_recording(session, self.recorded, attempt)
+        call = self.call
+        close_attempt(session, call.attempt_id, call.campaign_id, self.ending)  # may be deleted
+        if self.recorded is not None:
+            link_recording(session, self.recorded, session.get_one(CallAttempt, call.attempt_id))
         if self.call.agent_id is None:
             return None
         return self.runner.release_agent(session, self.call.agent_id, self.ending.at)

@@ -19,11 +19,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from itertools import pairwise
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from opendialer.agents import sessions as agent_sessions
@@ -419,17 +419,32 @@ def _play(
 
 def _back_to_work(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
     """Ready after a wrap-up or a break, unless the shift sent the agent home meanwhile."""
-    if _state(session, user_id) in (AgentState.WRAP_UP, AgentState.PAUSED):
-        _play(session, tenant_id, user_id, AgentEvent.READY, at)
+    if _simulated_state(session, user_id) in (AgentState.WRAP_UP, AgentState.PAUSED):
+        _act(session, tenant_id, user_id, AgentEvent.READY, at)
 
 
 def _log_out(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
-    if _state(session, user_id) in (AgentState.READY, AgentState.WRAP_UP, AgentState.PAUSED):
-        _play(session, tenant_id, user_id, AgentEvent.LOGOUT, at)
+    state = _simulated_state(session, user_id)
+    if state in (AgentState.READY, AgentState.WRAP_UP, AgentState.PAUSED):
+        _act(session, tenant_id, user_id, AgentEvent.LOGOUT, at)
 
 
-def _state(session: Session, user_id: int) -> AgentState | None:
-    return session.scalar(select(AgentSession.state).where(AgentSession.user_id == user_id))
+def _act(session: Session, tenant_id: int, user_id: int, event: AgentEvent, at: datetime) -> None:
+    agent_sessions.act(session, Scope.system(tenant_id), user_id=user_id, event=event, at=at)
+
+
+@cache
+def _simulated_state_statement() -> Select[AgentState]:
+    return (
+        select(AgentSession.state)
+        .join(User, User.id == AgentSession.user_id)
+        .where(AgentSession.user_id == bindparam("user_id"), User.password_hash.is_(None))
+    )
+
+
+def _simulated_state(session: Session, user_id: int) -> AgentState | None:
+    """The agent's state; None for a person who can sign in (they play themselves)."""
+    return session.scalar(_simulated_state_statement(), {"user_id": user_id})
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ time of each observation in seconds.
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +69,9 @@ class SurvivalTable:
     step: float
     cdf: FloatArray
     mean: float
+    last_masses: tuple[bytes, tuple[FloatArray, FloatArray]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def at(self, x: float) -> float:
         """P(X <= x)."""
@@ -95,8 +98,7 @@ class SurvivalTable:
             ended = self.at_many(ages[:, None] + horizons[None, :]) - (1.0 - alive)[:, None]
             mean = self.mean
         else:
-            u = (np.arange(int(horizons.max() / then.step) + 1) + 0.5) * then.step
-            mass = np.diff(then.cdf[: len(u)], prepend=0.0) * (u[None, :] <= horizons[:, None])
+            u, mass = then.masses(horizons)
             ends = self.at_many(ages[:, None, None] + horizons[None, :, None] - u[None, None, :])
             ended = np.einsum("ahu,hu->ah", ends - (1.0 - alive)[:, None, None], mass)
             mean = self.mean + then.mean
@@ -104,6 +106,19 @@ class SurvivalTable:
         chance = ended / np.where(known, alive, 1.0)[:, None]
         fallback = np.minimum(horizons / max(mean, 1.0), 1.0)
         return np.clip(np.where(known[:, None], chance, fallback[None, :]), 0.0, 1.0)
+
+    def masses(self, horizons: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The bins' middles ``u`` up to the longest horizon, and for each horizon the mass of
+        each bin that fits in it (the last horizons' kept: a policy asks with the same ones
+        until its answer-time table is rebuilt)."""
+        key = horizons.tobytes()
+        if self.last_masses is not None and self.last_masses[0] == key:
+            return self.last_masses[1]
+        middles = (np.arange(int(horizons.max() / self.step) + 1) + 0.5) * self.step
+        u = np.asarray(middles, dtype=np.float64)
+        mass = np.diff(self.cdf[: len(u)], prepend=0.0) * (u[None, :] <= horizons[:, None])
+        object.__setattr__(self, "last_masses", (key, (u, mass)))
+        return u, mass
 
     def quantile(self, q: float) -> float:
         index = int(np.searchsorted(self.cdf, q))
