@@ -80,6 +80,7 @@ class EngineSample:
     client_cpu: float = 0.0  # seconds of CPU this bench process used so far
     pg_transactions: int = 0
     pg_sessions: int = 0
+    pg_cpu: float = 0.0  # seconds of CPU the database's server processes now connected used
 
 
 def _process_cpu(pid: int) -> float:
@@ -88,18 +89,32 @@ def _process_cpu(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
-def _pg_counters(url: str) -> tuple[int, int]:
-    """Transactions and sessions (connections) of the bench's database so far, PostgreSQL only."""
+def _pg_counters(url: str) -> tuple[int, int, float]:
+    """Transactions and sessions (connections) of the bench's database so far, and the CPU
+    seconds of its server processes now connected (from /proc: the database runs on this
+    host; the server's pool keeps its connections, so few of them come and go). PostgreSQL
+    only."""
     if not url.startswith("postgresql"):
-        return 0, 0
+        return 0, 0, 0.0
     dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database"
             " WHERE datname = current_database()"
         ).fetchone()
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), sum(_alive_process_cpu(pid) for (pid,) in pids)
+
+
+def _alive_process_cpu(pid: int) -> float:
+    try:
+        return _process_cpu(pid)
+    except FileNotFoundError:  # the connection closed since pg_stat_activity listed it
+        return 0.0
 
 
 def _free_port() -> int:
@@ -177,7 +192,7 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
     live.raise_for_status()
     body = live.json()
     engine = body.get("engine") or {}
-    transactions, sessions = await asyncio.to_thread(_pg_counters, target.url)
+    transactions, sessions, pg_cpu = await asyncio.to_thread(_pg_counters, target.url)
     return EngineSample(
         body["today"]["attempts"],
         engine.get("tick_lateness_p99_ms"),
@@ -185,6 +200,7 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
         client_cpu=time.process_time(),
         pg_transactions=transactions,
         pg_sessions=sessions,
+        pg_cpu=pg_cpu,
     )
 
 
@@ -387,6 +403,7 @@ def _cost_row(
     pg = backend == "postgresql"
     quiet_xacts = quiet.pg_transactions - start.pg_transactions
     xacts = loaded.pg_transactions - quiet.pg_transactions - quiet_xacts
+    pg_cpu = loaded.pg_cpu - quiet.pg_cpu - (quiet.pg_cpu - start.pg_cpu)
     return [
         backend,
         requests,
@@ -394,6 +411,7 @@ def _cost_row(
         f"{server_cpu / requests * 1000:.2f}",
         f"{client_cpu / requests * 1000:.2f}",
         f"{xacts / requests:.2f}" if pg else "-",
+        f"{pg_cpu / requests * 1000:.2f}" if pg else "-",
         loaded.pg_sessions - quiet.pg_sessions if pg else "-",
         os.getloadavg()[0],
     ]
@@ -422,6 +440,7 @@ COST_COLUMNS = [
     "server CPU ms/request",
     "bench client CPU ms/request",
     "PG transactions/request",
+    "PG server processes CPU ms/request",
     "PG connections opened under load",
     "load average (1 min) at the end",
 ]
