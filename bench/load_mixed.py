@@ -70,6 +70,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     timeouts: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
+    kind_latencies: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -298,10 +299,20 @@ async def _client(
         except httpx.TransportError as error:
             tally.errors[f"{kind}:{type(error).__name__}"] += 1
             continue
-        tally.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        tally.latencies.append(took)
+        tally.kind_latencies.setdefault(kind, []).append(took)
         tally.by_kind[kind] += 1
         if (failure := _failed(kind, response)) is not None:
             tally.errors[failure] += 1
+
+
+def _by_kind(tally: Tally) -> dict[str, str]:
+    """Which kinds of request make the tail."""
+    return {
+        kind: f"{_percentile(took, 0.5) * 1000:.0f} / {_percentile(took, 0.99) * 1000:.0f}"
+        for kind, took in sorted(tally.kind_latencies.items())
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -357,6 +368,7 @@ def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
                 _measure(base, target, settings.seconds, settings.clients)
             )
     print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
+    print(f"{backend}: p50 / p99 ms by kind {_by_kind(tally)}")
     return _latency_row(backend, settings, tally, start, quiet, loaded), _cost_row(
         backend, tally, start, quiet, loaded
     )
