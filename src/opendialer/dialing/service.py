@@ -7,7 +7,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from opendialer.agents.schemas import CallbackBody
-from opendialer.agents.sessions import AgentCounts, campaign_agent_counts
+from opendialer.agents.sessions import AgentCounts, agent_counts, campaign_agent_counts
 from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
 from opendialer.dialing.recent_counts import CampaignCounts, RecentCounts
@@ -205,7 +205,8 @@ def live_state(
 ) -> LiveState:
     """``recent``: the counts of the last moment may be reused (``RecentCounts``); the agents
     and the engine's calls are always read now."""
-    counts = campaign_agent_counts(session, campaign.id)
+    agents = agent_states(session, campaign.id)
+    counts = agent_counts({row.state: row.count for row in agents})
     figures = (
         campaign_counts(session, campaign, now)
         if recent is None
@@ -218,7 +219,7 @@ def live_state(
         contacts=figures.contacts,
         calls=call_counts(engine, campaign.id),
         engine=engine_health(engine),
-        agents=agent_states(session, campaign.id),
+        agents=agents,
         occupancy=counts.busy / counts.logged_in if counts.logged_in else None,
         today=figures.today,
         last_30_days=figures.last_30_days,
