@@ -34,3 +34,10 @@ def test_a_lifetime_of_zero_counts_every_time() -> None:
     recent = RecentCounts(0.0, Clock())
     assert recent.get(7, lambda: counts(1)).contacts.pending == 1
     assert recent.get(7, lambda: counts(2)).contacts.pending == 2
+
+
+def test_forgotten_counts_are_counted_again() -> None:
+    recent = RecentCounts(60.0, Clock())
+    recent.get(7, lambda: counts(1))
+    recent.forget()
+    assert recent.get(7, lambda: counts(2)).contacts.pending == 2

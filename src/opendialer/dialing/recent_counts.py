@@ -48,6 +48,11 @@ class RecentCounts:
             self._remember(campaign_id, now, counts)
         return counts
 
+    def forget(self) -> None:
+        """Count every campaign afresh at its next request."""
+        with self._lock:
+            self._counted.clear()
+
     def _remember(self, campaign_id: int, counted_at: float, counts: CampaignCounts) -> None:
         with self._lock:
             if len(self._counted) >= MAX_CAMPAIGNS:
