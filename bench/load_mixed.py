@@ -70,6 +70,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     timeouts: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
+    kind_latencies: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class EngineSample:
     client_cpu: float = 0.0  # seconds of CPU this bench process used so far
     pg_transactions: int = 0
     pg_sessions: int = 0
+    pg_cpu: float = 0.0  # seconds of CPU the database's server processes now connected used
 
 
 def _process_cpu(pid: int) -> float:
@@ -88,18 +90,32 @@ def _process_cpu(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
-def _pg_counters(url: str) -> tuple[int, int]:
-    """Transactions and sessions (connections) of the bench's database so far, PostgreSQL only."""
+def _pg_counters(url: str) -> tuple[int, int, float]:
+    """Transactions and sessions (connections) of the bench's database so far, and the CPU
+    seconds of its server processes now connected (from /proc: the database runs on this
+    host; the server's pool keeps its connections, so few of them come and go). PostgreSQL
+    only."""
     if not url.startswith("postgresql"):
-        return 0, 0
+        return 0, 0, 0.0
     dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database"
             " WHERE datname = current_database()"
         ).fetchone()
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), sum(_alive_process_cpu(pid) for (pid,) in pids)
+
+
+def _alive_process_cpu(pid: int) -> float:
+    try:
+        return _process_cpu(pid)
+    except FileNotFoundError:  # the connection closed since pg_stat_activity listed it
+        return 0.0
 
 
 def _free_port() -> int:
@@ -177,7 +193,7 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
     live.raise_for_status()
     body = live.json()
     engine = body.get("engine") or {}
-    transactions, sessions = await asyncio.to_thread(_pg_counters, target.url)
+    transactions, sessions, pg_cpu = await asyncio.to_thread(_pg_counters, target.url)
     return EngineSample(
         body["today"]["attempts"],
         engine.get("tick_lateness_p99_ms"),
@@ -185,6 +201,7 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
         client_cpu=time.process_time(),
         pg_transactions=transactions,
         pg_sessions=sessions,
+        pg_cpu=pg_cpu,
     )
 
 
@@ -282,10 +299,20 @@ async def _client(
         except httpx.TransportError as error:
             tally.errors[f"{kind}:{type(error).__name__}"] += 1
             continue
-        tally.latencies.append(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        tally.latencies.append(took)
+        tally.kind_latencies.setdefault(kind, []).append(took)
         tally.by_kind[kind] += 1
         if (failure := _failed(kind, response)) is not None:
             tally.errors[failure] += 1
+
+
+def _by_kind(tally: Tally) -> dict[str, str]:
+    """Which kinds of request make the tail."""
+    return {
+        kind: f"{_percentile(took, 0.5) * 1000:.0f} / {_percentile(took, 0.99) * 1000:.0f}"
+        for kind, took in sorted(tally.kind_latencies.items())
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -341,6 +368,7 @@ def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
                 _measure(base, target, settings.seconds, settings.clients)
             )
     print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
+    print(f"{backend}: p50 / p99 ms by kind {_by_kind(tally)}")
     return _latency_row(backend, settings, tally, start, quiet, loaded), _cost_row(
         backend, tally, start, quiet, loaded
     )
@@ -387,6 +415,7 @@ def _cost_row(
     pg = backend == "postgresql"
     quiet_xacts = quiet.pg_transactions - start.pg_transactions
     xacts = loaded.pg_transactions - quiet.pg_transactions - quiet_xacts
+    pg_cpu = loaded.pg_cpu - quiet.pg_cpu - (quiet.pg_cpu - start.pg_cpu)
     return [
         backend,
         requests,
@@ -394,6 +423,7 @@ def _cost_row(
         f"{server_cpu / requests * 1000:.2f}",
         f"{client_cpu / requests * 1000:.2f}",
         f"{xacts / requests:.2f}" if pg else "-",
+        f"{pg_cpu / requests * 1000:.2f}" if pg else "-",
         loaded.pg_sessions - quiet.pg_sessions if pg else "-",
         os.getloadavg()[0],
     ]
@@ -422,6 +452,7 @@ COST_COLUMNS = [
     "server CPU ms/request",
     "bench client CPU ms/request",
     "PG transactions/request",
+    "PG server processes CPU ms/request",
     "PG connections opened under load",
     "load average (1 min) at the end",
 ]

@@ -114,10 +114,13 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _forget_failed_logins(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The app lives for the whole session; each test starts with no failed attempts counted."""
+    """The app lives for the whole session; each test starts with no failed attempts counted
+    and no live-view counts of an earlier test's campaign (ids restart with the tables)."""
     yield
     if "app" in request.fixturenames:
-        state_of(request.getfixturevalue("app")).auth_guard.reset()
+        state = state_of(request.getfixturevalue("app"))
+        state.auth_guard.reset()
+        state.recent_counts.forget()
 
 
 @pytest.fixture

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         description="A verified API key is believed this long without a query (0: never); a "
         "key revoked on this server stops at once, on another server within this time",
     )
+    live_counts_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="The live view's contact counts and call rates of a campaign are counted "
+        "at most once in this time and reused meanwhile (0: counted on every request)",
+    )
     # Logins (accounts/logins.py): the login page's cookie and the token endpoint.
     login_idle_minutes: int = Field(
         default=480, ge=1, le=525_600, description="A login unused for this long has expired"

@@ -20,6 +20,7 @@ from opendialer.console.push import AgentPush
 from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import outbox_sender
 from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker
+from opendialer.dialing.recent_counts import RecentCounts
 from opendialer.engine import state_log
 from opendialer.engine.listeners import Listeners
 from opendialer.engine.pacing.select import policy_for
@@ -50,6 +51,7 @@ def build_state(settings: Settings) -> AppState:
         auth_guard=AuthGuard(settings, sessions),
         verified_keys=VerifiedKeys(settings.api_key_cache_seconds),
         import_progress=ImportProgressBoard(),
+        recent_counts=RecentCounts(settings.live_counts_seconds),
     )
 
 

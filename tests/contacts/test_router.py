@@ -497,6 +497,25 @@ def test_list_paginates(api: TestClient) -> None:
     assert rest["items"][0]["phones"][0]["e164"] == "+49301234567"
 
 
+def test_a_listed_contact_is_the_contact_as_got_alone(
+    api: TestClient, session: Session, tenant: NewTenant
+) -> None:
+    """The list reads plain rows, the single GET ORM objects: every field and number agrees,
+    for a contact with every field set, one with the fewest, and numbers out of order."""
+    campaign = _campaign(api)
+    admin = _admin_id(session, tenant)
+    body = {**FULL_CONTACT, "list_id": _list(api, campaign), "reserved_user_id": admin}
+    made = [
+        _create(api, campaign, **body, phones=["030 1234567", "bad", "+4940123456"]),
+        _create(api, campaign),
+        _create(api, campaign, phones={"3": "+4989123456", "1": "030 7654321"}),
+    ]
+    listed = api.get("/api/v1/contacts", params={"campaign_id": campaign}).json()["items"]
+    assert listed == [api.get(f"/api/v1/contacts/{c['id']}").json() for c in made]
+    assert [p["position"] for p in listed[0]["phones"]] == [1, 2, 3]
+    assert [p["position"] for p in listed[2]["phones"]] == [1, 3]
+
+
 # History -----------------------------------------------------------------------------------
 
 

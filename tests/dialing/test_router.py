@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
+from opendialer.dialing.recent_counts import RecentCounts
 from opendialer.models import (
     CallAttempt,
     CallOutcome,
@@ -23,6 +24,7 @@ from opendialer.models import (
 from opendialer.web.params import wall_clock
 from opendialer.web.state import state_of
 from tests.factories import make_agent
+from tests.statements import statements_sent
 
 NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 """A Wednesday morning: far from any midnight, so "today" and calling hours never flicker."""
@@ -162,10 +164,35 @@ def test_live_state_counts_each_figure_once(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert state["today"]["attempts"] == 1 and state["last_30_days"]["attempts"] == 2
-    # the campaign, its members, agents by state (twice: counts and list), contacts, rates
+    # the campaign, its members, agents by state (once: counts and list), contacts, rates
     # (and the API key's, unless this process verified it within the last second)
     queries = [s for s in statements if not s.startswith("BEGIN") and "FROM api_keys" not in s]
-    assert len(queries) == 6, "\n".join(queries)
+    assert len(queries) == 5, "\n".join(queries)
+
+
+def test_live_view_reuses_a_campaigns_counts_for_a_moment(
+    api: TestClient,
+    app: FastAPI,
+    session: Session,
+    tenant: NewTenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every screen polls the live view: the counts over all of a campaign's contacts and
+    attempts are made once per lifetime (here a virtual second), the agents every time."""
+    clock = [0.0]
+    monkeypatch.setattr(state_of(app), "recent_counts", RecentCounts(1.0, lambda: clock[0]))
+    cid = int(str(new_campaign(api, status="enabled")["id"]))
+    new_contact(session, cid, tenant)
+    url = f"/api/v1/campaigns/{cid}/live"
+    assert api.get(url).json()["contacts"]["pending"] == 1
+    new_contact(session, cid, tenant)
+    with statements_sent(state_of(app).db_engine) as sent:
+        again = api.get(url).json()
+    assert again["contacts"]["pending"] == 1  # the count of a moment ago
+    assert not [s for s in sent if "FROM contacts" in s or "FROM call_attempts" in s], sent
+    assert [s for s in sent if "FROM agent_sessions" in s]
+    clock[0] = 1.0
+    assert api.get(url).json()["contacts"]["pending"] == 2
 
 
 def test_pacing_log_pages(

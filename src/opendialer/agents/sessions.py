@@ -141,7 +141,11 @@ def campaign_agent_counts(session: Session, campaign_id: int) -> AgentCounts:
         .where(CampaignMember.campaign_id == campaign_id)
         .group_by(AgentSession.state)
     ).all()
-    by_state = {AgentState(state): int(n) for state, n in rows}
+    return agent_counts({AgentState(state): int(n) for state, n in rows})
+
+
+def agent_counts(by_state: dict[AgentState, int]) -> AgentCounts:
+    """The counts of logged-in agents by kind, from their number in each state."""
     busy = sum(
         by_state.get(s, 0)
         for s in (AgentState.RESERVED, AgentState.PREVIEW, AgentState.ON_CALL, AgentState.WRAP_UP)

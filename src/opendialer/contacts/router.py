@@ -14,6 +14,7 @@ from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
 from opendialer.contacts import service
+from opendialer.contacts.reading import contact_page
 from opendialer.contacts.schemas import (
     MAX_ID,
     NO_NUL,
@@ -70,7 +71,7 @@ def list_contacts(
         user_data=user_data,
         external_id=external_id,
     )
-    return fetch_page(session, stmt, Contact.id, page, ContactRead)
+    return contact_page(session, stmt, page)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactRead)

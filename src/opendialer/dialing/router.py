@@ -56,7 +56,8 @@ def live(
     now: WallClock,
 ) -> LiveState:
     campaign = get_campaign(session, who, campaign_id)
-    return service.live_state(session, campaign, now(), app_state(request).engine)
+    parts = app_state(request)
+    return service.live_state(session, campaign, now(), parts.engine, parts.recent_counts)
 
 
 @router.get("/campaigns/{campaign_id}/live/stream", response_class=StreamingResponse)
@@ -73,7 +74,7 @@ def live_stream(
 ) -> StreamingResponse:
     """Server-sent events: one ``live`` event with the LiveState every ``interval`` seconds."""
     get_campaign(session, who, campaign_id)
-    sessions = app_state(request).sessions
+    parts = app_state(request)
 
     async def events() -> AsyncIterator[str]:
         sent = 0
@@ -81,9 +82,9 @@ def live_stream(
             if await request.is_disconnected():
                 return
             state = await run_unit_of_work(
-                sessions,
+                parts.sessions,
                 lambda s: service.live_state(
-                    s, get_campaign(s, who, campaign_id), now(), app_state(request).engine
+                    s, get_campaign(s, who, campaign_id), now(), parts.engine, parts.recent_counts
                 ),
                 writes=False,
             )

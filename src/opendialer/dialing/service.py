@@ -7,9 +7,10 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from opendialer.agents.schemas import CallbackBody
-from opendialer.agents.sessions import AgentCounts, campaign_agent_counts
+from opendialer.agents.sessions import AgentCounts, agent_counts, campaign_agent_counts
 from opendialer.contacts.service import require_agents_contact
 from opendialer.crm import service as crm
+from opendialer.dialing.recent_counts import CampaignCounts, RecentCounts
 from opendialer.dialing.schemas import (
     AgentStateCount,
     CallCounts,
@@ -187,25 +188,41 @@ def agent_states(session: Session, campaign_id: int) -> list[AgentStateCount]:
     return [AgentStateCount(state=AgentState(s), count=int(n)) for s, n in rows]
 
 
-def live_state(
-    session: Session, campaign: Campaign, now: datetime, engine: Engine | None
-) -> LiveState:
-    counts = campaign_agent_counts(session, campaign.id)
-    contacts = contact_counts(session, campaign.id, now)
+def campaign_counts(session: Session, campaign: Campaign, now: datetime) -> CampaignCounts:
+    """The live view's counts that read the campaign's every contact and recent attempt."""
     today, last_30_days = rates(
         session, campaign.id, local_midnight(campaign, now), now - timedelta(days=30)
+    )
+    return CampaignCounts(contact_counts(session, campaign.id, now), today, last_30_days)
+
+
+def live_state(
+    session: Session,
+    campaign: Campaign,
+    now: datetime,
+    engine: Engine | None,
+    recent: RecentCounts | None = None,
+) -> LiveState:
+    """``recent``: the counts of the last moment may be reused (``RecentCounts``); the agents
+    and the engine's calls are always read now."""
+    agents = agent_states(session, campaign.id)
+    counts = agent_counts({row.state: row.count for row in agents})
+    figures = (
+        campaign_counts(session, campaign, now)
+        if recent is None
+        else recent.get(campaign.id, lambda: campaign_counts(session, campaign, now))
     )
     return LiveState(
         campaign_id=campaign.id,
         at=now,
-        run=run_state(session, campaign, now, agents=counts, contacts=contacts),
-        contacts=contacts,
+        run=run_state(session, campaign, now, agents=counts, contacts=figures.contacts),
+        contacts=figures.contacts,
         calls=call_counts(engine, campaign.id),
         engine=engine_health(engine),
-        agents=agent_states(session, campaign.id),
+        agents=agents,
         occupancy=counts.busy / counts.logged_in if counts.logged_in else None,
-        today=today,
-        last_30_days=last_30_days,
+        today=figures.today,
+        last_30_days=figures.last_30_days,
     )
 
 

@@ -19,6 +19,7 @@ from opendialer.console.wallboard_push import WallboardHub
 from opendialer.contacts.imports.progress import ImportProgressBoard
 from opendialer.crm.sender import OutboxSender
 from opendialer.db import SessionMaker
+from opendialer.dialing.recent_counts import RecentCounts
 from opendialer.engine.runner import Engine
 from opendialer.observability.metrics import Metrics
 
@@ -35,6 +36,7 @@ class AppState:
     auth_guard: AuthGuard
     verified_keys: VerifiedKeys  # API keys this process verified lately
     import_progress: ImportProgressBoard  # imports started with progress=, this process
+    recent_counts: RecentCounts  # the live view's campaign counts of the last moment
     engine: Engine | None = None  # the dialing engine: None when disabled or not started
     engine_running: bool = False  # /readyz: the engine has begun its work and not stopped
     agent_push: AgentPush | None = None
