@@ -8,7 +8,7 @@ from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.models import CallerIdNumber
 from tests.factories import make_campaign
 
-BEFORE = "27a0c0000003"
+BEFORE = "27a0c0000001"
 BERLIN, MUNICH, MOBILE = "+493012345678", "+49891234567", "+4915112345678"
 
 

@@ -2,7 +2,7 @@
 that local presence picks and marks the number in one statement
 
 Revision ID: 27a0c0000004
-Revises: 27a0c0000003
+Revises: 27a0c0000001
 Create Date: 2026-12-07 02:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from opendialer.phones import area_key
 
 revision: str = "27a0c0000004"
-down_revision: str | None = "27a0c0000003"
+down_revision: str | None = "27a0c0000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
