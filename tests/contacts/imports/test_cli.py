@@ -1,5 +1,6 @@
 """``opendialer import`` against a real SQLite file database."""
 
+import contextlib
 import csv
 import json
 import os
@@ -176,6 +177,16 @@ def _reader_started(pgid: int) -> bool:
     return any(parent in group and parent != pgid for parent in group.values())
 
 
+def _signal_state(pid: int) -> list[str]:
+    """The signal masks of the process and each of its threads (pending, blocked, ignored)."""
+    found = []
+    for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+        with contextlib.suppress(OSError):
+            lines = (task / "status").read_text().splitlines()
+            found += [f"{task.name} {line}" for line in lines if line.startswith("Sig")]
+    return found
+
+
 def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -218,6 +229,7 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
         os.write(feed, ("Nachname;Telefon;Kundennr\n" + rows).encode())  # < a pipe's buffer
         assert _wait_for(lambda: _reader_started(cli.pid), 30), _group(cli.pid)
         os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C sends
+        signals = _signal_state(cli.pid)  # for the message, should the command not stop
         # The signal is pending before the end of the file arrives, so the command stops
         # (and rolls back) before it could use that end; its file-reading thread then ends.
         os.close(feed)
@@ -227,7 +239,7 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
         cli.kill()
         if feed >= 0:
             os.close(feed)
-    assert cli.returncode == 130, output
+    assert cli.returncode == 130, (signals, output)
     assert b"Traceback" not in output  # the reading process leaves Ctrl-C to the command
     assert _wait_for(lambda: not _group(cli.pid), 10), _group(cli.pid)
     assert count(database) == 0
