@@ -177,6 +177,18 @@ def _reader_started(pgid: int) -> bool:
     return any(parent in group and parent != pgid for parent in group.values())
 
 
+# Ctrl-C reaches a command a shell starts with SIGINT's default action, whatever the test
+# worker's own signal state (an ignored signal stays ignored across exec): this resets it, then
+# becomes the command (the same process, so still the group's leader).
+AS_FROM_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT]);"
+    " os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 def _signal_state(pid: int) -> list[str]:
     """The signal masks of the process and each of its threads (pending, blocked, ignored)."""
     found = []
@@ -217,7 +229,7 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
     executable = Path(sys.executable).with_name("opendialer")  # the installed command
     command = [str(executable), "import", str(leads), "--campaign", "Spring"]
     cli = subprocess.Popen(
-        [*command, "--parallel"],
+        [*AS_FROM_A_TERMINAL, *command, "--parallel"],
         env={**os.environ, "OPENDIALER_DATABASE_URL": database},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -239,7 +251,7 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
         cli.kill()
         if feed >= 0:
             os.close(feed)
-    assert cli.returncode == 130, (signals, output)
+    assert cli.returncode == 130, "\n".join([*signals, output.decode(errors="replace")])
     assert b"Traceback" not in output  # the reading process leaves Ctrl-C to the command
     assert _wait_for(lambda: not _group(cli.pid), 10), _group(cli.pid)
     assert count(database) == 0
