@@ -12,17 +12,16 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, Table, case, delete, func, insert, select
+from sqlalchemy import Insert, Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from opendialer.contacts.service import guard_duplicates
 from opendialer.models import Contact, ContactPhone, ContactStatus
+from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.scoping import Scope
 
 LOOKUP_CHUNK = 1000
-CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
-PHONES: Table = ContactPhone.__table__  # type: ignore[assignment]
 QUEUED = Contact.status != ContactStatus.DONE
 
 

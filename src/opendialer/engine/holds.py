@@ -34,12 +34,12 @@ from opendialer.engine.compliance import (
     cap_lifts_at,
     consent_valid,
 )
-from opendialer.models import CallAttempt, Campaign, Consent, ContactHold, HoldReason, Tenant
+from opendialer.models import Campaign, Consent, ContactHold, HoldReason, Tenant
+from opendialer.models.call import ATTEMPTS
 
 CONSENT_RECHECK = timedelta(days=1)
 CONSENT_CHANNEL = "phone"
 HELD_TENANTS = "opendialer.engine.holds.tenants"
-ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
 CONSENTS: Table = Consent.__table__  # type: ignore[assignment]
 
 

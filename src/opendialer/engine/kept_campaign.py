@@ -15,12 +15,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from opendialer.models import Campaign
-
-CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
+from opendialer.models.campaign import CAMPAIGNS
 
 
 @cache

@@ -30,12 +30,12 @@ from opendialer.models import (
     ResultCode,
     RetryRule,
 )
+from opendialer.models.call import ATTEMPTS
+from opendialer.models.campaign import CAMPAIGNS
 from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.scoping import Scope
 
-ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]
 RETRY_RULES: Table = RetryRule.__table__  # type: ignore[assignment]
-CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
 BUSY_RETRY = timedelta(minutes=10)
 
 

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, str_enum, tenant_fk, utcnow
@@ -98,3 +98,7 @@ class Recording(IdMixin, Base):
     size_bytes: Mapped[int]
     path: Mapped[str] = mapped_column(String(500))
     deleted_at: Mapped[datetime | None]
+
+
+# The table itself, for plain Core statements (the engine's hot path).
+ATTEMPTS: Table = CallAttempt.__table__  # type: ignore[assignment]

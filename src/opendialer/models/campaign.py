@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     Time,
     UniqueConstraint,
@@ -225,3 +226,7 @@ class FormField(IdMixin, Base):
     options: Mapped[list[Any] | None] = mapped_column(JSON)
     required: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The table itself, for plain Core statements (the engine's hot path).
+CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
