@@ -11,8 +11,7 @@ on the attempt (``CallAttempt.a_number``).
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Table, Update, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, Update, bindparam, select, update
 
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
 from opendialer.phones import area_key
@@ -43,25 +42,25 @@ def _pick_statement(local: bool) -> Update:
     )
 
 
-def _pick_from_pool(session: Session, campaign: Campaign, callee: str, now: datetime) -> str | None:
+def _pick_from_pool(conn: Connection, campaign: Campaign, callee: str, now: datetime) -> str | None:
     params: dict[str, object] = {"pool_campaign_id": campaign.id, "now": now}
     local = campaign.caller_id_strategy == CallerIdStrategy.LOCAL
     if local:
         params["callee_area"] = area_key(callee)
         if params["callee_area"] is None:
             return None
-    picked: str | None = session.scalar(_pick_statement(local), params)
+    picked: str | None = conn.execute(_pick_statement(local), params).scalar()
     return picked
 
 
 def choose_caller_id(
-    session: Session, campaign: Campaign, own: str | None, callee: str, now: datetime
+    conn: Connection, campaign: Campaign, own: str | None, callee: str, now: datetime
 ) -> str:
     """The caller ID to present to ``callee`` (``own``: the contact's)."""
     if own:
         return own
     if campaign.caller_id_strategy != CallerIdStrategy.FIXED:
-        pooled = _pick_from_pool(session, campaign, callee, now)
+        pooled = _pick_from_pool(conn, campaign, callee, now)
         if pooled is not None:
             return pooled
     return campaign.caller_id or DEFAULT_CALLER_ID
