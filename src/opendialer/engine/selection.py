@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from opendialer.dnc.service import blocked_clause
-from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, choose_caller_id
+from opendialer.engine.caller_ids import (
+    DEFAULT_CALLER_ID,
+    claiming_pick_statement,
+    pool_pick,
+    pooled,
+    present,
+)
 from opendialer.engine.compliance import (
     TenantRules,
     callee_open,
@@ -40,6 +46,7 @@ from opendialer.engine.kept_tenant import (
     version_column,
 )
 from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
+from opendialer.models.base import utcnow
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
 from opendialer.models.reporting import DNC_REFUSALS
 
@@ -207,8 +214,11 @@ def _expire_loaded(session: Session, contact_id: int, names: Iterable[str]) -> N
 
 
 @cache
-def _compare_and_set_statement() -> Update:
+def _compare_and_set_statement(in_cte: bool = False) -> Update:
+    """``in_cte``: as a part of a larger statement, which runs no column defaults (the row's
+    ``updated_at`` is then a parameter)."""
     contact = CONTACTS.c
+    stamped = {"updated_at": bindparam("updated_at", type_=contact.updated_at.type)}
     return (
         update(CONTACTS)
         .where(contact.id == bindparam("contact_id"), contact.status == ContactStatus.PENDING)
@@ -216,17 +226,49 @@ def _compare_and_set_statement() -> Update:
             status=ContactStatus.IN_CALL,
             claimed_at=bindparam("now", type_=contact.claimed_at.type),
             claimed_by=bindparam("engine_id"),
+            **(stamped if in_cte else {}),
         )
     )
 
 
 def _compare_and_set(
-    session: Session, conn: Connection, contact: _Candidate, now: datetime, engine_id: str
-) -> bool:
+    session: Session,
+    conn: Connection,
+    contact: _Candidate,
+    campaign: Campaign,
+    now: datetime,
+    engine_id: str,
+    e164: str,
+) -> str | None:
+    """Claim ``contact`` and pick the caller ID its call to ``e164`` presents; None when another
+    engine claimed it first. On PostgreSQL a pool's pick comes in the same statement."""
     params = {"contact_id": contact.id, "now": now, "engine_id": engine_id}
-    result = conn.execute(_compare_and_set_statement(), params)
+    pick = pool_pick(campaign, contact.caller_id, e164)
     _expire_loaded(session, contact.id, ["status", "claimed_at", "claimed_by"])
-    return bool(result.rowcount)
+    if pick is not None and conn.dialect.name == "postgresql":
+        claim = _compare_and_set_statement(in_cte=True)
+        statement = claiming_pick_statement(claim, bool(pick["local"]))
+        stamped = {**params, **pick, "updated_at": utcnow()}
+        claimed, picked = conn.execute(statement, stamped).one()
+    else:
+        claimed = conn.execute(_compare_and_set_statement(), params).rowcount
+        picked = pooled(conn, pick, now) if claimed and pick is not None else None
+    return present(campaign, contact.caller_id, picked) if claimed else None
+
+
+@cache
+def _set_statement(column: str) -> Update:
+    """Set one column of one contact (built once per column: parks and holds run it often)."""
+    return (
+        update(CONTACTS)
+        .where(CONTACTS.c.id == bindparam("contact_id"))
+        .values({column: bindparam("value", type_=CONTACTS.c[column].type)})
+    )
+
+
+def _set(session: Session, conn: Connection, contact_id: int, column: str, value: object) -> None:
+    conn.execute(_set_statement(column), {"contact_id": contact_id, "value": value})
+    _expire_loaded(session, contact_id, [column])
 
 
 def _next_look(
@@ -260,13 +302,11 @@ def _park(
     tenant: TenantRules,
 ) -> None:
     """Finish a contact that has nothing left to dial, or schedule the next look at it."""
-    values: dict[str, Any]
     if _exhausted(contact, campaign) or (contact.end_at is not None and now >= contact.end_at):
-        values = {"status": ContactStatus.DONE}
+        _set(session, conn, contact.id, "status", ContactStatus.DONE)
     else:
-        values = {"next_try_at": _next_look(contact, campaign, now, usable, tenant)}
-    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(values))
-    _expire_loaded(session, contact.id, values)
+        next_look = _next_look(contact, campaign, now, usable, tenant)
+        _set(session, conn, contact.id, "next_try_at", next_look)
 
 
 def _pick(
@@ -307,19 +347,17 @@ def _held(
     contact: _Candidate,
     campaign: Campaign,
     now: datetime,
-    phone: _Phone,
+    e164: str,
     tenant: TenantRules,
 ) -> bool:
     """A frequency cap or missing consent parks the contact until it lifts (and says why)."""
-    assert phone.e164 is not None
     if not holds_apply(campaign, tenant):
         return False
-    hold = compliance_hold(conn, campaign, contact.id, phone.e164, now, tenant)
+    hold = compliance_hold(conn, campaign, contact.id, e164, now, tenant)
     if hold is None:
         return False
-    record_hold(conn, campaign, contact.id, phone.e164, hold)
-    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(next_try_at=hold.until))
-    _expire_loaded(session, contact.id, ["next_try_at"])
+    record_hold(conn, campaign, contact.id, e164, hold)
+    _set(session, conn, contact.id, "next_try_at", hold.until)
     return True
 
 
@@ -339,11 +377,12 @@ def _claim_one_of(
         phone, usable = _pick(contact, campaign, now, tenant)
         if phone is None:
             _park(session, conn, contact, campaign, now, usable, tenant)
-        elif _held(session, conn, contact, campaign, now, phone, tenant):
             continue
-        elif _compare_and_set(session, conn, contact, now, engine_id):
-            assert phone.e164 is not None
-            caller_id = choose_caller_id(conn, campaign, contact.caller_id, phone.e164, now)
+        assert phone.e164 is not None
+        if _held(session, conn, contact, campaign, now, phone.e164, tenant):
+            continue
+        caller_id = _compare_and_set(session, conn, contact, campaign, now, engine_id, phone.e164)
+        if caller_id is not None:
             return Claim(contact.id, phone.id, phone.position, phone.e164, caller_id)
     return None
 
