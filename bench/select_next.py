@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from bench.common import print_table, throwaway_database
 from opendialer import migrate
@@ -203,13 +203,24 @@ def _server_cpu_seconds(engine: Engine) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_per_claim(engine: Engine, campaign_id: int, claims: int) -> str:
-    """Client and server CPU per claim with commit, ms: unlike wall-clock latency, it barely
-    moves when the machine is shared."""
+def _cpu_per_claim(engine: Engine, campaign_id: int, claims: int) -> list[str]:
+    """Per claim with commit: CPU in ms (this process, the PostgreSQL backends serving the
+    database, both), and the statements sent (BEGIN and COMMIT not counted). Unlike wall-clock
+    latency, these barely move when the machine is shared."""
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
     server, client = _server_cpu_seconds(engine), time.process_time()
     _claim_latencies(engine, campaign_id, claims)
-    used = time.process_time() - client + _server_cpu_seconds(engine) - server
-    return f"{used * 1000 / claims:.3f}"
+    client = time.process_time() - client
+    server = _server_cpu_seconds(engine) - server
+    event.remove(engine, "before_cursor_execute", count)
+    per_claim = (client * 1000 / claims, server * 1000 / claims)
+    cpu = [f"{ms:.3f}" for ms in (*per_claim, sum(per_claim))]
+    return [*cpu, f"{len(sent) / claims:.2f}"]
 
 
 def _p(latencies: list[float], q: float) -> str:
@@ -262,7 +273,7 @@ def _measure(engine: Engine, campaign_id: int, claims: int, checks: bool) -> lis
         _p(txn, 0.99),
         _p(in_tick, 0.5),
         _p(in_tick, 0.99),
-        cpu,
+        *cpu,
     ]
 
 
@@ -309,7 +320,10 @@ COLUMNS = [
     "with commit p99",
     "in a tick p50",
     "in a tick p99",
+    "client CPU ms",
+    "server CPU ms",
     "CPU ms/claim",
+    "statements",
     "load",
 ]
 

@@ -3,15 +3,18 @@ else the campaign's; retired numbers never; the attempt records it."""
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
+from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, claiming_pick_statement, pool_pick
 from opendialer.engine.outcomes import start_attempt
 from opendialer.engine.selection import claim_next
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
+from opendialer.models.contact import CONTACTS
 from opendialer.phones import area_of
 from tests.engine.helpers import NOW, make_campaign, make_contact
 
@@ -101,3 +104,30 @@ def test_local_presence_is_the_callees_area_else_the_default(
         assert claim.caller_id == (local[0] if local else "+4969000000")
     finally:
         nested.rollback()
+
+
+def test_a_pick_folded_into_a_claim_marks_a_number_only_when_the_contact_is_claimed(
+    session: Session, tenant: NewTenant
+) -> None:
+    """PostgreSQL's one-statement claim and pick: a contact another engine claimed first
+    leaves the pool as it was."""
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        pytest.skip("SQLite claims and picks in two statements")
+    campaign = _campaign(session, tenant, CallerIdStrategy.ROTATION)
+    (number,) = _pool(session, campaign, BERLIN_POOL)
+    contact = make_contact(session, campaign, "+493055501234")
+    claim = (
+        update(CONTACTS)
+        .where(CONTACTS.c.id == bindparam("contact_id"), CONTACTS.c.status == "pending")
+        .values(status="in_call", updated_at=bindparam("updated_at"))
+    )
+    params = {"contact_id": contact.id, "updated_at": NOW, "now": NOW}
+    pick = pool_pick(campaign, None, "+493055501234")
+    assert pick is not None
+    statement = claiming_pick_statement(claim, bool(pick["local"]))
+    assert tuple(conn.execute(statement, {**params, **pick}).one()) == (1, BERLIN_POOL)
+    later = {**params, "now": NOW + timedelta(minutes=1)}
+    assert tuple(conn.execute(statement, {**later, **pick}).one()) == (0, None)
+    session.refresh(number)
+    assert number.last_used_at == NOW

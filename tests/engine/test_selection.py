@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.db import SessionMaker, unit_of_work
-from opendialer.engine.holds import tenant_rules
+from opendialer.engine.kept_tenant import read_rules
 from opendialer.engine.selection import claim_next
 from opendialer.models import (
     Campaign,
@@ -85,8 +85,8 @@ def test_a_claim_is_one_read_and_one_write(sessions: SessionMaker, tenant: NewTe
 
     with unit_of_work(sessions) as session:
         campaign = session.get_one(Campaign, campaign.id)
-        # The tenant's own rules are read once per transaction (test_tenant_rules.py).
-        tenant_rules(session, campaign.tenant_id)
+        # The tenant's own rules are kept between transactions (test_kept_tenant.py).
+        read_rules(session.connection(), campaign.tenant_id)
         bind = session.connection().engine
         event.listen(bind, "before_cursor_execute", record)
         try:
@@ -95,7 +95,7 @@ def test_a_claim_is_one_read_and_one_write(sessions: SessionMaker, tenant: NewTe
             event.remove(bind, "before_cursor_execute", record)
     assert claim is not None and (claim.contact_id, claim.e164) == (two.id, "+4930102")
     # ... and one insert: the two numbers passed over for DNC (the compliance report's hits).
-    assert [s.split()[0] for s in statements] == ["SELECT", "INSERT", "UPDATE"]
+    assert [s.split()[0] for s in statements] == ["SELECT", "INSERT", "UPDATE"], statements
 
 
 def test_numbers_rotate_and_exhausted_contacts_finish(session: Session, tenant: NewTenant) -> None:

@@ -10,9 +10,19 @@ on the attempt (``CallAttempt.a_number``).
 
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 
 from opendialer.models import CallerIdNumber, CallerIdStrategy, Campaign
 from opendialer.phones import area_key
@@ -43,25 +53,50 @@ def _pick_statement(local: bool) -> Update:
     )
 
 
-def _pick_from_pool(session: Session, campaign: Campaign, callee: str, now: datetime) -> str | None:
-    params: dict[str, object] = {"pool_campaign_id": campaign.id, "now": now}
-    local = campaign.caller_id_strategy == CallerIdStrategy.LOCAL
-    if local:
-        params["callee_area"] = area_key(callee)
-        if params["callee_area"] is None:
+def pool_pick(campaign: Campaign, own: str | None, callee: str) -> dict[str, object] | None:
+    """The parameters of the pool look-up presenting a caller ID to ``callee`` needs (besides
+    ``now``); None when none is made: the contact's own caller ID, a fixed strategy, or a
+    callee of no known area for local presence."""
+    if own or campaign.caller_id_strategy == CallerIdStrategy.FIXED:
+        return None
+    params: dict[str, object] = {"pool_campaign_id": campaign.id, "local": False}
+    if campaign.caller_id_strategy == CallerIdStrategy.LOCAL:
+        area = area_key(callee)
+        if area is None:
             return None
-    picked: str | None = session.scalar(_pick_statement(local), params)
+        params |= {"local": True, "callee_area": area}
+    return params
+
+
+@cache
+def claiming_pick_statement(claim: Update, local: bool) -> Select[Any]:
+    """PostgreSQL: ``claim`` (an UPDATE of one contact) and the pool pick in one round trip;
+    a number is marked used only when the contact was claimed. Returns (rows claimed, the
+    caller ID picked or NULL)."""
+    claimed = claim.returning(literal_column("1").label("one")).cte("claimed")
+    pick = _pick_statement(local)
+    picked = pick.where(select(claimed.c.one).exists()).cte("picked")
+    return select(
+        select(func.count()).select_from(claimed).scalar_subquery().label("claimed"),
+        select(picked.c.e164).scalar_subquery().label("caller_id"),
+    )
+
+
+def present(campaign: Campaign, own: str | None, pooled: str | None) -> str:
+    """What is presented: the contact's own, else the pool's pick, else the campaign's."""
+    return own or pooled or campaign.caller_id or DEFAULT_CALLER_ID
+
+
+def pooled(conn: Connection, pick: dict[str, object], now: datetime) -> str | None:
+    """The pool's pick for ``pool_pick``'s parameters, marked used."""
+    statement = _pick_statement(bool(pick["local"]))
+    picked: str | None = conn.execute(statement, {**pick, "now": now}).scalar()
     return picked
 
 
 def choose_caller_id(
-    session: Session, campaign: Campaign, own: str | None, callee: str, now: datetime
+    conn: Connection, campaign: Campaign, own: str | None, callee: str, now: datetime
 ) -> str:
     """The caller ID to present to ``callee`` (``own``: the contact's)."""
-    if own:
-        return own
-    if campaign.caller_id_strategy != CallerIdStrategy.FIXED:
-        pooled = _pick_from_pool(session, campaign, callee, now)
-        if pooled is not None:
-            return pooled
-    return campaign.caller_id or DEFAULT_CALLER_ID
+    pick = pool_pick(campaign, own, callee)
+    return present(campaign, own, None if pick is None else pooled(conn, pick, now))

@@ -15,11 +15,13 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Integer,
     Select,
     Table,
     bindparam,
     cast,
+    insert,
     literal_column,
     null,
     select,
@@ -34,8 +36,9 @@ from opendialer.engine.compliance import (
     cap_lifts_at,
     consent_valid,
 )
-from opendialer.models import Campaign, Consent, ContactHold, HoldReason, Tenant
+from opendialer.models import Campaign, Consent, HoldReason, Tenant
 from opendialer.models.call import ATTEMPTS
+from opendialer.models.compliance import CONTACT_HOLDS
 
 CONSENT_RECHECK = timedelta(days=1)
 CONSENT_CHANNEL = "phone"
@@ -177,7 +180,7 @@ def _since(now: datetime, applying: list[Cap]) -> datetime:
 
 
 def compliance_hold(
-    session: Session,
+    conn: Connection,
     campaign: Campaign,
     contact_id: int,
     e164: str,
@@ -200,7 +203,7 @@ def compliance_hold(
         "contact_since": _since(now, on_contact),
     }
     statement = _hold_rows_statement(consent, bool(on_number), bool(on_contact))
-    rows = session.execute(statement, params).all()
+    rows = conn.execute(statement, params).all()
     if consent and (hold := _consent_hold(rows, now)):
         return hold
     holds = [
@@ -212,14 +215,7 @@ def compliance_hold(
 
 
 def record_hold(
-    session: Session, campaign: Campaign, contact_id: int, e164: str, hold: Hold
+    conn: Connection, campaign: Campaign, contact_id: int, e164: str, hold: Hold
 ) -> None:
-    session.add(
-        ContactHold(
-            tenant_id=campaign.tenant_id,
-            contact_id=contact_id,
-            e164=e164,
-            reason=hold.reason,
-            until=hold.until,
-        )
-    )
+    values = {"tenant_id": campaign.tenant_id, "contact_id": contact_id, "e164": e164}
+    conn.execute(insert(CONTACT_HOLDS), {**values, "reason": hold.reason, "until": hold.until})

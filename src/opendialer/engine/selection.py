@@ -7,8 +7,9 @@ claim is a compare-and-set ``UPDATE ... WHERE status = 'pending'``, which is als
 PostgreSQL as the final guard. Either way a contact is never in two calls at once.
 
 A claim runs once per dial, so it reads plain rows (the few columns it decides on, not ORM
-objects): one query for the candidates, their numbers and each number's DNC state, then the
-compare-and-set.
+objects) through the session's connection: one query for the candidates, their numbers, each
+number's DNC state and the version of the tenant's rules (kept between transactions,
+engine/kept_tenant.py), then the compare-and-set.
 """
 
 from collections.abc import Iterable
@@ -17,12 +18,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, insert, literal, select, update
+from sqlalchemy import Connection, Select, Update, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from opendialer.dnc.service import blocked_clause
-from opendialer.engine.caller_ids import DEFAULT_CALLER_ID, choose_caller_id
+from opendialer.engine.caller_ids import (
+    DEFAULT_CALLER_ID,
+    claiming_pick_statement,
+    pool_pick,
+    pooled,
+    present,
+)
 from opendialer.engine.compliance import (
     TenantRules,
     callee_open,
@@ -30,9 +37,18 @@ from opendialer.engine.compliance import (
     next_callee_opening,
     tenant_closed,
 )
-from opendialer.engine.holds import compliance_hold, holds_apply, record_hold, tenant_rules
-from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus, DncRefusal
+from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
+from opendialer.engine.kept_tenant import (
+    KeptRules,
+    current_rules,
+    kept_rules,
+    read_rules,
+    version_column,
+)
+from opendialer.models import MAX_PHONES, Campaign, Contact, ContactStatus
+from opendialer.models.base import utcnow
 from opendialer.models.contact import CONTACTS, DIAL_QUEUE_WHERE, PHONES
+from opendialer.models.reporting import DNC_REFUSALS
 
 ABANDON_REDIAL_BLOCK = timedelta(hours=72)
 RECHECK_DELAY = timedelta(days=1)  # DNC-listed numbers: look again tomorrow
@@ -113,6 +129,7 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
             *(candidates.c[name] for name in CANDIDATE_COLUMNS),
             *(phones.c[name] for name in PHONE_COLUMNS),
             blocked.label("dnc_blocked"),
+            version_column().label("tenant_version"),
         )
         .outerjoin(phones, phones.c.contact_id == candidates.c.id)
         .order_by(
@@ -125,9 +142,10 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
 
 
 def _candidates(
-    session: Session, campaign: Campaign, now: datetime, reserved_for: int | None
-) -> list[_Candidate]:
-    postgresql = session.get_bind().dialect.name == "postgresql"
+    conn: Connection, campaign: Campaign, now: datetime, reserved_for: int | None
+) -> tuple[list[_Candidate], datetime | None]:
+    """The candidates, and the version of the tenant's rules as this transaction sees it."""
+    postgresql = conn.dialect.name == "postgresql"
     stmt = _candidates_statement(postgresql, reserved_for is not None)
     params = {
         "campaign_id": campaign.id,
@@ -135,18 +153,20 @@ def _candidates(
         "now": now,
         "reserved_for": reserved_for,
     }
-    return _grouped(session.execute(stmt, params))
+    rows = conn.execute(stmt, params).all()
+    return _grouped(rows), (rows[0][-1] if rows else None)
 
 
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
-    """Rows of (contact columns, phone columns, DNC flag), a contact's rows together."""
+    """Rows of (contact columns, phone columns, DNC flag, tenant version), a contact's rows
+    together."""
     candidates: list[_Candidate] = []
     split = len(CANDIDATE_COLUMNS)
     for row in rows:
         if not candidates or candidates[-1].id != row[0]:
             candidates.append(_Candidate(*row[:split]))
         if row[split] is not None:  # a contact without numbers has one row of NULLs
-            candidates[-1].phones.append(_Phone(*row[split:]))
+            candidates[-1].phones.append(_Phone(*row[split:-1]))
     return candidates
 
 
@@ -194,8 +214,11 @@ def _expire_loaded(session: Session, contact_id: int, names: Iterable[str]) -> N
 
 
 @cache
-def _compare_and_set_statement() -> Update:
+def _compare_and_set_statement(in_cte: bool = False) -> Update:
+    """``in_cte``: as a part of a larger statement, which runs no column defaults (the row's
+    ``updated_at`` is then a parameter)."""
     contact = CONTACTS.c
+    stamped = {"updated_at": bindparam("updated_at", type_=contact.updated_at.type)}
     return (
         update(CONTACTS)
         .where(contact.id == bindparam("contact_id"), contact.status == ContactStatus.PENDING)
@@ -203,15 +226,49 @@ def _compare_and_set_statement() -> Update:
             status=ContactStatus.IN_CALL,
             claimed_at=bindparam("now", type_=contact.claimed_at.type),
             claimed_by=bindparam("engine_id"),
+            **(stamped if in_cte else {}),
         )
     )
 
 
-def _compare_and_set(session: Session, contact: _Candidate, now: datetime, engine_id: str) -> bool:
+def _compare_and_set(
+    session: Session,
+    conn: Connection,
+    contact: _Candidate,
+    campaign: Campaign,
+    now: datetime,
+    engine_id: str,
+    e164: str,
+) -> str | None:
+    """Claim ``contact`` and pick the caller ID its call to ``e164`` presents; None when another
+    engine claimed it first. On PostgreSQL a pool's pick comes in the same statement."""
     params = {"contact_id": contact.id, "now": now, "engine_id": engine_id}
-    result = session.execute(_compare_and_set_statement(), params)
+    pick = pool_pick(campaign, contact.caller_id, e164)
     _expire_loaded(session, contact.id, ["status", "claimed_at", "claimed_by"])
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if pick is not None and conn.dialect.name == "postgresql":
+        claim = _compare_and_set_statement(in_cte=True)
+        statement = claiming_pick_statement(claim, bool(pick["local"]))
+        stamped = {**params, **pick, "updated_at": utcnow()}
+        claimed, picked = conn.execute(statement, stamped).one()
+    else:
+        claimed = conn.execute(_compare_and_set_statement(), params).rowcount
+        picked = pooled(conn, pick, now) if claimed and pick is not None else None
+    return present(campaign, contact.caller_id, picked) if claimed else None
+
+
+@cache
+def _set_statement(column: str) -> Update:
+    """Set one column of one contact (built once per column: parks and holds run it often)."""
+    return (
+        update(CONTACTS)
+        .where(CONTACTS.c.id == bindparam("contact_id"))
+        .values({column: bindparam("value", type_=CONTACTS.c[column].type)})
+    )
+
+
+def _set(session: Session, conn: Connection, contact_id: int, column: str, value: object) -> None:
+    conn.execute(_set_statement(column), {"contact_id": contact_id, "value": value})
+    _expire_loaded(session, contact_id, [column])
 
 
 def _next_look(
@@ -237,6 +294,7 @@ def _next_look(
 
 def _park(
     session: Session,
+    conn: Connection,
     contact: _Candidate,
     campaign: Campaign,
     now: datetime,
@@ -244,13 +302,11 @@ def _park(
     tenant: TenantRules,
 ) -> None:
     """Finish a contact that has nothing left to dial, or schedule the next look at it."""
-    values: dict[str, Any]
     if _exhausted(contact, campaign) or (contact.end_at is not None and now >= contact.end_at):
-        values = {"status": ContactStatus.DONE}
+        _set(session, conn, contact.id, "status", ContactStatus.DONE)
     else:
-        values = {"next_try_at": _next_look(contact, campaign, now, usable, tenant)}
-    session.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(values))
-    _expire_loaded(session, contact.id, values)
+        next_look = _next_look(contact, campaign, now, usable, tenant)
+        _set(session, conn, contact.id, "next_try_at", next_look)
 
 
 def _pick(
@@ -264,7 +320,7 @@ def _pick(
 
 
 def _record_dnc_refusals(
-    session: Session, contact: _Candidate, campaign: Campaign, now: datetime
+    conn: Connection, contact: _Candidate, campaign: Campaign, now: datetime
 ) -> None:
     """Each number passed over because it is on a DNC list leaves a row (the compliance
     report's "DNC hits refused"), all in one statement; numbers spent anyway are not counted."""
@@ -282,30 +338,63 @@ def _record_dnc_refusals(
         if phone.dnc_blocked and phone.e164 is not None and not _spent(phone, campaign)
     ]
     if rows:
-        session.execute(insert(DncRefusal), rows)
+        conn.execute(insert(DNC_REFUSALS), rows)
 
 
 def _held(
     session: Session,
+    conn: Connection,
     contact: _Candidate,
     campaign: Campaign,
     now: datetime,
-    phone: _Phone,
+    e164: str,
     tenant: TenantRules,
 ) -> bool:
     """A frequency cap or missing consent parks the contact until it lifts (and says why)."""
-    assert phone.e164 is not None
     if not holds_apply(campaign, tenant):
         return False
-    hold = compliance_hold(session, campaign, contact.id, phone.e164, now, tenant)
+    hold = compliance_hold(conn, campaign, contact.id, e164, now, tenant)
     if hold is None:
         return False
-    record_hold(session, campaign, contact.id, phone.e164, hold)
-    session.execute(
-        update(CONTACTS).where(CONTACTS.c.id == contact.id).values(next_try_at=hold.until)
-    )
-    _expire_loaded(session, contact.id, ["next_try_at"])
+    record_hold(conn, campaign, contact.id, e164, hold)
+    _set(session, conn, contact.id, "next_try_at", hold.until)
     return True
+
+
+def _claim_one_of(
+    session: Session,
+    conn: Connection,
+    candidates: list[_Candidate],
+    campaign: Campaign,
+    now: datetime,
+    engine_id: str,
+    tenant: TenantRules,
+) -> Claim | None:
+    """The first of ``candidates`` with a number to dial now, claimed; the others before it
+    are parked (or held) on the way."""
+    for contact in candidates:
+        _record_dnc_refusals(conn, contact, campaign, now)
+        phone, usable = _pick(contact, campaign, now, tenant)
+        if phone is None:
+            _park(session, conn, contact, campaign, now, usable, tenant)
+            continue
+        assert phone.e164 is not None
+        if _held(session, conn, contact, campaign, now, phone.e164, tenant):
+            continue
+        caller_id = _compare_and_set(session, conn, contact, campaign, now, engine_id, phone.e164)
+        if caller_id is not None:
+            return Claim(contact.id, phone.id, phone.position, phone.e164, caller_id)
+    return None
+
+
+def _open_rules(conn: Connection, campaign: Campaign, now: datetime) -> KeptRules | None:
+    """The tenant's rules, None when they close the campaign today. The kept copy decides
+    only while its version holds (the candidates statement reads it): a day it closes is
+    confirmed from the row."""
+    kept = kept_rules(conn, campaign.tenant_id)
+    if tenant_closed(campaign, kept.rules, now):
+        kept = read_rules(conn, campaign.tenant_id)
+    return None if tenant_closed(campaign, kept.rules, now) else kept
 
 
 def claim_next(
@@ -322,19 +411,17 @@ def claim_next(
     """
     if not campaign_window_open(campaign, now):
         return None
-    tenant = tenant_rules(session, campaign.tenant_id)
-    if tenant_closed(campaign, tenant, now):
-        return None
-    while candidates := _candidates(session, campaign, now, reserved_for):
-        for contact in candidates:
-            _record_dnc_refusals(session, contact, campaign, now)
-            phone, usable = _pick(contact, campaign, now, tenant)
-            if phone is None:
-                _park(session, contact, campaign, now, usable, tenant)
-            elif _held(session, contact, campaign, now, phone, tenant):
-                continue
-            elif _compare_and_set(session, contact, now, engine_id):
-                assert phone.e164 is not None
-                caller_id = choose_caller_id(session, campaign, contact.caller_id, phone.e164, now)
-                return Claim(contact.id, phone.id, phone.position, phone.e164, caller_id)
+    session.flush()  # the claim reads plain rows: they must show what the session changed
+    conn = session.connection()
+    kept = _open_rules(conn, campaign, now)
+    while kept is not None:
+        candidates, version = _candidates(conn, campaign, now, reserved_for)
+        if not candidates:
+            return None
+        kept = current_rules(conn, campaign.tenant_id, kept, version)
+        if tenant_closed(campaign, kept.rules, now):
+            return None
+        claim = _claim_one_of(session, conn, candidates, campaign, now, engine_id, kept.rules)
+        if claim is not None:
+            return claim
     return None

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -71,3 +71,6 @@ class ContactHold(IdMixin, Base):
     reason: Mapped[HoldReason] = mapped_column(str_enum(HoldReason))
     until: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+CONTACT_HOLDS: Table = ContactHold.__table__  # type: ignore[assignment]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opendialer.models.base import Base, BigId, IdMixin, str_enum, tenant_fk, utcnow
@@ -43,3 +43,6 @@ class DncRefusal(IdMixin, Base):
     )
     e164: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+DNC_REFUSALS: Table = DncRefusal.__table__  # type: ignore[assignment]

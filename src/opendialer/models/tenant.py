@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opendialer.models.base import (
@@ -145,3 +145,6 @@ class LoginSession(IdMixin, Base):
     last_seen_at: Mapped[datetime]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
