@@ -492,11 +492,12 @@ class CampaignRunner:
 
     async def _with_unlogged(self, work: Callable[[Session], T]) -> T:
         """``work`` in one transaction that first writes the decisions not written yet (kept
-        for the next try if it fails)."""
+        for the next try if it fails; dropped, as the log's other rows are, once the campaign
+        is deleted)."""
         rows, self._unlogged = self._unlogged, []
 
         def logged_then(session: Session) -> T:
-            if rows:
+            if rows and self.settings.get(session) is not None:
                 session.execute(_decision_insert(), rows)
             return work(session)
 
