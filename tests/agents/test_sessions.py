@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.agents import sessions as agent_sessions
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.errors import NotFound
+from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, AgentState, AgentStateChange
 from opendialer.scoping import Scope
 from tests.factories import make_agent, make_campaign
@@ -85,3 +85,75 @@ def test_a_reservation_logs_the_agents_state_with_the_tenant_its_update_returned
         AgentState.RESERVED,
         campaign.id,
     )
+
+
+def _history(session: Session, agent_id: int) -> list[tuple[AgentState, str | None, int | None]]:
+    rows = session.execute(
+        select(AgentStateChange.state, AgentStateChange.pause_reason, AgentStateChange.campaign_id)
+        .where(AgentStateChange.user_id == agent_id)
+        .order_by(AgentStateChange.id)
+    )
+    return [(state, reason, campaign_id) for state, reason, campaign_id in rows]
+
+
+def test_a_move_in_plain_statements_writes_what_act_writes(
+    session: Session, tenant: NewTenant
+) -> None:
+    """The engine's moves (reserve, connect, end, ready) leave the row and the history as the
+    agent API's ``act`` does, and a pause asked for during the call is taken at its end."""
+    campaign = make_campaign(session, tenant.tenant.id)
+    agent_id = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW).id
+    scope, at = Scope.system(tenant.tenant.id), NOW + timedelta(seconds=1)
+    assert agent_sessions.reserve_longest_idle(session, campaign.id, at, "e1") == agent_id
+    for event, reason in [(AgentEvent.CONNECT, None), (AgentEvent.PAUSE, "lunch")]:
+        assert agent_sessions.move(session, scope, agent_id, event, at, reason) is not None
+    ended = at + timedelta(seconds=60)
+    prior = agent_sessions.move(session, scope, agent_id, AgentEvent.END_CALL, ended)
+    back = {AgentState.WRAP_UP: AgentEvent.READY}
+    assert agent_sessions.move(session, scope, agent_id, back, ended) is AgentState.WRAP_UP
+    row = session.get_one(AgentSession, agent_id)
+    assert (prior, row.state, row.pause_reason, row.pause_requested, row.since) == (
+        AgentState.ON_CALL,
+        AgentState.PAUSED,
+        "lunch",
+        None,
+        ended,
+    )
+    assert row.campaign_id is None and row.call_attempt_id is None
+    assert _history(session, agent_id)[2:] == [
+        (AgentState.RESERVED, None, campaign.id),
+        (AgentState.ON_CALL, None, campaign.id),
+        (AgentState.WRAP_UP, None, campaign.id),
+        (AgentState.PAUSED, "lunch", None),
+    ]
+
+
+def test_a_move_not_named_for_the_state_or_of_another_tenant_moves_nothing(
+    session: Session, tenant: NewTenant, other_tenant: NewTenant
+) -> None:
+    agent_id = make_agent(session, tenant.tenant.id, ready_at=NOW).id
+    theirs = make_agent(session, other_tenant.tenant.id, ready_at=NOW).id
+    only_wrap_up = {AgentState.WRAP_UP: AgentEvent.READY}
+    scope, at = Scope.system(tenant.tenant.id), NOW + timedelta(seconds=1)
+    assert agent_sessions.move(session, scope, agent_id, only_wrap_up, at) is None
+    assert agent_sessions.move(session, scope, theirs, AgentEvent.PAUSE, at) is None
+    with pytest.raises(Conflict):  # the state machine's rules hold
+        agent_sessions.move(session, scope, agent_id, AgentEvent.END_CALL, at)
+    for user_id in (agent_id, theirs):
+        assert session.get_one(AgentSession, user_id).state is AgentState.READY
+
+
+def test_a_move_leaves_a_person_who_signs_in_alone_when_asked(
+    session: Session, tenant: NewTenant
+) -> None:
+    person = make_agent(session, tenant.tenant.id, ready_at=NOW)
+    person.password_hash = "set"
+    session.flush()
+    at = NOW + timedelta(seconds=1)
+    scope = Scope.system(tenant.tenant.id)
+    played = agent_sessions.move(
+        session, scope, person.id, AgentEvent.PAUSE, at, simulated_only=True
+    )
+    assert played is None
+    moved = agent_sessions.move(session, scope, person.id, AgentEvent.PAUSE, at)
+    assert moved is AgentState.READY

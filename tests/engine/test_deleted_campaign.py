@@ -10,8 +10,16 @@ from sqlalchemy import func, select
 from opendialer.campaigns.service import delete_campaign
 from opendialer.clock import VirtualClock
 from opendialer.db import SessionMaker, unit_of_work
+from opendialer.engine.campaign_runner import CampaignRunner
 from opendialer.errors import Conflict
-from opendialer.models import AgentSession, AgentState, CallAttempt, Campaign, CampaignStatus
+from opendialer.models import (
+    AgentSession,
+    AgentState,
+    CallAttempt,
+    Campaign,
+    CampaignStatus,
+    PacingDecision,
+)
 from opendialer.scoping import Scope
 from tests.engine.helpers import dialling_engine
 
@@ -69,3 +77,38 @@ def test_a_dialling_campaign_is_deleted_once_its_calls_end(
         ).all()
         assert busy == []
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_decision_not_yet_written_does_not_hold_up_a_deleted_campaigns_runner(
+    sessions: SessionMaker,
+) -> None:
+    """A decision that dialled nothing waits for the runner's next transaction; if the
+    campaign was deleted meanwhile, its row goes (as the log's other rows did) and the runner
+    still finds the campaign gone and stops."""
+    clock = VirtualClock(START)
+    campaign_id, engine = dialling_engine(sessions, clock, agents=3, contacts=60, seed=1)
+
+    async def main() -> CampaignRunner:
+        runner = await CampaignRunner.start(engine, campaign_id)
+        with unit_of_work(sessions) as session:
+            tenant_id = session.get_one(Campaign, campaign_id).tenant_id
+        runner._unlogged.append(  # what a decision to dial nothing leaves
+            {
+                "tenant_id": tenant_id,
+                "campaign_id": campaign_id,
+                "decided_at": START,
+                "algorithm": "predictive",
+                "dials": 0,
+                "target_in_flight": 0.0,
+                "inputs": {},
+                "reason": "hold",
+            }
+        )
+        _delete(sessions, campaign_id)
+        await runner.loop(UNTIL)
+        return runner
+
+    runner = clock.run(main())
+    assert runner.state == "deleted"
+    with unit_of_work(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(PacingDecision)) == 0

@@ -149,4 +149,26 @@ def test_other_processes_hear_what_was_committed_and_not_what_was_rolled_back(
         after: list[int] = []
         while not after or after[-1] != last:  # notifications come in commit order
             after.append(heard.get(timeout=HEAR_WITHIN))
+        scope = Scope.system(tenant.tenant.id)
+        with unit_of_work(sessions) as session:  # a move in plain statements is heard too
+            agent_sessions.move(session, scope, dropped, AgentEvent.READY, NOW)
+        plain = heard.get(timeout=HEAR_WITHIN)
     assert dropped not in after
+    assert plain == dropped
+
+
+def test_a_move_in_plain_statements_is_told_and_a_rolled_back_one_is_not(
+    sessions: SessionMaker, tenant: NewTenant, told: list[int]
+) -> None:
+    agent = make_agent(sessions, tenant.tenant.id, "mona")
+    _logged_in(sessions, tenant.tenant.id, agent)
+    scope = Scope.system(tenant.tenant.id)
+    told.clear()
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as session:
+        agent_sessions.move(session, scope, agent, AgentEvent.READY, NOW)
+        raise RuntimeError("rolled back")
+    assert told == []
+    with unit_of_work(sessions) as session:
+        agent_sessions.move(session, scope, agent, AgentEvent.READY, NOW)
+        assert told == []
+    assert told == [agent]

@@ -4,10 +4,13 @@ Reserving an agent is a compare-and-set on ``agent_sessions`` (``state = 'ready'
 several engine processes an agent still gets one call at a time.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Row, Select, Table, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from opendialer.engine import state_log
@@ -15,6 +18,12 @@ from opendialer.engine.agent_state import AgentEvent, AgentStatus, InvalidTransi
 from opendialer.errors import Conflict, NotFound
 from opendialer.models import AgentSession, AgentState, CampaignMember, User, UserRole
 from opendialer.scoping import Scope, get_owned, require_owner, require_role, require_self
+
+AGENT_SESSIONS: Table = AgentSession.__table__  # type: ignore[assignment]
+UNASSIGNED_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
+"""An agent in one of these holds no campaign, contact or attempt."""
+MOVE_TRIES = 5
+"""A move's compare-and-set that lost to another writer reads the row again this many times."""
 
 
 def agent_session(session: Session, scope: Scope, *, user_id: int) -> AgentSession:
@@ -50,14 +59,7 @@ def act(
         require_role(scope, UserRole.SUPERVISOR)
     row = agent_session(session, scope, user_id=user_id)
     current = AgentStatus(row.state, row.since, row.pause_reason, row.pause_requested)
-    try:
-        status = apply(current, event, at, reason)
-    except InvalidTransition as exc:
-        raise Conflict(
-            str(exc),
-            code="invalid_agent_transition",
-            details={"state": row.state.value, "event": event.value},
-        ) from exc
+    status = _next_status(current, event, at, reason)
     entered = status.state != row.state or status.pause_reason != row.pause_reason
     if status.state != row.state:
         row.since = at
@@ -66,7 +68,7 @@ def act(
     row.pause_requested = status.pause_requested
     if event is AgentEvent.LOGIN:
         row.logged_in_at = at
-    if status.state in (AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT):
+    if status.state in UNASSIGNED_STATES:
         row.campaign_id = row.contact_id = row.call_attempt_id = None
     if status.state is AgentState.LOGGED_OUT:
         row.engine_id = None  # no engine holds a reservation on them any more
@@ -76,12 +78,159 @@ def act(
     return row
 
 
-def _ready_members(campaign_id: int) -> Select[int]:
-    return (
-        select(AgentSession.user_id)
-        .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
-        .where(CampaignMember.campaign_id == campaign_id, AgentSession.state == AgentState.READY)
+def _next_status(
+    current: AgentStatus, event: AgentEvent, at: datetime, reason: str | None
+) -> AgentStatus:
+    """The state machine's answer; a transition it refuses is a 409."""
+    try:
+        return apply(current, event, at, reason)
+    except InvalidTransition as exc:
+        raise Conflict(
+            str(exc),
+            code="invalid_agent_transition",
+            details={"state": current.state.value, "event": event.value},
+        ) from exc
+
+
+def move(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    event: AgentEvent | Mapping[AgentState, AgentEvent],
+    at: datetime,
+    reason: str | None = None,
+    *,
+    simulated_only: bool = False,
+) -> AgentState | None:
+    """:func:`act` for the engine and the simulator, in plain statements: the agent's columns
+    read, the state machine's rule applied, the result written with a compare-and-set on what
+    was read (another writer in between: read again), and its history row; the publication
+    is told (``state_log.changed``), as a flush of the ORM row would tell it.
+
+    ``event`` by the agent's state: a state it does not name moves nothing. The state before,
+    or None when nothing moved (that, no row in the tenant, or with ``simulated_only`` a
+    person who can sign in, who plays themselves). A transition the rules refuse is a 409."""
+    for _ in range(MOVE_TRIES):
+        read = session.execute(
+            _status_statement(simulated_only), {"user_id": user_id, "tenant_id": scope.tenant_id}
+        ).one_or_none()
+        if read is None:
+            return None
+        chosen = event.get(read.state) if isinstance(event, Mapping) else event
+        if chosen is None:
+            return None
+        if _moved(session, scope, user_id, read, chosen, at, reason):
+            return AgentState(read.state)
+    raise Conflict("the agent's state keeps changing", code="agent_busy")
+
+
+@cache
+def _status_statement(simulated_only: bool) -> Select[Any]:
+    table = AGENT_SESSIONS
+    statement = select(
+        table.c.state, table.c.pause_reason, table.c.pause_requested, table.c.campaign_id
+    ).where(table.c.user_id == bindparam("user_id"), table.c.tenant_id == bindparam("tenant_id"))
+    if simulated_only:
+        statement = statement.join(User, User.id == table.c.user_id).where(
+            User.password_hash.is_(None)
+        )
+    return statement
+
+
+def _moved(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    read: Row[Any],
+    event: AgentEvent,
+    at: datetime,
+    reason: str | None,
+) -> bool:
+    """Write the move decided on ``read`` if the row still holds it; False if it changed."""
+    current = AgentStatus(read.state, None, read.pause_reason, read.pause_requested)
+    status = _next_status(current, event, at, reason)
+    values = _move_values(current, status, event, at)
+    written = session.execute(
+        _move_statement(tuple(values)),
+        {
+            **values,
+            "agent": user_id,
+            "was_state": current.state,
+            "was_reason": current.pause_reason,
+            "was_requested": current.pause_requested,
+        },
     )
+    if not written.rowcount:  # type: ignore[attr-defined]
+        return False
+    orm_copy = session.identity_map.get(session.identity_key(AgentSession, user_id))
+    if orm_copy is not None:
+        session.expire(orm_copy)
+    if status.state != current.state or status.pause_reason != current.pause_reason:
+        campaign_id = values.get("campaign_id", read.campaign_id)
+        state_log.record_plain(session, scope.tenant_id, user_id, status, campaign_id, at)
+    state_log.changed(session, user_id)
+    return True
+
+
+@cache
+def _move_statement(columns: tuple[str, ...]) -> Update:
+    """A move's compare-and-set on the columns the state machine decided on."""
+    table = AGENT_SESSIONS
+    return (
+        update(table)
+        .where(
+            table.c.user_id == bindparam("agent"),
+            table.c.state == bindparam("was_state", type_=table.c.state.type),
+            table.c.pause_reason.is_not_distinct_from(
+                bindparam("was_reason", type_=table.c.pause_reason.type)
+            ),
+            table.c.pause_requested.is_not_distinct_from(
+                bindparam("was_requested", type_=table.c.pause_requested.type)
+            ),
+        )
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
+
+
+def _move_values(
+    current: AgentStatus, status: AgentStatus, event: AgentEvent, at: datetime
+) -> dict[str, Any]:
+    """The columns :func:`act` would set for this move."""
+    values: dict[str, Any] = {
+        "state": status.state,
+        "pause_reason": status.pause_reason,
+        "pause_requested": status.pause_requested,
+    }
+    if status.state != current.state:
+        values["since"] = at
+    if event is AgentEvent.LOGIN:
+        values["logged_in_at"] = at
+    if status.state in UNASSIGNED_STATES:
+        values.update(campaign_id=None, contact_id=None, call_attempt_id=None)
+    if status.state is AgentState.LOGGED_OUT:
+        values["engine_id"] = None
+    return values
+
+
+MEMBERS: Table = CampaignMember.__table__  # type: ignore[assignment]
+
+
+@cache
+def _ready_members(only_user: bool) -> Select[Any]:
+    """The campaign's ready members, longest idle first (four: the compare-and-set may lose
+    one or two to another engine); ``only_user``: that one member."""
+    table = AGENT_SESSIONS
+    statement = (
+        select(table.c.user_id)
+        .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
+        .where(
+            MEMBERS.c.campaign_id == bindparam("campaign_id"),
+            table.c.state == AgentState.READY,
+        )
+    )
+    if only_user:
+        statement = statement.where(table.c.user_id == bindparam("only_user"))
+    return statement.order_by(table.c.since, table.c.user_id).limit(4)
 
 
 def reserve_longest_idle(
@@ -99,31 +248,44 @@ def reserve_longest_idle(
 
     ``as_state`` is RESERVED for a call, or PREVIEW when a contact is offered for preview.
     """
-    stmt = _ready_members(campaign_id).order_by(AgentSession.since, AgentSession.user_id)
-    if only_user is not None:
-        stmt = stmt.where(AgentSession.user_id == only_user)
-    for user_id in session.scalars(stmt.limit(4)).all():
+    statement = _ready_members(only_user is not None)
+    parameters = {"campaign_id": campaign_id, "only_user": only_user}
+    candidates: list[int] = list(session.scalars(statement, parameters))
+    for user_id in candidates:
         tenant_id = session.execute(
-            update(AgentSession)
-            .where(AgentSession.user_id == user_id, AgentSession.state == AgentState.READY)
-            .values(
-                state=as_state,
-                since=at,
-                campaign_id=campaign_id,
-                call_attempt_id=attempt_id,
-                contact_id=contact_id,
-                engine_id=engine_id,
-            )
-            .returning(AgentSession.tenant_id)
-            .execution_options(synchronize_session=False)
+            _reserve_statement(),
+            {
+                "agent": user_id,
+                "state": as_state,
+                "since": at,
+                "campaign_id": campaign_id,
+                "call_attempt_id": attempt_id,
+                "contact_id": contact_id,
+                "engine_id": engine_id,
+            },
         ).scalar_one_or_none()
         if tenant_id is not None:
             row = session.identity_map.get(session.identity_key(AgentSession, user_id))
             if row is not None:
                 session.expire(row)
-            state_log.record_reserved(session, tenant_id, user_id, as_state, campaign_id, at)
+            status = AgentStatus(as_state, at)
+            state_log.record_plain(session, tenant_id, user_id, status, campaign_id, at)
+            state_log.changed(session, user_id)
             return user_id
     return None
+
+
+@cache
+def _reserve_statement() -> Update:
+    """The reservation's compare-and-set (``RETURNING`` the tenant, for the history row)."""
+    table = AGENT_SESSIONS
+    columns = ("state", "since", "campaign_id", "call_attempt_id", "contact_id", "engine_id")
+    return (
+        update(table)
+        .where(table.c.user_id == bindparam("agent"), table.c.state == AgentState.READY)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .returning(table.c.tenant_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +297,19 @@ class AgentCounts:
 
 
 def campaign_agent_counts(session: Session, campaign_id: int) -> AgentCounts:
-    rows = session.execute(
-        select(AgentSession.state, func.count())
-        .join(CampaignMember, CampaignMember.user_id == AgentSession.user_id)
-        .where(CampaignMember.campaign_id == campaign_id)
-        .group_by(AgentSession.state)
-    ).all()
+    rows = session.execute(_counts_statement(), {"campaign_id": campaign_id}).all()
     return agent_counts({AgentState(state): int(n) for state, n in rows})
+
+
+@cache
+def _counts_statement() -> Select[Any]:
+    table = AGENT_SESSIONS
+    return (
+        select(table.c.state, func.count())
+        .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
+        .where(MEMBERS.c.campaign_id == bindparam("campaign_id"))
+        .group_by(table.c.state)
+    )
 
 
 def agent_counts(by_state: dict[AgentState, int]) -> AgentCounts:

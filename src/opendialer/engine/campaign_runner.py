@@ -3,13 +3,13 @@
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache, partial
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, insert, select
+from sqlalchemy import Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bind_contextvars
 
@@ -35,6 +35,7 @@ from opendialer.engine.recovery import close_attempt
 from opendialer.engine.selection import Claim, claim_next
 from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
 from opendialer.engine.wakeup import Wakeup
+from opendialer.errors import NotFound
 from opendialer.models import (
     AgentState,
     CallOutcome,
@@ -172,6 +173,7 @@ class TickPlan:
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PACING_DECISIONS: Table = PacingDecisionRow.__table__  # type: ignore[assignment]
 
 NETWORK_FAILURE_CAUSE = 38  # Q.850: network out of order
@@ -180,6 +182,14 @@ SUPPLY_REFRESH_SECONDS = 60.0
 """A large supply is counted again after this long; between counts the runner takes its own
 claims off it (a small one, below :data:`SUPPLY_LOW`, is counted at every read)."""
 SUPPLY_LOW = 500
+
+
+_FREEING = {
+    AgentState.ON_CALL: AgentEvent.END_CALL,
+    AgentState.RESERVED: AgentEvent.RELEASE,
+    AgentState.PREVIEW: AgentEvent.RELEASE,
+}
+"""How a call's end frees its agent, by the agent's state."""
 
 
 def _state_of(decision: PacingDecision) -> str:
@@ -212,7 +222,12 @@ def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started
 
 def _write_decision(session: Session, row: dict[str, Any]) -> None:
     """A pacing decision's row (a plain ``INSERT``: one is written with most claims)."""
-    session.execute(insert(PACING_DECISIONS), row)
+    session.execute(_decision_insert(), row)
+
+
+@cache
+def _decision_insert() -> Insert:
+    return insert(PACING_DECISIONS)
 
 
 class CampaignRunner:
@@ -247,6 +262,9 @@ class CampaignRunner:
         self.amd_decision = DecisionDelay()
         self.settings = KeptCampaign(campaign_id)  # the database thread's, not the loop's
         self._contact_due_at: float | None = None
+        self._unlogged: list[dict[str, Any]] = []
+        """Rows of decisions that dialled nothing, written with the runner's next transaction
+        (a read or a claim) rather than in one of their own."""
 
     @classmethod
     async def start(cls, engine: EngineContext, campaign_id: int) -> "CampaignRunner":
@@ -262,8 +280,15 @@ class CampaignRunner:
     async def loop(self, until: datetime | None) -> None:
         """Look at the campaign whenever something happened or a timer of its asks (see
         :mod:`opendialer.engine.wakeup`), until ``until``."""
-        clock = self.engine.clock
         bind_contextvars(campaign_id=self.campaign_id, tenant_id=self.tenant_id)  # its log lines
+        try:
+            await self._look_until(until)
+        finally:
+            if self._unlogged:
+                await self._with_unlogged(lambda _session: None)
+
+    async def _look_until(self, until: datetime | None) -> None:
+        clock = self.engine.clock
         while self.paced and (until is None or clock.now() < until):
             began = clock.monotonic()
             try:
@@ -338,7 +363,7 @@ class CampaignRunner:
         self.wakeup.stale = False  # an event during the read makes it stale again
         busy_ids = self.busy.ids()
         count, poll = self._supply_due(mono), self._poll_due(mono)
-        plan = await self.engine.db.run(lambda s: self._first_pass(s, now, busy_ids, count, poll))
+        plan = await self._with_unlogged(lambda s: self._first_pass(s, now, busy_ids, count, poll))
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
             self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
@@ -439,7 +464,7 @@ class CampaignRunner:
         if launches is None:  # closed or gone since the last read
             self.wakeup.stale, launches = True, []
         elif row is not None and not decision.dials:
-            await self.engine.db.run(lambda session: _write_decision(session, row))
+            self._unlogged.append(row)
         placed = Observation(at=self.engine.clock.monotonic(), dials_placed=len(launches))
         self.policy.observe(placed)  # only dials placed are learned from
         self._claimed += len(launches)
@@ -463,7 +488,24 @@ class CampaignRunner:
                 _write_decision(session, {**row, "dials": len(claimed)})
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
-        return await self.engine.db.run(claim)
+        return await self._with_unlogged(claim)
+
+    async def _with_unlogged(self, work: Callable[[Session], T]) -> T:
+        """``work`` in one transaction that first writes the decisions not written yet (kept
+        for the next try if it fails; dropped, as the log's other rows are, once the campaign
+        is deleted)."""
+        rows, self._unlogged = self._unlogged, []
+
+        def logged_then(session: Session) -> T:
+            if rows and self.settings.get(session) is not None:
+                session.execute(_decision_insert(), rows)
+            return work(session)
+
+        try:
+            return await self.engine.db.run(logged_then)
+        except BaseException:
+            self._unlogged[:0] = rows
+            raise
 
     def _remember_previews(self, plan: TickPlan) -> None:
         for agent_id, claim in plan.previews:
@@ -711,9 +753,7 @@ class CampaignRunner:
         ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
         close_attempt(session, launch.attempt_id, self.campaign_id, ending)
         if launch.agent_id is not None:
-            agent_sessions.act(
-                session, self.scope, user_id=launch.agent_id, event=AgentEvent.RELEASE, at=now
-            )
+            self._move(session, launch.agent_id, AgentEvent.RELEASE, now)
 
     async def _endpoint(self, agent_id: int) -> AgentEndpoint:
         return await self.engine.db.run(
@@ -798,9 +838,7 @@ class CampaignRunner:
                 self.policy.observe(earlier)
             agent_id = call.agent_id
             await self.engine.db.run(
-                lambda session: agent_sessions.act(
-                    session, self.scope, user_id=agent_id, event=AgentEvent.CONNECT, at=event.at
-                )
+                lambda session: self._move(session, agent_id, AgentEvent.CONNECT, event.at)
             )
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
@@ -808,17 +846,8 @@ class CampaignRunner:
         if agent_id is not None:
 
             def release_and_pause(session: Session) -> None:
-                agent_sessions.act(
-                    session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=event.at
-                )
-                agent_sessions.act(
-                    session,
-                    self.scope,
-                    reason="did not answer",
-                    user_id=agent_id,
-                    event=AgentEvent.PAUSE,
-                    at=event.at,
-                )
+                self._move(session, agent_id, AgentEvent.RELEASE, event.at)
+                self._move(session, agent_id, AgentEvent.PAUSE, event.at, "did not answer")
 
             await self.engine.db.run(release_and_pause)
         if not call.agent_first:
@@ -872,10 +901,21 @@ class CampaignRunner:
         at = self.engine.clock.now()
         self.wake(stale=True)
         await self.engine.db.run(
-            lambda session: agent_sessions.act(
-                session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
-            )
+            lambda session: self._move(session, agent_id, AgentEvent.RELEASE, at)
         )
+
+    def _move(
+        self,
+        session: Session,
+        agent_id: int,
+        event: AgentEvent,
+        at: datetime,
+        reason: str | None = None,
+    ) -> None:
+        """The engine's move of an agent of the campaign's tenant (an agent of another
+        tenant, or without a row, is a 404 as through the agent API)."""
+        if agent_sessions.move(session, self.scope, agent_id, event, at, reason) is None:
+            raise NotFound("agent", agent_id)
 
     async def _grace_over(self, call: LiveCall) -> None:
         if call.phase is Phase.WAITING:
@@ -912,19 +952,10 @@ class CampaignRunner:
 
     # -- endings
 
-    def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState:
-        """In the call's closing transaction: free the agent; their state before."""
-        row = agent_sessions.agent_session(session, self.scope, user_id=agent_id)
-        prior = row.state  # ``row`` held: ``act`` finds it in the session, without a read
-        if prior is AgentState.ON_CALL:
-            agent_sessions.act(
-                session, self.scope, user_id=agent_id, event=AgentEvent.END_CALL, at=at
-            )
-        elif prior in (AgentState.RESERVED, AgentState.PREVIEW):
-            agent_sessions.act(
-                session, self.scope, user_id=agent_id, event=AgentEvent.RELEASE, at=at
-            )
-        return prior
+    def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState | None:
+        """In the call's closing transaction: free the agent; their state before (None when
+        they held no call any more: logged out meanwhile)."""
+        return agent_sessions.move(session, self.scope, agent_id, _FREEING, at)
 
     def after_release(self, agent_id: int, prior: AgentState | None) -> None:
         """On the loop, once the release has committed: pacing's and the listener's part."""

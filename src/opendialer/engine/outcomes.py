@@ -391,7 +391,7 @@ def _close_contact(
             crm.enqueue_contact_done(session, contact, at)
     else:
         changes.update(status=ContactStatus.PENDING, next_try_at=at + rule.delay)
-    session.execute(update(CONTACTS).where(CONTACTS.c.id == contact.id).values(changes))
+    _update_by_id(session, CONTACTS, contact.id, changes)
 
 
 def _record_on_number(session: Session, number: _Number, ending: Ending, rule: Rule) -> None:
@@ -405,7 +405,22 @@ def _record_on_number(session: Session, number: _Number, ending: Ending, rule: R
         changes["abandoned_at"] = ending.at
     if rule.mark_invalid:
         number.invalid = changes["invalid"] = True
-    session.execute(update(PHONES).where(PHONES.c.id == number.id).values(changes))
+    _update_by_id(session, PHONES, number.id, changes)
+
+
+def _update_by_id(session: Session, table: Table, row_id: int, changes: dict[str, object]) -> None:
+    """One row's ``UPDATE`` with a statement built once per set of columns."""
+    statement = _update_statement(table, tuple(changes))
+    session.execute(statement, {"row_id": row_id, **changes})
+
+
+@cache
+def _update_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    )
 
 
 def set_result_code(

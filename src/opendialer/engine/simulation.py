@@ -19,11 +19,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from itertools import pairwise
 from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendialer.agents import sessions as agent_sessions
@@ -417,34 +417,23 @@ def _play(
         )
 
 
+_BACK_TO_WORK = {AgentState.WRAP_UP: AgentEvent.READY, AgentState.PAUSED: AgentEvent.READY}
+_LOG_OUT = {
+    state: AgentEvent.LOGOUT for state in (AgentState.READY, AgentState.WRAP_UP, AgentState.PAUSED)
+}
+
+
 def _back_to_work(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
     """Ready after a wrap-up or a break, unless the shift sent the agent home meanwhile."""
-    if _simulated_state(session, user_id) in (AgentState.WRAP_UP, AgentState.PAUSED):
-        _act(session, tenant_id, user_id, AgentEvent.READY, at)
-
-
-def _log_out(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
-    state = _simulated_state(session, user_id)
-    if state in (AgentState.READY, AgentState.WRAP_UP, AgentState.PAUSED):
-        _act(session, tenant_id, user_id, AgentEvent.LOGOUT, at)
-
-
-def _act(session: Session, tenant_id: int, user_id: int, event: AgentEvent, at: datetime) -> None:
-    agent_sessions.act(session, Scope.system(tenant_id), user_id=user_id, event=event, at=at)
-
-
-@cache
-def _simulated_state_statement() -> Select[AgentState]:
-    return (
-        select(AgentSession.state)
-        .join(User, User.id == AgentSession.user_id)
-        .where(AgentSession.user_id == bindparam("user_id"), User.password_hash.is_(None))
+    agent_sessions.move(
+        session, Scope.system(tenant_id), user_id, _BACK_TO_WORK, at, simulated_only=True
     )
 
 
-def _simulated_state(session: Session, user_id: int) -> AgentState | None:
-    """The agent's state; None for a person who can sign in (they play themselves)."""
-    return session.scalar(_simulated_state_statement(), {"user_id": user_id})
+def _log_out(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
+    agent_sessions.move(
+        session, Scope.system(tenant_id), user_id, _LOG_OUT, at, simulated_only=True
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,23 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import psycopg
-from sqlalchemy import event, func, select
+from sqlalchemy import Insert, Table, event, func, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from opendialer.engine.agent_state import AgentStatus
 from opendialer.models import AgentSession, AgentState, AgentStateChange
 
 log = logging.getLogger(__name__)
 CHANNEL = "opendialer_agents"
 RETRY_SECONDS = 1.0  # a lost listening connection is made again after this
+STATE_CHANGES: Table = AgentStateChange.__table__  # type: ignore[assignment]
+PLAIN_CHANGES = "opendialer.agents_changed_plainly"
+"""The session's info key: agents whose row plain statements changed in its transaction."""
 
 
 def record(session: Session, row: AgentSession, at: datetime) -> None:
@@ -43,28 +48,44 @@ def record(session: Session, row: AgentSession, at: datetime) -> None:
     )
 
 
-def record_reserved(
+def record_plain(
     session: Session,
     tenant_id: int,
     user_id: int,
-    state: AgentState,
-    campaign_id: int,
+    status: AgentStatus,
+    campaign_id: int | None,
     at: datetime,
 ) -> None:
-    """After a compare-and-set reservation, which left no ORM row at hand (its ``RETURNING``
-    gave the tenant)."""
-    session.add(
-        AgentStateChange(
-            tenant_id=tenant_id, user_id=user_id, state=state, campaign_id=campaign_id, at=at
-        )
-    )
+    """:func:`record` for a plain statement's move, which left no ORM row at hand: one
+    ``INSERT`` (the session flushes nothing for it)."""
+    paused = status.state is AgentState.PAUSED
+    row = {
+        "tenant_id": tenant_id,
+        "user_id": user_id,
+        "state": status.state,
+        "pause_reason": status.pause_reason if paused else None,
+        "campaign_id": campaign_id,
+        "at": at,
+    }
+    session.execute(_history_insert(), row)
+
+
+@cache
+def _history_insert() -> Insert:
+    return insert(STATE_CHANGES)
+
+
+def changed(session: Session, user_id: int) -> None:
+    """A plain statement changed the agent's row in the session's transaction: the
+    publication tells it after the commit, as it tells a flushed ORM change."""
+    session.info.setdefault(PLAIN_CHANGES, set()).add(user_id)
 
 
 @contextmanager
 def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> Iterator[None]:
     """While open: ``tell(user_id)`` after each commit of ``sessions`` that changed the agent's
-    live row or history (in the committing thread; a rolled-back change is never told). A
-    reservation's compare-and-set leaves no ORM row, but it writes a history row."""
+    live row or history (in the committing thread; a rolled-back change is never told): those
+    its flushes show, and those :func:`changed` names."""
     changed = object()  # this publication's key in a session's info: the agents changed
 
     def flushed(session: Session, _context: Any) -> None:
@@ -75,19 +96,27 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
             if isinstance(row, AgentSession | AgentStateChange)
         }
         agents |= flushed_now
-        if flushed_now and session.connection().dialect.name == "postgresql":
-            ids = ",".join(str(user_id) for user_id in sorted(flushed_now))
-            session.connection().execute(select(func.pg_notify(CHANNEL, ids)))
+        if flushed_now:
+            _notify(session, flushed_now)
+
+    def committing(session: Session) -> None:
+        plainly = session.info.get(PLAIN_CHANGES)
+        if plainly:
+            session.info.setdefault(changed, set()).update(plainly)
+            _notify(session, plainly)
 
     def committed(session: Session) -> None:
+        session.info.pop(PLAIN_CHANGES, None)
         for user_id in session.info.pop(changed, ()):
             tell(user_id)
 
     def rolled_back(session: Session, *_: Any) -> None:
+        session.info.pop(PLAIN_CHANGES, None)
         session.info.pop(changed, None)
 
     listeners = (
         ("after_flush", flushed),
+        ("before_commit", committing),
         ("after_commit", committed),
         ("after_rollback", rolled_back),
     )
@@ -98,6 +127,13 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
     finally:
         for name, listener in listeners:
             event.remove(sessions, name, listener)
+
+
+def _notify(session: Session, user_ids: set[int]) -> None:
+    """On PostgreSQL: tell the other server processes, at this transaction's commit."""
+    if session.connection().dialect.name == "postgresql":
+        ids = ",".join(str(user_id) for user_id in sorted(user_ids))
+        session.connection().execute(select(func.pg_notify(CHANNEL, ids)))
 
 
 @contextmanager
