@@ -61,17 +61,8 @@ def act(
     current = AgentStatus(row.state, row.since, row.pause_reason, row.pause_requested)
     status = _next_status(current, event, at, reason)
     entered = status.state != row.state or status.pause_reason != row.pause_reason
-    if status.state != row.state:
-        row.since = at
-    row.state = status.state
-    row.pause_reason = status.pause_reason
-    row.pause_requested = status.pause_requested
-    if event is AgentEvent.LOGIN:
-        row.logged_in_at = at
-    if status.state in UNASSIGNED_STATES:
-        row.campaign_id = row.contact_id = row.call_attempt_id = None
-    if status.state is AgentState.LOGGED_OUT:
-        row.engine_id = None  # no engine holds a reservation on them any more
+    for column, value in _move_values(current, status, event, at).items():
+        setattr(row, column, value)
     if entered:
         state_log.record(session, row, at)
     session.flush()
@@ -208,7 +199,7 @@ def _move_values(
     if status.state in UNASSIGNED_STATES:
         values.update(campaign_id=None, contact_id=None, call_attempt_id=None)
     if status.state is AgentState.LOGGED_OUT:
-        values["engine_id"] = None
+        values["engine_id"] = None  # no engine holds a reservation on them any more
     return values
 
 
