@@ -72,6 +72,37 @@ def test_native_changes_say_who_when_and_before_and_after(
     assert changed["changes"] == {"name": ["Spring", "Summer"], "max_tries_per_number": [tries, 9]}
 
 
+def test_a_native_contact_create_names_the_contact_and_each_number(
+    api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as session:
+        campaign_id = make_campaign(session, tenant.tenant.id, "Create").id
+    body = {"phones": ["030 1234567", "what"], "name": "Dana", "custom_data": {"lead": 7}}
+    made = api.post(f"/api/v1/campaigns/{campaign_id}/contacts", json=body)
+    assert made.status_code == 201, made.text
+    contact = made.json()
+    (row,) = _trail(api, entity="contacts", entity_id=str(contact["id"]))
+    assert (row["face"], row["action"]) == ("native", "create")
+    assert row["api_key_id"] == _key_id(sessions, tenant)
+    changes = row["changes"]
+    assert changes["id"] == [None, contact["id"]]
+    assert changes["name"] == [None, "Dana"] and changes["custom_data"] == [None, {"lead": 7}]
+    assert changes["status"] == [None, "pending"] and changes["locked"] == [None, False]
+    assert {"created_at", "next_try_at", "campaign_id", "tenant_id"} <= set(changes)
+    assert not {"updated_at", "tries", "next_phone_position"} & set(changes)  # not audited
+    phones = {p["changes"]["position"][1]: p for p in _trail(api, entity="contact_phones")}
+    assert sorted(phones) == [1, 2]
+    for position, e164 in ((1, "+49301234567"), (2, None)):
+        phone = phones[position]
+        assert phone["action"] == "create" and phone["entity_id"] != "*"
+        assert phone["changes"]["id"] == [None, int(phone["entity_id"])]
+        assert phone["changes"]["contact_id"] == [None, contact["id"]]
+        assert phone["changes"]["position"] == [None, position]
+        assert phone["changes"].get("e164") == (None if e164 is None else [None, e164])
+        assert phone["changes"]["invalid"] == [None, e164 is None]
+        assert "tries" not in phone["changes"]
+
+
 def test_secrets_are_never_copied_into_the_trail(api: TestClient) -> None:
     made = api.post("/api/v1/api-keys", json={"name": "robot", "role": "agent"})
     assert made.status_code == 201, made.text

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 PURGE_OPTION = "opendialer_audit_purge"
+NAMED_OPTION = "opendialer_audit_named"  # the statement's caller records its rows (insert_named)
 BULK_SAMPLE = 100
 SECRET = "[secret]"
 
@@ -323,7 +324,7 @@ def _audited_table(statement: object, options: Mapping[str, Any]) -> Table | Non
         if not isinstance(statement, Insert) and not options.get(PURGE_OPTION):
             raise TrailIsReadOnly()
         return None
-    if "compiled_cache" in options or table.name not in AUDITED:
+    if "compiled_cache" in options or NAMED_OPTION in options or table.name not in AUDITED:
         return None
     return table
 
@@ -437,6 +438,59 @@ def _bulk_tenant(
     if compiled[0].get("tenant_id") is not None:
         return int(compiled[0]["tenant_id"])
     return context.tenant_id
+
+
+# Core inserts that name their rows ---------------------------------------------------------
+
+
+@cache
+def _insert_named(table: Table) -> Insert:
+    """Built once per table: the hot path's create inserts with it."""
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return stmt.execution_options(**{NAMED_OPTION: True})
+
+
+def insert_named(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert ``rows`` into ``table`` with Core, and audit them as the unit of work audits new
+    objects: one ``create`` row each, naming the id the INSERT returned, with every column it
+    set (defaults included). The rows as inserted (those columns and ``id``), in order: a Core
+    insert costs a fraction of the ORM's flush on a hot path."""
+    result = conn.execute(_insert_named(table), list(rows))
+    ids = result.scalars().all()
+    columns = table.c
+    inserted = [
+        {**{key: value for key, value in params.items() if key in columns}, "id": row_id}
+        for params, row_id in zip(result.context.compiled_parameters, ids, strict=True)
+    ]
+    _record_inserted(conn, table, inserted)
+    return inserted
+
+
+def _record_inserted(conn: Connection, table: Table, inserted: list[dict[str, Any]]) -> None:
+    context = current()
+    if context is None:
+        return
+    if context.bulk is not None:
+        context.bulk.count(f"{table.name}.create", len(inserted))
+        return
+    ignored = AUDITED[table.name]
+    rows: list[dict[str, Any]] = []
+    for values in inserted:
+        changes = {
+            name: [None, _value(name, value)]
+            for name, value in values.items()
+            if name not in ignored and value is not None
+        }
+        tenant_id = values.get("tenant_id", context.tenant_id)
+        if tenant_id is None:
+            log.warning("audit: no tenant for a change to %s", table.name)
+            continue
+        rows.append(
+            _entry(context, int(tenant_id), (table.name, str(values["id"])), "create", changes)
+        )
+    _add_rows(conn, rows)
 
 
 def record_run(

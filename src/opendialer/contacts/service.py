@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from opendialer.accounts.service import get_tenant
+from opendialer.audit.recorder import insert_named
 from opendialer.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
 from opendialer.dedupe import exclusive
 from opendialer.errors import Forbidden, InvalidPhoneNumber, NotFound, OpendialerError
@@ -30,6 +31,7 @@ from opendialer.models import (
 from opendialer.models import CallAttempt as CallAttempt
 from opendialer.models import Contact as Contact
 from opendialer.models import ContactPhone as ContactPhone
+from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.phones import Phone, caller_id_problem, normalize
 from opendialer.scoping import Scope, get_owned, owned
 
@@ -324,6 +326,19 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
     )
 
 
+def _phone_values(
+    contact_id: int, owner: Mapping[str, int], position: int, phone: Phone
+) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        **owner,
+        "position": position,
+        "raw": phone.raw,
+        "e164": phone.e164,
+        "invalid": not phone.valid,
+    }
+
+
 def _default_region(session: Session, scope: Scope) -> str:
     """The scope's tenant's region, for reading numbers: one column (on the create's hot path,
     loading the whole tenant row through the ORM cost a tenth of the request)."""
@@ -353,10 +368,22 @@ def create_contact(
     _check_dates(data.begin_at, data.end_at)
     values = data.model_dump(exclude_none=True, exclude={"phones"})
     values.setdefault("next_try_at", datetime.now(UTC))
-    contact = Contact(tenant_id=scope.tenant_id, campaign_id=campaign.id, **values)
-    contact.phones = [_phone_row(contact, p, phone) for p, phone in numbers.items()]
+    conn = session.connection()
+    owner = {"tenant_id": scope.tenant_id, "campaign_id": campaign.id}
+    [row] = insert_named(conn, CONTACTS, [{**owner, **values}])
+    phone_rows = [_phone_values(row["id"], owner, p, phone) for p, phone in numbers.items()]
+    contact = Contact(**row)
+    contact.phones = [ContactPhone(**phone) for phone in insert_named(conn, PHONES, phone_rows)]
+    return _as_loaded(session, contact)
+
+
+def _as_loaded(session: Session, contact: Contact) -> Contact:
+    """The contact and its numbers, inserted with Core (``insert_named``: the ORM's flush cost
+    a quarter of the create), as persistent objects of the session, as if loaded: later
+    changes through them are flushed as usual."""
+    for instance in (contact, *contact.phones):
+        make_transient_to_detached(instance)
     session.add(contact)
-    session.flush()
     return contact
 
 
