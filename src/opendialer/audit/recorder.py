@@ -446,7 +446,7 @@ def _bulk_tenant(
 @cache
 def _insert_named(table: Table) -> Insert:
     """Built once per table: the hot path's create inserts with it."""
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    stmt = insert(table).returning(*table.c, sort_by_parameter_order=True)
     return stmt.execution_options(**{NAMED_OPTION: True})
 
 
@@ -455,17 +455,17 @@ def insert_named(
 ) -> list[dict[str, Any]]:
     """Insert ``rows`` into ``table`` with Core, and audit them as the unit of work audits new
     objects: one ``create`` row each, naming the id the INSERT returned, with every column it
-    set (defaults included). The rows as inserted (those columns and ``id``), in order: a Core
-    insert costs a fraction of the ORM's flush on a hot path."""
+    set (defaults included). The rows as stored (every column), in order: a Core insert costs
+    a fraction of the ORM's flush on a hot path."""
     result = conn.execute(_insert_named(table), list(rows))
-    ids = result.scalars().all()
+    stored = [dict(row) for row in result.mappings()]
     columns = table.c
     inserted = [
-        {**{key: value for key, value in params.items() if key in columns}, "id": row_id}
-        for params, row_id in zip(result.context.compiled_parameters, ids, strict=True)
+        {**{key: value for key, value in params.items() if key in columns}, "id": row["id"]}
+        for params, row in zip(result.context.compiled_parameters, stored, strict=True)
     ]
     _record_inserted(conn, table, inserted)
-    return inserted
+    return stored
 
 
 def _record_inserted(conn: Connection, table: Table, inserted: list[dict[str, Any]]) -> None:
