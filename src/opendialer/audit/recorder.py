@@ -6,12 +6,14 @@ created, changed or deleted object of an audited table (``after_flush``: ids are
 attribute history is not reset yet), and every other INSERT, UPDATE or DELETE on an audited
 table (Core or ORM, through the session or its connection) writes one row with its row count
 and (up to ``BULK_SAMPLE`` rows) the rows it wrote or the rows as they were (the engine's
-``before_execute`` and ``after_execute``). The rows of a transaction wait on its connection
-and go in one INSERT (one statement, executed for every row) as it commits (the engine's
-``commit`` event, before the database's COMMIT): a rollback, or a rolled-back savepoint,
-drops the rows written in it, as the database drops the changes they describe. Inside a bulk
-run (an import) those only count their rows: the run writes one row with its counts. Outside
-any context nothing is recorded, and the hooks cost a context-variable read per statement.
+``before_execute`` and ``after_execute``), except the Core inserts of :func:`insert_named`,
+which write one ``create`` row per inserted row, as a flush does. The rows of a transaction
+wait on its connection and go in one INSERT (one statement, executed for every row) as it
+commits (the engine's ``commit`` event, before the database's COMMIT): a rollback, or a
+rolled-back savepoint, drops the rows written in it, as the database drops the changes they
+describe. Inside a bulk run (an import) those only count their rows: the run writes one row
+with its counts. Outside any context nothing is recorded, and the hooks cost a
+context-variable read per statement.
 
 The trail cannot be changed: the mapper refuses an UPDATE or DELETE of an ``AuditEntry`` and the
 engine hook refuses any other, except the retention purge (``PURGE_OPTION``).
@@ -457,6 +459,8 @@ def insert_named(
     objects: one ``create`` row each, naming the id the INSERT returned, with every column it
     set (defaults included). The rows as stored (every column), in order: a Core insert costs
     a fraction of the ORM's flush on a hot path."""
+    if not rows:
+        return []
     result = conn.execute(_insert_named(table), list(rows))
     stored = [dict(row) for row in result.mappings()]
     columns = table.c
