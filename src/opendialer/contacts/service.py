@@ -6,10 +6,11 @@ Every function checks all of its input before it changes anything, so a caller t
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from opendialer.accounts.service import get_tenant
 from opendialer.audit.recorder import insert_named
@@ -351,6 +352,8 @@ def _default_region(session: Session, scope: Scope) -> str:
     return region
 
 
+M = TypeVar("M", Contact, ContactPhone)
+
 # The campaign's columns a create reads: loading all of its seventy through the ORM cost a
 # fifth of the native create; any other column loads when first read.
 _CREATE_READS = (load_only(Campaign.tenant_id, Campaign.own_caller_id_check),)
@@ -386,19 +389,28 @@ def create_contact(
     owner = {"tenant_id": scope.tenant_id, "campaign_id": campaign.id}
     [row] = insert_named(conn, CONTACTS, [{**owner, **values}])
     phone_rows = [_phone_values(row["id"], owner, p, phone) for p, phone in numbers.items()]
-    contact = Contact(**row)
-    contact.phones = [ContactPhone(**phone) for phone in insert_named(conn, PHONES, phone_rows)]
-    return _as_loaded(session, contact)
+    return _as_loaded(session, row, insert_named(conn, PHONES, phone_rows))
 
 
-def _as_loaded(session: Session, contact: Contact) -> Contact:
+def _as_loaded(session: Session, row: dict[str, Any], phone_rows: list[dict[str, Any]]) -> Contact:
     """The contact and its numbers, inserted with Core (``insert_named``: the ORM's flush cost
     a quarter of the create), as persistent objects of the session, as if loaded: later
     changes through them are flushed as usual."""
-    for instance in (contact, *contact.phones):
+    contact = _loaded(Contact, row)
+    phones = [_loaded(ContactPhone, phone) for phone in phone_rows]
+    set_committed_value(contact, "phones", phones)
+    for instance in (contact, *phones):
         make_transient_to_detached(instance)
     session.add(contact)
     return contact
+
+
+def _loaded(model: type[M], row: dict[str, Any]) -> M:
+    """An instance holding ``row`` as the ORM's loader makes one: values set without attribute
+    events (the constructor fired one per column, 450 Python calls per create)."""
+    instance: M = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(row)
+    return instance
 
 
 def _target_campaign(
