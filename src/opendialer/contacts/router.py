@@ -38,8 +38,8 @@ TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
 def create_contact(
     campaign_id: RecordId, body: ContactCreate, session: DbSession, who: AdminScope
 ) -> Contact:
-    campaign = service.campaign_for_create(session, who, campaign_id)
-    return service.create_contact(session, who, campaign, body)
+    campaign, region = service.campaign_for_create(session, who, campaign_id)
+    return service.create_contact(session, who, campaign, body, region=region)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])
