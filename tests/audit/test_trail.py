@@ -15,14 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
-from opendialer.audit.context import acting_through
-from opendialer.audit.recorder import AUDITED, NOT_AUDITED, TrailIsReadOnly
+from opendialer.audit.context import acting_through, bulk_run
+from opendialer.audit.recorder import AUDITED, NOT_AUDITED, TrailIsReadOnly, insert_named
 from opendialer.audit.service import purge_expired
 from opendialer.campaigns.codes import CodeKey
 from opendialer.config import Settings
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.selection import claim_next
 from opendialer.models import ApiKey, AuditEntry, Base, Campaign, LoginSession, User, UserRole
+from opendialer.models.contact import CONTACTS
 from tests.console.browser import form_login, make_agent
 from tests.engine.helpers import NOW
 from tests.factories import make_campaign, make_contact
@@ -70,6 +71,54 @@ def test_native_changes_say_who_when_and_before_and_after(
     assert created["changes"]["name"] == [None, "Spring"]
     tries = created["changes"]["max_tries_per_number"][1]
     assert changed["changes"] == {"name": ["Spring", "Summer"], "max_tries_per_number": [tries, 9]}
+
+
+def test_a_native_contact_create_names_the_contact_and_each_number(
+    api: TestClient, sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as session:
+        campaign_id = make_campaign(session, tenant.tenant.id, "Create").id
+    body = {"phones": ["030 1234567", "what"], "name": "Dana", "custom_data": {"lead": 7}}
+    made = api.post(f"/api/v1/campaigns/{campaign_id}/contacts", json=body)
+    assert made.status_code == 201, made.text
+    contact = made.json()
+    (row,) = _trail(api, entity="contacts", entity_id=str(contact["id"]))
+    assert (row["face"], row["action"]) == ("native", "create")
+    assert row["api_key_id"] == _key_id(sessions, tenant)
+    changes = row["changes"]
+    assert changes["id"] == [None, contact["id"]]
+    assert changes["name"] == [None, "Dana"] and changes["custom_data"] == [None, {"lead": 7}]
+    assert changes["status"] == [None, "pending"] and changes["locked"] == [None, False]
+    assert {"created_at", "next_try_at", "campaign_id", "tenant_id"} <= set(changes)
+    assert not {"updated_at", "tries", "next_phone_position"} & set(changes)  # not audited
+    phones = {p["changes"]["position"][1]: p for p in _trail(api, entity="contact_phones")}
+    assert sorted(phones) == [1, 2]
+    for position, e164 in ((1, "+49301234567"), (2, None)):
+        phone = phones[position]
+        assert phone["action"] == "create" and phone["entity_id"] != "*"
+        assert phone["changes"]["id"] == [None, int(phone["entity_id"])]
+        assert phone["changes"]["contact_id"] == [None, contact["id"]]
+        assert phone["changes"]["position"] == [None, position]
+        assert phone["changes"].get("e164") == (None if e164 is None else [None, e164])
+        assert phone["changes"]["invalid"] == [None, e164 is None]
+        assert "tries" not in phone["changes"]
+
+
+def test_named_inserts_in_a_bulk_run_only_count_their_rows(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    with unit_of_work(sessions) as session:
+        campaign_id = make_campaign(session, tenant.tenant.id, "Bulk").id
+    owner = {"tenant_id": tenant.tenant.id, "campaign_id": campaign_id}
+    with acting_through("native"), bulk_run() as run, unit_of_work(sessions) as session:
+        rows = [{**owner, "name": f"N{i}"} for i in range(3)]
+        inserted = insert_named(session.connection(), CONTACTS, rows)
+        assert insert_named(session.connection(), CONTACTS, []) == []
+    assert [row["name"] for row in inserted] == ["N0", "N1", "N2"]
+    assert len({row["id"] for row in inserted}) == 3
+    assert run.counts == {"contacts.create": 3}
+    with unit_of_work(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
 def test_secrets_are_never_copied_into_the_trail(api: TestClient) -> None:

@@ -90,6 +90,20 @@ def test_create_keeps_positions_and_flags_invalid(new_contact: NewContact) -> No
     assert contact.status is ContactStatus.PENDING and contact.tries == 0
 
 
+def test_a_created_contact_is_the_sessions_own(session: Session, new_contact: NewContact) -> None:
+    contact = new_contact(("0301234567", "0891234567"), name="Before")
+    assert session.get(Contact, contact.id) is contact
+    assert not session.new and not session.dirty  # inserted already, nothing pending
+    assert [p.position for p in contact.phones] == [1, 2]
+    assert contact.phones[1].contact_id == contact.id
+    contact.name = "After"
+    contact.phones[1].e164 = None
+    session.flush()
+    session.expire_all()
+    assert session.get_one(Contact, contact.id).name == "After"
+    assert [p.e164 for p in session.get_one(Contact, contact.id).phones] == ["+49301234567", None]
+
+
 def test_create_without_a_valid_number_writes_nothing(
     session: Session, new_contact: NewContact
 ) -> None:

@@ -6,12 +6,14 @@ created, changed or deleted object of an audited table (``after_flush``: ids are
 attribute history is not reset yet), and every other INSERT, UPDATE or DELETE on an audited
 table (Core or ORM, through the session or its connection) writes one row with its row count
 and (up to ``BULK_SAMPLE`` rows) the rows it wrote or the rows as they were (the engine's
-``before_execute`` and ``after_execute``). The rows of a transaction wait on its connection
-and go in one INSERT (one statement, executed for every row) as it commits (the engine's
-``commit`` event, before the database's COMMIT): a rollback, or a rolled-back savepoint,
-drops the rows written in it, as the database drops the changes they describe. Inside a bulk
-run (an import) those only count their rows: the run writes one row with its counts. Outside
-any context nothing is recorded, and the hooks cost a context-variable read per statement.
+``before_execute`` and ``after_execute``), except the Core inserts of :func:`insert_named`,
+which write one ``create`` row per inserted row, as a flush does. The rows of a transaction
+wait on its connection and go in one INSERT (one statement, executed for every row) as it
+commits (the engine's ``commit`` event, before the database's COMMIT): a rollback, or a
+rolled-back savepoint, drops the rows written in it, as the database drops the changes they
+describe. Inside a bulk run (an import) those only count their rows: the run writes one row
+with its counts. Outside any context nothing is recorded, and the hooks cost a
+context-variable read per statement.
 
 The trail cannot be changed: the mapper refuses an UPDATE or DELETE of an ``AuditEntry`` and the
 engine hook refuses any other, except the retention purge (``PURGE_OPTION``).
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 PURGE_OPTION = "opendialer_audit_purge"
+NAMED_OPTION = "opendialer_audit_named"  # the statement's caller records its rows (insert_named)
 BULK_SAMPLE = 100
 SECRET = "[secret]"
 
@@ -323,7 +326,7 @@ def _audited_table(statement: object, options: Mapping[str, Any]) -> Table | Non
         if not isinstance(statement, Insert) and not options.get(PURGE_OPTION):
             raise TrailIsReadOnly()
         return None
-    if "compiled_cache" in options or table.name not in AUDITED:
+    if "compiled_cache" in options or NAMED_OPTION in options or table.name not in AUDITED:
         return None
     return table
 
@@ -437,6 +440,61 @@ def _bulk_tenant(
     if compiled[0].get("tenant_id") is not None:
         return int(compiled[0]["tenant_id"])
     return context.tenant_id
+
+
+# Core inserts that name their rows ---------------------------------------------------------
+
+
+@cache
+def _insert_named(table: Table) -> Insert:
+    """Built once per table: the hot path's create inserts with it."""
+    stmt = insert(table).returning(*table.c, sort_by_parameter_order=True)
+    return stmt.execution_options(**{NAMED_OPTION: True})
+
+
+def insert_named(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert ``rows`` into ``table`` with Core, and audit them as the unit of work audits new
+    objects: one ``create`` row each, naming the id the INSERT returned, with every column it
+    set (defaults included). The rows as stored (every column), in order: a Core insert costs
+    a fraction of the ORM's flush on a hot path."""
+    if not rows:
+        return []
+    result = conn.execute(_insert_named(table), list(rows))
+    stored = [dict(row) for row in result.mappings()]
+    columns = table.c
+    inserted = [
+        {**{key: value for key, value in params.items() if key in columns}, "id": row["id"]}
+        for params, row in zip(result.context.compiled_parameters, stored, strict=True)
+    ]
+    _record_inserted(conn, table, inserted)
+    return stored
+
+
+def _record_inserted(conn: Connection, table: Table, inserted: list[dict[str, Any]]) -> None:
+    context = current()
+    if context is None:
+        return
+    if context.bulk is not None:
+        context.bulk.count(f"{table.name}.create", len(inserted))
+        return
+    ignored = AUDITED[table.name]
+    rows: list[dict[str, Any]] = []
+    for values in inserted:
+        changes = {
+            name: [None, _value(name, value)]
+            for name, value in values.items()
+            if name not in ignored and value is not None
+        }
+        tenant_id = values.get("tenant_id", context.tenant_id)
+        if tenant_id is None:
+            log.warning("audit: no tenant for a change to %s", table.name)
+            continue
+        rows.append(
+            _entry(context, int(tenant_id), (table.name, str(values["id"])), "create", changes)
+        )
+    _add_rows(conn, rows)
 
 
 def record_run(

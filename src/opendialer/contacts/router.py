@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query
 
 from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
-from opendialer.campaigns.service import get_campaign
 from opendialer.contacts import service
 from opendialer.contacts.reading import contact_page
 from opendialer.contacts.schemas import (
@@ -39,8 +38,8 @@ TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
 def create_contact(
     campaign_id: RecordId, body: ContactCreate, session: DbSession, who: AdminScope
 ) -> Contact:
-    campaign = get_campaign(session, who, campaign_id)
-    return service.create_contact(session, who, campaign, body)
+    campaign, region = service.campaign_for_create(session, who, campaign_id)
+    return service.create_contact(session, who, campaign, body, region=region)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])

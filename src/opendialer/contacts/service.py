@@ -6,12 +6,14 @@ Every function checks all of its input before it changes anything, so a caller t
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, false, inspect, select
+from sqlalchemy.orm import Session, load_only, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from opendialer.accounts.service import get_tenant
+from opendialer.audit.recorder import insert_named
 from opendialer.contacts.schemas import ContactCreate, ContactFields, ContactUpdate
 from opendialer.dedupe import exclusive
 from opendialer.errors import Forbidden, InvalidPhoneNumber, NotFound, OpendialerError
@@ -30,8 +32,9 @@ from opendialer.models import (
 from opendialer.models import CallAttempt as CallAttempt
 from opendialer.models import Contact as Contact
 from opendialer.models import ContactPhone as ContactPhone
+from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.phones import Phone, caller_id_problem, normalize
-from opendialer.scoping import Scope, get_owned, owned
+from opendialer.scoping import Scope, get_owned, owned, require_owner
 
 
 class InvalidContact(OpendialerError):
@@ -324,6 +327,19 @@ def _phone_row(contact: Contact, position: int, phone: Phone) -> ContactPhone:
     )
 
 
+def _phone_values(
+    contact_id: int, owner: Mapping[str, int], position: int, phone: Phone
+) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        **owner,
+        "position": position,
+        "raw": phone.raw,
+        "e164": phone.e164,
+        "invalid": not phone.valid,
+    }
+
+
 def _default_region(session: Session, scope: Scope) -> str:
     """The scope's tenant's region, for reading numbers: one column (on the create's hot path,
     loading the whole tenant row through the ORM cost a tenth of the request)."""
@@ -336,15 +352,44 @@ def _default_region(session: Session, scope: Scope) -> str:
     return region
 
 
+M = TypeVar("M", Contact, ContactPhone)
+
+# The campaign's columns a create reads, and its tenant's region, in one statement: loading all
+# seventy columns through the ORM, then the region, cost a fifth of the native create; any other
+# column loads when first read.
+_CREATE_READS = (
+    select(Campaign, Tenant.default_region)
+    .join(Tenant, Tenant.id == Campaign.tenant_id)
+    .options(load_only(Campaign.tenant_id, Campaign.own_caller_id_check))
+)
+
+
+def campaign_for_create(session: Session, scope: Scope, campaign_id: int) -> tuple[Campaign, str]:
+    """The scope's campaign that a contact is to be created in (404 when it is not), and the
+    region its numbers are read in (its tenant's)."""
+    found = session.execute(_CREATE_READS.where(Campaign.id == campaign_id)).one_or_none()
+    if found is None:
+        raise NotFound("campaign", campaign_id)
+    campaign, region = found
+    require_owner(scope, campaign.tenant_id, "campaign", campaign_id)
+    return campaign, region
+
+
 def create_contact(
-    session: Session, scope: Scope, campaign: Campaign, data: ContactCreate
+    session: Session,
+    scope: Scope,
+    campaign: Campaign,
+    data: ContactCreate,
+    *,
+    region: str | None = None,
 ) -> Contact:
-    """A new contact, due now unless ``next_try_at`` says otherwise.
+    """A new contact, due now unless ``next_try_at`` says otherwise; its numbers read in
+    ``region`` (the tenant's, read here when not given).
 
     Numbers that do not parse are kept, flagged invalid; if none parses, nothing is written.
     """
     get_owned(session, Campaign, scope, campaign.id, "campaign")  # the caller's campaign
-    numbers = _numbers(data.phones, _default_region(session, scope))
+    numbers = _numbers(data.phones, region or _default_region(session, scope))
     _require_dialable(
         {p: phone.valid for p, phone in numbers.items()},
         {p: phone.raw for p, phone in numbers.items()},
@@ -353,11 +398,32 @@ def create_contact(
     _check_dates(data.begin_at, data.end_at)
     values = data.model_dump(exclude_none=True, exclude={"phones"})
     values.setdefault("next_try_at", datetime.now(UTC))
-    contact = Contact(tenant_id=scope.tenant_id, campaign_id=campaign.id, **values)
-    contact.phones = [_phone_row(contact, p, phone) for p, phone in numbers.items()]
+    conn = session.connection()
+    owner = {"tenant_id": scope.tenant_id, "campaign_id": campaign.id}
+    [row] = insert_named(conn, CONTACTS, [{**owner, **values}])
+    phone_rows = [_phone_values(row["id"], owner, p, phone) for p, phone in numbers.items()]
+    return _as_loaded(session, row, insert_named(conn, PHONES, phone_rows))
+
+
+def _as_loaded(session: Session, row: dict[str, Any], phone_rows: list[dict[str, Any]]) -> Contact:
+    """The contact and its numbers, inserted with Core (``insert_named``: the ORM's flush cost
+    a quarter of the create), as persistent objects of the session, as if loaded: later
+    changes through them are flushed as usual."""
+    contact = _loaded(Contact, row)
+    phones = [_loaded(ContactPhone, phone) for phone in phone_rows]
+    set_committed_value(contact, "phones", phones)
+    for instance in (contact, *phones):
+        make_transient_to_detached(instance)
     session.add(contact)
-    session.flush()
     return contact
+
+
+def _loaded(model: type[M], row: dict[str, Any]) -> M:
+    """An instance holding ``row`` as the ORM's loader makes one: values set without attribute
+    events (the constructor fired one per column, 450 Python calls per create)."""
+    instance: M = inspect(model).class_manager.new_instance()
+    instance.__dict__.update(row)
+    return instance
 
 
 def _target_campaign(
