@@ -13,6 +13,13 @@ bench client's own CPU, and on PostgreSQL the transactions and new connections (
 request, from ``pg_stat_database``. Customers talk ``--talk-seconds`` on average (the demo's 180 s
 makes a campaign too slow for a 10 % comparison of attempts per minute).
 
+Where the tail comes from: each request's start and latency are kept (and written to
+``/tmp/opendialer-load-<backend>-requests.json``), and the requests slower than ``SLOW`` are
+matched with the imports that overlapped them, with the time the server's access log says the
+app spent on them (the rest is the wait before the app saw the request and after it answered),
+and with ``--probe`` with the garbage collector's pauses in the server (``bench/server_probe.py``).
+``--import-every 0`` runs the mix without imports.
+
     .venv/bin/python -m bench.load_mixed --backend both --seconds 60 --clients 32
 """
 
@@ -38,16 +45,20 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
+from bench import server_probe
 from bench.common import print_table, throwaway_database
+from bench.load_tail import lag_summary, tail_rows
 from opendialer.accounts.service import create_tenant
 from opendialer.db import create_db_engine, create_sessionmaker, unit_of_work
 from opendialer.demo import SimulationSetup, prepare_campaign
 from opendialer.models import DialMode
 
+SLOW = 0.25  # seconds: the PostgreSQL goal for the p99
 TIMEOUT = 10.0  # seconds: a request slower than this counts as a timed-out request
 KEEPALIVE_EXPIRY = 2.0  # seconds an idle client connection is kept (the server keeps 5)
 IMPORT_EVERY = 15.0  # seconds between two 1,000-row imports
 IMPORT_ROWS = 1000
+LAG_EVERY = 0.02  # seconds between two probes of the bench client's event loop
 WARM_UP = 20.0  # seconds of dialling before the first measurement (agents reach steady work)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -59,14 +70,27 @@ class Target:
     campaign_id: int  # the dialling campaign
     url: str  # the database's
     server_pid: int
+    import_every: float = IMPORT_EVERY
     spare_id: int = 0  # imports and AddCalls go here, so the dialling campaign stays the same
     spare_code: str = ""
     contact_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
+class Record:
+    kind: str
+    started: float  # wall clock (time.time()), to match the server's log and GC pauses
+    took: float
+    request_id: str
+    sent: float = 0.0  # wall clock: the request's body written to the socket (httpcore's trace)
+    answered: float = 0.0  # wall clock: the response's headers read
+
+
+@dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    client_lags: list[float] = field(default_factory=list)  # this process's event loop
     errors: Counter[str] = field(default_factory=Counter)
     timeouts: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
@@ -149,7 +173,7 @@ def _telephony_options(talk_seconds: float) -> str:
 
 @contextmanager
 def _server(
-    url: str, port: int, log_path: Path, talk_seconds: float
+    url: str, port: int, log_path: Path, talk_seconds: float, probe_file: Path | None
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
@@ -159,9 +183,13 @@ def _server(
         "OPENDIALER_TELEPHONY_OPTIONS": _telephony_options(talk_seconds),
         "OPENDIALER_SIMULATE_AGENTS": "true",
         "OPENDIALER_SECRET_KEY": secrets.token_urlsafe(32),
+        "OPENDIALER_LOG_FORMAT": "json",
     }
-    opendialer = str(Path(sys.executable).parent / "opendialer")
-    command = [opendialer, "serve", "--host", "127.0.0.1"]
+    opendialer = [str(Path(sys.executable).parent / "opendialer")]
+    if probe_file is not None:
+        opendialer = [sys.executable, "-m", "bench.server_probe"]
+        env[server_probe.PROBE_FILE] = str(probe_file)
+    command = [*opendialer, "serve", "--host", "127.0.0.1"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -282,15 +310,15 @@ async def _client(
 ) -> None:
     rng = random.Random(seed)
     kinds, actions, weights = zip(*MIX, strict=True)
-    next_import = time.monotonic() + IMPORT_EVERY / 2
+    next_import = time.monotonic() + target.import_every / 2
     while time.monotonic() < until:
-        if importer and time.monotonic() >= next_import:
+        if importer and target.import_every and time.monotonic() >= next_import:
             kind, action = "import_1000", _import
-            next_import += IMPORT_EVERY
+            next_import += target.import_every
         else:
             index = rng.choices(range(len(kinds)), weights)[0]
             kind, action = kinds[index], actions[index]
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         try:
             response = await action(client, target, rng)
         except httpx.TimeoutException:
@@ -301,6 +329,9 @@ async def _client(
             continue
         took = time.perf_counter() - started
         tally.latencies.append(took)
+        request_id = response.headers.get("x-request-id", "")
+        sent, answered = (response.request.extensions.get(k, 0.0) for k in ("sent", "answered"))
+        tally.records.append(Record(kind, wall, took, request_id, sent, answered))
         tally.kind_latencies.setdefault(kind, []).append(took)
         tally.by_kind[kind] += 1
         if (failure := _failed(kind, response)) is not None:
@@ -320,6 +351,33 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+_TRACED = {
+    "http11.send_request_body.complete": "sent",
+    "http11.receive_response_headers.complete": "answered",
+}
+
+
+async def _trace_times(request: httpx.Request) -> None:
+    """When the request left this process and its answer's headers came in (wall clock), kept
+    in the request's extensions: the client's own queue before and after, apart from the
+    server's."""
+
+    async def trace(event: str, info: dict[str, object]) -> None:
+        if (name := _TRACED.get(event)) is not None:
+            request.extensions[name] = time.time()
+
+    request.extensions["trace"] = trace
+
+
+async def _client_lag(until: float, lags: list[float]) -> None:
+    """How late this process's event loop wakes a sleeper: the part of a latency that is the
+    bench client's own queue."""
+    while time.monotonic() < until:
+        asked = time.perf_counter()
+        await asyncio.sleep(LAG_EVERY)
+        lags.append(time.perf_counter() - asked - LAG_EVERY)
+
+
 async def _measure(
     base: str, target: Target, seconds: float, clients: int
 ) -> tuple[Tally, EngineSample, EngineSample, EngineSample]:
@@ -328,8 +386,9 @@ async def _measure(
     # may be closed by the server just as the client sends on it: a ReadError the server never
     # saw. The client lets idle connections go first, as a client of any HTTP server should.
     limits = httpx.Limits(max_connections=clients + 4, keepalive_expiry=KEEPALIVE_EXPIRY)
+    hooks = {"request": [_trace_times]}
     async with httpx.AsyncClient(
-        base_url=base, headers=headers, timeout=TIMEOUT, limits=limits
+        base_url=base, headers=headers, timeout=TIMEOUT, limits=limits, event_hooks=hooks
     ) as client:
         await _wait_ready(client, time.monotonic() + 180)
         await _setup_target(client, target)
@@ -340,7 +399,8 @@ async def _measure(
         tally = Tally()
         until = time.monotonic() + seconds
         await asyncio.gather(
-            *(_client(client, target, i, until, tally, importer=i == 0) for i in range(clients))
+            _client_lag(until, tally.client_lags),
+            *(_client(client, target, i, until, tally, importer=i == 0) for i in range(clients)),
         )
         loaded_end = await _engine_sample(client, target)
     return tally, quiet_start, quiet_end, loaded_end
@@ -353,6 +413,8 @@ class Settings:
     agents: int
     contacts: int
     talk_seconds: float
+    import_every: float = IMPORT_EVERY
+    probe: bool = False
 
 
 def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
@@ -362,13 +424,19 @@ def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         log_path = Path(f"/tmp/opendialer-load-{backend}.log")
-        with _server(url, port, log_path, settings.talk_seconds) as server:
-            target = Target(base, api_key, campaign_id, url, server.pid)
+        probe_file = Path(f"/tmp/opendialer-load-{backend}-probe.json") if settings.probe else None
+        with _server(url, port, log_path, settings.talk_seconds, probe_file) as server:
+            target = Target(base, api_key, campaign_id, url, server.pid, settings.import_every)
             tally, start, quiet, loaded = asyncio.run(
                 _measure(base, target, settings.seconds, settings.clients)
             )
     print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
     print(f"{backend}: p50 / p99 ms by kind {_by_kind(tally)}")
+    records = [vars(record) for record in tally.records]
+    Path(f"/tmp/opendialer-load-{backend}-requests.json").write_text(json.dumps(records))
+    rows = tail_rows(tally.records, log_path, probe_file, SLOW)
+    rows.append(("bench client event loop lag ms p50 / p99 / max", lag_summary(tally.client_lags)))
+    print_table(f"{backend}: where the tail comes from", ["figure", "value"], rows)
     return _latency_row(backend, settings, tally, start, quiet, loaded), _cost_row(
         backend, tally, start, quiet, loaded
     )
@@ -466,8 +534,22 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=30)
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--talk-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--import-every", type=float, default=IMPORT_EVERY, help="seconds; 0: no imports"
+    )
+    parser.add_argument(
+        "--probe", action="store_true", help="record the server's GC pauses (bench/server_probe)"
+    )
     args = parser.parse_args()
-    settings = Settings(args.seconds, args.clients, args.agents, args.contacts, args.talk_seconds)
+    settings = Settings(
+        args.seconds,
+        args.clients,
+        args.agents,
+        args.contacts,
+        args.talk_seconds,
+        args.import_every,
+        args.probe,
+    )
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows = [run(backend, settings) for backend in backends]
     title = f"Mixed API load while a campaign dials ({settings.agents} agents)"

@@ -26,6 +26,7 @@ from opendialer.accounts.service import create_tenant
 from opendialer.app import create_app
 from opendialer.audit.context import act_for_tenant, audited_command
 from opendialer.clock import VIRTUAL_EPOCH
+from opendialer.collector import settle_after_start_up
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.imports.cli import import_command
@@ -250,6 +251,7 @@ def run_server(settings: Settings, host: str | None, port: int | None) -> None:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     config = server_config(settings, host, port, app)
+    settle_after_start_up()
     SafeStopServer(config, state_of(app), settings.engine_drain_seconds).run()
 
 

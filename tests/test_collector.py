@@ -1,0 +1,46 @@
+"""The server settles the cyclic garbage collector once it is built (opendialer.collector)."""
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from opendialer.collector import YOUNG_THRESHOLD, settle_after_start_up
+
+
+@pytest.fixture
+def restored_collector() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def _in_a_generation(target: object) -> bool:
+    return any(candidate is target for candidate in gc.get_objects())
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_what_lives_at_start_up_is_left_out_of_every_later_collection() -> None:
+    made_at_start_up = [[]]  # a container: the collector tracks it
+    assert _in_a_generation(made_at_start_up)
+
+    settle_after_start_up()
+
+    assert gc.is_tracked(made_at_start_up)
+    assert not _in_a_generation(made_at_start_up)  # frozen: no generation walks it
+    assert gc.get_freeze_count() > 0
+    made_later = [[]]
+    assert _in_a_generation(made_later)
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_the_young_generation_is_collected_less_often_and_the_older_as_before() -> None:
+    _, middle, old = gc.get_threshold()
+
+    settle_after_start_up()
+
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, middle, old)
+    assert YOUNG_THRESHOLD > 700  # CPython's default
