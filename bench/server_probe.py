@@ -68,7 +68,7 @@ def _recording_loop(probe: Probe) -> type[asyncio.SelectorEventLoop]:
 def main() -> None:
     probe = Probe(Path(os.environ[PROBE_FILE]))
     gc.callbacks.append(probe.collected)
-    asyncio.SelectorEventLoop = _recording_loop(probe)  # type: ignore[misc]  # what uvicorn makes
+    asyncio.SelectorEventLoop = _recording_loop(probe)  # what uvicorn makes
     threading.Thread(target=probe.watch, daemon=True).start()
     from opendialer.cli import app
 

@@ -24,7 +24,7 @@ def _in_a_generation(target: object) -> bool:
 
 @pytest.mark.usefixtures("restored_collector")
 def test_what_lives_at_start_up_is_left_out_of_every_later_collection() -> None:
-    made_at_start_up = [[]]  # a container: the collector tracks it
+    made_at_start_up: list[list[int]] = [[]]  # a container: the collector tracks it
     assert _in_a_generation(made_at_start_up)
 
     settle_after_start_up()
@@ -32,7 +32,7 @@ def test_what_lives_at_start_up_is_left_out_of_every_later_collection() -> None:
     assert gc.is_tracked(made_at_start_up)
     assert not _in_a_generation(made_at_start_up)  # frozen: no generation walks it
     assert gc.get_freeze_count() > 0
-    made_later = [[]]
+    made_later: list[list[int]] = [[]]
     assert _in_a_generation(made_later)
 
 
