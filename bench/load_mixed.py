@@ -20,11 +20,18 @@ app spent on them (the rest is the wait before the app saw the request and after
 and with ``--probe`` with the garbage collector's pauses in the server (``bench/server_probe.py``).
 ``--import-every 0`` runs the mix without imports.
 
+The clients share one event loop by default (as in every earlier run); a single Python loop
+running 32 clients at about 2 ms of CPU a request is itself a queue that the latencies include.
+``--client-processes N`` shares them out over N processes, each with its own loop and
+connections (and adds their CPU to the client's), which is closer to 32 independent clients.
+
     .venv/bin/python -m bench.load_mixed --backend both --seconds 60 --clients 32
+    .venv/bin/python -m bench.load_mixed --backend postgresql --clients 32 --client-processes 4
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -34,11 +41,13 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as clock_time
+from multiprocessing import get_context
 from pathlib import Path
 
 import httpx
@@ -95,6 +104,18 @@ class Tally:
     timeouts: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     kind_latencies: dict[str, list[float]] = field(default_factory=dict)
+    cpu: float = 0.0  # seconds of CPU of client processes other than this one
+
+    def add(self, other: "Tally") -> None:
+        self.latencies += other.latencies
+        self.records += other.records
+        self.client_lags += other.client_lags
+        self.errors += other.errors
+        self.timeouts += other.timeouts
+        self.by_kind += other.by_kind
+        for kind, took in other.kind_latencies.items():
+            self.kind_latencies.setdefault(kind, []).extend(took)
+        self.cpu += other.cpu
 
 
 @dataclass
@@ -378,9 +399,8 @@ async def _client_lag(until: float, lags: list[float]) -> None:
         lags.append(time.perf_counter() - asked - LAG_EVERY)
 
 
-async def _measure(
-    base: str, target: Target, seconds: float, clients: int
-) -> tuple[Tally, EngineSample, EngineSample, EngineSample]:
+@asynccontextmanager
+async def _http_client(target: Target, clients: int) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {target.api_key}"}
     # A connection idle for the server's keep-alive (uvicorn: 5 s, as httpx's default expiry)
     # may be closed by the server just as the client sends on it: a ReadError the server never
@@ -388,20 +408,88 @@ async def _measure(
     limits = httpx.Limits(max_connections=clients + 4, keepalive_expiry=KEEPALIVE_EXPIRY)
     hooks = {"request": [_trace_times]}
     async with httpx.AsyncClient(
-        base_url=base, headers=headers, timeout=TIMEOUT, limits=limits, event_hooks=hooks
+        base_url=target.base, headers=headers, timeout=TIMEOUT, limits=limits, event_hooks=hooks
     ) as client:
+        yield client
+
+
+async def _client_group(
+    client: httpx.AsyncClient, target: Target, seeds: list[int], until: float, tally: Tally
+) -> None:
+    """Clients on one event loop; the first seed's also imports now and then."""
+    await asyncio.gather(
+        _client_lag(until, tally.client_lags),
+        *(_client(client, target, seed, until, tally, importer=seed == 0) for seed in seeds),
+    )
+
+
+def _client_process(target: Target, seeds: list[int], start: float, until: float) -> Tally:
+    """A client process of ``--client-processes``: its own event loop and connections, from
+    ``start`` to ``until`` (``time.monotonic``, one clock for every process on Linux)."""
+
+    async def clients() -> Tally:
+        tally = Tally()
+        async with _http_client(target, len(seeds)) as client:
+            await asyncio.sleep(max(0.0, start - time.monotonic()))
+            await _client_group(client, target, seeds, until, tally)
+        return tally
+
+    cpu = time.process_time()
+    tally = asyncio.run(clients())
+    tally.cpu = time.process_time() - cpu
+    return tally
+
+
+def _client_processes(
+    pool: ProcessPoolExecutor,
+    processes: int,
+    target: Target,
+    clients: int,
+    start: float,
+    seconds: float,
+) -> list[asyncio.Future[Tally]]:
+    """The clients shared out over the pool's ``processes``, each run from ``start`` on."""
+    seeds = list(range(clients))
+    loop = asyncio.get_running_loop()
+    return [
+        loop.run_in_executor(
+            pool,
+            _client_process,
+            target,
+            seeds[i::processes],
+            start,
+            start + seconds,
+        )
+        for i in range(processes)
+    ]
+
+
+async def _measure(
+    target: Target, seconds: float, clients: int, processes: int
+) -> tuple[Tally, EngineSample, EngineSample, EngineSample]:
+    """The engine alone, then under load, as long each. Client processes, if any, start (and
+    import their modules) during the warm-up, and wait for the loaded phase."""
+    async with _http_client(target, clients) as client:
         await _wait_ready(client, time.monotonic() + 180)
         await _setup_target(client, target)
-        await asyncio.sleep(WARM_UP)
-        quiet_start = await _engine_sample(client, target)
-        await asyncio.sleep(seconds)
-        quiet_end = await _engine_sample(client, target)
-        tally = Tally()
-        until = time.monotonic() + seconds
-        await asyncio.gather(
-            _client_lag(until, tally.client_lags),
-            *(_client(client, target, i, until, tally, importer=i == 0) for i in range(clients)),
-        )
+        loaded_at = time.monotonic() + WARM_UP + seconds
+        with contextlib.ExitStack() as stack:
+            runs: list[asyncio.Future[Tally]] = []
+            if processes > 1:
+                pool = ProcessPoolExecutor(processes, mp_context=get_context("spawn"))
+                stack.enter_context(pool)
+                runs = _client_processes(pool, processes, target, clients, loaded_at, seconds)
+            await asyncio.sleep(WARM_UP)
+            quiet_start = await _engine_sample(client, target)
+            await asyncio.sleep(max(0.0, loaded_at - time.monotonic()))
+            quiet_end = await _engine_sample(client, target)
+            tally = Tally()
+            if runs:
+                for group_tally in await asyncio.gather(*runs):
+                    tally.add(group_tally)
+            else:
+                seeds = list(range(clients))
+                await _client_group(client, target, seeds, loaded_at + seconds, tally)
         loaded_end = await _engine_sample(client, target)
     return tally, quiet_start, quiet_end, loaded_end
 
@@ -415,6 +503,7 @@ class Settings:
     talk_seconds: float
     import_every: float = IMPORT_EVERY
     probe: bool = False
+    client_processes: int = 1
 
 
 def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
@@ -428,7 +517,7 @@ def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
         with _server(url, port, log_path, settings.talk_seconds, probe_file) as server:
             target = Target(base, api_key, campaign_id, url, server.pid, settings.import_every)
             tally, start, quiet, loaded = asyncio.run(
-                _measure(base, target, settings.seconds, settings.clients)
+                _measure(target, settings.seconds, settings.clients, settings.client_processes)
             )
     print(f"{backend}: requests by kind {dict(tally.by_kind)}; errors {dict(tally.errors)}")
     print(f"{backend}: p50 / p99 ms by kind {_by_kind(tally)}")
@@ -479,7 +568,7 @@ def _cost_row(
     requests = max(1, len(tally.latencies))
     engine_cpu = quiet.server_cpu - start.server_cpu
     server_cpu = loaded.server_cpu - quiet.server_cpu - engine_cpu
-    client_cpu = loaded.client_cpu - quiet.client_cpu
+    client_cpu = loaded.client_cpu - quiet.client_cpu + tally.cpu
     pg = backend == "postgresql"
     quiet_xacts = quiet.pg_transactions - start.pg_transactions
     xacts = loaded.pg_transactions - quiet.pg_transactions - quiet_xacts
@@ -540,6 +629,12 @@ def main() -> None:
     parser.add_argument(
         "--probe", action="store_true", help="record the server's GC pauses (bench/server_probe)"
     )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="share the clients out over this many processes, each with its own event loop",
+    )
     args = parser.parse_args()
     settings = Settings(
         args.seconds,
@@ -549,6 +644,7 @@ def main() -> None:
         args.talk_seconds,
         args.import_every,
         args.probe,
+        args.client_processes,
     )
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows = [run(backend, settings) for backend in backends]
