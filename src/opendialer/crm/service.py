@@ -131,10 +131,11 @@ class _EndpointsRead:
     by_tenant: dict[int, list[_Subscriber]]
 
 
-def _active_endpoints(session: Session, tenant_id: int) -> list[_Subscriber]:
+def _active_endpoints(session: Session, scope: Scope) -> list[_Subscriber]:
     """The tenant's active endpoints (a few columns, not ORM objects), read once per transaction:
     an attempt's end enqueues its call and often its contact. This module's changes to an
     endpoint drop what was read."""
+    tenant_id = scope.tenant_id
     current = session.get_transaction()
     read: _EndpointsRead | None = session.info.get(ENDPOINTS_READ)
     if current is None or read is None or read.transaction() is not current:
@@ -154,7 +155,7 @@ def _active_endpoints(session: Session, tenant_id: int) -> list[_Subscriber]:
 
 def _subscribed(session: Session, scope: Scope, event_type: str) -> list[_Subscriber]:
     """The tenant's active endpoints that take ``event_type``."""
-    endpoints = _active_endpoints(session, scope.tenant_id)
+    endpoints = _active_endpoints(session, scope)
     return [
         e
         for e in endpoints
