@@ -57,6 +57,12 @@ class KeptCampaign:
             self._version = version
         return self._kept
 
+    @property
+    def last(self) -> Campaign | None:
+        """The copy as of the last :meth:`get`, without reading anything (None before the first
+        and once the campaign was seen deleted)."""
+        return self._kept
+
     def get_one(self, session: Session) -> Campaign:
         campaign = self.get(session)
         if campaign is None:
