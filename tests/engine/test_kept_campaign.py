@@ -53,3 +53,16 @@ def test_a_deleted_campaign_is_none(sessions: SessionMaker, tenant: NewTenant) -
     with unit_of_work(sessions) as session:
         session.execute(delete(Campaign).where(Campaign.id == campaign_id))
     assert _loads(sessions, kept) == (None, 0)
+
+
+def test_the_version_is_read_once_per_transaction(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    kept = KeptCampaign(_campaign_id(sessions, tenant))
+    for _ in range(2):  # the next transaction reads it again
+        with unit_of_work(sessions) as session:
+            engine = session.connection().engine
+            with statements_sent(engine) as sent:
+                first, second = kept.get(session), kept.get(session)
+        versions = [s for s in sent if s.startswith("SELECT campaigns.updated_at")]
+        assert first is not None and second is first and len(versions) == 1

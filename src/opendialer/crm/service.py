@@ -8,6 +8,7 @@ them, so a rolled-back outcome sends nothing and a committed one is never lost.
 
 import secrets
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from opendialer.crm.schemas import EndpointCreate, EndpointUpdate
 from opendialer.errors import BadRequest
@@ -32,6 +33,8 @@ CALL_FINISHED = "call.finished"
 CONTACT_DONE = "contact.done"
 CAMPAIGN_STARTED = "campaign.started"
 CAMPAIGN_STOPPED = "campaign.stopped"
+# session info: the active endpoints read in the current transaction
+ENDPOINTS_READ = "opendialer_crm_endpoints"
 EVENT_TYPES = (CALL_FINISHED, CONTACT_DONE, CAMPAIGN_STARTED, CAMPAIGN_STOPPED)
 # A MiniCRM endpoint only understands call logs.
 KIND_EVENTS = {EndpointKind.MINICRM_CALLLOG: (CALL_FINISHED,), EndpointKind.WEBHOOK: EVENT_TYPES}
@@ -61,6 +64,7 @@ def create_endpoint(session: Session, scope: Scope, body: EndpointCreate) -> Crm
     _check_endpoint(endpoint)
     session.add(endpoint)
     session.flush()
+    session.info.pop(ENDPOINTS_READ, None)
     return endpoint
 
 
@@ -72,6 +76,7 @@ def update_endpoint(
         setattr(endpoint, name, value)
     _check_endpoint(endpoint)
     session.flush()
+    session.info.pop(ENDPOINTS_READ, None)
     return endpoint
 
 
@@ -99,6 +104,7 @@ def endpoints_query(scope: Scope) -> Select[CrmEndpoint]:
 def delete_endpoint(session: Session, scope: Scope, endpoint_id: int) -> None:
     session.delete(get_endpoint(session, scope, endpoint_id))
     session.flush()
+    session.info.pop(ENDPOINTS_READ, None)
 
 
 # Enqueueing (called by the engine and the services, inside their transaction) ---------------
@@ -119,11 +125,37 @@ def _active_endpoints_statement() -> Select[Any]:
     )
 
 
-def _subscribed(session: Session, scope: Scope, event_type: str) -> list[_Subscriber]:
-    """The tenant's active endpoints that take ``event_type`` (a few columns, not ORM objects:
-    the engine asks at every attempt's end)."""
-    rows = session.execute(_active_endpoints_statement(), {"tenant_id": scope.tenant_id})
+@dataclass(slots=True)
+class _EndpointsRead:
+    transaction: "weakref.ref[SessionTransaction]"
+    by_tenant: dict[int, list[_Subscriber]]
+
+
+def _active_endpoints(session: Session, scope: Scope) -> list[_Subscriber]:
+    """The tenant's active endpoints (a few columns, not ORM objects), read once per transaction:
+    an attempt's end enqueues its call and often its contact. This module's changes to an
+    endpoint drop what was read."""
+    tenant_id = scope.tenant_id
+    current = session.get_transaction()
+    read: _EndpointsRead | None = session.info.get(ENDPOINTS_READ)
+    if current is None or read is None or read.transaction() is not current:
+        read = None
+    elif tenant_id in read.by_tenant:
+        return read.by_tenant[tenant_id]
+    rows = session.execute(_active_endpoints_statement(), {"tenant_id": tenant_id})
     endpoints = [_Subscriber(*row) for row in rows]
+    if read is None:
+        begun = session.get_transaction()  # the read began it if nothing had
+        if begun is None:
+            return endpoints
+        read = session.info[ENDPOINTS_READ] = _EndpointsRead(weakref.ref(begun), {})
+    read.by_tenant[tenant_id] = endpoints
+    return endpoints
+
+
+def _subscribed(session: Session, scope: Scope, event_type: str) -> list[_Subscriber]:
+    """The tenant's active endpoints that take ``event_type``."""
+    endpoints = _active_endpoints(session, scope)
     return [
         e
         for e in endpoints

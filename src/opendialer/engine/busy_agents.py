@@ -8,13 +8,15 @@ next call (which can happen between two ticks, when a caller was waiting).
 """
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from opendialer.agents.sessions import AGENT_SESSIONS
 from opendialer.engine.pacing.base import Observation
-from opendialer.models import AgentSession, AgentState
+from opendialer.models import AgentState
 
 BUSY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP)
 
@@ -34,18 +36,19 @@ class BusyRow(NamedTuple):
     pause_requested: str | None
 
 
+@cache
+def _busy_statement() -> Select[Any]:
+    table = AGENT_SESSIONS
+    return select(*(table.c[name] for name in BusyRow._fields)).where(
+        table.c.user_id.in_(bindparam("user_ids", expanding=True))
+    )
+
+
 def busy_rows(session: Session, user_ids: list[int]) -> list[BusyRow]:
     """The agent sessions pacing needs to see who is free again (read in any thread)."""
     if not user_ids:
         return []
-    rows = session.execute(
-        select(
-            AgentSession.user_id,
-            AgentSession.state,
-            AgentSession.campaign_id,
-            AgentSession.pause_requested,
-        ).where(AgentSession.user_id.in_(user_ids))
-    ).all()
+    rows = session.execute(_busy_statement(), {"user_ids": user_ids})
     return [BusyRow(*row) for row in rows]
 
 

@@ -22,7 +22,7 @@ from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
 from opendialer.engine.kept_campaign import KeptCampaign
 from opendialer.engine.live import CampaignTally, LiveCall, Phase
-from opendialer.engine.outcomes import Ending, Started, start_attempt
+from opendialer.engine.outcomes import Ending, Started, close, start_attempt
 from opendialer.engine.pacing.base import (
     DialResult,
     Observation,
@@ -751,7 +751,7 @@ class CampaignRunner:
 
     def _failed(self, session: Session, launch: Launch, now: datetime) -> None:
         ending = Ending(CallOutcome.FAILED, now, cause_code=NETWORK_FAILURE_CAUSE)
-        close_attempt(session, launch.attempt_id, self.campaign_id, ending)
+        self.close_attempt(session, launch.attempt_id, ending)
         if launch.agent_id is not None:
             self._move(session, launch.agent_id, AgentEvent.RELEASE, now)
 
@@ -951,6 +951,15 @@ class CampaignRunner:
         return campaign.machine_message_uri if campaign is not None else None
 
     # -- endings
+
+    def close_attempt(self, session: Session, attempt_id: int, ending: Ending) -> None:
+        """Close one of this campaign's attempts with the retry settings the runner kept at its
+        last read of the campaign (a tick ago at most), reading nothing of the campaign. When
+        that closes nothing (the campaign deleted, its attempts' campaign cleared; or the
+        attempt already ended), :func:`close_attempt` reads the campaign and sees why."""
+        kept = self.settings.last
+        if kept is None or not close(session, kept, attempt_id, ending):
+            close_attempt(session, attempt_id, self.campaign_id, ending)
 
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState | None:
         """In the call's closing transaction: free the agent; their state before (None when

@@ -267,22 +267,23 @@ def finish_attempt(
         session.expire(contact)
 
 
-def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: Ending) -> None:
+def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: Ending) -> bool:
     """Close the attempt and apply its consequences, in the caller's transaction: the
     attempt, its number and its contact written with one ``UPDATE`` each (plain statements:
-    an attempt ends once per dial, and ORM objects cost more than the work). Nothing if the
-    attempt has already ended: an attempt ends exactly once."""
+    an attempt ends once per dial, and ORM objects cost more than the work). Nothing (False)
+    if the attempt has already ended (an attempt ends exactly once) or is not ``campaign``'s
+    (its campaign was deleted)."""
     values = _ending_values(ending)
-    closed = session.execute(_close_statement(tuple(values)), {"attempt_id": attempt_id, **values})
-    row = closed.first()
+    bound = {"attempt_id": attempt_id, "of_campaign_id": campaign.id, **values}
+    row = session.execute(_close_statement(tuple(values)), bound).first()
     if row is None:
-        return
+        return False
     tenant_id, contact_id, position = row
     crm.enqueue_call_finished(session, Scope.system(tenant_id), attempt_id, ending.at)
     found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
     if found is None:
         session.flush()
-        return
+        return True
     contact = _Contact(*found)
     numbers = [
         _Number(*n) for n in session.execute(_numbers_statement(), {"contact_id": contact_id})
@@ -290,6 +291,7 @@ def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: En
     rule = _outcome_rule(session, campaign, ending.outcome)
     _close_contact(session, campaign, contact, numbers, position, rule, ending)
     session.flush()
+    return True
 
 
 _ENDING_COLUMNS = (
@@ -319,7 +321,11 @@ def _close_statement(columns: tuple[str, ...]) -> Update:
     attempt = ATTEMPTS.c
     return (
         update(ATTEMPTS)
-        .where(attempt.id == bindparam("attempt_id"), attempt.outcome.is_(None))
+        .where(
+            attempt.id == bindparam("attempt_id"),
+            attempt.campaign_id == bindparam("of_campaign_id"),
+            attempt.outcome.is_(None),
+        )
         .values({name: bindparam(name, type_=attempt[name].type) for name in columns})
         .returning(attempt.tenant_id, attempt.contact_id, attempt.phone_position)
     )

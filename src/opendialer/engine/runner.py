@@ -30,7 +30,6 @@ from opendialer.engine.outcomes import Ending
 from opendialer.engine.pacing.base import DialResult, PacingPolicy, ProgressivePolicy
 from opendialer.engine.recovery import (
     Recovered,
-    close_attempt,
     give_up,
     recover_engine,
     renew_lease,
@@ -501,7 +500,7 @@ class _Unwritten:
     def write(self, session: Session) -> AgentState | None:
         """In the engine's database thread: plain values in, the agent's prior state out."""
         call = self.call
-        close_attempt(session, call.attempt_id, call.campaign_id, self.ending)  # may be deleted
+        self.runner.close_attempt(session, call.attempt_id, self.ending)  # may be deleted
         if self.recorded is not None:
             link_recording(session, self.recorded, session.get_one(CallAttempt, call.attempt_id))
         if self.call.agent_id is None:
