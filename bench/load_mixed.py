@@ -20,13 +20,14 @@ app spent on them (the rest is the wait before the app saw the request and after
 and with ``--probe`` with the garbage collector's pauses in the server (``bench/server_probe.py``).
 ``--import-every 0`` runs the mix without imports.
 
-The clients share one event loop by default (as in every earlier run); a single Python loop
-running 32 clients at about 2 ms of CPU a request is itself a queue that the latencies include.
-``--client-processes N`` shares them out over N processes, each with its own loop and
-connections (and adds their CPU to the client's), which is closer to 32 independent clients.
+The clients are shared out over ``--client-processes`` processes (default 4), each with its own
+event loop and connections (their CPU is added to the client's): one Python loop running 32
+clients at 1-2 ms of CPU a request is a queue of its own, which the latencies would include and
+32 real clients do not have. ``--client-processes 1`` runs them on one loop, as every run before
+session 14 did.
 
     .venv/bin/python -m bench.load_mixed --backend both --seconds 60 --clients 32
-    .venv/bin/python -m bench.load_mixed --backend postgresql --clients 32 --client-processes 4
+    .venv/bin/python -m bench.load_mixed --backend postgresql --client-processes 1
 """
 
 import argparse
@@ -503,7 +504,7 @@ class Settings:
     talk_seconds: float
     import_every: float = IMPORT_EVERY
     probe: bool = False
-    client_processes: int = 1
+    client_processes: int = 4
 
 
 def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
@@ -632,7 +633,7 @@ def main() -> None:
     parser.add_argument(
         "--client-processes",
         type=int,
-        default=1,
+        default=4,
         help="share the clients out over this many processes, each with its own event loop",
     )
     args = parser.parse_args()
