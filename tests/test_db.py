@@ -22,6 +22,7 @@ from opendialer.db import (
     create_sessionmaker,
     is_sqlite,
     run_unit_of_work,
+    transaction_memo,
     unit_of_work,
     writer_gate,
 )
@@ -245,6 +246,28 @@ def test_after_commit_runs_once_the_commit_is_done_and_never_on_rollback(
         after_commit(session, lambda: seen.append("rolled back"))
         raise RuntimeError("the request failed")
     assert seen == ["Committed"]
+
+
+def test_a_transaction_memo_lasts_as_long_as_its_transaction(sessions: SessionMaker) -> None:
+    session = sessions()
+    try:
+        assert transaction_memo(session) is None  # no transaction yet
+        session.execute(text("SELECT 1"))  # begins one
+        memo = transaction_memo(session)
+        assert memo is not None
+        memo["read"] = 1
+        assert transaction_memo(session) is memo
+        with session.begin_nested():  # a savepoint is still the same transaction
+            assert transaction_memo(session) is memo
+        session.commit()
+        assert transaction_memo(session) is None
+        session.execute(text("SELECT 1"))
+        assert transaction_memo(session) == {}  # the next transaction starts empty
+        session.rollback()
+        session.execute(text("SELECT 1"))
+        assert transaction_memo(session) == {}
+    finally:
+        session.close()
 
 
 def _pooled_backend_killed(url: str, ping_after_idle: float) -> Engine:

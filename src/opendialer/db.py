@@ -33,12 +33,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from opendialer.audit import recorder as audit_recorder
@@ -435,6 +435,24 @@ def unit_of_work(
     mode = (URGENT if urgent else IMMEDIATE if immediate else LAZY) if writes else None
     with _transaction(_session(sessions, mode)) as session:
         yield session
+
+
+TRANSACTION_MEMO = "opendialer_transaction_memo"  # session info: (its transaction, the memo)
+
+
+def transaction_memo(session: Session) -> dict[object, Any] | None:
+    """What was read in the session's current transaction, kept until it ends (the next
+    transaction starts empty); None outside a transaction. A caller that reads first asks again
+    after its read, which begins a transaction if none had."""
+    transaction = session.get_transaction()
+    if transaction is None:
+        return None
+    held: tuple[ref[SessionTransaction], dict[object, Any]] | None = session.info.get(
+        TRANSACTION_MEMO
+    )
+    if held is None or held[0]() is not transaction:
+        held = session.info[TRANSACTION_MEMO] = (ref(transaction), {})
+    return held[1]
 
 
 def after_commit(session: Session, action: Callable[[], object]) -> None:

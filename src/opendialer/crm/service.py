@@ -8,7 +8,6 @@ them, so a rolled-back outcome sends nothing and a committed one is never lost.
 
 import secrets
 import uuid
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,9 +15,10 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from opendialer.crm.schemas import EndpointCreate, EndpointUpdate
+from opendialer.db import transaction_memo
 from opendialer.errors import BadRequest
 from opendialer.models import (
     Campaign,
@@ -33,8 +33,7 @@ CALL_FINISHED = "call.finished"
 CONTACT_DONE = "contact.done"
 CAMPAIGN_STARTED = "campaign.started"
 CAMPAIGN_STOPPED = "campaign.stopped"
-# session info: the active endpoints read in the current transaction
-ENDPOINTS_READ = "opendialer_crm_endpoints"
+ENDPOINTS_READ = "opendialer_crm_endpoints"  # transaction memo: the endpoints read, by tenant
 EVENT_TYPES = (CALL_FINISHED, CONTACT_DONE, CAMPAIGN_STARTED, CAMPAIGN_STOPPED)
 # A MiniCRM endpoint only understands call logs.
 KIND_EVENTS = {EndpointKind.MINICRM_CALLLOG: (CALL_FINISHED,), EndpointKind.WEBHOOK: EVENT_TYPES}
@@ -64,7 +63,7 @@ def create_endpoint(session: Session, scope: Scope, body: EndpointCreate) -> Crm
     _check_endpoint(endpoint)
     session.add(endpoint)
     session.flush()
-    session.info.pop(ENDPOINTS_READ, None)
+    _forget_endpoints(session)
     return endpoint
 
 
@@ -76,7 +75,7 @@ def update_endpoint(
         setattr(endpoint, name, value)
     _check_endpoint(endpoint)
     session.flush()
-    session.info.pop(ENDPOINTS_READ, None)
+    _forget_endpoints(session)
     return endpoint
 
 
@@ -104,7 +103,7 @@ def endpoints_query(scope: Scope) -> Select[CrmEndpoint]:
 def delete_endpoint(session: Session, scope: Scope, endpoint_id: int) -> None:
     session.delete(get_endpoint(session, scope, endpoint_id))
     session.flush()
-    session.info.pop(ENDPOINTS_READ, None)
+    _forget_endpoints(session)
 
 
 # Enqueueing (called by the engine and the services, inside their transaction) ---------------
@@ -125,32 +124,25 @@ def _active_endpoints_statement() -> Select[Any]:
     )
 
 
-@dataclass(slots=True)
-class _EndpointsRead:
-    transaction: "weakref.ref[SessionTransaction]"
-    by_tenant: dict[int, list[_Subscriber]]
-
-
 def _active_endpoints(session: Session, scope: Scope) -> list[_Subscriber]:
     """The tenant's active endpoints (a few columns, not ORM objects), read once per transaction:
     an attempt's end enqueues its call and often its contact. This module's changes to an
     endpoint drop what was read."""
     tenant_id = scope.tenant_id
-    current = session.get_transaction()
-    read: _EndpointsRead | None = session.info.get(ENDPOINTS_READ)
-    if current is None or read is None or read.transaction() is not current:
-        read = None
-    elif tenant_id in read.by_tenant:
-        return read.by_tenant[tenant_id]
+    memo = transaction_memo(session)
+    if memo is not None and tenant_id in memo.get(ENDPOINTS_READ, {}):
+        read: list[_Subscriber] = memo[ENDPOINTS_READ][tenant_id]
+        return read
     rows = session.execute(_active_endpoints_statement(), {"tenant_id": tenant_id})
     endpoints = [_Subscriber(*row) for row in rows]
-    if read is None:
-        begun = session.get_transaction()  # the read began it if nothing had
-        if begun is None:
-            return endpoints
-        read = session.info[ENDPOINTS_READ] = _EndpointsRead(weakref.ref(begun), {})
-    read.by_tenant[tenant_id] = endpoints
+    if (memo := transaction_memo(session)) is not None:
+        memo.setdefault(ENDPOINTS_READ, {})[tenant_id] = endpoints
     return endpoints
+
+
+def _forget_endpoints(session: Session) -> None:
+    if (memo := transaction_memo(session)) is not None:
+        memo.pop(ENDPOINTS_READ, None)
 
 
 def _subscribed(session: Session, scope: Scope, event_type: str) -> list[_Subscriber]:

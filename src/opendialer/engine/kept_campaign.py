@@ -12,14 +12,14 @@ commit, and a campaign has no relationships to load later). It belongs to the tr
 use it: the engine's database thread, never the loop.
 """
 
-import weakref
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
+from opendialer.db import transaction_memo
 from opendialer.models import Campaign
 from opendialer.models.campaign import CAMPAIGNS
 
@@ -34,17 +34,15 @@ class KeptCampaign:
         self.campaign_id = campaign_id
         self._kept: Campaign | None = None
         self._version: datetime | None = None
-        self._checked_in: weakref.ref[SessionTransaction] | None = None
 
     def get(self, session: Session) -> Campaign | None:
         """The campaign's settings as of this transaction; None once it is deleted."""
-        transaction = session.get_transaction()
-        checked = self._checked_in() if self._checked_in is not None else None
-        if checked is not None and checked is transaction:
+        memo = transaction_memo(session)
+        if memo is not None and self in memo:
             return self._kept
         kept = self._read(session)
-        begun = session.get_transaction()  # the read began it if nothing had
-        self._checked_in = weakref.ref(begun) if begun is not None else None
+        if (memo := transaction_memo(session)) is not None:
+            memo[self] = True  # checked in this transaction
         return kept
 
     def _read(self, session: Session) -> Campaign | None:
