@@ -250,7 +250,7 @@ def _object_rows(
         changes = _changes(state, ignored, action)
         if not changes:
             continue
-        tenant_id = _tenant_of(session, context, table, state.dict)
+        tenant_id = _tenant_of(session.connection(), context, table, state.dict)
         if tenant_id is None:
             log.warning("audit: no tenant for a change to %s", table)
             continue
@@ -288,7 +288,7 @@ def _column_keys(mapper: Mapper[Any]) -> tuple[str, ...]:
 
 
 def _tenant_of(
-    session: Session, context: AuditContext, table: str, values: dict[str, Any]
+    conn: Connection, context: AuditContext, table: str, values: Mapping[str, Any]
 ) -> int | None:
     if table == "tenants":
         return int(values["id"]) if "id" in values else context.tenant_id
@@ -298,7 +298,7 @@ def _tenant_of(
     if parent is not None and values.get(parent[1]) is not None:
         parent_table = AuditEntry.metadata.tables[parent[0]]
         stmt = select(parent_table.c.tenant_id).where(parent_table.c.id == values[parent[1]])
-        found = session.connection().scalar(stmt)
+        found = conn.scalar(stmt)
         if found is not None:
             return int(found)
     return context.tenant_id
@@ -487,13 +487,11 @@ def _record_inserted(conn: Connection, table: Table, inserted: list[dict[str, An
             for name, value in values.items()
             if name not in ignored and value is not None
         }
-        tenant_id = values.get("tenant_id", context.tenant_id)
+        tenant_id = _tenant_of(conn, context, table.name, values)
         if tenant_id is None:
             log.warning("audit: no tenant for a change to %s", table.name)
             continue
-        rows.append(
-            _entry(context, int(tenant_id), (table.name, str(values["id"])), "create", changes)
-        )
+        rows.append(_entry(context, tenant_id, (table.name, str(values["id"])), "create", changes))
     _add_rows(conn, rows)
 
 

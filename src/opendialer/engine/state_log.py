@@ -23,6 +23,7 @@ from sqlalchemy import Insert, Table, event, func, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from opendialer.db import transaction_memo
 from opendialer.engine.agent_state import AgentStatus
 from opendialer.models import AgentSession, AgentState, AgentStateChange
 
@@ -31,7 +32,7 @@ CHANNEL = "opendialer_agents"
 RETRY_SECONDS = 1.0  # a lost listening connection is made again after this
 STATE_CHANGES: Table = AgentStateChange.__table__  # type: ignore[assignment]
 PLAIN_CHANGES = "opendialer.agents_changed_plainly"
-"""The session's info key: agents whose row plain statements changed in its transaction."""
+"""The transaction memo's key: agents whose row plain statements changed in it."""
 
 
 def record(session: Session, row: AgentSession, at: datetime) -> None:
@@ -78,7 +79,9 @@ def _history_insert() -> Insert:
 def changed(session: Session, user_id: int) -> None:
     """A plain statement changed the agent's row in the session's transaction: the
     publication tells it after the commit, as it tells a flushed ORM change."""
-    session.info.setdefault(PLAIN_CHANGES, set()).add(user_id)
+    memo = transaction_memo(session)
+    if memo is not None:  # the statement that changed the row began the transaction
+        memo.setdefault(PLAIN_CHANGES, set()).add(user_id)
 
 
 @contextmanager
@@ -100,18 +103,17 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
             _notify(session, flushed_now)
 
     def committing(session: Session) -> None:
-        plainly = session.info.get(PLAIN_CHANGES)
+        memo = transaction_memo(session)
+        plainly = memo.get(PLAIN_CHANGES) if memo is not None else None
         if plainly:
             session.info.setdefault(changed, set()).update(plainly)
             _notify(session, plainly)
 
     def committed(session: Session) -> None:
-        session.info.pop(PLAIN_CHANGES, None)
         for user_id in session.info.pop(changed, ()):
             tell(user_id)
 
     def rolled_back(session: Session, *_: Any) -> None:
-        session.info.pop(PLAIN_CHANGES, None)
         session.info.pop(changed, None)
 
     listeners = (
