@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 
 from bench.common import print_table
+from opendialer.db import sqlite_begin_statement
 from opendialer.demo import SimulationSetup
 from opendialer.engine.scratch_run import ScratchOutcome, ScratchRun, run_in_scratch_database
 from opendialer.models import DialMode
@@ -47,19 +48,26 @@ def run(seed: int, hours: float, agents: int, contacts: int, poll: float | None)
 
 @contextmanager
 def counting() -> Iterator[Counter[str]]:
-    """Every statement any engine sends while open, by kind (``BEGIN IMMEDIATE`` is a write
-    transaction on SQLite)."""
+    """Every statement any engine sends while open, by kind (a transaction that begins with
+    ``BEGIN IMMEDIATE`` is a write transaction on SQLite; the ``BEGIN`` is sent on the DBAPI
+    connection, so it is counted at the transaction's begin, as a statement)."""
     counts: Counter[str] = Counter()
 
-    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+    def count(_conn: object, _cursor: object, _statement: str, *_args: object) -> None:
         counts["statements"] += 1
-        counts["write transactions"] += statement.startswith("BEGIN IMMEDIATE")
+
+    def begin(conn: Connection) -> None:
+        statement = sqlite_begin_statement(conn) if conn.dialect.name == "sqlite" else None
+        counts["statements"] += statement is not None
+        counts["write transactions"] += statement == "BEGIN IMMEDIATE"
 
     event.listen(Engine, "before_cursor_execute", count)
+    event.listen(Engine, "begin", begin)
     try:
         yield counts
     finally:
         event.remove(Engine, "before_cursor_execute", count)
+        event.remove(Engine, "begin", begin)
 
 
 def per_attempt(seed: int, hours: float, agents: int, contacts: int) -> tuple[float, float]:

@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import holidays
 import phonenumbers
-from phonenumbers import geocoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +67,8 @@ def number_region(e164: str) -> tuple[str, str | None] | None:
     country = phonenumbers.region_code_for_number(number)
     if country in (None, "ZZ", "001"):
         return None
+    from phonenumbers import geocoder  # its data takes 0.3 s to load: only when asked
+
     description = geocoder.description_for_number(number, "en")
     return country, _subdivision_in(description, country)
 

@@ -12,21 +12,17 @@ import time
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from sqlalchemy import select
 
 from opendialer import migrate
 from opendialer.accounts.service import create_tenant
-from opendialer.app import create_app
 from opendialer.audit.context import act_for_tenant, audited_command
 from opendialer.clock import VIRTUAL_EPOCH
-from opendialer.collector import settle_after_start_up
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.imports.cli import import_command
@@ -39,17 +35,18 @@ from opendialer.engine.simulation import SimulationResult
 from opendialer.engine.simulation_plot import MISSING_MATPLOTLIB
 from opendialer.engine.simulation_plot import plot as draw_plot
 from opendialer.errors import NotFound, OpendialerError
-from opendialer.housekeeping import sweep
 from opendialer.models import Campaign, DialMode, Tenant
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
 from opendialer.observability.logs import configure_logging
-from opendialer.safe_stop import SafeStopServer
 from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
 from opendialer.telephony.sim_scenario import second_of_day
-from opendialer.web.state import state_of
 from opendialer.whatif.report import scenario_table, whatif_table
 from opendialer.whatif.service import Changes, fit_campaign, simulate_changes
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
 
 app = typer.Typer(
     help="opendialer: outbound dialer and contact-center server", no_args_is_help=True
@@ -224,8 +221,15 @@ def demo_secret_key(settings: Settings) -> Settings:
 
 
 def server_config(
-    settings: Settings, host: str | None, port: int | None, app: FastAPI | None = None
-) -> uvicorn.Config:
+    settings: Settings, host: str | None, port: int | None, app: "FastAPI | None" = None
+) -> "uvicorn.Config":
+    # The server's modules are imported by the commands that serve (a second of start-up
+    # the other commands, `simulate` first, need not pay).
+    import uvicorn
+
+    from opendialer.app import create_app
+    from opendialer.web.state import state_of
+
     app = app or create_app(settings)
     state_of(app).port_bound = asyncio.Event()  # the engine waits for it (BindFirstServer)
     return uvicorn.Config(
@@ -248,6 +252,11 @@ def server_config(
 
 
 def run_server(settings: Settings, host: str | None, port: int | None) -> None:
+    from opendialer.app import create_app
+    from opendialer.collector import settle_after_start_up
+    from opendialer.safe_stop import SafeStopServer
+    from opendialer.web.state import state_of
+
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     config = server_config(settings, host, port, app)
@@ -258,6 +267,8 @@ def run_server(settings: Settings, host: str | None, port: int | None) -> None:
 @app.command("housekeeping")
 def housekeeping_command() -> None:
     """Apply the recording and export retention now (the server also does, every hour)."""
+    from opendialer.housekeeping import sweep  # the server's modules: see server_config
+
     settings = get_settings()
     require_current_schema(settings)
     engine = create_db_engine(settings.database_url)

@@ -37,7 +37,7 @@ from weakref import WeakKeyDictionary, ref
 
 from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
@@ -241,16 +241,41 @@ def _gate_of(conn: Connection) -> "WriterGate":
     return _engine_gate(conn.engine)
 
 
+_BEGINS = {
+    IMMEDIATE: "BEGIN IMMEDIATE",
+    URGENT: "BEGIN IMMEDIATE",
+    HELD: "BEGIN IMMEDIATE",
+    READ: "BEGIN",  # one snapshot for the reads
+}
+# LAZY sends none: reads run outside a transaction (always fresh, as pysqlite did); the first
+# write takes the gate and begins IMMEDIATE, so there is no read snapshot to go stale.
+
+
+def sqlite_begin_statement(conn: Connection) -> str | None:
+    """The ``BEGIN`` a SQLite transaction on ``conn`` starts with (by its writes mode)."""
+    return _BEGINS.get(conn.get_execution_options().get(WRITES, LAZY))
+
+
 def _sqlite_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get(WRITES, LAZY)
     if mode in (IMMEDIATE, URGENT):
         _take_gate(conn, first=mode == URGENT)
-    if mode in (IMMEDIATE, URGENT, HELD):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif mode == READ:
-        conn.exec_driver_sql("BEGIN")  # one snapshot for the reads
-    # LAZY: reads run outside a transaction (always fresh, as pysqlite did); the first write
-    # takes the gate and begins IMMEDIATE, so there is no read snapshot to go stale.
+    if (statement := _BEGINS.get(mode)) is not None:
+        _send_begin(conn, statement)
+
+
+def _send_begin(conn: Connection, statement: str) -> None:
+    """``statement`` on the DBAPI connection itself: through ``exec_driver_sql`` it cost as
+    much as any statement (an execution context, the statement events), at every
+    transaction. It fails as a statement would: as SQLAlchemy's error (a database locked
+    past the busy timeout is an ``OperationalError``, which the engine retries)."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+    except dbapi.Error as error:
+        raise DBAPIError.instance(
+            statement, None, error, dbapi.Error, dialect=conn.dialect
+        ) from error
 
 
 _READ_STATEMENTS = ("SELECT", "PRAGMA", "BEGIN", "EXPLAIN", "WITH")

@@ -142,9 +142,10 @@ def add_contacts(
         }
         for i in indexes
     ]
-    ids = session.scalars(
-        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
-    ).all()
+    # Each id found by its contact's (unique) name: a RETURNING in the rows' order would make
+    # SQLite insert them one statement a row, where this is a few multi-row statements.
+    index_of = {row["name"]: i for row, i in zip(rows, indexes, strict=True)}
+    inserted = session.execute(insert(Contact).returning(Contact.id, Contact.name), rows).all()
     session.execute(
         insert(ContactPhone),
         [
@@ -153,9 +154,9 @@ def add_contacts(
                 "tenant_id": tenant_id,
                 "campaign_id": campaign_id,
                 "position": 1,
-                "raw": number_for(i),
-                "e164": number_for(i),
+                "raw": number_for(index_of[name]),
+                "e164": number_for(index_of[name]),
             }
-            for cid, i in zip(ids, indexes, strict=True)
+            for cid, name in sorted(inserted)  # in the contacts' order, as they were inserted
         ],
     )

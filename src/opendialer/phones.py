@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import phonenumbers
 import rphonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 from rphonenumbers import PhoneNumber
 
@@ -111,6 +110,8 @@ def area_of(e164: str) -> tuple[str, str] | None:
     except phonenumbers.NumberParseException:
         return None
     country = phonenumbers.region_code_for_number(number)
+    from phonenumbers import geocoder  # its data takes 0.3 s to load: only when asked
+
     area = geocoder.description_for_number(number, "en")
     country_name = geocoder.country_name_for_number(number, "en")
     if not country or not area or area == country_name:
