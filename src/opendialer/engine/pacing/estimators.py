@@ -80,9 +80,21 @@ class SurvivalTable:
 
     def at_many(self, x: FloatArray) -> FloatArray:
         """P(X <= x) for each element of ``x``."""
-        index = (np.maximum(x, 0.0) / self.step).astype(np.intp)
+        return self._at_bins(np.maximum(x, 0.0))
+
+    def at_many_consuming(self, x: FloatArray) -> FloatArray:
+        """:meth:`at_many` of an array the caller made for it, which it overwrites (a policy's
+        look asks for thousands of values: each copy costs)."""
+        return self._at_bins(np.maximum(x, 0.0, out=x))
+
+    def _at_bins(self, x: FloatArray) -> FloatArray:
+        """``cdf[int(x / step)]`` for non-negative ``x`` (overwritten), the grid's end for the
+        values past it. A step of 1 divides nothing: x / 1.0 is x, bit for bit."""
+        if self.step != 1.0:
+            np.divide(x, self.step, out=x)
+        index = x.astype(np.intp)
         np.minimum(index, len(self.cdf) - 1, out=index)
-        return self.cdf[index]
+        return self.cdf.take(index)
 
     def ends_within(
         self, ages: FloatArray, horizons: FloatArray, then: "SurvivalTable | None" = None
@@ -94,18 +106,26 @@ class SurvivalTable:
         the longest duration seen (the condition has no mass), ``h`` over the mean duration.
         """
         alive = 1.0 - self.at_many(ages)
+        dead = 1.0 - alive
         if then is None:
-            ended = self.at_many(ages[:, None] + horizons[None, :]) - (1.0 - alive)[:, None]
+            ended = self.at_many_consuming(ages[:, None] + horizons[None, :])
+            np.subtract(ended, dead[:, None], out=ended)
             mean = self.mean
         else:
             u, mass = then.masses(horizons)
-            ends = self.at_many(ages[:, None, None] + horizons[None, :, None] - u[None, None, :])
-            ended = np.einsum("ahu,hu->ah", ends - (1.0 - alive)[:, None, None], mass)
+            shifted = ages[:, None, None] + horizons[None, :, None] - u[None, None, :]
+            ends = self.at_many_consuming(shifted)
+            np.subtract(ends, dead[:, None, None], out=ends)
+            ended = np.einsum("ahu,hu->ah", ends, mass)
             mean = self.mean + then.mean
         known = alive > 1e-9
-        chance = ended / np.where(known, alive, 1.0)[:, None]
-        fallback = np.minimum(horizons / max(mean, 1.0), 1.0)
-        return np.clip(np.where(known[:, None], chance, fallback[None, :]), 0.0, 1.0)
+        if known.all():  # the usual case: np.where would pick every element of chance
+            chance = ended / alive[:, None]
+        else:
+            chance = ended / np.where(known, alive, 1.0)[:, None]
+            fallback = np.minimum(horizons / max(mean, 1.0), 1.0)
+            chance = np.where(known[:, None], chance, fallback[None, :])
+        return chance.clip(0.0, 1.0, out=chance)
 
     def masses(self, horizons: FloatArray) -> tuple[FloatArray, FloatArray]:
         """The bins' middles ``u`` up to the longest horizon, and for each horizon the mass of

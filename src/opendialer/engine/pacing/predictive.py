@@ -147,7 +147,7 @@ class PredictivePolicy:
         self._realized = 0.0
         self._predicted = 0.0
         self._calibrated_at = 0.0
-        self._taus: tuple[SurvivalTable, FloatArray] | None = None
+        self._taus: tuple[SurvivalTable, FloatArray, FloatArray] | None = None
         self._unplaced: tuple[list[float], float, float] = ([], 0.0, 0.0)
         """The last decision's dial risks, threshold and p, until the caller says how many of
         its dials it placed."""
@@ -369,25 +369,26 @@ class PredictivePolicy:
 
     def _pool(self, snapshot: PacingSnapshot, p: float) -> Pool:
         human = self.human_ring.table()
-        taus = self._answer_times(human)
+        taus, answered = self._answer_times(human)
         demand, demand_var = self._in_flight(snapshot, p, human, taus)
         releases, releases_var = self._releases(snapshot, taus)
         return Pool(
             taus=tuple(taus.tolist()),
             demand_mean=tuple((demand + snapshot.waiting_callers).tolist()),
             demand_var=tuple(demand_var.tolist()),
-            new_answer=tuple((p * human.at_many(taus)).tolist()),
+            new_answer=tuple((p * answered).tolist()),
             releases=tuple(releases.tolist()),
             releases_var=tuple(releases_var.tolist()),
         )
 
-    def _answer_times(self, human: SurvivalTable) -> FloatArray:
-        """Answer times at evenly spaced quantiles (cached with the table they come from)."""
+    def _answer_times(self, human: SurvivalTable) -> tuple[FloatArray, FloatArray]:
+        """Answer times at evenly spaced quantiles, and the table's P(answered by then) at
+        each (cached with the table they come from)."""
         if self._taus is None or self._taus[0] is not human:
             count = self.settings.quantiles
             taus = np.array([human.quantile((i + 0.5) / count) for i in range(count)])
-            self._taus = (human, taus)
-        return self._taus[1]
+            self._taus = (human, taus, human.at_many(taus))
+        return self._taus[1], self._taus[2]
 
     def _in_flight(
         self, snapshot: PacingSnapshot, p: float, human: SurvivalTable, taus: FloatArray
@@ -403,8 +404,11 @@ class PredictivePolicy:
         answered = human.at_many(ages)
         other = self.other_ring.table().at_many(ages)
         alive = np.maximum(p * (1.0 - answered) + (1.0 - p) * (1.0 - other), 1e-9)
-        later = human.at_many(ages[:, None] + taus[None, :])
-        chance = np.clip(p * (later - answered[:, None]) / alive[:, None], 0.0, 1.0)
+        later = human.at_many_consuming(ages[:, None] + taus[None, :])
+        np.subtract(later, answered[:, None], out=later)
+        chance = p * later
+        np.divide(chance, alive[:, None], out=chance)
+        chance.clip(0.0, 1.0, out=chance)
         return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
 
     def _releases(
