@@ -23,6 +23,7 @@ from opendialer import migrate
 from opendialer.accounts.service import create_tenant
 from opendialer.audit.context import act_for_tenant, audited_command
 from opendialer.clock import VIRTUAL_EPOCH
+from opendialer.collector import start_up_frozen
 from opendialer.config import Settings, get_settings
 from opendialer.console.demo import add_console_agent, add_supervisor
 from opendialer.contacts.imports.cli import import_command
@@ -393,7 +394,7 @@ def simulate(
         start=loaded.start_on(VIRTUAL_EPOCH.date()),
         database_url=database_url,
     )
-    with console.status(f"Simulating {run.hours:g} h"):
+    with start_up_frozen(), console.status(f"Simulating {run.hours:g} h"):
         done = run_in_scratch_database(run)
     result = done.result
     Console().print(summary_table(result, f"Simulation: {mode.value}, seed {seed}"))
