@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -189,6 +190,41 @@ def test_the_gate_is_first_come_first_served_and_skips_a_cancelled_waiter() -> N
 
     asyncio.run(main())
     assert order == ["first", "second"]
+    assert not gate.held
+
+
+def test_a_place_released_on_the_waiters_loop_is_granted_without_waking_the_loop() -> None:
+    """A request's end releases the gate on the loop its next waiter waits on: the grant is a
+    plain callback there, not a wake-up through the loop's self-pipe (a thread's grant)."""
+    gate = WriterGate()
+    woken: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def waking(callback: Callable[..., object], *args: Any) -> asyncio.Handle:
+            woken.append(getattr(callback, "__name__", "?"))
+            return threadsafe(callback, *args)
+
+        loop.call_soon_threadsafe = waking  # type: ignore[method-assign, assignment]
+        await gate.acquire_async()
+        waiter = asyncio.create_task(gate.acquire_async())
+        await asyncio.sleep(0)
+        gate.release()  # on the loop: the waiter's turn
+        await asyncio.wait_for(waiter, timeout=5)
+        assert gate.held
+        await asyncio.to_thread(gate.release)  # from a thread: nobody waits, nothing to wake
+
+        await gate.acquire_async()
+        from_thread = asyncio.create_task(gate.acquire_async())
+        await asyncio.sleep(0)
+        await asyncio.to_thread(gate.release)  # from a thread: the loop is woken
+        await asyncio.wait_for(from_thread, timeout=5)
+        gate.release()
+
+    asyncio.run(main())
+    assert woken.count("_grant") == 1  # the thread's grant only
     assert not gate.held
 
 

@@ -192,6 +192,11 @@ class Gate:
             raise
 
     def _grant_soon(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
+        if asyncio.events._get_running_loop() is loop:
+            # Released on the waiter's own loop (a request's end): no wake-up through the
+            # loop's self-pipe, which a grant from another thread needs.
+            loop.call_soon(self._grant, future)
+            return
         try:
             loop.call_soon_threadsafe(self._grant, future)
         except RuntimeError:  # that loop has closed: pass the gate on

@@ -1,6 +1,6 @@
 """Native API: a login token for scripts, and logging out (token or cookie)."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from opendialer.accounts import logins
 from opendialer.accounts.guard import Face, client_address
@@ -12,10 +12,10 @@ from opendialer.errors import BadRequest
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import auth_guard
 
-router = APIRouter(route_class=OneTripRoute, tags=["logins"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["logins"])
 
 
 def check_password(request: Request, session: DbSession, username: str, password: str) -> Scope:

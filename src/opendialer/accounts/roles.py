@@ -4,6 +4,7 @@ the one place that calls :func:`opendialer.scoping.require_role` (a 403 ``forbid
 
 ``...ReadScope`` types authenticate in a read-only transaction (see ``ReadScope``)."""
 
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -17,11 +18,16 @@ ScopeDependency = Callable[..., Any]
 
 
 def _requiring(role: UserRole, principal: ScopeDependency) -> ScopeDependency:
-    async def dependency(who: Annotated[Scope, Depends(principal)]) -> Scope:
+    """``principal`` and the role check as one dependency with ``principal``'s parameters: a
+    dependency wrapping it would be one more level for FastAPI to solve on every request."""
+
+    async def dependency(**values: Any) -> Scope:
+        who: Scope = await principal(**values)
         require_role(who, role)
         return who
 
     dependency.__name__ = f"{role.value}_{principal.__name__}"
+    dependency.__signature__ = inspect.signature(principal)  # type: ignore[attr-defined]
     return dependency
 
 

@@ -1,7 +1,5 @@
 """Native API: the caller's tenant and its API keys."""
 
-from fastapi import APIRouter
-
 from opendialer.accounts import service
 from opendialer.accounts.roles import AdminScope
 from opendialer.accounts.schemas import (
@@ -15,9 +13,9 @@ from opendialer.accounts.schemas import (
 from opendialer.models import ApiKey, Tenant
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["tenant"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["tenant"])
 
 
 @router.get("/tenant", response_model=TenantRead)

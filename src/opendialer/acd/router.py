@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from opendialer.accounts.roles import SupervisorScope
 from opendialer.acd import service
@@ -11,9 +11,9 @@ from opendialer.models import AcdEvent
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["acd events"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["acd events"])
 
 
 @router.post("/acd/events", status_code=201, response_model=AcdEventCreated)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.agents import service
@@ -19,9 +19,9 @@ from opendialer.models import AgentGroup, User, UserRole
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["users and groups"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["users and groups"])
 
 
 @router.post("/users", status_code=201, response_model=UserRead)

@@ -5,7 +5,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from opendialer.accounts.roles import AgentReadScope, AgentScope
 from opendialer.agents import sessions as agent_sessions
@@ -24,10 +24,10 @@ from opendialer.models import AgentSession, User, UserRole
 from opendialer.scoping import get_owned, require_self
 from opendialer.web.db import DbSession, ReadSession
 from opendialer.web.params import RecordId, WallClock
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(route_class=OneTripRoute, tags=["agents"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["agents"])
 
 
 def _act(

@@ -452,6 +452,12 @@ def _insert_named(table: Table) -> Insert:
     return stmt.execution_options(**{NAMED_OPTION: True})
 
 
+@cache
+def _table_columns(table: Table) -> frozenset[str]:
+    """The table's column keys: a set lookup, where ``key in table.c`` is a Python call."""
+    return frozenset(table.c.keys())
+
+
 def insert_named(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -463,7 +469,7 @@ def insert_named(
         return []
     result = conn.execute(_insert_named(table), list(rows))
     stored = [dict(row) for row in result.mappings()]
-    columns = table.c
+    columns = _table_columns(table)
     inserted = [
         {**{key: value for key, value in params.items() if key in columns}, "id": row["id"]}
         for params, row in zip(result.context.compiled_parameters, stored, strict=True)

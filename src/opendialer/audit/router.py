@@ -3,7 +3,7 @@ an audit row; tests/audit/test_router.py checks that none is ever added)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from opendialer.accounts.roles import AdminScope
 from opendialer.audit import service
@@ -14,9 +14,9 @@ from opendialer.models import AuditEntry
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import SupportedAwareDatetime as When
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["audit"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["audit"])
 
 FACE_PATTERN = "^(" + "|".join((NATIVE, CONSOLE, JTEL, MMDIAL, VOICENTER, MINICRM, WEB)) + ")$"
 Id = Annotated[int | None, Query(ge=1, le=MAX_DB_INT)]

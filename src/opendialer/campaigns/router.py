@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
 from opendialer.campaigns import codes, service
@@ -39,9 +39,9 @@ from opendialer.models import (
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["campaigns"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["campaigns"])
 
 
 def _read(key: CodeKey, campaign: Campaign) -> CampaignRead:

@@ -2,8 +2,6 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter
-
 from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
 from opendialer.campaigns.service import get_campaign
@@ -20,9 +18,9 @@ from opendialer.models import CallerIdNumber, Consent, ContactHold
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["compliance"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["compliance"])
 
 
 @router.post("/contacts/{contact_id}/consents", status_code=201, response_model=ConsentRead)

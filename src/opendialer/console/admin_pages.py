@@ -8,14 +8,14 @@ page says so in words."""
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from opendialer.console.pages import _page, _page_login
 from opendialer.models import User, UserRole
 from opendialer.scoping import require_role
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
 AdminSection = Literal[
     "campaigns", "import", "contacts", "dnc", "users", "recordings", "exports", "crm"
@@ -32,7 +32,9 @@ SECTIONS: tuple[tuple[AdminSection, str], ...] = (
     ("crm", "CRM"),
 )
 
-admin_pages = APIRouter(route_class=OneTripRoute, prefix="/console/admin", include_in_schema=False)
+admin_pages = IndexedRouter(
+    route_class=OneTripRoute, prefix="/console/admin", include_in_schema=False
+)
 
 
 @admin_pages.get("/{section}", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from opendialer.models.base import utcnow
 from opendialer.scoping import require_role
 from opendialer.security import new_token, same_secret
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
 LOGIN_CSRF_COOKIE = "od_login_csrf"
@@ -35,7 +35,7 @@ CSP = (
     "form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 
-pages = APIRouter(route_class=OneTripRoute, prefix="/console", include_in_schema=False)
+pages = IndexedRouter(route_class=OneTripRoute, prefix="/console", include_in_schema=False)
 
 
 @cache

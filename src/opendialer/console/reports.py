@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -28,9 +28,9 @@ from opendialer.reports.schemas import (
 from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope, owned, require_role
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-report_pages = APIRouter(
+report_pages = IndexedRouter(
     route_class=OneTripRoute, prefix="/console/reports", include_in_schema=False
 )
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
@@ -36,14 +36,14 @@ from opendialer.models import User
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope, get_owned
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import agent_push, app_state
 
 KEEPALIVE_SECONDS = 15.0
 STATIC = Path(__file__).parent / "static"
 _EVENTS = {"login": AgentEvent.LOGIN, "ready": AgentEvent.READY, "logout": AgentEvent.LOGOUT}
 
-api = APIRouter(route_class=OneTripRoute, prefix="/console/api", include_in_schema=False)
+api = IndexedRouter(route_class=OneTripRoute, prefix="/console/api", include_in_schema=False)
 
 
 def _push(request: Request) -> AgentPush:

@@ -4,7 +4,7 @@ fed by the tenant's one producer (``wallboard_push``)."""
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
@@ -22,13 +22,15 @@ from opendialer.models import User, UserRole
 from opendialer.models.base import utcnow
 from opendialer.scoping import Scope, require_role
 from opendialer.web.db import DbSession, ReadSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
 KEEPALIVE_SECONDS = 15.0
 
-wallboard_pages = APIRouter(route_class=OneTripRoute, prefix="/console", include_in_schema=False)
-wallboard_api = APIRouter(
+wallboard_pages = IndexedRouter(
+    route_class=OneTripRoute, prefix="/console", include_in_schema=False
+)
+wallboard_api = IndexedRouter(
     route_class=OneTripRoute, prefix="/console/api/wallboard", include_in_schema=False
 )
 

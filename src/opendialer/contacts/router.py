@@ -8,7 +8,7 @@ route and fails its integer id validation (422) without touching anything.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from opendialer.accounts.roles import AdminScope, AgentScope, SupervisorScope
 from opendialer.accounts.service import get_tenant
@@ -26,9 +26,9 @@ from opendialer.models import CallAttempt, Contact, ContactStatus
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["contacts"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["contacts"])
 
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]

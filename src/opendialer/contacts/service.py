@@ -6,9 +6,10 @@ Every function checks all of its input before it changes anything, so a caller t
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, inspect, select
+from sqlalchemy import Select, bindparam, false, inspect, select
 from sqlalchemy.orm import Session, load_only, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -354,20 +355,25 @@ def _default_region(session: Session, scope: Scope) -> str:
 
 M = TypeVar("M", Contact, ContactPhone)
 
+
 # The campaign's columns a create reads, and its tenant's region, in one statement: loading all
 # seventy columns through the ORM, then the region, cost a fifth of the native create; any other
-# column loads when first read.
-_CREATE_READS = (
-    select(Campaign, Tenant.default_region)
-    .join(Tenant, Tenant.id == Campaign.tenant_id)
-    .options(load_only(Campaign.tenant_id, Campaign.own_caller_id_check))
-)
+# column loads when first read. Built once, with the id as a parameter: building the WHERE
+# clause on every create cost a twentieth of it.
+@cache
+def _create_reads() -> Select[Campaign, str]:
+    return (
+        select(Campaign, Tenant.default_region)
+        .join(Tenant, Tenant.id == Campaign.tenant_id)
+        .where(Campaign.id == bindparam("campaign_id"))
+        .options(load_only(Campaign.tenant_id, Campaign.own_caller_id_check))
+    )
 
 
 def campaign_for_create(session: Session, scope: Scope, campaign_id: int) -> tuple[Campaign, str]:
     """The scope's campaign that a contact is to be created in (404 when it is not), and the
     region its numbers are read in (its tenant's)."""
-    found = session.execute(_CREATE_READS.where(Campaign.id == campaign_id)).one_or_none()
+    found = session.execute(_create_reads(), {"campaign_id": campaign_id}).one_or_none()
     if found is None:
         raise NotFound("campaign", campaign_id)
     campaign, region = found

@@ -4,7 +4,7 @@ letters, and the call logs PBXs posted."""
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlalchemy.orm import object_session
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
@@ -25,10 +25,10 @@ from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.scoping import get_owned
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(route_class=OneTripRoute, tags=["crm"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["crm"])
 
 IdFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -24,10 +24,10 @@ from opendialer.models import CampaignStatus, PacingDecision
 from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId, WallClock
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(route_class=OneTripRoute, tags=["dialing"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["dialing"])
 
 
 @router.post("/campaigns/{campaign_id}:start", response_model=CampaignRunState)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from opendialer.accounts.roles import AdminScope, SupervisorScope
 from opendialer.dnc import service
@@ -13,9 +13,9 @@ from opendialer.pagination import Page, PageParams, fetch_page
 from opendialer.phones import MAX_RAW_LENGTH
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["dnc"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["dnc"])
 
 CampaignFilter = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

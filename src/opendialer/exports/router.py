@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from opendialer.accounts.guard import Face, InvalidLink, client_address
@@ -16,10 +16,10 @@ from opendialer.exports import service
 from opendialer.exports.schemas import ExportCreate, ExportRead
 from opendialer.inputs import MAX_DB_INT
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(route_class=OneTripRoute, tags=["exports"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["exports"])
 
 
 def _settings(request: Request) -> Settings:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header
+from fastapi import FastAPI, Header
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.concurrency import run_in_threadpool
@@ -16,11 +16,11 @@ from opendialer.db import connection_slot
 from opendialer.errors import Unauthorized
 from opendialer.observability.metrics import Metrics
 from opendialer.security import same_secret
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import AppState, AppStateDep
 
 log = logging.getLogger(__name__)
-router = APIRouter(route_class=OneTripRoute, tags=["operations"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["operations"])
 
 
 def install_metrics(app: FastAPI, state: AppState) -> Metrics | None:

@@ -5,18 +5,17 @@ backend is up. Load balancers and orchestrators send traffic only to a ready ser
 import asyncio
 from typing import Literal, Protocol, runtime_checkable
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from opendialer import __version__, migrate
 from opendialer.db import SessionMaker, run_unit_of_work
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import AppState, AppStateDep
 
 CHECK_TIMEOUT_SECONDS = 5.0  # a database that does not answer within this is not ready
 Check = Literal["ok", "failing", "disabled"]
-router = APIRouter(route_class=OneTripRoute, tags=["operations"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["operations"])
 
 
 @runtime_checkable

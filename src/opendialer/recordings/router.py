@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from opendialer.accounts.guard import Face, InvalidLink, client_address
@@ -19,10 +19,10 @@ from opendialer.recordings import service
 from opendialer.recordings.schemas import PurgeResult, RecordingRead
 from opendialer.web.db import DbSession
 from opendialer.web.params import RecordId, SupportedDate, SupportedDatetime
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(route_class=OneTripRoute, tags=["recordings"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["recordings"])
 
 OptionalId = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
 

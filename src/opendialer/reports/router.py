@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 from pydantic import BeforeValidator, Field
 from sqlalchemy.orm import Session
@@ -28,9 +28,9 @@ from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope, tenant_of
 from opendialer.web.db import ReadSession
 from opendialer.web.params import SupportedDate
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, prefix="/reports", tags=["reports"])
+router = IndexedRouter(route_class=OneTripRoute, prefix="/reports", tags=["reports"])
 Format = Annotated[Literal["json", "csv"], Query(description="csv: a file download")]
 
 

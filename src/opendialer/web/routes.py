@@ -1,6 +1,15 @@
-"""The route class of every router that uses the request's session: a plain (synchronous)
-endpoint, the validation of its answer and the commit of its session in one trip to a worker
-thread.
+"""The app's routers and their route class.
+
+``IndexedRouter``, every router of the app: FastAPI 0.165 asks each included router in turn
+whether one of its routes matches a request, route by route, so a request to the seventeenth
+router paid for every route of the sixteen before it. An ``IndexedRouter`` first tests the path
+against one regular expression that every path its routes can match also matches, and answers
+"no match" at once when it does not; otherwise FastAPI matches as before, so every request
+resolves to the route it did (``tests/web/test_routes.py`` resolves every route both ways).
+
+``OneTripRoute``, the route class of every router that uses the request's session: a plain
+(synchronous) endpoint, the validation of its answer and the commit of its session in one trip
+to a worker thread.
 
 FastAPI runs a plain endpoint in a worker thread, then validates its answer in a second trip
 (the response model may read attributes the ORM loads), and the session dependency commits in a
@@ -17,15 +26,55 @@ so does an answer that does not validate (FastAPI raises its error on the loop).
 
 import functools
 import inspect
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from anyio import to_thread
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from opendialer.web.db import finish
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+
+
+class IndexedRouter(APIRouter):
+    """An ``APIRouter`` that rules out, with one regular expression, a request none of its routes
+    can match (the module's doc)."""
+
+    _index: tuple[int, re.Pattern[str] | None] = (-1, None)  # (routes counted, the expression)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        index = self.path_index()
+        if index is not None and index.search(scope.get("path", "")) is None:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+    def path_index(self) -> re.Pattern[str] | None:
+        """What every path one of the routes matches ends with, whatever prefix the router is
+        included under; None when a route does not say (an included router, a host)."""
+        counted, index = self._index
+        if counted != len(self.routes):
+            index = _any_path_of(self.routes)
+            self._index = (len(self.routes), index)
+        return index
+
+
+def _any_path_of(routes: Sequence[BaseRoute]) -> re.Pattern[str] | None:
+    """One expression for the routes' paths, anchored at the end only (a route's own expression
+    matches its path without the prefix it is included under), its named groups unnamed (each
+    route names its parameters again)."""
+    bodies: list[str] = []
+    for route in routes:
+        pattern: re.Pattern[str] | None = getattr(route, "path_regex", None)
+        if pattern is None:
+            return None
+        bodies.append(_NAMED_GROUP.sub("(?:", pattern.pattern.removeprefix("^").removesuffix("$")))
+    return re.compile("(?:" + "|".join(bodies) + ")$") if bodies else None
 
 
 class OneTripRoute(APIRoute):

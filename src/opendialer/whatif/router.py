@@ -1,6 +1,6 @@
 """Native API: the what-if simulation of a campaign."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from opendialer.accounts.roles import SupervisorScope
@@ -8,12 +8,12 @@ from opendialer.clock import RealClock
 from opendialer.db import run_unit_of_work
 from opendialer.errors import OpendialerError
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import SessionsDep, app_state
 from opendialer.whatif import service
 from opendialer.whatif.schemas import FiguresRead, WhatIfRead, WhatIfRequest
 
-router = APIRouter(route_class=OneTripRoute, tags=["campaigns"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["campaigns"])
 
 
 @router.post("/campaigns/{campaign_id}/what-if", response_model=WhatIfRead)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -40,10 +40,10 @@ from opendialer.schemas import OutputModel
 from opendialer.scoping import Scope
 from opendialer.web.db import ReadSession
 from opendialer.web.params import RecordId
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(route_class=OneTripRoute, tags=["contacts"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["contacts"])
 
 _BODY_DOC = {
     "requestBody": {

@@ -5,8 +5,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
-
 from opendialer.acd import service
 from opendialer.acd.schemas import (
     STATUS_SHORT_TEXT,
@@ -20,9 +18,9 @@ from opendialer.dialects.jtel.envelope import Record, bad_request, listing, reco
 from opendialer.dialects.jtel.records import event_record, group_record
 from opendialer.dialects.jtel.routing import Call
 from opendialer.inputs import MAX_DB_INT, check_date, text_problem
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["jtel acd"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["jtel acd"])
 
 _DATE = re.compile(r"([0-9]{4})-?([0-9]{2})-?([0-9]{2})\Z")
 _TIME = re.compile(r"([0-9]{2}):?([0-9]{2})\Z")

@@ -2,16 +2,14 @@
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from opendialer.campaigns import service
 from opendialer.dialects.jtel import routing
 from opendialer.dialects.jtel.envelope import Record, bad_request, listing, records, status_only
 from opendialer.dialects.jtel.records import campaign_record, result_code_record
 from opendialer.dialects.jtel.routing import Call
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["jtel dialler campaigns"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["jtel dialler campaigns"])
 
 LANGUAGES = (1, 2)  # 1 English, 2 German
 NAME_LIMIT, USER_DATA_LIMIT = 200, 255

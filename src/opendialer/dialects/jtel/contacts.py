@@ -3,7 +3,6 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from opendialer.agents import service as agents
@@ -33,9 +32,9 @@ from opendialer.dialects.jtel.schemas import (
     user_uids,
 )
 from opendialer.scoping import Scope
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute, tags=["jtel dialler contacts"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["jtel dialler contacts"])
 
 
 # Helpers -------------------------------------------------------------------------------------

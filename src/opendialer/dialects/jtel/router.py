@@ -1,13 +1,11 @@
 """The jtel dialect's routes: contacts, campaigns, ACD; mounted under ``jtel_base_path``."""
 
-from fastapi import APIRouter
-
 from opendialer.dialects.jtel import acd, campaigns, contacts
 from opendialer.dialects.jtel.routing import not_routed
 from opendialer.dialects.kit import answer_all_paths
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 
-router = APIRouter(route_class=OneTripRoute)
+router = IndexedRouter(route_class=OneTripRoute)
 router.include_router(contacts.router)
 router.include_router(campaigns.router)
 router.include_router(acd.router)

@@ -6,7 +6,7 @@ Errors are MiniCRM-style: an HTTP 4xx with ``{"error": "<description>", "code": 
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -27,10 +27,10 @@ from opendialer.inputs import MAX_DB_INT, InputRejected, parse_int, text_problem
 from opendialer.recordings.service import download_url as recording_download_url
 from opendialer.recordings.service import get_recording
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state, auth_guard
 
-router = APIRouter(route_class=OneTripRoute, tags=["minicrm"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["minicrm"])
 
 MAX_REPORTED_ERRORS = 100
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,10 +24,10 @@ from opendialer.dialects.mmdial.auth import AuthFailed, Caller, authenticate
 from opendialer.dialects.mmdial.params import ParamError, Params, read_params
 from opendialer.errors import OpendialerError
 from opendialer.web.db import DbSession
-from opendialer.web.routes import OneTripRoute
+from opendialer.web.routes import IndexedRouter, OneTripRoute
 from opendialer.web.state import app_state
 
-router = APIRouter(route_class=OneTripRoute, tags=["mmdial"])
+router = IndexedRouter(route_class=OneTripRoute, tags=["mmdial"])
 
 Handler = Callable[[Session, Settings, Caller, Params], Any]
 

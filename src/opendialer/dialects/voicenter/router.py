@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -34,13 +34,14 @@ from opendialer.dialects.voicenter.errors import (
 from opendialer.dialects.voicenter.params import Params
 from opendialer.errors import DatabaseBusy
 from opendialer.inputs import InputRejected, declared_length, decode_form, loads_json
+from opendialer.web.routes import IndexedRouter
 from opendialer.web.state import AppState, app_state
 
 PREFIX = "/ForwardDialer/Dialer"
 SETTINGS_METHOD = "UpdateCampaignSettings"  # the source lost this method's name (spec V3)
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["voicenter"])
+router = IndexedRouter(tags=["voicenter"])
 
 
 @dataclass(frozen=True, slots=True)
