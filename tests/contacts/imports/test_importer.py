@@ -697,3 +697,44 @@ def test_own_caller_ids_are_checked_as_the_campaign_says(
     }[check]
     assert {k: v for k, v in stored.items() if k in expected} == expected
     assert len(stored) == {"off": 4, "valid": 2, "pool": 1}[check]
+
+
+HOSTILE = {
+    "name": "Tab\there, a line\nbreak, a return\rand a backslash \\ end",
+    "first_name": "\\N",
+    "user_data": "\\",
+    "comment": "\\t is not a tab, \\\\N not NULL; ü € \u2028 done",
+    "phone1": "030 1234567",
+    "phone2": "not\ta\\number\n",
+    "Farbe": 'x\t"y"\\n\nz',
+}
+
+
+def test_hostile_text_is_stored_exactly(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    """Tabs, line breaks, backslashes and a literal ``\\N`` survive the import as they were
+    (PostgreSQL's COPY text format escapes them), in the fields, the numbers and custom data."""
+    body = json.dumps(HOSTILE) + "\n"
+    report = run(sessions, campaign_id, tmp_path, body, "ndjson", unmapped="custom_data")
+    assert counts(report) == {"imported": 1}
+    (contact,) = contacts(session)
+    stored = (contact.name, contact.first_name, contact.user_data, contact.comment)
+    assert stored == (HOSTILE["name"], "\\N", "\\", HOSTILE["comment"])
+    assert contact.custom_data == {"Farbe": HOSTILE["Farbe"]}
+    assert phones(contact) == [
+        (1, "030 1234567", "+49301234567", False),
+        (2, HOSTILE["phone2"].strip(), None, True),
+    ]
+
+
+def test_caller_ids_are_checked_when_duplicates_are_skipped(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    """New rows of an import that does not merge are checked as well."""
+    with unit_of_work(sessions) as s:
+        s.get_one(Campaign, campaign_id).own_caller_id_check = OwnCallerIdCheck.VALID
+    body = "name,phone1,caller_id\nPremium,030 3333333,0900 1234567\nFine,030 4444444,030 555555\n"
+    report = run(sessions, campaign_id, tmp_path, body)
+    assert issues(report) == [(2, "malformed")]
+    assert [c.name for c in contacts(session)] == ["Fine"]
