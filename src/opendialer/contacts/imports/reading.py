@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from opendialer.contacts.imports.mapping import Row, RowMapper
+from opendialer.contacts.imports.mapping import Row, RowMapper, packed
 from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
@@ -35,10 +35,10 @@ Blocked = Callable[[set[str]], set[str]]  # the do-not-call numbers among some n
 # ``writer.contact_row`` with the chunk's ``names``; or when the job says ``copy_text``, those
 # values and its numbers in COPY's text format, ``writer.copy_row``), phones (position → (raw,
 # E.164 or None when invalid); empty with ``copy_text``), its duplicate keys, notes for the
-# report, the row as the file gave it, and only when the import may merge it into another
-# contact (``overwrite``) its fields and custom_data / form_data keys, else only its caller ID
-# (to be checked) if it has one. A plain tuple, and no more than needed: a million of them cross
-# to the importing process, and every value costs on both sides.
+# report, the row as the file gave it (``mapping.packed``), and only when the import may merge
+# it into another contact (``overwrite``) its fields and custom_data / form_data keys, else only
+# its caller ID (to be checked) if it has one. A plain tuple, and no more than needed: a million
+# of them cross to the importing process, and every value costs on both sides.
 CheckedRow = tuple[
     int,
     tuple[Any, ...],
@@ -176,7 +176,15 @@ class RowChecker:
             if self.copy_text:
                 values, phones = copy_row(values, phones), NO_PHONES
             rows.append(
-                (row.line, values, phones, keys, notes or None, row.source, self._merge(row))
+                (
+                    row.line,
+                    values,
+                    phones,
+                    keys,
+                    notes or None,
+                    packed(row.source),
+                    self._merge(row),
+                )
             )
         return CheckedChunk(rows, issues, names, bytes_read)
 
