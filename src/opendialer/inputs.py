@@ -25,6 +25,9 @@ MAX_YEAR = 2999
 _ASCII_INT = re.compile(r"[+-]?[0-9]{1,19}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# The only way JSON text decodes to text ``text_problem`` refuses: raw NUL is not valid JSON, and
+# a strictly decoded file holds no lone surrogates.
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 # A JSON string (its escapes included) or a bracket: strings are skipped whole, so brackets
 # inside them do not count towards the depth.
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -68,6 +71,30 @@ def text_problem(value: str) -> str | None:
     if _SURROGATE.search(value) is not None:
         return "must not contain unpaired surrogate code points"
     return None
+
+
+def nested_text_problem(value: Any) -> str | None:
+    """``text_problem`` of the first text in a decoded JSON value (keys included), or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem is not None:
+                return problem
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def json_may_be_unstorable(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether JSON text (or ``text[start:end]``) may decode to text ``text_problem`` refuses:
+    one search, so that only such text is walked with ``nested_text_problem``."""
+    found = _UNSTORABLE_ESCAPE.search(text, start, len(text) if end is None else end)
+    return found is not None
 
 
 def check_text(value: str) -> str:

@@ -24,6 +24,7 @@ from opendialer.cli import app
 from opendialer.config import get_settings
 from opendialer.models import Contact
 from opendialer.scoping import Scope
+from tests.conftest import empty_database
 
 runner = CliRunner()
 LEADS = "Nachname;Telefon;Kundennr\nMüller;030 1234567;K1\nX;12;K2\nWeber;030 1234567;K3\n"
@@ -44,6 +45,22 @@ def database(db_url: str) -> str:
     migrate.upgrade(db_url)
     add_tenant(db_url, "Acme", "Spring")
     return db_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both_databases(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A new migrated database of each kind with tenant Acme's campaign Spring, as the CLI's."""
+    with empty_database(request.param, tmp_path) as url:
+        migrate.upgrade(url)
+        add_tenant(url, "Acme", "Spring")
+        monkeypatch.setenv("OPENDIALER_DATABASE_URL", url)
+        get_settings.cache_clear()
+        try:
+            yield url
+        finally:
+            get_settings.cache_clear()
 
 
 def add_tenant(url: str, name: str, campaign: str) -> int:
@@ -255,3 +272,30 @@ def test_ctrl_c_stops_both_processes_and_writes_nothing(database: str, tmp_path:
     assert b"Traceback" not in output  # the reading process leaves Ctrl-C to the command
     assert _wait_for(lambda: not _group(cli.pid), 10), _group(cli.pid)
     assert count(database) == 0
+
+
+@pytest.mark.parametrize("parallel", ["--parallel", "--no-parallel"])
+def test_text_no_database_stores_is_a_malformed_row(
+    both_databases: str, tmp_path: Path, parallel: str
+) -> None:
+    """NUL or a lone surrogate makes its row malformed on both databases; the report file is
+    written (the surrogate as its escape) and the other rows import."""
+    leads = tmp_path / "leads.ndjson"
+    rows = [
+        {"name": "A\x00", "phone1": "030 1111111"},
+        {"name": "B", "phone1": "030 2222222", "custom_data": {"k": "\udc80"}},
+        {"name": "C", "phone1": "030 3333333"},
+    ]
+    leads.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report = tmp_path / "report.csv"
+    args = ["import", str(leads), "--campaign", "Spring", "--report", str(report), parallel]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with report.open(encoding="utf-8", newline="") as file:
+        lines = list(csv.reader(file))
+    assert [line[:3] for line in lines[1:]] == [
+        ["1", "malformed", "name: text must not contain NUL characters"],
+        ["2", "malformed", "custom_data: text must not contain unpaired surrogate code points"],
+    ]
+    assert "\\udc80" in lines[2][3]
+    assert contacts(both_databases) == [("C", None)]

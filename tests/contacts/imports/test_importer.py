@@ -697,3 +697,135 @@ def test_own_caller_ids_are_checked_as_the_campaign_says(
     }[check]
     assert {k: v for k, v in stored.items() if k in expected} == expected
     assert len(stored) == {"off": 4, "valid": 2, "pool": 1}[check]
+
+
+HOSTILE = {
+    "name": "Tab\there, a line\nbreak, a return\rand a backslash \\ end",
+    "first_name": "\\N",
+    "user_data": "\\",
+    "comment": "\\t is not a tab, \\\\N not NULL; ü € \u2028 done",
+    "phone1": "030 1234567",
+    "phone2": "not\ta\\number\n",
+    "Farbe": 'x\t"y"\\n\nz',
+}
+
+
+def test_hostile_text_is_stored_exactly(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    """Tabs, line breaks, backslashes and a literal ``\\N`` survive the import as they were
+    (PostgreSQL's COPY text format escapes them), in the fields, the numbers and custom data."""
+    body = json.dumps(HOSTILE) + "\n"
+    report = run(sessions, campaign_id, tmp_path, body, "ndjson", unmapped="custom_data")
+    assert counts(report) == {"imported": 1}
+    (contact,) = contacts(session)
+    stored = (contact.name, contact.first_name, contact.user_data, contact.comment)
+    assert stored == (HOSTILE["name"], "\\N", "\\", HOSTILE["comment"])
+    assert contact.custom_data == {"Farbe": HOSTILE["Farbe"]}
+    assert phones(contact) == [
+        (1, "030 1234567", "+49301234567", False),
+        (2, HOSTILE["phone2"].strip(), None, True),
+    ]
+
+
+def test_caller_ids_are_checked_when_duplicates_are_skipped(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    """New rows of an import that does not merge are checked as well."""
+    with unit_of_work(sessions) as s:
+        s.get_one(Campaign, campaign_id).own_caller_id_check = OwnCallerIdCheck.VALID
+    body = "name,phone1,caller_id\nPremium,030 3333333,0900 1234567\nFine,030 4444444,030 555555\n"
+    report = run(sessions, campaign_id, tmp_path, body)
+    assert issues(report) == [(2, "malformed")]
+    assert [c.name for c in contacts(session)] == ["Fine"]
+
+
+# Text no database stores (opendialer.inputs.text_problem): NUL, and lone surrogates from JSON.
+UNSTORABLE_OBJECTS: list[dict[str, Any]] = [
+    {"name": "A\x00", "phone1": "030 1111111"},
+    {"name": "B", "phone1": "030 2222222", "Farbe": "\ud800"},
+    {"name": "C", "phone1": "030 3333333", "custom_data": {"k": ["\x00"]}},
+    {"name": "D", "phone1": "030 4444444", "Far\x00be": "x"},
+    {"name": "E", "phone1": "030 4444445", "Far\udfffbe": "x"},
+    {"name": "Fine", "phone1": "030 5555555", "Farbe": "\ud83d\ude00 \\u0000"},
+]
+
+
+def test_text_no_database_stores_makes_its_row_malformed_in_csv(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    """A NUL in any value of a row (a field, a number, a custom_data key's value, JSON text in
+    a custom_data column) makes that row malformed, naming the column; the rest imports."""
+    body = (
+        "name,phone1,Farbe,Extra\n"
+        "A\x00,030 1111111,x,\n"
+        "B,030 2222222,bl\x00au,\n"
+        'C,030 3333333,x,"{""k"": ""\\u0000""}"\n'
+        "D,030\x00 4444444,x,\n"
+        'Fine,030 5555555,"gr\nün",{}\n'
+    )
+    report = run(
+        sessions,
+        campaign_id,
+        tmp_path,
+        body,
+        mapping={"Extra": "custom_data"},
+        unmapped="custom_data",
+    )
+    assert counts(report) == {"malformed": 4, "imported": 1}
+    messages = [(e["line"], e["message"]) for e in report.issues]
+    assert messages == [
+        (2, "name: text must not contain NUL characters"),
+        (3, "Farbe: text must not contain NUL characters"),
+        (4, "Extra: text must not contain NUL characters"),
+        (5, "phone1: text must not contain NUL characters"),
+    ]
+    (contact,) = contacts(session)
+    assert (contact.name, contact.custom_data) == ("Fine", {"Farbe": "gr\nün"})
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json"])
+def test_text_no_database_stores_makes_its_row_malformed_in_json(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path, fmt: str
+) -> None:
+    """ "\\u0000" and lone surrogates ("\\ud800") in a JSON value, nested value or key make the
+    row malformed, naming the key; a paired surrogate (an emoji) and an escaped backslash pass."""
+    lines = [json.dumps(obj) for obj in UNSTORABLE_OBJECTS]
+    body = "\n".join(lines) + "\n" if fmt == "ndjson" else "[" + ",\n".join(lines) + "]"
+    report = run(sessions, campaign_id, tmp_path, body, fmt, unmapped="custom_data")
+    assert counts(report) == {"malformed": 5, "imported": 1}
+    first = 1 if fmt == "ndjson" else 0
+    messages = [(e["line"] - first, e["message"]) for e in report.issues]
+    assert messages == [
+        (0, "name: text must not contain NUL characters"),
+        (1, "Farbe: text must not contain unpaired surrogate code points"),
+        (2, "custom_data: text must not contain NUL characters"),
+        (3, "key 'Far\\x00be': text must not contain NUL characters"),
+        (4, "key 'Far\\udfffbe': text must not contain unpaired surrogate code points"),
+    ]
+    assert [e["data"] for e in report.issues] == UNSTORABLE_OBJECTS[:5]
+    (contact,) = contacts(session)
+    assert (contact.name, contact.custom_data) == ("Fine", {"Farbe": "\U0001f600 \\u0000"})
+
+
+def test_a_header_with_nul_stops_the_import(
+    sessions: SessionMaker, session: Session, campaign_id: int, tmp_path: Path
+) -> None:
+    with pytest.raises(OpendialerError) as caught:
+        run(sessions, campaign_id, tmp_path, "name,pho\x00ne1\nA,030 1111111\n")
+    assert caught.value.code == "malformed_header"
+    assert "column 2 must not contain NUL" in str(caught.value)
+    assert contacts(session) == []
+
+
+def test_reported_rows_show_their_values_exactly(
+    sessions: SessionMaker, campaign_id: int, tmp_path: Path
+) -> None:
+    """A row's values travel to the importing process joined into one string (NUL, which no
+    row holds, between them) and come back apart for the report: empty values, spaces, line
+    breaks, tabs and backslashes included."""
+    body = 'name,phone1,Notiz,Farbe\nA,030 1111111,,\n" B ",030 1111111,"x\n\\ty\t",\\\n'
+    report = run(sessions, campaign_id, tmp_path, body)
+    assert [(e["outcome"], e["data"]) for e in report.issues] == [
+        ("duplicate", {"name": " B ", "phone1": "030 1111111", "Notiz": "x\n\\ty\t", "Farbe": "\\"})
+    ]

@@ -196,3 +196,53 @@ def test_a_large_report_streams_every_row(api: TestClient) -> None:
     report = response.json()
     assert report["counts"]["invalid_number"] == 3000 and len(report["rows"]) == 3000
     assert report["rows"][-1]["line"] == 3001
+
+
+def test_text_no_database_stores_is_a_malformed_row_not_an_error(
+    api: TestClient, session: Session
+) -> None:
+    """NUL and lone surrogates (opendialer.inputs): the row is reported malformed, the rest of the
+    file imports, on every database; the report is valid UTF-8 JSON."""
+    campaign_id = campaign(api)
+    body = "Name;Telefon\nA\x00;030 1111111\nB;030 2222222\n"
+    response = post(api, campaign_id, body)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["counts"]["imported"], report["counts"]["malformed"]) == (1, 1)
+    assert report["rows"] == [
+        {
+            "line": 2,
+            "outcome": "malformed",
+            "message": "Name: text must not contain NUL characters",
+            "data": {"Name": "A\x00", "Telefon": "030 1111111"},
+        }
+    ]
+    ndjson = '{"name": "C", "phone1": "030 3333333", "x": "\\ud800"}\n'
+    ndjson += '{"name": "D\\u0000", "phone1": "030 4444444"}\n'
+    ndjson += '{"name": "E", "phone1": "030 5555555"}\n'
+    response = post(api, campaign_id, ndjson, "application/x-ndjson", unmapped="custom_data")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["counts"]["imported"], report["counts"]["malformed"]) == (1, 2)
+    assert [(r["line"], r["message"]) for r in report["rows"]] == [
+        (1, "x: text must not contain unpaired surrogate code points"),
+        (2, "name: text must not contain NUL characters"),
+    ]
+    assert report["rows"][0]["data"] == {"name": "C", "phone1": "030 3333333", "x": "\ud800"}
+    names = session.scalars(select(Contact.name).order_by(Contact.id)).all()
+    assert names == ["B", "E"]
+
+
+def test_nul_in_the_header_or_the_mapping_is_a_422(api: TestClient, session: Session) -> None:
+    campaign_id = campaign(api)
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("Name;Tele\x00fon\nA;030 1111111\n", {}, "malformed_header"),
+        (CSV, {"mapping": {"Name": "custom_data.a\x00"}}, "invalid_options"),
+        (CSV, {"mapping": {"Name\x00": "name"}}, "invalid_options"),
+        (CSV, {"mapping": {"Name": "custom_data.\ud800"}}, "invalid_options"),
+    ]
+    for body, params, code in cases:
+        response = post(api, campaign_id, body, **params)
+        assert response.status_code == 422, (code, response.text)
+        assert response.json()["error"]["code"] == code
+    assert count(session, Contact) == 0

@@ -112,7 +112,8 @@ def _summary(report: ImportReport) -> Table:
 def write_report(report: ImportReport, path: Path) -> int:
     """Every row that was not imported cleanly, as CSV: line, outcome, message, its values."""
     columns = report.columns
-    with path.open("w", encoding="utf-8", newline="") as file:
+    # backslashreplace: a malformed row's lone surrogates are written as \\udXXX escapes
+    with path.open("w", encoding="utf-8", errors="backslashreplace", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([report.line_kind, "outcome", "message", *(columns or ["data"])])
         count = 0

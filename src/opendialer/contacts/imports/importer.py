@@ -94,8 +94,13 @@ class DuplicateIndex:
         self.key = options.duplicate_key
         self.sqlite = session.get_bind().dialect.name == "sqlite"
         self.campaign_id = None if options.duplicate_scope is DuplicateScope.TENANT else campaign.id
-        keys = "(SELECT value FROM json_each(:keys))" if self.sqlite else "ANY(:keys)"
-        keys = f"IN {keys}" if self.sqlite else f"= {keys}"
+        # A JSON array on both: one string to bind (a list of 10,000 keys is dumped value by
+        # value); on PostgreSQL made an array once, so that each key seeks the index.
+        keys = (
+            "IN (SELECT value FROM json_each(:keys))"
+            if self.sqlite
+            else "= ANY(ARRAY(SELECT json_array_elements_text(CAST(:keys AS json))))"
+        )
         if self.key is DuplicateKey.PHONE:
             scope = "tenant_id = :tenant" if self.campaign_id is None else "campaign_id = :campaign"
             self.sql = text(
@@ -116,9 +121,8 @@ class DuplicateIndex:
         ordered = sorted(keys)
         for start in range(0, len(ordered), LOOKUP_CHUNK):
             chunk = ordered[start : start + LOOKUP_CHUNK]
-            bound = json.dumps(chunk) if self.sqlite else chunk
             for key, contact_id, campaign_id in self.session.execute(
-                self.sql, {**self.params, "keys": bound}
+                self.sql, {**self.params, "keys": json.dumps(chunk)}
             ):
                 if self.campaign_id is not None and campaign_id != self.campaign_id:
                     continue
@@ -135,10 +139,7 @@ class CallerIdCheck:
         self.session = session
         self.check = (campaign.own_caller_id_check, campaign.id, region)
         self.problems: dict[str, str | None] = {}
-
-    @property
-    def on(self) -> bool:
-        return OwnCallerIdCheck(self.check[0]) != OwnCallerIdCheck.OFF
+        self.on = OwnCallerIdCheck(self.check[0]) != OwnCallerIdCheck.OFF  # asked once per row
 
     def problem(self, raw: str) -> str | None:
         if raw not in self.problems:
@@ -146,10 +147,8 @@ class CallerIdCheck:
         return self.problems[raw]
 
 
-def _caller_id(row: CheckedRow, at: int | None) -> Any:
-    """The row's caller ID: a new contact's value, or the one an update sets."""
-    if at is not None and row[1][at]:
-        return row[1][at]
+def _caller_id(row: CheckedRow) -> Any:
+    """The row's caller ID, from the fields it travels with (see ``CheckedRow``)."""
     merge = row[6]
     return merge[0].get("caller_id") if merge is not None else None
 
@@ -167,7 +166,7 @@ class _Plan:
 
 
 def _merge(target: Pending, source: Pending) -> None:
-    target.values = None  # the writer makes its row again, from the merged fields
+    target.values = target.copied = None  # the writer makes its row again, from the merged fields
     target.fields.update(source.fields)
     target.phones.update(source.phones)
     for name, values in source.extra.items():
@@ -186,11 +185,13 @@ class ChunkImporter:
         report: ImportReport,
         columns: list[str] | None,
         caller_ids: CallerIdCheck,
+        copied: bool = False,
     ) -> None:
         self.campaign_id, self.options, self.report = campaign.id, options, report
         self.columns, self.caller_ids = columns, caller_ids
         self.duplicates = DuplicateIndex(session, campaign, options)
         self.writer = ContactWriter(session, campaign, options.list_id)
+        self.copied = copied  # the rows come in COPY's text format (``ReadJob.copy_text``)
         self._issues: list[Issue] = []
 
     def process(self, chunk: CheckedChunk) -> None:
@@ -209,19 +210,18 @@ class ChunkImporter:
             keys = {key for row in rows for key in row[3]}  # each row's duplicate keys
             existing = self.duplicates.existing(keys) if keys else {}
         plan = _Plan()
-        at = names.index("caller_id") if "caller_id" in names else None
         for row in rows:
-            if not self._refused_caller_id(row, at):
+            if not self._refused_caller_id(row):
                 self._place(plan, row, existing)
         self.writer.insert(plan.inserts, names)
         self.writer.update(list(plan.updates.values()))
 
-    def _refused_caller_id(self, row: CheckedRow, at: int | None) -> bool:
+    def _refused_caller_id(self, row: CheckedRow) -> bool:
         """A caller ID the campaign may not present refuses the row (malformed, as a bad field
         is: the native API answers 400 invalid_caller_id, Voicenter refuses the target)."""
         if not self.caller_ids.on:
             return False
-        raw = _caller_id(row, at)
+        raw = _caller_id(row)
         problem = self.caller_ids.problem(str(raw)) if raw else None
         if problem is None:
             return False
@@ -244,7 +244,11 @@ class ChunkImporter:
             self._log(line, Outcome.DUPLICATE, message, source)
             return
         fields, extra = merge or ({}, {})
-        pending = Pending(line, fields, phones, extra, None, self.campaign_id, values)
+        pending = Pending(line, fields, phones, extra, None, self.campaign_id)
+        if self.copied:
+            pending.copied = values
+        else:
+            pending.values = values
         outcome = Outcome.IMPORTED
         if earlier is not None:
             _merge(earlier, pending)
@@ -319,7 +323,11 @@ def import_contacts(
         select(FormField.name).where(FormField.campaign_id == campaign.id)
     )
     region = region or tenant.default_region
-    job = ReadJob(fmt, options, tenant.timezone, frozenset(form_fields), region)
+    # PostgreSQL COPYs new rows as text that the reading side makes; rows that may be merged
+    # into others (overwrite) are made by the writer, from their fields.
+    copy_text = session.get_bind().dialect.name == "postgresql"
+    copy_text = copy_text and options.duplicates is not DuplicatePolicy.OVERWRITE
+    job = ReadJob(fmt, options, tenant.timezone, frozenset(form_fields), region, copy_text)
     dnc = DncFilter(session, Scope.system(campaign.tenant_id), campaign.id)
     if parallel is None:
         parallel = size is None or size >= PARALLEL_MIN_BYTES
@@ -328,7 +336,9 @@ def import_contacts(
         report = ImportReport(campaign.id, fmt, options.encoding, delimiter, kind, columns or [])
         try:
             caller_ids = CallerIdCheck(session, campaign, region)
-            importer = ChunkImporter(session, campaign, options, report, columns, caller_ids)
+            importer = ChunkImporter(
+                session, campaign, options, report, columns, caller_ids, copied=copy_text
+            )
             _import_chunks(reader, importer, progress)
             report.mapping, report.unmapped_columns = reader.mapped()
         except BaseException:

@@ -30,6 +30,7 @@ from opendialer.contacts.imports.schemas import (
     squash,
 )
 from opendialer.contacts.imports.sources import Record, fatal
+from opendialer.inputs import json_may_be_unstorable, nested_text_problem
 
 STRING, PHONE, INTEGER, DECIMAL, DATETIME, OBJECT, KEYED = range(7)
 MAX_PHONE_TEXT = 64
@@ -123,17 +124,29 @@ def _datetime(value: Any, tz: ZoneInfo) -> datetime:
 
 def _object(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
             raise ValueError("expected a JSON object") from None
+        if json_may_be_unstorable(text) and (problem := nested_text_problem(value)):
+            raise ValueError(f"text {problem}")
     if not isinstance(value, dict):
         raise ValueError("expected a JSON object")
     return value
 
 
+def packed(values: Any) -> Any:
+    """A row's values as the file gave them, to travel to the importing process for its report:
+    CSV values joined by NUL, one string instead of a list (half the pickling). Lossless: a
+    record with a NUL never becomes a row (``CsvSource`` reports it malformed)."""
+    return "\0".join(values) if values.__class__ is list else values
+
+
 def describe(columns: list[str] | None, values: Any) -> Any:
     """A record's values for the report: CSV values by column name when they line up."""
+    if columns and isinstance(values, str):
+        values = values.split("\0")  # ``packed``
     if isinstance(values, list) and columns and len(values) == len(columns):
         return dict(zip(columns, values, strict=True))
     return values

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from opendialer.contacts.imports.mapping import Row, RowMapper
+from opendialer.contacts.imports.mapping import Row, RowMapper, packed
 from opendialer.contacts.imports.schemas import (
     DuplicateKey,
     DuplicatePolicy,
@@ -23,7 +23,7 @@ from opendialer.contacts.imports.schemas import (
     Outcome,
 )
 from opendialer.contacts.imports.sources import Record, open_source
-from opendialer.contacts.imports.writer import contact_row, field_names
+from opendialer.contacts.imports.writer import Phones, contact_row, copy_row, field_names
 from opendialer.phones import e164_or_none
 
 CHUNK_ROWS = 5000
@@ -32,20 +32,23 @@ Blocked = Callable[[set[str]], set[str]]  # the do-not-call numbers among some n
 
 
 # A row with at least one dialable number, as a new contact: line, its values (in the order of
-# ``writer.contact_row`` with the chunk's ``names``), phones (position → (raw, E.164 or
-# None when invalid)), its duplicate keys, notes for the report, the row as the file gave it, and
-# only when the import may merge it into another contact (``overwrite``) its fields and
-# custom_data / form_data keys. A plain tuple, and no more than needed: a million of them cross
-# to the importing process, and every value costs on both sides.
+# ``writer.contact_row`` with the chunk's ``names``; or when the job says ``copy_text``, those
+# values and its numbers in COPY's text format, ``writer.copy_row``), phones (position → (raw,
+# E.164 or None when invalid); empty with ``copy_text``), its duplicate keys, notes for the
+# report, the row as the file gave it (``mapping.packed``), and only when the import may merge
+# it into another contact (``overwrite``) its fields and custom_data / form_data keys, else only
+# its caller ID (to be checked) if it has one. A plain tuple, and no more than needed: a million
+# of them cross to the importing process, and every value costs on both sides.
 CheckedRow = tuple[
     int,
     tuple[Any, ...],
-    dict[int, tuple[str, str | None]],
+    Phones,
     list[str],
     list[str] | None,
     Any,
     tuple[dict[str, Any], dict[str, dict[str, Any]]] | None,
 ]
+NO_PHONES: Phones = {}
 
 
 class CheckedChunk(NamedTuple):
@@ -77,6 +80,7 @@ class ReadJob:
     timezone: str
     form_fields: frozenset[str]
     region: str  # national numbers are read in this region
+    copy_text: bool = False  # new rows in COPY's text format (PostgreSQL, no merging)
     # Read from the module when the job is made, so a changed size travels with it.
     chunk_rows: int = field(default_factory=lambda: CHUNK_ROWS)
 
@@ -142,9 +146,12 @@ _Passed = tuple[Row, dict[int, tuple[str, str | None]], list[str], list[str]]  #
 
 
 class RowChecker:
-    def __init__(self, mapper: RowMapper, options: ImportOptions, blocked: Blocked) -> None:
+    def __init__(
+        self, mapper: RowMapper, options: ImportOptions, blocked: Blocked, copy_text: bool
+    ) -> None:
         self.mapper, self.key, self.blocked = mapper, options.duplicate_key, blocked
         self.merging = options.duplicates is DuplicatePolicy.OVERWRITE
+        self.copy_text = copy_text
 
     def check(
         self, items: list[Row | Record], numbers: list[str | None], bytes_read: int
@@ -166,9 +173,28 @@ class RowChecker:
         rows: list[CheckedRow] = []
         for row, phones, keys, notes in passed:
             values = contact_row(row.fields, row.extra, names)
-            merge = (row.fields, row.extra) if self.merging else None
-            rows.append((row.line, values, phones, keys, notes or None, row.source, merge))
+            if self.copy_text:
+                values, phones = copy_row(values, phones), NO_PHONES
+            rows.append(
+                (
+                    row.line,
+                    values,
+                    phones,
+                    keys,
+                    notes or None,
+                    packed(row.source),
+                    self._merge(row),
+                )
+            )
         return CheckedChunk(rows, issues, names, bytes_read)
+
+    def _merge(self, row: Row) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+        """What the importing side needs of a row's fields: all of them to merge it, else its
+        caller ID, which the campaign may refuse."""
+        if self.merging:
+            return row.fields, row.extra
+        caller_id = row.fields.get("caller_id")
+        return ({"caller_id": caller_id}, {}) if caller_id else None
 
     def _check(
         self,
@@ -246,7 +272,7 @@ class FileReader:
         self.source = open_source(file, job.fmt, options.encoding, options.delimiter)
         columns = self.source.columns
         self.mapper = RowMapper(options, ZoneInfo(job.timezone), columns, job.form_fields)
-        self.checker = RowChecker(self.mapper, options, blocked)
+        self.checker = RowChecker(self.mapper, options, blocked, job.copy_text)
         self.region, self.chunk_rows = job.region, job.chunk_rows
         self.info = SourceInfo(self.source.delimiter, self.source.line_kind, columns)
 

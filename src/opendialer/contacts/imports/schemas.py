@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from opendialer.inputs import check_text
 from opendialer.models import MAX_PHONES, Contact
 
 
@@ -207,9 +208,10 @@ class ImportOptions(BaseModel):
     @field_validator("mapping")
     @classmethod
     def _mapping_targets(cls, value: dict[str, str | None]) -> dict[str, str | None]:
-        for target in value.values():
+        for column, target in value.items():
+            check_text(column)  # a column's name may become a custom_data key
             if target is not None:
-                check_target(target)
+                check_target(check_text(target))
         return value
 
 
@@ -222,8 +224,10 @@ class IssueLog:
     """The rows worth reporting, kept as NDJSON in a spooled temporary file (memory stays flat)."""
 
     def __init__(self) -> None:
+        # A malformed row's values may hold lone surrogates (JSON "\\ud800"): written as the
+        # JSON escape they came as, so the report stays valid UTF-8 and valid JSON.
         self._file: IO[str] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=1 << 20, mode="w+", encoding="utf-8"
+            max_size=1 << 20, mode="w+", encoding="utf-8", errors="backslashreplace"
         )
         self.count = 0
 

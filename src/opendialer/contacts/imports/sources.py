@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from opendialer.contacts.imports.schemas import ImportFormat
 from opendialer.errors import BadRequest
+from opendialer.inputs import json_may_be_unstorable, nested_text_problem, text_problem
 
 MAX_LINE_BYTES = 1 << 20
 JSON_BLOCK = 1 << 16
@@ -98,6 +99,7 @@ class DecodedLines:
         self.bytes_read = 0
         self.number = 0
         self.bad: dict[int, str] = {}  # line number → why it did not decode
+        self.nul = False  # a line read since the flag was last cleared holds a NUL character
 
     def _read(self) -> bytes:
         line = self.file.readline(MAX_LINE_BYTES)
@@ -115,6 +117,8 @@ class DecodedLines:
             self.number += 1
             if self.number == 1 and self.encoding == "utf-8":
                 line = line.removeprefix(codecs.BOM_UTF8)
+            if b"\0" in line:  # one search per line: the encodings offered keep NUL as byte 0
+                self.nul = True
             try:
                 yield line.decode(self.encoding)
             except UnicodeDecodeError as exc:
@@ -162,7 +166,9 @@ class CsvSource:
         except csv.Error as exc:
             raise fatal("malformed_header", f"The header row cannot be read: {exc}", 1) from exc
         seen: set[str] = set()
-        for name in columns:
+        for number, name in enumerate(columns, 1):
+            if problem := text_problem(name):
+                raise fatal("malformed_header", f"The header's column {number} {problem}", 1)
             if name and name in seen:
                 raise fatal("duplicate_column", f"The header names column {name!r} twice", 1)
             seen.add(name)
@@ -193,8 +199,19 @@ class CsvSource:
                 if values and any(v.strip() for v in values):
                     message = f"expected {width} columns, found {len(values)}"
                     yield Record(start, None, message, raw=values)
+            elif self._lines.nul and (problem := self._unstorable(values)):
+                yield Record(start, None, problem, raw=values)
             elif any(values):
                 yield Record(start, values)
+
+    def _unstorable(self, values: list[str]) -> str | None:
+        """Why a record's value cannot be stored (a line read for it held NUL), naming its
+        column; None when it can."""
+        self._lines.nul = False
+        for column, value in zip(self.columns, values, strict=True):
+            if problem := text_problem(value):
+                return f"{column}: text {problem}"
+        return None
 
 
 class NdjsonSource:
@@ -223,9 +240,21 @@ def _object_record(number: int, text: str) -> Record:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return Record(number, None, f"not valid JSON: {exc}", raw=text.strip())
+    return _json_record(number, value, json_may_be_unstorable(text))
+
+
+def _json_record(line: int, value: Any, escaped: bool) -> Record:
+    """A decoded JSON element as a record; ``escaped``: its text may hold a NUL or lone
+    surrogate escape, so its keys and values are checked (``opendialer.inputs``)."""
     if not isinstance(value, dict):
-        return Record(number, None, "not a JSON object", raw=value)
-    return Record(number, value)
+        return Record(line, None, "not a JSON object", raw=value)
+    if escaped:
+        for key, item in value.items():
+            if problem := text_problem(key):
+                return Record(line, None, f"key {key!r}: text {problem}", raw=value)
+            if problem := nested_text_problem(item):
+                return Record(line, None, f"{key}: text {problem}", raw=value)
+    return Record(line, value)
 
 
 class JsonArraySource:
@@ -277,7 +306,7 @@ class JsonArraySource:
             if not self._more():
                 return ""
 
-    def _element(self, index: int) -> Any:
+    def _element(self, index: int) -> Record:
         while True:
             try:
                 value, end = self._json.raw_decode(self._text, self._pos)
@@ -287,8 +316,9 @@ class JsonArraySource:
                     raise fatal("malformed_json", message, index) from exc
                 continue
             if end < len(self._text) or self._eof:
+                escaped = json_may_be_unstorable(self._text, self._pos, end)
                 self._pos = end
-                return value
+                return _json_record(index, value, escaped)
             self._more()  # a number may go on in the next block
 
     def records(self) -> Iterator[Record]:
@@ -297,11 +327,7 @@ class JsonArraySource:
             self._pos += 1
             return
         while True:
-            value = self._element(index)
-            if isinstance(value, dict):
-                yield Record(index, value)
-            else:
-                yield Record(index, None, "not a JSON object", raw=value)
+            yield self._element(index)
             index += 1
             separator = self._skip_space()
             self._pos += 1
