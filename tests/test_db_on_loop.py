@@ -13,7 +13,7 @@ from pathlib import Path
 import opendialer
 
 SOURCE = Path(opendialer.__file__).parent
-DB_CALLS = {"unit_of_work", "sessions", "get_session", "_in_transaction", "_transaction"}
+DB_CALLS = {"unit_of_work", "sessions", "get_session", "_in_transaction", "_Transaction"}
 SESSION_NAMES = {"session", "s", "db_session"}
 
 

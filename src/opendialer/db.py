@@ -29,8 +29,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary, ref
@@ -82,15 +82,22 @@ class LoopBlocked(RuntimeError):
     """Database work was started on the event loop's thread, where it would stop the loop."""
 
 
-@contextmanager
-def on_loop_allowed() -> Iterator[None]:
+class _LoopAllowed:
+    """A plain class, not ``@contextmanager``: the simulation enters it at every transaction."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _on_loop_ok.set(True)
+
+    def __exit__(self, *_exc: object) -> None:
+        _on_loop_ok.reset(self._token)
+
+
+def on_loop_allowed() -> AbstractContextManager[None]:
     """Let the block use the database on the loop (a simulation under a jumping virtual clock,
     where the loop standing still costs nothing)."""
-    token = _on_loop_ok.set(True)
-    try:
-        yield
-    finally:
-        _on_loop_ok.reset(token)
+    return _LoopAllowed()
 
 
 def _refuse_on_loop(*_args: Any) -> None:
@@ -157,10 +164,10 @@ class Gate:
     def acquire(self, timeout: float = GATE_TIMEOUT, *, first: bool = False) -> None:
         """Wait for a place; ``first``: ahead of every waiter (work that must not queue, such
         as a lease renewal: the waiters' turns are short, a lease that runs out is not)."""
-        granted = threading.Event()
         with self._mutex:
             if self._take_free():
                 return
+            granted = threading.Event()  # only for a waiter: most turns find the place free
             if first:
                 self._waiters.appendleft(granted.set)
             else:
@@ -438,21 +445,37 @@ def _session(sessions: SessionMaker, mode: str | None) -> Session:
     return sessions(bind=bind)
 
 
-@contextmanager
-def _transaction(session: Session) -> Iterator[Session]:
-    with session:
+class _Transaction:
+    """``session`` committed when the block succeeds, rolled back when it raises, then closed.
+    A plain class, not ``@contextmanager``: its generator's machinery cost as much as the rest
+    of our own code in a transaction's set-up and end."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        session = self.session
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            if exc_type is not None:
+                session.rollback()
+                return
+            try:
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        finally:
+            session.close()
 
 
-@contextmanager
 def unit_of_work(
     sessions: SessionMaker, *, writes: bool = True, immediate: bool = False, urgent: bool = False
-) -> Iterator[Session]:
+) -> AbstractContextManager[Session]:
     """One transaction: commit when the block succeeds, roll back when it raises.
 
     For synchronous code (a worker thread, the CLI), never on the event loop. On SQLite a
@@ -463,8 +486,7 @@ def unit_of_work(
     and must not write.
     """
     mode = (URGENT if urgent else IMMEDIATE if immediate else LAZY) if writes else None
-    with _transaction(_session(sessions, mode)) as session:
-        yield session
+    return _Transaction(_session(sessions, mode))
 
 
 TRANSACTION_MEMO = "opendialer_transaction_memo"  # session info: (its transaction, the memo)
@@ -531,7 +553,7 @@ async def connection_slot(sessions: SessionMaker) -> AsyncIterator[None]:
 
 
 def _in_transaction(sessions: SessionMaker, work: Callable[[Session], T], mode: str | None) -> T:
-    with _transaction(_session(sessions, mode)) as session:
+    with _Transaction(_session(sessions, mode)) as session:
         return work(session)
 
 
