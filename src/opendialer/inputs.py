@@ -9,6 +9,7 @@ parse and turn :class:`InputRejected` into an error of their own vocabulary.
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from typing import Any, TypeVar
@@ -75,19 +76,25 @@ def text_problem(value: str) -> str | None:
 
 def nested_text_problem(value: Any) -> str | None:
     """``text_problem`` of the first text in a decoded JSON value (keys included), or None."""
+    for text in _texts(value):
+        problem = text_problem(text)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every text in a decoded JSON value, keys included (its depth is already bounded)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            problem = text_problem(item)
-            if problem is not None:
-                return problem
+            yield item
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return None
 
 
 def json_may_be_unstorable(text: str, start: int = 0, end: int | None = None) -> bool:
@@ -163,17 +170,9 @@ def _decoder() -> json.JSONDecoder:
 
 
 def _refuse_surrogates(value: Any) -> None:
-    """Walk a decoded document (its depth is already bounded) for unpaired surrogates."""
-    if isinstance(value, str):
-        if _SURROGATE.search(value) is not None:
-            raise InputRejected("the JSON contains an unpaired surrogate (\\ud800-\\udfff)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_surrogates(key)
-            _refuse_surrogates(item)
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_surrogates(item)
+    """Walk a decoded document for unpaired surrogates."""
+    if any(_SURROGATE.search(text) is not None for text in _texts(value)):
+        raise InputRejected("the JSON contains an unpaired surrogate (\\ud800-\\udfff)")
 
 
 def form_charset(content_type: str) -> str | None:
