@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from marionette_driver import By, Wait
+from marionette_driver.errors import NoSuchElementException, StaleElementException
 from marionette_driver.marionette import Marionette
 
 from tests.console.browser import PASSWORD
@@ -85,6 +86,25 @@ class Firefox:
 
     def click(self, css: str) -> None:
         self.client.find_element(By.CSS_SELECTOR, css).click()
+
+    def select_option(self, element_id: str, label: str) -> None:
+        """Picks the option that reads ``label``. The console rebuilds a select's options on
+        every state it is pushed, so an option found may be gone before it is clicked: pick
+        again until the select shows the choice."""
+
+        def picked() -> bool:
+            select = self.client.find_element(By.ID, element_id)
+            for option in select.find_elements(By.TAG_NAME, "option"):
+                if option.get_property("textContent") == label:
+                    option.click()
+            shown: str = self.client.execute_script(
+                "const s = arguments[0]; return s.selectedOptions[0]?.text ?? '';",
+                script_args=[select],
+            )
+            return shown == label
+
+        stale = [NoSuchElementException, StaleElementException]
+        Wait(self.client, timeout=20, ignored_exceptions=stale).until(lambda _: picked())
 
     def wait_for(self, what: Callable[[], Any], timeout: float = 20) -> Any:
         """Polls ``what`` until it is true (a missing element counts as not yet)."""
