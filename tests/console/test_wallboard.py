@@ -56,6 +56,10 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
             expect(agent_page.locator("#state")).to_have_text("ready")
             expect(row.locator(".badge")).to_have_text("ready", timeout=SEEN_WITHIN_MS)
             assert time.monotonic() - clicked < SEEN_WITHIN_MS / 1000
+            # The engine has looked with nobody to call (so the picture's "why" list is the
+            # same at every run: that look, the dial, the look after it).
+            why = page.locator("#pacing li")
+            expect(why.first).to_contain_text("Sales: no contacts to dial", timeout=20_000)
 
             # A customer becomes due: the engine dials, the counters move, the agent talks.
             make_customer(sessions, campaign, "Erika", "Mustermann")
@@ -69,7 +73,9 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
                 expect(bar).to_have_attribute("data-value", "1")
                 assert float(bar.get_attribute("height") or 0) > 0
             expect(sales.locator(".status")).to_have_text("running")
-            expect(page.locator("#pacing li").first).to_contain_text("Sales: ")
+            expect(why).to_have_count(3)
+            expect(why.nth(1)).to_contain_text("Sales: low volume")
+            expect(why.first).to_contain_text("Sales: no contacts to dial")
             screenshot(page, "wallboard.png")
 
             # Stop: the campaign is disabled, and the board says so.
