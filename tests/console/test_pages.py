@@ -45,8 +45,10 @@ def test_screen_pop_result_form_and_callback(
         screenshot(page, "login.png")
         sign_in(page, base_url, erika.username)
         expect(page.locator("#state")).to_have_text("logged out")
+        expect(page.locator("#idle-text")).to_contain_text("logged out. Log in")
         page.get_by_role("button", name="Log in").click()
         expect(page.locator("#state")).to_have_text("paused")
+        expect(page.locator("#idle-text")).to_have_text("No call. Go Ready to receive calls.")
         page.get_by_role("button", name="Ready", exact=True).click()
 
         # The engine dials, the customer answers, the call is bridged: the contact pops up.

@@ -54,6 +54,9 @@ def test_supervisor_watches_an_agent_go_ready_a_campaign_dial_and_stops_it(
             agent_page.get_by_role("button", name="Ready", exact=True).click()
             clicked = time.monotonic()
             expect(agent_page.locator("#state")).to_have_text("ready")
+            expect(agent_page.locator("#idle-text")).to_have_text(
+                "Ready: waiting for the next call."
+            )
             expect(row.locator(".badge")).to_have_text("ready", timeout=SEEN_WITHIN_MS)
             assert time.monotonic() - clicked < SEEN_WITHIN_MS / 1000
             # The engine has looked with nobody to call (so the picture's "why" list is the

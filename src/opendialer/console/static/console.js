@@ -154,6 +154,13 @@ function renderModules(modules) {
   }));
 }
 
+// What the screen says with no call, by the agent's state.
+const IDLE_TEXT = {
+  logged_out: "You are logged out. Log in to start your shift.",
+  paused: "No call. Go Ready to receive calls.",
+  ready: "Ready: waiting for the next call.",
+};
+
 function render(state) {
   // An action's answer can arrive after a push read later (the skip's "ready", overtaken by the
   // next preview's push): a state read before the one shown is stale and must not replace it.
@@ -166,6 +173,7 @@ function render(state) {
   renderState(state);
   const call = state.call;
   $("idle").hidden = !!call;
+  text($("idle-text"), IDLE_TEXT[state.agent.state] || IDLE_TEXT.paused);
   $("call").hidden = !call;
   if (!call) { formContact = null; tick(); return; }
   renderContact(call);
