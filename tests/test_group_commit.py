@@ -26,7 +26,6 @@ from opendialer.app import create_app
 from opendialer.campaigns.codes import CodeKey
 from opendialer.config import Settings
 from opendialer.db import (
-    DatabaseBusy,
     GroupCommit,
     SessionMaker,
     after_commit,
@@ -37,6 +36,7 @@ from opendialer.db import (
     unit_of_work,
     writer_gate,
 )
+from opendialer.errors import DatabaseBusy
 from opendialer.models import Contact, DialMode, DncEntry
 from opendialer.web.db import DbSession
 from opendialer.web.routes import OneTripRoute

@@ -24,6 +24,7 @@ server process, with its caches empty, for every one of them.
 """
 
 import asyncio
+import atexit
 import contextvars
 import logging
 import math
@@ -778,7 +779,22 @@ def _group_failure(error: BaseException) -> Callable[[], BaseException]:
 def _group_of(sessions: SessionMaker) -> GroupCommit:
     engine: Engine = sessions.kw["bind"]
     group = _groups.get(engine)
-    return group if group is not None else _groups.setdefault(engine, GroupCommit(engine))
+    if group is None:
+        group = _groups.setdefault(engine, GroupCommit(engine))
+        atexit.register(_log_counts, ref(group))
+    return group
+
+
+def _log_counts(group: "ref[GroupCommit]") -> None:
+    """At exit: how many writers a group held (``bench/group_sizes.py`` reads it)."""
+    counted = group()
+    if counted is not None and counted.groups:
+        log.info(
+            "group commit: %d writers in %d groups (%.2f a group)",
+            counted.writers,
+            counted.groups,
+            counted.writers / counted.groups,
+        )
 
 
 def group_commit(sessions: SessionMaker) -> GroupCommit | None:
@@ -812,10 +828,15 @@ async def run_grouped(session: Session, work: Callable[[], T]) -> T:
     rolled back), in a group commit when ``session`` is an unused :func:`grouped_session`;
     otherwise in a worker thread of its own."""
     sessions: SessionMaker | None = session.info.get(GROUPED)
-    if sessions is None or session.in_transaction():
+    if sessions is None or _begun(session):
         return await to_thread.run_sync(work)
     job = _Job(partial(_joined_request, session, work))
     return await _group_of(sessions).run(job, async_wait(sessions))  # type: ignore[no-any-return]
+
+
+def _begun(session: Session) -> bool:
+    """The session has a transaction already (a dependency read with it): no I/O."""
+    return session.in_transaction()
 
 
 def _joined_request(
