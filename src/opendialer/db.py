@@ -42,6 +42,7 @@ from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.session import JoinTransactionMode
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from opendialer.audit import recorder as audit_recorder
@@ -634,7 +635,7 @@ class _Job:
 
     __slots__ = ("actions", "context", "error", "result", "run_in", "wake")
 
-    def __init__(self, run_in: Callable[[Connection, _Actions], Any]) -> None:
+    def __init__(self, run_in: Callable[[Connection, _Actions, JoinTransactionMode], Any]) -> None:
         self.run_in = run_in
         self.context = contextvars.copy_context()
         self.wake: asyncio.Future[bool] | None = None  # True: lead; False: done
@@ -642,9 +643,9 @@ class _Job:
         self.error: BaseException | None = None
         self.actions: _Actions = []
 
-    def run(self, conn: Connection) -> None:
+    def run(self, conn: Connection, join: JoinTransactionMode) -> None:
         try:
-            self.result = self.run_in(conn, self.actions)
+            self.result = self.run_in(conn, self.actions, join)
         except BaseException as error:  # that writer's own failure, for its own task
             self.error = error
             self.actions.clear()
@@ -740,13 +741,18 @@ class GroupCommit:
                     other.wake.set_result(False)
 
     def _commit(self, group: list[_Job]) -> None:
-        """In a worker thread: the group's transaction, then the committed writers' actions."""
+        """In a worker thread: the group's transaction, then the committed writers' actions.
+        A writer alone needs no savepoint: its session's rollback is the transaction's."""
+        alone = len(group) == 1
+        join: JoinTransactionMode = "rollback_only" if alone else "create_savepoint"
         try:
             with self._bind.connect() as conn:
                 conn.begin()
                 for job in group:
-                    job.context.run(job.run, conn)
+                    job.context.run(job.run, conn, join)
                     if conn.invalidated or not conn.in_transaction():
+                        if alone and job.error is not None:
+                            return  # rolled back: its own error, nothing to commit
                         raise _GroupBroken("a writer's failure ended the group's transaction")
                 conn.commit()
         except BaseException as error:
@@ -804,10 +810,14 @@ def group_commit(sessions: SessionMaker) -> GroupCommit | None:
 
 
 def _unit_in_group(
-    sessions: SessionMaker, work: Callable[[Session], T], conn: Connection, actions: _Actions
+    sessions: SessionMaker,
+    work: Callable[[Session], T],
+    conn: Connection,
+    actions: _Actions,
+    join: JoinTransactionMode,
 ) -> T:
     """``run_unit_of_work``'s writer, in its savepoint of the group's transaction."""
-    session = sessions(bind=conn, join_transaction_mode="create_savepoint")
+    session = sessions(bind=conn, join_transaction_mode=join)
     session.info[_AFTER_GROUP] = actions
     with _Transaction(session):
         return work(session)
@@ -840,11 +850,15 @@ def _begun(session: Session) -> bool:
 
 
 def _joined_request(
-    session: Session, work: Callable[[], T], conn: Connection, actions: _Actions
+    session: Session,
+    work: Callable[[], T],
+    conn: Connection,
+    actions: _Actions,
+    join: JoinTransactionMode,
 ) -> T:
     """A request's endpoint trip, its session in a savepoint of the group's transaction."""
     session.bind = conn
-    session.join_transaction_mode = "create_savepoint"
+    session.join_transaction_mode = join
     session.info[_AFTER_GROUP] = actions
     try:
         return work()
