@@ -751,8 +751,8 @@ class GroupCommit:
                 for job in group:
                     job.context.run(job.run, conn, join)
                     if conn.invalidated or not conn.in_transaction():
-                        if alone and job.error is not None:
-                            return  # rolled back: its own error, nothing to commit
+                        if alone:
+                            return  # its session rolled it back: nothing to commit
                         raise _GroupBroken("a writer's failure ended the group's transaction")
                 conn.commit()
         except BaseException as error:
@@ -842,6 +842,17 @@ async def run_grouped(session: Session, work: Callable[[], T]) -> T:
         return await to_thread.run_sync(work)
     job = _Job(partial(_joined_request, session, work))
     return await _group_of(sessions).run(job, async_wait(sessions))  # type: ignore[no-any-return]
+
+
+async def read_beside(session: Session, read: Callable[[Session], T]) -> T:
+    """``read`` (reads only) before the endpoint, with ``session``: for an unused
+    :func:`grouped_session`, in a read transaction of its own, so the session still joins its
+    group (a look-up such as an API key's, which a cache could have answered as well);
+    otherwise with ``session`` in a worker thread."""
+    sessions: SessionMaker | None = session.info.get(GROUPED)
+    if sessions is None or _begun(session):
+        return await to_thread.run_sync(read, session)
+    return await run_unit_of_work(sessions, read, writes=False)
 
 
 def _begun(session: Session) -> bool:
