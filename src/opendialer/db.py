@@ -8,7 +8,9 @@ database file, waited on in a thread or, without holding a thread, on the event 
 - Async code (requests, the Voicenter and jtel faces, imports, housekeeping) never waits for the
   database on the loop: it awaits :func:`run_unit_of_work` (or the request's session), which
   queues for the gate on the loop, then runs the transaction in a worker thread with
-  ``BEGIN IMMEDIATE``, so it never has to upgrade a read snapshot to a writer half-way.
+  ``BEGIN IMMEDIATE``, so it never has to upgrade a read snapshot to a writer half-way. The
+  writers queued at one moment share one such transaction and trip, each in a savepoint of its
+  own (group commit, :class:`GroupCommit` at the end of this module).
 - The engine's thread uses ``unit_of_work(..., immediate=True)``: the gate and ``BEGIN IMMEDIATE``
   at the transaction's first statement.
 - Other synchronous code (CLI, tests, the CRM sender's threads) takes the gate at its first write
