@@ -282,3 +282,41 @@ def test_many_concurrent_writers_lose_nothing_and_write_nothing_twice(
     assert _numbers(sessions) == numbers
     assert sorted(fired) == numbers
     assert threading.active_count() < 100
+
+
+def test_writers_that_wait_too_long_leave_the_queue_and_the_next_one_leads(
+    database_url: str, tenant: NewTenant
+) -> None:
+    """The leader and the writers queued behind it each give up after the wait (503), the
+    queue is left empty, and the next writer leads a group of its own."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("group commit is SQLite's")
+    engine = create_db_engine(database_url, async_wait=0.3)
+    sessions = create_sessionmaker(engine)
+    gate = writer_gate(sessions)
+    assert gate is not None
+    fired: list[str] = []
+
+    async def main() -> tuple[list[Any], str]:
+        gate.acquire()
+        try:
+            works = [_add(tenant.tenant.id, f"+4930{n}", fired) for n in range(3)]
+            results = await asyncio.gather(
+                *(run_unit_of_work(sessions, work, writes=True) for work in works),
+                return_exceptions=True,
+            )
+            assert _group(sessions).queued == 0
+        finally:
+            gate.release()
+        last = _add(tenant.tenant.id, "+49309", fired)
+        after = await run_unit_of_work(sessions, last, writes=True)
+        return results, after
+
+    try:
+        results, after = asyncio.run(main())
+    finally:
+        engine.dispose()
+    assert [type(result).__name__ for result in results] == ["WriterBusy"] * 3
+    assert all("busy with other writes" in str(result) for result in results)
+    assert after == "+49309"
+    assert fired == ["+49309"]

@@ -46,6 +46,9 @@ def test_a_native_create_makes_one_trip_to_a_worker_thread(
     api: TestClient, trips: list[str], settings: Settings
 ) -> None:
     campaign = api.post("/api/v1/campaigns", json={"name": "C", "dial_mode": "predictive"})
+    if settings.database_url.startswith("sqlite"):
+        # The new key's look-up reads beside the request's session, which still joins a group.
+        assert trips == ["_in_transaction", "_commit"], trips
     path = f"/api/v1/campaigns/{campaign.json()['id']}/contacts"
     assert api.post(path, json={"phones": ["030 1234567"]}).status_code == 201  # key verified
     trips.clear()
