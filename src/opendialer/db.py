@@ -8,7 +8,9 @@ database file, waited on in a thread or, without holding a thread, on the event 
 - Async code (requests, the Voicenter and jtel faces, imports, housekeeping) never waits for the
   database on the loop: it awaits :func:`run_unit_of_work` (or the request's session), which
   queues for the gate on the loop, then runs the transaction in a worker thread with
-  ``BEGIN IMMEDIATE``, so it never has to upgrade a read snapshot to a writer half-way.
+  ``BEGIN IMMEDIATE``, so it never has to upgrade a read snapshot to a writer half-way. The
+  writers queued at one moment share one such transaction and trip, each in a savepoint of its
+  own (group commit, :class:`GroupCommit` at the end of this module).
 - The engine's thread uses ``unit_of_work(..., immediate=True)``: the gate and ``BEGIN IMMEDIATE``
   at the transaction's first statement.
 - Other synchronous code (CLI, tests, the CRM sender's threads) takes the gate at its first write
@@ -24,8 +26,11 @@ server process, with its caches empty, for every one of them.
 """
 
 import asyncio
+import atexit
 import contextvars
+import logging
 import math
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -37,13 +42,15 @@ from weakref import WeakKeyDictionary, ref
 
 from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.session import JoinTransactionMode
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from opendialer.audit import recorder as audit_recorder
 from opendialer.errors import DatabaseBusy
 
+log = logging.getLogger(__name__)
 SessionMaker = sessionmaker[Session]
 T = TypeVar("T")
 PING_AFTER_IDLE = 1.0  # seconds
@@ -57,6 +64,10 @@ WRITES = "opendialer_writes"  # execution option: how this connection's transact
 # READ: reads only, no gate.
 LAZY, IMMEDIATE, HELD, READ = "lazy", "immediate", "held", "read"
 URGENT = "urgent"  # as IMMEDIATE, ahead of every writer waiting at the gate (lease renewals)
+# As IMMEDIATE, waiting at most the engine's async wait (a request's session used before its
+# group commit: it answers 503 after as long as a request queued on the loop would).
+REQUEST = "request"
+WAIT = "opendialer_wait"  # execution option: seconds a thread waits for the gate (REQUEST)
 GATE_INFO = "opendialer_gate"  # connection info: the gate this transaction took itself
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _gates: dict[str, "WriterGate"] = {}  # per database file: engines on one file share it
@@ -256,6 +267,7 @@ def _gate_of(conn: Connection) -> "WriterGate":
 _BEGINS = {
     IMMEDIATE: "BEGIN IMMEDIATE",
     URGENT: "BEGIN IMMEDIATE",
+    REQUEST: "BEGIN IMMEDIATE",
     HELD: "BEGIN IMMEDIATE",
     READ: "BEGIN",  # one snapshot for the reads
 }
@@ -269,9 +281,10 @@ def sqlite_begin_statement(conn: Connection) -> str | None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get(WRITES, LAZY)
-    if mode in (IMMEDIATE, URGENT):
-        _take_gate(conn, first=mode == URGENT)
+    options = conn.get_execution_options()
+    mode = options.get(WRITES, LAZY)
+    if mode in (IMMEDIATE, URGENT, REQUEST):
+        _take_gate(conn, first=mode == URGENT, timeout=options.get(WAIT, GATE_TIMEOUT))
     if (statement := _BEGINS.get(mode)) is not None:
         _send_begin(conn, statement)
 
@@ -302,11 +315,11 @@ def _gate_first_write(conn: Connection, cursor: Any, statement: str, *_args: Any
             cursor.execute("BEGIN IMMEDIATE")
 
 
-def _take_gate(conn: Connection, *, first: bool = False) -> None:
+def _take_gate(conn: Connection, *, first: bool = False, timeout: float = GATE_TIMEOUT) -> None:
     if GATE_INFO in conn.info:
         return  # a later transaction on the same checked-out connection: still ours
     gate = _gate_of(conn)
-    gate.acquire(first=first)
+    gate.acquire(timeout, first=first)
     conn.info[GATE_INFO] = gate
 
 
@@ -435,14 +448,21 @@ def _session(sessions: SessionMaker, mode: str | None) -> Session:
     engine: Engine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite":
         return sessions()
-    mode = mode or READ
+    return sessions(bind=_mode_bind(engine, mode or READ))
+
+
+def _mode_bind(engine: Engine, mode: str) -> Engine:
+    """``engine`` whose SQLite transactions write the ``mode`` way (made once per mode)."""
     binds = _writer_binds.get(engine)
     if binds is None:
         binds = _writer_binds.setdefault(engine, {})
     bind = binds.get(mode)
     if bind is None:
-        bind = binds.setdefault(mode, engine.execution_options(**{WRITES: mode}))
-    return sessions(bind=bind)
+        options: dict[str, Any] = {WRITES: mode}
+        if mode == REQUEST:
+            options[WAIT] = _async_waits.get(engine, GATE_TIMEOUT)
+        bind = binds.setdefault(mode, engine.execution_options(**options))
+    return bind
 
 
 class _Transaction:
@@ -509,7 +529,18 @@ def transaction_memo(session: Session) -> dict[object, Any] | None:
 
 def after_commit(session: Session, action: Callable[[], object]) -> None:
     """Run ``action`` once the session's transaction has committed; never if it rolls back."""
-    event.listen(session, "after_commit", lambda _: action(), once=True)
+    event.listen(session, "after_commit", lambda _: when_committed(session, action), once=True)
+
+
+def when_committed(session: Session, action: Callable[[], object]) -> None:
+    """For a listener of the session's ``after_commit``: run ``action`` now, unless the session
+    is one writer of a group commit, whose commit released its savepoint only: then ``action``
+    runs after the group's COMMIT, and never if that fails."""
+    waiting: list[Callable[[], object]] | None = session.info.get(_AFTER_GROUP)
+    if waiting is None:
+        action()
+    else:
+        waiting.append(action)
 
 
 async def run_unit_of_work(
@@ -522,14 +553,10 @@ async def run_unit_of_work(
     """
     gate = writer_gate(sessions) if writes else None
     async with connection_slot(sessions):
-        if gate is not None:
-            await gate.acquire_async(async_wait(sessions))
-        try:
-            mode = HELD if writes else None
-            return await to_thread.run_sync(partial(_in_transaction, sessions, work, mode))
-        finally:
-            if gate is not None:
-                gate.release()
+        if gate is not None:  # a writer on SQLite: one of a group commit
+            job = _Job(partial(_unit_in_group, sessions, work))
+            return await _group_of(sessions).run(job, async_wait(sessions))  # type: ignore[no-any-return]
+        return await to_thread.run_sync(partial(_in_transaction, sessions, work, None))
 
 
 @asynccontextmanager
@@ -570,3 +597,287 @@ def end_session(session: Session, commit: bool) -> None:
             session.commit()
     finally:
         session.close()
+
+
+# Group commit (SQLite). Every writer of one database file waits for the one writer gate, and
+# a transaction's fixed costs (a connection taken, ``BEGIN IMMEDIATE``, ``COMMIT``, a trip to a
+# worker thread and back) were a third of a cheap write's CPU. So async writers (requests and
+# ``run_unit_of_work``) queue on the loop; the first of them leads: it waits for the gate, takes
+# every writer queued by then (at most ``GROUP_LIMIT``) and runs them in one worker-thread trip
+# and one transaction, each in a SAVEPOINT of its own (its session joins the group's connection
+# with ``join_transaction_mode="create_savepoint"``): a writer that fails is rolled back to its
+# savepoint and gets its own error, the others go on. One COMMIT ends the group; if it (or the
+# BEGIN) fails, every writer of the group gets that failure (a locked database: 503) and nothing
+# is written. A session's ``after_commit`` actions (``after_commit``, ``when_committed``) wait for
+# that COMMIT and run for the writers whose savepoint was released. The next leader queues for
+# the gate while a group runs, so writers that arrive meanwhile form the next group.
+
+GROUP_LIMIT = 64  # writers in one group at most: a bound on a group's latency
+GROUPED = "opendialer_grouped"  # session info: a request's session that may join a group
+_AFTER_GROUP = "opendialer_after_group"  # session info: actions waiting for the group's COMMIT
+_groups: WeakKeyDictionary[Engine, "GroupCommit"] = WeakKeyDictionary()
+_Actions = list[Callable[[], object]]
+
+
+class GroupNotCommitted(DatabaseBusy):
+    """The group's transaction could not begin or commit: the database file is locked by
+    another process past the busy timeout (a client sees 503 and may retry)."""
+
+    def __init__(self) -> None:
+        super().__init__("The database is locked by another writer; retry in a moment")
+
+
+class _GroupBroken(RuntimeError):
+    """A writer's failure ended the group's transaction itself."""
+
+
+class _Job:
+    """One writer of a group: ``run_in(connection, actions)`` in the writer's own context
+    (its audit context, its connection slot), with its result or error kept for its task."""
+
+    __slots__ = ("actions", "context", "error", "result", "run_in", "wake")
+
+    def __init__(self, run_in: Callable[[Connection, _Actions, JoinTransactionMode], Any]) -> None:
+        self.run_in = run_in
+        self.context = contextvars.copy_context()
+        self.wake: asyncio.Future[bool] | None = None  # True: lead; False: done
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.actions: _Actions = []
+
+    def run(self, conn: Connection, join: JoinTransactionMode) -> None:
+        try:
+            self.result = self.run_in(conn, self.actions, join)
+        except BaseException as error:  # that writer's own failure, for its own task
+            self.error = error
+            self.actions.clear()
+
+    def outcome(self) -> Any:
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        return self.result
+
+
+class GroupCommit:
+    """The writers of one SQLite engine that queue at a moment, in one transaction (above)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._bind = _mode_bind(engine, HELD)  # BEGIN IMMEDIATE; the leader holds the gate
+        self._gate = _engine_gate(engine)
+        self._queue: deque[_Job] = deque()
+        self._leading = False  # a writer is leading: waiting for the gate or taking a group
+        self.groups = 0  # groups run, and the writers they held (the bench's average)
+        self.writers = 0
+
+    @property
+    def queued(self) -> int:
+        """Writers waiting for the next group."""
+        return len(self._queue)
+
+    async def run(self, job: _Job, timeout: float) -> Any:
+        loop = asyncio.get_running_loop()
+        job.wake = loop.create_future()
+        deadline = loop.time() + timeout
+        self._queue.append(job)
+        leads = not self._leading
+        self._leading = True
+        if not leads and not await self._wait(job, loop, deadline, timeout):
+            return job.outcome()
+        await self._lead(job, loop, deadline, timeout)
+        return job.outcome()
+
+    async def _wait(
+        self, job: _Job, loop: asyncio.AbstractEventLoop, deadline: float, timeout: float
+    ) -> bool:
+        """Until a group ran the job (False) or the job is to lead the next group (True)."""
+        wake = job.wake
+        assert wake is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(wake), max(deadline - loop.time(), 0))
+        except TimeoutError:
+            if wake.done():
+                return wake.result()
+            if job in self._queue:
+                self._queue.remove(job)
+                raise WriterBusy(timeout) from None
+            return await wake  # its group is running: its answer comes
+        except asyncio.CancelledError:
+            if job in self._queue:
+                self._queue.remove(job)
+                if wake.done() and wake.result():  # made leader: pass it on
+                    self._hand_on()
+            raise
+
+    def _hand_on(self) -> None:
+        """The leader took its group (or left): the first writer queued leads next."""
+        if self._queue:
+            wake = self._queue[0].wake
+            assert wake is not None and not wake.done()
+            wake.set_result(True)
+        else:
+            self._leading = False
+
+    async def _lead(
+        self, job: _Job, loop: asyncio.AbstractEventLoop, deadline: float, timeout: float
+    ) -> None:
+        try:
+            await self._gate.acquire_async(max(deadline - loop.time(), 0))
+        except BaseException as error:
+            if job in self._queue:
+                self._queue.remove(job)
+            self._hand_on()
+            if isinstance(error, WriterBusy):
+                raise WriterBusy(timeout) from None
+            raise
+        group = [self._queue.popleft() for _ in range(min(GROUP_LIMIT, len(self._queue)))]
+        self._hand_on()
+        self.groups += 1
+        self.writers += len(group)
+        try:
+            await to_thread.run_sync(self._commit, group)
+        finally:
+            self._gate.release()
+            for other in group:
+                if other.wake is not None and not other.wake.done():
+                    other.wake.set_result(False)
+
+    def _commit(self, group: list[_Job]) -> None:
+        """In a worker thread: the group's transaction, then the committed writers' actions.
+        A writer alone needs no savepoint: its session's rollback is the transaction's."""
+        alone = len(group) == 1
+        join: JoinTransactionMode = "rollback_only" if alone else "create_savepoint"
+        try:
+            with self._bind.connect() as conn:
+                conn.begin()
+                for job in group:
+                    job.context.run(job.run, conn, join)
+                    if conn.invalidated or not conn.in_transaction():
+                        if alone:
+                            return  # its session rolled it back: nothing to commit
+                        raise _GroupBroken("a writer's failure ended the group's transaction")
+                conn.commit()
+        except BaseException as error:
+            failure = _group_failure(error)
+            for job in group:
+                job.actions.clear()
+                if job.error is None:
+                    job.error = failure()
+            return
+        for job in group:
+            for action in job.actions:
+                try:
+                    job.context.run(action)
+                except Exception as error:  # as when a plain commit's listener raises
+                    job.error = job.error or error
+
+
+def _group_failure(error: BaseException) -> Callable[[], BaseException]:
+    """What each writer of a group that did not commit raises: a locked database (another
+    process held it past the busy timeout) or a writer that broke the transaction is worth a
+    retry (503); any other failure is that failure, as for a transaction of its own."""
+    locked = isinstance(error, OperationalError) and isinstance(
+        error.orig, sqlite3.OperationalError
+    )
+    if locked or isinstance(error, _GroupBroken):
+        return GroupNotCommitted
+    return lambda: error
+
+
+def _group_of(sessions: SessionMaker) -> GroupCommit:
+    engine: Engine = sessions.kw["bind"]
+    group = _groups.get(engine)
+    if group is None:
+        group = _groups.setdefault(engine, GroupCommit(engine))
+        atexit.register(_log_counts, ref(group))
+    return group
+
+
+def _log_counts(group: "ref[GroupCommit]") -> None:
+    """At exit: how many writers a group held (``bench/group_sizes.py`` reads it)."""
+    counted = group()
+    if counted is not None and counted.groups:
+        log.info(
+            "group commit: %d writers in %d groups (%.2f a group)",
+            counted.writers,
+            counted.groups,
+            counted.writers / counted.groups,
+        )
+
+
+def group_commit(sessions: SessionMaker) -> GroupCommit | None:
+    """The group commit of ``sessions``' SQLite database (None before its first writer, or
+    for other databases): its counters say how many writers a group held."""
+    return _groups.get(sessions.kw["bind"])
+
+
+def _unit_in_group(
+    sessions: SessionMaker,
+    work: Callable[[Session], T],
+    conn: Connection,
+    actions: _Actions,
+    join: JoinTransactionMode,
+) -> T:
+    """``run_unit_of_work``'s writer, in its savepoint of the group's transaction."""
+    session = sessions(bind=conn, join_transaction_mode=join)
+    session.info[_AFTER_GROUP] = actions
+    with _Transaction(session):
+        return work(session)
+
+
+def grouped_session(sessions: SessionMaker) -> Session:
+    """A request's writing session on SQLite that joins a group commit when its endpoint's trip
+    runs (:func:`run_grouped`). Used before that (a dependency's look-up, in a worker thread),
+    it takes the writer gate itself at its first statement (waiting in that thread, at most
+    as long as a request queues on the loop), and the request runs on its own."""
+    session = _session(sessions, REQUEST)
+    session.info[GROUPED] = sessions
+    return session
+
+
+async def run_grouped(session: Session, work: Callable[[], T]) -> T:
+    """``work``, which ends ``session``'s transaction (commits and closes it, or leaves it to be
+    rolled back), in a group commit when ``session`` is an unused :func:`grouped_session`;
+    otherwise in a worker thread of its own."""
+    sessions: SessionMaker | None = session.info.get(GROUPED)
+    if sessions is None or _begun(session):
+        return await to_thread.run_sync(work)
+    job = _Job(partial(_joined_request, session, work))
+    return await _group_of(sessions).run(job, async_wait(sessions))  # type: ignore[no-any-return]
+
+
+async def read_beside(session: Session, read: Callable[[Session], T]) -> T:
+    """``read`` (reads only) before the endpoint, with ``session``: for an unused
+    :func:`grouped_session`, in a read transaction of its own, so the session still joins its
+    group (a look-up such as an API key's, which a cache could have answered as well);
+    otherwise with ``session`` in a worker thread."""
+    sessions: SessionMaker | None = session.info.get(GROUPED)
+    if sessions is None or _begun(session):
+        return await to_thread.run_sync(read, session)
+    return await run_unit_of_work(sessions, read, writes=False)
+
+
+def _begun(session: Session) -> bool:
+    """The session has a transaction already (a dependency read with it): no I/O."""
+    return session.in_transaction()
+
+
+def _joined_request(
+    session: Session,
+    work: Callable[[], T],
+    conn: Connection,
+    actions: _Actions,
+    join: JoinTransactionMode,
+) -> T:
+    """A request's endpoint trip, its session in a savepoint of the group's transaction."""
+    session.bind = conn
+    session.join_transaction_mode = join
+    session.info[_AFTER_GROUP] = actions
+    try:
+        return work()
+    finally:
+        if session.in_transaction():  # it raised, or its answer did not validate: not written
+            try:
+                session.rollback()
+            finally:
+                session.close()

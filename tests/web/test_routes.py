@@ -43,9 +43,12 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_native_create_makes_one_trip_to_a_worker_thread(
-    api: TestClient, trips: list[str]
+    api: TestClient, trips: list[str], settings: Settings
 ) -> None:
     campaign = api.post("/api/v1/campaigns", json={"name": "C", "dial_mode": "predictive"})
+    if settings.database_url.startswith("sqlite"):
+        # The new key's look-up reads beside the request's session, which still joins a group.
+        assert trips == ["_in_transaction", "_commit"], trips
     path = f"/api/v1/campaigns/{campaign.json()['id']}/contacts"
     assert api.post(path, json={"phones": ["030 1234567"]}).status_code == 201  # key verified
     trips.clear()
@@ -54,7 +57,11 @@ def test_a_native_create_makes_one_trip_to_a_worker_thread(
 
     assert response.status_code == 201, response.text
     # The key's lookup makes a trip of its own when its cached second has run out meanwhile.
-    assert [trip for trip in trips if trip != "authenticate_api_key"] == ["_run"], trips
+    # On SQLite the trip is a group commit's (opendialer.db.GroupCommit), with this one writer.
+    one_trip = "_commit" if settings.database_url.startswith("sqlite") else "_run"
+    # (on SQLite a read of its own, ``_in_transaction``, beside the grouped session).
+    key_lookups = ("authenticate_api_key", "_in_transaction")
+    assert [trip for trip in trips if trip not in key_lookups] == [one_trip], trips
     assert api.get(f"/api/v1/contacts/{response.json()['id']}").status_code == 200
 
 

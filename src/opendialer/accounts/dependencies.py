@@ -1,5 +1,6 @@
 """Request authentication for the native API."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +14,7 @@ from opendialer.accounts.service import authenticate_api_key
 from opendialer.accounts.session_auth import login_of
 from opendialer.accounts.verified_keys import VerifiedKeys, revision
 from opendialer.audit.context import act_as
-from opendialer.db import READ_METHODS
+from opendialer.db import READ_METHODS, read_beside
 from opendialer.errors import Unauthorized
 from opendialer.scoping import Scope
 from opendialer.security import hash_token
@@ -63,7 +64,7 @@ async def _api_key_scope(keys: VerifiedKeys, session: Session, key: str) -> Scop
         act_as(known)  # the audit trail names the key, as authenticate_api_key does
         return known
     seen = revision()
-    scope = await run_in_threadpool(authenticate_api_key, session, key)
+    scope = await read_beside(session, partial(authenticate_api_key, key=key))
     keys.remember(key_hash, scope, seen)
     return scope
 

@@ -23,7 +23,7 @@ from sqlalchemy import Insert, Table, event, func, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
-from opendialer.db import transaction_memo
+from opendialer.db import transaction_memo, when_committed
 from opendialer.engine.agent_state import AgentStatus
 from opendialer.models import AgentSession, AgentState, AgentStateChange
 
@@ -110,8 +110,9 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
             _notify(session, plainly)
 
     def committed(session: Session) -> None:
-        for user_id in session.info.pop(changed, ()):
-            tell(user_id)
+        agents = session.info.pop(changed, ())
+        if agents:  # after a group commit's COMMIT when the session was one of its writers
+            when_committed(session, lambda: _tell_each(tell, agents))
 
     def rolled_back(session: Session, *_: Any) -> None:
         session.info.pop(changed, None)
@@ -129,6 +130,11 @@ def publishing(sessions: sessionmaker[Session], tell: Callable[[int], None]) -> 
     finally:
         for name, listener in listeners:
             event.remove(sessions, name, listener)
+
+
+def _tell_each(tell: Callable[[int], None], user_ids: set[int]) -> None:
+    for user_id in user_ids:
+        tell(user_id)
 
 
 def _notify(session: Session, user_ids: set[int]) -> None:

@@ -14,12 +14,14 @@ from opendialer.db import (
     async_wait,
     connection_slot,
     end_session,
+    grouped_session,
     held_session,
     writer_gate,
 )
 from opendialer.web.state import state_of
 
 FINISHED = "opendialer_finished"  # session info: committed and closed by the endpoint's trip
+ONE_TRIP = "opendialer_one_trip"  # an endpoint's attribute: it finishes its sessions itself
 
 
 def finish(session: Session) -> None:
@@ -37,15 +39,21 @@ async def _end(session: Session, commit: bool) -> None:
 
 async def _request_session(request: Request) -> AsyncIterator[Session]:
     """The request's transaction. A writing request on SQLite holds the writer gate from here
-    to its commit; it queued for it on the loop, and its SQL runs in worker threads."""
+    to its commit; it queued for it on the loop, and its SQL runs in worker threads. Unless its
+    endpoint makes one trip (``opendialer.web.routes.OneTripRoute``): that trip joins a group
+    commit, which holds the gate for the group (``opendialer.db.run_grouped``)."""
     sessions = state_of(request.app).sessions
     writes = request.method not in READ_METHODS
     gate = writer_gate(sessions) if writes else None
     async with connection_slot(sessions):
-        if gate is not None:
-            await gate.acquire_async(async_wait(sessions))
-        try:
+        if gate is not None and getattr(request.scope.get("endpoint"), ONE_TRIP, False):
+            gate = None  # its endpoint's trip joins a group commit (opendialer.web.routes)
+            session = grouped_session(sessions)
+        else:
+            if gate is not None:
+                await gate.acquire_async(async_wait(sessions))
             session = held_session(sessions, writes=writes)
+        try:
             try:
                 yield session
             except BaseException:

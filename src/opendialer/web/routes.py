@@ -22,6 +22,10 @@ again on the loop: a model instance passes as it is.
 
 An endpoint that raises leaves its sessions to the dependency (rolled back there, as before);
 so does an answer that does not validate (FastAPI raises its error on the loop).
+
+On SQLite a writing request's trip is one writer of a group commit (``opendialer.db``,
+``run_grouped``): the writers queued at that moment run in one trip and one transaction, each
+in a savepoint of its own, so the failures above roll back that request's savepoint alone.
 """
 
 import functools
@@ -37,7 +41,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from opendialer.web.db import finish
+from opendialer.db import GROUPED, run_grouped
+from opendialer.web.db import ONE_TRIP, finish
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 
@@ -86,8 +91,13 @@ class OneTripRoute(APIRoute):
     def _in_one_trip(self, endpoint: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(endpoint)
         async def one_trip(**values: Any) -> Any:
-            return await to_thread.run_sync(functools.partial(self._run, endpoint, values))
+            work = functools.partial(self._run, endpoint, values)
+            for value in values.values():
+                if isinstance(value, Session) and GROUPED in value.info:
+                    return await run_grouped(value, work)
+            return await to_thread.run_sync(work)
 
+        setattr(one_trip, ONE_TRIP, True)
         return one_trip
 
     def _run(self, endpoint: Callable[..., Any], values: dict[str, Any]) -> Any:
