@@ -202,7 +202,11 @@ def agent_endpoint(session: Session, user_id: int) -> AgentEndpoint:
     sip_uri, extension, username = session.execute(
         _endpoint_statement(), {"user_id": user_id}
     ).one()
-    uri = sip_uri or f"sip:{extension or username}@agents.invalid"
+    return _endpoint_of(user_id, agent_sessions.AgentPhone(sip_uri, extension, username))
+
+
+def _endpoint_of(user_id: int, phone: agent_sessions.AgentPhone) -> AgentEndpoint:
+    uri = phone.sip_uri or f"sip:{phone.extension or phone.username}@agents.invalid"
     return AgentEndpoint(id=str(user_id), sip_uri=uri)
 
 
@@ -837,8 +841,11 @@ class CampaignRunner:
             if earlier is not None:
                 self.policy.observe(earlier)
             agent_id = call.agent_id
+            reserved = agent_sessions.Believed(AgentState.RESERVED, self.campaign_id)
             await self.engine.db.run(
-                lambda session: self._move(session, agent_id, AgentEvent.CONNECT, event.at)
+                lambda session: self._move(
+                    session, agent_id, AgentEvent.CONNECT, event.at, believed=reserved
+                )
             )
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
@@ -870,7 +877,7 @@ class CampaignRunner:
         attempt_id, contact_id = call.attempt_id, call.contact_id
 
         def reserve(session: Session) -> tuple[int | None, AgentEndpoint | None]:
-            agent_id = agent_sessions.reserve_longest_idle(
+            reserved = agent_sessions.reserve_longest_idle_with_phone(
                 session,
                 self.campaign_id,
                 now,
@@ -878,8 +885,10 @@ class CampaignRunner:
                 attempt_id=attempt_id,
                 contact_id=contact_id,
             )
-            endpoint = agent_endpoint(session, agent_id) if agent_id else None
-            return agent_id, endpoint
+            if reserved is None:
+                return None, None
+            agent_id, phone = reserved
+            return agent_id, _endpoint_of(agent_id, phone)
 
         if call.call_id in self._reserving:
             return True  # another task is finding this caller an agent
@@ -911,10 +920,16 @@ class CampaignRunner:
         event: AgentEvent,
         at: datetime,
         reason: str | None = None,
+        *,
+        believed: agent_sessions.Believed | None = None,
     ) -> None:
         """The engine's move of an agent of the campaign's tenant (an agent of another
-        tenant, or without a row, is a 404 as through the agent API)."""
-        if agent_sessions.move(session, self.scope, agent_id, event, at, reason) is None:
+        tenant, or without a row, is a 404 as through the agent API); ``believed``: the row
+        as the runner's last move left it (``agent_sessions.move``)."""
+        moved = agent_sessions.move(
+            session, self.scope, agent_id, event, at, reason, believed=believed
+        )
+        if moved is None:
             raise NotFound("agent", agent_id)
 
     async def _grace_over(self, call: LiveCall) -> None:
@@ -964,7 +979,8 @@ class CampaignRunner:
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState | None:
         """In the call's closing transaction: free the agent; their state before (None when
         they held no call any more: logged out meanwhile)."""
-        return agent_sessions.move(session, self.scope, agent_id, _FREEING, at)
+        on_call = agent_sessions.Believed(AgentState.ON_CALL, self.campaign_id)
+        return agent_sessions.move(session, self.scope, agent_id, _FREEING, at, believed=on_call)
 
     def after_release(self, agent_id: int, prior: AgentState | None) -> None:
         """On the loop, once the release has committed: pacing's and the listener's part."""

@@ -280,14 +280,12 @@ def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: En
         return False
     tenant_id, contact_id, position = row
     crm.enqueue_call_finished(session, Scope.system(tenant_id), attempt_id, ending.at)
-    found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
-    if found is None:
+    rows = session.execute(_contact_numbers_statement(), {"contact_id": contact_id}).all()
+    if not rows:
         session.flush()
         return True
-    contact = _Contact(*found)
-    numbers = [
-        _Number(*n) for n in session.execute(_numbers_statement(), {"contact_id": contact_id})
-    ]
+    contact = _Contact(*rows[0][:_CONTACT_WIDTH])
+    numbers = [_Number(*row[_CONTACT_WIDTH:]) for row in rows if row[_CONTACT_WIDTH] is not None]
     rule = _outcome_rule(session, campaign, ending.outcome)
     _close_contact(session, campaign, contact, numbers, position, rule, ending)
     session.flush()
@@ -352,17 +350,19 @@ class _Number:
     tries: int
 
 
-@cache
-def _contact_statement() -> Select[Any]:
-    return select(*(CONTACTS.c[f.name] for f in fields(_Contact))).where(
-        CONTACTS.c.id == bindparam("contact_id")
-    )
+_CONTACT_WIDTH = len(fields(_Contact))
 
 
 @cache
-def _numbers_statement() -> Select[Any]:
-    return select(*(PHONES.c[f.name] for f in fields(_Number))).where(
-        PHONES.c.contact_id == bindparam("contact_id")
+def _contact_numbers_statement() -> Select[Any]:
+    """The contact's columns and its numbers' in one statement: a row per number (the
+    number's columns None for a contact without one); none when the contact is gone."""
+    contact = [CONTACTS.c[f.name] for f in fields(_Contact)]
+    numbers = [PHONES.c[f.name] for f in fields(_Number)]
+    return (
+        select(*contact, *numbers)
+        .outerjoin(PHONES, PHONES.c.contact_id == CONTACTS.c.id)
+        .where(CONTACTS.c.id == bindparam("contact_id"))
     )
 
 
