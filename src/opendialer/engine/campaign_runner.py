@@ -16,7 +16,7 @@ from structlog.contextvars import bind_contextvars
 from opendialer.agents import sessions as agent_sessions
 from opendialer.agents.sessions import AgentCounts
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
+from opendialer.engine.busy_agents import BusyAgents, BusyRow, counts_and_busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
@@ -224,9 +224,13 @@ def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started
     row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
 
 
-def _write_decision(session: Session, row: dict[str, Any]) -> None:
-    """A pacing decision's row (a plain ``INSERT``: one is written with most claims)."""
-    session.execute(_decision_insert(), row)
+def _write_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Pacing decisions' rows, in their order (one plain ``INSERT``: rows are written with
+    most claims)."""
+    if len(rows) == 1:
+        session.execute(_decision_insert(), rows[0])
+    elif rows:
+        session.execute(_decision_insert(), rows)
 
 
 @cache
@@ -289,7 +293,7 @@ class CampaignRunner:
             await self._look_until(until)
         finally:
             if self._unlogged:
-                await self._with_unlogged(lambda _session: None)
+                await self._with_unlogged(lambda _session, _rows: None)
 
     async def _look_until(self, until: datetime | None) -> None:
         clock = self.engine.clock
@@ -367,7 +371,9 @@ class CampaignRunner:
         self.wakeup.stale = False  # an event during the read makes it stale again
         busy_ids = self.busy.ids()
         count, poll = self._supply_due(mono), self._poll_due(mono)
-        plan = await self._with_unlogged(lambda s: self._first_pass(s, now, busy_ids, count, poll))
+        plan = await self._with_unlogged(
+            lambda s, _rows: self._first_pass(s, now, busy_ids, count, poll)
+        )
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
             self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
@@ -426,8 +432,8 @@ class CampaignRunner:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
             return TickPlan(window_open=False)
-        counts = agent_sessions.campaign_agent_counts(session, self.campaign_id)
-        plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
+        counts, busy = counts_and_busy_rows(session, self.campaign_id, busy_ids)
+        plan = TickPlan(counts=counts, busy=busy, busy_asked=busy_ids)
         plan.wrap_up_seconds = campaign.wrap_up_seconds
         plan.announcement = campaign.abandon_announcement_uri
         if counts.logged_in == 0:
@@ -483,27 +489,40 @@ class CampaignRunner:
         """Claim the decided dials; None if the campaign is closed or gone (the window is
         checked here, in the claim's transaction, as the decision may come from memory)."""
 
-        def claim(session: Session) -> list[Launch] | None:
+        def claim(session: Session, unlogged: list[dict[str, Any]]) -> list[Launch] | None:
             campaign = self.settings.get(session)
-            if campaign is None or not campaign_window_open(campaign, now):
+            if campaign is None:
+                return None  # the rows not written yet are dropped with the campaign
+            if not campaign_window_open(campaign, now):
+                _write_decisions(session, unlogged)
                 return None
             claimed = self._claim(session, campaign, dials, now)
             if row is not None:  # what was placed, not what was wanted
-                _write_decision(session, {**row, "dials": len(claimed)})
+                unlogged = [*unlogged, {**row, "dials": len(claimed)}]
+            _write_decisions(session, unlogged)
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
-        return await self._with_unlogged(claim)
+        return await self._with_unlogged(claim, writes_rows=True)
 
-    async def _with_unlogged(self, work: Callable[[Session], T]) -> T:
-        """``work`` in one transaction that first writes the decisions not written yet (kept
-        for the next try if it fails; dropped, as the log's other rows are, once the campaign
-        is deleted)."""
+    async def _with_unlogged(
+        self,
+        work: Callable[[Session, list[dict[str, Any]]], T],
+        *,
+        writes_rows: bool = False,
+    ) -> T:
+        """``work`` in one transaction that writes the decisions not written yet (kept for the
+        next try if it fails; dropped, as the log's other rows are, once the campaign is
+        deleted): first, or with ``writes_rows`` by ``work`` itself, which is given them (a
+        claim writes them with its own decision's row: one ``INSERT``, the same rows in the
+        same order)."""
         rows, self._unlogged = self._unlogged, []
 
         def logged_then(session: Session) -> T:
+            if writes_rows:
+                return work(session, rows)
             if rows and self.settings.get(session) is not None:
-                session.execute(_decision_insert(), rows)
-            return work(session)
+                _write_decisions(session, rows)
+            return work(session, [])
 
         try:
             return await self.engine.db.run(logged_then)
