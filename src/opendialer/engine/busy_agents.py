@@ -80,7 +80,7 @@ def counts_and_busy_rows(
 
 
 @cache
-def _counts_and_busy_statement() -> CompoundSelect:
+def _counts_and_busy_statement() -> CompoundSelect[Any]:
     table = AGENT_SESSIONS
     counts = (
         select(
