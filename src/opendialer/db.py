@@ -495,16 +495,21 @@ def unit_of_work(
 
 
 class KeptConnections:
-    """The SQLite connections one engine thread keeps across its transactions, one per writes
-    mode, so that a transaction does not check a connection out of the pool, build it and
-    check it back in (with the pool's reset ``ROLLBACK``) each time: about three quarters of an
-    empty transaction's Python calls.
+    """The SQLite connection one engine thread keeps across its transactions, so that a
+    transaction does not check a connection out of the pool, build it and check it back in
+    (with the pool's reset ``ROLLBACK``) each time: about a third of a one-statement
+    transaction's Python calls.
+
+    One connection for every writes mode (``immediate`` or ``read``, set on it as the mode's
+    bind would set it), as the pool's most-recently-used order gave the engine before: SQLite
+    drops a connection's page cache when another connection has written since its last
+    transaction, so a reader and a writer kept apart would start every transaction cold.
 
     Each transaction still has a session of its own (``session.info`` and the ``after_commit``
     actions are the transaction's, as before) bound to the kept connection, with the same
     ``BEGIN``, ``COMMIT`` or ``ROLLBACK``; the writer gate, which a pooled connection gives
     back at its checkin, is given back once the ``COMMIT`` has run. A transaction that fails
-    gives its connection back to the pool (its reset and the gate's hand-back as before) and
+    gives the connection back to the pool (its reset and the gate's hand-back as before) and
     the next takes a new one. A transaction begun while the kept connection is in use (an
     after-commit action that starts another) takes a pooled connection, as every transaction
     did. Other databases take a pooled connection every time. One thread only: an engine's
@@ -515,7 +520,7 @@ class KeptConnections:
     def __init__(self, sessions: SessionMaker) -> None:
         self._sessions = sessions
         self._sqlite = sessions.kw["bind"].dialect.name == "sqlite"
-        self._kept: dict[str, Connection] = {}
+        self._kept: list[Connection] = []  # none or one
         self._busy = False
         weakref.finalize(self, _close_all, self._kept)
 
@@ -526,12 +531,12 @@ class KeptConnections:
         return _KeptTransaction(self, IMMEDIATE if writes else READ)
 
     def close(self) -> None:
-        """Give the kept connections back to the pool."""
+        """Give the kept connection back to the pool."""
         _close_all(self._kept)
 
 
-def _close_all(kept: dict[str, Connection]) -> None:
-    connections = list(kept.values())
+def _close_all(kept: list[Connection]) -> None:
+    connections = list(kept)
     kept.clear()
     for connection in connections:
         connection.close()
@@ -548,10 +553,13 @@ class _KeptTransaction:
 
     def __enter__(self) -> Session:
         kept = self._kept
-        connection = kept._kept.get(self._mode)
-        if connection is None:
-            bind = _mode_bind(kept._sessions.kw["bind"], self._mode)
-            connection = kept._kept[self._mode] = bind.connect()
+        if kept._kept:
+            connection = kept._kept[0]
+        else:
+            connection = kept._sessions.kw["bind"].connect()
+            kept._kept.append(connection)
+        if connection.get_execution_options().get(WRITES) != self._mode:
+            connection.execution_options(**{WRITES: self._mode})  # in place
         kept._busy = True
         self._connection = connection
         self.session = kept._sessions(bind=connection)
@@ -580,7 +588,7 @@ class _KeptTransaction:
                     if gate is not None:
                         gate.release()  # after the COMMIT, as a checkin would
                 else:  # to the pool: its reset's ROLLBACK, then the gate back (_give_gate_back)
-                    del kept._kept[self._mode]
+                    kept._kept.clear()
                     connection.close()
 
 
