@@ -436,18 +436,14 @@ def _session(sessions: SessionMaker, mode: str | None) -> Session:
     engine: Engine = sessions.kw["bind"]
     if engine.dialect.name != "sqlite":
         return sessions()
-    return sessions(bind=_mode_bind(engine, mode or READ))
-
-
-def _mode_bind(engine: Engine, mode: str) -> Engine:
-    """``engine`` whose SQLite transactions write the ``mode`` way (made once per mode)."""
+    mode = mode or READ
     binds = _writer_binds.get(engine)
     if binds is None:
         binds = _writer_binds.setdefault(engine, {})
     bind = binds.get(mode)
     if bind is None:
         bind = binds.setdefault(mode, engine.execution_options(**{WRITES: mode}))
-    return bind
+    return sessions(bind=bind)
 
 
 class _Transaction:
