@@ -1,5 +1,6 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -157,3 +158,130 @@ def test_a_move_leaves_a_person_who_signs_in_alone_when_asked(
     assert played is None
     moved = agent_sessions.move(session, scope, person.id, AgentEvent.PAUSE, at)
     assert moved is AgentState.READY
+
+
+def _agent_reads(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith("SELECT") and "FROM agent_sessions" in s]
+
+
+def test_a_move_on_a_belief_that_holds_reads_nothing_and_writes_what_the_read_would(
+    session: Session, tenant: NewTenant
+) -> None:
+    """The engine's connect, end of call and the simulation's ready, each given the state the
+    last move left: no read of the agent, and the same rows and history as moves that read."""
+    campaign = make_campaign(session, tenant.tenant.id)
+    believing = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW).id
+    reading = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW).id
+    scope, at = Scope.system(tenant.tenant.id), NOW + timedelta(seconds=1)
+    ended = at + timedelta(seconds=60)
+    freeing = {AgentState.ON_CALL: AgentEvent.END_CALL, AgentState.RESERVED: AgentEvent.RELEASE}
+    steps: list[tuple[AgentEvent | dict[AgentState, AgentEvent], datetime, AgentState, bool]] = [
+        (AgentEvent.CONNECT, at, AgentState.RESERVED, False),
+        (freeing, ended, AgentState.ON_CALL, False),
+        ({AgentState.WRAP_UP: AgentEvent.READY}, ended, AgentState.WRAP_UP, True),
+    ]
+    for user_id in (believing, reading):
+        agent_sessions.reserve_longest_idle(session, campaign.id, at, "e1", only_user=user_id)
+    for event, when, state, simulated in steps:
+        believed = agent_sessions.Believed(state, campaign.id)
+        move = partial(agent_sessions.move, session, scope, at=when, simulated_only=simulated)
+        sent = _statements_while(session, partial(move, believing, event, believed=believed))
+        assert _agent_reads(sent) == [], sent
+        read = _statements_while(session, partial(move, reading, event))
+        assert len(_agent_reads(read)) == 1, read
+    rows = [session.get_one(AgentSession, user_id) for user_id in (believing, reading)]
+    columns = ("state", "since", "pause_reason", "pause_requested", "campaign_id", "contact_id")
+    assert [getattr(rows[0], c) for c in columns] == [getattr(rows[1], c) for c in columns]
+    assert rows[0].state is AgentState.READY
+    assert _history(session, believing) == _history(session, reading)
+
+
+@pytest.mark.parametrize(
+    "belief",
+    [
+        "another state",
+        "a pause asked for",
+        "another campaign",
+        "a state the rules refuse",
+        "a state the event does not name",
+    ],
+)
+def test_a_move_on_a_belief_that_does_not_hold_reads_and_moves_as_without_it(
+    session: Session, tenant: NewTenant, belief: str
+) -> None:
+    campaign = make_campaign(session, tenant.tenant.id)
+    other = make_campaign(session, tenant.tenant.id, "Other")
+    agents = [
+        make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW).id
+        for _ in range(2)
+    ]
+    scope, at = Scope.system(tenant.tenant.id), NOW + timedelta(seconds=1)
+    for user_id in agents:  # both on a call, a pause asked for
+        agent_sessions.reserve_longest_idle(session, campaign.id, at, "e1", only_user=user_id)
+        agent_sessions.move(session, scope, user_id, AgentEvent.CONNECT, at)
+        agent_sessions.move(session, scope, user_id, AgentEvent.PAUSE, at, "lunch")
+    believed = {
+        "another state": agent_sessions.Believed(AgentState.WRAP_UP, campaign.id),
+        "a pause asked for": agent_sessions.Believed(AgentState.ON_CALL, campaign.id),
+        "another campaign": agent_sessions.Believed(AgentState.ON_CALL, other.id, None, "lunch"),
+        "a state the rules refuse": agent_sessions.Believed(AgentState.LOGGED_OUT, None),
+        "a state the event does not name": agent_sessions.Believed(AgentState.READY, None),
+    }[belief]
+    event = {AgentState.ON_CALL: AgentEvent.END_CALL, AgentState.LOGGED_OUT: AgentEvent.END_CALL}
+    ended = at + timedelta(seconds=30)
+    sent = _statements_while(
+        session,
+        lambda: agent_sessions.move(session, scope, agents[0], event, ended, believed=believed),
+    )
+    assert len(_agent_reads(sent)) == 1, sent
+    agent_sessions.move(session, scope, agents[1], event, ended)
+    rows = [session.get_one(AgentSession, user_id) for user_id in agents]
+    assert [(r.state, r.pause_requested, r.since) for r in rows] == [
+        (AgentState.WRAP_UP, "lunch", ended)
+    ] * 2
+    assert _history(session, agents[0]) == _history(session, agents[1])
+    assert _history(session, agents[0])[-1] == (AgentState.WRAP_UP, None, campaign.id)
+
+
+def test_a_belief_does_not_move_another_tenants_agent_nor_a_person_who_signs_in(
+    session: Session, tenant: NewTenant, other_tenant: NewTenant
+) -> None:
+    theirs = make_agent(session, other_tenant.tenant.id, ready_at=NOW).id
+    person = make_agent(session, tenant.tenant.id, ready_at=NOW)
+    person.password_hash = "set"
+    session.flush()
+    scope, at = Scope.system(tenant.tenant.id), NOW + timedelta(seconds=1)
+    ready = agent_sessions.Believed(AgentState.READY, None)
+    assert agent_sessions.move(session, scope, theirs, AgentEvent.PAUSE, at, believed=ready) is None
+    played = agent_sessions.move(
+        session, scope, person.id, AgentEvent.PAUSE, at, simulated_only=True, believed=ready
+    )
+    assert played is None
+    for user_id in (theirs, person.id):
+        assert session.get_one(AgentSession, user_id).state is AgentState.READY
+
+
+def test_a_reservation_with_the_phone_reserves_whom_the_plain_one_would_in_two_statements(
+    session: Session, tenant: NewTenant
+) -> None:
+    campaign = make_campaign(session, tenant.tenant.id)
+    first = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW)
+    second = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW)
+    first.sip_uri, second.extension = "sip:first@example.test", "204"
+    session.flush()
+    at = NOW + timedelta(seconds=3)
+    reserved: list[tuple[int, agent_sessions.AgentPhone] | None] = []
+    sent = _statements_while(
+        session,
+        lambda: reserved.extend(
+            agent_sessions.reserve_longest_idle_with_phone(session, campaign.id, at, "e1")
+            for _ in range(3)
+        ),
+    )
+    assert reserved == [
+        (first.id, agent_sessions.AgentPhone("sip:first@example.test", None, first.username)),
+        (second.id, agent_sessions.AgentPhone(None, "204", second.username)),
+        None,
+    ]
+    assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE", "INSERT"] * 2 + ["SELECT"], sent
+    assert _history(session, first.id)[-1] == (AgentState.RESERVED, None, campaign.id)

@@ -4,8 +4,8 @@ from sqlalchemy.orm import Session
 from opendialer.accounts.service import NewTenant
 from opendialer.agents import sessions as agent_sessions
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.busy_agents import BusyAgents
-from opendialer.models import Campaign
+from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows, counts_and_busy_rows
+from opendialer.models import AgentState, Campaign
 from opendialer.scoping import Scope
 from tests.engine.helpers import NOW, make_campaign
 from tests.factories import make_agent
@@ -135,3 +135,35 @@ def test_an_agent_freed_before_the_call_end_was_seen_has_no_wrap_up(
     busy = _call_then_ready(session, tenant, campaign, agent, ended_at=None)
     [released] = busy.releases(session, now=50.0)
     assert (released.handle_seconds, released.wrap_up_seconds) == (50.0, None)
+
+
+def test_counts_and_busy_rows_in_one_statement_are_what_the_two_reads_give(
+    session: Session, tenant: NewTenant
+) -> None:
+    """Members in every state, a busy agent of the campaign who is no member any more and one
+    of another campaign: the counts and the rows are those of the two separate reads."""
+    campaign = make_campaign(session, tenant)
+    other = make_campaign(session, tenant, name="Other")
+    talking = _agent(session, tenant, "talking", campaign)
+    wrapping = _agent(session, tenant, "wrapping", campaign)
+    _agent(session, tenant, "ready", campaign)
+    paused = _agent(session, tenant, "paused", campaign)
+    elsewhere = _agent(session, tenant, "elsewhere", other)
+    scope = Scope.system(tenant.tenant.id)
+    for agent in (talking, wrapping):
+        _on_call(session, tenant, campaign, agent)
+    agent_sessions.act(session, scope, user_id=wrapping, event=E.END_CALL, at=NOW)
+    agent_sessions.act(session, scope, user_id=talking, event=E.PAUSE, at=NOW, reason="x")
+    agent_sessions.act(session, scope, user_id=paused, event=E.PAUSE, at=NOW, reason="lunch")
+    _on_call(session, tenant, other, elsewhere)
+    asked = [talking, wrapping, elsewhere, 999_999]
+    counts, rows = counts_and_busy_rows(session, campaign.id, asked)
+    assert counts == agent_sessions.campaign_agent_counts(session, campaign.id)
+    assert (counts.ready, counts.busy, counts.paused, counts.logged_in) == (1, 2, 1, 4)
+    assert sorted(rows) == sorted(busy_rows(session, asked))
+    assert sorted(rows) == [
+        BusyRow(talking, AgentState.ON_CALL, campaign.id, "x"),
+        BusyRow(wrapping, AgentState.WRAP_UP, campaign.id, None),
+        BusyRow(elsewhere, AgentState.ON_CALL, other.id, None),
+    ]
+    assert counts_and_busy_rows(session, campaign.id, []) == (counts, [])

@@ -7,15 +7,17 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
 from opendialer.clock import RealClock
 from opendialer.db import (
     SessionMaker,
+    after_commit,
     create_db_engine,
     create_sessionmaker,
     unit_of_work,
@@ -227,3 +229,107 @@ def test_a_lease_renewal_takes_the_sqlite_writer_gate_ahead_of_waiting_writers(
 
     asyncio.run(main())
     assert order == ["renewal", "ordinary"]
+
+
+def _pool_checkouts(sessions: SessionMaker) -> list[object]:
+    """The DBAPI connections checked out of the pool from now on (a listener)."""
+    taken: list[object] = []
+
+    def checkout(dbapi_connection: object, *_args: object) -> None:
+        taken.append(dbapi_connection)
+
+    event.listen(sessions.kw["bind"], "checkout", checkout)
+    return taken
+
+
+def test_the_engines_transactions_keep_one_connection_and_give_the_gate_back_after_each(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """On SQLite the engine's thread keeps its connection across transactions, reads and
+    writes alike (no checkout after the first), and after each the writer gate is free:
+    another writer's turn comes between two of the engine's transactions, and it sees what
+    the first committed."""
+    if not _is_sqlite(sessions):
+        pytest.skip("the kept connection is SQLite's")
+    db = EngineDatabase(sessions, inline=True)
+    gate = writer_gate(sessions)
+    assert gate is not None
+    taken = _pool_checkouts(sessions)
+    tenant_id = tenant.tenant.id
+    try:
+        for name in ("First", "Second", "Third"):
+            db._with_retries(_rename(tenant_id, name, []), True)
+            assert not gate.held
+            assert db._with_retries(lambda s: s.get_one(Tenant, tenant_id).name, False) == name
+            other_writer = threading.Thread(
+                target=_rename_in_own_transaction, args=(sessions, tenant_id, name + "!")
+            )
+            other_writer.start()
+            other_writer.join(timeout=10)
+            assert not other_writer.is_alive()
+            assert _name(sessions, tenant_id) == name + "!"
+        kept = taken[0]  # one connection for writes and reads (one page cache), checked out once
+        assert taken.count(kept) == 1, taken
+    finally:
+        asyncio.run(db.close())
+    assert not gate.held
+
+
+def _rename_in_own_transaction(sessions: SessionMaker, tenant_id: int, name: str) -> None:
+    with unit_of_work(sessions) as session:
+        session.get_one(Tenant, tenant_id).name = name
+
+
+def test_a_failed_engine_transaction_gives_its_connection_back_and_the_next_takes_another(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    if not _is_sqlite(sessions):
+        pytest.skip("the kept connection is SQLite's")
+    db = EngineDatabase(sessions, inline=True)
+    gate = writer_gate(sessions)
+    assert gate is not None
+    taken = _pool_checkouts(sessions)
+    tenant_id = tenant.tenant.id
+
+    def rename_then_fail(session: Session) -> None:
+        _rename(tenant_id, "Lost", [])(session)
+        raise LookupError("the work failed")
+
+    try:
+        db._with_retries(_rename(tenant_id, "Kept", []), True)
+        with pytest.raises(LookupError):
+            db._with_retries(rename_then_fail, True)
+        assert not gate.held
+        assert _name(sessions, tenant_id) == "Kept"  # rolled back
+        checked_out = len(taken)
+        db._with_retries(_rename(tenant_id, "After", []), True)
+        assert len(taken) == checked_out + 1  # a new connection, kept from now on
+        db._with_retries(_rename(tenant_id, "Later", []), True)
+        assert len(taken) == checked_out + 1
+        assert _name(sessions, tenant_id) == "Later"
+    finally:
+        asyncio.run(db.close())
+    assert not gate.held
+
+
+def test_a_transaction_an_after_commit_action_starts_takes_a_pooled_connection(
+    sessions: SessionMaker, tenant: NewTenant
+) -> None:
+    """Inline, an action run after a commit may start another engine transaction while the
+    first's session is still closing: it runs on a pooled connection of its own."""
+    db = EngineDatabase(sessions, inline=True)
+    tenant_id = tenant.tenant.id
+    seen: list[str] = []
+
+    def rename_then_read(session: Session) -> None:
+        _rename(tenant_id, "Renamed", [])(session)
+        read = partial(db._with_retries, lambda s: s.get_one(Tenant, tenant_id).name, False)
+        after_commit(session, lambda: seen.append(read()))
+
+    try:
+        db._with_retries(rename_then_read, True)
+        db._with_retries(_rename(tenant_id, "Again", []), True)
+    finally:
+        asyncio.run(db.close())
+    assert seen == ["Renamed"]
+    assert _name(sessions, tenant_id) == "Again"

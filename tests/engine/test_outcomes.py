@@ -158,3 +158,40 @@ def test_a_finished_contact_is_written_once(session: Session, tenant: NewTenant)
     assert len([s for s in statements if s.startswith("UPDATE contacts ")]) == 1, statements
     session.refresh(contact)
     assert (contact.status, contact.tries) == (ContactStatus.DONE, 1)
+
+
+def test_closing_reads_the_contact_its_numbers_and_the_rule_in_one_statement(
+    session: Session, tenant: NewTenant
+) -> None:
+    """A rule that allows one try a number: the first number's end moves to the second (its
+    delay, the rule's), the second's finishes the contact; a contact's numbers, its columns and
+    the campaign's rule for the outcome are one SELECT."""
+    campaign = make_campaign(session, tenant)
+    session.add(
+        RetryRule(
+            campaign_id=campaign.id,
+            outcome=CallOutcome.NO_ANSWER,
+            retry_delay_seconds=600,
+            max_tries=1,
+        )
+    )
+    contact = make_contact(session, campaign, "+4930100", "+4930101")
+    first = dial(session, campaign)
+    session.flush()
+    session.expire_all()
+    with statements_sent(session.connection().engine) as statements:
+        finish_attempt(session, campaign, first, Ending(CallOutcome.NO_ANSWER, NOW))
+    tables = ("FROM contacts", "contact_phones", "retry_rules")
+    reads = [s for s in statements if s.startswith("SELECT") and any(t in s for t in tables)]
+    assert len(reads) == 1 and all(t in reads[0] for t in tables), reads
+    session.refresh(contact)
+    assert (contact.status, contact.next_try_at) == (
+        ContactStatus.PENDING,
+        NOW + timedelta(minutes=10),
+    )
+    contact.next_try_at = NOW
+    session.flush()
+    finish_attempt(session, campaign, dial(session, campaign), Ending(CallOutcome.NO_ANSWER, NOW))
+    session.refresh(contact)
+    assert contact.status is ContactStatus.DONE
+    assert [p.tries for p in contact.phones] == [1, 1]

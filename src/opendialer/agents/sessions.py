@@ -83,6 +83,18 @@ def _next_status(
         ) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Believed:
+    """What the caller believes an agent's row holds (what its own last move wrote): a move
+    given it writes first on that belief, read nothing, and reads the row only when the
+    compare-and-set finds the row otherwise."""
+
+    state: AgentState
+    campaign_id: int | None
+    pause_reason: str | None = None
+    pause_requested: str | None = None
+
+
 def move(
     session: Session,
     scope: Scope,
@@ -92,6 +104,7 @@ def move(
     reason: str | None = None,
     *,
     simulated_only: bool = False,
+    believed: Believed | None = None,
 ) -> AgentState | None:
     """:func:`act` for the engine and the simulator, in plain statements: the agent's columns
     read, the state machine's rule applied, the result written with a compare-and-set on what
@@ -100,7 +113,20 @@ def move(
 
     ``event`` by the agent's state: a state it does not name moves nothing. The state before,
     or None when nothing moved (that, no row in the tenant, or with ``simulated_only`` a
-    person who can sign in, who plays themselves). A transition the rules refuse is a 409."""
+    person who can sign in, who plays themselves). A transition the rules refuse is a 409.
+
+    ``believed``: the row as the caller believes it is. The move is first written on that
+    belief with a compare-and-set on every column the read would have given (the state, the
+    pause columns, the campaign, the tenant, and with ``simulated_only`` the user's password),
+    so when it holds, the move and its history row are the ones the read would have made, one
+    statement fewer; when it does not (or the rules refuse the believed state), the row is read
+    as without it."""
+    if believed is not None:
+        chosen = event.get(believed.state) if isinstance(event, Mapping) else event
+        if chosen is not None and _moved_as_believed(
+            session, scope, user_id, believed, chosen, at, reason, simulated_only
+        ):
+            return believed.state
     for _ in range(MOVE_TRIES):
         read = session.execute(
             _status_statement(simulated_only), {"user_id": user_id, "tenant_id": scope.tenant_id}
@@ -128,6 +154,31 @@ def _status_statement(simulated_only: bool) -> Select[Any]:
     return statement
 
 
+def _moved_as_believed(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    believed: Believed,
+    event: AgentEvent,
+    at: datetime,
+    reason: str | None,
+    simulated_only: bool,
+) -> bool:
+    """The move written on ``believed`` if the row holds it; False if it does not, or if the
+    rules refuse the move from the believed state (the caller then reads the row)."""
+    current = AgentStatus(believed.state, None, believed.pause_reason, believed.pause_requested)
+    try:
+        status = apply(current, event, at, reason)
+    except InvalidTransition:
+        return False
+    values = _move_values(current, status, event, at)
+    statement = _believed_move_statement(tuple(values), simulated_only)
+    guard = {"of_tenant": scope.tenant_id, "was_campaign": believed.campaign_id}
+    return _write_move(
+        session, scope, user_id, current, status, values, at, believed.campaign_id, statement, guard
+    )
+
+
 def _moved(
     session: Session,
     scope: Scope,
@@ -141,10 +192,32 @@ def _moved(
     current = AgentStatus(read.state, None, read.pause_reason, read.pause_requested)
     status = _next_status(current, event, at, reason)
     values = _move_values(current, status, event, at)
+    statement = _move_statement(tuple(values))
+    return _write_move(
+        session, scope, user_id, current, status, values, at, read.campaign_id, statement, {}
+    )
+
+
+def _write_move(
+    session: Session,
+    scope: Scope,
+    user_id: int,
+    current: AgentStatus,
+    status: AgentStatus,
+    values: dict[str, Any],
+    at: datetime,
+    was_campaign: int | None,
+    statement: Update,
+    guard: dict[str, Any],
+) -> bool:
+    """The compare-and-set ``statement`` from ``current`` to ``status`` (``values``), its
+    history row and the publication; False (nothing written) if the row no longer holds
+    ``current``."""
     written = session.execute(
-        _move_statement(tuple(values)),
+        statement,
         {
             **values,
+            **guard,
             "agent": user_id,
             "was_state": current.state,
             "was_reason": current.pause_reason,
@@ -157,7 +230,7 @@ def _moved(
     if orm_copy is not None:
         session.expire(orm_copy)
     if status.state != current.state or status.pause_reason != current.pause_reason:
-        campaign_id = values.get("campaign_id", read.campaign_id)
+        campaign_id = values.get("campaign_id", was_campaign)
         state_log.record_plain(session, scope.tenant_id, user_id, status, campaign_id, at)
     state_log.changed(session, user_id)
     return True
@@ -181,6 +254,24 @@ def _move_statement(columns: tuple[str, ...]) -> Update:
         )
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
     )
+
+
+@cache
+def _believed_move_statement(columns: tuple[str, ...], simulated_only: bool) -> Update:
+    """:func:`_move_statement` guarded on what a read would also have checked: the tenant, the
+    campaign (for the history row) and, for ``simulated_only``, that nobody signs in as them."""
+    table = AGENT_SESSIONS
+    statement = _move_statement(columns).where(
+        table.c.tenant_id == bindparam("of_tenant"),
+        table.c.campaign_id.is_not_distinct_from(
+            bindparam("was_campaign", type_=table.c.campaign_id.type)
+        ),
+    )
+    if simulated_only:
+        statement = statement.where(
+            select(User.id).where(User.id == table.c.user_id, User.password_hash.is_(None)).exists()
+        )
+    return statement
 
 
 def _move_values(
@@ -207,21 +298,34 @@ MEMBERS: Table = CampaignMember.__table__  # type: ignore[assignment]
 
 
 @cache
-def _ready_members(only_user: bool) -> Select[Any]:
+def _ready_members(only_user: bool, with_phone: bool = False) -> Select[Any]:
     """The campaign's ready members, longest idle first (four: the compare-and-set may lose
-    one or two to another engine); ``only_user``: that one member."""
+    one or two to another engine); ``only_user``: that one member; ``with_phone``: with the
+    three columns of the user that say where their phone rings (:class:`AgentPhone`)."""
     table = AGENT_SESSIONS
+    columns = (User.sip_uri, User.extension, User.username) if with_phone else ()
     statement = (
-        select(table.c.user_id)
+        select(table.c.user_id, *columns)
         .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
         .where(
             MEMBERS.c.campaign_id == bindparam("campaign_id"),
             table.c.state == AgentState.READY,
         )
     )
+    if with_phone:
+        statement = statement.join(User, User.id == table.c.user_id)
     if only_user:
         statement = statement.where(table.c.user_id == bindparam("only_user"))
     return statement.order_by(table.c.since, table.c.user_id).limit(4)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPhone:
+    """Where an agent's phone is rung: the user's SIP URI, else their extension or name."""
+
+    sip_uri: str | None
+    extension: str | None
+    username: str
 
 
 def reserve_longest_idle(
@@ -241,29 +345,67 @@ def reserve_longest_idle(
     """
     statement = _ready_members(only_user is not None)
     parameters = {"campaign_id": campaign_id, "only_user": only_user}
-    candidates: list[int] = list(session.scalars(statement, parameters))
-    for user_id in candidates:
-        tenant_id = session.execute(
-            _reserve_statement(),
-            {
-                "agent": user_id,
-                "state": as_state,
-                "since": at,
-                "campaign_id": campaign_id,
-                "call_attempt_id": attempt_id,
-                "contact_id": contact_id,
-                "engine_id": engine_id,
-            },
-        ).scalar_one_or_none()
-        if tenant_id is not None:
-            row = session.identity_map.get(session.identity_key(AgentSession, user_id))
-            if row is not None:
-                session.expire(row)
-            status = AgentStatus(as_state, at)
-            state_log.record_plain(session, tenant_id, user_id, status, campaign_id, at)
-            state_log.changed(session, user_id)
-            return user_id
+    candidates = session.execute(statement, parameters).all()
+    values = _reservation(at, campaign_id, engine_id, attempt_id, contact_id, as_state)
+    for user_id, *_phone in candidates:
+        if _reserved(session, user_id, values):
+            return int(user_id)
     return None
+
+
+def reserve_longest_idle_with_phone(
+    session: Session,
+    campaign_id: int,
+    at: datetime,
+    engine_id: str,
+    *,
+    attempt_id: int | None = None,
+    contact_id: int | None = None,
+) -> tuple[int, AgentPhone] | None:
+    """:func:`reserve_longest_idle` for a call, with where the reserved agent's phone rings,
+    read with the ready members (one statement fewer than reading the user after)."""
+    statement = _ready_members(False, True)
+    candidates = session.execute(statement, {"campaign_id": campaign_id}).all()
+    values = _reservation(at, campaign_id, engine_id, attempt_id, contact_id, AgentState.RESERVED)
+    for user_id, sip_uri, extension, username in candidates:
+        if _reserved(session, user_id, values):
+            return int(user_id), AgentPhone(sip_uri, extension, username)
+    return None
+
+
+def _reservation(
+    at: datetime,
+    campaign_id: int,
+    engine_id: str,
+    attempt_id: int | None,
+    contact_id: int | None,
+    as_state: AgentState,
+) -> dict[str, Any]:
+    return {
+        "state": as_state,
+        "since": at,
+        "campaign_id": campaign_id,
+        "call_attempt_id": attempt_id,
+        "contact_id": contact_id,
+        "engine_id": engine_id,
+    }
+
+
+def _reserved(session: Session, user_id: int, values: dict[str, Any]) -> bool:
+    """The reservation's compare-and-set on one ready member, its history row and the
+    publication; False if another writer took them first."""
+    written = session.execute(_reserve_statement(), {"agent": user_id, **values})
+    tenant_id = written.scalar_one_or_none()
+    if tenant_id is None:
+        return False
+    row = session.identity_map.get(session.identity_key(AgentSession, user_id))
+    if row is not None:
+        session.expire(row)
+    at, campaign_id = values["since"], values["campaign_id"]
+    status = AgentStatus(values["state"], at)
+    state_log.record_plain(session, tenant_id, user_id, status, campaign_id, at)
+    state_log.changed(session, user_id)
+    return True
 
 
 @cache

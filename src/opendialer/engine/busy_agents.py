@@ -11,10 +11,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import CompoundSelect, Integer, Select, bindparam, func, null, select, union_all
 from sqlalchemy.orm import Session
 
-from opendialer.agents.sessions import AGENT_SESSIONS
+from opendialer.agents.sessions import (
+    AGENT_SESSIONS,
+    MEMBERS,
+    AgentCounts,
+    agent_counts,
+    campaign_agent_counts,
+)
 from opendialer.engine.pacing.base import Observation
 from opendialer.models import AgentState
 
@@ -50,6 +56,48 @@ def busy_rows(session: Session, user_ids: list[int]) -> list[BusyRow]:
         return []
     rows = session.execute(_busy_statement(), {"user_ids": user_ids})
     return [BusyRow(*row) for row in rows]
+
+
+def counts_and_busy_rows(
+    session: Session, campaign_id: int, user_ids: list[int]
+) -> tuple[AgentCounts, list[BusyRow]]:
+    """The campaign's agent counts (``campaign_agent_counts``) and :func:`busy_rows`, in one
+    statement when there are busy agents to read: the counts' ``GROUP BY`` and the rows'
+    select, each as it was, joined with ``UNION ALL`` (a row of the counts has a count)."""
+    if not user_ids:
+        return campaign_agent_counts(session, campaign_id), []
+    parameters = {"campaign_id": campaign_id, "user_ids": user_ids}
+    by_state: dict[AgentState, int] = {}
+    rows: list[BusyRow] = []
+    for user_id, state, agent_campaign, pause_requested, count in session.execute(
+        _counts_and_busy_statement(), parameters
+    ):
+        if count is not None:
+            by_state[AgentState(state)] = int(count)
+        else:
+            rows.append(BusyRow(user_id, state, agent_campaign, pause_requested))
+    return agent_counts(by_state), rows
+
+
+@cache
+def _counts_and_busy_statement() -> CompoundSelect[Any]:
+    table = AGENT_SESSIONS
+    counts = (
+        select(
+            null().cast(table.c.user_id.type).label("user_id"),
+            table.c.state,
+            null().cast(table.c.campaign_id.type).label("campaign_id"),
+            null().cast(table.c.pause_requested.type).label("pause_requested"),
+            func.count().label("count"),
+        )
+        .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
+        .where(MEMBERS.c.campaign_id == bindparam("campaign_id"))
+        .group_by(table.c.state)
+    )
+    busy = select(
+        *(table.c[name] for name in BusyRow._fields), null().cast(Integer).label("count")
+    ).where(table.c.user_id.in_(bindparam("user_ids", expanding=True)))
+    return union_all(counts, busy)
 
 
 class BusyAgents:

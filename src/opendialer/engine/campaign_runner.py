@@ -16,7 +16,7 @@ from structlog.contextvars import bind_contextvars
 from opendialer.agents import sessions as agent_sessions
 from opendialer.agents.sessions import AgentCounts
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.engine.busy_agents import BusyAgents, BusyRow, busy_rows
+from opendialer.engine.busy_agents import BusyAgents, BusyRow, counts_and_busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
@@ -202,7 +202,11 @@ def agent_endpoint(session: Session, user_id: int) -> AgentEndpoint:
     sip_uri, extension, username = session.execute(
         _endpoint_statement(), {"user_id": user_id}
     ).one()
-    uri = sip_uri or f"sip:{extension or username}@agents.invalid"
+    return _endpoint_of(user_id, agent_sessions.AgentPhone(sip_uri, extension, username))
+
+
+def _endpoint_of(user_id: int, phone: agent_sessions.AgentPhone) -> AgentEndpoint:
+    uri = phone.sip_uri or f"sip:{phone.extension or phone.username}@agents.invalid"
     return AgentEndpoint(id=str(user_id), sip_uri=uri)
 
 
@@ -220,9 +224,13 @@ def _assign_call(session: Session, scope: Scope, agent_id: int, attempt: Started
     row.call_attempt_id, row.contact_id = attempt.id, attempt.contact_id
 
 
-def _write_decision(session: Session, row: dict[str, Any]) -> None:
-    """A pacing decision's row (a plain ``INSERT``: one is written with most claims)."""
-    session.execute(_decision_insert(), row)
+def _write_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Pacing decisions' rows, in their order (one plain ``INSERT``: rows are written with
+    most claims)."""
+    if len(rows) == 1:
+        session.execute(_decision_insert(), rows[0])
+    elif rows:
+        session.execute(_decision_insert(), rows)
 
 
 @cache
@@ -285,7 +293,7 @@ class CampaignRunner:
             await self._look_until(until)
         finally:
             if self._unlogged:
-                await self._with_unlogged(lambda _session: None)
+                await self._with_unlogged(lambda _session, _rows: None)
 
     async def _look_until(self, until: datetime | None) -> None:
         clock = self.engine.clock
@@ -363,7 +371,9 @@ class CampaignRunner:
         self.wakeup.stale = False  # an event during the read makes it stale again
         busy_ids = self.busy.ids()
         count, poll = self._supply_due(mono), self._poll_due(mono)
-        plan = await self._with_unlogged(lambda s: self._first_pass(s, now, busy_ids, count, poll))
+        plan = await self._with_unlogged(
+            lambda s, _rows: self._first_pass(s, now, busy_ids, count, poll)
+        )
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
             self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
@@ -422,8 +432,8 @@ class CampaignRunner:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
             return TickPlan(window_open=False)
-        counts = agent_sessions.campaign_agent_counts(session, self.campaign_id)
-        plan = TickPlan(counts=counts, busy=busy_rows(session, busy_ids), busy_asked=busy_ids)
+        counts, busy = counts_and_busy_rows(session, self.campaign_id, busy_ids)
+        plan = TickPlan(counts=counts, busy=busy, busy_asked=busy_ids)
         plan.wrap_up_seconds = campaign.wrap_up_seconds
         plan.announcement = campaign.abandon_announcement_uri
         if counts.logged_in == 0:
@@ -479,27 +489,40 @@ class CampaignRunner:
         """Claim the decided dials; None if the campaign is closed or gone (the window is
         checked here, in the claim's transaction, as the decision may come from memory)."""
 
-        def claim(session: Session) -> list[Launch] | None:
+        def claim(session: Session, unlogged: list[dict[str, Any]]) -> list[Launch] | None:
             campaign = self.settings.get(session)
-            if campaign is None or not campaign_window_open(campaign, now):
+            if campaign is None:
+                return None  # the rows not written yet are dropped with the campaign
+            if not campaign_window_open(campaign, now):
+                _write_decisions(session, unlogged)
                 return None
             claimed = self._claim(session, campaign, dials, now)
             if row is not None:  # what was placed, not what was wanted
-                _write_decision(session, {**row, "dials": len(claimed)})
+                unlogged = [*unlogged, {**row, "dials": len(claimed)}]
+            _write_decisions(session, unlogged)
             return [_launch_for(campaign, a, e164, None) for a, e164 in claimed]
 
-        return await self._with_unlogged(claim)
+        return await self._with_unlogged(claim, writes_rows=True)
 
-    async def _with_unlogged(self, work: Callable[[Session], T]) -> T:
-        """``work`` in one transaction that first writes the decisions not written yet (kept
-        for the next try if it fails; dropped, as the log's other rows are, once the campaign
-        is deleted)."""
+    async def _with_unlogged(
+        self,
+        work: Callable[[Session, list[dict[str, Any]]], T],
+        *,
+        writes_rows: bool = False,
+    ) -> T:
+        """``work`` in one transaction that writes the decisions not written yet (kept for the
+        next try if it fails; dropped, as the log's other rows are, once the campaign is
+        deleted): first, or with ``writes_rows`` by ``work`` itself, which is given them (a
+        claim writes them with its own decision's row: one ``INSERT``, the same rows in the
+        same order)."""
         rows, self._unlogged = self._unlogged, []
 
         def logged_then(session: Session) -> T:
+            if writes_rows:
+                return work(session, rows)
             if rows and self.settings.get(session) is not None:
-                session.execute(_decision_insert(), rows)
-            return work(session)
+                _write_decisions(session, rows)
+            return work(session, [])
 
         try:
             return await self.engine.db.run(logged_then)
@@ -837,8 +860,11 @@ class CampaignRunner:
             if earlier is not None:
                 self.policy.observe(earlier)
             agent_id = call.agent_id
+            reserved = agent_sessions.Believed(AgentState.RESERVED, self.campaign_id)
             await self.engine.db.run(
-                lambda session: self._move(session, agent_id, AgentEvent.CONNECT, event.at)
+                lambda session: self._move(
+                    session, agent_id, AgentEvent.CONNECT, event.at, believed=reserved
+                )
             )
 
     async def on_agent_no_answer(self, call: LiveCall, event: CallEvent) -> None:
@@ -870,7 +896,7 @@ class CampaignRunner:
         attempt_id, contact_id = call.attempt_id, call.contact_id
 
         def reserve(session: Session) -> tuple[int | None, AgentEndpoint | None]:
-            agent_id = agent_sessions.reserve_longest_idle(
+            reserved = agent_sessions.reserve_longest_idle_with_phone(
                 session,
                 self.campaign_id,
                 now,
@@ -878,8 +904,10 @@ class CampaignRunner:
                 attempt_id=attempt_id,
                 contact_id=contact_id,
             )
-            endpoint = agent_endpoint(session, agent_id) if agent_id else None
-            return agent_id, endpoint
+            if reserved is None:
+                return None, None
+            agent_id, phone = reserved
+            return agent_id, _endpoint_of(agent_id, phone)
 
         if call.call_id in self._reserving:
             return True  # another task is finding this caller an agent
@@ -911,10 +939,16 @@ class CampaignRunner:
         event: AgentEvent,
         at: datetime,
         reason: str | None = None,
+        *,
+        believed: agent_sessions.Believed | None = None,
     ) -> None:
         """The engine's move of an agent of the campaign's tenant (an agent of another
-        tenant, or without a row, is a 404 as through the agent API)."""
-        if agent_sessions.move(session, self.scope, agent_id, event, at, reason) is None:
+        tenant, or without a row, is a 404 as through the agent API); ``believed``: the row
+        as the runner's last move left it (``agent_sessions.move``)."""
+        moved = agent_sessions.move(
+            session, self.scope, agent_id, event, at, reason, believed=believed
+        )
+        if moved is None:
             raise NotFound("agent", agent_id)
 
     async def _grace_over(self, call: LiveCall) -> None:
@@ -964,7 +998,8 @@ class CampaignRunner:
     def release_agent(self, session: Session, agent_id: int, at: datetime) -> AgentState | None:
         """In the call's closing transaction: free the agent; their state before (None when
         they held no call any more: logged out meanwhile)."""
-        return agent_sessions.move(session, self.scope, agent_id, _FREEING, at)
+        on_call = agent_sessions.Believed(AgentState.ON_CALL, self.campaign_id)
+        return agent_sessions.move(session, self.scope, agent_id, _FREEING, at, believed=on_call)
 
     def after_release(self, agent_id: int, prior: AgentState | None) -> None:
         """On the loop, once the release has committed: pacing's and the listener's part."""

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from opendialer.clock import Clock, VirtualClock
-from opendialer.db import SessionMaker, WriterBusy, on_loop_allowed, unit_of_work
+from opendialer.db import KeptConnections, SessionMaker, WriterBusy, on_loop_allowed, unit_of_work
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +64,7 @@ class EngineDatabase:
         self.sessions = sessions
         self.inline = inline
         self.retry_delays = retry_delays
+        self._kept = KeptConnections(sessions)  # the run/submit thread's (see _with_retries)
         self._executor: ThreadPoolExecutor | None = None
         self._lease_executor: ThreadPoolExecutor | None = None
 
@@ -100,6 +101,7 @@ class EngineDatabase:
         for executor in executors:
             if executor is not None:
                 await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+        self._kept.close()  # no work left to run on it
 
     def _thread(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -111,9 +113,14 @@ class EngineDatabase:
     ) -> T:
         for delay in (*self.retry_delays, None):
             try:
-                with unit_of_work(
-                    self.sessions, writes=writes, immediate=writes, urgent=urgent
-                ) as session:
+                # run and submit: one thread (this engine's database thread, or the loop
+                # inline), so on its kept connection; a renewal in its own thread, pooled
+                transaction = (
+                    unit_of_work(self.sessions, writes=True, immediate=True, urgent=True)
+                    if urgent
+                    else self._kept.unit_of_work(writes=writes)
+                )
+                with transaction as session:
                     return work(session)
             except Exception as error:
                 if delay is None or not transient(error):

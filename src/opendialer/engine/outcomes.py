@@ -11,7 +11,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, inspect, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from opendialer.compliance.service import revoke_consent
@@ -133,20 +144,6 @@ def _start_statement() -> Insert:
     return insert(ATTEMPTS).returning(ATTEMPTS.c.id)
 
 
-@cache
-def _rule_statement() -> Select[Any]:
-    return select(
-        RETRY_RULES.c.done,
-        RETRY_RULES.c.retry_delay_seconds,
-        RETRY_RULES.c.max_tries,
-        RETRY_RULES.c.mark_invalid,
-        RETRY_RULES.c.add_to_dnc,
-    ).where(
-        RETRY_RULES.c.campaign_id == bindparam("campaign_id"),
-        RETRY_RULES.c.outcome == bindparam("outcome", type_=RETRY_RULES.c.outcome.type),
-    )
-
-
 def _default_rule(campaign: CampaignRules, outcome: CallOutcome) -> Rule:
     delay = timedelta(seconds=campaign.retry_delay_seconds)
     match outcome:
@@ -164,10 +161,10 @@ def _default_rule(campaign: CampaignRules, outcome: CallOutcome) -> Rule:
             return Rule(delay=delay)
 
 
-def _outcome_rule(session: Session, campaign: CampaignRules, outcome: CallOutcome) -> Rule:
-    rule = session.execute(
-        _rule_statement(), {"campaign_id": campaign.id, "outcome": outcome}
-    ).first()
+def _outcome_rule(
+    campaign: CampaignRules, outcome: CallOutcome, rule: tuple[Any, ...] | None
+) -> Rule:
+    """The campaign's rule for ``outcome`` from its row's columns (None: it has none)."""
     if rule is None:
         return _default_rule(campaign, outcome)
     done, delay, max_tries, mark_invalid, add_to_dnc = rule
@@ -280,15 +277,20 @@ def close(session: Session, campaign: CampaignRules, attempt_id: int, ending: En
         return False
     tenant_id, contact_id, position = row
     crm.enqueue_call_finished(session, Scope.system(tenant_id), attempt_id, ending.at)
-    found = session.execute(_contact_statement(), {"contact_id": contact_id}).first()
-    if found is None:
+    rows = session.execute(
+        _contact_numbers_statement(),
+        {"contact_id": contact_id, "rule_campaign_id": campaign.id, "outcome": ending.outcome},
+    ).all()
+    if not rows:
         session.flush()
         return True
-    contact = _Contact(*found)
+    first = rows[0]
+    contact = _Contact(*first[:_CONTACT_WIDTH])
     numbers = [
-        _Number(*n) for n in session.execute(_numbers_statement(), {"contact_id": contact_id})
+        _Number(*row[_CONTACT_WIDTH:_RULE_AT]) for row in rows if row[_CONTACT_WIDTH] is not None
     ]
-    rule = _outcome_rule(session, campaign, ending.outcome)
+    found_rule = None if first[_RULE_AT] is None else tuple(first[_RULE_AT + 1 :])
+    rule = _outcome_rule(campaign, ending.outcome, found_rule)
     _close_contact(session, campaign, contact, numbers, position, rule, ending)
     session.flush()
     return True
@@ -352,17 +354,29 @@ class _Number:
     tries: int
 
 
+_CONTACT_WIDTH = len(fields(_Contact))
+_RULE_AT = _CONTACT_WIDTH + len(fields(_Number))
+_RULE_COLUMNS = ("done", "retry_delay_seconds", "max_tries", "mark_invalid", "add_to_dnc")
+
+
 @cache
-def _contact_statement() -> Select[Any]:
-    return select(*(CONTACTS.c[f.name] for f in fields(_Contact))).where(
-        CONTACTS.c.id == bindparam("contact_id")
+def _contact_numbers_statement() -> Select[Any]:
+    """The contact's columns, its numbers' and the campaign's retry rule for the outcome, in
+    one statement: a row per number (the number's columns None for a contact without one),
+    each with the rule's id and columns (None without a rule: one at most per campaign and
+    outcome); no row when the contact is gone."""
+    contact = [CONTACTS.c[f.name] for f in fields(_Contact)]
+    numbers = [PHONES.c[f.name] for f in fields(_Number)]
+    rule = [RETRY_RULES.c.id, *(RETRY_RULES.c[name] for name in _RULE_COLUMNS)]
+    rule_for_outcome = and_(
+        RETRY_RULES.c.campaign_id == bindparam("rule_campaign_id"),
+        RETRY_RULES.c.outcome == bindparam("outcome", type_=RETRY_RULES.c.outcome.type),
     )
-
-
-@cache
-def _numbers_statement() -> Select[Any]:
-    return select(*(PHONES.c[f.name] for f in fields(_Number))).where(
-        PHONES.c.contact_id == bindparam("contact_id")
+    return (
+        select(*contact, *numbers, *rule)
+        .outerjoin(PHONES, PHONES.c.contact_id == CONTACTS.c.id)
+        .outerjoin(RETRY_RULES, rule_for_outcome)
+        .where(CONTACTS.c.id == bindparam("contact_id"))
     )
 
 

@@ -258,7 +258,8 @@ class SimulatedAgents:
             self._start_break(tenant_id, user_id, campaign_id, state)
             return
         at = self.clock.now()
-        self._write(lambda session: _back_to_work(session, tenant_id, user_id, at))
+        wrapping_up = agent_sessions.Believed(AgentState.WRAP_UP, campaign_id)
+        self._write(lambda session: _back_to_work(session, tenant_id, user_id, at, wrapping_up))
         self._tell_engine(campaign_id)
 
     def _go_home(self, tenant_id: int, user_id: int, campaign_id: int) -> None:
@@ -423,10 +424,23 @@ _LOG_OUT = {
 }
 
 
-def _back_to_work(session: Session, tenant_id: int, user_id: int, at: datetime) -> None:
-    """Ready after a wrap-up or a break, unless the shift sent the agent home meanwhile."""
+def _back_to_work(
+    session: Session,
+    tenant_id: int,
+    user_id: int,
+    at: datetime,
+    believed: agent_sessions.Believed | None = None,
+) -> None:
+    """Ready after a wrap-up or a break, unless the shift sent the agent home meanwhile
+    (``believed``: the row as the simulation expects it, e.g. in the wrap-up of its call)."""
     agent_sessions.move(
-        session, Scope.system(tenant_id), user_id, _BACK_TO_WORK, at, simulated_only=True
+        session,
+        Scope.system(tenant_id),
+        user_id,
+        _BACK_TO_WORK,
+        at,
+        simulated_only=True,
+        believed=believed,
     )
 
 

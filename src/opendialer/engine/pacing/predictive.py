@@ -220,10 +220,11 @@ class PredictivePolicy:
         self._unplaced = (risks[:capped], threshold, p)
         next_risk = risks[min(capped, len(risks) - 1)]
         mid = len(pool.taus) // 2
+        wrap_ups = snapshot.wrap_up_ages or ()
         inputs = {
             "p_live": p,
             "expected_releases": pool.releases[mid],
-            "agents_in_wrap_up": float(sum(w is not None for w in snapshot.wrap_up_ages or ())),
+            "agents_in_wrap_up": float(len(wrap_ups) - wrap_ups.count(None)),
             "expected_answers": pool.demand_mean[mid] - snapshot.waiting_callers,
             "answer_delay": pool.taus[mid],
             "waiting_window": waiting_window(snapshot),
