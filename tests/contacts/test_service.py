@@ -12,7 +12,8 @@ from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.contacts import service
-from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactUpdate
+from opendialer.contacts.reading import created_read
+from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactRead, ContactUpdate
 from opendialer.db import SessionMaker
 from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
@@ -22,6 +23,7 @@ from opendialer.models import (
     ContactPhone,
     ContactStatus,
     DialMode,
+    OwnCallerIdCheck,
     Tenant,
 )
 from opendialer.pagination import PageQuery, fetch_page
@@ -123,6 +125,42 @@ def test_create_refuses_a_campaign_of_another_tenant(
         service.create_contact(
             session, Scope.system(acme.id), foreign, ContactCreate(phones=["0301234567"])
         )
+
+
+def test_the_create_reads_its_campaign_as_columns_within_the_scope(
+    other_tenant: NewTenant, session: Session, acme: Tenant, campaign: Campaign
+) -> None:
+    """The native route's look-up: the three columns and the tenant's region, no ORM object;
+    another tenant's campaign and a missing one are the same 404."""
+    found, region = service.campaign_for_create(session, Scope.system(acme.id), campaign.id)
+    assert found == service.CampaignForCreate(campaign.id, acme.id, campaign.own_caller_id_check)
+    assert isinstance(found.own_caller_id_check, OwnCallerIdCheck)
+    assert region == acme.default_region
+    other = session.get_one(Tenant, other_tenant.tenant.id)
+    foreign = _campaign(session, other, "Theirs")
+    for missing in (foreign.id, foreign.id + 1000):
+        with pytest.raises(NotFound):
+            service.campaign_for_create(session, Scope.system(acme.id), missing)
+    contact = service.create_contact(
+        session,
+        Scope.system(acme.id),
+        found,
+        ContactCreate(phones=["0301234567"], caller_id="+4930999"),
+        region=region,
+    )
+    assert contact.campaign_id == campaign.id and contact.tenant_id == acme.id
+
+
+def test_a_created_contact_answers_as_read_through_its_attributes(
+    session: Session, new_contact: NewContact
+) -> None:
+    contact = new_contact(("0301234567", "0891234567"), name="Read", custom_data={"a": 1})
+    answer = created_read(contact)
+    assert isinstance(answer, ContactRead)
+    assert answer == ContactRead.model_validate(contact)
+    assert answer.model_dump_json() == ContactRead.model_validate(contact).model_dump_json()
+    session.expire(contact, ["updated_at"])  # a value not in hand: the route reads the object
+    assert created_read(contact) is contact
 
 
 def test_next_try_defaults_to_now(new_contact: NewContact) -> None:
