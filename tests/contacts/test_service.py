@@ -12,7 +12,6 @@ from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.contacts import service
-from opendialer.contacts.reading import created_read
 from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactRead, ContactUpdate
 from opendialer.db import SessionMaker
 from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
@@ -151,16 +150,24 @@ def test_the_create_reads_its_campaign_as_columns_within_the_scope(
     assert contact.campaign_id == campaign.id and contact.tenant_id == acme.id
 
 
-def test_a_created_contact_answers_as_read_through_its_attributes(
-    session: Session, new_contact: NewContact
+def test_the_native_create_answers_with_the_rows_it_inserted(
+    session: Session, acme: Tenant, campaign: Campaign
 ) -> None:
-    contact = new_contact(("0301234567", "0891234567"), name="Read", custom_data={"a": 1})
-    answer = created_read(contact)
-    assert isinstance(answer, ContactRead)
-    assert answer == ContactRead.model_validate(contact)
-    assert answer.model_dump_json() == ContactRead.model_validate(contact).model_dump_json()
-    session.expire(contact, ["updated_at"])  # a value not in hand: the route reads the object
-    assert created_read(contact) is contact
+    """``create_contact_read`` renders the inserted rows without ORM objects: the answer is the
+    contact as read back from the database through the ORM, numbers in position order."""
+    scope = Scope.system(acme.id)
+    found, region = service.campaign_for_create(session, scope, campaign.id)
+    data = ContactCreate(
+        phones={2: "0891234567", 1: "0301234567"}, name="Read", custom_data={"a": 1}, priority=3
+    )
+    answer = service.create_contact_read(session, scope, found, data, region=region)
+    session.flush()
+    session.expire_all()
+    stored = session.get_one(Contact, answer.id)
+    assert answer == ContactRead.model_validate(stored)
+    assert answer.model_dump_json() == ContactRead.model_validate(stored).model_dump_json()
+    assert [p.position for p in answer.phones] == [1, 2]
+    assert answer.phones[0].e164 == "+49301234567"
 
 
 def test_next_try_defaults_to_now(new_contact: NewContact) -> None:

@@ -30,26 +30,6 @@ def read_columns(entity: type[Any], schema: type[BaseModel]) -> tuple[ColumnElem
     )
 
 
-def created_read(contact: Contact) -> ContactRead | Contact:
-    """The answer for a contact just inserted (``service.create_contact``), validated from its
-    attributes' values as they are: every column came back from the INSERT's ``RETURNING`` and
-    its numbers are set, so reading them through the ORM's instrumented attributes, one Python
-    call each (about 70 a create), gives the same values. A contact missing any field (not
-    expected) is returned as it is, for the route to validate from its attributes."""
-    values = dict(vars(contact))
-    phones = values.get("phones")
-    if phones is None or not values.keys() >= _CONTACT_FIELDS:
-        return contact
-    values["phones"] = [vars(phone) for phone in phones]
-    if not all(phone.keys() >= _PHONE_FIELDS for phone in values["phones"]):
-        return contact
-    return ContactRead.model_validate(values)
-
-
-_CONTACT_FIELDS = frozenset(ContactRead.model_fields)
-_PHONE_FIELDS = frozenset(PhoneRead.model_fields)
-
-
 def contact_page(session: Session, stmt: Select[Any], page: PageQuery) -> Page[ContactRead]:
     """The page of ``stmt``'s contacts (a ``select(Contact)`` with its filters) after the
     cursor, with their numbers."""
