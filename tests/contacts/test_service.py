@@ -12,7 +12,7 @@ from opendialer.accounts.service import NewTenant
 from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import create_campaign
 from opendialer.contacts import service
-from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactUpdate
+from opendialer.contacts.schemas import CallAttemptRead, ContactCreate, ContactRead, ContactUpdate
 from opendialer.db import SessionMaker
 from opendialer.errors import InvalidPhoneNumber, NotFound, OpendialerError
 from opendialer.models import (
@@ -22,6 +22,7 @@ from opendialer.models import (
     ContactPhone,
     ContactStatus,
     DialMode,
+    OwnCallerIdCheck,
     Tenant,
 )
 from opendialer.pagination import PageQuery, fetch_page
@@ -123,6 +124,50 @@ def test_create_refuses_a_campaign_of_another_tenant(
         service.create_contact(
             session, Scope.system(acme.id), foreign, ContactCreate(phones=["0301234567"])
         )
+
+
+def test_the_create_reads_its_campaign_as_columns_within_the_scope(
+    other_tenant: NewTenant, session: Session, acme: Tenant, campaign: Campaign
+) -> None:
+    """The native route's look-up: the three columns and the tenant's region, no ORM object;
+    another tenant's campaign and a missing one are the same 404."""
+    found, region = service.campaign_for_create(session, Scope.system(acme.id), campaign.id)
+    assert found == service.CampaignForCreate(campaign.id, acme.id, campaign.own_caller_id_check)
+    assert isinstance(found.own_caller_id_check, OwnCallerIdCheck)
+    assert region == acme.default_region
+    other = session.get_one(Tenant, other_tenant.tenant.id)
+    foreign = _campaign(session, other, "Theirs")
+    for missing in (foreign.id, foreign.id + 1000):
+        with pytest.raises(NotFound):
+            service.campaign_for_create(session, Scope.system(acme.id), missing)
+    contact = service.create_contact(
+        session,
+        Scope.system(acme.id),
+        found,
+        ContactCreate(phones=["0301234567"], caller_id="+4930999"),
+        region=region,
+    )
+    assert contact.campaign_id == campaign.id and contact.tenant_id == acme.id
+
+
+def test_the_native_create_answers_with_the_rows_it_inserted(
+    session: Session, acme: Tenant, campaign: Campaign
+) -> None:
+    """``create_contact_read`` renders the inserted rows without ORM objects: the answer is the
+    contact as read back from the database through the ORM, numbers in position order."""
+    scope = Scope.system(acme.id)
+    found, region = service.campaign_for_create(session, scope, campaign.id)
+    data = ContactCreate(
+        phones={2: "0891234567", 1: "0301234567"}, name="Read", custom_data={"a": 1}, priority=3
+    )
+    answer = service.create_contact_read(session, scope, found, data, region=region)
+    session.flush()
+    session.expire_all()
+    stored = session.get_one(Contact, answer.id)
+    assert answer == ContactRead.model_validate(stored)
+    assert answer.model_dump_json() == ContactRead.model_validate(stored).model_dump_json()
+    assert [p.position for p in answer.phones] == [1, 2]
+    assert answer.phones[0].e164 == "+49301234567"
 
 
 def test_next_try_defaults_to_now(new_contact: NewContact) -> None:

@@ -37,9 +37,9 @@ TextFilter = Annotated[str | None, Query(max_length=255, pattern=NO_NUL)]
 @router.post("/campaigns/{campaign_id}/contacts", status_code=201, response_model=ContactRead)
 def create_contact(
     campaign_id: RecordId, body: ContactCreate, session: DbSession, who: AdminScope
-) -> Contact:
+) -> ContactRead:
     campaign, region = service.campaign_for_create(session, who, campaign_id)
-    return service.create_contact(session, who, campaign, body, region=region)
+    return service.create_contact_read(session, who, campaign, body, region=region)
 
 
 @router.get("/contacts", response_model=Page[ContactRead])
