@@ -480,18 +480,23 @@ class _Transaction:
         return self.session
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
-        session = self.session
         try:
-            if exc_type is not None:
-                session.rollback()
-                return
-            try:
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+            _end_transaction(self.session, failed=exc_type is not None)
         finally:
-            session.close()
+            self.session.close()
+
+
+def _end_transaction(session: Session, *, failed: bool) -> bool:
+    """Commit, or roll back when the block failed or the commit does; True when committed."""
+    if failed:
+        session.rollback()
+        return False
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return True
 
 
 def unit_of_work(
@@ -585,15 +590,7 @@ class _KeptTransaction:
         session, connection, kept = self.session, self._connection, self._kept
         ended = False
         try:
-            if exc_type is not None:
-                session.rollback()
-                return
-            try:
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            ended = True
+            ended = _end_transaction(session, failed=exc_type is not None)
         finally:
             try:
                 session.close()
