@@ -4,7 +4,7 @@ Reserving an agent is a compare-and-set on ``agent_sessions`` (``state = 'ready'
 several engine processes an agent still gets one call at a time.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -345,12 +345,9 @@ def reserve_longest_idle(
     """
     statement = _ready_members(only_user is not None)
     parameters = {"campaign_id": campaign_id, "only_user": only_user}
-    candidates = session.execute(statement, parameters).all()
     values = _reservation(at, campaign_id, engine_id, attempt_id, contact_id, as_state)
-    for user_id, *_phone in candidates:
-        if _reserved(session, user_id, values):
-            return int(user_id)
-    return None
+    reserved = _reserve_first(session, statement, parameters, values)
+    return None if reserved is None else int(reserved[0])
 
 
 def reserve_longest_idle_with_phone(
@@ -365,11 +362,21 @@ def reserve_longest_idle_with_phone(
     """:func:`reserve_longest_idle` for a call, with where the reserved agent's phone rings,
     read with the ready members (one statement fewer than reading the user after)."""
     statement = _ready_members(False, True)
-    candidates = session.execute(statement, {"campaign_id": campaign_id}).all()
     values = _reservation(at, campaign_id, engine_id, attempt_id, contact_id, AgentState.RESERVED)
-    for user_id, sip_uri, extension, username in candidates:
-        if _reserved(session, user_id, values):
-            return int(user_id), AgentPhone(sip_uri, extension, username)
+    reserved = _reserve_first(session, statement, {"campaign_id": campaign_id}, values)
+    if reserved is None:
+        return None
+    return int(reserved[0]), AgentPhone(reserved[1], reserved[2], reserved[3])
+
+
+def _reserve_first(
+    session: Session, members: Select[Any], parameters: dict[str, Any], values: dict[str, Any]
+) -> Sequence[Any] | None:
+    """The first of the ready ``members`` whose reservation's compare-and-set wins (its row as
+    read); None when another writer took every one first, or nobody is ready."""
+    for member in session.execute(members, parameters).all():
+        if _reserved(session, member[0], values):
+            return member
     return None
 
 
