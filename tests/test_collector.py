@@ -70,3 +70,17 @@ def test_a_failed_run_gives_the_collector_back_too() -> None:
         raise RuntimeError("the run failed")
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_a_run_in_a_settled_process_leaves_the_settled_objects_frozen() -> None:
+    settled_object: list[list[int]] = [[]]
+    settle_after_start_up()
+    settled = gc.get_threshold()
+
+    with start_up_frozen():
+        pass
+
+    assert not _in_a_generation(settled_object)  # the server's settling is not undone
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == settled

@@ -37,12 +37,16 @@ def start_up_frozen() -> Iterator[None]:
     allocations; both are given back after. For a command's long run in a process that may go
     on (``opendialer simulate``, which the tests invoke too), whose full collections would
     otherwise walk the 160,000 objects of the imports again and again (in preparing a
-    simulation's database: five of them, about 0.5 s)."""
+    simulation's database: five of them, about 0.5 s). In a process already settled
+    (:func:`settle_after_start_up`) what was frozen stays frozen: CPython unfreezes all or
+    nothing, and the settled objects live as long as the process anyway."""
     saved = gc.get_threshold()
+    settled = gc.get_freeze_count() > 0
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, *saved[1:])
     try:
         yield
     finally:
         gc.set_threshold(*saved)
-        gc.unfreeze()
+        if not settled:
+            gc.unfreeze()
