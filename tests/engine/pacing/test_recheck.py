@@ -23,11 +23,14 @@ def _policy() -> PredictivePolicy:
 
 def _aged(state: PacingSnapshot, seconds: float) -> PacingSnapshot:
     """The same campaign ``seconds`` later, nothing having happened: every age grown."""
+    wrapping = state.wrap_up_ages
     return replace(
         state,
         now=state.now + seconds,
         busy_agent_ages=tuple(a + seconds for a in state.busy_agent_ages),
-        wrap_up_ages=tuple(None if w is None else w + seconds for w in state.wrap_up_ages or ()),
+        wrap_up_ages=None
+        if wrapping is None
+        else tuple(None if w is None else w + seconds for w in wrapping),
         dials_in_progress=tuple(a + seconds for a in state.dials_in_progress),
     )
 
@@ -91,15 +94,17 @@ def _risk(decision: PacingDecision) -> float:
 
 @st.composite
 def campaigns(draw: st.DrawFn) -> PacingSnapshot:
-    """A campaign of a few agents, most of them busy, a few dials ringing."""
+    """A campaign of a few agents, most of them busy, a few dials ringing; whether the caller
+    tells who is in wrap-up, drawn too."""
     busy = draw(st.lists(st.floats(0.0, 400.0), min_size=1, max_size=12))
     wrapping = draw(st.lists(st.none() | st.floats(0.0, 40.0), min_size=len(busy)))
+    told = draw(st.booleans())
     return snapshot(
         now=HOUR,
         agents_logged_in=len(busy) + 2,
         agents_ready=draw(st.integers(0, 2)),
         busy_agent_ages=tuple(busy),
-        wrap_up_ages=tuple(wrapping[: len(busy)]),
+        wrap_up_ages=tuple(wrapping[: len(busy)]) if told else None,
         dials_in_progress=tuple(draw(st.lists(st.floats(0.0, 30.0), max_size=6))),
         waiting_callers=draw(st.integers(0, 1)),
     )
