@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opendialer.engine.pacing.base import PacingDecision, PacingSnapshot
-from opendialer.engine.pacing.predictive import PredictivePolicy
+from opendialer.engine.pacing.predictive import PredictivePolicy, PredictiveSettings
 from tests.engine.pacing.test_policies import snapshot, trained_with_wrap_up
 
 HOUR = 3600.0
@@ -76,6 +76,17 @@ def test_a_decision_that_dials_is_looked_at_again_after_the_recheck_period() -> 
     decision = policy.decide(_one_wrapping(20.0))
     assert decision.dials == 1
     assert decision.recheck_after == policy.settings.recheck_seconds == 0.5
+
+
+def test_a_caller_on_a_fixed_tick_can_do_without_the_forecast() -> None:
+    """``recheck_steps=0``: the recheck period while anything is under way, and the same
+    decision otherwise (the forecast changes nothing but ``recheck_after``)."""
+    ticking = trained_with_wrap_up(PredictivePolicy(PredictiveSettings(recheck_steps=0)))
+    state = _one_wrapping(18.0)
+    hold, forecast = ticking.decide(state), _policy().decide(state)
+    assert hold.recheck_after == 0.5
+    assert forecast.recheck_after == 2.0
+    assert (hold.dials, hold.inputs, hold.reason) == (0, forecast.inputs, forecast.reason)
 
 
 def test_a_braked_hold_is_looked_at_again_at_the_horizon() -> None:

@@ -83,7 +83,8 @@ class PredictiveSettings:
     to be looked at again at the first where it would dial, or at the last. Nine in ten of the
     simulator's gaps between events are shorter, so a quiet stretch costs about one forecast;
     a longer horizon saves few looks more and costs more per forecast (docs/engine.md,
-    session 17)."""
+    session 17). 0: no forecast, every ``recheck_seconds`` while anything is under way (for a
+    caller that decides on its own fixed tick and never reads ``recheck_after``)."""
 
 
 class Pool(NamedTuple):
@@ -308,6 +309,8 @@ class PredictivePolicy:
             return s.recheck_seconds
         if not (snapshot.dials_in_progress or snapshot.busy_agent_ages or snapshot.waiting_callers):
             return None
+        if s.recheck_steps < 1:
+            return s.recheck_seconds
         offsets = s.recheck_seconds * np.arange(1, s.recheck_steps + 1, dtype=np.float64)
         if limits is None:
             return float(offsets[-1])
