@@ -11,7 +11,7 @@ from bench.pacing.markov import MarkovModel, MarkovOptimalPolicy, MarkovSolution
 from bench.pacing.scenario import BenchScenario
 from opendialer.engine.pacing.base import PacingPolicy, ProgressivePolicy
 from opendialer.engine.pacing.baselines import FixedRatioPolicy, VicidialAdaptivePolicy
-from opendialer.engine.pacing.predictive import PredictivePolicy
+from opendialer.engine.pacing.predictive import PredictivePolicy, PredictiveSettings
 
 DIALERS = ("progressive", "fixed", "vicidial", "predictive", "optimal")
 LEVEL_RANGE = (1.0, 3.0)
@@ -44,7 +44,9 @@ def make_policy(job: Job, scenario: BenchScenario) -> PacingPolicy:
         target = scenario.abandon_target - scenario.amd_false_positive_at(scenario.start_second)
         return VicidialAdaptivePolicy(drop_target=target)
     if job.dialer == "predictive":
-        return PredictivePolicy()
+        # The harness decides on its own 0.5 s tick and never reads recheck_after: no forecast
+        # (it changes no decision, only costs).
+        return PredictivePolicy(PredictiveSettings(recheck_steps=0))
     if job.dialer == "optimal" and job.solution is not None:
         return MarkovOptimalPolicy(job.solution, seed=job.seed)
     raise ValueError(f"unknown dialer {job.dialer!r}")

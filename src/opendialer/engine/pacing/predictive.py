@@ -16,6 +16,7 @@ more abandon could take the day over the cap. See ``docs/pacing.md``.
 
 import math
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -75,9 +76,15 @@ class PredictiveSettings:
     calibration_half_life: float = 7200.0
     max_new_per_decision: int = 500
     recheck_seconds: float = 0.5
-    """While dials ring or agents talk, ask again after this long even if nothing happened:
-    the forecasts move with their ages (the engine ticked at this period before it woke on
-    events)."""
+    """The grid of a campaign's looks between events (the engine ticked at this period before
+    it woke on events): a decision that dials asks again after this long."""
+    recheck_steps: int = 8
+    """A hold forecasts the next dial's risk at this many grid instants ahead (4 s) and asks
+    to be looked at again at the first where it would dial, or at the last. Nine in ten of the
+    simulator's gaps between events are shorter, so a quiet stretch costs about one forecast;
+    a longer horizon saves few looks more and costs more per forecast (docs/engine.md,
+    session 17). 0: no forecast, every ``recheck_seconds`` while anything is under way (for a
+    caller that decides on its own fixed tick and never reads ``recheck_after``)."""
 
 
 class Pool(NamedTuple):
@@ -100,6 +107,40 @@ def _tail(mean: float, var: float, free: float) -> float:
         return 1.0 if mean >= free - 0.5 else 0.0
     z = (free - 0.5 - mean) / math.sqrt(var)
     return 0.5 * math.erfc(z / SQRT2)
+
+
+@cache
+def _erfc() -> np.ufunc:
+    """``math.erfc`` over an array (numpy has no erfc, and scipy is only the benchmarks'
+    dependency): the very function :func:`_tail` calls."""
+    return np.frompyfunc(math.erfc, 1, 1)
+
+
+def _tails(mean: FloatArray, var: FloatArray, free: float) -> FloatArray:
+    """:func:`_tail` of each element: the same floating-point operations in the same order."""
+    flat = var < 1e-12
+    z = (free - 0.5 - mean) / np.sqrt(np.where(flat, 1.0, var)) / SQRT2
+    tails = 0.5 * _erfc()(z).astype(np.float64)
+    return np.where(flat, np.where(mean >= free - 0.5, 1.0, 0.0), tails)
+
+
+def _aged(ages: FloatArray, offsets: FloatArray | None) -> FloatArray:
+    """``ages``, or each of them at each offset later (offset-major, flat)."""
+    return ages if offsets is None else (offsets[:, None] + ages[None, :]).ravel()
+
+
+def _summed(chance: FloatArray, offsets: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    """Sums over the rows of ``chance`` (one per dial or agent) and of its variances, per
+    offset when :func:`_aged` stacked the rows of several offsets."""
+    if offsets is not None:
+        chance = chance.reshape(len(offsets), -1, chance.shape[-1])
+    axis = chance.ndim - 2
+    return chance.sum(axis=axis), (chance * (1.0 - chance)).sum(axis=axis)
+
+
+def _nothing(taus: FloatArray, offsets: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    shape = (len(taus),) if offsets is None else (len(offsets), len(taus))
+    return np.zeros(shape), np.zeros(shape)
 
 
 def _ring_times(prior: tuple[float, ...], half_life: float) -> DecayingDistribution:
@@ -212,10 +253,9 @@ class PredictivePolicy:
         free = snapshot.agents_ready
         dials, risks = self._count_dials(pool, free, threshold, kappa)
         room = self._room_for_one_more(day, snapshot, p)
-        if budget.left < 0 or room < 0:  # over the cap, or one abandon from it on a small day
-            dials = guaranteed_dials(snapshot)
-        else:  # never fewer than progressive: those dials cannot be abandoned
-            dials = max(dials, guaranteed_dials(snapshot))
+        braked = budget.left < 0 or room < 0  # over the cap, or one abandon from it on a small day
+        # Braked, only the dials agents are ready for; else never fewer (they cannot be abandoned).
+        dials = guaranteed_dials(snapshot) if braked else max(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
         self._unplaced = (risks[:capped], threshold, p)
         next_risk = risks[min(capped, len(risks) - 1)]
@@ -241,27 +281,59 @@ class PredictivePolicy:
             "room_for_one_more": room,
         }
         in_flight = len(snapshot.dials_in_progress)
+        limits = None if braked else (kappa, threshold)
         return PacingDecision(
             dials=capped,
             target_in_flight=float(in_flight + capped),
             reason=self._reason(snapshot, capped, dials, inputs),
             inputs=inputs,
-            recheck_after=self._recheck_after(snapshot, capped),
+            recheck_after=self._recheck_after(snapshot, capped, limits),
         )
 
-    def _recheck_after(self, snapshot: PacingSnapshot, dials: int) -> float | None:
-        """Time moves the forecast only while something is under way (a dial, a call, a
-        wrap-up, a waiting caller), including the dials this decision places (the snapshot
-        is from before them: a campaign that starts dialling from rest would otherwise not
-        look again until its first call resolved); with nothing under way only an event
-        changes it."""
-        moving = (
-            dials
-            or snapshot.dials_in_progress
-            or snapshot.busy_agent_ages
-            or snapshot.waiting_callers
-        )
-        return self.settings.recheck_seconds if moving else None
+    def _recheck_after(
+        self, snapshot: PacingSnapshot, dials: int, limits: tuple[float, float] | None
+    ) -> float | None:
+        """When to look again if nothing happens before (an event is looked at anyway).
+
+        A decision that dials: after ``recheck_seconds`` (the snapshot is from before its
+        dials: a campaign that starts dialling from rest would otherwise not look again until
+        its first call resolved). With nothing under way (no dial, call, wrap-up or waiting
+        caller), only an event changes the answer: never. A hold: at the first grid instant
+        where the next dial's forecast risk (times ``kappa``) is within the ``threshold`` of
+        ``limits``, else at the horizon; with the brake on (``limits`` None) the dials are
+        those agents are ready for, which only an event changes: at the horizon, a heartbeat
+        for a day's window that rolls on.
+        """
+        s = self.settings
+        if dials:
+            return s.recheck_seconds
+        if not (snapshot.dials_in_progress or snapshot.busy_agent_ages or snapshot.waiting_callers):
+            return None
+        if s.recheck_steps < 1:
+            return s.recheck_seconds
+        offsets = s.recheck_seconds * np.arange(1, s.recheck_steps + 1, dtype=np.float64)
+        if limits is None:
+            return float(offsets[-1])
+        kappa, threshold = limits
+        dialling = np.flatnonzero(self.next_dial_risks(snapshot, offsets) * kappa <= threshold)
+        return float(offsets[dialling[0]] if len(dialling) else offsets[-1])
+
+    def next_dial_risks(self, snapshot: PacingSnapshot, offsets: FloatArray) -> FloatArray:
+        """The risk of one new dial (none before it) at ``snapshot.now + offset`` for each
+        offset, were nothing to happen until then: every dial, call and wrap-up aged by the
+        offset, the estimates as they are (they move only with observations, which come with
+        events). At offset 0 it is :meth:`decide`'s next-dial risk of a hold, bit for bit."""
+        p = self.answer.mean
+        human = self.human_ring.table()
+        taus, _ = self._answer_times(human)
+        demand, demand_var = self._in_flight(snapshot, p, human, taus, offsets)
+        releases, releases_var = self._releases(snapshot, taus, offsets)
+        mean = demand + snapshot.waiting_callers - releases
+        tails = _tails(mean, demand_var + releases_var, snapshot.agents_ready)
+        total = np.zeros(len(offsets))
+        for column in tails.T:  # in decide's order: a sum of the taus' tails, left to right
+            total += column
+        return total / len(taus)
 
     def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:
         """Nothing to dial: no model to run, nothing to learn."""
@@ -392,16 +464,22 @@ class PredictivePolicy:
         return self._taus[1], self._taus[2]
 
     def _in_flight(
-        self, snapshot: PacingSnapshot, p: float, human: SurvivalTable, taus: FloatArray
+        self,
+        snapshot: PacingSnapshot,
+        p: float,
+        human: SurvivalTable,
+        taus: FloatArray,
+        offsets: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Expected answers (and their variance) by each tau from the dials in flight.
+        """Expected answers (and their variance) by each tau from the dials in flight (with
+        ``offsets``: a row for each, the dials aged by it).
 
         A dial of age ``a`` is still unresolved with probability ``S(a)``; it is answered by a
         person within ``tau`` with probability ``p (G(a + tau) - G(a)) / S(a)``.
         """
         if not snapshot.dials_in_progress:
-            return np.zeros(len(taus)), np.zeros(len(taus))
-        ages = np.array(snapshot.dials_in_progress, dtype=np.float64)
+            return _nothing(taus, offsets)
+        ages = _aged(np.array(snapshot.dials_in_progress, dtype=np.float64), offsets)
         answered = human.at_many(ages)
         other = self.other_ring.table().at_many(ages)
         alive = np.maximum(p * (1.0 - answered) + (1.0 - p) * (1.0 - other), 1e-9)
@@ -410,12 +488,13 @@ class PredictivePolicy:
         chance = p * later
         np.divide(chance, alive[:, None], out=chance)
         chance.clip(0.0, 1.0, out=chance)
-        return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
+        return _summed(chance, offsets)
 
     def _releases(
-        self, snapshot: PacingSnapshot, taus: FloatArray
+        self, snapshot: PacingSnapshot, taus: FloatArray, offsets: FloatArray | None = None
     ) -> tuple[FloatArray, FloatArray]:
-        """Expected agents freed (and variance) by each tau + grace, from busy agents' ages.
+        """Expected agents freed (and variance) by each tau + grace, from busy agents' ages
+        (with ``offsets``: a row for each, every age grown by it).
 
         An agent busy for ``a`` seconds is free by ``a + h`` with probability
         ``1 - S_H(a + h) / S_H(a)``. When the caller tells talk from wrap-up, an agent in
@@ -423,20 +502,22 @@ class PredictivePolicy:
         still talking after ``a`` seconds must end the call and then the wrap-up.
         """
         if not snapshot.busy_agent_ages:
-            return np.zeros(len(taus)), np.zeros(len(taus))
+            return _nothing(taus, offsets)
         horizons = taus + waiting_window(snapshot)
-        ages = np.array(snapshot.busy_agent_ages, dtype=np.float64)
+        ages = _aged(np.array(snapshot.busy_agent_ages, dtype=np.float64), offsets)
         phases = snapshot.wrap_up_ages
         if phases is None:
             chance = self.handle.table().ends_within(ages, horizons)
         else:
             wrapping = np.array([w is not None for w in phases], dtype=bool)
-            wrap_ages = np.array([w or 0.0 for w in phases], dtype=np.float64)
+            wrap_ages = _aged(np.array([w or 0.0 for w in phases], dtype=np.float64), offsets)
+            if offsets is not None:
+                wrapping = np.tile(wrapping, len(offsets))
             talk, wrap = self.talk.table(), self.wrap.table()
             chance = np.empty((len(ages), len(horizons)))
             chance[wrapping] = wrap.ends_within(wrap_ages[wrapping], horizons)
             chance[~wrapping] = talk.ends_within(ages[~wrapping], horizons, then=wrap)
-        return chance.sum(axis=0), (chance * (1.0 - chance)).sum(axis=0)
+        return _summed(chance, offsets)
 
     def _reason(
         self, snapshot: PacingSnapshot, dials: int, wanted: int, inputs: dict[str, float]
