@@ -4,9 +4,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock_time
+from functools import cache
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from opendialer.accounts.service import create_tenant
 from opendialer.agents import sessions as agent_sessions
@@ -14,8 +17,9 @@ from opendialer.campaigns.schemas import CampaignCreate
 from opendialer.campaigns.service import add_member, create_campaign
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.agent_state import AgentEvent
-from opendialer.models import Contact, ContactPhone, DialMode, Tenant, User, UserRole
+from opendialer.models import DialMode, Tenant, User, UserRole
 from opendialer.models.campaign import DEFAULT_ABANDON_TARGET
+from opendialer.models.contact import CONTACTS, PHONES
 from opendialer.scoping import Scope
 from opendialer.telephony.campaign_scenario import CampaignScenario
 
@@ -130,7 +134,9 @@ def _insert_contacts(
 def add_contacts(
     session: Session, tenant_id: int, campaign_id: int, indexes: range, start: datetime
 ) -> None:
-    """Contacts due from ``start``, one per index (numbered by :func:`number_for`)."""
+    """Contacts due from ``start``, one per index (numbered by :func:`number_for`): two Core
+    statements on the session's connection (the ORM's bulk insert made the same rows at about
+    twice the Python work per row)."""
     rows = [
         {
             "tenant_id": tenant_id,
@@ -145,9 +151,10 @@ def add_contacts(
     # Each id found by its contact's (unique) name: a RETURNING in the rows' order would make
     # SQLite insert them one statement a row, where this is a few multi-row statements.
     index_of = {row["name"]: i for row, i in zip(rows, indexes, strict=True)}
-    inserted = session.execute(insert(Contact).returning(Contact.id, Contact.name), rows).all()
-    session.execute(
-        insert(ContactPhone),
+    conn = session.connection()
+    inserted = conn.execute(_contacts_insert(), rows).all()
+    conn.execute(
+        _phones_insert(),
         [
             {
                 "contact_id": cid,
@@ -160,3 +167,13 @@ def add_contacts(
             for cid, name in sorted(inserted)  # in the contacts' order, as they were inserted
         ],
     )
+
+
+@cache
+def _contacts_insert() -> ReturningInsert[Any]:
+    return insert(CONTACTS).returning(CONTACTS.c.id, CONTACTS.c.name)
+
+
+@cache
+def _phones_insert() -> Insert:
+    return insert(PHONES)

@@ -261,9 +261,12 @@ def test_a_belief_does_not_move_another_tenants_agent_nor_a_person_who_signs_in(
         assert session.get_one(AgentSession, user_id).state is AgentState.READY
 
 
-def test_a_reservation_with_the_phone_reserves_whom_the_plain_one_would_in_two_statements(
+def test_a_reservation_with_the_phone_reserves_whom_the_plain_one_would_in_one_statement(
     session: Session, tenant: NewTenant
 ) -> None:
+    """The compare-and-set on the longest idle ready member returns their phone; when nobody
+    is ready, SQLite (one statement runs alone) knows it, PostgreSQL lists the ready members
+    (another engine may have taken the first one meanwhile)."""
     campaign = make_campaign(session, tenant.tenant.id)
     first = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW)
     second = make_agent(session, tenant.tenant.id, campaigns=[campaign], ready_at=NOW)
@@ -283,5 +286,6 @@ def test_a_reservation_with_the_phone_reserves_whom_the_plain_one_would_in_two_s
         (second.id, agent_sessions.AgentPhone(None, "204", second.username)),
         None,
     ]
-    assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE", "INSERT"] * 2 + ["SELECT"], sent
+    nobody = ["UPDATE"] if session.get_bind().dialect.name == "sqlite" else ["UPDATE", "SELECT"]
+    assert [s.split()[0] for s in sent] == ["UPDATE", "INSERT"] * 2 + nobody, sent
     assert _history(session, first.id)[-1] == (AgentState.RESERVED, None, campaign.id)

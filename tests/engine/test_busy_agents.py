@@ -1,4 +1,5 @@
 import pytest
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from opendialer.accounts.service import NewTenant
@@ -137,11 +138,12 @@ def test_an_agent_freed_before_the_call_end_was_seen_has_no_wrap_up(
     assert (released.handle_seconds, released.wrap_up_seconds) == (50.0, None)
 
 
-def test_counts_and_busy_rows_in_one_statement_are_what_the_two_reads_give(
+def test_counts_and_busy_rows_in_one_statement_are_what_the_three_reads_give(
     session: Session, tenant: NewTenant
 ) -> None:
     """Members in every state, a busy agent of the campaign who is no member any more and one
-    of another campaign: the counts and the rows are those of the two separate reads."""
+    of another campaign: the counts, the rows and the campaign's version are those of the
+    three separate reads."""
     campaign = make_campaign(session, tenant)
     other = make_campaign(session, tenant, name="Other")
     talking = _agent(session, tenant, "talking", campaign)
@@ -157,7 +159,10 @@ def test_counts_and_busy_rows_in_one_statement_are_what_the_two_reads_give(
     agent_sessions.act(session, scope, user_id=paused, event=E.PAUSE, at=NOW, reason="lunch")
     _on_call(session, tenant, other, elsewhere)
     asked = [talking, wrapping, elsewhere, 999_999]
-    counts, rows = counts_and_busy_rows(session, campaign.id, asked)
+    session.flush()
+    version = session.scalar(select(Campaign.updated_at).where(Campaign.id == campaign.id))
+    counts, rows, read_version = counts_and_busy_rows(session, campaign.id, asked)
+    assert version is not None and read_version == version
     assert counts == agent_sessions.campaign_agent_counts(session, campaign.id)
     assert (counts.ready, counts.busy, counts.paused, counts.logged_in) == (1, 2, 1, 4)
     assert sorted(rows) == sorted(busy_rows(session, asked))
@@ -166,4 +171,15 @@ def test_counts_and_busy_rows_in_one_statement_are_what_the_two_reads_give(
         BusyRow(wrapping, AgentState.WRAP_UP, campaign.id, None),
         BusyRow(elsewhere, AgentState.ON_CALL, other.id, None),
     ]
-    assert counts_and_busy_rows(session, campaign.id, []) == (counts, [])
+    assert counts_and_busy_rows(session, campaign.id, []) == (counts, [], version)
+
+
+def test_a_deleted_campaign_has_no_version(session: Session, tenant: NewTenant) -> None:
+    campaign = make_campaign(session, tenant)
+    agent = _agent(session, tenant, "talking", campaign)
+    _on_call(session, tenant, campaign, agent)
+    campaign_id = campaign.id
+    session.execute(delete(Campaign).where(Campaign.id == campaign_id))
+    for asked in ([agent], []):
+        _counts, _rows, version = counts_and_busy_rows(session, campaign_id, asked)
+        assert version is None

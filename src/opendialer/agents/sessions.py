@@ -20,6 +20,7 @@ from opendialer.models import AgentSession, AgentState, CampaignMember, User, Us
 from opendialer.scoping import Scope, get_owned, require_owner, require_role, require_self
 
 AGENT_SESSIONS: Table = AgentSession.__table__  # type: ignore[assignment]
+USERS: Table = User.__table__  # type: ignore[assignment]
 UNASSIGNED_STATES = frozenset({AgentState.READY, AgentState.PAUSED, AgentState.LOGGED_OUT})
 """An agent in one of these holds no campaign, contact or attempt."""
 MOVE_TRIES = 5
@@ -359,14 +360,53 @@ def reserve_longest_idle_with_phone(
     attempt_id: int | None = None,
     contact_id: int | None = None,
 ) -> tuple[int, AgentPhone] | None:
-    """:func:`reserve_longest_idle` for a call, with where the reserved agent's phone rings,
-    read with the ready members (one statement fewer than reading the user after)."""
-    statement = _ready_members(False, True)
+    """:func:`reserve_longest_idle` for a call, with where the reserved agent's phone rings:
+    one ``UPDATE ... RETURNING``, the compare-and-set on the longest idle ready member (the
+    first :func:`_ready_members` would list) with the user's three columns. On SQLite one
+    statement runs alone, so no row means nobody is ready; on PostgreSQL another engine may
+    have taken that member meanwhile, and the next ones are tried as :func:`_reserve_first`
+    does."""
     values = _reservation(at, campaign_id, engine_id, attempt_id, contact_id, AgentState.RESERVED)
-    reserved = _reserve_first(session, statement, {"campaign_id": campaign_id}, values)
+    parameters = {"campaign_id": campaign_id}
+    row = session.execute(_reserve_longest_idle_statement(), {**values, **parameters}).first()
+    if row is not None:
+        user_id, tenant_id, sip_uri, extension, username = row
+        _after_reserving(session, tenant_id, user_id, values)
+        return int(user_id), AgentPhone(sip_uri, extension, username)
+    if session.connection().dialect.name == "sqlite":
+        return None
+    reserved = _reserve_first(session, _ready_members(False, True), parameters, values)
     if reserved is None:
         return None
     return int(reserved[0]), AgentPhone(reserved[1], reserved[2], reserved[3])
+
+
+@cache
+def _reserve_longest_idle_statement() -> Update:
+    table, users = AGENT_SESSIONS, USERS
+    first = (
+        select(table.c.user_id)
+        .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
+        .join(users, users.c.id == table.c.user_id)
+        .where(
+            MEMBERS.c.campaign_id == bindparam("campaign_id"),
+            table.c.state == AgentState.READY,
+        )
+        .order_by(table.c.since, table.c.user_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # SQLite's RETURNING names columns without their table ("WHERE id = user_id"): users has
+    # no user_id, so it is the updated row's (the phone test has two agents, two phones).
+    phone = (
+        select(users.c[name]).where(users.c.id == table.c.user_id).scalar_subquery().label(name)
+        for name in ("sip_uri", "extension", "username")
+    )
+    return (
+        _reservation_update()
+        .where(table.c.user_id == first)
+        .returning(table.c.user_id, table.c.tenant_id, *phone)
+    )
 
 
 def _reserve_first(
@@ -405,6 +445,14 @@ def _reserved(session: Session, user_id: int, values: dict[str, Any]) -> bool:
     tenant_id = written.scalar_one_or_none()
     if tenant_id is None:
         return False
+    _after_reserving(session, tenant_id, user_id, values)
+    return True
+
+
+def _after_reserving(
+    session: Session, tenant_id: int, user_id: int, values: dict[str, Any]
+) -> None:
+    """A won reservation's history row and publication; the session's copy expired."""
     row = session.identity_map.get(session.identity_key(AgentSession, user_id))
     if row is not None:
         session.expire(row)
@@ -412,20 +460,26 @@ def _reserved(session: Session, user_id: int, values: dict[str, Any]) -> bool:
     status = AgentStatus(values["state"], at)
     state_log.record_plain(session, tenant_id, user_id, status, campaign_id, at)
     state_log.changed(session, user_id)
-    return True
 
 
 @cache
-def _reserve_statement() -> Update:
-    """The reservation's compare-and-set (``RETURNING`` the tenant, for the history row)."""
+def _reservation_update() -> Update:
+    """The reservation's compare-and-set on a ready agent; the callers add which agent and
+    what it returns (at least the tenant, for the history row)."""
     table = AGENT_SESSIONS
     columns = ("state", "since", "campaign_id", "call_attempt_id", "contact_id", "engine_id")
     return (
         update(table)
-        .where(table.c.user_id == bindparam("agent"), table.c.state == AgentState.READY)
+        .where(table.c.state == AgentState.READY)
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-        .returning(table.c.tenant_id)
     )
+
+
+@cache
+def _reserve_statement() -> Update:
+    """The reservation's compare-and-set on one agent (``RETURNING`` the tenant)."""
+    agent = AGENT_SESSIONS.c.user_id == bindparam("agent")
+    return _reservation_update().where(agent).returning(AGENT_SESSIONS.c.tenant_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ next call (which can happen between two ticks, when a caller was waiting).
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -19,10 +20,10 @@ from opendialer.agents.sessions import (
     MEMBERS,
     AgentCounts,
     agent_counts,
-    campaign_agent_counts,
 )
 from opendialer.engine.pacing.base import Observation
 from opendialer.models import AgentState
+from opendialer.models.campaign import CAMPAIGNS
 
 BUSY_STATES = (AgentState.ON_CALL, AgentState.WRAP_UP)
 
@@ -60,28 +61,34 @@ def busy_rows(session: Session, user_ids: list[int]) -> list[BusyRow]:
 
 def counts_and_busy_rows(
     session: Session, campaign_id: int, user_ids: list[int]
-) -> tuple[AgentCounts, list[BusyRow]]:
-    """The campaign's agent counts (``campaign_agent_counts``) and :func:`busy_rows`, in one
-    statement when there are busy agents to read: the counts' ``GROUP BY`` and the rows'
-    select, each as it was, joined with ``UNION ALL`` (a row of the counts has a count)."""
-    if not user_ids:
-        return campaign_agent_counts(session, campaign_id), []
+) -> tuple[AgentCounts, list[BusyRow], datetime | None]:
+    """The campaign's agent counts (``campaign_agent_counts``), :func:`busy_rows` and the
+    campaign's version (``kept_campaign.version_column``; None once it is deleted), in one
+    statement: the counts' ``GROUP BY``, the rows' select and the version's, each as it is on
+    its own, joined with ``UNION ALL`` (a row of the counts has a count, the version's row a
+    version)."""
     parameters = {"campaign_id": campaign_id, "user_ids": user_ids}
     by_state: dict[AgentState, int] = {}
     rows: list[BusyRow] = []
-    for user_id, state, agent_campaign, pause_requested, count in session.execute(
-        _counts_and_busy_statement(), parameters
+    version: datetime | None = None
+    statement = _counts_busy_and_version_statement(bool(user_ids))
+    for user_id, state, agent_campaign, pause_requested, count, row_version in session.execute(
+        statement, parameters
     ):
-        if count is not None:
+        if row_version is not None:
+            version = row_version
+        elif count is not None:
             by_state[AgentState(state)] = int(count)
         else:
             rows.append(BusyRow(user_id, state, agent_campaign, pause_requested))
-    return agent_counts(by_state), rows
+    return agent_counts(by_state), rows, version
 
 
 @cache
-def _counts_and_busy_statement() -> CompoundSelect[Any]:
+def _counts_busy_and_version_statement(busy: bool) -> CompoundSelect[Any]:
+    """``busy``: with the busy agents' rows (an ``IN`` of the ``user_ids`` given)."""
     table = AGENT_SESSIONS
+    no_version = null().cast(CAMPAIGNS.c.updated_at.type).label("version")
     counts = (
         select(
             null().cast(table.c.user_id.type).label("user_id"),
@@ -89,15 +96,24 @@ def _counts_and_busy_statement() -> CompoundSelect[Any]:
             null().cast(table.c.campaign_id.type).label("campaign_id"),
             null().cast(table.c.pause_requested.type).label("pause_requested"),
             func.count().label("count"),
+            no_version,
         )
         .join(MEMBERS, MEMBERS.c.user_id == table.c.user_id)
         .where(MEMBERS.c.campaign_id == bindparam("campaign_id"))
         .group_by(table.c.state)
     )
-    busy = select(
-        *(table.c[name] for name in BusyRow._fields), null().cast(Integer).label("count")
+    busy_rows = select(
+        *(table.c[name] for name in BusyRow._fields), null().cast(Integer), no_version
     ).where(table.c.user_id.in_(bindparam("user_ids", expanding=True)))
-    return union_all(counts, busy)
+    version = select(
+        null().cast(table.c.user_id.type),
+        null().cast(table.c.state.type),
+        null().cast(table.c.campaign_id.type),
+        null().cast(table.c.pause_requested.type),
+        null().cast(Integer),
+        CAMPAIGNS.c.updated_at,
+    ).where(CAMPAIGNS.c.id == bindparam("campaign_id"))
+    return union_all(counts, busy_rows, version) if busy else union_all(counts, version)
 
 
 class BusyAgents:

@@ -32,7 +32,7 @@ from opendialer.engine.pacing.base import (
 )
 from opendialer.engine.period import Counts, Ledger, Recount, day_start
 from opendialer.engine.recovery import close_attempt
-from opendialer.engine.selection import Claim, claim_next
+from opendialer.engine.selection import Claim, StaleCampaign, claim_next
 from opendialer.engine.supply import COUNT_CAP, Supply, count_supply, next_due_at
 from opendialer.engine.wakeup import Wakeup
 from opendialer.errors import NotFound
@@ -427,12 +427,21 @@ class CampaignRunner:
         ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
         look for due personal callbacks too (a scan of the due contacts, so only at the poll:
         they are scheduled to the minute)."""
-        campaign = self.settings.get(session)
+        campaign = self.settings.peek(session)
+        counted = None
+        if campaign is not None and campaign_window_open(campaign, now):
+            counted = counts_and_busy_rows(session, self.campaign_id, busy_ids)
+            if not self.settings.confirm(session, counted[2]):
+                campaign = self.settings.get(session)  # loaded anew by confirm: no read
+        else:
+            campaign = self.settings.get(session)  # a closed window is confirmed first
         if campaign is None:
             return TickPlan(deleted=True, window_open=False)
         if not campaign_window_open(campaign, now):
             return TickPlan(window_open=False)
-        counts, busy = counts_and_busy_rows(session, self.campaign_id, busy_ids)
+        if counted is None:
+            counted = counts_and_busy_rows(session, self.campaign_id, busy_ids)
+        counts, busy, _version = counted
         plan = TickPlan(counts=counts, busy=busy, busy_asked=busy_ids)
         plan.wrap_up_seconds = campaign.wrap_up_seconds
         plan.announcement = campaign.abandon_announcement_uri
@@ -490,13 +499,22 @@ class CampaignRunner:
         checked here, in the claim's transaction, as the decision may come from memory)."""
 
         def claim(session: Session, unlogged: list[dict[str, Any]]) -> list[Launch] | None:
-            campaign = self.settings.get(session)
-            if campaign is None:
-                return None  # the rows not written yet are dropped with the campaign
-            if not campaign_window_open(campaign, now):
-                _write_decisions(session, unlogged)
-                return None
-            claimed = self._claim(session, campaign, dials, now)
+            while True:  # again only when the kept campaign turns out to have changed
+                campaign = self.settings.peek(session)
+                if campaign is None:
+                    return None  # the rows not written yet are dropped with the campaign
+                if not campaign_window_open(campaign, now):
+                    if not self.settings.checked(session):
+                        self.settings.get(session)  # a closed window is confirmed first
+                        continue
+                    _write_decisions(session, unlogged)
+                    return None
+                try:
+                    claimed = self._claim(session, campaign, dials, now)
+                except StaleCampaign:
+                    continue  # nothing was written
+                if self.settings.checked(session) or self.settings.get(session) is campaign:
+                    break  # nothing was due, so the version came with no candidate: read
             if row is not None:  # what was placed, not what was wanted
                 unlogged = [*unlogged, {**row, "dials": len(claimed)}]
             _write_decisions(session, unlogged)
@@ -512,17 +530,18 @@ class CampaignRunner:
     ) -> T:
         """``work`` in one transaction that writes the decisions not written yet (kept for the
         next try if it fails; dropped, as the log's other rows are, once the campaign is
-        deleted): first, or with ``writes_rows`` by ``work`` itself, which is given them (a
-        claim writes them with its own decision's row: one ``INSERT``, the same rows in the
-        same order)."""
+        deleted): after ``work`` (which has mostly checked the campaign by then: no read of its
+        own), or with ``writes_rows`` by ``work`` itself, which is given them (a claim writes
+        them with its own decision's row: one ``INSERT``, the same rows in the same order)."""
         rows, self._unlogged = self._unlogged, []
 
         def logged_then(session: Session) -> T:
             if writes_rows:
                 return work(session, rows)
-            if rows and self.settings.get(session) is not None:
+            done = work(session, [])
+            if rows and self.settings.get(session) is not None:  # mostly checked by ``work``
                 _write_decisions(session, rows)
-            return work(session, [])
+            return done
 
         try:
             return await self.engine.db.run(logged_then)
@@ -674,7 +693,12 @@ class CampaignRunner:
         claimed: list[tuple[Started, str]] = []
         for _ in range(count):
             claim: Claim | None = claim_next(
-                session, campaign, now, self.engine.engine_id, reserved_for=reserved_for
+                session,
+                campaign,
+                now,
+                self.engine.engine_id,
+                reserved_for=reserved_for,
+                confirm=partial(self.settings.confirm, session),
             )
             if claim is None:
                 break

@@ -8,11 +8,12 @@ PostgreSQL as the final guard. Either way a contact is never in two calls at onc
 
 A claim runs once per dial, so it reads plain rows (the few columns it decides on, not ORM
 objects) through the session's connection: one query for the candidates, their numbers, each
-number's DNC state and the version of the tenant's rules (kept between transactions,
-engine/kept_tenant.py), then the compare-and-set.
+number's DNC state, the version of the tenant's rules (kept between transactions,
+engine/kept_tenant.py) and the campaign's (for the runner's kept copy, engine/kept_campaign.py),
+then the compare-and-set.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cache
@@ -38,6 +39,7 @@ from opendialer.engine.compliance import (
     tenant_closed,
 )
 from opendialer.engine.holds import compliance_hold, holds_apply, record_hold
+from opendialer.engine.kept_campaign import version_column as campaign_version_column
 from opendialer.engine.kept_tenant import (
     KeptRules,
     current_rules,
@@ -129,6 +131,7 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
             *(candidates.c[name] for name in CANDIDATE_COLUMNS),
             *(phones.c[name] for name in PHONE_COLUMNS),
             blocked.label("dnc_blocked"),
+            campaign_version_column().label("campaign_version"),
             version_column().label("tenant_version"),
         )
         .outerjoin(phones, phones.c.contact_id == candidates.c.id)
@@ -141,10 +144,23 @@ def _candidates_statement(postgresql: bool, reserved: bool) -> Select[Any]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Versions:
+    """The campaign's and the tenant's rules' versions, as the candidates statement read them."""
+
+    campaign: datetime | None
+    tenant: datetime | None
+
+
+class StaleCampaign(Exception):
+    """The campaign's row changed since the copy the claim was given (the caller's ``confirm``
+    said so): nothing was written; claim again on the copy loaded anew."""
+
+
 def _candidates(
     conn: Connection, campaign: Campaign, now: datetime, reserved_for: int | None
-) -> tuple[list[_Candidate], datetime | None]:
-    """The candidates, and the version of the tenant's rules as this transaction sees it."""
+) -> tuple[list[_Candidate], _Versions | None]:
+    """The candidates, and the versions this transaction sees (None without a candidate)."""
     postgresql = conn.dialect.name == "postgresql"
     stmt = _candidates_statement(postgresql, reserved_for is not None)
     params = {
@@ -154,19 +170,19 @@ def _candidates(
         "reserved_for": reserved_for,
     }
     rows = conn.execute(stmt, params).all()
-    return _grouped(rows), (rows[0][-1] if rows else None)
+    return _grouped(rows), (_Versions(rows[0][-2], rows[0][-1]) if rows else None)
 
 
 def _grouped(rows: Iterable[tuple[Any, ...]]) -> list[_Candidate]:
-    """Rows of (contact columns, phone columns, DNC flag, tenant version), a contact's rows
-    together."""
+    """Rows of (contact columns, phone columns, DNC flag, campaign and tenant versions), a
+    contact's rows together."""
     candidates: list[_Candidate] = []
     split = len(CANDIDATE_COLUMNS)
     for row in rows:
         if not candidates or candidates[-1].id != row[0]:
             candidates.append(_Candidate(*row[:split]))
         if row[split] is not None:  # a contact without numbers has one row of NULLs
-            candidates[-1].phones.append(_Phone(*row[split:-1]))
+            candidates[-1].phones.append(_Phone(*row[split:-2]))
     return candidates
 
 
@@ -404,10 +420,14 @@ def claim_next(
     engine_id: str,
     *,
     reserved_for: int | None = None,
+    confirm: Callable[[datetime | None], bool] | None = None,
 ) -> Claim | None:
     """Claim the best eligible contact and pick its number; None when nothing is due.
 
-    With ``reserved_for``, only that agent's personal callbacks are considered.
+    With ``reserved_for``, only that agent's personal callbacks are considered. ``confirm`` is
+    given the campaign's version as the candidates statement read it (None: deleted), before
+    anything is written (``KeptCampaign.confirm``); when it answers False the claim stops with
+    :class:`StaleCampaign`. Without a candidate it is not asked.
     """
     if not campaign_window_open(campaign, now):
         return None
@@ -415,10 +435,12 @@ def claim_next(
     conn = session.connection()
     kept = _open_rules(conn, campaign, now)
     while kept is not None:
-        candidates, version = _candidates(conn, campaign, now, reserved_for)
-        if not candidates:
+        candidates, versions = _candidates(conn, campaign, now, reserved_for)
+        if not candidates or versions is None:
             return None
-        kept = current_rules(conn, campaign.tenant_id, kept, version)
+        if confirm is not None and not confirm(versions.campaign):
+            raise StaleCampaign(campaign.id)
+        kept = current_rules(conn, campaign.tenant_id, kept, versions.tenant)
         if tenant_closed(campaign, kept.rules, now):
             return None
         claim = _claim_one_of(session, conn, candidates, campaign, now, engine_id, kept.rules)

@@ -1,6 +1,7 @@
 """Declarative base, shared column types and mixins."""
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,43 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    # On SQLite the decorator's step and DATETIME's text conversion are one function each way
+    # (every statement of the engine binds a few times, and each step is a Python call): the
+    # same text, the same values (tests/models/test_base.py compares them with the composed
+    # pair). PostgreSQL's driver takes and gives datetimes: the decorator's steps alone.
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if not _sqlite_text(dialect):
+            return super().bind_processor(dialect)
+        return _to_sqlite_text
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if not _sqlite_text(dialect):
+            return super().result_processor(dialect, coltype)
+        return _from_sqlite_text
+
+
+def _sqlite_text(dialect: Dialect) -> bool:
+    """SQLite with its DATETIME stored as text (unless the engine asked for native datetimes)."""
+    return dialect.name == "sqlite" and not getattr(dialect, "native_datetime", False)
+
+
+def _to_sqlite_text(value: datetime | None) -> str | None:
+    """``process_bind_param``, then DATETIME's default storage format (year to microsecond)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given where an aware one is required")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _from_sqlite_text(value: str | None) -> datetime | None:
+    """DATETIME's text parsed (``datetime.fromisoformat``, as SQLAlchemy does), then
+    ``process_result_value``."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def str_enum(enum_cls: type[enum.StrEnum]) -> Enum:
