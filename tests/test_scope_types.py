@@ -23,6 +23,8 @@ ALLOWED = {
     ("scoping.py", "of_credential"),  # the same, for a vendor credential's principal
     ("security.py", "link_key"),  # derives the tenant's link key from its id
     ("dnc/service.py", "blocked_clause"),  # a SQL bind parameter of the engine's claim query
+    # The reserved agent's own tenant, as the reservation's RETURNING gave it, for its history row.
+    ("agents/sessions.py", "_after_reserving"),
     # The engine's listener hooks (engine/campaign_runner.py's protocol fixes the signature):
     # they only wake the agent's open console streams and read no rows; the stream reads the
     # state afterwards through the login's scope.

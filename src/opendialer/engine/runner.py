@@ -372,8 +372,10 @@ class Engine:
             end_detail=event.detail[:END_DETAIL_LENGTH] or None,
         )
         recorded = self.recorder.take(call.call_id) if self.recorder is not None else None
-        await self._close_attempt(_Unwritten(runner, call, ending, recorded))
+        # Counted as it leaves the live calls, before the write's await: no moment in which
+        # the metrics hold the call in neither (the live view settled, the ending not counted).
         runner.record(call, outcome, self.clock.monotonic())
+        await self._close_attempt(_Unwritten(runner, call, ending, recorded))
         if outcome in _DIAL_RESULTS:
             runner.observe_dial(call, _DIAL_RESULTS[outcome])
         self.listener.call_ended(call, outcome)

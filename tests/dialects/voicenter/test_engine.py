@@ -17,7 +17,7 @@ from opendialer.engine.live import LiveCall, Phase
 from opendialer.engine.pacing.select import policy_for
 from opendialer.engine.runner import Engine
 from opendialer.engine.simulation import simulate
-from opendialer.models import CallAttempt, Campaign, CampaignMember, DncEntry
+from opendialer.models import CallAttempt, CampaignMember, DncEntry
 from opendialer.scoping import Scope
 from opendialer.telephony import CallId
 from opendialer.telephony.sim import SimNetwork
@@ -105,9 +105,10 @@ def test_targets_added_here_are_dialled_until_stopped(
 def _planned_dials(
     runner: CampaignRunner, sessions: SessionMaker, now: datetime, ready: int
 ) -> int:
-    """Dials the engine's planner launches now; the claims are rolled back afterwards."""
+    """Dials the engine's planner launches now; the claims are rolled back afterwards. The
+    campaign is the runner's kept copy, checked in this transaction as its claim does."""
     with sessions() as session:
-        campaign = session.get_one(Campaign, runner.campaign_id)
+        campaign = runner.settings.get_one(session)
         decision = runner.policy.decide(runner._snapshot(PacingParams.of(campaign), ready))
         launches = runner._claim(session, campaign, decision.dials, now)
         session.rollback()
