@@ -105,14 +105,10 @@ def _counts_busy_and_version_statement(busy: bool) -> CompoundSelect[Any]:
     busy_rows = select(
         *(table.c[name] for name in BusyRow._fields), null().cast(Integer), no_version
     ).where(table.c.user_id.in_(bindparam("user_ids", expanding=True)))
-    version = select(
-        null().cast(table.c.user_id.type),
-        null().cast(table.c.state.type),
-        null().cast(table.c.campaign_id.type),
-        null().cast(table.c.pause_requested.type),
-        null().cast(Integer),
-        CAMPAIGNS.c.updated_at,
-    ).where(CAMPAIGNS.c.id == bindparam("campaign_id"))
+    no_row = (null().cast(table.c[name].type) for name in BusyRow._fields)
+    version = select(*no_row, null().cast(Integer), CAMPAIGNS.c.updated_at).where(
+        CAMPAIGNS.c.id == bindparam("campaign_id")
+    )
     return union_all(counts, busy_rows, version) if busy else union_all(counts, version)
 
 

@@ -42,11 +42,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where an aware one is required")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else _naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
@@ -74,13 +70,15 @@ def _sqlite_text(dialect: Dialect) -> bool:
     return dialect.name == "sqlite" and not getattr(dialect, "native_datetime", False)
 
 
-def _to_sqlite_text(value: datetime | None) -> str | None:
-    """``process_bind_param``, then DATETIME's default storage format (year to microsecond)."""
-    if value is None:
-        return None
+def _naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime given where an aware one is required")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _to_sqlite_text(value: datetime | None) -> str | None:
+    """``process_bind_param``, then DATETIME's default storage format (year to microsecond)."""
+    return None if value is None else _naive_utc(value).isoformat(" ", "microseconds")
 
 
 def _from_sqlite_text(value: str | None) -> datetime | None:
