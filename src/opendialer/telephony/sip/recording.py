@@ -2,14 +2,17 @@
 
 rtpengine (``--recording-method=pcap``) writes every RTP packet it receives on a recorded call
 into one pcap file. The dialer decodes it: the customer's packets (those sent to rtpengine's
-customer-facing port) go to the left channel, the agent's to the right, each placed at its
-arrival time from the start of the recording, so the file lasts exactly from the bridge to the
-hang-up, and silence (or a lost packet) stays silence.
+customer-facing port) go to the left channel, the agent's to the right. A stream (one sender's
+SSRC) is placed by its RTP timestamps, anchored at its first packet's arrival: arrival times
+jitter (a loaded host, a network), and placing each packet at its arrival would cut and stretch
+the audio. The file lasts exactly from the bridge to the hang-up; silence (or a lost packet)
+stays silence.
 """
 
 import sys
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import dpkt
@@ -30,6 +33,8 @@ SAMPLE_RATE = 8000
 PCMU, PCMA = 0, 8
 _RTP_HEADER = 12
 _SPOOL_WAIT_SECONDS = 2.0
+_TIMESTAMP_MODULUS = 1 << 32
+_MAX_STRAY_SAMPLES = SAMPLE_RATE // 2  # a sender's clock this far from arrival: start again
 
 
 class RecordingError(Exception):
@@ -58,8 +63,18 @@ def decode_g711(payload_type: int, payload: bytes) -> bytes | None:
     return None  # comfort noise, DTMF events, codecs we do not decode
 
 
-def _packets(path: Path) -> list[tuple[float, tuple[str, int], int, bytes]]:
-    """(arrival, destination, payload type, payload) of every RTP packet in the pcap."""
+@dataclass(frozen=True)
+class _RtpPacket:
+    arrival: float  # seconds since the epoch, as the pcap has it
+    destination: tuple[str, int]
+    payload_type: int
+    ssrc: int
+    timestamp: int
+    payload: bytes
+
+
+def _packets(path: Path) -> list[_RtpPacket]:
+    """Every RTP packet in the pcap, in arrival order."""
     found = []
     with path.open("rb") as stream:
         try:
@@ -75,8 +90,30 @@ def _packets(path: Path) -> list[tuple[float, tuple[str, int], int, bytes]]:
             if rtp[0] >> 6 != 2:
                 continue  # not RTP version 2 (RTCP shares nothing here, but be safe)
             destination = (".".join(str(b) for b in packet.dst), int(udp.dport))
-            found.append((float(at), destination, rtp[1] & 0x7F, _rtp_payload(rtp)))
+            timestamp, ssrc = int.from_bytes(rtp[4:8], "big"), int.from_bytes(rtp[8:12], "big")
+            payload = _rtp_payload(rtp)
+            found.append(
+                _RtpPacket(float(at), destination, rtp[1] & 0x7F, ssrc, timestamp, payload)
+            )
     return found
+
+
+@dataclass
+class _StreamClock:
+    """Where one stream's samples go: its first packet's arrival, then its RTP timestamps."""
+
+    first_sample: int
+    first_timestamp: int
+
+    def place(self, timestamp: int, arrival_sample: int) -> int:
+        since = (timestamp - self.first_timestamp) % _TIMESTAMP_MODULUS
+        if since >= _TIMESTAMP_MODULUS // 2:
+            since -= _TIMESTAMP_MODULUS  # a packet from before the first one, reordered
+        sample = self.first_sample + since
+        if abs(sample - arrival_sample) > _MAX_STRAY_SAMPLES:
+            self.first_sample, self.first_timestamp = arrival_sample, timestamp
+            return arrival_sample
+        return sample
 
 
 def _rtp_payload(rtp: bytes) -> bytes:
@@ -92,16 +129,18 @@ def write_stereo_wav(spool: Spool, target: Path) -> float:
     """Decode the spool's pcap into ``target`` (8 kHz, 16-bit, stereo); its length in seconds."""
     frames = max(0, round((spool.ended - spool.started) * SAMPLE_RATE))
     channels = np.zeros((frames, 2), dtype="<i2")
-    for at, destination, payload_type, payload in _packets(_pcap_of(spool)):
-        samples = decode_g711(payload_type, payload)
+    clocks: dict[tuple[int, int], _StreamClock] = {}
+    for packet in _packets(_pcap_of(spool)):
+        samples = decode_g711(packet.payload_type, packet.payload)
         if samples is None:
             continue
-        channel = 0 if destination == spool.customer_facing else 1
-        pcm = np.frombuffer(samples, dtype="<i2")
-        start = round((at - spool.started) * SAMPLE_RATE)
+        channel = 0 if packet.destination == spool.customer_facing else 1
+        arrival = round((packet.arrival - spool.started) * SAMPLE_RATE)
+        clock = clocks.setdefault((channel, packet.ssrc), _StreamClock(arrival, packet.timestamp))
+        start = clock.place(packet.timestamp, arrival)
         if start < 0 or start >= frames:
             continue
-        piece = pcm[: frames - start]
+        piece = np.frombuffer(samples, dtype="<i2")[: frames - start]
         channels[start : start + len(piece), channel] = piece
     target.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(target), "wb") as out:
