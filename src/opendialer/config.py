@@ -118,6 +118,14 @@ class Settings(BaseSettings):
         description="An engine that has not renewed its lease for this long is dead: another "
         "engine closes its calls and frees its contacts and agents",
     )
+    engine_reread_seconds: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=3600,
+        description="Each 0.5 s poll of a campaign reads its state only if something was "
+        "committed since its last read (one small statement asks), or after this long at the "
+        "latest (what time alone changes: calling hours opening, callbacks falling due)",
+    )
     engine_drain_seconds: float = Field(
         default=30.0,
         ge=0,

@@ -100,6 +100,7 @@ async def dialing_engine(state: AppState, push: AgentPush) -> AsyncIterator[None
         clock,
         engine_id=settings.engine_id,
         lease_seconds=settings.engine_lease_seconds,
+        reread_seconds=settings.engine_reread_seconds,
         policy_factory=policy_for,
         recorder=_recorder_for(backend, settings),
     )

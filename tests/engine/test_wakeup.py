@@ -53,8 +53,15 @@ class AskedPolicy:
 
 
 def _engine(
-    sessions: SessionMaker, clock: VirtualClock, policy: AskedPolicy, contacts: int, agents: int
+    sessions: SessionMaker,
+    clock: VirtualClock,
+    policy: AskedPolicy,
+    contacts: int,
+    agents: int,
+    **polls: Any,
 ) -> tuple[int, Engine]:
+    """``polls``: the engine's ``tick_seconds`` (default POLL), ``reread_seconds`` and
+    ``lease_seconds``."""
     setup = SimulationSetup(agents=agents, contacts=contacts, dial_mode=DialMode.PREDICTIVE)
     campaign_id = prepare_campaign(sessions, setup, clock.now())
     driver = SimulatedAgents(sessions, clock, Scenario(), seed=1)
@@ -66,7 +73,7 @@ def _engine(
         engine_id="wake",
         policy_factory=lambda _campaign: policy,
         listener=driver,
-        tick_seconds=POLL,
+        **{"tick_seconds": POLL, **polls},
     )
     driver.engine = engine
     return campaign_id, engine
@@ -230,3 +237,69 @@ def _members(session: Session, campaign_id: int) -> list[int]:
             select(CampaignMember.user_id).where(CampaignMember.campaign_id == campaign_id)
         )
     )
+
+
+_CHANGE_TOKEN = re.compile(r"data_version|pg_current_snapshot")
+_CAMPAIGN_READ = re.compile(r"^\s*SELECT CAST\(NULL AS \w+\) AS user_id, agent_sessions\.state")
+
+
+def _polls_and_reads(statements: list[tuple[float, str]]) -> tuple[list[float], list[float]]:
+    """When the engine asked for the change token, and when it read the campaign."""
+    tokens = [at for at, s in statements if _CHANGE_TOKEN.search(s)]
+    reads = [at for at, s in statements if _CAMPAIGN_READ.search(s)]
+    return tokens, reads
+
+
+def _quiet_run(sessions: SessionMaker, reread: float) -> tuple[list[float], list[float]]:
+    """Agents ready, contacts due, a policy that holds: 300 s with a poll every 0.5 s."""
+    clock = VirtualClock(START)
+    policy = AskedPolicy(dial=False)
+    polls = {"tick_seconds": 0.5, "reread_seconds": reread, "lease_seconds": 3600.0}
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=10, agents=3, **polls)
+    with _statements(sessions, clock) as statements:
+        _run(clock, engine, campaign_id, 300.0)
+    return _polls_and_reads([(at, s) for at, s in statements if at < 300.0])
+
+
+def test_a_poll_reads_the_campaign_only_when_the_database_changed(
+    sessions: SessionMaker,
+) -> None:
+    tokens, reads = _quiet_run(sessions, reread=3600.0)
+    polls = [0.5 * k for k in range(600)]
+    assert sorted(set(tokens)) == polls  # each poll asked (the first with the first read)
+    assert set(reads) <= set(polls)
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        # Nothing was committed after the first look. (PostgreSQL's snapshot is the
+        # cluster's: the other test workers' databases move it, so it reads now and then.)
+        assert reads == [0.0]
+        tokens, reads = _quiet_run(sessions, reread=30.0)
+        # At the latest 30 s after the last read at a poll, a read anyway; the one at 30 s
+        # wrote the first look's decision row (kept for the runner's next transaction): a
+        # change, read at 30.5 s.
+        assert reads == [0.0, 30.0] + [30.5 + 30.0 * k for k in range(9)]
+
+
+def test_a_contact_added_by_another_connection_is_dialled_at_the_next_poll(
+    sessions: SessionMaker,
+) -> None:
+    clock = VirtualClock(START)
+    policy = AskedPolicy()
+    polls = {"tick_seconds": 0.5, "reread_seconds": 3600.0, "lease_seconds": 3600.0}
+    campaign_id, engine = _engine(sessions, clock, policy, contacts=0, agents=1, **polls)
+
+    async def add_a_contact_in_a_while() -> None:
+        await clock.sleep(100.2)
+        with unit_of_work(sessions) as session:  # another connection, as the API's would be
+            make_contact(session, session.get_one(Campaign, campaign_id), "+4930555000")
+
+    async def run() -> None:
+        adding = asyncio.ensure_future(add_a_contact_in_a_while())
+        await engine.run([campaign_id], until=_at(150.0))
+        await adding
+
+    with _statements(sessions, clock) as statements:
+        clock.run(run())
+    assert [a.started_at for a in _attempts(sessions)] == [_at(100.5)]
+    if sessions.kw["bind"].dialect.name == "sqlite":  # see the test before
+        _, reads = _polls_and_reads(statements)
+        assert [at for at in reads if at < 100.5] == [0.0]  # no read before it, none needed

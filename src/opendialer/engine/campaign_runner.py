@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cache, partial
@@ -18,6 +18,7 @@ from opendialer.agents.sessions import AgentCounts
 from opendialer.engine.agent_state import AgentEvent
 from opendialer.engine.busy_agents import BusyAgents, BusyRow, counts_and_busy_rows
 from opendialer.engine.caller_ids import DEFAULT_CALLER_ID
+from opendialer.engine.change_token import change_token
 from opendialer.engine.compliance import campaign_window_open
 from opendialer.engine.context import EngineContext
 from opendialer.engine.kept_campaign import KeptCampaign
@@ -170,6 +171,8 @@ class TickPlan:
     """The campaign's wrap-up limit (None: agents stay in wrap-up until they say ready)."""
     announcement: str | None = None
     """The campaign's message for abandoned callers (kept so abandoning reads nothing)."""
+    token: Hashable | None = None
+    """The database's change token, taken before the read (with ``Engine.reread_seconds``)."""
 
 
 log = logging.getLogger(__name__)
@@ -260,7 +263,9 @@ class CampaignRunner:
         self.wakeup = Wakeup(engine.clock)
         self._seen: TickPlan | None = None  # the last read of the database
         self._seen_at = 0.0
-        self._polled_at: float | None = None  # the last read that also looked for callbacks
+        self._polled_at: float | None = None  # the last poll (a read, or a change token)
+        self._reread_at = 0.0  # the last read at a poll (that also looked for callbacks)
+        self._token: Hashable | None = None  # the database's change token at the last read
         self._supply: Supply | None = None
         self._supply_at = 0.0
         self._claimed = 0  # contacts claimed since the supply was counted
@@ -330,14 +335,25 @@ class CampaignRunner:
             looks.append(clock.monotonic() + (until - clock.now()).total_seconds())
         return min(looks)
 
-    def _must_read(self, mono: float) -> bool:
+    async def _must_read(self, mono: float) -> bool:
         due = self._contact_due_at
         return (
             self.wakeup.stale
             or self._seen is None
-            or self._poll_due(mono)
             or (due is not None and mono >= due)
+            or (self._poll_due(mono) and await self._changed_since_read(mono))
         )
+
+    async def _changed_since_read(self, mono: float) -> bool:
+        """At a poll: was anything committed since the last read (or is a read due anyway)?
+        If not, the poll is done without one."""
+        reread = self.engine.reread_seconds
+        if reread is None or self._token is None or mono >= self._reread_at + reread:
+            return True
+        if await self.engine.db.run(change_token, writes=False) != self._token:
+            return True
+        self._polled_at = mono
+        return False
 
     def _poll_due(self, mono: float) -> bool:
         return self._polled_at is None or mono >= self._polled_at + self.engine.tick_seconds
@@ -347,7 +363,7 @@ class CampaignRunner:
         await self.serve_waiting()
         now, mono = self.engine.clock.now(), self.engine.clock.monotonic()
         self._recheck_at = None
-        plan = await self._read(now, mono) if self._must_read(mono) else self._from_memory()
+        plan = await self._read(now, mono) if await self._must_read(mono) else self._from_memory()
         if plan is None:
             return  # nothing to decide until the next read
         if plan.deleted:
@@ -377,8 +393,9 @@ class CampaignRunner:
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
             self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
+        self._token = plan.token
         if poll:
-            self._polled_at = mono
+            self._polled_at = self._reread_at = mono
         if plan.supply_read:
             self._supply, self._supply_at, self._claimed = plan.supply, mono, 0
         plan.supply = self._supply_left() if plan.supply is not None else None
@@ -422,11 +439,26 @@ class CampaignRunner:
         count_contacts: bool,
         poll: bool,
     ) -> TickPlan:
-        """In the engine's database thread: the campaign's state, and every claim that needs no
-        pacing decision (callbacks, progressive, previews). Dialled after it commits.
-        ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
-        look for due personal callbacks too (a scan of the due contacts, so only at the poll:
-        they are scheduled to the minute)."""
+        """In the engine's database thread: the database's change token first when the engine's
+        polls ask for it (``Engine.reread_seconds``), then the campaign's state, and every claim
+        that needs no pacing decision (callbacks, progressive, previews). Dialled after it
+        commits. ``count_contacts``: count the supply (else the runner keeps its own count);
+        ``poll``: look for due personal callbacks too (a scan of the due contacts, so only at
+        the poll: they are scheduled to the minute)."""
+        token = change_token(session) if self.engine.reread_seconds is not None else None
+        plan = self._campaign_state(session, now, busy_ids, count_contacts, poll)
+        plan.token = token
+        return plan
+
+    def _campaign_state(
+        self,
+        session: Session,
+        now: datetime,
+        busy_ids: list[int],
+        count_contacts: bool,
+        poll: bool,
+    ) -> TickPlan:
+        """:meth:`_first_pass` after its change token."""
         campaign = self.settings.peek(session)
         counted = None
         if campaign is not None and campaign_window_open(campaign, now):

@@ -62,6 +62,9 @@ class EngineContext(Protocol):
     def tick_seconds(self) -> float: ...
 
     @property
+    def reread_seconds(self) -> float | None: ...
+
+    @property
     def grace_seconds(self) -> float: ...
 
     @property

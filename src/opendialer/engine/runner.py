@@ -94,6 +94,7 @@ class Engine:
         *,
         engine_id: str | None = None,
         tick_seconds: float = 0.5,  # the poll: see Engine.tick_seconds
+        reread_seconds: float | None = None,  # see Engine.reread_seconds
         grace_seconds: float = GRACE_SECONDS,
         policy_factory: Callable[[Campaign], PacingPolicy] = default_policy,
         listener: EngineListener | None = None,
@@ -108,10 +109,15 @@ class Engine:
         self.clock = clock
         self.engine_id = engine_id or f"engine-{uuid.uuid4().hex[:8]}"
         self.tick_seconds = tick_seconds
-        """The longest a campaign goes without reading its state from the database: the net
-        for changes nobody tells the engine about (an agent's API call in another process, an
-        import, an edit). Events (calls, agents this engine hears of) and the pacing policy's
-        own timer make it look sooner."""
+        """The poll: the longest a campaign goes without asking whether the database changed
+        under it, the net for changes nobody tells the engine about (an agent's API call, an
+        import, an edit, in this process or another). Events (calls, agents this engine hears
+        of) and the pacing policy's own timer make it look sooner."""
+        self.reread_seconds = reread_seconds
+        """None: every poll reads the campaign's state. Else a poll first asks whether anything
+        was committed since the last read (:mod:`opendialer.engine.change_token`: one small
+        statement) and reads only if so, or when this long has passed since the last read at a
+        poll (what time alone changes: the calling hours opening, a callback falling due)."""
         self.lease_seconds = lease_seconds
         self.acd_seconds = acd_seconds  # how often due ACD events (callbacks) are offered
         self.grace_seconds = grace_seconds
