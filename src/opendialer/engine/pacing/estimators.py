@@ -72,6 +72,9 @@ class SurvivalTable:
     last_masses: tuple[bytes, tuple[FloatArray, FloatArray]] | None = field(
         default=None, compare=False, repr=False
     )
+    last_convolution: "tuple[SurvivalTable, bytes, Convolution] | None" = field(
+        default=None, compare=False, repr=False
+    )
 
     def at(self, x: float) -> float:
         """P(X <= x)."""
@@ -111,6 +114,9 @@ class SurvivalTable:
             ended = self.at_many_consuming(ages[:, None] + horizons[None, :])
             np.subtract(ended, dead[:, None], out=ended)
             mean = self.mean
+        elif then.step == self.step:
+            ended = self._convolved(horizons, then).ended(ages, horizons, alive)
+            mean = self.mean + then.mean
         else:
             u, mass = then.masses(horizons)
             shifted = ages[:, None, None] + horizons[None, :, None] - u[None, None, :]
@@ -140,9 +146,65 @@ class SurvivalTable:
         object.__setattr__(self, "last_masses", (key, (u, mass)))
         return u, mass
 
+    def _convolved(self, horizons: FloatArray, then: "SurvivalTable") -> "Convolution":
+        """The :class:`Convolution` of this table with ``then``'s masses for these horizons
+        (the last one kept: a policy asks with the same tables and horizons look after look)."""
+        key = horizons.tobytes()
+        kept = self.last_convolution
+        if kept is not None and kept[0] is then and kept[1] == key:
+            return kept[2]
+        convolution = Convolution.of(self, then.masses(horizons)[1])
+        object.__setattr__(self, "last_convolution", (then, key, convolution))
+        return convolution
+
     def quantile(self, q: float) -> float:
         index = int(np.searchsorted(self.cdf, q))
         return min(index, len(self.cdf) - 1) * self.step
+
+
+@dataclass(frozen=True, slots=True)
+class Convolution:
+    """``P(X > a + h - u)`` summed over a second duration's bins ``u`` (masses per horizon
+    ``h``), for every talk bin ``n`` at once: ``survival[h, n] = sum_k mass[h, k] S(n - k)``.
+
+    The middle of bin k is ``u = (k + 0.5) step``, so ``a + h - u`` falls in bin
+    ``floor((a + h) / step - 0.5) - k``: the bin of ``a + h`` less half a bin picks a column,
+    and a look needs only a gather instead of an (ages x horizons x bins) array. ``S`` is the
+    survival ``1 - cdf``, clamped as the look-up clamps: its first bin below the grid (a
+    negative ``a + h - u``: X > 0 unless X falls in bin 0), its last past the grid. In
+    survival terms, ``ended = alive M - survival`` keeps the relative precision the direct sum
+    of ``P(a + h - u) - P(a)`` has when few calls are still alive at age ``a``.
+    """
+
+    step: float
+    survival: FloatArray
+    """(horizons x talk bins + bins of the second duration - 1)."""
+    total: FloatArray
+    """The mass of the second duration within each horizon, ``M``."""
+
+    @classmethod
+    def of(cls, table: SurvivalTable, mass: FloatArray) -> "Convolution":
+        edge = mass.shape[1] - 1
+        below = 1.0 - table.cdf
+        padded = np.concatenate([np.full(edge, below[0]), below, np.full(edge, below[-1])])
+        rows = [np.convolve(padded, masses, mode="valid") for masses in mass]
+        survival = np.array(rows, dtype=np.float64).reshape(len(mass), -1)
+        return cls(table.step, survival, mass.sum(axis=1))
+
+    def ended(self, ages: FloatArray, horizons: FloatArray, alive: FloatArray) -> FloatArray:
+        """``P(a < X, X + Y <= a + h)`` for each age (rows) and horizon (columns)."""
+        bins = ages[:, None] + horizons[None, :]
+        if self.step != 1.0:
+            np.divide(bins, self.step, out=bins)
+        np.subtract(bins, 0.5, out=bins)
+        np.maximum(bins, 0.0, out=bins)
+        column = bins.astype(np.intp)
+        width = self.survival.shape[1]
+        np.minimum(column, width - 1, out=column)
+        column += width * np.arange(len(horizons))
+        ended = alive[:, None] * self.total[None, :]
+        np.subtract(ended, self.survival.take(column), out=ended)
+        return ended
 
 
 class DecayingDistribution:
