@@ -153,7 +153,7 @@ class SurvivalTable:
         kept = self.last_convolution
         if kept is not None and kept[0] is then and kept[1] == key:
             return kept[2]
-        convolution = Convolution.of(self, then.masses(horizons)[1])
+        convolution = Convolution.of(self, *then.masses(horizons), horizons)
         object.__setattr__(self, "last_convolution", (then, key, convolution))
         return convolution
 
@@ -183,12 +183,24 @@ class Convolution:
     """The mass of the second duration within each horizon, ``M``."""
 
     @classmethod
-    def of(cls, table: SurvivalTable, mass: FloatArray) -> "Convolution":
-        edge = mass.shape[1] - 1
+    def of(
+        cls, table: SurvivalTable, middles: FloatArray, mass: FloatArray, horizons: FloatArray
+    ) -> "Convolution":
+        """From :meth:`SurvivalTable.masses`' ``middles`` and ``mass`` for ``horizons``. A
+        horizon's bins are the first ``fits`` (those whose middle it reaches), so one running
+        sum over the bins gives each horizon's row as it passes that horizon's count (a third
+        of the time of a convolution per horizon)."""
+        fits = np.count_nonzero(middles[None, :] <= horizons[:, None], axis=1)
+        edge = len(middles) - 1
         below = 1.0 - table.cdf
         padded = np.concatenate([np.full(edge, below[0]), below, np.full(edge, below[-1])])
-        rows = [np.convolve(padded, masses, mode="valid") for masses in mass]
-        survival = np.array(rows, dtype=np.float64).reshape(len(mass), -1)
+        width = len(below) + edge
+        survival = np.zeros((len(horizons), width))
+        running = np.zeros(width)
+        masses = mass[np.argmax(fits)]
+        for k in range(int(fits.max())):  # padded[edge + n - k] is S at bin n - k, clamped
+            running += masses[k] * padded[edge - k : edge - k + width]
+            survival[fits == k + 1] = running
         return cls(table.step, survival, mass.sum(axis=1))
 
     def ended(self, ages: FloatArray, horizons: FloatArray, alive: FloatArray) -> FloatArray:
