@@ -170,10 +170,10 @@ class Convolution:
     The middle of bin k is ``u = (k + 0.5) step``, so ``a + h - u`` falls in bin
     ``floor((a + h) / step - 0.5) - k``: the bin of ``a + h`` less half a bin picks a column,
     and a look needs only a gather instead of an (ages x horizons x bins) array. ``S`` is the
-    survival ``1 - cdf``, clamped as the look-up clamps: its first bin below the grid (a
-    negative ``a + h - u``: X > 0 unless X falls in bin 0), its last past the grid. In
-    survival terms, ``ended = alive M - survival`` keeps the relative precision the direct sum
-    of ``P(a + h - u) - P(a)`` has when few calls are still alive at age ``a``.
+    survival ``1 - cdf``, clamped as the look-up clamps: bin 0's for a negative ``a + h - u``,
+    the last bin's past the grid. In survival terms, ``ended = alive M - survival`` keeps the
+    relative precision the direct sum of ``P(a + h - u) - P(a)`` has when few calls are still
+    alive at age ``a``.
     """
 
     step: float
@@ -188,7 +188,7 @@ class Convolution:
     ) -> "Convolution":
         """From :meth:`SurvivalTable.masses`' ``middles`` and ``mass`` for ``horizons``. A
         horizon's bins are the first ``fits`` (those whose middle it reaches), so one running
-        sum over the bins gives each horizon's row as it passes that horizon's count (a third
+        sum over the bins gives each horizon's row as it passes that horizon's count (a fifth
         of the time of a convolution per horizon)."""
         fits = np.count_nonzero(middles[None, :] <= horizons[:, None], axis=1)
         edge = len(middles) - 1
