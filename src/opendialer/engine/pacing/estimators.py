@@ -72,6 +72,9 @@ class SurvivalTable:
     last_masses: tuple[bytes, tuple[FloatArray, FloatArray]] | None = field(
         default=None, compare=False, repr=False
     )
+    last_convolution: "tuple[SurvivalTable, bytes, Convolution] | None" = field(
+        default=None, compare=False, repr=False
+    )
 
     def at(self, x: float) -> float:
         """P(X <= x)."""
@@ -111,6 +114,9 @@ class SurvivalTable:
             ended = self.at_many_consuming(ages[:, None] + horizons[None, :])
             np.subtract(ended, dead[:, None], out=ended)
             mean = self.mean
+        elif then.step == self.step:
+            ended = self._convolved(horizons, then).ended(ages, horizons, alive)
+            mean = self.mean + then.mean
         else:
             u, mass = then.masses(horizons)
             shifted = ages[:, None, None] + horizons[None, :, None] - u[None, None, :]
@@ -140,9 +146,77 @@ class SurvivalTable:
         object.__setattr__(self, "last_masses", (key, (u, mass)))
         return u, mass
 
+    def _convolved(self, horizons: FloatArray, then: "SurvivalTable") -> "Convolution":
+        """The :class:`Convolution` of this table with ``then``'s masses for these horizons
+        (the last one kept: a policy asks with the same tables and horizons look after look)."""
+        key = horizons.tobytes()
+        kept = self.last_convolution
+        if kept is not None and kept[0] is then and kept[1] == key:
+            return kept[2]
+        convolution = Convolution.of(self, *then.masses(horizons), horizons)
+        object.__setattr__(self, "last_convolution", (then, key, convolution))
+        return convolution
+
     def quantile(self, q: float) -> float:
         index = int(np.searchsorted(self.cdf, q))
         return min(index, len(self.cdf) - 1) * self.step
+
+
+@dataclass(frozen=True, slots=True)
+class Convolution:
+    """``P(X > a + h - u)`` summed over a second duration's bins ``u`` (masses per horizon
+    ``h``), for every talk bin ``n`` at once: ``survival[h, n] = sum_k mass[h, k] S(n - k)``.
+
+    The middle of bin k is ``u = (k + 0.5) step``, so ``a + h - u`` falls in bin
+    ``floor((a + h) / step - 0.5) - k``: the bin of ``a + h`` less half a bin picks a column,
+    and a look needs only a gather instead of an (ages x horizons x bins) array. ``S`` is the
+    survival ``1 - cdf``, clamped as the look-up clamps: bin 0's for a negative ``a + h - u``,
+    the last bin's past the grid. In survival terms, ``ended = alive M - survival`` keeps the
+    relative precision the direct sum of ``P(a + h - u) - P(a)`` has when few calls are still
+    alive at age ``a``.
+    """
+
+    step: float
+    survival: FloatArray
+    """(horizons x talk bins + bins of the second duration - 1)."""
+    total: FloatArray
+    """The mass of the second duration within each horizon, ``M``."""
+
+    @classmethod
+    def of(
+        cls, table: SurvivalTable, middles: FloatArray, mass: FloatArray, horizons: FloatArray
+    ) -> "Convolution":
+        """From :meth:`SurvivalTable.masses`' ``middles`` and ``mass`` for ``horizons``. A
+        horizon's bins are the first ``fits`` (those whose middle it reaches), so one running
+        sum over the bins gives each horizon's row as it passes that horizon's count (a fifth
+        of the time of a convolution per horizon)."""
+        fits = np.count_nonzero(middles[None, :] <= horizons[:, None], axis=1)
+        edge = len(middles) - 1
+        below = 1.0 - table.cdf
+        padded = np.concatenate([np.full(edge, below[0]), below, np.full(edge, below[-1])])
+        width = len(below) + edge
+        survival = np.zeros((len(horizons), width))
+        running = np.zeros(width)
+        masses = mass[np.argmax(fits)]
+        for k in range(int(fits.max())):  # padded[edge + n - k] is S at bin n - k, clamped
+            running += masses[k] * padded[edge - k : edge - k + width]
+            survival[fits == k + 1] = running
+        return cls(table.step, survival, mass.sum(axis=1))
+
+    def ended(self, ages: FloatArray, horizons: FloatArray, alive: FloatArray) -> FloatArray:
+        """``P(a < X, X + Y <= a + h)`` for each age (rows) and horizon (columns)."""
+        bins = ages[:, None] + horizons[None, :]
+        if self.step != 1.0:
+            np.divide(bins, self.step, out=bins)
+        np.subtract(bins, 0.5, out=bins)
+        np.maximum(bins, 0.0, out=bins)
+        column = bins.astype(np.intp)
+        width = self.survival.shape[1]
+        np.minimum(column, width - 1, out=column)
+        column += width * np.arange(len(horizons))
+        ended = alive[:, None] * self.total[None, :]
+        np.subtract(ended, self.survival.take(column), out=ended)
+        return ended
 
 
 class DecayingDistribution:

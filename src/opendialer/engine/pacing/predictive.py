@@ -101,6 +101,18 @@ class Pool(NamedTuple):
     releases_var: tuple[float, ...]
 
 
+class Ahead(NamedTuple):
+    """The dials in flight's answers and the busy agents' releases (expected, and their
+    variances) by each answer time (columns) as seen from now and from each later grid instant
+    of a forecast (rows; ``offsets[0]`` is 0: now)."""
+
+    offsets: FloatArray
+    demand: FloatArray
+    demand_var: FloatArray
+    releases: FloatArray
+    releases_var: FloatArray
+
+
 def _tail(mean: float, var: float, free: float) -> float:
     """P(integer Y >= free) for Y with this mean and variance, by a normal approximation."""
     if var < 1e-12:
@@ -124,22 +136,21 @@ def _tails(mean: FloatArray, var: FloatArray, free: float) -> FloatArray:
     return np.where(flat, np.where(mean >= free - 0.5, 1.0, 0.0), tails)
 
 
-def _aged(ages: FloatArray, offsets: FloatArray | None) -> FloatArray:
-    """``ages``, or each of them at each offset later (offset-major, flat)."""
-    return ages if offsets is None else (offsets[:, None] + ages[None, :]).ravel()
+def _aged(ages: FloatArray, offsets: FloatArray) -> FloatArray:
+    """Each of ``ages`` at each offset later (offset-major, flat; at offset 0, the very
+    ages: 0.0 + a is a)."""
+    return (offsets[:, None] + ages[None, :]).ravel()
 
 
-def _summed(chance: FloatArray, offsets: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+def _summed(chance: FloatArray, offsets: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Sums over the rows of ``chance`` (one per dial or agent) and of its variances, per
-    offset when :func:`_aged` stacked the rows of several offsets."""
-    if offsets is not None:
-        chance = chance.reshape(len(offsets), -1, chance.shape[-1])
-    axis = chance.ndim - 2
-    return chance.sum(axis=axis), (chance * (1.0 - chance)).sum(axis=axis)
+    offset (:func:`_aged` stacked the rows of the offsets): a row per offset."""
+    chance = chance.reshape(len(offsets), -1, chance.shape[-1])
+    return chance.sum(axis=1), (chance * (1.0 - chance)).sum(axis=1)
 
 
-def _nothing(taus: FloatArray, offsets: FloatArray | None) -> tuple[FloatArray, FloatArray]:
-    shape = (len(taus),) if offsets is None else (len(offsets), len(taus))
+def _nothing(taus: FloatArray, offsets: FloatArray) -> tuple[FloatArray, FloatArray]:
+    shape = (len(offsets), len(taus))
     return np.zeros(shape), np.zeros(shape)
 
 
@@ -249,11 +260,12 @@ class PredictivePolicy:
         day = self._day(snapshot)
         kappa = self.calibration
         threshold = rate / self.shape if rate > 0 else self.settings.brake_risk
-        pool = self._pool(snapshot, p)
-        free = snapshot.agents_ready
-        dials, risks = self._count_dials(pool, free, threshold, kappa)
         room = self._room_for_one_more(day, snapshot, p)
         braked = budget.left < 0 or room < 0  # over the cap, or one abandon from it on a small day
+        ahead = self._ahead(snapshot, p, self._look_offsets(braked))
+        pool = self._pool(snapshot, p, ahead)
+        free = snapshot.agents_ready
+        dials, risks = self._count_dials(pool, free, threshold, kappa)
         # Braked, only the dials agents are ready for; else never fewer (they cannot be abandoned).
         dials = guaranteed_dials(snapshot) if braked else max(dials, guaranteed_dials(snapshot))
         capped = line_cap(snapshot, dials)
@@ -287,11 +299,24 @@ class PredictivePolicy:
             target_in_flight=float(in_flight + capped),
             reason=self._reason(snapshot, capped, dials, inputs),
             inputs=inputs,
-            recheck_after=self._recheck_after(snapshot, capped, limits),
+            recheck_after=self._recheck_after(snapshot, capped, limits, ahead),
         )
 
+    def _look_offsets(self, braked: bool) -> FloatArray:
+        """0 (the decision's own look), then the forecast's grid instants unless no hold can
+        need them (braked, or no forecast): the forecast of a hold and the decision share one
+        pass over the dials and agents, the decision's numbers its first row."""
+        s = self.settings
+        if braked or s.recheck_steps < 1:
+            return np.zeros(1)
+        return s.recheck_seconds * np.arange(s.recheck_steps + 1, dtype=np.float64)
+
     def _recheck_after(
-        self, snapshot: PacingSnapshot, dials: int, limits: tuple[float, float] | None
+        self,
+        snapshot: PacingSnapshot,
+        dials: int,
+        limits: tuple[float, float] | None,
+        ahead: Ahead,
     ) -> float | None:
         """When to look again if nothing happens before (an event is looked at anyway).
 
@@ -302,7 +327,7 @@ class PredictivePolicy:
         where the next dial's forecast risk (times ``kappa``) is within the ``threshold`` of
         ``limits``, else at the horizon; with the brake on (``limits`` None) the dials are
         those agents are ready for, which only an event changes: at the horizon, a heartbeat
-        for a day's window that rolls on.
+        for a day's window that rolls on. The forecast's rows are ``ahead``'s after the first.
         """
         s = self.settings
         if dials:
@@ -315,7 +340,7 @@ class PredictivePolicy:
         if limits is None:
             return float(offsets[-1])
         kappa, threshold = limits
-        dialling = np.flatnonzero(self.next_dial_risks(snapshot, offsets) * kappa <= threshold)
+        dialling = np.flatnonzero(self._risks(snapshot, ahead)[1:] * kappa <= threshold)
         return float(offsets[dialling[0]] if len(dialling) else offsets[-1])
 
     def next_dial_risks(self, snapshot: PacingSnapshot, offsets: FloatArray) -> FloatArray:
@@ -323,17 +348,16 @@ class PredictivePolicy:
         offset, were nothing to happen until then: every dial, call and wrap-up aged by the
         offset, the estimates as they are (they move only with observations, which come with
         events). At offset 0 it is :meth:`decide`'s next-dial risk of a hold, bit for bit."""
-        p = self.answer.mean
-        human = self.human_ring.table()
-        taus, _ = self._answer_times(human)
-        demand, demand_var = self._in_flight(snapshot, p, human, taus, offsets)
-        releases, releases_var = self._releases(snapshot, taus, offsets)
-        mean = demand + snapshot.waiting_callers - releases
-        tails = _tails(mean, demand_var + releases_var, snapshot.agents_ready)
-        total = np.zeros(len(offsets))
+        return self._risks(snapshot, self._ahead(snapshot, self.answer.mean, offsets))
+
+    def _risks(self, snapshot: PacingSnapshot, ahead: Ahead) -> FloatArray:
+        """:meth:`next_dial_risks` at ``ahead``'s offsets."""
+        mean = ahead.demand + snapshot.waiting_callers - ahead.releases
+        tails = _tails(mean, ahead.demand_var + ahead.releases_var, snapshot.agents_ready)
+        total = np.zeros(len(ahead.offsets))
         for column in tails.T:  # in decide's order: a sum of the taus' tails, left to right
             total += column
-        return total / len(taus)
+        return total / float(tails.shape[1])
 
     def _no_contacts(self, snapshot: PacingSnapshot) -> PacingDecision:
         """Nothing to dial: no model to run, nothing to learn."""
@@ -440,18 +464,23 @@ class PredictivePolicy:
             self.shape += gain * (ratio - self.shape)
             self._predicted += p * risk
 
-    def _pool(self, snapshot: PacingSnapshot, p: float) -> Pool:
+    def _ahead(self, snapshot: PacingSnapshot, p: float, offsets: FloatArray) -> Ahead:
         human = self.human_ring.table()
-        taus, answered = self._answer_times(human)
-        demand, demand_var = self._in_flight(snapshot, p, human, taus)
-        releases, releases_var = self._releases(snapshot, taus)
+        taus, _ = self._answer_times(human)
+        demand, demand_var = self._in_flight(snapshot, p, human, taus, offsets)
+        releases, releases_var = self._releases(snapshot, taus, offsets)
+        return Ahead(offsets, demand, demand_var, releases, releases_var)
+
+    def _pool(self, snapshot: PacingSnapshot, p: float, ahead: Ahead) -> Pool:
+        """The decision's look: ``ahead``'s first row (offset 0)."""
+        taus, answered = self._answer_times(self.human_ring.table())
         return Pool(
             taus=tuple(taus.tolist()),
-            demand_mean=tuple((demand + snapshot.waiting_callers).tolist()),
-            demand_var=tuple(demand_var.tolist()),
+            demand_mean=tuple((ahead.demand[0] + snapshot.waiting_callers).tolist()),
+            demand_var=tuple(ahead.demand_var[0].tolist()),
             new_answer=tuple((p * answered).tolist()),
-            releases=tuple(releases.tolist()),
-            releases_var=tuple(releases_var.tolist()),
+            releases=tuple(ahead.releases[0].tolist()),
+            releases_var=tuple(ahead.releases_var[0].tolist()),
         )
 
     def _answer_times(self, human: SurvivalTable) -> tuple[FloatArray, FloatArray]:
@@ -469,10 +498,10 @@ class PredictivePolicy:
         p: float,
         human: SurvivalTable,
         taus: FloatArray,
-        offsets: FloatArray | None = None,
+        offsets: FloatArray,
     ) -> tuple[FloatArray, FloatArray]:
-        """Expected answers (and their variance) by each tau from the dials in flight (with
-        ``offsets``: a row for each, the dials aged by it).
+        """Expected answers (and their variance) by each tau from the dials in flight, a row
+        for each of ``offsets``, the dials aged by it.
 
         A dial of age ``a`` is still unresolved with probability ``S(a)``; it is answered by a
         person within ``tau`` with probability ``p (G(a + tau) - G(a)) / S(a)``.
@@ -491,10 +520,10 @@ class PredictivePolicy:
         return _summed(chance, offsets)
 
     def _releases(
-        self, snapshot: PacingSnapshot, taus: FloatArray, offsets: FloatArray | None = None
+        self, snapshot: PacingSnapshot, taus: FloatArray, offsets: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        """Expected agents freed (and variance) by each tau + grace, from busy agents' ages
-        (with ``offsets``: a row for each, every age grown by it).
+        """Expected agents freed (and variance) by each tau + grace, from busy agents' ages, a
+        row for each of ``offsets``, every age grown by it.
 
         An agent busy for ``a`` seconds is free by ``a + h`` with probability
         ``1 - S_H(a + h) / S_H(a)``. When the caller tells talk from wrap-up, an agent in
@@ -511,8 +540,7 @@ class PredictivePolicy:
         else:
             wrapping = np.array([w is not None for w in phases], dtype=bool)
             wrap_ages = _aged(np.array([w or 0.0 for w in phases], dtype=np.float64), offsets)
-            if offsets is not None:
-                wrapping = np.tile(wrapping, len(offsets))
+            wrapping = np.tile(wrapping, len(offsets))
             talk, wrap = self.talk.table(), self.wrap.table()
             chance = np.empty((len(ages), len(horizons)))
             chance[wrapping] = wrap.ends_within(wrap_ages[wrapping], horizons)
