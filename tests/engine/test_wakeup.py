@@ -303,3 +303,18 @@ def test_a_contact_added_by_another_connection_is_dialled_at_the_next_poll(
     if sessions.kw["bind"].dialect.name == "sqlite":  # see the test before
         _, reads = _polls_and_reads(statements)
         assert [at for at in reads if at < 100.5] == [0.0]  # no read before it, none needed
+
+
+def test_the_campaigns_of_an_engine_share_a_poll_s_change_token(sessions: SessionMaker) -> None:
+    clock = VirtualClock(START)
+    polls = {"tick_seconds": 0.5, "reread_seconds": 3600.0, "lease_seconds": 3600.0}
+    first, engine = _engine(sessions, clock, AskedPolicy(dial=False), 10, 3, **polls)
+    setup = SimulationSetup(agents=3, contacts=10, dial_mode=DialMode.PREDICTIVE)
+    second = prepare_campaign(sessions, setup, clock.now())
+    with _statements(sessions, clock) as statements:
+        clock.run(engine.run([first, second], until=_at(300.0)))
+    tokens, reads = _polls_and_reads([(at, s) for at, s in statements if 0.0 < at < 300.0])
+    assert sorted(set(tokens)) == [0.5 * k for k in range(1, 600)]  # both campaigns polled
+    if sessions.kw["bind"].dialect.name == "sqlite":  # no read, whose token would count too
+        assert reads == []
+        assert len(tokens) == len(set(tokens))  # each poll's token taken once for the two

@@ -350,7 +350,7 @@ class CampaignRunner:
         reread = self.engine.reread_seconds
         if reread is None or self._token is None or mono >= self._reread_at + reread:
             return True
-        if await self.engine.db.run(change_token, writes=False) != self._token:
+        if await self.engine.change_token() != self._token:
             return True
         self._polled_at = mono
         return False

@@ -5,7 +5,7 @@ engine itself, so ``runner`` imports ``campaign_runner`` and ``acd_delivery`` an
 it back.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Protocol
 
 from opendialer.clock import Clock
@@ -63,6 +63,8 @@ class EngineContext(Protocol):
 
     @property
     def reread_seconds(self) -> float | None: ...
+
+    async def change_token(self) -> Hashable: ...
 
     @property
     def grace_seconds(self) -> float: ...

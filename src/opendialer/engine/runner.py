@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from opendialer.engine import acd_delivery
 from opendialer.engine.campaign_leases import release
 from opendialer.engine.campaign_owner import UNSEEN_PHASES, CampaignOwner
 from opendialer.engine.campaign_runner import CampaignRunner
+from opendialer.engine.change_token import change_token
 from opendialer.engine.context import EngineListener, NullListener
 from opendialer.engine.database import EngineDatabase, runs_inline
 from opendialer.engine.lateness import TickLateness
@@ -133,6 +134,7 @@ class Engine:
         self._heartbeat_task: asyncio.Future[None] | None = None  # serve(): lease renewal
         self.stopping = False
         self._forced: set[asyncio.Future[None]] = set()
+        self._token: tuple[float, Hashable] | None = None  # (when, the change token then)
 
     # -- lifecycle
 
@@ -419,6 +421,15 @@ class Engine:
         pending, self._unwritten = self._unwritten, []
         for job in pending:
             await self._close_attempt(job)
+
+    async def change_token(self) -> Hashable:
+        """The database's change token for a poll, taken at most once a half poll for all the
+        campaigns: a token a little old only makes a change seen at the next poll, and a
+        runner that read since compares unequal and reads again (never the other way)."""
+        mono = self.clock.monotonic()
+        if self._token is None or mono - self._token[0] >= self.tick_seconds / 2:
+            self._token = (mono, await self.db.run(change_token, writes=False))
+        return self._token[1]
 
     @property
     def unwritten(self) -> int:
