@@ -387,9 +387,16 @@ class CampaignRunner:
         self.wakeup.stale = False  # an event during the read makes it stale again
         busy_ids = self.busy.ids()
         count, poll = self._supply_due(mono), self._poll_due(mono)
-        plan = await self._with_unlogged(
-            lambda s, _rows: self._first_pass(s, now, busy_ids, count, poll)
-        )
+
+        def first_pass(session: Session, _rows: list[dict[str, Any]]) -> TickPlan:
+            # The token first (when the polls ask for one): a commit during the read is then
+            # read again at the next poll.
+            token = change_token(session) if self.engine.reread_seconds is not None else None
+            plan = self._first_pass(session, now, busy_ids, count, poll)
+            plan.token = token
+            return plan
+
+        plan = await self._with_unlogged(first_pass)
         self._seen, self._seen_at = plan, mono
         if plan.counts is not None:
             self.wrap_up_seconds, self.announcement = plan.wrap_up_seconds, plan.announcement
@@ -439,26 +446,11 @@ class CampaignRunner:
         count_contacts: bool,
         poll: bool,
     ) -> TickPlan:
-        """In the engine's database thread: the database's change token first when the engine's
-        polls ask for it (``Engine.reread_seconds``), then the campaign's state, and every claim
-        that needs no pacing decision (callbacks, progressive, previews). Dialled after it
-        commits. ``count_contacts``: count the supply (else the runner keeps its own count);
-        ``poll``: look for due personal callbacks too (a scan of the due contacts, so only at
-        the poll: they are scheduled to the minute)."""
-        token = change_token(session) if self.engine.reread_seconds is not None else None
-        plan = self._campaign_state(session, now, busy_ids, count_contacts, poll)
-        plan.token = token
-        return plan
-
-    def _campaign_state(
-        self,
-        session: Session,
-        now: datetime,
-        busy_ids: list[int],
-        count_contacts: bool,
-        poll: bool,
-    ) -> TickPlan:
-        """:meth:`_first_pass` after its change token."""
+        """In the engine's database thread: the campaign's state, and every claim that needs no
+        pacing decision (callbacks, progressive, previews). Dialled after it commits.
+        ``count_contacts``: count the supply (else the runner keeps its own count); ``poll``:
+        look for due personal callbacks too (a scan of the due contacts, so only at the poll:
+        they are scheduled to the minute)."""
         campaign = self.settings.peek(session)
         counted = None
         if campaign is not None and campaign_window_open(campaign, now):
