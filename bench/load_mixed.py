@@ -130,13 +130,13 @@ class EngineSample:
     pg_cpu: float = 0.0  # seconds of CPU the database's server processes now connected used
 
 
-def _process_cpu(pid: int) -> float:
+def process_cpu(pid: int) -> float:
     """User + system CPU seconds of a process (and its waited-for children), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
-def _pg_counters(url: str) -> tuple[int, int, float]:
+def pg_counters(url: str) -> tuple[int, int, float]:
     """Transactions and sessions (connections) of the bench's database so far, and the CPU
     seconds of its server processes now connected (from /proc: the database runs on this
     host; the server's pool keeps its connections, so few of them come and go). PostgreSQL
@@ -159,18 +159,18 @@ def _pg_counters(url: str) -> tuple[int, int, float]:
 
 def _alive_process_cpu(pid: int) -> float:
     try:
-        return _process_cpu(pid)
+        return process_cpu(pid)
     except FileNotFoundError:  # the connection closed since pg_stat_activity listed it
         return 0.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _prepare(url: str, agents: int, contacts: int) -> tuple[str, int]:
+def prepare(url: str, agents: int, contacts: int) -> tuple[str, int]:
     sessions = create_sessionmaker(create_db_engine(url))
     with unit_of_work(sessions) as session:
         created = create_tenant(session, "Load", default_region="DE", timezone="UTC")
@@ -194,7 +194,7 @@ def _telephony_options(talk_seconds: float) -> str:
 
 
 @contextmanager
-def _server(
+def serving(
     url: str, port: int, log_path: Path, talk_seconds: float, probe_file: Path | None
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {
@@ -227,7 +227,7 @@ def _server(
                 process.wait()
 
 
-async def _wait_ready(client: httpx.AsyncClient, deadline: float) -> None:
+async def wait_ready(client: httpx.AsyncClient, deadline: float) -> None:
     while time.monotonic() < deadline:
         try:
             if (await client.get("/healthz")).status_code == 200:
@@ -243,11 +243,11 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
     live.raise_for_status()
     body = live.json()
     engine = body.get("engine") or {}
-    transactions, sessions, pg_cpu = await asyncio.to_thread(_pg_counters, target.url)
+    transactions, sessions, pg_cpu = await asyncio.to_thread(pg_counters, target.url)
     return EngineSample(
         body["today"]["attempts"],
         engine.get("tick_lateness_p99_ms"),
-        server_cpu=_process_cpu(target.server_pid),
+        server_cpu=process_cpu(target.server_pid),
         client_cpu=time.process_time(),
         pg_transactions=transactions,
         pg_sessions=sessions,
@@ -255,7 +255,7 @@ async def _engine_sample(client: httpx.AsyncClient, target: Target) -> EngineSam
     )
 
 
-async def _setup_target(client: httpx.AsyncClient, target: Target) -> None:
+async def setup_target(client: httpx.AsyncClient, target: Target) -> None:
     spare = await client.post(
         "/api/v1/campaigns", json={"name": "Load spare", "dial_mode": "progressive"}
     )
@@ -471,8 +471,8 @@ async def _measure(
     """The engine alone, then under load, as long each. Client processes, if any, start (and
     import their modules) during the warm-up, and wait for the loaded phase."""
     async with _http_client(target, clients) as client:
-        await _wait_ready(client, time.monotonic() + 180)
-        await _setup_target(client, target)
+        await wait_ready(client, time.monotonic() + 180)
+        await setup_target(client, target)
         loaded_at = time.monotonic() + WARM_UP + seconds
         with contextlib.ExitStack() as stack:
             runs: list[asyncio.Future[Tally]] = []
@@ -510,12 +510,12 @@ class Settings:
 def run(backend: str, settings: Settings) -> tuple[list[object], list[object]]:
     """One database: its row of the latency table and its row of the cost table."""
     with throwaway_database(backend) as url:
-        api_key, campaign_id = _prepare(url, settings.agents, settings.contacts)
-        port = _free_port()
+        api_key, campaign_id = prepare(url, settings.agents, settings.contacts)
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         log_path = Path(f"/tmp/opendialer-load-{backend}.log")
         probe_file = Path(f"/tmp/opendialer-load-{backend}-probe.json") if settings.probe else None
-        with _server(url, port, log_path, settings.talk_seconds, probe_file) as server:
+        with serving(url, port, log_path, settings.talk_seconds, probe_file) as server:
             target = Target(base, api_key, campaign_id, url, server.pid, settings.import_every)
             tally, start, quiet, loaded = asyncio.run(
                 _measure(target, settings.seconds, settings.clients, settings.client_processes)

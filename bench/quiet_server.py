@@ -22,7 +22,7 @@ from tempfile import TemporaryDirectory
 import httpx
 
 from bench.common import print_table, throwaway_database
-from bench.load_mixed import _free_port, _pg_counters, _prepare, _process_cpu, _server, _wait_ready
+from bench.load_mixed import free_port, pg_counters, prepare, process_cpu, serving, wait_ready
 
 START_SECONDS = 60.0
 TALK_SECONDS = 30.0
@@ -55,21 +55,21 @@ async def _dialled_after(client: httpx.AsyncClient, campaign_id: int, key: str) 
 
 def _run(backend: str, reread: float, seconds: float, campaigns: int) -> QuietRun:
     with throwaway_database(backend) as url, TemporaryDirectory() as tmp:
-        prepared = [_prepare(url, agents=3, contacts=0) for _ in range(campaigns)]
+        prepared = [prepare(url, agents=3, contacts=0) for _ in range(campaigns)]
         key, first = prepared[0]
         os.environ["OPENDIALER_ENGINE_REREAD_SECONDS"] = str(reread)
-        port = _free_port()
-        with _server(url, port, Path(tmp) / "server.log", TALK_SECONDS, None) as server:
+        port = free_port()
+        with serving(url, port, Path(tmp) / "server.log", TALK_SECONDS, None) as server:
 
             async def measure() -> QuietRun:
                 base = f"http://127.0.0.1:{port}"
                 async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
-                    await _wait_ready(client, time.monotonic() + START_SECONDS)
+                    await wait_ready(client, time.monotonic() + START_SECONDS)
                     await asyncio.sleep(5.0)  # the engine took its campaigns
-                    cpu, (xacts, _, _) = _process_cpu(server.pid), _pg_counters(url)
+                    cpu, (xacts, _, _) = process_cpu(server.pid), pg_counters(url)
                     await asyncio.sleep(seconds)
-                    cpu = _process_cpu(server.pid) - cpu
-                    xacts = _pg_counters(url)[0] - xacts
+                    cpu = process_cpu(server.pid) - cpu
+                    xacts = pg_counters(url)[0] - xacts
                     after = await _dialled_after(client, first, key)
                 return QuietRun(backend, reread, cpu * 60 / seconds, xacts / seconds, after)
 

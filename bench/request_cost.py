@@ -32,7 +32,7 @@ import psycopg
 from sqlalchemy import Engine, event, make_url
 
 from bench.common import print_table, throwaway_database
-from bench.load_mixed import MIX, Action, Target, _prepare, _process_cpu, _setup_target
+from bench.load_mixed import MIX, Action, Target, prepare, process_cpu, setup_target
 from opendialer.app import create_app
 from opendialer.config import Settings
 from opendialer.web.state import state_of
@@ -101,7 +101,7 @@ def _backends_cpu(url: str) -> float:
             "SELECT pid FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
-    return sum(_process_cpu(pid) for (pid,) in pids)
+    return sum(process_cpu(pid) for (pid,) in pids)
 
 
 def new_connection_cost(url: str) -> tuple[float, float]:
@@ -183,7 +183,7 @@ async def _measure(
             transport=transport, base_url=target.base, headers=headers
         ) as client:
             if not target.spare_id:
-                await _setup_target(client, target)
+                await setup_target(client, target)
             for kind, action in KINDS:
                 measured = await _measure_kind(client, engine, target, action, requests, calls)
                 results.append((kind, *measured))
@@ -194,7 +194,7 @@ async def _measure(
 
 def run(backend: str, requests: int) -> list[list[object]]:
     with throwaway_database(backend) as url:
-        api_key, campaign_id = _prepare(url, agents=5, contacts=2_000)
+        api_key, campaign_id = prepare(url, agents=5, contacts=2_000)
         target = Target("http://cost", api_key, campaign_id, url, server_pid=0)
         results = asyncio.run(_measure(target, requests))
         with PythonCalls().installed() as calls:  # a second app and loop: the hook slows all
