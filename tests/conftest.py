@@ -21,7 +21,13 @@ from opendialer import migrate
 from opendialer.accounts.service import NewTenant, create_tenant
 from opendialer.app import create_app
 from opendialer.config import Settings
-from opendialer.db import SessionMaker, create_db_engine, create_sessionmaker, unit_of_work
+from opendialer.db import (
+    SessionMaker,
+    create_db_engine,
+    create_sessionmaker,
+    is_sqlite,
+    unit_of_work,
+)
 from opendialer.models import Base
 from opendialer.web.state import state_of
 
@@ -128,6 +134,11 @@ def session(sessions: SessionMaker) -> Iterator[Session]:
     """A session for arranging and checking data directly; commits at the end of the test."""
     with unit_of_work(sessions) as s:
         yield s
+
+
+def on_sqlite(sessions: SessionMaker) -> bool:
+    """Whether the test's database (SQLite or PostgreSQL, by the fixture's parameter) is SQLite."""
+    return is_sqlite(sessions.kw["bind"].url.drivername)
 
 
 def make_tenant(sessions: SessionMaker, name: str, region: str = "DE") -> NewTenant:

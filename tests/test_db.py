@@ -28,11 +28,7 @@ from opendialer.db import (
     writer_gate,
 )
 from opendialer.models import Tenant
-from tests.conftest import _pg_admin_dsn
-
-
-def _is_sqlite(sessions: SessionMaker) -> bool:
-    return bool(sessions.kw["bind"].dialect.name == "sqlite")
+from tests.conftest import _pg_admin_dsn, on_sqlite
 
 
 def _rename(tenant_id: int, name: str) -> Callable[[Session], int]:
@@ -127,7 +123,7 @@ def test_an_immediate_writer_holds_the_write_lock_from_its_first_statement(
     sessions: SessionMaker, tenant: NewTenant
 ) -> None:
     """BEGIN IMMEDIATE: a writer never has to upgrade a read snapshot (and fail) later on."""
-    if not _is_sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("SQLite's locking")
     path = _sqlite_path(sessions)
     gate = writer_gate(sessions)

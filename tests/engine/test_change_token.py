@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select
 from opendialer.db import SessionMaker, unit_of_work
 from opendialer.engine.change_token import change_token
 from opendialer.models import Campaign
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, on_sqlite
 from tests.engine.helpers import make_campaign, make_contact
 
 
@@ -23,10 +23,6 @@ def kept(sessions: SessionMaker) -> Iterator[Connection]:
 def _token(sessions: SessionMaker, connection: Connection) -> Hashable:
     with sessions(bind=connection) as session, session.begin():
         return change_token(session)
-
-
-def _sqlite(sessions: SessionMaker) -> bool:
-    return bool(sessions.kw["bind"].dialect.name == "sqlite")
 
 
 def test_a_commit_by_another_connection_moves_the_token(
@@ -52,7 +48,7 @@ def test_a_write_on_the_same_connection_moves_it_too(
 
 
 def test_reading_leaves_it_where_it_was(sessions: SessionMaker, kept: Connection) -> None:
-    if not _sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("PostgreSQL's snapshot is the cluster's: other tests' databases move it")
     make_tenant(sessions, "t")
     before = _token(sessions, kept)
@@ -66,7 +62,7 @@ def test_reading_leaves_it_where_it_was(sessions: SessionMaker, kept: Connection
 def test_another_connection_never_gives_the_same_token(
     sessions: SessionMaker, kept: Connection
 ) -> None:
-    if not _sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("SQLite's versions count per connection; PostgreSQL's snapshot does not")
     with sessions.kw["bind"].connect() as other:
         assert _token(sessions, other) != _token(sessions, kept)

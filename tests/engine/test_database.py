@@ -33,11 +33,8 @@ from opendialer.models import CallAttempt, CallOutcome, Tenant
 from opendialer.telephony import CallId
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
+from tests.conftest import on_sqlite
 from tests.engine.helpers import NOW, make_campaign, make_contact
-
-
-def _is_sqlite(sessions: SessionMaker) -> bool:
-    return bool(sessions.kw["bind"].dialect.name == "sqlite")
 
 
 def _rename(tenant_id: int, name: str, tries: list[int]) -> Callable[[Session], int]:
@@ -89,7 +86,7 @@ def test_work_runs_off_the_loop_in_order(sessions: SessionMaker, tenant: NewTena
 
 
 def test_a_lost_postgresql_connection_is_retried(sessions: SessionMaker, tenant: NewTenant) -> None:
-    if _is_sqlite(sessions):
+    if on_sqlite(sessions):
         pytest.skip("a server connection to lose")
     tries: list[int] = []
     rename = _rename(tenant.tenant.id, "After the fault", tries)
@@ -107,7 +104,7 @@ def test_a_lost_postgresql_connection_is_retried(sessions: SessionMaker, tenant:
 
 
 def test_a_locked_sqlite_database_is_waited_out(sessions: SessionMaker, tenant: NewTenant) -> None:
-    if not _is_sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("SQLite's file lock")
     short = _short_busy_sessions(sessions)
     db = EngineDatabase(short, inline=False, retry_delays=(0.05, 0.1, 0.2, 0.4, 0.8, 1.6))
@@ -130,7 +127,7 @@ def test_a_locked_sqlite_database_is_waited_out(sessions: SessionMaker, tenant: 
 def test_an_ending_that_cannot_be_written_is_closed_at_the_next_chance(
     sessions: SessionMaker, tenant: NewTenant
 ) -> None:
-    if not _is_sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("SQLite's file lock keeps the fault on for as long as the test wants")
     with unit_of_work(sessions) as session:
         campaign = make_campaign(session, tenant)
@@ -249,7 +246,7 @@ def test_the_engines_transactions_keep_one_connection_and_give_the_gate_back_aft
     writes alike (no checkout after the first), and after each the writer gate is free:
     another writer's turn comes between two of the engine's transactions, and it sees what
     the first committed."""
-    if not _is_sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("the kept connection is SQLite's")
     db = EngineDatabase(sessions, inline=True)
     gate = writer_gate(sessions)
@@ -283,7 +280,7 @@ def _rename_in_own_transaction(sessions: SessionMaker, tenant_id: int, name: str
 def test_a_failed_engine_transaction_gives_its_connection_back_and_the_next_takes_another(
     sessions: SessionMaker, tenant: NewTenant
 ) -> None:
-    if not _is_sqlite(sessions):
+    if not on_sqlite(sessions):
         pytest.skip("the kept connection is SQLite's")
     db = EngineDatabase(sessions, inline=True)
     gate = writer_gate(sessions)

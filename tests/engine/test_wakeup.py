@@ -25,6 +25,7 @@ from opendialer.models import CallAttempt, Campaign, CampaignMember, DialMode
 from opendialer.scoping import Scope
 from opendialer.telephony.sim import SimNetwork
 from opendialer.telephony.sim_scenario import Scenario
+from tests.conftest import on_sqlite
 from tests.engine.helpers import make_contact
 
 START = datetime.fromisoformat("2026-11-23T09:00:00+00:00")  # Monday 10:00 in Berlin
@@ -268,7 +269,7 @@ def test_a_poll_reads_the_campaign_only_when_the_database_changed(
     polls = [0.5 * k for k in range(600)]
     assert sorted(set(tokens)) == polls  # each poll asked (the first with the first read)
     assert set(reads) <= set(polls)
-    if sessions.kw["bind"].dialect.name == "sqlite":
+    if on_sqlite(sessions):
         # Nothing was committed after the first look. (PostgreSQL's snapshot is the
         # cluster's: the other test workers' databases move it, so it reads now and then.)
         assert reads == [0.0]
@@ -300,7 +301,7 @@ def test_a_contact_added_by_another_connection_is_dialled_at_the_next_poll(
     with _statements(sessions, clock) as statements:
         clock.run(run())
     assert [a.started_at for a in _attempts(sessions)] == [_at(100.5)]
-    if sessions.kw["bind"].dialect.name == "sqlite":  # see the test before
+    if on_sqlite(sessions):  # see the test before
         _, reads = _polls_and_reads(statements)
         assert [at for at in reads if at < 100.5] == [0.0]  # no read before it, none needed
 
@@ -315,6 +316,6 @@ def test_the_campaigns_of_an_engine_share_a_poll_s_change_token(sessions: Sessio
         clock.run(engine.run([first, second], until=_at(300.0)))
     tokens, reads = _polls_and_reads([(at, s) for at, s in statements if 0.0 < at < 300.0])
     assert sorted(set(tokens)) == [0.5 * k for k in range(1, 600)]  # both campaigns polled
-    if sessions.kw["bind"].dialect.name == "sqlite":  # no read, whose token would count too
+    if on_sqlite(sessions):  # no read, whose token would count too
         assert reads == []
         assert len(tokens) == len(set(tokens))  # each poll's token taken once for the two
